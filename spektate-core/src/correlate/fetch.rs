@@ -1,0 +1,157 @@
+//! Fetching from providers: runs per kind through the provider chain, stages, authors,
+//! pull requests and sync tags, each batched per repository with bounded concurrency.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+
+use super::join::Lookup;
+use crate::model::deployment::{Author, ClusterSync, PullRequest};
+use crate::model::repo::RepoRef;
+use crate::model::run::{Run, RunKind, Stage};
+use crate::provider::{Pipelines, Repositories, RunRequest};
+
+/// Looks runs up through the provider chain: each provider gets the ids it serves that no
+/// earlier provider found. Returns every requested id that anything answered for, and the
+/// index of the provider that found each run.
+pub async fn runs(
+    providers: &[Arc<dyn Pipelines>],
+    kind: RunKind,
+    requests: Vec<RunRequest>,
+) -> (RunKind, HashMap<String, Lookup<Arc<Run>>>, HashMap<String, usize>) {
+    let mut out: HashMap<String, Lookup<Arc<Run>>> = HashMap::new();
+    let mut served_by = HashMap::new();
+    let mut pending = requests;
+    for (index, provider) in providers.iter().enumerate() {
+        let (mine, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|r| provider.serves_run(kind, &r.id));
+        pending = rest;
+        if mine.is_empty() {
+            continue;
+        }
+        match provider.runs(kind, &mine).await {
+            Ok(batch) => {
+                for req in mine {
+                    if let Some(run) = batch.found.get(&req.id) {
+                        out.insert(req.id.clone(), Lookup::Found(Arc::new(run.clone())));
+                        served_by.insert(req.id, index);
+                    } else {
+                        if batch.not_found.contains(&req.id) {
+                            out.insert(req.id.clone(), Lookup::Missing);
+                        } else if let Some(why) = batch.failed.get(&req.id) {
+                            out.entry(req.id.clone()).or_insert_with(|| Lookup::Failed(why.clone()));
+                        }
+                        pending.push(req);
+                    }
+                }
+            }
+            Err(e) => {
+                for req in mine {
+                    out.entry(req.id.clone()).or_insert_with(|| Lookup::Failed(e.to_string()));
+                    pending.push(req);
+                }
+            }
+        }
+    }
+    (kind, out, served_by)
+}
+
+/// Runs up to `limit` boxed futures at once and collects their outputs.
+async fn bounded<T: Send + 'static>(jobs: Vec<BoxFuture<'static, T>>, limit: usize) -> Vec<T> {
+    futures::stream::iter(jobs).buffer_unordered(limit.max(1)).collect().await
+}
+
+/// Stages of these runs, each from the provider that served the run, `limit` at a time.
+pub async fn stages(
+    providers: &[Arc<dyn Pipelines>],
+    runs: Vec<(Arc<Run>, usize)>,
+    limit: usize,
+) -> Vec<(String, Lookup<Vec<Stage>>)> {
+    let mut jobs: Vec<BoxFuture<'static, (String, Lookup<Vec<Stage>>)>> = Vec::new();
+    for (run, index) in runs {
+        let provider = providers[index].clone();
+        jobs.push(Box::pin(async move {
+            let got = match provider.stages(&run).await {
+                Ok(s) => Lookup::Found(s),
+                Err(e) => Lookup::Failed(e.to_string()),
+            };
+            (run.id.clone(), got)
+        }));
+    }
+    bounded(jobs, limit).await
+}
+
+/// Which repository provider serves `repo`: the first that says so.
+pub fn provider_for<'a>(providers: &'a [Arc<dyn Repositories>], repo: &RepoRef) -> Option<&'a Arc<dyn Repositories>> {
+    providers.iter().find(|p| p.serves_repo(repo))
+}
+
+/// Looks items (commits or pull requests) up per repository, one batched call per
+/// repository, `limit` repositories at a time. Items asked for and not returned are
+/// [`Lookup::Missing`]; a failed call marks its items [`Lookup::Failed`].
+pub async fn per_repo<T: Send + 'static>(
+    providers: &[Arc<dyn Repositories>],
+    wanted: BTreeMap<String, (RepoRef, Vec<String>)>,
+    limit: usize,
+    call: ItemCall<T>,
+) -> Vec<((String, String), Lookup<T>)> {
+    let mut jobs: Vec<BoxFuture<'static, Vec<((String, String), Lookup<T>)>>> = Vec::new();
+    for (key, (repo, ids)) in wanted {
+        let Some(provider) = provider_for(providers, &repo) else { continue };
+        let fut = call(provider.clone(), repo, ids.clone());
+        jobs.push(Box::pin(async move {
+            match fut.await {
+                Ok(mut found) => ids
+                    .into_iter()
+                    .map(|id| {
+                        let got = found.remove(&id).map_or(Lookup::Missing, Lookup::Found);
+                        ((key.clone(), id), got)
+                    })
+                    .collect(),
+                Err(e) => {
+                    let why = e.to_string();
+                    ids.into_iter().map(|id| ((key.clone(), id), Lookup::Failed(why.clone()))).collect()
+                }
+            }
+        }));
+    }
+    bounded(jobs, limit).await.into_iter().flatten().collect()
+}
+
+/// One batched call of a repository provider for a list of ids.
+pub type ItemCall<T> = fn(Arc<dyn Repositories>, RepoRef, Vec<String>) -> BoxFuture<'static, crate::Result<HashMap<String, T>>>;
+
+/// [`ItemCall`] for commit authors.
+pub fn authors_call(p: Arc<dyn Repositories>, repo: RepoRef, ids: Vec<String>) -> BoxFuture<'static, crate::Result<HashMap<String, Author>>> {
+    Box::pin(async move { p.authors(&repo, &ids).await })
+}
+
+/// [`ItemCall`] for pull requests.
+pub fn pull_requests_call(
+    p: Arc<dyn Repositories>,
+    repo: RepoRef,
+    ids: Vec<String>,
+) -> BoxFuture<'static, crate::Result<HashMap<String, PullRequest>>> {
+    Box::pin(async move { p.pull_requests(&repo, &ids).await })
+}
+
+/// Sync tags of each manifest repository, from the provider serving it, `limit` at a time.
+pub async fn sync_tags(
+    providers: &[Arc<dyn Repositories>],
+    repos: Vec<(String, RepoRef)>,
+    limit: usize,
+) -> Vec<(String, Lookup<Vec<ClusterSync>>)> {
+    let mut jobs: Vec<BoxFuture<'static, (String, Lookup<Vec<ClusterSync>>)>> = Vec::new();
+    for (key, repo) in repos {
+        let Some(p) = provider_for(providers, &repo).cloned() else { continue };
+        jobs.push(Box::pin(async move {
+            let got = match p.sync_tags(&repo).await {
+                Ok(t) => Lookup::Found(t),
+                Err(e) => Lookup::Failed(e.to_string()),
+            };
+            (key, got)
+        }));
+    }
+    bounded(jobs, limit).await
+}

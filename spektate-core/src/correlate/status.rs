@@ -1,0 +1,80 @@
+//! Status, duration and last-updated of a deployment from the states of its steps.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::deployment::{Status, Step, StepState};
+use crate::model::run::{Run, Stage};
+
+/// The overall status (DESIGN §3.5): Complete when the manifest step succeeded; otherwise
+/// In Progress if any step is active, Failed if any failed, Canceled if any was canceled,
+/// else Incomplete.
+pub fn status(image: Option<&Step>, metadata: Option<&Step>, manifest: Option<&Step>) -> Status {
+    if manifest.is_some_and(|s| s.state == StepState::Succeeded) {
+        return Status::Complete;
+    }
+    let states: Vec<StepState> = [image, metadata, manifest].into_iter().flatten().map(|s| s.state).collect();
+    if states.iter().any(|s| s.is_active()) {
+        Status::InProgress
+    } else if states.contains(&StepState::Failed) {
+        Status::Failed
+    } else if states.contains(&StepState::Canceled) {
+        Status::Canceled
+    } else {
+        Status::Incomplete
+    }
+}
+
+/// The state of the step at `order` (1 = image, 2 = metadata) of a multi-stage run.
+///
+/// A run that succeeded succeeded in every stage; otherwise the stage decides, and a run
+/// whose stages are not known lends its own state to both steps.
+pub fn stage_state(run: &Run, stages: &[Stage], order: u32) -> StepState {
+    let whole = StepState::of(run.status, run.result);
+    if whole == StepState::Succeeded {
+        return whole;
+    }
+    match stages.iter().find(|s| s.order == order) {
+        Some(stage) => match (stage.status, stage.result) {
+            (_, Some(crate::model::run::RunResult::Skipped)) => StepState::Skipped,
+            (status, result) => StepState::of(status, result),
+        },
+        None if stages.is_empty() => whole,
+        // The run has stages but not this one: it never got there.
+        None => StepState::Skipped,
+    }
+}
+
+fn span(run: &Run, now: DateTime<Utc>) -> Option<i64> {
+    let queued = run.queued_at.or(run.started_at)?;
+    let end = run.finished_at.unwrap_or(now);
+    Some((end - queued).num_seconds().max(0))
+}
+
+/// Duration in seconds (DESIGN §3.6): for a multi-stage p1/p2 run its own span counted once,
+/// otherwise the sum of each run's finish (or now) minus its queue time; p3 is added in both.
+pub fn duration(p1: Option<&Run>, p2: Option<&Run>, p3: Option<&Run>, multi_stage: bool, now: DateTime<Utc>) -> Option<i64> {
+    let runs: Vec<&Run> = if multi_stage { vec![p1.or(p2)] } else { vec![p1, p2] }
+        .into_iter()
+        .flatten()
+        .chain(p3)
+        .collect();
+    let spans: Vec<i64> = runs.iter().filter_map(|r| span(r, now)).collect();
+    if spans.is_empty() { None } else { Some(spans.iter().sum()) }
+}
+
+/// Last updated (DESIGN §3.7): when p3 last changed, else p2, else p1, else when the record
+/// was written, else now.
+pub fn last_updated(
+    p1: Option<&Run>,
+    p2: Option<&Run>,
+    p3: Option<&Run>,
+    record_time: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    [p3, p2, p1]
+        .into_iter()
+        .flatten()
+        .find_map(Run::last_activity)
+        .or(record_time)
+        .unwrap_or(now)
+}

@@ -1,0 +1,124 @@
+//! Filters over deployments, the ones `spektate get` and the dashboard offer.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::deployment::{Deployment, DeploymentKind, Status, commits_match};
+use crate::model::record::normalize;
+use crate::store::RecordQuery;
+
+/// Which deployments to show. Every given criterion must hold; text compares case-insensitively.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Filter {
+    /// Service, by shown name (`frontend`) or stored name (`fabrikam/frontend`).
+    pub service: Option<String>,
+    /// Ring (environment).
+    pub ring: Option<String>,
+    /// Author name, e-mail or login; a part of one matches.
+    pub author: Option<String>,
+    /// Image tag.
+    pub image_tag: Option<String>,
+    /// A run id: p1, p2 or p3.
+    pub run_id: Option<String>,
+    /// A commit: source, HLD or manifest; a prefix of 7 or more characters matches.
+    pub commit: Option<String>,
+    /// The deployment id (row key).
+    pub deployment_id: Option<String>,
+    /// Deployment or manual HLD edit.
+    pub kind: Option<DeploymentKind>,
+    /// Overall status.
+    pub status: Option<Status>,
+    /// A word found in any shown field.
+    pub keyword: Option<String>,
+    /// At most this many, newest first.
+    pub top: Option<usize>,
+}
+
+fn norm(v: &Option<String>) -> Option<String> {
+    v.as_deref().and_then(normalize)
+}
+
+impl Filter {
+    /// The part of the filter a store can apply itself.
+    pub fn store_query(&self) -> RecordQuery {
+        let mut q = RecordQuery::all();
+        q.image_tag = norm(&self.image_tag);
+        q.env = norm(&self.ring);
+        q.run_id = norm(&self.run_id);
+        q.row_key = norm(&self.deployment_id);
+        q
+    }
+
+    /// Whether `d` passes every criterion (`top` aside).
+    pub fn matches(&self, d: &Deployment) -> bool {
+        let eq = |want: &Option<String>, have: Option<&str>| match norm(want) {
+            None => true,
+            Some(w) => have.is_some_and(|h| h.to_lowercase() == w),
+        };
+        let service_ok = match norm(&self.service) {
+            None => true,
+            Some(w) => d.service.as_deref() == Some(w.as_str()) || d.record.service.as_deref() == Some(w.as_str()),
+        };
+        let run_ok = match norm(&self.run_id) {
+            None => true,
+            Some(id) => [&d.record.p1, &d.record.p2, &d.record.p3].iter().any(|p| p.as_deref() == Some(id.as_str())),
+        };
+        let commit_ok = match norm(&self.commit) {
+            None => true,
+            Some(c) => [&d.commit_id, &d.hld_commit_id, &d.manifest_commit_id]
+                .iter()
+                .any(|have| have.as_deref().is_some_and(|h| commits_match(h, &c))),
+        };
+        let author_ok = match norm(&self.author) {
+            None => true,
+            Some(a) => d.author.as_ref().is_some_and(|au| {
+                [Some(&au.name), au.email.as_ref(), au.login.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .any(|v| v.to_lowercase().contains(&a))
+            }),
+        };
+        let keyword_ok = match norm(&self.keyword) {
+            None => true,
+            Some(k) => keyword_fields(d).any(|v| v.to_lowercase().contains(&k)),
+        };
+        service_ok
+            && eq(&self.ring, d.ring.as_deref())
+            && eq(&self.image_tag, d.image_tag.as_deref())
+            && eq(&self.deployment_id, Some(d.id.as_str()))
+            && run_ok
+            && commit_ok
+            && author_ok
+            && keyword_ok
+            && self.kind.is_none_or(|k| k == d.kind)
+            && self.status.is_none_or(|s| s == d.status)
+    }
+
+    /// The deployments that pass, in their order, cut to `top`.
+    pub fn apply<'a>(&self, deployments: impl IntoIterator<Item = &'a Deployment>) -> Vec<Deployment> {
+        let it = deployments.into_iter().filter(|d| self.matches(d)).cloned();
+        match self.top {
+            Some(n) => it.take(n).collect(),
+            None => it.collect(),
+        }
+    }
+}
+
+fn keyword_fields(d: &Deployment) -> impl Iterator<Item = &str> {
+    let texts = [
+        d.service.as_deref(),
+        d.ring.as_deref(),
+        d.image_tag.as_deref(),
+        d.commit_id.as_deref(),
+        d.hld_commit_id.as_deref(),
+        d.manifest_commit_id.as_deref(),
+        d.pr.as_deref(),
+        d.record.p1.as_deref(),
+        d.record.p2.as_deref(),
+        d.record.p3.as_deref(),
+        d.author.as_ref().map(|a| a.name.as_str()),
+        d.pull_request.as_ref().map(|p| p.title.as_str()),
+        d.pull_request.as_ref().and_then(|p| p.merged_by.as_ref()).map(|a| a.name.as_str()),
+    ];
+    texts.into_iter().flatten().chain(d.clusters.iter().map(|c| c.cluster.as_str()))
+}

@@ -1,0 +1,6 @@
+//! The data model: records, runs, repositories and deployments.
+
+pub mod deployment;
+pub mod record;
+pub mod repo;
+pub mod run;

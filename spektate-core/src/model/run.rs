@@ -1,0 +1,298 @@
+//! Pipeline runs (builds and releases), their stages, and the run reports pipelines write.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::repo::RepoRef;
+use crate::error::{Error, Result};
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunStatus {
+    /// Waiting for an agent (or an approval).
+    Queued,
+    /// Running.
+    InProgress,
+    /// Finished; see the result.
+    Completed,
+}
+
+/// How a finished run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunResult {
+    /// It succeeded.
+    Succeeded,
+    /// It succeeded with issues (Azure DevOps `partiallySucceeded`).
+    PartiallySucceeded,
+    /// It failed.
+    Failed,
+    /// It was canceled.
+    Canceled,
+    /// It was skipped or had nothing to do.
+    Skipped,
+}
+
+impl RunStatus {
+    /// Maps a provider's status word (`notStarted`, `in_progress`, `completed`, ...).
+    pub fn from_word(word: &str) -> Option<Self> {
+        let w = fold(word);
+        Some(match w.as_str() {
+            "queued" | "notstarted" | "waiting" | "requested" | "pending" | "created"
+            | "waitingforresource" | "preparing" | "scheduled" | "manual" | "postponed"
+            | "undefined" => RunStatus::Queued,
+            "inprogress" | "running" | "cancelling" | "canceling" | "started" => {
+                RunStatus::InProgress
+            }
+            "completed" | "complete" | "finished" | "succeeded" | "success" | "failed"
+            | "failure" | "canceled" | "cancelled" | "skipped" | "partiallysucceeded"
+            | "rejected" => RunStatus::Completed,
+            _ => return None,
+        })
+    }
+
+    /// Parses a status word, or says which words are accepted.
+    pub fn parse(word: &str) -> Result<Self> {
+        Self::from_word(word).ok_or_else(|| {
+            Error::invalid("status", format!("'{word}' is not one of queued, inProgress, completed"))
+        })
+    }
+}
+
+impl RunResult {
+    /// Maps a provider's result word (`succeeded`, `success`, `failure`, `cancelled`, ...).
+    pub fn from_word(word: &str) -> Option<Self> {
+        let w = fold(word);
+        Some(match w.as_str() {
+            "succeeded" | "success" | "successful" | "passed" | "ok" | "neutral" => {
+                RunResult::Succeeded
+            }
+            "partiallysucceeded" | "succeededwithissues" => RunResult::PartiallySucceeded,
+            "failed" | "failure" | "error" | "errored" | "timedout" | "actionrequired"
+            | "startupfailure" | "rejected" => RunResult::Failed,
+            "canceled" | "cancelled" | "aborted" | "stale" => RunResult::Canceled,
+            "skipped" | "none" => RunResult::Skipped,
+            _ => return None,
+        })
+    }
+
+    /// Parses a result word, or says which words are accepted.
+    pub fn parse(word: &str) -> Result<Self> {
+        Self::from_word(word).ok_or_else(|| {
+            Error::invalid("result", format!("'{word}' is not one of succeeded, failed, canceled"))
+        })
+    }
+
+    /// True for a result that counts as success.
+    pub fn is_success(self) -> bool {
+        matches!(self, RunResult::Succeeded | RunResult::PartiallySucceeded)
+    }
+}
+
+fn fold(word: &str) -> String {
+    word.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// Whether a run id is a build (p1, p3, and multi-stage p2) or a classic release (p2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunKind {
+    /// A build or pipeline run.
+    Build,
+    /// A release (Azure DevOps classic release).
+    Release,
+}
+
+/// One stage of a multi-stage run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stage {
+    /// The stage's name.
+    pub name: String,
+    /// Its position, from 1.
+    pub order: u32,
+    /// Its status.
+    pub status: RunStatus,
+    /// Its result, once completed.
+    pub result: Option<RunResult>,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A pipeline run, as any provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    /// The run id as recorded (p1, p2 or p3).
+    pub id: String,
+    /// Build or release.
+    pub kind: RunKind,
+    /// The number people see (`20200317.1`, `Release-42`, `#17`).
+    pub number: Option<String>,
+    /// Pipeline or definition name.
+    pub pipeline: Option<String>,
+    /// Status.
+    pub status: RunStatus,
+    /// Result, once completed.
+    pub result: Option<RunResult>,
+    /// When it was queued.
+    pub queued_at: Option<DateTime<Utc>>,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// When anything about it last changed.
+    pub last_changed_at: Option<DateTime<Utc>>,
+    /// Web page of the run.
+    pub url: Option<String>,
+    /// Source branch, without `refs/heads/`.
+    pub source_branch: Option<String>,
+    /// Source commit.
+    pub source_commit: Option<String>,
+    /// The repository it built.
+    pub repository: Option<RepoRef>,
+    /// Who or what requested it.
+    pub requested_by: Option<String>,
+    /// For a release: the image version (artifact version) it deployed.
+    pub image_version: Option<String>,
+    /// Stages, by order, when known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
+}
+
+impl Run {
+    /// A run with just an id, kind and status; the other fields empty.
+    pub fn new(id: impl Into<String>, kind: RunKind, status: RunStatus) -> Self {
+        Run {
+            id: id.into(),
+            kind,
+            number: None,
+            pipeline: None,
+            status,
+            result: None,
+            queued_at: None,
+            started_at: None,
+            finished_at: None,
+            last_changed_at: None,
+            url: None,
+            source_branch: None,
+            source_commit: None,
+            repository: None,
+            requested_by: None,
+            image_version: None,
+            stages: Vec::new(),
+        }
+    }
+
+    /// Completed and successful.
+    pub fn succeeded(&self) -> bool {
+        self.status == RunStatus::Completed && self.result.is_some_and(RunResult::is_success)
+    }
+
+    /// Completed: nothing about it will change any more.
+    pub fn is_final(&self) -> bool {
+        self.status == RunStatus::Completed
+    }
+
+    /// The last time anything happened to it: last changed, else finished, started, queued.
+    pub fn last_activity(&self) -> Option<DateTime<Utc>> {
+        self.last_changed_at.or(self.finished_at).or(self.started_at).or(self.queued_at)
+    }
+}
+
+/// What a pipeline says about its own run: the record behind [`crate::StoredRuns`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// The run id, as recorded in p1, p2 or p3.
+    pub id: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Result, once completed.
+    pub result: Option<RunResult>,
+    /// When it was queued.
+    pub queued_at: Option<DateTime<Utc>>,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Web page of the run.
+    pub url: Option<String>,
+    /// Source commit.
+    pub commit: Option<String>,
+    /// Source branch.
+    pub branch: Option<String>,
+    /// Repository URL.
+    pub repository: Option<String>,
+    /// Display number (defaults to the id).
+    pub number: Option<String>,
+    /// When the report was written (set by the store).
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+impl RunReport {
+    /// The run this report describes.
+    pub fn to_run(&self, kind: RunKind) -> Run {
+        let mut run = Run::new(self.id.clone(), kind, self.status);
+        run.number = Some(self.number.clone().unwrap_or_else(|| self.id.clone()));
+        run.result = self.result;
+        run.queued_at = self.queued_at;
+        run.started_at = self.started_at;
+        run.finished_at = self.finished_at;
+        run.last_changed_at = self.reported_at.or(self.finished_at).or(self.started_at).or(self.queued_at);
+        run.url = self.url.clone();
+        run.source_commit = self.commit.clone();
+        run.source_branch = self.branch.as_deref().map(strip_ref);
+        run.repository = self.repository.as_deref().and_then(|u| RepoRef::parse(u).ok());
+        run
+    }
+}
+
+/// A branch name without `refs/heads/`.
+pub fn strip_ref(branch: &str) -> String {
+    branch.strip_prefix("refs/heads/").unwrap_or(branch).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_words_map_to_one_enum() {
+        let cases = [
+            ("succeeded", RunResult::Succeeded),
+            ("success", RunResult::Succeeded),
+            ("failed", RunResult::Failed),
+            ("failure", RunResult::Failed),
+            ("timed_out", RunResult::Failed),
+            ("cancelled", RunResult::Canceled),
+            ("canceled", RunResult::Canceled),
+            ("partiallySucceeded", RunResult::PartiallySucceeded),
+            ("skipped", RunResult::Skipped),
+        ];
+        for (word, want) in cases {
+            assert_eq!(RunResult::from_word(word), Some(want), "{word}");
+        }
+        let statuses = [
+            ("notStarted", RunStatus::Queued),
+            ("queued", RunStatus::Queued),
+            ("in_progress", RunStatus::InProgress),
+            ("inProgress", RunStatus::InProgress),
+            ("completed", RunStatus::Completed),
+        ];
+        for (word, want) in statuses {
+            assert_eq!(RunStatus::from_word(word), Some(want), "{word}");
+        }
+    }
+
+    #[test]
+    fn unknown_words_are_errors_naming_the_value() {
+        let e = RunResult::parse("great").unwrap_err().to_string();
+        assert!(e.contains("'great'") && e.contains("succeeded"), "{e}");
+        let e = RunStatus::parse("done-ish").unwrap_err().to_string();
+        assert!(e.contains("'done-ish'"), "{e}");
+    }
+}

@@ -1,0 +1,72 @@
+//! Provider traits: where runs, commit authors, pull requests and sync tags come from.
+//!
+//! A provider says which runs or repositories it serves, so several can be combined: the
+//! tracker asks each in turn, and a run one provider does not find falls to the next.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::model::deployment::{Author, ClusterSync, PullRequest};
+use crate::model::repo::RepoRef;
+use crate::model::run::{Run, RunKind, Stage};
+
+/// A run to look up, with the repository it was recorded against, if any
+/// (providers that address runs per repository, such as GitHub Actions, need it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RunRequest {
+    /// The run id as recorded.
+    pub id: String,
+    /// The repository the record names for this step.
+    pub repo: Option<RepoRef>,
+}
+
+/// What a provider found for a batch of run ids.
+#[derive(Debug, Clone, Default)]
+pub struct RunBatch {
+    /// Runs found, by requested id.
+    pub found: HashMap<String, Run>,
+    /// Ids the provider authoritatively does not have (retention expired, deleted).
+    pub not_found: HashSet<String>,
+    /// Ids whose lookup failed, with the reason; the others of the batch still count.
+    pub failed: HashMap<String, String>,
+}
+
+/// A CI system: builds, releases and their stages.
+#[async_trait]
+pub trait Pipelines: Send + Sync {
+    /// A short name for messages (`azure-devops dev.azure.com/fabrikam/hello`).
+    fn name(&self) -> String;
+
+    /// Whether this provider serves run `id` of `kind`. Defaults to every run.
+    fn serves_run(&self, kind: RunKind, id: &str) -> bool {
+        let _ = (kind, id);
+        true
+    }
+
+    /// The runs with these ids, fetched in as few calls as the API allows.
+    async fn runs(&self, kind: RunKind, requests: &[RunRequest]) -> Result<RunBatch>;
+
+    /// The stages of a multi-stage run, by order.
+    async fn stages(&self, run: &Run) -> Result<Vec<Stage>>;
+}
+
+/// A repository host: commit authors, pull requests and GitOps sync tags.
+#[async_trait]
+pub trait Repositories: Send + Sync {
+    /// A short name for messages.
+    fn name(&self) -> String;
+
+    /// Whether this provider serves `repo`.
+    fn serves_repo(&self, repo: &RepoRef) -> bool;
+
+    /// Authors of these commits of `repo`, by commit id as given; missing ones are left out.
+    async fn authors(&self, repo: &RepoRef, commits: &[String]) -> Result<HashMap<String, Author>>;
+
+    /// These pull requests of `repo`, by id as given; missing ones are left out.
+    async fn pull_requests(&self, repo: &RepoRef, ids: &[String]) -> Result<HashMap<String, PullRequest>>;
+
+    /// The clusters whose sync tag (`flux-<cluster>`) marks a commit of `repo`.
+    async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>>;
+}

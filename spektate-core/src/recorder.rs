@@ -1,0 +1,461 @@
+//! The linking rules: how each pipeline's record finds the record of an earlier one.
+//!
+//! Every update is conditional on the version it read; a lost race re-reads and re-applies
+//! the rule, so pipelines finishing at the same moment never lose each other's writes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::model::deployment::ClusterSync;
+use crate::model::record::{MAX_VALUE_LEN, Record, empty_or_equal, normalize};
+use crate::model::repo::RepoRef;
+use crate::model::run::{RunReport, RunResult, RunStatus};
+use crate::store::{RecordQuery, RecordStore};
+
+/// How many times a rule is re-applied after losing a race before giving up.
+const MAX_ATTEMPTS: u32 = 64;
+
+/// p1 finished: an image was built and pushed.
+#[derive(Debug, Clone, Default)]
+pub struct ImageBuilt {
+    /// Image pipeline run id.
+    pub p1: String,
+    /// Image tag.
+    pub image_tag: String,
+    /// Source commit.
+    pub commit_id: String,
+    /// Service name.
+    pub service: String,
+    /// Source repository URL.
+    pub repository: Option<String>,
+}
+
+/// p2 finished: the image tag was written into the HLD for a ring.
+#[derive(Debug, Clone, Default)]
+pub struct MetadataUpdated {
+    /// Metadata pipeline (release) id.
+    pub p2: String,
+    /// Image tag.
+    pub image_tag: String,
+    /// HLD commit.
+    pub hld_commit_id: String,
+    /// Ring.
+    pub env: String,
+    /// Approval pull request id.
+    pub pr: Option<String>,
+    /// HLD repository URL.
+    pub repository: Option<String>,
+}
+
+/// p3 rendered manifests from an HLD commit.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestGenerated {
+    /// Manifest pipeline run id.
+    pub p3: String,
+    /// HLD commit it rendered.
+    pub hld_commit_id: String,
+    /// Manifest commit it pushed, when already known.
+    pub manifest_commit_id: Option<String>,
+    /// Pull request that was merged, for the PR fallback.
+    pub pr: Option<String>,
+    /// Manifest repository URL.
+    pub repository: Option<String>,
+}
+
+/// p3 pushed its manifest commit.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestCommitted {
+    /// Manifest pipeline run id.
+    pub p3: String,
+    /// Manifest commit.
+    pub manifest_commit_id: String,
+    /// Manifest repository URL.
+    pub repository: Option<String>,
+}
+
+/// What a pipeline says about its own run.
+#[derive(Debug, Clone)]
+pub struct RunReported {
+    /// Run id, as recorded in p1, p2 or p3.
+    pub id: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Result (required sense only once completed).
+    pub result: Option<RunResult>,
+    /// Web page.
+    pub url: Option<String>,
+    /// Source commit.
+    pub commit: Option<String>,
+    /// Source branch.
+    pub branch: Option<String>,
+    /// Repository URL.
+    pub repository: Option<String>,
+    /// Queue time; defaults to an earlier report's, else now.
+    pub queued_at: Option<DateTime<Utc>>,
+    /// Start time; defaults to an earlier report's, else now once running.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Finish time; defaults to now once completed.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl RunReported {
+    /// A report with just an id and status.
+    pub fn new(id: impl Into<String>, status: RunStatus) -> Self {
+        RunReported {
+            id: id.into(),
+            status,
+            result: None,
+            url: None,
+            commit: None,
+            branch: None,
+            repository: None,
+            queued_at: None,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+}
+
+/// Applies the linking rules to a [`RecordStore`] partition.
+#[derive(Clone)]
+pub struct Recorder {
+    store: Arc<dyn RecordStore>,
+    partition: String,
+}
+
+/// A required value: trimmed, lower-cased, non-empty, not too long.
+fn required(field: &str, value: &str) -> Result<String> {
+    match optional(field, Some(value))? {
+        Some(v) => Ok(v),
+        None => Err(Error::invalid(field, "is empty; a value is required")),
+    }
+}
+
+/// An optional value: trimmed, lower-cased, `None` when empty, not too long.
+fn optional(field: &str, value: Option<&str>) -> Result<Option<String>> {
+    let Some(v) = value.and_then(normalize) else { return Ok(None) };
+    let chars = v.chars().count();
+    if chars > MAX_VALUE_LEN {
+        let head: String = v.chars().take(24).collect();
+        return Err(Error::invalid(
+            field,
+            format!("'{head}...' is {chars} characters long; the limit is {MAX_VALUE_LEN}"),
+        ));
+    }
+    if v.chars().any(|c| c == '\0') {
+        return Err(Error::invalid(field, format!("{v:?} contains a NUL character")));
+    }
+    Ok(Some(v))
+}
+
+/// An optional repository URL, which must parse.
+fn repository(field: &str, value: Option<&str>) -> Result<Option<String>> {
+    let v = optional(field, value)?;
+    if let Some(url) = &v {
+        RepoRef::parse(url).map_err(|_| {
+            Error::invalid(field, format!("'{url}' is not an Azure DevOps, GitHub or GitLab repository URL"))
+        })?;
+    }
+    Ok(v)
+}
+
+impl Recorder {
+    /// A recorder writing to `partition` of `store`.
+    pub fn new(store: Arc<dyn RecordStore>, partition: impl Into<String>) -> Result<Self> {
+        let partition = partition.into();
+        if partition.trim().is_empty() {
+            return Err(Error::invalid("partition key", "is empty; a value is required"));
+        }
+        if partition.chars().any(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control()) {
+            return Err(Error::invalid(
+                "partition key",
+                format!("{partition:?} contains a character a table key cannot hold (/ \\ # ? or a control character)"),
+            ));
+        }
+        Ok(Recorder { store, partition })
+    }
+
+    /// The store written to.
+    pub fn store(&self) -> &Arc<dyn RecordStore> {
+        &self.store
+    }
+
+    /// The partition written to.
+    pub fn partition(&self) -> &str {
+        &self.partition
+    }
+
+    /// Rule 1: p1 built an image. Inserts a new record (or completes the record of the same
+    /// p1 when the step is reported twice).
+    pub async fn image_built(&self, e: &ImageBuilt) -> Result<Record> {
+        let p1 = required("p1", &e.p1)?;
+        let image_tag = required("imageTag", &e.image_tag)?;
+        let commit_id = required("commitId", &e.commit_id)?;
+        let service = required("service", &e.service)?;
+        let repo = repository("repository", e.repository.as_deref())?;
+        self.apply(RecordQuery::all().p1(&p1), |found, new| {
+            let fill = |r: &mut Record| {
+                r.p1 = Some(p1.clone());
+                r.image_tag = Some(image_tag.clone());
+                r.commit_id = Some(commit_id.clone());
+                r.service = Some(service.clone());
+                if repo.is_some() {
+                    r.source_repo = repo.clone();
+                }
+            };
+            match found.iter().find(|r| r.image_tag.as_deref() == Some(image_tag.as_str())) {
+                Some(r) => {
+                    let mut r = r.clone();
+                    fill(&mut r);
+                    Write::Replace(r)
+                }
+                None => {
+                    let mut r = new;
+                    fill(&mut r);
+                    Write::Insert(r)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Rule 2: p2 wrote an image tag into the HLD for a ring.
+    pub async fn metadata_updated(&self, e: &MetadataUpdated) -> Result<Record> {
+        let p2 = Some(required("p2", &e.p2)?);
+        let image_tag = required("imageTag", &e.image_tag)?;
+        let hld = Some(required("hldCommitId", &e.hld_commit_id)?);
+        let env = Some(required("env", &e.env)?);
+        let pr = optional("pr", e.pr.as_deref())?;
+        let repo = repository("repository", e.repository.as_deref())?;
+        self.apply(RecordQuery::all().image_tag(&image_tag), |found, new| {
+            let fill = |r: &mut Record| {
+                r.p2 = p2.clone();
+                r.image_tag = Some(image_tag.clone());
+                r.hld_commit_id = hld.clone();
+                r.env = env.clone();
+                if pr.is_some() {
+                    r.pr = pr.clone();
+                }
+                if repo.is_some() {
+                    r.hld_repo = repo.clone();
+                }
+            };
+            let matching = found.iter().find(|r| {
+                empty_or_equal(&r.p2, &p2) && empty_or_equal(&r.hld_commit_id, &hld) && empty_or_equal(&r.env, &env)
+            });
+            if let Some(r) = matching {
+                let mut r = r.clone();
+                fill(&mut r);
+                return Write::Replace(r);
+            }
+            let mut r = new;
+            if let Some(last) = found.last() {
+                // The same image going to another ring.
+                r.commit_id = last.commit_id.clone();
+                r.p1 = last.p1.clone();
+                r.service = last.service.clone();
+                r.source_repo = last.source_repo.clone();
+            }
+            fill(&mut r);
+            Write::Insert(r)
+        })
+        .await
+    }
+
+    /// Rule 3: p3 rendered manifests from an HLD commit.
+    pub async fn manifest_generated(&self, e: &ManifestGenerated) -> Result<Record> {
+        let p3 = Some(required("p3", &e.p3)?);
+        let hld = required("hldCommitId", &e.hld_commit_id)?;
+        let manifest = optional("manifestCommitId", e.manifest_commit_id.as_deref())?;
+        let pr = optional("pr", e.pr.as_deref())?;
+        let repo = repository("repository", e.repository.as_deref())?;
+        let by_pr = pr.clone();
+        self.apply_with_fallback(
+            RecordQuery::all().hld_commit_id(&hld),
+            by_pr.map(|pr| RecordQuery::all().pr(&pr)),
+            |found, new| {
+                let fill = |r: &mut Record| {
+                    r.p3 = p3.clone();
+                    r.hld_commit_id = Some(hld.clone());
+                    if manifest.is_some() {
+                        r.manifest_commit_id = manifest.clone();
+                    }
+                    if pr.is_some() {
+                        r.pr = pr.clone();
+                    }
+                    if repo.is_some() {
+                        r.manifest_repo = repo.clone();
+                    }
+                };
+                let matching = found
+                    .iter()
+                    .find(|r| empty_or_equal(&r.p3, &p3) && empty_or_equal(&r.manifest_commit_id, &manifest));
+                if let Some(r) = matching {
+                    let mut r = r.clone();
+                    fill(&mut r);
+                    return Write::Replace(r);
+                }
+                let mut r = match found.last() {
+                    // A re-run, or a second manifest commit of the same HLD change: a copy.
+                    Some(last) => Record {
+                        partition_key: new.partition_key,
+                        row_key: new.row_key,
+                        manifest_commit_id: None,
+                        timestamp: None,
+                        etag: None,
+                        ..last.clone()
+                    },
+                    // A manual HLD edit: no image behind it.
+                    None => new,
+                };
+                fill(&mut r);
+                Write::Insert(r)
+            },
+        )
+        .await
+    }
+
+    /// Rule 4: p3 pushed its manifest commit. The record with that p3 must exist.
+    pub async fn manifest_committed(&self, e: &ManifestCommitted) -> Result<Record> {
+        let p3 = required("p3", &e.p3)?;
+        let manifest = Some(required("manifestCommitId", &e.manifest_commit_id)?);
+        let repo = repository("repository", e.repository.as_deref())?;
+        let partition = self.partition.clone();
+        self.apply(RecordQuery::all().p3(&p3), |found, new| {
+            let fill = |r: &mut Record| {
+                r.manifest_commit_id = manifest.clone();
+                if repo.is_some() {
+                    r.manifest_repo = repo.clone();
+                }
+            };
+            if found.is_empty() {
+                return Write::Fail(Error::NotFound {
+                    what: format!(
+                        "record with p3 '{p3}' in partition '{partition}' (record the manifest generation with --p3 and --hld-commit-id first)"
+                    ),
+                });
+            }
+            if let Some(r) = found.iter().find(|r| empty_or_equal(&r.manifest_commit_id, &manifest)) {
+                let mut r = r.clone();
+                fill(&mut r);
+                return Write::Replace(r);
+            }
+            let last = found.last().cloned().unwrap_or_default();
+            let mut r = Record { partition_key: new.partition_key, row_key: new.row_key, timestamp: None, etag: None, ..last };
+            fill(&mut r);
+            Write::Insert(r)
+        })
+        .await
+    }
+
+    /// A pipeline reports its own run; fields not given keep an earlier report's values.
+    pub async fn run_reported(&self, e: &RunReported) -> Result<RunReport> {
+        let id = required("run id", &e.id)?;
+        if e.result.is_some() && e.status != RunStatus::Completed {
+            return Err(Error::invalid("result", "is only valid with status completed"));
+        }
+        let url = e.url.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let repo = repository("repository", e.repository.as_deref())?;
+        let earlier = self.store.run_reports(&self.partition, std::slice::from_ref(&id)).await?.pop();
+        let now = Utc::now();
+        let keep = |new: Option<DateTime<Utc>>, old: Option<DateTime<Utc>>| new.or(old);
+        let queued_at = keep(e.queued_at, earlier.as_ref().and_then(|r| r.queued_at)).or(Some(now));
+        let started_at = keep(e.started_at, earlier.as_ref().and_then(|r| r.started_at))
+            .or((e.status != RunStatus::Queued).then_some(now));
+        let finished_at = keep(e.finished_at, earlier.as_ref().and_then(|r| r.finished_at))
+            .or((e.status == RunStatus::Completed).then_some(now));
+        if let (Some(q), Some(f)) = (queued_at, finished_at) {
+            if f < q {
+                return Err(Error::invalid("finished-at", format!("{f} is before queued-at {q}")));
+            }
+        }
+        let result = match (e.status, e.result) {
+            (RunStatus::Completed, None) => Some(RunResult::Succeeded),
+            (_, r) => r,
+        };
+        let prev = |f: fn(&RunReport) -> Option<String>| earlier.as_ref().and_then(f);
+        let report = RunReport {
+            id,
+            status: e.status,
+            result,
+            queued_at,
+            started_at,
+            finished_at,
+            url: url.or_else(|| prev(|r| r.url.clone())),
+            commit: optional("commit", e.commit.as_deref())?.or_else(|| prev(|r| r.commit.clone())),
+            branch: e.branch.clone().filter(|b| !b.trim().is_empty()).or_else(|| prev(|r| r.branch.clone())),
+            repository: repo.or_else(|| prev(|r| r.repository.clone())),
+            number: prev(|r| r.number.clone()),
+            reported_at: None,
+        };
+        self.store.put_run_report(&self.partition, &report).await
+    }
+
+    /// A cluster (or a hook beside it) reports the manifest commit it runs.
+    pub async fn cluster_synced(&self, cluster: &str, commit: &str, reporter: Option<&str>) -> Result<ClusterSync> {
+        let cluster = cluster.trim();
+        if cluster.is_empty() {
+            return Err(Error::invalid("cluster", "is empty; a value is required"));
+        }
+        let commit = required("commit", commit)?;
+        let sync = ClusterSync {
+            cluster: cluster.to_string(),
+            commit,
+            synced_at: Some(Utc::now()),
+            tagger: reporter.map(str::to_string),
+        };
+        self.store.put_cluster_sync(&self.partition, &sync).await?;
+        Ok(sync)
+    }
+
+    async fn apply<D>(&self, query: RecordQuery, decide: D) -> Result<Record>
+    where
+        D: Fn(&[Record], Record) -> Write,
+    {
+        self.apply_with_fallback(query, None, decide).await
+    }
+
+    /// Reads the matching records (or, when none, those of `fallback`), lets the rule
+    /// decide, and writes conditionally; a lost race starts over.
+    async fn apply_with_fallback<D>(&self, query: RecordQuery, fallback: Option<RecordQuery>, decide: D) -> Result<Record>
+    where
+        D: Fn(&[Record], Record) -> Write,
+    {
+        let mut last_conflict = None;
+        for attempt in 0..MAX_ATTEMPTS {
+            let mut found = self.store.query(&self.partition, &query).await?;
+            if found.is_empty() {
+                if let Some(fb) = &fallback {
+                    found = self.store.query(&self.partition, fb).await?;
+                }
+            }
+            let outcome = match decide(&found, Record::new(&self.partition)) {
+                Write::Insert(r) => self.store.insert(&r).await,
+                Write::Replace(r) => self.store.replace(&r).await,
+                Write::Fail(e) => return Err(e),
+            };
+            match outcome {
+                Err(e) if e.is_conflict() => {
+                    last_conflict = Some(e);
+                    // Back off a little, with jitter, so racing writers spread out.
+                    let mut b = [0u8; 1];
+                    let _ = getrandom::fill(&mut b);
+                    let ms = (u64::from(attempt.min(6)) + 1) * (1 + u64::from(b[0] % 8));
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+                other => return other,
+            }
+        }
+        Err(last_conflict.unwrap_or_else(|| Error::store(self.store.describe(), "record", "too many conflicts")))
+    }
+}
+
+/// What a rule decided to write.
+enum Write {
+    Insert(Record),
+    Replace(Record),
+    Fail(Error),
+}

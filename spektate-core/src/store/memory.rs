@@ -1,0 +1,138 @@
+//! An in-memory record store, for tests and short-lived tools.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::{RecordQuery, RecordStore};
+use crate::error::{Error, Result};
+use crate::model::deployment::ClusterSync;
+use crate::model::record::Record;
+use crate::model::run::RunReport;
+
+/// A [`RecordStore`] held in memory; nothing survives the process.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    version: u64,
+    /// Records in insertion order, per partition.
+    records: BTreeMap<String, Vec<Record>>,
+    reports: BTreeMap<(String, String), RunReport>,
+    clusters: BTreeMap<(String, String), ClusterSync>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-written record: every write
+        // is a single assignment, so the data is still consistent.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    fn stamp(&mut self, record: &mut Record) {
+        self.version += 1;
+        record.etag = Some(format!("W/\"{}\"", self.version));
+        record.timestamp = Some(Utc::now());
+    }
+}
+
+#[async_trait]
+impl RecordStore for MemoryStore {
+    fn describe(&self) -> String {
+        "memory".to_string()
+    }
+
+    async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>> {
+        let state = self.lock();
+        Ok(state
+            .records
+            .get(partition)
+            .map(|rows| rows.iter().filter(|r| query.matches(r)).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn insert(&self, record: &Record) -> Result<Record> {
+        let mut state = self.lock();
+        let exists = state
+            .records
+            .get(&record.partition_key)
+            .is_some_and(|rows| rows.iter().any(|r| r.row_key == record.row_key));
+        if exists {
+            return Err(Error::Conflict { partition: record.partition_key.clone(), row_key: record.row_key.clone() });
+        }
+        let mut stored = record.clone();
+        state.stamp(&mut stored);
+        state.records.entry(record.partition_key.clone()).or_default().push(stored.clone());
+        Ok(stored)
+    }
+
+    async fn replace(&self, record: &Record) -> Result<Record> {
+        let mut state = self.lock();
+        let version = state.version + 1;
+        let rows = state.records.entry(record.partition_key.clone()).or_default();
+        let Some(slot) = rows.iter_mut().find(|r| r.row_key == record.row_key) else {
+            return Err(Error::NotFound {
+                what: format!("record {} in partition {}", record.row_key, record.partition_key),
+            });
+        };
+        if record.etag.is_some() && slot.etag != record.etag {
+            return Err(Error::Conflict { partition: record.partition_key.clone(), row_key: record.row_key.clone() });
+        }
+        let mut stored = record.clone();
+        stored.etag = Some(format!("W/\"{version}\""));
+        stored.timestamp = Some(Utc::now());
+        *slot = stored.clone();
+        state.version = version;
+        Ok(stored)
+    }
+
+    async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()> {
+        let mut state = self.lock();
+        if let Some(rows) = state.records.get_mut(partition) {
+            if let Some(i) = rows.iter().position(|r| r.row_key == row_key) {
+                if etag.is_some() && rows[i].etag.as_deref() != etag {
+                    return Err(Error::Conflict { partition: partition.into(), row_key: row_key.into() });
+                }
+                rows.remove(i);
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {
+        let mut stored = report.clone();
+        stored.reported_at = Some(Utc::now());
+        self.lock().reports.insert((partition.to_string(), report.id.clone()), stored.clone());
+        Ok(stored)
+    }
+
+    async fn run_reports(&self, partition: &str, ids: &[String]) -> Result<Vec<RunReport>> {
+        let state = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.reports.get(&(partition.to_string(), id.clone())).cloned())
+            .collect())
+    }
+
+    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
+        self.lock().clusters.insert((partition.to_string(), sync.cluster.clone()), sync.clone());
+        Ok(())
+    }
+
+    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
+        let state = self.lock();
+        Ok(state.clusters.iter().filter(|((p, _), _)| p == partition).map(|(_, s)| s.clone()).collect())
+    }
+}

@@ -1,0 +1,160 @@
+//! Record stores: where pipelines' records, run reports and cluster reports live.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::Result;
+use crate::model::deployment::ClusterSync;
+use crate::model::record::{Record, normalize};
+use crate::model::run::RunReport;
+
+pub mod memory;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+/// Equality filters a store applies when reading a partition; all given ones must hold.
+///
+/// Values are compared in their stored (trimmed, lower-cased) form; the builder methods
+/// normalize their input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordQuery {
+    /// Row key (deployment id).
+    pub row_key: Option<String>,
+    /// Image tag.
+    pub image_tag: Option<String>,
+    /// Ring.
+    pub env: Option<String>,
+    /// Source commit.
+    pub commit_id: Option<String>,
+    /// HLD commit.
+    pub hld_commit_id: Option<String>,
+    /// Manifest commit.
+    pub manifest_commit_id: Option<String>,
+    /// Pull request id.
+    pub pr: Option<String>,
+    /// p1.
+    pub p1: Option<String>,
+    /// p2.
+    pub p2: Option<String>,
+    /// p3.
+    pub p3: Option<String>,
+    /// Any of p1, p2 or p3.
+    pub run_id: Option<String>,
+    /// Only records the store wrote at or after this time.
+    pub changed_since: Option<DateTime<Utc>>,
+}
+
+macro_rules! setters {
+    ($($name:ident),*) => {$(
+        #[doc = concat!("Filters on `", stringify!($name), "` (normalized).")]
+        pub fn $name(mut self, value: &str) -> Self {
+            self.$name = Some(normalize(value).unwrap_or_default());
+            self
+        }
+    )*};
+}
+
+impl RecordQuery {
+    /// No filter: the whole partition.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    setters!(row_key, image_tag, env, commit_id, hld_commit_id, manifest_commit_id, pr, p1, p2, p3, run_id);
+
+    /// Only records written at or after `since`.
+    pub fn changed_since(mut self, since: DateTime<Utc>) -> Self {
+        self.changed_since = Some(since);
+        self
+    }
+
+    /// Whether `record` passes every filter (for stores that filter in memory).
+    pub fn matches(&self, record: &Record) -> bool {
+        let eq = |want: &Option<String>, have: &Option<String>| match want {
+            None => true,
+            Some(w) => have.as_deref() == Some(w.as_str()),
+        };
+        let run = match &self.run_id {
+            None => true,
+            Some(id) => [&record.p1, &record.p2, &record.p3].iter().any(|p| p.as_deref() == Some(id.as_str())),
+        };
+        let since = match (self.changed_since, record.timestamp) {
+            (None, _) => true,
+            (Some(s), Some(t)) => t >= s,
+            (Some(_), None) => false,
+        };
+        self.row_key.as_ref().is_none_or(|k| *k == record.row_key)
+            && eq(&self.image_tag, &record.image_tag)
+            && eq(&self.env, &record.env)
+            && eq(&self.commit_id, &record.commit_id)
+            && eq(&self.hld_commit_id, &record.hld_commit_id)
+            && eq(&self.manifest_commit_id, &record.manifest_commit_id)
+            && eq(&self.pr, &record.pr)
+            && eq(&self.p1, &record.p1)
+            && eq(&self.p2, &record.p2)
+            && eq(&self.p3, &record.p3)
+            && run
+            && since
+    }
+
+    /// The equality filters as `(column, value)` pairs by stored column name.
+    pub fn equalities(&self) -> Vec<(&'static str, &str)> {
+        let mut out = Vec::new();
+        let pairs: [(&'static str, &Option<String>); 10] = [
+            ("imageTag", &self.image_tag),
+            ("env", &self.env),
+            ("commitId", &self.commit_id),
+            ("hldCommitId", &self.hld_commit_id),
+            ("manifestCommitId", &self.manifest_commit_id),
+            ("pr", &self.pr),
+            ("p1", &self.p1),
+            ("p2", &self.p2),
+            ("p3", &self.p3),
+            ("RowKey", &self.row_key),
+        ];
+        for (col, v) in pairs {
+            if let Some(v) = v {
+                out.push((col, v.as_str()));
+            }
+        }
+        out
+    }
+}
+
+/// A store of deployment records, run reports and cluster reports.
+///
+/// Records come back in a stable order (the order the linking rules mean by "first" and
+/// "last"): insertion order for the embedded stores. Writes of records are conditional:
+/// [`RecordStore::replace`] succeeds only when the record's `etag` is still current and
+/// otherwise returns [`crate::Error::Conflict`].
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// Where the store is, for messages (`sqlite:/tmp/spektate.db`). Never holds a secret.
+    fn describe(&self) -> String;
+
+    /// The records of `partition` that pass `query`, in the store's stable order.
+    async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>>;
+
+    /// Inserts a new record; [`crate::Error::Conflict`] when its row key exists.
+    /// Returns the record as stored, with its timestamp and etag.
+    async fn insert(&self, record: &Record) -> Result<Record>;
+
+    /// Replaces a record if its `etag` is current; [`crate::Error::Conflict`] otherwise,
+    /// [`crate::Error::NotFound`] when it is gone. Returns the record as stored.
+    async fn replace(&self, record: &Record) -> Result<Record>;
+
+    /// Deletes a record, if `etag` is current when given. Deleting a missing record is not an error.
+    async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()>;
+
+    /// Stores (inserts or overwrites) a run report; returns it with its `reported_at`.
+    async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport>;
+
+    /// The run reports of `partition` with these ids (missing ones are left out).
+    async fn run_reports(&self, partition: &str, ids: &[String]) -> Result<Vec<RunReport>>;
+
+    /// Stores the manifest commit a cluster reports it runs (the latest per cluster is kept).
+    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()>;
+
+    /// The latest reported manifest commit of each cluster of `partition`.
+    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>>;
+}

@@ -1,0 +1,377 @@
+//! The embedded record store: one SQLite file, WAL mode and a busy timeout, so several
+//! pipeline steps on one agent (threads or processes) can record at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::{RecordQuery, RecordStore};
+use crate::error::{Error, Result};
+use crate::model::deployment::ClusterSync;
+use crate::model::record::{COLUMNS, Record};
+use crate::model::run::RunReport;
+
+/// The schema version this build reads and writes (kept in SQLite's `user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    partition_key TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    service TEXT, commitId TEXT, imageTag TEXT, p1 TEXT, p2 TEXT, p3 TEXT, env TEXT,
+    hldCommitId TEXT, manifestCommitId TEXT, pr TEXT, sourceRepo TEXT, hldRepo TEXT,
+    manifestRepo TEXT,
+    timestamp TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    UNIQUE (partition_key, row_key)
+);
+CREATE INDEX IF NOT EXISTS records_image ON records (partition_key, imageTag);
+CREATE INDEX IF NOT EXISTS records_hld ON records (partition_key, hldCommitId);
+CREATE INDEX IF NOT EXISTS records_p3 ON records (partition_key, p3);
+CREATE INDEX IF NOT EXISTS records_time ON records (partition_key, timestamp);
+CREATE TABLE IF NOT EXISTS run_reports (
+    partition_key TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    report TEXT NOT NULL,
+    reported_at TEXT NOT NULL,
+    PRIMARY KEY (partition_key, run_id)
+);
+CREATE TABLE IF NOT EXISTS cluster_syncs (
+    partition_key TEXT NOT NULL,
+    cluster TEXT NOT NULL,
+    sync TEXT NOT NULL,
+    PRIMARY KEY (partition_key, cluster)
+);
+"#;
+
+/// A [`RecordStore`] in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`, checking its schema version.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let err = |op: &str, e: &dyn std::fmt::Display| Error::store(format!("sqlite:{}", path.display()), op, e);
+        let conn = Connection::open(&path).map_err(|e| err("open", &e))?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(|e| err("open", &e))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| err("open", &e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| err("open", &e))?;
+        let store = SqliteStore { path: path.clone(), conn: Arc::new(Mutex::new(conn)) };
+        store.migrate().map_err(|e| err("open", &e))?;
+        Ok(store)
+    }
+
+    /// The file behind the store.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&self) -> std::result::Result<(), String> {
+        let mut conn = self.lock();
+        let version: i64 =
+            conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| e.to_string())?;
+        if version > SCHEMA_VERSION {
+            return Err(format!(
+                "schema version {version} was written by a newer spektate; this one reads version {SCHEMA_VERSION}"
+            ));
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| e.to_string())?;
+        tx.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // rusqlite rolls back an unfinished statement on drop, so a poisoned lock still
+        // guards a consistent connection.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn with<T, F>(&self, operation: &'static str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> std::result::Result<T, DbError> + Send + 'static,
+    {
+        let this = self.clone();
+        let described = self.describe();
+        tokio::task::spawn_blocking(move || {
+            let conn = this.lock();
+            f(&conn)
+        })
+        .await
+        .map_err(|e| Error::store(&described, operation, e))?
+        .map_err(|e| match e {
+            DbError::Sql(e) => Error::store(&described, operation, e),
+            DbError::Core(e) => e,
+        })
+    }
+}
+
+enum DbError {
+    Sql(rusqlite::Error),
+    Core(Error),
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        DbError::Sql(e)
+    }
+}
+
+fn now_text() -> (DateTime<Utc>, String) {
+    let now = Utc::now();
+    (now, now.to_rfc3339_opts(SecondsFormat::Micros, true))
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+const SELECT: &str = "SELECT partition_key, row_key, service, commitId, imageTag, p1, p2, p3, env, \
+    hldCommitId, manifestCommitId, pr, sourceRepo, hldRepo, manifestRepo, timestamp, version FROM records";
+
+fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    let mut r = Record { partition_key: row.get(0)?, row_key: row.get(1)?, ..Record::default() };
+    for (i, col) in COLUMNS.iter().enumerate() {
+        let v: Option<String> = row.get(2 + i)?;
+        r.set_column(col, v);
+    }
+    let ts: String = row.get(15)?;
+    r.timestamp = parse_time(&ts);
+    let version: i64 = row.get(16)?;
+    r.etag = Some(version.to_string());
+    Ok(r)
+}
+
+fn column_values(record: &Record) -> Vec<Option<String>> {
+    record.columns().iter().map(|(_, v)| v.map(str::to_string)).collect()
+}
+
+#[async_trait]
+impl RecordStore for SqliteStore {
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>> {
+        let partition = partition.to_string();
+        let query = query.clone();
+        self.with("query", move |conn| {
+            let mut sql = format!("{SELECT} WHERE partition_key = ?");
+            let mut args: Vec<String> = vec![partition];
+            for (col, v) in query.equalities() {
+                let col = if col == "RowKey" { "row_key" } else { col };
+                sql.push_str(&format!(" AND {col} = ?"));
+                args.push(v.to_string());
+            }
+            if let Some(id) = &query.run_id {
+                sql.push_str(" AND (p1 = ? OR p2 = ? OR p3 = ?)");
+                args.extend([id.clone(), id.clone(), id.clone()]);
+            }
+            if let Some(since) = query.changed_since {
+                sql.push_str(" AND timestamp >= ?");
+                args.push(since.to_rfc3339_opts(SecondsFormat::Micros, true));
+            }
+            sql.push_str(" ORDER BY seq");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), row_to_record)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn insert(&self, record: &Record) -> Result<Record> {
+        let mut stored = record.clone();
+        self.with("insert", move |conn| {
+            let (now, now_s) = now_text();
+            let mut args: Vec<Option<String>> =
+                vec![Some(stored.partition_key.clone()), Some(stored.row_key.clone())];
+            args.extend(column_values(&stored));
+            args.push(Some(now_s));
+            let sql = format!(
+                "INSERT INTO records (partition_key, row_key, {}, timestamp, version) VALUES ({}, 1)",
+                COLUMNS.join(", "),
+                vec!["?"; COLUMNS.len() + 3].join(", ")
+            );
+            match conn.execute(&sql, params_from_iter(args.iter())) {
+                Ok(_) => {}
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    return Err(DbError::Core(Error::Conflict {
+                        partition: stored.partition_key.clone(),
+                        row_key: stored.row_key.clone(),
+                    }));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            stored.timestamp = Some(now);
+            stored.etag = Some("1".to_string());
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn replace(&self, record: &Record) -> Result<Record> {
+        let mut stored = record.clone();
+        self.with("replace", move |conn| {
+            let (now, now_s) = now_text();
+            let sets: Vec<String> = COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
+            let mut args = column_values(&stored);
+            args.push(Some(now_s));
+            args.push(Some(stored.partition_key.clone()));
+            args.push(Some(stored.row_key.clone()));
+            let mut sql = format!(
+                "UPDATE records SET {}, timestamp = ?, version = version + 1 WHERE partition_key = ? AND row_key = ?",
+                sets.join(", ")
+            );
+            if let Some(etag) = &stored.etag {
+                sql.push_str(" AND version = ?");
+                args.push(Some(etag.clone()));
+            }
+            sql.push_str(" RETURNING version");
+            let version: Option<i64> =
+                conn.query_row(&sql, params_from_iter(args.iter()), |r| r.get(0)).optional()?;
+            match version {
+                Some(v) => {
+                    stored.timestamp = Some(now);
+                    stored.etag = Some(v.to_string());
+                    Ok(stored)
+                }
+                None => {
+                    let exists: bool = conn.query_row(
+                        "SELECT EXISTS(SELECT 1 FROM records WHERE partition_key = ? AND row_key = ?)",
+                        params![stored.partition_key, stored.row_key],
+                        |r| r.get(0),
+                    )?;
+                    Err(DbError::Core(if exists {
+                        Error::Conflict { partition: stored.partition_key.clone(), row_key: stored.row_key.clone() }
+                    } else {
+                        Error::NotFound {
+                            what: format!("record {} in partition {}", stored.row_key, stored.partition_key),
+                        }
+                    }))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()> {
+        let (partition, row_key, etag) = (partition.to_string(), row_key.to_string(), etag.map(str::to_string));
+        self.with("delete", move |conn| {
+            let n = match &etag {
+                None => conn.execute(
+                    "DELETE FROM records WHERE partition_key = ? AND row_key = ?",
+                    params![partition, row_key],
+                )?,
+                Some(v) => conn.execute(
+                    "DELETE FROM records WHERE partition_key = ? AND row_key = ? AND version = ?",
+                    params![partition, row_key, v],
+                )?,
+            };
+            if n == 0 && etag.is_some() {
+                let exists: bool = conn.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM records WHERE partition_key = ? AND row_key = ?)",
+                    params![partition, row_key],
+                    |r| r.get(0),
+                )?;
+                if exists {
+                    return Err(DbError::Core(Error::Conflict { partition, row_key }));
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {
+        let partition = partition.to_string();
+        let mut stored = report.clone();
+        self.with("put run report", move |conn| {
+            let (now, now_s) = now_text();
+            stored.reported_at = Some(now);
+            let json = serde_json::to_string(&stored).map_err(|e| DbError::Core(Error::store("sqlite", "encode", e)))?;
+            conn.execute(
+                "INSERT INTO run_reports (partition_key, run_id, report, reported_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (partition_key, run_id) DO UPDATE SET report = excluded.report, reported_at = excluded.reported_at",
+                params![partition, stored.id, json, now_s],
+            )?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn run_reports(&self, partition: &str, ids: &[String]) -> Result<Vec<RunReport>> {
+        let partition = partition.to_string();
+        let ids = ids.to_vec();
+        self.with("read run reports", move |conn| {
+            let mut out = Vec::with_capacity(ids.len());
+            // Chunks keep the statement under SQLite's bound-parameter limit.
+            for chunk in ids.chunks(500) {
+                let sql = format!(
+                    "SELECT report FROM run_reports WHERE partition_key = ? AND run_id IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                );
+                let mut stmt = conn.prepare(&sql)?;
+                let args = std::iter::once(&partition).chain(chunk.iter());
+                let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
+                for json in rows {
+                    let json = json?;
+                    match serde_json::from_str::<RunReport>(&json) {
+                        Ok(r) => out.push(r),
+                        Err(e) => tracing::warn!("skipping unreadable run report: {e}"),
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
+        let partition = partition.to_string();
+        let sync = sync.clone();
+        self.with("put cluster sync", move |conn| {
+            let json = serde_json::to_string(&sync).map_err(|e| DbError::Core(Error::store("sqlite", "encode", e)))?;
+            conn.execute(
+                "INSERT INTO cluster_syncs (partition_key, cluster, sync) VALUES (?, ?, ?) \
+                 ON CONFLICT (partition_key, cluster) DO UPDATE SET sync = excluded.sync",
+                params![partition, sync.cluster, json],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
+        let partition = partition.to_string();
+        self.with("read cluster syncs", move |conn| {
+            let mut stmt = conn.prepare("SELECT sync FROM cluster_syncs WHERE partition_key = ? ORDER BY cluster")?;
+            let rows = stmt.query_map(params![partition], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for json in rows {
+                if let Ok(s) = serde_json::from_str::<ClusterSync>(&json?) {
+                    out.push(s);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+

@@ -1,0 +1,473 @@
+//! The tracker: keeps the last result and refreshes only what can still change (DESIGN §3.10).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Mutex;
+
+use crate::correlate::fetch;
+use crate::correlate::join::{self, Knowledge, Lookup, RepoDefaults, record_repos};
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::model::deployment::{Deployment, Status};
+use crate::model::record::Record;
+use crate::model::repo::RepoRef;
+use crate::model::run::{RunKind, RunResult};
+use crate::provider::{Pipelines, Repositories, RunRequest};
+use crate::store::{RecordQuery, RecordStore};
+use crate::stored_runs::StoredRuns;
+
+/// The result of the last refresh.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Deployments, newest first.
+    pub deployments: Vec<Deployment>,
+    /// Records whose runs the CI says are gone; not shown, pruned by [`Tracker::prune_expired`].
+    pub expired: Vec<Record>,
+    /// When the refresh finished; `None` before the first.
+    pub refreshed_at: Option<DateTime<Utc>>,
+}
+
+/// What one refresh did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefreshStats {
+    /// Records the store returned.
+    pub records_read: usize,
+    /// Records that were new or had changed.
+    pub records_changed: usize,
+    /// Run ids looked up.
+    pub runs_requested: usize,
+    /// Deployments now shown.
+    pub deployments: usize,
+}
+
+/// Builds a [`Tracker`].
+pub struct TrackerBuilder {
+    store: Arc<dyn RecordStore>,
+    partition: String,
+    pipelines: Vec<Arc<dyn Pipelines>>,
+    repositories: Vec<Arc<dyn Repositories>>,
+    defaults: RepoDefaults,
+    scope: RecordQuery,
+    concurrency: usize,
+    overlap: Duration,
+    stored_runs: bool,
+}
+
+impl TrackerBuilder {
+    /// The partition (project) to track; `default` unless set.
+    pub fn partition(mut self, partition: impl Into<String>) -> Self {
+        self.partition = partition.into();
+        self
+    }
+
+    /// Adds a CI provider; providers are asked in the order added.
+    pub fn pipelines(mut self, provider: Arc<dyn Pipelines>) -> Self {
+        self.pipelines.push(provider);
+        self
+    }
+
+    /// Adds a repository provider; the first that serves a repository is used.
+    pub fn repositories(mut self, provider: Arc<dyn Repositories>) -> Self {
+        self.repositories.push(provider);
+        self
+    }
+
+    /// Repositories used when a record names none.
+    pub fn defaults(mut self, defaults: RepoDefaults) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
+    /// The manifest repository whose sync tags tell which cluster runs what.
+    pub fn manifest_repo(mut self, repo: RepoRef) -> Self {
+        self.defaults.manifest_repo = Some(repo);
+        self
+    }
+
+    /// Only track records that pass this store-side query.
+    pub fn scope(mut self, scope: RecordQuery) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// How many provider calls run at once (default 8).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// How far back before the last seen timestamp a refresh re-reads, for clock skew
+    /// between writers (default 5 s).
+    pub fn overlap(mut self, overlap: Duration) -> Self {
+        self.overlap = overlap;
+        self
+    }
+
+    /// Whether the store's run reports serve runs no other provider found (default on).
+    pub fn stored_runs(mut self, on: bool) -> Self {
+        self.stored_runs = on;
+        self
+    }
+
+    /// The tracker.
+    pub fn build(self) -> Tracker {
+        let mut pipelines = self.pipelines;
+        if self.stored_runs {
+            pipelines.push(Arc::new(StoredRuns::new(self.store.clone(), self.partition.clone())));
+        }
+        Tracker {
+            inner: Arc::new(Inner {
+                store: self.store,
+                partition: self.partition,
+                pipelines,
+                repositories: self.repositories,
+                defaults: self.defaults,
+                scope: self.scope,
+                concurrency: self.concurrency,
+                overlap: chrono::Duration::from_std(self.overlap).unwrap_or_default(),
+                state: Mutex::new(State::default()),
+                snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            }),
+        }
+    }
+}
+
+/// Joins a store's records with providers into deployments, and keeps them fresh.
+///
+/// Cloning is cheap and clones share the state, so one tracker can serve a dashboard and
+/// a background refresher at once.
+#[derive(Clone)]
+pub struct Tracker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn RecordStore>,
+    partition: String,
+    pipelines: Vec<Arc<dyn Pipelines>>,
+    repositories: Vec<Arc<dyn Repositories>>,
+    defaults: RepoDefaults,
+    scope: RecordQuery,
+    concurrency: usize,
+    overlap: chrono::Duration,
+    state: Mutex<State>,
+    snapshot: RwLock<Arc<Snapshot>>,
+}
+
+#[derive(Default)]
+struct State {
+    loaded: bool,
+    records: Vec<Record>,
+    index: HashMap<String, usize>,
+    watermark: Option<DateTime<Utc>>,
+    knowledge: Knowledge,
+    served_by: HashMap<String, usize>,
+    status: HashMap<String, Status>,
+}
+
+impl Tracker {
+    /// A builder over `store`.
+    pub fn builder(store: Arc<dyn RecordStore>) -> TrackerBuilder {
+        TrackerBuilder {
+            store,
+            partition: "default".to_string(),
+            pipelines: Vec::new(),
+            repositories: Vec::new(),
+            defaults: RepoDefaults::default(),
+            scope: RecordQuery::all(),
+            concurrency: 8,
+            overlap: Duration::from_secs(5),
+            stored_runs: true,
+        }
+    }
+
+    /// The partition tracked.
+    pub fn partition(&self) -> &str {
+        &self.inner.partition
+    }
+
+    /// The store read.
+    pub fn store(&self) -> &Arc<dyn RecordStore> {
+        &self.inner.store
+    }
+
+    /// The deployments that pass `filter`, newest first; refreshes first if never refreshed.
+    pub async fn deployments(&self, filter: &Filter) -> Result<Vec<Deployment>> {
+        if self.snapshot().refreshed_at.is_none() {
+            self.refresh().await?;
+        }
+        Ok(filter.apply(&self.snapshot().deployments))
+    }
+
+    /// The result of the last refresh.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Refreshes every `every` in a background task; the receiver sees each new snapshot.
+    /// The task ends when every receiver is dropped. Refresh errors are logged and retried.
+    pub fn watch(&self, every: Duration) -> tokio::sync::watch::Receiver<Arc<Snapshot>> {
+        let (tx, rx) = tokio::sync::watch::channel(self.snapshot());
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match this.refresh().await {
+                    Ok(_) => {
+                        if tx.send(this.snapshot()).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!("refresh failed: {e}"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        rx
+    }
+
+    /// Deletes the records whose runs have all expired; returns how many.
+    pub async fn prune_expired(&self) -> Result<usize> {
+        let expired = self.snapshot().expired.clone();
+        let mut state = self.inner.state.lock().await;
+        for r in &expired {
+            self.inner.store.delete(&r.partition_key, &r.row_key, r.etag.as_deref()).await?;
+        }
+        let gone: HashSet<&str> = expired.iter().map(|r| r.row_key.as_str()).collect();
+        state.records.retain(|r| !gone.contains(r.row_key.as_str()));
+        state.reindex();
+        let mut snap = (*self.snapshot()).clone();
+        snap.expired.clear();
+        *self.inner.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        Ok(expired.len())
+    }
+
+    /// Reads what changed in the store and re-fetches only what can still change.
+    pub async fn refresh(&self) -> Result<RefreshStats> {
+        let inner = &*self.inner;
+        let mut guard = inner.state.lock().await;
+        let state = &mut *guard;
+        let mut stats = RefreshStats::default();
+
+        // 1. Records: the whole scope once, then only what changed since the last one seen.
+        let mut query = inner.scope.clone();
+        if state.loaded {
+            if let Some(w) = state.watermark {
+                query.changed_since = Some(w - inner.overlap);
+            }
+        }
+        let fresh = inner.store.query(&inner.partition, &query).await?;
+        stats.records_read = fresh.len();
+        let mut changed: HashSet<String> = HashSet::new();
+        for record in fresh {
+            if let Some(t) = record.timestamp {
+                state.watermark = Some(state.watermark.map_or(t, |w| w.max(t)));
+            }
+            match state.index.get(&record.row_key).copied() {
+                Some(i) if state.records[i].etag == record.etag && record.etag.is_some() => {}
+                Some(i) => {
+                    changed.insert(record.row_key.clone());
+                    state.records[i] = record;
+                }
+                None => {
+                    changed.insert(record.row_key.clone());
+                    let at = state.records.len();
+                    state.index.insert(record.row_key.clone(), at);
+                    state.records.push(record);
+                }
+            }
+        }
+        state.loaded = true;
+        stats.records_changed = changed.len();
+        state.knowledge.cluster_reports = inner.store.cluster_syncs(&inner.partition).await?;
+
+        // 2. Runs not yet final, of deployments not yet complete or records that changed.
+        let mut due: BTreeMap<RunKind, BTreeMap<String, RunRequest>> = BTreeMap::new();
+        for record in &state.records {
+            let settled = state.status.get(&record.row_key) == Some(&Status::Complete);
+            if settled && !changed.contains(&record.row_key) {
+                continue;
+            }
+            let repos = record_repos(record, &inner.defaults);
+            let steps = [
+                (&record.p1, RunKind::Build, &repos.source),
+                (&record.p2, join::p2_kind(record), &repos.source),
+                (&record.p3, RunKind::Build, &repos.hld),
+            ];
+            for (id, kind, repo) in steps {
+                let Some(id) = id else { continue };
+                let stale = match state.knowledge.runs(kind).get(id) {
+                    None | Some(Lookup::Failed(_)) => true,
+                    Some(Lookup::Found(run)) => !run.is_final(),
+                    Some(Lookup::Missing) => false,
+                };
+                if stale {
+                    due.entry(kind)
+                        .or_default()
+                        .entry(id.clone())
+                        .or_insert_with(|| RunRequest { id: id.clone(), repo: repo.clone() });
+                }
+            }
+        }
+        stats.runs_requested = due.values().map(BTreeMap::len).sum();
+        let mut run_jobs = Vec::new();
+        for (kind, reqs) in due {
+            run_jobs.push(fetch::runs(&inner.pipelines, kind, reqs.into_values().collect()));
+        }
+        let lookups = futures::future::join_all(run_jobs).await;
+        let mut runs_changed = false;
+        let mut refetched: HashSet<String> = HashSet::new();
+        for (kind, found, served_by) in lookups {
+            for (id, lookup) in found {
+                let table = state.knowledge.runs_mut(kind);
+                if table.get(&id) != Some(&lookup) {
+                    runs_changed = true;
+                }
+                if kind == RunKind::Build {
+                    refetched.insert(id.clone());
+                }
+                table.insert(id, lookup);
+            }
+            state.served_by.extend(served_by);
+        }
+
+        // 3. Stages of multi-stage runs that did not succeed, when the run was just fetched.
+        let mut stage_jobs = Vec::new();
+        let mut seen = HashSet::new();
+        for record in state.records.iter().filter(|r| join::is_multi_stage(r)) {
+            let Some(id) = &record.p1 else { continue };
+            let Some(Lookup::Found(run)) = state.knowledge.builds.get(id) else { continue };
+            let known = matches!(state.knowledge.stages.get(id), Some(Lookup::Found(_)));
+            let ok = run.result.is_some_and(RunResult::is_success);
+            if !ok && (refetched.contains(id) || !known) && seen.insert(id.clone()) {
+                if let Some(&index) = state.served_by.get(id) {
+                    stage_jobs.push((run.clone(), index));
+                }
+            }
+        }
+        for (id, stages) in fetch::stages(&inner.pipelines, stage_jobs, inner.concurrency).await {
+            state.knowledge.stages.insert(id, stages);
+        }
+
+        // 4. Authors not yet known and pull requests not yet merged, batched per repository.
+        let mut want_authors: BTreeMap<String, (RepoRef, Vec<String>)> = BTreeMap::new();
+        let mut want_prs: BTreeMap<String, (RepoRef, Vec<String>)> = BTreeMap::new();
+        for record in &state.records {
+            let repos = record_repos(record, &inner.defaults);
+            if let Some((repo, commit)) = join::author_source(record, &repos, &state.knowledge) {
+                let key = repo.key();
+                if matches!(state.knowledge.authors.get(&(key.clone(), commit.clone())), None | Some(Lookup::Failed(_))) {
+                    push_unique(&mut want_authors, key, repo, commit);
+                }
+            }
+            if let (Some(pr), Some(repo)) = (&record.pr, repos.hld) {
+                let key = repo.key();
+                let settled = state.status.get(&record.row_key) == Some(&Status::Complete)
+                    && !changed.contains(&record.row_key);
+                let due = match state.knowledge.pull_requests.get(&(key.clone(), pr.clone())) {
+                    None | Some(Lookup::Failed(_)) => true,
+                    Some(Lookup::Found(p)) => !p.merged && !settled,
+                    Some(Lookup::Missing) => !settled,
+                };
+                if due {
+                    push_unique(&mut want_prs, key, repo, pr.clone());
+                }
+            }
+        }
+        let limit = inner.concurrency;
+        let (authors, prs) = futures::join!(
+            fetch::per_repo(&inner.repositories, want_authors, limit, fetch::authors_call),
+            fetch::per_repo(&inner.repositories, want_prs, limit, fetch::pull_requests_call),
+        );
+        for (key, lookup) in authors {
+            state.knowledge.authors.insert(key, lookup);
+        }
+        for (key, lookup) in prs {
+            state.knowledge.pull_requests.insert(key, lookup);
+        }
+
+        // 5. Sync tags of manifest repositories: when anything changed, when never read, or
+        //    while the newest complete deployment of a service and ring is not synced yet.
+        let anything_changed = !changed.is_empty() || runs_changed;
+        let previous = self.snapshot();
+        let mut waiting: HashSet<String> = HashSet::new();
+        let mut newest: HashSet<(Option<&str>, Option<&str>)> = HashSet::new();
+        for d in &previous.deployments {
+            if d.manifest_commit_id.is_some() && newest.insert((d.service.as_deref(), d.ring.as_deref())) && !d.is_synced() {
+                if let Some(r) = &d.manifest_repo {
+                    waiting.insert(r.key());
+                }
+            }
+        }
+        let mut repos: BTreeMap<String, RepoRef> = BTreeMap::new();
+        for record in state.records.iter().filter(|r| r.manifest_commit_id.is_some()) {
+            if let Some(repo) = record_repos(record, &inner.defaults).manifest {
+                repos.entry(repo.key()).or_insert(repo);
+            }
+        }
+        let sync_due: Vec<(String, RepoRef)> = repos
+            .into_iter()
+            .filter(|(key, _)| {
+                anything_changed
+                    || waiting.contains(key)
+                    || matches!(state.knowledge.sync_tags.get(key), None | Some(Lookup::Failed(_)))
+            })
+            .collect();
+        let synced = fetch::sync_tags(&inner.repositories, sync_due, limit).await;
+        for (key, lookup) in synced {
+            state.knowledge.sync_tags.insert(key, lookup);
+        }
+
+        // 6. Join.
+        let now = Utc::now();
+        let deployments = join::correlate(&state.records, &state.knowledge, &inner.defaults, now);
+        let expired: Vec<Record> =
+            state.records.iter().filter(|r| join::is_expired(r, &state.knowledge)).cloned().collect();
+        state.status = deployments.iter().map(|d| (d.id.clone(), d.status)).collect();
+        stats.deployments = deployments.len();
+        let snapshot = Snapshot { deployments, expired, refreshed_at: Some(now) };
+        *inner.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+        Ok(stats)
+    }
+}
+
+impl State {
+    fn reindex(&mut self) {
+        self.index = self.records.iter().enumerate().map(|(i, r)| (r.row_key.clone(), i)).collect();
+    }
+}
+
+fn push_unique(map: &mut BTreeMap<String, (RepoRef, Vec<String>)>, key: String, repo: RepoRef, id: String) {
+    let entry = map.entry(key).or_insert_with(|| (repo, Vec::new()));
+    if !entry.1.contains(&id) {
+        entry.1.push(id);
+    }
+}
+
+/// Traces once: the deployments of `store`'s `partition` that pass `filter`, with the
+/// filter's store-side part pushed down to the store.
+pub async fn trace(
+    store: Arc<dyn RecordStore>,
+    partition: &str,
+    pipelines: Vec<Arc<dyn Pipelines>>,
+    repositories: Vec<Arc<dyn Repositories>>,
+    defaults: RepoDefaults,
+    filter: &Filter,
+) -> Result<Vec<Deployment>> {
+    if partition.trim().is_empty() {
+        return Err(Error::invalid("partition key", "is empty; a value is required"));
+    }
+    let mut builder = Tracker::builder(store).partition(partition).defaults(defaults).scope(filter.store_query());
+    for p in pipelines {
+        builder = builder.pipelines(p);
+    }
+    for r in repositories {
+        builder = builder.repositories(r);
+    }
+    builder.build().deployments(filter).await
+}

@@ -1,0 +1,1 @@
+pub use spektate_core::*;
