@@ -214,7 +214,7 @@ fn build(scheme: &str, host: &str, path: &str) -> Option<RepoRef> {
         Some(i) => segs[..i].to_vec(),
         None => segs.clone(),
     };
-    if host.contains("gitlab") || trimmed.len() > 2 {
+    if !host.contains("github") && (host.contains("gitlab") || trimmed.len() > 2) {
         if trimmed.len() < 2 {
             return None;
         }

@@ -1,0 +1,483 @@
+//! The one HTTP helper every provider uses: timeouts, retries with exponential backoff and
+//! jitter on 429, 5xx and transport errors, `Retry-After` and rate-limit headers honored,
+//! bounded concurrency, and errors that name the provider, operation and object.
+//! Credentials live in [`Secret`]s, which never print.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+
+pub use reqwest::Method;
+
+/// A credential. `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The credential itself, for building a header. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How requests authenticate.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// No credential.
+    None,
+    /// HTTP basic (Azure DevOps PATs use an empty user).
+    Basic {
+        /// User name.
+        user: String,
+        /// Password or token.
+        secret: Secret,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer(Secret),
+}
+
+/// Timeouts, retries and concurrency of a client.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Timeout of each attempt.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff; doubled each retry, with jitter.
+    pub base_delay: Duration,
+    /// Longest wait between attempts, `Retry-After` included; a longer demanded wait fails.
+    pub max_delay: Duration,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            timeout: Duration::from_secs(30),
+            max_retries: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(60),
+            concurrency: 8,
+        }
+    }
+}
+
+/// One request: method, URL, headers, body, and what it is for (used in errors).
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    url: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Option<Vec<u8>>,
+    operation: String,
+    object: String,
+    pass: Vec<u16>,
+}
+
+impl Request {
+    /// A request; `operation` and `object` name it in errors (`get builds`, `ids 1,2`).
+    pub fn new(method: Method, url: impl Into<String>, operation: impl Into<String>, object: impl Into<String>) -> Self {
+        Request {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            operation: operation.into(),
+            object: object.into(),
+            pass: Vec::new(),
+        }
+    }
+
+    /// A GET.
+    pub fn get(url: impl Into<String>, operation: impl Into<String>, object: impl Into<String>) -> Self {
+        Self::new(Method::GET, url, operation, object)
+    }
+
+    /// Adds a header; an invalid name or value is dropped with a log line.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(n), Ok(v)) => self.headers.push((n, v)),
+            _ => tracing::warn!("dropping invalid header {name}"),
+        }
+        self
+    }
+
+    /// A JSON body (sets `Content-Type`).
+    pub fn json(mut self, body: &serde_json::Value) -> Self {
+        self.body = Some(body.to_string().into_bytes());
+        self.header("content-type", "application/json")
+    }
+
+    /// A raw body.
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Statuses handed back to the caller instead of becoming errors (404, 304, 412, ...).
+    pub fn pass(mut self, statuses: &[u16]) -> Self {
+        self.pass.extend_from_slice(statuses);
+        self
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A response: status, headers, body.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    operation: String,
+    object: String,
+    provider: String,
+}
+
+impl Response {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body parsed as JSON; a malformed body is an error naming the operation.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::provider(&self.provider, &self.operation, &self.object, format!("malformed response body: {e}"))
+        })
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// An HTTP client for one provider.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    provider: String,
+    auth: Auth,
+    policy: Policy,
+    default_headers: Vec<(HeaderName, HeaderValue)>,
+    permits: Arc<Semaphore>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient").field("provider", &self.provider).field("auth", &self.auth).finish()
+    }
+}
+
+impl HttpClient {
+    /// A client for `provider` (named in every error) with `auth` and the default policy.
+    pub fn new(provider: impl Into<String>, auth: Auth) -> Result<Self> {
+        Self::with_policy(provider, auth, Policy::default())
+    }
+
+    /// A client with an explicit policy.
+    pub fn with_policy(provider: impl Into<String>, auth: Auth, policy: Policy) -> Result<Self> {
+        let provider = provider.into();
+        let client = reqwest::Client::builder()
+            .timeout(policy.timeout)
+            .connect_timeout(policy.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("spektate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::provider(&provider, "create HTTP client", "", e))?;
+        Ok(HttpClient {
+            client,
+            permits: Arc::new(Semaphore::new(policy.concurrency.max(1))),
+            provider,
+            auth,
+            policy,
+            default_headers: Vec::new(),
+        })
+    }
+
+    /// Adds a header sent with every request.
+    pub fn default_header(mut self, name: &str, value: &str) -> Self {
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            self.default_headers.push((n, v));
+        }
+        self
+    }
+
+    /// The provider name used in errors.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// GETs `url` and parses the JSON body.
+    pub async fn get_json<T: DeserializeOwned>(&self, url: &str, operation: &str, object: &str) -> Result<T> {
+        self.send(Request::get(url, operation, object)).await?.json()
+    }
+
+    /// Sends a request, retrying what can be retried; a status outside 2xx and the
+    /// request's pass list becomes an error.
+    pub async fn send(&self, req: Request) -> Result<Response> {
+        let _permit = self.permits.acquire().await.map_err(|e| self.err(&req, e))?;
+        let mut attempt = 0u32;
+        loop {
+            let outcome = self.attempt(&req).await;
+            let wait = match &outcome {
+                Ok(resp) => match retry_wait(resp, attempt, &self.policy) {
+                    None => return self.finish(&req, outcome.expect("matched Ok")),
+                    Some(w) => w,
+                },
+                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => backoff(attempt, &self.policy),
+                Err(_) => return Err(self.err(&req, outcome.err().map(|e| e.without_url()).expect("matched Err"))),
+            };
+            if attempt >= self.policy.max_retries || wait > self.policy.max_delay {
+                return match outcome {
+                    Ok(resp) => self.finish(&req, resp),
+                    Err(e) => Err(self.err(&req, describe_transport(&e))),
+                };
+            }
+            tracing::debug!(provider = %self.provider, operation = %req.operation, ?wait, attempt, "retrying");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, req: &Request) -> std::result::Result<Response, reqwest::Error> {
+        let mut builder = self.client.request(req.method.clone(), &req.url);
+        builder = match &self.auth {
+            Auth::None => builder,
+            Auth::Basic { user, secret } => builder.basic_auth(user, Some(secret.expose())),
+            Auth::Bearer(secret) => builder.bearer_auth(secret.expose()),
+        };
+        for (n, v) in self.default_headers.iter().chain(&req.headers) {
+            builder = builder.header(n, v);
+        }
+        if let Some(body) = &req.body {
+            builder = builder.body(body.clone());
+        }
+        let resp = builder.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await?.to_vec();
+        Ok(Response {
+            status,
+            headers,
+            body,
+            operation: req.operation.clone(),
+            object: req.object.clone(),
+            provider: self.provider.clone(),
+        })
+    }
+
+    fn finish(&self, req: &Request, resp: Response) -> Result<Response> {
+        let status = resp.status;
+        if (200..300).contains(&status) || req.pass.contains(&status) {
+            return Ok(resp);
+        }
+        let detail = error_detail(&resp.body);
+        if status == 401 || status == 403 && !is_rate_limited(&resp) {
+            return Err(Error::Provider {
+                provider: self.provider.clone(),
+                operation: req.operation.clone(),
+                object: req.object.clone(),
+                message: format!("the token was rejected (HTTP {status}){detail}"),
+                auth: true,
+            });
+        }
+        Err(self.err(req, format!("HTTP {status}{detail}")))
+    }
+
+    fn err(&self, req: &Request, message: impl fmt::Display) -> Error {
+        Error::provider(&self.provider, &req.operation, &req.object, message)
+    }
+}
+
+fn describe_transport(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else {
+        "request failed".to_string()
+    }
+}
+
+/// A short message from an error body (`message` of a JSON body), if any.
+fn error_detail(body: &[u8]) -> String {
+    let v: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(_) => return String::new(),
+    };
+    let msg = v
+        .get("message")
+        .or_else(|| v.get("odata.error").and_then(|e| e.get("message")).and_then(|m| m.get("value")))
+        .and_then(|m| m.as_str());
+    match msg {
+        Some(m) => format!(": {}", m.chars().take(200).collect::<String>()),
+        None => String::new(),
+    }
+}
+
+fn is_rate_limited(resp: &Response) -> bool {
+    resp.header("retry-after").is_some() || resp.header("x-ratelimit-remaining") == Some("0")
+}
+
+/// How long to wait before retrying this response, or `None` when it is final.
+fn retry_wait(resp: &Response, attempt: u32, policy: &Policy) -> Option<Duration> {
+    let retryable = matches!(resp.status, 408 | 429 | 500 | 502 | 503 | 504)
+        || (resp.status == 403 && is_rate_limited(resp));
+    if !retryable {
+        return None;
+    }
+    if let Some(after) = resp.header("retry-after").and_then(parse_retry_after) {
+        return Some(after);
+    }
+    if resp.header("x-ratelimit-remaining") == Some("0") {
+        if let Some(reset) = resp.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok()) {
+            let wait = reset - Utc::now().timestamp();
+            return Some(Duration::from_secs(wait.max(1) as u64));
+        }
+    }
+    Some(backoff(attempt, policy))
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
+    Some((at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Exponential backoff with full jitter: a random wait in [base·2ⁿ/2, base·2ⁿ].
+fn backoff(attempt: u32, policy: &Policy) -> Duration {
+    let cap = policy.base_delay.saturating_mul(1u32 << attempt.min(16)).min(policy.max_delay);
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    let frac = 0.5 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) / 2.0;
+    cap.mul_f64(frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn fast() -> Policy {
+        Policy { base_delay: Duration::from_millis(5), timeout: Duration::from_secs(5), ..Policy::default() }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let auth = Auth::Basic { user: String::new(), secret: Secret::new("pat-abc123") };
+        let client = HttpClient::new("azure-devops", auth).unwrap();
+        let shown = format!("{client:?} {}", Secret::new("pat-abc123"));
+        assert!(!shown.contains("pat-abc123"), "{shown}");
+    }
+
+    #[test]
+    fn retry_after_in_seconds_and_dates() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[tokio::test]
+    async fn retries_a_429_after_retry_after_then_succeeds() {
+        let server = MockServer::start().await;
+        Mock::given(path("/x"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/x")).respond_with(ResponseTemplate::new(200).set_body_string("{\"ok\":1}")).mount(&server).await;
+        let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
+        let started = std::time::Instant::now();
+        let v: serde_json::Value = client.get_json(&format!("{}/x", server.uri()), "get", "x").await.unwrap();
+        assert_eq!(v["ok"], 1);
+        assert!(started.elapsed() >= Duration::from_millis(900), "Retry-After was not honored");
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_500_then_success_is_retried() {
+        let server = MockServer::start().await;
+        Mock::given(path("/y")).respond_with(ResponseTemplate::new(500)).up_to_n_times(2).mount(&server).await;
+        Mock::given(path("/y")).respond_with(ResponseTemplate::new(200).set_body_string("[]")).mount(&server).await;
+        let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
+        let v: Vec<u8> = client.get_json(&format!("{}/y", server.uri()), "get", "y").await.unwrap();
+        assert!(v.is_empty());
+        assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_rejected_token_names_provider_and_object_but_not_the_token() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+        let auth = Auth::Bearer(Secret::new("ghp_secret"));
+        let client = HttpClient::with_policy("github api.github.com", auth, fast()).unwrap();
+        let e = client.get_json::<serde_json::Value>(&format!("{}/z", server.uri()), "get run", "fabrikam/frontend#7").await.unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Provider { auth: true, .. }));
+        assert!(msg.contains("github api.github.com") && msg.contains("fabrikam/frontend#7") && msg.contains("token was rejected"), "{msg}");
+        assert!(!msg.contains("ghp_secret"));
+        assert_eq!(server.received_requests().await.unwrap().len(), 1, "auth errors are not retried");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_body_is_a_clear_error() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_body_string("<html>")).mount(&server).await;
+        let client = HttpClient::with_policy("p", Auth::None, fast()).unwrap();
+        let e = client.get_json::<serde_json::Value>(&server.uri(), "get builds", "ids 1").await.unwrap_err().to_string();
+        assert!(e.contains("malformed response body") && e.contains("get builds"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn passed_statuses_come_back_to_the_caller() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+        let client = HttpClient::with_policy("p", Auth::None, fast()).unwrap();
+        let r = client.send(Request::get(server.uri(), "get", "x").pass(&[404])).await.unwrap();
+        assert_eq!(r.status, 404);
+        let e = client.send(Request::get(server.uri(), "get", "x")).await.unwrap_err().to_string();
+        assert!(e.contains("HTTP 404"), "{e}");
+    }
+}
