@@ -1,1 +1,48 @@
-fn main() {}
+//! `spektate`: record pipeline steps and trace deployments from source commit to cluster.
+
+mod get;
+mod progress;
+mod providers;
+mod record;
+mod store_args;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use store_args::StoreArgs;
+
+/// Where is my container? Records what each pipeline did and traces every change from
+/// source commit to cluster.
+#[derive(Debug, Parser)]
+#[command(name = "spektate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Record a pipeline step (--p1, --p2, --p3), a run report (`run`) or a cluster sync (`sync`).
+    Record(record::RecordCmd),
+    /// Show deployments, as a table or JSON.
+    Get(get::GetCmd),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Record(cmd) => record::run(cmd, &cli.store).await.map(|key| println!("{key}")),
+        Command::Get(cmd) => get::run(cmd, &cli.store).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("spektate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

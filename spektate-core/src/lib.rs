@@ -37,6 +37,7 @@ pub mod http;
 pub mod model;
 pub mod provider;
 pub mod recorder;
+pub mod render;
 pub mod store;
 pub mod stored_runs;
 #[cfg(feature = "testkit")]

@@ -11,10 +11,13 @@ use crate::error::{Error, Result};
 #[serde(rename_all = "camelCase")]
 pub enum RepoHost {
     /// Azure DevOps Services or Server (Azure Repos).
+    #[serde(rename = "azure-devops")]
     AzureDevOps,
     /// GitHub or GitHub Enterprise Server.
+    #[serde(rename = "github")]
     GitHub,
     /// GitLab, hosted or self-managed.
+    #[serde(rename = "gitlab")]
     GitLab,
 }
 

@@ -70,6 +70,20 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Opens an existing store; a missing file is an error naming it (for readers, so a
+    /// mistyped path is not silently created).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(Error::store(
+                format!("sqlite:{}", path.display()),
+                "open",
+                "no such file (record a deployment first, or check --store)",
+            ));
+        }
+        Self::open(path)
+    }
+
     /// The file behind the store.
     pub fn path(&self) -> &Path {
         &self.path

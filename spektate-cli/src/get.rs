@@ -1,0 +1,175 @@
+//! `spektate get`: the deployments, as a table or JSON (flags of `bedrock deployment get`).
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use chrono::Utc;
+use clap::Args;
+use spektate::{Deployment, DeploymentKind, Error, Filter, Result, Status, Tracker, render};
+
+use crate::progress::Progress;
+use crate::providers::ProviderArgs;
+use crate::store_args::{Access, StoreArgs};
+
+/// `get` flags.
+#[derive(Debug, Args)]
+pub struct GetCmd {
+    /// Only this service.
+    #[arg(short = 's', long)]
+    pub service: Option<String>,
+    /// Only this ring.
+    #[arg(short = 'e', long = "env", visible_alias = "ring")]
+    pub env: Option<String>,
+    /// Only changes by this author (name, e-mail or login; a part matches).
+    #[arg(short = 'a', long)]
+    pub author: Option<String>,
+    /// Only this image tag.
+    #[arg(short = 'i', long = "image-tag")]
+    pub image_tag: Option<String>,
+    /// Only the deployment with this p1, p2 or p3 run id.
+    #[arg(short = 'b', long = "build-id")]
+    pub build_id: Option<String>,
+    /// Only this commit (source, HLD or manifest; 7+ character prefix).
+    #[arg(short = 'c', long = "commit-id")]
+    pub commit_id: Option<String>,
+    /// Only this deployment id.
+    #[arg(short = 'd', long = "deployment-id")]
+    pub deployment_id: Option<String>,
+    /// Only deployments or only manual HLD edits: deployment | manual-hld-edit.
+    #[arg(long, value_parser = ["deployment", "manual-hld-edit"])]
+    pub kind: Option<String>,
+    /// Only this status: complete | in-progress | failed | canceled | incomplete.
+    #[arg(long, value_parser = ["complete", "in-progress", "failed", "canceled", "incomplete"])]
+    pub status: Option<String>,
+    /// Only deployments with this word in any shown field.
+    #[arg(short = 'k', long)]
+    pub keyword: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// Output: normal, wide or json.
+    #[arg(short = 'o', long, default_value = "normal")]
+    pub output: String,
+    /// Refresh every SECONDS (default 30) until interrupted.
+    #[arg(short = 'w', long, num_args = 0..=1, default_missing_value = "30", value_name = "SECONDS")]
+    pub watch: Option<u64>,
+    #[command(flatten)]
+    pub providers: ProviderArgs,
+}
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The normal table.
+    Normal,
+    /// The table with start time, author, PR, merged by and cluster sync.
+    Wide,
+    /// The full deployments as a JSON array.
+    Json,
+}
+
+impl Output {
+    /// Parses `-o`.
+    pub fn parse(v: &str) -> Result<Self> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "normal" => Ok(Output::Normal),
+            "wide" => Ok(Output::Wide),
+            "json" => Ok(Output::Json),
+            _ => Err(Error::invalid("--output", format!("'{v}' is not one of normal, wide, json"))),
+        }
+    }
+}
+
+impl GetCmd {
+    /// The filter the flags describe.
+    pub fn filter(&self) -> Result<Filter> {
+        if self.top == Some(0) {
+            return Err(Error::invalid("--top", "0 shows nothing; give 1 or more"));
+        }
+        Ok(Filter {
+            service: self.service.clone(),
+            ring: self.env.clone(),
+            author: self.author.clone(),
+            image_tag: self.image_tag.clone(),
+            run_id: self.build_id.clone(),
+            commit: self.commit_id.clone(),
+            deployment_id: self.deployment_id.clone(),
+            kind: self.kind.as_deref().map(|k| match k {
+                "manual-hld-edit" => DeploymentKind::ManualHldEdit,
+                _ => DeploymentKind::Deployment,
+            }),
+            status: self.status.as_deref().map(|s| match s {
+                "complete" => Status::Complete,
+                "in-progress" => Status::InProgress,
+                "failed" => Status::Failed,
+                "canceled" => Status::Canceled,
+                _ => Status::Incomplete,
+            }),
+            keyword: self.keyword.clone(),
+            top: self.top,
+        })
+    }
+}
+
+/// Prints deployments in `output` format.
+pub fn print(out: &mut impl Write, deployments: &[Deployment], output: Output) -> std::io::Result<()> {
+    match output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *out, deployments).map_err(std::io::Error::other)?;
+            writeln!(out)
+        }
+        Output::Normal | Output::Wide => {
+            if deployments.is_empty() {
+                return writeln!(out, "No deployments found.");
+            }
+            write!(out, "{}", render::table(deployments, output == Output::Wide, Utc::now()))
+        }
+    }
+}
+
+/// Runs `get`.
+pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
+    let output = Output::parse(&cmd.output)?;
+    let filter = cmd.filter()?;
+    let providers = cmd.providers.build()?;
+    let mut builder = Tracker::builder(store.open(Access::Read)?)
+        .partition(store.partition_key.clone())
+        .defaults(providers.defaults)
+        .scope(filter.store_query());
+    for p in providers.pipelines {
+        builder = builder.pipelines(p);
+    }
+    for r in providers.repositories {
+        builder = builder.repositories(r);
+    }
+    let tracker = builder.build();
+    let stdout = std::io::stdout();
+    loop {
+        let deployments = {
+            let _progress = Progress::start("reading deployments");
+            tracker.refresh().await?;
+            tracker.deployments(&filter).await?
+        };
+        let mut out = stdout.lock();
+        if cmd.watch.is_some() && output != Output::Json && stdout.is_terminal() {
+            write!(out, "\x1b[2J\x1b[H").ok();
+        }
+        match print(&mut out, &deployments, output) {
+            Ok(()) => {}
+            // The reader went away (`spektate get | head`): nothing more to say.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(Error::invalid("stdout", e)),
+        }
+        for d in &deployments {
+            for w in &d.warnings {
+                eprintln!("warning: deployment {}: {w}", d.id);
+            }
+        }
+        drop(out);
+        let Some(every) = cmd.watch else { return Ok(()) };
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(every.max(1))) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
