@@ -242,7 +242,7 @@ impl RunReport {
         run.queued_at = self.queued_at;
         run.started_at = self.started_at;
         run.finished_at = self.finished_at;
-        run.last_changed_at = self.reported_at.or(self.finished_at).or(self.started_at).or(self.queued_at);
+        run.last_changed_at = [self.queued_at, self.started_at, self.finished_at].into_iter().flatten().max().or(self.reported_at);
         run.url = self.url.clone();
         run.source_commit = self.commit.clone();
         run.source_branch = self.branch.as_deref().map(strip_ref);
