@@ -193,6 +193,9 @@ pub struct HttpClient {
     policy: Policy,
     default_headers: Vec<(HeaderName, HeaderValue)>,
     permits: Arc<Semaphore>,
+    /// Until when every request of this client (and its clones) holds back, after a
+    /// response said the rate limit is spent; shared so one 403 or 429 stops them all.
+    paused_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -223,6 +226,7 @@ impl HttpClient {
             auth,
             policy,
             default_headers: Vec::new(),
+            paused_until: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -255,7 +259,11 @@ impl HttpClient {
         let _permit = self.permits.acquire().await.map_err(|e| self.err(&req, e))?;
         let mut attempt = 0u32;
         loop {
+            self.hold_back().await;
             let outcome = self.attempt(&req).await;
+            if let Ok(resp) = &outcome {
+                self.note_limits(resp);
+            }
             let wait = match &outcome {
                 Ok(resp) => match retry_wait(resp, attempt, &self.policy) {
                     None => return self.finish(&req, outcome.expect("matched Ok")),
@@ -273,6 +281,32 @@ impl HttpClient {
             tracing::debug!(provider = %self.provider, operation = %req.operation, ?wait, attempt, "retrying");
             tokio::time::sleep(wait).await;
             attempt += 1;
+        }
+    }
+
+    /// Waits while an earlier response said the rate limit is spent.
+    async fn hold_back(&self) {
+        let until = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = until {
+            if until > tokio::time::Instant::now() {
+                tracing::debug!(provider = %self.provider, "holding back until the rate limit resets");
+                tokio::time::sleep_until(until).await;
+            }
+        }
+    }
+
+    /// Pauses every request of this client when a response says the limit is spent: a
+    /// `Retry-After` on a refused request, or `x-ratelimit-remaining: 0` with a reset near
+    /// enough to wait for (even on a success: the next request would be refused).
+    fn note_limits(&self, resp: &Response) {
+        let refused = matches!(resp.status, 403 | 429) && is_rate_limited(resp);
+        let retry_after = resp.header("retry-after").and_then(parse_retry_after).filter(|_| refused);
+        let wait = retry_after.or_else(|| (resp.header("x-ratelimit-remaining") == Some("0")).then(|| reset_wait(resp)).flatten());
+        let Some(wait) = wait.filter(|w| !w.is_zero() && *w <= self.policy.max_delay) else { return };
+        let until = tokio::time::Instant::now() + wait;
+        let mut slot = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none_or(|t| t < until) {
+            *slot = Some(until);
         }
     }
 
@@ -318,7 +352,16 @@ impl HttpClient {
                 auth: true,
             });
         }
-        Err(self.err(req, format!("HTTP {status}{detail}")))
+        let reset = match reset_wait(&resp) {
+            Some(_) if is_rate_limited(&resp) => resp
+                .header("x-ratelimit-reset")
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+                .map(|t| format!("; the rate limit resets at {}", t.format("%H:%M:%S UTC")))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        Err(self.err(req, format!("HTTP {status}{detail}{reset}")))
     }
 
     fn err(&self, req: &Request, message: impl fmt::Display) -> Error {
@@ -353,7 +396,20 @@ fn error_detail(body: &[u8]) -> String {
 }
 
 fn is_rate_limited(resp: &Response) -> bool {
-    resp.header("retry-after").is_some() || resp.header("x-ratelimit-remaining") == Some("0")
+    resp.header("retry-after").is_some()
+        || resp.header("x-ratelimit-remaining") == Some("0")
+        || names_secondary_limit(resp)
+}
+
+/// GitHub's secondary rate limits may come as a 403 with neither header, only a message.
+fn names_secondary_limit(resp: &Response) -> bool {
+    matches!(resp.status, 403 | 429) && String::from_utf8_lossy(&resp.body).to_ascii_lowercase().contains("secondary rate limit")
+}
+
+/// The wait until `x-ratelimit-reset` (epoch seconds), at least a second.
+fn reset_wait(resp: &Response) -> Option<Duration> {
+    let reset = resp.header("x-ratelimit-reset")?.trim().parse::<i64>().ok()?;
+    Some(Duration::from_secs((reset - Utc::now().timestamp()).max(1) as u64))
 }
 
 /// How long to wait before retrying this response, or `None` when it is final.
@@ -367,10 +423,13 @@ fn retry_wait(resp: &Response, attempt: u32, policy: &Policy) -> Option<Duration
         return Some(after);
     }
     if resp.header("x-ratelimit-remaining") == Some("0") {
-        if let Some(reset) = resp.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok()) {
-            let wait = reset - Utc::now().timestamp();
-            return Some(Duration::from_secs(wait.max(1) as u64));
+        if let Some(wait) = reset_wait(resp) {
+            return Some(wait);
         }
+    }
+    if names_secondary_limit(resp) {
+        // GitHub asks for at least a minute when it names no time.
+        return Some(backoff(attempt, policy).max(Duration::from_secs(60).min(policy.max_delay)));
     }
     Some(backoff(attempt, policy))
 }
@@ -468,6 +527,64 @@ mod tests {
         let client = HttpClient::with_policy("p", Auth::None, fast()).unwrap();
         let e = client.get_json::<serde_json::Value>(&server.uri(), "get builds", "ids 1").await.unwrap_err().to_string();
         assert!(e.contains("malformed response body") && e.contains("get builds"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_spent_rate_limit_holds_back_the_next_request_until_reset() {
+        let server = MockServer::start().await;
+        let reset = (Utc::now().timestamp() + 2).to_string();
+        Mock::given(path("/a"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("x-ratelimit-remaining", "0")
+                    .insert_header("x-ratelimit-reset", reset.as_str())
+                    .set_body_string("{}"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/b")).respond_with(ResponseTemplate::new(200).set_body_string("{}")).mount(&server).await;
+        let client = HttpClient::with_policy("github", Auth::None, fast()).unwrap();
+        let other = client.clone();
+        client.get_json::<serde_json::Value>(&format!("{}/a", server.uri()), "get", "a").await.unwrap();
+        let started = std::time::Instant::now();
+        other.get_json::<serde_json::Value>(&format!("{}/b", server.uri()), "get", "b").await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(900), "the next request did not wait for the reset");
+        assert_eq!(server.received_requests().await.unwrap().len(), 2, "nothing was sent while the limit was spent");
+    }
+
+    #[tokio::test]
+    async fn a_secondary_limit_named_only_in_the_message_is_retried_not_an_auth_error() {
+        let server = MockServer::start().await;
+        let body = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}"#;
+        Mock::given(path("/s")).respond_with(ResponseTemplate::new(403).set_body_string(body)).up_to_n_times(1).mount(&server).await;
+        Mock::given(path("/s")).respond_with(ResponseTemplate::new(200).set_body_string("[1]")).mount(&server).await;
+        let policy = Policy { max_delay: Duration::from_millis(50), ..fast() };
+        let client = HttpClient::with_policy("github", Auth::None, policy).unwrap();
+        let v: Vec<u8> = client.get_json(&format!("{}/s", server.uri()), "get", "s").await.unwrap();
+        assert_eq!(v, vec![1]);
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_exhausted_primary_limit_says_when_it_resets() {
+        let server = MockServer::start().await;
+        let reset = (Utc::now().timestamp() + 3600).to_string();
+        let body = r#"{"message":"API rate limit exceeded for user ID 1."}"#;
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(403)
+                    .insert_header("x-ratelimit-remaining", "0")
+                    .insert_header("x-ratelimit-reset", reset.as_str())
+                    .set_body_string(body),
+            )
+            .mount(&server)
+            .await;
+        let client = HttpClient::with_policy("github", Auth::None, fast()).unwrap();
+        let e = client.get_json::<serde_json::Value>(&server.uri(), "list runs", "fabrikam/web").await.unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Provider { auth: false, .. }), "{msg}");
+        assert!(msg.contains("API rate limit exceeded") && msg.contains("resets at"), "{msg}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1, "a reset an hour away is not waited for");
     }
 
     #[tokio::test]
