@@ -126,6 +126,12 @@ pub struct Recorder {
     partition: String,
 }
 
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").field("store", &self.store.describe()).field("partition", &self.partition).finish()
+    }
+}
+
 /// A required value: trimmed, lower-cased, non-empty, not too long.
 fn required(field: &str, value: &str) -> Result<String> {
     match optional(field, Some(value))? {

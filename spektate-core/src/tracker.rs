@@ -144,6 +144,17 @@ pub struct Tracker {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("store", &self.inner.store.describe())
+            .field("partition", &self.inner.partition)
+            .field("pipelines", &self.inner.pipelines.iter().map(|p| p.name()).collect::<Vec<_>>())
+            .field("repositories", &self.inner.repositories.iter().map(|r| r.name()).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 struct Inner {
     store: Arc<dyn RecordStore>,
     partition: String,
