@@ -163,9 +163,21 @@ pub struct Response {
     operation: String,
     object: String,
     provider: String,
+    attempts: u32,
 }
 
 impl Response {
+    /// How many times the request was sent (1 when it was not retried). A retried write
+    /// may have landed on an earlier attempt whose response was lost.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    fn tried(mut self, attempt: u32) -> Self {
+        self.attempts = attempt + 1;
+        self
+    }
+
     /// A header's value as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -266,7 +278,7 @@ impl HttpClient {
             }
             let wait = match &outcome {
                 Ok(resp) => match retry_wait(resp, attempt, &self.policy) {
-                    None => return self.finish(&req, outcome.expect("matched Ok")),
+                    None => return self.finish(&req, outcome.expect("matched Ok").tried(attempt)),
                     Some(w) => w,
                 },
                 Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => backoff(attempt, &self.policy),
@@ -274,7 +286,7 @@ impl HttpClient {
             };
             if attempt >= self.policy.max_retries || wait > self.policy.max_delay {
                 return match outcome {
-                    Ok(resp) => self.finish(&req, resp),
+                    Ok(resp) => self.finish(&req, resp.tried(attempt)),
                     Err(e) => Err(self.err(&req, describe_transport(&e))),
                 };
             }
@@ -334,6 +346,7 @@ impl HttpClient {
             operation: req.operation.clone(),
             object: req.object.clone(),
             provider: self.provider.clone(),
+            attempts: 1,
         })
     }
 
@@ -493,6 +506,17 @@ mod tests {
         assert_eq!(v["ok"], 1);
         assert!(started.elapsed() >= Duration::from_millis(900), "Retry-After was not honored");
         assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_response_says_how_many_attempts_it_took() {
+        let server = MockServer::start().await;
+        Mock::given(path("/w")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
+        Mock::given(path("/w")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+        let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
+        let url = format!("{}/w", server.uri());
+        assert_eq!(client.send(Request::new(Method::POST, &url, "insert", "w")).await.unwrap().attempts(), 2);
+        assert_eq!(client.send(Request::new(Method::POST, &url, "insert", "w")).await.unwrap().attempts(), 1);
     }
 
     #[tokio::test]
