@@ -1,0 +1,570 @@
+//! [`GitHubActions`]: workflow runs and jobs as Spektate runs.
+//!
+//! A few runs of a repository are fetched one by one, revalidated with their ETags; more
+//! are found by listing the repository's recent runs, a hundred a page, newest first.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use spektate_core::{
+    Error, Pipelines, RepoRef, Result, Run, RunBatch, RunKind, RunRequest, RunResult, RunStatus,
+    Stage,
+};
+
+use crate::client::{Fetched, GitHub};
+use crate::payloads::{Job, Jobs, WorkflowRun, WorkflowRuns};
+use crate::run_id::{IdKind, RunId};
+
+const PAGE: usize = 100;
+
+/// GitHub Actions as a [`Pipelines`] provider.
+///
+/// Runs are addressed per repository: each request's repository (the record's
+/// `sourceRepo` for p1 and p2, `hldRepo` for p3), else [`GitHubActions::default_repo`].
+/// Requests for repositories of other hosts are left to the next provider.
+#[derive(Debug, Clone)]
+pub struct GitHubActions {
+    gh: GitHub,
+    default_repo: Option<RepoRef>,
+    bare_ids: IdKind,
+    list_threshold: usize,
+    max_list_pages: u32,
+}
+
+enum Outcome {
+    Found(Box<Run>),
+    Missing,
+    Failed(String),
+}
+
+impl GitHubActions {
+    pub(crate) fn new(gh: GitHub) -> Self {
+        GitHubActions {
+            gh,
+            default_repo: None,
+            bare_ids: IdKind::Run,
+            list_threshold: 3,
+            max_list_pages: 10,
+        }
+    }
+
+    /// The repository of runs whose record names none (a manual HLD edit's p3, say).
+    pub fn default_repo(mut self, repo: RepoRef) -> Self {
+        self.default_repo = Some(repo);
+        self
+    }
+
+    /// What a bare number names: a workflow run (the default) or a job, as the reference
+    /// tool recorded. `run:N` and `job:N` always say it themselves.
+    pub fn bare_ids(mut self, kind: IdKind) -> Self {
+        self.bare_ids = kind;
+        self
+    }
+
+    /// Above how many runs of one repository the repository's runs are listed rather than
+    /// fetched one by one (default 3).
+    pub fn list_threshold(mut self, n: usize) -> Self {
+        self.list_threshold = n;
+        self
+    }
+
+    /// How many pages of a hundred runs a listing reads at most before fetching the runs
+    /// it has not met one by one (default 10).
+    pub fn max_list_pages(mut self, n: u32) -> Self {
+        self.max_list_pages = n.max(1);
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &GitHub {
+        &self.gh
+    }
+
+    fn repo_for(&self, repo: Option<&RepoRef>) -> std::result::Result<Option<RepoRef>, String> {
+        match repo {
+            Some(r) if self.gh.serves_repo(r) => Ok(Some(r.clone())),
+            Some(_) => Ok(None),
+            None => match &self.default_repo {
+                Some(r) if self.gh.serves_repo(r) => Ok(Some(r.clone())),
+                Some(r) => Err(format!(
+                    "the default repository {r} is not on {}",
+                    self.gh.repo_hosts().join(", ")
+                )),
+                None => Err(
+                    "the record names no repository and no default repository is configured"
+                        .to_string(),
+                ),
+            },
+        }
+    }
+
+    async fn repo_runs(
+        &self,
+        kind: RunKind,
+        repo: RepoRef,
+        items: Vec<(String, RunId)>,
+    ) -> Vec<(String, Outcome)> {
+        let mut out = Vec::new();
+        let (mut runs, jobs): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .partition(|(_, id)| id.kind == IdKind::Run);
+        let mut access_proven = false;
+        if runs.len() > self.list_threshold {
+            let wanted: HashSet<u64> = runs.iter().map(|(_, id)| id.id).collect();
+            match self.list_runs(&repo, &wanted).await {
+                Ok(Some(mut listed)) => {
+                    access_proven = true;
+                    runs.retain(|(req, id)| match listed.remove(&id.id) {
+                        Some(w) => {
+                            out.push((req.clone(), convert(workflow_run(req, kind, &w))));
+                            false
+                        }
+                        None => true,
+                    });
+                }
+                Ok(None) => {
+                    let why = repo_unreadable(&repo);
+                    return runs
+                        .into_iter()
+                        .chain(jobs)
+                        .map(|(req, _)| (req, Outcome::Failed(why.clone())))
+                        .collect();
+                }
+                Err(e) => tracing::warn!("{e}; fetching the runs of {} one by one", repo.key()),
+            }
+        }
+        let fetches = runs.into_iter().chain(jobs).map(|(req, id)| {
+            let repo = &repo;
+            async move {
+                let got = match id.kind {
+                    IdKind::Run => self
+                        .fetch_run(repo, id.id)
+                        .await
+                        .map(|w| w.map(|w| workflow_run(&req, kind, &w))),
+                    IdKind::Job => self
+                        .fetch_job(repo, id.id)
+                        .await
+                        .map(|j| j.map(|j| job_run(&req, kind, &j))),
+                };
+                (req, got)
+            }
+        });
+        let mut missing = Vec::new();
+        for (req, got) in futures::future::join_all(fetches).await {
+            match got {
+                Ok(Some(run)) => out.push((req, convert(run))),
+                Ok(None) => missing.push(req),
+                Err(e) => out.push((req, Outcome::Failed(e.to_string()))),
+            }
+        }
+        if !missing.is_empty() {
+            // GitHub answers 404 both for a deleted run and for a repository the token cannot
+            // read; only the first makes the run expired.
+            let verdict = if access_proven {
+                Ok(())
+            } else {
+                self.check_repo(&repo).await
+            };
+            for req in missing {
+                out.push((
+                    req,
+                    verdict
+                        .clone()
+                        .map_or_else(Outcome::Failed, |()| Outcome::Missing),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Lists runs newest first until every wanted one is met, the listing reaches runs older
+    /// than the oldest still wanted, or the page limit. `None` when the repository is not
+    /// readable.
+    async fn list_runs(
+        &self,
+        repo: &RepoRef,
+        wanted: &HashSet<u64>,
+    ) -> Result<Option<HashMap<u64, WorkflowRun>>> {
+        let mut found = HashMap::new();
+        for page in 1..=self.max_list_pages {
+            let url = self.gh.repo_url(
+                repo,
+                &format!("/actions/runs?per_page={PAGE}&page={page}&exclude_pull_requests=true"),
+            )?;
+            let object = format!("{} page {page}", repo.key());
+            let Some(resp) = self
+                .gh
+                .get_uncached(&url, "list workflow runs", &object)
+                .await?
+            else {
+                return if page == 1 { Ok(None) } else { Ok(Some(found)) };
+            };
+            let listed: WorkflowRuns = self.gh.parse(&resp.body, "list workflow runs", &object)?;
+            let count = listed.workflow_runs.len();
+            let oldest = listed.workflow_runs.iter().map(|r| r.id).min();
+            for run in listed.workflow_runs {
+                if wanted.contains(&run.id) {
+                    found.insert(run.id, run);
+                }
+            }
+            let oldest_wanted = wanted.iter().filter(|id| !found.contains_key(id)).min();
+            let (Some(oldest_wanted), Some(oldest)) = (oldest_wanted, oldest) else {
+                break;
+            };
+            if count < PAGE || oldest < *oldest_wanted {
+                break;
+            }
+        }
+        Ok(Some(found))
+    }
+
+    async fn fetch_run(&self, repo: &RepoRef, id: u64) -> Result<Option<WorkflowRun>> {
+        let url = self.gh.repo_url(repo, &format!("/actions/runs/{id}"))?;
+        let object = format!("{} run {id}", repo.key());
+        match self
+            .gh
+            .get_cached(&url, "get workflow run", &object)
+            .await?
+        {
+            Fetched::NotFound => Ok(None),
+            Fetched::Body { body, .. } => {
+                self.gh.parse(&body, "get workflow run", &object).map(Some)
+            }
+        }
+    }
+
+    async fn fetch_job(&self, repo: &RepoRef, id: u64) -> Result<Option<Job>> {
+        let url = self.gh.repo_url(repo, &format!("/actions/jobs/{id}"))?;
+        let object = format!("{} job {id}", repo.key());
+        match self
+            .gh
+            .get_cached(&url, "get workflow job", &object)
+            .await?
+        {
+            Fetched::NotFound => Ok(None),
+            Fetched::Body { body, .. } => {
+                self.gh.parse(&body, "get workflow job", &object).map(Some)
+            }
+        }
+    }
+
+    async fn check_repo(&self, repo: &RepoRef) -> std::result::Result<(), String> {
+        let url = self.gh.repo_url(repo, "").map_err(|e| e.to_string())?;
+        match self
+            .gh
+            .get_cached(&url, "get repository", &repo.key())
+            .await
+        {
+            Ok(Fetched::Body { .. }) => Ok(()),
+            Ok(Fetched::NotFound) => Err(repo_unreadable(repo)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+fn repo_unreadable(repo: &RepoRef) -> String {
+    format!(
+        "repository {} was not found, or the token cannot read it",
+        repo.key()
+    )
+}
+
+fn convert(run: std::result::Result<Run, String>) -> Outcome {
+    match run {
+        Ok(run) => Outcome::Found(Box::new(run)),
+        Err(why) => Outcome::Failed(why),
+    }
+}
+
+/// Status and result from GitHub's `status` and `conclusion` words.
+pub(crate) fn state(
+    status: Option<&str>,
+    conclusion: Option<&str>,
+) -> std::result::Result<(RunStatus, Option<RunResult>), String> {
+    let result = match conclusion {
+        Some(c) => {
+            Some(RunResult::from_word(c).ok_or_else(|| format!("unknown conclusion '{c}'"))?)
+        }
+        None => None,
+    };
+    let status = match status {
+        Some(s) => RunStatus::from_word(s).ok_or_else(|| format!("unknown status '{s}'"))?,
+        None if result.is_some() => RunStatus::Completed,
+        None => RunStatus::Queued,
+    };
+    Ok((
+        status,
+        if status == RunStatus::Completed {
+            result
+        } else {
+            None
+        },
+    ))
+}
+
+/// A workflow run as the run recorded under `id`.
+pub(crate) fn workflow_run(
+    id: &str,
+    kind: RunKind,
+    w: &WorkflowRun,
+) -> std::result::Result<Run, String> {
+    let (status, result) = state(w.status.as_deref(), w.conclusion.as_deref())
+        .map_err(|e| format!("workflow run {}: {e}", w.id))?;
+    let mut run = Run::new(id, kind, status);
+    run.result = result;
+    run.number = w.run_number.map(|n| format!("#{n}"));
+    run.pipeline = w.name.clone();
+    run.queued_at = w.created_at;
+    run.started_at = w.run_started_at.filter(|_| status != RunStatus::Queued);
+    // A run has no completion time of its own: it stops changing when it completes.
+    run.finished_at = w.updated_at.filter(|_| status == RunStatus::Completed);
+    run.last_changed_at = w.updated_at;
+    run.url = w.html_url.clone();
+    run.source_branch = w.head_branch.clone();
+    run.source_commit = w.head_sha.clone();
+    run.repository = w
+        .repository
+        .as_ref()
+        .and_then(|r| r.html_url.as_deref())
+        .and_then(|u| RepoRef::parse(u).ok());
+    run.requested_by = w
+        .triggering_actor
+        .as_ref()
+        .or(w.actor.as_ref())
+        .map(|u| u.login.clone());
+    Ok(run)
+}
+
+/// A job as the run recorded under `id`.
+pub(crate) fn job_run(id: &str, kind: RunKind, j: &Job) -> std::result::Result<Run, String> {
+    let (status, result) = state(j.status.as_deref(), j.conclusion.as_deref())
+        .map_err(|e| format!("workflow job {}: {e}", j.id))?;
+    let mut run = Run::new(id, kind, status);
+    run.result = result;
+    run.number = Some(j.id.to_string());
+    run.pipeline = match (&j.workflow_name, &j.name) {
+        (Some(w), Some(n)) => Some(format!("{w} / {n}")),
+        (w, n) => w.clone().or_else(|| n.clone()),
+    };
+    run.queued_at = j.created_at.or(j.started_at);
+    run.started_at = j.started_at.filter(|_| status != RunStatus::Queued);
+    run.finished_at = j.completed_at.filter(|_| status == RunStatus::Completed);
+    run.last_changed_at = run.finished_at.or(run.started_at).or(run.queued_at);
+    run.url = j.html_url.clone();
+    run.source_branch = j.head_branch.clone();
+    run.source_commit = j.head_sha.clone();
+    // The job page (`https://github.com/{owner}/{repo}/runs/{id}`) names the repository.
+    run.repository = j.html_url.as_deref().and_then(|u| RepoRef::parse(u).ok());
+    Ok(run)
+}
+
+#[async_trait]
+impl Pipelines for GitHubActions {
+    fn name(&self) -> String {
+        format!("github-actions {}", self.gh.repo_hosts().join(","))
+    }
+
+    fn serves_run(&self, _kind: RunKind, id: &str) -> bool {
+        RunId::parse(id, self.bare_ids).is_ok()
+    }
+
+    async fn runs(&self, kind: RunKind, requests: &[RunRequest]) -> Result<RunBatch> {
+        let mut batch = RunBatch::default();
+        let mut groups: BTreeMap<String, (RepoRef, Vec<(String, RunId)>)> = BTreeMap::new();
+        for req in requests {
+            let id = match RunId::parse(&req.id, self.bare_ids) {
+                Ok(id) => id,
+                Err(e) => {
+                    batch.failed.insert(req.id.clone(), e.to_string());
+                    continue;
+                }
+            };
+            match self.repo_for(req.repo.as_ref()) {
+                Ok(Some(repo)) => groups
+                    .entry(repo.key())
+                    .or_insert_with(|| (repo, Vec::new()))
+                    .1
+                    .push((req.id.clone(), id)),
+                // Another host's repository: the next provider's.
+                Ok(None) => {}
+                Err(why) => {
+                    batch
+                        .failed
+                        .insert(req.id.clone(), format!("cannot look {id} up: {why}"));
+                }
+            }
+        }
+        let limit = self.gh.inner.http.policy().concurrency;
+        let jobs = groups
+            .into_values()
+            .map(|(repo, items)| self.repo_runs(kind, repo, items));
+        let results: Vec<_> = futures::stream::iter(jobs)
+            .buffer_unordered(limit.max(1))
+            .collect()
+            .await;
+        for (id, outcome) in results.into_iter().flatten() {
+            match outcome {
+                Outcome::Found(run) => {
+                    batch.found.insert(id, *run);
+                }
+                Outcome::Missing => {
+                    batch.not_found.insert(id);
+                }
+                Outcome::Failed(why) => {
+                    batch.failed.insert(id, why);
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    /// The jobs of a workflow run, in the order GitHub created them (stage 1 the first job,
+    /// stage 2 the second). A job has no stages: its own state stands for both steps.
+    async fn stages(&self, run: &Run) -> Result<Vec<Stage>> {
+        let id = RunId::parse(&run.id, self.bare_ids)?;
+        if id.kind == IdKind::Job {
+            return Ok(Vec::new());
+        }
+        let repo = self
+            .repo_for(run.repository.as_ref())
+            .map_err(|why| Error::provider(self.name(), "list jobs", id.to_string(), why))?
+            .ok_or_else(|| {
+                Error::provider(
+                    self.name(),
+                    "list jobs",
+                    id.to_string(),
+                    "the run's repository is on another host",
+                )
+            })?;
+        let mut jobs: Vec<Job> = Vec::new();
+        for page in 1..=self.max_list_pages {
+            let url = self.gh.repo_url(
+                &repo,
+                &format!(
+                    "/actions/runs/{}/jobs?filter=latest&per_page={PAGE}&page={page}",
+                    id.id
+                ),
+            )?;
+            let object = format!("{} run {}", repo.key(), id.id);
+            let Fetched::Body { body, .. } = self.gh.get_cached(&url, "list jobs", &object).await?
+            else {
+                return Err(Error::provider(
+                    self.name(),
+                    "list jobs",
+                    object,
+                    "the run was not found",
+                ));
+            };
+            let listed: Jobs = self.gh.parse(&body, "list jobs", &object)?;
+            let count = listed.jobs.len();
+            jobs.extend(listed.jobs);
+            if count < PAGE {
+                break;
+            }
+        }
+        jobs.sort_by_key(|j| j.id);
+        jobs.iter()
+            .enumerate()
+            .map(|(i, j)| {
+                let (status, result) = state(j.status.as_deref(), j.conclusion.as_deref())
+                    .map_err(|why| {
+                        Error::provider(self.name(), "list jobs", format!("job {}", j.id), why)
+                    })?;
+                Ok(Stage {
+                    name: j.name.clone().unwrap_or_else(|| format!("job {}", j.id)),
+                    order: i as u32 + 1,
+                    status,
+                    result,
+                    started_at: j.started_at,
+                    finished_at: j.completed_at,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn a_recorded_job_becomes_a_run_with_its_repository_and_times() {
+        let job: Job = serde_json::from_str(&fixture("gh-actions-1115488431.json")).unwrap();
+        let run = job_run("job:1115488431", RunKind::Build, &job).unwrap();
+        assert_eq!(run.id, "job:1115488431");
+        assert_eq!(
+            (run.status, run.result),
+            (RunStatus::Completed, Some(RunResult::Succeeded))
+        );
+        assert_eq!(
+            run.source_commit.as_deref(),
+            Some("32b0b95f4ca771dee6808a17415d48790f62c6a9")
+        );
+        assert_eq!(
+            run.url.as_deref(),
+            Some("https://github.com/andrebriggs/spartan-app/runs/1115488431")
+        );
+        let repo = run.repository.unwrap();
+        assert_eq!(
+            (repo.owner.as_str(), repo.name.as_str()),
+            ("andrebriggs", "spartan-app")
+        );
+        assert_eq!(
+            run.started_at.unwrap().to_rfc3339(),
+            "2020-09-15T02:29:56+00:00"
+        );
+        assert_eq!(
+            run.finished_at.unwrap().to_rfc3339(),
+            "2020-09-15T02:33:38+00:00"
+        );
+        assert_eq!(run.pipeline.as_deref(), Some("Build"));
+    }
+
+    #[test]
+    fn every_documented_status_and_conclusion_maps() {
+        for s in [
+            "queued",
+            "in_progress",
+            "completed",
+            "waiting",
+            "requested",
+            "pending",
+        ] {
+            state(Some(s), None).unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+        let cases = [
+            ("success", RunResult::Succeeded),
+            ("failure", RunResult::Failed),
+            ("cancelled", RunResult::Canceled),
+            ("skipped", RunResult::Skipped),
+            ("timed_out", RunResult::Failed),
+            ("action_required", RunResult::Failed),
+            ("neutral", RunResult::Succeeded),
+            ("stale", RunResult::Canceled),
+            ("startup_failure", RunResult::Failed),
+        ];
+        for (word, want) in cases {
+            assert_eq!(
+                state(Some("completed"), Some(word)).unwrap(),
+                (RunStatus::Completed, Some(want)),
+                "{word}"
+            );
+        }
+        assert_eq!(
+            state(Some("waiting"), None).unwrap(),
+            (RunStatus::Queued, None)
+        );
+        assert_eq!(
+            state(Some("in_progress"), Some("success")).unwrap(),
+            (RunStatus::InProgress, None)
+        );
+        let e = state(Some("exploded"), None).unwrap_err();
+        assert!(e.contains("'exploded'"), "{e}");
+    }
+}

@@ -1,0 +1,542 @@
+//! The GitHub API client shared by [`GitHubActions`](crate::GitHubActions) and
+//! [`GitHubRepos`](crate::GitHubRepos): hosts, token, headers, conditional requests and GraphQL.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use spektate_core::http::{Auth, HttpClient, Method, Policy, Request, Response, Secret};
+use spektate_core::{Error, RepoHost, RepoRef, Result};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::etag_cache::EtagCache;
+
+/// The public GitHub API.
+pub const PUBLIC_API: &str = "https://api.github.com";
+
+/// The REST API version sent in `X-GitHub-Api-Version`.
+pub const API_VERSION: &str = "2022-11-28";
+
+/// A GitHub (or GitHub Enterprise Server) API endpoint with its credentials.
+///
+/// Cheap to clone; clones share the HTTP client, its concurrency limit and rate-limit
+/// pause, and the ETag cache. Build one and hand out [`GitHub::actions`] and [`GitHub::repos`].
+#[derive(Clone)]
+pub struct GitHub {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub http: HttpClient,
+    pub api: String,
+    pub graphql: Option<String>,
+    pub hosts: Vec<String>,
+    pub cache: EtagCache,
+    pub requests: AtomicU64,
+    pub not_modified: AtomicU64,
+    pub graphql_queries: AtomicU64,
+}
+
+impl fmt::Debug for GitHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitHub")
+            .field("api", &self.inner.api)
+            .field("hosts", &self.inner.hosts)
+            .field("http", &self.inner.http)
+            .finish()
+    }
+}
+
+/// Requests a [`GitHub`] client has sent (retries not counted), for watching the budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    /// Requests sent, REST and GraphQL.
+    pub requests: u64,
+    /// REST requests answered `304 Not Modified` (free against the rate limit).
+    pub not_modified: u64,
+    /// GraphQL queries among the requests.
+    pub graphql_queries: u64,
+}
+
+/// Builds a [`GitHub`] client.
+#[derive(Debug, Clone)]
+pub struct GitHubBuilder {
+    api: String,
+    graphql: Option<Option<String>>,
+    hosts: Vec<String>,
+    token: Option<Secret>,
+    policy: Policy,
+    cache_capacity: usize,
+}
+
+impl Default for GitHubBuilder {
+    fn default() -> Self {
+        GitHubBuilder {
+            api: PUBLIC_API.to_string(),
+            graphql: None,
+            hosts: Vec::new(),
+            token: None,
+            // GitHub asks integrations not to fire requests concurrently; a few at once
+            // keeps a cold trace quick without tripping secondary limits.
+            policy: Policy {
+                concurrency: 4,
+                ..Policy::default()
+            },
+            cache_capacity: 2_000,
+        }
+    }
+}
+
+impl GitHubBuilder {
+    /// The REST API base URL: `https://api.github.com` (the default) or, for GitHub
+    /// Enterprise Server, `https://HOST/api/v3`. A bare `https://HOST` of an Enterprise
+    /// server is taken as `https://HOST/api/v3`.
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api = url.into();
+        self
+    }
+
+    /// The GraphQL endpoint; by default `https://api.github.com/graphql`, or
+    /// `https://HOST/api/graphql` for an Enterprise server.
+    pub fn graphql_url(mut self, url: impl Into<String>) -> Self {
+        self.graphql = Some(Some(url.into()));
+        self
+    }
+
+    /// Never use GraphQL: every object is fetched through REST.
+    pub fn without_graphql(mut self) -> Self {
+        self.graphql = Some(None);
+        self
+    }
+
+    /// A host whose repositories this client serves (`github.com`, `github.example.com`).
+    /// By default the host the API URL belongs to.
+    pub fn repo_host(mut self, host: impl Into<String>) -> Self {
+        self.hosts.push(host.into().trim().to_ascii_lowercase());
+        self
+    }
+
+    /// The token (a personal access token, a GitHub App installation token or
+    /// `GITHUB_TOKEN`), sent as `Authorization: Bearer`. Without one, only public
+    /// repositories can be read, at 60 requests an hour, and GraphQL is not used.
+    pub fn token(mut self, token: Secret) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// The token when there is one.
+    pub fn maybe_token(mut self, token: Option<Secret>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// Timeouts, retries and concurrency (default: 4 requests in flight).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How many requests are in flight at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.policy.concurrency = n.max(1);
+        self
+    }
+
+    /// How many responses keep their ETag for revalidation (default 2,000; 0 disables).
+    pub fn cache_capacity(mut self, n: usize) -> Self {
+        self.cache_capacity = n;
+        self
+    }
+
+    /// The client; an unusable URL is an error naming it.
+    pub fn build(self) -> Result<GitHub> {
+        let (api, derived_host, enterprise) = api_base(&self.api)?;
+        let graphql = match self.graphql {
+            Some(Some(url)) => Some(http_url("GitHub GraphQL URL", &url)?),
+            Some(None) => None,
+            None if enterprise => Some(format!("{}/api/graphql", api.trim_end_matches("/api/v3"))),
+            None => Some(format!("{api}/graphql")),
+        };
+        // GraphQL refuses anonymous queries: without a token everything goes through REST.
+        let graphql = graphql.filter(|_| self.token.is_some());
+        let hosts = if self.hosts.is_empty() {
+            vec![derived_host]
+        } else {
+            self.hosts
+        };
+        let auth = match self.token {
+            Some(t) if !t.expose().trim().is_empty() => {
+                Auth::Bearer(Secret::new(t.expose().trim()))
+            }
+            _ => Auth::None,
+        };
+        let name = format!("github {}", hosts.join(","));
+        let http = HttpClient::with_policy(name, auth, self.policy)?
+            .default_header("accept", "application/vnd.github+json")
+            .default_header("x-github-api-version", API_VERSION);
+        Ok(GitHub {
+            inner: Arc::new(Inner {
+                http,
+                api,
+                graphql,
+                hosts,
+                cache: EtagCache::new(self.cache_capacity),
+                requests: AtomicU64::new(0),
+                not_modified: AtomicU64::new(0),
+                graphql_queries: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+/// `(REST base, repository host, is an Enterprise server)` of an API URL.
+fn api_base(url: &str) -> Result<(String, String, bool)> {
+    let base = http_url("GitHub API URL", url)?;
+    let (_, rest) = base.split_once("://").unwrap_or(("", &base));
+    let (host, path) = match rest.split_once('/') {
+        Some((h, p)) => (h.to_ascii_lowercase(), p),
+        None => (rest.to_ascii_lowercase(), ""),
+    };
+    if host == "api.github.com" || host == "github.com" || host == "www.github.com" {
+        return Ok((PUBLIC_API.to_string(), "github.com".to_string(), false));
+    }
+    if path.is_empty() {
+        // A bare Enterprise server URL: its REST API lives under /api/v3.
+        return Ok((format!("{base}/api/v3"), host, true));
+    }
+    let enterprise = path.ends_with("api/v3");
+    Ok((base, host, enterprise))
+}
+
+/// A trimmed http(s) URL without a trailing slash, or an error naming `field` and the value.
+fn http_url(field: &str, url: &str) -> Result<String> {
+    let u = url.trim().trim_end_matches('/');
+    let ok = ["https://", "http://"].iter().any(|s| {
+        u.len() > s.len()
+            && u[..s.len()].eq_ignore_ascii_case(s)
+            && !u[s.len()..].starts_with('/')
+            && !u.contains(char::is_whitespace)
+    });
+    if ok {
+        Ok(u.to_string())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("'{}' is not an http(s) URL", url.trim()),
+        ))
+    }
+}
+
+/// What a conditional GET brought back.
+#[derive(Debug, Clone)]
+pub(crate) enum Fetched {
+    /// The body, and whether it was revalidated (304) rather than sent again.
+    Body {
+        body: Arc<Vec<u8>>,
+        revalidated: bool,
+    },
+    /// The object does not exist (404, or 422 for an unknown commit).
+    NotFound,
+}
+
+/// One GraphQL error as GitHub reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GraphQlError {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub path: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// A GraphQL answer: `data` and `errors`, both possibly present.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GraphQlResponse {
+    #[serde(default)]
+    pub data: Option<serde_json::Value>,
+    #[serde(default)]
+    pub errors: Vec<GraphQlError>,
+}
+
+impl GitHub {
+    /// A builder for github.com; see [`GitHubBuilder`].
+    pub fn builder() -> GitHubBuilder {
+        GitHubBuilder::default()
+    }
+
+    /// A client for github.com with an optional token.
+    pub fn public(token: Option<Secret>) -> Result<GitHub> {
+        GitHub::builder().maybe_token(token).build()
+    }
+
+    /// The GitHub Actions pipelines provider of this client.
+    pub fn actions(&self) -> crate::GitHubActions {
+        crate::GitHubActions::new(self.clone())
+    }
+
+    /// The repositories provider (authors, pull requests, sync tags) of this client.
+    pub fn repos(&self) -> crate::GitHubRepos {
+        crate::GitHubRepos::new(self.clone())
+    }
+
+    /// The REST base URL.
+    pub fn api_url(&self) -> &str {
+        &self.inner.api
+    }
+
+    /// The GraphQL endpoint, when GraphQL is used (it needs a token).
+    pub fn graphql_url(&self) -> Option<&str> {
+        self.inner.graphql.as_deref()
+    }
+
+    /// The hosts whose repositories this client serves.
+    pub fn repo_hosts(&self) -> &[String] {
+        &self.inner.hosts
+    }
+
+    /// Requests sent so far.
+    pub fn stats(&self) -> RequestStats {
+        RequestStats {
+            requests: self.inner.requests.load(Ordering::Relaxed),
+            not_modified: self.inner.not_modified.load(Ordering::Relaxed),
+            graphql_queries: self.inner.graphql_queries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether `repo` is a GitHub repository on one of this client's hosts.
+    pub fn serves_repo(&self, repo: &RepoRef) -> bool {
+        repo.provider == RepoHost::GitHub && self.inner.hosts.contains(&repo.host)
+    }
+
+    /// A short name for messages: `github github.com`.
+    pub(crate) fn label(&self) -> String {
+        self.inner.http.provider().to_string()
+    }
+
+    /// `{api}/repos/{owner}/{name}{tail}`, or an error when the owner or name cannot be a
+    /// GitHub repository's.
+    pub(crate) fn repo_url(&self, repo: &RepoRef, tail: &str) -> Result<String> {
+        let ok = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        if !ok(&repo.owner) || !ok(&repo.name) {
+            return Err(Error::invalid(
+                "GitHub repository",
+                format!(
+                    "'{}/{}' is not an owner/name GitHub accepts",
+                    repo.owner, repo.name
+                ),
+            ));
+        }
+        Ok(format!(
+            "{}/repos/{}/{}{tail}",
+            self.inner.api, repo.owner, repo.name
+        ))
+    }
+
+    /// Sends a request and counts it.
+    pub(crate) async fn send(&self, req: Request) -> Result<Response> {
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        self.inner.http.send(req).await
+    }
+
+    /// A GET revalidated with `If-None-Match` when its ETag is stored: a 304 brings back
+    /// the stored body. 404 (and 422, which GitHub answers for an unknown commit) is
+    /// [`Fetched::NotFound`]; other failures are errors naming `operation` and `object`.
+    pub(crate) async fn get_cached(
+        &self,
+        url: &str,
+        operation: &str,
+        object: &str,
+    ) -> Result<Fetched> {
+        let cached = self.inner.cache.get(url);
+        let mut req = Request::get(url, operation, object).pass(&[304, 404, 422]);
+        if let Some(c) = &cached {
+            req = req.header("if-none-match", &c.etag);
+        }
+        let resp = self.send(req).await?;
+        match resp.status {
+            304 => match cached {
+                Some(c) => {
+                    self.inner.not_modified.fetch_add(1, Ordering::Relaxed);
+                    Ok(Fetched::Body {
+                        body: c.body,
+                        revalidated: true,
+                    })
+                }
+                // A 304 to a request that sent no validator: nothing to reuse, ask again plainly.
+                None => {
+                    let resp = self
+                        .send(Request::get(url, operation, object).pass(&[404, 422]))
+                        .await?;
+                    Ok(self.keep(url, resp))
+                }
+            },
+            _ => Ok(self.keep(url, resp)),
+        }
+    }
+
+    fn keep(&self, url: &str, resp: Response) -> Fetched {
+        if matches!(resp.status, 404 | 422) {
+            self.inner.cache.remove(url);
+            return Fetched::NotFound;
+        }
+        let body = Arc::new(resp.body);
+        if let Some(etag) = resp.headers.get("etag").and_then(|v| v.to_str().ok()) {
+            self.inner.cache.put(url, etag.to_string(), body.clone());
+        }
+        Fetched::Body {
+            body,
+            revalidated: false,
+        }
+    }
+
+    /// A plain GET (no ETag kept): for list pages, whose bodies are large and change often.
+    pub(crate) async fn get_uncached(
+        &self,
+        url: &str,
+        operation: &str,
+        object: &str,
+    ) -> Result<Option<Response>> {
+        let resp = self
+            .send(Request::get(url, operation, object).pass(&[404]))
+            .await?;
+        Ok((resp.status != 404).then_some(resp))
+    }
+
+    /// Whether GraphQL is used.
+    pub(crate) fn has_graphql(&self) -> bool {
+        self.inner.graphql.is_some()
+    }
+
+    /// Posts a GraphQL query. HTTP failures are errors; GraphQL errors come back in the answer.
+    pub(crate) async fn graphql(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+        operation: &str,
+        object: &str,
+    ) -> Result<GraphQlResponse> {
+        let Some(url) = &self.inner.graphql else {
+            return Err(Error::provider(
+                self.label(),
+                operation,
+                object,
+                "GraphQL is not configured",
+            ));
+        };
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        self.inner.graphql_queries.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .send(Request::new(Method::POST, url, operation, object).json(&body))
+            .await?;
+        resp.json()
+    }
+
+    /// Parses a JSON body; a malformed one is an error naming `operation` and `object`.
+    pub(crate) fn parse<T: DeserializeOwned>(
+        &self,
+        body: &[u8],
+        operation: &str,
+        object: &str,
+    ) -> Result<T> {
+        serde_json::from_slice(body).map_err(|e| {
+            Error::provider(
+                self.label(),
+                operation,
+                object,
+                format!("malformed response body: {e}"),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_urls_of_github_com_and_enterprise_servers() {
+        let gh = GitHub::builder().build().unwrap();
+        assert_eq!(gh.api_url(), "https://api.github.com");
+        assert_eq!(gh.repo_hosts(), ["github.com"]);
+        assert_eq!(gh.graphql_url(), None, "no token, no GraphQL");
+
+        let token = Secret::new("ghp_x");
+        let ghes = GitHub::builder()
+            .api_url("https://GitHub.Example.com/")
+            .token(token.clone())
+            .build()
+            .unwrap();
+        assert_eq!(ghes.api_url(), "https://GitHub.Example.com/api/v3");
+        assert_eq!(
+            ghes.graphql_url(),
+            Some("https://GitHub.Example.com/api/graphql")
+        );
+        assert_eq!(ghes.repo_hosts(), ["github.example.com"]);
+
+        let ghes = GitHub::builder()
+            .api_url("https://ghe.corp:8443/api/v3")
+            .token(token.clone())
+            .build()
+            .unwrap();
+        assert_eq!(ghes.api_url(), "https://ghe.corp:8443/api/v3");
+        assert_eq!(
+            ghes.graphql_url(),
+            Some("https://ghe.corp:8443/api/graphql")
+        );
+        assert_eq!(ghes.repo_hosts(), ["ghe.corp:8443"]);
+
+        let public = GitHub::builder()
+            .api_url("https://api.github.com")
+            .token(token)
+            .build()
+            .unwrap();
+        assert_eq!(public.graphql_url(), Some("https://api.github.com/graphql"));
+    }
+
+    #[test]
+    fn unusable_urls_are_errors_naming_the_value() {
+        for bad in [
+            "",
+            "api.github.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "https://a b",
+        ] {
+            let e = GitHub::builder()
+                .api_url(bad)
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("GitHub API URL") && e.contains(&format!("'{}'", bad.trim())),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn serves_github_repositories_of_its_hosts_only() {
+        let gh = GitHub::builder()
+            .api_url("https://github.example.com")
+            .build()
+            .unwrap();
+        assert!(gh.serves_repo(&RepoRef::parse("https://github.example.com/ops/hld").unwrap()));
+        assert!(!gh.serves_repo(&RepoRef::parse("https://github.com/ops/hld").unwrap()));
+        assert!(!gh.serves_repo(&RepoRef::parse("https://dev.azure.com/o/p/_git/hld").unwrap()));
+    }
+
+    #[test]
+    fn the_token_never_prints() {
+        let gh = GitHub::builder()
+            .token(Secret::new("ghp_supersecret"))
+            .build()
+            .unwrap();
+        assert!(!format!("{gh:?}").contains("ghp_supersecret"));
+    }
+}

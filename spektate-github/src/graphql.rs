@@ -1,0 +1,245 @@
+//! Batched GraphQL lookups: up to a hundred commits, pull requests or tag objects of one
+//! repository in one query, each under an alias (`c0`, `p0`, `t0`, ...), values passed as
+//! variables so nothing is spliced into the query text.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+use spektate_core::{Error, RepoRef, Result};
+
+use crate::client::{GitHub, GraphQlResponse};
+
+/// Objects per query (GitHub's node limit allows more; a hundred keeps each query cheap).
+pub(crate) const BATCH: usize = 100;
+
+/// What one batch asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// Commits by expression (full or abbreviated SHA): author and commit page.
+    Commits,
+    /// Pull requests by number.
+    Pulls,
+    /// Annotated tag objects by SHA: target and tagger.
+    Tags,
+}
+
+impl Lookup {
+    fn alias(self) -> char {
+        match self {
+            Lookup::Commits => 'c',
+            Lookup::Pulls => 'p',
+            Lookup::Tags => 't',
+        }
+    }
+
+    fn variable_type(self) -> &'static str {
+        match self {
+            Lookup::Commits => "String!",
+            Lookup::Pulls => "Int!",
+            Lookup::Tags => "GitObjectID!",
+        }
+    }
+
+    fn field(self, var: &str) -> String {
+        match self {
+            Lookup::Commits => format!("object(expression: ${var}) {{ ...commit }}"),
+            Lookup::Pulls => format!("pullRequest(number: ${var}) {{ ...pull }}"),
+            Lookup::Tags => format!("object(oid: ${var}) {{ ...tag }}"),
+        }
+    }
+
+    fn fragment(self) -> &'static str {
+        match self {
+            Lookup::Commits => {
+                "fragment commit on GitObject { ... on Commit { oid url author { name email avatarUrl user { login url avatarUrl } } } }"
+            }
+            Lookup::Pulls => {
+                "fragment pull on PullRequest { number title body url state merged mergedAt closedAt headRefName baseRefName \
+                 mergedBy { login url avatarUrl ... on User { name email } } }"
+            }
+            Lookup::Tags => {
+                "fragment tag on GitObject { ... on Tag { oid name tagger { name email date } target { oid __typename } } }"
+            }
+        }
+    }
+
+    fn operation(self) -> &'static str {
+        match self {
+            Lookup::Commits => "get commit authors",
+            Lookup::Pulls => "get pull requests",
+            Lookup::Tags => "get tag objects",
+        }
+    }
+}
+
+/// The query text and variables for `values` of `repo`.
+pub(crate) fn query(kind: Lookup, repo: &RepoRef, values: &[Value]) -> (String, Value) {
+    let a = kind.alias();
+    let mut decls = vec!["$owner: String!".to_string(), "$name: String!".to_string()];
+    let mut fields = Vec::with_capacity(values.len());
+    let mut vars = Map::new();
+    vars.insert("owner".into(), json!(repo.owner));
+    vars.insert("name".into(), json!(repo.name));
+    for (i, v) in values.iter().enumerate() {
+        let var = format!("{a}{i}");
+        decls.push(format!("${var}: {}", kind.variable_type()));
+        fields.push(format!("{var}: {}", kind.field(&var)));
+        vars.insert(var, v.clone());
+    }
+    let text = format!(
+        "query({}) {{ repository(owner: $owner, name: $name) {{ {} }} }} {}",
+        decls.join(", "),
+        fields.join(" "),
+        kind.fragment()
+    );
+    (text, Value::Object(vars))
+}
+
+/// Why a batch did not answer.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Do not fall back to REST: the answer would be the same (rate limit, bad token,
+    /// unreadable repository).
+    Final(Error),
+    /// GraphQL could not answer; REST may.
+    Fallback(String),
+}
+
+/// Runs one batch: the object under each index, `Value::Null` for those that do not exist.
+pub(crate) async fn batch(
+    gh: &GitHub,
+    kind: Lookup,
+    repo: &RepoRef,
+    values: &[Value],
+) -> std::result::Result<Vec<Value>, Failure> {
+    let (text, vars) = query(kind, repo, values);
+    let object = format!("{} ({} objects)", repo.key(), values.len());
+    let answer = match gh.graphql(&text, vars, kind.operation(), &object).await {
+        Ok(a) => a,
+        Err(e) => return Err(classify_http(e)),
+    };
+    read(gh, kind, repo, values.len(), answer, &object)
+}
+
+fn classify_http(e: Error) -> Failure {
+    let message = e.to_string();
+    match &e {
+        Error::Provider { auth: true, .. } => Failure::Final(e),
+        _ if message.to_ascii_lowercase().contains("rate limit") => Failure::Final(e),
+        _ => Failure::Fallback(message),
+    }
+}
+
+fn read(
+    gh: &GitHub,
+    kind: Lookup,
+    repo: &RepoRef,
+    n: usize,
+    answer: GraphQlResponse,
+    object: &str,
+) -> std::result::Result<Vec<Value>, Failure> {
+    let final_err =
+        |m: String| Failure::Final(Error::provider(gh.label(), kind.operation(), object, m));
+    for e in &answer.errors {
+        let kind_word = e.kind.as_deref().unwrap_or_default();
+        let on_repo = e.path.len() == 1 && e.path[0] == "repository";
+        match kind_word {
+            // An alias that names nothing (an unknown pull request number) is just missing.
+            "NOT_FOUND" if !on_repo => {}
+            "NOT_FOUND" => {
+                return Err(final_err(format!(
+                    "repository {} was not found, or the token cannot read it",
+                    repo.key()
+                )));
+            }
+            "RATE_LIMITED" => return Err(final_err(format!("GraphQL rate limit: {}", e.message))),
+            _ => {
+                return Err(Failure::Fallback(format!(
+                    "GraphQL error {kind_word}: {}",
+                    e.message
+                )));
+            }
+        }
+    }
+    let repository = answer.data.as_ref().and_then(|d| d.get("repository"));
+    let Some(Value::Object(found)) = repository else {
+        return Err(Failure::Fallback(
+            "GraphQL answered without data".to_string(),
+        ));
+    };
+    let a = kind.alias();
+    Ok((0..n)
+        .map(|i| {
+            found
+                .get(&format!("{a}{i}"))
+                .cloned()
+                .unwrap_or(Value::Null)
+        })
+        .collect())
+}
+
+/// Splits `items` into batches of [`BATCH`] and runs each; the objects found, by item.
+/// A batch that GraphQL could not answer comes back in `fallback` for REST.
+pub(crate) async fn lookup_all<K: Clone + Eq + std::hash::Hash>(
+    gh: &GitHub,
+    kind: Lookup,
+    repo: &RepoRef,
+    items: &[(K, Value)],
+) -> Result<(HashMap<K, Value>, Vec<K>)> {
+    let mut found = HashMap::new();
+    let mut fallback = Vec::new();
+    let chunks: Vec<&[(K, Value)]> = items.chunks(BATCH).collect();
+    let runs = chunks.iter().map(|chunk| {
+        let values: Vec<Value> = chunk.iter().map(|(_, v)| v.clone()).collect();
+        async move { batch(gh, kind, repo, &values).await }
+    });
+    for (chunk, got) in chunks.iter().zip(futures::future::join_all(runs).await) {
+        match got {
+            Ok(objects) => {
+                for ((key, _), obj) in chunk.iter().zip(objects) {
+                    if !obj.is_null() {
+                        found.insert(key.clone(), obj);
+                    }
+                }
+            }
+            Err(Failure::Final(e)) => return Err(e),
+            Err(Failure::Fallback(why)) => {
+                tracing::warn!(
+                    "{}: {} of {} through GraphQL failed ({why}); using REST",
+                    gh.label(),
+                    kind.operation(),
+                    repo.key()
+                );
+                fallback.extend(chunk.iter().map(|(k, _)| k.clone()));
+            }
+        }
+    }
+    Ok((found, fallback))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_travel_as_variables_under_aliases() {
+        let repo = RepoRef::parse("https://github.com/fabrikam/hld").unwrap();
+        let (text, vars) = query(Lookup::Pulls, &repo, &[json!(7), json!(8)]);
+        assert!(
+            text.starts_with("query($owner: String!, $name: String!, $p0: Int!, $p1: Int!)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("p0: pullRequest(number: $p0) { ...pull }"),
+            "{text}"
+        );
+        assert!(text.contains("p1: pullRequest(number: $p1)"), "{text}");
+        assert_eq!(
+            vars,
+            json!({"owner": "fabrikam", "name": "hld", "p0": 7, "p1": 8})
+        );
+        let (text, vars) = query(Lookup::Commits, &repo, &[json!("abc\" } evil")]);
+        assert!(!text.contains("evil"), "values never enter the query text");
+        assert_eq!(vars["c0"], "abc\" } evil");
+    }
+}

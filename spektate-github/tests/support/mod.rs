@@ -1,0 +1,673 @@
+//! A fake GitHub for the tests: REST and GraphQL answers in the shapes of GitHub's API
+//! references (and of the captured responses in `tests/fixtures`), ETags and 304s on every
+//! GET, GitHub Enterprise paths (`/api/v3`, `/api/graphql`) and github.com paths alike, and
+//! a log of what was asked and answered.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use spektate_core::http::{Policy, Secret};
+use spektate_github::GitHub;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The token the tests use; it must never show up in output.
+pub const TOKEN: &str = "ghp_testtoken0123456789abcdefghijklmnopqr";
+
+/// One request as the fake saw and answered it.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub method: String,
+    /// Path and query, without the `/api/v3` prefix.
+    pub path: String,
+    pub status: u16,
+    pub if_none_match: Option<String>,
+    /// For GraphQL: how many objects the query asked for.
+    pub graphql_objects: usize,
+}
+
+impl Served {
+    pub fn is_graphql(&self) -> bool {
+        self.method == "POST" && self.path.ends_with("graphql")
+    }
+}
+
+/// What the fake GitHub knows.
+#[derive(Debug, Default)]
+pub struct World {
+    /// Repositories that exist, as `owner/name`.
+    pub repos: HashSet<String>,
+    /// Workflow runs by repository and id.
+    pub runs: BTreeMap<(String, u64), Value>,
+    /// Jobs by id, with their repository.
+    pub jobs: BTreeMap<u64, (String, Value)>,
+    /// Commits by repository, full SHA.
+    pub commits: HashMap<(String, String), Value>,
+    /// Pull requests by repository and number.
+    pub pulls: BTreeMap<(String, u64), Value>,
+    /// Git refs by repository.
+    pub refs: HashMap<String, Vec<Value>>,
+    /// Annotated tag objects by repository and SHA.
+    pub tags: HashMap<(String, String), Value>,
+    /// When set, GraphQL answers every query with an internal error.
+    pub graphql_broken: bool,
+}
+
+/// A running fake GitHub.
+pub struct FakeGitHub {
+    pub server: MockServer,
+    pub world: Arc<Mutex<World>>,
+    log: Arc<Mutex<Vec<Served>>>,
+}
+
+impl FakeGitHub {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let world = Arc::new(Mutex::new(World::default()));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Responder {
+                world: world.clone(),
+                log: log.clone(),
+            })
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        FakeGitHub { server, world, log }
+    }
+
+    /// The API URL a GitHub Enterprise user would configure for this server.
+    pub fn api_url(&self) -> String {
+        format!("{}/api/v3", self.server.uri())
+    }
+
+    /// A client for this server with the test token, serving `github.com` repositories.
+    pub fn client(&self) -> GitHub {
+        self.builder().token(Secret::new(TOKEN)).build().unwrap()
+    }
+
+    /// A builder for this server with quick retries.
+    pub fn builder(&self) -> spektate_github::GitHubBuilder {
+        let policy = Policy {
+            base_delay: std::time::Duration::from_millis(5),
+            timeout: std::time::Duration::from_secs(10),
+            ..Policy::default()
+        };
+        GitHub::builder()
+            .api_url(self.api_url())
+            .repo_host("github.com")
+            .policy(policy)
+            .concurrency(4)
+    }
+
+    pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().unwrap()
+    }
+
+    /// Everything served so far.
+    pub fn served(&self) -> Vec<Served> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Forgets what was served (to count one phase).
+    pub fn clear_log(&self) {
+        self.log.lock().unwrap().clear();
+    }
+}
+
+struct Responder {
+    world: Arc<Mutex<World>>,
+    log: Arc<Mutex<Vec<Served>>>,
+}
+
+fn not_found() -> (u16, Value) {
+    (
+        404,
+        json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}),
+    )
+}
+
+fn etag_of(body: &str) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    format!("W/\"{:016x}\"", h.finish())
+}
+
+impl Respond for Responder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let raw = req.url.path();
+        let path = raw.strip_prefix("/api/v3").unwrap_or(raw).to_string();
+        let query: HashMap<String, String> = req
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let full = match req.url.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        };
+        let if_none_match = req
+            .headers
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let world = self.world.lock().unwrap();
+        let mut graphql_objects = 0;
+        let (status, body) = if req.method.as_str() == "POST" && path.ends_with("/graphql") {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            graphql_objects = body["variables"]
+                .as_object()
+                .map_or(0, |v| v.len().saturating_sub(2));
+            (200, graphql(&world, &body))
+        } else if req.method.as_str() == "GET" {
+            rest(&world, &path, &query)
+        } else {
+            not_found()
+        };
+        drop(world);
+        let text = body.to_string();
+        let mut status = status;
+        let mut template = ResponseTemplate::new(status)
+            .insert_header("content-type", "application/json; charset=utf-8")
+            .insert_header("x-ratelimit-limit", "5000")
+            .insert_header("x-ratelimit-remaining", "4321")
+            .insert_header(
+                "x-ratelimit-resource",
+                if graphql_objects > 0 {
+                    "graphql"
+                } else {
+                    "core"
+                },
+            );
+        if status == 200 && req.method.as_str() == "GET" {
+            let etag = etag_of(&text);
+            if if_none_match.as_deref() == Some(etag.as_str()) {
+                status = 304;
+                template = ResponseTemplate::new(304).insert_header("etag", etag.as_str());
+            } else {
+                template = template
+                    .insert_header("etag", etag.as_str())
+                    .set_body_string(text);
+            }
+        } else {
+            template = template.set_body_string(text);
+        }
+        self.log.lock().unwrap().push(Served {
+            method: req.method.to_string(),
+            path: full,
+            status,
+            if_none_match,
+            graphql_objects,
+        });
+        template
+    }
+}
+
+fn rest(world: &World, path: &str, query: &HashMap<String, String>) -> (u16, Value) {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if parts.len() < 3 || parts[0] != "repos" {
+        return not_found();
+    }
+    let repo = format!("{}/{}", parts[1], parts[2]).to_ascii_lowercase();
+    if !world.repos.contains(&repo) {
+        return not_found();
+    }
+    let page = |default: usize| -> (usize, usize) {
+        let per = query
+            .get("per_page")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+            .min(100);
+        let page = query
+            .get("page")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        (per, page)
+    };
+    match &parts[3..] {
+        [] => (200, repository(&repo)),
+        ["actions", "runs"] => {
+            let (per, page) = page(30);
+            let mut runs: Vec<&Value> = world
+                .runs
+                .iter()
+                .filter(|((r, _), _)| *r == repo)
+                .map(|(_, v)| v)
+                .collect();
+            runs.sort_by_key(|v| std::cmp::Reverse(v["id"].as_u64()));
+            let total = runs.len();
+            let slice: Vec<Value> = runs
+                .into_iter()
+                .skip((page - 1) * per)
+                .take(per)
+                .cloned()
+                .collect();
+            (200, json!({"total_count": total, "workflow_runs": slice}))
+        }
+        ["actions", "runs", id] => match id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| world.runs.get(&(repo.clone(), id)))
+        {
+            Some(run) => (200, run.clone()),
+            None => not_found(),
+        },
+        ["actions", "runs", id, "jobs"] => {
+            let Ok(id) = id.parse::<u64>() else {
+                return not_found();
+            };
+            if !world.runs.contains_key(&(repo.clone(), id)) {
+                return not_found();
+            }
+            let jobs: Vec<Value> = world
+                .jobs
+                .values()
+                .filter(|(r, j)| *r == repo && j["run_id"].as_u64() == Some(id))
+                .map(|(_, j)| j.clone())
+                .collect();
+            (200, json!({"total_count": jobs.len(), "jobs": jobs}))
+        }
+        ["actions", "jobs", id] => {
+            match id.parse::<u64>().ok().and_then(|id| world.jobs.get(&id)) {
+                Some((r, job)) if *r == repo => (200, job.clone()),
+                _ => not_found(),
+            }
+        }
+        ["commits", sha] => {
+            let found = world
+                .commits
+                .iter()
+                .find(|((r, full), _)| *r == repo && full.starts_with(&sha.to_ascii_lowercase()));
+            match found {
+                Some((_, c)) => (200, c.clone()),
+                None => (
+                    422,
+                    json!({"message": format!("No commit found for SHA: {sha}"), "documentation_url": "https://docs.github.com/rest/commits/commits#get-a-commit", "status": "422"}),
+                ),
+            }
+        }
+        ["pulls"] => {
+            let (per, page) = page(30);
+            let mut pulls: Vec<&Value> = world
+                .pulls
+                .iter()
+                .filter(|((r, _), _)| *r == repo)
+                .map(|(_, v)| v)
+                .collect();
+            // sort=updated&direction=desc: the most recently updated first.
+            pulls.sort_by(|a, b| {
+                b["updated_at"]
+                    .as_str()
+                    .cmp(&a["updated_at"].as_str())
+                    .then(b["number"].as_u64().cmp(&a["number"].as_u64()))
+            });
+            let slice: Vec<Value> = pulls
+                .into_iter()
+                .skip((page - 1) * per)
+                .take(per)
+                .map(|p| {
+                    // The list carries `pull-request-simple`: no merged flag, no merged_by.
+                    let mut p = p.clone();
+                    if let Some(o) = p.as_object_mut() {
+                        for k in [
+                            "merged",
+                            "merged_by",
+                            "comments",
+                            "commits",
+                            "additions",
+                            "deletions",
+                        ] {
+                            o.remove(k);
+                        }
+                    }
+                    p
+                })
+                .collect();
+            (200, Value::Array(slice))
+        }
+        ["pulls", n] => match n
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| world.pulls.get(&(repo.clone(), n)))
+        {
+            Some(p) => (200, p.clone()),
+            None => not_found(),
+        },
+        ["git", "matching-refs", rest @ ..] => {
+            let prefix = format!("refs/{}", rest.join("/"));
+            let refs: Vec<Value> = world
+                .refs
+                .get(&repo)
+                .map(|rs| {
+                    rs.iter()
+                        .filter(|r| r["ref"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            (200, Value::Array(refs))
+        }
+        ["git", "tags", sha] => match world.tags.get(&(repo.clone(), sha.to_string())) {
+            Some(t) => (200, t.clone()),
+            None => not_found(),
+        },
+        _ => not_found(),
+    }
+}
+
+fn graphql(world: &World, body: &Value) -> Value {
+    if world.graphql_broken {
+        return json!({"data": null, "errors": [{"message": "Something went wrong while executing your query. This may be the result of a timeout, or it could be a GitHub bug. Please include `9E1C:5D8F:2A3B4C:2F3E4D:6650A1B2` when reporting this issue."}]});
+    }
+    let query = body["query"].as_str().unwrap_or_default();
+    let vars = body["variables"].as_object().cloned().unwrap_or_default();
+    let owner = vars
+        .get("owner")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let name = vars.get("name").and_then(Value::as_str).unwrap_or_default();
+    let repo = format!("{owner}/{name}").to_ascii_lowercase();
+    if !world.repos.contains(&repo) {
+        return json!({"data": {"repository": null}, "errors": [{"type": "NOT_FOUND", "path": ["repository"],
+            "locations": [{"line": 1, "column": 40}], "message": format!("Could not resolve to a Repository with the name '{repo}'.")}]});
+    }
+    let mut data = serde_json::Map::new();
+    let mut errors = Vec::new();
+    for (var, value) in &vars {
+        if var == "owner" || var == "name" {
+            continue;
+        }
+        let answer = if query.contains("pullRequest(") {
+            let n = value.as_u64().unwrap_or_default();
+            match world.pulls.get(&(repo.clone(), n)) {
+                Some(p) => graphql_pull(p),
+                None => {
+                    errors.push(json!({"type": "NOT_FOUND", "path": ["repository", var], "locations": [{"line": 1, "column": 90}],
+                        "message": format!("Could not resolve to a PullRequest with the number of {n}.")}));
+                    Value::Null
+                }
+            }
+        } else if query.contains("object(expression:") {
+            let sha = value.as_str().unwrap_or_default().to_ascii_lowercase();
+            world
+                .commits
+                .iter()
+                .find(|((r, full), _)| *r == repo && full.starts_with(&sha))
+                .map_or(Value::Null, |(_, c)| graphql_commit(c))
+        } else if query.contains("object(oid:") {
+            let sha = value.as_str().unwrap_or_default().to_string();
+            world
+                .tags
+                .get(&(repo.clone(), sha))
+                .map_or(Value::Null, graphql_tag)
+        } else {
+            return json!({"errors": [{"message": "Parse error on query"}]});
+        };
+        data.insert(var.clone(), answer);
+    }
+    let mut out = json!({"data": {"repository": data}});
+    if !errors.is_empty() {
+        out["errors"] = Value::Array(errors);
+    }
+    out
+}
+
+fn graphql_commit(c: &Value) -> Value {
+    let user = if c["author"].is_null() {
+        Value::Null
+    } else {
+        json!({"login": c["author"]["login"], "url": c["author"]["html_url"], "avatarUrl": c["author"]["avatar_url"]})
+    };
+    json!({
+        "oid": c["sha"], "url": c["html_url"],
+        "author": {"name": c["commit"]["author"]["name"], "email": c["commit"]["author"]["email"],
+            "avatarUrl": "https://avatars.githubusercontent.com/u/e?email=x&s=460", "user": user}
+    })
+}
+
+fn graphql_pull(p: &Value) -> Value {
+    let merged = p["merged"].as_bool().unwrap_or(false);
+    let state = if merged {
+        "MERGED"
+    } else if p["state"] == "closed" {
+        "CLOSED"
+    } else {
+        "OPEN"
+    };
+    let merged_by = if p["merged_by"].is_null() {
+        Value::Null
+    } else {
+        json!({"login": p["merged_by"]["login"], "url": p["merged_by"]["html_url"], "avatarUrl": p["merged_by"]["avatar_url"], "name": null, "email": ""})
+    };
+    json!({
+        "number": p["number"], "title": p["title"], "body": p["body"], "url": p["html_url"], "state": state,
+        "merged": merged, "mergedAt": p["merged_at"], "closedAt": p["closed_at"],
+        "headRefName": p["head"]["ref"], "baseRefName": p["base"]["ref"], "mergedBy": merged_by
+    })
+}
+
+fn graphql_tag(t: &Value) -> Value {
+    let typename = if t["object"]["type"] == "tag" {
+        "Tag"
+    } else {
+        "Commit"
+    };
+    json!({"oid": t["sha"], "name": t["tag"], "tagger": t["tagger"], "target": {"oid": t["object"]["sha"], "__typename": typename}})
+}
+
+// ---------------------------------------------------------------------------------------
+// Payload builders, in the shapes of GitHub's REST reference.
+
+fn user(login: &str, id: u64) -> Value {
+    json!({
+        "login": login, "id": id, "node_id": format!("MDQ6VXNlcj{id}"),
+        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"), "gravatar_id": "",
+        "url": format!("https://api.github.com/users/{login}"), "html_url": format!("https://github.com/{login}"),
+        "type": "User", "site_admin": false
+    })
+}
+
+pub fn repository(full: &str) -> Value {
+    let (owner, name) = full.split_once('/').unwrap();
+    json!({
+        "id": 1296269, "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5", "name": name, "full_name": full,
+        "owner": user(owner, 583231), "private": false, "html_url": format!("https://github.com/{full}"),
+        "url": format!("https://api.github.com/repos/{full}"), "default_branch": "main"
+    })
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A workflow run (`GET /repos/{owner}/{repo}/actions/runs/{run_id}`).
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub repo: String,
+    pub id: u64,
+    pub number: u64,
+    pub workflow: String,
+    pub status: &'static str,
+    pub conclusion: Option<&'static str>,
+    pub head_sha: String,
+    pub branch: String,
+    pub created: DateTime<Utc>,
+    pub minutes: i64,
+}
+
+impl RunSpec {
+    pub fn new(repo: &str, id: u64, number: u64, created: DateTime<Utc>) -> Self {
+        RunSpec {
+            repo: repo.to_string(),
+            id,
+            number,
+            workflow: "build-and-deploy".to_string(),
+            status: "completed",
+            conclusion: Some("success"),
+            head_sha: sha_of(&format!("{repo}-{id}")),
+            branch: "main".to_string(),
+            created,
+            minutes: 6,
+        }
+    }
+
+    pub fn running(mut self) -> Self {
+        self.status = "in_progress";
+        self.conclusion = None;
+        self
+    }
+
+    pub fn failed(mut self) -> Self {
+        self.conclusion = Some("failure");
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        let full = &self.repo;
+        let done = self.status == "completed";
+        let updated = if done {
+            self.created + Duration::minutes(self.minutes)
+        } else {
+            self.created + Duration::minutes(2)
+        };
+        json!({
+            "id": self.id, "name": self.workflow, "node_id": format!("WFR_kwLOA{}", self.id),
+            "head_branch": self.branch, "head_sha": self.head_sha, "path": ".github/workflows/build.yml",
+            "display_title": format!("Deploy {}", &self.head_sha[..7]), "run_number": self.number,
+            "event": "push", "status": self.status, "conclusion": self.conclusion, "workflow_id": 161335,
+            "check_suite_id": self.id * 3, "check_suite_node_id": format!("CS_kwDO{}", self.id),
+            "url": format!("https://api.github.com/repos/{full}/actions/runs/{}", self.id),
+            "html_url": format!("https://github.com/{full}/actions/runs/{}", self.id),
+            "pull_requests": [], "created_at": ts(self.created), "updated_at": ts(updated),
+            "actor": user("octocat", 1), "triggering_actor": user("octocat", 1), "run_attempt": 1,
+            "referenced_workflows": [], "run_started_at": ts(self.created + Duration::seconds(20)),
+            "jobs_url": format!("https://api.github.com/repos/{full}/actions/runs/{}/jobs", self.id),
+            "logs_url": format!("https://api.github.com/repos/{full}/actions/runs/{}/logs", self.id),
+            "head_commit": {"id": self.head_sha, "tree_id": sha_of(&self.head_sha), "message": "Build", "timestamp": ts(self.created),
+                "author": {"name": "Mona Lisa", "email": "mona@example.com"}, "committer": {"name": "GitHub", "email": "noreply@github.com"}},
+            "repository": repository(full), "head_repository": repository(full)
+        })
+    }
+}
+
+/// A job (`GET /repos/{owner}/{repo}/actions/jobs/{job_id}`).
+pub fn job(
+    repo: &str,
+    id: u64,
+    run_id: u64,
+    name: &str,
+    status: &str,
+    conclusion: Option<&str>,
+    started: DateTime<Utc>,
+) -> Value {
+    let done = status == "completed";
+    json!({
+        "id": id, "run_id": run_id, "run_attempt": 1, "node_id": format!("CR_kwDO{id}"),
+        "head_sha": sha_of(&format!("{repo}-{run_id}")), "head_branch": "main", "workflow_name": "build-and-deploy",
+        "url": format!("https://api.github.com/repos/{repo}/actions/jobs/{id}"),
+        "html_url": format!("https://github.com/{repo}/actions/runs/{run_id}/job/{id}"),
+        "run_url": format!("https://api.github.com/repos/{repo}/actions/runs/{run_id}"),
+        "status": status, "conclusion": conclusion, "created_at": ts(started - Duration::seconds(5)),
+        "started_at": ts(started), "completed_at": if done { Value::String(ts(started + Duration::minutes(3))) } else { Value::Null },
+        "name": name, "steps": [{"name": "Set up job", "status": "completed", "conclusion": "success", "number": 1,
+            "started_at": ts(started), "completed_at": ts(started + Duration::seconds(4))}],
+        "check_run_url": format!("https://api.github.com/repos/{repo}/check-runs/{id}"), "labels": ["ubuntu-latest"],
+        "runner_id": 1, "runner_name": "GitHub Actions 1", "runner_group_id": 1, "runner_group_name": "GitHub Actions"
+    })
+}
+
+/// A commit (`GET /repos/{owner}/{repo}/commits/{ref}`); `login` `None` for an author with
+/// no GitHub account.
+pub fn commit(
+    repo: &str,
+    sha: &str,
+    name: &str,
+    email: &str,
+    login: Option<(&str, u64)>,
+    at: DateTime<Utc>,
+) -> Value {
+    json!({
+        "sha": sha, "node_id": format!("C_kwDO{}", &sha[..8]),
+        "commit": {"author": {"name": name, "email": email, "date": ts(at)}, "committer": {"name": name, "email": email, "date": ts(at)},
+            "message": "Change the greeting", "tree": {"sha": sha_of(sha), "url": ""}, "comment_count": 0,
+            "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null}},
+        "url": format!("https://api.github.com/repos/{repo}/commits/{sha}"),
+        "html_url": format!("https://github.com/{repo}/commit/{sha}"),
+        "author": login.map_or(Value::Null, |(l, id)| user(l, id)),
+        "committer": login.map_or(Value::Null, |(l, id)| user(l, id)),
+        "parents": [], "stats": {"total": 2, "additions": 1, "deletions": 1}, "files": []
+    })
+}
+
+/// A pull request (`GET /repos/{owner}/{repo}/pulls/{n}`); merged by `merged_by` when given.
+pub fn pull(
+    repo: &str,
+    number: u64,
+    title: &str,
+    head: &str,
+    merged_by: Option<&str>,
+    updated: DateTime<Utc>,
+) -> Value {
+    let merged = merged_by.is_some();
+    json!({
+        "url": format!("https://api.github.com/repos/{repo}/pulls/{number}"), "id": 1000 + number,
+        "node_id": format!("PR_kwDO{number}"), "html_url": format!("https://github.com/{repo}/pull/{number}"),
+        "number": number, "state": if merged { "closed" } else { "open" }, "locked": false, "title": title,
+        "user": user("spektate-bot", 77), "body": format!("Updates the HLD with {head}."),
+        "created_at": ts(updated - Duration::minutes(30)), "updated_at": ts(updated),
+        "closed_at": if merged { Value::String(ts(updated)) } else { Value::Null },
+        "merged_at": if merged { Value::String(ts(updated)) } else { Value::Null },
+        "merge_commit_sha": sha_of(&format!("{repo}#{number}")),
+        "head": {"label": format!("fabrikam:{head}"), "ref": head, "sha": sha_of(head), "user": user("fabrikam", 9)},
+        "base": {"label": "fabrikam:main", "ref": "main", "sha": sha_of("main"), "user": user("fabrikam", 9)},
+        "draft": false, "merged": merged, "mergeable": null, "merged_by": merged_by.map_or(Value::Null, |l| user(l, 42)),
+        "comments": 0, "commits": 1, "additions": 1, "deletions": 1, "changed_files": 1
+    })
+}
+
+/// A ref of `git/matching-refs` pointing at a tag object (`"tag"`) or a commit (`"commit"`).
+pub fn git_ref(repo: &str, tag: &str, sha: &str, kind: &str) -> Value {
+    let api = if kind == "tag" { "tags" } else { "commits" };
+    json!({
+        "ref": format!("refs/tags/{tag}"), "node_id": format!("REF_kwDO{tag}"),
+        "url": format!("https://api.github.com/repos/{repo}/git/refs/tags/{tag}"),
+        "object": {"sha": sha, "type": kind, "url": format!("https://api.github.com/repos/{repo}/git/{api}/{sha}")}
+    })
+}
+
+/// An annotated tag object as Flux writes it.
+pub fn tag_object(repo: &str, sha: &str, tag: &str, commit: &str, at: DateTime<Utc>) -> Value {
+    json!({
+        "node_id": format!("TAG_kwDO{}", &sha[..8]), "sha": sha,
+        "url": format!("https://api.github.com/repos/{repo}/git/tags/{sha}"),
+        "tagger": {"name": "Weave Flux", "email": "support@weave.works", "date": ts(at)},
+        "object": {"sha": commit, "type": "commit", "url": format!("https://api.github.com/repos/{repo}/git/commits/{commit}")},
+        "tag": tag, "message": "Sync pointer\n",
+        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null}
+    })
+}
+
+/// A stable 40-hex SHA for a name.
+pub fn sha_of(name: &str) -> String {
+    let mut out = String::new();
+    let mut i = 0u64;
+    while out.len() < 40 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (name, i).hash(&mut h);
+        out.push_str(&format!("{:016x}", h.finish()));
+        i += 1;
+    }
+    out.truncate(40);
+    out
+}
+
+/// A captured fixture.
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
