@@ -162,7 +162,7 @@ pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
         }
         for d in &deployments {
             for w in &d.warnings {
-                eprintln!("warning: deployment {}: {w}", d.id);
+                eprintln!("warning: deployment {}: {w}", d.id());
             }
         }
         drop(out);

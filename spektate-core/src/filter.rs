@@ -57,7 +57,7 @@ impl Filter {
         };
         let service_ok = match norm(&self.service) {
             None => true,
-            Some(w) => d.service.as_deref() == Some(w.as_str()) || d.record.service.as_deref() == Some(w.as_str()),
+            Some(w) => d.service() == Some(w.as_str()) || d.record.service.as_deref() == Some(w.as_str()),
         };
         let run_ok = match norm(&self.run_id) {
             None => true,
@@ -65,9 +65,9 @@ impl Filter {
         };
         let commit_ok = match norm(&self.commit) {
             None => true,
-            Some(c) => [&d.commit_id, &d.hld_commit_id, &d.manifest_commit_id]
+            Some(c) => [d.commit_id(), d.hld_commit_id(), d.manifest_commit_id()]
                 .iter()
-                .any(|have| have.as_deref().is_some_and(|h| commits_match(h, &c))),
+                .any(|have| have.is_some_and(|h| commits_match(h, &c))),
         };
         let author_ok = match norm(&self.author) {
             None => true,
@@ -83,9 +83,9 @@ impl Filter {
             Some(k) => keyword_fields(d).any(|v| v.to_lowercase().contains(&k)),
         };
         service_ok
-            && eq(&self.ring, d.ring.as_deref())
-            && eq(&self.image_tag, d.image_tag.as_deref())
-            && eq(&self.deployment_id, Some(d.id.as_str()))
+            && eq(&self.ring, d.ring())
+            && eq(&self.image_tag, d.image_tag())
+            && eq(&self.deployment_id, Some(d.id()))
             && run_ok
             && commit_ok
             && author_ok
@@ -106,13 +106,13 @@ impl Filter {
 
 fn keyword_fields(d: &Deployment) -> impl Iterator<Item = &str> {
     let texts = [
-        d.service.as_deref(),
-        d.ring.as_deref(),
-        d.image_tag.as_deref(),
-        d.commit_id.as_deref(),
-        d.hld_commit_id.as_deref(),
-        d.manifest_commit_id.as_deref(),
-        d.pr.as_deref(),
+        d.service(),
+        d.ring(),
+        d.image_tag(),
+        d.commit_id(),
+        d.hld_commit_id(),
+        d.manifest_commit_id(),
+        d.pr(),
         d.record.p1.as_deref(),
         d.record.p2.as_deref(),
         d.record.p3.as_deref(),

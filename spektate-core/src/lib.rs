@@ -23,7 +23,7 @@
 //!
 //! let tracker = Tracker::builder(store).partition("fabrikam").build();
 //! let deployments = tracker.deployments(&Filter::default()).await.unwrap();
-//! assert_eq!(deployments[0].service.as_deref(), Some("frontend"));
+//! assert_eq!(deployments[0].service(), Some("frontend"));
 //! assert_eq!(deployments[0].status.as_str(), "In Progress");
 //! # });
 //! # }
@@ -48,7 +48,7 @@ pub use correlate::{Knowledge, Lookup, RepoDefaults, correlate};
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use model::deployment::{
-    Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Status, Step, StepState, commits_match,
+    Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Status, Step, StepName, StepState, commits_match,
 };
 pub use model::record::{Record, display_service, new_row_key, normalize};
 pub use model::repo::{RepoHost, RepoRef};

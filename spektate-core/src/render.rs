@@ -31,8 +31,8 @@ pub fn short(commit: &str) -> &str {
     }
 }
 
-/// A step as `✓ 101`: a state mark and the run number (or id).
-pub fn step_cell(step: Option<&Step>) -> String {
+/// A step as `✓ 101`: a state mark and the run number (or the recorded run id).
+pub fn step_cell(id: Option<&str>, step: Option<&Step>) -> String {
     let Some(step) = step else { return "-".to_string() };
     let mark = match step.state {
         StepState::Succeeded => "✓",
@@ -44,7 +44,7 @@ pub fn step_cell(step: Option<&Step>) -> String {
         StepState::Unknown => "?",
         StepState::Expired => "⌛",
     };
-    let number = step.run.as_ref().and_then(|r| r.number.clone()).unwrap_or_else(|| step.id.clone());
+    let number = step.run.as_ref().and_then(|r| r.number.as_deref()).or(id).unwrap_or("-");
     format!("{mark} {number}")
 }
 
@@ -95,23 +95,23 @@ pub fn rows(deployments: &[Deployment], wide: bool, now: DateTime<Utc>) -> (Vec<
             let status = if d.is_synced() { format!("{} (synced)", d.status.as_str()) } else { d.status.as_str().to_string() };
             row.extend([
                 status,
-                opt(d.service.as_deref()),
-                opt(d.ring.as_deref()),
-                opt(d.commit_id.as_deref().map(short)),
-                step_cell(d.image.as_ref()),
-                opt(d.image_tag.as_deref()),
-                step_cell(d.metadata.as_ref()),
-                opt(d.hld_commit_id.as_deref().map(short)),
-                step_cell(d.manifest.as_ref()),
-                opt(d.manifest_commit_id.as_deref().map(short)),
+                opt(d.service()),
+                opt(d.ring()),
+                opt(d.commit_id().map(short)),
+                step_cell(d.record.p1.as_deref(), d.image.as_ref()),
+                opt(d.image_tag()),
+                step_cell(d.record.p2.as_deref(), d.metadata.as_ref()),
+                opt(d.hld_commit_id().map(short)),
+                step_cell(d.record.p3.as_deref(), d.manifest.as_ref()),
+                opt(d.manifest_commit_id().map(short)),
                 d.duration_secs.map(duration).unwrap_or_else(|| "-".into()),
                 ago(d.last_updated, now),
             ]);
             if wide {
                 row.push(opt(d.author.as_ref().map(|a| a.name.as_str())));
-                row.push(match (&d.pr, &d.pull_request) {
+                row.push(match (d.pr(), &d.pull_request) {
                     (_, Some(pr)) => format!("{}: {}", pr.id, pr.title),
-                    (Some(id), None) => id.clone(),
+                    (Some(id), None) => id.to_string(),
                     _ => "-".into(),
                 });
                 row.push(opt(d.pull_request.as_ref().and_then(|p| p.merged_by.as_ref()).map(|a| a.name.as_str())));

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 use crate::correlate::fetch;
-use crate::correlate::join::{self, Knowledge, Lookup, RepoDefaults, record_repos};
+use crate::correlate::join::{self, Knowledge, Lookup, RepoCache, RepoDefaults, per_repo_get};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::model::deployment::{Deployment, Status};
@@ -171,7 +171,7 @@ struct Inner {
 #[derive(Default)]
 struct State {
     loaded: bool,
-    records: Vec<Record>,
+    records: Vec<Arc<Record>>,
     index: HashMap<String, usize>,
     watermark: Option<DateTime<Utc>>,
     knowledge: Knowledge,
@@ -283,13 +283,13 @@ impl Tracker {
                 Some(i) if state.records[i].etag == record.etag && record.etag.is_some() => {}
                 Some(i) => {
                     changed.insert(record.row_key.clone());
-                    state.records[i] = record;
+                    state.records[i] = Arc::new(record);
                 }
                 None => {
                     changed.insert(record.row_key.clone());
                     let at = state.records.len();
                     state.index.insert(record.row_key.clone(), at);
-                    state.records.push(record);
+                    state.records.push(Arc::new(record));
                 }
             }
         }
@@ -298,13 +298,14 @@ impl Tracker {
         state.knowledge.cluster_reports = inner.store.cluster_syncs(&inner.partition).await?;
 
         // 2. Runs not yet final, of deployments not yet complete or records that changed.
+        let mut cache = RepoCache::new(&inner.defaults);
         let mut due: BTreeMap<RunKind, BTreeMap<String, RunRequest>> = BTreeMap::new();
         for record in &state.records {
             let settled = state.status.get(&record.row_key) == Some(&Status::Complete);
             if settled && !changed.contains(&record.row_key) {
                 continue;
             }
-            let repos = record_repos(record, &inner.defaults);
+            let repos = cache.repos(record);
             let steps = [
                 (&record.p1, RunKind::Build, &repos.source),
                 (&record.p2, join::p2_kind(record), &repos.source),
@@ -321,7 +322,7 @@ impl Tracker {
                     due.entry(kind)
                         .or_default()
                         .entry(id.clone())
-                        .or_insert_with(|| RunRequest { id: id.clone(), repo: repo.clone() });
+                        .or_insert_with(|| RunRequest { id: id.clone(), repo: repo.as_ref().map(|e| (*e.repo).clone()) });
                 }
             }
         }
@@ -369,24 +370,23 @@ impl Tracker {
         let mut want_authors: BTreeMap<String, (RepoRef, Vec<String>)> = BTreeMap::new();
         let mut want_prs: BTreeMap<String, (RepoRef, Vec<String>)> = BTreeMap::new();
         for record in &state.records {
-            let repos = record_repos(record, &inner.defaults);
+            let repos = cache.repos(record);
             if let Some((repo, commit)) = join::author_source(record, &repos, &state.knowledge) {
-                let key = repo.key();
-                if matches!(state.knowledge.authors.get(&(key.clone(), commit.clone())), None | Some(Lookup::Failed(_))) {
-                    push_unique(&mut want_authors, key, repo, commit);
+                if matches!(per_repo_get(&state.knowledge.authors, &repo.key, commit), None | Some(Lookup::Failed(_))) {
+                    push_unique(&mut want_authors, repo.key.to_string(), (*repo.repo).clone(), commit.to_string());
                 }
             }
             if let (Some(pr), Some(repo)) = (&record.pr, repos.hld) {
-                let key = repo.key();
+                let key = repo.key.to_string();
                 let settled = state.status.get(&record.row_key) == Some(&Status::Complete)
                     && !changed.contains(&record.row_key);
-                let due = match state.knowledge.pull_requests.get(&(key.clone(), pr.clone())) {
+                let due = match per_repo_get(&state.knowledge.pull_requests, &key, pr) {
                     None | Some(Lookup::Failed(_)) => true,
                     Some(Lookup::Found(p)) => !p.merged && !settled,
                     Some(Lookup::Missing) => !settled,
                 };
                 if due {
-                    push_unique(&mut want_prs, key, repo, pr.clone());
+                    push_unique(&mut want_prs, key, (*repo.repo).clone(), pr.clone());
                 }
             }
         }
@@ -395,11 +395,11 @@ impl Tracker {
             fetch::per_repo(&inner.repositories, want_authors, limit, fetch::authors_call),
             fetch::per_repo(&inner.repositories, want_prs, limit, fetch::pull_requests_call),
         );
-        for (key, lookup) in authors {
-            state.knowledge.authors.insert(key, lookup);
+        for ((repo, id), lookup) in authors {
+            state.knowledge.authors.entry(repo).or_default().insert(id, shared(lookup));
         }
-        for (key, lookup) in prs {
-            state.knowledge.pull_requests.insert(key, lookup);
+        for ((repo, id), lookup) in prs {
+            state.knowledge.pull_requests.entry(repo).or_default().insert(id, shared(lookup));
         }
 
         // 5. Sync tags of manifest repositories: when anything changed, when never read, or
@@ -409,7 +409,7 @@ impl Tracker {
         let mut waiting: HashSet<String> = HashSet::new();
         let mut newest: HashSet<(Option<&str>, Option<&str>)> = HashSet::new();
         for d in &previous.deployments {
-            if d.manifest_commit_id.is_some() && newest.insert((d.service.as_deref(), d.ring.as_deref())) && !d.is_synced() {
+            if d.manifest_commit_id().is_some() && newest.insert((d.service(), d.ring())) && !d.is_synced() {
                 if let Some(r) = &d.manifest_repo {
                     waiting.insert(r.key());
                 }
@@ -417,8 +417,8 @@ impl Tracker {
         }
         let mut repos: BTreeMap<String, RepoRef> = BTreeMap::new();
         for record in state.records.iter().filter(|r| r.manifest_commit_id.is_some()) {
-            if let Some(repo) = record_repos(record, &inner.defaults).manifest {
-                repos.entry(repo.key()).or_insert(repo);
+            if let Some(entry) = cache.repos(record).manifest {
+                repos.entry(entry.key.to_string()).or_insert_with(|| (*entry.repo).clone());
             }
         }
         let sync_due: Vec<(String, RepoRef)> = repos
@@ -438,8 +438,8 @@ impl Tracker {
         let now = Utc::now();
         let deployments = join::correlate(&state.records, &state.knowledge, &inner.defaults, now);
         let expired: Vec<Record> =
-            state.records.iter().filter(|r| join::is_expired(r, &state.knowledge)).cloned().collect();
-        state.status = deployments.iter().map(|d| (d.id.clone(), d.status)).collect();
+            state.records.iter().filter(|r| join::is_expired(r, &state.knowledge)).map(|r| (**r).clone()).collect();
+        state.status = deployments.iter().map(|d| (d.id().to_string(), d.status)).collect();
         stats.deployments = deployments.len();
         let snapshot = Snapshot { deployments, expired, refreshed_at: Some(now) };
         *inner.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
@@ -450,6 +450,14 @@ impl Tracker {
 impl State {
     fn reindex(&mut self) {
         self.index = self.records.iter().enumerate().map(|(i, r)| (r.row_key.clone(), i)).collect();
+    }
+}
+
+fn shared<T>(lookup: Lookup<T>) -> Lookup<Arc<T>> {
+    match lookup {
+        Lookup::Found(v) => Lookup::Found(Arc::new(v)),
+        Lookup::Missing => Lookup::Missing,
+        Lookup::Failed(why) => Lookup::Failed(why),
     }
 }
 

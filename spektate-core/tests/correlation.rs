@@ -29,7 +29,7 @@ fn run(id: &str, kind: RunKind, state: &str, q: i64, f: Option<i64>) -> Run {
     r
 }
 
-fn record(p1: Option<&str>, p2: Option<&str>, p3: Option<&str>) -> Record {
+fn record(p1: Option<&str>, p2: Option<&str>, p3: Option<&str>) -> Arc<Record> {
     let mut r = Record::new("p");
     r.p1 = p1.map(Into::into);
     r.p2 = p2.map(Into::into);
@@ -37,7 +37,7 @@ fn record(p1: Option<&str>, p2: Option<&str>, p3: Option<&str>) -> Record {
     r.image_tag = p1.or(p2).map(|_| "img".to_string());
     r.service = Some("svc".into());
     r.timestamp = Some(t(-100));
-    r
+    Arc::new(r)
 }
 
 fn know(runs: &[Run]) -> Knowledge {
@@ -104,7 +104,7 @@ fn multi_stage_stage_results_decide_which_step_failed() {
 #[test]
 fn duration_sums_runs_or_counts_a_multi_stage_run_once() {
     let now = t(100);
-    let cases: Vec<(&str, Record, Vec<Run>, Option<i64>)> = vec![
+    let cases: Vec<(&str, Arc<Record>, Vec<Run>, Option<i64>)> = vec![
         ("three finished runs", record(Some("1"), Some("2"), Some("3")),
             vec![run("1", RunKind::Build, "ok", 0, Some(5)), run("2", RunKind::Release, "ok", 10, Some(12)), run("3", RunKind::Build, "ok", 20, Some(23))], Some(10 * 60)),
         ("in progress counts to now", record(Some("1"), None, None), vec![run("1", RunKind::Build, "run", 90, None)], Some(10 * 60)),
@@ -132,8 +132,9 @@ fn last_updated_prefers_p3_then_p2_then_p1_then_the_record() {
     for (name, rec, want) in cases {
         assert_eq!(deployment(&rec, &k, &RepoDefaults::default(), now).unwrap().last_updated, want, "{name}");
     }
-    let mut no_time = record(Some("99"), None, None);
+    let mut no_time = (*record(Some("99"), None, None)).clone();
     no_time.timestamp = None;
+    let no_time = Arc::new(no_time);
     assert_eq!(deployment(&no_time, &k, &RepoDefaults::default(), now).unwrap().last_updated, now, "else now");
 }
 
@@ -142,7 +143,7 @@ fn deployments_are_sorted_newest_first() {
     let runs = vec![run("1", RunKind::Build, "ok", 0, Some(5)), run("2", RunKind::Build, "ok", 30, Some(35)), run("3", RunKind::Build, "ok", 10, Some(15))];
     let records = vec![record(Some("1"), None, None), record(Some("2"), None, None), record(Some("3"), None, None)];
     let out = correlate(&records, &know(&runs), &RepoDefaults::default(), t(60));
-    let order: Vec<&str> = out.iter().map(|d| d.record.p1.as_deref().unwrap()).collect();
+    let order: Vec<&str> = out.iter().map(|d| d.run_id(spektate_core::StepName::Image).unwrap()).collect();
     assert_eq!(order, vec!["2", "3", "1"]);
 }
 

@@ -86,7 +86,7 @@ async fn a_second_refresh_over_complete_unchanged_deployments_makes_no_provider_
     assert_eq!(w.ci.ids_asked.load(Ordering::SeqCst), 60);
     assert_eq!(w.repos.author_calls.load(Ordering::SeqCst), 1, "authors of one repo in one batch");
     assert_eq!(w.repos.pull_calls.load(Ordering::SeqCst), 1, "pull requests of one repo in one batch");
-    let newest = ds.iter().find(|d| d.image_tag.as_deref() == Some("frontend-20")).unwrap();
+    let newest = ds.iter().find(|d| d.image_tag() == Some("frontend-20")).unwrap();
     assert_eq!(newest.clusters.iter().map(|c| c.cluster.as_str()).collect::<Vec<_>>(), vec!["east-us"]);
     assert_eq!(newest.author.as_ref().unwrap().name, "Author 20");
     assert_eq!(newest.pull_request.as_ref().unwrap().title, "Update frontend-20");
@@ -118,7 +118,7 @@ async fn only_what_can_still_change_is_fetched_again() {
     let asked = w.ci.ids_asked.load(Ordering::SeqCst);
     let pulls = w.repos.pull_calls.load(Ordering::SeqCst);
     let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
-    let waiting = ds.iter().find(|d| d.image_tag.as_deref() == Some("frontend-1")).unwrap();
+    let waiting = ds.iter().find(|d| d.image_tag() == Some("frontend-1")).unwrap();
     assert!(waiting.awaiting_approval());
 
     w.tracker.refresh().await.unwrap();
@@ -201,9 +201,9 @@ async fn run_reports_serve_runs_no_other_provider_knows() {
     let tracker = Tracker::builder(store).partition("p").pipelines(lenient).build();
     let ds = tracker.deployments(&Filter::default()).await.unwrap();
     assert_eq!(ds.len(), 2, "an unknown run is shown, not expired");
-    let reported = ds.iter().find(|d| d.image_tag.as_deref() == Some("t")).unwrap();
+    let reported = ds.iter().find(|d| d.image_tag() == Some("t")).unwrap();
     assert_eq!(reported.image.as_ref().unwrap().state, StepState::Succeeded);
-    let unknown = ds.iter().find(|d| d.image_tag.as_deref() == Some("u")).unwrap();
+    let unknown = ds.iter().find(|d| d.image_tag() == Some("u")).unwrap();
     assert_eq!(unknown.image.as_ref().unwrap().state, StepState::Unknown);
 }
 
@@ -224,7 +224,7 @@ async fn filters_select_by_service_ring_author_kind_and_keyword() {
     assert_eq!(get(Filter { author: Some("author 2".into()), ..Default::default() }).await.len(), 1);
     assert_eq!(get(Filter { kind: Some(DeploymentKind::ManualHldEdit), ..Default::default() }).await.len(), 1);
     assert_eq!(get(Filter { keyword: Some("frontend-3".into()), ..Default::default() }).await.len(), 1);
-    assert_eq!(get(Filter { run_id: Some("1002".into()), ..Default::default() }).await[0].image_tag.as_deref(), Some("frontend-2"));
+    assert_eq!(get(Filter { run_id: Some("1002".into()), ..Default::default() }).await[0].image_tag(), Some("frontend-2"));
     assert_eq!(get(Filter { commit: Some("0000003aaa".into()), ..Default::default() }).await.len(), 1, "commit prefix");
     assert_eq!(get(Filter { top: Some(2), ..Default::default() }).await.len(), 2);
 }

@@ -9,7 +9,7 @@ use super::status;
 use crate::model::deployment::{
     Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Step, StepState,
 };
-use crate::model::record::{Record, display_service};
+use crate::model::record::Record;
 use crate::model::repo::RepoRef;
 use crate::model::run::{Run, RunKind, Stage};
 
@@ -34,8 +34,17 @@ impl<T> Lookup<T> {
     }
 }
 
-/// A `(repository key, id)` pair: a commit or a pull request of one repository.
-pub type RepoItem = (String, String);
+/// The hash map of the join: a fast, non-cryptographic hasher (keys are run ids and
+/// commits, not attacker-chosen in bulk), as the join hashes every record's keys.
+pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Items (commits or pull requests) of each repository: repository key → id → lookup.
+pub type PerRepo<T> = Map<String, Map<String, Lookup<T>>>;
+
+/// The lookup of `id` in `repo_key`, without allocating.
+pub fn per_repo_get<'a, T>(map: &'a PerRepo<T>, repo_key: &str, id: &str) -> Option<&'a Lookup<T>> {
+    map.get(repo_key).and_then(|m| m.get(id))
+}
 
 /// Repositories to use when a record names none.
 #[derive(Debug, Clone, Default)]
@@ -52,24 +61,24 @@ pub struct RepoDefaults {
 #[derive(Debug, Clone, Default)]
 pub struct Knowledge {
     /// Builds by id (p1, p3, and p2 of multi-stage runs).
-    pub builds: HashMap<String, Lookup<Arc<Run>>>,
+    pub builds: Map<String, Lookup<Arc<Run>>>,
     /// Releases by id (p2).
-    pub releases: HashMap<String, Lookup<Arc<Run>>>,
+    pub releases: Map<String, Lookup<Arc<Run>>>,
     /// Stages of multi-stage runs by build id.
-    pub stages: HashMap<String, Lookup<Vec<Stage>>>,
-    /// Commit authors by (repository key, commit).
-    pub authors: HashMap<RepoItem, Lookup<Author>>,
-    /// Pull requests by (repository key, id).
-    pub pull_requests: HashMap<RepoItem, Lookup<PullRequest>>,
+    pub stages: Map<String, Lookup<Vec<Stage>>>,
+    /// Commit authors by repository key and commit.
+    pub authors: PerRepo<Arc<Author>>,
+    /// Pull requests by repository key and id.
+    pub pull_requests: PerRepo<Arc<PullRequest>>,
     /// Sync tags by manifest repository key.
-    pub sync_tags: HashMap<String, Lookup<Vec<ClusterSync>>>,
+    pub sync_tags: Map<String, Lookup<Vec<ClusterSync>>>,
     /// Clusters that reported their manifest commit to the store.
     pub cluster_reports: Vec<ClusterSync>,
 }
 
 impl Knowledge {
     /// The lookup table for runs of `kind`.
-    pub fn runs(&self, kind: RunKind) -> &HashMap<String, Lookup<Arc<Run>>> {
+    pub fn runs(&self, kind: RunKind) -> &Map<String, Lookup<Arc<Run>>> {
         match kind {
             RunKind::Build => &self.builds,
             RunKind::Release => &self.releases,
@@ -77,7 +86,7 @@ impl Knowledge {
     }
 
     /// The mutable lookup table for runs of `kind`.
-    pub fn runs_mut(&mut self, kind: RunKind) -> &mut HashMap<String, Lookup<Arc<Run>>> {
+    pub fn runs_mut(&mut self, kind: RunKind) -> &mut Map<String, Lookup<Arc<Run>>> {
         match kind {
             RunKind::Build => &mut self.builds,
             RunKind::Release => &mut self.releases,
@@ -95,25 +104,68 @@ pub fn p2_kind(record: &Record) -> RunKind {
     if is_multi_stage(record) { RunKind::Build } else { RunKind::Release }
 }
 
+/// A parsed repository with its key, shared by every record that names it.
+#[derive(Debug, Clone)]
+pub struct RepoEntry {
+    /// The repository.
+    pub repo: Arc<RepoRef>,
+    /// Its [`RepoRef::key`].
+    pub key: Arc<str>,
+}
+
+/// Parses each distinct repository URL once.
+#[derive(Debug, Default)]
+pub struct RepoCache<'a> {
+    parsed: Map<&'a str, Option<RepoEntry>>,
+    defaults: [Option<RepoEntry>; 3],
+}
+
+impl<'a> RepoCache<'a> {
+    /// A cache falling back to `defaults` for records that name no repository.
+    pub fn new(defaults: &RepoDefaults) -> Self {
+        let entry = |r: &Option<RepoRef>| r.as_ref().map(|r| RepoEntry { key: r.key().into(), repo: Arc::new(r.clone()) });
+        RepoCache {
+            parsed: Map::default(),
+            defaults: [entry(&defaults.source_repo), entry(&defaults.hld_repo), entry(&defaults.manifest_repo)],
+        }
+    }
+
+    fn get(&mut self, url: &'a Option<String>, default: usize) -> Option<RepoEntry> {
+        match url.as_deref() {
+            Some(u) => self
+                .parsed
+                .entry(u)
+                .or_insert_with(|| RepoRef::parse(u).ok().map(|r| RepoEntry { key: r.key().into(), repo: Arc::new(r) }))
+                .clone()
+                .or_else(|| self.defaults[default].clone()),
+            None => self.defaults[default].clone(),
+        }
+    }
+
+    /// The repositories of `record`, else the defaults.
+    pub fn repos(&mut self, record: &'a Record) -> RecordRepos {
+        RecordRepos {
+            source: self.get(&record.source_repo, 0),
+            hld: self.get(&record.hld_repo, 1),
+            manifest: self.get(&record.manifest_repo, 2),
+        }
+    }
+}
+
 /// The repositories a record's lookups go to.
 #[derive(Debug, Clone, Default)]
 pub struct RecordRepos {
     /// Source repository.
-    pub source: Option<RepoRef>,
+    pub source: Option<RepoEntry>,
     /// HLD repository.
-    pub hld: Option<RepoRef>,
+    pub hld: Option<RepoEntry>,
     /// Manifest repository.
-    pub manifest: Option<RepoRef>,
+    pub manifest: Option<RepoEntry>,
 }
 
-/// The record's repositories, else the defaults.
+/// The record's repositories, else the defaults (parsing afresh; see [`RepoCache`]).
 pub fn record_repos(record: &Record, defaults: &RepoDefaults) -> RecordRepos {
-    let parse = |url: &Option<String>| url.as_deref().and_then(|u| RepoRef::parse(u).ok());
-    RecordRepos {
-        source: parse(&record.source_repo).or_else(|| defaults.source_repo.clone()),
-        hld: parse(&record.hld_repo).or_else(|| defaults.hld_repo.clone()),
-        manifest: parse(&record.manifest_repo).or_else(|| defaults.manifest_repo.clone()),
-    }
+    RepoCache::new(defaults).repos(record)
 }
 
 /// A manual HLD edit: a manifest run with no image behind it.
@@ -122,36 +174,41 @@ pub fn is_manual_edit(record: &Record) -> bool {
 }
 
 /// Where a record's author comes from: (repository, commit).
-pub fn author_source(record: &Record, repos: &RecordRepos, k: &Knowledge) -> Option<(RepoRef, String)> {
+pub fn author_source<'r>(record: &'r Record, repos: &RecordRepos, k: &'r Knowledge) -> Option<(RepoEntry, &'r str)> {
+    let from_run = |run: Option<&Arc<Run>>| {
+        run.and_then(|r| r.repository.as_ref()).map(|r| RepoEntry { key: r.key().into(), repo: Arc::new(r.clone()) })
+    };
     if is_manual_edit(record) {
         let p3 = record.p3.as_ref().and_then(|id| k.builds.get(id)).and_then(Lookup::found);
-        let repo = repos.hld.clone().or_else(|| p3.and_then(|r| r.repository.clone()))?;
-        return Some((repo, record.hld_commit_id.clone()?));
+        let repo = repos.hld.clone().or_else(|| from_run(p3))?;
+        return Some((repo, record.hld_commit_id.as_deref()?));
     }
     let p1 = record.p1.as_ref().and_then(|id| k.builds.get(id)).and_then(Lookup::found);
-    let repo = repos.source.clone().or_else(|| p1.and_then(|r| r.repository.clone()))?;
-    let commit = record.commit_id.clone().or_else(|| p1.and_then(|r| r.source_commit.clone()))?;
+    let repo = repos.source.clone().or_else(|| from_run(p1))?;
+    let commit = record.commit_id.as_deref().or_else(|| p1.and_then(|r| r.source_commit.as_deref()))?;
     Some((repo, commit))
+}
+
+/// The lookups of a record's p1, p2 and p3, resolved once.
+type Resolved<'k> = [Option<(&'k str, Option<&'k Lookup<Arc<Run>>>)>; 3];
+
+fn resolve<'k>(record: &'k Record, k: &'k Knowledge) -> Resolved<'k> {
+    let get = |id: &'k Option<String>, kind: RunKind| id.as_deref().map(|id| (id, k.runs(kind).get(id)));
+    [get(&record.p1, RunKind::Build), get(&record.p2, p2_kind(record)), get(&record.p3, RunKind::Build)]
+}
+
+fn all_missing(resolved: &Resolved<'_>) -> bool {
+    resolved.iter().flatten().count() > 0 && resolved.iter().flatten().all(|(_, l)| matches!(l, Some(Lookup::Missing)))
 }
 
 /// Whether every run id of the record is gone from an authoritative CI.
 pub fn is_expired(record: &Record, k: &Knowledge) -> bool {
-    let ids = [(&record.p1, RunKind::Build), (&record.p2, p2_kind(record)), (&record.p3, RunKind::Build)];
-    let mut any = false;
-    for (id, kind) in ids {
-        if let Some(id) = id {
-            any = true;
-            if !matches!(k.runs(kind).get(id), Some(Lookup::Missing)) {
-                return false;
-            }
-        }
-    }
-    any
+    all_missing(&resolve(record, k))
 }
 
-fn step(id: &Option<String>, kind: RunKind, k: &Knowledge, warnings: &mut Vec<String>, label: &str) -> Option<Step> {
-    let id = id.as_ref()?;
-    let (state, run) = match k.runs(kind).get(id) {
+fn step(slot: Option<(&str, Option<&Lookup<Arc<Run>>>)>, warnings: &mut Vec<String>, label: &str) -> Option<Step> {
+    let (id, lookup) = slot?;
+    let (state, run) = match lookup {
         Some(Lookup::Found(run)) => (StepState::of(run.status, run.result), Some(run.clone())),
         Some(Lookup::Missing) => (StepState::Expired, None),
         Some(Lookup::Failed(why)) => {
@@ -160,23 +217,24 @@ fn step(id: &Option<String>, kind: RunKind, k: &Knowledge, warnings: &mut Vec<St
         }
         None => (StepState::Unknown, None),
     };
-    Some(Step { id: id.clone(), state, run })
+    Some(Step { state, run })
 }
 
 /// Joins one record into its deployment. `None` when the record has expired.
-pub fn deployment(record: &Record, k: &Knowledge, defaults: &RepoDefaults, now: DateTime<Utc>) -> Option<Deployment> {
-    if is_expired(record, k) {
+pub fn deployment(record: &Arc<Record>, k: &Knowledge, defaults: &RepoDefaults, now: DateTime<Utc>) -> Option<Deployment> {
+    let resolved = resolve(record, k);
+    if all_missing(&resolved) {
         return None;
     }
+    Some(join(record, &resolved, k, &RepoCache::new(defaults).repos(record), now))
+}
+
+fn join(record: &Arc<Record>, resolved: &Resolved<'_>, k: &Knowledge, repos: &RecordRepos, now: DateTime<Utc>) -> Deployment {
     let mut warnings = Vec::new();
     let multi_stage = is_multi_stage(record);
-    let mut image = step(&record.p1, RunKind::Build, k, &mut warnings, "image");
-    let mut metadata = if multi_stage {
-        image.clone()
-    } else {
-        step(&record.p2, RunKind::Release, k, &mut warnings, "metadata")
-    };
-    let manifest = step(&record.p3, RunKind::Build, k, &mut warnings, "manifest");
+    let mut image = step(resolved[0], &mut warnings, "image");
+    let mut metadata = if multi_stage { image.clone() } else { step(resolved[1], &mut warnings, "metadata") };
+    let manifest = step(resolved[2], &mut warnings, "manifest");
 
     if multi_stage {
         if let Some(run) = image.as_ref().and_then(|s| s.run.clone()) {
@@ -201,23 +259,22 @@ pub fn deployment(record: &Record, k: &Knowledge, defaults: &RepoDefaults, now: 
         s.as_ref().and_then(|s| s.run.as_deref())
     }
     let (r1, r2, r3) = (run_of(&image), run_of(&metadata), run_of(&manifest));
-    let repos = record_repos(record, defaults);
 
-    let author = author_source(record, &repos, k).and_then(|(repo, commit)| {
-        match k.authors.get(&(repo.key(), commit.clone())) {
+    let author = author_source(record, repos, k).and_then(|(repo, commit)| {
+        match per_repo_get(&k.authors, &repo.key, commit) {
             Some(Lookup::Found(a)) => Some(a.clone()),
             Some(Lookup::Failed(why)) => {
-                warnings.push(format!("author of commit {commit} in {}: {why}", repo.key()));
+                warnings.push(format!("author of commit {commit} in {}: {why}", repo.key));
                 None
             }
             _ => None,
         }
     });
     let pull_request = match (&record.pr, &repos.hld) {
-        (Some(pr), Some(repo)) => match k.pull_requests.get(&(repo.key(), pr.clone())) {
+        (Some(pr), Some(repo)) => match per_repo_get(&k.pull_requests, &repo.key, pr) {
             Some(Lookup::Found(p)) => Some(p.clone()),
             Some(Lookup::Failed(why)) => {
-                warnings.push(format!("pull request {pr} in {}: {why}", repo.key()));
+                warnings.push(format!("pull request {pr} in {}: {why}", repo.key));
                 None
             }
             _ => None,
@@ -226,10 +283,10 @@ pub fn deployment(record: &Record, k: &Knowledge, defaults: &RepoDefaults, now: 
     };
     let mut clusters = Vec::new();
     if let Some(commit) = &record.manifest_commit_id {
-        let tags = repos.manifest.as_ref().and_then(|r| match k.sync_tags.get(&r.key()) {
+        let tags = repos.manifest.as_ref().and_then(|r| match k.sync_tags.get(&*r.key) {
             Some(Lookup::Found(t)) => Some(t.as_slice()),
             Some(Lookup::Failed(why)) => {
-                warnings.push(format!("sync tags of {}: {why}", r.key()));
+                warnings.push(format!("sync tags of {}: {why}", r.key));
                 None
             }
             _ => None,
@@ -242,24 +299,15 @@ pub fn deployment(record: &Record, k: &Knowledge, defaults: &RepoDefaults, now: 
     }
 
     let started_at = [r1, r2, r3].into_iter().flatten().filter_map(|r| r.queued_at.or(r.started_at)).min();
-    Some(Deployment {
-        id: record.row_key.clone(),
-        partition: record.partition_key.clone(),
+    Deployment {
         kind: if is_manual_edit(record) { DeploymentKind::ManualHldEdit } else { DeploymentKind::Deployment },
-        service: record.service.as_deref().map(|s| display_service(s).to_string()),
-        ring: record.env.clone(),
-        image_tag: record.image_tag.clone(),
-        commit_id: record.commit_id.clone(),
-        hld_commit_id: record.hld_commit_id.clone(),
-        manifest_commit_id: record.manifest_commit_id.clone(),
-        pr: record.pr.clone(),
         status: status::status(image.as_ref(), metadata.as_ref(), manifest.as_ref()),
         duration_secs: status::duration(r1, r2, r3, multi_stage, now),
         last_updated: status::last_updated(r1, r2, r3, record.timestamp, now),
         started_at,
-        source_repo: repos.source,
-        hld_repo: repos.hld,
-        manifest_repo: repos.manifest,
+        source_repo: repos.source.as_ref().map(|e| e.repo.clone()),
+        hld_repo: repos.hld.as_ref().map(|e| e.repo.clone()),
+        manifest_repo: repos.manifest.as_ref().map(|e| e.repo.clone()),
         image,
         metadata,
         manifest,
@@ -269,12 +317,39 @@ pub fn deployment(record: &Record, k: &Knowledge, defaults: &RepoDefaults, now: 
         clusters,
         warnings,
         record: record.clone(),
-    })
+    }
 }
 
 /// Joins every record into deployments, newest first; expired records are left out.
-pub fn correlate(records: &[Record], k: &Knowledge, defaults: &RepoDefaults, now: DateTime<Utc>) -> Vec<Deployment> {
-    let mut out: Vec<Deployment> = records.iter().filter_map(|r| deployment(r, k, defaults, now)).collect();
-    out.sort_by(|a, b| b.last_updated.cmp(&a.last_updated).then_with(|| a.id.cmp(&b.id)));
-    out
+pub fn correlate(records: &[Arc<Record>], k: &Knowledge, defaults: &RepoDefaults, now: DateTime<Utc>) -> Vec<Deployment> {
+    let mut cache = RepoCache::new(defaults);
+    // Sort cheap keys first and build the deployments in order, rather than moving the
+    // large deployments around in the sort.
+    let mut order: Vec<(DateTime<Utc>, &str, usize, Resolved<'_>)> = records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let resolved = resolve(r, k);
+            (!all_missing(&resolved)).then(|| (last_updated_of(r, &resolved, now), r.row_key.as_str(), i, resolved))
+        })
+        .collect();
+    order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    order
+        .into_iter()
+        .map(|(_, _, i, resolved)| {
+            let record = &records[i];
+            let repos = cache.repos(record);
+            join(record, &resolved, k, &repos, now)
+        })
+        .collect()
+}
+
+/// [`status::last_updated`] of a record, from the runs it links.
+fn last_updated_of(record: &Record, resolved: &Resolved<'_>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let run = |i: usize| match resolved[i] {
+        Some((_, Some(Lookup::Found(run)))) => Some(&**run),
+        _ => None,
+    };
+    let p2 = if is_multi_stage(record) { run(0) } else { run(1) };
+    status::last_updated(run(0), p2, run(2), record.timestamp, now)
 }

@@ -12,12 +12,13 @@ pub fn status(image: Option<&Step>, metadata: Option<&Step>, manifest: Option<&S
     if manifest.is_some_and(|s| s.state == StepState::Succeeded) {
         return Status::Complete;
     }
-    let states: Vec<StepState> = [image, metadata, manifest].into_iter().flatten().map(|s| s.state).collect();
-    if states.iter().any(|s| s.is_active()) {
+    let states = [image, metadata, manifest].map(|s| s.map(|s| s.state));
+    let states = states.iter().flatten();
+    if states.clone().any(|s| s.is_active()) {
         Status::InProgress
-    } else if states.contains(&StepState::Failed) {
+    } else if states.clone().any(|s| *s == StepState::Failed) {
         Status::Failed
-    } else if states.contains(&StepState::Canceled) {
+    } else if states.clone().any(|s| *s == StepState::Canceled) {
         Status::Canceled
     } else {
         Status::Incomplete
@@ -53,13 +54,8 @@ fn span(run: &Run, now: DateTime<Utc>) -> Option<i64> {
 /// Duration in seconds (DESIGN §3.6): for a multi-stage p1/p2 run its own span counted once,
 /// otherwise the sum of each run's finish (or now) minus its queue time; p3 is added in both.
 pub fn duration(p1: Option<&Run>, p2: Option<&Run>, p3: Option<&Run>, multi_stage: bool, now: DateTime<Utc>) -> Option<i64> {
-    let runs: Vec<&Run> = if multi_stage { vec![p1.or(p2)] } else { vec![p1, p2] }
-        .into_iter()
-        .flatten()
-        .chain(p3)
-        .collect();
-    let spans: Vec<i64> = runs.iter().filter_map(|r| span(r, now)).collect();
-    if spans.is_empty() { None } else { Some(spans.iter().sum()) }
+    let runs = if multi_stage { [p1.or(p2), None, p3] } else { [p1, p2, p3] };
+    runs.into_iter().flatten().filter_map(|r| span(r, now)).reduce(|a, b| a + b)
 }
 
 /// Last updated (DESIGN §3.7): when p3 last changed, else p2, else p1, else when the record

@@ -153,12 +153,10 @@ impl StepState {
     }
 }
 
-/// One pipeline step of a deployment (image, metadata or manifest).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// One pipeline step of a deployment (image, metadata or manifest); its run id is the
+/// record's p1, p2 or p3 ([`Deployment::run_id`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    /// The run id recorded for the step.
-    pub id: String,
     /// What the step is doing; for a multi-stage run, the state of this step's stage.
     pub state: StepState,
     /// The run, when a provider knows it.
@@ -176,35 +174,22 @@ pub enum DeploymentKind {
 }
 
 /// The journey of one change: the joined view of a record, its runs and its enrichments.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// The record's own values (id, service, ring, image tag, commits, pull request id) are read
+/// through methods, so a deployment shares them with its record instead of copying them.
+/// It serializes (camelCase JSON) with those values as fields.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Deployment {
-    /// The record's row key.
-    pub id: String,
-    /// The record's partition.
-    pub partition: String,
+    /// The stored record behind it.
+    pub record: Arc<Record>,
     /// Deployment or manual HLD edit.
     pub kind: DeploymentKind,
-    /// Service, as shown (`org/name` shown as `name`).
-    pub service: Option<String>,
-    /// Ring (environment).
-    pub ring: Option<String>,
-    /// Image tag.
-    pub image_tag: Option<String>,
-    /// Source commit.
-    pub commit_id: Option<String>,
-    /// HLD commit.
-    pub hld_commit_id: Option<String>,
-    /// Manifest commit.
-    pub manifest_commit_id: Option<String>,
-    /// Approval pull request id.
-    pub pr: Option<String>,
     /// The source repository.
-    pub source_repo: Option<RepoRef>,
+    pub source_repo: Option<Arc<RepoRef>>,
     /// The HLD repository.
-    pub hld_repo: Option<RepoRef>,
+    pub hld_repo: Option<Arc<RepoRef>>,
     /// The manifest repository.
-    pub manifest_repo: Option<RepoRef>,
+    pub manifest_repo: Option<Arc<RepoRef>>,
     /// p1: image creation.
     pub image: Option<Step>,
     /// p2: metadata update.
@@ -214,9 +199,9 @@ pub struct Deployment {
     /// Whether p1 and p2 are stages of one multi-stage run.
     pub multi_stage: bool,
     /// Author of the source commit (or, for a manual HLD edit, of the HLD commit).
-    pub author: Option<Author>,
+    pub author: Option<Arc<Author>>,
     /// The approval pull request.
-    pub pull_request: Option<PullRequest>,
+    pub pull_request: Option<Arc<PullRequest>>,
     /// Clusters whose GitOps agent runs this deployment's manifest commit.
     pub clusters: Vec<ClusterSync>,
     /// Overall state.
@@ -228,29 +213,179 @@ pub struct Deployment {
     /// When the journey last moved.
     pub last_updated: DateTime<Utc>,
     /// What could not be looked up; the deployment is shown regardless.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// The stored record behind it.
-    pub record: Record,
 }
 
 impl Deployment {
+    /// The deployment id: the record's row key.
+    pub fn id(&self) -> &str {
+        &self.record.row_key
+    }
+
+    /// The record's partition.
+    pub fn partition(&self) -> &str {
+        &self.record.partition_key
+    }
+
+    /// Service, as shown (`org/name` shown as `name`).
+    pub fn service(&self) -> Option<&str> {
+        self.record.service_name()
+    }
+
+    /// Ring (environment).
+    pub fn ring(&self) -> Option<&str> {
+        self.record.env.as_deref()
+    }
+
+    /// Image tag.
+    pub fn image_tag(&self) -> Option<&str> {
+        self.record.image_tag.as_deref()
+    }
+
+    /// Source commit.
+    pub fn commit_id(&self) -> Option<&str> {
+        self.record.commit_id.as_deref()
+    }
+
+    /// HLD commit.
+    pub fn hld_commit_id(&self) -> Option<&str> {
+        self.record.hld_commit_id.as_deref()
+    }
+
+    /// Manifest commit.
+    pub fn manifest_commit_id(&self) -> Option<&str> {
+        self.record.manifest_commit_id.as_deref()
+    }
+
+    /// Approval pull request id.
+    pub fn pr(&self) -> Option<&str> {
+        self.record.pr.as_deref()
+    }
+
+    /// The run id of a step (`p1`, `p2`, `p3` of the record).
+    pub fn run_id(&self, step: StepName) -> Option<&str> {
+        match step {
+            StepName::Image => self.record.p1.as_deref(),
+            StepName::Metadata => self.record.p2.as_deref(),
+            StepName::Manifest => self.record.p3.as_deref(),
+        }
+    }
+
     /// Whether a cluster runs this deployment's manifest commit.
     pub fn is_synced(&self) -> bool {
         !self.clusters.is_empty()
     }
 
-    /// The three steps in order, with their names (`image`, `metadata`, `manifest`).
-    pub fn steps(&self) -> [(&'static str, Option<&Step>); 3] {
-        [("image", self.image.as_ref()), ("metadata", self.metadata.as_ref()), ("manifest", self.manifest.as_ref())]
+    /// The three steps in order, with their names and run ids.
+    pub fn steps(&self) -> [(StepName, Option<&str>, Option<&Step>); 3] {
+        [
+            (StepName::Image, self.record.p1.as_deref(), self.image.as_ref()),
+            (StepName::Metadata, self.record.p2.as_deref(), self.metadata.as_ref()),
+            (StepName::Manifest, self.record.p3.as_deref(), self.manifest.as_ref()),
+        ]
     }
 
     /// Waiting for the approval pull request: metadata done, a PR open, no manifest run yet.
     pub fn awaiting_approval(&self) -> bool {
         self.manifest.is_none()
             && self.metadata.as_ref().is_some_and(|s| s.state == StepState::Succeeded)
-            && self.pr.is_some()
+            && self.record.pr.is_some()
             && !self.pull_request.as_ref().is_some_and(|p| p.merged || p.closed)
+    }
+}
+
+/// The steps of the journey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StepName {
+    /// p1: image creation.
+    Image,
+    /// p2: metadata update.
+    Metadata,
+    /// p3: manifest generation.
+    Manifest,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StepJson<'a> {
+    id: &'a str,
+    state: StepState,
+    run: Option<&'a Run>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeploymentJson<'a> {
+    id: &'a str,
+    partition: &'a str,
+    kind: DeploymentKind,
+    service: Option<&'a str>,
+    ring: Option<&'a str>,
+    image_tag: Option<&'a str>,
+    commit_id: Option<&'a str>,
+    hld_commit_id: Option<&'a str>,
+    manifest_commit_id: Option<&'a str>,
+    pr: Option<&'a str>,
+    source_repo: Option<&'a RepoRef>,
+    hld_repo: Option<&'a RepoRef>,
+    manifest_repo: Option<&'a RepoRef>,
+    image: Option<StepJson<'a>>,
+    metadata: Option<StepJson<'a>>,
+    manifest: Option<StepJson<'a>>,
+    multi_stage: bool,
+    author: Option<&'a Author>,
+    pull_request: Option<&'a PullRequest>,
+    clusters: &'a [ClusterSync],
+    status: Status,
+    synced: bool,
+    awaiting_approval: bool,
+    duration_secs: Option<i64>,
+    started_at: Option<DateTime<Utc>>,
+    last_updated: DateTime<Utc>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+    record: &'a Record,
+}
+
+fn step_json<'a>(id: Option<&'a str>, step: &'a Option<Step>) -> Option<StepJson<'a>> {
+    step.as_ref().map(|s| StepJson { id: id.unwrap_or_default(), state: s.state, run: s.run.as_deref() })
+}
+
+impl Serialize for Deployment {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = &*self.record;
+        DeploymentJson {
+            id: &r.row_key,
+            partition: &r.partition_key,
+            kind: self.kind,
+            service: self.service(),
+            ring: self.ring(),
+            image_tag: self.image_tag(),
+            commit_id: self.commit_id(),
+            hld_commit_id: self.hld_commit_id(),
+            manifest_commit_id: self.manifest_commit_id(),
+            pr: self.pr(),
+            source_repo: self.source_repo.as_deref(),
+            hld_repo: self.hld_repo.as_deref(),
+            manifest_repo: self.manifest_repo.as_deref(),
+            image: step_json(r.p1.as_deref(), &self.image),
+            metadata: step_json(r.p2.as_deref(), &self.metadata),
+            manifest: step_json(r.p3.as_deref(), &self.manifest),
+            multi_stage: self.multi_stage,
+            author: self.author.as_deref(),
+            pull_request: self.pull_request.as_deref(),
+            clusters: &self.clusters,
+            status: self.status,
+            synced: self.is_synced(),
+            awaiting_approval: self.awaiting_approval(),
+            duration_secs: self.duration_secs,
+            started_at: self.started_at,
+            last_updated: self.last_updated,
+            warnings: &self.warnings,
+            record: r,
+        }
+        .serialize(serializer)
     }
 }
 
