@@ -323,33 +323,25 @@ fn join(record: &Arc<Record>, resolved: &Resolved<'_>, k: &Knowledge, repos: &Re
 /// Joins every record into deployments, newest first; expired records are left out.
 pub fn correlate(records: &[Arc<Record>], k: &Knowledge, defaults: &RepoDefaults, now: DateTime<Utc>) -> Vec<Deployment> {
     let mut cache = RepoCache::new(defaults);
-    // Sort cheap keys first and build the deployments in order, rather than moving the
-    // large deployments around in the sort.
-    let mut order: Vec<(DateTime<Utc>, &str, usize, Resolved<'_>)> = records
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            let resolved = resolve(r, k);
-            (!all_missing(&resolved)).then(|| (last_updated_of(r, &resolved, now), r.row_key.as_str(), i, resolved))
+    // One pass over the records (each lookup done once, while its data is in cache), then a
+    // sort of small keys, then one move of each deployment into its place.
+    let mut built: Vec<Option<Deployment>> = Vec::with_capacity(records.len());
+    for record in records {
+        let resolved = resolve(record, k);
+        if all_missing(&resolved) {
+            continue;
+        }
+        let repos = cache.repos(record);
+        built.push(Some(join(record, &resolved, k, &repos, now)));
+    }
+    let mut order: Vec<(DateTime<Utc>, usize)> =
+        built.iter().enumerate().map(|(i, d)| (d.as_ref().map_or(now, |d| d.last_updated), i)).collect();
+    order.sort_unstable_by(|a, b| {
+        b.0.cmp(&a.0).then_with(|| {
+            let id = |i: usize| built[i].as_ref().map(|d| d.record.row_key.as_str());
+            id(a.1).cmp(&id(b.1))
         })
-        .collect();
-    order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    order
-        .into_iter()
-        .map(|(_, _, i, resolved)| {
-            let record = &records[i];
-            let repos = cache.repos(record);
-            join(record, &resolved, k, &repos, now)
-        })
-        .collect()
+    });
+    order.into_iter().filter_map(|(_, i)| built[i].take()).collect()
 }
 
-/// [`status::last_updated`] of a record, from the runs it links.
-fn last_updated_of(record: &Record, resolved: &Resolved<'_>, now: DateTime<Utc>) -> DateTime<Utc> {
-    let run = |i: usize| match resolved[i] {
-        Some((_, Some(Lookup::Found(run)))) => Some(&**run),
-        _ => None,
-    };
-    let p2 = if is_multi_stage(record) { run(0) } else { run(1) };
-    status::last_updated(run(0), p2, run(2), record.timestamp, now)
-}
