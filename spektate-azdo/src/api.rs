@@ -1,0 +1,198 @@
+//! What every Azure DevOps call shares: the HTTP client with a PAT, pinned API versions,
+//! URL encoding, date parsing, and the sign-in page that stands in for a 401.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use spektate_core::http::{Auth, HttpClient, Policy, Request, Response, Secret};
+use spektate_core::{Error, Result};
+
+/// The public Azure DevOps service.
+pub const DEFAULT_URL: &str = "https://dev.azure.com";
+
+/// API versions, pinned per endpoint. 6.0 is the newest that Azure DevOps Server 2020 also
+/// serves, so one build talks to the cloud and to on-premises collections alike.
+pub(crate) mod versions {
+    /// Builds - List and Timeline - Get.
+    pub const BUILDS: &str = "6.0";
+    /// Releases - List (vsrm).
+    pub const RELEASES: &str = "6.0";
+    /// Git commits, commitsbatch, pull requests and refs.
+    pub const GIT: &str = "6.0";
+    /// Annotated Tags - Get (a preview API on every version).
+    pub const ANNOTATED_TAGS: &str = "6.0-preview.1";
+    /// Projects - Get, used to check credentials.
+    pub const PROJECTS: &str = "6.0";
+}
+
+/// Characters kept as they are in a path segment or query value: RFC 3986 unreserved.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes a path segment or query value (project, repository, ref filter).
+pub fn enc(value: &str) -> String {
+    utf8_percent_encode(value, UNRESERVED).to_string()
+}
+
+/// An organisation or collection URL without a trailing slash, checked to be http(s).
+pub(crate) fn org_url(field: &str, url: &str) -> Result<String> {
+    let u = url.trim().trim_end_matches('/');
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !u.chars().any(char::is_whitespace) => {
+            Ok(u.to_string())
+        }
+        _ => Err(Error::invalid(
+            field,
+            format!("'{}' is not an http(s) URL", url.trim()),
+        )),
+    }
+}
+
+/// The HTTP client of one Azure DevOps organisation: PAT as basic auth with an empty user.
+pub(crate) fn client(provider: &str, token: Option<&Secret>, policy: Policy) -> Result<HttpClient> {
+    let auth = match token {
+        Some(t) if !t.expose().trim().is_empty() => Auth::Basic {
+            user: String::new(),
+            secret: t.clone(),
+        },
+        _ => Auth::None,
+    };
+    Ok(HttpClient::with_policy(provider, auth, policy)?
+        .default_header("accept", "application/json"))
+}
+
+/// Sends `req`, turning the sign-in page Azure DevOps serves for a bad PAT (HTTP 203, or
+/// an HTML page after a redirect) into the same error as a 401.
+pub(crate) async fn send(
+    http: &HttpClient,
+    req: Request,
+    operation: &str,
+    object: &str,
+) -> Result<Response> {
+    let resp = http.send(req).await?;
+    let html = resp
+        .header("content-type")
+        .is_some_and(|c| c.contains("text/html"));
+    if resp.status == 203 || ((200..300).contains(&resp.status) && html) {
+        return Err(Error::Provider {
+            provider: http.provider().to_string(),
+            operation: operation.to_string(),
+            object: object.to_string(),
+            message: format!(
+                "the token was rejected (HTTP {}, a sign-in page came back)",
+                resp.status
+            ),
+            auth: true,
+        });
+    }
+    Ok(resp)
+}
+
+/// GETs `url` and parses the JSON body.
+pub(crate) async fn get_json<T: DeserializeOwned>(
+    http: &HttpClient,
+    url: &str,
+    operation: &str,
+    object: &str,
+) -> Result<T> {
+    send(
+        http,
+        Request::get(url, operation, object),
+        operation,
+        object,
+    )
+    .await?
+    .json()
+}
+
+/// A time as Azure DevOps writes it: RFC 3339, or without a zone (then UTC). The
+/// `0001-01-01T00:00:00` placeholder of an unset time is `None`.
+pub fn parse_time(value: Option<&Value>) -> Option<DateTime<Utc>> {
+    let s = value?.as_str()?.trim();
+    let t = DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|n| n.and_utc())
+        })?;
+    (t.timestamp() > 0).then_some(t)
+}
+
+/// A string field, trimmed, `None` when absent or empty.
+pub(crate) fn text(value: Option<&Value>) -> Option<String> {
+    let s = match value? {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    (!s.is_empty()).then_some(s)
+}
+
+/// The `value` array of a list response (`{"count": n, "value": [...]}`).
+pub(crate) fn list_values(
+    body: Value,
+    http: &HttpClient,
+    operation: &str,
+    object: &str,
+) -> Result<Vec<Value>> {
+    match body {
+        Value::Object(mut o) => match o.remove("value") {
+            Some(Value::Array(v)) => Ok(v),
+            _ => Err(Error::provider(
+                http.provider(),
+                operation,
+                object,
+                "malformed response body: no `value` list",
+            )),
+        },
+        Value::Array(v) => Ok(v),
+        _ => Err(Error::provider(
+            http.provider(),
+            operation,
+            object,
+            "malformed response body: not a JSON object",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn times_with_and_without_zone_and_the_unset_placeholder() {
+        let t = parse_time(Some(&json!("2019-10-30T20:58:57.432351Z"))).unwrap();
+        assert_eq!(t.to_rfc3339(), "2019-10-30T20:58:57.432351+00:00");
+        let naive = parse_time(Some(&json!("2019-10-31T19:17:58"))).unwrap();
+        assert_eq!(naive.to_rfc3339(), "2019-10-31T19:17:58+00:00");
+        assert_eq!(parse_time(Some(&json!("0001-01-01T00:00:00"))), None);
+        assert_eq!(parse_time(Some(&json!("yesterday"))), None);
+        assert_eq!(parse_time(None), None);
+    }
+
+    #[test]
+    fn segments_are_encoded_and_urls_checked() {
+        assert_eq!(enc("Hello World/it's"), "Hello%20World%2Fit%27s");
+        assert_eq!(
+            org_url("--azdo-url", " https://dev.azure.com/fabrikam/ ").unwrap(),
+            "https://dev.azure.com/fabrikam"
+        );
+        let e = org_url("--azdo-url", "dev.azure.com/fabrikam")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--azdo-url") && e.contains("'dev.azure.com/fabrikam'"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! Azure DevOps for Spektate: where is my container, on the Bedrock stack?
+//!
+//! - [`AzureDevOps`] — a [`Pipelines`](spektate_core::Pipelines) provider: builds by id
+//!   (chunked so no URL exceeds 2,000 characters), classic releases by id, and the stages of
+//!   multi-stage builds from their timelines.
+//! - [`AzureRepos`] — a [`Repositories`](spektate_core::Repositories) provider: commit
+//!   authors through the commits batch API, approval pull requests, and the clusters Flux
+//!   marked with `flux-<cluster>` tags.
+//! - [`AzureTableStore`] — a [`RecordStore`](spektate_core::RecordStore) over an Azure
+//!   Storage table, reading and writing the rows of existing Spektate tables as they are.
+//!
+//! Every request goes through the core's HTTP client: a PAT as basic auth with an empty
+//! user (or Shared Key signing for the table), a timeout, retries with backoff on 429 and
+//! 5xx honoring `Retry-After`, and at most 8 requests in flight per provider.
+//!
+//! ```no_run
+//! # async fn run() -> spektate_core::Result<()> {
+//! use std::sync::Arc;
+//! use spektate_azdo::{AzureDevOps, AzureRepos, AzureTableStore};
+//! use spektate_core::http::Secret;
+//! use spektate_core::{Filter, RepoRef, Tracker};
+//!
+//! let pat = Secret::new(std::env::var("SPEKTATE_AZDO_TOKEN").unwrap_or_default());
+//! let store = AzureTableStore::from_connection_string("UseDevelopmentStorage=true", "deployments")?;
+//! let tracker = Tracker::builder(Arc::new(store))
+//!     .partition("hello-bedrock")
+//!     .pipelines(Arc::new(AzureDevOps::cloud("fabrikam", "hello-bedrock", pat.clone())?))
+//!     .repositories(Arc::new(AzureRepos::new(pat)?))
+//!     .manifest_repo(RepoRef::parse("https://dev.azure.com/fabrikam/hello-bedrock/_git/manifests")?)
+//!     .build();
+//! for d in tracker.deployments(&Filter::default()).await? {
+//!     println!("{} {:?} {}", d.status.as_str(), d.service(), d.clusters.len());
+//! }
+//! # Ok(()) }
+//! ```
+
+mod api;
+pub mod builds;
+mod pipelines;
+pub mod releases;
+mod repos;
+pub mod table;
+
+pub use api::{DEFAULT_URL, enc as encode_segment, parse_time};
+pub use pipelines::{AzureDevOps, AzureDevOpsBuilder};
+pub use repos::{AzureRepos, AzureReposBuilder, commit_author, pull_request};
+pub use table::{AzureTableStore, TableAccount};

@@ -1,0 +1,546 @@
+//! [`AzureRepos`]: commit authors, approval pull requests and Flux sync tags of Azure Repos.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use spektate_core::http::{HttpClient, Method, Policy, Request, Secret};
+use spektate_core::model::run::strip_ref;
+use spektate_core::{
+    Author, ClusterSync, Error, PullRequest, RepoHost, RepoRef, Repositories, Result, commits_match,
+};
+
+use crate::api::{self, DEFAULT_URL, enc, parse_time, text, versions};
+
+/// Commits per `commitsbatch` request.
+const COMMITS_PER_BATCH: usize = 100;
+/// Up to this many pull requests are fetched one by one; more go through the list API.
+const PR_SINGLE_MAX: usize = 3;
+/// Pull requests per page of the list API.
+const PR_PAGE: usize = 1000;
+/// Pages of pull requests (or refs) read at most per call.
+const MAX_PAGES: usize = 20;
+/// The prefix of a Flux v1 sync tag; the rest of the name is the cluster.
+const FLUX_PREFIX: &str = "refs/tags/flux-";
+
+/// Azure Repos of an organisation (or several): commit authors through the commits batch
+/// API, pull requests one by one or through the list API when many are wanted, and the
+/// clusters Flux marked with `flux-<cluster>` annotated tags.
+///
+/// Annotated tag objects never change, so each is fetched once per provider.
+#[derive(Debug)]
+pub struct AzureRepos {
+    http: HttpClient,
+    base_url: String,
+    tags: Mutex<HashMap<String, TagTarget>>,
+}
+
+/// What an annotated tag (or a lightweight tag's object) points at.
+#[derive(Debug, Clone)]
+struct TagTarget {
+    commit: String,
+    date: Option<chrono::DateTime<chrono::Utc>>,
+    tagger: Option<String>,
+}
+
+/// Builds an [`AzureRepos`] provider.
+#[derive(Debug, Clone)]
+pub struct AzureReposBuilder {
+    token: Option<Secret>,
+    base_url: String,
+    policy: Policy,
+}
+
+impl AzureReposBuilder {
+    /// The personal access token (sent as basic auth with an empty user).
+    pub fn token(mut self, token: Secret) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Where `dev.azure.com` and `*.visualstudio.com` repositories are read (default
+    /// `https://dev.azure.com`): the organisation name is appended. Repositories of other
+    /// hosts (Azure DevOps Server) are read at their own collection URL.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Timeouts, retries and concurrency (default: 30 s, 4 retries, 8 requests at once).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The provider; an error names a malformed base URL.
+    pub fn build(self) -> Result<AzureRepos> {
+        let base_url = api::org_url("Azure DevOps URL", &self.base_url)?;
+        let name = format!(
+            "azure-repos {}",
+            base_url
+                .split_once("://")
+                .map_or(base_url.as_str(), |(_, r)| r)
+        );
+        let http = api::client(&name, self.token.as_ref(), self.policy)?;
+        Ok(AzureRepos {
+            http,
+            base_url,
+            tags: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+impl AzureRepos {
+    /// A builder.
+    pub fn builder() -> AzureReposBuilder {
+        AzureReposBuilder {
+            token: None,
+            base_url: DEFAULT_URL.to_string(),
+            policy: Policy::default(),
+        }
+    }
+
+    /// Azure Repos of `dev.azure.com` with a personal access token.
+    pub fn new(token: Secret) -> Result<Self> {
+        Self::builder().token(token).build()
+    }
+
+    /// The Git API URL of `repo`: `{org}/{project}/_apis/git/repositories/{name}`.
+    pub fn repo_api_url(&self, repo: &RepoRef) -> Result<String> {
+        if repo.provider != RepoHost::AzureDevOps {
+            return Err(Error::invalid(
+                "repository",
+                format!("'{}' is not an Azure Repos repository", repo.web_url()),
+            ));
+        }
+        let host = repo.host.as_str();
+        let org = if host == "dev.azure.com" || host.ends_with(".visualstudio.com") {
+            format!("{}/{}", self.base_url, enc(&repo.owner))
+        } else {
+            repo.azure_org_url()
+        };
+        let project = repo.project.as_deref().unwrap_or(&repo.name);
+        Ok(format!(
+            "{org}/{}/_apis/git/repositories/{}",
+            enc(project),
+            enc(&repo.name)
+        ))
+    }
+
+    /// Checks that `repo` exists and the token may read it; returns its web URL.
+    pub async fn check(&self, repo: &RepoRef) -> Result<String> {
+        let url = format!("{}?api-version={}", self.repo_api_url(repo)?, versions::GIT);
+        let body: Value = api::get_json(&self.http, &url, "get repository", &repo.key()).await?;
+        Ok(text(body.get("webUrl")).unwrap_or_else(|| repo.web_url()))
+    }
+
+    async fn commits_batch(
+        &self,
+        repo: &RepoRef,
+        base: &str,
+        ids: &[String],
+    ) -> Result<Option<Vec<Value>>> {
+        let url = format!(
+            "{base}/commitsbatch?api-version={}&$top={}",
+            versions::GIT,
+            ids.len()
+        );
+        let object = format!("{} commits {}", repo.key(), ids.join(","));
+        let body = json!({"ids": ids, "$top": ids.len(), "includeLinks": false});
+        let req = Request::new(Method::POST, url, "get commits", &object)
+            .json(&body)
+            .pass(&[400, 404]);
+        let resp = api::send(&self.http, req, "get commits", &object).await?;
+        if resp.status == 400 || resp.status == 404 {
+            // One unknown commit fails the whole batch: the caller asks one by one.
+            return Ok(None);
+        }
+        Ok(Some(api::list_values(
+            resp.json()?,
+            &self.http,
+            "get commits",
+            &object,
+        )?))
+    }
+
+    async fn commit(&self, repo: &RepoRef, base: &str, id: &str) -> Result<Option<Value>> {
+        let url = format!("{base}/commits/{}?api-version={}", enc(id), versions::GIT);
+        let object = format!("{} commit {id}", repo.key());
+        let req = Request::get(url, "get commit", &object).pass(&[400, 404]);
+        let resp = api::send(&self.http, req, "get commit", &object).await?;
+        if resp.status == 400 || resp.status == 404 {
+            return Ok(None);
+        }
+        resp.json().map(Some)
+    }
+
+    async fn pull_request(&self, repo: &RepoRef, base: &str, id: u64) -> Result<Option<Value>> {
+        let url = format!("{base}/pullrequests/{id}?api-version={}", versions::GIT);
+        let object = format!("{} pull request {id}", repo.key());
+        let req = Request::get(url, "get pull request", &object).pass(&[404]);
+        let resp = api::send(&self.http, req, "get pull request", &object).await?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        resp.json().map(Some)
+    }
+
+    /// Pages through the pull request list (newest first) until every id in `wanted` is
+    /// seen, the list ends, or it reaches pull requests older than the oldest wanted.
+    async fn list_pull_requests(
+        &self,
+        repo: &RepoRef,
+        base: &str,
+        wanted: &BTreeSet<u64>,
+    ) -> Result<HashMap<u64, Value>> {
+        let mut found = HashMap::new();
+        let Some(&oldest) = wanted.first() else {
+            return Ok(found);
+        };
+        let mut skip = 0usize;
+        for _ in 0..MAX_PAGES {
+            let url = format!(
+                "{base}/pullrequests?searchCriteria.status=all&$top={PR_PAGE}&$skip={skip}&api-version={}",
+                versions::GIT
+            );
+            let object = format!("{} pull requests from {skip}", repo.key());
+            let body: Value =
+                api::get_json(&self.http, &url, "list pull requests", &object).await?;
+            let page = api::list_values(body, &self.http, "list pull requests", &object)?;
+            if page.is_empty() {
+                break;
+            }
+            skip += page.len();
+            let mut lowest = u64::MAX;
+            for pr in page {
+                let Some(id) = pr.get("pullRequestId").and_then(Value::as_u64) else {
+                    continue;
+                };
+                lowest = lowest.min(id);
+                if wanted.contains(&id) {
+                    found.insert(id, pr);
+                }
+            }
+            if found.len() == wanted.len() || lowest <= oldest {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    async fn tag_target(
+        &self,
+        repo: &RepoRef,
+        base: &str,
+        object_id: &str,
+        creator: Option<String>,
+    ) -> Result<TagTarget> {
+        let key = format!("{}/{object_id}", repo.key());
+        if let Some(t) = self
+            .tags
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(t.clone());
+        }
+        let url = format!(
+            "{base}/annotatedtags/{}?api-version={}",
+            enc(object_id),
+            versions::ANNOTATED_TAGS
+        );
+        let object = format!("{} tag object {object_id}", repo.key());
+        let req = Request::get(url, "get annotated tag", &object).pass(&[404]);
+        let resp = api::send(&self.http, req, "get annotated tag", &object).await?;
+        let target = if resp.status == 404 {
+            // A lightweight tag: the ref points straight at the commit.
+            TagTarget {
+                commit: object_id.to_string(),
+                date: None,
+                tagger: creator,
+            }
+        } else {
+            let tag: Value = resp.json()?;
+            let commit = tag
+                .pointer("/taggedObject/objectId")
+                .and_then(|v| text(Some(v)))
+                .ok_or_else(|| {
+                    Error::provider(
+                        self.http.provider(),
+                        "get annotated tag",
+                        &object,
+                        "malformed response body: no taggedObject",
+                    )
+                })?;
+            TagTarget {
+                commit: commit.to_lowercase(),
+                date: parse_time(tag.pointer("/taggedBy/date")),
+                tagger: tag
+                    .pointer("/taggedBy/name")
+                    .and_then(|v| text(Some(v)))
+                    .or(creator),
+            }
+        };
+        self.tags
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, target.clone());
+        Ok(target)
+    }
+}
+
+fn identity(v: Option<&Value>) -> Option<Author> {
+    let v = v?;
+    let name = text(v.get("displayName"))?;
+    Some(Author {
+        name,
+        email: text(v.get("uniqueName")),
+        login: None,
+        avatar_url: text(v.get("imageUrl"))
+            .or_else(|| v.pointer("/_links/avatar/href").and_then(|h| text(Some(h)))),
+        url: None,
+    })
+}
+
+/// A commit (`GitCommitRef`) as its author.
+pub fn commit_author(repo: &RepoRef, commit: &Value) -> Option<Author> {
+    let person = commit.get("author").or_else(|| commit.get("committer"))?;
+    let email = text(person.get("email"));
+    let name = text(person.get("name")).or_else(|| email.clone())?;
+    let sha = text(commit.get("commitId"));
+    Some(Author {
+        name,
+        email,
+        login: None,
+        avatar_url: text(person.get("imageUrl")),
+        url: text(commit.get("remoteUrl")).or_else(|| sha.map(|s| repo.commit_url(&s))),
+    })
+}
+
+/// A `GitPullRequest` as a [`PullRequest`]; `closedBy` is who merged it.
+pub fn pull_request(repo: &RepoRef, pr: &Value) -> Option<PullRequest> {
+    let id = text(pr.get("pullRequestId"))?;
+    let status = pr
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let merged = status == "completed";
+    let web = pr
+        .pointer("/repository/webUrl")
+        .and_then(|v| text(Some(v)))
+        .map(|w| format!("{}/pullrequest/{id}", w.trim_end_matches('/')))
+        .unwrap_or_else(|| repo.pull_request_url(&id));
+    Some(PullRequest {
+        title: text(pr.get("title")).unwrap_or_default(),
+        description: text(pr.get("description")),
+        source_branch: text(pr.get("sourceRefName")).map(|b| strip_ref(&b)),
+        target_branch: text(pr.get("targetRefName")).map(|b| strip_ref(&b)),
+        merged,
+        merged_by: if merged {
+            identity(pr.get("closedBy"))
+        } else {
+            None
+        },
+        merged_at: parse_time(pr.get("closedDate")),
+        closed: status == "abandoned",
+        url: Some(web),
+        id,
+    })
+}
+
+#[async_trait]
+impl Repositories for AzureRepos {
+    fn name(&self) -> String {
+        self.http.provider().to_string()
+    }
+
+    fn serves_repo(&self, repo: &RepoRef) -> bool {
+        repo.provider == RepoHost::AzureDevOps
+    }
+
+    async fn authors(&self, repo: &RepoRef, commits: &[String]) -> Result<HashMap<String, Author>> {
+        let base = self.repo_api_url(repo)?;
+        let wanted: Vec<String> = commits
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let jobs = wanted.chunks(COMMITS_PER_BATCH).map(|chunk| {
+            let base = &base;
+            async move {
+                match self.commits_batch(repo, base, chunk).await? {
+                    Some(list) => Ok(list),
+                    None => {
+                        let singles = chunk.iter().map(|id| self.commit(repo, base, id));
+                        let got = futures::future::try_join_all(singles).await?;
+                        Ok::<_, Error>(got.into_iter().flatten().collect())
+                    }
+                }
+            }
+        });
+        let lists = futures::future::try_join_all(jobs).await?;
+        let mut out = HashMap::new();
+        for commit in lists.iter().flatten() {
+            let Some(sha) = text(commit.get("commitId")) else {
+                continue;
+            };
+            let Some(author) = commit_author(repo, commit) else {
+                continue;
+            };
+            for id in wanted.iter().filter(|id| commits_match(id, &sha)) {
+                out.insert(id.clone(), author.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn pull_requests(
+        &self,
+        repo: &RepoRef,
+        ids: &[String],
+    ) -> Result<HashMap<String, PullRequest>> {
+        let base = self.repo_api_url(repo)?;
+        let mut by_number: HashMap<u64, Vec<String>> = HashMap::new();
+        for id in ids {
+            if let Ok(n) = id.trim().parse::<u64>() {
+                by_number.entry(n).or_default().push(id.clone());
+            }
+        }
+        let wanted: BTreeSet<u64> = by_number.keys().copied().collect();
+        let mut found: HashMap<u64, Value> = HashMap::new();
+        if wanted.len() > PR_SINGLE_MAX {
+            found = self.list_pull_requests(repo, &base, &wanted).await?;
+        }
+        let rest: Vec<u64> = wanted
+            .iter()
+            .filter(|n| !found.contains_key(n))
+            .copied()
+            .collect();
+        let singles = rest.iter().map(|n| self.pull_request(repo, &base, *n));
+        for (n, pr) in rest
+            .iter()
+            .zip(futures::future::try_join_all(singles).await?)
+        {
+            if let Some(pr) = pr {
+                found.insert(*n, pr);
+            }
+        }
+        let mut out = HashMap::new();
+        for (n, pr) in found {
+            let Some(pr) = pull_request(repo, &pr) else {
+                continue;
+            };
+            for id in by_number.remove(&n).unwrap_or_default() {
+                out.insert(id, pr.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>> {
+        let base = self.repo_api_url(repo)?;
+        let first = format!(
+            "{base}/refs?filter={}&api-version={}",
+            enc("tags/flux-"),
+            versions::GIT
+        );
+        let object = format!("{} tags", repo.key());
+        let mut refs = Vec::new();
+        let mut next = first.clone();
+        for page in 0.. {
+            if page == MAX_PAGES {
+                return Err(Error::provider(
+                    self.http.provider(),
+                    "list refs",
+                    &object,
+                    format!("more than {MAX_PAGES} pages"),
+                ));
+            }
+            let resp = api::send(
+                &self.http,
+                Request::get(&next, "list refs", &object),
+                "list refs",
+                &object,
+            )
+            .await?;
+            refs.extend(api::list_values(
+                resp.json()?,
+                &self.http,
+                "list refs",
+                &object,
+            )?);
+            match resp
+                .header("x-ms-continuationtoken")
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            {
+                Some(token) => next = format!("{first}&continuationToken={}", enc(token)),
+                None => break,
+            }
+        }
+        let flux: Vec<(String, String, Option<String>)> = refs
+            .iter()
+            .filter_map(|r| {
+                let name = text(r.get("name"))?;
+                let cluster = name
+                    .strip_prefix(FLUX_PREFIX)
+                    .filter(|c| !c.is_empty())?
+                    .to_string();
+                let object_id = text(r.get("objectId"))?.to_lowercase();
+                let creator = r.get("creator").and_then(|c| text(c.get("displayName")));
+                Some((cluster, object_id, creator))
+            })
+            .collect();
+        let targets = futures::future::try_join_all(flux.iter().map(|(_, object_id, creator)| {
+            self.tag_target(repo, &base, object_id, creator.clone())
+        }))
+        .await?;
+        Ok(flux
+            .into_iter()
+            .zip(targets)
+            .map(|((cluster, _, _), t)| ClusterSync {
+                cluster,
+                commit: t.commit,
+                synced_at: t.date,
+                tagger: t.tagger,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_urls_of_cloud_and_server_repositories() {
+        let p = AzureRepos::builder()
+            .base_url("http://127.0.0.1:9/")
+            .build()
+            .unwrap();
+        let cloud =
+            RepoRef::parse("https://dev.azure.com/fabrikam/Hello%20World/_git/hld").unwrap();
+        assert_eq!(
+            p.repo_api_url(&cloud).unwrap(),
+            "http://127.0.0.1:9/fabrikam/hello%20world/_apis/git/repositories/hld"
+        );
+        let server =
+            RepoRef::parse("https://tfs.corp.local/tfs/DefaultCollection/Ops/_git/manifests")
+                .unwrap();
+        assert_eq!(
+            p.repo_api_url(&server).unwrap(),
+            "https://tfs.corp.local/tfs/defaultcollection/ops/_apis/git/repositories/manifests"
+        );
+        let gh = RepoRef::parse("https://github.com/fabrikam/frontend").unwrap();
+        assert!(!p.serves_repo(&gh));
+        assert!(
+            p.repo_api_url(&gh)
+                .unwrap_err()
+                .to_string()
+                .contains("not an Azure Repos repository")
+        );
+    }
+}

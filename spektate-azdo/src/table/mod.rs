@@ -1,0 +1,12 @@
+//! The Azure Table Storage record store, hand-written on the shared HTTP client: Shared Key
+//! signing, connection strings, OData filters with escaped literals, continuation paging,
+//! and ETag-conditional writes.
+
+mod connection;
+mod entity;
+pub mod odata;
+pub mod signing;
+mod store;
+
+pub use connection::{DEV_ACCOUNT, DEV_KEY, DEV_TABLE_ENDPOINT, TableAccount};
+pub use store::{AzureTableStore, CLUSTERS_SUFFIX, RUNS_SUFFIX};

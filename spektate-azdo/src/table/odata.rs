@@ -1,0 +1,146 @@
+//! OData pieces of the Table service: `$filter` expressions with every string literal
+//! escaped, entity key paths, and the characters keys may not hold.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use spektate_core::{Error, RecordQuery, Result};
+
+/// RFC 3986 unreserved characters stay; everything else is percent-encoded.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes a query value or a key inside an entity path.
+pub fn enc(value: &str) -> String {
+    utf8_percent_encode(value, UNRESERVED).to_string()
+}
+
+/// A string literal: quoted, with each `'` doubled, so no value can end the literal.
+pub fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A `datetime'...'` literal.
+pub fn datetime(at: DateTime<Utc>) -> String {
+    format!(
+        "datetime'{}'",
+        at.to_rfc3339_opts(SecondsFormat::Micros, true)
+    )
+}
+
+/// `column eq 'value'`.
+pub fn eq(column: &str, value: &str) -> String {
+    format!("{column} eq {}", literal(value))
+}
+
+/// The filter of a partition read: the partition, every equality of `query`, the run id
+/// as `(p1 or p2 or p3)`, and `Timestamp ge` for "changed since".
+pub fn record_filter(partition: &str, query: &RecordQuery) -> String {
+    let mut parts = vec![eq("PartitionKey", partition)];
+    for (column, value) in query.equalities() {
+        parts.push(eq(column, value));
+    }
+    if let Some(id) = &query.run_id {
+        parts.push(format!(
+            "({} or {} or {})",
+            eq("p1", id),
+            eq("p2", id),
+            eq("p3", id)
+        ));
+    }
+    if let Some(since) = query.changed_since {
+        parts.push(format!("Timestamp ge {}", datetime(since)));
+    }
+    parts.join(" and ")
+}
+
+/// Checks a PartitionKey or RowKey value: not empty, at most 1 KiB, none of `/ \ # ?` and
+/// no control character (the Table service rejects them).
+pub fn check_key(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "is empty; a value is required"));
+    }
+    if value.len() > 1024 {
+        return Err(Error::invalid(
+            field,
+            format!("is {} bytes long; the limit is 1024", value.len()),
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control())
+    {
+        return Err(Error::invalid(
+            field,
+            format!("{value:?} contains {c:?}, which a table key may not hold"),
+        ));
+    }
+    Ok(())
+}
+
+/// A key for a value that may hold characters keys may not: those (and `%`) percent-encoded.
+pub fn safe_key(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '/' | '\\' | '#' | '?' | '%') || c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The path of one entity: `{table}(PartitionKey='..',RowKey='..')`, keys escaped and encoded.
+pub fn entity_path(table: &str, partition: &str, row_key: &str) -> String {
+    let key = |v: &str| enc(&v.replace('\'', "''"));
+    format!(
+        "/{table}(PartitionKey='{}',RowKey='{}')",
+        key(partition),
+        key(row_key)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_quote_can_never_end_the_literal() {
+        let q = RecordQuery::all().image_tag("it's' or 'a' eq 'a");
+        let f = record_filter("demo", &q);
+        assert_eq!(
+            f,
+            "PartitionKey eq 'demo' and imageTag eq 'it''s'' or ''a'' eq ''a'"
+        );
+    }
+
+    #[test]
+    fn run_ids_and_changed_since() {
+        let since = Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap();
+        let f = record_filter("p", &RecordQuery::all().run_id("42").changed_since(since));
+        assert_eq!(
+            f,
+            "PartitionKey eq 'p' and (p1 eq '42' or p2 eq '42' or p3 eq '42') and Timestamp ge datetime'2024-01-02T03:04:05.000000Z'"
+        );
+    }
+
+    #[test]
+    fn keys_are_checked_escaped_and_encoded() {
+        assert!(check_key("partition key", "fabrikam").is_ok());
+        let e = check_key("partition key", "a/b").unwrap_err().to_string();
+        assert!(e.contains("\"a/b\"") && e.contains("'/'"), "{e}");
+        assert!(check_key("partition key", "").is_err());
+        assert_eq!(safe_key("job/12#3"), "job%2F12%233");
+        assert_eq!(
+            entity_path("deployments", "o'neil x", "abc"),
+            "/deployments(PartitionKey='o%27%27neil%20x',RowKey='abc')"
+        );
+    }
+}

@@ -1,0 +1,686 @@
+//! [`AzureTableStore`]: a [`RecordStore`] over the Table service REST API.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde_json::Value;
+use spektate_core::http::{Auth, HttpClient, Method, Policy, Request, Response};
+use spektate_core::model::record::MAX_VALUE_LEN;
+use spektate_core::{ClusterSync, Error, Record, RecordQuery, RecordStore, Result, RunReport};
+use tokio::sync::OnceCell;
+
+use super::connection::TableAccount;
+use super::entity::{
+    cluster_entity, entity_cluster, entity_record, entity_report, etag_time, insertion_time,
+    record_entity, replacement_entity, report_entity,
+};
+use super::odata::{check_key, enc, entity_path, eq, record_filter, safe_key};
+use super::signing::{authorization, canonical_resource, http_date};
+
+/// The REST API version every request asks for.
+const API_VERSION: &str = "2019-02-02";
+/// Suffix of the partition that holds a partition's run reports.
+pub const RUNS_SUFFIX: &str = "~runs";
+/// Suffix of the partition that holds a partition's cluster reports.
+pub const CLUSTERS_SUFFIX: &str = "~clusters";
+/// A `$filter` may hold at most 15 comparisons: the partition and 14 row keys.
+const KEYS_PER_FILTER: usize = 14;
+/// Up to this many run reports are read by key; more read the whole runs partition.
+const KEYED_READ_MAX: usize = KEYS_PER_FILTER * 3;
+
+/// Deployment records in an Azure Storage table (or Azurite), read and written with the
+/// columns the original Spektate pipelines use, so existing tables work as they are.
+///
+/// - Records live in the partition named by the project, one entity per deployment.
+/// - Run reports and cluster reports live beside them, under the PartitionKeys
+///   `<partition>~runs` and `<partition>~clusters`, which tools that read a partition by its
+///   exact key never see.
+/// - Replace and delete are conditional on the ETag read (`If-Match`); a lost race is
+///   [`Error::Conflict`].
+/// - "Changed since" is a filter on the service's `Timestamp`, so a refresh reads only what
+///   changed.
+/// - Records come back in insertion order, as the linking rules' "first" and "last" need:
+///   the service's `Timestamp` of a row not yet replaced is its insertion time, and the
+///   first replace pins it in an `insertedAt` column. Rows other tools replaced before this
+///   store ever did are ordered by their last write.
+/// - A replace keeps the columns other tools wrote (it reads the row, then writes it back
+///   with the record's columns, conditional on the record's ETag).
+/// - The table is created when first written to; reading a missing table reads nothing.
+pub struct AzureTableStore {
+    http: HttpClient,
+    account: TableAccount,
+    table: String,
+    created: OnceCell<()>,
+}
+
+impl std::fmt::Debug for AzureTableStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureTableStore")
+            .field("account", &self.account)
+            .field("table", &self.table)
+            .finish()
+    }
+}
+
+/// One request to the service: `path` is encoded and below the endpoint.
+struct Call<'a> {
+    operation: &'a str,
+    method: Method,
+    path: &'a str,
+    query: &'a str,
+    body: Option<&'a Value>,
+    headers: &'a [(&'a str, &'a str)],
+    pass: &'a [u16],
+}
+
+impl<'a> Call<'a> {
+    fn new(operation: &'a str, method: Method, path: &'a str) -> Self {
+        Call {
+            operation,
+            method,
+            path,
+            query: "",
+            body: None,
+            headers: &[],
+            pass: &[],
+        }
+    }
+
+    fn query(mut self, query: &'a str) -> Self {
+        self.query = query;
+        self
+    }
+
+    fn body(mut self, body: &'a Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    fn pass(mut self, pass: &'a [u16]) -> Self {
+        self.pass = pass;
+        self
+    }
+}
+
+/// What a response means to the store: the body, or a status handed back.
+enum Outcome {
+    Ok(Response),
+    /// A status handed back: the status, the service's error code, and how many attempts
+    /// the request took.
+    Status(u16, String, u32),
+}
+
+fn check_table_name(table: &str) -> Result<()> {
+    let ok = (3..=63).contains(&table.len())
+        && table
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+        && table.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !table.eq_ignore_ascii_case("tables");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "table name",
+            format!("'{table}' must be 3 to 63 letters and digits, starting with a letter"),
+        ))
+    }
+}
+
+fn check_partition(partition: &str) -> Result<()> {
+    check_key("partition key", partition)?;
+    if partition.ends_with(RUNS_SUFFIX) || partition.ends_with(CLUSTERS_SUFFIX) {
+        return Err(Error::invalid(
+            "partition key",
+            format!(
+                "'{partition}' ends with '{RUNS_SUFFIX}' or '{CLUSTERS_SUFFIX}', which name the report partitions"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_values(record: &Record) -> Result<()> {
+    for (column, value) in record.columns() {
+        if let Some(v) = value {
+            if v.chars().count() > MAX_VALUE_LEN {
+                return Err(Error::invalid(
+                    column,
+                    format!(
+                        "is {} characters long; the limit is {MAX_VALUE_LEN}",
+                        v.chars().count()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl AzureTableStore {
+    /// The table `table` of `account`, with the default policy (30 s timeout, 4 retries,
+    /// 8 requests at once).
+    pub fn new(account: TableAccount, table: &str) -> Result<Self> {
+        Self::with_policy(account, table, Policy::default())
+    }
+
+    /// The table `table` of the account a connection string names.
+    pub fn from_connection_string(connection_string: &str, table: &str) -> Result<Self> {
+        Self::new(
+            TableAccount::from_connection_string(connection_string)?,
+            table,
+        )
+    }
+
+    /// The table `table` of `account`, with explicit timeouts, retries and concurrency.
+    pub fn with_policy(account: TableAccount, table: &str, policy: Policy) -> Result<Self> {
+        let table = table.trim().to_string();
+        check_table_name(&table)?;
+        let http = HttpClient::with_policy(
+            format!("azure-table {}/{table}", account.name()),
+            Auth::None,
+            policy,
+        )?;
+        Ok(AzureTableStore {
+            http,
+            account,
+            table,
+            created: OnceCell::new(),
+        })
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The account.
+    pub fn account(&self) -> &TableAccount {
+        &self.account
+    }
+
+    fn err(&self, operation: &str, message: impl std::fmt::Display) -> Error {
+        Error::store(self.describe(), operation, message)
+    }
+
+    /// Sends a signed request.
+    async fn call(&self, c: Call<'_>) -> Result<Outcome> {
+        let Call {
+            operation,
+            method,
+            path,
+            query,
+            body,
+            headers,
+            pass,
+        } = c;
+        let full_path = format!("{}{path}", self.account.endpoint_path());
+        let url = if query.is_empty() {
+            format!("{}{path}", self.account.endpoint())
+        } else {
+            format!("{}{path}?{query}", self.account.endpoint())
+        };
+        let date = http_date(Utc::now());
+        let content_type = if body.is_some() {
+            "application/json"
+        } else {
+            ""
+        };
+        let auth = authorization(
+            self.account.name(),
+            self.account.key_bytes(),
+            method.as_str(),
+            content_type,
+            &date,
+            &canonical_resource(self.account.name(), &full_path),
+        );
+        let mut req = Request::new(method, url, operation, &self.table)
+            .header("x-ms-date", &date)
+            .header("x-ms-version", API_VERSION)
+            .header("accept", "application/json;odata=minimalmetadata")
+            .header("dataserviceversion", "3.0;NetFx")
+            .header("maxdataserviceversion", "3.0;NetFx")
+            .header("authorization", &auth);
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let mut passed = vec![401, 403];
+        passed.extend_from_slice(pass);
+        let resp = self
+            .http
+            .send(req.pass(&passed))
+            .await
+            .map_err(|e| match e {
+                Error::Provider { message, .. } => self.err(operation, message),
+                other => other,
+            })?;
+        match resp.status {
+            200..=299 => Ok(Outcome::Ok(resp)),
+            401 | 403 => Err(self.err(
+                operation,
+                format!(
+                    "the account key was rejected (HTTP {}){}",
+                    resp.status,
+                    detail(&resp)
+                ),
+            )),
+            s => Ok(Outcome::Status(s, error_code(&resp), resp.attempts())),
+        }
+    }
+
+    /// Creates the table unless it exists; done once per store.
+    pub async fn ensure_table(&self) -> Result<()> {
+        self.created
+            .get_or_try_init(|| async {
+                let body = serde_json::json!({ "TableName": self.table });
+                let headers = [("prefer", "return-no-content")];
+                match self
+                    .call(
+                        Call::new("create table", Method::POST, "/Tables")
+                            .body(&body)
+                            .headers(&headers)
+                            .pass(&[409]),
+                    )
+                    .await?
+                {
+                    Outcome::Ok(_) | Outcome::Status(409, ..) => Ok(()),
+                    Outcome::Status(s, code, _) => {
+                        Err(self.err("create table", format!("HTTP {s} {code}")))
+                    }
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Reads every entity that passes `filter`, following continuation tokens until none is
+    /// left. A missing table reads nothing.
+    async fn query_entities(&self, operation: &str, filter: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        let mut token: Option<(String, String)> = None;
+        let path = format!("/{}()", self.table);
+        loop {
+            let mut query = format!("$filter={}", enc(filter));
+            if let Some((pk, rk)) = &token {
+                query.push_str(&format!("&NextPartitionKey={}", enc(pk)));
+                if !rk.is_empty() {
+                    query.push_str(&format!("&NextRowKey={}", enc(rk)));
+                }
+            }
+            let resp = match self
+                .call(
+                    Call::new(operation, Method::GET, &path)
+                        .query(&query)
+                        .pass(&[404]),
+                )
+                .await?
+            {
+                Outcome::Ok(r) => r,
+                Outcome::Status(404, code, _) if code == "TableNotFound" || code.is_empty() => {
+                    return Ok(out);
+                }
+                Outcome::Status(s, code, _) => {
+                    return Err(self.err(operation, format!("HTTP {s} {code}")));
+                }
+            };
+            let body: Value = serde_json::from_slice(&resp.body)
+                .map_err(|e| self.err(operation, format!("malformed response body: {e}")))?;
+            match body.get("value") {
+                Some(Value::Array(rows)) => out.extend(rows.iter().cloned()),
+                _ => return Err(self.err(operation, "malformed response body: no `value` list")),
+            }
+            let next_pk = resp
+                .header("x-ms-continuation-nextpartitionkey")
+                .map(str::to_string);
+            let next_rk = resp
+                .header("x-ms-continuation-nextrowkey")
+                .unwrap_or_default()
+                .to_string();
+            match next_pk {
+                Some(pk) if !pk.is_empty() => token = Some((pk, next_rk)),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Reads one entity, `None` when it does not exist.
+    async fn get_entity(&self, partition: &str, row_key: &str) -> Result<Option<Value>> {
+        let path = entity_path(&self.table, partition, row_key);
+        match self
+            .call(Call::new("read", Method::GET, &path).pass(&[404]))
+            .await?
+        {
+            Outcome::Ok(resp) => serde_json::from_slice(&resp.body)
+                .map(Some)
+                .map_err(|e| self.err("read", format!("malformed response body: {e}"))),
+            Outcome::Status(..) => Ok(None),
+        }
+    }
+
+    /// Inserts or replaces an entity unconditionally; returns its new ETag.
+    async fn upsert(
+        &self,
+        operation: &str,
+        partition: &str,
+        row_key: &str,
+        entity: &Value,
+    ) -> Result<Option<String>> {
+        self.ensure_table().await?;
+        let path = entity_path(&self.table, partition, row_key);
+        match self
+            .call(Call::new(operation, Method::PUT, &path).body(entity))
+            .await?
+        {
+            Outcome::Ok(resp) => Ok(resp.header("etag").map(str::to_string)),
+            Outcome::Status(s, code, _) => Err(self.err(operation, format!("HTTP {s} {code}"))),
+        }
+    }
+}
+
+fn error_code(resp: &Response) -> String {
+    if let Some(code) = resp.header("x-ms-error-code") {
+        return code.to_string();
+    }
+    serde_json::from_slice::<Value>(&resp.body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/odata.error/code")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+fn detail(resp: &Response) -> String {
+    let msg = serde_json::from_slice::<Value>(&resp.body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/odata.error/message/value")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    match msg {
+        Some(m) => format!(": {}", m.lines().next().unwrap_or_default()),
+        None => String::new(),
+    }
+}
+
+fn conflict(record: &Record) -> Error {
+    Error::Conflict {
+        partition: record.partition_key.clone(),
+        row_key: record.row_key.clone(),
+    }
+}
+
+#[async_trait]
+impl RecordStore for AzureTableStore {
+    fn describe(&self) -> String {
+        format!("azure-table:{}/{}", self.account.endpoint(), self.table)
+    }
+
+    async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>> {
+        check_partition(partition)?;
+        let rows = self
+            .query_entities("query", &record_filter(partition, query))
+            .await?;
+        let mut records: Vec<(Option<chrono::DateTime<Utc>>, Record)> = rows
+            .iter()
+            .filter_map(|row| {
+                let r = entity_record(row);
+                if r.is_none() {
+                    tracing::warn!(store = %self.describe(), "skipping an entity without keys");
+                }
+                r.map(|r| (insertion_time(row).or(r.timestamp), r))
+            })
+            .collect();
+        // Insertion order: the service returns rows by RowKey, which is random.
+        records.sort_by(|(a, ra), (b, rb)| a.cmp(b).then_with(|| ra.row_key.cmp(&rb.row_key)));
+        Ok(records.into_iter().map(|(_, r)| r).collect())
+    }
+
+    async fn insert(&self, record: &Record) -> Result<Record> {
+        check_partition(&record.partition_key)?;
+        check_key("row key", &record.row_key)?;
+        check_values(record)?;
+        self.ensure_table().await?;
+        let entity = record_entity(record);
+        let path = format!("/{}", self.table);
+        match self
+            .call(
+                Call::new("insert", Method::POST, &path)
+                    .body(&entity)
+                    .headers(&[("prefer", "return-content")])
+                    .pass(&[409]),
+            )
+            .await?
+        {
+            Outcome::Ok(resp) => {
+                let stored: Value = serde_json::from_slice(&resp.body)
+                    .map_err(|e| self.err("insert", format!("malformed response body: {e}")))?;
+                let mut out = entity_record(&stored)
+                    .ok_or_else(|| self.err("insert", "the stored entity has no keys"))?;
+                if out.etag.is_none() {
+                    out.etag = resp.header("etag").map(str::to_string);
+                }
+                Ok(out)
+            }
+            Outcome::Status(409, _, attempts) if attempts > 1 => {
+                // A retried insert whose first attempt landed finds its own row: that is success.
+                match self
+                    .get_entity(&record.partition_key, &record.row_key)
+                    .await?
+                {
+                    Some(existing) => match entity_record(&existing) {
+                        Some(found) if found.columns() == record.columns() => Ok(found),
+                        _ => Err(conflict(record)),
+                    },
+                    None => Err(conflict(record)),
+                }
+            }
+            Outcome::Status(409, ..) => Err(conflict(record)),
+            Outcome::Status(s, code, _) => Err(self.err("insert", format!("HTTP {s} {code}"))),
+        }
+    }
+
+    async fn replace(&self, record: &Record) -> Result<Record> {
+        check_partition(&record.partition_key)?;
+        check_key("row key", &record.row_key)?;
+        check_values(record)?;
+        let missing = || Error::NotFound {
+            what: format!(
+                "record {} in partition {}",
+                record.row_key, record.partition_key
+            ),
+        };
+        // Read the row first: columns other tools wrote, and its insertion time, survive
+        // the replace. The write itself is conditional on the ETag the caller read.
+        let current = self
+            .get_entity(&record.partition_key, &record.row_key)
+            .await?
+            .ok_or_else(missing)?;
+        let current_etag = current
+            .get("odata.etag")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let if_match = record
+            .etag
+            .clone()
+            .or(current_etag)
+            .unwrap_or_else(|| "*".to_string());
+        let entity = replacement_entity(&current, record);
+        let path = entity_path(&self.table, &record.partition_key, &record.row_key);
+        let headers = [("if-match", if_match.as_str())];
+        match self
+            .call(
+                Call::new("replace", Method::PUT, &path)
+                    .body(&entity)
+                    .headers(&headers)
+                    .pass(&[404, 409, 412]),
+            )
+            .await?
+        {
+            Outcome::Ok(resp) => {
+                let mut out = record.clone();
+                out.etag = resp.header("etag").map(str::to_string);
+                out.timestamp = out
+                    .etag
+                    .as_deref()
+                    .and_then(etag_time)
+                    .or_else(|| Some(Utc::now()));
+                Ok(out)
+            }
+            Outcome::Status(412 | 409, ..) => Err(conflict(record)),
+            Outcome::Status(404, ..) => Err(missing()),
+            Outcome::Status(s, code, _) => Err(self.err("replace", format!("HTTP {s} {code}"))),
+        }
+    }
+
+    async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()> {
+        check_key("partition key", partition)?;
+        check_key("row key", row_key)?;
+        let path = entity_path(&self.table, partition, row_key);
+        let if_match = etag.unwrap_or("*");
+        match self
+            .call(
+                Call::new("delete", Method::DELETE, &path)
+                    .headers(&[("if-match", if_match)])
+                    .pass(&[404, 412]),
+            )
+            .await?
+        {
+            Outcome::Ok(_) | Outcome::Status(404, ..) => Ok(()),
+            Outcome::Status(412, ..) => Err(Error::Conflict {
+                partition: partition.into(),
+                row_key: row_key.into(),
+            }),
+            Outcome::Status(s, code, _) => Err(self.err("delete", format!("HTTP {s} {code}"))),
+        }
+    }
+
+    async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {
+        check_partition(partition)?;
+        if report.id.trim().is_empty() {
+            return Err(Error::invalid("run id", "is empty; a value is required"));
+        }
+        let runs = format!("{partition}{RUNS_SUFFIX}");
+        let key = safe_key(&report.id);
+        check_key("run id", &key)?;
+        let etag = self
+            .upsert(
+                "put run report",
+                &runs,
+                &key,
+                &report_entity(&runs, &key, report),
+            )
+            .await?;
+        let mut stored = report.clone();
+        stored.reported_at = etag
+            .as_deref()
+            .and_then(etag_time)
+            .or_else(|| Some(Utc::now()));
+        Ok(stored)
+    }
+
+    async fn run_reports(&self, partition: &str, ids: &[String]) -> Result<Vec<RunReport>> {
+        check_partition(partition)?;
+        let runs = format!("{partition}{RUNS_SUFFIX}");
+        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = if wanted.len() > KEYED_READ_MAX {
+            self.query_entities("read run reports", &eq("PartitionKey", &runs))
+                .await?
+        } else {
+            let keys: Vec<String> = wanted.iter().map(|id| safe_key(id)).collect();
+            let jobs = keys.chunks(KEYS_PER_FILTER).map(|chunk| {
+                let any: Vec<String> = chunk.iter().map(|k| eq("RowKey", k)).collect();
+                let filter = format!("{} and ({})", eq("PartitionKey", &runs), any.join(" or "));
+                async move { self.query_entities("read run reports", &filter).await }
+            });
+            futures::future::try_join_all(jobs)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        let mut out: Vec<RunReport> = rows
+            .iter()
+            .filter_map(entity_report)
+            .filter(|r| wanted.contains(r.id.as_str()))
+            .collect();
+        out.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+        Ok(out)
+    }
+
+    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
+        check_partition(partition)?;
+        if sync.cluster.trim().is_empty() {
+            return Err(Error::invalid("cluster", "is empty; a value is required"));
+        }
+        let clusters = format!("{partition}{CLUSTERS_SUFFIX}");
+        let key = safe_key(&sync.cluster);
+        check_key("cluster", &key)?;
+        self.upsert(
+            "put cluster sync",
+            &clusters,
+            &key,
+            &cluster_entity(&clusters, &key, sync),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
+        check_partition(partition)?;
+        let clusters = format!("{partition}{CLUSTERS_SUFFIX}");
+        let rows = self
+            .query_entities("read cluster syncs", &eq("PartitionKey", &clusters))
+            .await?;
+        Ok(rows.iter().filter_map(entity_cluster).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spektate_core::http::Secret;
+
+    #[test]
+    fn table_names_and_report_partitions_are_checked() {
+        let account = TableAccount::development(None).unwrap();
+        let e = AzureTableStore::new(account.clone(), "my-table")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'my-table'"), "{e}");
+        assert!(AzureTableStore::new(account, "deployments").is_ok());
+        let e = check_partition("demo~runs").unwrap_err().to_string();
+        assert!(e.contains("'demo~runs'"), "{e}");
+    }
+
+    #[test]
+    fn the_key_never_shows() {
+        let key = "c3VwZXItc2VjcmV0LWtleQ==";
+        let store = AzureTableStore::new(
+            TableAccount::new("spektate", Secret::new(key)).unwrap(),
+            "deployments",
+        )
+        .unwrap();
+        let shown = format!("{store:?} {}", store.describe());
+        assert!(!shown.contains(key), "{shown}");
+        assert_eq!(
+            store.describe(),
+            "azure-table:https://spektate.table.core.windows.net/deployments"
+        );
+    }
+}

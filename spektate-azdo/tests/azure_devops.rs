@@ -1,0 +1,714 @@
+//! The Azure DevOps providers against a mock server answering with captured responses and
+//! responses built in the documented shapes.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::fixtures::{fast, list, load, release_from_deployment, tfs_build};
+use serde_json::{Value, json};
+use spektate_azdo::releases::artifact_image;
+use spektate_azdo::{AzureDevOps, AzureRepos};
+use spektate_core::http::Secret;
+use spektate_core::{
+    Error, Filter, MemoryStore, Pipelines, Record, RecordStore, RepoHost, RepoRef, Repositories,
+    RunKind, RunRequest, RunResult, RunStatus, StepState, Tracker,
+};
+use wiremock::matchers::{body_partial_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const PAT: &str = "azdo-pat-7f3e2d1a";
+
+fn pipelines(server: &MockServer) -> AzureDevOps {
+    AzureDevOps::builder(format!("{}/fabrikam", server.uri()), "hello")
+        .token(Secret::new(PAT))
+        .policy(fast())
+        .build()
+        .unwrap()
+}
+
+fn repos(server: &MockServer) -> AzureRepos {
+    AzureRepos::builder()
+        .base_url(server.uri())
+        .token(Secret::new(PAT))
+        .policy(fast())
+        .build()
+        .unwrap()
+}
+
+fn requests(ids: &[&str]) -> Vec<RunRequest> {
+    ids.iter()
+        .map(|id| RunRequest {
+            id: id.to_string(),
+            repo: None,
+        })
+        .collect()
+}
+
+fn hld() -> RepoRef {
+    RepoRef::parse("https://dev.azure.com/fabrikam/hello/_git/hld").unwrap()
+}
+
+const BUILDS: &str = "/fabrikam/hello/_apis/build/builds";
+
+#[tokio::test]
+async fn builds_of_a_github_repository_come_back_with_branch_commit_and_requester() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(BUILDS))
+        .and(query_param("buildIds", "7176,7271"))
+        .and(query_param("api-version", "6.0"))
+        .and(header(
+            "authorization",
+            format!("Basic {}", b64(&format!(":{PAT}"))).as_str(),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(list(load("raw-builds.json").as_array().unwrap().clone())),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let batch = pipelines(&server)
+        .runs(RunKind::Build, &requests(&["7271", "7176"]))
+        .await
+        .unwrap();
+    assert!(
+        batch.not_found.is_empty() && batch.failed.is_empty(),
+        "{batch:?}"
+    );
+    let run = &batch.found["7176"];
+    assert_eq!(run.number.as_deref(), Some("20191030.1"));
+    assert_eq!(
+        (run.status, run.result),
+        (RunStatus::Completed, Some(RunResult::Succeeded))
+    );
+    assert_eq!(run.source_branch.as_deref(), Some("master"));
+    assert_eq!(
+        run.source_commit.as_deref(),
+        Some("f19cb81f889d8d29dd21d860df04967fdf5af567")
+    );
+    assert_eq!(run.requested_by.as_deref(), Some("Samiya Akhtar"));
+    assert_eq!(run.pipeline.as_deref(), Some("edaena.spartan-app"));
+    assert_eq!(
+        run.url.as_deref(),
+        Some(
+            "https://dev.azure.com/epicstuff/f8a98d9c-8f11-46ef-89e4-07b4a56d1ad5/_build/results?buildId=7176"
+        )
+    );
+    let repo = run
+        .repository
+        .as_ref()
+        .expect("the GitHub repository is kept");
+    assert_eq!(
+        (repo.provider, repo.owner.as_str(), repo.name.as_str()),
+        (RepoHost::GitHub, "edaena", "spartan-app")
+    );
+    assert_eq!(
+        run.queued_at.unwrap().to_rfc3339(),
+        "2019-10-30T20:58:57.432351+00:00"
+    );
+    assert_eq!(
+        run.finished_at.unwrap().to_rfc3339(),
+        "2019-10-30T21:05:25.768973200+00:00"
+    );
+    assert_eq!(
+        run.last_changed_at.unwrap().to_rfc3339(),
+        "2019-10-30T21:05:25.953+00:00"
+    );
+}
+
+#[tokio::test]
+async fn a_build_in_progress_has_no_result_and_keeps_its_azure_repository() {
+    let server = MockServer::start().await;
+    let mut running = tfs_build(
+        &server.uri(),
+        14690,
+        "inProgress",
+        None,
+        "frontend",
+        "c3e9904bde5aba657866beeb76b10ef09fdec707",
+    );
+    running["result"] = Value::Null;
+    Mock::given(path(BUILDS))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list(vec![running])))
+        .mount(&server)
+        .await;
+    let batch = pipelines(&server).builds(&["14690".into()]).await;
+    let run = &batch.found["14690"];
+    assert_eq!(
+        (run.status, run.result, run.finished_at),
+        (RunStatus::InProgress, None, None)
+    );
+    let repo = run.repository.as_ref().unwrap();
+    assert_eq!(
+        (repo.provider, repo.project.as_deref(), repo.name.as_str()),
+        (RepoHost::AzureDevOps, Some("hello"), "frontend")
+    );
+}
+
+/// Answers `builds?buildIds=` with the builds asked for, except the ids it lacks; counts
+/// the requests and remembers the longest URL.
+struct BuildList {
+    missing: Vec<u64>,
+    failing: Option<u64>,
+}
+
+impl Respond for BuildList {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let ids: Vec<u64> = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "buildIds")
+            .map(|(_, v)| v.split(',').filter_map(|s| s.parse().ok()).collect())
+            .unwrap_or_default();
+        if self.failing.is_some_and(|f| ids.contains(&f)) {
+            return ResponseTemplate::new(500)
+                .set_body_json(json!({"message": "TF400898: An Internal Error Occurred."}));
+        }
+        let builds: Vec<Value> = ids
+            .iter()
+            .filter(|id| !self.missing.contains(id))
+            .map(|id| {
+                tfs_build(
+                    "https://dev.azure.com/fabrikam",
+                    *id,
+                    "completed",
+                    Some("succeeded"),
+                    "frontend",
+                    "a1b2c3d",
+                )
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_json(list(builds))
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_ids_go_in_chunks_under_2000_characters_and_one_failed_chunk_fails_only_its_ids()
+{
+    let server = MockServer::start().await;
+    Mock::given(path(BUILDS))
+        .respond_with(BuildList {
+            missing: vec![100_010, 100_500],
+            failing: Some(100_999),
+        })
+        .mount(&server)
+        .await;
+    let ids: Vec<String> = (100_000..101_000).map(|n| n.to_string()).collect();
+    let batch = pipelines(&server).builds(&ids).await;
+    let received = server.received_requests().await.unwrap();
+    assert!(received.len() >= 4, "{} requests", received.len());
+    for r in &received {
+        assert!(
+            r.url.as_str().len() <= 2000,
+            "a URL of {} characters",
+            r.url.as_str().len()
+        );
+    }
+    assert!(
+        batch.not_found.contains("100010") && batch.not_found.contains("100500"),
+        "deleted builds are not found"
+    );
+    assert!(
+        batch.failed.contains_key("100999"),
+        "the failing chunk's ids failed"
+    );
+    assert!(
+        batch.failed["100999"].contains("HTTP 500") && batch.failed["100999"].contains("TF400898"),
+        "{}",
+        batch.failed["100999"]
+    );
+    assert!(
+        batch.found.contains_key("100000"),
+        "the other chunks are still found"
+    );
+    assert_eq!(
+        batch.found.len() + batch.not_found.len() + batch.failed.len(),
+        1000
+    );
+    assert!(!batch.failed.contains_key("100000"));
+}
+
+#[tokio::test]
+async fn a_failed_multi_stage_build_says_its_metadata_stage_failed() {
+    let server = MockServer::start().await;
+    let mut failed = tfs_build(
+        &server.uri(),
+        6676,
+        "completed",
+        Some("failed"),
+        "hello-bedrock",
+        "1bbcd91c",
+    );
+    failed["result"] = json!("failed");
+    Mock::given(path(BUILDS))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list(vec![failed])))
+        .mount(&server)
+        .await;
+    Mock::given(path("/fabrikam/hello/_apis/build/builds/6676/timeline"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(load("raw-build-stages.json")))
+        // Once asked directly, once by the tracker for the run that did not succeed.
+        .expect(2)
+        .mount(&server)
+        .await;
+
+    let provider = pipelines(&server);
+    let stages = provider.build_stages("6676").await.unwrap();
+    let shown: Vec<(&str, u32, Option<RunResult>)> = stages
+        .iter()
+        .map(|s| (s.name.as_str(), s.order, s.result))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("build", 1, Some(RunResult::Succeeded)),
+            ("hld_update", 2, Some(RunResult::Failed))
+        ]
+    );
+
+    // Through the tracker: p1 == p2 is one multi-stage run; the image step succeeded, the
+    // metadata step failed.
+    let store = Arc::new(MemoryStore::new());
+    let mut r = Record::new("hello");
+    for (c, v) in [
+        ("p1", "6676"),
+        ("p2", "6676"),
+        ("imageTag", "hello-bedrock-master-6676"),
+        ("service", "hello-bedrock"),
+    ] {
+        r.set_column(c, Some(v.into()));
+    }
+    store.insert(&r).await.unwrap();
+    let tracker = Tracker::builder(store)
+        .partition("hello")
+        .pipelines(Arc::new(provider))
+        .build();
+    let d = &tracker.deployments(&Filter::default()).await.unwrap()[0];
+    assert_eq!(d.image.as_ref().unwrap().state, StepState::Succeeded);
+    assert_eq!(d.metadata.as_ref().unwrap().state, StepState::Failed);
+    assert_eq!(d.status.as_str(), "Failed");
+}
+
+#[tokio::test]
+async fn a_release_carries_its_image_version_and_registry() {
+    let server = MockServer::start().await;
+    let deployments = load("raw-releases.json");
+    let releases: Vec<Value> = deployments
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(release_from_deployment)
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/fabrikam/hello/_apis/release/releases"))
+        .and(query_param("releaseIdFilter", "263,264"))
+        .and(query_param("$expand", "environments,artifacts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list(releases[..2].to_vec())))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let batch = pipelines(&server)
+        .runs(RunKind::Release, &requests(&["264", "263"]))
+        .await
+        .unwrap();
+    let run = &batch.found["264"];
+    assert_eq!(
+        (run.kind, run.number.as_deref()),
+        (RunKind::Release, Some("Release-211"))
+    );
+    assert_eq!(
+        (run.status, run.result),
+        (RunStatus::Completed, Some(RunResult::Succeeded))
+    );
+    assert_eq!(
+        run.image_version.as_deref(),
+        Some("hello-bedrock-master-7254")
+    );
+    assert_eq!(run.pipeline.as_deref(), Some("hello-bedrock"));
+    assert_eq!(
+        run.queued_at.unwrap().to_rfc3339(),
+        "2019-10-31T18:11:30.410+00:00"
+    );
+    assert_eq!(
+        run.started_at.unwrap().to_rfc3339(),
+        "2019-10-31T18:11:43.297+00:00"
+    );
+    assert_eq!(
+        run.finished_at.unwrap().to_rfc3339(),
+        "2019-10-31T18:13:07.600+00:00"
+    );
+    assert!(run.url.as_deref().unwrap().contains("releaseId=264"));
+    let image = artifact_image(&releases[0]).unwrap();
+    assert_eq!(image.registry.as_deref(), Some("hellorings.azurecr.io"));
+    assert_eq!(
+        batch.found["263"].image_version.as_deref(),
+        Some("hello-bedrock-master-7043")
+    );
+}
+
+#[tokio::test]
+async fn commit_authors_of_one_repository_come_from_one_commits_batch() {
+    let server = MockServer::start().await;
+    let mut second = load("author-response.json");
+    second["commitId"] = json!("dafdbd15067ac341dcf3f787797c7d761c28c7c4");
+    second["author"]["name"] = json!("Andre Briggs");
+    second["author"]["email"] = json!("anbriggs@microsoft.com");
+    Mock::given(method("POST"))
+        .and(path(
+            "/fabrikam/hello/_apis/git/repositories/hld/commitsbatch",
+        ))
+        .and(body_partial_json(
+            json!({"ids": ["1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4", "dafdbd1"]}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(list(vec![load("author-response.json"), second])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let ids = vec![
+        "1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4".to_string(),
+        "dafdbd1".to_string(),
+    ];
+    let authors = repos(&server).authors(&hld(), &ids).await.unwrap();
+    let a = &authors["1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4"];
+    assert_eq!(
+        (a.name.as_str(), a.email.as_deref()),
+        ("Samiya Akhtar", Some("saakhta@microsoft.com"))
+    );
+    assert!(a.avatar_url.as_deref().unwrap().contains("MemberAvatars"));
+    assert_eq!(
+        a.url.as_deref(),
+        Some(
+            "https://dev.azure.com/epicstuff/hellobedrockprivate/_git/hello-bedrock-azure-private/commit/1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4"
+        )
+    );
+    assert_eq!(
+        authors["dafdbd1"].name, "Andre Briggs",
+        "a short SHA finds its commit"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_commit_in_a_batch_falls_back_to_single_lookups() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"message": "TF401175: The item gone could not be found."})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fabrikam/hello/_apis/git/repositories/hld/commits/1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(load("author-response.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let ids = vec![
+        "1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4".to_string(),
+        "0000000000000000000000000000000000000000".to_string(),
+    ];
+    let authors = repos(&server).authors(&hld(), &ids).await.unwrap();
+    assert_eq!(
+        authors.len(),
+        1,
+        "the known commit is found, the unknown one left out"
+    );
+    assert_eq!(authors[&ids[0]].name, "Samiya Akhtar");
+}
+
+#[tokio::test]
+async fn a_merged_pull_request_and_one_without_closed_by() {
+    let server = MockServer::start().await;
+    let mut active = load("pr-response.json");
+    active["pullRequestId"] = json!(1355);
+    active["status"] = json!("active");
+    let obj = active.as_object_mut().unwrap();
+    obj.remove("closedBy");
+    obj.remove("closedDate");
+    Mock::given(path(
+        "/fabrikam/hello/_apis/git/repositories/hld/pullrequests/1354",
+    ))
+    .respond_with(ResponseTemplate::new(200).set_body_json(load("pr-response.json")))
+    .mount(&server)
+    .await;
+    Mock::given(path(
+        "/fabrikam/hello/_apis/git/repositories/hld/pullrequests/1355",
+    ))
+    .respond_with(ResponseTemplate::new(200).set_body_json(active))
+    .mount(&server)
+    .await;
+    Mock::given(path(
+        "/fabrikam/hello/_apis/git/repositories/hld/pullrequests/9999",
+    ))
+    .respond_with(ResponseTemplate::new(404))
+    .mount(&server)
+    .await;
+    let prs = repos(&server)
+        .pull_requests(&hld(), &["1354".into(), "1355".into(), "9999".into()])
+        .await
+        .unwrap();
+    let merged = &prs["1354"];
+    assert_eq!(
+        merged.title,
+        "Updating samiya.frontend image tag to master-20200317.12."
+    );
+    assert_eq!(
+        merged.source_branch.as_deref(),
+        Some("DEPLOY/samiya2019-samiya.frontend-master-20200317.12")
+    );
+    assert_eq!(merged.target_branch.as_deref(), Some("master"));
+    assert!(merged.merged && !merged.closed);
+    assert_eq!(
+        merged.merged_by.as_ref().map(|a| a.name.as_str()),
+        Some("Samiya Akhtar")
+    );
+    assert_eq!(
+        merged.url.as_deref(),
+        Some(
+            "https://dev.azure.com/epicstuff/hellobedrockprivate/_git/samiya-hld/pullrequest/1354"
+        )
+    );
+    assert!(
+        merged
+            .description
+            .as_deref()
+            .unwrap()
+            .contains("buildId: 14690")
+    );
+    let open = &prs["1355"];
+    assert!(!open.merged && open.merged_by.is_none() && open.merged_at.is_none());
+    assert!(
+        !prs.contains_key("9999"),
+        "a missing pull request is left out"
+    );
+}
+
+#[tokio::test]
+async fn many_pull_requests_come_from_the_list_api() {
+    let server = MockServer::start().await;
+    let page: Vec<Value> = (1340..1360)
+        .rev()
+        .map(|id| {
+            let mut pr = load("pr-response.json");
+            pr["pullRequestId"] = json!(id);
+            pr
+        })
+        .collect();
+    Mock::given(path(
+        "/fabrikam/hello/_apis/git/repositories/hld/pullrequests",
+    ))
+    .and(query_param("searchCriteria.status", "all"))
+    .and(query_param("$skip", "0"))
+    .respond_with(ResponseTemplate::new(200).set_body_json(list(page)))
+    .expect(1)
+    .mount(&server)
+    .await;
+    let ids: Vec<String> = (1345..1355).map(|n| n.to_string()).collect();
+    let prs = repos(&server).pull_requests(&hld(), &ids).await.unwrap();
+    assert_eq!(prs.len(), 10);
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "one list call for ten pull requests"
+    );
+}
+
+#[tokio::test]
+async fn flux_tags_become_cluster_syncs_other_tags_are_ignored_and_tag_objects_are_read_once() {
+    let server = MockServer::start().await;
+    let mut refs = load("sync-response.json");
+    let flux = refs["value"][0].clone();
+    let mut release_tag = flux.clone();
+    release_tag["name"] = json!("refs/tags/v1.0.0");
+    release_tag["objectId"] = json!("1111111111111111111111111111111111111111");
+    let mut lightweight = flux.clone();
+    lightweight["name"] = json!("refs/tags/flux-west-eu");
+    lightweight["objectId"] = json!("cd5b6aef67a8427e4a3860dae1d1f8a3ab8e2b21");
+    refs["value"] = json!([flux, release_tag, lightweight]);
+    Mock::given(path(
+        "/fabrikam/hello/_apis/git/repositories/manifests/refs",
+    ))
+    .respond_with(ResponseTemplate::new(200).set_body_json(refs))
+    .expect(2)
+    .mount(&server)
+    .await;
+    Mock::given(path("/fabrikam/hello/_apis/git/repositories/manifests/annotatedtags/0396d996eda4b2528dbda88dd8ab9c0bb6c27674"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(load("manifest-sync-tag-response.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/fabrikam/hello/_apis/git/repositories/manifests/annotatedtags/cd5b6aef67a8427e4a3860dae1d1f8a3ab8e2b21"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let manifests = RepoRef::parse("https://dev.azure.com/fabrikam/hello/_git/manifests").unwrap();
+    let provider = repos(&server);
+    let syncs = provider.sync_tags(&manifests).await.unwrap();
+    assert_eq!(syncs.len(), 2, "{syncs:?}");
+    let sync = syncs.iter().find(|s| s.cluster == "sync").unwrap();
+    assert_eq!(sync.commit, "ab4c9f1ccb67a82256763e32fba1e70c897bd82a");
+    assert_eq!(sync.tagger.as_deref(), Some("Weave Flux"));
+    assert_eq!(
+        sync.synced_at.unwrap().to_rfc3339(),
+        "2019-10-31T19:17:58+00:00"
+    );
+    let west = syncs.iter().find(|s| s.cluster == "west-eu").unwrap();
+    assert_eq!(
+        (west.commit.as_str(), west.tagger.as_deref()),
+        (
+            "cd5b6aef67a8427e4a3860dae1d1f8a3ab8e2b21",
+            Some("Samiya Akhtar")
+        )
+    );
+    assert!(syncs.iter().all(|s| s.cluster != "v1.0.0"));
+    // A second read lists the refs again but never re-reads a tag object.
+    assert_eq!(provider.sync_tags(&manifests).await.unwrap(), syncs);
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out() {
+    let server = MockServer::start().await;
+    Mock::given(path(BUILDS))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path(BUILDS))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(list(load("raw-builds.json").as_array().unwrap().clone())),
+        )
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    let batch = pipelines(&server).builds(&["7176".into()]).await;
+    assert!(batch.found.contains_key("7176"), "{batch:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After was not honored"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_500_then_success_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(path("/fabrikam/hello/_apis/release/releases"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let release = release_from_deployment(&load("raw-releases.json")[0]);
+    Mock::given(path("/fabrikam/hello/_apis/release/releases"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list(vec![release])))
+        .mount(&server)
+        .await;
+    let batch = pipelines(&server).releases(&["264".into()]).await;
+    assert_eq!(batch.found["264"].number.as_deref(), Some("Release-211"));
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_malformed_body_fails_its_ids_with_a_clear_reason() {
+    let server = MockServer::start().await;
+    Mock::given(path(BUILDS))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .set_body_string("{\"count\": 1, \"value\": [{\"id\": 71"),
+        )
+        .mount(&server)
+        .await;
+    let batch = pipelines(&server).builds(&["7176".into()]).await;
+    let why = &batch.failed["7176"];
+    assert!(
+        why.contains("malformed response body")
+            && why.contains("get builds")
+            && why.contains("7176"),
+        "{why}"
+    );
+    assert!(
+        batch.not_found.is_empty(),
+        "a bad answer never marks a build gone"
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_token_names_the_organisation_and_never_the_token() {
+    let server = MockServer::start().await;
+    Mock::given(path("/fabrikam/_apis/projects/hello"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    // A bad PAT on some routes gets a sign-in page with 203 instead of a 401.
+    Mock::given(path(BUILDS))
+        .respond_with(
+            ResponseTemplate::new(203)
+                .insert_header("content-type", "text/html; charset=utf-8")
+                .set_body_string("<html>Sign in</html>"),
+        )
+        .mount(&server)
+        .await;
+    let provider = pipelines(&server);
+    let e = provider.check().await.unwrap_err();
+    assert!(matches!(e, Error::Provider { auth: true, .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("/fabrikam") && msg.contains("token was rejected"),
+        "{msg}"
+    );
+    assert!(!msg.contains(PAT), "{msg}");
+    let batch = provider.builds(&["7176".into()]).await;
+    assert!(
+        batch.failed["7176"].contains("token was rejected"),
+        "{:?}",
+        batch.failed
+    );
+    assert!(
+        server.received_requests().await.unwrap().len() <= 2,
+        "auth failures are not retried"
+    );
+}
+
+#[tokio::test]
+async fn a_server_collection_is_reached_at_its_own_url() {
+    let server = MockServer::start().await;
+    Mock::given(path("/tfs/DefaultCollection/_apis/projects/Ops"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "eb6e4656", "name": "Ops", "state": "wellFormed"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/tfs/DefaultCollection/Ops/_apis/release/releases"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list(vec![])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let provider = AzureDevOps::new(
+        format!("{}/tfs/DefaultCollection", server.uri()),
+        "Ops",
+        Secret::new(PAT),
+    )
+    .unwrap();
+    assert_eq!(provider.check().await.unwrap(), "Ops");
+    let batch = provider.releases(&["12".into()]).await;
+    assert!(
+        batch.not_found.contains("12"),
+        "a release the server does not list is gone"
+    );
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

@@ -1,0 +1,390 @@
+//! The Azure Table store against a real Azurite: the core conformance suite, paging,
+//! filter escaping, concurrent recorders, and rows written the way the original Spektate
+//! pipelines write them.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use common::azurite::Azurite;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use spektate_azdo::AzureTableStore;
+use spektate_azdo::table::signing::{authorization, canonical_resource, http_date};
+use spektate_azdo::table::{DEV_ACCOUNT, DEV_KEY, TableAccount};
+use spektate_core::http::{Auth, HttpClient, Method, Request, Secret};
+use spektate_core::{
+    DeploymentKind, Filter, ImageBuilt, ManifestCommitted, MetadataUpdated, Record, RecordQuery,
+    RecordStore, Recorder, StepName, Tracker,
+};
+
+fn store(az: &Azurite, table: &str) -> Arc<AzureTableStore> {
+    Arc::new(AzureTableStore::new(az.account(), table).expect("store"))
+}
+
+/// Sends a signed request straight to the Table service, as another client would.
+async fn raw(
+    az: &Azurite,
+    method: Method,
+    path: &str,
+    query: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let http = HttpClient::new("raw table client", Auth::None).unwrap();
+    let key = base64_decode(DEV_KEY);
+    let date = http_date(Utc::now());
+    let content_type = if body.is_some() {
+        "application/json"
+    } else {
+        ""
+    };
+    let resource = canonical_resource(DEV_ACCOUNT, &format!("/{DEV_ACCOUNT}{path}"));
+    let auth = authorization(
+        DEV_ACCOUNT,
+        &key,
+        method.as_str(),
+        content_type,
+        &date,
+        &resource,
+    );
+    let url = if query.is_empty() {
+        format!("{}{path}", az.endpoint())
+    } else {
+        format!("{}{path}?{query}", az.endpoint())
+    };
+    let mut req = Request::new(method, url, "raw", path)
+        .header("x-ms-date", &date)
+        .header("x-ms-version", "2019-02-02")
+        .header("accept", "application/json;odata=nometadata")
+        .header("authorization", &auth)
+        .pass(&[400, 404, 409, 412]);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = http.send(req).await.expect("raw request");
+    let v = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    (resp.status, v)
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_store_passes_the_core_conformance_suite() {
+    let az = Azurite::start();
+    let store =
+        AzureTableStore::from_connection_string(&az.connection_string(), "conformance").unwrap();
+    spektate_core::testkit::store_conformance(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_page_through_more_than_a_thousand_rows() {
+    let az = Azurite::start();
+    let store = store(&az, "paging");
+    let inserted: Vec<Record> = futures::stream::iter(0..1105)
+        .map(|i| {
+            let store = store.clone();
+            async move {
+                let mut r = Record::new("big");
+                r.set_column("imageTag", Some(format!("svc-{}", i % 3)));
+                r.set_column("p1", Some(format!("{}", 10_000 + i)));
+                store.insert(&r).await.expect("insert")
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let all = store.query("big", &RecordQuery::all()).await.unwrap();
+    assert_eq!(all.len(), 1105, "every row across the 1,000-row pages");
+    let mut keys: Vec<&str> = all.iter().map(|r| r.row_key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 1105, "no row read twice");
+    let some = store
+        .query("big", &RecordQuery::all().image_tag("SVC-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        some.len(),
+        inserted
+            .iter()
+            .filter(|r| r.image_tag.as_deref() == Some("svc-1"))
+            .count()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_quote_in_a_filter_value_cannot_change_the_query() {
+    let az = Azurite::start();
+    let store = store(&az, "escaping");
+    for tag in ["web-1", "web-2", "it's"] {
+        let mut r = Record::new("demo");
+        r.set_column("imageTag", Some(tag.into()));
+        store.insert(&r).await.unwrap();
+    }
+    let hostile = "it's' or 'a' eq 'a";
+    assert!(
+        store
+            .query("demo", &RecordQuery::all().image_tag(hostile))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the injected `or` matched rows"
+    );
+    let quoted = store
+        .query("demo", &RecordQuery::all().image_tag("it's"))
+        .await
+        .unwrap();
+    assert_eq!(quoted.len(), 1);
+    assert_eq!(quoted[0].image_tag.as_deref(), Some("it's"));
+    let mut r = Record::new("demo");
+    r.set_column("imageTag", Some(hostile.into()));
+    store.insert(&r).await.unwrap();
+    let exact = store
+        .query("demo", &RecordQuery::all().image_tag(hostile))
+        .await
+        .unwrap();
+    assert_eq!(
+        exact.iter().map(|r| r.row_key.as_str()).collect::<Vec<_>>(),
+        vec![r.row_key.as_str()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_recorders_lose_no_update() {
+    let az = Azurite::start();
+    let store = store(&az, "contention");
+    let recorder = Recorder::new(store.clone(), "fabrikam").unwrap();
+    recorder
+        .image_built(&ImageBuilt {
+            p1: "7176".into(),
+            image_tag: "hello-bedrock-master-7176".into(),
+            commit_id: "f19cb81f889d8d29dd21d860df04967fdf5af567".into(),
+            service: "fabrikam/hello-bedrock".into(),
+            repository: Some("https://dev.azure.com/fabrikam/hello/_git/hello-bedrock".into()),
+        })
+        .await
+        .unwrap();
+    // Sixteen rings take the same image at once: each race on the one record must end with
+    // one record per ring, every one still linked to the image pipeline.
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let rec = recorder.clone();
+            tokio::spawn(async move {
+                rec.metadata_updated(&MetadataUpdated {
+                    p2: format!("{}", 300 + i),
+                    image_tag: "hello-bedrock-master-7176".into(),
+                    hld_commit_id: format!("{i:02}d2ec1f"),
+                    env: format!("ring-{i}"),
+                    pr: Some(format!("{}", 1400 + i)),
+                    repository: None,
+                })
+                .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().expect("metadata update under contention");
+    }
+    let rows = store.query("fabrikam", &RecordQuery::all()).await.unwrap();
+    assert_eq!(rows.len(), 16, "one record per ring");
+    let mut rings: Vec<&str> = rows.iter().filter_map(|r| r.env.as_deref()).collect();
+    rings.sort_unstable();
+    rings.dedup();
+    assert_eq!(rings.len(), 16, "no ring overwrote another");
+    for r in &rows {
+        assert_eq!(
+            r.p1.as_deref(),
+            Some("7176"),
+            "ring {:?} lost its image pipeline",
+            r.env
+        );
+        assert_eq!(
+            r.commit_id.as_deref(),
+            Some("f19cb81f889d8d29dd21d860df04967fdf5af567")
+        );
+        let i: usize = r
+            .env
+            .as_deref()
+            .unwrap()
+            .trim_start_matches("ring-")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            r.p2.as_deref(),
+            Some(format!("{}", 300 + i).as_str()),
+            "ring-{i} has another ring's release"
+        );
+        assert_eq!(r.pr.as_deref(), Some(format!("{}", 1400 + i).as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rows_the_original_pipelines_wrote_read_back_as_deployments() {
+    let az = Azurite::start();
+    let store = store(&az, "deployments");
+    store.ensure_table().await.unwrap();
+    // update_pipeline.py (azure-cosmosdb-table): a p1 row, with the `None` column its
+    // two-value form leaves behind.
+    let p1_row = json!({"PartitionKey": "hello-bedrock", "RowKey": "5c7a0ab1e5f6", "p1": "6046",
+        "imageTag": "hello-bedrock-master-6046", "commitId": "e3d6504", "service": "hello-bedrock", "None": null});
+    // `bedrock deployment create` (azure-storage): the p1 row updated by p2, and a p3 row
+    // of a manual HLD edit with empty strings for what it does not know.
+    let p2_row = json!({"PartitionKey": "hello-bedrock", "RowKey": "7d1e8f20a3b4", "p1": "6047",
+        "imageTag": "hello-bedrock-master-6047", "commitId": "a1b2c3d", "service": "fabrikam/hello-bedrock",
+        "p2": "264", "hldCommitId": "9d2ec1f", "env": "dev", "pr": "1354"});
+    let manual = json!({"PartitionKey": "hello-bedrock", "RowKey": "90ab12cd34ef", "commitId": "", "env": "",
+        "hldCommitId": "7f3e2d1", "imageTag": "", "p1": "", "p2": "", "p3": "6051", "service": ""});
+    for row in [&p1_row, &p2_row, &manual] {
+        let (status, body) = raw(&az, Method::POST, "/deployments", "", Some(row)).await;
+        assert_eq!(status, 201, "raw insert: {body}");
+    }
+
+    let tracker = Tracker::builder(store.clone())
+        .partition("hello-bedrock")
+        .build();
+    let ds = tracker.deployments(&Filter::default()).await.unwrap();
+    assert_eq!(ds.len(), 3, "{ds:#?}");
+    let by_id = |id: &str| {
+        ds.iter()
+            .find(|d| d.id() == id)
+            .unwrap_or_else(|| panic!("deployment {id}"))
+    };
+    let first = by_id("5c7a0ab1e5f6");
+    assert_eq!(
+        (first.service(), first.image_tag()),
+        (Some("hello-bedrock"), Some("hello-bedrock-master-6046"))
+    );
+    assert_eq!(first.run_id(StepName::Image), Some("6046"));
+    let second = by_id("7d1e8f20a3b4");
+    assert_eq!(
+        (second.service(), second.ring(), second.pr()),
+        (Some("hello-bedrock"), Some("dev"), Some("1354"))
+    );
+    assert_eq!(second.run_id(StepName::Metadata), Some("264"));
+    let edit = by_id("90ab12cd34ef");
+    assert_eq!(edit.kind, DeploymentKind::ManualHldEdit);
+    assert_eq!(
+        (edit.image_tag(), edit.hld_commit_id()),
+        (None, Some("7f3e2d1"))
+    );
+
+    // The new recorder links to an original row and writes it back in the same shape,
+    // keeping the column it does not know.
+    let recorder = Recorder::new(store.clone(), "hello-bedrock").unwrap();
+    recorder
+        .metadata_updated(&MetadataUpdated {
+            p2: "265".into(),
+            image_tag: "hello-bedrock-master-6046".into(),
+            hld_commit_id: "1a2b3c4".into(),
+            env: "dev".into(),
+            pr: Some("1355".into()),
+            repository: None,
+        })
+        .await
+        .unwrap();
+    let (status, row) = raw(
+        &az,
+        Method::GET,
+        "/deployments(PartitionKey='hello-bedrock',RowKey='5c7a0ab1e5f6')",
+        "",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{row}");
+    for (column, want) in [
+        ("p1", "6046"),
+        ("p2", "265"),
+        ("env", "dev"),
+        ("hldCommitId", "1a2b3c4"),
+        ("pr", "1355"),
+        ("commitId", "e3d6504"),
+    ] {
+        assert_eq!(row[column], want, "column {column} of {row}");
+    }
+
+    // Run reports and cluster reports stay out of the partition the original tools read.
+    store
+        .put_run_report(
+            "hello-bedrock",
+            &spektate_core::RunReport {
+                id: "6046".into(),
+                status: spektate_core::RunStatus::Completed,
+                result: Some(spektate_core::RunResult::Succeeded),
+                queued_at: None,
+                started_at: None,
+                finished_at: None,
+                url: None,
+                commit: None,
+                branch: None,
+                repository: None,
+                number: None,
+                reported_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    let filter = spektate_azdo::table::odata::enc("PartitionKey eq 'hello-bedrock'");
+    let (_, listed) = raw(
+        &az,
+        Method::GET,
+        "/deployments()",
+        &format!("$filter={filter}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        listed["value"].as_array().map(Vec::len),
+        Some(3),
+        "the original partition holds only the three rows"
+    );
+    recorder
+        .manifest_committed(&ManifestCommitted {
+            p3: "6051".into(),
+            manifest_commit_id: "ab4c9f1ccb67a82256763e32fba1e70c897bd82a".into(),
+            repository: None,
+        })
+        .await
+        .unwrap();
+    let (_, edited) = raw(
+        &az,
+        Method::GET,
+        "/deployments(PartitionKey='hello-bedrock',RowKey='90ab12cd34ef')",
+        "",
+        None,
+    )
+    .await;
+    assert_eq!(
+        edited["manifestCommitId"], "ab4c9f1ccb67a82256763e32fba1e70c897bd82a",
+        "{edited}"
+    );
+    assert_eq!(
+        (&edited["p3"], &edited["hldCommitId"]),
+        (&json!("6051"), &json!("7f3e2d1")),
+        "{edited}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_is_a_clear_error_without_the_key() {
+    let az = Azurite::start();
+    let wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk=";
+    let account = TableAccount::new(DEV_ACCOUNT, Secret::new(wrong))
+        .unwrap()
+        .with_endpoint(&az.endpoint())
+        .unwrap();
+    let store = AzureTableStore::new(account, "deployments").unwrap();
+    let e = store
+        .insert(&Record::new("demo"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("account key was rejected") && e.contains("devstoreaccount1"),
+        "{e}"
+    );
+    assert!(!e.contains(wrong), "{e}");
+}
