@@ -389,3 +389,38 @@ impl RecordStore for SqliteStore {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_from_a_newer_spektate_is_refused_with_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        SqliteStore::open(&path).unwrap();
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let e = SqliteStore::open(&path).unwrap_err().to_string();
+        assert!(e.contains("schema version 99") && e.contains(&path.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_store_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, "this is not a database, just some text that is long enough").unwrap();
+        let e = SqliteStore::open(&path).unwrap_err().to_string();
+        assert!(e.contains("notes.txt"), "{e}");
+    }
+
+    #[test]
+    fn the_store_uses_wal_and_records_its_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        SqliteStore::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!((mode.as_str(), version), ("wal", SCHEMA_VERSION));
+    }
+}

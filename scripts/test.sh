@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every test of the project, on a fresh machine with Rust, Python and Node: installs what the
+# tests need (Azurite, Chromium, the Python and Node bindings' tools), then runs formatting,
+# lints, the Rust tests (Azure Table Storage against a real Azurite), the bindings' suites
+# and the dashboard in a real browser.
+#
+#   ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "formatting"
+cargo fmt --all --check
+
+step "lints"
+cargo clippy --workspace --all-targets --all-features --exclude spektate-node --quiet -- -D warnings
+
+step "Azurite (npm, pinned in tools/azurite)"
+if [ ! -x tools/azurite/node_modules/.bin/azurite-table ]; then
+  npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
+fi
+
+step "Rust tests"
+cargo test --workspace --all-features --exclude spektate-node
+
+step "Python and Node bindings"
+bash bindings/test.sh
+
+step "the dashboard in headless Chromium"
+bash tests/browser/run.sh
+
+echo "all tests passed" >&2
