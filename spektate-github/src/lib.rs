@@ -46,7 +46,7 @@
 //!     .manifest_repo(RepoRef::parse("https://github.com/fabrikam/manifests")?)
 //!     .build();
 //! for d in tracker.deployments(&Filter::default()).await? {
-//!     println!("{} {:?} {}", d.status.as_str(), d.service, d.clusters.len());
+//!     println!("{} {:?} {}", d.status.as_str(), d.service(), d.clusters.len());
 //! }
 //! # Ok(()) }
 //! ```

@@ -43,7 +43,7 @@ fn svc_repo(i: usize) -> String {
 async fn scenario(gh: &FakeGitHub, recorder: &Recorder) -> Scenario {
     let now = Utc::now();
     let mut next_id = 9_100_000_000u64;
-    let mut numbers = vec![0u64; SERVICES];
+    let mut numbers = [0u64; SERVICES];
     let mut hld_number = 0u64;
     let mut sc = Scenario {
         running_image: String::new(),
@@ -54,48 +54,47 @@ async fn scenario(gh: &FakeGitHub, recorder: &Recorder) -> Scenario {
         edge_manifest: String::new(),
         running_run_paths: HashSet::new(),
     };
-    let mut w = gh.world();
-    w.repos.insert(HLD.into());
-    w.repos.insert(MANIFESTS.into());
-    for i in 0..SERVICES {
-        w.repos.insert(svc_repo(i));
-        // Ten scheduled CodeQL runs long before the first deployment.
-        for _ in 0..10 {
-            next_id += 1;
-            numbers[i] += 1;
-            let mut r = RunSpec::new(&svc_repo(i), next_id, numbers[i], now - Duration::days(30));
-            r.workflow = "CodeQL".into();
-            w.runs.insert((svc_repo(i), next_id), r.json());
+    {
+        let mut w = gh.world();
+        w.repos.insert(HLD.into());
+        w.repos.insert(MANIFESTS.into());
+        for (i, number) in numbers.iter_mut().enumerate() {
+            w.repos.insert(svc_repo(i));
+            // Ten scheduled CodeQL runs long before the first deployment.
+            for _ in 0..10 {
+                next_id += 1;
+                *number += 1;
+                let mut r = RunSpec::new(&svc_repo(i), next_id, *number, now - Duration::days(30));
+                r.workflow = "CodeQL".into();
+                w.runs.insert((svc_repo(i), next_id), r.json());
+            }
         }
     }
-    drop(w);
 
     for k in 0..DEPLOYMENTS {
         let i = k % SERVICES;
         let repo = svc_repo(i);
         let at = now - Duration::minutes(((DEPLOYMENTS - k) * 20) as i64);
         let ring = if k % 2 == 0 { "dev" } else { "prod" };
-        let mut w = gh.world();
+        let running_image = k == DEPLOYMENTS - 1;
+        let awaiting = k == DEPLOYMENTS - 2;
+        let running_manifest = k == DEPLOYMENTS - 3;
+        let image_failed = k == 100 || k == 200 || k == 300;
+        let metadata_failed = k == 400;
 
         // A pull-request check run of the service, then the deployment workflow.
         next_id += 1;
         numbers[i] += 1;
         let mut ci = RunSpec::new(&repo, next_id, numbers[i], at - Duration::minutes(5));
         ci.workflow = "pr-checks".into();
-        w.runs.insert((repo.clone(), next_id), ci.json());
-
+        let ci_id = next_id;
         next_id += 1;
         numbers[i] += 1;
         let run_id = next_id;
-        let mut run = RunSpec::new(&repo, run_id, numbers[i], at);
         let commit_sha = sha_of(&format!("{repo}-commit-{k}"));
-        run.head_sha = commit_sha.clone();
         let image_tag = format!("svc-{i}-{}", numbers[i]);
-        let running_image = k == DEPLOYMENTS - 1;
-        let awaiting = k == DEPLOYMENTS - 2;
-        let running_manifest = k == DEPLOYMENTS - 3;
-        let image_failed = k == 100 || k == 200 || k == 300;
-        let metadata_failed = k == 400;
+        let mut run = RunSpec::new(&repo, run_id, numbers[i], at);
+        run.head_sha = commit_sha.clone();
         if running_image {
             run = run.running();
             sc.running_image = run_id.to_string();
@@ -104,51 +103,43 @@ async fn scenario(gh: &FakeGitHub, recorder: &Recorder) -> Scenario {
         } else if image_failed || metadata_failed {
             run = run.failed();
         }
-        w.runs.insert((repo.clone(), run_id), run.json());
-        if metadata_failed {
-            w.jobs.insert(
-                run_id * 10,
-                (
-                    repo.clone(),
-                    job(
-                        &repo,
-                        run_id * 10,
-                        run_id,
-                        "build",
-                        "completed",
-                        Some("success"),
-                        at,
-                    ),
-                ),
-            );
-            w.jobs.insert(
-                run_id * 10 + 1,
-                (
-                    repo.clone(),
-                    job(
-                        &repo,
-                        run_id * 10 + 1,
-                        run_id,
-                        "update-hld",
-                        "completed",
-                        Some("failure"),
-                        at + Duration::minutes(4),
-                    ),
-                ),
-            );
-            sc.failed_metadata = run_id.to_string();
-        }
         let (name, email, login) = if k % 7 == 0 {
             ("Build Agent", "agent@build.fabrikam.example", None)
         } else {
             ("Mona Lisa", "mona@fabrikam.example", Some(("mona", 42u64)))
         };
-        w.commits.insert(
-            (repo.clone(), commit_sha.clone()),
-            commit(&repo, &commit_sha, name, email, login, at),
-        );
-        drop(w);
-
+        {
+            let mut w = gh.world();
+            w.runs.insert((repo.clone(), ci_id), ci.json());
+            w.runs.insert((repo.clone(), run_id), run.json());
+            w.commits.insert(
+                (repo.clone(), commit_sha.clone()),
+                commit(&repo, &commit_sha, name, email, login, at),
+            );
+            if metadata_failed {
+                let build = job(
+                    &repo,
+                    run_id * 10,
+                    run_id,
+                    "build",
+                    "completed",
+                    Some("success"),
+                    at,
+                );
+                let update = job(
+                    &repo,
+                    run_id * 10 + 1,
+                    run_id,
+                    "update-hld",
+                    "completed",
+                    Some("failure"),
+                    at + Duration::minutes(4),
+                );
+                w.jobs.insert(run_id * 10, (repo.clone(), build));
+                w.jobs.insert(run_id * 10 + 1, (repo.clone(), update));
+                sc.failed_metadata = run_id.to_string();
+            }
+        }
         recorder
             .image_built(&ImageBuilt {
                 p1: run_id.to_string(),
@@ -165,20 +156,17 @@ async fn scenario(gh: &FakeGitHub, recorder: &Recorder) -> Scenario {
 
         let pr = (k + 1) as u64;
         let hld_commit = sha_of(&format!("hld-{k}"));
-        let mut w = gh.world();
         let merged_by = if awaiting { None } else { Some("mona") };
-        w.pulls.insert(
-            (HLD.into(), pr),
-            pull(
-                HLD,
-                pr,
-                &format!("Deploy {image_tag} to {ring}"),
-                &format!("{image_tag}-{ring}"),
-                merged_by,
-                at + Duration::minutes(8),
-            ),
+        let title = format!("Deploy {image_tag} to {ring}");
+        let approval = pull(
+            HLD,
+            pr,
+            &title,
+            &format!("{image_tag}-{ring}"),
+            merged_by,
+            at + Duration::minutes(8),
         );
-        drop(w);
+        gh.world().pulls.insert((HLD.into(), pr), approval);
         recorder
             .metadata_updated(&MetadataUpdated {
                 p2: run_id.to_string(),
@@ -261,6 +249,7 @@ async fn scenario(gh: &FakeGitHub, recorder: &Recorder) -> Scenario {
             git_ref(MANIFESTS, "release-2024.05", &sha_of("release"), "commit"),
         ],
     );
+    drop(w);
     sc
 }
 
@@ -331,7 +320,7 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
     assert!(
         deployments
             .iter()
-            .filter(|d| d.commit_id.is_some())
+            .filter(|d| d.commit_id().is_some())
             .all(|d| d.author.is_some()),
         "every author is known"
     );
@@ -346,8 +335,8 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
     let waiting = deployments
         .iter()
         .find(|d| {
-            d.service.as_deref() == Some(sc.awaiting_approval.0.as_str())
-                && d.pr.as_deref() == Some(&*sc.awaiting_approval.1.to_string())
+            d.service() == Some(sc.awaiting_approval.0.as_str())
+                && d.pr() == Some(&*sc.awaiting_approval.1.to_string())
         })
         .unwrap();
     assert!(
@@ -368,14 +357,14 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
     );
     let newest = deployments
         .iter()
-        .find(|d| d.manifest_commit_id.as_deref() == Some(sc.newest_manifest.as_str()))
+        .find(|d| d.manifest_commit_id() == Some(sc.newest_manifest.as_str()))
         .unwrap();
     let clusters: Vec<&str> = newest.clusters.iter().map(|c| c.cluster.as_str()).collect();
     assert_eq!(clusters, ["east", "west"]);
     assert_eq!(newest.clusters[0].tagger.as_deref(), Some("Weave Flux"));
     let edge = deployments
         .iter()
-        .find(|d| d.manifest_commit_id.as_deref() == Some(sc.edge_manifest.as_str()))
+        .find(|d| d.manifest_commit_id() == Some(sc.edge_manifest.as_str()))
         .unwrap();
     assert_eq!(
         edge.clusters
@@ -474,7 +463,7 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
         .await
         .unwrap()
         .into_iter()
-        .find(|d| d.pr.as_deref() == Some(pr.as_str()))
+        .find(|d| d.pr() == Some(pr.as_str()))
         .unwrap();
     let p = d.pull_request.unwrap();
     assert!(p.merged);
