@@ -3,41 +3,16 @@
 //! would put in, against a fresh SQLite store, and the records they leave must link up into
 //! one journey per image and ring. A document that stops working fails this test.
 
+mod support;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The `spektate` binary of this workspace, built once for the test run.
 fn spektate() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "spektate-cli",
-                "--bin",
-                "spektate",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the spektate binary failed");
-        // tests run from target/<profile>/deps/; the binary is in target/<profile>/.
-        let exe = std::env::current_exe().unwrap();
-        let bin = exe
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join(format!("spektate{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.exists(), "{} was not built", bin.display());
-        bin
-    })
+    support::spektate_bin()
 }
 
 fn doc(name: &str) -> String {
