@@ -5,6 +5,7 @@ mod progress;
 mod providers;
 mod record;
 mod store_args;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,8 @@ enum Command {
     Record(record::RecordCmd),
     /// Show deployments, as a table or JSON.
     Get(get::GetCmd),
+    /// Check the store (write, read back and delete a probe record) and each provider's credentials.
+    Validate(validate::ValidateCmd),
 }
 
 #[tokio::main]
@@ -37,6 +40,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Record(cmd) => record::run(cmd, &cli.store).await.map(|key| println!("{key}")),
         Command::Get(cmd) => get::run(cmd, &cli.store).await,
+        Command::Validate(cmd) => validate::run(cmd, &cli.store).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

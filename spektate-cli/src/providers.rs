@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use clap::Args;
 use spektate::{Pipelines, RepoDefaults, RepoRef, Repositories, Result};
+use spektate::azdo::{AzureDevOps, AzureRepos};
 use spektate::github::{GitHub, IdKind, Secret};
+use spektate::http::Secret as AzdoSecret;
 
 /// Provider flags of `get` and `dashboard`.
 #[derive(Debug, Clone, Args)]
@@ -35,6 +37,20 @@ pub struct ProviderArgs {
     /// reference tool recorded). `run:ID` and `job:ID` say it themselves.
     #[arg(long, env = "SPEKTATE_GITHUB_IDS", value_parser = ["run", "job"], default_value = "run")]
     pub github_ids: String,
+
+    /// Azure DevOps organisation (or Server collection) whose builds and releases are read,
+    /// with --project. The token is SPEKTATE_AZDO_TOKEN, read from the environment only.
+    #[arg(long, env = "SPEKTATE_AZDO_ORG", value_name = "ORG")]
+    pub org: Option<String>,
+
+    /// Azure DevOps project, with --org.
+    #[arg(long, env = "SPEKTATE_AZDO_PROJECT", value_name = "PROJECT")]
+    pub project: Option<String>,
+
+    /// Azure DevOps Server: the URL above its collections, as in `https://tfs.example.com/tfs`
+    /// (default `https://dev.azure.com`).
+    #[arg(long = "azdo-url", env = "SPEKTATE_AZDO_URL", value_name = "URL")]
+    pub azdo_url: Option<String>,
 }
 
 /// The providers and default repositories a tracker is built with.
@@ -64,8 +80,62 @@ impl ProviderArgs {
             manifest_repo: repo("--manifest-repo", &self.manifest_repo)?,
         };
         let mut providers = Providers { pipelines: Vec::new(), repositories: Vec::new(), defaults };
+        // Azure DevOps first: it looks a batch of ids up in one call, so a GitHub run id it
+        // does not have costs one request, where GitHub would look each Azure build id up.
+        self.add_azure_devops(&mut providers)?;
         self.add_github(&mut providers)?;
         Ok(providers)
+    }
+
+    /// Azure Pipelines of --org/--project, and Azure Repos (always: records and flags may
+    /// name Azure repositories without --org).
+    fn add_azure_devops(&self, providers: &mut Providers) -> Result<()> {
+        if let Some(pipelines) = self.azure_devops()? {
+            providers.pipelines.push(Arc::new(pipelines));
+        }
+        providers.repositories.push(Arc::new(self.azure_repos()?));
+        Ok(())
+    }
+
+    fn azdo_url(&self) -> String {
+        let url = self.azdo_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+        url.unwrap_or(spektate::azdo::DEFAULT_URL).trim_end_matches('/').to_string()
+    }
+
+    fn azdo_token() -> Option<AzdoSecret> {
+        std::env::var("SPEKTATE_AZDO_TOKEN").ok().filter(|t| !t.trim().is_empty()).map(|t| AzdoSecret::new(t.trim()))
+    }
+
+    /// The Azure Pipelines provider of --org and --project, when they are given.
+    pub fn azure_devops(&self) -> Result<Option<AzureDevOps>> {
+        let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        let (org, project) = match (given(&self.org), given(&self.project)) {
+            (None, None) => return Ok(None),
+            (Some(_), None) => return Err(spektate::Error::invalid("--project", "is missing; --org needs --project (or SPEKTATE_AZDO_PROJECT)")),
+            (None, Some(_)) => return Err(spektate::Error::invalid("--org", "is missing; --project needs --org (or SPEKTATE_AZDO_ORG)")),
+            (Some(o), Some(p)) => (o, p),
+        };
+        let org_url = format!("{}/{}", self.azdo_url(), spektate::azdo::encode_segment(&org));
+        let mut builder = AzureDevOps::builder(org_url, project);
+        if let Some(token) = Self::azdo_token() {
+            builder = builder.token(token);
+        }
+        builder.build().map(Some).map_err(|e| match e {
+            spektate::Error::Invalid { reason, .. } => spektate::Error::invalid("--azdo-url", reason),
+            other => other,
+        })
+    }
+
+    /// Azure Repos at --azdo-url (or `https://dev.azure.com`).
+    pub fn azure_repos(&self) -> Result<AzureRepos> {
+        let mut builder = AzureRepos::builder().base_url(self.azdo_url());
+        if let Some(token) = Self::azdo_token() {
+            builder = builder.token(token);
+        }
+        builder.build().map_err(|e| match e {
+            spektate::Error::Invalid { reason, .. } => spektate::Error::invalid("--azdo-url", reason),
+            other => other,
+        })
     }
 
     /// GitHub Actions and GitHub repositories, when asked for.

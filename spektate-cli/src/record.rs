@@ -18,6 +18,10 @@ pub struct RecordCmd {
 
     #[command(flatten)]
     pub step: StepArgs,
+
+    /// Storage account key, as `-k` of `bedrock deployment create` (same as --access-key).
+    #[arg(short = 'k', value_name = "ACCESS_KEY", value_parser = |v: &str| Ok::<_, String>(spektate::http::Secret::new(v.trim())))]
+    pub storage_key: Option<spektate::http::Secret>,
 }
 
 /// Subcommands of `record`.
@@ -134,6 +138,7 @@ fn time(flag: &str, value: &Option<String>) -> Result<Option<DateTime<Utc>>> {
 
 /// Runs `record`; prints the row key of the record written.
 pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
+    let store = &store.with_access_key(cmd.storage_key.clone());
     let recorder = Recorder::new(store.open(Access::Write)?, store.partition_key.clone()).map_err(flags)?;
     match cmd.what {
         Some(RecordWhat::Run(a)) => {

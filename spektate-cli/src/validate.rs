@@ -1,0 +1,69 @@
+//! `spektate validate`: checks the store (writes, reads back and deletes a probe record)
+//! and the credentials of each configured provider, one line each, as `bedrock deployment
+//! validate` did.
+
+use clap::Args;
+use spektate::{Error, Record, RecordQuery, RepoHost, Result};
+
+use crate::providers::ProviderArgs;
+use crate::store_args::{Access, StoreArgs};
+
+/// `validate` flags: the providers to check (the store flags are global).
+#[derive(Debug, Args)]
+pub struct ValidateCmd {
+    #[command(flatten)]
+    pub providers: ProviderArgs,
+}
+
+/// Writes a probe record, reads it back and deletes it.
+async fn check_store(store: &StoreArgs) -> Result<String> {
+    let opened = store.open(Access::Write)?;
+    let mut probe = Record::new(&store.partition_key);
+    probe.set_column("service", Some("spektate-validate".into()));
+    probe.set_column("imageTag", Some(format!("spektate-validate-{}", probe.row_key)));
+    let written = opened.insert(&probe).await?;
+    let read = opened.query(&store.partition_key, &RecordQuery::all().row_key(&probe.row_key)).await;
+    let deleted = opened.delete(&store.partition_key, &probe.row_key, None).await;
+    let read = read?;
+    deleted?;
+    if read.len() != 1 || read[0].columns() != written.columns() {
+        return Err(Error::store(opened.describe(), "read back", "the probe record did not come back as written"));
+    }
+    Ok(format!("{} partition {}: wrote, read back and deleted a probe record", opened.describe(), store.partition_key))
+}
+
+/// Runs `validate`: every check, then an error when any failed.
+pub async fn run(cmd: ValidateCmd, store: &StoreArgs) -> Result<()> {
+    let mut lines: Vec<(String, Result<String>)> = Vec::new();
+    lines.push(("store".into(), check_store(store).await));
+
+    let providers = cmd.providers.build()?;
+    if let Some(azdo) = cmd.providers.azure_devops()? {
+        let name = format!("azure-devops {}/{}", azdo.org_url(), azdo.project());
+        lines.push((name, azdo.check().await.map(|p| format!("project {p} readable"))));
+    }
+    let defaults = &providers.defaults;
+    let azure_repos: Vec<_> = [&defaults.manifest_repo, &defaults.hld_repo, &defaults.source_repo]
+        .into_iter()
+        .flatten()
+        .filter(|r| r.provider == RepoHost::AzureDevOps)
+        .collect();
+    if !azure_repos.is_empty() {
+        let repos = cmd.providers.azure_repos()?;
+        for repo in azure_repos {
+            lines.push((format!("azure-repos {}", repo.web_url()), repos.check(repo).await.map(|_| "repository readable".into())));
+        }
+    }
+
+    let failed = lines.iter().filter(|(_, r)| r.is_err()).count();
+    for (name, outcome) in &lines {
+        match outcome {
+            Ok(detail) => println!("{name}: ok ({detail})"),
+            Err(e) => println!("{name}: failed: {e}"),
+        }
+    }
+    if failed > 0 {
+        return Err(Error::invalid("validate", format!("{failed} of {} checks failed", lines.len())));
+    }
+    Ok(())
+}
