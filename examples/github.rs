@@ -17,7 +17,10 @@ use spektate::github::{GitHub, Secret};
 use spektate::{Filter, RepoRef, SqliteStore, Tracker, render};
 
 fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 #[tokio::main]
