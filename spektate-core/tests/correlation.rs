@@ -52,7 +52,8 @@ fn know(runs: &[Run]) -> Knowledge {
 fn status_from_step_states() {
     use RunKind::{Build as B, Release as R};
     // (p1, p2, p3) as (state) or None; expected status.
-    let cases: Vec<(&str, Option<&str>, Option<&str>, Option<&str>, Status)> = vec![
+    type Case = (&'static str, Option<&'static str>, Option<&'static str>, Option<&'static str>, Status);
+    let cases: Vec<Case> = vec![
         ("p3 succeeded", Some("ok"), Some("ok"), Some("ok"), Status::Complete),
         ("p3 succeeded even if p1 unknown", None, None, Some("ok"), Status::Complete),
         ("p3 running", Some("ok"), Some("ok"), Some("run"), Status::InProgress),
@@ -104,7 +105,8 @@ fn multi_stage_stage_results_decide_which_step_failed() {
 #[test]
 fn duration_sums_runs_or_counts_a_multi_stage_run_once() {
     let now = t(100);
-    let cases: Vec<(&str, Arc<Record>, Vec<Run>, Option<i64>)> = vec![
+    type Case = (&'static str, Arc<Record>, Vec<Run>, Option<i64>);
+    let cases: Vec<Case> = vec![
         ("three finished runs", record(Some("1"), Some("2"), Some("3")),
             vec![run("1", RunKind::Build, "ok", 0, Some(5)), run("2", RunKind::Release, "ok", 10, Some(12)), run("3", RunKind::Build, "ok", 20, Some(23))], Some(10 * 60)),
         ("in progress counts to now", record(Some("1"), None, None), vec![run("1", RunKind::Build, "run", 90, None)], Some(10 * 60)),

@@ -95,8 +95,8 @@ pub async fn per_repo<T: Send + 'static>(
     wanted: BTreeMap<String, (RepoRef, Vec<String>)>,
     limit: usize,
     call: ItemCall<T>,
-) -> Vec<((String, String), Lookup<T>)> {
-    let mut jobs: Vec<BoxFuture<'static, Vec<((String, String), Lookup<T>)>>> = Vec::new();
+) -> Vec<ItemLookup<T>> {
+    let mut jobs: Vec<BoxFuture<'static, Vec<ItemLookup<T>>>> = Vec::new();
     for (key, (repo, ids)) in wanted {
         let Some(provider) = provider_for(providers, &repo) else { continue };
         let fut = call(provider.clone(), repo, ids.clone());
@@ -118,6 +118,9 @@ pub async fn per_repo<T: Send + 'static>(
     }
     bounded(jobs, limit).await.into_iter().flatten().collect()
 }
+
+/// The lookup of one item: ((repository key, id), what was found).
+pub type ItemLookup<T> = ((String, String), Lookup<T>);
 
 /// One batched call of a repository provider for a list of ids.
 pub type ItemCall<T> = fn(Arc<dyn Repositories>, RepoRef, Vec<String>) -> BoxFuture<'static, crate::Result<HashMap<String, T>>>;
