@@ -1,5 +1,7 @@
 pub use spektate_core::*;
 #[cfg(feature = "azdo")]
 pub use spektate_azdo as azdo;
+#[cfg(feature = "dashboard")]
+pub use spektate_dashboard as dashboard;
 #[cfg(feature = "github")]
 pub use spektate_github as github;

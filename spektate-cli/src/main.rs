@@ -1,5 +1,6 @@
 //! `spektate`: record pipeline steps and trace deployments from source commit to cluster.
 
+mod dashboard;
 mod get;
 mod progress;
 mod providers;
@@ -30,6 +31,8 @@ enum Command {
     Record(record::RecordCmd),
     /// Show deployments, as a table or JSON.
     Get(get::GetCmd),
+    /// Serve the dashboard: a page and a JSON API showing every deployment as it moves.
+    Dashboard(dashboard::DashboardCmd),
     /// Check the store (write, read back and delete a probe record) and each provider's credentials.
     Validate(validate::ValidateCmd),
 }
@@ -40,6 +43,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Record(cmd) => record::run(cmd, &cli.store).await.map(|key| println!("{key}")),
         Command::Get(cmd) => get::run(cmd, &cli.store).await,
+        Command::Dashboard(cmd) => dashboard::run(cmd, &cli.store).await,
         Command::Validate(cmd) => validate::run(cmd, &cli.store).await,
     };
     match outcome {

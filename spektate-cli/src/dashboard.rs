@@ -1,0 +1,91 @@
+//! `spektate dashboard`: the page and JSON API over the deployments, refreshed in the background.
+
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use clap::Args;
+use spektate::dashboard::{self, Dashboard};
+use spektate::{Error, Result, Tracker};
+
+use crate::providers::ProviderArgs;
+use crate::store_args::{Access, StoreArgs};
+
+/// `dashboard` flags.
+#[derive(Debug, Args)]
+pub struct DashboardCmd {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 4040)]
+    pub port: u16,
+    /// Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 (or ::) for every interface.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS", value_parser = parse_bind)]
+    pub bind: IpAddr,
+    /// Seconds between refreshes of the deployments; also how often the page asks for them.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub refresh: u64,
+    #[command(flatten)]
+    pub providers: ProviderArgs,
+}
+
+fn parse_bind(v: &str) -> std::result::Result<IpAddr, String> {
+    match v.trim() {
+        "localhost" => Ok(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        s => s
+            .parse()
+            .map_err(|_| format!("'{v}' is not an IP address such as 127.0.0.1, 0.0.0.0 or ::1")),
+    }
+}
+
+/// Runs `dashboard` until Ctrl-C or SIGTERM.
+pub async fn run(cmd: DashboardCmd, store: &StoreArgs) -> Result<()> {
+    let providers = cmd.providers.build()?;
+    let mut builder = Tracker::builder(store.open(Access::Read)?)
+        .partition(store.partition_key.clone())
+        .defaults(providers.defaults);
+    for p in providers.pipelines {
+        builder = builder.pipelines(p);
+    }
+    for r in providers.repositories {
+        builder = builder.repositories(r);
+    }
+    let every = Duration::from_secs(cmd.refresh);
+    let board = Dashboard::new(builder.build()).refresh_every(every);
+    let addr = SocketAddr::new(cmd.bind, cmd.port);
+    let server = board.clone().bind(addr).await.map_err(|e| {
+        let flag = match &e {
+            dashboard::Error::Bind { source, .. }
+                if source.kind() == ErrorKind::AddrNotAvailable =>
+            {
+                "--bind"
+            }
+            _ => "--port",
+        };
+        Error::invalid(flag, format!("{e}; choose another {flag}"))
+    })?;
+    println!(
+        "Spektate dashboard on {} (partition {}, refreshing every {} s). Ctrl-C stops it.",
+        server.url(),
+        store.partition_key,
+        cmd.refresh
+    );
+    let reporter = tokio::spawn(report_refresh_errors(board));
+    let served = server.run(dashboard::shutdown_signal()).await;
+    reporter.abort();
+    served.map_err(|e| Error::invalid("dashboard", e))
+}
+
+/// Says on stderr when refreshing starts failing and when it works again.
+async fn report_refresh_errors(board: Dashboard) {
+    let mut last: Option<String> = None;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let error = board.health().last_error;
+        if error != last {
+            match &error {
+                Some(e) => eprintln!("spektate: warning: refreshing the deployments failed: {e}"),
+                None => eprintln!("spektate: refreshing the deployments works again"),
+            }
+            last = error;
+        }
+    }
+}

@@ -1,0 +1,657 @@
+//! The JSON API: `/api/deployments` and `/api/health`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{OriginalUri, RawQuery, State as AxumState};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use spektate_core::{Deployment, DeploymentKind, Filter, RepoRef, Status};
+
+use crate::refresh;
+use crate::{Error, Shared};
+
+/// How many deployments `/api/deployments` returns when no `limit` is given.
+pub const DEFAULT_LIMIT: usize = 200;
+/// The largest `limit` accepted.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// The query parameters of `/api/deployments`: the filters of `spektate get`, plus `limit`.
+///
+/// | parameter | also accepted as | meaning |
+/// |---|---|---|
+/// | `service` | | service, shown (`frontend`) or stored (`fabrikam/frontend`) name |
+/// | `ring` | `env` | ring (environment) |
+/// | `author` | | author name, e-mail or login; a part matches |
+/// | `imageTag` | `image-tag` | image tag |
+/// | `runId` | `build-id`, `buildId` | a p1, p2 or p3 run id |
+/// | `commit` | `commit-id`, `commitId` | a source, HLD or manifest commit (7+ character prefix) |
+/// | `deploymentId` | `deployment-id` | the deployment id |
+/// | `kind` | `type` | `deployment` or `manual-hld-edit` |
+/// | `status` | | `complete`, `in-progress`, `failed`, `canceled` or `incomplete` |
+/// | `keyword` | | a word in any shown field |
+/// | `top` | | only the newest N that match |
+/// | `limit` | | return at most N (default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]); `total` still counts every match |
+///
+/// An empty value means "no filter". An unknown parameter, a parameter given twice or a
+/// value that does not parse is an error naming the parameter and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentQuery {
+    /// The filter.
+    pub filter: Filter,
+    /// At most this many are returned.
+    pub limit: usize,
+}
+
+impl Default for DeploymentQuery {
+    fn default() -> Self {
+        DeploymentQuery {
+            filter: Filter::default(),
+            limit: DEFAULT_LIMIT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Param {
+    Service,
+    Ring,
+    Author,
+    ImageTag,
+    RunId,
+    Commit,
+    DeploymentId,
+    Kind,
+    Status,
+    Keyword,
+    Top,
+    Limit,
+}
+
+const ACCEPTED: &str = "service, ring, author, imageTag, runId, commit, deploymentId, kind, status, keyword, top, limit";
+
+impl Param {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "service" => Param::Service,
+            "ring" | "env" => Param::Ring,
+            "author" => Param::Author,
+            "imageTag" | "image-tag" => Param::ImageTag,
+            "runId" | "build-id" | "buildId" => Param::RunId,
+            "commit" | "commit-id" | "commitId" => Param::Commit,
+            "deploymentId" | "deployment-id" => Param::DeploymentId,
+            "kind" | "type" => Param::Kind,
+            "status" => Param::Status,
+            "keyword" => Param::Keyword,
+            "top" => Param::Top,
+            "limit" => Param::Limit,
+            _ => return None,
+        })
+    }
+}
+
+/// Lower-case letters and digits only: `manual-hld-edit`, `manualHldEdit` and `Manual HLD edit` fold alike.
+fn fold(v: &str) -> String {
+    v.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn count(name: &str, value: &str, max: usize) -> Result<usize, Error> {
+    match value.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(Error::invalid(
+            name,
+            format!("'{value}' is not a whole number from 1 to {max}"),
+        )),
+    }
+}
+
+impl DeploymentQuery {
+    /// Parses a raw query string (without the `?`).
+    ///
+    /// ```
+    /// use spektate_dashboard::DeploymentQuery;
+    /// let q = DeploymentQuery::parse(Some("service=frontend&type=manual-hld-edit&limit=20")).unwrap();
+    /// assert_eq!(q.filter.service.as_deref(), Some("frontend"));
+    /// assert_eq!(q.limit, 20);
+    /// let e = DeploymentQuery::parse(Some("limit=lots")).unwrap_err().to_string();
+    /// assert_eq!(e, "invalid limit: 'lots' is not a whole number from 1 to 10000");
+    /// ```
+    pub fn parse(raw: Option<&str>) -> Result<Self, Error> {
+        let mut q = DeploymentQuery::default();
+        let mut seen: HashMap<Param, (String, String)> = HashMap::new();
+        for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            let Some(param) = Param::from_name(&name) else {
+                return Err(Error::invalid(
+                    "query parameter",
+                    format!("'{name}' is not one of {ACCEPTED}"),
+                ));
+            };
+            let value = value.trim().to_string();
+            if let Some((first_name, first)) = seen.get(&param) {
+                return Err(Error::invalid(
+                    name.as_ref(),
+                    format!(
+                        "is given twice ('{first_name}={first}' and '{name}={value}'); give it once"
+                    ),
+                ));
+            }
+            seen.insert(param, (name.to_string(), value.clone()));
+            if value.is_empty() {
+                continue;
+            }
+            let f = &mut q.filter;
+            match param {
+                Param::Service => f.service = Some(value),
+                Param::Ring => f.ring = Some(value),
+                Param::Author => f.author = Some(value),
+                Param::ImageTag => f.image_tag = Some(value),
+                Param::RunId => f.run_id = Some(value),
+                Param::Commit => f.commit = Some(value),
+                Param::DeploymentId => f.deployment_id = Some(value),
+                Param::Keyword => f.keyword = Some(value),
+                Param::Kind => {
+                    f.kind = Some(match fold(&value).as_str() {
+                        "deployment" | "deployments" => DeploymentKind::Deployment,
+                        "manualhldedit" | "hldedit" | "manual" => DeploymentKind::ManualHldEdit,
+                        _ => {
+                            return Err(Error::invalid(
+                                name.as_ref(),
+                                format!("'{value}' is not one of deployment, manual-hld-edit"),
+                            ));
+                        }
+                    })
+                }
+                Param::Status => {
+                    f.status = Some(match fold(&value).as_str() {
+                        "complete" | "completed" => Status::Complete,
+                        "inprogress" => Status::InProgress,
+                        "failed" => Status::Failed,
+                        "canceled" | "cancelled" => Status::Canceled,
+                        "incomplete" => Status::Incomplete,
+                        _ => {
+                            return Err(Error::invalid(
+                                "status",
+                                format!(
+                                    "'{value}' is not one of complete, in-progress, failed, canceled, incomplete"
+                                ),
+                            ));
+                        }
+                    })
+                }
+                Param::Top => f.top = Some(count("top", &value, usize::MAX)?),
+                Param::Limit => q.limit = count("limit", &value, MAX_LIMIT)?,
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// The state a row shows, with its icon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum State {
+    /// A run is queued or running.
+    InProgress,
+    /// The manifests are pushed: ready to deploy, or deployed.
+    Succeeded,
+    /// A run failed.
+    Failed,
+    /// A run was canceled.
+    Canceled,
+    /// The approval pull request is open.
+    WaitingForApproval,
+    /// Nothing runs and nothing failed, but the manifests are not there yet.
+    Incomplete,
+}
+
+/// The state a row of `d` shows.
+pub fn state(d: &Deployment) -> State {
+    match d.status {
+        Status::Failed => State::Failed,
+        Status::Canceled => State::Canceled,
+        Status::InProgress => State::InProgress,
+        Status::Complete => State::Succeeded,
+        Status::Incomplete if d.awaiting_approval() => State::WaitingForApproval,
+        Status::Incomplete => State::Incomplete,
+    }
+}
+
+/// The web pages a row links to; only `http` and `https` URLs are given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Links {
+    /// The image pipeline run (p1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_run: Option<String>,
+    /// The metadata pipeline run (p2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_run: Option<String>,
+    /// The manifest pipeline run (p3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_run: Option<String>,
+    /// The source commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The HLD commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hld_commit: Option<String>,
+    /// The manifest commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_commit: Option<String>,
+    /// The approval pull request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<String>,
+    /// The author's profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The profile of whoever merged the pull request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_by: Option<String>,
+    /// The source repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_repo: Option<String>,
+}
+
+/// `url` if it is an absolute `http` or `https` URL with nothing a browser would re-read
+/// (no whitespace or control characters); `None` for anything else, such as `javascript:`.
+fn web(url: impl AsRef<str>) -> Option<String> {
+    let url = url.as_ref();
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let http = lower.starts_with("https://") || lower.starts_with("http://");
+    let clean = !url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\\');
+    (http && clean && url.len() > "http://".len()).then(|| url.to_string())
+}
+
+/// The links of a row of `d`.
+pub fn links(d: &Deployment) -> Links {
+    let run = |step: &Option<spektate_core::Step>| {
+        step.as_ref()
+            .and_then(|s| s.run.as_ref())
+            .and_then(|r| r.url.as_deref())
+            .and_then(web)
+    };
+    let image_repo = || {
+        d.image
+            .as_ref()
+            .and_then(|s| s.run.as_ref())
+            .and_then(|r| r.repository.clone())
+    };
+    let source_repo: Option<RepoRef> = d
+        .source_repo
+        .as_ref()
+        .map(|r| RepoRef::clone(r))
+        .or_else(image_repo);
+    let pr_url = d
+        .pull_request
+        .as_ref()
+        .and_then(|p| p.url.as_deref())
+        .and_then(web)
+        .or_else(|| {
+            let (repo, id) = (d.hld_repo.as_ref()?, d.pr()?);
+            web(repo.pull_request_url(id))
+        });
+    Links {
+        image_run: run(&d.image),
+        metadata_run: run(&d.metadata),
+        manifest_run: run(&d.manifest),
+        commit: source_repo
+            .as_ref()
+            .zip(d.commit_id())
+            .and_then(|(r, c)| web(r.commit_url(c))),
+        hld_commit: d
+            .hld_repo
+            .as_ref()
+            .zip(d.hld_commit_id())
+            .and_then(|(r, c)| web(r.commit_url(c))),
+        manifest_commit: d
+            .manifest_repo
+            .as_ref()
+            .zip(d.manifest_commit_id())
+            .and_then(|(r, c)| web(r.commit_url(c))),
+        pull_request: pr_url,
+        author: d
+            .author
+            .as_ref()
+            .and_then(|a| a.url.as_deref())
+            .and_then(web),
+        merged_by: d
+            .pull_request
+            .as_ref()
+            .and_then(|p| p.merged_by.as_ref())
+            .and_then(|a| a.url.as_deref())
+            .and_then(web),
+        source_repo: source_repo.and_then(|r| web(r.web_url())),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Row<'a> {
+    #[serde(flatten)]
+    deployment: &'a Deployment,
+    state: State,
+    links: Links,
+}
+
+#[derive(Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    in_progress: usize,
+    succeeded: usize,
+    failed: usize,
+    canceled: usize,
+    waiting_for_approval: usize,
+    incomplete: usize,
+    synced: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeploymentsBody<'a> {
+    partition: &'a str,
+    version: &'static str,
+    /// The server's clock, so the page can tell "5 minutes ago" whatever its own clock says.
+    now: DateTime<Utc>,
+    refreshed_at: Option<DateTime<Utc>>,
+    refresh_seconds: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_error: Option<String>,
+    total: usize,
+    limit: usize,
+    summary: Summary,
+    deployments: Vec<Row<'a>>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/deployments", get(deployments))
+        .route("/api/health", get(health))
+        .route("/api", get(api_not_found))
+        .route("/api/{*rest}", get(api_not_found))
+        .with_state(shared)
+}
+
+async fn deployments(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = match DeploymentQuery::parse(raw.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
+    };
+    refresh::before_read(&shared).await;
+    let snapshot = shared.tracker.snapshot();
+    let refresh_error = shared.refresh.error();
+    if snapshot.refreshed_at.is_none() {
+        let message = match &refresh_error {
+            Some(e) => format!("the deployments could not be read yet: {e}"),
+            None => "the deployments are not read yet; try again in a moment".to_string(),
+        };
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &ErrorBody {
+                error: &message,
+                field: None,
+            },
+        );
+    }
+    let mut summary = Summary::default();
+    let mut total = 0;
+    let mut rows = Vec::new();
+    let matching = snapshot
+        .deployments
+        .iter()
+        .filter(|d| query.filter.matches(d));
+    for d in matching.take(query.filter.top.unwrap_or(usize::MAX)) {
+        total += 1;
+        let state = state(d);
+        *match state {
+            State::InProgress => &mut summary.in_progress,
+            State::Succeeded => &mut summary.succeeded,
+            State::Failed => &mut summary.failed,
+            State::Canceled => &mut summary.canceled,
+            State::WaitingForApproval => &mut summary.waiting_for_approval,
+            State::Incomplete => &mut summary.incomplete,
+        } += 1;
+        summary.synced += usize::from(d.is_synced());
+        if rows.len() < query.limit {
+            rows.push(Row {
+                deployment: d,
+                state,
+                links: links(d),
+            });
+        }
+    }
+    let body = DeploymentsBody {
+        partition: shared.tracker.partition(),
+        version: env!("CARGO_PKG_VERSION"),
+        now: Utc::now(),
+        refreshed_at: snapshot.refreshed_at,
+        refresh_seconds: shared.refresh_every().as_secs(),
+        refresh_error,
+        total,
+        limit: query.limit,
+        summary,
+        deployments: rows,
+    };
+    json(StatusCode::OK, &body)
+}
+
+async fn health(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
+    refresh::before_read(&shared).await;
+    let health = refresh::health(&shared);
+    let status = if health.status.is_serving() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(status, &health)
+}
+
+async fn api_not_found(OriginalUri(uri): OriginalUri) -> Response {
+    let message = format!(
+        "no such API endpoint: {}; the API has /api/deployments and /api/health",
+        uri.path()
+    );
+    json(
+        StatusCode::NOT_FOUND,
+        &ErrorBody {
+            error: &message,
+            field: None,
+        },
+    )
+}
+
+fn error(status: StatusCode, e: &Error) -> Response {
+    let field = match e {
+        Error::Invalid { field, .. } => Some(field.as_str()),
+        _ => None,
+    };
+    json(
+        status,
+        &ErrorBody {
+            error: &e.to_string(),
+            field,
+        },
+    )
+}
+
+/// JSON with `<`, `>`, `&` and the JavaScript line separators escaped as `\uXXXX`, so the
+/// body stays inert even if something pastes it into HTML.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, HtmlSafe);
+    match value.serialize(&mut ser) {
+        Ok(()) => out,
+        // Serializing plain data to memory does not fail; say so rather than send half a body.
+        Err(e) => serde_json::json!({ "error": format!("the response could not be encoded: {e}") })
+            .to_string()
+            .into_bytes(),
+    }
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    let mut response = (status, to_json(value)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+struct HtmlSafe;
+
+impl serde_json::ser::Formatter for HtmlSafe {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            let escaped = match c {
+                '<' => "\\u003c",
+                '>' => "\\u003e",
+                '&' => "\\u0026",
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            w.write_all(&fragment.as_bytes()[start..i])?;
+            w.write_all(escaped.as_bytes())?;
+            start = i + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_take_the_cli_names_too() {
+        let q = DeploymentQuery::parse(Some(
+            "env=prod&build-id=42&commit-id=a1b2c3d&image-tag=t&deployment-id=x",
+        ))
+        .unwrap();
+        assert_eq!(q.filter.ring.as_deref(), Some("prod"));
+        assert_eq!(q.filter.run_id.as_deref(), Some("42"));
+        assert_eq!(q.filter.commit.as_deref(), Some("a1b2c3d"));
+        assert_eq!(q.filter.image_tag.as_deref(), Some("t"));
+        assert_eq!(q.filter.deployment_id.as_deref(), Some("x"));
+        let q =
+            DeploymentQuery::parse(Some("kind=manualHldEdit&status=in-progress&top=3")).unwrap();
+        assert_eq!(q.filter.kind, Some(DeploymentKind::ManualHldEdit));
+        assert_eq!(q.filter.status, Some(Status::InProgress));
+        assert_eq!(q.filter.top, Some(3));
+        assert_eq!(q.limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn empty_values_are_no_filter() {
+        let q = DeploymentQuery::parse(Some("service=&author=%20&keyword=")).unwrap();
+        assert_eq!(q, DeploymentQuery::default());
+        assert_eq!(
+            DeploymentQuery::parse(None).unwrap(),
+            DeploymentQuery::default()
+        );
+    }
+
+    #[test]
+    fn bad_parameters_name_the_parameter_and_the_value() {
+        let cases = [
+            (
+                "limit=0",
+                "invalid limit: '0' is not a whole number from 1 to 10000",
+            ),
+            (
+                "limit=10001",
+                "invalid limit: '10001' is not a whole number from 1 to 10000",
+            ),
+            (
+                "limit=-1",
+                "invalid limit: '-1' is not a whole number from 1 to 10000",
+            ),
+            (
+                "top=many",
+                "invalid top: 'many' is not a whole number from 1 to",
+            ),
+            (
+                "type=rocket",
+                "invalid type: 'rocket' is not one of deployment, manual-hld-edit",
+            ),
+            (
+                "status=done",
+                "invalid status: 'done' is not one of complete, in-progress",
+            ),
+            (
+                "colour=red",
+                "invalid query parameter: 'colour' is not one of service, ring",
+            ),
+            (
+                "ring=dev&env=prod",
+                "invalid env: is given twice ('ring=dev' and 'env=prod'); give it once",
+            ),
+        ];
+        for (raw, want) in cases {
+            let got = DeploymentQuery::parse(Some(raw)).unwrap_err().to_string();
+            assert!(got.starts_with(want), "{raw}: {got}");
+        }
+    }
+
+    #[test]
+    fn only_web_urls_become_links() {
+        assert_eq!(
+            web("https://ci.example.com/runs/1").as_deref(),
+            Some("https://ci.example.com/runs/1")
+        );
+        assert_eq!(
+            web("HTTP://ci.example.com/").as_deref(),
+            Some("HTTP://ci.example.com/")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,x",
+            "//evil.example",
+            "https://a b",
+            "http://",
+            "https:\\\\evil",
+        ] {
+            assert_eq!(web(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_escapes_markup_and_line_separators() {
+        let body = String::from_utf8(to_json(
+            &serde_json::json!({"t": "<img src=x onerror=alert(1)> & \u{2028}"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            body,
+            r#"{"t":"\u003cimg src=x onerror=alert(1)\u003e \u0026 \u2028"}"#
+        );
+        let back: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(back["t"], "<img src=x onerror=alert(1)> & \u{2028}");
+    }
+}

@@ -1,0 +1,267 @@
+//! The Spektate dashboard: one page where a team sees every deployment move from image to
+//! cluster, and the JSON API behind it, served from a [`Tracker`].
+//!
+//! The page shows the columns of the reference dashboard (State, Service, Ring, Author, Image
+//! Creation, Metadata Update, Approval Pull Request, Merged By, Ready to Deploy, Last Updated,
+//! Synced Cluster), keeps its filters in the URL and updates in place. Its HTML, CSS and
+//! JavaScript are embedded in the binary: nothing is fetched from a CDN or the network.
+//!
+//! Routes, relative to where the router is mounted:
+//!
+//! | route | what |
+//! |---|---|
+//! | `/` | the page |
+//! | `/api/deployments` | deployments as JSON; the filters of `spektate get` as query parameters, plus `limit` (see [`DeploymentQuery`]) |
+//! | `/api/health` | whether the last refresh worked, and when it was ([`Health`]) |
+//! | `/assets/*` | the page's script, style sheet and icon |
+//!
+//! Serve it on its own:
+//!
+//! ```no_run
+//! # async fn run(tracker: spektate_core::Tracker) -> Result<(), spektate_dashboard::Error> {
+//! use std::time::Duration;
+//! spektate_dashboard::serve(tracker, "127.0.0.1:4040".parse().unwrap(), Duration::from_secs(30)).await
+//! # }
+//! ```
+//!
+//! Or mount it in a service of your own, with a background refresh:
+//!
+//! ```no_run
+//! # async fn run(tracker: spektate_core::Tracker) {
+//! use std::time::Duration;
+//! use spektate_dashboard::Dashboard;
+//!
+//! let dashboard = Dashboard::new(tracker).refresh_every(Duration::from_secs(30));
+//! let _refresher = dashboard.spawn_refresher(); // stops when dropped
+//! // The page is then at /spektate/index.html (/spektate redirects there).
+//! let app = axum::Router::new().nest("/spektate", dashboard.router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
+//!
+//! A router without a refresher refreshes the tracker itself when a request finds the last
+//! refresh older than the refresh interval, one refresh at a time.
+
+mod api;
+mod assets;
+mod refresh;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use spektate_core::Tracker;
+
+pub use api::{DEFAULT_LIMIT, DeploymentQuery, Links, MAX_LIMIT, State, links, state};
+pub use refresh::{Health, HealthStatus, Refresher};
+
+/// The shortest refresh interval: one second.
+pub const MIN_REFRESH: Duration = Duration::from_secs(1);
+/// The longest refresh interval: one day.
+pub const MAX_REFRESH: Duration = Duration::from_secs(86_400);
+/// The refresh interval unless set: 30 seconds.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
+
+/// What can go wrong serving the dashboard.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Input that cannot be accepted: names the field and the offending value.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The parameter or setting (`limit`, `kind`, `refresh interval`).
+        field: String,
+        /// What is wrong with it, quoting the value.
+        reason: String,
+    },
+    /// The address cannot be listened on (in use, not an address of this machine, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The server stopped with an error.
+    #[error("dashboard server on {addr} stopped: {source}")]
+    Serve {
+        /// The address it listened on.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// An [`Error::Invalid`] for `field`.
+    pub fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The dashboard over one tracker: its router, its background refresh and its health.
+///
+/// Cloning is cheap; clones share the tracker, the refresh state and the health.
+#[derive(Clone)]
+pub struct Dashboard {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) tracker: Tracker,
+    refresh_ms: AtomicU64,
+    pub(crate) background: AtomicBool,
+    pub(crate) refresh: refresh::RefreshState,
+}
+
+impl Shared {
+    pub(crate) fn refresh_every(&self) -> Duration {
+        Duration::from_millis(self.refresh_ms.load(Ordering::Relaxed))
+    }
+}
+
+impl Dashboard {
+    /// A dashboard over `tracker`, refreshing every [`DEFAULT_REFRESH`].
+    pub fn new(tracker: Tracker) -> Self {
+        Dashboard {
+            shared: Arc::new(Shared {
+                tracker,
+                refresh_ms: AtomicU64::new(DEFAULT_REFRESH.as_millis() as u64),
+                background: AtomicBool::new(false),
+                refresh: refresh::RefreshState::default(),
+            }),
+        }
+    }
+
+    /// How often the tracker is refreshed, and the page's default polling interval; kept
+    /// between [`MIN_REFRESH`] and [`MAX_REFRESH`].
+    pub fn refresh_every(self, every: Duration) -> Self {
+        let every = every.clamp(MIN_REFRESH, MAX_REFRESH);
+        self.shared
+            .refresh_ms
+            .store(every.as_millis() as u64, Ordering::Relaxed);
+        self
+    }
+
+    /// The tracker served.
+    pub fn tracker(&self) -> &Tracker {
+        &self.shared.tracker
+    }
+
+    /// The page, the API and the assets, to serve or to [`Router::nest`] under a path.
+    pub fn router(&self) -> Router {
+        api::router(self.shared.clone())
+            .merge(assets::router())
+            .layer(axum::middleware::map_response(assets::secure))
+    }
+
+    /// Refreshes the tracker in the background every refresh interval, until the returned
+    /// [`Refresher`] is dropped. Needs a Tokio runtime.
+    pub fn spawn_refresher(&self) -> Refresher {
+        refresh::spawn(self.shared.clone())
+    }
+
+    /// Whether the last refresh worked, and when it was.
+    pub fn health(&self) -> Health {
+        refresh::health(&self.shared)
+    }
+
+    /// Listens on `addr` (port 0 picks a free port); [`Server::run`] then serves.
+    pub async fn bind(self, addr: SocketAddr) -> Result<Server, Error> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        Ok(Server {
+            dashboard: self,
+            listener,
+            addr,
+        })
+    }
+}
+
+/// The dashboard's router over `tracker`, refreshed on demand; see [`Dashboard`] for a
+/// background refresh.
+pub fn router(tracker: Tracker) -> Router {
+    Dashboard::new(tracker).router()
+}
+
+/// A dashboard listening on an address, not serving yet.
+pub struct Server {
+    dashboard: Dashboard,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// The address listened on (with the port picked when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The page's URL. An unspecified address (`0.0.0.0`, `::`) is shown as `localhost`.
+    pub fn url(&self) -> String {
+        if self.addr.ip().is_unspecified() {
+            format!("http://localhost:{}/", self.addr.port())
+        } else {
+            format!("http://{}/", self.addr)
+        }
+    }
+
+    /// Serves, refreshing the tracker in the background, until `shutdown` completes; then
+    /// finishes the requests in flight and returns.
+    pub async fn run<F>(self, shutdown: F) -> Result<(), Error>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let _refresher = self.dashboard.spawn_refresher();
+        let addr = self.addr;
+        axum::serve(self.listener, self.dashboard.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| Error::Serve { addr, source })
+    }
+}
+
+/// Serves the dashboard of `tracker` on `addr`, refreshing every `every`, until Ctrl-C or
+/// SIGTERM.
+pub async fn serve(tracker: Tracker, addr: SocketAddr, every: Duration) -> Result<(), Error> {
+    Dashboard::new(tracker)
+        .refresh_every(every)
+        .bind(addr)
+        .await?
+        .run(shutdown_signal())
+        .await
+}
+
+/// Completes on Ctrl-C, or on SIGTERM where there are signals (what a container runtime sends).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The dashboard in a real browser: headless Chromium (the Debian package, never a downloaded
+# one) driven by playwright-core.
+#
+#   bash tests/browser/run.sh
+#
+# Installs what is missing (chromium with apt, playwright-core with npm ci), builds
+# `spektate` and the examples it serves, then starts three servers on free 127.0.0.1 ports:
+#   - `spektate dashboard` over the Fabrikam store (written by the example) plus a record
+#     whose service name is markup;
+#   - the `hostile` example: the dashboard mounted at /spektate over a provider whose every
+#     text is markup;
+#   - `fabrikam --serve`: the scenario played live while the page is open.
+# Runs the node test and always stops the servers. Screenshots go to target/dashboard*.png.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+chromium="${CHROMIUM:-/usr/bin/chromium}"
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'browser test: %s\n' "$*" >&2; exit 1; }
+
+# --- What it needs --------------------------------------------------------------------------
+if [ ! -x "$chromium" ]; then
+  say "installing chromium (Debian package)"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
+    die "$chromium is missing and this user cannot install it; run: apt-get install -y chromium"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  [ -x "$chromium" ] || die "apt installed chromium but $chromium is not there; set CHROMIUM=/path/to/chromium"
+fi
+command -v node >/dev/null || die "node is missing; install Node.js 18 or newer"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' \
+  || die "node $(node --version) is too old; the test needs Node.js 18 or newer"
+if [ ! -f "$here/node_modules/playwright-core/package.json" ]; then
+  say "installing playwright-core (npm ci; no browser download)"
+  (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+say "building spektate and the examples"
+(
+  cd "$root"
+  cargo build --quiet -p spektate-cli --bin spektate
+  cargo build --quiet -p spektate --example fabrikam
+  cargo build --quiet -p spektate-dashboard --example hostile
+)
+target="${CARGO_TARGET_DIR:-$root/target}"
+spektate="$target/debug/spektate"
+fabrikam="$target/debug/examples/fabrikam"
+hostile="$target/debug/examples/hostile"
+
+# --- Servers, always stopped ----------------------------------------------------------------
+work="$(mktemp -d "${TMPDIR:-/tmp}/spektate-browser.XXXXXX")"
+# Each server's pid is in $work/NAME.pid (servers start in a subshell, to hand back their URL).
+stop() {
+  local f pid
+  for f in "$work"/*.pid; do
+    [ -f "$f" ] || continue
+    pid="$(cat "$f")"
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for f in "$work"/*.pid; do
+    [ -f "$f" ] || continue
+    pid="$(cat "$f")"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+# Starts a server whose first http:// line on stdout is its URL; prints the URL.
+start() {
+  local name="$1"; shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" </dev/null &
+  local pid=$!
+  echo "$pid" >"$work/$name.pid"
+  for _ in $(seq 300); do
+    local url
+    url="$(grep -o 'http://127\.0\.0\.1:[0-9]*/[^ ]*' "$work/$name.out" | head -n1 || true)"
+    if [ -n "$url" ]; then printf '%s\n' "$url"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.err" >&2; die "$name exited before serving"; }
+    sleep 0.1
+  done
+  cat "$work/$name.err" >&2
+  die "$name did not print its URL within 30 s"
+}
+
+say "writing the Fabrikam store"
+(cd "$work" && "$fabrikam" --keep >/dev/null)
+export SPEKTATE_STORE="sqlite:$work/fabrikam.db" SPEKTATE_PARTITION_KEY=fabrikam
+"$spektate" record --p1 666 --image-tag evil-666 --commit-id 6666666666666666666666666666666666666666 \
+  --service '<img src=x onerror=alert(1)>' --repository https://github.com/fabrikam/evil >/dev/null
+"$spektate" record run --id 666 --status completed --result failed --url 'javascript:alert(1)' >/dev/null
+
+say "starting the servers"
+SPEKTATE_URL="$(start dashboard "$spektate" dashboard --port 0 --bind 127.0.0.1 --refresh 2)"
+HOSTILE_URL="$(start hostile "$hostile" --port 0)"
+FABRIKAM_URL="$(start fabrikam bash -c "cd '$work' && exec '$fabrikam' --serve --port 0 --pace 2")"
+SPEKTATE_PID="$(cat "$work/dashboard.pid")"
+export SPEKTATE_URL SPEKTATE_PID HOSTILE_URL FABRIKAM_URL CHROMIUM="$chromium"
+export SCREENSHOT_DIR="$target" BROWSER_PROFILE="$work/profile"
+say "spektate dashboard: $SPEKTATE_URL  hostile: $HOSTILE_URL  fabrikam --serve: $FABRIKAM_URL"
+
+say "running the browser test"
+cd "$here"
+node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs
+say "screenshots: $target/dashboard.png, dashboard-live.png, dashboard-filtered.png, dashboard-offline.png"
