@@ -20,16 +20,34 @@ async fn check_store(store: &StoreArgs) -> Result<String> {
     let opened = store.open(Access::Write)?;
     let mut probe = Record::new(&store.partition_key);
     probe.set_column("service", Some("spektate-validate".into()));
-    probe.set_column("imageTag", Some(format!("spektate-validate-{}", probe.row_key)));
+    probe.set_column(
+        "imageTag",
+        Some(format!("spektate-validate-{}", probe.row_key)),
+    );
     let written = opened.insert(&probe).await?;
-    let read = opened.query(&store.partition_key, &RecordQuery::all().row_key(&probe.row_key)).await;
-    let deleted = opened.delete(&store.partition_key, &probe.row_key, None).await;
+    let read = opened
+        .query(
+            &store.partition_key,
+            &RecordQuery::all().row_key(&probe.row_key),
+        )
+        .await;
+    let deleted = opened
+        .delete(&store.partition_key, &probe.row_key, None)
+        .await;
     let read = read?;
     deleted?;
     if read.len() != 1 || read[0].columns() != written.columns() {
-        return Err(Error::store(opened.describe(), "read back", "the probe record did not come back as written"));
+        return Err(Error::store(
+            opened.describe(),
+            "read back",
+            "the probe record did not come back as written",
+        ));
     }
-    Ok(format!("{} partition {}: wrote, read back and deleted a probe record", opened.describe(), store.partition_key))
+    Ok(format!(
+        "{} partition {}: wrote, read back and deleted a probe record",
+        opened.describe(),
+        store.partition_key
+    ))
 }
 
 /// Runs `validate`: every check, then an error when any failed.
@@ -40,18 +58,31 @@ pub async fn run(cmd: ValidateCmd, store: &StoreArgs) -> Result<()> {
     let providers = cmd.providers.build()?;
     if let Some(azdo) = cmd.providers.azure_devops()? {
         let name = format!("azure-devops {}/{}", azdo.org_url(), azdo.project());
-        lines.push((name, azdo.check().await.map(|p| format!("project {p} readable"))));
+        lines.push((
+            name,
+            azdo.check().await.map(|p| format!("project {p} readable")),
+        ));
     }
     let defaults = &providers.defaults;
-    let azure_repos: Vec<_> = [&defaults.manifest_repo, &defaults.hld_repo, &defaults.source_repo]
-        .into_iter()
-        .flatten()
-        .filter(|r| r.provider == RepoHost::AzureDevOps)
-        .collect();
+    let azure_repos: Vec<_> = [
+        &defaults.manifest_repo,
+        &defaults.hld_repo,
+        &defaults.source_repo,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|r| r.provider == RepoHost::AzureDevOps)
+    .collect();
     if !azure_repos.is_empty() {
         let repos = cmd.providers.azure_repos()?;
         for repo in azure_repos {
-            lines.push((format!("azure-repos {}", repo.web_url()), repos.check(repo).await.map(|_| "repository readable".into())));
+            lines.push((
+                format!("azure-repos {}", repo.web_url()),
+                repos
+                    .check(repo)
+                    .await
+                    .map(|_| "repository readable".into()),
+            ));
         }
     }
 
@@ -63,7 +94,10 @@ pub async fn run(cmd: ValidateCmd, store: &StoreArgs) -> Result<()> {
         }
     }
     if failed > 0 {
-        return Err(Error::invalid("validate", format!("{failed} of {} checks failed", lines.len())));
+        return Err(Error::invalid(
+            "validate",
+            format!("{failed} of {} checks failed", lines.len()),
+        ));
     }
     Ok(())
 }
