@@ -22,7 +22,11 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
     let rings = ["dev", "qa", "prod"];
     for i in 0..n {
         let svc = i % SERVICES;
-        let (p1, p2, p3) = (format!("{}", 100_000 + i), format!("{}", 500_000 + i), format!("{}", 900_000 + i));
+        let (p1, p2, p3) = (
+            format!("{}", 100_000 + i),
+            format!("{}", 500_000 + i),
+            format!("{}", 900_000 + i),
+        );
         let commit = format!("{:040x}", i * 7919 + 1);
         let mut r = Record::new("fabrikam");
         r.service = Some(format!("fabrikam/service-{svc}"));
@@ -32,26 +36,46 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
         r.hld_commit_id = Some(format!("{:040x}", i * 104_729 + 3));
         r.manifest_commit_id = Some(format!("{:040x}", i * 1_299_709 + 5));
         r.pr = Some(format!("{}", i + 1));
-        r.source_repo = Some(format!("https://dev.azure.com/fabrikam/project/_git/service-{svc}"));
+        r.source_repo = Some(format!(
+            "https://dev.azure.com/fabrikam/project/_git/service-{svc}"
+        ));
         r.hld_repo = Some("https://dev.azure.com/fabrikam/project/_git/hld".into());
         r.manifest_repo = Some("https://dev.azure.com/fabrikam/project/_git/manifests".into());
         r.timestamp = Some(t0 + Duration::minutes(i as i64));
         let start = t0 + Duration::minutes(i as i64 * 3);
-        for (id, kind, offset) in [(&p1, RunKind::Build, 0), (&p2, RunKind::Release, 6), (&p3, RunKind::Build, 9)] {
+        for (id, kind, offset) in [
+            (&p1, RunKind::Build, 0),
+            (&p2, RunKind::Release, 6),
+            (&p3, RunKind::Build, 9),
+        ] {
             let mut run = Run::new(id.clone(), kind, RunStatus::Completed);
-            run.result = Some(if i % 17 == 0 && offset == 9 { RunResult::Failed } else { RunResult::Succeeded });
+            run.result = Some(if i % 17 == 0 && offset == 9 {
+                RunResult::Failed
+            } else {
+                RunResult::Succeeded
+            });
             run.number = Some(format!("20260101.{i}"));
             run.queued_at = Some(start + Duration::minutes(offset));
             run.started_at = Some(start + Duration::minutes(offset + 1));
             run.finished_at = Some(start + Duration::minutes(offset + 5));
             run.last_changed_at = run.finished_at;
-            k.runs_mut(kind).insert(id.clone(), Lookup::Found(Arc::new(run)));
+            k.runs_mut(kind)
+                .insert(id.clone(), Lookup::Found(Arc::new(run)));
         }
         r.p1 = Some(p1);
         r.p2 = Some(p2);
         r.p3 = Some(p3);
-        let author = Author { name: format!("Author {}", i % 50), email: None, login: None, avatar_url: None, url: None };
-        k.authors.entry(format!("dev.azure.com/fabrikam/project/service-{svc}")).or_default().insert(commit, Lookup::Found(Arc::new(author)));
+        let author = Author {
+            name: format!("Author {}", i % 50),
+            email: None,
+            login: None,
+            avatar_url: None,
+            url: None,
+        };
+        k.authors
+            .entry(format!("dev.azure.com/fabrikam/project/service-{svc}"))
+            .or_default()
+            .insert(commit, Lookup::Found(Arc::new(author)));
         let pr = PullRequest {
             id: format!("{}", i + 1),
             title: format!("Update service-{svc} to service-{svc}-{i}"),
@@ -64,7 +88,10 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
             closed: false,
             url: None,
         };
-        k.pull_requests.entry("dev.azure.com/fabrikam/project/hld".into()).or_default().insert(format!("{}", i + 1), Lookup::Found(Arc::new(pr)));
+        k.pull_requests
+            .entry("dev.azure.com/fabrikam/project/hld".into())
+            .or_default()
+            .insert(format!("{}", i + 1), Lookup::Found(Arc::new(pr)));
         records.push(Arc::new(r));
     }
     (records, k)

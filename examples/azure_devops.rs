@@ -21,7 +21,10 @@ use spektate::http::Secret;
 use spektate::{Filter, RecordStore, RepoRef, Tracker, render};
 
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 fn required(name: &str) -> Result<String, String> {
@@ -35,11 +38,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let token = Secret::new(required("SPEKTATE_AZDO_TOKEN")?);
     let partition = required("SPEKTATE_PARTITION_KEY")?;
     let table = var("SPEKTATE_TABLE_NAME").unwrap_or_else(|| "deployments".to_string());
-    let connection = var("SPEKTATE_STORAGE_CONNECTION_STRING").unwrap_or_else(|| "UseDevelopmentStorage=true".to_string());
+    let connection = var("SPEKTATE_STORAGE_CONNECTION_STRING")
+        .unwrap_or_else(|| "UseDevelopmentStorage=true".to_string());
     let base = var("SPEKTATE_AZDO_URL").unwrap_or_else(|| spektate::azdo::DEFAULT_URL.to_string());
 
-    let store = Arc::new(AzureTableStore::from_connection_string(&connection, &table)?);
-    let org_url = format!("{}/{}", base.trim_end_matches('/'), spektate::azdo::encode_segment(&org));
+    let store = Arc::new(AzureTableStore::from_connection_string(
+        &connection,
+        &table,
+    )?);
+    let org_url = format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        spektate::azdo::encode_segment(&org)
+    );
     let pipelines = AzureDevOps::new(org_url, &project, token.clone())?;
     let repos = AzureRepos::builder().base_url(&base).token(token).build()?;
     println!("project {project}: {}", pipelines.check().await?);
@@ -54,7 +65,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tracker = builder.build();
     let stats = tracker.refresh().await?;
     let deployments = tracker.deployments(&Filter::default()).await?;
-    println!("{} records in {} (partition {partition})\n", stats.records_read, store.describe());
+    println!(
+        "{} records in {} (partition {partition})\n",
+        stats.records_read,
+        store.describe()
+    );
     print!("{}", render::table(&deployments, true, Utc::now()));
     for d in deployments.iter().filter(|d| !d.warnings.is_empty()) {
         eprintln!("{}: {}", d.id(), d.warnings.join("; "));

@@ -29,7 +29,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2)
     });
     let dir = tempfile::tempdir()?;
-    let path = if keep { std::path::PathBuf::from("fabrikam.db") } else { dir.path().join("fabrikam.db") };
+    let path = if keep {
+        std::path::PathBuf::from("fabrikam.db")
+    } else {
+        dir.path().join("fabrikam.db")
+    };
     if keep {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("fabrikam.db{suffix}"));
@@ -45,7 +49,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return serve.run(tracker, &recorder, &repos, t0).await;
     }
 
-    println!("Fabrikam: where is my container? (store: {})\n", path.display());
+    println!(
+        "Fabrikam: where is my container? (store: {})\n",
+        path.display()
+    );
     for (i, step) in scenario::steps().iter().enumerate() {
         scenario::play(step, &recorder, &repos, t0).await?;
         tracker.refresh().await?;
@@ -55,7 +62,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!();
     }
     if keep {
-        println!("The store is in fabrikam.db: try `spektate get --store sqlite:fabrikam.db -p {PARTITION} -o wide`.");
+        println!(
+            "The store is in fabrikam.db: try `spektate get --store sqlite:fabrikam.db -p {PARTITION} -o wide`."
+        );
     }
     Ok(())
 }

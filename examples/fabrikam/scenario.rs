@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use spektate::{
-    Author, ClusterSync, ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, PullRequest, Recorder, RepoRef,
-    Repositories, Result, RunReported, RunResult, RunStatus, async_trait,
+    Author, ClusterSync, ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated,
+    PullRequest, Recorder, RepoRef, Repositories, Result, RunReported, RunResult, RunStatus,
+    async_trait,
 };
 
 pub const FRONTEND: &str = "https://github.com/fabrikam/frontend";
@@ -28,13 +29,43 @@ pub struct Step {
 
 /// A pipeline, person or cluster doing something.
 pub enum Action {
-    Image { p1: &'static str, service: &'static str, tag: &'static str, commit: &'static str, repo: &'static str },
-    Metadata { p2: &'static str, tag: &'static str, hld: &'static str, ring: &'static str, pr: &'static str },
-    Manifest { p3: &'static str, hld: &'static str, pr: Option<&'static str> },
-    Committed { p3: &'static str, manifest: &'static str },
-    Run { id: &'static str, status: RunStatus, result: Option<RunResult>, minutes: i64 },
-    Merge { pr: &'static str, by: &'static str },
-    Sync { cluster: &'static str, commit: &'static str },
+    Image {
+        p1: &'static str,
+        service: &'static str,
+        tag: &'static str,
+        commit: &'static str,
+        repo: &'static str,
+    },
+    Metadata {
+        p2: &'static str,
+        tag: &'static str,
+        hld: &'static str,
+        ring: &'static str,
+        pr: &'static str,
+    },
+    Manifest {
+        p3: &'static str,
+        hld: &'static str,
+        pr: Option<&'static str>,
+    },
+    Committed {
+        p3: &'static str,
+        manifest: &'static str,
+    },
+    Run {
+        id: &'static str,
+        status: RunStatus,
+        result: Option<RunResult>,
+        minutes: i64,
+    },
+    Merge {
+        pr: &'static str,
+        by: &'static str,
+    },
+    Sync {
+        cluster: &'static str,
+        commit: &'static str,
+    },
 }
 
 use Action::*;
@@ -45,78 +76,208 @@ pub fn steps() -> Vec<Step> {
         Step {
             title: "Alice pushes a frontend change; the image pipeline starts",
             actions: vec![
-                Image { p1: "1001", service: "fabrikam/frontend", tag: "frontend-1001", commit: "a3f9c2e71b0d4c5e8f6a7b8c9d0e1f2a3b4c5d6e", repo: FRONTEND },
-                Run { id: "1001", status: RunStatus::InProgress, result: None, minutes: 0 },
+                Image {
+                    p1: "1001",
+                    service: "fabrikam/frontend",
+                    tag: "frontend-1001",
+                    commit: "a3f9c2e71b0d4c5e8f6a7b8c9d0e1f2a3b4c5d6e",
+                    repo: FRONTEND,
+                },
+                Run {
+                    id: "1001",
+                    status: RunStatus::InProgress,
+                    result: None,
+                    minutes: 0,
+                },
             ],
         },
         Step {
             title: "Bob pushes a backend fix; both images build",
             actions: vec![
-                Image { p1: "2001", service: "fabrikam/backend", tag: "backend-2001", commit: "b7e1d4a09c3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d", repo: BACKEND },
-                Run { id: "2001", status: RunStatus::InProgress, result: None, minutes: 1 },
+                Image {
+                    p1: "2001",
+                    service: "fabrikam/backend",
+                    tag: "backend-2001",
+                    commit: "b7e1d4a09c3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d",
+                    repo: BACKEND,
+                },
+                Run {
+                    id: "2001",
+                    status: RunStatus::InProgress,
+                    result: None,
+                    minutes: 1,
+                },
             ],
         },
         Step {
             title: "The frontend image is pushed; the metadata pipeline opens approval PR #41 for ring dev",
             actions: vec![
-                Run { id: "1001", status: RunStatus::Completed, result: Some(RunResult::Succeeded), minutes: 4 },
-                Metadata { p2: "3001", tag: "frontend-1001", hld: "c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0", ring: "dev", pr: "41" },
-                Run { id: "3001", status: RunStatus::Completed, result: Some(RunResult::Succeeded), minutes: 5 },
+                Run {
+                    id: "1001",
+                    status: RunStatus::Completed,
+                    result: Some(RunResult::Succeeded),
+                    minutes: 4,
+                },
+                Metadata {
+                    p2: "3001",
+                    tag: "frontend-1001",
+                    hld: "c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0",
+                    ring: "dev",
+                    pr: "41",
+                },
+                Run {
+                    id: "3001",
+                    status: RunStatus::Completed,
+                    result: Some(RunResult::Succeeded),
+                    minutes: 5,
+                },
             ],
         },
         Step {
             title: "The backend image is pushed; its metadata goes to ring securitybugfix (PR #42)",
             actions: vec![
-                Run { id: "2001", status: RunStatus::Completed, result: Some(RunResult::Succeeded), minutes: 6 },
-                Metadata { p2: "3002", tag: "backend-2001", hld: "d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3", ring: "securitybugfix", pr: "42" },
-                Run { id: "3002", status: RunStatus::Completed, result: Some(RunResult::Succeeded), minutes: 7 },
+                Run {
+                    id: "2001",
+                    status: RunStatus::Completed,
+                    result: Some(RunResult::Succeeded),
+                    minutes: 6,
+                },
+                Metadata {
+                    p2: "3002",
+                    tag: "backend-2001",
+                    hld: "d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3",
+                    ring: "securitybugfix",
+                    pr: "42",
+                },
+                Run {
+                    id: "3002",
+                    status: RunStatus::Completed,
+                    result: Some(RunResult::Succeeded),
+                    minutes: 7,
+                },
             ],
         },
         Step {
             title: "Carol approves and merges PR #41; the manifest pipeline renders the dev ring",
             actions: vec![
-                Merge { pr: "41", by: "carol" },
-                Manifest { p3: "5001", hld: "c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0", pr: Some("41") },
-                Run { id: "5001", status: RunStatus::InProgress, result: None, minutes: 9 },
+                Merge {
+                    pr: "41",
+                    by: "carol",
+                },
+                Manifest {
+                    p3: "5001",
+                    hld: "c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0",
+                    pr: Some("41"),
+                },
+                Run {
+                    id: "5001",
+                    status: RunStatus::InProgress,
+                    result: None,
+                    minutes: 9,
+                },
             ],
         },
         Step {
             title: "The dev manifests are pushed",
             actions: vec![
-                Committed { p3: "5001", manifest: "e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0" },
-                Run { id: "5001", status: RunStatus::Completed, result: Some(RunResult::Succeeded), minutes: 11 },
+                Committed {
+                    p3: "5001",
+                    manifest: "e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0",
+                },
+                Run {
+                    id: "5001",
+                    status: RunStatus::Completed,
+                    result: Some(RunResult::Succeeded),
+                    minutes: 11,
+                },
             ],
         },
         Step {
             title: "Flux in east-us applies them: frontend-1001 is live in dev",
-            actions: vec![Sync { cluster: "east-us", commit: "e9f8a7b" }],
+            actions: vec![Sync {
+                cluster: "east-us",
+                commit: "e9f8a7b",
+            }],
         },
         Step {
             title: "The same frontend image goes to ring master; Carol merges PR #43 but the manifest pipeline fails",
             actions: vec![
-                Metadata { p2: "3003", tag: "frontend-1001", hld: "f0e1d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d", ring: "master", pr: "43" },
-                Run { id: "3003", status: RunStatus::Completed, result: Some(RunResult::Succeeded), minutes: 14 },
-                Merge { pr: "43", by: "carol" },
-                Manifest { p3: "5002", hld: "f0e1d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d", pr: Some("43") },
-                Run { id: "5002", status: RunStatus::Completed, result: Some(RunResult::Failed), minutes: 16 },
+                Metadata {
+                    p2: "3003",
+                    tag: "frontend-1001",
+                    hld: "f0e1d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d",
+                    ring: "master",
+                    pr: "43",
+                },
+                Run {
+                    id: "3003",
+                    status: RunStatus::Completed,
+                    result: Some(RunResult::Succeeded),
+                    minutes: 14,
+                },
+                Merge {
+                    pr: "43",
+                    by: "carol",
+                },
+                Manifest {
+                    p3: "5002",
+                    hld: "f0e1d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d",
+                    pr: Some("43"),
+                },
+                Run {
+                    id: "5002",
+                    status: RunStatus::Completed,
+                    result: Some(RunResult::Failed),
+                    minutes: 16,
+                },
             ],
         },
         Step {
             title: "Dave edits the HLD by hand; the manifest pipeline renders it",
             actions: vec![
-                Manifest { p3: "5003", hld: "0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b", pr: None },
-                Run { id: "5003", status: RunStatus::Completed, result: Some(RunResult::Succeeded), minutes: 18 },
-                Committed { p3: "5003", manifest: "1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c" },
+                Manifest {
+                    p3: "5003",
+                    hld: "0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b",
+                    pr: None,
+                },
+                Run {
+                    id: "5003",
+                    status: RunStatus::Completed,
+                    result: Some(RunResult::Succeeded),
+                    minutes: 18,
+                },
+                Committed {
+                    p3: "5003",
+                    manifest: "1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c",
+                },
             ],
         },
         Step {
             title: "Erin merges the backend PR #42; its manifests are pushed and east-us syncs them",
             actions: vec![
-                Merge { pr: "42", by: "erin" },
-                Manifest { p3: "5004", hld: "d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3", pr: Some("42") },
-                Run { id: "5004", status: RunStatus::Completed, result: Some(RunResult::Succeeded), minutes: 21 },
-                Committed { p3: "5004", manifest: "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d" },
-                Sync { cluster: "east-us", commit: "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d" },
+                Merge {
+                    pr: "42",
+                    by: "erin",
+                },
+                Manifest {
+                    p3: "5004",
+                    hld: "d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3",
+                    pr: Some("42"),
+                },
+                Run {
+                    id: "5004",
+                    status: RunStatus::Completed,
+                    result: Some(RunResult::Succeeded),
+                    minutes: 21,
+                },
+                Committed {
+                    p3: "5004",
+                    manifest: "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d",
+                },
+                Sync {
+                    cluster: "east-us",
+                    commit: "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d",
+                },
             ],
         },
     ]
@@ -152,7 +313,11 @@ impl FabrikamRepos {
             merged_by: None,
             merged_at: None,
             closed: false,
-            url: Some(RepoRef::parse(HLD).map(|r| r.pull_request_url(id)).unwrap_or_default()),
+            url: Some(
+                RepoRef::parse(HLD)
+                    .map(|r| r.pull_request_url(id))
+                    .unwrap_or_default(),
+            ),
         };
         self.pulls.lock().unwrap().insert(id.to_string(), pr);
     }
@@ -185,9 +350,16 @@ impl Repositories for FabrikamRepos {
         Ok(commits.iter().map(|c| (c.clone(), person(login))).collect())
     }
 
-    async fn pull_requests(&self, _repo: &RepoRef, ids: &[String]) -> Result<HashMap<String, PullRequest>> {
+    async fn pull_requests(
+        &self,
+        _repo: &RepoRef,
+        ids: &[String],
+    ) -> Result<HashMap<String, PullRequest>> {
         let pulls = self.pulls.lock().unwrap();
-        Ok(ids.iter().filter_map(|id| pulls.get(id).map(|p| (id.clone(), p.clone()))).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| pulls.get(id).map(|p| (id.clone(), p.clone())))
+            .collect())
     }
 
     async fn sync_tags(&self, _repo: &RepoRef) -> Result<Vec<ClusterSync>> {
@@ -197,10 +369,21 @@ impl Repositories for FabrikamRepos {
 }
 
 /// Plays one step: records each action, with run times on a clock that started at `t0`.
-pub async fn play(step: &Step, recorder: &Recorder, repos: &FabrikamRepos, t0: DateTime<Utc>) -> Result<()> {
+pub async fn play(
+    step: &Step,
+    recorder: &Recorder,
+    repos: &FabrikamRepos,
+    t0: DateTime<Utc>,
+) -> Result<()> {
     for action in &step.actions {
         match action {
-            Image { p1, service, tag, commit, repo } => {
+            Image {
+                p1,
+                service,
+                tag,
+                commit,
+                repo,
+            } => {
                 recorder
                     .image_built(&ImageBuilt {
                         p1: p1.to_string(),
@@ -211,7 +394,13 @@ pub async fn play(step: &Step, recorder: &Recorder, repos: &FabrikamRepos, t0: D
                     })
                     .await?;
             }
-            Metadata { p2, tag, hld, ring, pr } => {
+            Metadata {
+                p2,
+                tag,
+                hld,
+                ring,
+                pr,
+            } => {
                 recorder
                     .metadata_updated(&MetadataUpdated {
                         p2: p2.to_string(),
@@ -244,7 +433,12 @@ pub async fn play(step: &Step, recorder: &Recorder, repos: &FabrikamRepos, t0: D
                     })
                     .await?;
             }
-            Run { id, status, result, minutes } => {
+            Run {
+                id,
+                status,
+                result,
+                minutes,
+            } => {
                 let at = t0 + Duration::minutes(*minutes);
                 let mut report = RunReported::new(*id, *status);
                 report.result = *result;
@@ -256,7 +450,10 @@ pub async fn play(step: &Step, recorder: &Recorder, repos: &FabrikamRepos, t0: D
                     report.finished_at = Some(at);
                 }
                 // Earlier reports of the same run keep their queue and start times.
-                let earlier = recorder.store().run_reports(recorder.partition(), &[id.to_string()]).await?;
+                let earlier = recorder
+                    .store()
+                    .run_reports(recorder.partition(), &[id.to_string()])
+                    .await?;
                 if let Some(e) = earlier.first() {
                     report.queued_at = e.queued_at;
                     report.started_at = e.started_at;
@@ -265,7 +462,9 @@ pub async fn play(step: &Step, recorder: &Recorder, repos: &FabrikamRepos, t0: D
             }
             Merge { pr, by } => repos.merge(pr, by, Utc::now()),
             Sync { cluster, commit } => {
-                recorder.cluster_synced(cluster, commit, Some("flux")).await?;
+                recorder
+                    .cluster_synced(cluster, commit, Some("flux"))
+                    .await?;
             }
         }
     }
@@ -273,7 +472,18 @@ pub async fn play(step: &Step, recorder: &Recorder, repos: &FabrikamRepos, t0: D
 }
 
 /// A tracker over the demo store with the demo repositories.
-pub fn tracker(store: Arc<dyn spektate::RecordStore>, partition: &str, repos: Arc<FabrikamRepos>) -> spektate::Tracker {
-    let defaults = spektate::RepoDefaults { hld_repo: RepoRef::parse(HLD).ok(), ..Default::default() };
-    spektate::Tracker::builder(store).partition(partition).repositories(repos).defaults(defaults).build()
+pub fn tracker(
+    store: Arc<dyn spektate::RecordStore>,
+    partition: &str,
+    repos: Arc<FabrikamRepos>,
+) -> spektate::Tracker {
+    let defaults = spektate::RepoDefaults {
+        hld_repo: RepoRef::parse(HLD).ok(),
+        ..Default::default()
+    };
+    spektate::Tracker::builder(store)
+        .partition(partition)
+        .repositories(repos)
+        .defaults(defaults)
+        .build()
 }

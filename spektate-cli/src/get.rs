@@ -75,7 +75,10 @@ impl Output {
             "normal" => Ok(Output::Normal),
             "wide" => Ok(Output::Wide),
             "json" => Ok(Output::Json),
-            _ => Err(Error::invalid("--output", format!("'{v}' is not one of normal, wide, json"))),
+            _ => Err(Error::invalid(
+                "--output",
+                format!("'{v}' is not one of normal, wide, json"),
+            )),
         }
     }
 }
@@ -112,7 +115,11 @@ impl GetCmd {
 }
 
 /// Prints deployments in `output` format.
-pub fn print(out: &mut impl Write, deployments: &[Deployment], output: Output) -> std::io::Result<()> {
+pub fn print(
+    out: &mut impl Write,
+    deployments: &[Deployment],
+    output: Output,
+) -> std::io::Result<()> {
     match output {
         Output::Json => {
             serde_json::to_writer_pretty(&mut *out, deployments).map_err(std::io::Error::other)?;
@@ -122,7 +129,11 @@ pub fn print(out: &mut impl Write, deployments: &[Deployment], output: Output) -
             if deployments.is_empty() {
                 return writeln!(out, "No deployments found.");
             }
-            write!(out, "{}", render::table(deployments, output == Output::Wide, Utc::now()))
+            write!(
+                out,
+                "{}",
+                render::table(deployments, output == Output::Wide, Utc::now())
+            )
         }
     }
 }
@@ -166,7 +177,9 @@ pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
             }
         }
         drop(out);
-        let Some(every) = cmd.watch else { return Ok(()) };
+        let Some(every) = cmd.watch else {
+            return Ok(());
+        };
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(every.max(1))) => {}
             _ = tokio::signal::ctrl_c() => return Ok(()),

@@ -41,7 +41,9 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Record(cmd) => record::run(cmd, &cli.store).await.map(|key| println!("{key}")),
+        Command::Record(cmd) => record::run(cmd, &cli.store)
+            .await
+            .map(|key| println!("{key}")),
         Command::Get(cmd) => get::run(cmd, &cli.store).await,
         Command::Dashboard(cmd) => dashboard::run(cmd, &cli.store).await,
         Command::Validate(cmd) => validate::run(cmd, &cli.store).await,

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use clap::Args;
-use spektate::{Pipelines, RepoDefaults, RepoRef, Repositories, Result};
 use spektate::azdo::{AzureDevOps, AzureRepos};
 use spektate::github::{GitHub, IdKind, Secret};
 use spektate::http::Secret as AzdoSecret;
+use spektate::{Pipelines, RepoDefaults, RepoRef, Repositories, Result};
 
 /// Provider flags of `get` and `dashboard`.
 #[derive(Debug, Clone, Args)]
@@ -67,7 +67,14 @@ pub struct Providers {
 fn repo(flag: &str, url: &Option<String>) -> Result<Option<RepoRef>> {
     url.as_deref()
         .filter(|u| !u.trim().is_empty())
-        .map(|u| RepoRef::parse(u).map_err(|_| spektate::Error::invalid(flag, format!("'{u}' is not an Azure DevOps, GitHub or GitLab repository URL"))))
+        .map(|u| {
+            RepoRef::parse(u).map_err(|_| {
+                spektate::Error::invalid(
+                    flag,
+                    format!("'{u}' is not an Azure DevOps, GitHub or GitLab repository URL"),
+                )
+            })
+        })
         .transpose()
 }
 
@@ -79,7 +86,11 @@ impl ProviderArgs {
             hld_repo: repo("--hld-repo", &self.hld_repo)?,
             manifest_repo: repo("--manifest-repo", &self.manifest_repo)?,
         };
-        let mut providers = Providers { pipelines: Vec::new(), repositories: Vec::new(), defaults };
+        let mut providers = Providers {
+            pipelines: Vec::new(),
+            repositories: Vec::new(),
+            defaults,
+        };
         // Azure DevOps first: it looks a batch of ids up in one call, so a GitHub run id it
         // does not have costs one request, where GitHub would look each Azure build id up.
         self.add_azure_devops(&mut providers)?;
@@ -98,30 +109,60 @@ impl ProviderArgs {
     }
 
     fn azdo_url(&self) -> String {
-        let url = self.azdo_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
-        url.unwrap_or(spektate::azdo::DEFAULT_URL).trim_end_matches('/').to_string()
+        let url = self
+            .azdo_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        url.unwrap_or(spektate::azdo::DEFAULT_URL)
+            .trim_end_matches('/')
+            .to_string()
     }
 
     fn azdo_token() -> Option<AzdoSecret> {
-        std::env::var("SPEKTATE_AZDO_TOKEN").ok().filter(|t| !t.trim().is_empty()).map(|t| AzdoSecret::new(t.trim()))
+        std::env::var("SPEKTATE_AZDO_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| AzdoSecret::new(t.trim()))
     }
 
     /// The Azure Pipelines provider of --org and --project, when they are given.
     pub fn azure_devops(&self) -> Result<Option<AzureDevOps>> {
-        let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
         let (org, project) = match (given(&self.org), given(&self.project)) {
             (None, None) => return Ok(None),
-            (Some(_), None) => return Err(spektate::Error::invalid("--project", "is missing; --org needs --project (or SPEKTATE_AZDO_PROJECT)")),
-            (None, Some(_)) => return Err(spektate::Error::invalid("--org", "is missing; --project needs --org (or SPEKTATE_AZDO_ORG)")),
+            (Some(_), None) => {
+                return Err(spektate::Error::invalid(
+                    "--project",
+                    "is missing; --org needs --project (or SPEKTATE_AZDO_PROJECT)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(spektate::Error::invalid(
+                    "--org",
+                    "is missing; --project needs --org (or SPEKTATE_AZDO_ORG)",
+                ));
+            }
             (Some(o), Some(p)) => (o, p),
         };
-        let org_url = format!("{}/{}", self.azdo_url(), spektate::azdo::encode_segment(&org));
+        let org_url = format!(
+            "{}/{}",
+            self.azdo_url(),
+            spektate::azdo::encode_segment(&org)
+        );
         let mut builder = AzureDevOps::builder(org_url, project);
         if let Some(token) = Self::azdo_token() {
             builder = builder.token(token);
         }
         builder.build().map(Some).map_err(|e| match e {
-            spektate::Error::Invalid { reason, .. } => spektate::Error::invalid("--azdo-url", reason),
+            spektate::Error::Invalid { reason, .. } => {
+                spektate::Error::invalid("--azdo-url", reason)
+            }
             other => other,
         })
     }
@@ -133,14 +174,18 @@ impl ProviderArgs {
             builder = builder.token(token);
         }
         builder.build().map_err(|e| match e {
-            spektate::Error::Invalid { reason, .. } => spektate::Error::invalid("--azdo-url", reason),
+            spektate::Error::Invalid { reason, .. } => {
+                spektate::Error::invalid("--azdo-url", reason)
+            }
             other => other,
         })
     }
 
     /// GitHub Actions and GitHub repositories, when asked for.
     fn add_github(&self, providers: &mut Providers) -> Result<()> {
-        let token = std::env::var("SPEKTATE_GITHUB_TOKEN").ok().filter(|t| !t.trim().is_empty());
+        let token = std::env::var("SPEKTATE_GITHUB_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty());
         let url = self.github_url.as_deref().filter(|u| !u.trim().is_empty());
         if !(self.github || url.is_some() || token.is_some()) {
             return Ok(());
@@ -150,11 +195,19 @@ impl ProviderArgs {
             builder = builder.api_url(url);
         }
         let github = builder.build().map_err(|e| match e {
-            spektate::Error::Invalid { reason, .. } => spektate::Error::invalid("--github-url", reason),
+            spektate::Error::Invalid { reason, .. } => {
+                spektate::Error::invalid("--github-url", reason)
+            }
             other => other,
         })?;
-        let ids = if self.github_ids == "job" { IdKind::Job } else { IdKind::Run };
-        providers.pipelines.push(Arc::new(github.actions().bare_ids(ids)));
+        let ids = if self.github_ids == "job" {
+            IdKind::Job
+        } else {
+            IdKind::Run
+        };
+        providers
+            .pipelines
+            .push(Arc::new(github.actions().bare_ids(ids)));
         providers.repositories.push(Arc::new(github.repos()));
         Ok(())
     }

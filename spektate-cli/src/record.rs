@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use spektate::{
-    Error, ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Recorder, Result, RunReported, RunResult,
-    RunStatus,
+    Error, ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Recorder, Result,
+    RunReported, RunResult, RunStatus,
 };
 
 use crate::store_args::{Access, StoreArgs};
@@ -131,7 +131,12 @@ fn time(flag: &str, value: &Option<String>) -> Result<Option<DateTime<Utc>>> {
         .map(|v| {
             DateTime::parse_from_rfc3339(v.trim())
                 .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| Error::invalid(flag, format!("'{v}' is not an RFC 3339 time such as 2026-11-26T13:45:00Z")))
+                .map_err(|_| {
+                    Error::invalid(
+                        flag,
+                        format!("'{v}' is not an RFC 3339 time such as 2026-11-26T13:45:00Z"),
+                    )
+                })
         })
         .transpose()
 }
@@ -139,11 +144,17 @@ fn time(flag: &str, value: &Option<String>) -> Result<Option<DateTime<Utc>>> {
 /// Runs `record`; prints the row key of the record written.
 pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
     let store = &store.with_access_key(cmd.storage_key.clone());
-    let recorder = Recorder::new(store.open(Access::Write)?, store.partition_key.clone()).map_err(flags)?;
+    let recorder =
+        Recorder::new(store.open(Access::Write)?, store.partition_key.clone()).map_err(flags)?;
     match cmd.what {
         Some(RecordWhat::Run(a)) => {
             let status = RunStatus::parse(&a.status).map_err(|e| rename(e, "--status"))?;
-            let result = a.result.as_deref().map(RunResult::parse).transpose().map_err(|e| rename(e, "--result"))?;
+            let result = a
+                .result
+                .as_deref()
+                .map(RunResult::parse)
+                .transpose()
+                .map_err(|e| rename(e, "--result"))?;
             let report = RunReported {
                 id: a.id,
                 status,
@@ -158,13 +169,20 @@ pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
             };
             Ok(recorder.run_reported(&report).await.map_err(flags)?.id)
         }
-        Some(RecordWhat::Sync(a)) => Ok(recorder.cluster_synced(&a.cluster, &a.commit, None).await.map_err(flags)?.cluster),
+        Some(RecordWhat::Sync(a)) => Ok(recorder
+            .cluster_synced(&a.cluster, &a.commit, None)
+            .await
+            .map_err(flags)?
+            .cluster),
         None => step(&recorder, cmd.step).await,
     }
 }
 
 async fn step(recorder: &Recorder, s: StepArgs) -> Result<String> {
-    let given = [s.p1.is_some(), s.p2.is_some(), s.p3.is_some()].iter().filter(|g| **g).count();
+    let given = [s.p1.is_some(), s.p2.is_some(), s.p3.is_some()]
+        .iter()
+        .filter(|g| **g)
+        .count();
     if given != 1 {
         return Err(Error::invalid(
             "record",
@@ -199,7 +217,8 @@ async fn step(recorder: &Recorder, s: StepArgs) -> Result<String> {
                 recorder
                     .manifest_generated(&ManifestGenerated {
                         p3,
-                        hld_commit_id: need(&s.hld_commit_id, "--hld-commit-id", "--p3")?.to_string(),
+                        hld_commit_id: need(&s.hld_commit_id, "--hld-commit-id", "--p3")?
+                            .to_string(),
                         manifest_commit_id: s.manifest_commit_id,
                         pr: s.pr,
                         repository: s.repository,
@@ -210,12 +229,22 @@ async fn step(recorder: &Recorder, s: StepArgs) -> Result<String> {
                 recorder
                     .manifest_committed(&ManifestCommitted {
                         p3,
-                        manifest_commit_id: need(&s.manifest_commit_id, "--manifest-commit-id", "--p3")?.to_string(),
+                        manifest_commit_id: need(
+                            &s.manifest_commit_id,
+                            "--manifest-commit-id",
+                            "--p3",
+                        )?
+                        .to_string(),
                         repository: s.repository,
                     })
                     .await
             }
-            (None, None) => return Err(Error::invalid("--hld-commit-id", "or --manifest-commit-id is required with --p3")),
+            (None, None) => {
+                return Err(Error::invalid(
+                    "--hld-commit-id",
+                    "or --manifest-commit-id is required with --p3",
+                ));
+            }
         }
     };
     Ok(record.map_err(flags)?.row_key)
@@ -241,9 +270,17 @@ fn flags(e: Error) -> Error {
                 "commit" => "--commit",
                 "cluster" => "--cluster",
                 "partition key" => "--partition-key",
-                other => return Error::Invalid { field: other.to_string(), reason },
+                other => {
+                    return Error::Invalid {
+                        field: other.to_string(),
+                        reason,
+                    };
+                }
             };
-            Error::Invalid { field: flag.to_string(), reason }
+            Error::Invalid {
+                field: flag.to_string(),
+                reason,
+            }
         }
         other => other,
     }
@@ -251,7 +288,10 @@ fn flags(e: Error) -> Error {
 
 fn rename(e: Error, flag: &str) -> Error {
     match e {
-        Error::Invalid { reason, .. } => Error::Invalid { field: flag.to_string(), reason },
+        Error::Invalid { reason, .. } => Error::Invalid {
+            field: flag.to_string(),
+            reason,
+        },
         other => other,
     }
 }

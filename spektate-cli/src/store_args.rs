@@ -12,15 +12,33 @@ use spektate::{Error, RecordStore, Result, SqliteStore};
 pub struct StoreArgs {
     /// The record store: `sqlite:PATH` (a plain path means SQLite too), or
     /// `azure-table:<connection string>` with --table-name.
-    #[arg(long, env = "SPEKTATE_STORE", default_value = "sqlite:spektate.db", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SPEKTATE_STORE",
+        default_value = "sqlite:spektate.db",
+        global = true,
+        hide_env_values = true
+    )]
     pub store: String,
 
     /// The partition (one per project).
-    #[arg(short = 'p', long = "partition-key", env = "SPEKTATE_PARTITION_KEY", default_value = "default", global = true)]
+    #[arg(
+        short = 'p',
+        long = "partition-key",
+        env = "SPEKTATE_PARTITION_KEY",
+        default_value = "default",
+        global = true
+    )]
     pub partition_key: String,
 
     /// Azure Storage account of an Azure table store (`-n` of `bedrock deployment create`).
-    #[arg(short = 'n', long = "name", env = "SPEKTATE_STORAGE_ACCOUNT", value_name = "ACCOUNT", global = true)]
+    #[arg(
+        short = 'n',
+        long = "name",
+        env = "SPEKTATE_STORAGE_ACCOUNT",
+        value_name = "ACCOUNT",
+        global = true
+    )]
     pub account: Option<String>,
 
     /// Key of the storage account (`record` also takes it as `-k`).
@@ -28,11 +46,22 @@ pub struct StoreArgs {
     pub access_key: Option<Secret>,
 
     /// Table of an Azure table store.
-    #[arg(short = 't', long = "table-name", env = "SPEKTATE_TABLE_NAME", value_name = "TABLE", global = true)]
+    #[arg(
+        short = 't',
+        long = "table-name",
+        env = "SPEKTATE_TABLE_NAME",
+        value_name = "TABLE",
+        global = true
+    )]
     pub table_name: Option<String>,
 
     /// Table endpoint, for Azurite or another cloud (default `https://ACCOUNT.table.core.windows.net`).
-    #[arg(long = "table-endpoint", env = "SPEKTATE_TABLE_ENDPOINT", value_name = "URL", global = true)]
+    #[arg(
+        long = "table-endpoint",
+        env = "SPEKTATE_TABLE_ENDPOINT",
+        value_name = "URL",
+        global = true
+    )]
     pub table_endpoint: Option<String>,
 }
 
@@ -53,17 +82,26 @@ impl StoreArgs {
     /// Opens the store named by the flags.
     pub fn open(&self, access: Access) -> Result<Arc<dyn RecordStore>> {
         if self.account.is_some() {
-            return self.azure_table(None).map(|s| Arc::new(s) as Arc<dyn RecordStore>);
+            return self
+                .azure_table(None)
+                .map(|s| Arc::new(s) as Arc<dyn RecordStore>);
         }
         let spec = self.store.trim();
         let (scheme, rest) = match spec.split_once(':') {
-            Some((s, r)) if s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => (s, r),
+            Some((s, r))
+                if s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+            {
+                (s, r)
+            }
             _ => ("sqlite", spec),
         };
         match scheme {
             "sqlite" => {
                 if rest.is_empty() {
-                    return Err(Error::invalid("--store", "'sqlite:' needs a path, as in sqlite:spektate.db"));
+                    return Err(Error::invalid(
+                        "--store",
+                        "'sqlite:' needs a path, as in sqlite:spektate.db",
+                    ));
                 }
                 let store = match access {
                     Access::Write => SqliteStore::open(rest)?,
@@ -71,10 +109,14 @@ impl StoreArgs {
                 };
                 Ok(Arc::new(store))
             }
-            "azure-table" => self.azure_table(Some(rest)).map(|s| Arc::new(s) as Arc<dyn RecordStore>),
+            "azure-table" => self
+                .azure_table(Some(rest))
+                .map(|s| Arc::new(s) as Arc<dyn RecordStore>),
             other => Err(Error::invalid(
                 "--store",
-                format!("unknown store kind '{other}'; use sqlite:PATH or azure-table:<connection string>"),
+                format!(
+                    "unknown store kind '{other}'; use sqlite:PATH or azure-table:<connection string>"
+                ),
             )),
         }
     }
@@ -95,18 +137,37 @@ impl StoreArgs {
             (Some(cs), _) => TableAccount::from_connection_string(cs)?,
             (None, Some(name)) => {
                 let key = self.access_key.clone().ok_or_else(|| {
-                    Error::invalid("--access-key", "is missing; give -k/--access-key or SPEKTATE_STORAGE_KEY with --name")
+                    Error::invalid(
+                        "--access-key",
+                        "is missing; give -k/--access-key or SPEKTATE_STORAGE_KEY with --name",
+                    )
                 })?;
                 TableAccount::new(name, key)?
             }
-            (None, None) => return Err(Error::invalid("--name", "is missing; give -n/--name or SPEKTATE_STORAGE_ACCOUNT")),
+            (None, None) => {
+                return Err(Error::invalid(
+                    "--name",
+                    "is missing; give -n/--name or SPEKTATE_STORAGE_ACCOUNT",
+                ));
+            }
         };
-        if let Some(endpoint) = self.table_endpoint.as_deref().filter(|e| !e.trim().is_empty()) {
+        if let Some(endpoint) = self
+            .table_endpoint
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+        {
             account = account.with_endpoint(endpoint)?;
         }
-        let table = self.table_name.as_deref().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-            Error::invalid("--table-name", "is missing; an Azure table store needs -t/--table-name or SPEKTATE_TABLE_NAME")
-        })?;
+        let table = self
+            .table_name
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "--table-name",
+                    "is missing; an Azure table store needs -t/--table-name or SPEKTATE_TABLE_NAME",
+                )
+            })?;
         AzureTableStore::new(account, table)
     }
 }

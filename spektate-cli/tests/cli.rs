@@ -19,12 +19,20 @@ fn spektate_os(store: &Path, args: &[&OsStr]) -> Output {
 }
 
 fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 fn err(out: &Output) -> String {
-    assert!(!out.status.success(), "should have failed; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "should have failed; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let e = String::from_utf8(out.stderr.clone()).unwrap();
     assert_eq!(e.trim_end().lines().count(), 1, "one line on stderr: {e}");
     assert!(!e.contains("panicked"), "{e}");
@@ -36,15 +44,97 @@ fn a_journey_recorded_step_by_step_reads_back_linked() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("spektate.db");
     let steps: &[&[&str]] = &[
-        &["record", "--p1", "101", "--image-tag", "frontend-101", "--commit-id", "a1b2c3d4e5f6", "--service", "fabrikam/frontend", "--repository", "https://github.com/fabrikam/frontend"],
-        &["record", "run", "--id", "101", "--status", "completed", "--result", "succeeded", "--queued-at", "2026-11-26T10:00:00Z", "--finished-at", "2026-11-26T10:04:00Z"],
-        &["record", "--p2", "201", "--image-tag", "frontend-101", "--hld-commit-id", "hld0001", "--env", "dev", "--pr", "41"],
-        &["record", "--p2", "202", "--image-tag", "frontend-101", "--hld-commit-id", "hld0002", "--env", "prod", "--pr", "42"],
-        &["record", "run", "--id", "201", "--status", "completed", "--queued-at", "2026-11-26T10:05:00Z", "--finished-at", "2026-11-26T10:06:00Z"],
+        &[
+            "record",
+            "--p1",
+            "101",
+            "--image-tag",
+            "frontend-101",
+            "--commit-id",
+            "a1b2c3d4e5f6",
+            "--service",
+            "fabrikam/frontend",
+            "--repository",
+            "https://github.com/fabrikam/frontend",
+        ],
+        &[
+            "record",
+            "run",
+            "--id",
+            "101",
+            "--status",
+            "completed",
+            "--result",
+            "succeeded",
+            "--queued-at",
+            "2026-11-26T10:00:00Z",
+            "--finished-at",
+            "2026-11-26T10:04:00Z",
+        ],
+        &[
+            "record",
+            "--p2",
+            "201",
+            "--image-tag",
+            "frontend-101",
+            "--hld-commit-id",
+            "hld0001",
+            "--env",
+            "dev",
+            "--pr",
+            "41",
+        ],
+        &[
+            "record",
+            "--p2",
+            "202",
+            "--image-tag",
+            "frontend-101",
+            "--hld-commit-id",
+            "hld0002",
+            "--env",
+            "prod",
+            "--pr",
+            "42",
+        ],
+        &[
+            "record",
+            "run",
+            "--id",
+            "201",
+            "--status",
+            "completed",
+            "--queued-at",
+            "2026-11-26T10:05:00Z",
+            "--finished-at",
+            "2026-11-26T10:06:00Z",
+        ],
         &["record", "--p3", "301", "--hld-commit-id", "hld0001"],
-        &["record", "run", "--id", "301", "--status", "inProgress", "--queued-at", "2026-11-26T10:10:00Z"],
-        &["record", "--p3", "301", "--manifest-commit-id", "man0001abcdef"],
-        &["record", "sync", "--cluster", "east-us", "--commit", "man0001"],
+        &[
+            "record",
+            "run",
+            "--id",
+            "301",
+            "--status",
+            "inProgress",
+            "--queued-at",
+            "2026-11-26T10:10:00Z",
+        ],
+        &[
+            "record",
+            "--p3",
+            "301",
+            "--manifest-commit-id",
+            "man0001abcdef",
+        ],
+        &[
+            "record",
+            "sync",
+            "--cluster",
+            "east-us",
+            "--commit",
+            "man0001",
+        ],
     ];
     let mut keys = Vec::new();
     for s in steps {
@@ -55,7 +145,8 @@ fn a_journey_recorded_step_by_step_reads_back_linked() {
     assert_ne!(keys[3], keys[0], "p2 prod is a second record");
 
     let json = ok(&spektate(&db, &["get", "-o", "json"]));
-    let ds: serde_json::Value = serde_json::from_str(&json).expect("stdout of -o json is clean JSON");
+    let ds: serde_json::Value =
+        serde_json::from_str(&json).expect("stdout of -o json is clean JSON");
     let ds = ds.as_array().unwrap();
     assert_eq!(ds.len(), 2);
     let dev = ds.iter().find(|d| d["ring"] == "dev").unwrap();
@@ -70,47 +161,128 @@ fn a_journey_recorded_step_by_step_reads_back_linked() {
     assert_eq!(dev["clusters"][0]["cluster"], "east-us");
     assert_eq!(dev["pr"], "41");
     let prod = ds.iter().find(|d| d["ring"] == "prod").unwrap();
-    assert_eq!(prod["image"]["id"], "101", "the second ring links the same image run");
-    assert_eq!(prod["metadata"]["state"], "unknown", "no report for 202 yet");
+    assert_eq!(
+        prod["image"]["id"], "101",
+        "the second ring links the same image run"
+    );
+    assert_eq!(
+        prod["metadata"]["state"], "unknown",
+        "no report for 202 yet"
+    );
 
     let table = ok(&spektate(&db, &["get", "--ring", "dev"]));
-    assert!(table.lines().next().unwrap().contains("Src to ACR"), "{table}");
+    assert!(
+        table.lines().next().unwrap().contains("Src to ACR"),
+        "{table}"
+    );
     assert_eq!(table.lines().count(), 2, "header + the dev row: {table}");
-    assert!(table.contains("frontend-101") && table.contains("In Progress (synced)"), "{table}");
+    assert!(
+        table.contains("frontend-101") && table.contains("In Progress (synced)"),
+        "{table}"
+    );
     let wide = ok(&spektate(&db, &["get", "-o", "wide", "--top", "1"]));
-    assert!(wide.lines().next().unwrap().starts_with("Start Time") && wide.contains("Cluster Sync"), "{wide}");
+    assert!(
+        wide.lines().next().unwrap().starts_with("Start Time") && wide.contains("Cluster Sync"),
+        "{wide}"
+    );
     let none = ok(&spektate(&db, &["get", "--service", "backend"]));
     assert_eq!(none.trim(), "No deployments found.");
     let by_build = ok(&spektate(&db, &["get", "--build-id", "202", "-o", "json"]));
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&by_build).unwrap().as_array().unwrap().len(), 1);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&by_build)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
 fn errors_are_one_clear_line_and_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("spektate.db");
-    let e = err(&spektate(&db, &["record", "--p1", "1", "--image-tag", "t", "--service", "s"]));
+    let e = err(&spektate(
+        &db,
+        &["record", "--p1", "1", "--image-tag", "t", "--service", "s"],
+    ));
     assert!(e.contains("--commit-id"), "a missing flag is named: {e}");
-    let e = err(&spektate(&db, &["record", "--p1", "", "--image-tag", "t", "--commit-id", "c", "--service", "s"]));
+    let e = err(&spektate(
+        &db,
+        &[
+            "record",
+            "--p1",
+            "",
+            "--image-tag",
+            "t",
+            "--commit-id",
+            "c",
+            "--service",
+            "s",
+        ],
+    ));
     assert!(e.contains("--p1") && e.contains("empty"), "{e}");
     let e = err(&spektate(&db, &["record", "--image-tag", "t"]));
     assert!(e.contains("--p1, --p2 or --p3"), "{e}");
-    let e = err(&spektate(&db, &["record", "run", "--id", "1", "--status", "done"]));
+    let e = err(&spektate(
+        &db,
+        &["record", "run", "--id", "1", "--status", "done"],
+    ));
     assert!(e.contains("--status") && e.contains("'done'"), "{e}");
-    let e = err(&spektate(&db, &["record", "run", "--id", "1", "--status", "completed", "--finished-at", "yesterday"]));
-    assert!(e.contains("--finished-at") && e.contains("'yesterday'"), "{e}");
-    let e = err(&spektate(&db, &["record", "--p3", "9", "--manifest-commit-id", "abc"]));
+    let e = err(&spektate(
+        &db,
+        &[
+            "record",
+            "run",
+            "--id",
+            "1",
+            "--status",
+            "completed",
+            "--finished-at",
+            "yesterday",
+        ],
+    ));
+    assert!(
+        e.contains("--finished-at") && e.contains("'yesterday'"),
+        "{e}"
+    );
+    let e = err(&spektate(
+        &db,
+        &["record", "--p3", "9", "--manifest-commit-id", "abc"],
+    ));
     assert!(e.contains("p3 '9'"), "{e}");
-    ok(&spektate(&db, &["record", "--p1", "1", "--image-tag", "t", "--commit-id", "c", "--service", "s"]));
+    ok(&spektate(
+        &db,
+        &[
+            "record",
+            "--p1",
+            "1",
+            "--image-tag",
+            "t",
+            "--commit-id",
+            "c",
+            "--service",
+            "s",
+        ],
+    ));
     let e = err(&spektate(&db, &["get", "-o", "xml"]));
-    assert!(e.contains("'xml'") && e.contains("normal, wide, json"), "valid outputs listed: {e}");
+    assert!(
+        e.contains("'xml'") && e.contains("normal, wide, json"),
+        "valid outputs listed: {e}"
+    );
     let missing = dir.path().join("nope").join("x.db");
     let e = err(&spektate(&missing, &["get"]));
-    assert!(e.contains(&missing.display().to_string()), "the store path is named: {e}");
+    assert!(
+        e.contains(&missing.display().to_string()),
+        "the store path is named: {e}"
+    );
     let e = err(&spektate(&db, &["get", "--store", "mongodb:localhost"]));
     assert!(e.contains("'mongodb'"), "{e}");
     let e = err(&spektate(&db, &["get", "--manifest-repo", "not-a-repo"]));
-    assert!(e.contains("--manifest-repo") && e.contains("'not-a-repo'"), "{e}");
+    assert!(
+        e.contains("--manifest-repo") && e.contains("'not-a-repo'"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -118,25 +290,91 @@ fn bad_input_is_an_error_or_a_faithful_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("spektate.db");
     let huge = "x".repeat(100 * 1024);
-    let e = err(&spektate(&db, &["record", "--p1", "1", "--image-tag", &huge, "--commit-id", "c", "--service", "s"]));
-    assert!(e.contains("--image-tag") && e.contains("102400 characters") && e.len() < 400, "{e}");
+    let e = err(&spektate(
+        &db,
+        &[
+            "record",
+            "--p1",
+            "1",
+            "--image-tag",
+            &huge,
+            "--commit-id",
+            "c",
+            "--service",
+            "s",
+        ],
+    ));
+    assert!(
+        e.contains("--image-tag") && e.contains("102400 characters") && e.len() < 400,
+        "{e}"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
         let bad = OsStr::from_bytes(b"tag-\xff\xfe");
-        let out = spektate_os(&db, &[OsStr::new("record"), OsStr::new("--p1"), OsStr::new("1"), OsStr::new("--image-tag"), bad, OsStr::new("--commit-id"), OsStr::new("c"), OsStr::new("--service"), OsStr::new("s")]);
+        let out = spektate_os(
+            &db,
+            &[
+                OsStr::new("record"),
+                OsStr::new("--p1"),
+                OsStr::new("1"),
+                OsStr::new("--image-tag"),
+                bad,
+                OsStr::new("--commit-id"),
+                OsStr::new("c"),
+                OsStr::new("--service"),
+                OsStr::new("s"),
+            ],
+        );
         assert!(!out.status.success());
         let e = String::from_utf8_lossy(&out.stderr);
         assert!(e.contains("UTF-8") && !e.contains("panicked"), "{e}");
     }
     let quoted = "it's' or 'a' eq 'a";
-    ok(&spektate(&db, &["record", "--p1", "7", "--image-tag", quoted, "--commit-id", "c0ffee1", "--service", "line\nbreak"]));
-    ok(&spektate(&db, &["record", "--p1", "8", "--image-tag", "other", "--commit-id", "c0ffee2", "--service", "s"]));
-    let json = ok(&spektate(&db, &["get", "--image-tag", quoted, "-o", "json"]));
+    ok(&spektate(
+        &db,
+        &[
+            "record",
+            "--p1",
+            "7",
+            "--image-tag",
+            quoted,
+            "--commit-id",
+            "c0ffee1",
+            "--service",
+            "line\nbreak",
+        ],
+    ));
+    ok(&spektate(
+        &db,
+        &[
+            "record",
+            "--p1",
+            "8",
+            "--image-tag",
+            "other",
+            "--commit-id",
+            "c0ffee2",
+            "--service",
+            "s",
+        ],
+    ));
+    let json = ok(&spektate(
+        &db,
+        &["get", "--image-tag", quoted, "-o", "json"],
+    ));
     let ds: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(ds.as_array().unwrap().len(), 1, "the quote matched exactly one record");
+    assert_eq!(
+        ds.as_array().unwrap().len(),
+        1,
+        "the quote matched exactly one record"
+    );
     assert_eq!(ds[0]["imageTag"], quoted);
     assert_eq!(ds[0]["service"], "line\nbreak");
     let table = ok(&spektate(&db, &["get"]));
-    assert_eq!(table.lines().count(), 3, "a newline in a value does not break the table: {table}");
+    assert_eq!(
+        table.lines().count(),
+        3,
+        "a newline in a value does not break the table: {table}"
+    );
 }

@@ -12,7 +12,11 @@ fn record(db: &std::path::Path, args: &[String]) {
         .stdout(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn s(v: &[&str]) -> Vec<String> {
@@ -25,7 +29,19 @@ fn eight_processes_on_one_sqlite_file_lose_nothing() {
     let db = dir.path().join("race.db");
     let images = 4;
     for i in 0..images {
-        record(&db, &s(&["--p1", &i.to_string(), "--image-tag", &format!("img-{i}"), "--commit-id", &format!("c{i:07}"), "--service", "svc"]));
+        record(
+            &db,
+            &s(&[
+                "--p1",
+                &i.to_string(),
+                "--image-tag",
+                &format!("img-{i}"),
+                "--commit-id",
+                &format!("c{i:07}"),
+                "--service",
+                "svc",
+            ]),
+        );
     }
     // 8 processes: each owns one (image, ring) pair, and all four images get two rings at once.
     let rings = ["dev", "prod"];
@@ -35,9 +51,32 @@ fn eight_processes_on_one_sqlite_file_lose_nothing() {
             let db = db.clone();
             workers.push(std::thread::spawn(move || {
                 let hld = format!("h{i}{ring}");
-                record(&db, &s(&["--p2", &format!("r{i}{ring}"), "--image-tag", &format!("img-{i}"), "--hld-commit-id", &hld, "--env", ring]));
-                record(&db, &s(&["--p3", &format!("m{i}{ring}"), "--hld-commit-id", &hld]));
-                record(&db, &s(&["--p3", &format!("m{i}{ring}"), "--manifest-commit-id", &format!("mc{i}{ring}")]));
+                record(
+                    &db,
+                    &s(&[
+                        "--p2",
+                        &format!("r{i}{ring}"),
+                        "--image-tag",
+                        &format!("img-{i}"),
+                        "--hld-commit-id",
+                        &hld,
+                        "--env",
+                        ring,
+                    ]),
+                );
+                record(
+                    &db,
+                    &s(&["--p3", &format!("m{i}{ring}"), "--hld-commit-id", &hld]),
+                );
+                record(
+                    &db,
+                    &s(&[
+                        "--p3",
+                        &format!("m{i}{ring}"),
+                        "--manifest-commit-id",
+                        &format!("mc{i}{ring}"),
+                    ]),
+                );
             }));
         }
     }
@@ -54,10 +93,17 @@ fn eight_processes_on_one_sqlite_file_lose_nothing() {
     assert!(out.status.success());
     let ds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ds = ds.as_array().unwrap();
-    assert_eq!(ds.len(), images * rings.len(), "one deployment per image and ring: none lost, none duplicated");
+    assert_eq!(
+        ds.len(),
+        images * rings.len(),
+        "one deployment per image and ring: none lost, none duplicated"
+    );
     for i in 0..images {
         for ring in rings {
-            let hits: Vec<_> = ds.iter().filter(|d| d["imageTag"] == format!("img-{i}") && d["ring"] == ring).collect();
+            let hits: Vec<_> = ds
+                .iter()
+                .filter(|d| d["imageTag"] == format!("img-{i}") && d["ring"] == ring)
+                .collect();
             assert_eq!(hits.len(), 1, "img-{i} {ring}");
             let d = hits[0];
             assert_eq!(d["image"]["id"], i.to_string());

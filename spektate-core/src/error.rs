@@ -60,12 +60,23 @@ pub enum Error {
 impl Error {
     /// An [`Error::Invalid`] for `field`.
     pub fn invalid(field: impl Into<String>, reason: impl fmt::Display) -> Self {
-        Error::Invalid { field: field.into(), reason: reason.to_string() }
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.to_string(),
+        }
     }
 
     /// An [`Error::Store`].
-    pub fn store(store: impl Into<String>, operation: impl Into<String>, message: impl fmt::Display) -> Self {
-        Error::Store { store: store.into(), operation: operation.into(), message: message.to_string() }
+    pub fn store(
+        store: impl Into<String>,
+        operation: impl Into<String>,
+        message: impl fmt::Display,
+    ) -> Self {
+        Error::Store {
+            store: store.into(),
+            operation: operation.into(),
+            message: message.to_string(),
+        }
     }
 
     /// An [`Error::Provider`] that is not about credentials.

@@ -57,11 +57,15 @@ impl Filter {
         };
         let service_ok = match norm(&self.service) {
             None => true,
-            Some(w) => d.service() == Some(w.as_str()) || d.record.service.as_deref() == Some(w.as_str()),
+            Some(w) => {
+                d.service() == Some(w.as_str()) || d.record.service.as_deref() == Some(w.as_str())
+            }
         };
         let run_ok = match norm(&self.run_id) {
             None => true,
-            Some(id) => [&d.record.p1, &d.record.p2, &d.record.p3].iter().any(|p| p.as_deref() == Some(id.as_str())),
+            Some(id) => [&d.record.p1, &d.record.p2, &d.record.p3]
+                .iter()
+                .any(|p| p.as_deref() == Some(id.as_str())),
         };
         let commit_ok = match norm(&self.commit) {
             None => true,
@@ -95,7 +99,10 @@ impl Filter {
     }
 
     /// The deployments that pass, in their order, cut to `top`.
-    pub fn apply<'a>(&self, deployments: impl IntoIterator<Item = &'a Deployment>) -> Vec<Deployment> {
+    pub fn apply<'a>(
+        &self,
+        deployments: impl IntoIterator<Item = &'a Deployment>,
+    ) -> Vec<Deployment> {
         let it = deployments.into_iter().filter(|d| self.matches(d)).cloned();
         match self.top {
             Some(n) => it.take(n).collect(),
@@ -118,7 +125,13 @@ fn keyword_fields(d: &Deployment) -> impl Iterator<Item = &str> {
         d.record.p3.as_deref(),
         d.author.as_ref().map(|a| a.name.as_str()),
         d.pull_request.as_ref().map(|p| p.title.as_str()),
-        d.pull_request.as_ref().and_then(|p| p.merged_by.as_ref()).map(|a| a.name.as_str()),
+        d.pull_request
+            .as_ref()
+            .and_then(|p| p.merged_by.as_ref())
+            .map(|a| a.name.as_str()),
     ];
-    texts.into_iter().flatten().chain(d.clusters.iter().map(|c| c.cluster.as_str()))
+    texts
+        .into_iter()
+        .flatten()
+        .chain(d.clusters.iter().map(|c| c.cluster.as_str()))
 }

@@ -101,7 +101,12 @@ pub struct Request {
 
 impl Request {
     /// A request; `operation` and `object` name it in errors (`get builds`, `ids 1,2`).
-    pub fn new(method: Method, url: impl Into<String>, operation: impl Into<String>, object: impl Into<String>) -> Self {
+    pub fn new(
+        method: Method,
+        url: impl Into<String>,
+        operation: impl Into<String>,
+        object: impl Into<String>,
+    ) -> Self {
         Request {
             method,
             url: url.into(),
@@ -114,13 +119,20 @@ impl Request {
     }
 
     /// A GET.
-    pub fn get(url: impl Into<String>, operation: impl Into<String>, object: impl Into<String>) -> Self {
+    pub fn get(
+        url: impl Into<String>,
+        operation: impl Into<String>,
+        object: impl Into<String>,
+    ) -> Self {
         Self::new(Method::GET, url, operation, object)
     }
 
     /// Adds a header; an invalid name or value is dropped with a log line.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             (Ok(n), Ok(v)) => self.headers.push((n, v)),
             _ => tracing::warn!("dropping invalid header {name}"),
         }
@@ -186,7 +198,12 @@ impl Response {
     /// The body parsed as JSON; a malformed body is an error naming the operation.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            Error::provider(&self.provider, &self.operation, &self.object, format!("malformed response body: {e}"))
+            Error::provider(
+                &self.provider,
+                &self.operation,
+                &self.object,
+                format!("malformed response body: {e}"),
+            )
         })
     }
 
@@ -212,7 +229,10 @@ pub struct HttpClient {
 
 impl fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpClient").field("provider", &self.provider).field("auth", &self.auth).finish()
+        f.debug_struct("HttpClient")
+            .field("provider", &self.provider)
+            .field("auth", &self.auth)
+            .finish()
     }
 }
 
@@ -244,7 +264,10 @@ impl HttpClient {
 
     /// Adds a header sent with every request.
     pub fn default_header(mut self, name: &str, value: &str) -> Self {
-        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             self.default_headers.push((n, v));
         }
         self
@@ -261,14 +284,25 @@ impl HttpClient {
     }
 
     /// GETs `url` and parses the JSON body.
-    pub async fn get_json<T: DeserializeOwned>(&self, url: &str, operation: &str, object: &str) -> Result<T> {
-        self.send(Request::get(url, operation, object)).await?.json()
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        operation: &str,
+        object: &str,
+    ) -> Result<T> {
+        self.send(Request::get(url, operation, object))
+            .await?
+            .json()
     }
 
     /// Sends a request, retrying what can be retried; a status outside 2xx and the
     /// request's pass list becomes an error.
     pub async fn send(&self, req: Request) -> Result<Response> {
-        let _permit = self.permits.acquire().await.map_err(|e| self.err(&req, e))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| self.err(&req, e))?;
         let mut attempt = 0u32;
         loop {
             self.hold_back().await;
@@ -281,8 +315,15 @@ impl HttpClient {
                     None => return self.finish(&req, outcome.expect("matched Ok").tried(attempt)),
                     Some(w) => w,
                 },
-                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => backoff(attempt, &self.policy),
-                Err(_) => return Err(self.err(&req, outcome.err().map(|e| e.without_url()).expect("matched Err"))),
+                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
+                    backoff(attempt, &self.policy)
+                }
+                Err(_) => {
+                    return Err(self.err(
+                        &req,
+                        outcome.err().map(|e| e.without_url()).expect("matched Err"),
+                    ));
+                }
             };
             if attempt >= self.policy.max_retries || wait > self.policy.max_delay {
                 return match outcome {
@@ -312,9 +353,18 @@ impl HttpClient {
     /// enough to wait for (even on a success: the next request would be refused).
     fn note_limits(&self, resp: &Response) {
         let refused = matches!(resp.status, 403 | 429) && is_rate_limited(resp);
-        let retry_after = resp.header("retry-after").and_then(parse_retry_after).filter(|_| refused);
-        let wait = retry_after.or_else(|| (resp.header("x-ratelimit-remaining") == Some("0")).then(|| reset_wait(resp)).flatten());
-        let Some(wait) = wait.filter(|w| !w.is_zero() && *w <= self.policy.max_delay) else { return };
+        let retry_after = resp
+            .header("retry-after")
+            .and_then(parse_retry_after)
+            .filter(|_| refused);
+        let wait = retry_after.or_else(|| {
+            (resp.header("x-ratelimit-remaining") == Some("0"))
+                .then(|| reset_wait(resp))
+                .flatten()
+        });
+        let Some(wait) = wait.filter(|w| !w.is_zero() && *w <= self.policy.max_delay) else {
+            return;
+        };
         let until = tokio::time::Instant::now() + wait;
         let mut slot = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none_or(|t| t < until) {
@@ -400,7 +450,11 @@ fn error_detail(body: &[u8]) -> String {
     };
     let msg = v
         .get("message")
-        .or_else(|| v.get("odata.error").and_then(|e| e.get("message")).and_then(|m| m.get("value")))
+        .or_else(|| {
+            v.get("odata.error")
+                .and_then(|e| e.get("message"))
+                .and_then(|m| m.get("value"))
+        })
         .and_then(|m| m.as_str());
     match msg {
         Some(m) => format!(": {}", m.chars().take(200).collect::<String>()),
@@ -416,13 +470,22 @@ fn is_rate_limited(resp: &Response) -> bool {
 
 /// GitHub's secondary rate limits may come as a 403 with neither header, only a message.
 fn names_secondary_limit(resp: &Response) -> bool {
-    matches!(resp.status, 403 | 429) && String::from_utf8_lossy(&resp.body).to_ascii_lowercase().contains("secondary rate limit")
+    matches!(resp.status, 403 | 429)
+        && String::from_utf8_lossy(&resp.body)
+            .to_ascii_lowercase()
+            .contains("secondary rate limit")
 }
 
 /// The wait until `x-ratelimit-reset` (epoch seconds), at least a second.
 fn reset_wait(resp: &Response) -> Option<Duration> {
-    let reset = resp.header("x-ratelimit-reset")?.trim().parse::<i64>().ok()?;
-    Some(Duration::from_secs((reset - Utc::now().timestamp()).max(1) as u64))
+    let reset = resp
+        .header("x-ratelimit-reset")?
+        .trim()
+        .parse::<i64>()
+        .ok()?;
+    Some(Duration::from_secs(
+        (reset - Utc::now().timestamp()).max(1) as u64
+    ))
 }
 
 /// How long to wait before retrying this response, or `None` when it is final.
@@ -459,7 +522,10 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 
 /// Exponential backoff with full jitter: a random wait in [base·2ⁿ/2, base·2ⁿ].
 fn backoff(attempt: u32, policy: &Policy) -> Duration {
-    let cap = policy.base_delay.saturating_mul(1u32 << attempt.min(16)).min(policy.max_delay);
+    let cap = policy
+        .base_delay
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(policy.max_delay);
     let mut b = [0u8; 2];
     let _ = getrandom::fill(&mut b);
     let frac = 0.5 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) / 2.0;
@@ -473,12 +539,19 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     fn fast() -> Policy {
-        Policy { base_delay: Duration::from_millis(5), timeout: Duration::from_secs(5), ..Policy::default() }
+        Policy {
+            base_delay: Duration::from_millis(5),
+            timeout: Duration::from_secs(5),
+            ..Policy::default()
+        }
     }
 
     #[test]
     fn secrets_never_print() {
-        let auth = Auth::Basic { user: String::new(), secret: Secret::new("pat-abc123") };
+        let auth = Auth::Basic {
+            user: String::new(),
+            secret: Secret::new("pat-abc123"),
+        };
         let client = HttpClient::new("azure-devops", auth).unwrap();
         let shown = format!("{client:?} {}", Secret::new("pat-abc123"));
         assert!(!shown.contains("pat-abc123"), "{shown}");
@@ -487,7 +560,10 @@ mod tests {
     #[test]
     fn retry_after_in_seconds_and_dates() {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 
@@ -499,33 +575,73 @@ mod tests {
             .up_to_n_times(1)
             .mount(&server)
             .await;
-        Mock::given(path("/x")).respond_with(ResponseTemplate::new(200).set_body_string("{\"ok\":1}")).mount(&server).await;
+        Mock::given(path("/x"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{\"ok\":1}"))
+            .mount(&server)
+            .await;
         let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
         let started = std::time::Instant::now();
-        let v: serde_json::Value = client.get_json(&format!("{}/x", server.uri()), "get", "x").await.unwrap();
+        let v: serde_json::Value = client
+            .get_json(&format!("{}/x", server.uri()), "get", "x")
+            .await
+            .unwrap();
         assert_eq!(v["ok"], 1);
-        assert!(started.elapsed() >= Duration::from_millis(900), "Retry-After was not honored");
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "Retry-After was not honored"
+        );
         assert_eq!(server.received_requests().await.unwrap().len(), 2);
     }
 
     #[tokio::test]
     async fn a_response_says_how_many_attempts_it_took() {
         let server = MockServer::start().await;
-        Mock::given(path("/w")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
-        Mock::given(path("/w")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+        Mock::given(path("/w"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/w"))
+            .respond_with(ResponseTemplate::new(201))
+            .mount(&server)
+            .await;
         let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
         let url = format!("{}/w", server.uri());
-        assert_eq!(client.send(Request::new(Method::POST, &url, "insert", "w")).await.unwrap().attempts(), 2);
-        assert_eq!(client.send(Request::new(Method::POST, &url, "insert", "w")).await.unwrap().attempts(), 1);
+        assert_eq!(
+            client
+                .send(Request::new(Method::POST, &url, "insert", "w"))
+                .await
+                .unwrap()
+                .attempts(),
+            2
+        );
+        assert_eq!(
+            client
+                .send(Request::new(Method::POST, &url, "insert", "w"))
+                .await
+                .unwrap()
+                .attempts(),
+            1
+        );
     }
 
     #[tokio::test]
     async fn a_500_then_success_is_retried() {
         let server = MockServer::start().await;
-        Mock::given(path("/y")).respond_with(ResponseTemplate::new(500)).up_to_n_times(2).mount(&server).await;
-        Mock::given(path("/y")).respond_with(ResponseTemplate::new(200).set_body_string("[]")).mount(&server).await;
+        Mock::given(path("/y"))
+            .respond_with(ResponseTemplate::new(500))
+            .up_to_n_times(2)
+            .mount(&server)
+            .await;
+        Mock::given(path("/y"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+            .mount(&server)
+            .await;
         let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
-        let v: Vec<u8> = client.get_json(&format!("{}/y", server.uri()), "get", "y").await.unwrap();
+        let v: Vec<u8> = client
+            .get_json(&format!("{}/y", server.uri()), "get", "y")
+            .await
+            .unwrap();
         assert!(v.is_empty());
         assert_eq!(server.received_requests().await.unwrap().len(), 3);
     }
@@ -533,24 +649,53 @@ mod tests {
     #[tokio::test]
     async fn a_rejected_token_names_provider_and_object_but_not_the_token() {
         let server = MockServer::start().await;
-        Mock::given(method("GET")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(401))
+            .mount(&server)
+            .await;
         let auth = Auth::Bearer(Secret::new("ghp_secret"));
         let client = HttpClient::with_policy("github api.github.com", auth, fast()).unwrap();
-        let e = client.get_json::<serde_json::Value>(&format!("{}/z", server.uri()), "get run", "fabrikam/frontend#7").await.unwrap_err();
+        let e = client
+            .get_json::<serde_json::Value>(
+                &format!("{}/z", server.uri()),
+                "get run",
+                "fabrikam/frontend#7",
+            )
+            .await
+            .unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, Error::Provider { auth: true, .. }));
-        assert!(msg.contains("github api.github.com") && msg.contains("fabrikam/frontend#7") && msg.contains("token was rejected"), "{msg}");
+        assert!(
+            msg.contains("github api.github.com")
+                && msg.contains("fabrikam/frontend#7")
+                && msg.contains("token was rejected"),
+            "{msg}"
+        );
         assert!(!msg.contains("ghp_secret"));
-        assert_eq!(server.received_requests().await.unwrap().len(), 1, "auth errors are not retried");
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "auth errors are not retried"
+        );
     }
 
     #[tokio::test]
     async fn a_malformed_body_is_a_clear_error() {
         let server = MockServer::start().await;
-        Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_body_string("<html>")).mount(&server).await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("<html>"))
+            .mount(&server)
+            .await;
         let client = HttpClient::with_policy("p", Auth::None, fast()).unwrap();
-        let e = client.get_json::<serde_json::Value>(&server.uri(), "get builds", "ids 1").await.unwrap_err().to_string();
-        assert!(e.contains("malformed response body") && e.contains("get builds"), "{e}");
+        let e = client
+            .get_json::<serde_json::Value>(&server.uri(), "get builds", "ids 1")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("malformed response body") && e.contains("get builds"),
+            "{e}"
+        );
     }
 
     #[tokio::test]
@@ -566,25 +711,54 @@ mod tests {
             )
             .mount(&server)
             .await;
-        Mock::given(path("/b")).respond_with(ResponseTemplate::new(200).set_body_string("{}")).mount(&server).await;
+        Mock::given(path("/b"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+            .mount(&server)
+            .await;
         let client = HttpClient::with_policy("github", Auth::None, fast()).unwrap();
         let other = client.clone();
-        client.get_json::<serde_json::Value>(&format!("{}/a", server.uri()), "get", "a").await.unwrap();
+        client
+            .get_json::<serde_json::Value>(&format!("{}/a", server.uri()), "get", "a")
+            .await
+            .unwrap();
         let started = std::time::Instant::now();
-        other.get_json::<serde_json::Value>(&format!("{}/b", server.uri()), "get", "b").await.unwrap();
-        assert!(started.elapsed() >= Duration::from_millis(900), "the next request did not wait for the reset");
-        assert_eq!(server.received_requests().await.unwrap().len(), 2, "nothing was sent while the limit was spent");
+        other
+            .get_json::<serde_json::Value>(&format!("{}/b", server.uri()), "get", "b")
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "the next request did not wait for the reset"
+        );
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            2,
+            "nothing was sent while the limit was spent"
+        );
     }
 
     #[tokio::test]
     async fn a_secondary_limit_named_only_in_the_message_is_retried_not_an_auth_error() {
         let server = MockServer::start().await;
         let body = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}"#;
-        Mock::given(path("/s")).respond_with(ResponseTemplate::new(403).set_body_string(body)).up_to_n_times(1).mount(&server).await;
-        Mock::given(path("/s")).respond_with(ResponseTemplate::new(200).set_body_string("[1]")).mount(&server).await;
-        let policy = Policy { max_delay: Duration::from_millis(50), ..fast() };
+        Mock::given(path("/s"))
+            .respond_with(ResponseTemplate::new(403).set_body_string(body))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/s"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("[1]"))
+            .mount(&server)
+            .await;
+        let policy = Policy {
+            max_delay: Duration::from_millis(50),
+            ..fast()
+        };
         let client = HttpClient::with_policy("github", Auth::None, policy).unwrap();
-        let v: Vec<u8> = client.get_json(&format!("{}/s", server.uri()), "get", "s").await.unwrap();
+        let v: Vec<u8> = client
+            .get_json(&format!("{}/s", server.uri()), "get", "s")
+            .await
+            .unwrap();
         assert_eq!(v, vec![1]);
         assert_eq!(server.received_requests().await.unwrap().len(), 2);
     }
@@ -604,21 +778,41 @@ mod tests {
             .mount(&server)
             .await;
         let client = HttpClient::with_policy("github", Auth::None, fast()).unwrap();
-        let e = client.get_json::<serde_json::Value>(&server.uri(), "list runs", "fabrikam/web").await.unwrap_err();
+        let e = client
+            .get_json::<serde_json::Value>(&server.uri(), "list runs", "fabrikam/web")
+            .await
+            .unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, Error::Provider { auth: false, .. }), "{msg}");
-        assert!(msg.contains("API rate limit exceeded") && msg.contains("resets at"), "{msg}");
-        assert_eq!(server.received_requests().await.unwrap().len(), 1, "a reset an hour away is not waited for");
+        assert!(
+            msg.contains("API rate limit exceeded") && msg.contains("resets at"),
+            "{msg}"
+        );
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "a reset an hour away is not waited for"
+        );
     }
 
     #[tokio::test]
     async fn passed_statuses_come_back_to_the_caller() {
         let server = MockServer::start().await;
-        Mock::given(method("GET")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
         let client = HttpClient::with_policy("p", Auth::None, fast()).unwrap();
-        let r = client.send(Request::get(server.uri(), "get", "x").pass(&[404])).await.unwrap();
+        let r = client
+            .send(Request::get(server.uri(), "get", "x").pass(&[404]))
+            .await
+            .unwrap();
         assert_eq!(r.status, 404);
-        let e = client.send(Request::get(server.uri(), "get", "x")).await.unwrap_err().to_string();
+        let e = client
+            .send(Request::get(server.uri(), "get", "x"))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("HTTP 404"), "{e}");
     }
 }

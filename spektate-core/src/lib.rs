@@ -48,13 +48,16 @@ pub use correlate::{Knowledge, Lookup, RepoDefaults, correlate};
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use model::deployment::{
-    Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Status, Step, StepName, StepState, commits_match,
+    Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Status, Step, StepName,
+    StepState, commits_match,
 };
 pub use model::record::{Record, display_service, new_row_key, normalize};
 pub use model::repo::{RepoHost, RepoRef};
 pub use model::run::{Run, RunKind, RunReport, RunResult, RunStatus, Stage};
 pub use provider::{Pipelines, Repositories, RunBatch, RunRequest};
-pub use recorder::{ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Recorder, RunReported};
+pub use recorder::{
+    ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Recorder, RunReported,
+};
 pub use store::memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use store::sqlite::SqliteStore;

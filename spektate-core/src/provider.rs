@@ -65,7 +65,11 @@ pub trait Repositories: Send + Sync {
     async fn authors(&self, repo: &RepoRef, commits: &[String]) -> Result<HashMap<String, Author>>;
 
     /// These pull requests of `repo`, by id as given; missing ones are left out.
-    async fn pull_requests(&self, repo: &RepoRef, ids: &[String]) -> Result<HashMap<String, PullRequest>>;
+    async fn pull_requests(
+        &self,
+        repo: &RepoRef,
+        ids: &[String],
+    ) -> Result<HashMap<String, PullRequest>>;
 
     /// The clusters whose sync tag (`flux-<cluster>`) marks a commit of `repo`.
     async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>>;

@@ -128,7 +128,10 @@ pub struct Recorder {
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").field("store", &self.store.describe()).field("partition", &self.partition).finish()
+        f.debug_struct("Recorder")
+            .field("store", &self.store.describe())
+            .field("partition", &self.partition)
+            .finish()
     }
 }
 
@@ -142,7 +145,9 @@ fn required(field: &str, value: &str) -> Result<String> {
 
 /// An optional value: trimmed, lower-cased, `None` when empty, not too long.
 fn optional(field: &str, value: Option<&str>) -> Result<Option<String>> {
-    let Some(v) = value.and_then(normalize) else { return Ok(None) };
+    let Some(v) = value.and_then(normalize) else {
+        return Ok(None);
+    };
     let chars = v.chars().count();
     if chars > MAX_VALUE_LEN {
         let head: String = v.chars().take(24).collect();
@@ -152,7 +157,10 @@ fn optional(field: &str, value: Option<&str>) -> Result<Option<String>> {
         ));
     }
     if v.chars().any(|c| c == '\0') {
-        return Err(Error::invalid(field, format!("{v:?} contains a NUL character")));
+        return Err(Error::invalid(
+            field,
+            format!("{v:?} contains a NUL character"),
+        ));
     }
     Ok(Some(v))
 }
@@ -162,7 +170,10 @@ fn repository(field: &str, value: Option<&str>) -> Result<Option<String>> {
     let v = optional(field, value)?;
     if let Some(url) = &v {
         RepoRef::parse(url).map_err(|_| {
-            Error::invalid(field, format!("'{url}' is not an Azure DevOps, GitHub or GitLab repository URL"))
+            Error::invalid(
+                field,
+                format!("'{url}' is not an Azure DevOps, GitHub or GitLab repository URL"),
+            )
         })?;
     }
     Ok(v)
@@ -173,12 +184,20 @@ impl Recorder {
     pub fn new(store: Arc<dyn RecordStore>, partition: impl Into<String>) -> Result<Self> {
         let partition = partition.into();
         if partition.trim().is_empty() {
-            return Err(Error::invalid("partition key", "is empty; a value is required"));
-        }
-        if partition.chars().any(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control()) {
             return Err(Error::invalid(
                 "partition key",
-                format!("{partition:?} contains a character a table key cannot hold (/ \\ # ? or a control character)"),
+                "is empty; a value is required",
+            ));
+        }
+        if partition
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control())
+        {
+            return Err(Error::invalid(
+                "partition key",
+                format!(
+                    "{partition:?} contains a character a table key cannot hold (/ \\ # ? or a control character)"
+                ),
             ));
         }
         Ok(Recorder { store, partition })
@@ -212,7 +231,10 @@ impl Recorder {
                     r.source_repo = repo.clone();
                 }
             };
-            match found.iter().find(|r| r.image_tag.as_deref() == Some(image_tag.as_str())) {
+            match found
+                .iter()
+                .find(|r| r.image_tag.as_deref() == Some(image_tag.as_str()))
+            {
                 Some(r) => {
                     let mut r = r.clone();
                     fill(&mut r);
@@ -250,7 +272,9 @@ impl Recorder {
                 }
             };
             let matching = found.iter().find(|r| {
-                empty_or_equal(&r.p2, &p2) && empty_or_equal(&r.hld_commit_id, &hld) && empty_or_equal(&r.env, &env)
+                empty_or_equal(&r.p2, &p2)
+                    && empty_or_equal(&r.hld_commit_id, &hld)
+                    && empty_or_equal(&r.env, &env)
             });
             if let Some(r) = matching {
                 let mut r = r.clone();
@@ -296,9 +320,9 @@ impl Recorder {
                         r.manifest_repo = repo.clone();
                     }
                 };
-                let matching = found
-                    .iter()
-                    .find(|r| empty_or_equal(&r.p3, &p3) && empty_or_equal(&r.manifest_commit_id, &manifest));
+                let matching = found.iter().find(|r| {
+                    empty_or_equal(&r.p3, &p3) && empty_or_equal(&r.manifest_commit_id, &manifest)
+                });
                 if let Some(r) = matching {
                     let mut r = r.clone();
                     fill(&mut r);
@@ -361,11 +385,23 @@ impl Recorder {
     pub async fn run_reported(&self, e: &RunReported) -> Result<RunReport> {
         let id = required("run id", &e.id)?;
         if e.result.is_some() && e.status != RunStatus::Completed {
-            return Err(Error::invalid("result", "is only valid with status completed"));
+            return Err(Error::invalid(
+                "result",
+                "is only valid with status completed",
+            ));
         }
-        let url = e.url.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let url = e
+            .url
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         let repo = repository("repository", e.repository.as_deref())?;
-        let earlier = self.store.run_reports(&self.partition, std::slice::from_ref(&id)).await?.pop();
+        let earlier = self
+            .store
+            .run_reports(&self.partition, std::slice::from_ref(&id))
+            .await?
+            .pop();
         let now = Utc::now();
         let keep = |new: Option<DateTime<Utc>>, old: Option<DateTime<Utc>>| new.or(old);
         let queued_at = keep(e.queued_at, earlier.as_ref().and_then(|r| r.queued_at)).or(Some(now));
@@ -375,7 +411,10 @@ impl Recorder {
             .or((e.status == RunStatus::Completed).then_some(now));
         if let (Some(q), Some(f)) = (queued_at, finished_at) {
             if f < q {
-                return Err(Error::invalid("finished-at", format!("{f} is before queued-at {q}")));
+                return Err(Error::invalid(
+                    "finished-at",
+                    format!("{f} is before queued-at {q}"),
+                ));
             }
         }
         let result = match (e.status, e.result) {
@@ -392,7 +431,11 @@ impl Recorder {
             finished_at,
             url: url.or_else(|| prev(|r| r.url.clone())),
             commit: optional("commit", e.commit.as_deref())?.or_else(|| prev(|r| r.commit.clone())),
-            branch: e.branch.clone().filter(|b| !b.trim().is_empty()).or_else(|| prev(|r| r.branch.clone())),
+            branch: e
+                .branch
+                .clone()
+                .filter(|b| !b.trim().is_empty())
+                .or_else(|| prev(|r| r.branch.clone())),
             repository: repo.or_else(|| prev(|r| r.repository.clone())),
             number: prev(|r| r.number.clone()),
             reported_at: None,
@@ -401,7 +444,12 @@ impl Recorder {
     }
 
     /// A cluster (or a hook beside it) reports the manifest commit it runs.
-    pub async fn cluster_synced(&self, cluster: &str, commit: &str, reporter: Option<&str>) -> Result<ClusterSync> {
+    pub async fn cluster_synced(
+        &self,
+        cluster: &str,
+        commit: &str,
+        reporter: Option<&str>,
+    ) -> Result<ClusterSync> {
         let cluster = cluster.trim();
         if cluster.is_empty() {
             return Err(Error::invalid("cluster", "is empty; a value is required"));
@@ -426,7 +474,12 @@ impl Recorder {
 
     /// Reads the matching records (or, when none, those of `fallback`), lets the rule
     /// decide, and writes conditionally; a lost race starts over.
-    async fn apply_with_fallback<D>(&self, query: RecordQuery, fallback: Option<RecordQuery>, decide: D) -> Result<Record>
+    async fn apply_with_fallback<D>(
+        &self,
+        query: RecordQuery,
+        fallback: Option<RecordQuery>,
+        decide: D,
+    ) -> Result<Record>
     where
         D: Fn(&[Record], Record) -> Write,
     {
@@ -455,7 +508,8 @@ impl Recorder {
                 other => return other,
             }
         }
-        Err(last_conflict.unwrap_or_else(|| Error::store(self.store.describe(), "record", "too many conflicts")))
+        Err(last_conflict
+            .unwrap_or_else(|| Error::store(self.store.describe(), "record", "too many conflicts")))
     }
 }
 

@@ -33,7 +33,9 @@ pub fn short(commit: &str) -> &str {
 
 /// A step as `✓ 101`: a state mark and the run number (or the recorded run id).
 pub fn step_cell(id: Option<&str>, step: Option<&Step>) -> String {
-    let Some(step) = step else { return "-".to_string() };
+    let Some(step) = step else {
+        return "-".to_string();
+    };
     let mark = match step.state {
         StepState::Succeeded => "✓",
         StepState::Failed => "✗",
@@ -44,7 +46,12 @@ pub fn step_cell(id: Option<&str>, step: Option<&Step>) -> String {
         StepState::Unknown => "?",
         StepState::Expired => "⌛",
     };
-    let number = step.run.as_ref().and_then(|r| r.number.as_deref()).or(id).unwrap_or("-");
+    let number = step
+        .run
+        .as_ref()
+        .and_then(|r| r.number.as_deref())
+        .or(id)
+        .unwrap_or("-");
     format!("{mark} {number}")
 }
 
@@ -61,7 +68,13 @@ pub fn duration(secs: i64) -> String {
 /// How long ago `t` was, relative to `now`: `just now`, `5 minutes ago`, `2 days ago`.
 pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let s = (now - t).num_seconds();
-    let unit = |n: i64, u: &str| if n == 1 { format!("1 {u} ago") } else { format!("{n} {u}s ago") };
+    let unit = |n: i64, u: &str| {
+        if n == 1 {
+            format!("1 {u} ago")
+        } else {
+            format!("{n} {u}s ago")
+        }
+    };
     match s {
         i64::MIN..=9 => "just now".to_string(),
         10..=59 => unit(s, "second"),
@@ -76,7 +89,11 @@ fn opt(v: Option<&str>) -> String {
 }
 
 /// The header and rows of a table of `deployments`.
-pub fn rows(deployments: &[Deployment], wide: bool, now: DateTime<Utc>) -> (Vec<&'static str>, Vec<Vec<String>>) {
+pub fn rows(
+    deployments: &[Deployment],
+    wide: bool,
+    now: DateTime<Utc>,
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let mut header: Vec<&'static str> = Vec::new();
     if wide {
         header.push(WIDE_EXTRA[0]);
@@ -90,9 +107,17 @@ pub fn rows(deployments: &[Deployment], wide: bool, now: DateTime<Utc>) -> (Vec<
         .map(|d| {
             let mut row = Vec::with_capacity(header.len());
             if wide {
-                row.push(d.started_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into()));
+                row.push(
+                    d.started_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "-".into()),
+                );
             }
-            let status = if d.is_synced() { format!("{} (synced)", d.status.as_str()) } else { d.status.as_str().to_string() };
+            let status = if d.is_synced() {
+                format!("{} (synced)", d.status.as_str())
+            } else {
+                d.status.as_str().to_string()
+            };
             row.extend([
                 status,
                 opt(d.service()),
@@ -114,9 +139,17 @@ pub fn rows(deployments: &[Deployment], wide: bool, now: DateTime<Utc>) -> (Vec<
                     (Some(id), None) => id.to_string(),
                     _ => "-".into(),
                 });
-                row.push(opt(d.pull_request.as_ref().and_then(|p| p.merged_by.as_ref()).map(|a| a.name.as_str())));
+                row.push(opt(d
+                    .pull_request
+                    .as_ref()
+                    .and_then(|p| p.merged_by.as_ref())
+                    .map(|a| a.name.as_str())));
                 let clusters: Vec<&str> = d.clusters.iter().map(|c| c.cluster.as_str()).collect();
-                row.push(if clusters.is_empty() { "-".into() } else { clusters.join(", ") });
+                row.push(if clusters.is_empty() {
+                    "-".into()
+                } else {
+                    clusters.join(", ")
+                });
             }
             row
         })
@@ -127,8 +160,21 @@ pub fn rows(deployments: &[Deployment], wide: bool, now: DateTime<Utc>) -> (Vec<
 /// A table as aligned plain text, one line per row; control characters in cells are shown
 /// escaped so a value cannot break the layout.
 pub fn text(header: &[&str], rows: &[Vec<String>]) -> String {
-    let clean = |s: &str| -> String { s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect() };
-    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| clean(c)).collect()).collect();
+    let clean = |s: &str| -> String {
+        s.chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    };
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| clean(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
@@ -173,14 +219,23 @@ mod tests {
         assert_eq!(duration(3720), "1h 2m");
         let now = Utc::now();
         assert_eq!(ago(now, now), "just now");
-        assert_eq!(ago(now - chrono::Duration::minutes(5), now), "5 minutes ago");
+        assert_eq!(
+            ago(now - chrono::Duration::minutes(5), now),
+            "5 minutes ago"
+        );
         assert_eq!(ago(now - chrono::Duration::hours(1), now), "1 hour ago");
         assert_eq!(ago(now - chrono::Duration::days(3), now), "3 days ago");
     }
 
     #[test]
     fn text_tables_align_and_escape_control_characters() {
-        let t = text(&["A", "Long header"], &[vec!["x\ny".into(), "1".into()], vec!["wide cell".into(), "2".into()]]);
+        let t = text(
+            &["A", "Long header"],
+            &[
+                vec!["x\ny".into(), "1".into()],
+                vec!["wide cell".into(), "2".into()],
+            ],
+        );
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 3, "{t}");
         assert_eq!(lines[0].find("Long header"), lines[2].find('2'));

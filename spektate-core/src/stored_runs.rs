@@ -21,7 +21,10 @@ pub struct StoredRuns {
 impl StoredRuns {
     /// Run reports of `partition` in `store`.
     pub fn new(store: Arc<dyn RecordStore>, partition: impl Into<String>) -> Self {
-        StoredRuns { store, partition: partition.into() }
+        StoredRuns {
+            store,
+            partition: partition.into(),
+        }
     }
 }
 
@@ -38,7 +41,10 @@ impl Pipelines for StoredRuns {
         for report in reports {
             let mut run = report.to_run(kind);
             if run.repository.is_none() {
-                run.repository = requests.iter().find(|r| r.id == report.id).and_then(|r| r.repo.clone());
+                run.repository = requests
+                    .iter()
+                    .find(|r| r.id == report.id)
+                    .and_then(|r| r.repo.clone());
             }
             batch.found.insert(report.id.clone(), run);
         }

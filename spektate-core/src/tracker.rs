@@ -116,7 +116,10 @@ impl TrackerBuilder {
     pub fn build(self) -> Tracker {
         let mut pipelines = self.pipelines;
         if self.stored_runs {
-            pipelines.push(Arc::new(StoredRuns::new(self.store.clone(), self.partition.clone())));
+            pipelines.push(Arc::new(StoredRuns::new(
+                self.store.clone(),
+                self.partition.clone(),
+            )));
         }
         Tracker {
             inner: Arc::new(Inner {
@@ -149,8 +152,24 @@ impl std::fmt::Debug for Tracker {
         f.debug_struct("Tracker")
             .field("store", &self.inner.store.describe())
             .field("partition", &self.inner.partition)
-            .field("pipelines", &self.inner.pipelines.iter().map(|p| p.name()).collect::<Vec<_>>())
-            .field("repositories", &self.inner.repositories.iter().map(|r| r.name()).collect::<Vec<_>>())
+            .field(
+                "pipelines",
+                &self
+                    .inner
+                    .pipelines
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "repositories",
+                &self
+                    .inner
+                    .repositories
+                    .iter()
+                    .map(|r| r.name())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -215,7 +234,11 @@ impl Tracker {
 
     /// The result of the last refresh.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.inner.snapshot.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Refreshes every `every` in a background task; the receiver sees each new snapshot.
@@ -247,14 +270,21 @@ impl Tracker {
         let expired = self.snapshot().expired.clone();
         let mut state = self.inner.state.lock().await;
         for r in &expired {
-            self.inner.store.delete(&r.partition_key, &r.row_key, r.etag.as_deref()).await?;
+            self.inner
+                .store
+                .delete(&r.partition_key, &r.row_key, r.etag.as_deref())
+                .await?;
         }
         let gone: HashSet<&str> = expired.iter().map(|r| r.row_key.as_str()).collect();
         state.records.retain(|r| !gone.contains(r.row_key.as_str()));
         state.reindex();
         let mut snap = (*self.snapshot()).clone();
         snap.expired.clear();
-        *self.inner.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        *self
+            .inner
+            .snapshot
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
         Ok(expired.len())
     }
 
@@ -322,14 +352,21 @@ impl Tracker {
                     due.entry(kind)
                         .or_default()
                         .entry(id.clone())
-                        .or_insert_with(|| RunRequest { id: id.clone(), repo: repo.as_ref().map(|e| (*e.repo).clone()) });
+                        .or_insert_with(|| RunRequest {
+                            id: id.clone(),
+                            repo: repo.as_ref().map(|e| (*e.repo).clone()),
+                        });
                 }
             }
         }
         stats.runs_requested = due.values().map(BTreeMap::len).sum();
         let mut run_jobs = Vec::new();
         for (kind, reqs) in due {
-            run_jobs.push(fetch::runs(&inner.pipelines, kind, reqs.into_values().collect()));
+            run_jobs.push(fetch::runs(
+                &inner.pipelines,
+                kind,
+                reqs.into_values().collect(),
+            ));
         }
         let lookups = futures::future::join_all(run_jobs).await;
         let mut runs_changed = false;
@@ -353,7 +390,9 @@ impl Tracker {
         let mut seen = HashSet::new();
         for record in state.records.iter().filter(|r| join::is_multi_stage(r)) {
             let Some(id) = &record.p1 else { continue };
-            let Some(Lookup::Found(run)) = state.knowledge.builds.get(id) else { continue };
+            let Some(Lookup::Found(run)) = state.knowledge.builds.get(id) else {
+                continue;
+            };
             let known = matches!(state.knowledge.stages.get(id), Some(Lookup::Found(_)));
             let ok = run.result.is_some_and(RunResult::is_success);
             if !ok && (refetched.contains(id) || !known) && seen.insert(id.clone()) {
@@ -372,8 +411,16 @@ impl Tracker {
         for record in &state.records {
             let repos = cache.repos(record);
             if let Some((repo, commit)) = join::author_source(record, &repos, &state.knowledge) {
-                if matches!(per_repo_get(&state.knowledge.authors, &repo.key, commit), None | Some(Lookup::Failed(_))) {
-                    push_unique(&mut want_authors, repo.key.to_string(), (*repo.repo).clone(), commit.to_string());
+                if matches!(
+                    per_repo_get(&state.knowledge.authors, &repo.key, commit),
+                    None | Some(Lookup::Failed(_))
+                ) {
+                    push_unique(
+                        &mut want_authors,
+                        repo.key.to_string(),
+                        (*repo.repo).clone(),
+                        commit.to_string(),
+                    );
                 }
             }
             if let (Some(pr), Some(repo)) = (&record.pr, repos.hld) {
@@ -392,14 +439,34 @@ impl Tracker {
         }
         let limit = inner.concurrency;
         let (authors, prs) = futures::join!(
-            fetch::per_repo(&inner.repositories, want_authors, limit, fetch::authors_call),
-            fetch::per_repo(&inner.repositories, want_prs, limit, fetch::pull_requests_call),
+            fetch::per_repo(
+                &inner.repositories,
+                want_authors,
+                limit,
+                fetch::authors_call
+            ),
+            fetch::per_repo(
+                &inner.repositories,
+                want_prs,
+                limit,
+                fetch::pull_requests_call
+            ),
         );
         for ((repo, id), lookup) in authors {
-            state.knowledge.authors.entry(repo).or_default().insert(id, shared(lookup));
+            state
+                .knowledge
+                .authors
+                .entry(repo)
+                .or_default()
+                .insert(id, shared(lookup));
         }
         for ((repo, id), lookup) in prs {
-            state.knowledge.pull_requests.entry(repo).or_default().insert(id, shared(lookup));
+            state
+                .knowledge
+                .pull_requests
+                .entry(repo)
+                .or_default()
+                .insert(id, shared(lookup));
         }
 
         // 5. Sync tags of manifest repositories: when anything changed, when never read, or
@@ -409,16 +476,25 @@ impl Tracker {
         let mut waiting: HashSet<String> = HashSet::new();
         let mut newest: HashSet<(Option<&str>, Option<&str>)> = HashSet::new();
         for d in &previous.deployments {
-            if d.manifest_commit_id().is_some() && newest.insert((d.service(), d.ring())) && !d.is_synced() {
+            if d.manifest_commit_id().is_some()
+                && newest.insert((d.service(), d.ring()))
+                && !d.is_synced()
+            {
                 if let Some(r) = &d.manifest_repo {
                     waiting.insert(r.key());
                 }
             }
         }
         let mut repos: BTreeMap<String, RepoRef> = BTreeMap::new();
-        for record in state.records.iter().filter(|r| r.manifest_commit_id.is_some()) {
+        for record in state
+            .records
+            .iter()
+            .filter(|r| r.manifest_commit_id.is_some())
+        {
             if let Some(entry) = cache.repos(record).manifest {
-                repos.entry(entry.key.to_string()).or_insert_with(|| (*entry.repo).clone());
+                repos
+                    .entry(entry.key.to_string())
+                    .or_insert_with(|| (*entry.repo).clone());
             }
         }
         let sync_due: Vec<(String, RepoRef)> = repos
@@ -426,7 +502,10 @@ impl Tracker {
             .filter(|(key, _)| {
                 anything_changed
                     || waiting.contains(key)
-                    || matches!(state.knowledge.sync_tags.get(key), None | Some(Lookup::Failed(_)))
+                    || matches!(
+                        state.knowledge.sync_tags.get(key),
+                        None | Some(Lookup::Failed(_))
+                    )
             })
             .collect();
         let synced = fetch::sync_tags(&inner.repositories, sync_due, limit).await;
@@ -437,11 +516,22 @@ impl Tracker {
         // 6. Join.
         let now = Utc::now();
         let deployments = join::correlate(&state.records, &state.knowledge, &inner.defaults, now);
-        let expired: Vec<Record> =
-            state.records.iter().filter(|r| join::is_expired(r, &state.knowledge)).map(|r| (**r).clone()).collect();
-        state.status = deployments.iter().map(|d| (d.id().to_string(), d.status)).collect();
+        let expired: Vec<Record> = state
+            .records
+            .iter()
+            .filter(|r| join::is_expired(r, &state.knowledge))
+            .map(|r| (**r).clone())
+            .collect();
+        state.status = deployments
+            .iter()
+            .map(|d| (d.id().to_string(), d.status))
+            .collect();
         stats.deployments = deployments.len();
-        let snapshot = Snapshot { deployments, expired, refreshed_at: Some(now) };
+        let snapshot = Snapshot {
+            deployments,
+            expired,
+            refreshed_at: Some(now),
+        };
         *inner.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
         Ok(stats)
     }
@@ -449,7 +539,12 @@ impl Tracker {
 
 impl State {
     fn reindex(&mut self) {
-        self.index = self.records.iter().enumerate().map(|(i, r)| (r.row_key.clone(), i)).collect();
+        self.index = self
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.row_key.clone(), i))
+            .collect();
     }
 }
 
@@ -461,7 +556,12 @@ fn shared<T>(lookup: Lookup<T>) -> Lookup<Arc<T>> {
     }
 }
 
-fn push_unique(map: &mut BTreeMap<String, (RepoRef, Vec<String>)>, key: String, repo: RepoRef, id: String) {
+fn push_unique(
+    map: &mut BTreeMap<String, (RepoRef, Vec<String>)>,
+    key: String,
+    repo: RepoRef,
+    id: String,
+) {
     let entry = map.entry(key).or_insert_with(|| (repo, Vec::new()));
     if !entry.1.contains(&id) {
         entry.1.push(id);
@@ -479,9 +579,15 @@ pub async fn trace(
     filter: &Filter,
 ) -> Result<Vec<Deployment>> {
     if partition.trim().is_empty() {
-        return Err(Error::invalid("partition key", "is empty; a value is required"));
+        return Err(Error::invalid(
+            "partition key",
+            "is empty; a value is required",
+        ));
     }
-    let mut builder = Tracker::builder(store).partition(partition).defaults(defaults).scope(filter.store_query());
+    let mut builder = Tracker::builder(store)
+        .partition(partition)
+        .defaults(defaults)
+        .scope(filter.store_query());
     for p in pipelines {
         builder = builder.pipelines(p);
     }

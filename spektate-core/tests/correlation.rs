@@ -43,7 +43,8 @@ fn record(p1: Option<&str>, p2: Option<&str>, p3: Option<&str>) -> Arc<Record> {
 fn know(runs: &[Run]) -> Knowledge {
     let mut k = Knowledge::default();
     for r in runs {
-        k.runs_mut(r.kind).insert(r.id.clone(), Lookup::Found(Arc::new(r.clone())));
+        k.runs_mut(r.kind)
+            .insert(r.id.clone(), Lookup::Found(Arc::new(r.clone())));
     }
     k
 }
@@ -52,26 +53,92 @@ fn know(runs: &[Run]) -> Knowledge {
 fn status_from_step_states() {
     use RunKind::{Build as B, Release as R};
     // (p1, p2, p3) as (state) or None; expected status.
-    type Case = (&'static str, Option<&'static str>, Option<&'static str>, Option<&'static str>, Status);
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Status,
+    );
     let cases: Vec<Case> = vec![
-        ("p3 succeeded", Some("ok"), Some("ok"), Some("ok"), Status::Complete),
-        ("p3 succeeded even if p1 unknown", None, None, Some("ok"), Status::Complete),
-        ("p3 running", Some("ok"), Some("ok"), Some("run"), Status::InProgress),
+        (
+            "p3 succeeded",
+            Some("ok"),
+            Some("ok"),
+            Some("ok"),
+            Status::Complete,
+        ),
+        (
+            "p3 succeeded even if p1 unknown",
+            None,
+            None,
+            Some("ok"),
+            Status::Complete,
+        ),
+        (
+            "p3 running",
+            Some("ok"),
+            Some("ok"),
+            Some("run"),
+            Status::InProgress,
+        ),
         ("p1 queued", Some("queue"), None, None, Status::InProgress),
         ("p1 running", Some("run"), None, None, Status::InProgress),
         ("p2 failed", Some("ok"), Some("fail"), None, Status::Failed),
-        ("p3 failed", Some("ok"), Some("ok"), Some("fail"), Status::Failed),
-        ("running beats failed", Some("fail"), Some("run"), None, Status::InProgress),
-        ("failed beats canceled", Some("cancel"), Some("fail"), None, Status::Failed),
-        ("p2 canceled", Some("ok"), Some("cancel"), None, Status::Canceled),
-        ("image done, nothing else yet", Some("ok"), None, None, Status::Incomplete),
-        ("metadata done, awaiting approval", Some("ok"), Some("ok"), None, Status::Incomplete),
+        (
+            "p3 failed",
+            Some("ok"),
+            Some("ok"),
+            Some("fail"),
+            Status::Failed,
+        ),
+        (
+            "running beats failed",
+            Some("fail"),
+            Some("run"),
+            None,
+            Status::InProgress,
+        ),
+        (
+            "failed beats canceled",
+            Some("cancel"),
+            Some("fail"),
+            None,
+            Status::Failed,
+        ),
+        (
+            "p2 canceled",
+            Some("ok"),
+            Some("cancel"),
+            None,
+            Status::Canceled,
+        ),
+        (
+            "image done, nothing else yet",
+            Some("ok"),
+            None,
+            None,
+            Status::Incomplete,
+        ),
+        (
+            "metadata done, awaiting approval",
+            Some("ok"),
+            Some("ok"),
+            None,
+            Status::Incomplete,
+        ),
     ];
     for (name, s1, s2, s3, want) in cases {
         let mut runs = Vec::new();
-        if let Some(s) = s1 { runs.push(run("1", B, s, 0, Some(5))); }
-        if let Some(s) = s2 { runs.push(run("2", R, s, 6, Some(8))); }
-        if let Some(s) = s3 { runs.push(run("3", B, s, 9, Some(12))); }
+        if let Some(s) = s1 {
+            runs.push(run("1", B, s, 0, Some(5)));
+        }
+        if let Some(s) = s2 {
+            runs.push(run("2", R, s, 6, Some(8)));
+        }
+        if let Some(s) = s3 {
+            runs.push(run("3", B, s, 9, Some(12)));
+        }
         let rec = record(s1.map(|_| "1"), s2.map(|_| "2"), s3.map(|_| "3"));
         let d = deployment(&rec, &know(&runs), &RepoDefaults::default(), t(60)).expect(name);
         assert_eq!(d.status, want, "{name}");
@@ -80,26 +147,78 @@ fn status_from_step_states() {
 
 #[test]
 fn multi_stage_stage_results_decide_which_step_failed() {
-    let stage = |order, result| Stage { name: format!("stage{order}"), order, status: RunStatus::Completed, result, started_at: None, finished_at: None };
+    let stage = |order, result| Stage {
+        name: format!("stage{order}"),
+        order,
+        status: RunStatus::Completed,
+        result,
+        started_at: None,
+        finished_at: None,
+    };
     // (stage 1 result, stage 2 result, image state, metadata state)
     let cases = [
-        (Some(RunResult::Succeeded), Some(RunResult::Failed), StepState::Succeeded, StepState::Failed),
-        (Some(RunResult::Failed), Some(RunResult::Skipped), StepState::Failed, StepState::Skipped),
-        (Some(RunResult::Canceled), Some(RunResult::Skipped), StepState::Canceled, StepState::Skipped),
+        (
+            Some(RunResult::Succeeded),
+            Some(RunResult::Failed),
+            StepState::Succeeded,
+            StepState::Failed,
+        ),
+        (
+            Some(RunResult::Failed),
+            Some(RunResult::Skipped),
+            StepState::Failed,
+            StepState::Skipped,
+        ),
+        (
+            Some(RunResult::Canceled),
+            Some(RunResult::Skipped),
+            StepState::Canceled,
+            StepState::Skipped,
+        ),
     ];
     for (s1, s2, want1, want2) in cases {
         let r = run("7", RunKind::Build, "fail", 0, Some(10));
         let mut k = know(&[r]);
-        k.stages.insert("7".into(), Lookup::Found(vec![stage(1, s1), stage(2, s2)]));
-        let d = deployment(&record(Some("7"), Some("7"), None), &k, &RepoDefaults::default(), t(60)).unwrap();
+        k.stages
+            .insert("7".into(), Lookup::Found(vec![stage(1, s1), stage(2, s2)]));
+        let d = deployment(
+            &record(Some("7"), Some("7"), None),
+            &k,
+            &RepoDefaults::default(),
+            t(60),
+        )
+        .unwrap();
         assert!(d.multi_stage);
-        assert_eq!((d.image.as_ref().unwrap().state, d.metadata.as_ref().unwrap().state), (want1, want2), "{s1:?}/{s2:?}");
-        assert_eq!(d.status, if want1 == StepState::Canceled { Status::Canceled } else { Status::Failed });
+        assert_eq!(
+            (
+                d.image.as_ref().unwrap().state,
+                d.metadata.as_ref().unwrap().state
+            ),
+            (want1, want2),
+            "{s1:?}/{s2:?}"
+        );
+        assert_eq!(
+            d.status,
+            if want1 == StepState::Canceled {
+                Status::Canceled
+            } else {
+                Status::Failed
+            }
+        );
     }
     // A succeeded multi-stage run succeeded in both steps, no stages needed.
     let k = know(&[run("8", RunKind::Build, "ok", 0, Some(10))]);
-    let d = deployment(&record(Some("8"), Some("8"), None), &k, &RepoDefaults::default(), t(60)).unwrap();
-    assert_eq!((d.image.unwrap().state, d.metadata.unwrap().state), (StepState::Succeeded, StepState::Succeeded));
+    let d = deployment(
+        &record(Some("8"), Some("8"), None),
+        &k,
+        &RepoDefaults::default(),
+        t(60),
+    )
+    .unwrap();
+    assert_eq!(
+        (d.image.unwrap().state, d.metadata.unwrap().state),
+        (StepState::Succeeded, StepState::Succeeded)
+    );
 }
 
 #[test]
@@ -107,11 +226,31 @@ fn duration_sums_runs_or_counts_a_multi_stage_run_once() {
     let now = t(100);
     type Case = (&'static str, Arc<Record>, Vec<Run>, Option<i64>);
     let cases: Vec<Case> = vec![
-        ("three finished runs", record(Some("1"), Some("2"), Some("3")),
-            vec![run("1", RunKind::Build, "ok", 0, Some(5)), run("2", RunKind::Release, "ok", 10, Some(12)), run("3", RunKind::Build, "ok", 20, Some(23))], Some(10 * 60)),
-        ("in progress counts to now", record(Some("1"), None, None), vec![run("1", RunKind::Build, "run", 90, None)], Some(10 * 60)),
-        ("multi-stage counted once, plus p3", record(Some("1"), Some("1"), Some("3")),
-            vec![run("1", RunKind::Build, "ok", 0, Some(8)), run("3", RunKind::Build, "ok", 20, Some(22))], Some(10 * 60)),
+        (
+            "three finished runs",
+            record(Some("1"), Some("2"), Some("3")),
+            vec![
+                run("1", RunKind::Build, "ok", 0, Some(5)),
+                run("2", RunKind::Release, "ok", 10, Some(12)),
+                run("3", RunKind::Build, "ok", 20, Some(23)),
+            ],
+            Some(10 * 60),
+        ),
+        (
+            "in progress counts to now",
+            record(Some("1"), None, None),
+            vec![run("1", RunKind::Build, "run", 90, None)],
+            Some(10 * 60),
+        ),
+        (
+            "multi-stage counted once, plus p3",
+            record(Some("1"), Some("1"), Some("3")),
+            vec![
+                run("1", RunKind::Build, "ok", 0, Some(8)),
+                run("3", RunKind::Build, "ok", 20, Some(22)),
+            ],
+            Some(10 * 60),
+        ),
         ("no known runs", record(Some("1"), None, None), vec![], None),
     ];
     for (name, rec, runs, want) in cases {
@@ -123,7 +262,11 @@ fn duration_sums_runs_or_counts_a_multi_stage_run_once() {
 #[test]
 fn last_updated_prefers_p3_then_p2_then_p1_then_the_record() {
     let now = t(100);
-    let runs = vec![run("1", RunKind::Build, "ok", 0, Some(5)), run("2", RunKind::Release, "ok", 10, Some(12)), run("3", RunKind::Build, "run", 20, None)];
+    let runs = vec![
+        run("1", RunKind::Build, "ok", 0, Some(5)),
+        run("2", RunKind::Release, "ok", 10, Some(12)),
+        run("3", RunKind::Build, "run", 20, None),
+    ];
     let k = know(&runs);
     let cases = [
         ("p3", record(Some("1"), Some("2"), Some("3")), t(20)),
@@ -132,20 +275,43 @@ fn last_updated_prefers_p3_then_p2_then_p1_then_the_record() {
         ("record time", record(Some("99"), None, None), t(-100)),
     ];
     for (name, rec, want) in cases {
-        assert_eq!(deployment(&rec, &k, &RepoDefaults::default(), now).unwrap().last_updated, want, "{name}");
+        assert_eq!(
+            deployment(&rec, &k, &RepoDefaults::default(), now)
+                .unwrap()
+                .last_updated,
+            want,
+            "{name}"
+        );
     }
     let mut no_time = (*record(Some("99"), None, None)).clone();
     no_time.timestamp = None;
     let no_time = Arc::new(no_time);
-    assert_eq!(deployment(&no_time, &k, &RepoDefaults::default(), now).unwrap().last_updated, now, "else now");
+    assert_eq!(
+        deployment(&no_time, &k, &RepoDefaults::default(), now)
+            .unwrap()
+            .last_updated,
+        now,
+        "else now"
+    );
 }
 
 #[test]
 fn deployments_are_sorted_newest_first() {
-    let runs = vec![run("1", RunKind::Build, "ok", 0, Some(5)), run("2", RunKind::Build, "ok", 30, Some(35)), run("3", RunKind::Build, "ok", 10, Some(15))];
-    let records = vec![record(Some("1"), None, None), record(Some("2"), None, None), record(Some("3"), None, None)];
+    let runs = vec![
+        run("1", RunKind::Build, "ok", 0, Some(5)),
+        run("2", RunKind::Build, "ok", 30, Some(35)),
+        run("3", RunKind::Build, "ok", 10, Some(15)),
+    ];
+    let records = vec![
+        record(Some("1"), None, None),
+        record(Some("2"), None, None),
+        record(Some("3"), None, None),
+    ];
     let out = correlate(&records, &know(&runs), &RepoDefaults::default(), t(60));
-    let order: Vec<&str> = out.iter().map(|d| d.run_id(spektate_core::StepName::Image).unwrap()).collect();
+    let order: Vec<&str> = out
+        .iter()
+        .map(|d| d.run_id(spektate_core::StepName::Image).unwrap())
+        .collect();
     assert_eq!(order, vec!["2", "3", "1"]);
 }
 
@@ -155,10 +321,14 @@ fn expired_records_are_hidden_and_unknown_runs_are_shown() {
     k.builds.insert("1".into(), Lookup::Missing);
     k.releases.insert("2".into(), Lookup::Missing);
     let all_gone = record(Some("1"), Some("2"), None);
-    assert!(deployment(&all_gone, &k, &RepoDefaults::default(), t(60)).is_none(), "every run expired: not shown");
+    assert!(
+        deployment(&all_gone, &k, &RepoDefaults::default(), t(60)).is_none(),
+        "every run expired: not shown"
+    );
 
     let partly = record(Some("1"), None, Some("3"));
-    let d = deployment(&partly, &k, &RepoDefaults::default(), t(60)).expect("one run still known: shown");
+    let d = deployment(&partly, &k, &RepoDefaults::default(), t(60))
+        .expect("one run still known: shown");
     assert_eq!(d.image.unwrap().state, StepState::Expired);
     assert_eq!(d.status, Status::Complete);
 
@@ -167,8 +337,21 @@ fn expired_records_are_hidden_and_unknown_runs_are_shown() {
     assert_eq!(d.image.unwrap().state, StepState::Unknown);
     assert_eq!(d.status, Status::Incomplete);
 
-    k.builds.insert("43".into(), Lookup::Failed("HTTP 500".into()));
-    let d = deployment(&record(Some("43"), None, None), &k, &RepoDefaults::default(), t(60)).unwrap();
+    k.builds
+        .insert("43".into(), Lookup::Failed("HTTP 500".into()));
+    let d = deployment(
+        &record(Some("43"), None, None),
+        &k,
+        &RepoDefaults::default(),
+        t(60),
+    )
+    .unwrap();
     assert_eq!(d.image.as_ref().unwrap().state, StepState::Unknown);
-    assert!(d.warnings.iter().any(|w| w.contains("43") && w.contains("HTTP 500")), "{:?}", d.warnings);
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w.contains("43") && w.contains("HTTP 500")),
+        "{:?}",
+        d.warnings
+    );
 }

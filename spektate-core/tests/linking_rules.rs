@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use spektate_core::{
-    Error, ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Record, RecordQuery, RecordStore, Recorder,
-    SqliteStore,
+    Error, ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Record, RecordQuery,
+    RecordStore, Recorder, SqliteStore,
 };
 
 struct Fixture {
@@ -17,31 +17,61 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn RecordStore> = Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
     let rec = Recorder::new(store.clone(), "fabrikam").unwrap();
-    Fixture { _dir: dir, store, rec }
+    Fixture {
+        _dir: dir,
+        store,
+        rec,
+    }
 }
 
 impl Fixture {
     async fn all(&self) -> Vec<Record> {
-        self.store.query("fabrikam", &RecordQuery::all()).await.unwrap()
+        self.store
+            .query("fabrikam", &RecordQuery::all())
+            .await
+            .unwrap()
     }
 }
 
 fn image(p1: &str, tag: &str) -> ImageBuilt {
-    ImageBuilt { p1: p1.into(), image_tag: tag.into(), commit_id: "A1B2C3D4".into(), service: "Fabrikam/Frontend".into(), repository: Some("https://github.com/fabrikam/frontend".into()) }
+    ImageBuilt {
+        p1: p1.into(),
+        image_tag: tag.into(),
+        commit_id: "A1B2C3D4".into(),
+        service: "Fabrikam/Frontend".into(),
+        repository: Some("https://github.com/fabrikam/frontend".into()),
+    }
 }
 
 fn meta(p2: &str, tag: &str, hld: &str, env: &str, pr: Option<&str>) -> MetadataUpdated {
-    MetadataUpdated { p2: p2.into(), image_tag: tag.into(), hld_commit_id: hld.into(), env: env.into(), pr: pr.map(Into::into), repository: None }
+    MetadataUpdated {
+        p2: p2.into(),
+        image_tag: tag.into(),
+        hld_commit_id: hld.into(),
+        env: env.into(),
+        pr: pr.map(Into::into),
+        repository: None,
+    }
 }
 
 fn manifest(p3: &str, hld: &str, m: Option<&str>, pr: Option<&str>) -> ManifestGenerated {
-    ManifestGenerated { p3: p3.into(), hld_commit_id: hld.into(), manifest_commit_id: m.map(Into::into), pr: pr.map(Into::into), repository: None }
+    ManifestGenerated {
+        p3: p3.into(),
+        hld_commit_id: hld.into(),
+        manifest_commit_id: m.map(Into::into),
+        pr: pr.map(Into::into),
+        repository: None,
+    }
 }
 
 #[tokio::test]
 async fn rule1_inserts_a_lower_cased_record() {
     let f = fixture();
-    let r = f.rec.image_built(&image("101", "Frontend-101")).await.unwrap();
+    let r = f
+        .rec
+        .image_built(&image("101", "Frontend-101"))
+        .await
+        .unwrap();
     assert_eq!(r.row_key.len(), 12);
     let all = f.all().await;
     assert_eq!(all.len(), 1);
@@ -49,14 +79,25 @@ async fn rule1_inserts_a_lower_cased_record() {
     assert_eq!(all[0].service.as_deref(), Some("fabrikam/frontend"));
     assert_eq!(all[0].service_name(), Some("frontend"));
     assert_eq!(all[0].commit_id.as_deref(), Some("a1b2c3d4"));
-    assert_eq!(all[0].source_repo.as_deref(), Some("https://github.com/fabrikam/frontend"));
+    assert_eq!(
+        all[0].source_repo.as_deref(),
+        Some("https://github.com/fabrikam/frontend")
+    );
 }
 
 #[tokio::test]
 async fn rule1_reported_twice_for_one_run_keeps_one_record() {
     let f = fixture();
-    let a = f.rec.image_built(&image("101", "frontend-101")).await.unwrap();
-    let b = f.rec.image_built(&image("101", "frontend-101")).await.unwrap();
+    let a = f
+        .rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    let b = f
+        .rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
     assert_eq!(a.row_key, b.row_key);
     assert_eq!(f.all().await.len(), 1);
 }
@@ -64,45 +105,95 @@ async fn rule1_reported_twice_for_one_run_keeps_one_record() {
 #[tokio::test]
 async fn rule2_updates_the_image_record_in_place() {
     let f = fixture();
-    let p1 = f.rec.image_built(&image("101", "frontend-101")).await.unwrap();
-    let r = f.rec.metadata_updated(&meta("201", "FRONTEND-101", "hld1", "Dev", Some("7"))).await.unwrap();
+    let p1 = f
+        .rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    let r = f
+        .rec
+        .metadata_updated(&meta("201", "FRONTEND-101", "hld1", "Dev", Some("7")))
+        .await
+        .unwrap();
     assert_eq!(r.row_key, p1.row_key, "same record");
     let all = f.all().await;
     assert_eq!(all.len(), 1);
-    assert_eq!((all[0].p1.as_deref(), all[0].p2.as_deref(), all[0].env.as_deref(), all[0].pr.as_deref()), (Some("101"), Some("201"), Some("dev"), Some("7")));
+    assert_eq!(
+        (
+            all[0].p1.as_deref(),
+            all[0].p2.as_deref(),
+            all[0].env.as_deref(),
+            all[0].pr.as_deref()
+        ),
+        (Some("101"), Some("201"), Some("dev"), Some("7"))
+    );
 }
 
 #[tokio::test]
 async fn rule2_a_second_ring_for_the_same_image_copies_the_image_fields() {
     let f = fixture();
-    f.rec.image_built(&image("101", "frontend-101")).await.unwrap();
-    f.rec.metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None)).await.unwrap();
-    let second = f.rec.metadata_updated(&meta("202", "frontend-101", "hld2", "prod", None)).await.unwrap();
+    f.rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    f.rec
+        .metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None))
+        .await
+        .unwrap();
+    let second = f
+        .rec
+        .metadata_updated(&meta("202", "frontend-101", "hld2", "prod", None))
+        .await
+        .unwrap();
     let all = f.all().await;
     assert_eq!(all.len(), 2, "a new record for the second ring");
     let prod = all.iter().find(|r| r.row_key == second.row_key).unwrap();
     assert_eq!(prod.env.as_deref(), Some("prod"));
     assert_eq!(prod.p1.as_deref(), Some("101"), "p1 copied");
     assert_eq!(prod.commit_id.as_deref(), Some("a1b2c3d4"), "commit copied");
-    assert_eq!(prod.service.as_deref(), Some("fabrikam/frontend"), "service copied");
-    assert_eq!(prod.source_repo.as_deref(), Some("https://github.com/fabrikam/frontend"), "source repo copied");
+    assert_eq!(
+        prod.service.as_deref(),
+        Some("fabrikam/frontend"),
+        "service copied"
+    );
+    assert_eq!(
+        prod.source_repo.as_deref(),
+        Some("https://github.com/fabrikam/frontend"),
+        "source repo copied"
+    );
     let dev = all.iter().find(|r| r.row_key != second.row_key).unwrap();
-    assert_eq!((dev.env.as_deref(), dev.p2.as_deref()), (Some("dev"), Some("201")), "first ring untouched");
+    assert_eq!(
+        (dev.env.as_deref(), dev.p2.as_deref()),
+        (Some("dev"), Some("201")),
+        "first ring untouched"
+    );
 }
 
 #[tokio::test]
 async fn rule2_the_same_update_twice_is_idempotent() {
     let f = fixture();
-    f.rec.image_built(&image("101", "frontend-101")).await.unwrap();
-    f.rec.metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None)).await.unwrap();
-    f.rec.metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None)).await.unwrap();
+    f.rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    f.rec
+        .metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None))
+        .await
+        .unwrap();
+    f.rec
+        .metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None))
+        .await
+        .unwrap();
     assert_eq!(f.all().await.len(), 1);
 }
 
 #[tokio::test]
 async fn rule2_without_an_image_record_inserts_just_the_p2_fields() {
     let f = fixture();
-    f.rec.metadata_updated(&meta("201", "frontend-999", "hld1", "dev", Some("3"))).await.unwrap();
+    f.rec
+        .metadata_updated(&meta("201", "frontend-999", "hld1", "dev", Some("3")))
+        .await
+        .unwrap();
     let all = f.all().await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].p1, None);
@@ -113,95 +204,217 @@ async fn rule2_without_an_image_record_inserts_just_the_p2_fields() {
 #[tokio::test]
 async fn rule3_links_by_hld_commit() {
     let f = fixture();
-    let first = f.rec.image_built(&image("101", "frontend-101")).await.unwrap();
-    f.rec.metadata_updated(&meta("201", "frontend-101", "HLD1", "dev", None)).await.unwrap();
-    let r = f.rec.manifest_generated(&manifest("301", "hld1", Some("man1"), None)).await.unwrap();
+    let first = f
+        .rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    f.rec
+        .metadata_updated(&meta("201", "frontend-101", "HLD1", "dev", None))
+        .await
+        .unwrap();
+    let r = f
+        .rec
+        .manifest_generated(&manifest("301", "hld1", Some("man1"), None))
+        .await
+        .unwrap();
     assert_eq!(r.row_key, first.row_key);
     let all = f.all().await;
     assert_eq!(all.len(), 1);
-    assert_eq!((all[0].p3.as_deref(), all[0].manifest_commit_id.as_deref()), (Some("301"), Some("man1")));
+    assert_eq!(
+        (all[0].p3.as_deref(), all[0].manifest_commit_id.as_deref()),
+        (Some("301"), Some("man1"))
+    );
 }
 
 #[tokio::test]
 async fn rule3_falls_back_to_the_pull_request() {
     let f = fixture();
-    let first = f.rec.image_built(&image("101", "frontend-101")).await.unwrap();
+    let first = f
+        .rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
     // p2 recorded the PR's source-branch commit; the merge made another HLD commit.
-    f.rec.metadata_updated(&meta("201", "frontend-101", "branchcommit", "dev", Some("41"))).await.unwrap();
-    let r = f.rec.manifest_generated(&manifest("301", "mergecommit", None, Some("41"))).await.unwrap();
+    f.rec
+        .metadata_updated(&meta(
+            "201",
+            "frontend-101",
+            "branchcommit",
+            "dev",
+            Some("41"),
+        ))
+        .await
+        .unwrap();
+    let r = f
+        .rec
+        .manifest_generated(&manifest("301", "mergecommit", None, Some("41")))
+        .await
+        .unwrap();
     assert_eq!(r.row_key, first.row_key, "found through PR 41");
     let all = f.all().await;
     assert_eq!(all.len(), 1);
-    assert_eq!(all[0].hld_commit_id.as_deref(), Some("mergecommit"), "the merge commit is what p3 rendered");
+    assert_eq!(
+        all[0].hld_commit_id.as_deref(),
+        Some("mergecommit"),
+        "the merge commit is what p3 rendered"
+    );
     assert_eq!(all[0].p3.as_deref(), Some("301"));
 }
 
 #[tokio::test]
 async fn rule3_with_nothing_to_link_is_a_manual_hld_edit() {
     let f = fixture();
-    f.rec.image_built(&image("101", "frontend-101")).await.unwrap();
-    f.rec.manifest_generated(&manifest("301", "handedit", Some("man1"), Some("99"))).await.unwrap();
+    f.rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    f.rec
+        .manifest_generated(&manifest("301", "handedit", Some("man1"), Some("99")))
+        .await
+        .unwrap();
     let all = f.all().await;
     assert_eq!(all.len(), 2);
     let edit = all.iter().find(|r| r.p3.is_some()).unwrap();
-    assert_eq!((edit.p1.as_deref(), edit.image_tag.as_deref()), (None, None), "no image behind it");
+    assert_eq!(
+        (edit.p1.as_deref(), edit.image_tag.as_deref()),
+        (None, None),
+        "no image behind it"
+    );
     assert_eq!(edit.hld_commit_id.as_deref(), Some("handedit"));
 }
 
 #[tokio::test]
 async fn rule3_a_rerun_with_a_new_manifest_commit_copies_the_record() {
     let f = fixture();
-    f.rec.image_built(&image("101", "frontend-101")).await.unwrap();
-    f.rec.metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None)).await.unwrap();
-    f.rec.manifest_generated(&manifest("301", "hld1", Some("man1"), None)).await.unwrap();
-    let rerun = f.rec.manifest_generated(&manifest("302", "hld1", Some("man2"), None)).await.unwrap();
+    f.rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    f.rec
+        .metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None))
+        .await
+        .unwrap();
+    f.rec
+        .manifest_generated(&manifest("301", "hld1", Some("man1"), None))
+        .await
+        .unwrap();
+    let rerun = f
+        .rec
+        .manifest_generated(&manifest("302", "hld1", Some("man2"), None))
+        .await
+        .unwrap();
     let all = f.all().await;
     assert_eq!(all.len(), 2, "the re-run gets its own record");
     let copy = all.iter().find(|r| r.row_key == rerun.row_key).unwrap();
-    assert_eq!((copy.p3.as_deref(), copy.manifest_commit_id.as_deref()), (Some("302"), Some("man2")));
-    assert_eq!((copy.p1.as_deref(), copy.p2.as_deref(), copy.env.as_deref()), (Some("101"), Some("201"), Some("dev")), "copied from the last");
+    assert_eq!(
+        (copy.p3.as_deref(), copy.manifest_commit_id.as_deref()),
+        (Some("302"), Some("man2"))
+    );
+    assert_eq!(
+        (copy.p1.as_deref(), copy.p2.as_deref(), copy.env.as_deref()),
+        (Some("101"), Some("201"), Some("dev")),
+        "copied from the last"
+    );
     let orig = all.iter().find(|r| r.row_key != rerun.row_key).unwrap();
-    assert_eq!(orig.manifest_commit_id.as_deref(), Some("man1"), "the first run keeps its commit");
+    assert_eq!(
+        orig.manifest_commit_id.as_deref(),
+        Some("man1"),
+        "the first run keeps its commit"
+    );
 }
 
 #[tokio::test]
 async fn rule4_sets_the_manifest_commit_of_the_p3_record() {
     let f = fixture();
-    f.rec.image_built(&image("101", "frontend-101")).await.unwrap();
-    f.rec.metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None)).await.unwrap();
-    f.rec.manifest_generated(&manifest("301", "hld1", None, None)).await.unwrap();
     f.rec
-        .manifest_committed(&ManifestCommitted { p3: "301".into(), manifest_commit_id: "MAN1".into(), repository: Some("https://dev.azure.com/fabrikam/ops/_git/manifests".into()) })
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    f.rec
+        .metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None))
+        .await
+        .unwrap();
+    f.rec
+        .manifest_generated(&manifest("301", "hld1", None, None))
+        .await
+        .unwrap();
+    f.rec
+        .manifest_committed(&ManifestCommitted {
+            p3: "301".into(),
+            manifest_commit_id: "MAN1".into(),
+            repository: Some("https://dev.azure.com/fabrikam/ops/_git/manifests".into()),
+        })
         .await
         .unwrap();
     let all = f.all().await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].manifest_commit_id.as_deref(), Some("man1"));
-    assert_eq!(all[0].manifest_repo.as_deref(), Some("https://dev.azure.com/fabrikam/ops/_git/manifests"));
+    assert_eq!(
+        all[0].manifest_repo.as_deref(),
+        Some("https://dev.azure.com/fabrikam/ops/_git/manifests")
+    );
 }
 
 #[tokio::test]
 async fn rule4_with_an_unknown_p3_is_an_error_that_says_so() {
     let f = fixture();
-    let e = f.rec.manifest_committed(&ManifestCommitted { p3: "404".into(), manifest_commit_id: "m".into(), repository: None }).await.unwrap_err();
+    let e = f
+        .rec
+        .manifest_committed(&ManifestCommitted {
+            p3: "404".into(),
+            manifest_commit_id: "m".into(),
+            repository: None,
+        })
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("p3 '404'") && msg.contains("fabrikam"), "{msg}");
+    assert!(
+        msg.contains("p3 '404'") && msg.contains("fabrikam"),
+        "{msg}"
+    );
     assert!(f.all().await.is_empty(), "nothing written");
 }
 
 #[tokio::test]
 async fn empty_and_oversized_values_are_clear_errors_and_write_nothing() {
     let f = fixture();
-    let e = f.rec.image_built(&image("  ", "t")).await.unwrap_err().to_string();
+    let e = f
+        .rec
+        .image_built(&image("  ", "t"))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("p1") && e.contains("empty"), "{e}");
     let huge = "x".repeat(100 * 1024);
-    let e = f.rec.image_built(&image("101", &huge)).await.unwrap_err().to_string();
-    assert!(e.contains("imageTag") && e.contains("102400 characters") && e.len() < 300, "{e}");
-    let e = f.rec.metadata_updated(&MetadataUpdated { repository: Some("not a url".into()), ..meta("1", "t", "h", "dev", None) }).await.unwrap_err().to_string();
+    let e = f
+        .rec
+        .image_built(&image("101", &huge))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("imageTag") && e.contains("102400 characters") && e.len() < 300,
+        "{e}"
+    );
+    let e = f
+        .rec
+        .metadata_updated(&MetadataUpdated {
+            repository: Some("not a url".into()),
+            ..meta("1", "t", "h", "dev", None)
+        })
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("'not a url'"), "{e}");
     assert!(Recorder::new(f.store.clone(), "").is_err());
-    assert!(Recorder::new(f.store.clone(), "a/b").unwrap_err().to_string().contains("\"a/b\""));
+    assert!(
+        Recorder::new(f.store.clone(), "a/b")
+            .unwrap_err()
+            .to_string()
+            .contains("\"a/b\"")
+    );
     assert!(f.all().await.is_empty(), "no partial write");
 }
 
@@ -209,10 +422,23 @@ async fn empty_and_oversized_values_are_clear_errors_and_write_nothing() {
 async fn quotes_and_newlines_round_trip_faithfully() {
     let f = fixture();
     let tag = "it's' or 'a' eq 'a";
-    f.rec.image_built(&ImageBuilt { service: "multi\nline".into(), ..image("101", tag) }).await.unwrap();
-    f.rec.metadata_updated(&meta("201", tag, "hld1", "dev", None)).await.unwrap();
+    f.rec
+        .image_built(&ImageBuilt {
+            service: "multi\nline".into(),
+            ..image("101", tag)
+        })
+        .await
+        .unwrap();
+    f.rec
+        .metadata_updated(&meta("201", tag, "hld1", "dev", None))
+        .await
+        .unwrap();
     let all = f.all().await;
-    assert_eq!(all.len(), 1, "the quoted tag linked p2 to p1 and matched nothing else");
+    assert_eq!(
+        all.len(),
+        1,
+        "the quoted tag linked p2 to p1 and matched nothing else"
+    );
     assert_eq!(all[0].image_tag.as_deref(), Some(tag));
     assert_eq!(all[0].service.as_deref(), Some("multi\nline"));
 }

@@ -13,5 +13,8 @@ async fn memory_store_conforms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    store_conformance(Arc::new(SqliteStore::open(dir.path().join("spektate.db")).unwrap())).await;
+    store_conformance(Arc::new(
+        SqliteStore::open(dir.path().join("spektate.db")).unwrap(),
+    ))
+    .await;
 }

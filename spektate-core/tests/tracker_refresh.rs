@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use chrono::{Duration, Utc};
 use spektate_core::testkit::{FakeCi, FakeRepos};
 use spektate_core::{
-    ClusterSync, DeploymentKind, Filter, ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, PullRequest,
-    RecordStore, Recorder, RepoRef, Run, RunKind, RunReported, RunResult, RunStatus, SqliteStore, Stage,
-    Status, StepState, Tracker,
+    ClusterSync, DeploymentKind, Filter, ImageBuilt, ManifestCommitted, ManifestGenerated,
+    MetadataUpdated, PullRequest, RecordStore, Recorder, RepoRef, Run, RunKind, RunReported,
+    RunResult, RunStatus, SqliteStore, Stage, Status, StepState, Tracker,
 };
 
 const SRC: &str = "https://github.com/fabrikam/frontend";
@@ -38,7 +38,14 @@ fn world() -> World {
         .manifest_repo(RepoRef::parse(MANIFESTS).unwrap())
         .stored_runs(false)
         .build();
-    World { _dir: dir, store, rec, ci, repos, tracker }
+    World {
+        _dir: dir,
+        store,
+        rec,
+        ci,
+        repos,
+        tracker,
+    }
 }
 
 fn done(id: &str, kind: RunKind, result: RunResult) -> Run {
@@ -51,21 +58,68 @@ fn done(id: &str, kind: RunKind, result: RunResult) -> Run {
 
 /// Records the full journey of image `n` (p1 = n, p2 = 1000+n, p3 = 2000+n) and its runs.
 async fn journey(w: &World, n: u32, p3_result: Option<RunResult>) {
-    let (p1, p2, p3) = (n.to_string(), (1000 + n).to_string(), (2000 + n).to_string());
+    let (p1, p2, p3) = (
+        n.to_string(),
+        (1000 + n).to_string(),
+        (2000 + n).to_string(),
+    );
     let tag = format!("frontend-{n}");
     let commit = format!("{n:07}aaaaaaaa");
-    w.rec.image_built(&ImageBuilt { p1: p1.clone(), image_tag: tag.clone(), commit_id: commit.clone(), service: "fabrikam/frontend".into(), repository: Some(SRC.into()) }).await.unwrap();
-    w.rec.metadata_updated(&MetadataUpdated { p2: p2.clone(), image_tag: tag, hld_commit_id: format!("hld{n}"), env: "dev".into(), pr: Some(n.to_string()), repository: Some(HLD.into()) }).await.unwrap();
+    w.rec
+        .image_built(&ImageBuilt {
+            p1: p1.clone(),
+            image_tag: tag.clone(),
+            commit_id: commit.clone(),
+            service: "fabrikam/frontend".into(),
+            repository: Some(SRC.into()),
+        })
+        .await
+        .unwrap();
+    w.rec
+        .metadata_updated(&MetadataUpdated {
+            p2: p2.clone(),
+            image_tag: tag,
+            hld_commit_id: format!("hld{n}"),
+            env: "dev".into(),
+            pr: Some(n.to_string()),
+            repository: Some(HLD.into()),
+        })
+        .await
+        .unwrap();
     w.ci.set(done(&p1, RunKind::Build, RunResult::Succeeded));
     w.ci.set(done(&p2, RunKind::Release, RunResult::Succeeded));
     w.repos.set_author(&commit, &format!("Author {n}"));
     w.repos.set_pull(PullRequest {
-        id: n.to_string(), title: format!("Update frontend-{n}"), description: None, source_branch: None, target_branch: Some("dev".into()),
-        merged: p3_result.is_some(), merged_by: None, merged_at: None, closed: false, url: None,
+        id: n.to_string(),
+        title: format!("Update frontend-{n}"),
+        description: None,
+        source_branch: None,
+        target_branch: Some("dev".into()),
+        merged: p3_result.is_some(),
+        merged_by: None,
+        merged_at: None,
+        closed: false,
+        url: None,
     });
     if let Some(result) = p3_result {
-        w.rec.manifest_generated(&ManifestGenerated { p3: p3.clone(), hld_commit_id: format!("hld{n}"), manifest_commit_id: None, pr: None, repository: None }).await.unwrap();
-        w.rec.manifest_committed(&ManifestCommitted { p3: p3.clone(), manifest_commit_id: format!("{n:07}mmmmmmmm"), repository: None }).await.unwrap();
+        w.rec
+            .manifest_generated(&ManifestGenerated {
+                p3: p3.clone(),
+                hld_commit_id: format!("hld{n}"),
+                manifest_commit_id: None,
+                pr: None,
+                repository: None,
+            })
+            .await
+            .unwrap();
+        w.rec
+            .manifest_committed(&ManifestCommitted {
+                p3: p3.clone(),
+                manifest_commit_id: format!("{n:07}mmmmmmmm"),
+                repository: None,
+            })
+            .await
+            .unwrap();
         w.ci.set(done(&p3, RunKind::Build, result));
     }
 }
@@ -76,26 +130,63 @@ async fn a_second_refresh_over_complete_unchanged_deployments_makes_no_provider_
     for n in 1..=20 {
         journey(&w, n, Some(RunResult::Succeeded)).await;
     }
-    w.repos.set_tags(vec![ClusterSync { cluster: "east-us".into(), commit: "0000020mmmmmmmm".into(), synced_at: None, tagger: None }]);
+    w.repos.set_tags(vec![ClusterSync {
+        cluster: "east-us".into(),
+        commit: "0000020mmmmmmmm".into(),
+        synced_at: None,
+        tagger: None,
+    }]);
     let stats = w.tracker.refresh().await.unwrap();
     assert_eq!(stats.records_read, 20);
     let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
     assert_eq!(ds.len(), 20);
     assert!(ds.iter().all(|d| d.status == Status::Complete));
-    assert_eq!(w.ci.run_calls.load(Ordering::SeqCst), 2, "one batched call per run kind (builds, releases)");
+    assert_eq!(
+        w.ci.run_calls.load(Ordering::SeqCst),
+        2,
+        "one batched call per run kind (builds, releases)"
+    );
     assert_eq!(w.ci.ids_asked.load(Ordering::SeqCst), 60);
-    assert_eq!(w.repos.author_calls.load(Ordering::SeqCst), 1, "authors of one repo in one batch");
-    assert_eq!(w.repos.pull_calls.load(Ordering::SeqCst), 1, "pull requests of one repo in one batch");
-    let newest = ds.iter().find(|d| d.image_tag() == Some("frontend-20")).unwrap();
-    assert_eq!(newest.clusters.iter().map(|c| c.cluster.as_str()).collect::<Vec<_>>(), vec!["east-us"]);
+    assert_eq!(
+        w.repos.author_calls.load(Ordering::SeqCst),
+        1,
+        "authors of one repo in one batch"
+    );
+    assert_eq!(
+        w.repos.pull_calls.load(Ordering::SeqCst),
+        1,
+        "pull requests of one repo in one batch"
+    );
+    let newest = ds
+        .iter()
+        .find(|d| d.image_tag() == Some("frontend-20"))
+        .unwrap();
+    assert_eq!(
+        newest
+            .clusters
+            .iter()
+            .map(|c| c.cluster.as_str())
+            .collect::<Vec<_>>(),
+        vec!["east-us"]
+    );
     assert_eq!(newest.author.as_ref().unwrap().name, "Author 20");
-    assert_eq!(newest.pull_request.as_ref().unwrap().title, "Update frontend-20");
+    assert_eq!(
+        newest.pull_request.as_ref().unwrap().title,
+        "Update frontend-20"
+    );
 
     let (ci_before, repos_before) = (w.ci.calls(), w.repos.calls());
     let stats = w.tracker.refresh().await.unwrap();
-    assert_eq!((w.ci.calls(), w.repos.calls()), (ci_before, repos_before), "nothing new: no provider call");
+    assert_eq!(
+        (w.ci.calls(), w.repos.calls()),
+        (ci_before, repos_before),
+        "nothing new: no provider call"
+    );
     assert_eq!(stats.runs_requested, 0);
-    assert!(stats.records_read <= 20, "only the overlap window is re-read");
+    assert!(
+        stats.records_read <= 20,
+        "only the overlap window is re-read"
+    );
 
     // A new deployment costs only its own calls.
     journey(&w, 21, Some(RunResult::Succeeded)).await;
@@ -103,7 +194,14 @@ async fn a_second_refresh_over_complete_unchanged_deployments_makes_no_provider_
     assert_eq!(stats.records_changed, 1);
     assert_eq!(stats.runs_requested, 3, "only the new record's p1, p2, p3");
     assert_eq!(w.repos.author_calls.load(Ordering::SeqCst), 2);
-    assert_eq!(w.tracker.deployments(&Filter::default()).await.unwrap().len(), 21);
+    assert_eq!(
+        w.tracker
+            .deployments(&Filter::default())
+            .await
+            .unwrap()
+            .len(),
+        21
+    );
 }
 
 #[tokio::test]
@@ -112,24 +210,47 @@ async fn only_what_can_still_change_is_fetched_again() {
     journey(&w, 1, None).await; // awaiting approval: PR open, no p3
     let mut running = Run::new("5", RunKind::Build, RunStatus::InProgress);
     running.queued_at = Some(Utc::now());
-    w.rec.image_built(&ImageBuilt { p1: "5".into(), image_tag: "frontend-5".into(), commit_id: "5555555aaaa".into(), service: "frontend".into(), repository: Some(SRC.into()) }).await.unwrap();
+    w.rec
+        .image_built(&ImageBuilt {
+            p1: "5".into(),
+            image_tag: "frontend-5".into(),
+            commit_id: "5555555aaaa".into(),
+            service: "frontend".into(),
+            repository: Some(SRC.into()),
+        })
+        .await
+        .unwrap();
     w.ci.set(running);
     w.tracker.refresh().await.unwrap();
     let asked = w.ci.ids_asked.load(Ordering::SeqCst);
     let pulls = w.repos.pull_calls.load(Ordering::SeqCst);
     let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
-    let waiting = ds.iter().find(|d| d.image_tag() == Some("frontend-1")).unwrap();
+    let waiting = ds
+        .iter()
+        .find(|d| d.image_tag() == Some("frontend-1"))
+        .unwrap();
     assert!(waiting.awaiting_approval());
 
     w.tracker.refresh().await.unwrap();
-    assert_eq!(w.ci.ids_asked.load(Ordering::SeqCst) - asked, 1, "only the running build is asked again");
-    assert_eq!(w.repos.pull_calls.load(Ordering::SeqCst) - pulls, 1, "the unmerged PR is asked again");
+    assert_eq!(
+        w.ci.ids_asked.load(Ordering::SeqCst) - asked,
+        1,
+        "only the running build is asked again"
+    );
+    assert_eq!(
+        w.repos.pull_calls.load(Ordering::SeqCst) - pulls,
+        1,
+        "the unmerged PR is asked again"
+    );
 
     // The run finishes: the next refresh sees it.
     w.ci.set(done("5", RunKind::Build, RunResult::Failed));
     w.tracker.refresh().await.unwrap();
     let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
-    let five = ds.iter().find(|d| d.record.p1.as_deref() == Some("5")).unwrap();
+    let five = ds
+        .iter()
+        .find(|d| d.record.p1.as_deref() == Some("5"))
+        .unwrap();
     assert_eq!(five.status, Status::Failed);
 }
 
@@ -143,7 +264,13 @@ async fn a_failing_author_lookup_keeps_the_deployment_and_warns() {
     let d = &ds[0];
     assert_eq!(d.status, Status::Complete);
     assert!(d.author.is_none());
-    assert!(d.warnings.iter().any(|w| w.contains("author of commit") && w.contains("HTTP 503")), "{:?}", d.warnings);
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w.contains("author of commit") && w.contains("HTTP 503")),
+        "{:?}",
+        d.warnings
+    );
     assert!(d.pull_request.is_some(), "other enrichment still applied");
 
     // The failure is retried on the next refresh, and the warning goes away.
@@ -158,20 +285,60 @@ async fn a_failing_author_lookup_keeps_the_deployment_and_warns() {
 async fn stages_are_fetched_only_for_multi_stage_runs_that_did_not_succeed() {
     let w = world();
     for (id, result) in [("70", RunResult::Failed), ("71", RunResult::Succeeded)] {
-        w.rec.image_built(&ImageBuilt { p1: id.into(), image_tag: format!("img-{id}"), commit_id: "c0ffee0".into(), service: "backend".into(), repository: None }).await.unwrap();
-        w.rec.metadata_updated(&MetadataUpdated { p2: id.into(), image_tag: format!("img-{id}"), hld_commit_id: format!("h{id}"), env: "dev".into(), pr: None, repository: None }).await.unwrap();
+        w.rec
+            .image_built(&ImageBuilt {
+                p1: id.into(),
+                image_tag: format!("img-{id}"),
+                commit_id: "c0ffee0".into(),
+                service: "backend".into(),
+                repository: None,
+            })
+            .await
+            .unwrap();
+        w.rec
+            .metadata_updated(&MetadataUpdated {
+                p2: id.into(),
+                image_tag: format!("img-{id}"),
+                hld_commit_id: format!("h{id}"),
+                env: "dev".into(),
+                pr: None,
+                repository: None,
+            })
+            .await
+            .unwrap();
         w.ci.set(done(id, RunKind::Build, result));
     }
-    let stage = |order, result| Stage { name: format!("s{order}"), order, status: RunStatus::Completed, result: Some(result), started_at: None, finished_at: None };
-    w.ci.set_stages("70", vec![stage(1, RunResult::Succeeded), stage(2, RunResult::Failed)]);
+    let stage = |order, result| Stage {
+        name: format!("s{order}"),
+        order,
+        status: RunStatus::Completed,
+        result: Some(result),
+        started_at: None,
+        finished_at: None,
+    };
+    w.ci.set_stages(
+        "70",
+        vec![stage(1, RunResult::Succeeded), stage(2, RunResult::Failed)],
+    );
     let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
-    assert_eq!(w.ci.stage_calls.load(Ordering::SeqCst), 1, "only the failed run's stages");
-    let failed = ds.iter().find(|d| d.record.p1.as_deref() == Some("70")).unwrap();
+    assert_eq!(
+        w.ci.stage_calls.load(Ordering::SeqCst),
+        1,
+        "only the failed run's stages"
+    );
+    let failed = ds
+        .iter()
+        .find(|d| d.record.p1.as_deref() == Some("70"))
+        .unwrap();
     assert_eq!(failed.image.as_ref().unwrap().state, StepState::Succeeded);
     assert_eq!(failed.metadata.as_ref().unwrap().state, StepState::Failed);
     assert_eq!(failed.status, Status::Failed);
     w.tracker.refresh().await.unwrap();
-    assert_eq!(w.ci.stage_calls.load(Ordering::SeqCst), 1, "final runs' stages are not fetched again");
+    assert_eq!(
+        w.ci.stage_calls.load(Ordering::SeqCst),
+        1,
+        "final runs' stages are not fetched again"
+    );
 }
 
 #[tokio::test]
@@ -179,12 +346,29 @@ async fn expired_records_are_hidden_then_pruned() {
     let w = world();
     journey(&w, 1, Some(RunResult::Succeeded)).await;
     // A record whose runs the CI no longer has (retention expired).
-    w.rec.image_built(&ImageBuilt { p1: "9".into(), image_tag: "old".into(), commit_id: "0ld0ld0".into(), service: "frontend".into(), repository: None }).await.unwrap();
+    w.rec
+        .image_built(&ImageBuilt {
+            p1: "9".into(),
+            image_tag: "old".into(),
+            commit_id: "0ld0ld0".into(),
+            service: "frontend".into(),
+            repository: None,
+        })
+        .await
+        .unwrap();
     let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
     assert_eq!(ds.len(), 1, "expired record not shown");
     assert_eq!(w.tracker.snapshot().expired.len(), 1);
     assert_eq!(w.tracker.prune_expired().await.unwrap(), 1);
-    assert_eq!(w.store.query("fabrikam", &spektate_core::RecordQuery::all()).await.unwrap().len(), 1, "pruned from the store");
+    assert_eq!(
+        w.store
+            .query("fabrikam", &spektate_core::RecordQuery::all())
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "pruned from the store"
+    );
 }
 
 #[tokio::test]
@@ -192,13 +376,32 @@ async fn run_reports_serve_runs_no_other_provider_knows() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn RecordStore> = Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
     let rec = Recorder::new(store.clone(), "p").unwrap();
-    rec.image_built(&ImageBuilt { p1: "jenkins-17".into(), image_tag: "t".into(), commit_id: "abcdef1".into(), service: "s".into(), repository: None }).await.unwrap();
-    rec.image_built(&ImageBuilt { p1: "never-reported".into(), image_tag: "u".into(), commit_id: "abcdef2".into(), service: "s".into(), repository: None }).await.unwrap();
+    rec.image_built(&ImageBuilt {
+        p1: "jenkins-17".into(),
+        image_tag: "t".into(),
+        commit_id: "abcdef1".into(),
+        service: "s".into(),
+        repository: None,
+    })
+    .await
+    .unwrap();
+    rec.image_built(&ImageBuilt {
+        p1: "never-reported".into(),
+        image_tag: "u".into(),
+        commit_id: "abcdef2".into(),
+        service: "s".into(),
+        repository: None,
+    })
+    .await
+    .unwrap();
     let mut report = RunReported::new("jenkins-17", RunStatus::Completed);
     report.result = Some(RunResult::Succeeded);
     rec.run_reported(&report).await.unwrap();
     let lenient = Arc::new(FakeCi::lenient());
-    let tracker = Tracker::builder(store).partition("p").pipelines(lenient).build();
+    let tracker = Tracker::builder(store)
+        .partition("p")
+        .pipelines(lenient)
+        .build();
     let ds = tracker.deployments(&Filter::default()).await.unwrap();
     assert_eq!(ds.len(), 2, "an unknown run is shown, not expired");
     let reported = ds.iter().find(|d| d.image_tag() == Some("t")).unwrap();
@@ -213,18 +416,100 @@ async fn filters_select_by_service_ring_author_kind_and_keyword() {
     for n in 1..=3 {
         journey(&w, n, Some(RunResult::Succeeded)).await;
     }
-    w.rec.manifest_generated(&ManifestGenerated { p3: "9999".into(), hld_commit_id: "manual1".into(), manifest_commit_id: None, pr: None, repository: None }).await.unwrap();
+    w.rec
+        .manifest_generated(&ManifestGenerated {
+            p3: "9999".into(),
+            hld_commit_id: "manual1".into(),
+            manifest_commit_id: None,
+            pr: None,
+            repository: None,
+        })
+        .await
+        .unwrap();
     w.ci.set(done("9999", RunKind::Build, RunResult::Succeeded));
     let t = &w.tracker;
     let get = |f: Filter| async move { t.deployments(&f).await.unwrap() };
     assert_eq!(get(Filter::default()).await.len(), 4);
-    assert_eq!(get(Filter { service: Some("FRONTEND".into()), ..Default::default() }).await.len(), 3);
-    assert_eq!(get(Filter { service: Some("fabrikam/frontend".into()), ..Default::default() }).await.len(), 3);
-    assert_eq!(get(Filter { ring: Some("dev".into()), ..Default::default() }).await.len(), 3);
-    assert_eq!(get(Filter { author: Some("author 2".into()), ..Default::default() }).await.len(), 1);
-    assert_eq!(get(Filter { kind: Some(DeploymentKind::ManualHldEdit), ..Default::default() }).await.len(), 1);
-    assert_eq!(get(Filter { keyword: Some("frontend-3".into()), ..Default::default() }).await.len(), 1);
-    assert_eq!(get(Filter { run_id: Some("1002".into()), ..Default::default() }).await[0].image_tag(), Some("frontend-2"));
-    assert_eq!(get(Filter { commit: Some("0000003aaa".into()), ..Default::default() }).await.len(), 1, "commit prefix");
-    assert_eq!(get(Filter { top: Some(2), ..Default::default() }).await.len(), 2);
+    assert_eq!(
+        get(Filter {
+            service: Some("FRONTEND".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        3
+    );
+    assert_eq!(
+        get(Filter {
+            service: Some("fabrikam/frontend".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        3
+    );
+    assert_eq!(
+        get(Filter {
+            ring: Some("dev".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        3
+    );
+    assert_eq!(
+        get(Filter {
+            author: Some("author 2".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
+    assert_eq!(
+        get(Filter {
+            kind: Some(DeploymentKind::ManualHldEdit),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
+    assert_eq!(
+        get(Filter {
+            keyword: Some("frontend-3".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
+    assert_eq!(
+        get(Filter {
+            run_id: Some("1002".into()),
+            ..Default::default()
+        })
+        .await[0]
+            .image_tag(),
+        Some("frontend-2")
+    );
+    assert_eq!(
+        get(Filter {
+            commit: Some("0000003aaa".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1,
+        "commit prefix"
+    );
+    assert_eq!(
+        get(Filter {
+            top: Some(2),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        2
+    );
 }

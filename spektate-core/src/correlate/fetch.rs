@@ -20,12 +20,18 @@ pub async fn runs(
     providers: &[Arc<dyn Pipelines>],
     kind: RunKind,
     requests: Vec<RunRequest>,
-) -> (RunKind, HashMap<String, Lookup<Arc<Run>>>, HashMap<String, usize>) {
+) -> (
+    RunKind,
+    HashMap<String, Lookup<Arc<Run>>>,
+    HashMap<String, usize>,
+) {
     let mut out: HashMap<String, Lookup<Arc<Run>>> = HashMap::new();
     let mut served_by = HashMap::new();
     let mut pending = requests;
     for (index, provider) in providers.iter().enumerate() {
-        let (mine, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|r| provider.serves_run(kind, &r.id));
+        let (mine, rest): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|r| provider.serves_run(kind, &r.id));
         pending = rest;
         if mine.is_empty() {
             continue;
@@ -40,7 +46,8 @@ pub async fn runs(
                         if batch.not_found.contains(&req.id) {
                             out.insert(req.id.clone(), Lookup::Missing);
                         } else if let Some(why) = batch.failed.get(&req.id) {
-                            out.entry(req.id.clone()).or_insert_with(|| Lookup::Failed(why.clone()));
+                            out.entry(req.id.clone())
+                                .or_insert_with(|| Lookup::Failed(why.clone()));
                         }
                         pending.push(req);
                     }
@@ -48,7 +55,8 @@ pub async fn runs(
             }
             Err(e) => {
                 for req in mine {
-                    out.entry(req.id.clone()).or_insert_with(|| Lookup::Failed(e.to_string()));
+                    out.entry(req.id.clone())
+                        .or_insert_with(|| Lookup::Failed(e.to_string()));
                     pending.push(req);
                 }
             }
@@ -59,7 +67,10 @@ pub async fn runs(
 
 /// Runs up to `limit` boxed futures at once and collects their outputs.
 async fn bounded<T: Send + 'static>(jobs: Vec<BoxFuture<'static, T>>, limit: usize) -> Vec<T> {
-    futures::stream::iter(jobs).buffer_unordered(limit.max(1)).collect().await
+    futures::stream::iter(jobs)
+        .buffer_unordered(limit.max(1))
+        .collect()
+        .await
 }
 
 /// Stages of these runs, each from the provider that served the run, `limit` at a time.
@@ -83,7 +94,10 @@ pub async fn stages(
 }
 
 /// Which repository provider serves `repo`: the first that says so.
-pub fn provider_for<'a>(providers: &'a [Arc<dyn Repositories>], repo: &RepoRef) -> Option<&'a Arc<dyn Repositories>> {
+pub fn provider_for<'a>(
+    providers: &'a [Arc<dyn Repositories>],
+    repo: &RepoRef,
+) -> Option<&'a Arc<dyn Repositories>> {
     providers.iter().find(|p| p.serves_repo(repo))
 }
 
@@ -98,7 +112,9 @@ pub async fn per_repo<T: Send + 'static>(
 ) -> Vec<ItemLookup<T>> {
     let mut jobs: Vec<BoxFuture<'static, Vec<ItemLookup<T>>>> = Vec::new();
     for (key, (repo, ids)) in wanted {
-        let Some(provider) = provider_for(providers, &repo) else { continue };
+        let Some(provider) = provider_for(providers, &repo) else {
+            continue;
+        };
         let fut = call(provider.clone(), repo, ids.clone());
         jobs.push(Box::pin(async move {
             match fut.await {
@@ -111,7 +127,9 @@ pub async fn per_repo<T: Send + 'static>(
                     .collect(),
                 Err(e) => {
                     let why = e.to_string();
-                    ids.into_iter().map(|id| ((key.clone(), id), Lookup::Failed(why.clone()))).collect()
+                    ids.into_iter()
+                        .map(|id| ((key.clone(), id), Lookup::Failed(why.clone())))
+                        .collect()
                 }
             }
         }));
@@ -123,10 +141,18 @@ pub async fn per_repo<T: Send + 'static>(
 pub type ItemLookup<T> = ((String, String), Lookup<T>);
 
 /// One batched call of a repository provider for a list of ids.
-pub type ItemCall<T> = fn(Arc<dyn Repositories>, RepoRef, Vec<String>) -> BoxFuture<'static, crate::Result<HashMap<String, T>>>;
+pub type ItemCall<T> = fn(
+    Arc<dyn Repositories>,
+    RepoRef,
+    Vec<String>,
+) -> BoxFuture<'static, crate::Result<HashMap<String, T>>>;
 
 /// [`ItemCall`] for commit authors.
-pub fn authors_call(p: Arc<dyn Repositories>, repo: RepoRef, ids: Vec<String>) -> BoxFuture<'static, crate::Result<HashMap<String, Author>>> {
+pub fn authors_call(
+    p: Arc<dyn Repositories>,
+    repo: RepoRef,
+    ids: Vec<String>,
+) -> BoxFuture<'static, crate::Result<HashMap<String, Author>>> {
     Box::pin(async move { p.authors(&repo, &ids).await })
 }
 
@@ -147,7 +173,9 @@ pub async fn sync_tags(
 ) -> Vec<(String, Lookup<Vec<ClusterSync>>)> {
     let mut jobs: Vec<BoxFuture<'static, (String, Lookup<Vec<ClusterSync>>)>> = Vec::new();
     for (key, repo) in repos {
-        let Some(p) = provider_for(providers, &repo).cloned() else { continue };
+        let Some(p) = provider_for(providers, &repo).cloned() else {
+            continue;
+        };
         jobs.push(Box::pin(async move {
             let got = match p.sync_tags(&repo).await {
                 Ok(t) => Lookup::Found(t),

@@ -101,7 +101,11 @@ pub fn is_multi_stage(record: &Record) -> bool {
 
 /// The run kind of p2 for `record`: a build when it is a stage of p1's run, else a release.
 pub fn p2_kind(record: &Record) -> RunKind {
-    if is_multi_stage(record) { RunKind::Build } else { RunKind::Release }
+    if is_multi_stage(record) {
+        RunKind::Build
+    } else {
+        RunKind::Release
+    }
 }
 
 /// A parsed repository with its key, shared by every record that names it.
@@ -123,10 +127,19 @@ pub struct RepoCache<'a> {
 impl<'a> RepoCache<'a> {
     /// A cache falling back to `defaults` for records that name no repository.
     pub fn new(defaults: &RepoDefaults) -> Self {
-        let entry = |r: &Option<RepoRef>| r.as_ref().map(|r| RepoEntry { key: r.key().into(), repo: Arc::new(r.clone()) });
+        let entry = |r: &Option<RepoRef>| {
+            r.as_ref().map(|r| RepoEntry {
+                key: r.key().into(),
+                repo: Arc::new(r.clone()),
+            })
+        };
         RepoCache {
             parsed: Map::default(),
-            defaults: [entry(&defaults.source_repo), entry(&defaults.hld_repo), entry(&defaults.manifest_repo)],
+            defaults: [
+                entry(&defaults.source_repo),
+                entry(&defaults.hld_repo),
+                entry(&defaults.manifest_repo),
+            ],
         }
     }
 
@@ -135,7 +148,12 @@ impl<'a> RepoCache<'a> {
             Some(u) => self
                 .parsed
                 .entry(u)
-                .or_insert_with(|| RepoRef::parse(u).ok().map(|r| RepoEntry { key: r.key().into(), repo: Arc::new(r) }))
+                .or_insert_with(|| {
+                    RepoRef::parse(u).ok().map(|r| RepoEntry {
+                        key: r.key().into(),
+                        repo: Arc::new(r),
+                    })
+                })
                 .clone()
                 .or_else(|| self.defaults[default].clone()),
             None => self.defaults[default].clone(),
@@ -174,18 +192,36 @@ pub fn is_manual_edit(record: &Record) -> bool {
 }
 
 /// Where a record's author comes from: (repository, commit).
-pub fn author_source<'r>(record: &'r Record, repos: &RecordRepos, k: &'r Knowledge) -> Option<(RepoEntry, &'r str)> {
+pub fn author_source<'r>(
+    record: &'r Record,
+    repos: &RecordRepos,
+    k: &'r Knowledge,
+) -> Option<(RepoEntry, &'r str)> {
     let from_run = |run: Option<&Arc<Run>>| {
-        run.and_then(|r| r.repository.as_ref()).map(|r| RepoEntry { key: r.key().into(), repo: Arc::new(r.clone()) })
+        run.and_then(|r| r.repository.as_ref()).map(|r| RepoEntry {
+            key: r.key().into(),
+            repo: Arc::new(r.clone()),
+        })
     };
     if is_manual_edit(record) {
-        let p3 = record.p3.as_ref().and_then(|id| k.builds.get(id)).and_then(Lookup::found);
+        let p3 = record
+            .p3
+            .as_ref()
+            .and_then(|id| k.builds.get(id))
+            .and_then(Lookup::found);
         let repo = repos.hld.clone().or_else(|| from_run(p3))?;
         return Some((repo, record.hld_commit_id.as_deref()?));
     }
-    let p1 = record.p1.as_ref().and_then(|id| k.builds.get(id)).and_then(Lookup::found);
+    let p1 = record
+        .p1
+        .as_ref()
+        .and_then(|id| k.builds.get(id))
+        .and_then(Lookup::found);
     let repo = repos.source.clone().or_else(|| from_run(p1))?;
-    let commit = record.commit_id.as_deref().or_else(|| p1.and_then(|r| r.source_commit.as_deref()))?;
+    let commit = record
+        .commit_id
+        .as_deref()
+        .or_else(|| p1.and_then(|r| r.source_commit.as_deref()))?;
     Some((repo, commit))
 }
 
@@ -193,12 +229,21 @@ pub fn author_source<'r>(record: &'r Record, repos: &RecordRepos, k: &'r Knowled
 type Resolved<'k> = [Option<(&'k str, Option<&'k Lookup<Arc<Run>>>)>; 3];
 
 fn resolve<'k>(record: &'k Record, k: &'k Knowledge) -> Resolved<'k> {
-    let get = |id: &'k Option<String>, kind: RunKind| id.as_deref().map(|id| (id, k.runs(kind).get(id)));
-    [get(&record.p1, RunKind::Build), get(&record.p2, p2_kind(record)), get(&record.p3, RunKind::Build)]
+    let get =
+        |id: &'k Option<String>, kind: RunKind| id.as_deref().map(|id| (id, k.runs(kind).get(id)));
+    [
+        get(&record.p1, RunKind::Build),
+        get(&record.p2, p2_kind(record)),
+        get(&record.p3, RunKind::Build),
+    ]
 }
 
 fn all_missing(resolved: &Resolved<'_>) -> bool {
-    resolved.iter().flatten().count() > 0 && resolved.iter().flatten().all(|(_, l)| matches!(l, Some(Lookup::Missing)))
+    resolved.iter().flatten().count() > 0
+        && resolved
+            .iter()
+            .flatten()
+            .all(|(_, l)| matches!(l, Some(Lookup::Missing)))
 }
 
 /// Whether every run id of the record is gone from an authoritative CI.
@@ -206,7 +251,11 @@ pub fn is_expired(record: &Record, k: &Knowledge) -> bool {
     all_missing(&resolve(record, k))
 }
 
-fn step(slot: Option<(&str, Option<&Lookup<Arc<Run>>>)>, warnings: &mut Vec<String>, label: &str) -> Option<Step> {
+fn step(
+    slot: Option<(&str, Option<&Lookup<Arc<Run>>>)>,
+    warnings: &mut Vec<String>,
+    label: &str,
+) -> Option<Step> {
     let (id, lookup) = slot?;
     let (state, run) = match lookup {
         Some(Lookup::Found(run)) => (StepState::of(run.status, run.result), Some(run.clone())),
@@ -221,19 +270,40 @@ fn step(slot: Option<(&str, Option<&Lookup<Arc<Run>>>)>, warnings: &mut Vec<Stri
 }
 
 /// Joins one record into its deployment. `None` when the record has expired.
-pub fn deployment(record: &Arc<Record>, k: &Knowledge, defaults: &RepoDefaults, now: DateTime<Utc>) -> Option<Deployment> {
+pub fn deployment(
+    record: &Arc<Record>,
+    k: &Knowledge,
+    defaults: &RepoDefaults,
+    now: DateTime<Utc>,
+) -> Option<Deployment> {
     let resolved = resolve(record, k);
     if all_missing(&resolved) {
         return None;
     }
-    Some(join(record, &resolved, k, &RepoCache::new(defaults).repos(record), now))
+    Some(join(
+        record,
+        &resolved,
+        k,
+        &RepoCache::new(defaults).repos(record),
+        now,
+    ))
 }
 
-fn join(record: &Arc<Record>, resolved: &Resolved<'_>, k: &Knowledge, repos: &RecordRepos, now: DateTime<Utc>) -> Deployment {
+fn join(
+    record: &Arc<Record>,
+    resolved: &Resolved<'_>,
+    k: &Knowledge,
+    repos: &RecordRepos,
+    now: DateTime<Utc>,
+) -> Deployment {
     let mut warnings = Vec::new();
     let multi_stage = is_multi_stage(record);
     let mut image = step(resolved[0], &mut warnings, "image");
-    let mut metadata = if multi_stage { image.clone() } else { step(resolved[1], &mut warnings, "metadata") };
+    let mut metadata = if multi_stage {
+        image.clone()
+    } else {
+        step(resolved[1], &mut warnings, "metadata")
+    };
     let manifest = step(resolved[2], &mut warnings, "manifest");
 
     if multi_stage {
@@ -283,24 +353,39 @@ fn join(record: &Arc<Record>, resolved: &Resolved<'_>, k: &Knowledge, repos: &Re
     };
     let mut clusters = Vec::new();
     if let Some(commit) = &record.manifest_commit_id {
-        let tags = repos.manifest.as_ref().and_then(|r| match k.sync_tags.get(&*r.key) {
-            Some(Lookup::Found(t)) => Some(t.as_slice()),
-            Some(Lookup::Failed(why)) => {
-                warnings.push(format!("sync tags of {}: {why}", r.key));
-                None
-            }
-            _ => None,
-        });
+        let tags = repos
+            .manifest
+            .as_ref()
+            .and_then(|r| match k.sync_tags.get(&*r.key) {
+                Some(Lookup::Found(t)) => Some(t.as_slice()),
+                Some(Lookup::Failed(why)) => {
+                    warnings.push(format!("sync tags of {}: {why}", r.key));
+                    None
+                }
+                _ => None,
+            });
         for sync in tags.unwrap_or_default().iter().chain(&k.cluster_reports) {
-            if sync.runs(commit) && !clusters.iter().any(|c: &ClusterSync| c.cluster == sync.cluster) {
+            if sync.runs(commit)
+                && !clusters
+                    .iter()
+                    .any(|c: &ClusterSync| c.cluster == sync.cluster)
+            {
                 clusters.push(sync.clone());
             }
         }
     }
 
-    let started_at = [r1, r2, r3].into_iter().flatten().filter_map(|r| r.queued_at.or(r.started_at)).min();
+    let started_at = [r1, r2, r3]
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.queued_at.or(r.started_at))
+        .min();
     Deployment {
-        kind: if is_manual_edit(record) { DeploymentKind::ManualHldEdit } else { DeploymentKind::Deployment },
+        kind: if is_manual_edit(record) {
+            DeploymentKind::ManualHldEdit
+        } else {
+            DeploymentKind::Deployment
+        },
         status: status::status(image.as_ref(), metadata.as_ref(), manifest.as_ref()),
         duration_secs: status::duration(r1, r2, r3, multi_stage, now),
         last_updated: status::last_updated(r1, r2, r3, record.timestamp, now),
@@ -321,7 +406,12 @@ fn join(record: &Arc<Record>, resolved: &Resolved<'_>, k: &Knowledge, repos: &Re
 }
 
 /// Joins every record into deployments, newest first; expired records are left out.
-pub fn correlate(records: &[Arc<Record>], k: &Knowledge, defaults: &RepoDefaults, now: DateTime<Utc>) -> Vec<Deployment> {
+pub fn correlate(
+    records: &[Arc<Record>],
+    k: &Knowledge,
+    defaults: &RepoDefaults,
+    now: DateTime<Utc>,
+) -> Vec<Deployment> {
     let mut cache = RepoCache::new(defaults);
     // One pass over the records (each lookup done once, while its data is in cache), then a
     // sort of small keys, then one move of each deployment into its place.
@@ -334,14 +424,19 @@ pub fn correlate(records: &[Arc<Record>], k: &Knowledge, defaults: &RepoDefaults
         let repos = cache.repos(record);
         built.push(Some(join(record, &resolved, k, &repos, now)));
     }
-    let mut order: Vec<(DateTime<Utc>, usize)> =
-        built.iter().enumerate().map(|(i, d)| (d.as_ref().map_or(now, |d| d.last_updated), i)).collect();
+    let mut order: Vec<(DateTime<Utc>, usize)> = built
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_ref().map_or(now, |d| d.last_updated), i))
+        .collect();
     order.sort_unstable_by(|a, b| {
         b.0.cmp(&a.0).then_with(|| {
             let id = |i: usize| built[i].as_ref().map(|d| d.record.row_key.as_str());
             id(a.1).cmp(&id(b.1))
         })
     });
-    order.into_iter().filter_map(|(_, i)| built[i].take()).collect()
+    order
+        .into_iter()
+        .filter_map(|(_, i)| built[i].take())
+        .collect()
 }
-

@@ -53,9 +53,22 @@ fn span(run: &Run, now: DateTime<Utc>) -> Option<i64> {
 
 /// Duration in seconds (DESIGN §3.6): for a multi-stage p1/p2 run its own span counted once,
 /// otherwise the sum of each run's finish (or now) minus its queue time; p3 is added in both.
-pub fn duration(p1: Option<&Run>, p2: Option<&Run>, p3: Option<&Run>, multi_stage: bool, now: DateTime<Utc>) -> Option<i64> {
-    let runs = if multi_stage { [p1.or(p2), None, p3] } else { [p1, p2, p3] };
-    runs.into_iter().flatten().filter_map(|r| span(r, now)).reduce(|a, b| a + b)
+pub fn duration(
+    p1: Option<&Run>,
+    p2: Option<&Run>,
+    p3: Option<&Run>,
+    multi_stage: bool,
+    now: DateTime<Utc>,
+) -> Option<i64> {
+    let runs = if multi_stage {
+        [p1.or(p2), None, p3]
+    } else {
+        [p1, p2, p3]
+    };
+    runs.into_iter()
+        .flatten()
+        .filter_map(|r| span(r, now))
+        .reduce(|a, b| a + b)
 }
 
 /// Last updated (DESIGN §3.7): when p3 last changed, else p2, else p1, else when the record

@@ -78,7 +78,11 @@ pub fn commits_match(a: &str, b: &str) -> bool {
     if a.is_empty() || b.is_empty() {
         return false;
     }
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     short.len() >= 7 && long.starts_with(short.as_str()) || a == b
 }
 
@@ -279,18 +283,36 @@ impl Deployment {
     /// The three steps in order, with their names and run ids.
     pub fn steps(&self) -> [(StepName, Option<&str>, Option<&Step>); 3] {
         [
-            (StepName::Image, self.record.p1.as_deref(), self.image.as_ref()),
-            (StepName::Metadata, self.record.p2.as_deref(), self.metadata.as_ref()),
-            (StepName::Manifest, self.record.p3.as_deref(), self.manifest.as_ref()),
+            (
+                StepName::Image,
+                self.record.p1.as_deref(),
+                self.image.as_ref(),
+            ),
+            (
+                StepName::Metadata,
+                self.record.p2.as_deref(),
+                self.metadata.as_ref(),
+            ),
+            (
+                StepName::Manifest,
+                self.record.p3.as_deref(),
+                self.manifest.as_ref(),
+            ),
         ]
     }
 
     /// Waiting for the approval pull request: metadata done, a PR open, no manifest run yet.
     pub fn awaiting_approval(&self) -> bool {
         self.manifest.is_none()
-            && self.metadata.as_ref().is_some_and(|s| s.state == StepState::Succeeded)
+            && self
+                .metadata
+                .as_ref()
+                .is_some_and(|s| s.state == StepState::Succeeded)
             && self.record.pr.is_some()
-            && !self.pull_request.as_ref().is_some_and(|p| p.merged || p.closed)
+            && !self
+                .pull_request
+                .as_ref()
+                .is_some_and(|p| p.merged || p.closed)
     }
 }
 
@@ -349,7 +371,11 @@ struct DeploymentJson<'a> {
 }
 
 fn step_json<'a>(id: Option<&'a str>, step: &'a Option<Step>) -> Option<StepJson<'a>> {
-    step.as_ref().map(|s| StepJson { id: id.unwrap_or_default(), state: s.state, run: s.run.as_deref() })
+    step.as_ref().map(|s| StepJson {
+        id: id.unwrap_or_default(),
+        state: s.state,
+        run: s.run.as_deref(),
+    })
 }
 
 impl Serialize for Deployment {

@@ -72,7 +72,11 @@ pub const COLUMNS: [&str; 13] = [
 impl Record {
     /// A new record in `partition` with a fresh random row key.
     pub fn new(partition: &str) -> Self {
-        Record { partition_key: partition.to_string(), row_key: new_row_key(), ..Record::default() }
+        Record {
+            partition_key: partition.to_string(),
+            row_key: new_row_key(),
+            ..Record::default()
+        }
     }
 
     /// The data columns with their stored names, in [`COLUMNS`] order.
@@ -133,7 +137,11 @@ pub fn display_service(service: &str) -> &str {
 /// The stored form of a value: trimmed and lower-cased; `None` when empty.
 pub fn normalize(value: &str) -> Option<String> {
     let v = value.trim();
-    if v.is_empty() { None } else { Some(v.to_lowercase()) }
+    if v.is_empty() {
+        None
+    } else {
+        Some(v.to_lowercase())
+    }
 }
 
 /// True when `current` is empty or equals `new` (the linking rules' "each empty or equal").
@@ -167,7 +175,10 @@ mod tests {
         let a = new_row_key();
         let b = new_row_key();
         assert_eq!(a.len(), 12);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_ne!(a, b);
     }
 

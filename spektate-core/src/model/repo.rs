@@ -81,7 +81,10 @@ impl RepoRef {
                 enc(self.project.as_deref().unwrap_or_default()),
                 enc(&self.name)
             ),
-            _ => format!("{}://{}/{}/{}", self.scheme, self.host, self.owner, self.name),
+            _ => format!(
+                "{}://{}/{}/{}",
+                self.scheme, self.host, self.owner, self.name
+            ),
         }
     }
 
@@ -175,7 +178,14 @@ fn build(scheme: &str, host: &str, path: &str) -> Option<RepoRef> {
     }
     let web_scheme = if scheme == "ssh" { "https" } else { scheme }.to_string();
     let mk = |provider, host: &str, owner: String, project: Option<String>, name: String| {
-        Some(RepoRef { provider, scheme: web_scheme.clone(), host: host.to_string(), owner, project, name })
+        Some(RepoRef {
+            provider,
+            scheme: web_scheme.clone(),
+            host: host.to_string(),
+            owner,
+            project,
+            name,
+        })
     };
 
     // Azure DevOps over SSH: ssh.dev.azure.com:v3/org/project/repo, vs-ssh.visualstudio.com:v3/...
@@ -187,7 +197,13 @@ fn build(scheme: &str, host: &str, path: &str) -> Option<RepoRef> {
             } else {
                 format!("{org}.visualstudio.com")
             };
-            return mk(RepoHost::AzureDevOps, &h, org, Some(segs[2].clone()), segs[3].clone());
+            return mk(
+                RepoHost::AzureDevOps,
+                &h,
+                org,
+                Some(segs[2].clone()),
+                segs[3].clone(),
+            );
         }
         return None;
     }
@@ -204,10 +220,22 @@ fn build(scheme: &str, host: &str, path: &str) -> Option<RepoRef> {
         }
         if i < 2 {
             // dev.azure.com/org/_git/repo: the project is named like the repo.
-            return mk(RepoHost::AzureDevOps, host, segs[0].clone(), Some(name.clone()), name);
+            return mk(
+                RepoHost::AzureDevOps,
+                host,
+                segs[0].clone(),
+                Some(name.clone()),
+                name,
+            );
         }
         let owner = segs[..i - 1].join("/");
-        return mk(RepoHost::AzureDevOps, host, owner, Some(segs[i - 1].clone()), name);
+        return mk(
+            RepoHost::AzureDevOps,
+            host,
+            owner,
+            Some(segs[i - 1].clone()),
+            name,
+        );
     }
     if host == "dev.azure.com" || host.ends_with(".visualstudio.com") {
         return None;
@@ -227,8 +255,18 @@ fn build(scheme: &str, host: &str, path: &str) -> Option<RepoRef> {
     }
     // GitHub and GitHub Enterprise: owner/repo (web URLs may carry /pull/1, /tree/main, ...).
     if segs.len() >= 2 {
-        let host = if host == "www.github.com" { "github.com" } else { host };
-        return mk(RepoHost::GitHub, host, segs[0].clone(), None, segs[1].clone());
+        let host = if host == "www.github.com" {
+            "github.com"
+        } else {
+            host
+        };
+        return mk(
+            RepoHost::GitHub,
+            host,
+            segs[0].clone(),
+            None,
+            segs[1].clone(),
+        );
     }
     None
 }
@@ -258,13 +296,22 @@ mod tests {
             assert_eq!(r.name, "hld", "{url}");
         }
         let vs = p("https://fabrikam.visualstudio.com/DefaultCollection/Hello/_git/hld");
-        assert_eq!((vs.owner.as_str(), vs.project.as_deref()), ("fabrikam", Some("hello")));
+        assert_eq!(
+            (vs.owner.as_str(), vs.project.as_deref()),
+            ("fabrikam", Some("hello"))
+        );
         assert_eq!(vs.azure_org_url(), "https://fabrikam.visualstudio.com");
         let server = p("http://tfs.corp.local:8080/tfs/DefaultCollection/Ops/_git/manifests");
         assert_eq!(server.host, "tfs.corp.local:8080");
         assert_eq!(server.owner, "tfs/defaultcollection");
-        assert_eq!(server.azure_org_url(), "http://tfs.corp.local:8080/tfs/defaultcollection");
-        assert_eq!(server.web_url(), "http://tfs.corp.local:8080/tfs/defaultcollection/ops/_git/manifests");
+        assert_eq!(
+            server.azure_org_url(),
+            "http://tfs.corp.local:8080/tfs/defaultcollection"
+        );
+        assert_eq!(
+            server.web_url(),
+            "http://tfs.corp.local:8080/tfs/defaultcollection/ops/_git/manifests"
+        );
     }
 
     #[test]
@@ -276,22 +323,38 @@ mod tests {
             ("git@github.com:fabrikam/frontend.git", "github.com"),
             ("ssh://git@github.com/fabrikam/frontend", "github.com"),
             ("https://github.com/fabrikam/frontend/pull/12", "github.com"),
-            ("https://github.fabrikam.com/Fabrikam/Frontend.git", "github.fabrikam.com"),
+            (
+                "https://github.fabrikam.com/Fabrikam/Frontend.git",
+                "github.fabrikam.com",
+            ),
         ];
         for (url, host) in cases {
             let r = p(url);
             assert_eq!(r.provider, RepoHost::GitHub, "{url}");
-            assert_eq!((r.host.as_str(), r.owner.as_str(), r.name.as_str()), (host, "fabrikam", "frontend"), "{url}");
+            assert_eq!(
+                (r.host.as_str(), r.owner.as_str(), r.name.as_str()),
+                (host, "fabrikam", "frontend"),
+                "{url}"
+            );
         }
-        assert_eq!(p("git@github.com:a/b.git").web_url(), "https://github.com/a/b");
+        assert_eq!(
+            p("git@github.com:a/b.git").web_url(),
+            "https://github.com/a/b"
+        );
     }
 
     #[test]
     fn gitlab_forms() {
         let r = p("https://gitlab.com/Fabrikam/platform/Frontend.git");
-        assert_eq!((r.provider, r.owner.as_str(), r.name.as_str()), (RepoHost::GitLab, "fabrikam/platform", "frontend"));
+        assert_eq!(
+            (r.provider, r.owner.as_str(), r.name.as_str()),
+            (RepoHost::GitLab, "fabrikam/platform", "frontend")
+        );
         let r = p("git@gitlab.example.com:ops/manifests.git");
-        assert_eq!((r.provider, r.host.as_str()), (RepoHost::GitLab, "gitlab.example.com"));
+        assert_eq!(
+            (r.provider, r.host.as_str()),
+            (RepoHost::GitLab, "gitlab.example.com")
+        );
         let r = p("https://gitlab.com/ops/manifests/-/merge_requests/3");
         assert_eq!((r.owner.as_str(), r.name.as_str()), ("ops", "manifests"));
     }
@@ -306,7 +369,14 @@ mod tests {
 
     #[test]
     fn unparseable_urls_are_named_in_the_error() {
-        for bad in ["", "not a url", "https://dev.azure.com/org", "https://github.com/only", "ftp://x/y/z", "https://dev.azure.com/o/p/_git/"] {
+        for bad in [
+            "",
+            "not a url",
+            "https://dev.azure.com/org",
+            "https://github.com/only",
+            "ftp://x/y/z",
+            "https://dev.azure.com/o/p/_git/",
+        ] {
             let e = RepoRef::parse(bad).unwrap_err().to_string();
             assert!(e.contains(&format!("'{}'", bad.trim())), "{bad}: {e}");
         }

@@ -55,7 +55,10 @@ impl RunStatus {
     /// Parses a status word, or says which words are accepted.
     pub fn parse(word: &str) -> Result<Self> {
         Self::from_word(word).ok_or_else(|| {
-            Error::invalid("status", format!("'{word}' is not one of queued, inProgress, completed"))
+            Error::invalid(
+                "status",
+                format!("'{word}' is not one of queued, inProgress, completed"),
+            )
         })
     }
 }
@@ -80,7 +83,10 @@ impl RunResult {
     /// Parses a result word, or says which words are accepted.
     pub fn parse(word: &str) -> Result<Self> {
         Self::from_word(word).ok_or_else(|| {
-            Error::invalid("result", format!("'{word}' is not one of succeeded, failed, canceled"))
+            Error::invalid(
+                "result",
+                format!("'{word}' is not one of succeeded, failed, canceled"),
+            )
         })
     }
 
@@ -91,7 +97,10 @@ impl RunResult {
 }
 
 fn fold(word: &str) -> String {
-    word.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
+    word.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// Whether a run id is a build (p1, p3, and multi-stage p2) or a classic release (p2).
@@ -199,7 +208,10 @@ impl Run {
 
     /// The last time anything happened to it: last changed, else finished, started, queued.
     pub fn last_activity(&self) -> Option<DateTime<Utc>> {
-        self.last_changed_at.or(self.finished_at).or(self.started_at).or(self.queued_at)
+        self.last_changed_at
+            .or(self.finished_at)
+            .or(self.started_at)
+            .or(self.queued_at)
     }
 }
 
@@ -242,18 +254,28 @@ impl RunReport {
         run.queued_at = self.queued_at;
         run.started_at = self.started_at;
         run.finished_at = self.finished_at;
-        run.last_changed_at = [self.queued_at, self.started_at, self.finished_at].into_iter().flatten().max().or(self.reported_at);
+        run.last_changed_at = [self.queued_at, self.started_at, self.finished_at]
+            .into_iter()
+            .flatten()
+            .max()
+            .or(self.reported_at);
         run.url = self.url.clone();
         run.source_commit = self.commit.clone();
         run.source_branch = self.branch.as_deref().map(strip_ref);
-        run.repository = self.repository.as_deref().and_then(|u| RepoRef::parse(u).ok());
+        run.repository = self
+            .repository
+            .as_deref()
+            .and_then(|u| RepoRef::parse(u).ok());
         run
     }
 }
 
 /// A branch name without `refs/heads/`.
 pub fn strip_ref(branch: &str) -> String {
-    branch.strip_prefix("refs/heads/").unwrap_or(branch).to_string()
+    branch
+        .strip_prefix("refs/heads/")
+        .unwrap_or(branch)
+        .to_string()
 }
 
 #[cfg(test)]

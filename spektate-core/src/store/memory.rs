@@ -36,7 +36,9 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-written record: every write
         // is a single assignment, so the data is still consistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -70,25 +72,41 @@ impl RecordStore for MemoryStore {
             .get(&record.partition_key)
             .is_some_and(|rows| rows.iter().any(|r| r.row_key == record.row_key));
         if exists {
-            return Err(Error::Conflict { partition: record.partition_key.clone(), row_key: record.row_key.clone() });
+            return Err(Error::Conflict {
+                partition: record.partition_key.clone(),
+                row_key: record.row_key.clone(),
+            });
         }
         let mut stored = record.clone();
         state.stamp(&mut stored);
-        state.records.entry(record.partition_key.clone()).or_default().push(stored.clone());
+        state
+            .records
+            .entry(record.partition_key.clone())
+            .or_default()
+            .push(stored.clone());
         Ok(stored)
     }
 
     async fn replace(&self, record: &Record) -> Result<Record> {
         let mut state = self.lock();
         let version = state.version + 1;
-        let rows = state.records.entry(record.partition_key.clone()).or_default();
+        let rows = state
+            .records
+            .entry(record.partition_key.clone())
+            .or_default();
         let Some(slot) = rows.iter_mut().find(|r| r.row_key == record.row_key) else {
             return Err(Error::NotFound {
-                what: format!("record {} in partition {}", record.row_key, record.partition_key),
+                what: format!(
+                    "record {} in partition {}",
+                    record.row_key, record.partition_key
+                ),
             });
         };
         if record.etag.is_some() && slot.etag != record.etag {
-            return Err(Error::Conflict { partition: record.partition_key.clone(), row_key: record.row_key.clone() });
+            return Err(Error::Conflict {
+                partition: record.partition_key.clone(),
+                row_key: record.row_key.clone(),
+            });
         }
         let mut stored = record.clone();
         stored.etag = Some(format!("W/\"{version}\""));
@@ -103,7 +121,10 @@ impl RecordStore for MemoryStore {
         if let Some(rows) = state.records.get_mut(partition) {
             if let Some(i) = rows.iter().position(|r| r.row_key == row_key) {
                 if etag.is_some() && rows[i].etag.as_deref() != etag {
-                    return Err(Error::Conflict { partition: partition.into(), row_key: row_key.into() });
+                    return Err(Error::Conflict {
+                        partition: partition.into(),
+                        row_key: row_key.into(),
+                    });
                 }
                 rows.remove(i);
             }
@@ -114,7 +135,9 @@ impl RecordStore for MemoryStore {
     async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {
         let mut stored = report.clone();
         stored.reported_at = Some(Utc::now());
-        self.lock().reports.insert((partition.to_string(), report.id.clone()), stored.clone());
+        self.lock()
+            .reports
+            .insert((partition.to_string(), report.id.clone()), stored.clone());
         Ok(stored)
     }
 
@@ -122,17 +145,29 @@ impl RecordStore for MemoryStore {
         let state = self.lock();
         Ok(ids
             .iter()
-            .filter_map(|id| state.reports.get(&(partition.to_string(), id.clone())).cloned())
+            .filter_map(|id| {
+                state
+                    .reports
+                    .get(&(partition.to_string(), id.clone()))
+                    .cloned()
+            })
             .collect())
     }
 
     async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
-        self.lock().clusters.insert((partition.to_string(), sync.cluster.clone()), sync.clone());
+        self.lock()
+            .clusters
+            .insert((partition.to_string(), sync.cluster.clone()), sync.clone());
         Ok(())
     }
 
     async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
         let state = self.lock();
-        Ok(state.clusters.iter().filter(|((p, _), _)| p == partition).map(|(_, s)| s.clone()).collect())
+        Ok(state
+            .clusters
+            .iter()
+            .filter(|((p, _), _)| p == partition)
+            .map(|(_, s)| s.clone())
+            .collect())
     }
 }

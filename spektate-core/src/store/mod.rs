@@ -60,7 +60,19 @@ impl RecordQuery {
         Self::default()
     }
 
-    setters!(row_key, image_tag, env, commit_id, hld_commit_id, manifest_commit_id, pr, p1, p2, p3, run_id);
+    setters!(
+        row_key,
+        image_tag,
+        env,
+        commit_id,
+        hld_commit_id,
+        manifest_commit_id,
+        pr,
+        p1,
+        p2,
+        p3,
+        run_id
+    );
 
     /// Only records written at or after `since`.
     pub fn changed_since(mut self, since: DateTime<Utc>) -> Self {
@@ -76,7 +88,9 @@ impl RecordQuery {
         };
         let run = match &self.run_id {
             None => true,
-            Some(id) => [&record.p1, &record.p2, &record.p3].iter().any(|p| p.as_deref() == Some(id.as_str())),
+            Some(id) => [&record.p1, &record.p2, &record.p3]
+                .iter()
+                .any(|p| p.as_deref() == Some(id.as_str())),
         };
         let since = match (self.changed_since, record.timestamp) {
             (None, _) => true,

@@ -60,12 +60,20 @@ impl SqliteStore {
     /// Opens (creating if needed) the store at `path`, checking its schema version.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let err = |op: &str, e: &dyn std::fmt::Display| Error::store(format!("sqlite:{}", path.display()), op, e);
+        let err = |op: &str, e: &dyn std::fmt::Display| {
+            Error::store(format!("sqlite:{}", path.display()), op, e)
+        };
         let conn = Connection::open(&path).map_err(|e| err("open", &e))?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(|e| err("open", &e))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| err("open", &e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| err("open", &e))?;
-        let store = SqliteStore { path: path.clone(), conn: Arc::new(Mutex::new(conn)) };
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| err("open", &e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| err("open", &e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| err("open", &e))?;
+        let store = SqliteStore {
+            path: path.clone(),
+            conn: Arc::new(Mutex::new(conn)),
+        };
         store.migrate().map_err(|e| err("open", &e))?;
         Ok(store)
     }
@@ -91,8 +99,9 @@ impl SqliteStore {
 
     fn migrate(&self) -> std::result::Result<(), String> {
         let mut conn = self.lock();
-        let version: i64 =
-            conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| e.to_string())?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| e.to_string())?;
         if version > SCHEMA_VERSION {
             return Err(format!(
                 "schema version {version} was written by a newer spektate; this one reads version {SCHEMA_VERSION}"
@@ -105,7 +114,8 @@ impl SqliteStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| e.to_string())?;
         tx.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| e.to_string())?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())
     }
 
@@ -152,14 +162,20 @@ fn now_text() -> (DateTime<Utc>, String) {
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 const SELECT: &str = "SELECT partition_key, row_key, service, commitId, imageTag, p1, p2, p3, env, \
     hldCommitId, manifestCommitId, pr, sourceRepo, hldRepo, manifestRepo, timestamp, version FROM records";
 
 fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
-    let mut r = Record { partition_key: row.get(0)?, row_key: row.get(1)?, ..Record::default() };
+    let mut r = Record {
+        partition_key: row.get(0)?,
+        row_key: row.get(1)?,
+        ..Record::default()
+    };
     for (i, col) in COLUMNS.iter().enumerate() {
         let v: Option<String> = row.get(2 + i)?;
         r.set_column(col, v);
@@ -172,7 +188,11 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
 }
 
 fn column_values(record: &Record) -> Vec<Option<String>> {
-    record.columns().iter().map(|(_, v)| v.map(str::to_string)).collect()
+    record
+        .columns()
+        .iter()
+        .map(|(_, v)| v.map(str::to_string))
+        .collect()
 }
 
 #[async_trait]
@@ -286,7 +306,11 @@ impl RecordStore for SqliteStore {
     }
 
     async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()> {
-        let (partition, row_key, etag) = (partition.to_string(), row_key.to_string(), etag.map(str::to_string));
+        let (partition, row_key, etag) = (
+            partition.to_string(),
+            row_key.to_string(),
+            etag.map(str::to_string),
+        );
         self.with("delete", move |conn| {
             let n = match &etag {
                 None => conn.execute(
@@ -361,7 +385,8 @@ impl RecordStore for SqliteStore {
         let partition = partition.to_string();
         let sync = sync.clone();
         self.with("put cluster sync", move |conn| {
-            let json = serde_json::to_string(&sync).map_err(|e| DbError::Core(Error::store("sqlite", "encode", e)))?;
+            let json = serde_json::to_string(&sync)
+                .map_err(|e| DbError::Core(Error::store("sqlite", "encode", e)))?;
             conn.execute(
                 "INSERT INTO cluster_syncs (partition_key, cluster, sync) VALUES (?, ?, ?) \
                  ON CONFLICT (partition_key, cluster) DO UPDATE SET sync = excluded.sync",
@@ -375,7 +400,9 @@ impl RecordStore for SqliteStore {
     async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
         let partition = partition.to_string();
         self.with("read cluster syncs", move |conn| {
-            let mut stmt = conn.prepare("SELECT sync FROM cluster_syncs WHERE partition_key = ? ORDER BY cluster")?;
+            let mut stmt = conn.prepare(
+                "SELECT sync FROM cluster_syncs WHERE partition_key = ? ORDER BY cluster",
+            )?;
             let rows = stmt.query_map(params![partition], |r| r.get::<_, String>(0))?;
             let mut out = Vec::new();
             for json in rows {
@@ -389,7 +416,6 @@ impl RecordStore for SqliteStore {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,16 +425,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.db");
         SqliteStore::open(&path).unwrap();
-        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
         let e = SqliteStore::open(&path).unwrap_err().to_string();
-        assert!(e.contains("schema version 99") && e.contains(&path.display().to_string()), "{e}");
+        assert!(
+            e.contains("schema version 99") && e.contains(&path.display().to_string()),
+            "{e}"
+        );
     }
 
     #[test]
     fn a_file_that_is_not_a_store_is_named_in_the_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.txt");
-        std::fs::write(&path, "this is not a database, just some text that is long enough").unwrap();
+        std::fs::write(
+            &path,
+            "this is not a database, just some text that is long enough",
+        )
+        .unwrap();
         let e = SqliteStore::open(&path).unwrap_err().to_string();
         assert!(e.contains("notes.txt"), "{e}");
     }
@@ -419,8 +455,12 @@ mod tests {
         let path = dir.path().join("s.db");
         SqliteStore::open(&path).unwrap();
         let conn = Connection::open(&path).unwrap();
-        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!((mode.as_str(), version), ("wal", SCHEMA_VERSION));
     }
 }

@@ -35,12 +35,18 @@ impl FakeCi {
 
     /// A fake CI that never says a run is gone.
     pub fn lenient() -> Self {
-        FakeCi { lenient: true, ..Self::default() }
+        FakeCi {
+            lenient: true,
+            ..Self::default()
+        }
     }
 
     /// Sets (or replaces) a run.
     pub fn set(&self, run: Run) {
-        self.runs.lock().unwrap().insert((run.kind, run.id.clone()), run);
+        self.runs
+            .lock()
+            .unwrap()
+            .insert((run.kind, run.id.clone()), run);
     }
 
     /// Sets the stages of a run.
@@ -81,7 +87,13 @@ impl Pipelines for FakeCi {
 
     async fn stages(&self, run: &Run) -> Result<Vec<Stage>> {
         self.stage_calls.fetch_add(1, Ordering::SeqCst);
-        Ok(self.stages.lock().unwrap().get(&run.id).cloned().unwrap_or_default())
+        Ok(self
+            .stages
+            .lock()
+            .unwrap()
+            .get(&run.id)
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
@@ -109,7 +121,13 @@ impl FakeRepos {
 
     /// Sets the author of a commit (any repository).
     pub fn set_author(&self, commit: &str, name: &str) {
-        let a = Author { name: name.into(), email: Some(format!("{}@example.com", name.to_lowercase())), login: None, avatar_url: None, url: None };
+        let a = Author {
+            name: name.into(),
+            email: Some(format!("{}@example.com", name.to_lowercase())),
+            login: None,
+            avatar_url: None,
+            url: None,
+        };
         self.authors.lock().unwrap().insert(commit.to_string(), a);
     }
 
@@ -125,7 +143,9 @@ impl FakeRepos {
 
     /// All calls so far.
     pub fn calls(&self) -> usize {
-        self.author_calls.load(Ordering::SeqCst) + self.pull_calls.load(Ordering::SeqCst) + self.tag_calls.load(Ordering::SeqCst)
+        self.author_calls.load(Ordering::SeqCst)
+            + self.pull_calls.load(Ordering::SeqCst)
+            + self.tag_calls.load(Ordering::SeqCst)
     }
 }
 
@@ -142,16 +162,31 @@ impl Repositories for FakeRepos {
     async fn authors(&self, repo: &RepoRef, commits: &[String]) -> Result<HashMap<String, Author>> {
         self.author_calls.fetch_add(1, Ordering::SeqCst);
         if let Some(msg) = self.fail_authors.lock().unwrap().clone() {
-            return Err(Error::provider("fake repos", "get commit authors", repo.key(), msg));
+            return Err(Error::provider(
+                "fake repos",
+                "get commit authors",
+                repo.key(),
+                msg,
+            ));
         }
         let authors = self.authors.lock().unwrap();
-        Ok(commits.iter().filter_map(|c| authors.get(c).map(|a| (c.clone(), a.clone()))).collect())
+        Ok(commits
+            .iter()
+            .filter_map(|c| authors.get(c).map(|a| (c.clone(), a.clone())))
+            .collect())
     }
 
-    async fn pull_requests(&self, _repo: &RepoRef, ids: &[String]) -> Result<HashMap<String, PullRequest>> {
+    async fn pull_requests(
+        &self,
+        _repo: &RepoRef,
+        ids: &[String],
+    ) -> Result<HashMap<String, PullRequest>> {
         self.pull_calls.fetch_add(1, Ordering::SeqCst);
         let pulls = self.pulls.lock().unwrap();
-        Ok(ids.iter().filter_map(|id| pulls.get(id).map(|p| (id.clone(), p.clone()))).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| pulls.get(id).map(|p| (id.clone(), p.clone())))
+            .collect())
     }
 
     async fn sync_tags(&self, _repo: &RepoRef) -> Result<Vec<ClusterSync>> {

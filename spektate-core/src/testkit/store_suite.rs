@@ -52,15 +52,25 @@ async fn insert_then_query_round_trips(store: &Arc<dyn RecordStore>) {
     let g = &got[0];
     assert_eq!(g.row_key, r.row_key);
     assert_eq!(g.partition_key, p);
-    assert_eq!(g.columns(), r.columns(), "roundtrip: every column comes back");
-    assert_eq!(g.etag, stored.etag, "roundtrip: query returns the current etag");
+    assert_eq!(
+        g.columns(),
+        r.columns(),
+        "roundtrip: every column comes back"
+    );
+    assert_eq!(
+        g.etag, stored.etag,
+        "roundtrip: query returns the current etag"
+    );
 }
 
 async fn insert_of_an_existing_row_key_conflicts(store: &Arc<dyn RecordStore>) {
     let p = partition("dupkey");
     let r = record(&p, "t", "1");
     store.insert(&r).await.expect("insert");
-    let e = store.insert(&r).await.expect_err("second insert of one row key must fail");
+    let e = store
+        .insert(&r)
+        .await
+        .expect_err("second insert of one row key must fail");
     assert!(e.is_conflict(), "dupkey: {e}");
     assert_eq!(store.query(&p, &RecordQuery::all()).await.unwrap().len(), 1);
 }
@@ -70,46 +80,115 @@ async fn replace_is_conditional_on_the_etag(store: &Arc<dyn RecordStore>) {
     let stored = store.insert(&record(&p, "t", "1")).await.unwrap();
     let mut a = stored.clone();
     a.env = Some("dev".into());
-    let a2 = store.replace(&a).await.expect("replace with the current etag");
+    let a2 = store
+        .replace(&a)
+        .await
+        .expect("replace with the current etag");
     assert_ne!(a2.etag, stored.etag, "replace changes the etag");
     let mut stale = stored.clone();
     stale.env = Some("prod".into());
-    let e = store.replace(&stale).await.expect_err("replace with a stale etag must fail");
+    let e = store
+        .replace(&stale)
+        .await
+        .expect_err("replace with a stale etag must fail");
     assert!(e.is_conflict(), "etag: {e}");
     let got = store.query(&p, &RecordQuery::all()).await.unwrap();
-    assert_eq!(got[0].env.as_deref(), Some("dev"), "etag: the stale write was not applied");
+    assert_eq!(
+        got[0].env.as_deref(),
+        Some("dev"),
+        "etag: the stale write was not applied"
+    );
 }
 
 async fn replace_of_a_missing_record_is_not_found(store: &Arc<dyn RecordStore>) {
     let p = partition("missing");
     let mut r = record(&p, "t", "1");
     r.etag = Some("1".into());
-    let e = store.replace(&r).await.expect_err("replace of a missing record must fail");
-    assert!(matches!(e, Error::NotFound { .. } | Error::Conflict { .. }), "missing: {e}");
-    assert!(store.query(&p, &RecordQuery::all()).await.unwrap().is_empty(), "missing: nothing was created");
+    let e = store
+        .replace(&r)
+        .await
+        .expect_err("replace of a missing record must fail");
+    assert!(
+        matches!(e, Error::NotFound { .. } | Error::Conflict { .. }),
+        "missing: {e}"
+    );
+    assert!(
+        store
+            .query(&p, &RecordQuery::all())
+            .await
+            .unwrap()
+            .is_empty(),
+        "missing: nothing was created"
+    );
 }
 
 async fn query_filters_and_keeps_insertion_order(store: &Arc<dyn RecordStore>) {
     let p = partition("filter");
     let mut keys = Vec::new();
     for i in 0..6 {
-        let mut r = record(&p, if i % 2 == 0 { "even" } else { "odd" }, &format!("{}", 100 + i));
+        let mut r = record(
+            &p,
+            if i % 2 == 0 { "even" } else { "odd" },
+            &format!("{}", 100 + i),
+        );
         r.env = Some(if i < 3 { "dev" } else { "prod" }.into());
         r.p3 = Some(format!("{}", 300 + i));
         r.hld_commit_id = Some(format!("hld{i}"));
         keys.push(store.insert(&r).await.unwrap().row_key);
     }
-    let even = store.query(&p, &RecordQuery::all().image_tag("EVEN")).await.unwrap();
-    assert_eq!(even.iter().map(|r| r.row_key.clone()).collect::<Vec<_>>(), vec![keys[0].clone(), keys[2].clone(), keys[4].clone()], "filter: by image tag, in insertion order (input lower-cased)");
-    let dev_odd = store.query(&p, &RecordQuery::all().image_tag("odd").env("dev")).await.unwrap();
+    let even = store
+        .query(&p, &RecordQuery::all().image_tag("EVEN"))
+        .await
+        .unwrap();
+    assert_eq!(
+        even.iter().map(|r| r.row_key.clone()).collect::<Vec<_>>(),
+        vec![keys[0].clone(), keys[2].clone(), keys[4].clone()],
+        "filter: by image tag, in insertion order (input lower-cased)"
+    );
+    let dev_odd = store
+        .query(&p, &RecordQuery::all().image_tag("odd").env("dev"))
+        .await
+        .unwrap();
     assert_eq!(dev_odd.len(), 1, "filter: two filters both hold");
     assert_eq!(dev_odd[0].row_key, keys[1]);
-    let by_run = store.query(&p, &RecordQuery::all().run_id("304")).await.unwrap();
+    let by_run = store
+        .query(&p, &RecordQuery::all().run_id("304"))
+        .await
+        .unwrap();
     assert_eq!(by_run.len(), 1, "filter: run id matches p3");
-    assert_eq!(store.query(&p, &RecordQuery::all().run_id("101")).await.unwrap().len(), 1, "filter: run id matches p1");
-    assert_eq!(store.query(&p, &RecordQuery::all().hld_commit_id("hld5")).await.unwrap()[0].row_key, keys[5]);
-    assert_eq!(store.query(&p, &RecordQuery::all().row_key(&keys[3])).await.unwrap().len(), 1, "filter: by row key");
-    assert!(store.query(&p, &RecordQuery::all().image_tag("none")).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .query(&p, &RecordQuery::all().run_id("101"))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "filter: run id matches p1"
+    );
+    assert_eq!(
+        store
+            .query(&p, &RecordQuery::all().hld_commit_id("hld5"))
+            .await
+            .unwrap()[0]
+            .row_key,
+        keys[5]
+    );
+    assert_eq!(
+        store
+            .query(&p, &RecordQuery::all().row_key(&keys[3]))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "filter: by row key"
+    );
+    assert!(
+        store
+            .query(&p, &RecordQuery::all().image_tag("none"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn query_changed_since(store: &Arc<dyn RecordStore>) {
@@ -118,32 +197,77 @@ async fn query_changed_since(store: &Arc<dyn RecordStore>) {
     let t1 = first.timestamp.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let second = store.insert(&record(&p, "b", "2")).await.unwrap();
-    let later = store.query(&p, &RecordQuery::all().changed_since(t1 + Duration::milliseconds(500))).await.unwrap();
-    assert_eq!(later.iter().map(|r| &r.row_key).collect::<Vec<_>>(), vec![&second.row_key], "since: only the newer record");
-    let all = store.query(&p, &RecordQuery::all().changed_since(t1 - Duration::seconds(5))).await.unwrap();
+    let later = store
+        .query(
+            &p,
+            &RecordQuery::all().changed_since(t1 + Duration::milliseconds(500)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        later.iter().map(|r| &r.row_key).collect::<Vec<_>>(),
+        vec![&second.row_key],
+        "since: only the newer record"
+    );
+    let all = store
+        .query(
+            &p,
+            &RecordQuery::all().changed_since(t1 - Duration::seconds(5)),
+        )
+        .await
+        .unwrap();
     assert_eq!(all.len(), 2, "since: both");
-    let none = store.query(&p, &RecordQuery::all().changed_since(Utc::now() + Duration::seconds(60))).await.unwrap();
+    let none = store
+        .query(
+            &p,
+            &RecordQuery::all().changed_since(Utc::now() + Duration::seconds(60)),
+        )
+        .await
+        .unwrap();
     assert!(none.is_empty(), "since: nothing in the future");
 }
 
 async fn partitions_are_isolated(store: &Arc<dyn RecordStore>) {
     let (a, b) = (partition("iso-a"), partition("iso-b"));
     store.insert(&record(&a, "t", "1")).await.unwrap();
-    assert!(store.query(&b, &RecordQuery::all()).await.unwrap().is_empty(), "iso: other partitions see nothing");
+    assert!(
+        store
+            .query(&b, &RecordQuery::all())
+            .await
+            .unwrap()
+            .is_empty(),
+        "iso: other partitions see nothing"
+    );
 }
 
 async fn awkward_values_round_trip(store: &Arc<dyn RecordStore>) {
     let p = partition("awkward");
-    let values = ["it's' or 'a' eq 'a", "line one\nline two", "ünïcødé ☸ tag", "x\"y\\z%20&$filter=", "  "];
+    let values = [
+        "it's' or 'a' eq 'a",
+        "line one\nline two",
+        "ünïcødé ☸ tag",
+        "x\"y\\z%20&$filter=",
+        "  ",
+    ];
     for v in values {
         let mut r = record(&p, v, "1");
         r.set_column("imageTag", Some(v.to_string()));
-        store.insert(&r).await.unwrap_or_else(|e| panic!("awkward: insert {v:?}: {e}"));
+        store
+            .insert(&r)
+            .await
+            .unwrap_or_else(|e| panic!("awkward: insert {v:?}: {e}"));
         if r.image_tag.is_none() {
             continue;
         }
-        let got = store.query(&p, &RecordQuery::all().image_tag(v)).await.unwrap_or_else(|e| panic!("awkward: query {v:?}: {e}"));
-        assert_eq!(got.len(), 1, "awkward: exactly the record with {v:?}, no injection");
+        let got = store
+            .query(&p, &RecordQuery::all().image_tag(v))
+            .await
+            .unwrap_or_else(|e| panic!("awkward: query {v:?}: {e}"));
+        assert_eq!(
+            got.len(),
+            1,
+            "awkward: exactly the record with {v:?}, no injection"
+        );
         assert_eq!(got[0].image_tag, r.image_tag, "awkward: {v:?} round-trips");
     }
 }
@@ -154,11 +278,26 @@ async fn delete_is_conditional_and_idempotent(store: &Arc<dyn RecordStore>) {
     let mut moved = stored.clone();
     moved.env = Some("dev".into());
     store.replace(&moved).await.unwrap();
-    let e = store.delete(&p, &stored.row_key, stored.etag.as_deref()).await.expect_err("delete with a stale etag");
+    let e = store
+        .delete(&p, &stored.row_key, stored.etag.as_deref())
+        .await
+        .expect_err("delete with a stale etag");
     assert!(e.is_conflict(), "delete: {e}");
-    store.delete(&p, &stored.row_key, None).await.expect("unconditional delete");
-    store.delete(&p, &stored.row_key, None).await.expect("deleting twice is fine");
-    assert!(store.query(&p, &RecordQuery::all()).await.unwrap().is_empty());
+    store
+        .delete(&p, &stored.row_key, None)
+        .await
+        .expect("unconditional delete");
+    store
+        .delete(&p, &stored.row_key, None)
+        .await
+        .expect("deleting twice is fine");
+    assert!(
+        store
+            .query(&p, &RecordQuery::all())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn run_reports_upsert_and_read_by_id(store: &Arc<dyn RecordStore>) {
@@ -179,31 +318,77 @@ async fn run_reports_upsert_and_read_by_id(store: &Arc<dyn RecordStore>) {
         reported_at: None,
     };
     let stored = store.put_run_report(&p, &report).await.unwrap();
-    assert!(stored.reported_at.is_some(), "reports: the store stamps reported_at");
+    assert!(
+        stored.reported_at.is_some(),
+        "reports: the store stamps reported_at"
+    );
     report.status = RunStatus::Completed;
     report.result = Some(RunResult::Failed);
     report.finished_at = Some(now + Duration::seconds(30));
     store.put_run_report(&p, &report).await.unwrap();
-    let got = store.run_reports(&p, &["101".into(), "999".into()]).await.unwrap();
+    let got = store
+        .run_reports(&p, &["101".into(), "999".into()])
+        .await
+        .unwrap();
     assert_eq!(got.len(), 1, "reports: unknown ids are left out");
-    assert_eq!(got[0].status, RunStatus::Completed, "reports: the later report wins");
+    assert_eq!(
+        got[0].status,
+        RunStatus::Completed,
+        "reports: the later report wins"
+    );
     assert_eq!(got[0].result, Some(RunResult::Failed));
     assert_eq!(got[0].url, report.url);
-    assert!(store.query(&p, &RecordQuery::all()).await.unwrap().is_empty(), "reports: not deployment records");
+    assert!(
+        store
+            .query(&p, &RecordQuery::all())
+            .await
+            .unwrap()
+            .is_empty(),
+        "reports: not deployment records"
+    );
     let many: Vec<String> = (0..1200).map(|i| format!("id{i}")).collect();
-    assert!(store.run_reports(&p, &many).await.unwrap().is_empty(), "reports: a long id list works");
+    assert!(
+        store.run_reports(&p, &many).await.unwrap().is_empty(),
+        "reports: a long id list works"
+    );
 }
 
 async fn cluster_syncs_keep_the_latest_per_cluster(store: &Arc<dyn RecordStore>) {
     let p = partition("clusters");
-    let sync = |cluster: &str, commit: &str| ClusterSync { cluster: cluster.into(), commit: commit.into(), synced_at: Some(Utc::now()), tagger: None };
-    store.put_cluster_sync(&p, &sync("east-us", "aaaaaaa1")).await.unwrap();
-    store.put_cluster_sync(&p, &sync("west-eu", "bbbbbbb1")).await.unwrap();
-    store.put_cluster_sync(&p, &sync("east-us", "ccccccc1")).await.unwrap();
+    let sync = |cluster: &str, commit: &str| ClusterSync {
+        cluster: cluster.into(),
+        commit: commit.into(),
+        synced_at: Some(Utc::now()),
+        tagger: None,
+    };
+    store
+        .put_cluster_sync(&p, &sync("east-us", "aaaaaaa1"))
+        .await
+        .unwrap();
+    store
+        .put_cluster_sync(&p, &sync("west-eu", "bbbbbbb1"))
+        .await
+        .unwrap();
+    store
+        .put_cluster_sync(&p, &sync("east-us", "ccccccc1"))
+        .await
+        .unwrap();
     let mut got = store.cluster_syncs(&p).await.unwrap();
     got.sort_by(|a, b| a.cluster.cmp(&b.cluster));
-    assert_eq!(got.iter().map(|s| (s.cluster.as_str(), s.commit.as_str())).collect::<Vec<_>>(), vec![("east-us", "ccccccc1"), ("west-eu", "bbbbbbb1")]);
-    assert!(store.query(&p, &RecordQuery::all()).await.unwrap().is_empty(), "clusters: not deployment records");
+    assert_eq!(
+        got.iter()
+            .map(|s| (s.cluster.as_str(), s.commit.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("east-us", "ccccccc1"), ("west-eu", "bbbbbbb1")]
+    );
+    assert!(
+        store
+            .query(&p, &RecordQuery::all())
+            .await
+            .unwrap()
+            .is_empty(),
+        "clusters: not deployment records"
+    );
 }
 
 async fn concurrent_recorders_lose_nothing(store: &Arc<dyn RecordStore>) {
@@ -212,7 +397,13 @@ async fn concurrent_recorders_lose_nothing(store: &Arc<dyn RecordStore>) {
     let images = 8;
     for i in 0..images {
         recorder
-            .image_built(&ImageBuilt { p1: format!("{i}"), image_tag: format!("img-{i}"), commit_id: format!("c{i:07}"), service: "svc".into(), repository: None })
+            .image_built(&ImageBuilt {
+                p1: format!("{i}"),
+                image_tag: format!("img-{i}"),
+                commit_id: format!("c{i:07}"),
+                service: "svc".into(),
+                repository: None,
+            })
             .await
             .unwrap();
     }
@@ -223,8 +414,23 @@ async fn concurrent_recorders_lose_nothing(store: &Arc<dyn RecordStore>) {
             let rec = recorder.clone();
             tasks.push(tokio::spawn(async move {
                 let hld = format!("h{i}{ring}");
-                rec.metadata_updated(&MetadataUpdated { p2: format!("r{i}{ring}"), image_tag: format!("img-{i}"), hld_commit_id: hld.clone(), env: ring.into(), pr: None, repository: None }).await?;
-                rec.manifest_generated(&ManifestGenerated { p3: format!("m{i}{ring}"), hld_commit_id: hld, manifest_commit_id: Some(format!("mc{i}{ring}")), pr: None, repository: None }).await
+                rec.metadata_updated(&MetadataUpdated {
+                    p2: format!("r{i}{ring}"),
+                    image_tag: format!("img-{i}"),
+                    hld_commit_id: hld.clone(),
+                    env: ring.into(),
+                    pr: None,
+                    repository: None,
+                })
+                .await?;
+                rec.manifest_generated(&ManifestGenerated {
+                    p3: format!("m{i}{ring}"),
+                    hld_commit_id: hld,
+                    manifest_commit_id: Some(format!("mc{i}{ring}")),
+                    pr: None,
+                    repository: None,
+                })
+                .await
             }));
         }
     }
@@ -232,15 +438,36 @@ async fn concurrent_recorders_lose_nothing(store: &Arc<dyn RecordStore>) {
         t.await.expect("task").expect("recording under contention");
     }
     let all = store.query(&p, &RecordQuery::all()).await.unwrap();
-    assert_eq!(all.len(), images * 2, "race: one record per image and ring, none lost or duplicated");
+    assert_eq!(
+        all.len(),
+        images * 2,
+        "race: one record per image and ring, none lost or duplicated"
+    );
     for i in 0..images {
         for ring in ["dev", "prod"] {
-            let hits: Vec<_> = all.iter().filter(|r| r.env.as_deref() == Some(ring) && r.image_tag.as_deref() == Some(&format!("img-{i}"))).collect();
+            let hits: Vec<_> = all
+                .iter()
+                .filter(|r| {
+                    r.env.as_deref() == Some(ring)
+                        && r.image_tag.as_deref() == Some(&format!("img-{i}"))
+                })
+                .collect();
             assert_eq!(hits.len(), 1, "race: img-{i} {ring}");
             let r = hits[0];
-            assert_eq!(r.p1.as_deref(), Some(format!("{i}").as_str()), "race: p1 linked for img-{i} {ring}");
-            assert_eq!(r.p3.as_deref(), Some(format!("m{i}{ring}").as_str()), "race: p3 linked for img-{i} {ring}");
-            assert_eq!(r.manifest_commit_id.as_deref(), Some(format!("mc{i}{ring}").as_str()));
+            assert_eq!(
+                r.p1.as_deref(),
+                Some(format!("{i}").as_str()),
+                "race: p1 linked for img-{i} {ring}"
+            );
+            assert_eq!(
+                r.p3.as_deref(),
+                Some(format!("m{i}{ring}").as_str()),
+                "race: p3 linked for img-{i} {ring}"
+            );
+            assert_eq!(
+                r.manifest_commit_id.as_deref(),
+                Some(format!("mc{i}{ring}").as_str())
+            );
         }
     }
 }
