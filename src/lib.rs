@@ -1,4 +1,6 @@
 pub use spektate_core::*;
+
+pub mod config;
 #[cfg(feature = "azdo")]
 pub use spektate_azdo as azdo;
 #[cfg(feature = "dashboard")]

@@ -1,12 +1,10 @@
 //! Which providers `get` and `dashboard` read, built from flags.
 
-use std::sync::Arc;
-
 use clap::Args;
+use spektate::Result;
 use spektate::azdo::{AzureDevOps, AzureRepos};
-use spektate::github::{GitHub, IdKind, Secret};
-use spektate::http::Secret as AzdoSecret;
-use spektate::{Pipelines, RepoDefaults, RepoRef, Repositories, Result};
+use spektate::config::{AzureDevOpsSettings, GitHubSettings, Names, ProviderSettings};
+use spektate::github::IdKind;
 
 /// Provider flags of `get` and `dashboard`.
 #[derive(Debug, Clone, Args)]
@@ -54,161 +52,67 @@ pub struct ProviderArgs {
 }
 
 /// The providers and default repositories a tracker is built with.
-#[derive(Default)]
-pub struct Providers {
-    /// CI providers, asked in order (run reports in the store are always asked last).
-    pub pipelines: Vec<Arc<dyn Pipelines>>,
-    /// Repository hosts.
-    pub repositories: Vec<Arc<dyn Repositories>>,
-    /// Repositories for records that name none.
-    pub defaults: RepoDefaults,
-}
+pub use spektate::config::Providers;
 
-fn repo(flag: &str, url: &Option<String>) -> Result<Option<RepoRef>> {
-    url.as_deref()
-        .filter(|u| !u.trim().is_empty())
-        .map(|u| {
-            RepoRef::parse(u).map_err(|_| {
-                spektate::Error::invalid(
-                    flag,
-                    format!("'{u}' is not an Azure DevOps, GitHub or GitLab repository URL"),
-                )
-            })
-        })
-        .transpose()
+fn env_token(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
 }
 
 impl ProviderArgs {
+    /// The provider settings the flags (and the token variables) give.
+    pub fn settings(&self) -> ProviderSettings {
+        ProviderSettings {
+            source_repo: self.source_repo.clone(),
+            hld_repo: self.hld_repo.clone(),
+            manifest_repo: self.manifest_repo.clone(),
+            azure_devops: self.azdo(),
+            github: self.github_settings(),
+        }
+    }
+
     /// Builds the providers the flags name.
     pub fn build(&self) -> Result<Providers> {
-        let defaults = RepoDefaults {
-            source_repo: repo("--source-repo", &self.source_repo)?,
-            hld_repo: repo("--hld-repo", &self.hld_repo)?,
-            manifest_repo: repo("--manifest-repo", &self.manifest_repo)?,
-        };
-        let mut providers = Providers {
-            pipelines: Vec::new(),
-            repositories: Vec::new(),
-            defaults,
-        };
-        // Azure DevOps first: it looks a batch of ids up in one call, so a GitHub run id it
-        // does not have costs one request, where GitHub would look each Azure build id up.
-        self.add_azure_devops(&mut providers)?;
-        self.add_github(&mut providers)?;
-        Ok(providers)
+        self.settings().build(&Names::FLAGS)
     }
 
-    /// Azure Pipelines of --org/--project, and Azure Repos (always: records and flags may
-    /// name Azure repositories without --org).
-    fn add_azure_devops(&self, providers: &mut Providers) -> Result<()> {
-        if let Some(pipelines) = self.azure_devops()? {
-            providers.pipelines.push(Arc::new(pipelines));
+    /// Azure DevOps at --azdo-url, with --org/--project and SPEKTATE_AZDO_TOKEN.
+    fn azdo(&self) -> AzureDevOpsSettings {
+        AzureDevOpsSettings {
+            org: self.org.clone(),
+            project: self.project.clone(),
+            token: env_token("SPEKTATE_AZDO_TOKEN"),
+            url: self.azdo_url.clone(),
         }
-        providers.repositories.push(Arc::new(self.azure_repos()?));
-        Ok(())
-    }
-
-    fn azdo_url(&self) -> String {
-        let url = self
-            .azdo_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty());
-        url.unwrap_or(spektate::azdo::DEFAULT_URL)
-            .trim_end_matches('/')
-            .to_string()
-    }
-
-    fn azdo_token() -> Option<AzdoSecret> {
-        std::env::var("SPEKTATE_AZDO_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| AzdoSecret::new(t.trim()))
     }
 
     /// The Azure Pipelines provider of --org and --project, when they are given.
     pub fn azure_devops(&self) -> Result<Option<AzureDevOps>> {
-        let given = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
-        let (org, project) = match (given(&self.org), given(&self.project)) {
-            (None, None) => return Ok(None),
-            (Some(_), None) => {
-                return Err(spektate::Error::invalid(
-                    "--project",
-                    "is missing; --org needs --project (or SPEKTATE_AZDO_PROJECT)",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(spektate::Error::invalid(
-                    "--org",
-                    "is missing; --project needs --org (or SPEKTATE_AZDO_ORG)",
-                ));
-            }
-            (Some(o), Some(p)) => (o, p),
-        };
-        let org_url = format!(
-            "{}/{}",
-            self.azdo_url(),
-            spektate::azdo::encode_segment(&org)
-        );
-        let mut builder = AzureDevOps::builder(org_url, project);
-        if let Some(token) = Self::azdo_token() {
-            builder = builder.token(token);
-        }
-        builder.build().map(Some).map_err(|e| match e {
-            spektate::Error::Invalid { reason, .. } => {
-                spektate::Error::invalid("--azdo-url", reason)
-            }
-            other => other,
-        })
+        self.azdo().pipelines(&Names::FLAGS)
     }
 
     /// Azure Repos at --azdo-url (or `https://dev.azure.com`).
     pub fn azure_repos(&self) -> Result<AzureRepos> {
-        let mut builder = AzureRepos::builder().base_url(self.azdo_url());
-        if let Some(token) = Self::azdo_token() {
-            builder = builder.token(token);
-        }
-        builder.build().map_err(|e| match e {
-            spektate::Error::Invalid { reason, .. } => {
-                spektate::Error::invalid("--azdo-url", reason)
-            }
-            other => other,
-        })
+        self.azdo().repos(&Names::FLAGS)
     }
 
-    /// GitHub Actions and GitHub repositories, when asked for.
-    fn add_github(&self, providers: &mut Providers) -> Result<()> {
-        let token = std::env::var("SPEKTATE_GITHUB_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty());
+    /// GitHub, when --github, --github-url or SPEKTATE_GITHUB_TOKEN asks for it.
+    fn github_settings(&self) -> Option<GitHubSettings> {
+        let token = env_token("SPEKTATE_GITHUB_TOKEN");
         let url = self.github_url.as_deref().filter(|u| !u.trim().is_empty());
         if !(self.github || url.is_some() || token.is_some()) {
-            return Ok(());
+            return None;
         }
-        let mut builder = GitHub::builder().maybe_token(token.map(Secret::new));
-        if let Some(url) = url {
-            builder = builder.api_url(url);
-        }
-        let github = builder.build().map_err(|e| match e {
-            spektate::Error::Invalid { reason, .. } => {
-                spektate::Error::invalid("--github-url", reason)
-            }
-            other => other,
-        })?;
-        let ids = if self.github_ids == "job" {
-            IdKind::Job
-        } else {
-            IdKind::Run
-        };
-        providers
-            .pipelines
-            .push(Arc::new(github.actions().bare_ids(ids)));
-        providers.repositories.push(Arc::new(github.repos()));
-        Ok(())
+        Some(GitHubSettings {
+            api_url: url.map(str::to_string),
+            token,
+            bare_ids: if self.github_ids == "job" {
+                IdKind::Job
+            } else {
+                IdKind::Run
+            },
+        })
     }
 }

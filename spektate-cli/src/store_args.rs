@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use clap::Args;
-use spektate::azdo::{AzureTableStore, TableAccount};
+use spektate::config::{Names, StoreSettings};
 use spektate::http::Secret;
-use spektate::{Error, RecordStore, Result, SqliteStore};
+use spektate::{RecordStore, Result};
 
 /// Store flags shared by every command.
 #[derive(Debug, Clone, Args)]
@@ -70,55 +70,25 @@ fn secret(value: &str) -> std::result::Result<Secret, String> {
 }
 
 /// Whether the command writes (and may create the store) or only reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// `record`: creates the store if missing.
-    Write,
-    /// `get`, `dashboard`: the store must exist.
-    Read,
-}
+pub use spektate::config::Access;
 
 impl StoreArgs {
-    /// Opens the store named by the flags.
+    /// The store settings the flags give.
+    pub fn settings(&self) -> StoreSettings {
+        StoreSettings {
+            store: self.store.clone(),
+            account: self.account.clone(),
+            access_key: self.access_key.as_ref().map(|k| k.expose().to_string()),
+            table_name: self.table_name.clone(),
+            table_endpoint: self.table_endpoint.clone(),
+        }
+    }
+
+    /// Opens the store named by the flags: `--name` with `--access-key` and `--table-name`
+    /// (an Azure table), else `--store` (`sqlite:PATH`, `azure-table:<connection string>`
+    /// with `--table-name`).
     pub fn open(&self, access: Access) -> Result<Arc<dyn RecordStore>> {
-        if self.account.is_some() {
-            return self
-                .azure_table(None)
-                .map(|s| Arc::new(s) as Arc<dyn RecordStore>);
-        }
-        let spec = self.store.trim();
-        let (scheme, rest) = match spec.split_once(':') {
-            Some((s, r))
-                if s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
-            {
-                (s, r)
-            }
-            _ => ("sqlite", spec),
-        };
-        match scheme {
-            "sqlite" => {
-                if rest.is_empty() {
-                    return Err(Error::invalid(
-                        "--store",
-                        "'sqlite:' needs a path, as in sqlite:spektate.db",
-                    ));
-                }
-                let store = match access {
-                    Access::Write => SqliteStore::open(rest)?,
-                    Access::Read => SqliteStore::open_existing(rest)?,
-                };
-                Ok(Arc::new(store))
-            }
-            "azure-table" => self
-                .azure_table(Some(rest))
-                .map(|s| Arc::new(s) as Arc<dyn RecordStore>),
-            other => Err(Error::invalid(
-                "--store",
-                format!(
-                    "unknown store kind '{other}'; use sqlite:PATH or azure-table:<connection string>"
-                ),
-            )),
-        }
+        self.settings().open(&Names::FLAGS, access)
     }
 
     /// The same flags with the storage key `record` took as `-k`, when given.
@@ -128,46 +98,5 @@ impl StoreArgs {
             args.access_key = key;
         }
         args
-    }
-
-    /// The Azure table store of `--name`/`--access-key`, or of a connection string; both
-    /// need `--table-name`, and `--table-endpoint` overrides the endpoint.
-    fn azure_table(&self, connection_string: Option<&str>) -> Result<AzureTableStore> {
-        let mut account = match (connection_string, &self.account) {
-            (Some(cs), _) => TableAccount::from_connection_string(cs)?,
-            (None, Some(name)) => {
-                let key = self.access_key.clone().ok_or_else(|| {
-                    Error::invalid(
-                        "--access-key",
-                        "is missing; give -k/--access-key or SPEKTATE_STORAGE_KEY with --name",
-                    )
-                })?;
-                TableAccount::new(name, key)?
-            }
-            (None, None) => {
-                return Err(Error::invalid(
-                    "--name",
-                    "is missing; give -n/--name or SPEKTATE_STORAGE_ACCOUNT",
-                ));
-            }
-        };
-        if let Some(endpoint) = self
-            .table_endpoint
-            .as_deref()
-            .filter(|e| !e.trim().is_empty())
-        {
-            account = account.with_endpoint(endpoint)?;
-        }
-        let table = self
-            .table_name
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                Error::invalid(
-                    "--table-name",
-                    "is missing; an Azure table store needs -t/--table-name or SPEKTATE_TABLE_NAME",
-                )
-            })?;
-        AzureTableStore::new(account, table)
     }
 }

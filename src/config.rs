@@ -1,0 +1,661 @@
+//! Stores and providers from settings, in one place: the `spektate` command builds them from
+//! its flags and the Python and Node bindings from their arguments, through these types, so
+//! a store spec or a provider setting means the same thing, and fails the same way,
+//! everywhere. Messages name each setting as the caller spells it ([`Names`]).
+//!
+//! ```
+//! use spektate::config::{Access, Names, ProviderSettings, StoreSettings};
+//!
+//! # fn main() -> spektate::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let spec = format!("sqlite:{}", dir.path().join("spektate.db").display());
+//! let store = StoreSettings::spec(spec).open(&Names::FLAGS, Access::Write)?;
+//! let providers = ProviderSettings {
+//!     manifest_repo: Some("https://github.com/fabrikam/manifests".into()),
+//!     ..ProviderSettings::default()
+//! }
+//! .build(&Names::FLAGS)?;
+//! let tracker = providers.tracker(store, "fabrikam").build();
+//! assert_eq!(tracker.partition(), "fabrikam");
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use spektate_core::{
+    Error, Pipelines, RecordStore, RepoDefaults, RepoRef, Repositories, Result, SqliteStore,
+    Tracker, TrackerBuilder,
+};
+
+/// Whether the caller writes (and may create the store) or only reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Recording: a missing SQLite file is created.
+    Write,
+    /// Reading: the store must exist, so a mistyped path is an error naming it.
+    Read,
+}
+
+/// How a caller names its settings in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Names {
+    /// The store spec.
+    pub store: &'static str,
+    /// The storage account of an Azure table store.
+    pub account: &'static str,
+    /// The storage account's key.
+    pub access_key: &'static str,
+    /// The table of an Azure table store.
+    pub table_name: &'static str,
+    /// The table endpoint.
+    pub table_endpoint: &'static str,
+    /// The default source repository.
+    pub source_repo: &'static str,
+    /// The default HLD repository.
+    pub hld_repo: &'static str,
+    /// The manifest repository.
+    pub manifest_repo: &'static str,
+    /// The GitHub API URL.
+    pub github_url: &'static str,
+    /// The Azure DevOps organisation.
+    pub org: &'static str,
+    /// The Azure DevOps project.
+    pub project: &'static str,
+    /// Where Azure DevOps organisations live.
+    pub azdo_url: &'static str,
+    /// The `top` filter.
+    pub top: &'static str,
+}
+
+impl Names {
+    /// The flags of the `spektate` command.
+    pub const FLAGS: Names = Names {
+        store: "--store",
+        account: "--name",
+        access_key: "--access-key",
+        table_name: "--table-name",
+        table_endpoint: "--table-endpoint",
+        source_repo: "--source-repo",
+        hld_repo: "--hld-repo",
+        manifest_repo: "--manifest-repo",
+        github_url: "--github-url",
+        org: "--org",
+        project: "--project",
+        azdo_url: "--azdo-url",
+        top: "--top",
+    };
+}
+
+/// A setting that is absent or blank is no setting.
+fn given(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Where records are kept.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// `sqlite:PATH` or a plain path (the embedded SQLite store), or (feature `azdo`)
+    /// `azure-table:CONNECTION_STRING` with [`Self::table_name`].
+    pub store: String,
+    /// An Azure Storage account: with [`Self::access_key`] and [`Self::table_name`], the Azure
+    /// table store, whatever [`Self::store`] says.
+    pub account: Option<String>,
+    /// The account's key (base64).
+    pub access_key: Option<String>,
+    /// The table of an Azure table store.
+    pub table_name: Option<String>,
+    /// The table endpoint, for Azurite or another cloud (default
+    /// `https://ACCOUNT.table.core.windows.net`).
+    pub table_endpoint: Option<String>,
+}
+
+impl fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A connection string may hold the key: only its kind is shown.
+        let store = match self.store.split_once(':') {
+            Some((kind, _)) if kind.eq_ignore_ascii_case("azure-table") => "azure-table:***",
+            _ => self.store.as_str(),
+        };
+        f.debug_struct("StoreSettings")
+            .field("store", &store)
+            .field("account", &self.account)
+            .field("access_key", &self.access_key.as_ref().map(|_| "***"))
+            .field("table_name", &self.table_name)
+            .field("table_endpoint", &self.table_endpoint)
+            .finish()
+    }
+}
+
+impl StoreSettings {
+    /// The store a spec names, with no other setting.
+    pub fn spec(store: impl Into<String>) -> Self {
+        StoreSettings {
+            store: store.into(),
+            ..StoreSettings::default()
+        }
+    }
+
+    fn kinds() -> &'static str {
+        if cfg!(feature = "azdo") {
+            "sqlite:PATH or azure-table:<connection string>"
+        } else {
+            "sqlite:PATH"
+        }
+    }
+
+    /// Opens the store. Errors name the setting at fault, never a key or a connection string.
+    pub fn open(&self, names: &Names, access: Access) -> Result<Arc<dyn RecordStore>> {
+        #[cfg(feature = "azdo")]
+        if given(self.account.as_deref()).is_some() {
+            return Ok(Arc::new(self.azure_table(names, None)?));
+        }
+        let spec = self.store.trim();
+        if spec.is_empty() {
+            return Err(Error::invalid(
+                names.store,
+                format!("is empty; give {}", Self::kinds()),
+            ));
+        }
+        let (scheme, rest) = match spec.split_once(':') {
+            Some((s, r))
+                if s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+            {
+                (s, r)
+            }
+            _ => ("sqlite", spec),
+        };
+        match scheme {
+            "sqlite" => {
+                if rest.trim().is_empty() {
+                    return Err(Error::invalid(
+                        names.store,
+                        "'sqlite:' needs a path, as in sqlite:spektate.db",
+                    ));
+                }
+                let store = match access {
+                    Access::Write => SqliteStore::open(rest)?,
+                    Access::Read => SqliteStore::open_existing(rest)?,
+                };
+                Ok(Arc::new(store))
+            }
+            #[cfg(feature = "azdo")]
+            "azure-table" => Ok(Arc::new(self.azure_table(names, Some(rest))?)),
+            other => Err(Error::invalid(
+                names.store,
+                format!("unknown store kind '{other}'; use {}", Self::kinds()),
+            )),
+        }
+    }
+
+    /// The Azure table store of the account and key, or of a connection string; both need
+    /// the table name, and the table endpoint overrides the endpoint.
+    #[cfg(feature = "azdo")]
+    fn azure_table(
+        &self,
+        names: &Names,
+        connection_string: Option<&str>,
+    ) -> Result<crate::azdo::AzureTableStore> {
+        use crate::azdo::{AzureTableStore, TableAccount};
+        use spektate_core::http::Secret;
+
+        let mut account = match (connection_string, given(self.account.as_deref())) {
+            (Some(cs), _) => TableAccount::from_connection_string(cs)?,
+            (None, Some(name)) => {
+                let key = given(self.access_key.as_deref()).ok_or_else(|| {
+                    Error::invalid(
+                        names.access_key,
+                        format!("is missing; the account {} needs its key", names.account),
+                    )
+                })?;
+                TableAccount::new(name, Secret::new(key))?
+            }
+            (None, None) => {
+                return Err(Error::invalid(names.account, "is missing"));
+            }
+        };
+        if let Some(endpoint) = given(self.table_endpoint.as_deref()) {
+            account = account.with_endpoint(endpoint)?;
+        }
+        let table = given(self.table_name.as_deref()).ok_or_else(|| {
+            Error::invalid(
+                names.table_name,
+                "is missing; an Azure table store needs a table name",
+            )
+        })?;
+        AzureTableStore::new(account, table)
+    }
+}
+
+/// An optional repository URL setting: `None` when absent or blank, else parsed, with an
+/// error naming `field` and the value.
+pub fn repo_setting(field: &str, url: Option<&str>) -> Result<Option<RepoRef>> {
+    given(url)
+        .map(|u| {
+            RepoRef::parse(u).map_err(|_| {
+                Error::invalid(
+                    field,
+                    format!("'{u}' is not an Azure DevOps, GitHub or GitLab repository URL"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// The `top` filter setting (at most this many deployments, newest first): 1 or more.
+pub fn top_setting(field: &str, top: Option<i64>) -> Result<Option<usize>> {
+    match top {
+        None => Ok(None),
+        Some(n) if n < 1 => Err(Error::invalid(
+            field,
+            format!("{n} shows nothing; give 1 or more"),
+        )),
+        Some(n) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+    }
+}
+
+/// A malformed URL reported by a provider's builder, renamed to the caller's setting.
+#[cfg(any(feature = "azdo", feature = "github"))]
+fn url_error(field: &str) -> impl Fn(Error) -> Error + '_ {
+    move |e| match e {
+        Error::Invalid { field: f, reason } if f.contains("URL") => Error::invalid(field, reason),
+        other => other,
+    }
+}
+
+#[cfg(any(feature = "azdo", feature = "github"))]
+fn secret(value: Option<&str>) -> Option<spektate_core::http::Secret> {
+    given(value).map(spektate_core::http::Secret::new)
+}
+
+/// GitHub or GitHub Enterprise Server: Actions runs and jobs, commit authors, pull requests
+/// and Flux sync tags.
+#[cfg(feature = "github")]
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct GitHubSettings {
+    /// `https://api.github.com` when `None`; for Enterprise `https://HOST` or its API URL
+    /// `https://HOST/api/v3`.
+    pub api_url: Option<String>,
+    /// A token that can read the repositories; without one only public repositories are
+    /// read, at 60 requests an hour.
+    pub token: Option<String>,
+    /// What a bare recorded run id names: a workflow run (the default) or a job.
+    pub bare_ids: crate::github::IdKind,
+}
+
+#[cfg(feature = "github")]
+impl fmt::Debug for GitHubSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitHubSettings")
+            .field("api_url", &self.api_url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("bare_ids", &self.bare_ids)
+            .finish()
+    }
+}
+
+#[cfg(feature = "github")]
+impl GitHubSettings {
+    /// The client its Actions and repositories providers share.
+    pub fn client(&self, names: &Names) -> Result<crate::github::GitHub> {
+        let mut builder =
+            crate::github::GitHub::builder().maybe_token(secret(self.token.as_deref()));
+        if let Some(url) = given(self.api_url.as_deref()) {
+            builder = builder.api_url(url);
+        }
+        builder.build().map_err(url_error(names.github_url))
+    }
+}
+
+/// What a bare recorded GitHub run id names, from its word: `run` or `job`.
+#[cfg(feature = "github")]
+pub fn id_kind_setting(field: &str, word: &str) -> Result<crate::github::IdKind> {
+    use crate::github::IdKind;
+    [IdKind::Run, IdKind::Job]
+        .into_iter()
+        .find(|k| k.prefix().eq_ignore_ascii_case(word.trim()))
+        .ok_or_else(|| Error::invalid(field, format!("'{}' is not one of run, job", word.trim())))
+}
+
+/// Azure DevOps: the pipelines of one project (with `org` and `project`), and Azure Repos
+/// (always, as records may name Azure repositories).
+#[cfg(feature = "azdo")]
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AzureDevOpsSettings {
+    /// The organisation (or Server collection) whose builds and releases are read.
+    pub org: Option<String>,
+    /// The project, with the organisation.
+    pub project: Option<String>,
+    /// A personal access token.
+    pub token: Option<String>,
+    /// Where organisations live: `https://dev.azure.com` when `None`, or an Azure DevOps
+    /// Server's URL above its collections (`https://tfs.example.com/tfs`).
+    pub url: Option<String>,
+}
+
+#[cfg(feature = "azdo")]
+impl fmt::Debug for AzureDevOpsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AzureDevOpsSettings")
+            .field("org", &self.org)
+            .field("project", &self.project)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+#[cfg(feature = "azdo")]
+impl AzureDevOpsSettings {
+    fn url(&self) -> String {
+        given(self.url.as_deref())
+            .unwrap_or(crate::azdo::DEFAULT_URL)
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// The pipelines provider of the organisation and project, when both are given.
+    pub fn pipelines(&self, names: &Names) -> Result<Option<crate::azdo::AzureDevOps>> {
+        let (org, project) = match (given(self.org.as_deref()), given(self.project.as_deref())) {
+            (None, None) => return Ok(None),
+            (Some(_), None) => {
+                return Err(Error::invalid(
+                    names.project,
+                    format!("is missing; {} needs {}", names.org, names.project),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid(
+                    names.org,
+                    format!("is missing; {} needs {}", names.project, names.org),
+                ));
+            }
+            (Some(o), Some(p)) => (o, p),
+        };
+        let org_url = format!("{}/{}", self.url(), crate::azdo::encode_segment(org));
+        let mut builder = crate::azdo::AzureDevOps::builder(org_url, project);
+        if let Some(token) = secret(self.token.as_deref()) {
+            builder = builder.token(token);
+        }
+        builder.build().map(Some).map_err(url_error(names.azdo_url))
+    }
+
+    /// Azure Repos, at the URL where organisations live.
+    pub fn repos(&self, names: &Names) -> Result<crate::azdo::AzureRepos> {
+        let mut builder = crate::azdo::AzureRepos::builder().base_url(self.url());
+        if let Some(token) = secret(self.token.as_deref()) {
+            builder = builder.token(token);
+        }
+        builder.build().map_err(url_error(names.azdo_url))
+    }
+}
+
+/// Which providers a tracker reads, and the repositories it assumes for records that name
+/// none. Run reports in the store are always read, after every provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderSettings {
+    /// The source repository, for records that name none (commit authors).
+    pub source_repo: Option<String>,
+    /// The HLD repository, for records that name none (pull requests, manual HLD edits).
+    pub hld_repo: Option<String>,
+    /// The manifest repository whose `flux-<cluster>` tags tell which cluster runs what.
+    pub manifest_repo: Option<String>,
+    /// Azure DevOps: asked first for runs, as it looks a batch of ids up in one call.
+    #[cfg(feature = "azdo")]
+    pub azure_devops: AzureDevOpsSettings,
+    /// GitHub, when it is to be read.
+    #[cfg(feature = "github")]
+    pub github: Option<GitHubSettings>,
+}
+
+impl ProviderSettings {
+    /// The repositories assumed for records that name none.
+    pub fn defaults(&self, names: &Names) -> Result<RepoDefaults> {
+        Ok(RepoDefaults {
+            source_repo: repo_setting(names.source_repo, self.source_repo.as_deref())?,
+            hld_repo: repo_setting(names.hld_repo, self.hld_repo.as_deref())?,
+            manifest_repo: repo_setting(names.manifest_repo, self.manifest_repo.as_deref())?,
+        })
+    }
+
+    /// Builds the providers: Azure Pipelines (with an organisation and project), Azure
+    /// Repos, then GitHub (when set).
+    pub fn build(&self, names: &Names) -> Result<Providers> {
+        #[allow(unused_mut)]
+        let mut providers = Providers {
+            defaults: self.defaults(names)?,
+            ..Providers::default()
+        };
+        #[cfg(feature = "azdo")]
+        {
+            // Azure DevOps first: a GitHub run id it does not have costs one batched request,
+            // where GitHub would look each Azure build id up.
+            if let Some(pipelines) = self.azure_devops.pipelines(names)? {
+                providers.pipelines.push(Arc::new(pipelines));
+            }
+            providers
+                .repositories
+                .push(Arc::new(self.azure_devops.repos(names)?));
+        }
+        #[cfg(feature = "github")]
+        if let Some(github) = &self.github {
+            let client = github.client(names)?;
+            providers
+                .pipelines
+                .push(Arc::new(client.actions().bare_ids(github.bare_ids)));
+            providers.repositories.push(Arc::new(client.repos()));
+        }
+        Ok(providers)
+    }
+}
+
+/// The providers and default repositories a tracker is built with.
+#[derive(Default, Clone)]
+pub struct Providers {
+    /// CI providers, asked in order (the store's run reports are asked last).
+    pub pipelines: Vec<Arc<dyn Pipelines>>,
+    /// Repository hosts; the first that serves a repository is used.
+    pub repositories: Vec<Arc<dyn Repositories>>,
+    /// Repositories for records that name none.
+    pub defaults: RepoDefaults,
+}
+
+impl fmt::Debug for Providers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pipelines: Vec<String> = self.pipelines.iter().map(|p| p.name()).collect();
+        let repositories: Vec<String> = self.repositories.iter().map(|r| r.name()).collect();
+        f.debug_struct("Providers")
+            .field("pipelines", &pipelines)
+            .field("repositories", &repositories)
+            .field("defaults", &self.defaults)
+            .finish()
+    }
+}
+
+impl Providers {
+    /// A tracker builder over `partition` of `store` with these providers.
+    pub fn tracker(
+        self,
+        store: Arc<dyn RecordStore>,
+        partition: impl Into<String>,
+    ) -> TrackerBuilder {
+        let mut builder = Tracker::builder(store)
+            .partition(partition)
+            .defaults(self.defaults);
+        for p in self.pipelines {
+            builder = builder.pipelines(p);
+        }
+        for r in self.repositories {
+            builder = builder.repositories(r);
+        }
+        builder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: Names = Names::FLAGS;
+
+    fn err<T>(r: Result<T>) -> String {
+        match r {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn sqlite_specs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let spec = format!("sqlite:{}", path.display());
+        let e = err(StoreSettings::spec(&spec).open(&NAMES, Access::Read));
+        assert!(
+            e.contains(&path.display().to_string()),
+            "a missing store is named: {e}"
+        );
+        let store = StoreSettings::spec(&spec)
+            .open(&NAMES, Access::Write)
+            .unwrap();
+        assert_eq!(store.describe(), spec);
+        let plain = StoreSettings::spec(path.display().to_string())
+            .open(&NAMES, Access::Read)
+            .unwrap();
+        assert_eq!(plain.describe(), spec, "a plain path is SQLite");
+        let e = err(StoreSettings::spec("mongodb:localhost").open(&NAMES, Access::Read));
+        assert!(
+            e.contains("--store") && e.contains("'mongodb'") && e.contains("sqlite:PATH"),
+            "{e}"
+        );
+        let e = err(StoreSettings::spec("  ").open(&NAMES, Access::Read));
+        assert!(e.contains("--store") && e.contains("empty"), "{e}");
+        let e = err(StoreSettings::spec("sqlite:").open(&NAMES, Access::Write));
+        assert!(e.contains("needs a path"), "{e}");
+    }
+
+    #[cfg(feature = "azdo")]
+    #[test]
+    fn azure_tables_never_show_a_key() {
+        let key = "bm90LWEta2V5";
+        let conn = format!("DefaultEndpointsProtocol=https;AccountName=fabrikam;AccountKey={key}");
+        let mut s = StoreSettings::spec(format!("azure-table:{conn}"));
+        let e = err(s.open(&NAMES, Access::Read));
+        assert!(e.contains("--table-name") && !e.contains(key), "{e}");
+        s.table_name = Some("deployments".into());
+        let store = s.open(&NAMES, Access::Read).unwrap();
+        assert!(store.describe().contains("fabrikam") && store.describe().contains("deployments"));
+        assert!(!format!("{s:?}").contains(key), "{s:?}");
+        let by_account = StoreSettings {
+            account: Some("fabrikam".into()),
+            table_name: Some("deployments".into()),
+            ..StoreSettings::default()
+        };
+        let e = err(by_account.open(&NAMES, Access::Read));
+        assert!(e.contains("--access-key") && e.contains("--name"), "{e}");
+        let by_account = StoreSettings {
+            access_key: Some(key.into()),
+            table_endpoint: Some("http://127.0.0.1:10002/fabrikam".into()),
+            ..by_account
+        };
+        let store = by_account.open(&NAMES, Access::Write).unwrap();
+        assert!(
+            store.describe().contains("127.0.0.1:10002"),
+            "{}",
+            store.describe()
+        );
+        assert!(!format!("{by_account:?}").contains(key));
+    }
+
+    #[test]
+    fn repositories_and_top_name_the_setting() {
+        let e = err(ProviderSettings {
+            manifest_repo: Some("not-a-repo".into()),
+            ..Default::default()
+        }
+        .build(&NAMES));
+        assert!(
+            e.contains("--manifest-repo") && e.contains("'not-a-repo'"),
+            "{e}"
+        );
+        let p = ProviderSettings {
+            hld_repo: Some(" ".into()),
+            ..Default::default()
+        }
+        .build(&NAMES)
+        .unwrap();
+        assert!(
+            p.defaults.hld_repo.is_none(),
+            "a blank setting is no setting"
+        );
+        assert_eq!(top_setting("top", Some(3)).unwrap(), Some(3));
+        assert_eq!(top_setting("top", None).unwrap(), None);
+        let e = err(top_setting("--top", Some(0)));
+        assert!(e.contains("--top") && e.contains("0 shows nothing"), "{e}");
+    }
+
+    #[cfg(all(feature = "azdo", feature = "github"))]
+    #[test]
+    fn providers_are_built_in_order_and_never_show_tokens() {
+        let settings = ProviderSettings {
+            azure_devops: AzureDevOpsSettings {
+                org: Some("fabrikam".into()),
+                project: Some("hello".into()),
+                token: Some("azdo-secret-pat".into()),
+                url: None,
+            },
+            github: Some(GitHubSettings {
+                token: Some("ghp_secret".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("azdo-secret-pat") && !shown.contains("ghp_secret"),
+            "{shown}"
+        );
+        let providers = settings.build(&NAMES).unwrap();
+        let names: Vec<String> = providers.pipelines.iter().map(|p| p.name()).collect();
+        assert_eq!(names.len(), 2);
+        assert!(
+            names[0].contains("dev.azure.com/fabrikam") && names[1].contains("github"),
+            "{names:?}"
+        );
+        assert_eq!(providers.repositories.len(), 2);
+        let shown = format!("{providers:?}");
+        assert!(
+            !shown.contains("azdo-secret-pat") && !shown.contains("ghp_secret"),
+            "{shown}"
+        );
+        // Azure Repos are read even without an organisation: records may name them.
+        let bare = ProviderSettings::default().build(&NAMES).unwrap();
+        assert_eq!((bare.pipelines.len(), bare.repositories.len()), (0, 1));
+        let half = AzureDevOpsSettings {
+            org: Some("fabrikam".into()),
+            ..Default::default()
+        };
+        let e = err(half.pipelines(&NAMES));
+        assert!(e.contains("--project") && e.contains("--org"), "{e}");
+        let bad_url = AzureDevOpsSettings {
+            url: Some("ftp://tfs".into()),
+            ..Default::default()
+        };
+        assert!(err(bad_url.repos(&NAMES)).contains("--azdo-url"));
+        let bad_github = GitHubSettings {
+            api_url: Some("ftp://github.example.com".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            id_kind_setting("--github-ids", "Job").unwrap(),
+            crate::github::IdKind::Job
+        );
+        let e = err(id_kind_setting("--github-ids", "step"));
+        assert!(e.contains("--github-ids") && e.contains("'step'"), "{e}");
+        let e = err(bad_github.client(&NAMES));
+        assert!(
+            e.contains("--github-url") && e.contains("'ftp://github.example.com'"),
+            "{e}"
+        );
+    }
+}
