@@ -1,0 +1,87 @@
+"""Spektate: where is my container?
+
+Record what each pipeline of a GitOps flow did, and trace every change from source commit
+to cluster. A thin layer over the Rust library: the same store specs, linking rules,
+providers and results as the ``spektate`` command.
+
+Every I/O method comes in two forms, by one convention:
+
+* ``name(...)`` is a coroutine method: ``await tracker.deployments()`` inside a running
+  asyncio event loop (``async def``);
+* ``name_blocking(...)`` takes the same arguments and returns the result directly, for
+  scripts; the GIL is released while it waits, so threads run meanwhile. Don't call it
+  from a coroutine: it would hold up the event loop.
+
+Example::
+
+    import asyncio
+    import spektate
+
+    async def main() -> None:
+        tracker = spektate.Tracker("sqlite:spektate.db", partition="fabrikam")
+        print(await tracker.table())
+
+    asyncio.run(main())
+"""
+
+from ._enums import DeploymentKind, RepoHost, RunKind, RunResult, RunStatus, Status, StepState
+from ._spektate import (
+    AuthError,
+    Author,
+    AzureDevOps,
+    ClusterSync,
+    ConfigError,
+    ConflictError,
+    Deployment,
+    GitHub,
+    NotFoundError,
+    ProviderError,
+    PullRequest,
+    Record,
+    Recorder,
+    RefreshStats,
+    Repo,
+    Run,
+    RunReport,
+    SpektateError,
+    Stage,
+    Step,
+    Store,
+    StoreError,
+    Tracker,
+    __version__,
+)
+
+__all__ = [
+    "AuthError",
+    "Author",
+    "AzureDevOps",
+    "ClusterSync",
+    "ConfigError",
+    "ConflictError",
+    "Deployment",
+    "DeploymentKind",
+    "GitHub",
+    "NotFoundError",
+    "ProviderError",
+    "PullRequest",
+    "Record",
+    "Recorder",
+    "RefreshStats",
+    "Repo",
+    "RepoHost",
+    "Run",
+    "RunKind",
+    "RunReport",
+    "RunResult",
+    "RunStatus",
+    "SpektateError",
+    "Stage",
+    "Status",
+    "Step",
+    "StepState",
+    "Store",
+    "StoreError",
+    "Tracker",
+    "__version__",
+]

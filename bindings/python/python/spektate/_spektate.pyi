@@ -1,0 +1,564 @@
+"""Types of the native module.
+
+Methods returning ``Awaitable`` are awaited inside a running asyncio event loop; each has a
+blocking twin ``name_blocking`` with the same arguments that returns the result directly.
+"""
+
+import os
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Optional, Union, final
+
+from ._enums import DeploymentKind, RepoHost, RunKind, RunResult, RunStatus, Status, StepState
+
+__version__: str
+
+class SpektateError(Exception):
+    """Base class of every error Spektate raises."""
+
+class ConfigError(SpektateError):
+    """Input that cannot be accepted: the message names the setting or argument and its value."""
+
+class StoreError(SpektateError):
+    """The record store failed (it names the store and the operation)."""
+
+class ConflictError(SpektateError):
+    """A conditional write lost: the record changed since it was read."""
+
+class NotFoundError(SpektateError):
+    """A record an operation needs does not exist."""
+
+class ProviderError(SpektateError):
+    """A CI or repository provider failed (it names the provider, operation and object)."""
+
+class AuthError(ProviderError):
+    """A provider rejected the credentials (HTTP 401 or 403)."""
+
+StoreLike = Union["Store", str, "os.PathLike[str]"]
+DateTimeArg = Optional[datetime]
+
+@final
+class Store:
+    """A record store: where pipelines record and trackers read."""
+
+    @staticmethod
+    def open(spec: Union[str, "os.PathLike[str]"], *, table: Optional[str] = None, create: bool = False) -> Store:
+        """Opens ``sqlite:PATH`` or a plain path (SQLite), or ``azure-table:CONNECTION_STRING``
+        with ``table``. A missing SQLite file is created only with ``create=True``."""
+    @staticmethod
+    def memory() -> Store:
+        """A store in memory, gone with the process."""
+    @property
+    def description(self) -> str:
+        """What the store is (``sqlite:/srv/spektate.db``); never a credential."""
+
+@final
+class Recorder:
+    """Records what each pipeline did, by the linking rules, into one partition of a store."""
+
+    def __init__(self, store: StoreLike, partition: str = "default") -> None:
+        """``store``: a ``Store``, or a spec or path (created when missing)."""
+    @property
+    def partition(self) -> str: ...
+    @property
+    def store(self) -> Store: ...
+    def image_built(
+        self, *, p1: str, image_tag: str, commit_id: str, service: str, repository: Optional[str] = None
+    ) -> Awaitable[Record]:
+        """p1 built and pushed an image: inserts a new record."""
+    def image_built_blocking(
+        self, *, p1: str, image_tag: str, commit_id: str, service: str, repository: Optional[str] = None
+    ) -> Record: ...
+    def metadata_updated(
+        self,
+        *,
+        p2: str,
+        image_tag: str,
+        hld_commit_id: str,
+        env: str,
+        pr: Optional[str] = None,
+        repository: Optional[str] = None,
+    ) -> Awaitable[Record]:
+        """p2 wrote the image tag into the HLD for a ring."""
+    def metadata_updated_blocking(
+        self,
+        *,
+        p2: str,
+        image_tag: str,
+        hld_commit_id: str,
+        env: str,
+        pr: Optional[str] = None,
+        repository: Optional[str] = None,
+    ) -> Record: ...
+    def manifest_generated(
+        self,
+        *,
+        p3: str,
+        hld_commit_id: str,
+        manifest_commit_id: Optional[str] = None,
+        pr: Optional[str] = None,
+        repository: Optional[str] = None,
+    ) -> Awaitable[Record]:
+        """p3 rendered manifests from an HLD commit (no matching record: a manual HLD edit)."""
+    def manifest_generated_blocking(
+        self,
+        *,
+        p3: str,
+        hld_commit_id: str,
+        manifest_commit_id: Optional[str] = None,
+        pr: Optional[str] = None,
+        repository: Optional[str] = None,
+    ) -> Record: ...
+    def manifest_committed(
+        self, *, p3: str, manifest_commit_id: str, repository: Optional[str] = None
+    ) -> Awaitable[Record]:
+        """p3 pushed its manifest commit; ``NotFoundError`` when no record has that p3."""
+    def manifest_committed_blocking(
+        self, *, p3: str, manifest_commit_id: str, repository: Optional[str] = None
+    ) -> Record: ...
+    def run_reported(
+        self,
+        id: str,
+        status: Union[RunStatus, str],
+        *,
+        result: Union[RunResult, str, None] = None,
+        url: Optional[str] = None,
+        commit: Optional[str] = None,
+        branch: Optional[str] = None,
+        repository: Optional[str] = None,
+        queued_at: DateTimeArg = None,
+        started_at: DateTimeArg = None,
+        finished_at: DateTimeArg = None,
+    ) -> Awaitable[RunReport]:
+        """A pipeline reports its own run; datetimes must be timezone-aware."""
+    def run_reported_blocking(
+        self,
+        id: str,
+        status: Union[RunStatus, str],
+        *,
+        result: Union[RunResult, str, None] = None,
+        url: Optional[str] = None,
+        commit: Optional[str] = None,
+        branch: Optional[str] = None,
+        repository: Optional[str] = None,
+        queued_at: DateTimeArg = None,
+        started_at: DateTimeArg = None,
+        finished_at: DateTimeArg = None,
+    ) -> RunReport: ...
+    def cluster_synced(self, cluster: str, commit: str, *, reporter: Optional[str] = None) -> Awaitable[ClusterSync]:
+        """A cluster (or a hook beside it) reports the manifest commit it runs."""
+    def cluster_synced_blocking(self, cluster: str, commit: str, *, reporter: Optional[str] = None) -> ClusterSync: ...
+
+@final
+class GitHub:
+    """GitHub or GitHub Enterprise Server settings; the token is never shown."""
+
+    def __init__(self, *, token: Optional[str] = None, api_url: Optional[str] = None, ids: str = "run") -> None:
+        """``api_url``: ``https://api.github.com`` by default; for Enterprise ``https://HOST/api/v3``.
+        ``ids``: what a bare recorded run id names, ``"run"`` (the default) or ``"job"``."""
+    @property
+    def api_url(self) -> Optional[str]: ...
+
+@final
+class AzureDevOps:
+    """One Azure DevOps project and the Azure Repos of its organisation; the token is never shown."""
+
+    def __init__(self, org: str, project: str, *, token: Optional[str] = None, url: Optional[str] = None) -> None:
+        """The project of the organisation (or Server collection) ``org``, which lives at ``url``:
+        ``https://dev.azure.com`` by default, or a Server's URL above its collections."""
+    @property
+    def org_url(self) -> str: ...
+    @property
+    def project(self) -> str: ...
+    def check(self) -> Awaitable[str]:
+        """The project's name, once the project is found and the token accepted (else ``AuthError``)."""
+    def check_blocking(self) -> str: ...
+
+@final
+class Tracker:
+    """Joins a store's records with what providers know into deployments, and keeps them fresh."""
+
+    def __init__(
+        self,
+        store: StoreLike,
+        *,
+        partition: str = "default",
+        azure_devops: Optional[AzureDevOps] = None,
+        github: Optional[GitHub] = None,
+        source_repo: Optional[str] = None,
+        hld_repo: Optional[str] = None,
+        manifest_repo: Optional[str] = None,
+    ) -> None:
+        """``store``: a ``Store``, or a spec or path that must exist."""
+    @property
+    def partition(self) -> str: ...
+    @property
+    def store(self) -> Store: ...
+    def deployments(
+        self,
+        *,
+        service: Optional[str] = None,
+        ring: Optional[str] = None,
+        author: Optional[str] = None,
+        image_tag: Optional[str] = None,
+        run_id: Optional[str] = None,
+        commit: Optional[str] = None,
+        deployment_id: Optional[str] = None,
+        kind: Union[DeploymentKind, str, None] = None,
+        status: Union[Status, str, None] = None,
+        keyword: Optional[str] = None,
+        top: Optional[int] = None,
+    ) -> Awaitable[list[Deployment]]:
+        """Newest first. The first call refreshes; later calls answer from the last ``refresh()``."""
+    def deployments_blocking(
+        self,
+        *,
+        service: Optional[str] = None,
+        ring: Optional[str] = None,
+        author: Optional[str] = None,
+        image_tag: Optional[str] = None,
+        run_id: Optional[str] = None,
+        commit: Optional[str] = None,
+        deployment_id: Optional[str] = None,
+        kind: Union[DeploymentKind, str, None] = None,
+        status: Union[Status, str, None] = None,
+        keyword: Optional[str] = None,
+        top: Optional[int] = None,
+    ) -> list[Deployment]: ...
+    def table(
+        self,
+        *,
+        service: Optional[str] = None,
+        ring: Optional[str] = None,
+        author: Optional[str] = None,
+        image_tag: Optional[str] = None,
+        run_id: Optional[str] = None,
+        commit: Optional[str] = None,
+        deployment_id: Optional[str] = None,
+        kind: Union[DeploymentKind, str, None] = None,
+        status: Union[Status, str, None] = None,
+        keyword: Optional[str] = None,
+        top: Optional[int] = None,
+        wide: bool = False,
+    ) -> Awaitable[str]:
+        """The table ``spektate get`` prints for them (``wide=True``: ``-o wide``); just the header when there are none."""
+    def table_blocking(
+        self,
+        *,
+        service: Optional[str] = None,
+        ring: Optional[str] = None,
+        author: Optional[str] = None,
+        image_tag: Optional[str] = None,
+        run_id: Optional[str] = None,
+        commit: Optional[str] = None,
+        deployment_id: Optional[str] = None,
+        kind: Union[DeploymentKind, str, None] = None,
+        status: Union[Status, str, None] = None,
+        keyword: Optional[str] = None,
+        top: Optional[int] = None,
+        wide: bool = False,
+    ) -> str: ...
+    def refresh(self) -> Awaitable[RefreshStats]:
+        """Reads what changed in the store and re-fetches only what can still change."""
+    def refresh_blocking(self) -> RefreshStats: ...
+    def prune_expired(self) -> Awaitable[int]:
+        """Deletes the records whose runs the CI says are gone; returns how many."""
+    def prune_expired_blocking(self) -> int: ...
+
+@final
+class Repo:
+    """A repository, parsed from its URL."""
+
+    @property
+    def provider(self) -> RepoHost: ...
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def project(self) -> Optional[str]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Author:
+    """The author of a commit."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def email(self) -> Optional[str]: ...
+    @property
+    def login(self) -> Optional[str]: ...
+    @property
+    def avatar_url(self) -> Optional[str]: ...
+    @property
+    def url(self) -> Optional[str]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class PullRequest:
+    """An approval pull request in the HLD repository."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> Optional[str]: ...
+    @property
+    def source_branch(self) -> Optional[str]: ...
+    @property
+    def target_branch(self) -> Optional[str]: ...
+    @property
+    def merged(self) -> bool: ...
+    @property
+    def merged_by(self) -> Optional[Author]: ...
+    @property
+    def merged_at(self) -> Optional[datetime]: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def url(self) -> Optional[str]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class ClusterSync:
+    """A cluster running a manifest commit."""
+
+    @property
+    def cluster(self) -> str: ...
+    @property
+    def commit(self) -> str: ...
+    @property
+    def synced_at(self) -> Optional[datetime]: ...
+    @property
+    def tagger(self) -> Optional[str]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Stage:
+    """One stage of a multi-stage run."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def order(self) -> int: ...
+    @property
+    def status(self) -> RunStatus: ...
+    @property
+    def result(self) -> Optional[RunResult]: ...
+    @property
+    def started_at(self) -> Optional[datetime]: ...
+    @property
+    def finished_at(self) -> Optional[datetime]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Run:
+    """A pipeline run (build or release)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> RunKind: ...
+    @property
+    def number(self) -> Optional[str]: ...
+    @property
+    def pipeline(self) -> Optional[str]: ...
+    @property
+    def status(self) -> RunStatus: ...
+    @property
+    def result(self) -> Optional[RunResult]: ...
+    @property
+    def queued_at(self) -> Optional[datetime]: ...
+    @property
+    def started_at(self) -> Optional[datetime]: ...
+    @property
+    def finished_at(self) -> Optional[datetime]: ...
+    @property
+    def last_changed_at(self) -> Optional[datetime]: ...
+    @property
+    def url(self) -> Optional[str]: ...
+    @property
+    def source_branch(self) -> Optional[str]: ...
+    @property
+    def source_commit(self) -> Optional[str]: ...
+    @property
+    def repository(self) -> Optional[Repo]: ...
+    @property
+    def requested_by(self) -> Optional[str]: ...
+    @property
+    def image_version(self) -> Optional[str]: ...
+    @property
+    def stages(self) -> list[Stage]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Step:
+    """One pipeline step of a deployment."""
+
+    @property
+    def id(self) -> str:
+        """The run id recorded for the step (p1, p2 or p3)."""
+    @property
+    def state(self) -> StepState: ...
+    @property
+    def run(self) -> Optional[Run]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Record:
+    """One stored row, with the columns of the Spektate table."""
+
+    @property
+    def partition_key(self) -> str: ...
+    @property
+    def row_key(self) -> str: ...
+    @property
+    def service(self) -> Optional[str]: ...
+    @property
+    def commit_id(self) -> Optional[str]: ...
+    @property
+    def image_tag(self) -> Optional[str]: ...
+    @property
+    def p1(self) -> Optional[str]: ...
+    @property
+    def p2(self) -> Optional[str]: ...
+    @property
+    def p3(self) -> Optional[str]: ...
+    @property
+    def env(self) -> Optional[str]: ...
+    @property
+    def hld_commit_id(self) -> Optional[str]: ...
+    @property
+    def manifest_commit_id(self) -> Optional[str]: ...
+    @property
+    def pr(self) -> Optional[str]: ...
+    @property
+    def source_repo(self) -> Optional[str]: ...
+    @property
+    def hld_repo(self) -> Optional[str]: ...
+    @property
+    def manifest_repo(self) -> Optional[str]: ...
+    @property
+    def timestamp(self) -> Optional[datetime]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class RunReport:
+    """What a pipeline said about its own run."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> RunStatus: ...
+    @property
+    def result(self) -> Optional[RunResult]: ...
+    @property
+    def queued_at(self) -> Optional[datetime]: ...
+    @property
+    def started_at(self) -> Optional[datetime]: ...
+    @property
+    def finished_at(self) -> Optional[datetime]: ...
+    @property
+    def url(self) -> Optional[str]: ...
+    @property
+    def commit(self) -> Optional[str]: ...
+    @property
+    def branch(self) -> Optional[str]: ...
+    @property
+    def repository(self) -> Optional[str]: ...
+    @property
+    def number(self) -> Optional[str]: ...
+    @property
+    def reported_at(self) -> Optional[datetime]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class RefreshStats:
+    """What one refresh did."""
+
+    @property
+    def records_read(self) -> int: ...
+    @property
+    def records_changed(self) -> int: ...
+    @property
+    def runs_requested(self) -> int: ...
+    @property
+    def deployments(self) -> int: ...
+    def to_dict(self) -> dict[str, int]: ...
+
+@final
+class Deployment:
+    """The journey of one change, from source commit to cluster."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def partition(self) -> str: ...
+    @property
+    def kind(self) -> DeploymentKind: ...
+    @property
+    def service(self) -> Optional[str]: ...
+    @property
+    def ring(self) -> Optional[str]: ...
+    @property
+    def image_tag(self) -> Optional[str]: ...
+    @property
+    def commit_id(self) -> Optional[str]: ...
+    @property
+    def hld_commit_id(self) -> Optional[str]: ...
+    @property
+    def manifest_commit_id(self) -> Optional[str]: ...
+    @property
+    def pr(self) -> Optional[str]: ...
+    @property
+    def source_repo(self) -> Optional[Repo]: ...
+    @property
+    def hld_repo(self) -> Optional[Repo]: ...
+    @property
+    def manifest_repo(self) -> Optional[Repo]: ...
+    @property
+    def image(self) -> Optional[Step]:
+        """p1: image creation."""
+    @property
+    def metadata(self) -> Optional[Step]:
+        """p2: metadata update."""
+    @property
+    def manifest(self) -> Optional[Step]:
+        """p3: manifest generation (ready to deploy)."""
+    @property
+    def multi_stage(self) -> bool: ...
+    @property
+    def author(self) -> Optional[Author]: ...
+    @property
+    def pull_request(self) -> Optional[PullRequest]: ...
+    @property
+    def clusters(self) -> list[ClusterSync]: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def synced(self) -> bool: ...
+    @property
+    def awaiting_approval(self) -> bool: ...
+    @property
+    def duration_secs(self) -> Optional[int]: ...
+    @property
+    def duration(self) -> Optional[timedelta]: ...
+    @property
+    def started_at(self) -> Optional[datetime]: ...
+    @property
+    def last_updated(self) -> datetime: ...
+    @property
+    def warnings(self) -> list[str]: ...
+    @property
+    def record(self) -> Record: ...
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document ``spektate get -o json`` prints for this deployment."""

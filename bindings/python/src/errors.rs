@@ -1,0 +1,144 @@
+//! The exception classes, one per kind of [`spektate::Error`], and the runner that turns a
+//! Rust future into an awaitable or a blocking call without letting a panic escape.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+create_exception!(
+    spektate,
+    SpektateError,
+    PyException,
+    "Base class of every error Spektate raises."
+);
+create_exception!(
+    spektate,
+    ConfigError,
+    SpektateError,
+    "Input that cannot be accepted: the message names the setting or argument and its value."
+);
+create_exception!(
+    spektate,
+    StoreError,
+    SpektateError,
+    "The record store failed (it names the store and the operation)."
+);
+create_exception!(
+    spektate,
+    ConflictError,
+    SpektateError,
+    "A conditional write lost: the record changed since it was read."
+);
+create_exception!(
+    spektate,
+    NotFoundError,
+    SpektateError,
+    "A record an operation needs does not exist."
+);
+create_exception!(
+    spektate,
+    ProviderError,
+    SpektateError,
+    "A CI or repository provider failed (it names the provider, operation and object)."
+);
+create_exception!(
+    spektate,
+    AuthError,
+    ProviderError,
+    "A provider rejected the credentials (HTTP 401 or 403)."
+);
+
+/// The exception for a library error, chosen by [`spektate::Error::kind`].
+pub fn to_py(e: spektate::Error) -> PyErr {
+    let message = e.to_string();
+    match e.kind() {
+        "ConfigError" => ConfigError::new_err(message),
+        "StoreError" => StoreError::new_err(message),
+        "ConflictError" => ConflictError::new_err(message),
+        "NotFoundError" => NotFoundError::new_err(message),
+        "AuthError" => AuthError::new_err(message),
+        "ProviderError" => ProviderError::new_err(message),
+        _ => SpektateError::new_err(message),
+    }
+}
+
+/// A [`ConfigError`] naming `field` and what is wrong with its value.
+pub fn invalid(field: &str, reason: impl std::fmt::Display) -> PyErr {
+    to_py(spektate::Error::invalid(field, reason))
+}
+
+/// Registers the exception classes on the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("SpektateError", py.get_type::<SpektateError>())?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add("StoreError", py.get_type::<StoreError>())?;
+    m.add("ConflictError", py.get_type::<ConflictError>())?;
+    m.add("NotFoundError", py.get_type::<NotFoundError>())?;
+    m.add("ProviderError", py.get_type::<ProviderError>())?;
+    m.add("AuthError", py.get_type::<AuthError>())?;
+    Ok(())
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".to_string())
+}
+
+/// Runs `fut` to its result, mapping a library error to its exception and a panic to a
+/// [`SpektateError`] (a panic never unwinds into Python).
+async fn guarded<F, T>(fut: F) -> PyResult<T>
+where
+    F: Future<Output = spektate::Result<T>>,
+{
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(result) => result.map_err(to_py),
+        Err(panic) => Err(SpektateError::new_err(format!(
+            "internal error: {}",
+            panic_message(&*panic)
+        ))),
+    }
+}
+
+/// The awaitable of a coroutine method: runs `fut` on Spektate's Tokio runtime. Must be
+/// called with a running asyncio event loop (from inside `async def`).
+pub fn awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = spektate::Result<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    pyo3_async_runtimes::tokio::future_into_py(py, guarded(fut))
+}
+
+/// The blocking twin: runs `fut` on the same runtime with the GIL released, so other Python
+/// threads run meanwhile.
+pub fn blocking<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    F: Future<Output = spektate::Result<T>> + Send,
+    T: Send,
+{
+    py.detach(|| pyo3_async_runtimes::tokio::get_runtime().block_on(guarded(fut)))
+}
+
+/// Runs a synchronous library call with the GIL released, panics caught.
+pub fn detached<F, T>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    F: FnOnce() -> spektate::Result<T> + Send,
+    T: Send,
+{
+    py.detach(|| match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result.map_err(to_py),
+        Err(panic) => Err(SpektateError::new_err(format!(
+            "internal error: {}",
+            panic_message(&*panic)
+        ))),
+    })
+}

@@ -1,0 +1,36 @@
+//! The native part of the `spektate` Python package (`spektate._spektate`): thin classes
+//! over the Rust library. The package's `__init__.py` re-exports them with the enums.
+//!
+//! One convention holds for every I/O method: `name(...)` returns an awaitable for asyncio
+//! (call it inside a running event loop), and `name_blocking(...)` takes the same
+//! arguments and returns the result directly, with the GIL released while it waits.
+
+mod api;
+mod errors;
+mod results;
+mod values;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _spektate(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    m.add_class::<api::PyStore>()?;
+    m.add_class::<api::PyRecorder>()?;
+    m.add_class::<api::PyTracker>()?;
+    m.add_class::<api::PyGitHub>()?;
+    m.add_class::<api::PyAzureDevOps>()?;
+    m.add_class::<results::PyDeployment>()?;
+    m.add_class::<results::PyStep>()?;
+    m.add_class::<results::PyRun>()?;
+    m.add_class::<results::PyStage>()?;
+    m.add_class::<results::PyAuthor>()?;
+    m.add_class::<results::PyPullRequest>()?;
+    m.add_class::<results::PyClusterSync>()?;
+    m.add_class::<results::PyRepo>()?;
+    m.add_class::<results::PyRecord>()?;
+    m.add_class::<results::PyRunReport>()?;
+    m.add_class::<results::PyRefreshStats>()?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Conversions between Python values and the library's: enum members, JSON documents,
+//! datetimes and keyword arguments. Every accepted word or shape is the library's own.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::errors::invalid;
+
+/// The JSON word serde gives a library enum value (`inProgress`, `manualHldEdit`, `github`).
+fn word<E: Serialize>(value: &E) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+/// The member of the Python enum `class` (in `spektate._enums`) for a library enum value.
+pub fn member<'py, E: Serialize>(
+    py: Python<'py>,
+    class: &str,
+    value: &E,
+) -> PyResult<Bound<'py, PyAny>> {
+    py.import("spektate._enums")?
+        .getattr(class)?
+        .call1((word(value),))
+}
+
+/// An optional enum member.
+pub fn member_opt<'py, E: Serialize>(
+    py: Python<'py>,
+    class: &str,
+    value: Option<&E>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    value.map(|v| member(py, class, v)).transpose()
+}
+
+/// A value as its JSON document, in Python form (`dict`, `list`, `str`, ...), the same
+/// document `spektate get -o json` prints.
+pub fn json<'py, T: Serialize + ?Sized>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| invalid("value", e))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+/// A library enum from a Python enum member or its word, through the library's serde names.
+pub fn parse_word<E: DeserializeOwned>(field: &str, value: &Bound<'_, PyAny>) -> PyResult<E> {
+    let text: String = value.extract().map_err(|_| {
+        invalid(
+            field,
+            format!("{} is not a string or a spektate enum member", repr(value)),
+        )
+    })?;
+    serde_json::from_value(serde_json::Value::String(text.clone()))
+        .map_err(|e| invalid(field, format!("'{text}': {}", serde_reason(&e))))
+}
+
+/// serde's reason without its position suffix.
+fn serde_reason(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// `repr(value)` for messages.
+pub fn repr(value: &Bound<'_, PyAny>) -> String {
+    value
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "the value".to_string())
+}
+
+/// An optional timezone-aware datetime argument, in UTC.
+pub fn datetime(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DateTime<Utc>>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let at: DateTime<FixedOffset> = value.extract().map_err(|_| {
+        invalid(
+            field,
+            format!("{} is not a timezone-aware datetime", repr(value)),
+        )
+    })?;
+    Ok(Some(at.with_timezone(&Utc)))
+}
+
+/// A `str` or `os.PathLike` argument as text.
+pub fn path_or_str(field: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = value.cast::<PyString>() {
+        return Ok(s.to_string());
+    }
+    let fspath = py_fspath(value)
+        .map_err(|_| invalid(field, format!("{} is not a str or a path", repr(value))))?;
+    fspath
+        .extract::<String>()
+        .map_err(|_| invalid(field, format!("{} is not a str or a path", repr(value))))
+}
+
+fn py_fspath<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    value.py().import("os")?.call_method1("fspath", (value,))
+}
+
+/// A Python `dict` from key/value pairs, for classes the library does not serialize.
+pub fn dict<'py>(
+    py: Python<'py>,
+    pairs: Vec<(&str, Bound<'py, PyAny>)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in pairs {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
