@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The Python and Node bindings' tests, on a machine with Rust, Python 3 (pip, venv) and Node
+# (npm): builds the `spektate` CLI the suites compare with, installs the Python bindings with
+# pytest and mypy into a virtual environment under target/, installs the Node package (its
+# `prepare` script builds the addon), then runs pytest, `mypy --strict` on the example and
+# `node --test`. The bindings are release builds, as maturin and napi make them.
+#
+#   bash bindings/test.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "the spektate CLI (both suites compare their output with \`spektate get\`)"
+cargo build --quiet -p spektate-cli
+export SPEKTATE_CLI="$root/target/debug/spektate"
+
+step "Python: the bindings, pytest and mypy in target/bindings-venv"
+venv="$root/target/bindings-venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+py="$venv/bin/python"
+"$py" -m pip install --quiet --disable-pip-version-check pytest mypy
+# Always rebuilt, so the suite runs the code of this checkout.
+"$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
+
+step "Python: pytest"
+(cd bindings/python && "$py" -m pytest -q -p no:cacheprovider tests)
+
+step "Python: mypy --strict on the example"
+"$py" -m mypy --strict --cache-dir "$root/target/mypy-cache" bindings/python/examples/trace.py
+
+step "Node: npm ci (builds the addon)"
+(cd bindings/node && npm ci --no-audit --no-fund --loglevel=error)
+
+step "Node: node --test"
+(cd bindings/node && node --test test/*.test.mjs)
+
+echo "bindings: all tests passed" >&2
