@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+
 pub use spektate_core::*;
 
 pub mod config;
