@@ -14,42 +14,52 @@ use spektate::{Author, PullRequest, Record, Run, RunKind, RunResult, RunStatus};
 const SERVICES: usize = 10;
 
 /// `n` records of 10 services in 3 rings, each with finished p1, p2 and p3 runs, an author
-/// and a merged pull request, as a year of a busy project would hold.
+/// and a merged pull request, as a year of a busy project would hold. They are built in the
+/// order a tracker gets them: the records from one store query, then the runs of each kind
+/// from the CI's batches, then the authors and pull requests from the repository host's.
 fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
     let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    let mut k = Knowledge::default();
-    let mut records = Vec::with_capacity(n);
     let rings = ["dev", "qa", "prod"];
-    for i in 0..n {
-        let svc = i % SERVICES;
-        let (p1, p2, p3) = (
-            format!("{}", 100_000 + i),
-            format!("{}", 500_000 + i),
-            format!("{}", 900_000 + i),
-        );
-        let commit = format!("{:040x}", i * 7919 + 1);
-        let mut r = Record::new("fabrikam");
-        r.service = Some(format!("fabrikam/service-{svc}"));
-        r.image_tag = Some(format!("service-{svc}-{i}"));
-        r.commit_id = Some(commit.clone());
-        r.env = Some(rings[i % 3].to_string());
-        r.hld_commit_id = Some(format!("{:040x}", i * 104_729 + 3));
-        r.manifest_commit_id = Some(format!("{:040x}", i * 1_299_709 + 5));
-        r.pr = Some(format!("{}", i + 1));
-        r.source_repo = Some(format!(
-            "https://dev.azure.com/fabrikam/project/_git/service-{svc}"
-        ));
-        r.hld_repo = Some("https://dev.azure.com/fabrikam/project/_git/hld".into());
-        r.manifest_repo = Some("https://dev.azure.com/fabrikam/project/_git/manifests".into());
-        r.timestamp = Some(t0 + Duration::minutes(i as i64));
-        let start = t0 + Duration::minutes(i as i64 * 3);
-        for (id, kind, offset) in [
-            (&p1, RunKind::Build, 0),
-            (&p2, RunKind::Release, 6),
-            (&p3, RunKind::Build, 9),
-        ] {
+    let ids = |i: usize| (100_000 + i, 500_000 + i, 900_000 + i);
+    let commit = |i: usize| format!("{:040x}", i * 7919 + 1);
+
+    let records: Vec<Arc<Record>> = (0..n)
+        .map(|i| {
+            let svc = i % SERVICES;
+            let (p1, p2, p3) = ids(i);
+            let mut r = Record::new("fabrikam");
+            r.service = Some(format!("fabrikam/service-{svc}"));
+            r.commit_id = Some(commit(i));
+            r.image_tag = Some(format!("service-{svc}-{i}"));
+            r.p1 = Some(p1.to_string());
+            r.p2 = Some(p2.to_string());
+            r.p3 = Some(p3.to_string());
+            r.env = Some(rings[i % 3].to_string());
+            r.hld_commit_id = Some(format!("{:040x}", i * 104_729 + 3));
+            r.manifest_commit_id = Some(format!("{:040x}", i * 1_299_709 + 5));
+            r.pr = Some(format!("{}", i + 1));
+            r.source_repo = Some(format!(
+                "https://dev.azure.com/fabrikam/project/_git/service-{svc}"
+            ));
+            r.hld_repo = Some("https://dev.azure.com/fabrikam/project/_git/hld".into());
+            r.manifest_repo = Some("https://dev.azure.com/fabrikam/project/_git/manifests".into());
+            r.timestamp = Some(t0 + Duration::minutes(i as i64));
+            Arc::new(r)
+        })
+        .collect();
+
+    let mut k = Knowledge::default();
+    for (step, kind, offset) in [
+        (0, RunKind::Build, 0),
+        (1, RunKind::Release, 6),
+        (2, RunKind::Build, 9),
+    ] {
+        for i in 0..n {
+            let id = [ids(i).0, ids(i).1, ids(i).2][step].to_string();
+            let start = t0 + Duration::minutes(i as i64 * 3);
             let mut run = Run::new(id.clone(), kind, RunStatus::Completed);
-            run.result = Some(if i % 17 == 0 && offset == 9 {
+            let failed = i % 17 == 0 && step == 2;
+            run.result = Some(if failed {
                 RunResult::Failed
             } else {
                 RunResult::Succeeded
@@ -59,12 +69,10 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
             run.started_at = Some(start + Duration::minutes(offset + 1));
             run.finished_at = Some(start + Duration::minutes(offset + 5));
             run.last_changed_at = run.finished_at;
-            k.runs_mut(kind)
-                .insert(id.clone(), Lookup::Found(Arc::new(run)));
+            k.runs_mut(kind).insert(id, Lookup::Found(Arc::new(run)));
         }
-        r.p1 = Some(p1);
-        r.p2 = Some(p2);
-        r.p3 = Some(p3);
+    }
+    for i in 0..n {
         let author = Author {
             name: format!("Author {}", i % 50),
             email: None,
@@ -73,12 +81,17 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
             url: None,
         };
         k.authors
-            .entry(format!("dev.azure.com/fabrikam/project/service-{svc}"))
+            .entry(format!(
+                "dev.azure.com/fabrikam/project/service-{}",
+                i % SERVICES
+            ))
             .or_default()
-            .insert(commit, Lookup::Found(Arc::new(author)));
+            .insert(commit(i), Lookup::Found(Arc::new(author)));
+    }
+    for i in 0..n {
         let pr = PullRequest {
             id: format!("{}", i + 1),
-            title: format!("Update service-{svc} to service-{svc}-{i}"),
+            title: format!("Update service-{0} to service-{0}-{i}", i % SERVICES),
             description: None,
             source_branch: None,
             target_branch: None,
@@ -92,7 +105,6 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
             .entry("dev.azure.com/fabrikam/project/hld".into())
             .or_default()
             .insert(format!("{}", i + 1), Lookup::Found(Arc::new(pr)));
-        records.push(Arc::new(r));
     }
     (records, k)
 }

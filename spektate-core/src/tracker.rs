@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 use crate::correlate::fetch;
-use crate::correlate::join::{self, Knowledge, Lookup, RepoCache, RepoDefaults, per_repo_get};
+use crate::correlate::join::{
+    self, Knowledge, Lookup, RecordRepos, RepoCache, RepoDefaults, per_repo_get,
+};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::model::deployment::{Deployment, Status};
@@ -196,6 +198,11 @@ struct State {
     knowledge: Knowledge,
     served_by: HashMap<String, usize>,
     status: HashMap<String, Status>,
+    /// Records whose deployment may still change without its record changing (not complete,
+    /// author or pull request not settled); `None` before the first join.
+    candidates: Option<Vec<usize>>,
+    /// Manifest repositories named by the records (or the defaults), by key.
+    manifest_repos: BTreeMap<String, RepoRef>,
 }
 
 impl Tracker {
@@ -278,6 +285,7 @@ impl Tracker {
         let gone: HashSet<&str> = expired.iter().map(|r| r.row_key.as_str()).collect();
         state.records.retain(|r| !gone.contains(r.row_key.as_str()));
         state.reindex();
+        state.candidates = None;
         let mut snap = (*self.snapshot()).clone();
         snap.expired.clear();
         *self
@@ -325,12 +333,26 @@ impl Tracker {
         }
         state.loaded = true;
         stats.records_changed = changed.len();
-        state.knowledge.cluster_reports = inner.store.cluster_syncs(&inner.partition).await?;
+        let reports = inner.store.cluster_syncs(&inner.partition).await?;
+        let mut learned = reports != state.knowledge.cluster_reports;
+        state.knowledge.cluster_reports = reports;
+
+        // The records worth a look: new or changed ones, and those whose deployment may
+        // still change; a settled history is not even iterated.
+        let mut work: Vec<usize> = match &state.candidates {
+            Some(c) => c.clone(),
+            None => (0..state.records.len()).collect(),
+        };
+        work.extend(changed.iter().filter_map(|k| state.index.get(k).copied()));
+        work.sort_unstable();
+        work.dedup();
+        let records = &state.records;
+        let work_records = || work.iter().map(|&i| &records[i]);
 
         // 2. Runs not yet final, of deployments not yet complete or records that changed.
         let mut cache = RepoCache::new(&inner.defaults);
         let mut due: BTreeMap<RunKind, BTreeMap<String, RunRequest>> = BTreeMap::new();
-        for record in &state.records {
+        for record in work_records() {
             let settled = state.status.get(&record.row_key) == Some(&Status::Complete);
             if settled && !changed.contains(&record.row_key) {
                 continue;
@@ -388,7 +410,7 @@ impl Tracker {
         // 3. Stages of multi-stage runs that did not succeed, when the run was just fetched.
         let mut stage_jobs = Vec::new();
         let mut seen = HashSet::new();
-        for record in state.records.iter().filter(|r| join::is_multi_stage(r)) {
+        for record in work_records().filter(|r| join::is_multi_stage(r)) {
             let Some(id) = &record.p1 else { continue };
             let Some(Lookup::Found(run)) = state.knowledge.builds.get(id) else {
                 continue;
@@ -402,13 +424,13 @@ impl Tracker {
             }
         }
         for (id, stages) in fetch::stages(&inner.pipelines, stage_jobs, inner.concurrency).await {
-            state.knowledge.stages.insert(id, stages);
+            learned |= state.knowledge.stages.insert(id, stages.clone()).as_ref() != Some(&stages);
         }
 
         // 4. Authors not yet known and pull requests not yet merged, batched per repository.
         let mut want_authors: BTreeMap<String, (RepoRef, Vec<String>)> = BTreeMap::new();
         let mut want_prs: BTreeMap<String, (RepoRef, Vec<String>)> = BTreeMap::new();
-        for record in &state.records {
+        for record in work_records() {
             let repos = cache.repos(record);
             if let Some((repo, commit)) = join::author_source(record, &repos, &state.knowledge) {
                 if matches!(
@@ -453,20 +475,14 @@ impl Tracker {
             ),
         );
         for ((repo, id), lookup) in authors {
-            state
-                .knowledge
-                .authors
-                .entry(repo)
-                .or_default()
-                .insert(id, shared(lookup));
+            let lookup = shared(lookup);
+            let slot = state.knowledge.authors.entry(repo).or_default();
+            learned |= slot.insert(id, lookup.clone()).as_ref() != Some(&lookup);
         }
         for ((repo, id), lookup) in prs {
-            state
-                .knowledge
-                .pull_requests
-                .entry(repo)
-                .or_default()
-                .insert(id, shared(lookup));
+            let lookup = shared(lookup);
+            let slot = state.knowledge.pull_requests.entry(repo).or_default();
+            learned |= slot.insert(id, lookup.clone()).as_ref() != Some(&lookup);
         }
 
         // 5. Sync tags of manifest repositories: when anything changed, when never read, or
@@ -485,20 +501,18 @@ impl Tracker {
                 }
             }
         }
-        let mut repos: BTreeMap<String, RepoRef> = BTreeMap::new();
-        for record in state
-            .records
-            .iter()
-            .filter(|r| r.manifest_commit_id.is_some())
-        {
+        for record in work_records().filter(|r| r.manifest_commit_id.is_some()) {
             if let Some(entry) = cache.repos(record).manifest {
-                repos
+                state
+                    .manifest_repos
                     .entry(entry.key.to_string())
                     .or_insert_with(|| (*entry.repo).clone());
             }
         }
-        let sync_due: Vec<(String, RepoRef)> = repos
-            .into_iter()
+        let sync_due: Vec<(String, RepoRef)> = state
+            .manifest_repos
+            .iter()
+            .map(|(k, r)| (k.clone(), r.clone()))
             .filter(|(key, _)| {
                 anything_changed
                     || waiting.contains(key)
@@ -510,11 +524,32 @@ impl Tracker {
             .collect();
         let synced = fetch::sync_tags(&inner.repositories, sync_due, limit).await;
         for (key, lookup) in synced {
-            state.knowledge.sync_tags.insert(key, lookup);
+            learned |= state
+                .knowledge
+                .sync_tags
+                .insert(key, lookup.clone())
+                .as_ref()
+                != Some(&lookup);
         }
 
-        // 6. Join.
+        // 6. Join, unless nothing changed and nothing depends on the clock (no step is
+        //    running): then the last result still holds.
         let now = Utc::now();
+        let settled = previous.refreshed_at.is_some()
+            && !anything_changed
+            && !learned
+            && previous.deployments.iter().all(|d| {
+                d.steps()
+                    .iter()
+                    .all(|(_, _, s)| !s.is_some_and(|s| s.state.is_active()))
+            });
+        if settled {
+            let mut snapshot = (*previous).clone();
+            snapshot.refreshed_at = Some(now);
+            stats.deployments = snapshot.deployments.len();
+            *inner.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+            return Ok(stats);
+        }
         let deployments = join::correlate(&state.records, &state.knowledge, &inner.defaults, now);
         let expired: Vec<Record> = state
             .records
@@ -526,6 +561,16 @@ impl Tracker {
             .iter()
             .map(|d| (d.id().to_string(), d.status))
             .collect();
+        let mut cache = RepoCache::new(&inner.defaults);
+        let candidates = deployments
+            .iter()
+            .filter(|d| {
+                let repos = cache.repos(&d.record);
+                may_still_change(d, &repos, &state.knowledge, &inner.repositories)
+            })
+            .filter_map(|d| state.index.get(d.id()).copied())
+            .collect();
+        state.candidates = Some(candidates);
         stats.deployments = deployments.len();
         let snapshot = Snapshot {
             deployments,
@@ -546,6 +591,37 @@ impl State {
             .map(|(i, r)| (r.row_key.clone(), i))
             .collect();
     }
+}
+
+/// Whether a deployment can change without its record changing: not complete, a lookup
+/// failed, or an author or pull request that a provider could still answer is not settled
+/// (unknown, or not merged).
+fn may_still_change(
+    d: &Deployment,
+    repos: &RecordRepos,
+    k: &Knowledge,
+    providers: &[Arc<dyn Repositories>],
+) -> bool {
+    let served = |repo: &RepoRef| fetch::provider_for(providers, repo).is_some();
+    let author_pending = join::author_source(&d.record, repos, k).is_some_and(|(repo, commit)| {
+        served(&repo.repo)
+            && !matches!(
+                per_repo_get(&k.authors, &repo.key, commit),
+                Some(Lookup::Found(_) | Lookup::Missing)
+            )
+    });
+    let pr_pending = match (d.pr(), &repos.hld) {
+        (Some(pr), Some(repo)) => {
+            served(&repo.repo)
+                && !matches!(
+                    per_repo_get(&k.pull_requests, &repo.key, pr),
+                    Some(Lookup::Missing)
+                )
+                && !d.pull_request.as_ref().is_some_and(|p| p.merged)
+        }
+        _ => false,
+    };
+    d.status != Status::Complete || author_pending || pr_pending || !d.warnings.is_empty()
 }
 
 fn shared<T>(lookup: Lookup<T>) -> Lookup<Arc<T>> {
