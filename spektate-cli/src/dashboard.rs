@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use spektate::dashboard::{self, Dashboard};
-use spektate::{Error, Result, Tracker};
+use spektate::{Error, Result};
 
 use crate::providers::ProviderArgs;
 use crate::store_args::{Access, StoreArgs};
@@ -38,18 +38,13 @@ fn parse_bind(v: &str) -> std::result::Result<IpAddr, String> {
 
 /// Runs `dashboard` until Ctrl-C or SIGTERM.
 pub async fn run(cmd: DashboardCmd, store: &StoreArgs) -> Result<()> {
-    let providers = cmd.providers.build()?;
-    let mut builder = Tracker::builder(store.open(Access::Read)?)
-        .partition(store.partition_key.clone())
-        .defaults(providers.defaults);
-    for p in providers.pipelines {
-        builder = builder.pipelines(p);
-    }
-    for r in providers.repositories {
-        builder = builder.repositories(r);
-    }
+    let tracker = cmd
+        .providers
+        .build()?
+        .tracker(store.open(Access::Read)?, store.partition_key.clone())
+        .build();
     let every = Duration::from_secs(cmd.refresh);
-    let board = Dashboard::new(builder.build()).refresh_every(every);
+    let board = Dashboard::new(tracker).refresh_every(every);
     let addr = SocketAddr::new(cmd.bind, cmd.port);
     let server = board.clone().bind(addr).await.map_err(|e| {
         let flag = match &e {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clap::Args;
-use spektate::{Deployment, DeploymentKind, Error, Filter, Result, Status, Tracker, render};
+use spektate::{Deployment, DeploymentKind, Error, Filter, Result, Status, render};
 
 use crate::progress::Progress;
 use crate::providers::ProviderArgs;
@@ -42,7 +42,7 @@ pub struct GetCmd {
     #[arg(long, value_parser = ["complete", "in-progress", "failed", "canceled", "incomplete"])]
     pub status: Option<String>,
     /// Only deployments with this word in any shown field.
-    #[arg(short = 'k', long)]
+    #[arg(long)]
     pub keyword: Option<String>,
     /// At most this many, newest first.
     #[arg(long)]
@@ -55,6 +55,9 @@ pub struct GetCmd {
     pub watch: Option<u64>,
     #[command(flatten)]
     pub providers: ProviderArgs,
+    /// Storage account key, as `-k` of `bedrock deployment get` (same as --access-key).
+    #[arg(short = 'k', value_name = "ACCESS_KEY", value_parser = |v: &str| Ok::<_, String>(spektate::http::Secret::new(v.trim())))]
+    pub storage_key: Option<spektate::http::Secret>,
 }
 
 /// The output formats.
@@ -142,18 +145,13 @@ pub fn print(
 pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
     let output = Output::parse(&cmd.output)?;
     let filter = cmd.filter()?;
-    let providers = cmd.providers.build()?;
-    let mut builder = Tracker::builder(store.open(Access::Read)?)
-        .partition(store.partition_key.clone())
-        .defaults(providers.defaults)
-        .scope(filter.store_query());
-    for p in providers.pipelines {
-        builder = builder.pipelines(p);
-    }
-    for r in providers.repositories {
-        builder = builder.repositories(r);
-    }
-    let tracker = builder.build();
+    let store = &store.with_access_key(cmd.storage_key.clone());
+    let tracker = cmd
+        .providers
+        .build()?
+        .tracker(store.open(Access::Read)?, store.partition_key.clone())
+        .scope(filter.store_query())
+        .build();
     let stdout = std::io::stdout();
     loop {
         let deployments = {

@@ -235,7 +235,7 @@ async fn bedrock_storage_flags_record_into_azurite_and_get_shows_linked_deployme
         &flags,
         &[
             "get",
-            "--access-key",
+            "-k",
             DEV_KEY,
             "--org",
             "fabrikam",
