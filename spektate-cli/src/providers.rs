@@ -98,6 +98,13 @@ impl ProviderArgs {
         self.azdo().repos(&Names::FLAGS)
     }
 
+    /// GitHub repositories, when --github, --github-url or SPEKTATE_GITHUB_TOKEN asks for them.
+    pub fn github_repos(&self) -> Result<Option<spektate::github::GitHubRepos>> {
+        self.github_settings()
+            .map(|g| g.client(&Names::FLAGS).map(|c| c.repos()))
+            .transpose()
+    }
+
     /// GitHub, when --github, --github-url or SPEKTATE_GITHUB_TOKEN asks for it.
     fn github_settings(&self) -> Option<GitHubSettings> {
         let token = env_token("SPEKTATE_GITHUB_TOKEN");

@@ -86,6 +86,33 @@ pub async fn run(cmd: ValidateCmd, store: &StoreArgs) -> Result<()> {
         }
     }
 
+    let github_repos: Vec<_> = [
+        &defaults.manifest_repo,
+        &defaults.hld_repo,
+        &defaults.source_repo,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|r| r.provider == RepoHost::GitHub)
+    .collect();
+    if let Some(github) = cmd.providers.github_repos()? {
+        if github_repos.is_empty() {
+            lines.push((
+                format!("github {}", github.client().api_url()),
+                Ok("configured; name a repository (--manifest-repo, --hld-repo, --source-repo) to check access".into()),
+            ));
+        }
+        for repo in github_repos {
+            lines.push((
+                format!("github {}", repo.web_url()),
+                github
+                    .check(repo)
+                    .await
+                    .map(|_| "repository readable".into()),
+            ));
+        }
+    }
+
     let failed = lines.iter().filter(|(_, r)| r.is_err()).count();
     for (name, outcome) in &lines {
         match outcome {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use spektate_core::{Author, ClusterSync, PullRequest, RepoRef, Repositories, Result};
+use spektate_core::{Author, ClusterSync, Error, PullRequest, RepoRef, Repositories, Result};
 
 use crate::client::GitHub;
 use crate::pulls::PullMemo;
@@ -44,6 +44,26 @@ impl GitHubRepos {
     /// The client.
     pub fn client(&self) -> &GitHub {
         &self.gh
+    }
+
+    /// Checks that the token (or anonymous access) can read `repo`: the error names the
+    /// repository, and says so when the token was rejected or the repository is not found.
+    pub async fn check(&self, repo: &RepoRef) -> Result<()> {
+        let url = self.gh.repo_url(repo, "")?;
+        let object = format!("{}/{}", repo.owner, repo.name);
+        match self
+            .gh
+            .get_uncached(&url, "read repository", &object)
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(Error::provider(
+                self.gh.label(),
+                "read repository",
+                object,
+                "not found, or not visible to this token",
+            )),
+        }
     }
 }
 

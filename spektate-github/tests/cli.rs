@@ -248,3 +248,54 @@ async fn spektate_get_traces_a_github_enterprise_journey() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spektate_validate_checks_github_access_to_each_named_repository() {
+    let gh = FakeGitHub::start().await;
+    let host = gh.server.uri();
+    gh.world().repos.insert("fabrikam/manifests".into());
+    let cli = Cli::new();
+    let readable = format!("{host}/fabrikam/manifests");
+    let (ok, stdout, stderr) = cli
+        .run(
+            &[
+                "validate",
+                "--github-url",
+                &host,
+                "--manifest-repo",
+                &readable,
+            ],
+            Some(TOKEN),
+        )
+        .await;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("store: ok"), "{stdout}");
+    assert!(
+        stdout.contains("fabrikam/manifests: ok (repository readable)"),
+        "{stdout}"
+    );
+
+    let hidden = format!("{host}/fabrikam/secret-hld");
+    let (ok, stdout, stderr) = cli
+        .run(
+            &[
+                "validate",
+                "--github-url",
+                &host,
+                "--manifest-repo",
+                &readable,
+                "--hld-repo",
+                &hidden,
+            ],
+            Some(TOKEN),
+        )
+        .await;
+    assert!(!ok, "a repository the token cannot read fails validate");
+    assert!(
+        stdout.contains("fabrikam/secret-hld: failed")
+            && stdout.contains("not visible to this token"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 of 3 checks failed"), "{stderr}");
+    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+}
