@@ -36,10 +36,10 @@ pub struct GetCmd {
     #[arg(short = 'd', long = "deployment-id")]
     pub deployment_id: Option<String>,
     /// Only deployments or only manual HLD edits: deployment | manual-hld-edit.
-    #[arg(long, value_parser = ["deployment", "manual-hld-edit"])]
+    #[arg(long)]
     pub kind: Option<String>,
     /// Only this status: complete | in-progress | failed | canceled | incomplete.
-    #[arg(long, value_parser = ["complete", "in-progress", "failed", "canceled", "incomplete"])]
+    #[arg(long)]
     pub status: Option<String>,
     /// Only deployments with this word in any shown field.
     #[arg(long)]
@@ -100,20 +100,29 @@ impl GetCmd {
             run_id: self.build_id.clone(),
             commit: self.commit_id.clone(),
             deployment_id: self.deployment_id.clone(),
-            kind: self.kind.as_deref().map(|k| match k {
-                "manual-hld-edit" => DeploymentKind::ManualHldEdit,
-                _ => DeploymentKind::Deployment,
-            }),
-            status: self.status.as_deref().map(|s| match s {
-                "complete" => Status::Complete,
-                "in-progress" => Status::InProgress,
-                "failed" => Status::Failed,
-                "canceled" => Status::Canceled,
-                _ => Status::Incomplete,
-            }),
+            kind: self
+                .kind
+                .as_deref()
+                .map(DeploymentKind::parse)
+                .transpose()
+                .map_err(|e| as_flag(e, "--kind"))?,
+            status: self
+                .status
+                .as_deref()
+                .map(Status::parse)
+                .transpose()
+                .map_err(|e| as_flag(e, "--status"))?,
             keyword: self.keyword.clone(),
             top: self.top,
         })
+    }
+}
+
+/// A core input error named by the flag the user typed.
+fn as_flag(e: Error, flag: &str) -> Error {
+    match e {
+        Error::Invalid { reason, .. } => Error::invalid(flag, reason),
+        other => other,
     }
 }
 

@@ -94,12 +94,13 @@ impl Param {
     }
 }
 
-/// Lower-case letters and digits only: `manual-hld-edit`, `manualHldEdit` and `Manual HLD edit` fold alike.
-fn fold(v: &str) -> String {
-    v.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+/// A core parse error as the dashboard's, named by the query parameter the user wrote.
+fn invalid_param(param: &str, e: spektate_core::Error) -> Error {
+    let reason = match e {
+        spektate_core::Error::Invalid { reason, .. } => reason,
+        other => other.to_string(),
+    };
+    Error::invalid(param, reason)
 }
 
 fn count(name: &str, value: &str, max: usize) -> Result<usize, Error> {
@@ -157,33 +158,13 @@ impl DeploymentQuery {
                 Param::DeploymentId => f.deployment_id = Some(value),
                 Param::Keyword => f.keyword = Some(value),
                 Param::Kind => {
-                    f.kind = Some(match fold(&value).as_str() {
-                        "deployment" | "deployments" => DeploymentKind::Deployment,
-                        "manualhldedit" | "hldedit" | "manual" => DeploymentKind::ManualHldEdit,
-                        _ => {
-                            return Err(Error::invalid(
-                                name.as_ref(),
-                                format!("'{value}' is not one of deployment, manual-hld-edit"),
-                            ));
-                        }
-                    })
+                    f.kind = Some(
+                        DeploymentKind::parse(&value)
+                            .map_err(|e| invalid_param(name.as_ref(), e))?,
+                    )
                 }
                 Param::Status => {
-                    f.status = Some(match fold(&value).as_str() {
-                        "complete" | "completed" => Status::Complete,
-                        "inprogress" => Status::InProgress,
-                        "failed" => Status::Failed,
-                        "canceled" | "cancelled" => Status::Canceled,
-                        "incomplete" => Status::Incomplete,
-                        _ => {
-                            return Err(Error::invalid(
-                                "status",
-                                format!(
-                                    "'{value}' is not one of complete, in-progress, failed, canceled, incomplete"
-                                ),
-                            ));
-                        }
-                    })
+                    f.status = Some(Status::parse(&value).map_err(|e| invalid_param("status", e))?)
                 }
                 Param::Top => f.top = Some(count("top", &value, usize::MAX)?),
                 Param::Limit => q.limit = count("limit", &value, MAX_LIMIT)?,

@@ -103,6 +103,26 @@ pub enum Status {
 }
 
 impl Status {
+    /// Parses a status word in any spelling (`in-progress`, `inProgress`, `In Progress`), or
+    /// says which words are accepted.
+    pub fn parse(word: &str) -> crate::Result<Self> {
+        Ok(match super::run::fold(word).as_str() {
+            "complete" | "completed" => Status::Complete,
+            "inprogress" => Status::InProgress,
+            "failed" => Status::Failed,
+            "canceled" | "cancelled" => Status::Canceled,
+            "incomplete" => Status::Incomplete,
+            _ => {
+                return Err(crate::Error::invalid(
+                    "status",
+                    format!(
+                        "'{word}' is not one of complete, in-progress, failed, canceled, incomplete"
+                    ),
+                ));
+            }
+        })
+    }
+
     /// The word shown in tables.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -175,6 +195,21 @@ pub enum DeploymentKind {
     Deployment,
     /// A change made straight in the HLD repo, with no image behind it.
     ManualHldEdit,
+}
+
+impl DeploymentKind {
+    /// Parses a kind word in any spelling (`manual-hld-edit`, `manualHldEdit`), or says which
+    /// words are accepted.
+    pub fn parse(word: &str) -> crate::Result<Self> {
+        match super::run::fold(word).as_str() {
+            "deployment" | "deployments" => Ok(DeploymentKind::Deployment),
+            "manualhldedit" | "hldedit" | "manual" => Ok(DeploymentKind::ManualHldEdit),
+            _ => Err(crate::Error::invalid(
+                "kind",
+                format!("'{word}' is not one of deployment, manual-hld-edit"),
+            )),
+        }
+    }
 }
 
 /// The journey of one change: the joined view of a record, its runs and its enrichments.
@@ -418,6 +453,29 @@ impl Serialize for Deployment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_and_kind_words_parse_in_any_spelling() {
+        for w in ["in-progress", "inProgress", "In Progress", "in_progress"] {
+            assert_eq!(Status::parse(w).unwrap(), Status::InProgress, "{w}");
+        }
+        assert_eq!(Status::parse("cancelled").unwrap(), Status::Canceled);
+        assert_eq!(
+            DeploymentKind::parse("manual-hld-edit").unwrap(),
+            DeploymentKind::ManualHldEdit
+        );
+        assert_eq!(
+            DeploymentKind::parse("manualHldEdit").unwrap(),
+            DeploymentKind::ManualHldEdit
+        );
+        let e = Status::parse("done").unwrap_err().to_string();
+        assert!(e.contains("'done'") && e.contains("in-progress"), "{e}");
+        let e = DeploymentKind::parse("image").unwrap_err().to_string();
+        assert!(
+            e.contains("'image'") && e.contains("manual-hld-edit"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn commits_match_full_or_by_prefix() {

@@ -96,7 +96,9 @@ impl RunResult {
     }
 }
 
-fn fold(word: &str) -> String {
+/// A word lower-cased without separators, so `in-progress`, `inProgress` and `in_progress`
+/// compare equal.
+pub(crate) fn fold(word: &str) -> String {
     word.chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
