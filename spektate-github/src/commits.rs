@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use spektate_core::{Author, RepoRef, Result};
 
 use crate::client::{Fetched, GitHub};
@@ -32,30 +32,15 @@ pub(crate) async fn authors(
             wanted.push(c.clone());
         }
     }
-    let mut out = HashMap::new();
-    let mut rest = wanted.clone();
-    if gh.has_graphql() && wanted.len() > 1 {
-        let items: Vec<(String, Value)> = wanted
-            .iter()
-            .map(|c| (c.clone(), json!(c.trim())))
-            .collect();
-        let (found, fallback) = graphql::lookup_all(gh, Lookup::Commits, repo, &items).await?;
-        for (commit, obj) in found {
-            if let Some(a) = from_graphql(&obj) {
-                out.insert(commit, a);
-            }
-        }
-        rest = fallback;
-    }
-    let fetches = rest
-        .iter()
-        .map(|c| async move { (c.clone(), rest_author(gh, repo, c).await) });
-    for (commit, got) in futures::future::join_all(fetches).await {
-        if let Some(a) = got? {
-            out.insert(commit, a);
-        }
-    }
-    Ok(out)
+    graphql::batch_then_rest(
+        gh,
+        Lookup::Commits,
+        repo,
+        &wanted,
+        from_graphql,
+        |c| async move { rest_author(gh, repo, &c).await },
+    )
+    .await
 }
 
 async fn rest_author(gh: &GitHub, repo: &RepoRef, sha: &str) -> Result<Option<Author>> {
@@ -112,6 +97,7 @@ pub(crate) fn from_graphql(obj: &Value) -> Option<Author> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn fixture(name: &str) -> String {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));

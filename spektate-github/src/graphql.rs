@@ -217,6 +217,47 @@ pub(crate) async fn lookup_all<K: Clone + Eq + std::hash::Hash>(
     Ok((found, fallback))
 }
 
+/// Looks ids (commits, tag objects) of `repo` up: in GraphQL batches when there are several,
+/// then over REST, one request each, for a single id and for whatever GraphQL could not
+/// answer. `from_graphql` reads a GraphQL object; `rest` fetches one id (`None`: not found).
+pub(crate) async fn batch_then_rest<T, F, Fut>(
+    gh: &GitHub,
+    kind: Lookup,
+    repo: &RepoRef,
+    ids: &[String],
+    from_graphql: fn(&Value) -> Option<T>,
+    rest: F,
+) -> Result<HashMap<String, T>>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let mut out = HashMap::new();
+    let mut singles = ids.to_vec();
+    if gh.has_graphql() && ids.len() > 1 {
+        let items: Vec<(String, Value)> = ids
+            .iter()
+            .map(|id| (id.clone(), json!(id.trim())))
+            .collect();
+        let (found, fallback) = lookup_all(gh, kind, repo, &items).await?;
+        for (id, obj) in found {
+            if let Some(v) = from_graphql(&obj) {
+                out.insert(id, v);
+            }
+        }
+        singles = fallback;
+    }
+    let fetches = singles
+        .iter()
+        .map(|id| async { (id.clone(), rest(id.clone()).await) });
+    for (id, got) in futures::future::join_all(fetches).await {
+        if let Some(v) = got? {
+            out.insert(id, v);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use spektate_core::{ClusterSync, Error, RepoRef, Result};
 
 use crate::client::{Fetched, GitHub};
@@ -144,30 +144,18 @@ async fn tag_objects(
     repo: &RepoRef,
     shas: &[String],
 ) -> Result<HashMap<String, TagInfo>> {
-    let mut out = HashMap::new();
     if shas.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
-    let mut rest: Vec<String> = shas.to_vec();
-    if gh.has_graphql() && shas.len() > 1 {
-        let items: Vec<(String, Value)> = shas.iter().map(|s| (s.clone(), json!(s))).collect();
-        let (found, fallback) = graphql::lookup_all(gh, Lookup::Tags, repo, &items).await?;
-        for (sha, obj) in found {
-            if let Some(info) = from_graphql(&obj) {
-                out.insert(sha, info);
-            }
-        }
-        rest = fallback;
-    }
-    let singles = rest
-        .iter()
-        .map(|sha| async move { (sha.clone(), rest_tag(gh, repo, sha).await) });
-    for (sha, got) in futures::future::join_all(singles).await {
-        if let Some(info) = got? {
-            out.insert(sha, info);
-        }
-    }
-    Ok(out)
+    graphql::batch_then_rest(
+        gh,
+        Lookup::Tags,
+        repo,
+        shas,
+        from_graphql,
+        |sha| async move { rest_tag(gh, repo, &sha).await },
+    )
+    .await
 }
 
 async fn rest_tag(gh: &GitHub, repo: &RepoRef, sha: &str) -> Result<Option<TagInfo>> {
@@ -224,6 +212,7 @@ pub(crate) fn from_graphql(obj: &Value) -> Option<TagInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn fixture(name: &str) -> String {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
