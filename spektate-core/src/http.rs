@@ -73,7 +73,12 @@ pub struct Policy {
     pub max_delay: Duration,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Largest response body read; a longer one is an error naming the provider and limit.
+    pub max_body_bytes: usize,
 }
+
+/// The default cap on a response body: 32 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 << 20;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -83,6 +88,7 @@ impl Default for Policy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(60),
             concurrency: 8,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -306,7 +312,16 @@ impl HttpClient {
         let mut attempt = 0u32;
         loop {
             self.hold_back().await;
-            let outcome = self.attempt(&req).await;
+            let outcome = match self.attempt(&req).await {
+                Ok(resp) => Ok(resp),
+                Err(Failure::Transport(e)) => Err(e),
+                Err(Failure::TooLarge(limit)) => {
+                    return Err(self.err(
+                        &req,
+                        format!("the response body is larger than the limit of {limit} bytes"),
+                    ));
+                }
+            };
             if let Ok(resp) = &outcome {
                 self.note_limits(resp);
             }
@@ -372,7 +387,7 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(&self, req: &Request) -> std::result::Result<Response, reqwest::Error> {
+    async fn attempt(&self, req: &Request) -> std::result::Result<Response, Failure> {
         let mut builder = self.client.request(req.method.clone(), &req.url);
         builder = match &self.auth {
             Auth::None => builder,
@@ -385,10 +400,20 @@ impl HttpClient {
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
-        let resp = builder.send().await?;
+        let mut resp = builder.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await?.to_vec();
+        let limit = self.policy.max_body_bytes;
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(Failure::TooLarge(limit));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            if body.len() + chunk.len() > limit {
+                return Err(Failure::TooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Response {
             status,
             headers,
@@ -429,6 +454,20 @@ impl HttpClient {
 
     fn err(&self, req: &Request, message: impl fmt::Display) -> Error {
         Error::provider(&self.provider, &req.operation, &req.object, message)
+    }
+}
+
+/// Why an attempt brought no response.
+enum Failure {
+    /// The request did not complete.
+    Transport(reqwest::Error),
+    /// The body passed the policy's limit (bytes).
+    TooLarge(usize),
+}
+
+impl From<reqwest::Error> for Failure {
+    fn from(e: reqwest::Error) -> Self {
+        Failure::Transport(e)
     }
 }
 
@@ -484,7 +523,7 @@ fn reset_wait(resp: &Response) -> Option<Duration> {
         .parse::<i64>()
         .ok()?;
     Some(Duration::from_secs(
-        (reset - Utc::now().timestamp()).max(1) as u64
+        reset.saturating_sub(Utc::now().timestamp()).max(1) as u64,
     ))
 }
 
@@ -510,11 +549,15 @@ fn retry_wait(resp: &Response, attempt: u32, policy: &Policy) -> Option<Duration
     Some(backoff(attempt, policy))
 }
 
-/// `Retry-After` as seconds or an HTTP date.
+/// `Retry-After` as seconds or an HTTP date. Nonsense (negative, NaN) is `None`; a wait
+/// too long to represent saturates, and the caller's policy then refuses to wait for it.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs));
+        if !(secs >= 0.0) {
+            return None;
+        }
+        return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
     Some((at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
@@ -565,6 +608,110 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn hostile_retry_after_values_never_panic() {
+        for v in [
+            "1e20",
+            "1e400",
+            "-1",
+            "-0.5",
+            "NaN",
+            "inf",
+            "-inf",
+            "18446744073709551616",
+        ] {
+            let parsed = parse_retry_after(v);
+            assert!(
+                parsed.is_none() || parsed >= Some(Duration::from_secs(u64::MAX / 2)),
+                "{v} parsed as {parsed:?}"
+            );
+        }
+        assert_eq!(parse_retry_after("1e20"), Some(Duration::MAX));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("NaN"), None);
+        let far = parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT").unwrap();
+        assert!(far > Duration::from_secs(200 * 365 * 86_400));
+    }
+
+    #[tokio::test]
+    async fn a_huge_retry_after_on_any_response_is_harmless() {
+        let server = MockServer::start().await;
+        Mock::given(path("/ok"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("retry-after", "1e20")
+                    .insert_header("x-ratelimit-remaining", "0")
+                    .insert_header("x-ratelimit-reset", "9223372036854775807")
+                    .set_body_string("[1]"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/busy"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1e20"))
+            .mount(&server)
+            .await;
+        let client = HttpClient::with_policy("github", Auth::None, fast()).unwrap();
+        let v: Vec<u8> = client
+            .get_json(&format!("{}/ok", server.uri()), "get", "ok")
+            .await
+            .unwrap();
+        assert_eq!(v, vec![1]);
+        let started = std::time::Instant::now();
+        let err = client
+            .send(Request::get(
+                format!("{}/busy", server.uri()),
+                "get",
+                "busy",
+            ))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HTTP 429"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "waited for a demanded eon"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_an_error_naming_provider_and_limit() {
+        let server = MockServer::start().await;
+        Mock::given(path("/big"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(4096)))
+            .mount(&server)
+            .await;
+        Mock::given(path("/small"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("[1]"))
+            .mount(&server)
+            .await;
+        let policy = Policy {
+            max_body_bytes: 1024,
+            ..fast()
+        };
+        let client = HttpClient::with_policy("azure-devops", Auth::None, policy).unwrap();
+        let err = client
+            .send(Request::get(
+                format!("{}/big", server.uri()),
+                "get builds",
+                "ids 1",
+            ))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("azure-devops"), "{err}");
+        assert!(err.contains("1024 bytes"), "{err}");
+        let v: Vec<u8> = client
+            .get_json(&format!("{}/small", server.uri()), "get", "small")
+            .await
+            .unwrap();
+        assert_eq!(v, vec![1]);
+    }
+
+    #[test]
+    fn the_default_body_limit_is_32_mib() {
+        assert_eq!(Policy::default().max_body_bytes, 32 * 1024 * 1024);
     }
 
     #[tokio::test]
