@@ -13,6 +13,7 @@ use crate::model::deployment::ClusterSync;
 use crate::model::record::{MAX_VALUE_LEN, Record, empty_or_equal, normalize};
 use crate::model::repo::RepoRef;
 use crate::model::run::{RunReport, RunResult, RunStatus};
+use crate::model::url::without_credentials;
 use crate::store::{RecordQuery, RecordStore};
 
 /// How many times a rule is re-applied after losing a race before giving up.
@@ -165,9 +166,9 @@ fn optional(field: &str, value: Option<&str>) -> Result<Option<String>> {
     Ok(Some(v))
 }
 
-/// An optional repository URL, which must parse.
+/// An optional repository URL, which must parse; user info (`user:token@`) is never stored.
 fn repository(field: &str, value: Option<&str>) -> Result<Option<String>> {
-    let v = optional(field, value)?;
+    let v = optional(field, value.map(without_credentials).as_deref())?;
     if let Some(url) = &v {
         RepoRef::parse(url).map_err(|_| {
             Error::invalid(
@@ -395,7 +396,7 @@ impl Recorder {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(str::to_string);
+            .map(without_credentials);
         let repo = repository("repository", e.repository.as_deref())?;
         let earlier = self
             .store

@@ -4,3 +4,4 @@ pub mod deployment;
 pub mod record;
 pub mod repo;
 pub mod run;
+pub mod url;

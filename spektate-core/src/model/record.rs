@@ -39,10 +39,13 @@ pub struct Record {
     /// Approval pull request id.
     pub pr: Option<String>,
     /// URL of the source repo.
+    #[serde(serialize_with = "super::url::serialize_without_credentials")]
     pub source_repo: Option<String>,
     /// URL of the HLD repo.
+    #[serde(serialize_with = "super::url::serialize_without_credentials")]
     pub hld_repo: Option<String>,
     /// URL of the manifest repo.
+    #[serde(serialize_with = "super::url::serialize_without_credentials")]
     pub manifest_repo: Option<String>,
     /// When the store last wrote the row.
     #[serde(rename = "Timestamp")]

@@ -58,7 +58,7 @@ impl RepoRef {
                 "repository URL",
                 format!(
                     "'{}' is not an Azure DevOps, GitHub or GitLab repository URL",
-                    url.trim()
+                    super::url::without_credentials(url.trim())
                 ),
             )
         })

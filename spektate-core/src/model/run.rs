@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::repo::RepoRef;
+use super::url::without_credentials;
 use crate::error::{Error, Result};
 
 /// Where a run is in its life.
@@ -158,6 +159,7 @@ pub struct Run {
     /// When anything about it last changed.
     pub last_changed_at: Option<DateTime<Utc>>,
     /// Web page of the run.
+    #[serde(serialize_with = "super::url::serialize_without_credentials")]
     pub url: Option<String>,
     /// Source branch, without `refs/heads/`.
     pub source_branch: Option<String>,
@@ -234,6 +236,7 @@ pub struct RunReport {
     /// When it finished.
     pub finished_at: Option<DateTime<Utc>>,
     /// Web page of the run.
+    #[serde(serialize_with = "super::url::serialize_without_credentials")]
     pub url: Option<String>,
     /// Source commit.
     pub commit: Option<String>,
@@ -261,7 +264,7 @@ impl RunReport {
             .flatten()
             .max()
             .or(self.reported_at);
-        run.url = self.url.clone();
+        run.url = self.url.as_deref().map(without_credentials);
         run.source_commit = self.commit.clone();
         run.source_branch = self.branch.as_deref().map(strip_ref);
         run.repository = self
