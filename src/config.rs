@@ -113,9 +113,14 @@ pub struct StoreSettings {
 impl fmt::Debug for StoreSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A connection string may hold the key: only its kind is shown.
+        let cleaned;
         let store = match self.store.split_once(':') {
             Some((kind, _)) if kind.eq_ignore_ascii_case("azure-table") => "azure-table:***",
-            _ => self.store.as_str(),
+            _ if looks_like_connection_string(&self.store) => "***",
+            _ => {
+                cleaned = spektate_core::model::url::without_credentials(&self.store);
+                cleaned.as_str()
+            }
         };
         f.debug_struct("StoreSettings")
             .field("store", &store)
@@ -125,6 +130,22 @@ impl fmt::Debug for StoreSettings {
             .field("table_endpoint", &self.table_endpoint)
             .finish()
     }
+}
+
+/// Whether a store argument is an Azure Storage connection string (which holds a key or a
+/// signature) rather than a path: it must never become a file name or an error message.
+fn looks_like_connection_string(spec: &str) -> bool {
+    let lower = spec.to_ascii_lowercase();
+    [
+        "accountkey=",
+        "sharedaccesssignature=",
+        "accountname=",
+        "defaultendpointsprotocol=",
+        "usedevelopmentstorage=",
+        "tableendpoint=",
+    ]
+    .iter()
+    .any(|k| lower.contains(k))
 }
 
 impl StoreSettings {
@@ -155,6 +176,17 @@ impl StoreSettings {
             return Err(Error::invalid(
                 names.store,
                 format!("is empty; give {}", Self::kinds()),
+            ));
+        }
+        let azure_table = spec
+            .split_once(':')
+            .is_some_and(|(kind, _)| kind.eq_ignore_ascii_case("azure-table"));
+        if !azure_table && looks_like_connection_string(spec) {
+            return Err(Error::invalid(
+                names.store,
+                "looks like an Azure Storage connection string (it has AccountKey=, \
+                 SharedAccessSignature= or AccountName=) and is not a store: write it as \
+                 azure-table:<connection string>, with the table name",
             ));
         }
         let (scheme, rest) = match spec.split_once(':') {
@@ -532,6 +564,42 @@ mod tests {
         assert!(e.contains("--store") && e.contains("empty"), "{e}");
         let e = err(StoreSettings::spec("sqlite:").open(&NAMES, Access::Write));
         assert!(e.contains("needs a path"), "{e}");
+    }
+
+    #[test]
+    fn a_connection_string_without_its_kind_is_refused_unechoed_and_creates_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = "c2VjcmV0LWtleS1kby1ub3Qtc2hvdw==";
+        let sas = "sv=2019-02-02&sig=c2lnbmF0dXJl";
+        for spec in [
+            format!("DefaultEndpointsProtocol=https;AccountName=fabrikam;AccountKey={key}"),
+            format!("AccountName=fabrikam;AccountKey={key};TableEndpoint=http://127.0.0.1:1/x"),
+            format!(
+                "TableEndpoint=https://fabrikam.table.core.windows.net/;SharedAccessSignature={sas}"
+            ),
+            format!("sqlite:AccountName=fabrikam;AccountKey={key}"),
+        ] {
+            let in_dir = dir.path().join(&spec).display().to_string();
+            for given in [spec.clone(), in_dir] {
+                for access in [Access::Read, Access::Write] {
+                    let e = err(StoreSettings::spec(&given).open(&NAMES, access));
+                    assert!(e.contains("--store") && e.contains("azure-table:"), "{e}");
+                    assert!(
+                        !e.contains(key) && !e.contains("sig="),
+                        "the secret is echoed: {e}"
+                    );
+                    let shown = format!("{:?}", StoreSettings::spec(&given));
+                    assert!(!shown.contains(key) && !shown.contains("sig="), "{shown}");
+                }
+            }
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "a file was created: {left:?}");
+        let shown = format!(
+            "{:?}",
+            StoreSettings::spec("postgres://app:hunter2@db/spektate")
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[cfg(feature = "azdo")]
