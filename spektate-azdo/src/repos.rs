@@ -33,6 +33,8 @@ const FLUX_PREFIX: &str = "refs/tags/flux-";
 pub struct AzureRepos {
     http: HttpClient,
     base_url: String,
+    /// The host (with port) the base URL names: the only one the token is sent to.
+    host: String,
     tags: Mutex<HashMap<String, TagTarget>>,
 }
 
@@ -83,12 +85,30 @@ impl AzureReposBuilder {
                 .map_or(base_url.as_str(), |(_, r)| r)
         );
         let http = api::client(&name, self.token.as_ref(), self.policy)?;
+        let host = configured_host(&base_url);
         Ok(AzureRepos {
             http,
             base_url,
+            host,
             tags: Mutex::new(HashMap::new()),
         })
     }
+}
+
+/// Whether `host` is Azure DevOps Services (whose repositories are asked at the configured URL).
+fn is_cloud(host: &str) -> bool {
+    host == "dev.azure.com" || host.ends_with(".visualstudio.com")
+}
+
+/// The lower-cased `host[:port]` of an http(s) URL, without user info.
+fn configured_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    authority
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_lowercase()
 }
 
 impl AzureRepos {
@@ -106,7 +126,15 @@ impl AzureRepos {
         Self::builder().token(token).build()
     }
 
-    /// The Git API URL of `repo`: `{org}/{project}/_apis/git/repositories/{name}`.
+    /// Whether `repo` is an Azure Repos repository this provider contacts: a cloud one
+    /// (`dev.azure.com`, `*.visualstudio.com`), asked at the configured URL, or one on the
+    /// configured Server's host. The token is sent nowhere else.
+    pub fn serves_host(&self, repo: &RepoRef) -> bool {
+        repo.provider == RepoHost::AzureDevOps && (is_cloud(&repo.host) || repo.host == self.host)
+    }
+
+    /// The Git API URL of `repo`: `{org}/{project}/_apis/git/repositories/{name}`, on the
+    /// configured host and scheme; a repository elsewhere is refused.
     pub fn repo_api_url(&self, repo: &RepoRef) -> Result<String> {
         if repo.provider != RepoHost::AzureDevOps {
             return Err(Error::invalid(
@@ -114,11 +142,23 @@ impl AzureRepos {
                 format!("'{}' is not an Azure Repos repository", repo.web_url()),
             ));
         }
+        if !self.serves_host(repo) {
+            return Err(Error::invalid(
+                "repository",
+                format!(
+                    "'{}' is not contacted: host {} is not configured (Azure DevOps URL {})",
+                    repo.web_url(),
+                    repo.host,
+                    self.base_url
+                ),
+            ));
+        }
         let host = repo.host.as_str();
-        let org = if host == "dev.azure.com" || host.ends_with(".visualstudio.com") {
+        let org = if is_cloud(host) {
             format!("{}/{}", self.base_url, enc(&repo.owner))
         } else {
-            repo.azure_org_url()
+            let scheme = self.base_url.split_once("://").map_or("https", |(s, _)| s);
+            format!("{scheme}://{host}/{}", repo.owner)
         };
         let project = repo.project.as_deref().unwrap_or(&repo.name);
         Ok(format!(
@@ -357,7 +397,7 @@ impl Repositories for AzureRepos {
     }
 
     fn serves_repo(&self, repo: &RepoRef) -> bool {
-        repo.provider == RepoHost::AzureDevOps
+        self.serves_host(repo)
     }
 
     async fn authors(&self, repo: &RepoRef, commits: &[String]) -> Result<HashMap<String, Author>> {
@@ -530,10 +570,36 @@ mod tests {
         let server =
             RepoRef::parse("https://tfs.corp.local/tfs/DefaultCollection/Ops/_git/manifests")
                 .unwrap();
+        assert!(
+            !p.serves_repo(&server),
+            "a host nobody configured is not contacted"
+        );
+        let e = p.repo_api_url(&server).unwrap_err().to_string();
+        assert!(
+            e.contains("not contacted") && e.contains("tfs.corp.local"),
+            "{e}"
+        );
+        let on_server = AzureRepos::builder()
+            .base_url("https://TFS.corp.local/tfs")
+            .build()
+            .unwrap();
+        assert!(on_server.serves_repo(&server));
         assert_eq!(
-            p.repo_api_url(&server).unwrap(),
+            on_server.repo_api_url(&server).unwrap(),
             "https://tfs.corp.local/tfs/defaultcollection/ops/_apis/git/repositories/manifests"
         );
+        let downgraded =
+            RepoRef::parse("http://tfs.corp.local/tfs/DefaultCollection/Ops/_git/manifests")
+                .unwrap();
+        assert!(
+            on_server
+                .repo_api_url(&downgraded)
+                .unwrap()
+                .starts_with("https://"),
+            "the configured scheme is used, not the record's"
+        );
+        let elsewhere = RepoRef::parse("http://any.host/o/p/_git/r").unwrap();
+        assert!(!on_server.serves_repo(&elsewhere) && !p.serves_repo(&elsewhere));
         let gh = RepoRef::parse("https://github.com/fabrikam/frontend").unwrap();
         assert!(!p.serves_repo(&gh));
         assert!(
