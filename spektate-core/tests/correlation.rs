@@ -251,12 +251,58 @@ fn duration_sums_runs_or_counts_a_multi_stage_run_once() {
             ],
             Some(10 * 60),
         ),
+        (
+            "one run is p1, p2 and p3",
+            record(Some("1"), Some("1"), Some("1")),
+            vec![run("1", RunKind::Build, "ok", 0, Some(8))],
+            Some(8 * 60),
+        ),
+        (
+            "p1 is also p3, p2 a release",
+            record(Some("1"), Some("2"), Some("1")),
+            vec![
+                run("1", RunKind::Build, "ok", 0, Some(5)),
+                run("2", RunKind::Release, "ok", 10, Some(12)),
+            ],
+            Some(7 * 60),
+        ),
+        (
+            "a running p1 that is also p3 counts to now once",
+            record(Some("1"), Some("2"), Some("1")),
+            vec![
+                run("1", RunKind::Build, "run", 90, None),
+                run("2", RunKind::Release, "ok", 92, Some(93)),
+            ],
+            Some(11 * 60),
+        ),
+        (
+            "a release and a build with one id are two runs",
+            record(Some("1"), Some("3"), Some("3")),
+            vec![
+                run("1", RunKind::Build, "ok", 0, Some(5)),
+                run("3", RunKind::Release, "ok", 10, Some(12)),
+                run("3", RunKind::Build, "ok", 20, Some(23)),
+            ],
+            Some(10 * 60),
+        ),
         ("no known runs", record(Some("1"), None, None), vec![], None),
     ];
     for (name, rec, runs, want) in cases {
         let d = deployment(&rec, &know(&runs), &RepoDefaults::default(), now).unwrap();
         assert_eq!(d.duration_secs, want, "{name}");
     }
+
+    // One workflow run recorded as p2 (looked up as a release) and p3 (as a build): the
+    // provider gives both the same page, so it is one run.
+    let page = "https://github.com/fabrikam/hld/actions/runs/3";
+    let mut release = run("3", RunKind::Release, "ok", 10, Some(12));
+    let mut build = run("3", RunKind::Build, "ok", 10, Some(12));
+    release.url = Some(page.into());
+    build.url = Some(page.into());
+    let runs = [run("1", RunKind::Build, "ok", 0, Some(5)), release, build];
+    let rec = record(Some("1"), Some("3"), Some("3"));
+    let d = deployment(&rec, &know(&runs), &RepoDefaults::default(), now).unwrap();
+    assert_eq!(d.duration_secs, Some(7 * 60));
 }
 
 #[test]

@@ -387,7 +387,7 @@ fn join(
             DeploymentKind::Deployment
         },
         status: status::status(image.as_ref(), metadata.as_ref(), manifest.as_ref()),
-        duration_secs: status::duration(r1, r2, r3, multi_stage, now),
+        duration_secs: status::duration([r1, r2, r3], now),
         last_updated: status::last_updated(r1, r2, r3, record.timestamp, now),
         started_at,
         source_repo: repos.source.as_ref().map(|e| e.repo.clone()),

@@ -51,24 +51,26 @@ fn span(run: &Run, now: DateTime<Utc>) -> Option<i64> {
     Some((end - queued).num_seconds().max(0))
 }
 
-/// Duration in seconds (DESIGN §3.6): for a multi-stage p1/p2 run its own span counted once,
-/// otherwise the sum of each run's finish (or now) minus its queue time; p3 is added in both.
-pub fn duration(
-    p1: Option<&Run>,
-    p2: Option<&Run>,
-    p3: Option<&Run>,
-    multi_stage: bool,
-    now: DateTime<Utc>,
-) -> Option<i64> {
-    let runs = if multi_stage {
-        [p1.or(p2), None, p3]
-    } else {
-        [p1, p2, p3]
-    };
-    runs.into_iter()
-        .flatten()
+/// Duration in seconds (DESIGN §3.6): the sum of each distinct run's finish (or now) minus
+/// its queue time, so a multi-stage run that is p1 and p2 (or p1, p2 and p3) counts once.
+/// `runs` are p1, p2 and p3.
+pub fn duration(runs: [Option<&Run>; 3], now: DateTime<Utc>) -> Option<i64> {
+    let mut distinct: Vec<&Run> = Vec::with_capacity(3);
+    for run in runs.into_iter().flatten() {
+        if !distinct.iter().any(|seen| same_run(seen, run)) {
+            distinct.push(run);
+        }
+    }
+    distinct
+        .into_iter()
         .filter_map(|r| span(r, now))
         .reduce(|a, b| a + b)
+}
+
+/// Whether two looked-up runs are one: the same kind and id, or the same web page (a run a
+/// provider serves as both a release and a build, as GitHub Actions does).
+fn same_run(a: &Run, b: &Run) -> bool {
+    (a.kind == b.kind && a.id == b.id) || (a.url.is_some() && a.url == b.url)
 }
 
 /// Last updated (DESIGN §3.7): when p3 last changed, else p2, else p1, else when the record
