@@ -6,14 +6,13 @@ mod common;
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use common::azurite::Azurite;
+use common::raw_table::raw;
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use spektate_azdo::AzureTableStore;
-use spektate_azdo::table::signing::{authorization, canonical_resource, http_date};
-use spektate_azdo::table::{DEV_ACCOUNT, DEV_KEY, TableAccount};
-use spektate_core::http::{Auth, HttpClient, Method, Request, Secret};
+use spektate_azdo::table::{DEV_ACCOUNT, TableAccount};
+use spektate_core::http::{Method, Secret};
 use spektate_core::{
     DeploymentKind, Filter, ImageBuilt, ManifestCommitted, MetadataUpdated, Record, RecordQuery,
     RecordStore, Recorder, StepName, Tracker,
@@ -21,55 +20,6 @@ use spektate_core::{
 
 fn store(az: &Azurite, table: &str) -> Arc<AzureTableStore> {
     Arc::new(AzureTableStore::new(az.account(), table).expect("store"))
-}
-
-/// Sends a signed request straight to the Table service, as another client would.
-async fn raw(
-    az: &Azurite,
-    method: Method,
-    path: &str,
-    query: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let http = HttpClient::new("raw table client", Auth::None).unwrap();
-    let key = base64_decode(DEV_KEY);
-    let date = http_date(Utc::now());
-    let content_type = if body.is_some() {
-        "application/json"
-    } else {
-        ""
-    };
-    let resource = canonical_resource(DEV_ACCOUNT, &format!("/{DEV_ACCOUNT}{path}"));
-    let auth = authorization(
-        DEV_ACCOUNT,
-        &key,
-        method.as_str(),
-        content_type,
-        &date,
-        &resource,
-    );
-    let url = if query.is_empty() {
-        format!("{}{path}", az.endpoint())
-    } else {
-        format!("{}{path}?{query}", az.endpoint())
-    };
-    let mut req = Request::new(method, url, "raw", path)
-        .header("x-ms-date", &date)
-        .header("x-ms-version", "2019-02-02")
-        .header("accept", "application/json;odata=nometadata")
-        .header("authorization", &auth)
-        .pass(&[400, 404, 409, 412]);
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let resp = http.send(req).await.expect("raw request");
-    let v = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-    (resp.status, v)
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,9 +1,10 @@
 //! The Azure Table Storage record store, hand-written on the shared HTTP client: Shared Key
 //! signing, connection strings, OData filters with escaped literals, continuation paging,
-//! and ETag-conditional writes.
+//! ETag-conditional writes, and the service's limits checked before a write is sent.
 
 mod connection;
 mod entity;
+pub mod limits;
 pub mod odata;
 pub mod signing;
 mod store;

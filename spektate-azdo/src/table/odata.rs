@@ -1,9 +1,9 @@
 //! OData pieces of the Table service: `$filter` expressions with every string literal
-//! escaped, entity key paths, and the characters keys may not hold.
+//! escaped, entity key paths, and keys made from values that may hold any character.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use spektate_core::{Error, RecordQuery, Result};
+use spektate_core::RecordQuery;
 
 /// RFC 3986 unreserved characters stay; everything else is percent-encoded.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -54,30 +54,6 @@ pub fn record_filter(partition: &str, query: &RecordQuery) -> String {
         parts.push(format!("Timestamp ge {}", datetime(since)));
     }
     parts.join(" and ")
-}
-
-/// Checks a PartitionKey or RowKey value: not empty, at most 1 KiB, none of `/ \ # ?` and
-/// no control character (the Table service rejects them).
-pub fn check_key(field: &str, value: &str) -> Result<()> {
-    if value.is_empty() {
-        return Err(Error::invalid(field, "is empty; a value is required"));
-    }
-    if value.len() > 1024 {
-        return Err(Error::invalid(
-            field,
-            format!("is {} bytes long; the limit is 1024", value.len()),
-        ));
-    }
-    if let Some(c) = value
-        .chars()
-        .find(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control())
-    {
-        return Err(Error::invalid(
-            field,
-            format!("{value:?} contains {c:?}, which a table key may not hold"),
-        ));
-    }
-    Ok(())
 }
 
 /// A key for a value that may hold characters keys may not: those (and `%`) percent-encoded.
@@ -132,11 +108,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_checked_escaped_and_encoded() {
-        assert!(check_key("partition key", "fabrikam").is_ok());
-        let e = check_key("partition key", "a/b").unwrap_err().to_string();
-        assert!(e.contains("\"a/b\"") && e.contains("'/'"), "{e}");
-        assert!(check_key("partition key", "").is_err());
+    fn keys_are_escaped_and_encoded() {
         assert_eq!(safe_key("job/12#3"), "job%2F12%233");
         assert_eq!(
             entity_path("deployments", "o'neil x", "abc"),

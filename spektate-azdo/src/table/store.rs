@@ -15,7 +15,8 @@ use super::entity::{
     cluster_entity, entity_cluster, entity_record, entity_report, etag_time, insertion_time,
     record_entity, replacement_entity, report_entity,
 };
-use super::odata::{check_key, enc, entity_path, eq, record_filter, safe_key};
+use super::limits::{check_entity, check_key};
+use super::odata::{enc, entity_path, eq, record_filter, safe_key};
 use super::signing::{authorization, canonical_resource, http_date};
 
 /// The REST API version every request asks for.
@@ -47,6 +48,10 @@ const KEYED_READ_MAX: usize = KEYS_PER_FILTER * 3;
 /// - A replace keeps the columns other tools wrote (it reads the row, then writes it back
 ///   with the record's columns, conditional on the record's ETag).
 /// - The table is created when first written to; reading a missing table reads nothing.
+/// - The service's limits are checked before a write is sent (keys of 512 UTF-16 code
+///   units, strings of 64 KiB, dates from 1601, entities of 1 MiB; see [`super::limits`]):
+///   a write that breaks one is an [`Error::Invalid`] naming the column, and nothing is
+///   written.
 pub struct AzureTableStore {
     http: HttpClient,
     account: TableAccount,
@@ -135,7 +140,7 @@ fn check_table_name(table: &str) -> Result<()> {
 }
 
 fn check_partition(partition: &str) -> Result<()> {
-    check_key("partition key", partition)?;
+    check_key("partition key", "PartitionKey", partition)?;
     if partition.ends_with(RUNS_SUFFIX) || partition.ends_with(CLUSTERS_SUFFIX) {
         return Err(Error::invalid(
             "partition key",
@@ -375,6 +380,7 @@ impl AzureTableStore {
         row_key: &str,
         entity: &Value,
     ) -> Result<Option<String>> {
+        check_entity(entity)?;
         self.ensure_table().await?;
         let path = entity_path(&self.table, partition, row_key);
         match self
@@ -450,10 +456,11 @@ impl RecordStore for AzureTableStore {
 
     async fn insert(&self, record: &Record) -> Result<Record> {
         check_partition(&record.partition_key)?;
-        check_key("row key", &record.row_key)?;
+        check_key("row key", "RowKey", &record.row_key)?;
         check_values(record)?;
-        self.ensure_table().await?;
         let entity = record_entity(record);
+        check_entity(&entity)?;
+        self.ensure_table().await?;
         let path = format!("/{}", self.table);
         match self
             .call(
@@ -494,7 +501,7 @@ impl RecordStore for AzureTableStore {
 
     async fn replace(&self, record: &Record) -> Result<Record> {
         check_partition(&record.partition_key)?;
-        check_key("row key", &record.row_key)?;
+        check_key("row key", "RowKey", &record.row_key)?;
         check_values(record)?;
         let missing = || Error::NotFound {
             what: format!(
@@ -518,6 +525,7 @@ impl RecordStore for AzureTableStore {
             .or(current_etag)
             .unwrap_or_else(|| "*".to_string());
         let entity = replacement_entity(&current, record);
+        check_entity(&entity)?;
         let path = entity_path(&self.table, &record.partition_key, &record.row_key);
         let headers = [("if-match", if_match.as_str())];
         match self
@@ -546,8 +554,8 @@ impl RecordStore for AzureTableStore {
     }
 
     async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()> {
-        check_key("partition key", partition)?;
-        check_key("row key", row_key)?;
+        check_key("partition key", "PartitionKey", partition)?;
+        check_key("row key", "RowKey", row_key)?;
         let path = entity_path(&self.table, partition, row_key);
         let if_match = etag.unwrap_or("*");
         match self
@@ -574,7 +582,7 @@ impl RecordStore for AzureTableStore {
         }
         let runs = format!("{partition}{RUNS_SUFFIX}");
         let key = safe_key(&report.id);
-        check_key("run id", &key)?;
+        check_key("run id", "RowKey", &key)?;
         let etag = self
             .upsert(
                 "put run report",
@@ -630,7 +638,7 @@ impl RecordStore for AzureTableStore {
         }
         let clusters = format!("{partition}{CLUSTERS_SUFFIX}");
         let key = safe_key(&sync.cluster);
-        check_key("cluster", &key)?;
+        check_key("cluster", "RowKey", &key)?;
         self.upsert(
             "put cluster sync",
             &clusters,

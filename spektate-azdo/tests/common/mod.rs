@@ -4,3 +4,4 @@
 
 pub mod azurite;
 pub mod fixtures;
+pub mod raw_table;
