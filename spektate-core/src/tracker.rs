@@ -195,6 +195,8 @@ struct State {
     records: Vec<Arc<Record>>,
     index: HashMap<String, usize>,
     watermark: Option<DateTime<Utc>>,
+    /// The highest change sequence read, for stores that keep one.
+    sequence: Option<i64>,
     knowledge: Knowledge,
     served_by: HashMap<String, usize>,
     status: HashMap<String, Status>,
@@ -303,19 +305,31 @@ impl Tracker {
         let state = &mut *guard;
         let mut stats = RefreshStats::default();
 
-        // 1. Records: the whole scope once, then only what changed since the last one seen.
+        // 1. Records: the whole scope once, then only what changed since the last one seen:
+        // after the last change sequence where the store keeps one, else since the newest
+        // timestamp less the store's overlap. Both reads come before any state changes, so
+        // a failed read leaves the watermark where it was.
         let mut query = inner.scope.clone();
         if state.loaded {
-            if let Some(w) = state.watermark {
-                query.changed_since = Some(w - inner.overlap);
+            if let Some(n) = state.sequence {
+                query.after_sequence = Some(n);
+            } else if let Some(w) = state.watermark {
+                let overlap = inner.overlap.max(
+                    chrono::Duration::from_std(inner.store.change_overlap()).unwrap_or_default(),
+                );
+                query.changed_since = Some(w - overlap);
             }
         }
         let fresh = inner.store.query(&inner.partition, &query).await?;
+        let reports = inner.store.cluster_syncs(&inner.partition).await?;
         stats.records_read = fresh.len();
         let mut changed: HashSet<String> = HashSet::new();
         for record in fresh {
             if let Some(t) = record.timestamp {
                 state.watermark = Some(state.watermark.map_or(t, |w| w.max(t)));
+            }
+            if let Some(n) = record.sequence {
+                state.sequence = Some(state.sequence.map_or(n, |w| w.max(n)));
             }
             match state.index.get(&record.row_key).copied() {
                 Some(i) if state.records[i].etag == record.etag && record.etag.is_some() => {}
@@ -333,7 +347,6 @@ impl Tracker {
         }
         state.loaded = true;
         stats.records_changed = changed.len();
-        let reports = inner.store.cluster_syncs(&inner.partition).await?;
         let mut learned = reports != state.knowledge.cluster_reports;
         state.knowledge.cluster_reports = reports;
 

@@ -53,6 +53,11 @@ pub struct Record {
     /// The store's version tag of the row, used for conditional writes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// Where the store keeps one: the order of the row's last write among all writes,
+    /// assigned at commit, so a reader that saw up to `n` misses nothing by asking for
+    /// more than `n` ([`crate::RecordQuery::after_sequence`]).
+    #[serde(skip)]
+    pub sequence: Option<i64>,
 }
 
 /// The data columns of a record, in table order, by their stored names.
@@ -122,7 +127,14 @@ impl Record {
             "manifestRepo" => &mut self.manifest_repo,
             _ => return false,
         };
-        *slot = value.and_then(|v| normalize(&v));
+        let url = name.ends_with("Repo");
+        *slot = value.and_then(|v| {
+            if url {
+                normalize(&super::url::without_credentials(&v))
+            } else {
+                normalize(&v)
+            }
+        });
         true
     }
 

@@ -47,6 +47,7 @@ impl State {
         self.version += 1;
         record.etag = Some(format!("W/\"{}\"", self.version));
         record.timestamp = Some(Utc::now());
+        record.sequence = Some(self.version as i64);
     }
 }
 
@@ -111,6 +112,7 @@ impl RecordStore for MemoryStore {
         let mut stored = record.clone();
         stored.etag = Some(format!("W/\"{version}\""));
         stored.timestamp = Some(Utc::now());
+        stored.sequence = Some(version as i64);
         *slot = stored.clone();
         state.version = version;
         Ok(stored)

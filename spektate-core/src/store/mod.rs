@@ -42,6 +42,9 @@ pub struct RecordQuery {
     pub run_id: Option<String>,
     /// Only records the store wrote at or after this time.
     pub changed_since: Option<DateTime<Utc>>,
+    /// Only records whose last write came after this [`Record::sequence`] (stores that
+    /// keep a sequence; others ignore it and are asked with [`Self::changed_since`]).
+    pub after_sequence: Option<i64>,
 }
 
 macro_rules! setters {
@@ -80,6 +83,12 @@ impl RecordQuery {
         self
     }
 
+    /// Only records whose last write came after sequence `n`.
+    pub fn after_sequence(mut self, n: i64) -> Self {
+        self.after_sequence = Some(n);
+        self
+    }
+
     /// Whether `record` passes every filter (for stores that filter in memory).
     pub fn matches(&self, record: &Record) -> bool {
         let eq = |want: &Option<String>, have: &Option<String>| match want {
@@ -97,6 +106,10 @@ impl RecordQuery {
             (Some(s), Some(t)) => t >= s,
             (Some(_), None) => false,
         };
+        let after = match (self.after_sequence, record.sequence) {
+            (Some(n), Some(seq)) => seq > n,
+            _ => true,
+        };
         self.row_key.as_ref().is_none_or(|k| *k == record.row_key)
             && eq(&self.image_tag, &record.image_tag)
             && eq(&self.env, &record.env)
@@ -109,6 +122,7 @@ impl RecordQuery {
             && eq(&self.p3, &record.p3)
             && run
             && since
+            && after
     }
 
     /// The equality filters as `(column, value)` pairs by stored column name.
@@ -145,6 +159,13 @@ impl RecordQuery {
 pub trait RecordStore: Send + Sync {
     /// Where the store is, for messages (`sqlite:/tmp/spektate.db`). Never holds a secret.
     fn describe(&self) -> String;
+
+    /// How far before the newest timestamp seen a [`RecordQuery::changed_since`] read must
+    /// reach so that a write that took long to commit is still read: the longest write the
+    /// store allows. Unused by stores that keep a [`Record::sequence`].
+    fn change_overlap(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
 
     /// The records of `partition` that pass `query`, in the store's stable order.
     async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>>;

@@ -1,5 +1,8 @@
 //! The embedded record store: one SQLite file, WAL mode and a busy timeout, so several
-//! pipeline steps on one agent (threads or processes) can record at once.
+//! pipeline steps on one agent (threads or processes) can record at once. Writers sync every
+//! commit to disk (`synchronous=FULL`); readers open the file read-only and change nothing.
+//! Every write takes the next value of a change sequence while it holds the write lock, so
+//! a reader that asks for what came after the last value it saw misses no commit.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -7,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use super::{RecordQuery, RecordStore};
 use crate::error::{Error, Result};
@@ -15,10 +18,12 @@ use crate::model::deployment::ClusterSync;
 use crate::model::record::{COLUMNS, Record};
 use crate::model::run::RunReport;
 
-/// The schema version this build reads and writes (kept in SQLite's `user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes (kept in SQLite's `user_version`); readers also
+/// read version 1.
+pub const SCHEMA_VERSION: i64 = 2;
 
-const SCHEMA: &str = r#"
+/// Version 1: records, run reports and cluster syncs.
+const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     partition_key TEXT NOT NULL,
@@ -49,15 +54,28 @@ CREATE TABLE IF NOT EXISTS cluster_syncs (
 );
 "#;
 
+/// Version 2: a change sequence on records, taken at commit.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE records ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+UPDATE records SET change_seq = seq;
+CREATE INDEX IF NOT EXISTS records_change ON records (change_seq);
+"#;
+
+/// The next change sequence; evaluated inside a write, under SQLite's write lock.
+const NEXT_SEQ: &str = "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM records)";
+
 /// A [`RecordStore`] in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
+    /// Whether the file has the change sequence (a reader of a version 1 file has not).
+    has_seq: bool,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the store at `path`, checking its schema version.
+    /// Opens (creating if needed) the store at `path` for writing, upgrading its schema.
+    /// A SQLite file of another application is refused, not turned into a store.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let err = |op: &str, e: &dyn std::fmt::Display| {
@@ -66,30 +84,73 @@ impl SqliteStore {
         let conn = Connection::open(&path).map_err(|e| err("open", &e))?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| err("open", &e))?;
+        let version = schema_version(&conn).map_err(|e| err("open", &e))?;
+        if version == 0 && has_foreign_tables(&conn).map_err(|e| err("open", &e))? {
+            return Err(err(
+                "open",
+                &"is a SQLite database of another application (it has tables and no spektate schema); give a new file",
+            ));
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| err("open", &e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| err("open", &e))?;
         let store = SqliteStore {
             path: path.clone(),
             conn: Arc::new(Mutex::new(conn)),
+            has_seq: true,
         };
         store.migrate().map_err(|e| err("open", &e))?;
         Ok(store)
     }
 
-    /// Opens an existing store; a missing file is an error naming it (for readers, so a
-    /// mistyped path is not silently created).
+    /// Opens an existing store read-only, for readers: nothing in the file changes (no
+    /// journal mode switch, no migration), so it works on a read-only file or mount. A
+    /// missing file, or a file that is not a spektate store, is an error naming it.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
+        let path = path.as_ref().to_path_buf();
+        let err = |op: &str, e: &dyn std::fmt::Display| {
+            Error::store(format!("sqlite:{}", path.display()), op, e)
+        };
         if !path.is_file() {
-            return Err(Error::store(
-                format!("sqlite:{}", path.display()),
+            return Err(err(
                 "open",
-                "no such file (record a deployment first, or check --store)",
+                &"no such file (record a deployment first, or check --store)",
             ));
         }
-        Self::open(path)
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)
+            .and_then(|c| schema_version(&c).map(|v| (c, v)))
+            .or_else(|_| {
+                // A WAL file on a read-only mount, with no -shm beside it: read it as immutable.
+                let uri = format!("file:{}?immutable=1", path.display());
+                let c = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?;
+                schema_version(&c).map(|v| (c, v))
+            });
+        let (conn, version) = conn.map_err(|e| err("open", &e))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| err("open", &e))?;
+        if version > SCHEMA_VERSION {
+            return Err(err("open", &newer(version)));
+        }
+        let has_records: bool = conn
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| err("open", &e))?;
+        if version == 0 || !has_records {
+            return Err(err(
+                "open",
+                &"is not a spektate store (no spektate schema); check --store",
+            ));
+        }
+        Ok(SqliteStore {
+            path,
+            conn: Arc::new(Mutex::new(conn)),
+            has_seq: version >= 2,
+        })
     }
 
     /// The file behind the store.
@@ -99,13 +160,9 @@ impl SqliteStore {
 
     fn migrate(&self) -> std::result::Result<(), String> {
         let mut conn = self.lock();
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| e.to_string())?;
+        let version = schema_version(&conn).map_err(|e| e.to_string())?;
         if version > SCHEMA_VERSION {
-            return Err(format!(
-                "schema version {version} was written by a newer spektate; this one reads version {SCHEMA_VERSION}"
-            ));
+            return Err(newer(version));
         }
         if version == SCHEMA_VERSION {
             return Ok(());
@@ -113,7 +170,13 @@ impl SqliteStore {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| e.to_string())?;
-        tx.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+        // Another writer may have upgraded the file while this one waited for the lock.
+        let version = schema_version(&tx).map_err(|e| e.to_string())?;
+        for (v, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+            if version < v {
+                tx.execute_batch(sql).map_err(|e| e.to_string())?;
+            }
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())
@@ -156,6 +219,25 @@ impl From<rusqlite::Error> for DbError {
     }
 }
 
+fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+fn newer(version: i64) -> String {
+    format!(
+        "schema version {version} was written by a newer spektate; this one reads up to version {SCHEMA_VERSION}"
+    )
+}
+
+/// Whether a file without a spektate schema holds tables of its own.
+fn has_foreign_tables(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table')",
+        [],
+        |r| r.get(0),
+    )
+}
+
 fn now_text() -> (DateTime<Utc>, String) {
     let now = Utc::now();
     (now, now.to_rfc3339_opts(SecondsFormat::Micros, true))
@@ -167,8 +249,15 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-const SELECT: &str = "SELECT partition_key, row_key, service, commitId, imageTag, p1, p2, p3, env, \
-    hldCommitId, manifestCommitId, pr, sourceRepo, hldRepo, manifestRepo, timestamp, version FROM records";
+/// The columns a record is read from; `sequence` is `change_seq`, or NULL in a version 1 file.
+fn select(has_seq: bool) -> String {
+    format!(
+        "SELECT partition_key, row_key, service, commitId, imageTag, p1, p2, p3, env, \
+         hldCommitId, manifestCommitId, pr, sourceRepo, hldRepo, manifestRepo, timestamp, version, {} \
+         FROM records",
+        if has_seq { "change_seq" } else { "NULL" }
+    )
+}
 
 fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     let mut r = Record {
@@ -184,6 +273,7 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     r.timestamp = parse_time(&ts);
     let version: i64 = row.get(16)?;
     r.etag = Some(version.to_string());
+    r.sequence = row.get(17)?;
     Ok(r)
 }
 
@@ -204,8 +294,9 @@ impl RecordStore for SqliteStore {
     async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>> {
         let partition = partition.to_string();
         let query = query.clone();
+        let has_seq = self.has_seq;
         self.with("query", move |conn| {
-            let mut sql = format!("{SELECT} WHERE partition_key = ?");
+            let mut sql = format!("{} WHERE partition_key = ?", select(has_seq));
             let mut args: Vec<String> = vec![partition];
             for (col, v) in query.equalities() {
                 let col = if col == "RowKey" { "row_key" } else { col };
@@ -220,6 +311,10 @@ impl RecordStore for SqliteStore {
                 sql.push_str(" AND timestamp >= ?");
                 args.push(since.to_rfc3339_opts(SecondsFormat::Micros, true));
             }
+            if let (Some(after), true) = (query.after_sequence, has_seq) {
+                sql.push_str(" AND change_seq > ?");
+                args.push(after.to_string());
+            }
             sql.push_str(" ORDER BY seq");
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args.iter()), row_to_record)?;
@@ -232,17 +327,20 @@ impl RecordStore for SqliteStore {
         let mut stored = record.clone();
         self.with("insert", move |conn| {
             let (now, now_s) = now_text();
-            let mut args: Vec<Option<String>> =
-                vec![Some(stored.partition_key.clone()), Some(stored.row_key.clone())];
+            let mut args: Vec<Option<String>> = vec![
+                Some(stored.partition_key.clone()),
+                Some(stored.row_key.clone()),
+            ];
             args.extend(column_values(&stored));
             args.push(Some(now_s));
             let sql = format!(
-                "INSERT INTO records (partition_key, row_key, {}, timestamp, version) VALUES ({}, 1)",
+                "INSERT INTO records (partition_key, row_key, {}, timestamp, version, change_seq) \
+                 VALUES ({}, 1, {NEXT_SEQ}) RETURNING change_seq",
                 COLUMNS.join(", "),
                 vec!["?"; COLUMNS.len() + 3].join(", ")
             );
-            match conn.execute(&sql, params_from_iter(args.iter())) {
-                Ok(_) => {}
+            match conn.query_row(&sql, params_from_iter(args.iter()), |r| r.get::<_, i64>(0)) {
+                Ok(seq) => stored.sequence = Some(seq),
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if e.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {
@@ -270,20 +368,23 @@ impl RecordStore for SqliteStore {
             args.push(Some(stored.partition_key.clone()));
             args.push(Some(stored.row_key.clone()));
             let mut sql = format!(
-                "UPDATE records SET {}, timestamp = ?, version = version + 1 WHERE partition_key = ? AND row_key = ?",
+                "UPDATE records SET {}, timestamp = ?, version = version + 1, change_seq = {NEXT_SEQ} \
+                 WHERE partition_key = ? AND row_key = ?",
                 sets.join(", ")
             );
             if let Some(etag) = &stored.etag {
                 sql.push_str(" AND version = ?");
                 args.push(Some(etag.clone()));
             }
-            sql.push_str(" RETURNING version");
-            let version: Option<i64> =
-                conn.query_row(&sql, params_from_iter(args.iter()), |r| r.get(0)).optional()?;
+            sql.push_str(" RETURNING version, change_seq");
+            let version: Option<(i64, i64)> = conn
+                .query_row(&sql, params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
             match version {
-                Some(v) => {
+                Some((v, seq)) => {
                     stored.timestamp = Some(now);
                     stored.etag = Some(v.to_string());
+                    stored.sequence = Some(seq);
                     Ok(stored)
                 }
                 None => {
@@ -462,5 +563,159 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!((mode.as_str(), version), ("wal", SCHEMA_VERSION));
+    }
+
+    fn record(partition: &str, tag: &str) -> Record {
+        let mut r = Record::new(partition);
+        r.image_tag = Some(tag.into());
+        r.p1 = Some("1".into());
+        r
+    }
+
+    #[tokio::test]
+    async fn a_write_committed_with_an_old_timestamp_is_still_read_after_the_last_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let a = store.insert(&record("p", "a")).await.unwrap();
+        let seen = a.sequence.expect("a sequence is assigned");
+        // A writer whose clock stepped back an hour, or that waited long for the lock.
+        let old =
+            (Utc::now() - chrono::Duration::hours(1)).to_rfc3339_opts(SecondsFormat::Micros, true);
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                &format!(
+                    "INSERT INTO records (partition_key, row_key, imageTag, timestamp, version, change_seq) \
+                     VALUES ('p', 'b00000000000', 'b', ?, 1, {NEXT_SEQ})"
+                ),
+                params![old],
+            )
+            .unwrap();
+        let by_time = store
+            .query("p", &RecordQuery::all().changed_since(a.timestamp.unwrap()))
+            .await
+            .unwrap();
+        assert!(by_time.iter().all(|r| r.row_key != "b00000000000"));
+        let after = store
+            .query("p", &RecordQuery::all().after_sequence(seen))
+            .await
+            .unwrap();
+        assert_eq!(
+            after.iter().map(|r| r.row_key.as_str()).collect::<Vec<_>>(),
+            vec!["b00000000000"]
+        );
+        let mut b = after[0].clone();
+        b.env = Some("dev".into());
+        let replaced = store.replace(&b).await.unwrap();
+        assert!(
+            replaced.sequence > after[0].sequence,
+            "a replace takes a new sequence"
+        );
+    }
+
+    #[tokio::test]
+    async fn readers_change_nothing_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.insert(&record("p", "a")).await.unwrap();
+        }
+        // A store that was copied without its WAL (or lives on a read-only mount) in
+        // rollback-journal mode: a reader must not switch it back to WAL or touch it.
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "journal_mode", "DELETE")
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let reader = SqliteStore::open_existing(&path).unwrap();
+        let got = reader.query("p", &RecordQuery::all()).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].sequence.is_some());
+        let e = reader
+            .insert(&record("p", "b"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("readonly") || e.contains("read-only"), "{e}");
+        drop(reader);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the reader changed the file"
+        );
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["s.db".to_string()], "no -wal or -shm beside it");
+    }
+
+    #[tokio::test]
+    async fn a_version_1_store_is_read_without_upgrading_and_upgraded_by_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO records (partition_key, row_key, imageTag, timestamp, version) \
+                 VALUES ('p', 'aaaaaaaaaaaa', 'a', '2026-01-01T00:00:00.000000Z', 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let reader = SqliteStore::open_existing(&path).unwrap();
+        let got = reader.query("p", &RecordQuery::all()).await.unwrap();
+        assert_eq!((got.len(), got[0].sequence), (1, None));
+        drop(reader);
+        let version = |p: &Path| {
+            Connection::open(p)
+                .unwrap()
+                .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+                .unwrap()
+        };
+        assert_eq!(version(&path), 1, "a reader does not migrate");
+        let writer = SqliteStore::open(&path).unwrap();
+        assert_eq!(version(&path), SCHEMA_VERSION);
+        let got = writer.query("p", &RecordQuery::all()).await.unwrap();
+        assert_eq!(got[0].sequence, Some(1), "existing rows keep their order");
+        let b = writer.insert(&record("p", "b")).await.unwrap();
+        assert_eq!(b.sequence, Some(2));
+    }
+
+    #[test]
+    fn another_applications_database_is_never_turned_into_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL);")
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let e = SqliteStore::open_existing(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("not a spektate store") && e.contains("app.db"),
+            "{e}"
+        );
+        let e = SqliteStore::open(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("another application") && e.contains("app.db"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn writers_sync_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        let level: i64 = store
+            .lock()
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!(level, 2, "synchronous=FULL");
     }
 }
