@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use async_trait::async_trait;
 use futures::StreamExt;
 use spektate_core::{
-    Error, Pipelines, RepoRef, Result, Run, RunBatch, RunKind, RunRequest, RunResult, RunStatus,
-    Stage,
+    Error, Pipelines, RepoHost, RepoRef, Result, Run, RunBatch, RunKind, RunRequest, RunResult,
+    RunStatus, Stage,
 };
 
 use crate::client::{Fetched, GitHub};
@@ -354,9 +354,26 @@ pub(crate) fn job_run(id: &str, kind: RunKind, j: &Job) -> std::result::Result<R
     run.url = j.html_url.clone();
     run.source_branch = j.head_branch.clone();
     run.source_commit = j.head_sha.clone();
-    // The job page (`https://github.com/{owner}/{repo}/runs/{id}`) names the repository.
-    run.repository = j.html_url.as_deref().and_then(|u| RepoRef::parse(u).ok());
+    // The job page (`https://HOST/{owner}/{repo}/runs/{id}`, or `.../actions/runs/{run}/job/{id}`)
+    // names the repository; it is a GitHub one whatever the host is called.
+    run.repository = j.html_url.as_deref().and_then(github_repo_of_page);
     Ok(run)
+}
+
+/// The GitHub repository a page of it (`https://HOST/{owner}/{repo}/...`) belongs to, on
+/// github.com or an Enterprise host of any name.
+pub(crate) fn github_repo_of_page(url: &str) -> Option<RepoRef> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let (authority, path) = rest.split_once('/')?;
+    let host = authority.rsplit('@').next()?.to_ascii_lowercase();
+    let mut segs = path.split(['/', '?', '#']).filter(|s| !s.is_empty());
+    let (owner, name) = (segs.next()?, segs.next()?);
+    RepoRef::parse(&format!("{scheme}://{host}/{owner}/{name}"))
+        .ok()
+        .map(|mut r| {
+            r.provider = RepoHost::GitHub;
+            r
+        })
 }
 
 #[async_trait]
@@ -524,6 +541,34 @@ mod tests {
             "2020-09-15T02:33:38+00:00"
         );
         assert_eq!(run.pipeline.as_deref(), Some("Build"));
+    }
+
+    #[test]
+    fn a_job_page_on_an_enterprise_host_names_a_github_repository() {
+        let mut job: Job = serde_json::from_str(&fixture("gh-actions-1115488431.json")).unwrap();
+        for page in [
+            "https://git.fabrikam.example/fabrikam/svc-4/actions/runs/7766/job/1115488431",
+            "https://git.fabrikam.example/fabrikam/svc-4/runs/1115488431",
+        ] {
+            job.html_url = Some(page.into());
+            let run = job_run("job:1115488431", RunKind::Build, &job).unwrap();
+            let repo = run.repository.unwrap();
+            assert_eq!(
+                (
+                    repo.provider,
+                    repo.host.as_str(),
+                    repo.owner.as_str(),
+                    repo.name.as_str()
+                ),
+                (
+                    RepoHost::GitHub,
+                    "git.fabrikam.example",
+                    "fabrikam",
+                    "svc-4"
+                ),
+                "{page}"
+            );
+        }
     }
 
     #[test]

@@ -160,6 +160,15 @@ fn parse(url: &str) -> Option<RepoRef> {
     build(scheme, host, path)
 }
 
+/// Whether a path is a page of a GitHub repository (`owner/repo/actions/runs/1/job/2`,
+/// `owner/repo/pull/3`, ...): GitLab puts such pages after `/-/`.
+fn is_github_page(segs: &[String]) -> bool {
+    const ROUTES: [&str; 9] = [
+        "actions", "runs", "pull", "tree", "blob", "commit", "commits", "releases", "compare",
+    ];
+    segs.len() >= 4 && !segs.iter().any(|s| s == "-") && ROUTES.contains(&segs[2].as_str())
+}
+
 fn build(scheme: &str, host: &str, path: &str) -> Option<RepoRef> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let mut segs: Vec<String> = path
@@ -245,7 +254,10 @@ fn build(scheme: &str, host: &str, path: &str) -> Option<RepoRef> {
         Some(i) => segs[..i].to_vec(),
         None => segs.clone(),
     };
-    if !host.contains("github") && (host.contains("gitlab") || trimmed.len() > 2) {
+    if !host.contains("github")
+        && !is_github_page(&segs)
+        && (host.contains("gitlab") || trimmed.len() > 2)
+    {
         if trimmed.len() < 2 {
             return None;
         }
@@ -340,6 +352,28 @@ mod tests {
         assert_eq!(
             p("git@github.com:a/b.git").web_url(),
             "https://github.com/a/b"
+        );
+    }
+
+    #[test]
+    fn github_enterprise_pages_on_any_host_name_are_github() {
+        for url in [
+            "https://git.fabrikam.example/Fabrikam/svc-4/actions/runs/7766/job/1115488431",
+            "https://git.fabrikam.example/fabrikam/svc-4/runs/1115488431",
+            "https://git.fabrikam.example/fabrikam/svc-4/pull/12",
+        ] {
+            let r = p(url);
+            assert_eq!(
+                (r.provider, r.owner.as_str(), r.name.as_str()),
+                (RepoHost::GitHub, "fabrikam", "svc-4"),
+                "{url}"
+            );
+        }
+        let nested = p("https://git.fabrikam.example/group/sub/project");
+        assert_eq!(
+            nested.provider,
+            RepoHost::GitLab,
+            "a group path stays GitLab"
         );
     }
 
