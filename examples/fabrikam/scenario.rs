@@ -409,6 +409,7 @@ pub async fn play(
                         env: ring.to_string(),
                         pr: Some(pr.to_string()),
                         repository: Some(HLD.to_string()),
+                        service: None,
                     })
                     .await?;
                 repos.open(pr, &format!("Update {tag} in ring {ring}"), ring);

@@ -131,6 +131,7 @@ async fn sixteen_concurrent_recorders_lose_no_update() {
                     env: format!("ring-{i}"),
                     pr: Some(format!("{}", 1400 + i)),
                     repository: None,
+                    service: None,
                 })
                 .await
             })
@@ -233,6 +234,7 @@ async fn rows_the_original_pipelines_wrote_read_back_as_deployments() {
             env: "dev".into(),
             pr: Some("1355".into()),
             repository: None,
+            service: None,
         })
         .await
         .unwrap();

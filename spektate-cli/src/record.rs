@@ -39,7 +39,8 @@ pub struct StepArgs {
     /// Image pipeline run id (with --image-tag, --commit-id, --service).
     #[arg(long)]
     pub p1: Option<String>,
-    /// Metadata pipeline run id (with --image-tag, --hld-commit-id, --env).
+    /// Metadata pipeline run id (with --image-tag, --hld-commit-id, --env; --service keeps
+    /// images of two services that share a tag apart).
     #[arg(long)]
     pub p2: Option<String>,
     /// Manifest pipeline run id (with --hld-commit-id and/or --manifest-commit-id).
@@ -208,6 +209,7 @@ async fn step(recorder: &Recorder, s: StepArgs) -> Result<String> {
                 env: need(&s.env, "--env", "--p2")?.to_string(),
                 pr: s.pr,
                 repository: s.repository,
+                service: s.service,
             })
             .await
     } else {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::model::deployment::ClusterSync;
-use crate::model::record::{MAX_VALUE_LEN, Record, empty_or_equal, normalize};
+use crate::model::record::{MAX_VALUE_LEN, Record, derived_row_key, empty_or_equal, normalize};
 use crate::model::repo::RepoRef;
 use crate::model::run::{RunReport, RunResult, RunStatus};
 use crate::model::url::without_credentials;
@@ -45,6 +45,9 @@ pub struct MetadataUpdated {
     pub hld_commit_id: String,
     /// Ring.
     pub env: String,
+    /// Service, when the pipeline knows it: only records of that service (or of none) are
+    /// linked, so two services whose images share a tag never take each other's record.
+    pub service: Option<String>,
     /// Approval pull request id.
     pub pr: Option<String>,
     /// HLD repository URL.
@@ -243,6 +246,7 @@ impl Recorder {
                 }
                 None => {
                     let mut r = new;
+                    r.row_key = derived_row_key(&["p1", &p1, &image_tag]);
                     fill(&mut r);
                     Write::Insert(r)
                 }
@@ -259,41 +263,126 @@ impl Recorder {
         let env = Some(required("env", &e.env)?);
         let pr = optional("pr", e.pr.as_deref())?;
         let repo = repository("repository", e.repository.as_deref())?;
-        self.apply(RecordQuery::all().image_tag(&image_tag), |found, new| {
-            let fill = |r: &mut Record| {
-                r.p2 = p2.clone();
-                r.image_tag = Some(image_tag.clone());
-                r.hld_commit_id = hld.clone();
-                r.env = env.clone();
-                if pr.is_some() {
-                    r.pr = pr.clone();
+        let service = optional("service", e.service.as_deref())?;
+        let record = self
+            .apply(RecordQuery::all().image_tag(&image_tag), |found, new| {
+                let fill = |r: &mut Record| {
+                    r.p2 = p2.clone();
+                    r.image_tag = Some(image_tag.clone());
+                    r.hld_commit_id = hld.clone();
+                    r.env = env.clone();
+                    if pr.is_some() {
+                        r.pr = pr.clone();
+                    }
+                    if repo.is_some() {
+                        r.hld_repo = repo.clone();
+                    }
+                    if service.is_some() {
+                        r.service = service.clone();
+                    }
+                };
+                let found: Vec<&Record> = found
+                    .iter()
+                    .filter(|r| empty_or_equal(&r.service, &service))
+                    .collect();
+                let matching = found.iter().find(|r| {
+                    empty_or_equal(&r.p2, &p2)
+                        && empty_or_equal(&r.hld_commit_id, &hld)
+                        && empty_or_equal(&r.env, &env)
+                });
+                if let Some(r) = matching {
+                    let mut r = (*r).clone();
+                    fill(&mut r);
+                    return Write::Replace(r);
                 }
-                if repo.is_some() {
-                    r.hld_repo = repo.clone();
+                let mut r = new;
+                r.row_key = derived_row_key(&[
+                    "p2",
+                    p2.as_deref().unwrap_or_default(),
+                    &image_tag,
+                    env.as_deref().unwrap_or_default(),
+                ]);
+                if let Some(last) = found.last() {
+                    // The same image going to another ring.
+                    r.commit_id = last.commit_id.clone();
+                    r.p1 = last.p1.clone();
+                    r.service = last.service.clone();
+                    r.source_repo = last.source_repo.clone();
                 }
-            };
-            let matching = found.iter().find(|r| {
-                empty_or_equal(&r.p2, &p2)
-                    && empty_or_equal(&r.hld_commit_id, &hld)
-                    && empty_or_equal(&r.env, &env)
-            });
-            if let Some(r) = matching {
-                let mut r = r.clone();
                 fill(&mut r);
-                return Write::Replace(r);
+                Write::Insert(r)
+            })
+            .await?;
+        self.absorb_early_manifests(record).await
+    }
+
+    /// Merges into `record` what a manifest pipeline recorded for its HLD commit before the
+    /// metadata pipeline did (the HLD push can start p3 first): such a record has the HLD
+    /// commit and no image. Its p3, manifest commit, repository and PR move over, and it is
+    /// deleted, so no "manual HLD edit" is left beside the deployment.
+    async fn absorb_early_manifests(&self, mut record: Record) -> Result<Record> {
+        let Some(hld) = record.hld_commit_id.clone() else {
+            return Ok(record);
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            let early: Vec<Record> = self
+                .store
+                .query(&self.partition, &RecordQuery::all().hld_commit_id(&hld))
+                .await?
+                .into_iter()
+                .filter(|r| {
+                    r.row_key != record.row_key
+                        && r.image_tag.is_none()
+                        && r.p1.is_none()
+                        && r.p2.is_none()
+                        && r.p3.is_some()
+                        && empty_or_equal(&r.p3, &record.p3)
+                })
+                .collect();
+            let Some(first) = early.first() else {
+                return Ok(record);
+            };
+            let mut merged = record.clone();
+            merged.p3 = merged.p3.or_else(|| first.p3.clone());
+            merged.manifest_commit_id = merged
+                .manifest_commit_id
+                .or_else(|| first.manifest_commit_id.clone());
+            merged.manifest_repo = merged.manifest_repo.or_else(|| first.manifest_repo.clone());
+            merged.pr = merged.pr.or_else(|| first.pr.clone());
+            match self.store.replace(&merged).await {
+                Ok(stored) => record = stored,
+                Err(e) if e.is_conflict() => {
+                    record = self.reread(&record).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
-            let mut r = new;
-            if let Some(last) = found.last() {
-                // The same image going to another ring.
-                r.commit_id = last.commit_id.clone();
-                r.p1 = last.p1.clone();
-                r.service = last.service.clone();
-                r.source_repo = last.source_repo.clone();
+            match self
+                .store
+                .delete(&self.partition, &first.row_key, first.etag.as_deref())
+                .await
+            {
+                Ok(()) => {}
+                // The early record changed meanwhile (its manifest commit arrived): merge again.
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e),
             }
-            fill(&mut r);
-            Write::Insert(r)
-        })
-        .await
+        }
+        Ok(record)
+    }
+
+    /// The current version of `record`.
+    async fn reread(&self, record: &Record) -> Result<Record> {
+        self.store
+            .query(
+                &self.partition,
+                &RecordQuery::all().row_key(&record.row_key),
+            )
+            .await?
+            .pop()
+            .ok_or_else(|| Error::NotFound {
+                what: format!("record {} in partition {}", record.row_key, self.partition),
+            })
     }
 
     /// Rule 3: p3 rendered manifests from an HLD commit.
@@ -329,18 +418,28 @@ impl Recorder {
                     fill(&mut r);
                     return Write::Replace(r);
                 }
+                let key = derived_row_key(&[
+                    "p3",
+                    p3.as_deref().unwrap_or_default(),
+                    &hld,
+                    manifest.as_deref().unwrap_or_default(),
+                ]);
                 let mut r = match found.last() {
                     // A re-run, or a second manifest commit of the same HLD change: a copy.
                     Some(last) => Record {
                         partition_key: new.partition_key,
-                        row_key: new.row_key,
+                        row_key: key,
+                        sequence: None,
                         manifest_commit_id: None,
                         timestamp: None,
                         etag: None,
                         ..last.clone()
                     },
                     // A manual HLD edit: no image behind it.
-                    None => new,
+                    None => Record {
+                        row_key: key,
+                        ..new
+                    },
                 };
                 fill(&mut r);
                 Write::Insert(r)
@@ -349,37 +448,49 @@ impl Recorder {
         .await
     }
 
-    /// Rule 4: p3 pushed its manifest commit. The record with that p3 must exist.
+    /// Rule 4: p3 pushed its manifest commit. The record with that p3 is updated in place
+    /// (as `bedrock deployment create` does), also when it already names a manifest commit
+    /// (a re-pushed manifest); when several records share that p3, all of them are. The
+    /// record with that p3 must exist.
     pub async fn manifest_committed(&self, e: &ManifestCommitted) -> Result<Record> {
         let p3 = required("p3", &e.p3)?;
         let manifest = Some(required("manifestCommitId", &e.manifest_commit_id)?);
         let repo = repository("repository", e.repository.as_deref())?;
-        let partition = self.partition.clone();
-        self.apply(RecordQuery::all().p3(&p3), |found, new| {
-            let fill = |r: &mut Record| {
+        let found = self
+            .store
+            .query(&self.partition, &RecordQuery::all().p3(&p3))
+            .await?;
+        if found.is_empty() {
+            return Err(Error::NotFound {
+                what: format!(
+                    "record with p3 '{p3}' in partition '{}' (record the manifest generation with --p3 and --hld-commit-id first)",
+                    self.partition
+                ),
+            });
+        }
+        let mut updated: Option<Record> = None;
+        for record in found {
+            let mut current = record;
+            let mut attempt = 0;
+            let stored = loop {
+                let mut r = current.clone();
                 r.manifest_commit_id = manifest.clone();
                 if repo.is_some() {
                     r.manifest_repo = repo.clone();
                 }
+                match self.store.replace(&r).await {
+                    Err(e) if e.is_conflict() && attempt < MAX_ATTEMPTS => {
+                        attempt += 1;
+                        current = self.reread(&current).await?;
+                    }
+                    other => break other?,
+                }
             };
-            if found.is_empty() {
-                return Write::Fail(Error::NotFound {
-                    what: format!(
-                        "record with p3 '{p3}' in partition '{partition}' (record the manifest generation with --p3 and --hld-commit-id first)"
-                    ),
-                });
-            }
-            if let Some(r) = found.iter().find(|r| empty_or_equal(&r.manifest_commit_id, &manifest)) {
-                let mut r = r.clone();
-                fill(&mut r);
-                return Write::Replace(r);
-            }
-            let last = found.last().cloned().unwrap_or_default();
-            let mut r = Record { partition_key: new.partition_key, row_key: new.row_key, timestamp: None, etag: None, ..last };
-            fill(&mut r);
-            Write::Insert(r)
+            updated.get_or_insert(stored);
+        }
+        updated.ok_or_else(|| Error::NotFound {
+            what: format!("record with p3 '{p3}' in partition '{}'", self.partition),
         })
-        .await
     }
 
     /// A pipeline reports its own run; fields not given keep an earlier report's values.

@@ -46,6 +46,7 @@ async fn thirty_two_tasks_on_one_sqlite_file_lose_nothing() {
                     env: ring.into(),
                     pr: Some(format!("{i}{ring}")),
                     repository: None,
+                    service: None,
                 })
                 .await?;
                 rec.manifest_generated(&ManifestGenerated {

@@ -51,6 +51,7 @@ fn meta(p2: &str, tag: &str, hld: &str, env: &str, pr: Option<&str>) -> Metadata
         env: env.into(),
         pr: pr.map(Into::into),
         repository: None,
+        service: None,
     }
 }
 
@@ -441,4 +442,152 @@ async fn quotes_and_newlines_round_trip_faithfully() {
     );
     assert_eq!(all[0].image_tag.as_deref(), Some(tag));
     assert_eq!(all[0].service.as_deref(), Some("multi\nline"));
+}
+
+#[tokio::test]
+async fn rule4_a_re_pushed_manifest_updates_the_record_in_place() {
+    let f = fixture();
+    f.rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    f.rec
+        .metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None))
+        .await
+        .unwrap();
+    f.rec
+        .manifest_generated(&manifest("301", "hld1", Some("man1"), None))
+        .await
+        .unwrap();
+    let again = |m: &str| ManifestCommitted {
+        p3: "301".into(),
+        manifest_commit_id: m.into(),
+        repository: None,
+    };
+    f.rec.manifest_committed(&again("MAN2")).await.unwrap();
+    let all = f.all().await;
+    assert_eq!(all.len(), 1, "no copy: {all:?}");
+    assert_eq!(all[0].manifest_commit_id.as_deref(), Some("man2"));
+    assert_eq!(all[0].p1.as_deref(), Some("101"));
+
+    // Two rings rendered by one p3 run: both records take the new manifest commit.
+    f.rec
+        .metadata_updated(&meta("202", "frontend-101", "hld2", "prod", None))
+        .await
+        .unwrap();
+    f.rec
+        .manifest_generated(&manifest("301", "hld2", Some("man2"), None))
+        .await
+        .unwrap();
+    f.rec.manifest_committed(&again("MAN3")).await.unwrap();
+    let all = f.all().await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(
+        all.iter()
+            .all(|r| r.manifest_commit_id.as_deref() == Some("man3")),
+        "{all:?}"
+    );
+}
+
+#[tokio::test]
+async fn rule1_a_retried_p1_racing_itself_gives_one_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    SqliteStore::open(&path).unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let path = path.clone();
+        tasks.push(tokio::spawn(async move {
+            let store: Arc<dyn RecordStore> = Arc::new(SqliteStore::open(&path).unwrap());
+            let rec = Recorder::new(store, "fabrikam").unwrap();
+            rec.image_built(&image("101", "frontend-101"))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut keys = Vec::new();
+    for t in tasks {
+        keys.push(t.await.unwrap().row_key);
+    }
+    keys.dedup();
+    assert_eq!(keys.len(), 1, "every retry answered with the one record");
+    let store = SqliteStore::open(&path).unwrap();
+    let all = store.query("fabrikam", &RecordQuery::all()).await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+}
+
+#[tokio::test]
+async fn rule2_an_early_p3_is_merged_into_the_p2_record_when_p2_arrives() {
+    let f = fixture();
+    f.rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    // The HLD push started p3 before p2 recorded its HLD commit.
+    f.rec
+        .manifest_generated(&manifest("301", "hld1", Some("man1"), None))
+        .await
+        .unwrap();
+    assert_eq!(f.all().await.len(), 2, "a manual HLD edit for now");
+    let p2 = f
+        .rec
+        .metadata_updated(&meta("201", "frontend-101", "hld1", "dev", Some("7")))
+        .await
+        .unwrap();
+    let all = f.all().await;
+    assert_eq!(all.len(), 1, "no manual HLD edit left beside it: {all:?}");
+    let r = &all[0];
+    assert_eq!(
+        (r.p1.as_deref(), r.p2.as_deref(), r.p3.as_deref()),
+        (Some("101"), Some("201"), Some("301"))
+    );
+    assert_eq!(r.manifest_commit_id.as_deref(), Some("man1"));
+    assert_eq!(r.pr.as_deref(), Some("7"));
+    assert_eq!(
+        p2.p3.as_deref(),
+        Some("301"),
+        "the answer is the merged record"
+    );
+}
+
+#[tokio::test]
+async fn rule2_with_a_service_never_links_another_services_image_of_the_same_tag() {
+    let f = fixture();
+    let build = |p1: &str, service: &str| ImageBuilt {
+        p1: p1.into(),
+        image_tag: "v1.0.0".into(),
+        commit_id: format!("{p1}c0ffee"),
+        service: service.into(),
+        repository: None,
+    };
+    f.rec
+        .image_built(&build("11", "fabrikam/frontend"))
+        .await
+        .unwrap();
+    f.rec
+        .image_built(&build("12", "fabrikam/backend"))
+        .await
+        .unwrap();
+    let for_service = |p2: &str, hld: &str, service: &str| MetadataUpdated {
+        service: Some(service.into()),
+        ..meta(p2, "v1.0.0", hld, "dev", None)
+    };
+    f.rec
+        .metadata_updated(&for_service("22", "hldb", "fabrikam/backend"))
+        .await
+        .unwrap();
+    f.rec
+        .metadata_updated(&for_service("21", "hldf", "fabrikam/frontend"))
+        .await
+        .unwrap();
+    let all = f.all().await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    for r in &all {
+        let want = if r.p1.as_deref() == Some("11") {
+            "21"
+        } else {
+            "22"
+        };
+        assert_eq!(r.p2.as_deref(), Some(want), "{r:?}");
+    }
 }

@@ -83,6 +83,7 @@ async fn journey(w: &World, n: u32, p3_result: Option<RunResult>) {
             env: "dev".into(),
             pr: Some(n.to_string()),
             repository: Some(HLD.into()),
+            service: None,
         })
         .await
         .unwrap();
@@ -303,6 +304,7 @@ async fn stages_are_fetched_only_for_multi_stage_runs_that_did_not_succeed() {
                 env: "dev".into(),
                 pr: None,
                 repository: None,
+                service: None,
             })
             .await
             .unwrap();

@@ -125,6 +125,7 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
             env: "prod".into(),
             pr: Some("7".into()),
             repository: Some(hld.into()),
+            service: None,
         })
         .await?;
     recorder

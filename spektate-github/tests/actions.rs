@@ -379,6 +379,7 @@ async fn the_jobs_of_a_multi_stage_run_tell_which_stage_failed() {
             env: "prod".into(),
             pr: None,
             repository: None,
+            service: None,
         })
         .await
         .unwrap();

@@ -175,6 +175,7 @@ async fn scenario(gh: &FakeGitHub, recorder: &Recorder) -> Scenario {
                 env: ring.into(),
                 pr: Some(pr.to_string()),
                 repository: Some(format!("https://github.com/{HLD}")),
+                service: None,
             })
             .await
             .unwrap();

@@ -129,6 +129,8 @@ pub struct MetadataUpdated {
     pub hld_commit_id: String,
     /// Ring.
     pub env: String,
+    /// Service: keeps images of two services that share a tag apart.
+    pub service: Option<String>,
     /// Approval pull request id.
     pub pr: Option<String>,
     /// HLD repository URL.
@@ -239,6 +241,7 @@ impl Recorder {
             image_tag: step.image_tag,
             hld_commit_id: step.hld_commit_id,
             env: step.env,
+            service: step.service,
             pr: step.pr,
             repository: step.repository,
         };

@@ -136,6 +136,7 @@ impl PyRecorder {
         env: String,
         pr: Option<String>,
         repository: Option<String>,
+        service: Option<String>,
     ) -> impl Future<Output = spektate::Result<PyRecord>> + Send + 'static {
         let recorder = self.0.clone();
         let e = MetadataUpdated {
@@ -143,6 +144,7 @@ impl PyRecorder {
             image_tag,
             hld_commit_id,
             env,
+            service,
             pr,
             repository,
         };
@@ -300,7 +302,7 @@ impl PyRecorder {
 
     /// p2 wrote the image tag into the HLD for a ring: updates the image's record, or
     /// inserts one (the same image going to another ring).
-    #[pyo3(signature = (*, p2, image_tag, hld_commit_id, env, pr = None, repository = None))]
+    #[pyo3(signature = (*, p2, image_tag, hld_commit_id, env, pr = None, repository = None, service = None))]
     #[allow(clippy::too_many_arguments)]
     fn metadata_updated<'py>(
         &self,
@@ -311,15 +313,16 @@ impl PyRecorder {
         env: String,
         pr: Option<String>,
         repository: Option<String>,
+        service: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable(
             py,
-            self.metadata_updated_fut(p2, image_tag, hld_commit_id, env, pr, repository),
+            self.metadata_updated_fut(p2, image_tag, hld_commit_id, env, pr, repository, service),
         )
     }
 
     /// Blocking twin of `metadata_updated`.
-    #[pyo3(signature = (*, p2, image_tag, hld_commit_id, env, pr = None, repository = None))]
+    #[pyo3(signature = (*, p2, image_tag, hld_commit_id, env, pr = None, repository = None, service = None))]
     #[allow(clippy::too_many_arguments)]
     fn metadata_updated_blocking(
         &self,
@@ -330,10 +333,11 @@ impl PyRecorder {
         env: String,
         pr: Option<String>,
         repository: Option<String>,
+        service: Option<String>,
     ) -> PyResult<PyRecord> {
         blocking(
             py,
-            self.metadata_updated_fut(p2, image_tag, hld_commit_id, env, pr, repository),
+            self.metadata_updated_fut(p2, image_tag, hld_commit_id, env, pr, repository, service),
         )
     }
 

@@ -181,9 +181,34 @@ pub fn new_row_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A row key derived from the values that identify a record (12 hex characters, like a
+/// random one): two writers inserting the same step at once pick the same key, so one of
+/// them conflicts, re-reads and finds the other's record instead of adding a copy.
+pub fn derived_row_key(parts: &[&str]) -> String {
+    // FNV-1a, 64 bits: stable across builds and platforms.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain(std::iter::once(0x1f)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{:012x}", h >> 16)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_are_stable_and_differ_per_value() {
+        let a = derived_row_key(&["p1", "101", "frontend-101"]);
+        assert_eq!(a, derived_row_key(&["p1", "101", "frontend-101"]));
+        assert_eq!(a.len(), 12);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, derived_row_key(&["p1", "101", "frontend-102"]));
+        assert_ne!(derived_row_key(&["ab", "c"]), derived_row_key(&["a", "bc"]));
+    }
 
     #[test]
     fn row_keys_are_twelve_hex_and_distinct() {

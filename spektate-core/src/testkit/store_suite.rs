@@ -421,6 +421,7 @@ async fn concurrent_recorders_lose_nothing(store: &Arc<dyn RecordStore>) {
                     env: ring.into(),
                     pr: None,
                     repository: None,
+                    service: None,
                 })
                 .await?;
                 rec.manifest_generated(&ManifestGenerated {

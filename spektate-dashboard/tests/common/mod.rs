@@ -162,6 +162,7 @@ impl Team {
             env: ring.into(),
             pr: Some(pr.into()),
             repository: Some(HLD.into()),
+            service: None,
         };
         self.recorder.metadata_updated(&e).await.unwrap();
     }

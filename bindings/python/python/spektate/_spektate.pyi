@@ -77,8 +77,10 @@ class Recorder:
         env: str,
         pr: Optional[str] = None,
         repository: Optional[str] = None,
+        service: Optional[str] = None,
     ) -> Awaitable[Record]:
-        """p2 wrote the image tag into the HLD for a ring."""
+        """p2 wrote the image tag into the HLD for a ring; `service` keeps images of two
+        services that share a tag apart."""
     def metadata_updated_blocking(
         self,
         *,
@@ -88,6 +90,7 @@ class Recorder:
         env: str,
         pr: Optional[str] = None,
         repository: Optional[str] = None,
+        service: Optional[str] = None,
     ) -> Record: ...
     def manifest_generated(
         self,
