@@ -4,6 +4,7 @@ mod dashboard;
 mod get;
 mod progress;
 mod providers;
+mod prune;
 mod record;
 mod store_args;
 mod validate;
@@ -35,6 +36,8 @@ enum Command {
     Dashboard(dashboard::DashboardCmd),
     /// Check the store (write, read back and delete a probe record) and each provider's credentials.
     Validate(validate::ValidateCmd),
+    /// Delete the records whose runs the CI says are gone; --dry-run lists them first.
+    Prune(prune::PruneCmd),
 }
 
 #[tokio::main]
@@ -47,6 +50,7 @@ async fn main() -> ExitCode {
         Command::Get(cmd) => get::run(cmd, &cli.store).await,
         Command::Dashboard(cmd) => dashboard::run(cmd, &cli.store).await,
         Command::Validate(cmd) => validate::run(cmd, &cli.store).await,
+        Command::Prune(cmd) => prune::run(cmd, &cli.store).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
