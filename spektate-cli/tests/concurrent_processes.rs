@@ -1,17 +1,36 @@
-//! 8 `spektate record` processes recording p2 and p3 for the same images at once on one
-//! SQLite file: every link present, no record lost or duplicated.
+//! Many `spektate record` processes at once on one store, each linking its own image in two
+//! rings: 64 on one SQLite file, 32 on a real Azurite table. Every write is present
+//! afterwards and none is duplicated.
+
+#[path = "../../spektate-azdo/tests/common/azurite.rs"]
+#[allow(dead_code)]
+mod azurite;
 
 use std::process::{Command, Stdio};
 
-fn record(db: &std::path::Path, args: &[String]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spektate"))
-        .arg("record")
-        .args(args)
-        .env("SPEKTATE_STORE", format!("sqlite:{}", db.display()))
+use azurite::Azurite;
+
+/// The environment that names a store for every command.
+type StoreEnv = Vec<(&'static str, String)>;
+
+fn spektate(env: &StoreEnv, args: &[String]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spektate"));
+    cmd.args(args)
+        .env_remove("SPEKTATE_STORE")
+        .env_remove("SPEKTATE_MANIFEST_REPO")
         .env("SPEKTATE_PARTITION_KEY", "race")
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn record(env: &StoreEnv, args: &[String]) {
+    let all: Vec<String> = std::iter::once("record".to_string())
+        .chain(args.iter().cloned())
+        .collect();
+    let out = spektate(env, &all);
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -23,36 +42,31 @@ fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
 
-#[test]
-fn eight_processes_on_one_sqlite_file_lose_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("race.db");
-    let images = 4;
-    for i in 0..images {
-        record(
-            &db,
-            &s(&[
-                "--p1",
-                &i.to_string(),
-                "--image-tag",
-                &format!("img-{i}"),
-                "--commit-id",
-                &format!("c{i:07}"),
-                "--service",
-                "svc",
-            ]),
-        );
-    }
-    // 8 processes: each owns one (image, ring) pair, and all four images get two rings at once.
+/// `workers` processes at once, each recording its image (p1) and sending it to two rings
+/// (p2, then p3 with its manifest commit); then every deployment is checked.
+fn race(env: StoreEnv, workers: usize) {
     let rings = ["dev", "prod"];
-    let mut workers = Vec::new();
-    for i in 0..images {
-        for ring in rings {
-            let db = db.clone();
-            workers.push(std::thread::spawn(move || {
+    let mut threads = Vec::new();
+    for i in 0..workers {
+        let env = env.clone();
+        threads.push(std::thread::spawn(move || {
+            record(
+                &env,
+                &s(&[
+                    "--p1",
+                    &i.to_string(),
+                    "--image-tag",
+                    &format!("img-{i}"),
+                    "--commit-id",
+                    &format!("c{i:07}"),
+                    "--service",
+                    "svc",
+                ]),
+            );
+            for ring in rings {
                 let hld = format!("h{i}{ring}");
                 record(
-                    &db,
+                    &env,
                     &s(&[
                         "--p2",
                         &format!("r{i}{ring}"),
@@ -65,11 +79,11 @@ fn eight_processes_on_one_sqlite_file_lose_nothing() {
                     ]),
                 );
                 record(
-                    &db,
+                    &env,
                     &s(&["--p3", &format!("m{i}{ring}"), "--hld-commit-id", &hld]),
                 );
                 record(
-                    &db,
+                    &env,
                     &s(&[
                         "--p3",
                         &format!("m{i}{ring}"),
@@ -77,28 +91,26 @@ fn eight_processes_on_one_sqlite_file_lose_nothing() {
                         &format!("mc{i}{ring}"),
                     ]),
                 );
-            }));
-        }
+            }
+        }));
     }
-    assert_eq!(workers.len(), 8);
-    for w in workers {
-        w.join().unwrap();
+    for t in threads {
+        t.join().unwrap();
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_spektate"))
-        .args(["get", "-o", "json"])
-        .env("SPEKTATE_STORE", format!("sqlite:{}", db.display()))
-        .env("SPEKTATE_PARTITION_KEY", "race")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = spektate(&env, &s(&["get", "-o", "json"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ds = ds.as_array().unwrap();
     assert_eq!(
         ds.len(),
-        images * rings.len(),
+        workers * rings.len(),
         "one deployment per image and ring: none lost, none duplicated"
     );
-    for i in 0..images {
+    for i in 0..workers {
         for ring in rings {
             let hits: Vec<_> = ds
                 .iter()
@@ -113,4 +125,29 @@ fn eight_processes_on_one_sqlite_file_lose_nothing() {
             assert_eq!(d["manifestCommitId"], format!("mc{i}{ring}"));
         }
     }
+}
+
+#[test]
+fn sixty_four_processes_on_one_sqlite_file_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("race.db");
+    race(
+        vec![("SPEKTATE_STORE", format!("sqlite:{}", db.display()))],
+        64,
+    );
+}
+
+#[test]
+fn thirty_two_processes_on_one_azure_table_lose_nothing() {
+    let az = Azurite::start();
+    race(
+        vec![
+            (
+                "SPEKTATE_STORE",
+                format!("azure-table:{}", az.connection_string()),
+            ),
+            ("SPEKTATE_TABLE_NAME", "race".to_string()),
+        ],
+        32,
+    );
 }
