@@ -105,6 +105,10 @@ pub struct RunArgs {
     /// Finish time, RFC 3339 (default now once completed).
     #[arg(long = "finished-at")]
     pub finished_at: Option<String>,
+    /// Which attempt of the run this is (`${{ github.run_attempt }}`, `$(System.JobAttempt)`):
+    /// a rerun replaces the report; a late report of an earlier attempt is ignored.
+    #[arg(long)]
+    pub attempt: Option<u32>,
 }
 
 /// `record sync`.
@@ -167,6 +171,7 @@ pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
                 queued_at: time("--queued-at", &a.queued_at)?,
                 started_at: time("--started-at", &a.started_at)?,
                 finished_at: time("--finished-at", &a.finished_at)?,
+                attempt: a.attempt,
             };
             Ok(recorder.run_reported(&report).await.map_err(flags)?.id)
         }

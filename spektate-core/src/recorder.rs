@@ -103,6 +103,9 @@ pub struct RunReported {
     pub started_at: Option<DateTime<Utc>>,
     /// Finish time; defaults to now once completed.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Which attempt of the run this is (GitHub's `run_attempt`, Azure Pipelines'
+    /// `System.JobAttempt`). A later attempt replaces the report; an earlier one is ignored.
+    pub attempt: Option<u32>,
 }
 
 impl RunReported {
@@ -119,6 +122,7 @@ impl RunReported {
             queued_at: None,
             started_at: None,
             finished_at: None,
+            attempt: None,
         }
     }
 }
@@ -494,6 +498,12 @@ impl Recorder {
     }
 
     /// A pipeline reports its own run; fields not given keep an earlier report's values.
+    ///
+    /// The write is conditional on the report it read, so two reports at once both count.
+    /// A run's state never goes backwards: a late `queued` or `inProgress` after
+    /// `completed` of the same attempt is ignored (the stored report is returned). A rerun
+    /// is a new attempt: a higher `attempt`, or, when the pipeline gives none, a report
+    /// queued after the stored attempt finished.
     pub async fn run_reported(&self, e: &RunReported) -> Result<RunReport> {
         let id = required("run id", &e.id)?;
         if e.result.is_some() && e.status != RunStatus::Completed {
@@ -509,50 +519,71 @@ impl Recorder {
             .filter(|s| !s.is_empty())
             .map(without_credentials);
         let repo = repository("repository", e.repository.as_deref())?;
-        let earlier = self
-            .store
-            .run_reports(&self.partition, std::slice::from_ref(&id))
-            .await?
-            .pop();
-        let now = Utc::now();
-        let keep = |new: Option<DateTime<Utc>>, old: Option<DateTime<Utc>>| new.or(old);
-        let queued_at = keep(e.queued_at, earlier.as_ref().and_then(|r| r.queued_at)).or(Some(now));
-        let started_at = keep(e.started_at, earlier.as_ref().and_then(|r| r.started_at))
-            .or((e.status != RunStatus::Queued).then_some(now));
-        let finished_at = keep(e.finished_at, earlier.as_ref().and_then(|r| r.finished_at))
-            .or((e.status == RunStatus::Completed).then_some(now));
-        if let (Some(q), Some(f)) = (queued_at, finished_at) {
-            if f < q {
-                return Err(Error::invalid(
-                    "finished-at",
-                    format!("{f} is before queued-at {q}"),
-                ));
+        let commit = optional("commit", e.commit.as_deref())?;
+        let mut last_conflict = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = self
+                .store
+                .run_reports(&self.partition, std::slice::from_ref(&id))
+                .await?
+                .pop();
+            let (earlier, attempt) = match &stored {
+                None => (None, e.attempt),
+                Some(s) => match attempt_of(s, e) {
+                    Attempt::Earlier => return Ok(s.clone()),
+                    Attempt::Same if e.status.rank() < s.status.rank() => return Ok(s.clone()),
+                    Attempt::Same => (Some(s), e.attempt.or(s.attempt)),
+                    Attempt::Later(n) => (None, Some(n)),
+                },
+            };
+            let now = Utc::now();
+            let keep = |new: Option<DateTime<Utc>>, old: Option<DateTime<Utc>>| new.or(old);
+            let queued_at = keep(e.queued_at, earlier.and_then(|r| r.queued_at)).or(Some(now));
+            let started_at = keep(e.started_at, earlier.and_then(|r| r.started_at))
+                .or((e.status != RunStatus::Queued).then_some(now));
+            let finished_at = keep(e.finished_at, earlier.and_then(|r| r.finished_at))
+                .or((e.status == RunStatus::Completed).then_some(now));
+            if let (Some(q), Some(f)) = (queued_at, finished_at) {
+                if f < q {
+                    return Err(Error::invalid(
+                        "finished-at",
+                        format!("{f} is before queued-at {q}"),
+                    ));
+                }
+            }
+            let result = match (e.status, e.result) {
+                (RunStatus::Completed, None) => Some(RunResult::Succeeded),
+                (_, r) => r,
+            };
+            let prev = |f: fn(&RunReport) -> Option<String>| earlier.and_then(f);
+            let report = RunReport {
+                id: id.clone(),
+                status: e.status,
+                result,
+                queued_at,
+                started_at,
+                finished_at,
+                url: url.clone().or_else(|| prev(|r| r.url.clone())),
+                commit: commit.clone().or_else(|| prev(|r| r.commit.clone())),
+                branch: e
+                    .branch
+                    .clone()
+                    .filter(|b| !b.trim().is_empty())
+                    .or_else(|| prev(|r| r.branch.clone())),
+                repository: repo.clone().or_else(|| prev(|r| r.repository.clone())),
+                number: stored.as_ref().and_then(|r| r.number.clone()),
+                reported_at: None,
+                attempt,
+                etag: stored.as_ref().and_then(|r| r.etag.clone()),
+            };
+            match self.store.put_run_report(&self.partition, &report).await {
+                Err(e) if e.is_conflict() => last_conflict = Some(e),
+                other => return other,
             }
         }
-        let result = match (e.status, e.result) {
-            (RunStatus::Completed, None) => Some(RunResult::Succeeded),
-            (_, r) => r,
-        };
-        let prev = |f: fn(&RunReport) -> Option<String>| earlier.as_ref().and_then(f);
-        let report = RunReport {
-            id,
-            status: e.status,
-            result,
-            queued_at,
-            started_at,
-            finished_at,
-            url: url.or_else(|| prev(|r| r.url.clone())),
-            commit: optional("commit", e.commit.as_deref())?.or_else(|| prev(|r| r.commit.clone())),
-            branch: e
-                .branch
-                .clone()
-                .filter(|b| !b.trim().is_empty())
-                .or_else(|| prev(|r| r.branch.clone())),
-            repository: repo.or_else(|| prev(|r| r.repository.clone())),
-            number: prev(|r| r.number.clone()),
-            reported_at: None,
-        };
-        self.store.put_run_report(&self.partition, &report).await
+        Err(last_conflict.unwrap_or_else(|| {
+            Error::store(self.store.describe(), "record run", "too many conflicts")
+        }))
     }
 
     /// A cluster (or a hook beside it) reports the manifest commit it runs.
@@ -622,6 +653,33 @@ impl Recorder {
         }
         Err(last_conflict
             .unwrap_or_else(|| Error::store(self.store.describe(), "record", "too many conflicts")))
+    }
+}
+
+/// How a new report's attempt relates to the stored report's.
+enum Attempt {
+    Earlier,
+    Same,
+    Later(u32),
+}
+
+fn attempt_of(stored: &RunReport, new: &RunReported) -> Attempt {
+    let had = stored.attempt.unwrap_or(1);
+    match new.attempt {
+        Some(n) if n < had => Attempt::Earlier,
+        Some(n) if n > had => Attempt::Later(n),
+        Some(_) => Attempt::Same,
+        None => {
+            // No attempt given: a report queued after the stored run finished is a rerun.
+            let rerun = stored.status == RunStatus::Completed
+                && new.status != RunStatus::Completed
+                && matches!((new.queued_at, stored.finished_at), (Some(q), Some(f)) if q > f);
+            if rerun {
+                Attempt::Later(had + 1)
+            } else {
+                Attempt::Same
+            }
+        }
     }
 }
 

@@ -591,3 +591,123 @@ async fn rule2_with_a_service_never_links_another_services_image_of_the_same_tag
         assert_eq!(r.p2.as_deref(), Some(want), "{r:?}");
     }
 }
+
+mod run_reports {
+    use super::*;
+    use chrono::{Duration, Utc};
+    use spektate_core::{RunReported, RunResult, RunStatus};
+
+    fn report(status: RunStatus, attempt: Option<u32>) -> RunReported {
+        RunReported {
+            attempt,
+            ..RunReported::new("101", status)
+        }
+    }
+
+    async fn stored(f: &Fixture) -> spektate_core::RunReport {
+        f.store
+            .run_reports("fabrikam", &["101".into()])
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_late_in_progress_after_completed_is_ignored() {
+        let f = fixture();
+        f.rec
+            .run_reported(&report(RunStatus::InProgress, None))
+            .await
+            .unwrap();
+        let mut done = report(RunStatus::Completed, None);
+        done.result = Some(RunResult::Failed);
+        f.rec.run_reported(&done).await.unwrap();
+        let back = f
+            .rec
+            .run_reported(&report(RunStatus::InProgress, None))
+            .await
+            .unwrap();
+        assert_eq!(
+            back.status,
+            RunStatus::Completed,
+            "the answer is the stored report"
+        );
+        let s = stored(&f).await;
+        assert_eq!(
+            (s.status, s.result),
+            (RunStatus::Completed, Some(RunResult::Failed))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rerun_is_a_new_attempt_and_an_earlier_attempt_is_ignored() {
+        let f = fixture();
+        f.rec
+            .run_reported(&report(RunStatus::Completed, Some(1)))
+            .await
+            .unwrap();
+        f.rec
+            .run_reported(&report(RunStatus::InProgress, Some(2)))
+            .await
+            .unwrap();
+        let s = stored(&f).await;
+        assert_eq!((s.status, s.attempt), (RunStatus::InProgress, Some(2)));
+        assert!(
+            s.finished_at.is_none(),
+            "the rerun does not keep attempt 1's finish"
+        );
+        f.rec
+            .run_reported(&report(RunStatus::Completed, Some(1)))
+            .await
+            .unwrap();
+        assert_eq!(stored(&f).await.attempt, Some(2));
+
+        // Without attempts: a report queued after the run finished is a rerun.
+        let g = fixture();
+        let finished = Utc::now() - Duration::minutes(30);
+        let mut first = report(RunStatus::Completed, None);
+        first.queued_at = Some(finished - Duration::minutes(5));
+        first.finished_at = Some(finished);
+        g.rec.run_reported(&first).await.unwrap();
+        let mut again = report(RunStatus::Queued, None);
+        again.queued_at = Some(Utc::now());
+        g.rec.run_reported(&again).await.unwrap();
+        let s = stored(&g).await;
+        assert_eq!((s.status, s.attempt), (RunStatus::Queued, Some(2)));
+    }
+
+    #[tokio::test]
+    async fn reports_racing_each_other_are_all_applied() {
+        let f = fixture();
+        f.rec
+            .run_reported(&report(RunStatus::Queued, None))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let rec = f.rec.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut r = report(RunStatus::InProgress, None);
+                if i == 0 {
+                    r.url = Some("https://ci.example.com/runs/101".into());
+                } else if i == 1 {
+                    r.commit = Some("abc1234".into());
+                } else {
+                    r.branch = Some(format!("main{i}"));
+                }
+                rec.run_reported(&r).await.unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let s = stored(&f).await;
+        assert_eq!(s.url.as_deref(), Some("https://ci.example.com/runs/101"));
+        assert_eq!(
+            s.commit.as_deref(),
+            Some("abc1234"),
+            "no report lost another's field"
+        );
+    }
+}

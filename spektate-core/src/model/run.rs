@@ -248,6 +248,25 @@ pub struct RunReport {
     pub number: Option<String>,
     /// When the report was written (set by the store).
     pub reported_at: Option<DateTime<Utc>>,
+    /// Which attempt of the run (a rerun is a later attempt: GitHub's `run_attempt`, Azure
+    /// Pipelines' `System.JobAttempt`); `None` when the pipeline does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// The store's version of the report, for conditional writes: `None` writes a new
+    /// report only, `Some` replaces only that version ([`crate::RecordStore::put_run_report`]).
+    #[serde(skip)]
+    pub etag: Option<String>,
+}
+
+impl RunStatus {
+    /// The order of a run's life: queued, then in progress, then completed.
+    pub fn rank(self) -> u8 {
+        match self {
+            RunStatus::Queued => 0,
+            RunStatus::InProgress => 1,
+            RunStatus::Completed => 2,
+        }
+    }
 }
 
 impl RunReport {

@@ -135,11 +135,20 @@ impl RecordStore for MemoryStore {
     }
 
     async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {
+        let mut state = self.lock();
+        let key = (partition.to_string(), report.id.clone());
+        let current = state.reports.get(&key).and_then(|r| r.etag.clone());
+        if current != report.etag {
+            return Err(Error::Conflict {
+                partition: partition.to_string(),
+                row_key: format!("run report {}", report.id),
+            });
+        }
+        state.version += 1;
         let mut stored = report.clone();
         stored.reported_at = Some(Utc::now());
-        self.lock()
-            .reports
-            .insert((partition.to_string(), report.id.clone()), stored.clone());
+        stored.etag = Some(state.version.to_string());
+        state.reports.insert(key, stored.clone());
         Ok(stored)
     }
 
@@ -157,9 +166,15 @@ impl RecordStore for MemoryStore {
     }
 
     async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
-        self.lock()
+        let mut state = self.lock();
+        let key = (partition.to_string(), sync.cluster.clone());
+        if state
             .clusters
-            .insert((partition.to_string(), sync.cluster.clone()), sync.clone());
+            .get(&key)
+            .is_none_or(|old| old.synced_at <= sync.synced_at)
+        {
+            state.clusters.insert(key, sync.clone());
+        }
         Ok(())
     }
 

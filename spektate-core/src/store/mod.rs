@@ -181,13 +181,16 @@ pub trait RecordStore: Send + Sync {
     /// Deletes a record, if `etag` is current when given. Deleting a missing record is not an error.
     async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()>;
 
-    /// Stores (inserts or overwrites) a run report; returns it with its `reported_at`.
+    /// Stores a run report, conditionally: with no `etag` only when the run has no report
+    /// yet, with an `etag` only over that version; otherwise [`crate::Error::Conflict`].
+    /// Returns it with its `reported_at` and new `etag`.
     async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport>;
 
     /// The run reports of `partition` with these ids (missing ones are left out).
     async fn run_reports(&self, partition: &str, ids: &[String]) -> Result<Vec<RunReport>>;
 
-    /// Stores the manifest commit a cluster reports it runs (the latest per cluster is kept).
+    /// Stores the manifest commit a cluster reports it runs: the latest per cluster is kept,
+    /// and a report older than the stored one (by `synced_at`) changes nothing.
     async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()>;
 
     /// The latest reported manifest commit of each cluster of `partition`.

@@ -54,11 +54,14 @@ CREATE TABLE IF NOT EXISTS cluster_syncs (
 );
 "#;
 
-/// Version 2: a change sequence on records, taken at commit.
+/// Version 2: a change sequence on records, taken at commit; versions of run reports and
+/// the time of cluster syncs, for conditional writes.
 const SCHEMA_V2: &str = r#"
 ALTER TABLE records ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
 UPDATE records SET change_seq = seq;
 CREATE INDEX IF NOT EXISTS records_change ON records (change_seq);
+ALTER TABLE run_reports ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE cluster_syncs ADD COLUMN synced_at TEXT NOT NULL DEFAULT '';
 "#;
 
 /// The next change sequence; evaluated inside a write, under SQLite's write lock.
@@ -445,12 +448,34 @@ impl RecordStore for SqliteStore {
             let (now, now_s) = now_text();
             stored.reported_at = Some(now);
             let json = serde_json::to_string(&stored).map_err(|e| DbError::Core(Error::store("sqlite", "encode", e)))?;
-            conn.execute(
-                "INSERT INTO run_reports (partition_key, run_id, report, reported_at) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (partition_key, run_id) DO UPDATE SET report = excluded.report, reported_at = excluded.reported_at",
-                params![partition, stored.id, json, now_s],
-            )?;
-            Ok(stored)
+            let version: Option<i64> = match &stored.etag {
+                None => conn
+                    .query_row(
+                        "INSERT INTO run_reports (partition_key, run_id, report, reported_at, version) \
+                         VALUES (?, ?, ?, ?, 1) ON CONFLICT (partition_key, run_id) DO NOTHING RETURNING version",
+                        params![partition, stored.id, json, now_s],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+                Some(etag) => conn
+                    .query_row(
+                        "UPDATE run_reports SET report = ?, reported_at = ?, version = version + 1 \
+                         WHERE partition_key = ? AND run_id = ? AND version = ? RETURNING version",
+                        params![json, now_s, partition, stored.id, etag],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+            };
+            match version {
+                Some(v) => {
+                    stored.etag = Some(v.to_string());
+                    Ok(stored)
+                }
+                None => Err(DbError::Core(Error::Conflict {
+                    partition: partition.clone(),
+                    row_key: format!("run report {}", stored.id),
+                })),
+            }
         })
         .await
     }
@@ -458,21 +483,28 @@ impl RecordStore for SqliteStore {
     async fn run_reports(&self, partition: &str, ids: &[String]) -> Result<Vec<RunReport>> {
         let partition = partition.to_string();
         let ids = ids.to_vec();
+        let has_seq = self.has_seq;
         self.with("read run reports", move |conn| {
             let mut out = Vec::with_capacity(ids.len());
             // Chunks keep the statement under SQLite's bound-parameter limit.
             for chunk in ids.chunks(500) {
                 let sql = format!(
-                    "SELECT report FROM run_reports WHERE partition_key = ? AND run_id IN ({})",
+                    "SELECT report, {} FROM run_reports WHERE partition_key = ? AND run_id IN ({})",
+                    if has_seq { "version" } else { "1" },
                     vec!["?"; chunk.len()].join(", ")
                 );
                 let mut stmt = conn.prepare(&sql)?;
                 let args = std::iter::once(&partition).chain(chunk.iter());
-                let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
-                for json in rows {
-                    let json = json?;
+                let rows = stmt.query_map(params_from_iter(args), |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })?;
+                for row in rows {
+                    let (json, version) = row?;
                     match serde_json::from_str::<RunReport>(&json) {
-                        Ok(r) => out.push(r),
+                        Ok(mut r) => {
+                            r.etag = Some(version.to_string());
+                            out.push(r);
+                        }
                         Err(e) => tracing::warn!("skipping unreadable run report: {e}"),
                     }
                 }
@@ -488,10 +520,16 @@ impl RecordStore for SqliteStore {
         self.with("put cluster sync", move |conn| {
             let json = serde_json::to_string(&sync)
                 .map_err(|e| DbError::Core(Error::store("sqlite", "encode", e)))?;
+            // A report older than the stored one changes nothing.
+            let at = sync
+                .synced_at
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
+                .unwrap_or_default();
             conn.execute(
-                "INSERT INTO cluster_syncs (partition_key, cluster, sync) VALUES (?, ?, ?) \
-                 ON CONFLICT (partition_key, cluster) DO UPDATE SET sync = excluded.sync",
-                params![partition, sync.cluster, json],
+                "INSERT INTO cluster_syncs (partition_key, cluster, sync, synced_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (partition_key, cluster) DO UPDATE SET sync = excluded.sync, synced_at = excluded.synced_at \
+                 WHERE excluded.synced_at >= cluster_syncs.synced_at",
+                params![partition, sync.cluster, json, at],
             )?;
             Ok(())
         })

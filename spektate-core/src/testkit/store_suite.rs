@@ -316,16 +316,38 @@ async fn run_reports_upsert_and_read_by_id(store: &Arc<dyn RecordStore>) {
         repository: None,
         number: None,
         reported_at: None,
+        attempt: None,
+        etag: None,
     };
     let stored = store.put_run_report(&p, &report).await.unwrap();
     assert!(
         stored.reported_at.is_some(),
         "reports: the store stamps reported_at"
     );
+    assert!(
+        stored.etag.is_some(),
+        "reports: the store returns a version"
+    );
+    let e = store
+        .put_run_report(&p, &report)
+        .await
+        .expect_err("reports: a second report without the version must conflict");
+    assert!(e.is_conflict(), "reports: {e}");
     report.status = RunStatus::Completed;
     report.result = Some(RunResult::Failed);
     report.finished_at = Some(now + Duration::seconds(30));
-    store.put_run_report(&p, &report).await.unwrap();
+    report.attempt = Some(2);
+    report.etag = stored.etag.clone();
+    let second = store.put_run_report(&p, &report).await.unwrap();
+    assert_ne!(
+        second.etag, stored.etag,
+        "reports: a write changes the version"
+    );
+    let e = store
+        .put_run_report(&p, &report)
+        .await
+        .expect_err("reports: a write over a stale version must conflict");
+    assert!(e.is_conflict(), "reports: {e}");
     let got = store
         .run_reports(&p, &["101".into(), "999".into()])
         .await
@@ -338,6 +360,11 @@ async fn run_reports_upsert_and_read_by_id(store: &Arc<dyn RecordStore>) {
     );
     assert_eq!(got[0].result, Some(RunResult::Failed));
     assert_eq!(got[0].url, report.url);
+    assert_eq!(got[0].attempt, Some(2), "reports: the attempt round-trips");
+    assert_eq!(
+        got[0].etag, second.etag,
+        "reports: reads return the version"
+    );
     assert!(
         store
             .query(&p, &RecordQuery::all())
@@ -373,6 +400,11 @@ async fn cluster_syncs_keep_the_latest_per_cluster(store: &Arc<dyn RecordStore>)
         .put_cluster_sync(&p, &sync("east-us", "ccccccc1"))
         .await
         .unwrap();
+    let late = ClusterSync {
+        synced_at: Some(Utc::now() - Duration::minutes(10)),
+        ..sync("east-us", "0ld0000")
+    };
+    store.put_cluster_sync(&p, &late).await.unwrap();
     let mut got = store.cluster_syncs(&p).await.unwrap();
     got.sort_by(|a, b| a.cluster.cmp(&b.cluster));
     assert_eq!(
