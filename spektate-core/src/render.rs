@@ -1,8 +1,10 @@
-//! Plain-text tables of deployments, with the columns of bedrock-cli's `deployment get`.
+//! Plain-text tables of deployments, with the columns of bedrock-cli's `deployment get`, and
+//! their warning lines.
 
 use chrono::{DateTime, Utc};
 
 use crate::model::deployment::{Deployment, Step, StepState};
+use crate::warnings::Summary;
 
 /// Columns of the normal view.
 pub const NORMAL: [&str; 12] = [
@@ -208,9 +210,45 @@ pub fn table(deployments: &[Deployment], wide: bool, now: DateTime<Utc>) -> Stri
     text(&header, &rows)
 }
 
+/// Warning lines of `summaries` (most objects first), at most `max`; the rest are counted
+/// in a last line.
+pub fn warning_lines(summaries: &[Summary], max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = summaries.iter().take(max).map(|s| s.to_string()).collect();
+    if summaries.len() > max {
+        let rest = &summaries[max..];
+        let objects: usize = rest.iter().map(|s| s.count).sum();
+        lines.push(format!("{} more causes, for {objects} objects", rest.len()));
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::warnings::{Reason, Subject};
+
+    #[test]
+    fn warning_lines_are_capped_and_the_rest_counted() {
+        let s = |n, cause: &str| Summary {
+            subject: Subject::Author,
+            count: n,
+            reason: Reason::new("github api.github.com", cause),
+        };
+        let all = [
+            s(1000, "could not connect"),
+            s(2, "HTTP 500"),
+            s(1, "HTTP 502"),
+        ];
+        assert_eq!(
+            warning_lines(&all, 5),
+            [
+                "github api.github.com: author of 1000 commits: could not connect",
+                "github api.github.com: author of 2 commits: HTTP 500",
+                "github api.github.com: author of 1 commit: HTTP 502",
+            ]
+        );
+        assert_eq!(warning_lines(&all, 1)[1], "2 more causes, for 3 objects");
+    }
 
     #[test]
     fn durations_and_ages_read_naturally() {

@@ -401,3 +401,155 @@ fn expired_records_are_hidden_and_unknown_runs_are_shown() {
         d.warnings
     );
 }
+
+/// A thousand deployments whose CI and repository host are unreachable: the providers fail
+/// as Azure DevOps does, each error naming the hundred objects of its batch.
+mod unreachable_host {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use spektate_core::warnings::summarize;
+    use spektate_core::{
+        Author, ClusterSync, Error, Filter, MemoryStore, Pipelines, PullRequest, Record,
+        RecordStore, RepoRef, Repositories, Result, Run, RunBatch, RunKind, RunRequest, Stage,
+        Tracker, async_trait,
+    };
+
+    const HOST: &str = "azure-devops dev.azure.com/fabrikam";
+
+    fn down(operation: &str, objects: String) -> Error {
+        Error::provider(HOST, operation, objects, "could not connect")
+    }
+
+    fn first_hundred(ids: &[String]) -> String {
+        ids[..ids.len().min(100)].join(",")
+    }
+
+    struct Down;
+
+    #[async_trait]
+    impl Pipelines for Down {
+        fn name(&self) -> String {
+            format!("{HOST}/hello")
+        }
+
+        async fn runs(&self, _kind: RunKind, requests: &[RunRequest]) -> Result<RunBatch> {
+            // Each id of a failed batch gets the batch's error, as text.
+            let ids: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
+            let why = down("get builds", format!("ids {}", first_hundred(&ids))).to_string();
+            Ok(RunBatch {
+                failed: ids.into_iter().map(|id| (id, why.clone())).collect(),
+                ..RunBatch::default()
+            })
+        }
+
+        async fn stages(&self, run: &Run) -> Result<Vec<Stage>> {
+            Err(down("get timeline", run.id.clone()))
+        }
+    }
+
+    #[async_trait]
+    impl Repositories for Down {
+        fn name(&self) -> String {
+            HOST.into()
+        }
+
+        fn serves_repo(&self, _repo: &RepoRef) -> bool {
+            true
+        }
+
+        async fn authors(
+            &self,
+            repo: &RepoRef,
+            commits: &[String],
+        ) -> Result<HashMap<String, Author>> {
+            let objects = format!("{} commits {}", repo.key(), first_hundred(commits));
+            Err(down("get commits", objects))
+        }
+
+        async fn pull_requests(
+            &self,
+            repo: &RepoRef,
+            ids: &[String],
+        ) -> Result<HashMap<String, PullRequest>> {
+            let objects = format!("{} pull requests {}", repo.key(), first_hundred(ids));
+            Err(down("get pull requests", objects))
+        }
+
+        async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>> {
+            Err(down("get refs", repo.key()))
+        }
+    }
+
+    async fn thousand_deployments() -> Tracker {
+        let store = Arc::new(MemoryStore::new());
+        let repo = |name: &str| Some(format!("https://dev.azure.com/fabrikam/hello/_git/{name}"));
+        for i in 0..1000u64 {
+            let mut r = Record::new("fabrikam");
+            r.p1 = Some(format!("{}", 1000 + i));
+            r.image_tag = Some(format!("frontend-{i}"));
+            r.service = Some("frontend".into());
+            r.commit_id = Some(format!("{:040x}", i * 7919 + 1));
+            r.pr = Some(format!("{}", i + 1));
+            r.manifest_commit_id = Some(format!("{:040x}", i * 31 + 5));
+            r.source_repo = repo("frontend");
+            r.hld_repo = repo("hld");
+            r.manifest_repo = repo("manifests");
+            store.insert(&r).await.unwrap();
+        }
+        let down = Arc::new(Down);
+        Tracker::builder(store)
+            .partition("fabrikam")
+            .pipelines(down.clone())
+            .repositories(down)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn one_line_per_provider_and_cause_with_the_number_of_objects() {
+        let tracker = thousand_deployments().await;
+        let ds = tracker.deployments(&Filter::default()).await.unwrap();
+        assert_eq!(ds.len(), 1000, "every deployment is shown");
+
+        let lines: Vec<String> = summarize(&ds).iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                format!("{HOST}: 1000 runs: could not connect"),
+                format!("{HOST}: author of 1000 commits: could not connect"),
+                format!("{HOST}: 1000 pull requests: could not connect"),
+                format!("{HOST}: sync tags of 1 repository: could not connect"),
+            ]
+        );
+
+        // Each deployment says briefly which of its lookups failed, naming only its own objects.
+        let d = ds
+            .iter()
+            .find(|d| d.record.p1.as_deref() == Some("1007"))
+            .unwrap();
+        let commit = d.commit_id().unwrap();
+        assert_eq!(
+            d.warnings,
+            [
+                format!("image run 1007: {HOST}: could not connect"),
+                format!(
+                    "author of commit {commit} in dev.azure.com/fabrikam/hello/frontend: {HOST}: could not connect"
+                ),
+                format!(
+                    "pull request 8 in dev.azure.com/fabrikam/hello/hld: {HOST}: could not connect"
+                ),
+                format!(
+                    "sync tags of dev.azure.com/fabrikam/hello/manifests: {HOST}: could not connect"
+                ),
+            ]
+        );
+
+        // The text stays bounded: a short line a lookup, not a hundred object ids each.
+        let longest = ds.iter().flat_map(|d| &d.warnings).map(String::len).max();
+        assert!(longest < Some(160), "{longest:?} bytes");
+        let text: usize = ds.iter().flat_map(|d| &d.warnings).map(String::len).sum();
+        let json = serde_json::to_string(&ds).unwrap().len();
+        assert!(text < 500_000, "{text} bytes of warnings");
+        assert!(json < 3_000_000, "{json} bytes of JSON");
+    }
+}

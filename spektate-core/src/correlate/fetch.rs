@@ -1,17 +1,21 @@
 //! Fetching from providers: runs per kind through the provider chain, stages, authors,
-//! pull requests and sync tags, each batched per repository with bounded concurrency.
+//! pull requests and sync tags, each batched per repository with bounded concurrency, and
+//! every call ended by the deadline [`super::within`] sets.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
 
+use super::deadline::call;
 use super::join::Lookup;
 use crate::model::deployment::{Author, ClusterSync, PullRequest};
 use crate::model::repo::RepoRef;
 use crate::model::run::{Run, RunKind, Stage};
 use crate::provider::{Pipelines, Repositories, RunRequest};
+use crate::warnings::Reason;
 
 /// Looks runs up through the provider chain: each provider gets the ids it serves that no
 /// earlier provider found. Returns every requested id that anything answered for, and the
@@ -36,8 +40,11 @@ pub async fn runs(
         if mine.is_empty() {
             continue;
         }
-        match provider.runs(kind, &mine).await {
+        let name = provider.name();
+        match call(&name, provider.runs(kind, &mine)).await {
             Ok(batch) => {
+                // Ids of one failed batch share its reason.
+                let mut reasons: HashMap<&str, Reason> = HashMap::new();
                 for req in mine {
                     if let Some(run) = batch.found.get(&req.id) {
                         out.insert(req.id.clone(), Lookup::Found(Arc::new(run.clone())));
@@ -46,6 +53,9 @@ pub async fn runs(
                         if batch.not_found.contains(&req.id) {
                             out.insert(req.id.clone(), Lookup::Missing);
                         } else if let Some(why) = batch.failed.get(&req.id) {
+                            let why = reasons
+                                .entry(why)
+                                .or_insert_with(|| Reason::from_text(&name, why));
                             out.entry(req.id.clone())
                                 .or_insert_with(|| Lookup::Failed(why.clone()));
                         }
@@ -53,16 +63,24 @@ pub async fn runs(
                     }
                 }
             }
-            Err(e) => {
+            Err(why) => {
                 for req in mine {
                     out.entry(req.id.clone())
-                        .or_insert_with(|| Lookup::Failed(e.to_string()));
+                        .or_insert_with(|| Lookup::Failed(why.clone()));
                     pending.push(req);
                 }
             }
         }
     }
     (kind, out, served_by)
+}
+
+/// One provider call as a lookup: found, or failed with its reason.
+async fn lookup<T>(provider: &str, fut: impl Future<Output = crate::Result<T>>) -> Lookup<T> {
+    match call(provider, fut).await {
+        Ok(v) => Lookup::Found(v),
+        Err(why) => Lookup::Failed(why),
+    }
 }
 
 /// Runs up to `limit` boxed futures at once and collects their outputs.
@@ -83,10 +101,7 @@ pub async fn stages(
     for (run, index) in runs {
         let provider = providers[index].clone();
         jobs.push(Box::pin(async move {
-            let got = match provider.stages(&run).await {
-                Ok(s) => Lookup::Found(s),
-                Err(e) => Lookup::Failed(e.to_string()),
-            };
+            let got = lookup(&provider.name(), provider.stages(&run)).await;
             (run.id.clone(), got)
         }));
     }
@@ -108,16 +123,17 @@ pub async fn per_repo<T: Send + 'static>(
     providers: &[Arc<dyn Repositories>],
     wanted: BTreeMap<String, (RepoRef, Vec<String>)>,
     limit: usize,
-    call: ItemCall<T>,
+    fetch: ItemCall<T>,
 ) -> Vec<ItemLookup<T>> {
     let mut jobs: Vec<BoxFuture<'static, Vec<ItemLookup<T>>>> = Vec::new();
     for (key, (repo, ids)) in wanted {
         let Some(provider) = provider_for(providers, &repo) else {
             continue;
         };
-        let fut = call(provider.clone(), repo, ids.clone());
+        let name = provider.name();
+        let fut = fetch(provider.clone(), repo, ids.clone());
         jobs.push(Box::pin(async move {
-            match fut.await {
+            match call(&name, fut).await {
                 Ok(mut found) => ids
                     .into_iter()
                     .map(|id| {
@@ -125,12 +141,10 @@ pub async fn per_repo<T: Send + 'static>(
                         ((key.clone(), id), got)
                     })
                     .collect(),
-                Err(e) => {
-                    let why = e.to_string();
-                    ids.into_iter()
-                        .map(|id| ((key.clone(), id), Lookup::Failed(why.clone())))
-                        .collect()
-                }
+                Err(why) => ids
+                    .into_iter()
+                    .map(|id| ((key.clone(), id), Lookup::Failed(why.clone())))
+                    .collect(),
             }
         }));
     }
@@ -177,10 +191,7 @@ pub async fn sync_tags(
             continue;
         };
         jobs.push(Box::pin(async move {
-            let got = match p.sync_tags(&repo).await {
-                Ok(t) => Lookup::Found(t),
-                Err(e) => Lookup::Failed(e.to_string()),
-            };
+            let got = lookup(&p.name(), p.sync_tags(&repo)).await;
             (key, got)
         }));
     }

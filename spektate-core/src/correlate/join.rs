@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 
 use super::status;
 use crate::model::deployment::{
-    Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Step, StepState,
+    Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Step, StepName, StepState,
 };
 use crate::model::record::Record;
 use crate::model::repo::RepoRef;
 use crate::model::run::{Run, RunKind, Stage};
+use crate::warnings::{Reason, Subject, Warning};
 
 /// What is known of one looked-up object.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +22,7 @@ pub enum Lookup<T> {
     /// An authoritative provider says it does not exist (for runs: retention expired).
     Missing,
     /// The lookup failed; the reason is shown as a warning.
-    Failed(String),
+    Failed(Reason),
 }
 
 impl<T> Lookup<T> {
@@ -251,17 +252,27 @@ pub fn is_expired(record: &Record, k: &Knowledge) -> bool {
     all_missing(&resolve(record, k))
 }
 
+/// A warning about `object` (in `repo`) that failed for `reason`.
+fn warning(subject: Subject, object: &str, repo: Option<&Arc<str>>, reason: &Reason) -> Warning {
+    Warning {
+        subject,
+        object: object.to_string(),
+        repo: repo.cloned(),
+        reason: reason.clone(),
+    }
+}
+
 fn step(
     slot: Option<(&str, Option<&Lookup<Arc<Run>>>)>,
-    warnings: &mut Vec<String>,
-    label: &str,
+    warnings: &mut Vec<Warning>,
+    name: StepName,
 ) -> Option<Step> {
     let (id, lookup) = slot?;
     let (state, run) = match lookup {
         Some(Lookup::Found(run)) => (StepState::of(run.status, run.result), Some(run.clone())),
         Some(Lookup::Missing) => (StepState::Expired, None),
         Some(Lookup::Failed(why)) => {
-            warnings.push(format!("{label} run {id}: {why}"));
+            warnings.push(warning(Subject::Run(name), id, None, why));
             (StepState::Unknown, None)
         }
         None => (StepState::Unknown, None),
@@ -298,20 +309,20 @@ fn join(
 ) -> Deployment {
     let mut warnings = Vec::new();
     let multi_stage = is_multi_stage(record);
-    let mut image = step(resolved[0], &mut warnings, "image");
+    let mut image = step(resolved[0], &mut warnings, StepName::Image);
     let mut metadata = if multi_stage {
         image.clone()
     } else {
-        step(resolved[1], &mut warnings, "metadata")
+        step(resolved[1], &mut warnings, StepName::Metadata)
     };
-    let manifest = step(resolved[2], &mut warnings, "manifest");
+    let manifest = step(resolved[2], &mut warnings, StepName::Manifest);
 
     if multi_stage {
         if let Some(run) = image.as_ref().and_then(|s| s.run.clone()) {
             let stages = match k.stages.get(&run.id) {
                 Some(Lookup::Found(s)) => s.as_slice(),
                 Some(Lookup::Failed(why)) => {
-                    warnings.push(format!("stages of run {}: {why}", run.id));
+                    warnings.push(warning(Subject::Stages, &run.id, None, why));
                     &[]
                 }
                 _ => &[],
@@ -334,7 +345,7 @@ fn join(
         match per_repo_get(&k.authors, &repo.key, commit) {
             Some(Lookup::Found(a)) => Some(a.clone()),
             Some(Lookup::Failed(why)) => {
-                warnings.push(format!("author of commit {commit} in {}: {why}", repo.key));
+                warnings.push(warning(Subject::Author, commit, Some(&repo.key), why));
                 None
             }
             _ => None,
@@ -344,7 +355,7 @@ fn join(
         (Some(pr), Some(repo)) => match per_repo_get(&k.pull_requests, &repo.key, pr) {
             Some(Lookup::Found(p)) => Some(p.clone()),
             Some(Lookup::Failed(why)) => {
-                warnings.push(format!("pull request {pr} in {}: {why}", repo.key));
+                warnings.push(warning(Subject::PullRequest, pr, Some(&repo.key), why));
                 None
             }
             _ => None,
@@ -359,7 +370,7 @@ fn join(
             .and_then(|r| match k.sync_tags.get(&*r.key) {
                 Some(Lookup::Found(t)) => Some(t.as_slice()),
                 Some(Lookup::Failed(why)) => {
-                    warnings.push(format!("sync tags of {}: {why}", r.key));
+                    warnings.push(warning(Subject::SyncTags, &r.key, None, why));
                     None
                 }
                 _ => None,
@@ -400,7 +411,8 @@ fn join(
         author,
         pull_request,
         clusters,
-        warnings,
+        warnings: warnings.iter().map(Warning::to_string).collect(),
+        failed_lookups: warnings,
         record: record.clone(),
     }
 }

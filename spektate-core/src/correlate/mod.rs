@@ -1,7 +1,9 @@
 //! Correlation: from records and what providers know to deployments (DESIGN §3).
 
+pub mod deadline;
 pub mod fetch;
 pub mod join;
 pub mod status;
 
+pub use deadline::within;
 pub use join::{Knowledge, Lookup, RepoDefaults, correlate, deployment};

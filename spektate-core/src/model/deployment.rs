@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::record::Record;
 use super::repo::RepoRef;
 use super::run::{Run, RunResult, RunStatus};
+use crate::warnings::Warning;
 
 /// The author of a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,8 +252,11 @@ pub struct Deployment {
     pub started_at: Option<DateTime<Utc>>,
     /// When the journey last moved.
     pub last_updated: DateTime<Utc>,
-    /// What could not be looked up; the deployment is shown regardless.
+    /// What could not be looked up, one short line each; the deployment is shown regardless.
     pub warnings: Vec<String>,
+    /// The same, structured, for counting across deployments
+    /// ([`crate::warnings::summarize`]); not serialized.
+    pub failed_lookups: Vec<Warning>,
 }
 
 impl Deployment {
