@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
+use spektate_core::warnings::{self, Notice, Reason, Subject};
 use spektate_core::{Error, RepoRef, Result};
 
 use crate::client::{GitHub, GraphQlResponse};
@@ -60,6 +61,15 @@ impl Lookup {
             Lookup::Tags => {
                 "fragment tag on GitObject { ... on Tag { oid name tagger { name email date } target { oid __typename } } }"
             }
+        }
+    }
+
+    /// What a warning about these objects calls them.
+    fn subject(self) -> Subject {
+        match self {
+            Lookup::Commits => Subject::Author,
+            Lookup::Pulls => Subject::PullRequest,
+            Lookup::Tags => Subject::TagObject,
         }
     }
 
@@ -122,7 +132,11 @@ pub(crate) async fn batch(
 }
 
 fn classify_http(e: Error) -> Failure {
-    let message = e.to_string();
+    let message = match &e {
+        // The cause alone: the provider and objects are said by whoever reports it.
+        Error::Provider { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
     match &e {
         Error::Provider { auth: true, .. } => Failure::Final(e),
         _ if message.to_ascii_lowercase().contains("rate limit") => Failure::Final(e),
@@ -179,7 +193,8 @@ fn read(
 }
 
 /// Splits `items` into batches of [`BATCH`] and runs each; the objects found, by item.
-/// A batch that GraphQL could not answer comes back in `fallback` for REST.
+/// A batch that GraphQL could not answer comes back in `fallback` for REST, and is
+/// reported as a [`Notice`] (one request per object follows).
 pub(crate) async fn lookup_all<K: Clone + Eq + std::hash::Hash>(
     gh: &GitHub,
     kind: Lookup,
@@ -204,12 +219,14 @@ pub(crate) async fn lookup_all<K: Clone + Eq + std::hash::Hash>(
             }
             Err(Failure::Final(e)) => return Err(e),
             Err(Failure::Fallback(why)) => {
-                tracing::warn!(
-                    "{}: {} of {} through GraphQL failed ({why}); using REST",
-                    gh.label(),
-                    kind.operation(),
-                    repo.key()
-                );
+                warnings::notice(Notice {
+                    subject: kind.subject(),
+                    count: chunk.len(),
+                    reason: Reason::new(
+                        &gh.label(),
+                        &format!("GraphQL failed ({why}); asked one at a time over REST"),
+                    ),
+                });
                 fallback.extend(chunk.iter().map(|(k, _)| k.clone()));
             }
         }
@@ -261,6 +278,55 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spektate_core::http::{Policy, Secret};
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[tokio::test]
+    async fn a_fallback_to_rest_is_one_notice_with_the_number_of_objects() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/graphql"))
+            .respond_with(ResponseTemplate::new(502))
+            .mount(&server)
+            .await;
+        let commit = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/author-response.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        Mock::given(method("GET"))
+            .and(path_regex(
+                "^/api/v3/repos/fabrikam/frontend/commits/[0-9a-f]+$",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_string(commit))
+            .mount(&server)
+            .await;
+        let gh = GitHub::builder()
+            .api_url(format!("{}/api/v3", server.uri()))
+            .graphql_url(format!("{}/api/graphql", server.uri()))
+            .token(Secret::new("t"))
+            .policy(Policy {
+                max_retries: 0,
+                ..Policy::default()
+            })
+            .build()
+            .unwrap();
+        let repo = RepoRef::parse(&format!("{}/fabrikam/frontend", server.uri())).unwrap();
+        let shas: Vec<String> = (0..250).map(|i| format!("{i:040x}")).collect();
+
+        let (found, notices) =
+            warnings::collect_notices(crate::commits::authors(&gh, &repo, &shas)).await;
+        assert_eq!(found.unwrap().len(), 250, "REST answered for every commit");
+        let lines: Vec<String> = notices.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [format!(
+                "{}: author of 250 commits: GraphQL failed (HTTP 502); asked one at a time over REST",
+                gh.label()
+            )]
+        );
+    }
 
     #[test]
     fn values_travel_as_variables_under_aliases() {
