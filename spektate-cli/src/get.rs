@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clap::Args;
-use spektate::{Deployment, DeploymentKind, Error, Filter, Result, Status, render};
+use spektate::correlate::within;
+use spektate::warnings::{Notice, Tally, collect_notices};
+use spektate::{Deployment, DeploymentKind, Error, Filter, Result, Status, Tracker, render};
 
 use crate::progress::Progress;
 use crate::providers::ProviderArgs;
@@ -53,6 +55,9 @@ pub struct GetCmd {
     /// Refresh every SECONDS (default 30) until interrupted.
     #[arg(short = 'w', long, num_args = 0..=1, default_missing_value = "30", value_name = "SECONDS")]
     pub watch: Option<u64>,
+    /// Give providers at most SECONDS; then show what is known, with warnings for the rest.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub timeout: u64,
     #[command(flatten)]
     pub providers: ProviderArgs,
     /// Storage account key, as `-k` of `bedrock deployment get` (same as --access-key).
@@ -150,10 +155,55 @@ pub fn print(
     }
 }
 
+/// The most warning lines `get` prints; the rest are counted in one more.
+const MAX_WARNING_LINES: usize = 20;
+
+/// How long past the provider deadline the store may take before `get` gives up.
+const STORE_GRACE: Duration = Duration::from_secs(5);
+
+/// Refreshes `tracker` with every provider call ended by `budget`, and returns the
+/// deployments that pass `filter` with the notices providers raised.
+async fn refresh(
+    tracker: &Tracker,
+    filter: &Filter,
+    budget: Duration,
+) -> Result<(Vec<Deployment>, Vec<Notice>)> {
+    let work = collect_notices(within(budget, tracker.refresh()));
+    let Ok((refreshed, notices)) = tokio::time::timeout(budget + STORE_GRACE, work).await else {
+        return Err(Error::store(
+            tracker.store().describe(),
+            "query",
+            format!("no answer within {} s", (budget + STORE_GRACE).as_secs()),
+        ));
+    };
+    refreshed?;
+    Ok((tracker.deployments(filter).await?, notices))
+}
+
+/// Prints the warnings of `deployments` and `notices` on stderr: one line per provider,
+/// subject and cause, with the number of objects.
+fn warn(deployments: &[Deployment], notices: &[Notice]) {
+    let mut tally = Tally::default();
+    tally.deployments(deployments);
+    for n in notices {
+        tally.notice(n);
+    }
+    for line in render::warning_lines(&tally.summaries(), MAX_WARNING_LINES) {
+        eprintln!("warning: {line}");
+    }
+}
+
 /// Runs `get`.
 pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
     let output = Output::parse(&cmd.output)?;
     let filter = cmd.filter()?;
+    if cmd.timeout == 0 {
+        return Err(Error::invalid(
+            "--timeout",
+            "0 leaves no time to ask providers; give 1 or more seconds",
+        ));
+    }
+    let budget = Duration::from_secs(cmd.timeout);
     let store = &store.with_access_key(cmd.storage_key.clone());
     let tracker = cmd
         .providers
@@ -163,10 +213,9 @@ pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
         .build();
     let stdout = std::io::stdout();
     loop {
-        let deployments = {
+        let (deployments, notices) = {
             let _progress = Progress::start("reading deployments");
-            tracker.refresh().await?;
-            tracker.deployments(&filter).await?
+            refresh(&tracker, &filter, budget).await?
         };
         let mut out = stdout.lock();
         if cmd.watch.is_some() && output != Output::Json && stdout.is_terminal() {
@@ -178,12 +227,8 @@ pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             Err(e) => return Err(Error::invalid("stdout", e)),
         }
-        for d in &deployments {
-            for w in &d.warnings {
-                eprintln!("warning: deployment {}: {w}", d.id());
-            }
-        }
         drop(out);
+        warn(&deployments, &notices);
         let Some(every) = cmd.watch else {
             return Ok(());
         };

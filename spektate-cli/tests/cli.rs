@@ -378,3 +378,174 @@ fn bad_input_is_an_error_or_a_faithful_round_trip() {
         "a newline in a value does not break the table: {table}"
     );
 }
+
+/// A GitHub Enterprise host that accepts connections and never answers (a listener that
+/// holds every connection without writing a byte): `spektate get --timeout 1` comes back
+/// within seconds with the deployment it knows from the store, and says on stderr, in one
+/// line per provider and cause, what it could not look up.
+#[test]
+fn get_shows_what_it_has_when_a_provider_never_answers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().take(64) {
+            match conn {
+                Ok(c) => held.push(c),
+                Err(_) => break,
+            }
+        }
+        std::thread::park();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("spektate.db");
+    let repo = format!("{host}/fabrikam/frontend");
+    ok(&spektate(
+        &db,
+        &[
+            "record",
+            "--p1",
+            "101",
+            "--image-tag",
+            "frontend-101",
+            "--commit-id",
+            "a1b2c3d4e5f6",
+            "--service",
+            "fabrikam/frontend",
+            "--repository",
+            &repo,
+        ],
+    ));
+    ok(&spektate(
+        &db,
+        &[
+            "record",
+            "run",
+            "--id",
+            "101",
+            "--status",
+            "completed",
+            "--result",
+            "succeeded",
+        ],
+    ));
+
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_spektate"))
+        .args(["get", "--timeout", "1", "--github-url", &host])
+        .env("SPEKTATE_STORE", format!("sqlite:{}", db.display()))
+        .env("SPEKTATE_PARTITION_KEY", "fabrikam")
+        .env_remove("SPEKTATE_GITHUB_TOKEN")
+        .env_remove("SPEKTATE_GITHUB_URL")
+        .env_remove("SPEKTATE_MANIFEST_REPO")
+        .output()
+        .expect("run spektate");
+    let took = started.elapsed();
+    let table = ok(&out);
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "took {took:?}: {table}"
+    );
+    let row = table.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.contains("frontend-101") && row.contains("✓ 101"),
+        "the deployment, with its run from the run report: {table}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        warnings.iter().all(|l| l.starts_with("warning: ")),
+        "{stderr}"
+    );
+    assert!(
+        warnings.iter().any(|l| l.contains("github")
+            && l.contains("author of 1 commit")
+            && l.contains("no answer within the 1 s deadline")),
+        "{stderr}"
+    );
+    assert!(warnings.len() <= 3, "{stderr}");
+}
+
+/// A GitHub Enterprise server whose GraphQL endpoint fails: authors are fetched one request
+/// each over REST instead, and `spektate get` says so once, with the number of commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_says_once_when_github_falls_back_from_graphql_to_rest() {
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/graphql"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&server)
+        .await;
+    let commit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../spektate-github/tests/fixtures/author-response.json"
+    ))
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path_regex(
+            "^/api/v3/repos/fabrikam/frontend/commits/[0-9a-f]+$",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_string(commit))
+        .mount(&server)
+        .await;
+    let host = server.uri();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("spektate.db");
+    let repo = format!("{host}/fabrikam/frontend");
+    for i in 1..=3 {
+        let (p1, tag, sha) = (
+            format!("10{i}"),
+            format!("frontend-{i}"),
+            format!("a1b2c3d{i}"),
+        );
+        ok(&spektate(
+            &db,
+            &[
+                "record",
+                "--p1",
+                &p1,
+                "--image-tag",
+                &tag,
+                "--commit-id",
+                &sha,
+                "--service",
+                "fabrikam/frontend",
+                "--repository",
+                &repo,
+            ],
+        ));
+        ok(&spektate(
+            &db,
+            &["record", "run", "--id", &p1, "--status", "inProgress"],
+        ));
+    }
+
+    let out = Command::new(env!("CARGO_BIN_EXE_spektate"))
+        .args(["get", "-o", "wide", "--github-url", &host])
+        .env("SPEKTATE_STORE", format!("sqlite:{}", db.display()))
+        .env("SPEKTATE_PARTITION_KEY", "fabrikam")
+        .env("SPEKTATE_GITHUB_TOKEN", "ghp_test")
+        .env_remove("SPEKTATE_GITHUB_URL")
+        .env_remove("SPEKTATE_MANIFEST_REPO")
+        .output()
+        .expect("run spektate");
+    let table = ok(&out);
+    assert_eq!(
+        table.matches("Edaena Salinas").count(),
+        3,
+        "every author, over REST: {table}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let fallback: Vec<&str> = stderr.lines().filter(|l| l.contains("GraphQL")).collect();
+    assert_eq!(
+        fallback,
+        [format!(
+            "warning: github {}: author of 3 commits: GraphQL failed (HTTP 502); asked one at a time over REST",
+            host.trim_start_matches("http://")
+        )],
+        "{stderr}"
+    );
+}
