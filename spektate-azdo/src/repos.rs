@@ -175,6 +175,12 @@ impl AzureRepos {
         Ok(text(body.get("webUrl")).unwrap_or_else(|| repo.web_url()))
     }
 
+    /// The commits `ids` of `repo` through one `commitsbatch` request; `None` when the
+    /// service refuses the batch (one unknown commit fails all of it).
+    ///
+    /// The body is a `GitQueryCommitsCriteria` with `ids`, which may not be combined with
+    /// other criteria, and `includeUserImageUrl`, without which authors come back without
+    /// their avatars.
     async fn commits_batch(
         &self,
         repo: &RepoRef,
@@ -187,13 +193,24 @@ impl AzureRepos {
             ids.len()
         );
         let object = format!("{} commits {}", repo.key(), ids.join(","));
-        let body = json!({"ids": ids, "$top": ids.len(), "includeLinks": false});
+        let body = json!({"ids": ids, "includeUserImageUrl": true});
         let req = Request::new(Method::POST, url, "get commits", &object)
             .json(&body)
             .pass(&[400, 404]);
         let resp = api::send(&self.http, req, "get commits", &object).await?;
         if resp.status == 400 || resp.status == 404 {
-            // One unknown commit fails the whole batch: the caller asks one by one.
+            let why = serde_json::from_slice::<Value>(&resp.body)
+                .ok()
+                .and_then(|v| text(v.get("message")))
+                .map(|m| format!(": {}", m.chars().take(200).collect::<String>()))
+                .unwrap_or_default();
+            tracing::warn!(
+                "{}: get commits {}: the batch of {n} commits was refused (HTTP {}{why}); asking for each commit on its own, {n} requests",
+                self.http.provider(),
+                repo.key(),
+                resp.status,
+                n = ids.len()
+            );
             return Ok(None);
         }
         Ok(Some(api::list_values(

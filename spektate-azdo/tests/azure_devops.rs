@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::fixtures::{fast, list, load, release_from_deployment, tfs_build};
+use common::warnings::Warnings;
 use serde_json::{Value, json};
 use spektate_azdo::releases::artifact_image;
 use spektate_azdo::{AzureDevOps, AzureRepos};
@@ -15,7 +16,7 @@ use spektate_core::{
     Error, Filter, MemoryStore, Pipelines, Record, RecordStore, RepoHost, RepoRef, Repositories,
     RunKind, RunRequest, RunResult, RunStatus, StepState, Tracker,
 };
-use wiremock::matchers::{body_partial_json, header, method, path, query_param};
+use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const PAT: &str = "azdo-pat-7f3e2d1a";
@@ -348,24 +349,48 @@ async fn a_release_carries_its_image_version_and_registry() {
     );
 }
 
+/// The commits batch as the service answers it: authors carry their avatar (`imageUrl`)
+/// only when the criteria ask for it.
+struct CommitsBatch(Vec<Value>);
+
+impl Respond for CommitsBatch {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let criteria: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let avatars = criteria["includeUserImageUrl"] == json!(true);
+        let commits = self
+            .0
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                if !avatars {
+                    for person in ["author", "committer"] {
+                        c[person].as_object_mut().unwrap().remove("imageUrl");
+                    }
+                }
+                c
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_json(list(commits))
+    }
+}
+
 #[tokio::test]
-async fn commit_authors_of_one_repository_come_from_one_commits_batch() {
+async fn commit_authors_with_avatars_come_from_one_commits_batch_asking_for_ids_only() {
     let server = MockServer::start().await;
     let mut second = load("author-response.json");
     second["commitId"] = json!("dafdbd15067ac341dcf3f787797c7d761c28c7c4");
     second["author"]["name"] = json!("Andre Briggs");
     second["author"]["email"] = json!("anbriggs@microsoft.com");
+    // `ids` may not be combined with other criteria: the body is exactly this.
     Mock::given(method("POST"))
         .and(path(
             "/fabrikam/hello/_apis/git/repositories/hld/commitsbatch",
         ))
-        .and(body_partial_json(
-            json!({"ids": ["1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4", "dafdbd1"]}),
-        ))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(list(vec![load("author-response.json"), second])),
-        )
+        .and(body_json(json!({
+            "ids": ["1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4", "dafdbd1"],
+            "includeUserImageUrl": true
+        })))
+        .respond_with(CommitsBatch(vec![load("author-response.json"), second]))
         .expect(1)
         .mount(&server)
         .await;
@@ -373,13 +398,25 @@ async fn commit_authors_of_one_repository_come_from_one_commits_batch() {
         "1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4".to_string(),
         "dafdbd1".to_string(),
     ];
-    let authors = repos(&server).authors(&hld(), &ids).await.unwrap();
+    let warnings = Warnings::default();
+    let authors = warnings
+        .capture(repos(&server).authors(&hld(), &ids))
+        .await
+        .unwrap();
+    assert!(warnings.messages().is_empty(), "{:?}", warnings.messages());
+    assert_eq!(authors.len(), 2, "both commits come from the batch");
     let a = &authors["1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4"];
     assert_eq!(
         (a.name.as_str(), a.email.as_deref()),
         ("Samiya Akhtar", Some("saakhta@microsoft.com"))
     );
-    assert!(a.avatar_url.as_deref().unwrap().contains("MemberAvatars"));
+    assert_eq!(
+        a.avatar_url.as_deref(),
+        Some(
+            "https://dev.azure.com/epicstuff/_apis/GraphProfile/MemberAvatars/aad.NDcwNGNkNGUtMjA0Yi03MDcxLWJiYWEtOTQzY2Y5ZmE1NTYz"
+        ),
+        "the author has an avatar"
+    );
     assert_eq!(
         a.url.as_deref(),
         Some(
@@ -393,35 +430,53 @@ async fn commit_authors_of_one_repository_come_from_one_commits_batch() {
 }
 
 #[tokio::test]
-async fn an_unknown_commit_in_a_batch_falls_back_to_single_lookups() {
+async fn an_unknown_commit_in_a_batch_falls_back_to_single_lookups_with_one_warning() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
             ResponseTemplate::new(404)
                 .set_body_json(json!({"message": "TF401175: The item gone could not be found."})),
         )
+        .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/fabrikam/hello/_apis/git/repositories/hld/commits/1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4"))
         .respond_with(ResponseTemplate::new(200).set_body_json(load("author-response.json")))
+        .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(404))
+        .expect(1)
         .mount(&server)
         .await;
     let ids = vec![
         "1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4".to_string(),
         "0000000000000000000000000000000000000000".to_string(),
     ];
-    let authors = repos(&server).authors(&hld(), &ids).await.unwrap();
+    let warnings = Warnings::default();
+    let authors = warnings
+        .capture(repos(&server).authors(&hld(), &ids))
+        .await
+        .unwrap();
     assert_eq!(
         authors.len(),
         1,
         "the known commit is found, the unknown one left out"
     );
     assert_eq!(authors[&ids[0]].name, "Samiya Akhtar");
+    let said = warnings.messages();
+    assert_eq!(said.len(), 1, "one warning for the batch: {said:?}");
+    assert!(
+        said[0].starts_with("azure-repos ")
+            && said[0].contains("get commits dev.azure.com/fabrikam/hello/hld")
+            && said[0].contains("batch of 2 commits was refused (HTTP 404: TF401175")
+            && said[0].contains("2 requests"),
+        "{}",
+        said[0]
+    );
+    assert!(!said[0].contains(PAT));
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! The request budget: the tracker over 500 deployments of 10 services (one HLD repo, two
 //! clusters) makes at most 40 requests to Azure DevOps cold, and at most 3 on a second
 //! refresh in which nothing changed. The reference made 969, and re-fetched every build on
-//! every refresh.
+//! every refresh. A commits batch the service refuses (a commit pushed away) costs one
+//! request per commit of that batch, and says so once.
 //!
 //! Print the figures with
 //! `cargo test -p spektate-azdo --test request_budget -- --nocapture`.
@@ -9,9 +10,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use common::fixtures::{fast, list, load, tfs_build};
+use common::warnings::Warnings;
 use serde_json::{Value, json};
 use spektate_azdo::{AzureDevOps, AzureRepos};
 use spektate_core::http::Secret;
@@ -44,10 +46,20 @@ fn at(k: usize, minute: usize) -> String {
 struct Org {
     builds: HashMap<u64, Value>,
     releases: HashMap<u64, Value>,
+    /// A source commit the repositories no longer have.
+    lost: Option<String>,
+    /// Requests the real service would refuse.
+    violations: Arc<Mutex<Vec<String>>>,
 }
 
 impl Org {
+    /// The organisation with every commit a record names.
     fn new() -> Org {
+        Org::losing(None)
+    }
+
+    /// The organisation without the commit `lost`.
+    fn losing(lost: Option<String>) -> Org {
         let mut builds = HashMap::new();
         let mut releases = HashMap::new();
         for k in 0..DEPLOYMENTS {
@@ -90,7 +102,48 @@ impl Org {
             }
             builds.insert(p3, b);
         }
-        Org { builds, releases }
+        Org {
+            builds,
+            releases,
+            lost,
+            violations: Arc::default(),
+        }
+    }
+
+    /// A commit as the Git API returns it, by the author of its deployment.
+    fn commit(id: &str) -> Value {
+        let mut c = load("author-response.json");
+        c["commitId"] = json!(id);
+        c["author"]["name"] = json!(format!("Author of {}", &id[32.min(id.len())..]));
+        c
+    }
+
+    /// Commits - Get Commits Batch: the criteria must be `ids` and `includeUserImageUrl`
+    /// only (`ids` may not be combined with other criteria); one unknown id fails it all.
+    fn commits_batch(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let keys: Vec<&String> = body
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        let Some(ids) = body["ids"]
+            .as_array()
+            .filter(|_| keys.len() == 2 && body["includeUserImageUrl"] == json!(true))
+        else {
+            self.violations.lock().unwrap().push(format!(
+                "commitsbatch criteria {keys:?}, includeUserImageUrl {}",
+                body["includeUserImageUrl"]
+            ));
+            return ResponseTemplate::new(400);
+        };
+        let ids: Vec<&str> = ids.iter().filter_map(Value::as_str).collect();
+        if let Some(gone) = ids.iter().find(|id| Some(**id) == self.lost.as_deref()) {
+            return ResponseTemplate::new(404).set_body_json(
+                json!({"message": format!("TF401175: The item {gone} could not be found.")}),
+            );
+        }
+        let commits = ids.into_iter().map(Org::commit).collect();
+        ResponseTemplate::new(200).set_body_json(list(commits))
     }
 }
 
@@ -160,22 +213,8 @@ impl Respond for Org {
             return ok(list(found));
         }
         match repo.as_deref() {
-            Some([_, "commitsbatch"]) => {
-                let body: Value = serde_json::from_slice(&req.body).unwrap();
-                let commits = body["ids"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|id| {
-                        let mut c = load("author-response.json");
-                        c["commitId"] = id.clone();
-                        c["author"]["name"] =
-                            json!(format!("Author of {}", &id.as_str().unwrap()[32..]));
-                        c
-                    })
-                    .collect();
-                ok(list(commits))
-            }
+            Some([_, "commitsbatch"]) => self.commits_batch(req),
+            Some([_, "commits", id]) if Some(*id) != self.lost.as_deref() => ok(Org::commit(id)),
             Some(["hld", "pullrequests"]) => {
                 let (top, skip) = (
                     param(req, "$top").unwrap_or(100),
@@ -265,6 +304,7 @@ fn breakdown(requests: &[Request]) -> String {
             "releases",
             "builds",
             "commitsbatch",
+            "commits",
             "pullrequests",
             "refs",
             "annotatedtags",
@@ -281,11 +321,13 @@ fn breakdown(requests: &[Request]) -> String {
         .join(", ")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn five_hundred_deployments_cost_at_most_40_requests_cold_and_3_when_nothing_changed() {
+/// A tracker over the 500 records, reading `org` through a mock server; and the list of
+/// requests the real service would refuse.
+async fn tracker(org: Org) -> (MockServer, Tracker, Arc<Mutex<Vec<String>>>) {
+    let violations = org.violations.clone();
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::any())
-        .respond_with(Org::new())
+        .respond_with(org)
         .mount(&server)
         .await;
     let store = Arc::new(MemoryStore::new());
@@ -317,8 +359,15 @@ async fn five_hundred_deployments_cost_at_most_40_requests_cold_and_3_when_nothi
         .repositories(Arc::new(repos))
         .defaults(defaults)
         .build();
+    (server, tracker, violations)
+}
 
-    tracker.refresh().await.unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_deployments_cost_at_most_40_requests_cold_and_3_when_nothing_changed() {
+    let (server, tracker, violations) = tracker(Org::new()).await;
+    let warnings = Warnings::default();
+
+    warnings.capture(tracker.refresh()).await.unwrap();
     let first = server.received_requests().await.unwrap();
     let cold = first.len();
     tracker.refresh().await.unwrap();
@@ -379,9 +428,70 @@ async fn five_hundred_deployments_cost_at_most_40_requests_cold_and_3_when_nothi
             .map(|d| &d.warnings)
     );
 
+    assert!(
+        violations.lock().unwrap().is_empty(),
+        "{:?}",
+        violations.lock().unwrap()
+    );
+    assert!(warnings.messages().is_empty(), "{:?}", warnings.messages());
     assert!(cold <= 40, "cold refresh made {cold} requests");
     assert!(
         second <= 3,
         "a refresh with nothing new made {second} requests"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_commits_batch_costs_one_request_per_commit_of_that_batch_and_one_warning() {
+    // The source commit of deployment 123 (service svc-3) was pushed away.
+    let lost = sha(123);
+    let (server, tracker, violations) = tracker(Org::losing(Some(lost.clone()))).await;
+    let warnings = Warnings::default();
+    warnings.capture(tracker.refresh()).await.unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let cold = requests.len();
+    let singles = requests
+        .iter()
+        .filter(|r| r.url.path().contains("/commits/"))
+        .count();
+    let batches = requests
+        .iter()
+        .filter(|r| r.url.path().ends_with("/commitsbatch"))
+        .count();
+    println!(
+        "request budget with a refused commits batch: cold refresh {cold} requests: {}",
+        breakdown(&requests)
+    );
+
+    // svc-3's batch holds its 50 commits: each is then asked for on its own.
+    let per_service = DEPLOYMENTS / SERVICES;
+    assert_eq!((batches, singles), (SERVICES, per_service));
+    assert!(
+        cold <= 40 + per_service,
+        "cold refresh made {cold} requests"
+    );
+    let said = warnings.messages();
+    assert_eq!(said.len(), 1, "one warning for the refused batch: {said:?}");
+    assert!(
+        said[0].contains("get commits dev.azure.com/fabrikam/hello/svc-3")
+            && said[0].contains(&format!(
+                "batch of {per_service} commits was refused (HTTP 404"
+            ))
+            && said[0].contains(&format!("{per_service} requests")),
+        "{}",
+        said[0]
+    );
+    assert!(violations.lock().unwrap().is_empty());
+
+    let ds = tracker.deployments(&Filter::default()).await.unwrap();
+    let without: Vec<&str> = ds
+        .iter()
+        .filter(|d| d.author.is_none())
+        .filter_map(|d| d.commit_id())
+        .collect();
+    assert_eq!(
+        without,
+        [lost.as_str()],
+        "only the lost commit has no author"
     );
 }

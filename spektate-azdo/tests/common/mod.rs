@@ -5,3 +5,4 @@
 pub mod azurite;
 pub mod fixtures;
 pub mod raw_table;
+pub mod warnings;
