@@ -275,6 +275,8 @@ async fn rows_the_original_pipelines_wrote_read_back_as_deployments() {
                 repository: None,
                 number: None,
                 reported_at: None,
+                attempt: None,
+                etag: None,
             },
         )
         .await

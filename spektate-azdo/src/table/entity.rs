@@ -141,6 +141,9 @@ pub fn report_entity(partition: &str, row_key: &str, report: &RunReport) -> Valu
     put_text(&mut m, "branch", report.branch.as_deref());
     put_text(&mut m, "repository", report.repository.as_deref());
     put_text(&mut m, "number", report.number.as_deref());
+    if let Some(a) = report.attempt {
+        m.insert("attempt".into(), json!(a));
+    }
     Value::Object(m)
 }
 
@@ -159,6 +162,11 @@ pub fn entity_report(e: &Value) -> Option<RunReport> {
         repository: text(e.get("repository")),
         number: text(e.get("number")),
         reported_at: time(e.get("Timestamp")),
+        attempt: e
+            .get("attempt")
+            .and_then(Value::as_u64)
+            .and_then(|a| u32::try_from(a).ok()),
+        etag: text(e.get("odata.etag")),
     })
 }
 

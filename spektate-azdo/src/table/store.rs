@@ -372,22 +372,40 @@ impl AzureTableStore {
         }
     }
 
-    /// Inserts or replaces an entity unconditionally; returns its new ETag.
-    async fn upsert(
+    /// Writes an entity only if it is absent (`etag` `None`) or still at `etag`; returns its
+    /// new ETag, or `None` when another write came first.
+    async fn write_conditionally(
         &self,
         operation: &str,
         partition: &str,
         row_key: &str,
         entity: &Value,
+        etag: Option<&str>,
     ) -> Result<Option<String>> {
         check_entity(entity)?;
         self.ensure_table().await?;
-        let path = entity_path(&self.table, partition, row_key);
-        match self
-            .call(Call::new(operation, Method::PUT, &path).body(entity))
-            .await?
-        {
-            Outcome::Ok(resp) => Ok(resp.header("etag").map(str::to_string)),
+        let table_path = format!("/{}", self.table);
+        let row_path = entity_path(&self.table, partition, row_key);
+        let insert_headers = [("prefer", "return-no-content")];
+        let match_headers;
+        let call = match etag {
+            None => Call::new(operation, Method::POST, &table_path)
+                .body(entity)
+                .headers(&insert_headers)
+                .pass(&[409]),
+            Some(tag) => {
+                match_headers = [("if-match", tag)];
+                Call::new(operation, Method::PUT, &row_path)
+                    .body(entity)
+                    .headers(&match_headers)
+                    .pass(&[404, 409, 412])
+            }
+        };
+        match self.call(call).await? {
+            Outcome::Ok(resp) => Ok(Some(
+                resp.header("etag").map(str::to_string).unwrap_or_default(),
+            )),
+            Outcome::Status(404 | 409 | 412, ..) => Ok(None),
             Outcome::Status(s, code, _) => Err(self.err(operation, format!("HTTP {s} {code}"))),
         }
     }
@@ -432,6 +450,12 @@ fn conflict(record: &Record) -> Error {
 impl RecordStore for AzureTableStore {
     fn describe(&self) -> String {
         format!("azure-table:{}/{}", self.account.endpoint(), self.table)
+    }
+
+    /// The service stamps `Timestamp` when a write commits; a write may take up to the
+    /// request timeout, so a "changed since" read reaches that far back.
+    fn change_overlap(&self) -> std::time::Duration {
+        self.http.policy().timeout
     }
 
     async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>> {
@@ -583,19 +607,23 @@ impl RecordStore for AzureTableStore {
         let runs = format!("{partition}{RUNS_SUFFIX}");
         let key = safe_key(&report.id);
         check_key("run id", "RowKey", &key)?;
+        let entity = report_entity(&runs, &key, report);
         let etag = self
-            .upsert(
+            .write_conditionally(
                 "put run report",
                 &runs,
                 &key,
-                &report_entity(&runs, &key, report),
+                &entity,
+                report.etag.as_deref(),
             )
-            .await?;
+            .await?
+            .ok_or_else(|| Error::Conflict {
+                partition: partition.to_string(),
+                row_key: format!("run report {}", report.id),
+            })?;
         let mut stored = report.clone();
-        stored.reported_at = etag
-            .as_deref()
-            .and_then(etag_time)
-            .or_else(|| Some(Utc::now()));
+        stored.reported_at = etag_time(&etag).or_else(|| Some(Utc::now()));
+        stored.etag = Some(etag);
         Ok(stored)
     }
 
@@ -639,14 +667,31 @@ impl RecordStore for AzureTableStore {
         let clusters = format!("{partition}{CLUSTERS_SUFFIX}");
         let key = safe_key(&sync.cluster);
         check_key("cluster", "RowKey", &key)?;
-        self.upsert(
-            "put cluster sync",
-            &clusters,
-            &key,
-            &cluster_entity(&clusters, &key, sync),
-        )
-        .await?;
-        Ok(())
+        let entity = cluster_entity(&clusters, &key, sync);
+        for _ in 0..16 {
+            let current = self.get_entity(&clusters, &key).await?;
+            let etag = match &current {
+                None => None,
+                Some(row) => {
+                    // A report older than the stored one changes nothing.
+                    if entity_cluster(row).is_some_and(|old| old.synced_at > sync.synced_at) {
+                        return Ok(());
+                    }
+                    row.get("odata.etag").and_then(Value::as_str)
+                }
+            };
+            if self
+                .write_conditionally("put cluster sync", &clusters, &key, &entity, etag)
+                .await?
+                .is_some()
+            {
+                return Ok(());
+            }
+        }
+        Err(Error::Conflict {
+            partition: partition.to_string(),
+            row_key: format!("cluster {}", sync.cluster),
+        })
     }
 
     async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
