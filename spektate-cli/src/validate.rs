@@ -1,9 +1,9 @@
-//! `spektate validate`: checks the store (writes, reads back and deletes a probe record)
-//! and the credentials of each configured provider, one line each, as `bedrock deployment
-//! validate` did.
+//! `spektate validate`: checks the store (reads the partition, then writes, reads back and
+//! deletes a probe record in the partition `<partition>~probe`) and the credentials of each
+//! configured provider, one line each, as `bedrock deployment validate` did.
 
 use clap::Args;
-use spektate::{Error, Record, RecordQuery, RepoHost, Result};
+use spektate::{Error, Record, RecordQuery, Recorder, RepoHost, Result};
 
 use crate::providers::ProviderArgs;
 use crate::store_args::{Access, StoreArgs};
@@ -15,10 +15,30 @@ pub struct ValidateCmd {
     pub providers: ProviderArgs,
 }
 
-/// Writes a probe record, reads it back and deletes it.
+/// The suffix of the partition a probe record is written to.
+const PROBE_SUFFIX: &str = "~probe";
+
+/// The partition of the probe: beside `partition`, never in it, so a dashboard reading
+/// `partition` cannot show the probe as a deployment, even when its delete fails.
+fn probe_partition(partition: &str) -> String {
+    format!("{partition}{PROBE_SUFFIX}")
+}
+
+/// Reads the partition, then writes a probe record in a partition of its own, reads it back
+/// and deletes it, conditional on the ETag the insert returned.
 async fn check_store(store: &StoreArgs) -> Result<String> {
     let opened = store.open(Access::Write)?;
-    let mut probe = Record::new(&store.partition_key);
+    // The partition key a pipeline records into must be one the recorder accepts.
+    Recorder::new(opened.clone(), store.partition_key.as_str())?;
+    let partition = probe_partition(&store.partition_key);
+    let mut probe = Record::new(&partition);
+    // The partition itself is only read, never written.
+    opened
+        .query(
+            &store.partition_key,
+            &RecordQuery::all().row_key(&probe.row_key),
+        )
+        .await?;
     probe.set_column("service", Some("spektate-validate".into()));
     probe.set_column(
         "imageTag",
@@ -26,13 +46,10 @@ async fn check_store(store: &StoreArgs) -> Result<String> {
     );
     let written = opened.insert(&probe).await?;
     let read = opened
-        .query(
-            &store.partition_key,
-            &RecordQuery::all().row_key(&probe.row_key),
-        )
+        .query(&partition, &RecordQuery::all().row_key(&probe.row_key))
         .await;
     let deleted = opened
-        .delete(&store.partition_key, &probe.row_key, None)
+        .delete(&partition, &probe.row_key, written.etag.as_deref())
         .await;
     let read = read?;
     deleted?;
@@ -44,7 +61,7 @@ async fn check_store(store: &StoreArgs) -> Result<String> {
         ));
     }
     Ok(format!(
-        "{} partition {}: wrote, read back and deleted a probe record",
+        "{} partition {}: read; wrote, read back and deleted a probe record in {partition}",
         opened.describe(),
         store.partition_key
     ))
