@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use spektate_core::http::{HttpClient, Method, Policy, Request, Secret};
 use spektate_core::model::run::strip_ref;
+use spektate_core::warnings::{self, Notice, Reason, Subject};
 use spektate_core::{
     Author, ClusterSync, Error, PullRequest, RepoHost, RepoRef, Repositories, Result, commits_match,
 };
@@ -176,7 +177,8 @@ impl AzureRepos {
     }
 
     /// The commits `ids` of `repo` through one `commitsbatch` request; `None` when the
-    /// service refuses the batch (one unknown commit fails all of it).
+    /// service refuses the batch (one unknown commit fails all of it), with one [`Notice`]
+    /// that the caller then asks for each commit on its own.
     ///
     /// The body is a `GitQueryCommitsCriteria` with `ids`, which may not be combined with
     /// other criteria, and `includeUserImageUrl`, without which authors come back without
@@ -199,18 +201,27 @@ impl AzureRepos {
             .pass(&[400, 404]);
         let resp = api::send(&self.http, req, "get commits", &object).await?;
         if resp.status == 400 || resp.status == 404 {
-            let why = serde_json::from_slice::<Value>(&resp.body)
+            let said = serde_json::from_slice::<Value>(&resp.body)
                 .ok()
                 .and_then(|v| text(v.get("message")))
-                .map(|m| format!(": {}", m.chars().take(200).collect::<String>()))
+                .map(|m| m.chars().take(200).collect::<String>())
                 .unwrap_or_default();
-            tracing::warn!(
-                "{}: get commits {}: the batch of {n} commits was refused (HTTP {}{why}); asking for each commit on its own, {n} requests",
+            tracing::debug!(
+                "{}: get commits {}: batch refused: {said}",
                 self.http.provider(),
-                repo.key(),
-                resp.status,
-                n = ids.len()
+                repo.key()
             );
+            warnings::notice(Notice {
+                subject: Subject::Author,
+                count: ids.len(),
+                reason: Reason::new(
+                    self.http.provider(),
+                    &format!(
+                        "the commits batch was refused (HTTP {}); asked for each commit on its own",
+                        resp.status
+                    ),
+                ),
+            });
             return Ok(None);
         }
         Ok(Some(api::list_values(

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::fixtures::{fast, list, load, release_from_deployment, tfs_build};
-use common::warnings::Warnings;
 use serde_json::{Value, json};
 use spektate_azdo::releases::artifact_image;
 use spektate_azdo::{AzureDevOps, AzureRepos};
 use spektate_core::http::Secret;
+use spektate_core::warnings::{Subject, collect_notices};
 use spektate_core::{
     Error, Filter, MemoryStore, Pipelines, Record, RecordStore, RepoHost, RepoRef, Repositories,
     RunKind, RunRequest, RunResult, RunStatus, StepState, Tracker,
@@ -398,12 +398,9 @@ async fn commit_authors_with_avatars_come_from_one_commits_batch_asking_for_ids_
         "1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4".to_string(),
         "dafdbd1".to_string(),
     ];
-    let warnings = Warnings::default();
-    let authors = warnings
-        .capture(repos(&server).authors(&hld(), &ids))
-        .await
-        .unwrap();
-    assert!(warnings.messages().is_empty(), "{:?}", warnings.messages());
+    let (authors, notices) = collect_notices(repos(&server).authors(&hld(), &ids)).await;
+    let authors = authors.unwrap();
+    assert!(notices.is_empty(), "{notices:?}");
     assert_eq!(authors.len(), 2, "both commits come from the batch");
     let a = &authors["1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4"];
     assert_eq!(
@@ -430,7 +427,7 @@ async fn commit_authors_with_avatars_come_from_one_commits_batch_asking_for_ids_
 }
 
 #[tokio::test]
-async fn an_unknown_commit_in_a_batch_falls_back_to_single_lookups_with_one_warning() {
+async fn an_unknown_commit_in_a_batch_falls_back_to_single_lookups_with_one_notice() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
@@ -455,28 +452,22 @@ async fn an_unknown_commit_in_a_batch_falls_back_to_single_lookups_with_one_warn
         "1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4".to_string(),
         "0000000000000000000000000000000000000000".to_string(),
     ];
-    let warnings = Warnings::default();
-    let authors = warnings
-        .capture(repos(&server).authors(&hld(), &ids))
-        .await
-        .unwrap();
+    let (authors, notices) = collect_notices(repos(&server).authors(&hld(), &ids)).await;
+    let authors = authors.unwrap();
     assert_eq!(
         authors.len(),
         1,
         "the known commit is found, the unknown one left out"
     );
     assert_eq!(authors[&ids[0]].name, "Samiya Akhtar");
-    let said = warnings.messages();
-    assert_eq!(said.len(), 1, "one warning for the batch: {said:?}");
-    assert!(
-        said[0].starts_with("azure-repos ")
-            && said[0].contains("get commits dev.azure.com/fabrikam/hello/hld")
-            && said[0].contains("batch of 2 commits was refused (HTTP 404: TF401175")
-            && said[0].contains("2 requests"),
-        "{}",
-        said[0]
+    assert_eq!(notices.len(), 1, "one notice for the batch: {notices:?}");
+    let n = &notices[0];
+    assert_eq!((n.subject, n.count), (Subject::Author, 2), "{n:?}");
+    assert!(n.reason.provider().starts_with("azure-repos "), "{n:?}");
+    assert_eq!(
+        n.reason.cause(),
+        "the commits batch was refused (HTTP 404); asked for each commit on its own"
     );
-    assert!(!said[0].contains(PAT));
 }
 
 #[tokio::test]

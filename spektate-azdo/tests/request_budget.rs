@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use common::fixtures::{fast, list, load, tfs_build};
-use common::warnings::Warnings;
 use serde_json::{Value, json};
 use spektate_azdo::{AzureDevOps, AzureRepos};
 use spektate_core::http::Secret;
+use spektate_core::warnings::collect_notices;
 use spektate_core::{
     Filter, MemoryStore, Record, RecordStore, RepoDefaults, RepoRef, Status, Tracker,
 };
@@ -365,9 +365,8 @@ async fn tracker(org: Org) -> (MockServer, Tracker, Arc<Mutex<Vec<String>>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_hundred_deployments_cost_at_most_40_requests_cold_and_3_when_nothing_changed() {
     let (server, tracker, violations) = tracker(Org::new()).await;
-    let warnings = Warnings::default();
-
-    warnings.capture(tracker.refresh()).await.unwrap();
+    let (refreshed, notices) = collect_notices(tracker.refresh()).await;
+    refreshed.unwrap();
     let first = server.received_requests().await.unwrap();
     let cold = first.len();
     tracker.refresh().await.unwrap();
@@ -433,7 +432,7 @@ async fn five_hundred_deployments_cost_at_most_40_requests_cold_and_3_when_nothi
         "{:?}",
         violations.lock().unwrap()
     );
-    assert!(warnings.messages().is_empty(), "{:?}", warnings.messages());
+    assert!(notices.is_empty(), "{notices:?}");
     assert!(cold <= 40, "cold refresh made {cold} requests");
     assert!(
         second <= 3,
@@ -442,12 +441,12 @@ async fn five_hundred_deployments_cost_at_most_40_requests_cold_and_3_when_nothi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_refused_commits_batch_costs_one_request_per_commit_of_that_batch_and_one_warning() {
+async fn a_refused_commits_batch_costs_one_request_per_commit_of_that_batch_and_one_notice() {
     // The source commit of deployment 123 (service svc-3) was pushed away.
     let lost = sha(123);
     let (server, tracker, violations) = tracker(Org::losing(Some(lost.clone()))).await;
-    let warnings = Warnings::default();
-    warnings.capture(tracker.refresh()).await.unwrap();
+    let (refreshed, notices) = collect_notices(tracker.refresh()).await;
+    refreshed.unwrap();
     let requests = server.received_requests().await.unwrap();
     let cold = requests.len();
     let singles = requests
@@ -470,14 +469,23 @@ async fn a_refused_commits_batch_costs_one_request_per_commit_of_that_batch_and_
         cold <= 40 + per_service,
         "cold refresh made {cold} requests"
     );
-    let said = warnings.messages();
-    assert_eq!(said.len(), 1, "one warning for the refused batch: {said:?}");
+    let said: Vec<String> = notices
+        .iter()
+        .map(|n| {
+            format!(
+                "{}: {} commits: {}",
+                n.reason.provider(),
+                n.count,
+                n.reason.cause()
+            )
+        })
+        .collect();
+    assert_eq!(said.len(), 1, "one notice for the refused batch: {said:?}");
     assert!(
-        said[0].contains("get commits dev.azure.com/fabrikam/hello/svc-3")
+        said[0].starts_with("azure-repos ")
             && said[0].contains(&format!(
-                "batch of {per_service} commits was refused (HTTP 404"
-            ))
-            && said[0].contains(&format!("{per_service} requests")),
+                ": {per_service} commits: the commits batch was refused (HTTP 404)"
+            )),
         "{}",
         said[0]
     );

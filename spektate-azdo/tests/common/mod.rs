@@ -5,4 +5,3 @@
 pub mod azurite;
 pub mod fixtures;
 pub mod raw_table;
-pub mod warnings;
