@@ -637,7 +637,6 @@ impl Recorder {
             let outcome = match decide(&found, Record::new(&self.partition)) {
                 Write::Insert(r) => self.store.insert(&r).await,
                 Write::Replace(r) => self.store.replace(&r).await,
-                Write::Fail(e) => return Err(e),
             };
             match outcome {
                 Err(e) if e.is_conflict() => {
@@ -687,5 +686,4 @@ fn attempt_of(stored: &RunReport, new: &RunReported) -> Attempt {
 enum Write {
     Insert(Record),
     Replace(Record),
-    Fail(Error),
 }

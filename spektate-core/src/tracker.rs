@@ -20,6 +20,7 @@ use crate::model::run::{RunKind, RunResult};
 use crate::provider::{Pipelines, Repositories, RunRequest};
 use crate::store::{RecordQuery, RecordStore};
 use crate::stored_runs::StoredRuns;
+use crate::warnings::Subject;
 
 /// The result of the last refresh.
 #[derive(Debug, Clone, Default)]
@@ -478,13 +479,15 @@ impl Tracker {
                 &inner.repositories,
                 want_authors,
                 limit,
-                fetch::authors_call
+                fetch::authors_call,
+                Subject::Author,
             ),
             fetch::per_repo(
                 &inner.repositories,
                 want_prs,
                 limit,
-                fetch::pull_requests_call
+                fetch::pull_requests_call,
+                Subject::PullRequest,
             ),
         );
         for ((repo, id), lookup) in authors {

@@ -12,10 +12,11 @@ use futures::future::BoxFuture;
 use super::deadline::call;
 use super::join::Lookup;
 use crate::model::deployment::{Author, ClusterSync, PullRequest};
+use crate::model::repo::RepoHost;
 use crate::model::repo::RepoRef;
 use crate::model::run::{Run, RunKind, Stage};
 use crate::provider::{Pipelines, Repositories, RunRequest};
-use crate::warnings::Reason;
+use crate::warnings::{Notice, Reason, Subject, notice};
 
 /// Looks runs up through the provider chain: each provider gets the ids it serves that no
 /// earlier provider found. Returns every requested id that anything answered for, and the
@@ -45,12 +46,23 @@ pub async fn runs(
             Ok(batch) => {
                 // Ids of one failed batch share its reason.
                 let mut reasons: HashMap<&str, Reason> = HashMap::new();
+                // "Not found" is only believed from a provider that showed it can see the
+                // project by finding a run of the same batch: a wrong project, or a token
+                // that sees nothing, must not make every run look expired.
+                let proven = !batch.found.is_empty();
+                let unproven = Reason::new(
+                    &name,
+                    "not found, nor any other run asked for: check the project and the token",
+                );
                 for req in mine {
                     if let Some(run) = batch.found.get(&req.id) {
                         out.insert(req.id.clone(), Lookup::Found(Arc::new(run.clone())));
                         served_by.insert(req.id, index);
                     } else {
-                        if batch.not_found.contains(&req.id) {
+                        if batch.not_found.contains(&req.id) && !proven {
+                            out.entry(req.id.clone())
+                                .or_insert_with(|| Lookup::Failed(unproven.clone()));
+                        } else if batch.not_found.contains(&req.id) {
                             out.insert(req.id.clone(), Lookup::Missing);
                         } else if let Some(why) = batch.failed.get(&req.id) {
                             let why = reasons
@@ -108,6 +120,24 @@ pub async fn stages(
     bounded(jobs, limit).await
 }
 
+/// Says once, for `count` objects of `repo`, that no provider contacts its host: a token is
+/// sent only to the hosts its provider was configured for.
+fn not_contacted(repo: &RepoRef, subject: Subject, count: usize) {
+    let kind = match repo.provider {
+        RepoHost::AzureDevOps => "azure-devops",
+        RepoHost::GitHub => "github",
+        RepoHost::GitLab => "gitlab",
+    };
+    notice(Notice {
+        subject,
+        count,
+        reason: Reason::new(
+            &format!("{kind} {}", repo.host),
+            "not contacted: host not configured",
+        ),
+    });
+}
+
 /// Which repository provider serves `repo`: the first that says so.
 pub fn provider_for<'a>(
     providers: &'a [Arc<dyn Repositories>],
@@ -124,10 +154,12 @@ pub async fn per_repo<T: Send + 'static>(
     wanted: BTreeMap<String, (RepoRef, Vec<String>)>,
     limit: usize,
     fetch: ItemCall<T>,
+    subject: Subject,
 ) -> Vec<ItemLookup<T>> {
     let mut jobs: Vec<BoxFuture<'static, Vec<ItemLookup<T>>>> = Vec::new();
     for (key, (repo, ids)) in wanted {
         let Some(provider) = provider_for(providers, &repo) else {
+            not_contacted(&repo, subject, ids.len());
             continue;
         };
         let name = provider.name();
@@ -188,6 +220,7 @@ pub async fn sync_tags(
     let mut jobs: Vec<BoxFuture<'static, (String, Lookup<Vec<ClusterSync>>)>> = Vec::new();
     for (key, repo) in repos {
         let Some(p) = provider_for(providers, &repo).cloned() else {
+            not_contacted(&repo, Subject::SyncTags, 1);
             continue;
         };
         jobs.push(Box::pin(async move {
