@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use spektate_core::{Deployment, DeploymentKind, Filter, RepoRef, Status};
 
-use crate::refresh;
 use crate::{Error, Shared};
+use crate::{health, refresh};
 
 /// How many deployments `/api/deployments` returns when no `limit` is given.
 pub const DEFAULT_LIMIT: usize = 200;
@@ -435,8 +435,8 @@ async fn deployments(
 }
 
 async fn health(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
-    refresh::before_read(&shared).await;
-    let health = refresh::health(&shared);
+    refresh::before_health(&shared).await;
+    let health = health::health(&shared);
     let status = if health.status.is_serving() {
         StatusCode::OK
     } else {

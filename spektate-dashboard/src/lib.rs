@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `/` | the page |
 //! | `/api/deployments` | deployments as JSON; the filters of `spektate get` as query parameters, plus `limit` (see [`DeploymentQuery`]) |
-//! | `/api/health` | whether the last refresh worked, and when it was ([`Health`]) |
+//! | `/api/health` | whether the data is there, fresh and complete, and if not why ([`Health`]); `503` while the first refresh runs |
 //! | `/assets/*` | the page's script, style sheet and icon |
 //!
 //! Serve it on its own:
@@ -42,9 +42,15 @@
 //!
 //! A router without a refresher refreshes the tracker itself when a request finds the last
 //! refresh older than the refresh interval, one refresh at a time.
+//!
+//! Each refresh runs as a task of its own: a refresh that panics is reported as a failed
+//! one, and the background refresher's loop is restarted if it ever stops. Either makes
+//! `/api/health` say `degraded`, with the reason, until a refresh works again; so does a
+//! provider that failed for some deployments.
 
 mod api;
 mod assets;
+mod health;
 mod refresh;
 
 use std::net::SocketAddr;
@@ -56,7 +62,8 @@ use axum::Router;
 use spektate_core::Tracker;
 
 pub use api::{DEFAULT_LIMIT, DeploymentQuery, Links, MAX_LIMIT, State, links, state};
-pub use refresh::{Health, HealthStatus, Refresher};
+pub use health::{Health, HealthStatus};
+pub use refresh::Refresher;
 
 /// The shortest refresh interval: one second.
 pub const MIN_REFRESH: Duration = Duration::from_secs(1);
@@ -167,9 +174,9 @@ impl Dashboard {
         refresh::spawn(self.shared.clone())
     }
 
-    /// Whether the last refresh worked, and when it was.
+    /// Whether the data is there, fresh and complete, and if not why.
     pub fn health(&self) -> Health {
-        refresh::health(&self.shared)
+        health::health(&self.shared)
     }
 
     /// Listens on `addr` (port 0 picks a free port); [`Server::run`] then serves.
