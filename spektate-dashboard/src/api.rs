@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use spektate_core::{Deployment, DeploymentKind, Filter, RepoRef, Status};
+use spektate_core::{Deployment, DeploymentKind, Filter, RepoRef, Snapshot, Status};
 
 use crate::{Error, Shared};
 use crate::{health, refresh};
@@ -392,6 +392,42 @@ async fn deployments(
             },
         );
     }
+    // Filtering and encoding thousands of deployments is CPU work: it runs on the blocking
+    // pool, a few lists at a time (a turn ends with the job, not with a client that left),
+    // so it holds up neither the async workers nor each other.
+    let Ok(turn) = shared.listing.clone().acquire_owned().await else {
+        return internal_error("the deployments could not be listed: no turn to list them");
+    };
+    let partition = shared.tracker.partition().to_string();
+    let refresh_seconds = shared.refresh_every().as_secs();
+    let listed = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        list(
+            &snapshot,
+            &query,
+            &partition,
+            refresh_seconds,
+            refresh_error,
+        )
+    })
+    .await;
+    match listed {
+        Ok(body) => json_bytes(StatusCode::OK, body),
+        Err(e) => {
+            tracing::error!("listing the deployments failed: {e}");
+            internal_error("the deployments could not be listed; the server's log says why")
+        }
+    }
+}
+
+/// The body of `/api/deployments`: the deployments of `snapshot` that `query` asks for.
+fn list(
+    snapshot: &Snapshot,
+    query: &DeploymentQuery,
+    partition: &str,
+    refresh_seconds: u64,
+    refresh_error: Option<String>,
+) -> Vec<u8> {
     let mut summary = Summary::default();
     let mut total = 0;
     let mut rows = Vec::new();
@@ -419,19 +455,18 @@ async fn deployments(
             });
         }
     }
-    let body = DeploymentsBody {
-        partition: shared.tracker.partition(),
+    to_json(&DeploymentsBody {
+        partition,
         version: env!("CARGO_PKG_VERSION"),
         now: Utc::now(),
         refreshed_at: snapshot.refreshed_at,
-        refresh_seconds: shared.refresh_every().as_secs(),
+        refresh_seconds,
         refresh_error,
         total,
         limit: query.limit,
         summary,
         deployments: rows,
-    };
-    json(StatusCode::OK, &body)
+    })
 }
 
 async fn health(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
@@ -487,8 +522,22 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     }
 }
 
+fn internal_error(message: &str) -> Response {
+    json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &ErrorBody {
+            error: message,
+            field: None,
+        },
+    )
+}
+
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    let mut response = (status, to_json(value)).into_response();
+    json_bytes(status, to_json(value))
+}
+
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

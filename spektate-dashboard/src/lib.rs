@@ -125,6 +125,8 @@ pub(crate) struct Shared {
     refresh_ms: AtomicU64,
     pub(crate) background: AtomicBool,
     pub(crate) refresh: refresh::RefreshState,
+    /// Turns to list deployments on the blocking pool, one per core.
+    pub(crate) listing: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -142,6 +144,9 @@ impl Dashboard {
                 refresh_ms: AtomicU64::new(DEFAULT_REFRESH.as_millis() as u64),
                 background: AtomicBool::new(false),
                 refresh: refresh::RefreshState::default(),
+                listing: Arc::new(tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, |n| n.get()),
+                )),
             }),
         }
     }

@@ -850,3 +850,35 @@ async fn unknown_paths_are_404_and_api_ones_say_what_exists() {
     .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn a_big_list_is_built_off_the_async_worker_so_other_requests_go_first() {
+    let team = team();
+    for i in 0..2_000 {
+        team.image(
+            &format!("{}", 1000 + i),
+            "fabrikam/frontend",
+            &format!("frontend-{i}"),
+            &format!("{i:040x}"),
+            common::FRONTEND,
+        )
+        .await;
+    }
+    let app = Dashboard::new(team.tracker.clone()).router();
+    assert_eq!(
+        get(&app, "/api/deployments?limit=1").await.json()["total"],
+        2_000
+    );
+
+    // One worker thread (a current-thread runtime): the list is polled first, yet the health
+    // check is answered while the list is still being built.
+    let big = get(&app, "/api/deployments?limit=10000");
+    tokio::pin!(big);
+    tokio::select! {
+        biased;
+        _ = &mut big => panic!("the list was built on the async worker, holding up every other request"),
+        h = get(&app, "/api/health") => assert_eq!(h.status, StatusCode::OK, "{}", h.body),
+    }
+    let v = big.await.json();
+    assert_eq!(v["deployments"].as_array().map(Vec::len), Some(2_000));
+}
