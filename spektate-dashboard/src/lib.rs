@@ -15,7 +15,8 @@
 //! | `/api/health` | whether the data is there, fresh and complete, and if not why ([`Health`]); `503` while the first refresh runs |
 //! | `/assets/*` | the page's script, style sheet and icon |
 //!
-//! Serve it on its own:
+//! Serve it on its own, within the default [`Limits`] (header read timeout, idle timeout,
+//! connection cap); [`Server::limits`] sets others:
 //!
 //! ```no_run
 //! # async fn run(tracker: spektate_core::Tracker) -> Result<(), spektate_dashboard::Error> {
@@ -50,8 +51,10 @@
 
 mod api;
 mod assets;
+mod connection;
 mod health;
 mod refresh;
+mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,6 +67,9 @@ use spektate_core::Tracker;
 pub use api::{DEFAULT_LIMIT, DeploymentQuery, Links, MAX_LIMIT, State, links, state};
 pub use health::{Health, HealthStatus};
 pub use refresh::Refresher;
+pub use serve::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Limits,
+};
 
 /// The shortest refresh interval: one second.
 pub const MIN_REFRESH: Duration = Duration::from_secs(1);
@@ -196,6 +202,7 @@ impl Dashboard {
             dashboard: self,
             listener,
             addr,
+            limits: Limits::default(),
         })
     }
 }
@@ -211,9 +218,17 @@ pub struct Server {
     dashboard: Dashboard,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
+    limits: Limits,
 }
 
 impl Server {
+    /// Serves within `limits` instead of the defaults; timeouts are kept from 100 ms to a
+    /// day, the connection cap from 1 to a million.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// The address listened on (with the port picked when port 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -229,17 +244,16 @@ impl Server {
     }
 
     /// Serves, refreshing the tracker in the background, until `shutdown` completes; then
-    /// finishes the requests in flight and returns.
+    /// stops listening, finishes the requests in flight and returns. Connections that are
+    /// not handling a request are closed within a second.
     pub async fn run<F>(self, shutdown: F) -> Result<(), Error>
     where
         F: Future<Output = ()> + Send + 'static,
     {
         let _refresher = self.dashboard.spawn_refresher();
-        let addr = self.addr;
-        axum::serve(self.listener, self.dashboard.router())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|source| Error::Serve { addr, source })
+        let router = self.dashboard.router();
+        serve::run(self.listener, self.addr, router, self.limits, shutdown).await;
+        Ok(())
     }
 }
 
