@@ -23,6 +23,16 @@ pub struct DashboardCmd {
     /// Seconds between refreshes of the deployments; also how often the page asks for them.
     #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub refresh: u64,
+    /// Seconds a client has to send a request header (after connecting, or between requests on
+    /// a kept-alive connection) before the connection is closed.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub header_timeout: u64,
+    /// Seconds a connection may move no bytes, outside a request being handled, before it is closed.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout: u64,
+    /// Connections open at once; over it, a new client takes the place of the oldest idle one.
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
     #[command(flatten)]
     pub providers: ProviderArgs,
 }
@@ -46,6 +56,10 @@ pub async fn run(cmd: DashboardCmd, store: &StoreArgs) -> Result<()> {
     let every = Duration::from_secs(cmd.refresh);
     let board = Dashboard::new(tracker).refresh_every(every);
     let addr = SocketAddr::new(cmd.bind, cmd.port);
+    let mut limits = dashboard::Limits::default();
+    limits.header_read_timeout = Duration::from_secs(cmd.header_timeout);
+    limits.idle_timeout = Duration::from_secs(cmd.idle_timeout);
+    limits.max_connections = usize::try_from(cmd.max_connections).unwrap_or(usize::MAX);
     let server = board.clone().bind(addr).await.map_err(|e| {
         let flag = match &e {
             dashboard::Error::Bind { source, .. }
@@ -57,6 +71,7 @@ pub async fn run(cmd: DashboardCmd, store: &StoreArgs) -> Result<()> {
         };
         Error::invalid(flag, format!("{e}; choose another {flag}"))
     })?;
+    let server = server.limits(limits);
     println!(
         "Spektate dashboard on {} (partition {}, refreshing every {} s). Ctrl-C stops it.",
         server.url(),
@@ -69,12 +84,22 @@ pub async fn run(cmd: DashboardCmd, store: &StoreArgs) -> Result<()> {
     served.map_err(|e| Error::invalid("dashboard", e))
 }
 
-/// Says on stderr when refreshing starts failing and when it works again.
+/// Says on stderr when refreshing starts failing, when the background refresh had to be
+/// restarted, and when it works again.
 async fn report_refresh_errors(board: Dashboard) {
     let mut last: Option<String> = None;
+    let mut restarts = 0;
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let error = board.health().last_error;
+        let health = board.health();
+        if health.restarts > restarts {
+            restarts = health.restarts;
+            eprintln!(
+                "spektate: warning: the background refresh stopped and was restarted \
+                 ({restarts} time(s) so far); /api/health says why"
+            );
+        }
+        let error = health.last_error;
         if error != last {
             match &error {
                 Some(e) => eprintln!("spektate: warning: refreshing the deployments failed: {e}"),

@@ -1,7 +1,7 @@
 //! `spektate dashboard` as a person starts it: serving what pipelines recorded, stopping on
 //! SIGTERM, and refusing bad flags with a clear message.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -206,7 +206,7 @@ fn bad_dashboard_flags_name_the_flag_and_the_value() {
             "web",
         ],
     );
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["--port", "70000"],
             "invalid value '70000' for '--port <PORT>'",
@@ -222,6 +222,18 @@ fn bad_dashboard_flags_name_the_flag_and_the_value() {
         (
             &["--refresh", "0"],
             "invalid value '0' for '--refresh <SECONDS>'",
+        ),
+        (
+            &["--header-timeout", "0"],
+            "invalid value '0' for '--header-timeout <SECONDS>'",
+        ),
+        (
+            &["--idle-timeout", "forever"],
+            "invalid value 'forever' for '--idle-timeout <SECONDS>'",
+        ),
+        (
+            &["--max-connections", "0"],
+            "invalid value '0' for '--max-connections <N>'",
         ),
     ];
     for (args, want) in cases {
@@ -255,4 +267,93 @@ fn bad_dashboard_flags_name_the_flag_and_the_value() {
         "{e}"
     );
     assert!(e.trim_end().ends_with("choose another --port"), "{e}");
+}
+
+/// A connection that sent the request line and one header, not the blank line ending it.
+fn half_open(addr: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET /api/deployments HTTP/1.1\r\nHost: {addr}\r\n").unwrap();
+    s
+}
+
+/// Whether the server closed `s` within `wait`.
+fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn slow_clients_are_held_to_the_header_timeout_and_the_connection_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("spektate.db");
+    record(
+        &db,
+        &[
+            "--p1",
+            "1",
+            "--image-tag",
+            "web-1",
+            "--commit-id",
+            "abcdef1",
+            "--service",
+            "web",
+        ],
+    );
+    let child = spektate(&db)
+        .args(["dashboard", "--port", "0"])
+        .args(["--header-timeout", "5", "--max-connections", "4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    assert_eq!(get(&addr, "/api/deployments").0, "HTTP/1.1 200 OK");
+
+    let mut slow: Vec<TcpStream> = (0..4).map(|_| half_open(&addr)).collect();
+    let asked = Instant::now();
+    let (status, body) = get(&addr, "/api/deployments");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "with the 4 connections allowed all half-open, a request still got an answer in {:?}",
+        asked.elapsed()
+    );
+    assert!(
+        closed_within(&mut slow[0], Duration::from_secs(1)),
+        "the oldest half-open connection made room"
+    );
+    assert!(
+        slow[1..]
+            .iter_mut()
+            .all(|s| closed_within(s, Duration::from_secs(10))),
+        "the others are closed by the 5 s header timeout"
+    );
+
+    let status = terminate(&mut server.0);
+    assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
 }
