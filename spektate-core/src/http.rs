@@ -554,7 +554,7 @@ fn retry_wait(resp: &Response, attempt: u32, policy: &Policy) -> Option<Duration
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        if !(secs >= 0.0) {
+        if secs.is_nan() || secs < 0.0 {
             return None;
         }
         return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));

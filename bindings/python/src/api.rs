@@ -128,6 +128,7 @@ impl PyRecorder {
         async move { recorder.image_built(&e).await.map(PyRecord) }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn metadata_updated_fut(
         &self,
         p2: String,
