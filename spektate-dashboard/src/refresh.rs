@@ -107,6 +107,9 @@ fn due(shared: &Shared) -> bool {
     next_due(shared).is_none_or(|t| t <= Utc::now())
 }
 
+/// How long the provider calls of one refresh may take in all.
+const REFRESH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Marks the refresh as over however its task ends, and wakes whoever waits for it.
 struct Running(Arc<Shared>);
 
@@ -126,7 +129,12 @@ fn start(shared: &Arc<Shared>) -> watch::Receiver<u64> {
     let running = Running(shared.clone());
     tokio::spawn(async move {
         let tracker = running.0.tracker.clone();
-        let outcome = match tokio::spawn(async move { tracker.refresh().await }).await {
+        // Every provider call of one refresh ends by the deadline: a provider that never
+        // answers becomes a warning, not a refresh that hangs.
+        let work = spektate_core::correlate::within(REFRESH_DEADLINE, async move {
+            tracker.refresh().await
+        });
+        let outcome = match tokio::spawn(work).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) if e.is_panic() => Err(format!(
