@@ -131,9 +131,11 @@ fn start(shared: &Arc<Shared>) -> watch::Receiver<u64> {
         let tracker = running.0.tracker.clone();
         // Every provider call of one refresh ends by the deadline: a provider that never
         // answers becomes a warning, not a refresh that hangs.
-        let work = spektate_core::correlate::within(REFRESH_DEADLINE, async move {
-            tracker.refresh().await
-        });
+        let work =
+            spektate_core::correlate::within(
+                REFRESH_DEADLINE,
+                async move { tracker.refresh().await },
+            );
         let outcome = match tokio::spawn(work).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
