@@ -45,3 +45,17 @@ pub use api::{DEFAULT_URL, enc as encode_segment, parse_time};
 pub use pipelines::{AzureDevOps, AzureDevOpsBuilder};
 pub use repos::{AzureRepos, AzureReposBuilder, commit_author, pull_request};
 pub use table::{AzureTableStore, TableAccount};
+
+/// The parsers of Azure DevOps and Table Storage answers, reachable for the fuzz targets and
+/// the never-panic test. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::table::entity::{
+        entity_cluster, entity_record, entity_report, etag_time, insertion_time,
+    };
+
+    /// A field of an answer as text, as the providers read one.
+    pub fn text(value: Option<&serde_json::Value>) -> Option<String> {
+        crate::api::text(value)
+    }
+}

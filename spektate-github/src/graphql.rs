@@ -144,7 +144,7 @@ fn classify_http(e: Error) -> Failure {
     }
 }
 
-fn read(
+pub(crate) fn read(
     gh: &GitHub,
     kind: Lookup,
     repo: &RepoRef,

@@ -68,3 +68,113 @@ pub use repos::GitHubRepos;
 pub use run_id::{IdKind, RunId};
 /// The credential and retry policy types the builder takes.
 pub use spektate_core::http::{Policy, Secret};
+
+/// The parsers of GitHub's answers, fed as the providers feed them (body bytes → payload →
+/// conversion), for the fuzz targets and the never-panic test. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use serde::de::DeserializeOwned;
+    use serde_json::Value;
+    use spektate_core::{Author, PullRequest, RepoRef, Run, RunKind};
+
+    use crate::graphql::Lookup;
+    use crate::payloads::{Commit, GitRef, GitTag, Job, Jobs, Pull, WorkflowRun, WorkflowRuns};
+
+    fn gh() -> &'static crate::GitHub {
+        static GH: std::sync::OnceLock<crate::GitHub> = std::sync::OnceLock::new();
+        GH.get_or_init(|| crate::GitHub::public(None).expect("the github.com client builds"))
+    }
+
+    fn parse<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
+        gh().parse(body, "fuzz", "fuzz").ok()
+    }
+
+    /// `GET .../actions/runs/{id}`.
+    pub fn workflow_run(body: &[u8]) -> Option<Result<Run, String>> {
+        parse(body).map(|w: WorkflowRun| crate::actions::workflow_run("run:1", RunKind::Build, &w))
+    }
+
+    /// `GET .../actions/runs` (one page).
+    pub fn workflow_runs(body: &[u8]) -> Vec<Result<Run, String>> {
+        let page: Option<WorkflowRuns> = parse(body);
+        let runs = page.map(|p| p.workflow_runs).unwrap_or_default();
+        runs.iter()
+            .map(|w| crate::actions::workflow_run("run:1", RunKind::Build, w))
+            .collect()
+    }
+
+    /// `GET .../actions/jobs/{id}`.
+    pub fn job(body: &[u8]) -> Option<Result<Run, String>> {
+        parse(body).map(|j: Job| crate::actions::job_run("job:1", RunKind::Build, &j))
+    }
+
+    /// `GET .../actions/runs/{id}/jobs`: each job's state (the stages) and run.
+    pub fn jobs(body: &[u8]) -> Vec<Result<Run, String>> {
+        let page: Option<Jobs> = parse(body);
+        let jobs = page.map(|p| p.jobs).unwrap_or_default();
+        jobs.iter()
+            .map(|j| {
+                crate::actions::state(j.status.as_deref(), j.conclusion.as_deref())?;
+                crate::actions::job_run("job:1", RunKind::Build, j)
+            })
+            .collect()
+    }
+
+    /// The repository a run or job page belongs to.
+    pub fn repo_of_page(url: &str) -> Option<RepoRef> {
+        crate::actions::github_repo_of_page(url)
+    }
+
+    /// `GET .../commits/{sha}`.
+    pub fn commit(body: &[u8]) -> Option<Author> {
+        parse(body).map(|c: Commit| crate::commits::from_rest(&c))
+    }
+
+    /// `GET .../pulls/{n}`.
+    pub fn pull(body: &[u8]) -> Option<PullRequest> {
+        parse(body).map(|p: Pull| crate::pulls::from_rest(&p))
+    }
+
+    /// A pull request number as recorded.
+    pub fn pull_number(id: &str) -> Option<u64> {
+        crate::pulls::number(id)
+    }
+
+    /// `GET .../git/matching-refs/tags/{prefix}`: `(ref name, sha, object type)`.
+    pub fn matching_refs(body: &[u8]) -> Vec<(String, String, String)> {
+        let refs: Vec<GitRef> = parse(body).unwrap_or_default();
+        refs.into_iter()
+            .map(|r| (r.name, r.object.sha, r.object.kind))
+            .collect()
+    }
+
+    /// `GET .../git/tags/{sha}`: `(target, target is a tag)`.
+    pub fn tag(body: &[u8]) -> Option<(String, bool)> {
+        let t = crate::tags::from_rest(&parse::<GitTag>(body)?);
+        Some((t.target, t.target_is_tag))
+    }
+
+    /// A GraphQL answer to a batch of `n` objects of kind 0 (commits), 1 (pull requests) or
+    /// 2 (tag objects): how many objects were read as such.
+    pub fn graphql(kind: u8, n: usize, body: &[u8]) -> Option<usize> {
+        let kind = match kind % 3 {
+            0 => Lookup::Commits,
+            1 => Lookup::Pulls,
+            _ => Lookup::Tags,
+        };
+        let repo = RepoRef::parse("https://github.com/fabrikam/manifests").ok()?;
+        let answer = parse(body)?;
+        let objects: Vec<Value> =
+            crate::graphql::read(gh(), kind, &repo, n, answer, "fuzz").ok()?;
+        Some(
+            objects
+                .iter()
+                .filter(|o| match kind {
+                    Lookup::Commits => crate::commits::from_graphql(o).is_some(),
+                    Lookup::Pulls => crate::pulls::from_graphql(o).is_some(),
+                    Lookup::Tags => crate::tags::from_graphql(o).is_some(),
+                })
+                .count(),
+        )
+    }
+}

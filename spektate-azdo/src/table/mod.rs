@@ -3,7 +3,7 @@
 //! ETag-conditional writes, and the service's limits checked before a write is sent.
 
 mod connection;
-mod entity;
+pub(crate) mod entity;
 pub mod limits;
 pub mod odata;
 pub mod signing;
