@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chrono::{Duration, Utc};
-use spektate_core::testkit::{FakeCi, FakeRepos};
+use spektate_core::testkit::{FakeCi, FakeRepos, FaultyStore};
 use spektate_core::{
     ClusterSync, DeploymentKind, Filter, ImageBuilt, ManifestCommitted, ManifestGenerated,
     MetadataUpdated, PullRequest, RecordStore, Recorder, RepoRef, Run, RunKind, RunReported,
@@ -516,77 +516,12 @@ async fn filters_select_by_service_ring_author_kind_and_keyword() {
     );
 }
 
-/// A store whose cluster reports cannot be read while `broken` is set.
-struct FlakyClusters {
-    inner: Arc<dyn RecordStore>,
-    broken: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl RecordStore for FlakyClusters {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    async fn query(
-        &self,
-        p: &str,
-        q: &spektate_core::RecordQuery,
-    ) -> spektate_core::Result<Vec<spektate_core::Record>> {
-        self.inner.query(p, q).await
-    }
-    async fn insert(
-        &self,
-        r: &spektate_core::Record,
-    ) -> spektate_core::Result<spektate_core::Record> {
-        self.inner.insert(r).await
-    }
-    async fn replace(
-        &self,
-        r: &spektate_core::Record,
-    ) -> spektate_core::Result<spektate_core::Record> {
-        self.inner.replace(r).await
-    }
-    async fn delete(&self, p: &str, k: &str, e: Option<&str>) -> spektate_core::Result<()> {
-        self.inner.delete(p, k, e).await
-    }
-    async fn put_run_report(
-        &self,
-        p: &str,
-        r: &spektate_core::RunReport,
-    ) -> spektate_core::Result<spektate_core::RunReport> {
-        self.inner.put_run_report(p, r).await
-    }
-    async fn run_reports(
-        &self,
-        p: &str,
-        ids: &[String],
-    ) -> spektate_core::Result<Vec<spektate_core::RunReport>> {
-        self.inner.run_reports(p, ids).await
-    }
-    async fn put_cluster_sync(&self, p: &str, s: &ClusterSync) -> spektate_core::Result<()> {
-        self.inner.put_cluster_sync(p, s).await
-    }
-    async fn cluster_syncs(&self, p: &str) -> spektate_core::Result<Vec<ClusterSync>> {
-        if self.broken.load(Ordering::SeqCst) {
-            return Err(spektate_core::Error::store(
-                "flaky",
-                "read cluster syncs",
-                "unreachable",
-            ));
-        }
-        self.inner.cluster_syncs(p).await
-    }
-}
-
 #[tokio::test]
 async fn a_failed_refresh_does_not_skip_the_records_it_read() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite: Arc<dyn RecordStore> =
         Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
-    let store = Arc::new(FlakyClusters {
-        inner: sqlite,
-        broken: false.into(),
-    });
+    let store = FaultyStore::new(sqlite);
     let rec = Recorder::new(store.clone(), "fabrikam").unwrap();
     let tracker = Tracker::builder(store.clone())
         .partition("fabrikam")
@@ -603,9 +538,9 @@ async fn a_failed_refresh_does_not_skip_the_records_it_read() {
     tracker.refresh().await.unwrap();
     assert_eq!(tracker.snapshot().deployments.len(), 1);
     rec.image_built(&image(2)).await.unwrap();
-    store.broken.store(true, Ordering::SeqCst);
+    store.fail_cluster_reads(true);
     assert!(tracker.refresh().await.is_err());
-    store.broken.store(false, Ordering::SeqCst);
+    store.fail_cluster_reads(false);
     tracker.refresh().await.unwrap();
     let tags: Vec<_> = tracker
         .snapshot()

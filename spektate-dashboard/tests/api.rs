@@ -3,7 +3,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -11,10 +10,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use spektate_core::{
-    ClusterSync, Error as CoreError, MemoryStore, Record, RecordQuery, RecordStore, RunReport,
-    RunReported, RunStatus, Tracker, async_trait,
-};
+use spektate_core::testkit::{Fault, FaultyStore};
+use spektate_core::{MemoryStore, RunReported, RunStatus, Tracker};
 use spektate_dashboard::Dashboard;
 use tower::ServiceExt;
 
@@ -379,87 +376,14 @@ async fn health_says_when_the_data_was_refreshed() {
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
 }
 
-/// A store that can be switched to failing, counting its queries.
-struct FlakyStore {
-    inner: MemoryStore,
-    failing: std::sync::atomic::AtomicBool,
-    queries: AtomicUsize,
-}
-
-impl FlakyStore {
-    fn down(&self) -> Result<(), CoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(CoreError::store(
-                "flaky:test",
-                "query",
-                "connection refused",
-            ));
-        }
-        Ok(())
+/// A memory store whose queries take 50 ms and can be switched to failing.
+fn flaky(failing: bool) -> Arc<FaultyStore> {
+    let store = FaultyStore::new(Arc::new(MemoryStore::new()));
+    store.set_delay(Duration::from_millis(50));
+    if failing {
+        store.set_fault(Fault::Fail);
     }
-}
-
-#[async_trait]
-impl RecordStore for FlakyStore {
-    fn describe(&self) -> String {
-        "flaky:test".into()
-    }
-    async fn query(
-        &self,
-        partition: &str,
-        query: &RecordQuery,
-    ) -> spektate_core::Result<Vec<Record>> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        self.down()?;
-        self.inner.query(partition, query).await
-    }
-    async fn insert(&self, record: &Record) -> spektate_core::Result<Record> {
-        self.inner.insert(record).await
-    }
-    async fn replace(&self, record: &Record) -> spektate_core::Result<Record> {
-        self.inner.replace(record).await
-    }
-    async fn delete(
-        &self,
-        partition: &str,
-        row_key: &str,
-        etag: Option<&str>,
-    ) -> spektate_core::Result<()> {
-        self.inner.delete(partition, row_key, etag).await
-    }
-    async fn put_run_report(
-        &self,
-        partition: &str,
-        report: &RunReport,
-    ) -> spektate_core::Result<RunReport> {
-        self.inner.put_run_report(partition, report).await
-    }
-    async fn run_reports(
-        &self,
-        partition: &str,
-        ids: &[String],
-    ) -> spektate_core::Result<Vec<RunReport>> {
-        self.inner.run_reports(partition, ids).await
-    }
-    async fn put_cluster_sync(
-        &self,
-        partition: &str,
-        sync: &ClusterSync,
-    ) -> spektate_core::Result<()> {
-        self.inner.put_cluster_sync(partition, sync).await
-    }
-    async fn cluster_syncs(&self, partition: &str) -> spektate_core::Result<Vec<ClusterSync>> {
-        self.inner.cluster_syncs(partition).await
-    }
-}
-
-fn flaky(failing: bool) -> Arc<FlakyStore> {
-    Arc::new(FlakyStore {
-        inner: MemoryStore::new(),
-        failing: std::sync::atomic::AtomicBool::new(failing),
-        queries: AtomicUsize::new(0),
-    })
+    store
 }
 
 #[tokio::test]
@@ -488,7 +412,7 @@ async fn a_store_that_cannot_be_read_is_reported_not_hidden() {
         r.json()["error"]
             .as_str()
             .unwrap()
-            .contains("could not be read yet: flaky:test store: query failed: connection refused"),
+            .contains("could not be read yet: faulty:test store: query failed: connection refused"),
         "{}",
         r.body
     );
@@ -521,7 +445,7 @@ async fn after_a_failed_refresh_the_last_good_data_is_served_with_the_error() {
     let app = dashboard.router();
     assert_eq!(get(&app, "/api/deployments").await.json()["total"], 1);
 
-    store.failing.store(true, Ordering::SeqCst);
+    store.set_fault(Fault::Fail);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let v = get(&app, "/api/deployments").await.json();
     assert_eq!(v["total"], 1, "the last good data stays");
@@ -554,18 +478,14 @@ async fn without_a_background_refresher_requests_refresh_once_when_due() {
         assert_eq!(r.status, StatusCode::OK);
     }
     assert_eq!(
-        store.queries.load(Ordering::SeqCst),
+        store.queries(),
         1,
         "twenty requests at once make one refresh"
     );
     for _ in 0..5 {
         get(&app, "/api/deployments").await;
     }
-    assert_eq!(
-        store.queries.load(Ordering::SeqCst),
-        1,
-        "a fresh snapshot is served as it is"
-    );
+    assert_eq!(store.queries(), 1, "a fresh snapshot is served as it is");
 
     let recorder = spektate_core::Recorder::new(store.clone(), "fabrikam").unwrap();
     recorder
@@ -579,14 +499,14 @@ async fn without_a_background_refresher_requests_refresh_once_when_due() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let before = store.queries.load(Ordering::SeqCst);
+    let before = store.queries();
     let v = get(&app, "/api/deployments").await.json();
     assert_eq!(
         column(&v, "service"),
         ["web"],
         "a due refresh picks up the new record"
     );
-    assert_eq!(store.queries.load(Ordering::SeqCst), before + 1);
+    assert_eq!(store.queries(), before + 1);
 }
 
 #[tokio::test]

@@ -3,7 +3,6 @@
 //! while the first refresh is still running.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -11,102 +10,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use spektate_core::testkit::FakeRepos;
-use spektate_core::{
-    ClusterSync, Error as CoreError, ImageBuilt, MemoryStore, Record, RecordQuery, RecordStore,
-    Recorder, RunReport, Tracker, async_trait,
-};
+use spektate_core::testkit::{FakeRepos, Fault, FaultyStore};
+use spektate_core::{ImageBuilt, MemoryStore, RecordStore, Recorder, Tracker};
 use spektate_dashboard::{Dashboard, HealthStatus};
-use tokio::sync::watch;
 use tower::ServiceExt;
-
-/// How the store answers queries.
-const WORKS: u8 = 0;
-const FAILS: u8 = 1;
-const PANICS: u8 = 2;
-
-/// A store whose queries can be made to fail, panic, or wait until released.
-struct FaultyStore {
-    inner: MemoryStore,
-    mode: AtomicU8,
-    open: watch::Sender<bool>,
-}
-
-impl FaultyStore {
-    fn new() -> Arc<Self> {
-        Arc::new(FaultyStore {
-            inner: MemoryStore::new(),
-            mode: AtomicU8::new(WORKS),
-            open: watch::channel(true).0,
-        })
-    }
-
-    fn set(&self, mode: u8) {
-        self.mode.store(mode, Ordering::SeqCst);
-    }
-}
-
-#[async_trait]
-impl RecordStore for FaultyStore {
-    fn describe(&self) -> String {
-        "faulty:test".into()
-    }
-    async fn query(
-        &self,
-        partition: &str,
-        query: &RecordQuery,
-    ) -> spektate_core::Result<Vec<Record>> {
-        let mut open = self.open.subscribe();
-        let _ = open.wait_for(|open| *open).await;
-        match self.mode.load(Ordering::SeqCst) {
-            FAILS => Err(CoreError::store(
-                "faulty:test",
-                "query",
-                "connection refused",
-            )),
-            PANICS => panic!("the store driver tripped over a null pointer"),
-            _ => self.inner.query(partition, query).await,
-        }
-    }
-    async fn insert(&self, record: &Record) -> spektate_core::Result<Record> {
-        self.inner.insert(record).await
-    }
-    async fn replace(&self, record: &Record) -> spektate_core::Result<Record> {
-        self.inner.replace(record).await
-    }
-    async fn delete(
-        &self,
-        partition: &str,
-        row_key: &str,
-        etag: Option<&str>,
-    ) -> spektate_core::Result<()> {
-        self.inner.delete(partition, row_key, etag).await
-    }
-    async fn put_run_report(
-        &self,
-        partition: &str,
-        report: &RunReport,
-    ) -> spektate_core::Result<RunReport> {
-        self.inner.put_run_report(partition, report).await
-    }
-    async fn run_reports(
-        &self,
-        partition: &str,
-        ids: &[String],
-    ) -> spektate_core::Result<Vec<RunReport>> {
-        self.inner.run_reports(partition, ids).await
-    }
-    async fn put_cluster_sync(
-        &self,
-        partition: &str,
-        sync: &ClusterSync,
-    ) -> spektate_core::Result<()> {
-        self.inner.put_cluster_sync(partition, sync).await
-    }
-    async fn cluster_syncs(&self, partition: &str) -> spektate_core::Result<Vec<ClusterSync>> {
-        self.inner.cluster_syncs(partition).await
-    }
-}
 
 async fn image(store: Arc<dyn RecordStore>, p1: &str) {
     Recorder::new(store, "fabrikam")
@@ -161,7 +68,7 @@ fn reasons(v: &Value) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_panics_or_fails_makes_health_degraded_until_the_refresher_recovers() {
-    let store = FaultyStore::new();
+    let store = FaultyStore::new(Arc::new(MemoryStore::new()));
     image(store.clone(), "1").await;
     let dashboard = Dashboard::new(
         Tracker::builder(store.clone())
@@ -176,7 +83,7 @@ async fn a_store_that_panics_or_fails_makes_health_degraded_until_the_refresher_
     assert_eq!(v["deployments"], 1);
     assert_eq!(reasons(&v), Vec::<&str>::new());
 
-    store.set(PANICS);
+    store.set_fault(Fault::Panic);
     let (code, v) = until_status(&app, "degraded").await;
     assert_eq!(code, StatusCode::OK, "the last good data is still served");
     assert_eq!(
@@ -190,18 +97,18 @@ async fn a_store_that_panics_or_fails_makes_health_degraded_until_the_refresher_
         "a panic does not stop the refresher"
     );
 
-    store.set(WORKS);
+    store.set_fault(Fault::None);
     let (_, v) = until_status(&app, "ok").await;
     assert!(v.get("lastError").is_none(), "{v}");
     assert_eq!(v["consecutiveFailures"], 0);
 
-    store.set(FAILS);
+    store.set_fault(Fault::Fail);
     let (_, v) = until_status(&app, "degraded").await;
     assert_eq!(
         reasons(&v)[0],
         "the last refresh failed: faulty:test store: query failed: connection refused"
     );
-    store.set(WORKS);
+    store.set_fault(Fault::None);
     until_status(&app, "ok").await;
     assert!(refresher.is_running());
 }
@@ -243,9 +150,9 @@ async fn a_provider_that_fails_makes_health_degraded_and_names_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn during_a_slow_first_load_health_answers_starting_at_once() {
-    let store = FaultyStore::new();
+    let store = FaultyStore::new(Arc::new(MemoryStore::new()));
     image(store.clone(), "1").await;
-    store.open.send_replace(false);
+    store.hold();
     let dashboard = Dashboard::new(
         Tracker::builder(store.clone())
             .partition("fabrikam")
@@ -275,7 +182,7 @@ async fn during_a_slow_first_load_health_answers_starting_at_once() {
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!list.is_finished(), "the list waits for the first load");
-    store.open.send_replace(true);
+    store.release();
     let response = tokio::time::timeout(Duration::from_secs(10), list)
         .await
         .expect("the list is answered once the store answers")
