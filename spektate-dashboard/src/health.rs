@@ -1,8 +1,6 @@
 //! The health `/api/health` reports: whether the data is there, fresh and complete, and if
 //! not, why.
 
-use std::collections::{BTreeMap, HashSet};
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use spektate_core::Deployment;
@@ -101,30 +99,18 @@ pub(crate) fn health(shared: &Shared) -> Health {
 /// first. A deployment's warning reads `WHAT: CAUSE`, and a cause from a provider begins with
 /// the provider's name.
 fn provider_reasons(deployments: &[Deployment]) -> Vec<String> {
-    let mut hit: BTreeMap<&str, usize> = BTreeMap::new();
-    for d in deployments {
-        let causes: HashSet<&str> = d
-            .warnings
-            .iter()
-            .map(|w| w.split_once(": ").map_or(w.as_str(), |(_, cause)| cause))
-            .collect();
-        for cause in causes {
-            *hit.entry(cause).or_default() += 1;
-        }
-    }
-    let mut causes: Vec<(&str, usize)> = hit.into_iter().collect();
-    causes.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
-    let mut lines: Vec<String> = causes
+    // One line per provider, subject and cause, with the number of objects affected.
+    let summaries = spektate_core::warnings::summarize(deployments);
+    let mut lines: Vec<String> = summaries
         .iter()
         .take(MAX_PROVIDER_REASONS)
-        .map(|(cause, n)| format!("a lookup failed for {n} deployment{}: {cause}", plural(*n)))
+        .map(|s| format!("lookups failed: {s}"))
         .collect();
-    let rest = causes.len().saturating_sub(MAX_PROVIDER_REASONS);
+    let rest = summaries.len().saturating_sub(MAX_PROVIDER_REASONS);
     if rest > 0 {
+        let plural = if rest == 1 { "" } else { "s" };
         lines.push(format!(
-            "{rest} more failed lookup{} (see the deployments' warnings)",
-            plural(rest)
+            "{rest} more failing lookup{plural} (see the deployments' warnings)"
         ));
     }
     lines

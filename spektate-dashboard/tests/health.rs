@@ -136,7 +136,7 @@ async fn a_provider_that_fails_makes_health_degraded_and_names_it() {
     let why = reasons(&v);
     assert_eq!(why.len(), 1, "{v}");
     assert!(
-        why[0].starts_with("a lookup failed for 1 deployment: fake repos")
+        why[0].starts_with("lookups failed: fake repos: author of 1 commit: ")
             && why[0].ends_with("401 Unauthorized: bad credentials"),
         "the reason names the provider and its error: {}",
         why[0]
