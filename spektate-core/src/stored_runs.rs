@@ -37,14 +37,13 @@ impl Pipelines for StoredRuns {
     async fn runs(&self, kind: RunKind, requests: &[RunRequest]) -> Result<RunBatch> {
         let ids: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
         let reports = self.store.run_reports(&self.partition, &ids).await?;
+        let repos: std::collections::HashMap<&str, &RunRequest> =
+            requests.iter().map(|r| (r.id.as_str(), r)).collect();
         let mut batch = RunBatch::default();
         for report in reports {
             let mut run = report.to_run(kind);
             if run.repository.is_none() {
-                run.repository = requests
-                    .iter()
-                    .find(|r| r.id == report.id)
-                    .and_then(|r| r.repo.clone());
+                run.repository = repos.get(report.id.as_str()).and_then(|r| r.repo.clone());
             }
             batch.found.insert(report.id.clone(), run);
         }

@@ -473,6 +473,8 @@ impl Tracker {
                 }
             }
         }
+        dedup_wanted(&mut want_authors);
+        dedup_wanted(&mut want_prs);
         let limit = inner.concurrency;
         let (authors, prs) = futures::join!(
             fetch::per_repo(
@@ -648,15 +650,25 @@ fn shared<T>(lookup: Lookup<T>) -> Lookup<Arc<T>> {
     }
 }
 
+/// Adds `id` to the items wanted from `repo`; [`dedup_wanted`] removes repeats once all
+/// are in (checking each push would be quadratic in a repository's commits).
 fn push_unique(
     map: &mut BTreeMap<String, (RepoRef, Vec<String>)>,
     key: String,
     repo: RepoRef,
     id: String,
 ) {
-    let entry = map.entry(key).or_insert_with(|| (repo, Vec::new()));
-    if !entry.1.contains(&id) {
-        entry.1.push(id);
+    map.entry(key)
+        .or_insert_with(|| (repo, Vec::new()))
+        .1
+        .push(id);
+}
+
+/// Sorts each repository's wanted items and drops repeats.
+fn dedup_wanted(map: &mut BTreeMap<String, (RepoRef, Vec<String>)>) {
+    for (_, ids) in map.values_mut() {
+        ids.sort_unstable();
+        ids.dedup();
     }
 }
 

@@ -54,12 +54,15 @@ CREATE TABLE IF NOT EXISTS cluster_syncs (
 );
 "#;
 
-/// Version 2: a change sequence on records, taken at commit; versions of run reports and
-/// the time of cluster syncs, for conditional writes.
+/// Version 2: a change sequence on records, taken at commit; indexes on p1 and p2, so a
+/// write finds its record without scanning the partition; versions of run reports and the
+/// time of cluster syncs, for conditional writes.
 const SCHEMA_V2: &str = r#"
 ALTER TABLE records ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
 UPDATE records SET change_seq = seq;
 CREATE INDEX IF NOT EXISTS records_change ON records (change_seq);
+CREATE INDEX IF NOT EXISTS records_p1 ON records (partition_key, p1);
+CREATE INDEX IF NOT EXISTS records_p2 ON records (partition_key, p2);
 ALTER TABLE run_reports ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE cluster_syncs ADD COLUMN synced_at TEXT NOT NULL DEFAULT '';
 "#;
