@@ -333,6 +333,12 @@ impl Pipelines for AzureDevOps {
         format!("{}/{}", self.http.provider(), self.project)
     }
 
+    async fn check(&self) -> Result<Option<String>> {
+        AzureDevOps::check(self)
+            .await
+            .map(|p| Some(format!("project {p} readable")))
+    }
+
     fn serves_run(&self, _kind: RunKind, id: &str) -> bool {
         is_run_id(id)
     }

@@ -428,6 +428,12 @@ impl Repositories for AzureRepos {
         self.serves_host(repo)
     }
 
+    async fn check_repo(&self, repo: &RepoRef) -> Result<String> {
+        AzureRepos::check(self, repo)
+            .await
+            .map(|_| "repository readable".to_string())
+    }
+
     async fn authors(&self, repo: &RepoRef, commits: &[String]) -> Result<HashMap<String, Author>> {
         let base = self.repo_api_url(repo)?;
         let wanted: Vec<String> = commits

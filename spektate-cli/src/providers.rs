@@ -2,7 +2,6 @@
 
 use clap::Args;
 use spektate::Result;
-use spektate::azdo::{AzureDevOps, AzureRepos};
 use spektate::config::{AzureDevOpsSettings, GitHubSettings, Names, ProviderSettings};
 use spektate::github::IdKind;
 
@@ -86,23 +85,6 @@ impl ProviderArgs {
             token: env_token("SPEKTATE_AZDO_TOKEN"),
             url: self.azdo_url.clone(),
         }
-    }
-
-    /// The Azure Pipelines provider of --org and --project, when they are given.
-    pub fn azure_devops(&self) -> Result<Option<AzureDevOps>> {
-        self.azdo().pipelines(&Names::FLAGS)
-    }
-
-    /// Azure Repos at --azdo-url (or `https://dev.azure.com`).
-    pub fn azure_repos(&self) -> Result<AzureRepos> {
-        self.azdo().repos(&Names::FLAGS)
-    }
-
-    /// GitHub repositories, when --github, --github-url or SPEKTATE_GITHUB_TOKEN asks for them.
-    pub fn github_repos(&self) -> Result<Option<spektate::github::GitHubRepos>> {
-        self.github_settings()
-            .map(|g| g.client(&Names::FLAGS).map(|c| c.repos()))
-            .transpose()
     }
 
     /// GitHub, when --github, --github-url or SPEKTATE_GITHUB_TOKEN asks for it.

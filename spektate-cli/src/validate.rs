@@ -3,7 +3,7 @@
 //! configured provider, one line each, as `bedrock deployment validate` did.
 
 use clap::Args;
-use spektate::{Error, Record, RecordQuery, Recorder, RepoHost, Result};
+use spektate::{Error, Record, RecordQuery, Recorder, Result};
 
 use crate::providers::ProviderArgs;
 use crate::store_args::{Access, StoreArgs};
@@ -67,67 +67,43 @@ async fn check_store(store: &StoreArgs) -> Result<String> {
     ))
 }
 
-/// Runs `validate`: every check, then an error when any failed.
+/// Runs `validate`: the store, then every provider's own check (its token and settings)
+/// and each named repository through the provider that serves it; an error when any failed.
 pub async fn run(cmd: ValidateCmd, store: &StoreArgs) -> Result<()> {
     let mut lines: Vec<(String, Result<String>)> = Vec::new();
     lines.push(("store".into(), check_store(store).await));
 
     let providers = cmd.providers.build()?;
-    if let Some(azdo) = cmd.providers.azure_devops()? {
-        let name = format!("azure-devops {}/{}", azdo.org_url(), azdo.project());
-        lines.push((
-            name,
-            azdo.check().await.map(|p| format!("project {p} readable")),
-        ));
+    for p in &providers.pipelines {
+        if let Some(outcome) = p.check().await.transpose() {
+            lines.push((p.name(), outcome));
+        }
+    }
+    for r in &providers.repositories {
+        if let Some(outcome) = r.check().await.transpose() {
+            lines.push((r.name(), outcome));
+        }
     }
     let defaults = &providers.defaults;
-    let azure_repos: Vec<_> = [
+    let named = [
         &defaults.manifest_repo,
         &defaults.hld_repo,
         &defaults.source_repo,
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|r| r.provider == RepoHost::AzureDevOps)
-    .collect();
-    if !azure_repos.is_empty() {
-        let repos = cmd.providers.azure_repos()?;
-        for repo in azure_repos {
-            lines.push((
-                format!("azure-repos {}", repo.web_url()),
-                repos
-                    .check(repo)
-                    .await
-                    .map(|_| "repository readable".into()),
-            ));
-        }
-    }
-
-    let github_repos: Vec<_> = [
-        &defaults.manifest_repo,
-        &defaults.hld_repo,
-        &defaults.source_repo,
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|r| r.provider == RepoHost::GitHub)
-    .collect();
-    if let Some(github) = cmd.providers.github_repos()? {
-        if github_repos.is_empty() {
-            lines.push((
-                format!("github {}", github.client().api_url()),
-                Ok("configured; name a repository (--manifest-repo, --hld-repo, --source-repo) to check access".into()),
-            ));
-        }
-        for repo in github_repos {
-            lines.push((
-                format!("github {}", repo.web_url()),
-                github
-                    .check(repo)
-                    .await
-                    .map(|_| "repository readable".into()),
-            ));
-        }
+    ];
+    for repo in named.into_iter().flatten() {
+        let served = providers.repositories.iter().find(|r| r.serves_repo(repo));
+        let outcome = match served {
+            Some(r) => r.check_repo(repo).await,
+            None => Err(Error::invalid(
+                "repository",
+                format!(
+                    "{} is not contacted: no provider is configured for host {}",
+                    repo.web_url(),
+                    repo.host
+                ),
+            )),
+        };
+        lines.push((format!("repository {}", repo.web_url()), outcome));
     }
 
     let failed = lines.iter().filter(|(_, r)| r.is_err()).count();

@@ -324,7 +324,7 @@ async fn validate_checks_the_store_and_each_provider_one_line_each() {
         "{out}"
     );
     assert!(
-        lines[2].starts_with("azure-repos https://dev.azure.com/fabrikam/hello/_git/manifests: ok"),
+        lines[2].starts_with("repository https://dev.azure.com/fabrikam/hello/_git/manifests: ok"),
         "{out}"
     );
 

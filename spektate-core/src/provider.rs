@@ -50,6 +50,12 @@ pub trait Pipelines: Send + Sync {
 
     /// The stages of a multi-stage run, by order.
     async fn stages(&self, run: &Run) -> Result<Vec<Stage>>;
+
+    /// Checks the credentials and settings against the service with one cheap request
+    /// (`spektate validate`): what was found, or `None` when there is nothing to check.
+    async fn check(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// A repository host: commit authors, pull requests and GitOps sync tags.
@@ -73,4 +79,17 @@ pub trait Repositories: Send + Sync {
 
     /// The clusters whose sync tag (`flux-<cluster>`) marks a commit of `repo`.
     async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>>;
+
+    /// Checks the credentials against the service with one cheap request (`spektate
+    /// validate`): what was found, or `None` when there is nothing to check without a
+    /// repository.
+    async fn check(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// Checks that `repo` (one this provider serves) can be read.
+    async fn check_repo(&self, repo: &RepoRef) -> Result<String> {
+        let _ = repo;
+        Ok("not checked: this provider has no check".to_string())
+    }
 }

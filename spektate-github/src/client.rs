@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub requests: AtomicU64,
     pub not_modified: AtomicU64,
     pub graphql_queries: AtomicU64,
+    /// Whether requests carry a token.
+    pub has_token: bool,
 }
 
 impl fmt::Debug for GitHub {
@@ -170,6 +172,7 @@ impl GitHubBuilder {
             }
             _ => Auth::None,
         };
+        let has_token = !matches!(auth, Auth::None);
         let name = format!("github {}", hosts.join(","));
         let http = HttpClient::with_policy(name, auth, self.policy)?
             .default_header("accept", "application/vnd.github+json")
@@ -184,6 +187,7 @@ impl GitHubBuilder {
                 requests: AtomicU64::new(0),
                 not_modified: AtomicU64::new(0),
                 graphql_queries: AtomicU64::new(0),
+                has_token,
             }),
         })
     }
@@ -392,6 +396,34 @@ impl GitHub {
             body,
             revalidated: false,
         }
+    }
+
+    /// Checks the token against the API with `GET /rate_limit`, which every token may call
+    /// and which costs nothing against the limit; a rejected token is an error. Says how many
+    /// requests are left this hour.
+    pub async fn check_token(&self) -> Result<String> {
+        let url = format!("{}/rate_limit", self.inner.api);
+        let who = if self.inner.has_token {
+            "token accepted"
+        } else {
+            "no token (anonymous)"
+        };
+        let Some(resp) = self.get_uncached(&url, "check token", "rate_limit").await? else {
+            // An Enterprise server with rate limiting turned off answers 404 to a valid token.
+            return Ok(format!("{who}; the server has no rate limit"));
+        };
+        let v: serde_json::Value = resp.json()?;
+        let core = v.pointer("/resources/core").or_else(|| v.get("rate"));
+        let n = |k: &str| {
+            core.and_then(|c| c.get(k))
+                .and_then(serde_json::Value::as_u64)
+        };
+        Ok(match (n("remaining"), n("limit")) {
+            (Some(left), Some(limit)) => {
+                format!("{who}; {left} of {limit} requests left this hour")
+            }
+            _ => who.to_string(),
+        })
     }
 
     /// A plain GET (no ETag kept): for list pages, whose bodies are large and change often.

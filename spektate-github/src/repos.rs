@@ -73,6 +73,16 @@ impl Repositories for GitHubRepos {
         self.gh.label()
     }
 
+    async fn check(&self) -> Result<Option<String>> {
+        self.gh.check_token().await.map(Some)
+    }
+
+    async fn check_repo(&self, repo: &RepoRef) -> Result<String> {
+        GitHubRepos::check(self, repo)
+            .await
+            .map(|_| "repository readable".to_string())
+    }
+
     fn serves_repo(&self, repo: &RepoRef) -> bool {
         self.gh.serves_repo(repo)
     }

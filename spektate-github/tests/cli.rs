@@ -296,6 +296,52 @@ async fn spektate_validate_checks_github_access_to_each_named_repository() {
             && stdout.contains("not visible to this token"),
         "{stdout}"
     );
-    assert!(stderr.contains("1 of 3 checks failed"), "{stderr}");
+    assert!(stderr.contains("1 of 4 checks failed"), "{stderr}");
+    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spektate_validate_checks_the_github_token_when_no_repository_is_named() {
+    let gh = FakeGitHub::start().await;
+    let host = gh.server.uri();
+    let cli = Cli::new();
+    let (ok, stdout, stderr) = cli
+        .run(&["validate", "--github-url", &host], Some(TOKEN))
+        .await;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(": ok (token accepted; 4321 of 5000 requests left this hour)"),
+        "{stdout}"
+    );
+    assert!(
+        gh.served().iter().any(|s| s.path.ends_with("/rate_limit")),
+        "the token was checked against the API"
+    );
+
+    let rejecting = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/api/v3/rate_limit"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            format!("Bearer {TOKEN}").as_str(),
+        ))
+        .respond_with(
+            wiremock::ResponseTemplate::new(401).set_body_json(serde_json::json!({
+                "message": "Bad credentials",
+                "documentation_url": "https://docs.github.com/rest",
+                "status": "401"
+            })),
+        )
+        .mount(&rejecting)
+        .await;
+    let (ok, stdout, stderr) = cli
+        .run(&["validate", "--github-url", &rejecting.uri()], Some(TOKEN))
+        .await;
+    assert!(!ok, "a rejected token fails validate");
+    assert!(
+        stdout.contains("failed")
+            && stdout.contains("token was rejected (HTTP 401): Bad credentials"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 of 2 checks failed"), "{stderr}");
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
 }

@@ -208,6 +208,16 @@ impl Respond for Responder {
 }
 
 fn rest(world: &World, path: &str, query: &HashMap<String, String>) -> (u16, Value) {
+    if path.trim_matches('/') == "rate_limit" {
+        // `rate-limit-overview` of GitHub's REST description (`rate` is the deprecated copy of
+        // `resources.core`).
+        let core = json!({"limit": 5000, "used": 679, "remaining": 4321, "reset": 1_764_441_600});
+        return (
+            200,
+            json!({"resources": {"core": core, "search": {"limit": 30, "used": 0, "remaining": 30, "reset": 1_764_441_600},
+                "graphql": {"limit": 5000, "used": 12, "remaining": 4988, "reset": 1_764_441_600}}, "rate": core}),
+        );
+    }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     if parts.len() < 3 || parts[0] != "repos" {
         return not_found();
