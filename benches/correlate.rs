@@ -1,5 +1,5 @@
 //! Correlation of 1k, 10k and 100k records with their runs, in memory: the join, status,
-//! duration, last-updated and sort of DESIGN §3, without any I/O.
+//! duration, last-updated and sort (docs/ARCHITECTURE.md, Correlation), without any I/O.
 //!
 //! `cargo bench --bench correlate`
 

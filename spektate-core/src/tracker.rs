@@ -1,4 +1,5 @@
-//! The tracker: keeps the last result and refreshes only what can still change (DESIGN §3.10).
+//! The tracker: keeps the last result and refreshes only what can still change
+//! (docs/ARCHITECTURE.md, Refresh).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};

@@ -1,4 +1,5 @@
-//! Status, duration, last updated and expiry as tables of cases (DESIGN §3.4-3.7).
+//! Status, duration, last updated and expiry as tables of cases
+//! (docs/ARCHITECTURE.md, Correlation).
 
 use std::sync::Arc;
 

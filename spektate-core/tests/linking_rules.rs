@@ -1,4 +1,5 @@
-//! The four linking rules of DESIGN §2 and their edge cases, on the embedded SQLite store.
+//! The four linking rules (docs/ARCHITECTURE.md, Linking rules) and their edge cases, on the
+//! embedded SQLite store.
 
 use std::sync::Arc;
 

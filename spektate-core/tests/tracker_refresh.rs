@@ -1,5 +1,6 @@
 //! The tracker end to end over the SQLite store with call-counting fake providers:
-//! incremental refresh (DESIGN §3.10), enrichment, cluster sync, expiry and pruning.
+//! incremental refresh (docs/ARCHITECTURE.md, Refresh), enrichment, cluster sync, expiry
+//! and pruning.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

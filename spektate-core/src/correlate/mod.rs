@@ -1,4 +1,5 @@
-//! Correlation: from records and what providers know to deployments (DESIGN §3).
+//! Correlation: from records and what providers know to deployments
+//! (docs/ARCHITECTURE.md, Correlation).
 
 pub mod deadline;
 pub mod fetch;

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use crate::model::deployment::{Status, Step, StepState};
 use crate::model::run::{Run, Stage};
 
-/// The overall status (DESIGN §3.5): Complete when the manifest step succeeded; otherwise
-/// In Progress if any step is active, Failed if any failed, Canceled if any was canceled,
-/// else Incomplete.
+/// The overall status (docs/ARCHITECTURE.md, Correlation): Complete when the manifest step
+/// succeeded; otherwise In Progress if any step is active, Failed if any failed, Canceled if
+/// any was canceled, else Incomplete.
 pub fn status(image: Option<&Step>, metadata: Option<&Step>, manifest: Option<&Step>) -> Status {
     if manifest.is_some_and(|s| s.state == StepState::Succeeded) {
         return Status::Complete;
@@ -51,9 +51,9 @@ fn span(run: &Run, now: DateTime<Utc>) -> Option<i64> {
     Some((end - queued).num_seconds().max(0))
 }
 
-/// Duration in seconds (DESIGN §3.6): the sum of each distinct run's finish (or now) minus
-/// its queue time, so a multi-stage run that is p1 and p2 (or p1, p2 and p3) counts once.
-/// `runs` are p1, p2 and p3.
+/// Duration in seconds (docs/ARCHITECTURE.md, Correlation): the sum of each distinct run's
+/// finish (or now) minus its queue time, so a multi-stage run that is p1 and p2 (or p1, p2
+/// and p3) counts once. `runs` are p1, p2 and p3.
 pub fn duration(runs: [Option<&Run>; 3], now: DateTime<Utc>) -> Option<i64> {
     let mut distinct: Vec<&Run> = Vec::with_capacity(3);
     for run in runs.into_iter().flatten() {
@@ -73,8 +73,8 @@ fn same_run(a: &Run, b: &Run) -> bool {
     (a.kind == b.kind && a.id == b.id) || (a.url.is_some() && a.url == b.url)
 }
 
-/// Last updated (DESIGN §3.7): when p3 last changed, else p2, else p1, else when the record
-/// was written, else now.
+/// Last updated (docs/ARCHITECTURE.md, Correlation): when p3 last changed, else p2, else p1,
+/// else when the record was written, else now.
 pub fn last_updated(
     p1: Option<&Run>,
     p2: Option<&Run>,
