@@ -22,6 +22,9 @@ pub struct PruneCmd {
     /// Delete even when more than 20% of the partition's records would go.
     #[arg(long)]
     pub force: bool,
+    /// Seconds the providers have, in all, to say which runs are gone.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 fn line(r: &Record) -> String {
@@ -52,7 +55,8 @@ pub async fn run(cmd: PruneCmd, store: &StoreArgs) -> Result<()> {
         .build()?
         .tracker(opened, partition.clone())
         .build();
-    tracker.refresh().await?;
+    let budget = std::time::Duration::from_secs(cmd.timeout.max(1));
+    spektate::correlate::within(budget, tracker.refresh()).await?;
     let expired = tracker.snapshot().expired.clone();
     let share = if total == 0 {
         0.0

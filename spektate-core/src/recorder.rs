@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::model::deployment::ClusterSync;
-use crate::model::record::{MAX_VALUE_LEN, Record, derived_row_key, empty_or_equal, normalize};
+use crate::model::record::{
+    MAX_VALUE_LEN, Record, derived_row_key, display_service, empty_or_equal, normalize,
+};
 use crate::model::repo::RepoRef;
 use crate::model::run::{RunReport, RunResult, RunStatus};
 use crate::model::url::without_credentials;
@@ -281,13 +283,13 @@ impl Recorder {
                     if repo.is_some() {
                         r.hld_repo = repo.clone();
                     }
-                    if service.is_some() {
+                    if r.service.is_none() {
                         r.service = service.clone();
                     }
                 };
                 let found: Vec<&Record> = found
                     .iter()
-                    .filter(|r| empty_or_equal(&r.service, &service))
+                    .filter(|r| same_service(r.service.as_deref(), service.as_deref()))
                     .collect();
                 let matching = found.iter().find(|r| {
                     empty_or_equal(&r.p2, &p2)
@@ -652,6 +654,20 @@ impl Recorder {
         }
         Err(last_conflict
             .unwrap_or_else(|| Error::store(self.store.describe(), "record", "too many conflicts")))
+    }
+}
+
+/// Whether a record of service `stored` may take a step of service `given`: either is
+/// unknown, they are equal, or one is the other's short name (`frontend` for
+/// `fabrikam/frontend`).
+fn same_service(stored: Option<&str>, given: Option<&str>) -> bool {
+    match (stored, given) {
+        (Some(a), Some(b)) => {
+            a == b
+                || (!a.contains('/') && a == display_service(b))
+                || (!b.contains('/') && b == display_service(a))
+        }
+        _ => true,
     }
 }
 

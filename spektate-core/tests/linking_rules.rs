@@ -578,18 +578,23 @@ async fn rule2_with_a_service_never_links_another_services_image_of_the_same_tag
         .await
         .unwrap();
     f.rec
-        .metadata_updated(&for_service("21", "hldf", "fabrikam/frontend"))
+        .metadata_updated(&for_service("21", "hldf", "frontend"))
         .await
         .unwrap();
     let all = f.all().await;
     assert_eq!(all.len(), 2, "{all:?}");
     for r in &all {
-        let want = if r.p1.as_deref() == Some("11") {
-            "21"
+        let (p2, service) = if r.p1.as_deref() == Some("11") {
+            ("21", "fabrikam/frontend")
         } else {
-            "22"
+            ("22", "fabrikam/backend")
         };
-        assert_eq!(r.p2.as_deref(), Some(want), "{r:?}");
+        assert_eq!(r.p2.as_deref(), Some(p2), "{r:?}");
+        assert_eq!(
+            r.service.as_deref(),
+            Some(service),
+            "the full name is kept: {r:?}"
+        );
     }
 }
 
