@@ -1,0 +1,339 @@
+//! The tracker: keeps the last result and refreshes only what can still change
+//! (docs/ARCHITECTURE.md, Refresh).
+
+mod refresh;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Mutex;
+
+use crate::correlate::join::{Knowledge, RepoDefaults};
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::model::deployment::{Deployment, Status};
+use crate::model::record::Record;
+use crate::model::repo::RepoRef;
+use crate::provider::{Pipelines, Repositories};
+use crate::store::{RecordQuery, RecordStore};
+use crate::stored_runs::StoredRuns;
+
+/// The result of the last refresh.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Deployments, newest first.
+    pub deployments: Vec<Deployment>,
+    /// Records whose runs the CI says are gone; not shown, pruned by [`Tracker::prune_expired`].
+    pub expired: Vec<Record>,
+    /// When the refresh finished; `None` before the first.
+    pub refreshed_at: Option<DateTime<Utc>>,
+}
+
+/// What one refresh did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefreshStats {
+    /// Records the store returned.
+    pub records_read: usize,
+    /// Records that were new or had changed.
+    pub records_changed: usize,
+    /// Run ids looked up.
+    pub runs_requested: usize,
+    /// Deployments now shown.
+    pub deployments: usize,
+}
+
+/// Builds a [`Tracker`].
+pub struct TrackerBuilder {
+    store: Arc<dyn RecordStore>,
+    partition: String,
+    pipelines: Vec<Arc<dyn Pipelines>>,
+    repositories: Vec<Arc<dyn Repositories>>,
+    defaults: RepoDefaults,
+    scope: RecordQuery,
+    concurrency: usize,
+    overlap: Duration,
+    stored_runs: bool,
+}
+
+impl TrackerBuilder {
+    /// The partition (project) to track; `default` unless set.
+    pub fn partition(mut self, partition: impl Into<String>) -> Self {
+        self.partition = partition.into();
+        self
+    }
+
+    /// Adds a CI provider; providers are asked in the order added.
+    pub fn pipelines(mut self, provider: Arc<dyn Pipelines>) -> Self {
+        self.pipelines.push(provider);
+        self
+    }
+
+    /// Adds a repository provider; the first that serves a repository is used.
+    pub fn repositories(mut self, provider: Arc<dyn Repositories>) -> Self {
+        self.repositories.push(provider);
+        self
+    }
+
+    /// Repositories used when a record names none.
+    pub fn defaults(mut self, defaults: RepoDefaults) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
+    /// The manifest repository whose sync tags tell which cluster runs what.
+    pub fn manifest_repo(mut self, repo: RepoRef) -> Self {
+        self.defaults.manifest_repo = Some(repo);
+        self
+    }
+
+    /// Only track records that pass this store-side query.
+    pub fn scope(mut self, scope: RecordQuery) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// How many provider calls run at once (default 8).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// How far back before the last seen timestamp a refresh re-reads, for clock skew
+    /// between writers (default 5 s).
+    pub fn overlap(mut self, overlap: Duration) -> Self {
+        self.overlap = overlap;
+        self
+    }
+
+    /// Whether the store's run reports serve runs no other provider found (default on).
+    pub fn stored_runs(mut self, on: bool) -> Self {
+        self.stored_runs = on;
+        self
+    }
+
+    /// The tracker.
+    pub fn build(self) -> Tracker {
+        let mut pipelines = self.pipelines;
+        if self.stored_runs {
+            pipelines.push(Arc::new(StoredRuns::new(
+                self.store.clone(),
+                self.partition.clone(),
+            )));
+        }
+        Tracker {
+            inner: Arc::new(Inner {
+                store: self.store,
+                partition: self.partition,
+                pipelines,
+                repositories: self.repositories,
+                defaults: self.defaults,
+                scope: self.scope,
+                concurrency: self.concurrency,
+                overlap: chrono::Duration::from_std(self.overlap).unwrap_or_default(),
+                state: Mutex::new(State::default()),
+                snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            }),
+        }
+    }
+}
+
+/// Joins a store's records with providers into deployments, and keeps them fresh.
+///
+/// Cloning is cheap and clones share the state, so one tracker can serve a dashboard and
+/// a background refresher at once.
+#[derive(Clone)]
+pub struct Tracker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("store", &self.inner.store.describe())
+            .field("partition", &self.inner.partition)
+            .field(
+                "pipelines",
+                &self
+                    .inner
+                    .pipelines
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "repositories",
+                &self
+                    .inner
+                    .repositories
+                    .iter()
+                    .map(|r| r.name())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+struct Inner {
+    store: Arc<dyn RecordStore>,
+    partition: String,
+    pipelines: Vec<Arc<dyn Pipelines>>,
+    repositories: Vec<Arc<dyn Repositories>>,
+    defaults: RepoDefaults,
+    scope: RecordQuery,
+    concurrency: usize,
+    overlap: chrono::Duration,
+    state: Mutex<State>,
+    snapshot: RwLock<Arc<Snapshot>>,
+}
+
+#[derive(Default)]
+struct State {
+    loaded: bool,
+    records: Vec<Arc<Record>>,
+    index: HashMap<String, usize>,
+    watermark: Option<DateTime<Utc>>,
+    /// The highest change sequence read, for stores that keep one.
+    sequence: Option<i64>,
+    knowledge: Knowledge,
+    served_by: HashMap<String, usize>,
+    status: HashMap<String, Status>,
+    /// Records whose deployment may still change without its record changing (not complete,
+    /// author or pull request not settled); `None` before the first join.
+    candidates: Option<Vec<usize>>,
+    /// Manifest repositories named by the records (or the defaults), by key.
+    manifest_repos: BTreeMap<String, RepoRef>,
+}
+
+impl Tracker {
+    /// A builder over `store`.
+    pub fn builder(store: Arc<dyn RecordStore>) -> TrackerBuilder {
+        TrackerBuilder {
+            store,
+            partition: "default".to_string(),
+            pipelines: Vec::new(),
+            repositories: Vec::new(),
+            defaults: RepoDefaults::default(),
+            scope: RecordQuery::all(),
+            concurrency: 8,
+            overlap: Duration::from_secs(5),
+            stored_runs: true,
+        }
+    }
+
+    /// The partition tracked.
+    pub fn partition(&self) -> &str {
+        &self.inner.partition
+    }
+
+    /// The store read.
+    pub fn store(&self) -> &Arc<dyn RecordStore> {
+        &self.inner.store
+    }
+
+    /// The deployments that pass `filter`, newest first; refreshes first if never refreshed.
+    pub async fn deployments(&self, filter: &Filter) -> Result<Vec<Deployment>> {
+        if self.snapshot().refreshed_at.is_none() {
+            self.refresh().await?;
+        }
+        Ok(filter.apply(&self.snapshot().deployments))
+    }
+
+    /// The result of the last refresh.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner
+            .snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Refreshes every `every` in a background task; the receiver sees each new snapshot.
+    /// The task ends when every receiver is dropped. Refresh errors are logged and retried.
+    pub fn watch(&self, every: Duration) -> tokio::sync::watch::Receiver<Arc<Snapshot>> {
+        let (tx, rx) = tokio::sync::watch::channel(self.snapshot());
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match this.refresh().await {
+                    Ok(_) => {
+                        if tx.send(this.snapshot()).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!("refresh failed: {e}"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        rx
+    }
+
+    /// Deletes the records whose runs have all expired; returns how many.
+    pub async fn prune_expired(&self) -> Result<usize> {
+        let expired = self.snapshot().expired.clone();
+        let mut state = self.inner.state.lock().await;
+        for r in &expired {
+            self.inner
+                .store
+                .delete(&r.partition_key, &r.row_key, r.etag.as_deref())
+                .await?;
+        }
+        let gone: HashSet<&str> = expired.iter().map(|r| r.row_key.as_str()).collect();
+        state.records.retain(|r| !gone.contains(r.row_key.as_str()));
+        state.reindex();
+        state.candidates = None;
+        let mut snap = (*self.snapshot()).clone();
+        snap.expired.clear();
+        *self
+            .inner
+            .snapshot
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        Ok(expired.len())
+    }
+}
+
+impl State {
+    fn reindex(&mut self) {
+        self.index = self
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.row_key.clone(), i))
+            .collect();
+    }
+}
+
+/// Traces once: the deployments of `store`'s `partition` that pass `filter`, with the
+/// filter's store-side part pushed down to the store.
+pub async fn trace(
+    store: Arc<dyn RecordStore>,
+    partition: &str,
+    pipelines: Vec<Arc<dyn Pipelines>>,
+    repositories: Vec<Arc<dyn Repositories>>,
+    defaults: RepoDefaults,
+    filter: &Filter,
+) -> Result<Vec<Deployment>> {
+    if partition.trim().is_empty() {
+        return Err(Error::invalid(
+            "partition key",
+            "is empty; a value is required",
+        ));
+    }
+    let mut builder = Tracker::builder(store)
+        .partition(partition)
+        .defaults(defaults)
+        .scope(filter.store_query());
+    for p in pipelines {
+        builder = builder.pipelines(p);
+    }
+    for r in repositories {
+        builder = builder.repositories(r);
+    }
+    builder.build().deployments(filter).await
+}

@@ -1,0 +1,469 @@
+//! [`Tracker::refresh`] in named phases (docs/ARCHITECTURE.md, Refresh): read records →
+//! fetch runs → fetch stages → fetch authors and pull requests → fetch sync tags → publish.
+//! Each phase says what it reads and what it changes; [`Changes`] carries what one phase
+//! learned to the next, so a new source of knowledge plugs in as one more phase.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::{Inner, RefreshStats, Snapshot, State, Tracker};
+use crate::correlate::fetch;
+use crate::correlate::join::{self, Knowledge, Lookup, RecordRepos, RepoCache, per_repo_get};
+use crate::error::Result;
+use crate::model::deployment::{Deployment, Status};
+use crate::model::record::Record;
+use crate::model::repo::RepoRef;
+use crate::model::run::{RunKind, RunResult};
+use crate::provider::{Repositories, RunRequest};
+use crate::warnings::Subject;
+
+/// What a refresh has learned so far.
+#[derive(Default)]
+struct Changes {
+    /// Row keys of the records that are new or were rewritten.
+    records: HashSet<String>,
+    /// Whether any run's lookup came back different.
+    runs: bool,
+    /// Build runs fetched again in this refresh (their stages may be due).
+    refetched: HashSet<String>,
+    /// Whether cluster reports, stages, authors, pull requests or sync tags changed.
+    learned: bool,
+}
+
+impl Changes {
+    /// Whether a record or a run changed (what makes every sync tag worth re-reading).
+    fn records_or_runs(&self) -> bool {
+        !self.records.is_empty() || self.runs
+    }
+}
+
+impl Tracker {
+    /// Reads what changed in the store and re-fetches only what can still change.
+    pub async fn refresh(&self) -> Result<RefreshStats> {
+        let inner = &*self.inner;
+        let mut guard = inner.state.lock().await;
+        let state = &mut *guard;
+        let mut stats = RefreshStats::default();
+        let previous = self.snapshot();
+
+        let mut changes = read_records(inner, state, &mut stats).await?;
+        let work = worth_a_look(state, &changes);
+        let mut cache = RepoCache::new(&inner.defaults);
+        fetch_runs(inner, state, &work, &mut cache, &mut changes, &mut stats).await;
+        fetch_stages(inner, state, &work, &mut changes).await;
+        fetch_people(inner, state, &work, &mut cache, &mut changes).await;
+        fetch_sync_tags(inner, state, &work, &mut cache, &previous, &mut changes).await;
+        publish(inner, state, &previous, &changes, &mut stats);
+        Ok(stats)
+    }
+}
+
+/// Phase 1, records. Reads the records written since the last one seen (all of the scope
+/// the first time): after the last change sequence where the store keeps one, else since
+/// the newest timestamp less the store's overlap; and the cluster reports. Both reads come
+/// before any state changes, so a failed read leaves the watermark where it was. Changes the
+/// records, their index and the watermarks.
+async fn read_records(
+    inner: &Inner,
+    state: &mut State,
+    stats: &mut RefreshStats,
+) -> Result<Changes> {
+    let mut query = inner.scope.clone();
+    if state.loaded {
+        if let Some(n) = state.sequence {
+            query.after_sequence = Some(n);
+        } else if let Some(w) = state.watermark {
+            let overlap = inner
+                .overlap
+                .max(chrono::Duration::from_std(inner.store.change_overlap()).unwrap_or_default());
+            query.changed_since = Some(w - overlap);
+        }
+    }
+    let fresh = inner.store.query(&inner.partition, &query).await?;
+    let reports = inner.store.cluster_syncs(&inner.partition).await?;
+    stats.records_read = fresh.len();
+    let mut changes = Changes::default();
+    for record in fresh {
+        if let Some(t) = record.timestamp {
+            state.watermark = Some(state.watermark.map_or(t, |w| w.max(t)));
+        }
+        if let Some(n) = record.sequence {
+            state.sequence = Some(state.sequence.map_or(n, |w| w.max(n)));
+        }
+        match state.index.get(&record.row_key).copied() {
+            Some(i) if state.records[i].etag == record.etag && record.etag.is_some() => {}
+            Some(i) => {
+                changes.records.insert(record.row_key.clone());
+                state.records[i] = Arc::new(record);
+            }
+            None => {
+                changes.records.insert(record.row_key.clone());
+                let at = state.records.len();
+                state.index.insert(record.row_key.clone(), at);
+                state.records.push(Arc::new(record));
+            }
+        }
+    }
+    state.loaded = true;
+    stats.records_changed = changes.records.len();
+    changes.learned = reports != state.knowledge.cluster_reports;
+    state.knowledge.cluster_reports = reports;
+    Ok(changes)
+}
+
+/// The records worth a look: new or changed ones, and those whose deployment may still
+/// change; a settled history is not even iterated. Reads only.
+fn worth_a_look(state: &State, changes: &Changes) -> Vec<Arc<Record>> {
+    let mut work: Vec<usize> = match &state.candidates {
+        Some(c) => c.clone(),
+        None => (0..state.records.len()).collect(),
+    };
+    work.extend(
+        changes
+            .records
+            .iter()
+            .filter_map(|k| state.index.get(k).copied()),
+    );
+    work.sort_unstable();
+    work.dedup();
+    work.into_iter().map(|i| state.records[i].clone()).collect()
+}
+
+/// Whether `record`'s deployment was complete at the last join and its record unchanged.
+fn settled(state: &State, changes: &Changes, record: &Record) -> bool {
+    state.status.get(&record.row_key) == Some(&Status::Complete)
+        && !changes.records.contains(&record.row_key)
+}
+
+/// Phase 2, runs. Asks the pipelines about the runs not yet final of the deployments not
+/// settled, in one batch per kind. Changes the run lookups and which provider serves each.
+async fn fetch_runs<'w>(
+    inner: &Inner,
+    state: &mut State,
+    work: &'w [Arc<Record>],
+    cache: &mut RepoCache<'w>,
+    changes: &mut Changes,
+    stats: &mut RefreshStats,
+) {
+    let mut due: BTreeMap<RunKind, BTreeMap<String, RunRequest>> = BTreeMap::new();
+    for record in work {
+        if settled(state, changes, record) {
+            continue;
+        }
+        let repos = cache.repos(record);
+        let steps = [
+            (&record.p1, RunKind::Build, &repos.source),
+            (&record.p2, join::p2_kind(record), &repos.source),
+            (&record.p3, RunKind::Build, &repos.hld),
+        ];
+        for (id, kind, repo) in steps {
+            let Some(id) = id else { continue };
+            let stale = match state.knowledge.runs(kind).get(id) {
+                None | Some(Lookup::Failed(_)) => true,
+                Some(Lookup::Found(run)) => !run.is_final(),
+                Some(Lookup::Missing) => false,
+            };
+            if stale {
+                due.entry(kind)
+                    .or_default()
+                    .entry(id.clone())
+                    .or_insert_with(|| RunRequest {
+                        id: id.clone(),
+                        repo: repo.as_ref().map(|e| (*e.repo).clone()),
+                    });
+            }
+        }
+    }
+    stats.runs_requested = due.values().map(BTreeMap::len).sum();
+    let jobs = due
+        .into_iter()
+        .map(|(kind, reqs)| fetch::runs(&inner.pipelines, kind, reqs.into_values().collect()));
+    for (kind, found, served_by) in futures::future::join_all(jobs).await {
+        for (id, lookup) in found {
+            let table = state.knowledge.runs_mut(kind);
+            if table.get(&id) != Some(&lookup) {
+                changes.runs = true;
+            }
+            if kind == RunKind::Build {
+                changes.refetched.insert(id.clone());
+            }
+            table.insert(id, lookup);
+        }
+        state.served_by.extend(served_by);
+    }
+}
+
+/// Phase 3, stages. Asks for the stages of multi-stage runs that did not succeed, when the
+/// run was just fetched or its stages are not known, from the provider that found the run.
+/// Changes the stage lookups.
+async fn fetch_stages(
+    inner: &Inner,
+    state: &mut State,
+    work: &[Arc<Record>],
+    changes: &mut Changes,
+) {
+    let mut jobs = Vec::new();
+    let mut seen = HashSet::new();
+    for record in work.iter().filter(|r| join::is_multi_stage(r)) {
+        let Some(id) = &record.p1 else { continue };
+        let Some(Lookup::Found(run)) = state.knowledge.builds.get(id) else {
+            continue;
+        };
+        let known = matches!(state.knowledge.stages.get(id), Some(Lookup::Found(_)));
+        let ok = run.result.is_some_and(RunResult::is_success);
+        if !ok && (changes.refetched.contains(id) || !known) && seen.insert(id.clone()) {
+            if let Some(&index) = state.served_by.get(id) {
+                jobs.push((run.clone(), index));
+            }
+        }
+    }
+    for (id, stages) in fetch::stages(&inner.pipelines, jobs, inner.concurrency).await {
+        changes.learned |=
+            state.knowledge.stages.insert(id, stages.clone()).as_ref() != Some(&stages);
+    }
+}
+
+/// Phase 4, people. Asks for the authors not yet known and the pull requests not yet
+/// merged, one batch per repository. Changes the author and pull-request lookups.
+async fn fetch_people<'w>(
+    inner: &Inner,
+    state: &mut State,
+    work: &'w [Arc<Record>],
+    cache: &mut RepoCache<'w>,
+    changes: &mut Changes,
+) {
+    let mut want_authors: BTreeMap<String, (RepoRef, Vec<String>)> = BTreeMap::new();
+    let mut want_prs: BTreeMap<String, (RepoRef, Vec<String>)> = BTreeMap::new();
+    for record in work {
+        let repos = cache.repos(record);
+        if let Some((repo, commit)) = join::author_source(record, &repos, &state.knowledge) {
+            if matches!(
+                per_repo_get(&state.knowledge.authors, &repo.key, commit),
+                None | Some(Lookup::Failed(_))
+            ) {
+                push_unique(
+                    &mut want_authors,
+                    repo.key.to_string(),
+                    (*repo.repo).clone(),
+                    commit.to_string(),
+                );
+            }
+        }
+        if let (Some(pr), Some(repo)) = (&record.pr, repos.hld) {
+            let key = repo.key.to_string();
+            let settled = settled(state, changes, record);
+            let due = match per_repo_get(&state.knowledge.pull_requests, &key, pr) {
+                None | Some(Lookup::Failed(_)) => true,
+                Some(Lookup::Found(p)) => !p.merged && !settled,
+                Some(Lookup::Missing) => !settled,
+            };
+            if due {
+                push_unique(&mut want_prs, key, (*repo.repo).clone(), pr.clone());
+            }
+        }
+    }
+    dedup_wanted(&mut want_authors);
+    dedup_wanted(&mut want_prs);
+    let limit = inner.concurrency;
+    let (authors, prs) = futures::join!(
+        fetch::per_repo(
+            &inner.repositories,
+            want_authors,
+            limit,
+            fetch::authors_call,
+            Subject::Author,
+        ),
+        fetch::per_repo(
+            &inner.repositories,
+            want_prs,
+            limit,
+            fetch::pull_requests_call,
+            Subject::PullRequest,
+        ),
+    );
+    for ((repo, id), lookup) in authors {
+        let lookup = shared(lookup);
+        let slot = state.knowledge.authors.entry(repo).or_default();
+        changes.learned |= slot.insert(id, lookup.clone()).as_ref() != Some(&lookup);
+    }
+    for ((repo, id), lookup) in prs {
+        let lookup = shared(lookup);
+        let slot = state.knowledge.pull_requests.entry(repo).or_default();
+        changes.learned |= slot.insert(id, lookup.clone()).as_ref() != Some(&lookup);
+    }
+}
+
+/// Phase 5, sync tags. Reads the sync tags of manifest repositories: all of them when a
+/// record or run changed, else those never read, failed, or whose newest complete
+/// deployment of a service and ring is not synced yet. Changes the known manifest
+/// repositories and the sync-tag lookups.
+async fn fetch_sync_tags<'w>(
+    inner: &Inner,
+    state: &mut State,
+    work: &'w [Arc<Record>],
+    cache: &mut RepoCache<'w>,
+    previous: &Snapshot,
+    changes: &mut Changes,
+) {
+    let mut waiting: HashSet<String> = HashSet::new();
+    let mut newest: HashSet<(Option<&str>, Option<&str>)> = HashSet::new();
+    for d in &previous.deployments {
+        if d.manifest_commit_id().is_some()
+            && newest.insert((d.service(), d.ring()))
+            && !d.is_synced()
+        {
+            if let Some(r) = &d.manifest_repo {
+                waiting.insert(r.key());
+            }
+        }
+    }
+    for record in work.iter().filter(|r| r.manifest_commit_id.is_some()) {
+        if let Some(entry) = cache.repos(record).manifest {
+            state
+                .manifest_repos
+                .entry(entry.key.to_string())
+                .or_insert_with(|| (*entry.repo).clone());
+        }
+    }
+    let all = changes.records_or_runs();
+    let due: Vec<(String, RepoRef)> = state
+        .manifest_repos
+        .iter()
+        .filter(|(key, _)| {
+            all || waiting.contains(*key)
+                || matches!(
+                    state.knowledge.sync_tags.get(*key),
+                    None | Some(Lookup::Failed(_))
+                )
+        })
+        .map(|(k, r)| (k.clone(), r.clone()))
+        .collect();
+    for (key, lookup) in fetch::sync_tags(&inner.repositories, due, inner.concurrency).await {
+        changes.learned |= state
+            .knowledge
+            .sync_tags
+            .insert(key, lookup.clone())
+            .as_ref()
+            != Some(&lookup);
+    }
+}
+
+/// Phase 6, publish. Joins everything into deployments and publishes the snapshot, unless
+/// nothing changed and nothing depends on the clock (no step is running): then the last
+/// result still holds with a new time. Changes the statuses, the candidates of the next
+/// refresh, and the snapshot.
+fn publish(
+    inner: &Inner,
+    state: &mut State,
+    previous: &Snapshot,
+    changes: &Changes,
+    stats: &mut RefreshStats,
+) {
+    let now = Utc::now();
+    let still = previous.refreshed_at.is_some()
+        && !changes.records_or_runs()
+        && !changes.learned
+        && previous.deployments.iter().all(|d| {
+            d.steps()
+                .iter()
+                .all(|(_, _, s)| !s.is_some_and(|s| s.state.is_active()))
+        });
+    let snapshot = if still {
+        Snapshot {
+            refreshed_at: Some(now),
+            ..previous.clone()
+        }
+    } else {
+        let deployments = join::correlate(&state.records, &state.knowledge, &inner.defaults, now);
+        let expired: Vec<Record> = state
+            .records
+            .iter()
+            .filter(|r| join::is_expired(r, &state.knowledge))
+            .map(|r| (**r).clone())
+            .collect();
+        state.status = deployments
+            .iter()
+            .map(|d| (d.id().to_string(), d.status))
+            .collect();
+        let mut cache = RepoCache::new(&inner.defaults);
+        let candidates = deployments
+            .iter()
+            .filter(|d| {
+                let repos = cache.repos(&d.record);
+                may_still_change(d, &repos, &state.knowledge, &inner.repositories)
+            })
+            .filter_map(|d| state.index.get(d.id()).copied())
+            .collect();
+        state.candidates = Some(candidates);
+        Snapshot {
+            deployments,
+            expired,
+            refreshed_at: Some(now),
+        }
+    };
+    stats.deployments = snapshot.deployments.len();
+    *inner.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+}
+
+/// Whether a deployment can change without its record changing: not complete, a lookup
+/// failed, or an author or pull request that a provider could still answer is not settled
+/// (unknown, or not merged).
+fn may_still_change(
+    d: &Deployment,
+    repos: &RecordRepos,
+    k: &Knowledge,
+    providers: &[Arc<dyn Repositories>],
+) -> bool {
+    let served = |repo: &RepoRef| fetch::provider_for(providers, repo).is_some();
+    let author_pending = join::author_source(&d.record, repos, k).is_some_and(|(repo, commit)| {
+        served(&repo.repo)
+            && !matches!(
+                per_repo_get(&k.authors, &repo.key, commit),
+                Some(Lookup::Found(_) | Lookup::Missing)
+            )
+    });
+    let pr_pending = match (d.pr(), &repos.hld) {
+        (Some(pr), Some(repo)) => {
+            served(&repo.repo)
+                && !matches!(
+                    per_repo_get(&k.pull_requests, &repo.key, pr),
+                    Some(Lookup::Missing)
+                )
+                && !d.pull_request.as_ref().is_some_and(|p| p.merged)
+        }
+        _ => false,
+    };
+    d.status != Status::Complete || author_pending || pr_pending || !d.warnings.is_empty()
+}
+
+fn shared<T>(lookup: Lookup<T>) -> Lookup<Arc<T>> {
+    match lookup {
+        Lookup::Found(v) => Lookup::Found(Arc::new(v)),
+        Lookup::Missing => Lookup::Missing,
+        Lookup::Failed(why) => Lookup::Failed(why),
+    }
+}
+
+/// Adds `id` to the items wanted from `repo`; [`dedup_wanted`] removes repeats once all
+/// are in (checking each push would be quadratic in a repository's commits).
+fn push_unique(
+    map: &mut BTreeMap<String, (RepoRef, Vec<String>)>,
+    key: String,
+    repo: RepoRef,
+    id: String,
+) {
+    map.entry(key)
+        .or_insert_with(|| (repo, Vec::new()))
+        .1
+        .push(id);
+}
+
+/// Sorts each repository's wanted items and drops repeats.
+fn dedup_wanted(map: &mut BTreeMap<String, (RepoRef, Vec<String>)>) {
+    for (_, ids) in map.values_mut() {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+}
