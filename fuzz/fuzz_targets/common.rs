@@ -294,6 +294,8 @@ fn check_repo(repo: &RepoRef) {
         && plain(&repo.owner, "/")
         && repo.project.as_deref().is_none_or(|p| plain(p, "."))
         && plain(&repo.name, ".")
+        // Parsing trims the URL, and strips one `.git`: such names do not come back.
+        && repo.name.trim_end() == repo.name
         && !repo.name.ends_with(".git");
     if plain_parts {
         let again = RepoRef::parse(&web).unwrap_or_else(|e| panic!("{repo:?}: {web}: {e}"));
