@@ -49,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let org_url = format!(
         "{}/{}",
         base.trim_end_matches('/'),
-        spektate::azdo::encode_segment(&org)
+        spektate::url_encode::segment(&org)
     );
     let pipelines = AzureDevOps::new(org_url, &project, token.clone())?;
     let repos = AzureRepos::builder().base_url(&base).token(token).build()?;

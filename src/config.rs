@@ -404,7 +404,7 @@ impl AzureDevOpsSettings {
             }
             (Some(o), Some(p)) => (o, p),
         };
-        let org_url = format!("{}/{}", self.url(), crate::azdo::encode_segment(org));
+        let org_url = format!("{}/{}", self.url(), spektate_core::url_encode::segment(org));
         let mut builder = crate::azdo::AzureDevOps::builder(org_url, project);
         if let Some(token) = secret(self.token.as_deref()) {
             builder = builder.token(token);

@@ -1,11 +1,11 @@
 //! What every Azure DevOps call shares: the HTTP client with a PAT, pinned API versions,
-//! URL encoding, date parsing, and the sign-in page that stands in for a 401.
+//! date parsing, and the sign-in page that stands in for a 401.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use spektate_core::http::{Auth, HttpClient, Policy, Request, Response, Secret};
+use spektate_core::url_encode::query_value;
 use spektate_core::{Error, Result};
 
 /// The public Azure DevOps service.
@@ -24,18 +24,6 @@ pub(crate) mod versions {
     pub const ANNOTATED_TAGS: &str = "6.0-preview.1";
     /// Projects - Get, used to check credentials.
     pub const PROJECTS: &str = "6.0";
-}
-
-/// Characters kept as they are in a path segment or query value: RFC 3986 unreserved.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// Percent-encodes a path segment or query value (project, repository, ref filter).
-pub fn enc(value: &str) -> String {
-    utf8_percent_encode(value, UNRESERVED).to_string()
 }
 
 /// An organisation or collection URL without a trailing slash, checked to be http(s).
@@ -112,6 +100,46 @@ pub(crate) async fn get_json<T: DeserializeOwned>(
     .json()
 }
 
+/// GETs a list and follows `x-ms-continuationtoken` (sent back as `continuationToken`
+/// after `first`) until there is none; more than `max_pages` pages is an error.
+pub(crate) async fn pages(
+    http: &HttpClient,
+    first: &str,
+    max_pages: usize,
+    operation: &str,
+    object: &str,
+) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut next = first.to_string();
+    for _ in 0..max_pages {
+        let resp = send(
+            http,
+            Request::get(&next, operation, object),
+            operation,
+            object,
+        )
+        .await?;
+        out.extend(list_values(resp.json()?, http, operation, object)?);
+        match continuation_token(&resp) {
+            Some(token) => next = format!("{first}&continuationToken={}", query_value(token)),
+            None => return Ok(out),
+        }
+    }
+    Err(Error::provider(
+        http.provider(),
+        operation,
+        object,
+        format!("more than {max_pages} pages"),
+    ))
+}
+
+/// The continuation token of a list page, `None` when it is the last.
+fn continuation_token(resp: &Response) -> Option<&str> {
+    resp.header("x-ms-continuationtoken")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 /// A time as Azure DevOps writes it: RFC 3339, or without a zone (then UTC). The
 /// `0001-01-01T00:00:00` placeholder of an unset time is `None`.
 pub fn parse_time(value: Option<&Value>) -> Option<DateTime<Utc>> {
@@ -181,8 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn segments_are_encoded_and_urls_checked() {
-        assert_eq!(enc("Hello World/it's"), "Hello%20World%2Fit%27s");
+    fn org_urls_are_checked() {
         assert_eq!(
             org_url("--azdo-url", " https://dev.azure.com/fabrikam/ ").unwrap(),
             "https://dev.azure.com/fabrikam"

@@ -41,7 +41,7 @@ pub mod releases;
 mod repos;
 pub mod table;
 
-pub use api::{DEFAULT_URL, enc as encode_segment, parse_time};
+pub use api::{DEFAULT_URL, parse_time};
 pub use pipelines::{AzureDevOps, AzureDevOpsBuilder};
 pub use repos::{AzureRepos, AzureReposBuilder, commit_author, pull_request};
 pub use table::{AzureTableStore, TableAccount};

@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use serde_json::Value;
 use spektate_core::http::{HttpClient, Policy, Request, Secret};
+use spektate_core::url_encode::segment;
 use spektate_core::{Error, Pipelines, Result, Run, RunBatch, RunKind, RunRequest, Stage};
 
-use crate::api::{self, DEFAULT_URL, enc, versions};
+use crate::api::{self, DEFAULT_URL, versions};
 use crate::builds::{build_to_run, chunk_ids, timeline_stages};
 use crate::releases::release_to_run;
 
@@ -144,7 +145,11 @@ impl AzureDevOps {
 
     /// The provider for `project` of the cloud organisation `org` (`dev.azure.com/{org}`).
     pub fn cloud(org: &str, project: impl Into<String>, token: Secret) -> Result<Self> {
-        Self::new(format!("{DEFAULT_URL}/{}", enc(org.trim())), project, token)
+        Self::new(
+            format!("{DEFAULT_URL}/{}", segment(org.trim())),
+            project,
+            token,
+        )
     }
 
     /// The organisation or collection URL.
@@ -167,7 +172,7 @@ impl AzureDevOps {
         let url = format!(
             "{}/_apis/projects/{}?api-version={}",
             self.org_url,
-            enc(&self.project),
+            segment(&self.project),
             versions::PROJECTS
         );
         let body: Value = api::get_json(&self.http, &url, "get project", &self.project).await?;
@@ -180,7 +185,7 @@ impl AzureDevOps {
         let base = format!(
             "{}/{}/_apis/build/builds?api-version={}",
             self.org_url,
-            enc(&self.project),
+            segment(&self.project),
             versions::BUILDS
         );
         self.fetch(
@@ -199,7 +204,7 @@ impl AzureDevOps {
         let base = format!(
             "{}/{}/_apis/release/releases?api-version={}&$expand=environments,artifacts",
             self.release_url,
-            enc(&self.project),
+            segment(&self.project),
             versions::RELEASES
         );
         self.fetch(
@@ -237,7 +242,7 @@ impl AzureDevOps {
         let jobs = chunks.into_iter().map(|chunk| async move {
             let url = format!("{base}&$top={}&{param}={}", chunk.len(), chunk.join(","));
             let object = format!("ids {}", chunk.join(","));
-            let got = self.pages(&url, operation, &object).await;
+            let got = api::pages(&self.http, &url, MAX_PAGES, operation, &object).await;
             (chunk, got)
         });
         let mut batch = RunBatch::default();
@@ -266,41 +271,6 @@ impl AzureDevOps {
         batch
     }
 
-    /// GETs a list and follows `x-ms-continuationtoken` until there is none.
-    async fn pages(&self, url: &str, operation: &str, object: &str) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
-        let mut next = url.to_string();
-        for _ in 0..MAX_PAGES {
-            let resp = api::send(
-                &self.http,
-                Request::get(&next, operation, object),
-                operation,
-                object,
-            )
-            .await?;
-            out.extend(api::list_values(
-                resp.json()?,
-                &self.http,
-                operation,
-                object,
-            )?);
-            match resp
-                .header("x-ms-continuationtoken")
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-            {
-                Some(token) => next = format!("{url}&continuationToken={}", enc(token)),
-                None => return Ok(out),
-            }
-        }
-        Err(Error::provider(
-            self.http.provider(),
-            operation,
-            object,
-            format!("more than {MAX_PAGES} pages"),
-        ))
-    }
-
     /// The stages of build `id`, by order, from its timeline.
     pub async fn build_stages(&self, id: &str) -> Result<Vec<Stage>> {
         if !is_run_id(id) {
@@ -312,7 +282,7 @@ impl AzureDevOps {
         let url = format!(
             "{}/{}/_apis/build/builds/{id}/timeline?api-version={}",
             self.org_url,
-            enc(&self.project),
+            segment(&self.project),
             versions::BUILDS
         );
         let object = format!("build {id}");

@@ -7,12 +7,13 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use spektate_core::http::{HttpClient, Method, Policy, Request, Secret};
 use spektate_core::model::run::strip_ref;
+use spektate_core::url_encode::{query_value, segment};
 use spektate_core::warnings::{self, Notice, Reason, Subject};
 use spektate_core::{
     Author, ClusterSync, Error, PullRequest, RepoHost, RepoRef, Repositories, Result, commits_match,
 };
 
-use crate::api::{self, DEFAULT_URL, enc, parse_time, text, versions};
+use crate::api::{self, DEFAULT_URL, parse_time, text, versions};
 
 /// Commits per `commitsbatch` request.
 const COMMITS_PER_BATCH: usize = 100;
@@ -156,7 +157,7 @@ impl AzureRepos {
         }
         let host = repo.host.as_str();
         let org = if is_cloud(host) {
-            format!("{}/{}", self.base_url, enc(&repo.owner))
+            format!("{}/{}", self.base_url, segment(&repo.owner))
         } else {
             let scheme = self.base_url.split_once("://").map_or("https", |(s, _)| s);
             format!("{scheme}://{host}/{}", repo.owner)
@@ -164,8 +165,8 @@ impl AzureRepos {
         let project = repo.project.as_deref().unwrap_or(&repo.name);
         Ok(format!(
             "{org}/{}/_apis/git/repositories/{}",
-            enc(project),
-            enc(&repo.name)
+            segment(project),
+            segment(&repo.name)
         ))
     }
 
@@ -233,7 +234,11 @@ impl AzureRepos {
     }
 
     async fn commit(&self, repo: &RepoRef, base: &str, id: &str) -> Result<Option<Value>> {
-        let url = format!("{base}/commits/{}?api-version={}", enc(id), versions::GIT);
+        let url = format!(
+            "{base}/commits/{}?api-version={}",
+            segment(id),
+            versions::GIT
+        );
         let object = format!("{} commit {id}", repo.key());
         let req = Request::get(url, "get commit", &object).pass(&[400, 404]);
         let resp = api::send(&self.http, req, "get commit", &object).await?;
@@ -315,7 +320,7 @@ impl AzureRepos {
         }
         let url = format!(
             "{base}/annotatedtags/{}?api-version={}",
-            enc(object_id),
+            segment(object_id),
             versions::ANNOTATED_TAGS
         );
         let object = format!("{} tag object {object_id}", repo.key());
@@ -518,43 +523,11 @@ impl Repositories for AzureRepos {
         let base = self.repo_api_url(repo)?;
         let first = format!(
             "{base}/refs?filter={}&api-version={}",
-            enc("tags/flux-"),
+            query_value("tags/flux-"),
             versions::GIT
         );
         let object = format!("{} tags", repo.key());
-        let mut refs = Vec::new();
-        let mut next = first.clone();
-        for page in 0.. {
-            if page == MAX_PAGES {
-                return Err(Error::provider(
-                    self.http.provider(),
-                    "list refs",
-                    &object,
-                    format!("more than {MAX_PAGES} pages"),
-                ));
-            }
-            let resp = api::send(
-                &self.http,
-                Request::get(&next, "list refs", &object),
-                "list refs",
-                &object,
-            )
-            .await?;
-            refs.extend(api::list_values(
-                resp.json()?,
-                &self.http,
-                "list refs",
-                &object,
-            )?);
-            match resp
-                .header("x-ms-continuationtoken")
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-            {
-                Some(token) => next = format!("{first}&continuationToken={}", enc(token)),
-                None => break,
-            }
-        }
+        let refs = api::pages(&self.http, &first, MAX_PAGES, "list refs", &object).await?;
         let flux: Vec<(String, String, Option<String>)> = refs
             .iter()
             .filter_map(|r| {

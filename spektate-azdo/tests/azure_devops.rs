@@ -16,7 +16,7 @@ use spektate_core::{
     Error, Filter, MemoryStore, Pipelines, Record, RecordStore, RepoHost, RepoRef, Repositories,
     RunKind, RunRequest, RunResult, RunStatus, StepState, Tracker,
 };
-use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::matchers::{body_json, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const PAT: &str = "azdo-pat-7f3e2d1a";
@@ -757,4 +757,75 @@ async fn a_server_collection_is_reached_at_its_own_url() {
 fn b64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A lightweight `refs/tags/{name}` ref on the commit `sha`.
+fn tag_ref(name: &str, sha: &str) -> Value {
+    json!({"name": format!("refs/tags/{name}"), "objectId": sha,
+           "creator": {"displayName": "Weave Flux"}})
+}
+
+#[tokio::test]
+async fn refs_are_read_across_continuation_pages_with_the_token_encoded() {
+    let server = MockServer::start().await;
+    let refs = "/fabrikam/hello/_apis/git/repositories/manifests/refs";
+    let (east, west) = (
+        "1111111111111111111111111111111111111111",
+        "2222222222222222222222222222222222222222",
+    );
+    // Mounted first, so it wins for the second page; `+`, `/` and `=` must come back as sent.
+    Mock::given(path(refs))
+        .and(query_param("filter", "tags/flux-"))
+        .and(query_param("continuationToken", "tok+en/1="))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(list(vec![tag_ref("flux-west", west)])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path(refs))
+        .and(query_param("filter", "tags/flux-"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-ms-continuationtoken", "tok+en/1=")
+                .set_body_json(list(vec![tag_ref("flux-east", east)])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path_regex("/annotatedtags/"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let manifests = RepoRef::parse("https://dev.azure.com/fabrikam/hello/_git/manifests").unwrap();
+    let mut syncs = repos(&server).sync_tags(&manifests).await.unwrap();
+    syncs.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+    let seen: Vec<(&str, &str)> = syncs
+        .iter()
+        .map(|s| (s.cluster.as_str(), s.commit.as_str()))
+        .collect();
+    assert_eq!(seen, [("east", east), ("west", west)]);
+}
+
+#[tokio::test]
+async fn an_endless_continuation_chain_is_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(path(
+        "/fabrikam/hello/_apis/git/repositories/manifests/refs",
+    ))
+    .respond_with(
+        ResponseTemplate::new(200)
+            .insert_header("x-ms-continuationtoken", "again")
+            .set_body_json(list(Vec::new())),
+    )
+    .mount(&server)
+    .await;
+    let manifests = RepoRef::parse("https://dev.azure.com/fabrikam/hello/_git/manifests").unwrap();
+    let e = repos(&server)
+        .sync_tags(&manifests)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("more than 20 pages"), "{e}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 20);
 }

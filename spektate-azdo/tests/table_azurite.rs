@@ -281,7 +281,7 @@ async fn rows_the_original_pipelines_wrote_read_back_as_deployments() {
         )
         .await
         .unwrap();
-    let filter = spektate_azdo::table::odata::enc("PartitionKey eq 'hello-bedrock'");
+    let filter = spektate_core::url_encode::query_value("PartitionKey eq 'hello-bedrock'");
     let (_, listed) = raw(
         &az,
         Method::GET,

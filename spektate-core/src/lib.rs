@@ -43,6 +43,7 @@ pub mod stored_runs;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod tracker;
+pub mod url_encode;
 pub mod warnings;
 
 pub use correlate::{Knowledge, Lookup, RepoDefaults, correlate};

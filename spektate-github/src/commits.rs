@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
+use spektate_core::url_encode;
 use spektate_core::{Author, RepoRef, Result};
 
 use crate::client::{Fetched, GitHub};
@@ -44,7 +45,10 @@ pub(crate) async fn authors(
 }
 
 async fn rest_author(gh: &GitHub, repo: &RepoRef, sha: &str) -> Result<Option<Author>> {
-    let url = gh.repo_url(repo, &format!("/commits/{}", sha.trim()))?;
+    let url = gh.repo_url(
+        repo,
+        &format!("/commits/{}", url_encode::segment(sha.trim())),
+    )?;
     let object = format!("{} commit {sha}", repo.key());
     match gh.get_cached(&url, "get commit", &object).await? {
         Fetched::NotFound => Ok(None),

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use spektate_core::url_encode;
 use spektate_core::{ClusterSync, Error, RepoRef, Result};
 
 use crate::client::{Fetched, GitHub};
@@ -125,7 +126,10 @@ async fn matching_refs(gh: &GitHub, repo: &RepoRef, prefix: &str) -> Result<Vec<
             format!("'{prefix}' cannot start a git tag name"),
         ));
     }
-    let url = gh.repo_url(repo, &format!("/git/matching-refs/tags/{prefix}"))?;
+    let url = gh.repo_url(
+        repo,
+        &format!("/git/matching-refs/tags/{}", url_encode::path(prefix)),
+    )?;
     let object = repo.key();
     match gh.get_cached(&url, "list sync tags", &object).await? {
         Fetched::NotFound => Err(Error::provider(

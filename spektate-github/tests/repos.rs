@@ -496,3 +496,19 @@ async fn an_unreadable_repository_is_an_error_naming_it() {
     assert!(e.contains("fabrikam/private-hld"), "{e}");
     assert!(!repos.serves_repo(&RepoRef::parse("https://gitlab.com/fabrikam/hld").unwrap()));
 }
+
+#[tokio::test]
+async fn a_sync_tag_prefix_is_percent_encoded_segment_by_segment() {
+    let gh = FakeGitHub::start().await;
+    let full = "fabrikam/manifests";
+    gh.world().repos.insert(full.into());
+    let repos = gh.client().repos().sync_tag_prefix("clusters/flux#&");
+    assert!(repos.sync_tags(&repo(full)).await.unwrap().is_empty());
+    let served = gh.served();
+    assert!(
+        served[0]
+            .path
+            .ends_with("/git/matching-refs/tags/clusters/flux%23%26"),
+        "a `#` must not cut the path, a `/` stays a separator: {served:?}"
+    );
+}

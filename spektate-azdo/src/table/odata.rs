@@ -2,20 +2,8 @@
 //! escaped, entity key paths, and keys made from values that may hold any character.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use spektate_core::RecordQuery;
-
-/// RFC 3986 unreserved characters stay; everything else is percent-encoded.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// Percent-encodes a query value or a key inside an entity path.
-pub fn enc(value: &str) -> String {
-    utf8_percent_encode(value, UNRESERVED).to_string()
-}
+use spektate_core::url_encode::segment;
 
 /// A string literal: quoted, with each `'` doubled, so no value can end the literal.
 pub fn literal(value: &str) -> String {
@@ -57,6 +45,7 @@ pub fn record_filter(partition: &str, query: &RecordQuery) -> String {
 }
 
 /// A key for a value that may hold characters keys may not: those (and `%`) percent-encoded.
+/// Not URL encoding: the key keeps every other character, as stored rows show it.
 pub fn safe_key(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
@@ -74,7 +63,8 @@ pub fn safe_key(value: &str) -> String {
 
 /// The path of one entity: `{table}(PartitionKey='..',RowKey='..')`, keys escaped and encoded.
 pub fn entity_path(table: &str, partition: &str, row_key: &str) -> String {
-    let key = |v: &str| enc(&v.replace('\'', "''"));
+    // The path is signed as sent (signing.rs), so it is encoded once, here, by the shared rule.
+    let key = |v: &str| segment(&v.replace('\'', "''"));
     format!(
         "/{table}(PartitionKey='{}',RowKey='{}')",
         key(partition),
@@ -105,6 +95,36 @@ mod tests {
             f,
             "PartitionKey eq 'p' and (p1 eq '42' or p2 eq '42' or p3 eq '42') and Timestamp ge datetime'2024-01-02T03:04:05.000000Z'"
         );
+    }
+
+    #[test]
+    fn the_shared_encoder_is_the_rule_the_table_requests_were_signed_with() {
+        // RFC 3986 unreserved kept, every other byte encoded: what the store used before the
+        // encoder moved to the core. A change here changes signed paths and filters.
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.')
+            .remove(b'~');
+        let mut values: Vec<String> = (0u8..128).map(|b| char::from(b).to_string()).collect();
+        values.extend(
+            [
+                "PartitionKey eq 'hello-bedrock' and Timestamp ge datetime'2024-01-02T03:04:05.000000Z'",
+                "o''neil x/y?z#w%20+&=",
+                "é☃😀~",
+                "1!2*3(4)",
+            ]
+            .map(String::from),
+        );
+        for v in &values {
+            assert_eq!(
+                spektate_core::url_encode::query_value(v),
+                utf8_percent_encode(v, UNRESERVED).to_string(),
+                "{v:?}"
+            );
+            assert_eq!(segment(v), utf8_percent_encode(v, UNRESERVED).to_string());
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde_json::Value;
 use spektate_core::http::{Auth, HttpClient, Method, Policy, Request, Response};
 use spektate_core::model::record::MAX_VALUE_LEN;
+use spektate_core::url_encode::query_value;
 use spektate_core::{ClusterSync, Error, Record, RecordQuery, RecordStore, Result, RunReport};
 use tokio::sync::OnceCell;
 
@@ -16,7 +17,7 @@ use super::entity::{
     record_entity, replacement_entity, report_entity,
 };
 use super::limits::{check_entity, check_key};
-use super::odata::{enc, entity_path, eq, record_filter, safe_key};
+use super::odata::{entity_path, eq, record_filter, safe_key};
 use super::signing::{authorization, canonical_resource, http_date};
 
 /// The REST API version every request asks for.
@@ -315,11 +316,11 @@ impl AzureTableStore {
         let mut token: Option<(String, String)> = None;
         let path = format!("/{}()", self.table);
         loop {
-            let mut query = format!("$filter={}", enc(filter));
+            let mut query = format!("$filter={}", query_value(filter));
             if let Some((pk, rk)) = &token {
-                query.push_str(&format!("&NextPartitionKey={}", enc(pk)));
+                query.push_str(&format!("&NextPartitionKey={}", query_value(pk)));
                 if !rk.is_empty() {
-                    query.push_str(&format!("&NextRowKey={}", enc(rk)));
+                    query.push_str(&format!("&NextRowKey={}", query_value(rk)));
                 }
             }
             let resp = match self

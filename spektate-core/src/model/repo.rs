@@ -78,8 +78,8 @@ impl RepoRef {
             RepoHost::AzureDevOps => format!(
                 "{}/{}/_git/{}",
                 self.azure_org_url(),
-                enc(self.project.as_deref().unwrap_or_default()),
-                enc(&self.name)
+                space_encoded(self.project.as_deref().unwrap_or_default()),
+                space_encoded(&self.name)
             ),
             _ => format!(
                 "{}://{}/{}/{}",
@@ -122,7 +122,9 @@ impl fmt::Display for RepoRef {
     }
 }
 
-fn enc(s: &str) -> String {
+/// Only spaces, on purpose not `url_encode::segment`: `web_url` must parse back to the same
+/// repository, and `parse` decodes `%20` alone.
+fn space_encoded(s: &str) -> String {
     s.replace(' ', "%20")
 }
 
