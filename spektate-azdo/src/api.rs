@@ -155,16 +155,6 @@ pub fn parse_time(value: Option<&Value>) -> Option<DateTime<Utc>> {
     (t.timestamp() > 0).then_some(t)
 }
 
-/// A string field, trimmed, `None` when absent or empty.
-pub(crate) fn text(value: Option<&Value>) -> Option<String> {
-    let s = match value? {
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    (!s.is_empty()).then_some(s)
-}
-
 /// The `value` array of a list response (`{"count": n, "value": [...]}`).
 pub(crate) fn list_values(
     body: Value,

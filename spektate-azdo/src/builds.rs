@@ -2,9 +2,10 @@
 //! and the stages of a build from its timeline.
 
 use serde_json::Value;
+use spektate_core::fields::non_empty_text;
 use spektate_core::{RepoRef, Run, RunKind, RunResult, RunStatus, Stage};
 
-use crate::api::{parse_time, text};
+use crate::api::parse_time;
 
 /// The longest request URL sent, in characters.
 pub const MAX_URL_LEN: usize = 2000;
@@ -62,13 +63,13 @@ pub fn build_repository(repo: &Value) -> Option<RepoRef> {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let url = text(repo.get("url"));
+    let url = non_empty_text(repo.get("url"));
     match kind.as_str() {
         "tfsgit" | "git" | "githubenterprise" | "bitbucket" | "gitlab" => {
             url.and_then(|u| RepoRef::parse(&u).ok())
         }
         "github" => url.and_then(|u| RepoRef::parse(&u).ok()).or_else(|| {
-            text(repo.get("id"))
+            non_empty_text(repo.get("id"))
                 .and_then(|id| RepoRef::parse(&format!("https://github.com/{id}")).ok())
         }),
         _ => None,
@@ -77,27 +78,31 @@ pub fn build_repository(repo: &Value) -> Option<RepoRef> {
 
 /// One element of a `builds` list as a [`Run`]; `None` without an id.
 pub fn build_to_run(b: &Value) -> Option<Run> {
-    let id = text(b.get("id"))?;
+    let id = non_empty_text(b.get("id"))?;
     let status = build_status(b.get("status").and_then(Value::as_str));
     let mut run = Run::new(id, RunKind::Build, status);
     if status == RunStatus::Completed {
         run.result = build_result(b.get("result").and_then(Value::as_str));
     }
-    run.number = text(b.get("buildNumber"));
-    run.pipeline = b.get("definition").and_then(|d| text(d.get("name")));
+    run.number = non_empty_text(b.get("buildNumber"));
+    run.pipeline = b
+        .get("definition")
+        .and_then(|d| non_empty_text(d.get("name")));
     run.queued_at = parse_time(b.get("queueTime"));
     run.started_at = parse_time(b.get("startTime"));
     run.finished_at = parse_time(b.get("finishTime"));
     run.last_changed_at = parse_time(b.get("lastChangedDate"));
-    run.url = b.pointer("/_links/web/href").and_then(|v| text(Some(v)));
+    run.url = b
+        .pointer("/_links/web/href")
+        .and_then(|v| non_empty_text(Some(v)));
     run.source_branch =
-        text(b.get("sourceBranch")).map(|s| spektate_core::model::run::strip_ref(&s));
-    run.source_commit = text(b.get("sourceVersion"));
+        non_empty_text(b.get("sourceBranch")).map(|s| spektate_core::model::run::strip_ref(&s));
+    run.source_commit = non_empty_text(b.get("sourceVersion"));
     run.repository = b.get("repository").and_then(build_repository);
     run.requested_by = b
         .get("requestedFor")
         .or_else(|| b.get("requestedBy"))
-        .and_then(|p| text(p.get("displayName")));
+        .and_then(|p| non_empty_text(p.get("displayName")));
     Some(run)
 }
 
@@ -116,8 +121,8 @@ pub fn timeline_stages(timeline: &Value) -> Vec<Stage> {
         .map(|r| {
             let status = build_status(r.get("state").and_then(Value::as_str));
             Stage {
-                name: text(r.get("name"))
-                    .or_else(|| text(r.get("identifier")))
+                name: non_empty_text(r.get("name"))
+                    .or_else(|| non_empty_text(r.get("identifier")))
                     .unwrap_or_default(),
                 order: r
                     .get("order")

@@ -54,8 +54,9 @@ pub mod fuzzing {
         entity_cluster, entity_record, entity_report, etag_time, insertion_time,
     };
 
-    /// A field of an answer as text, as the providers read one.
+    /// A field of an answer as text, as the providers read one
+    /// ([`spektate_core::fields::non_empty_text`]).
     pub fn text(value: Option<&serde_json::Value>) -> Option<String> {
-        crate::api::text(value)
+        spektate_core::fields::non_empty_text(value)
     }
 }

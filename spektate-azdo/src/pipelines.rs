@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use spektate_core::fields::non_empty_text;
 use spektate_core::http::{HttpClient, Policy, Request, Secret};
 use spektate_core::url_encode::segment;
 use spektate_core::{Error, Pipelines, Result, Run, RunBatch, RunKind, RunRequest, Stage};
@@ -176,7 +177,7 @@ impl AzureDevOps {
             versions::PROJECTS
         );
         let body: Value = api::get_json(&self.http, &url, "get project", &self.project).await?;
-        Ok(api::text(body.get("name")).unwrap_or_else(|| self.project.clone()))
+        Ok(non_empty_text(body.get("name")).unwrap_or_else(|| self.project.clone()))
     }
 
     /// The builds with these ids, in chunks whose URLs stay under 2,000 characters,

@@ -7,9 +7,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use spektate_core::fields::non_empty_text;
 use spektate_core::{Run, RunKind, RunResult, RunStatus};
 
-use crate::api::{parse_time, text};
+use crate::api::parse_time;
 
 /// The container image a release deployed: its first artifact's version and registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +27,7 @@ pub fn artifact_image(release: &Value) -> Option<ArtifactImage> {
     let def = first.get("definitionReference")?;
     let pick = |name: &str| {
         def.get(name)
-            .and_then(|v| text(v.get("id")).or_else(|| text(v.get("name"))))
+            .and_then(|v| non_empty_text(v.get("id")).or_else(|| non_empty_text(v.get("name"))))
     };
     Some(ArtifactImage {
         version: pick("version"),
@@ -117,7 +118,7 @@ fn times<'a>(values: impl Iterator<Item = &'a Value>, field: &str) -> Vec<DateTi
 /// One element of a `releases` list (with `$expand=environments,artifacts`) as a [`Run`];
 /// `None` without an id.
 pub fn release_to_run(release: &Value) -> Option<Run> {
-    let id = text(release.get("id"))?;
+    let id = non_empty_text(release.get("id"))?;
     let envs: Vec<Value> = release
         .get("environments")
         .and_then(Value::as_array)
@@ -126,20 +127,20 @@ pub fn release_to_run(release: &Value) -> Option<Run> {
     let (status, result) = release_state(release, &envs);
     let mut run = Run::new(id, RunKind::Release, status);
     run.result = result;
-    run.number = text(release.get("name"));
+    run.number = non_empty_text(release.get("name"));
     run.pipeline = release
         .get("releaseDefinition")
-        .and_then(|d| text(d.get("name")));
+        .and_then(|d| non_empty_text(d.get("name")));
     run.url = release
         .pointer("/_links/web/href")
-        .and_then(|v| text(Some(v)));
+        .and_then(|v| non_empty_text(Some(v)));
     run.requested_by = release
         .get("createdFor")
-        .and_then(|p| text(p.get("displayName")))
+        .and_then(|p| non_empty_text(p.get("displayName")))
         .or_else(|| {
             release
                 .get("createdBy")
-                .and_then(|p| text(p.get("displayName")))
+                .and_then(|p| non_empty_text(p.get("displayName")))
         });
 
     let queued = times(steps(&envs), "queuedOn");

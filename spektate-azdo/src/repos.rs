@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use spektate_core::fields::non_empty_text;
 use spektate_core::http::{HttpClient, Method, Policy, Request, Secret};
 use spektate_core::model::run::strip_ref;
 use spektate_core::url_encode::{query_value, segment};
@@ -13,7 +14,7 @@ use spektate_core::{
     Author, ClusterSync, Error, PullRequest, RepoHost, RepoRef, Repositories, Result, commits_match,
 };
 
-use crate::api::{self, DEFAULT_URL, parse_time, text, versions};
+use crate::api::{self, DEFAULT_URL, parse_time, versions};
 
 /// Commits per `commitsbatch` request.
 const COMMITS_PER_BATCH: usize = 100;
@@ -174,7 +175,7 @@ impl AzureRepos {
     pub async fn check(&self, repo: &RepoRef) -> Result<String> {
         let url = format!("{}?api-version={}", self.repo_api_url(repo)?, versions::GIT);
         let body: Value = api::get_json(&self.http, &url, "get repository", &repo.key()).await?;
-        Ok(text(body.get("webUrl")).unwrap_or_else(|| repo.web_url()))
+        Ok(non_empty_text(body.get("webUrl")).unwrap_or_else(|| repo.web_url()))
     }
 
     /// The commits `ids` of `repo` through one `commitsbatch` request; `None` when the
@@ -204,7 +205,7 @@ impl AzureRepos {
         if resp.status == 400 || resp.status == 404 {
             let said = serde_json::from_slice::<Value>(&resp.body)
                 .ok()
-                .and_then(|v| text(v.get("message")))
+                .and_then(|v| non_empty_text(v.get("message")))
                 .map(|m| m.chars().take(200).collect::<String>())
                 .unwrap_or_default();
             tracing::debug!(
@@ -337,7 +338,7 @@ impl AzureRepos {
             let tag: Value = resp.json()?;
             let commit = tag
                 .pointer("/taggedObject/objectId")
-                .and_then(|v| text(Some(v)))
+                .and_then(|v| non_empty_text(Some(v)))
                 .ok_or_else(|| {
                     Error::provider(
                         self.http.provider(),
@@ -351,7 +352,7 @@ impl AzureRepos {
                 date: parse_time(tag.pointer("/taggedBy/date")),
                 tagger: tag
                     .pointer("/taggedBy/name")
-                    .and_then(|v| text(Some(v)))
+                    .and_then(|v| non_empty_text(Some(v)))
                     .or(creator),
             }
         };
@@ -365,13 +366,15 @@ impl AzureRepos {
 
 fn identity(v: Option<&Value>) -> Option<Author> {
     let v = v?;
-    let name = text(v.get("displayName"))?;
+    let name = non_empty_text(v.get("displayName"))?;
     Some(Author {
         name,
-        email: text(v.get("uniqueName")),
+        email: non_empty_text(v.get("uniqueName")),
         login: None,
-        avatar_url: text(v.get("imageUrl"))
-            .or_else(|| v.pointer("/_links/avatar/href").and_then(|h| text(Some(h)))),
+        avatar_url: non_empty_text(v.get("imageUrl")).or_else(|| {
+            v.pointer("/_links/avatar/href")
+                .and_then(|h| non_empty_text(Some(h)))
+        }),
         url: None,
     })
 }
@@ -379,21 +382,21 @@ fn identity(v: Option<&Value>) -> Option<Author> {
 /// A commit (`GitCommitRef`) as its author.
 pub fn commit_author(repo: &RepoRef, commit: &Value) -> Option<Author> {
     let person = commit.get("author").or_else(|| commit.get("committer"))?;
-    let email = text(person.get("email"));
-    let name = text(person.get("name")).or_else(|| email.clone())?;
-    let sha = text(commit.get("commitId"));
+    let email = non_empty_text(person.get("email"));
+    let name = non_empty_text(person.get("name")).or_else(|| email.clone())?;
+    let sha = non_empty_text(commit.get("commitId"));
     Some(Author {
         name,
         email,
         login: None,
-        avatar_url: text(person.get("imageUrl")),
-        url: text(commit.get("remoteUrl")).or_else(|| sha.map(|s| repo.commit_url(&s))),
+        avatar_url: non_empty_text(person.get("imageUrl")),
+        url: non_empty_text(commit.get("remoteUrl")).or_else(|| sha.map(|s| repo.commit_url(&s))),
     })
 }
 
 /// A `GitPullRequest` as a [`PullRequest`]; `closedBy` is who merged it.
 pub fn pull_request(repo: &RepoRef, pr: &Value) -> Option<PullRequest> {
-    let id = text(pr.get("pullRequestId"))?;
+    let id = non_empty_text(pr.get("pullRequestId"))?;
     let status = pr
         .get("status")
         .and_then(Value::as_str)
@@ -402,14 +405,14 @@ pub fn pull_request(repo: &RepoRef, pr: &Value) -> Option<PullRequest> {
     let merged = status == "completed";
     let web = pr
         .pointer("/repository/webUrl")
-        .and_then(|v| text(Some(v)))
+        .and_then(|v| non_empty_text(Some(v)))
         .map(|w| format!("{}/pullrequest/{id}", w.trim_end_matches('/')))
         .unwrap_or_else(|| repo.pull_request_url(&id));
     Some(PullRequest {
-        title: text(pr.get("title")).unwrap_or_default(),
-        description: text(pr.get("description")),
-        source_branch: text(pr.get("sourceRefName")).map(|b| strip_ref(&b)),
-        target_branch: text(pr.get("targetRefName")).map(|b| strip_ref(&b)),
+        title: non_empty_text(pr.get("title")).unwrap_or_default(),
+        description: non_empty_text(pr.get("description")),
+        source_branch: non_empty_text(pr.get("sourceRefName")).map(|b| strip_ref(&b)),
+        target_branch: non_empty_text(pr.get("targetRefName")).map(|b| strip_ref(&b)),
         merged,
         merged_by: if merged {
             identity(pr.get("closedBy"))
@@ -463,7 +466,7 @@ impl Repositories for AzureRepos {
         let lists = futures::future::try_join_all(jobs).await?;
         let mut out = HashMap::new();
         for commit in lists.iter().flatten() {
-            let Some(sha) = text(commit.get("commitId")) else {
+            let Some(sha) = non_empty_text(commit.get("commitId")) else {
                 continue;
             };
             let Some(author) = commit_author(repo, commit) else {
@@ -531,13 +534,15 @@ impl Repositories for AzureRepos {
         let flux: Vec<(String, String, Option<String>)> = refs
             .iter()
             .filter_map(|r| {
-                let name = text(r.get("name"))?;
+                let name = non_empty_text(r.get("name"))?;
                 let cluster = name
                     .strip_prefix(FLUX_PREFIX)
                     .filter(|c| !c.is_empty())?
                     .to_string();
-                let object_id = text(r.get("objectId"))?.to_lowercase();
-                let creator = r.get("creator").and_then(|c| text(c.get("displayName")));
+                let object_id = non_empty_text(r.get("objectId"))?.to_lowercase();
+                let creator = r
+                    .get("creator")
+                    .and_then(|c| non_empty_text(c.get("displayName")));
                 Some((cluster, object_id, creator))
             })
             .collect();

@@ -161,7 +161,7 @@ pub fn rows(
 
 /// A table as aligned plain text, one line per row; control characters in cells are shown
 /// escaped so a value cannot break the layout.
-pub fn text(header: &[&str], rows: &[Vec<String>]) -> String {
+pub fn aligned_text(header: &[&str], rows: &[Vec<String>]) -> String {
     let clean = |s: &str| -> String {
         s.chars()
             .flat_map(|c| {
@@ -207,7 +207,7 @@ pub fn text(header: &[&str], rows: &[Vec<String>]) -> String {
 /// `deployments` as an aligned text table (normal or wide).
 pub fn table(deployments: &[Deployment], wide: bool, now: DateTime<Utc>) -> String {
     let (header, rows) = rows(deployments, wide, now);
-    text(&header, &rows)
+    aligned_text(&header, &rows)
 }
 
 /// Warning lines of `summaries` (most objects first), at most `max`; the rest are counted
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn text_tables_align_and_escape_control_characters() {
-        let t = text(
+        let t = aligned_text(
             &["A", "Long header"],
             &[
                 vec!["x\ny".into(), "1".into()],

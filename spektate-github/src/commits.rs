@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
+use spektate_core::fields::non_empty;
 use spektate_core::url_encode;
 use spektate_core::{Author, RepoRef, Result};
 
@@ -56,12 +57,6 @@ async fn rest_author(gh: &GitHub, repo: &RepoRef, sha: &str) -> Result<Option<Au
             Ok(Some(from_rest(&gh.parse(&body, "get commit", &object)?)))
         }
     }
-}
-
-fn non_empty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
 /// The author of a REST commit; with no GitHub account (`author: null`), the git identity alone.

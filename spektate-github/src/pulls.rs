@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
+use spektate_core::fields::non_empty;
 use spektate_core::{Author, Error, PullRequest, RepoRef, Result};
 
 use crate::client::{Fetched, GitHub};
@@ -164,12 +165,6 @@ async fn rest_pull(gh: &GitHub, repo: &RepoRef, n: u64) -> Result<Option<PullReq
             &object,
         )?))),
     }
-}
-
-fn non_empty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
 /// A REST pull request.

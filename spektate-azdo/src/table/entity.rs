@@ -9,7 +9,7 @@ use spektate_core::{ClusterSync, Record, RunReport, RunResult, RunStatus};
 
 /// A text value of a property as written by any client: strings as they are, numbers and
 /// booleans as text (some older writers stored run ids as numbers); `null` is absent.
-fn text(v: Option<&Value>) -> Option<String> {
+fn property_text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -52,15 +52,15 @@ pub fn record_entity(record: &Record) -> Value {
 /// empty strings (as `bedrock deployment create` writes them) are absent values.
 pub fn entity_record(e: &Value) -> Option<Record> {
     let mut r = Record {
-        partition_key: text(e.get("PartitionKey"))?,
-        row_key: text(e.get("RowKey"))?,
+        partition_key: property_text(e.get("PartitionKey"))?,
+        row_key: property_text(e.get("RowKey"))?,
         ..Record::default()
     };
     for column in COLUMNS {
-        r.set_column(column, text(e.get(column)));
+        r.set_column(column, property_text(e.get(column)));
     }
     r.timestamp = time(e.get("Timestamp"));
-    r.etag = text(e.get("odata.etag"));
+    r.etag = property_text(e.get("odata.etag"));
     Some(r)
 }
 
@@ -150,23 +150,23 @@ pub fn report_entity(partition: &str, row_key: &str, report: &RunReport) -> Valu
 /// An entity as a run report; `None` when it has no run id or an unknown status.
 pub fn entity_report(e: &Value) -> Option<RunReport> {
     Some(RunReport {
-        id: text(e.get("runId"))?,
-        status: RunStatus::from_word(&text(e.get("status"))?)?,
-        result: text(e.get("result")).and_then(|w| RunResult::from_word(&w)),
+        id: property_text(e.get("runId"))?,
+        status: RunStatus::from_word(&property_text(e.get("status"))?)?,
+        result: property_text(e.get("result")).and_then(|w| RunResult::from_word(&w)),
         queued_at: time(e.get("queuedAt")),
         started_at: time(e.get("startedAt")),
         finished_at: time(e.get("finishedAt")),
-        url: text(e.get("url")),
-        commit: text(e.get("commit")),
-        branch: text(e.get("branch")),
-        repository: text(e.get("repository")),
-        number: text(e.get("number")),
+        url: property_text(e.get("url")),
+        commit: property_text(e.get("commit")),
+        branch: property_text(e.get("branch")),
+        repository: property_text(e.get("repository")),
+        number: property_text(e.get("number")),
         reported_at: time(e.get("Timestamp")),
         attempt: e
             .get("attempt")
             .and_then(Value::as_u64)
             .and_then(|a| u32::try_from(a).ok()),
-        etag: text(e.get("odata.etag")),
+        etag: property_text(e.get("odata.etag")),
     })
 }
 
@@ -185,10 +185,10 @@ pub fn cluster_entity(partition: &str, row_key: &str, sync: &ClusterSync) -> Val
 /// An entity as a cluster report; `None` without a cluster or commit.
 pub fn entity_cluster(e: &Value) -> Option<ClusterSync> {
     Some(ClusterSync {
-        cluster: text(e.get("cluster"))?,
-        commit: text(e.get("commit"))?,
+        cluster: property_text(e.get("cluster"))?,
+        commit: property_text(e.get("commit"))?,
         synced_at: time(e.get("syncedAt")),
-        tagger: text(e.get("tagger")),
+        tagger: property_text(e.get("tagger")),
     })
 }
 
@@ -260,5 +260,15 @@ mod tests {
         let e =
             json!({"PartitionKey": "p", "RowKey": "r", "p1": 7176, "p1@odata.type": "Edm.Int32"});
         assert_eq!(entity_record(&e).unwrap().p1.as_deref(), Some("7176"));
+    }
+
+    #[test]
+    fn a_property_is_read_as_written_unlike_a_provider_field() {
+        // Keys must round-trip exactly, so nothing is trimmed or dropped here (`set_column`
+        // normalizes data columns); `fields::non_empty_text` would trim and drop blanks.
+        assert_eq!(property_text(Some(&json!(" k "))).as_deref(), Some(" k "));
+        assert_eq!(property_text(Some(&json!(""))).as_deref(), Some(""));
+        assert_eq!(property_text(Some(&json!(true))).as_deref(), Some("true"));
+        assert_eq!(property_text(Some(&json!(null))), None);
     }
 }
