@@ -11,7 +11,8 @@ use spektate_core::model::run::strip_ref;
 use spektate_core::url_encode::{query_value, segment};
 use spektate_core::warnings::{self, Notice, Reason, Subject};
 use spektate_core::{
-    Author, ClusterSync, Error, PullRequest, RepoHost, RepoRef, Repositories, Result, commits_match,
+    Author, ClusterSync, DEFAULT_SYNC_TAG_PREFIX, Error, PullRequest, RepoHost, RepoRef,
+    Repositories, Result, check_sync_tag_prefix, commits_match,
 };
 
 use crate::api::{self, DEFAULT_URL, parse_time, versions};
@@ -24,12 +25,10 @@ const PR_SINGLE_MAX: usize = 3;
 const PR_PAGE: usize = 1000;
 /// Pages of pull requests (or refs) read at most per call.
 const MAX_PAGES: usize = 20;
-/// The prefix of a Flux v1 sync tag; the rest of the name is the cluster.
-const FLUX_PREFIX: &str = "refs/tags/flux-";
 
 /// Azure Repos of an organisation (or several): commit authors through the commits batch
 /// API, pull requests one by one or through the list API when many are wanted, and the
-/// clusters Flux marked with `flux-<cluster>` annotated tags.
+/// clusters Flux marked with `flux-<cluster>` annotated tags (or another prefix).
 ///
 /// Annotated tag objects never change, so each is fetched once per provider.
 #[derive(Debug)]
@@ -38,6 +37,8 @@ pub struct AzureRepos {
     base_url: String,
     /// The host (with port) the base URL names: the only one the token is sent to.
     host: String,
+    /// The prefix of sync tags; the rest of the tag name is the cluster.
+    tag_prefix: String,
     tags: Mutex<HashMap<String, TagTarget>>,
 }
 
@@ -55,6 +56,7 @@ pub struct AzureReposBuilder {
     token: Option<Secret>,
     base_url: String,
     policy: Policy,
+    tag_prefix: String,
 }
 
 impl AzureReposBuilder {
@@ -78,9 +80,18 @@ impl AzureReposBuilder {
         self
     }
 
-    /// The provider; an error names a malformed base URL.
+    /// The prefix of sync tags (default [`DEFAULT_SYNC_TAG_PREFIX`], `flux-`); the rest of the
+    /// tag name is the cluster's.
+    pub fn sync_tag_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.tag_prefix = prefix.into();
+        self
+    }
+
+    /// The provider; an error names a malformed base URL or a sync tag prefix
+    /// [`check_sync_tag_prefix`] refuses.
     pub fn build(self) -> Result<AzureRepos> {
         let base_url = api::org_url("Azure DevOps URL", &self.base_url)?;
+        check_sync_tag_prefix(&self.tag_prefix)?;
         let name = format!(
             "azure-repos {}",
             base_url
@@ -93,6 +104,7 @@ impl AzureReposBuilder {
             http,
             base_url,
             host,
+            tag_prefix: self.tag_prefix,
             tags: Mutex::new(HashMap::new()),
         })
     }
@@ -121,6 +133,7 @@ impl AzureRepos {
             token: None,
             base_url: DEFAULT_URL.to_string(),
             policy: Policy::default(),
+            tag_prefix: DEFAULT_SYNC_TAG_PREFIX.to_string(),
         }
     }
 
@@ -526,7 +539,7 @@ impl Repositories for AzureRepos {
         let base = self.repo_api_url(repo)?;
         let first = format!(
             "{base}/refs?filter={}&api-version={}",
-            query_value("tags/flux-"),
+            query_value(&format!("tags/{}", self.tag_prefix)),
             versions::GIT
         );
         let object = format!("{} tags", repo.key());
@@ -536,7 +549,8 @@ impl Repositories for AzureRepos {
             .filter_map(|r| {
                 let name = non_empty_text(r.get("name"))?;
                 let cluster = name
-                    .strip_prefix(FLUX_PREFIX)
+                    .strip_prefix("refs/tags/")?
+                    .strip_prefix(self.tag_prefix.as_str())
                     .filter(|c| !c.is_empty())?
                     .to_string();
                 let object_id = non_empty_text(r.get("objectId"))?.to_lowercase();

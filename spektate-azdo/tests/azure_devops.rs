@@ -829,3 +829,45 @@ async fn an_endless_continuation_chain_is_an_error() {
     assert!(e.contains("more than 20 pages"), "{e}");
     assert_eq!(server.received_requests().await.unwrap().len(), 20);
 }
+
+#[tokio::test]
+async fn the_sync_tag_prefix_is_a_builder_option() {
+    let server = MockServer::start().await;
+    let east = "3333333333333333333333333333333333333333";
+    Mock::given(path(
+        "/fabrikam/hello/_apis/git/repositories/manifests/refs",
+    ))
+    .and(query_param("filter", "tags/argo-"))
+    .respond_with(ResponseTemplate::new(200).set_body_json(list(vec![
+        tag_ref("argo-east", east),
+        tag_ref("flux-west", "4444444444444444444444444444444444444444"),
+    ])))
+    .expect(1)
+    .mount(&server)
+    .await;
+    Mock::given(path_regex("/annotatedtags/"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let provider = AzureRepos::builder()
+        .base_url(server.uri())
+        .token(Secret::new(PAT))
+        .policy(fast())
+        .sync_tag_prefix("argo-")
+        .build()
+        .unwrap();
+    let manifests = RepoRef::parse("https://dev.azure.com/fabrikam/hello/_git/manifests").unwrap();
+    let syncs = provider.sync_tags(&manifests).await.unwrap();
+    let seen: Vec<(&str, &str)> = syncs
+        .iter()
+        .map(|s| (s.cluster.as_str(), s.commit.as_str()))
+        .collect();
+    assert_eq!(seen, [("east", east)]);
+
+    let e = AzureRepos::builder()
+        .sync_tag_prefix("flux sync")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sync tag prefix"), "{e}");
+}

@@ -57,7 +57,9 @@ pub use model::deployment::{
 pub use model::record::{Record, display_service, new_row_key, normalize};
 pub use model::repo::{RepoHost, RepoRef};
 pub use model::run::{Run, RunKind, RunReport, RunResult, RunStatus, Stage};
-pub use provider::{Pipelines, Repositories, RunBatch, RunRequest};
+pub use provider::{
+    DEFAULT_SYNC_TAG_PREFIX, Pipelines, Repositories, RunBatch, RunRequest, check_sync_tag_prefix,
+};
 pub use recorder::{
     ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Recorder, RunReported,
 };

@@ -7,10 +7,26 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::deployment::{Author, ClusterSync, PullRequest};
 use crate::model::repo::RepoRef;
 use crate::model::run::{Run, RunKind, Stage};
+
+/// The default prefix of a sync tag: Flux v1's `flux-<cluster>` (its `--git-sync-tag` default
+/// `flux-sync` included). The rest of the tag name is the cluster.
+pub const DEFAULT_SYNC_TAG_PREFIX: &str = "flux-";
+
+/// Checks a sync tag prefix: not empty, and without whitespace or a character a git tag name
+/// may not hold (`~ ^ : ? * [ \`).
+pub fn check_sync_tag_prefix(prefix: &str) -> Result<()> {
+    if prefix.is_empty() || prefix.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c)) {
+        return Err(Error::invalid(
+            "sync tag prefix",
+            format!("'{prefix}' cannot start a git tag name"),
+        ));
+    }
+    Ok(())
+}
 
 /// A run to look up, with the repository it was recorded against, if any
 /// (providers that address runs per repository, such as GitHub Actions, need it).
@@ -77,7 +93,8 @@ pub trait Repositories: Send + Sync {
         ids: &[String],
     ) -> Result<HashMap<String, PullRequest>>;
 
-    /// The clusters whose sync tag (`flux-<cluster>`) marks a commit of `repo`.
+    /// The clusters whose sync tag (`<prefix><cluster>`, by default
+    /// [`DEFAULT_SYNC_TAG_PREFIX`]) marks a commit of `repo`.
     async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>>;
 
     /// Checks the credentials against the service with one cheap request (`spektate
@@ -91,5 +108,33 @@ pub trait Repositories: Send + Sync {
     async fn check_repo(&self, repo: &RepoRef) -> Result<String> {
         let _ = repo;
         Ok("not checked: this provider has no check".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_sync_tag_prefix_is_flux_and_prefixes_are_checked() {
+        assert_eq!(DEFAULT_SYNC_TAG_PREFIX, "flux-");
+        for ok in [DEFAULT_SYNC_TAG_PREFIX, "argo/", "sync-"] {
+            assert!(check_sync_tag_prefix(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "flux sync",
+            "a~",
+            "a^",
+            "a:",
+            "a?",
+            "a*",
+            "a[",
+            "a\\",
+            "a\t",
+        ] {
+            let e = check_sync_tag_prefix(bad).unwrap_err().to_string();
+            assert!(e.contains("sync tag prefix"), "{bad:?}: {e}");
+        }
     }
 }

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use spektate_core::{Author, ClusterSync, Error, PullRequest, RepoRef, Repositories, Result};
+use spektate_core::{
+    Author, ClusterSync, DEFAULT_SYNC_TAG_PREFIX, Error, PullRequest, RepoRef, Repositories, Result,
+};
 
 use crate::client::GitHub;
 use crate::pulls::PullMemo;
@@ -28,14 +30,16 @@ impl GitHubRepos {
     pub(crate) fn new(gh: GitHub) -> Self {
         GitHubRepos {
             gh,
-            tag_prefix: "flux-".to_string(),
+            tag_prefix: DEFAULT_SYNC_TAG_PREFIX.to_string(),
             pulls: Arc::default(),
             tags: Arc::default(),
         }
     }
 
-    /// The prefix of sync tags (default `flux-`, Flux v1's `--git-sync-tag` default
-    /// `flux-sync` included); the rest of the tag name is the cluster's.
+    /// The prefix of sync tags (default [`DEFAULT_SYNC_TAG_PREFIX`], `flux-`); the rest of the
+    /// tag name is the cluster's. A prefix that
+    /// [`check_sync_tag_prefix`](spektate_core::check_sync_tag_prefix) refuses fails each read
+    /// of sync tags.
     pub fn sync_tag_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.tag_prefix = prefix.into();
         self

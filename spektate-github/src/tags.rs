@@ -120,12 +120,7 @@ pub(crate) async fn sync_tags(
 /// `GET /git/matching-refs/tags/{prefix}`, revalidated with its ETag. The endpoint answers
 /// every matching ref at once.
 async fn matching_refs(gh: &GitHub, repo: &RepoRef, prefix: &str) -> Result<Vec<GitRef>> {
-    if prefix.is_empty() || prefix.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c)) {
-        return Err(Error::invalid(
-            "sync tag prefix",
-            format!("'{prefix}' cannot start a git tag name"),
-        ));
-    }
+    spektate_core::check_sync_tag_prefix(prefix)?;
     let url = gh.repo_url(
         repo,
         &format!("/git/matching-refs/tags/{}", url_encode::path(prefix)),

@@ -512,3 +512,16 @@ async fn a_sync_tag_prefix_is_percent_encoded_segment_by_segment() {
         "a `#` must not cut the path, a `/` stays a separator: {served:?}"
     );
 }
+
+#[tokio::test]
+async fn a_sync_tag_prefix_no_tag_can_start_is_refused_before_any_request() {
+    let gh = FakeGitHub::start().await;
+    let repos = gh.client().repos().sync_tag_prefix("flux sync");
+    let e = repos
+        .sync_tags(&repo("fabrikam/manifests"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sync tag prefix"), "{e}");
+    assert!(gh.served().is_empty());
+}
