@@ -16,7 +16,7 @@ use spektate_azdo::parse_time;
 use spektate_azdo::releases::{artifact_image, release_to_run};
 use spektate_core::http::parse_retry_after;
 use spektate_core::model::url::{has_credentials, without_credentials};
-use spektate_core::{RepoRef, Run};
+use spektate_core::{RepoHost, RepoRef, Run};
 use spektate_github::fuzzing as github;
 use spektate_github::{IdKind, RunId};
 
@@ -297,7 +297,19 @@ fn check_repo(repo: &RepoRef) {
         // Parsing trims the URL, and strips one `.git`: such names do not come back.
         && repo.name.trim_end() == repo.name
         && !repo.name.ends_with(".git");
-    if plain_parts {
+    // A path whose third segment is a GitHub route (`o/r/pull/1`) is a GitHub page on any
+    // host, by design: a GitLab group path shaped so does not come back as GitLab.
+    const GITHUB_ROUTES: [&str; 9] = [
+        "actions", "runs", "pull", "tree", "blob", "commit", "commits", "releases", "compare",
+    ];
+    let github_page_shaped = repo.provider == RepoHost::GitLab
+        && repo
+            .owner
+            .split('/')
+            .chain([repo.name.as_str()])
+            .nth(2)
+            .is_some_and(|s| GITHUB_ROUTES.contains(&s));
+    if plain_parts && !github_page_shaped {
         let again = RepoRef::parse(&web).unwrap_or_else(|e| panic!("{repo:?}: {web}: {e}"));
         assert_eq!(again.key(), repo.key(), "{repo:?} -> {web}");
     }
