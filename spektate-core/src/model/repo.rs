@@ -257,8 +257,7 @@ fn build(scheme: &str, host: &str, path: &str) -> Option<RepoRef> {
         None => segs.clone(),
     };
     if !host.contains("github")
-        && !is_github_page(&segs)
-        && (host.contains("gitlab") || trimmed.len() > 2)
+        && (host.contains("gitlab") || (trimmed.len() > 2 && !is_github_page(&segs)))
     {
         if trimmed.len() < 2 {
             return None;
