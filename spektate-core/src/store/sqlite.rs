@@ -90,8 +90,7 @@ impl SqliteStore {
         let conn = Connection::open(&path).map_err(|e| err("open", &e))?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| err("open", &e))?;
-        let version = schema_version(&conn).map_err(|e| err("open", &e))?;
-        if version == 0 && has_foreign_tables(&conn).map_err(|e| err("open", &e))? {
+        if is_foreign(&conn).map_err(|e| err("open", &e))? {
             return Err(err(
                 "open",
                 &"is a SQLite database of another application (it has tables and no spektate schema); give a new file",
@@ -235,10 +234,12 @@ fn newer(version: i64) -> String {
     )
 }
 
-/// Whether a file without a spektate schema holds tables of its own.
-fn has_foreign_tables(conn: &Connection) -> rusqlite::Result<bool> {
+/// Whether the file holds tables but no spektate schema. One statement reads both, so a
+/// writer creating the schema at that moment is seen either before or after, never half.
+fn is_foreign(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table')",
+        "SELECT (SELECT user_version FROM pragma_user_version) = 0 \
+         AND EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table')",
         [],
         |r| r.get(0),
     )
