@@ -298,11 +298,12 @@ fn check_repo(repo: &RepoRef) {
         && repo.name.trim_end() == repo.name
         && !repo.name.ends_with(".git");
     // A path whose third segment is a GitHub route (`o/r/pull/1`) is a GitHub page on any
-    // host, by design: a GitLab group path shaped so does not come back as GitLab.
+    // host not named gitlab, by design: a GitLab group path shaped so does not come back.
     const GITHUB_ROUTES: [&str; 9] = [
         "actions", "runs", "pull", "tree", "blob", "commit", "commits", "releases", "compare",
     ];
     let github_page_shaped = repo.provider == RepoHost::GitLab
+        && !repo.host.contains("gitlab")
         && repo
             .owner
             .split('/')
