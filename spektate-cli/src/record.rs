@@ -276,6 +276,7 @@ fn flags(e: Error) -> Error {
                 "run id" => "--id",
                 "commit" => "--commit",
                 "cluster" => "--cluster",
+                "attempt" => "--attempt",
                 "partition key" => "--partition-key",
                 other => {
                     return Error::Invalid {

@@ -508,6 +508,12 @@ impl Recorder {
     /// queued after the stored attempt finished.
     pub async fn run_reported(&self, e: &RunReported) -> Result<RunReport> {
         let id = required("run id", &e.id)?;
+        if e.attempt == Some(0) {
+            return Err(Error::invalid(
+                "attempt",
+                "0 is not an attempt; attempts count from 1",
+            ));
+        }
         if e.result.is_some() && e.status != RunStatus::Completed {
             return Err(Error::invalid(
                 "result",

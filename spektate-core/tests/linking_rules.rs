@@ -684,6 +684,25 @@ mod run_reports {
     }
 
     #[tokio::test]
+    async fn attempt_zero_is_refused_and_writes_nothing() {
+        let f = fixture();
+        let e = f
+            .rec
+            .run_reported(&report(RunStatus::Completed, Some(0)))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("attempt") && e.contains("count from 1"), "{e}");
+        assert!(
+            f.store
+                .run_reports("fabrikam", &["101".into()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
     async fn reports_racing_each_other_are_all_applied() {
         let f = fixture();
         f.rec
