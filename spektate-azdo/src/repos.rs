@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use spektate_core::fields::non_empty_text;
 use spektate_core::http::{HttpClient, Method, Policy, Request, Secret};
 use spektate_core::model::run::strip_ref;
-use spektate_core::url_encode::{query_value, segment};
+use spektate_core::model::url::without_credentials;
+use spektate_core::url_encode::{path, query_value, segment};
 use spektate_core::warnings::{self, Notice, Reason, Subject};
 use spektate_core::{
     Author, ClusterSync, DEFAULT_SYNC_TAG_PREFIX, Error, PullRequest, RepoHost, RepoRef,
@@ -117,10 +118,9 @@ fn is_cloud(host: &str) -> bool {
 
 /// The lower-cased `host[:port]` of an http(s) URL, without user info.
 fn configured_host(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or_default();
-    authority
-        .rsplit('@')
+    let bare = without_credentials(url);
+    let rest = bare.split_once("://").map_or(bare.as_str(), |(_, r)| r);
+    rest.split(['/', '?', '#'])
         .next()
         .unwrap_or_default()
         .to_lowercase()
@@ -174,7 +174,7 @@ impl AzureRepos {
             format!("{}/{}", self.base_url, segment(&repo.owner))
         } else {
             let scheme = self.base_url.split_once("://").map_or("https", |(s, _)| s);
-            format!("{scheme}://{host}/{}", repo.owner)
+            format!("{scheme}://{host}/{}", path(&repo.owner))
         };
         let project = repo.project.as_deref().unwrap_or(&repo.name);
         Ok(format!(

@@ -403,9 +403,10 @@ impl AzureTableStore {
             }
         };
         match self.call(call).await? {
-            Outcome::Ok(resp) => Ok(Some(
-                resp.header("etag").map(str::to_string).unwrap_or_default(),
-            )),
+            Outcome::Ok(resp) => match resp.header("etag") {
+                Some(etag) => Ok(Some(etag.to_string())),
+                None => Err(self.err(operation, "the answer has no ETag")),
+            },
             Outcome::Status(404 | 409 | 412, ..) => Ok(None),
             Outcome::Status(s, code, _) => Err(self.err(operation, format!("HTTP {s} {code}"))),
         }
