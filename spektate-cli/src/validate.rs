@@ -91,7 +91,7 @@ pub async fn run(cmd: ValidateCmd, store: &StoreArgs) -> Result<()> {
         &defaults.source_repo,
     ];
     for repo in named.into_iter().flatten() {
-        let served = providers.repositories.iter().find(|r| r.serves_repo(repo));
+        let served = spektate::correlate::fetch::provider_for(&providers.repositories, repo);
         let outcome = match served {
             Some(r) => r.check_repo(repo).await,
             None => Err(Error::invalid(
