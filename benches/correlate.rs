@@ -1,5 +1,8 @@
 //! Correlation of 1k, 10k and 100k records with their runs, in memory: the join, status,
-//! duration, last-updated and sort (docs/ARCHITECTURE.md, Correlation), without any I/O.
+//! duration, last-updated, clusters, warnings and sort (docs/ARCHITECTURE.md, Correlation),
+//! without any I/O. Every column is exercised: one record in ten is a multi-stage run with
+//! stages, six clusters sync through `flux-*` tags and three report to the store, and one
+//! author lookup in a hundred failed.
 //!
 //! `cargo bench --bench correlate`
 
@@ -9,7 +12,10 @@ use std::sync::Arc;
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use spektate::correlate::{Knowledge, Lookup, RepoDefaults, correlate};
-use spektate::{Author, PullRequest, Record, Run, RunKind, RunResult, RunStatus};
+use spektate::warnings::Reason;
+use spektate::{
+    Author, ClusterSync, PullRequest, Record, Run, RunKind, RunResult, RunStatus, Stage,
+};
 
 const SERVICES: usize = 10;
 
@@ -32,7 +38,8 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
             r.commit_id = Some(commit(i));
             r.image_tag = Some(format!("service-{svc}-{i}"));
             r.p1 = Some(p1.to_string());
-            r.p2 = Some(p2.to_string());
+            // One in ten is a multi-stage run: p2 is a stage of p1's run.
+            r.p2 = Some(if i % 10 == 0 { p1 } else { p2 }.to_string());
             r.p3 = Some(p3.to_string());
             r.env = Some(rings[i % 3].to_string());
             r.hld_commit_id = Some(format!("{:040x}", i * 104_729 + 3));
@@ -69,9 +76,41 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
             run.started_at = Some(start + Duration::minutes(offset + 1));
             run.finished_at = Some(start + Duration::minutes(offset + 5));
             run.last_changed_at = run.finished_at;
+            if step == 0 && i % 10 == 0 {
+                let stages = (1..=3)
+                    .map(|order| Stage {
+                        name: format!("stage{order}"),
+                        order,
+                        status: RunStatus::Completed,
+                        result: Some(RunResult::Succeeded),
+                        started_at: run.started_at,
+                        finished_at: run.finished_at,
+                    })
+                    .collect();
+                k.stages.insert(id.clone(), Lookup::Found(stages));
+            }
             k.runs_mut(kind).insert(id, Lookup::Found(Arc::new(run)));
         }
     }
+    let manifest_commit = |i: usize| format!("{:040x}", i * 1_299_709 + 5);
+    let sync = |cluster: String, i: usize| ClusterSync {
+        cluster,
+        commit: manifest_commit(i),
+        synced_at: Some(t0 + Duration::minutes(i as i64 * 3 + 20)),
+        tagger: Some("flux".into()),
+    };
+    let latest = |back: usize| n.saturating_sub(1 + back);
+    let tags = (0..6)
+        .map(|c| sync(format!("{}-{c}", rings[c % 3]), latest(c % 3)))
+        .collect();
+    k.sync_tags.insert(
+        "dev.azure.com/fabrikam/project/manifests".into(),
+        Lookup::Found(tags),
+    );
+    k.cluster_reports = (0..3)
+        .map(|c| sync(format!("edge-{c}"), latest(c)))
+        .collect();
+    let down = Reason::new("azure-devops dev.azure.com", "503 Service Unavailable");
     for i in 0..n {
         let author = Author {
             name: format!("Author {}", i % 50),
@@ -86,7 +125,14 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
                 i % SERVICES
             ))
             .or_default()
-            .insert(commit(i), Lookup::Found(Arc::new(author)));
+            .insert(
+                commit(i),
+                if i % 100 == 0 {
+                    Lookup::Failed(down.clone())
+                } else {
+                    Lookup::Found(Arc::new(author))
+                },
+            );
     }
     for i in 0..n {
         let pr = PullRequest {

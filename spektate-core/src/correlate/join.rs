@@ -1,5 +1,6 @@
 //! The in-memory join of records with what providers know, into deployments.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -118,25 +119,21 @@ pub struct RepoEntry {
     pub key: Arc<str>,
 }
 
-/// Parses each distinct repository URL once.
+/// Parses each distinct repository URL once; records borrow the parsed entries.
 #[derive(Debug, Default)]
 pub struct RepoCache<'a> {
-    parsed: Map<&'a str, Option<RepoEntry>>,
-    defaults: [Option<RepoEntry>; 3],
+    parsed: Map<&'a str, Option<usize>>,
+    /// The defaults (source, HLD, manifest), then every parsed repository.
+    entries: Vec<Option<RepoEntry>>,
 }
 
 impl<'a> RepoCache<'a> {
     /// A cache falling back to `defaults` for records that name no repository.
     pub fn new(defaults: &RepoDefaults) -> Self {
-        let entry = |r: &Option<RepoRef>| {
-            r.as_ref().map(|r| RepoEntry {
-                key: r.key().into(),
-                repo: Arc::new(r.clone()),
-            })
-        };
+        let entry = |r: &Option<RepoRef>| r.as_ref().map(|r| RepoEntry::new(r.clone()));
         RepoCache {
             parsed: Map::default(),
-            defaults: [
+            entries: vec![
                 entry(&defaults.source_repo),
                 entry(&defaults.hld_repo),
                 entry(&defaults.manifest_repo),
@@ -144,47 +141,54 @@ impl<'a> RepoCache<'a> {
         }
     }
 
-    fn get(&mut self, url: &'a Option<String>, default: usize) -> Option<RepoEntry> {
-        match url.as_deref() {
-            Some(u) => self
-                .parsed
-                .entry(u)
-                .or_insert_with(|| {
-                    RepoRef::parse(u).ok().map(|r| RepoEntry {
-                        key: r.key().into(),
-                        repo: Arc::new(r),
-                    })
-                })
-                .clone()
-                .or_else(|| self.defaults[default].clone()),
-            None => self.defaults[default].clone(),
-        }
+    /// The index of `url`'s entry, else of the default at `default`.
+    fn index(&mut self, url: &'a Option<String>, default: usize) -> usize {
+        let Some(u) = url.as_deref() else {
+            return default;
+        };
+        let entries = &mut self.entries;
+        let at = *self.parsed.entry(u).or_insert_with(|| {
+            let entry = RepoRef::parse(u).ok().map(RepoEntry::new)?;
+            entries.push(Some(entry));
+            Some(entries.len() - 1)
+        });
+        at.unwrap_or(default)
     }
 
     /// The repositories of `record`, else the defaults.
-    pub fn repos(&mut self, record: &'a Record) -> RecordRepos {
+    pub fn repos(&mut self, record: &'a Record) -> RecordRepos<'_> {
+        let at = [
+            self.index(&record.source_repo, 0),
+            self.index(&record.hld_repo, 1),
+            self.index(&record.manifest_repo, 2),
+        ];
+        let entries = &self.entries;
         RecordRepos {
-            source: self.get(&record.source_repo, 0),
-            hld: self.get(&record.hld_repo, 1),
-            manifest: self.get(&record.manifest_repo, 2),
+            source: entries[at[0]].as_ref(),
+            hld: entries[at[1]].as_ref(),
+            manifest: entries[at[2]].as_ref(),
         }
     }
 }
 
-/// The repositories a record's lookups go to.
-#[derive(Debug, Clone, Default)]
-pub struct RecordRepos {
-    /// Source repository.
-    pub source: Option<RepoEntry>,
-    /// HLD repository.
-    pub hld: Option<RepoEntry>,
-    /// Manifest repository.
-    pub manifest: Option<RepoEntry>,
+impl RepoEntry {
+    fn new(repo: RepoRef) -> Self {
+        RepoEntry {
+            key: repo.key().into(),
+            repo: Arc::new(repo),
+        }
+    }
 }
 
-/// The record's repositories, else the defaults (parsing afresh; see [`RepoCache`]).
-pub fn record_repos(record: &Record, defaults: &RepoDefaults) -> RecordRepos {
-    RepoCache::new(defaults).repos(record)
+/// The repositories a record's lookups go to, borrowed from a [`RepoCache`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordRepos<'c> {
+    /// Source repository.
+    pub source: Option<&'c RepoEntry>,
+    /// HLD repository.
+    pub hld: Option<&'c RepoEntry>,
+    /// Manifest repository.
+    pub manifest: Option<&'c RepoEntry>,
 }
 
 /// A manual HLD edit: a manifest run with no image behind it.
@@ -193,16 +197,14 @@ pub fn is_manual_edit(record: &Record) -> bool {
 }
 
 /// Where a record's author comes from: (repository, commit).
-pub fn author_source<'r>(
+pub fn author_source<'r, 'c>(
     record: &'r Record,
-    repos: &RecordRepos,
+    repos: &RecordRepos<'c>,
     k: &'r Knowledge,
-) -> Option<(RepoEntry, &'r str)> {
+) -> Option<(Cow<'c, RepoEntry>, &'r str)> {
     let from_run = |run: Option<&Arc<Run>>| {
-        run.and_then(|r| r.repository.as_ref()).map(|r| RepoEntry {
-            key: r.key().into(),
-            repo: Arc::new(r.clone()),
-        })
+        run.and_then(|r| r.repository.as_ref())
+            .map(|r| Cow::Owned(RepoEntry::new(r.clone())))
     };
     if is_manual_edit(record) {
         let p3 = record
@@ -210,7 +212,7 @@ pub fn author_source<'r>(
             .as_ref()
             .and_then(|id| k.builds.get(id))
             .and_then(Lookup::found);
-        let repo = repos.hld.clone().or_else(|| from_run(p3))?;
+        let repo = repos.hld.map(Cow::Borrowed).or_else(|| from_run(p3))?;
         return Some((repo, record.hld_commit_id.as_deref()?));
     }
     let p1 = record
@@ -218,7 +220,7 @@ pub fn author_source<'r>(
         .as_ref()
         .and_then(|id| k.builds.get(id))
         .and_then(Lookup::found);
-    let repo = repos.source.clone().or_else(|| from_run(p1))?;
+    let repo = repos.source.map(Cow::Borrowed).or_else(|| from_run(p1))?;
     let commit = record
         .commit_id
         .as_deref()
@@ -291,13 +293,8 @@ pub fn deployment(
     if all_missing(&resolved) {
         return None;
     }
-    Some(join(
-        record,
-        &resolved,
-        k,
-        &RepoCache::new(defaults).repos(record),
-        now,
-    ))
+    let mut cache = RepoCache::new(defaults);
+    Some(join(record, &resolved, k, &cache.repos(record), now))
 }
 
 fn join(
@@ -351,7 +348,7 @@ fn join(
             _ => None,
         }
     });
-    let pull_request = match (&record.pr, &repos.hld) {
+    let pull_request = match (&record.pr, repos.hld) {
         (Some(pr), Some(repo)) => match per_repo_get(&k.pull_requests, &repo.key, pr) {
             Some(Lookup::Found(p)) => Some(p.clone()),
             Some(Lookup::Failed(why)) => {
@@ -364,17 +361,14 @@ fn join(
     };
     let mut clusters = Vec::new();
     if let Some(commit) = &record.manifest_commit_id {
-        let tags = repos
-            .manifest
-            .as_ref()
-            .and_then(|r| match k.sync_tags.get(&*r.key) {
-                Some(Lookup::Found(t)) => Some(t.as_slice()),
-                Some(Lookup::Failed(why)) => {
-                    warnings.push(warning(Subject::SyncTags, &r.key, None, why));
-                    None
-                }
-                _ => None,
-            });
+        let tags = repos.manifest.and_then(|r| match k.sync_tags.get(&*r.key) {
+            Some(Lookup::Found(t)) => Some(t.as_slice()),
+            Some(Lookup::Failed(why)) => {
+                warnings.push(warning(Subject::SyncTags, &r.key, None, why));
+                None
+            }
+            _ => None,
+        });
         for sync in tags.unwrap_or_default().iter().chain(&k.cluster_reports) {
             if sync.runs(commit)
                 && !clusters
@@ -401,9 +395,9 @@ fn join(
         duration_secs: status::duration([r1, r2, r3], now),
         last_updated: status::last_updated(r1, r2, r3, record.timestamp, now),
         started_at,
-        source_repo: repos.source.as_ref().map(|e| e.repo.clone()),
-        hld_repo: repos.hld.as_ref().map(|e| e.repo.clone()),
-        manifest_repo: repos.manifest.as_ref().map(|e| e.repo.clone()),
+        source_repo: repos.source.map(|e| e.repo.clone()),
+        hld_repo: repos.hld.map(|e| e.repo.clone()),
+        manifest_repo: repos.manifest.map(|e| e.repo.clone()),
         image,
         metadata,
         manifest,

@@ -73,18 +73,15 @@ impl ClusterSync {
     }
 }
 
-/// Two commit ids name the same commit: equal, or the shorter (at least 7 chars) a prefix.
+/// Two commit ids name the same commit: equal, or the shorter (at least 7 chars) a prefix,
+/// ignoring letter case and surrounding blanks.
 pub fn commits_match(a: &str, b: &str) -> bool {
-    let (a, b) = (a.trim().to_ascii_lowercase(), b.trim().to_ascii_lowercase());
-    if a.is_empty() || b.is_empty() {
+    let (a, b) = (a.trim(), b.trim());
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() || (short.len() < 7 && short.len() != long.len()) {
         return false;
     }
-    let (short, long) = if a.len() <= b.len() {
-        (&a, &b)
-    } else {
-        (&b, &a)
-    };
-    short.len() >= 7 && long.starts_with(short.as_str()) || a == b
+    long.as_bytes()[..short.len()].eq_ignore_ascii_case(short.as_bytes())
 }
 
 /// The overall state of a deployment.
