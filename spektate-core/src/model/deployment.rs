@@ -102,10 +102,11 @@ pub enum Status {
 
 impl Status {
     /// Parses a status word in any spelling (`in-progress`, `inProgress`, `In Progress`), or
-    /// says which words are accepted.
+    /// says which words are accepted. `succeeded`, the dashboard's word for a complete
+    /// deployment, is `complete`.
     pub fn parse(word: &str) -> crate::Result<Self> {
         Ok(match super::run::fold(word).as_str() {
-            "complete" | "completed" => Status::Complete,
+            "complete" | "completed" | "succeeded" => Status::Complete,
             "inprogress" => Status::InProgress,
             "failed" => Status::Failed,
             "canceled" | "cancelled" => Status::Canceled,
