@@ -1,0 +1,215 @@
+//! Records in `spektate_records`: the statements and the mapping between rows and
+//! [`Record`]s. A record's etag is its `version`; its sequence is `change_seq`, taken by
+//! `spektate_next_change` under the partition's lock (see [`crate::schema`]).
+
+use spektate_core::model::record::{COLUMNS, Record};
+use spektate_core::store::RecordQuery;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+/// The table's column for each of [`COLUMNS`], in the same order.
+pub const SQL_COLUMNS: [&str; 13] = [
+    "service",
+    "commit_id",
+    "image_tag",
+    "p1",
+    "p2",
+    "p3",
+    "env",
+    "hld_commit_id",
+    "manifest_commit_id",
+    "pr",
+    "source_repo",
+    "hld_repo",
+    "manifest_repo",
+];
+
+/// The table's column for a stored column name ([`COLUMNS`] or `RowKey`).
+fn sql_column(name: &str) -> Option<&'static str> {
+    if name == "RowKey" {
+        return Some("row_key");
+    }
+    COLUMNS
+        .iter()
+        .position(|c| *c == name)
+        .map(|i| SQL_COLUMNS[i])
+}
+
+/// What every read of records selects, in the order [`from_row`] reads.
+fn select_list() -> String {
+    format!(
+        "partition_key, row_key, {}, written_at, version, change_seq",
+        SQL_COLUMNS.join(", ")
+    )
+}
+
+/// A record from a row selected with [`select_list`] (or returned by a write).
+pub fn from_row(row: &Row) -> Record {
+    let mut r = Record {
+        partition_key: row.get(0),
+        row_key: row.get(1),
+        ..Record::default()
+    };
+    for (i, col) in COLUMNS.iter().enumerate() {
+        r.set_column(col, row.get::<_, Option<String>>(2 + i));
+    }
+    r.timestamp = Some(row.get(15));
+    r.etag = Some(row.get::<_, i64>(16).to_string());
+    r.sequence = Some(row.get(17));
+    r
+}
+
+/// A record's version tag as the number stored; a tag that is no number matches no row.
+pub fn version_of(etag: &str) -> i64 {
+    etag.trim().parse().unwrap_or(-1)
+}
+
+/// A read of one partition: its statement and parameters.
+pub struct Select {
+    /// The statement.
+    pub sql: String,
+    /// Its parameters.
+    pub params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Select {
+    /// The records of `partition` passing `query`, in insertion order.
+    pub fn new(partition: &str, query: &RecordQuery) -> Select {
+        let mut sql = format!(
+            "SELECT {} FROM spektate_records WHERE partition_key = $1",
+            select_list()
+        );
+        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(partition.to_string())];
+        for (name, value) in query.equalities() {
+            if let Some(col) = sql_column(name) {
+                params.push(Box::new(value.to_string()));
+                sql.push_str(&format!(" AND {col} = ${}", params.len()));
+            }
+        }
+        if let Some(id) = &query.run_id {
+            params.push(Box::new(id.clone()));
+            let n = params.len();
+            sql.push_str(&format!(" AND (p1 = ${n} OR p2 = ${n} OR p3 = ${n})"));
+        }
+        if let Some(since) = query.changed_since {
+            params.push(Box::new(since));
+            sql.push_str(&format!(" AND written_at >= ${}", params.len()));
+        }
+        if let Some(after) = query.after_sequence {
+            params.push(Box::new(after));
+            sql.push_str(&format!(" AND change_seq > ${}", params.len()));
+        }
+        sql.push_str(" ORDER BY seq");
+        Select { sql, params }
+    }
+
+    /// The parameters as the driver takes them.
+    pub fn args(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+/// Inserts a record with version 1 and the next change sequence; a row key that exists is
+/// a unique violation. Parameters: partition, row key, then [`column_values`].
+pub fn insert_sql() -> String {
+    let params: Vec<String> = (3..3 + SQL_COLUMNS.len())
+        .map(|n| format!("${n}"))
+        .collect();
+    format!(
+        "INSERT INTO spektate_records (partition_key, row_key, {}, change_seq) \
+         VALUES ($1, $2, {}, spektate_next_change($1)) RETURNING {}",
+        SQL_COLUMNS.join(", "),
+        params.join(", "),
+        select_list()
+    )
+}
+
+/// Replaces the columns of a record and takes a new version and change sequence.
+/// Parameters: [`column_values`], then partition, row key and, when `conditional`, the
+/// version the write is conditional on.
+pub fn replace_sql(conditional: bool) -> String {
+    let n = SQL_COLUMNS.len();
+    let sets: Vec<String> = SQL_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    let mut sql = format!(
+        "UPDATE spektate_records SET {}, written_at = now(), version = version + 1, \
+         change_seq = spektate_next_change(partition_key) \
+         WHERE partition_key = ${} AND row_key = ${}",
+        sets.join(", "),
+        n + 1,
+        n + 2
+    );
+    if conditional {
+        sql.push_str(&format!(" AND version = ${}", n + 3));
+    }
+    sql.push_str(&format!(" RETURNING {}", select_list()));
+    sql
+}
+
+/// A record's data columns as statement parameters, in [`SQL_COLUMNS`] order.
+pub fn column_values(record: &Record) -> Vec<Option<String>> {
+    record
+        .columns()
+        .iter()
+        .map(|(_, v)| v.map(str::to_string))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_column_has_its_table_column() {
+        for (stored, sql) in COLUMNS.iter().zip(SQL_COLUMNS) {
+            let snake: String = stored
+                .chars()
+                .flat_map(|c| {
+                    if c.is_ascii_uppercase() {
+                        vec!['_', c.to_ascii_lowercase()]
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect();
+            assert_eq!(snake, sql);
+        }
+        assert_eq!(sql_column("RowKey"), Some("row_key"));
+        assert_eq!(sql_column("imageTag"), Some("image_tag"));
+        assert_eq!(sql_column("Timestamp"), None);
+    }
+
+    #[test]
+    fn filters_are_parameters_never_text_of_the_statement() {
+        let q = RecordQuery::all()
+            .image_tag("it's' or 'a' = 'a")
+            .run_id("42")
+            .after_sequence(7);
+        let s = Select::new("p", &q);
+        assert!(!s.sql.contains("it's"), "{}", s.sql);
+        assert!(s.sql.contains("image_tag = $2"), "{}", s.sql);
+        assert!(
+            s.sql.contains("(p1 = $3 OR p2 = $3 OR p3 = $3)"),
+            "{}",
+            s.sql
+        );
+        assert!(
+            s.sql.ends_with("AND change_seq > $4 ORDER BY seq"),
+            "{}",
+            s.sql
+        );
+        assert_eq!(s.args().len(), 4);
+    }
+
+    #[test]
+    fn an_etag_that_is_no_number_matches_no_version() {
+        assert_eq!(version_of("3"), 3);
+        assert_eq!(version_of("W/\"x\""), -1);
+    }
+}

@@ -1,0 +1,145 @@
+//! The schema and its versions. Every object is named `spektate_*`, in the first schema of
+//! the connection's `search_path`, so the store can share a database with other tables.
+//!
+//! Writers migrate: under a transaction-level advisory lock, so writers starting together
+//! apply each version once, every missing version in one transaction, each recorded in
+//! `spektate_schema`. Readers only check: no table, function or row is ever created by them,
+//! and a database with no spektate schema, or one from a newer spektate, is refused.
+
+use tokio_postgres::Client;
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// The advisory lock (single-key space) writers hold while migrating.
+const MIGRATION_LOCK: i64 = 0x5350_4b54_5343_4845; // "SPKTSCHE"
+
+/// The class of the per-partition advisory locks (two-key space) taken with a change
+/// sequence; the other key is `hashtext(partition)`.
+pub const PARTITION_LOCK_CLASS: i32 = 0x5350_4b54; // "SPKT"
+
+/// Version 1: records with a version (for conditional writes), an insertion order and a
+/// change sequence taken at commit; run reports with a version; the latest sync per cluster.
+///
+/// `spektate_next_change(partition)` takes the partition's transaction-level advisory lock,
+/// then the next change sequence. The lock is held until the writing transaction ends, so
+/// within a partition a later sequence value is only ever taken after every earlier one
+/// committed or rolled back: a reader that saw value `n` misses nothing by asking for more
+/// than `n`.
+const V1: &str = r#"
+CREATE SEQUENCE spektate_change_seq;
+CREATE FUNCTION spektate_next_change(partition text) RETURNS bigint
+    LANGUAGE sql VOLATILE
+    AS $$
+        SELECT pg_advisory_xact_lock(1397771092, hashtext(partition));
+        SELECT nextval('spektate_change_seq');
+    $$;
+CREATE TABLE spektate_records (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    partition_key text NOT NULL,
+    row_key text NOT NULL,
+    service text, commit_id text, image_tag text, p1 text, p2 text, p3 text, env text,
+    hld_commit_id text, manifest_commit_id text, pr text, source_repo text, hld_repo text,
+    manifest_repo text,
+    written_at timestamptz NOT NULL DEFAULT now(),
+    version bigint NOT NULL DEFAULT 1,
+    change_seq bigint NOT NULL,
+    UNIQUE (partition_key, row_key)
+);
+CREATE INDEX spektate_records_change ON spektate_records (partition_key, change_seq);
+CREATE INDEX spektate_records_time ON spektate_records (partition_key, written_at);
+CREATE INDEX spektate_records_image ON spektate_records (partition_key, image_tag);
+CREATE INDEX spektate_records_hld ON spektate_records (partition_key, hld_commit_id);
+CREATE INDEX spektate_records_p1 ON spektate_records (partition_key, p1);
+CREATE INDEX spektate_records_p2 ON spektate_records (partition_key, p2);
+CREATE INDEX spektate_records_p3 ON spektate_records (partition_key, p3);
+CREATE TABLE spektate_run_reports (
+    partition_key text NOT NULL,
+    run_id text NOT NULL,
+    report jsonb NOT NULL,
+    reported_at timestamptz NOT NULL,
+    version bigint NOT NULL,
+    PRIMARY KEY (partition_key, run_id)
+);
+CREATE TABLE spektate_cluster_syncs (
+    partition_key text NOT NULL,
+    cluster text NOT NULL,
+    sync jsonb NOT NULL,
+    synced_at timestamptz,
+    PRIMARY KEY (partition_key, cluster)
+);
+"#;
+
+/// Every version, in order.
+const MIGRATIONS: [(i32, &str); 1] = [(1, V1)];
+
+/// The version recorded in the database; 0 when it has no spektate schema.
+pub async fn version(client: &Client) -> Result<i32, tokio_postgres::Error> {
+    let row = client
+        .query_one("SELECT to_regclass('spektate_schema') IS NOT NULL", &[])
+        .await?;
+    if !row.get::<_, bool>(0) {
+        return Ok(0);
+    }
+    let row = client
+        .query_one("SELECT COALESCE(max(version), 0) FROM spektate_schema", &[])
+        .await?;
+    Ok(row.get(0))
+}
+
+/// The message for a database written by a newer spektate.
+pub fn newer(version: i32) -> String {
+    format!(
+        "schema version {version} was written by a newer spektate; this one reads up to version {SCHEMA_VERSION}"
+    )
+}
+
+/// Why a reader cannot read the database, if it cannot.
+pub async fn check(client: &Client) -> Result<Result<(), String>, tokio_postgres::Error> {
+    Ok(match version(client).await? {
+        0 => {
+            Err("has no spektate schema (record a deployment first, or check --store)".to_string())
+        }
+        v if v > SCHEMA_VERSION => Err(newer(v)),
+        _ => Ok(()),
+    })
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`]; refuses a newer one.
+pub async fn migrate(client: &mut Client) -> Result<Result<(), String>, tokio_postgres::Error> {
+    match version(client).await? {
+        v if v == SCHEMA_VERSION => return Ok(Ok(())),
+        v if v > SCHEMA_VERSION => return Ok(Err(newer(v))),
+        _ => {}
+    }
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS spektate_schema (
+             version integer PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    // Another writer may have migrated while this one waited for the lock.
+    let current: i32 = tx
+        .query_one("SELECT COALESCE(max(version), 0) FROM spektate_schema", &[])
+        .await?
+        .get(0);
+    if current > SCHEMA_VERSION {
+        return Ok(Err(newer(current)));
+    }
+    for (version, sql) in MIGRATIONS {
+        if version > current {
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO spektate_schema (version) VALUES ($1)",
+                &[&version],
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Ok(()))
+}

@@ -1,0 +1,335 @@
+//! [`PostgresStore`]: a [`RecordStore`] in a PostgreSQL database, over a connection pool.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use spektate_core::model::deployment::ClusterSync;
+use spektate_core::model::record::Record;
+use spektate_core::model::run::RunReport;
+use spektate_core::store::{RecordQuery, RecordStore};
+use spektate_core::{Error, Result};
+use tokio::sync::OnceCell;
+use tokio_postgres::types::{Json, ToSql};
+
+/// Statement parameters as the driver takes them.
+type Args<'a> = Vec<&'a (dyn ToSql + Sync)>;
+
+use crate::{errors, records, schema, tls, url};
+
+/// How long an operation waits for a free pooled connection.
+const POOL_WAIT: Duration = Duration::from_secs(30);
+
+/// How long making a new connection (TCP, TLS, authentication) may take in all.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A [`RecordStore`] in a PostgreSQL database.
+///
+/// Opening connects nothing: the first operation connects and, for a writer
+/// ([`PostgresStore::open`]), migrates the schema; a reader
+/// ([`PostgresStore::open_existing`]) only checks it. [`PostgresStore::ready`] does that
+/// at once. Clones share the pool.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    shown: Arc<str>,
+    writer: bool,
+    ready: Arc<OnceCell<()>>,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("url", &self.shown)
+            .field("writer", &self.writer)
+            .finish()
+    }
+}
+
+impl PostgresStore {
+    /// A store for writing at `url` (`postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=...`):
+    /// its first use creates or upgrades the schema.
+    pub fn open(url: &str) -> Result<Self> {
+        Self::new(url, true)
+    }
+
+    /// A store for reading at `url`: it creates and changes nothing, and its first use fails
+    /// when the database has no spektate schema or one from a newer spektate.
+    pub fn open_existing(url: &str) -> Result<Self> {
+        Self::new(url, false)
+    }
+
+    fn new(url: &str, writer: bool) -> Result<Self> {
+        let shown: Arc<str> = url::redact(url).into();
+        let open_error = |message: String| Error::store(shown.to_string(), "open", message);
+        let parsed = url::parse(url).map_err(open_error)?;
+        let tls =
+            tls::client_config(parsed.ssl_mode, parsed.root_cert.as_ref()).map_err(open_error)?;
+        let manager = Manager::from_config(
+            parsed.config,
+            tls::Rustls(tls),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(CREATE_TIMEOUT))
+            .build()
+            .map_err(|e| open_error(e.to_string()))?;
+        Ok(PostgresStore {
+            pool,
+            shown,
+            writer,
+            ready: Arc::new(OnceCell::new()),
+        })
+    }
+
+    /// Connects now: a writer creates or upgrades the schema, a reader checks it. Every
+    /// operation does this first, once.
+    pub async fn ready(&self) -> Result<()> {
+        self.ready
+            .get_or_try_init(|| async {
+                let operation = if self.writer { "migrate" } else { "open" };
+                let mut client = self.connect(operation).await?;
+                let checked = if self.writer {
+                    schema::migrate(&mut client).await
+                } else {
+                    schema::check(&client).await
+                };
+                checked
+                    .map_err(|e| self.error(operation, errors::pg(&e)))?
+                    .map_err(|reason| self.error(operation, reason))
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The most connections the pool keeps.
+    pub fn max_connections(&self) -> usize {
+        self.pool.status().max_size
+    }
+
+    fn error(&self, operation: &str, message: impl fmt::Display) -> Error {
+        Error::store(self.shown.to_string(), operation, message)
+    }
+
+    async fn connect(&self, operation: &str) -> Result<Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| self.error(operation, errors::pool(&e, POOL_WAIT)))
+    }
+
+    /// A pooled connection to a ready store.
+    async fn client(&self, operation: &str) -> Result<Object> {
+        self.ready().await?;
+        self.connect(operation).await
+    }
+
+    fn conflict(partition: &str, row_key: impl Into<String>) -> Error {
+        Error::Conflict {
+            partition: partition.to_string(),
+            row_key: row_key.into(),
+        }
+    }
+
+    async fn exists(&self, client: &Object, partition: &str, row_key: &str) -> Result<bool> {
+        client
+            .query_one(
+                "SELECT EXISTS(SELECT 1 FROM spektate_records WHERE partition_key = $1 AND row_key = $2)",
+                &[&partition, &row_key],
+            )
+            .await
+            .map(|row| row.get(0))
+            .map_err(|e| self.error("read", errors::pg(&e)))
+    }
+}
+
+#[async_trait]
+impl RecordStore for PostgresStore {
+    fn describe(&self) -> String {
+        self.shown.to_string()
+    }
+
+    async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>> {
+        let client = self.client("query").await?;
+        let select = records::Select::new(partition, query);
+        let rows = client
+            .query(select.sql.as_str(), &select.args())
+            .await
+            .map_err(|e| self.error("query", errors::pg(&e)))?;
+        Ok(rows.iter().map(records::from_row).collect())
+    }
+
+    async fn insert(&self, record: &Record) -> Result<Record> {
+        let client = self.client("insert").await?;
+        let values = records::column_values(record);
+        let mut args: Args<'_> = vec![&record.partition_key, &record.row_key];
+        args.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
+        let statement = client
+            .prepare_cached(&records::insert_sql())
+            .await
+            .map_err(|e| self.error("insert", errors::pg(&e)))?;
+        match client.query_one(&statement, &args).await {
+            Ok(row) => Ok(records::from_row(&row)),
+            Err(e) if errors::is_unique_violation(&e) => {
+                Err(Self::conflict(&record.partition_key, &record.row_key))
+            }
+            Err(e) => Err(self.error("insert", errors::pg(&e))),
+        }
+    }
+
+    async fn replace(&self, record: &Record) -> Result<Record> {
+        let client = self.client("replace").await?;
+        let values = records::column_values(record);
+        let version = record.etag.as_deref().map(records::version_of);
+        let mut args: Args<'_> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        args.push(&record.partition_key);
+        args.push(&record.row_key);
+        if let Some(v) = &version {
+            args.push(v);
+        }
+        let statement = client
+            .prepare_cached(&records::replace_sql(version.is_some()))
+            .await
+            .map_err(|e| self.error("replace", errors::pg(&e)))?;
+        let row = client
+            .query_opt(&statement, &args)
+            .await
+            .map_err(|e| self.error("replace", errors::pg(&e)))?;
+        match row {
+            Some(row) => Ok(records::from_row(&row)),
+            None if self
+                .exists(&client, &record.partition_key, &record.row_key)
+                .await? =>
+            {
+                Err(Self::conflict(&record.partition_key, &record.row_key))
+            }
+            None => Err(Error::NotFound {
+                what: format!(
+                    "record {} in partition {}",
+                    record.row_key, record.partition_key
+                ),
+            }),
+        }
+    }
+
+    async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()> {
+        let client = self.client("delete").await?;
+        let deleted = match etag.map(records::version_of) {
+            None => client
+                .execute(
+                    "DELETE FROM spektate_records WHERE partition_key = $1 AND row_key = $2",
+                    &[&partition, &row_key],
+                )
+                .await,
+            Some(version) => client
+                .execute(
+                    "DELETE FROM spektate_records WHERE partition_key = $1 AND row_key = $2 AND version = $3",
+                    &[&partition, &row_key, &version],
+                )
+                .await,
+        }
+        .map_err(|e| self.error("delete", errors::pg(&e)))?;
+        if deleted == 0 && etag.is_some() && self.exists(&client, partition, row_key).await? {
+            return Err(Self::conflict(partition, row_key));
+        }
+        Ok(())
+    }
+
+    async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {
+        let client = self.client("put run report").await?;
+        let mut stored = report.clone();
+        stored.etag = None;
+        stored.reported_at = None;
+        let json = Json(&stored);
+        let row = match report.etag.as_deref() {
+            None => {
+                client
+                    .query_opt(
+                        "INSERT INTO spektate_run_reports (partition_key, run_id, report, reported_at, version) \
+                         VALUES ($1, $2, $3, now(), 1) ON CONFLICT (partition_key, run_id) DO NOTHING \
+                         RETURNING version, reported_at",
+                        &[&partition, &report.id, &json],
+                    )
+                    .await
+            }
+            Some(etag) => {
+                client
+                    .query_opt(
+                        "UPDATE spektate_run_reports SET report = $3, reported_at = now(), version = version + 1 \
+                         WHERE partition_key = $1 AND run_id = $2 AND version = $4 \
+                         RETURNING version, reported_at",
+                        &[&partition, &report.id, &json, &records::version_of(etag)],
+                    )
+                    .await
+            }
+        }
+        .map_err(|e| self.error("put run report", errors::pg(&e)))?;
+        let row =
+            row.ok_or_else(|| Self::conflict(partition, format!("run report {}", report.id)))?;
+        stored.etag = Some(row.get::<_, i64>(0).to_string());
+        stored.reported_at = Some(row.get(1));
+        Ok(stored)
+    }
+
+    async fn run_reports(&self, partition: &str, ids: &[String]) -> Result<Vec<RunReport>> {
+        let client = self.client("read run reports").await?;
+        let rows = client
+            .query(
+                "SELECT report, version, reported_at FROM spektate_run_reports \
+                 WHERE partition_key = $1 AND run_id = ANY($2)",
+                &[&partition, &ids],
+            )
+            .await
+            .map_err(|e| self.error("read run reports", errors::pg(&e)))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            match serde_json::from_value::<RunReport>(row.get(0)) {
+                Ok(mut report) => {
+                    report.etag = Some(row.get::<_, i64>(1).to_string());
+                    report.reported_at = Some(row.get(2));
+                    out.push(report);
+                }
+                Err(e) => tracing::warn!("skipping unreadable run report: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
+        let client = self.client("put cluster sync").await?;
+        // A report older than the stored one changes nothing; one without a time is oldest.
+        client
+            .execute(
+                "INSERT INTO spektate_cluster_syncs (partition_key, cluster, sync, synced_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (partition_key, cluster) DO UPDATE \
+                 SET sync = excluded.sync, synced_at = excluded.synced_at \
+                 WHERE COALESCE(excluded.synced_at, '-infinity') \
+                    >= COALESCE(spektate_cluster_syncs.synced_at, '-infinity')",
+                &[&partition, &sync.cluster, &Json(sync), &sync.synced_at],
+            )
+            .await
+            .map_err(|e| self.error("put cluster sync", errors::pg(&e)))?;
+        Ok(())
+    }
+
+    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
+        let client = self.client("read cluster syncs").await?;
+        let rows = client
+            .query(
+                "SELECT sync FROM spektate_cluster_syncs WHERE partition_key = $1 ORDER BY cluster",
+                &[&partition],
+            )
+            .await
+            .map_err(|e| self.error("read cluster syncs", errors::pg(&e)))?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| serde_json::from_value(row.get(0)).ok())
+            .collect())
+    }
+}
