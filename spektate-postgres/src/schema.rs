@@ -14,15 +14,12 @@ pub const SCHEMA_VERSION: i32 = 1;
 /// The advisory lock (single-key space) writers hold while migrating.
 const MIGRATION_LOCK: i64 = 0x5350_4b54_5343_4845; // "SPKTSCHE"
 
-/// The class of the per-partition advisory locks (two-key space) taken with a change
-/// sequence; the other key is `hashtext(partition)`.
-pub const PARTITION_LOCK_CLASS: i32 = 0x5350_4b54; // "SPKT"
-
 /// Version 1: records with a version (for conditional writes), an insertion order and a
 /// change sequence taken at commit; run reports with a version; the latest sync per cluster.
 ///
-/// `spektate_next_change(partition)` takes the partition's transaction-level advisory lock,
-/// then the next change sequence. The lock is held until the writing transaction ends, so
+/// `spektate_next_change(partition)` takes the partition's transaction-level advisory lock
+/// (class 1397771092, "SPKT", and `hashtext(partition)`, in the two-key space, apart from
+/// [`MIGRATION_LOCK`]), then the next change sequence. The lock is held until the writing transaction ends, so
 /// within a partition a later sequence value is only ever taken after every earlier one
 /// committed or rolled back: a reader that saw value `n` misses nothing by asking for more
 /// than `n`.

@@ -55,8 +55,9 @@ impl PostgresStore {
         Self::new(url, true)
     }
 
-    /// A store for reading at `url`: it creates and changes nothing, and its first use fails
-    /// when the database has no spektate schema or one from a newer spektate.
+    /// A store for reading at `url`: its sessions are read-only, so it creates and changes
+    /// nothing, and its first use fails when the database has no spektate schema or one from
+    /// a newer spektate. A role with `SELECT` on the `spektate_*` tables is enough.
     pub fn open_existing(url: &str) -> Result<Self> {
         Self::new(url, false)
     }
@@ -67,8 +68,17 @@ impl PostgresStore {
         let parsed = url::parse(url).map_err(open_error)?;
         let tls =
             tls::client_config(parsed.ssl_mode, parsed.root_cert.as_ref()).map_err(open_error)?;
+        let mut config = parsed.config;
+        if !writer {
+            // A reader's sessions refuse every write, whatever the role may do.
+            let options = format!(
+                "{} -c default_transaction_read_only=on",
+                config.get_options().unwrap_or_default()
+            );
+            config.options(options.trim());
+        }
         let manager = Manager::from_config(
-            parsed.config,
+            config,
             tls::Rustls(tls),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -93,8 +103,8 @@ impl PostgresStore {
     pub async fn ready(&self) -> Result<()> {
         self.ready
             .get_or_try_init(|| async {
+                let mut client = self.connect("connect").await?;
                 let operation = if self.writer { "migrate" } else { "open" };
-                let mut client = self.connect(operation).await?;
                 let checked = if self.writer {
                     schema::migrate(&mut client).await
                 } else {

@@ -50,28 +50,45 @@ pub struct TestServer {
 
 /// The folder of `initdb`, `pg_ctl` and `psql`; panics with the way to install them.
 pub fn bin_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SPEKTATE_PG_BIN") {
-        return PathBuf::from(dir);
+    find_bin_dir(
+        std::env::var_os("SPEKTATE_PG_BIN").map(PathBuf::from),
+        Path::new("/usr/lib/postgresql"),
+    )
+    .unwrap_or_else(|reason| panic!("{reason}"))
+}
+
+/// `given` if it holds the binaries, else the newest `<versions>/*/bin` that does.
+fn find_bin_dir(given: Option<PathBuf>, versions: &Path) -> Result<PathBuf, String> {
+    let complete = |bin: &Path| bin.join("initdb").exists() && bin.join("pg_ctl").exists();
+    if let Some(bin) = given {
+        return if complete(&bin) {
+            Ok(bin)
+        } else {
+            Err(format!(
+                "PostgreSQL server binaries not found: SPEKTATE_PG_BIN={} has no initdb and pg_ctl",
+                bin.display()
+            ))
+        };
     }
-    let mut found: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut found: Vec<(u32, PathBuf)> = fs::read_dir(versions)
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| {
             let version = e.file_name().to_str()?.parse().ok()?;
             let bin = e.path().join("bin");
-            (bin.join("initdb").exists() && bin.join("pg_ctl").exists()).then_some((version, bin))
+            complete(&bin).then_some((version, bin))
         })
         .collect();
     found.sort();
-    match found.pop() {
-        Some((_, bin)) => bin,
-        None => panic!(
-            "PostgreSQL server binaries not found: no initdb and pg_ctl in /usr/lib/postgresql/*/bin \
-             and SPEKTATE_PG_BIN is not set. Run scripts/test.sh, which installs Debian's postgresql \
-             package, or `apt-get update && apt-get install -y postgresql`"
-        ),
-    }
+    found.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        format!(
+            "PostgreSQL server binaries not found: no initdb and pg_ctl in {}/*/bin and \
+             SPEKTATE_PG_BIN is not set. Run scripts/test.sh, which installs Debian's postgresql \
+             package, or `apt-get update && apt-get install -y postgresql`",
+            versions.display()
+        )
+    })
 }
 
 fn run(what: &str, cmd: &mut Command) -> Output {
@@ -366,5 +383,43 @@ impl Drop for TestServer {
             let _ = watchdog.kill();
             let _ = watchdog.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_bin(root: &Path, version: &str) -> PathBuf {
+        let bin = root.join(version).join("bin");
+        fs::create_dir_all(&bin).unwrap();
+        for name in ["initdb", "pg_ctl"] {
+            fs::write(bin.join(name), "").unwrap();
+        }
+        bin
+    }
+
+    #[test]
+    fn missing_binaries_are_an_error_saying_how_to_install_them() {
+        let root = tempfile::tempdir().unwrap();
+        let e = find_bin_dir(None, root.path()).unwrap_err();
+        assert!(
+            e.contains("not found") && e.contains("apt-get install -y postgresql"),
+            "{e}"
+        );
+        let e = find_bin_dir(Some(root.path().join("nowhere")), root.path()).unwrap_err();
+        assert!(
+            e.contains("SPEKTATE_PG_BIN") && e.contains("nowhere"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_newest_version_is_taken() {
+        let root = tempfile::tempdir().unwrap();
+        fake_bin(root.path(), "9");
+        let newest = fake_bin(root.path(), "15");
+        fs::create_dir_all(root.path().join("16/bin")).unwrap();
+        assert_eq!(find_bin_dir(None, root.path()).unwrap(), newest);
     }
 }

@@ -1,0 +1,159 @@
+//! Schema versions: writers create and upgrade the schema, once even when many start
+//! together; readers create nothing, need only SELECT, and refuse what they cannot read.
+
+use std::sync::Arc;
+
+use spektate_core::{Record, RecordQuery, RecordStore};
+use spektate_postgres::PostgresStore;
+use spektate_postgres::schema::SCHEMA_VERSION;
+use spektate_postgres::testkit::TestServer;
+
+fn spektate_objects(server: &TestServer, db: &str) -> String {
+    server.psql(
+        db,
+        "SELECT count(*) FROM pg_class WHERE relname LIKE 'spektate%'",
+    )
+}
+
+fn record(tag: &str) -> Record {
+    let mut r = Record::new("p");
+    r.image_tag = Some(tag.into());
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_creates_the_schema_once_and_a_reader_creates_nothing() {
+    let server = TestServer::start();
+    let url = server.create_database("empty");
+    let reader = PostgresStore::open_existing(&url).unwrap();
+    let e = reader.ready().await.unwrap_err().to_string();
+    assert!(
+        e.contains("no spektate schema") && e.contains("127.0.0.1") && e.contains("/empty"),
+        "{e}"
+    );
+    assert!(!e.contains(server.password()), "{e}");
+    assert_eq!(
+        spektate_objects(&server, "empty"),
+        "0",
+        "the reader created nothing"
+    );
+
+    let writer = PostgresStore::open(&url).unwrap();
+    writer.insert(&record("a")).await.unwrap();
+    let versions = || {
+        server.psql(
+            "empty",
+            "SELECT string_agg(version::text, ',') FROM spektate_schema",
+        )
+    };
+    assert_eq!(versions(), SCHEMA_VERSION.to_string());
+    let objects = spektate_objects(&server, "empty");
+
+    PostgresStore::open(&url).unwrap().ready().await.unwrap();
+    assert_eq!(
+        versions(),
+        SCHEMA_VERSION.to_string(),
+        "an up-to-date schema is left alone"
+    );
+    assert_eq!(spektate_objects(&server, "empty"), objects);
+
+    let reader = PostgresStore::open_existing(&url).unwrap();
+    let got = reader.query("p", &RecordQuery::all()).await.unwrap();
+    assert_eq!(got.len(), 1);
+    let e = reader.insert(&record("b")).await.unwrap_err().to_string();
+    assert!(e.contains("insert") && e.contains("read-only"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_writers_opening_a_new_database_at_once_migrate_it_once() {
+    let server = TestServer::start();
+    let url = server.create_database("fresh");
+    let stores: Vec<Arc<PostgresStore>> = (0..16)
+        .map(|_| Arc::new(PostgresStore::open(&url).unwrap()))
+        .collect();
+    let tasks: Vec<_> = stores
+        .iter()
+        .map(|s| {
+            let s = s.clone();
+            tokio::spawn(async move { s.insert(&record("x")).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().expect("every writer gets a schema");
+    }
+    assert_eq!(
+        server.psql(
+            "fresh",
+            "SELECT count(*), max(version) FROM spektate_schema"
+        ),
+        format!("{SCHEMA_VERSION}|{SCHEMA_VERSION}")
+    );
+    assert_eq!(
+        stores[0]
+            .query("p", &RecordQuery::all())
+            .await
+            .unwrap()
+            .len(),
+        16
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_from_a_newer_spektate_is_refused_by_readers_and_writers() {
+    let server = TestServer::start();
+    PostgresStore::open(&server.url())
+        .unwrap()
+        .ready()
+        .await
+        .unwrap();
+    server.psql(
+        "postgres",
+        "INSERT INTO spektate_schema (version) VALUES (99)",
+    );
+    for store in [
+        PostgresStore::open(&server.url()).unwrap(),
+        PostgresStore::open_existing(&server.url()).unwrap(),
+    ] {
+        let e = store
+            .query("p", &RecordQuery::all())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("schema version 99") && e.contains("newer spektate"),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        server.psql("postgres", "SELECT count(*) FROM spektate_schema"),
+        "2",
+        "nothing was migrated over the newer schema"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_needs_only_select_rights() {
+    let server = TestServer::start();
+    let writer = PostgresStore::open(&server.url()).unwrap();
+    writer.insert(&record("a")).await.unwrap();
+    server.psql(
+        "postgres",
+        "CREATE ROLE viewer LOGIN PASSWORD 'viewer-pw'; \
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO viewer",
+    );
+    let url = format!(
+        "postgres://viewer:viewer-pw@127.0.0.1:{}/postgres",
+        server.port()
+    );
+    let reader = PostgresStore::open_existing(&url).unwrap();
+    let got = reader.query("p", &RecordQuery::all()).await.unwrap();
+    assert_eq!(got[0].image_tag.as_deref(), Some("a"));
+    assert!(
+        reader
+            .run_reports("p", &["1".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(reader.cluster_syncs("p").await.unwrap().is_empty());
+}
