@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::fixtures::{fast, list, load, release_from_deployment, tfs_build};
+use common::fixtures::{fast, list, load, release, tfs_build};
 use serde_json::{Value, json};
 use spektate_azdo::releases::artifact_image;
 use spektate_azdo::{AzureDevOps, AzureRepos};
@@ -295,18 +295,35 @@ async fn a_failed_multi_stage_build_says_its_metadata_stage_failed() {
 #[tokio::test]
 async fn a_release_carries_its_image_version_and_registry() {
     let server = MockServer::start().await;
-    let deployments = load("raw-releases.json");
-    let releases: Vec<Value> = deployments
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(release_from_deployment)
-        .collect();
+    let deployed = release(
+        264,
+        "Dev",
+        "succeeded",
+        "hello-bedrock-master-7254",
+        [
+            "2019-10-31T18:11:30.41Z",
+            "2019-10-31T18:11:43.297Z",
+            "2019-10-31T18:13:07.6Z",
+        ],
+    );
+    let deploying = release(
+        263,
+        "Dev",
+        "inProgress",
+        "hello-bedrock-master-7043",
+        [
+            "2019-10-31T17:00:00Z",
+            "2019-10-31T17:00:12Z",
+            "2019-10-31T17:01:00Z",
+        ],
+    );
     Mock::given(method("GET"))
         .and(path("/fabrikam/hello/_apis/release/releases"))
         .and(query_param("releaseIdFilter", "263,264"))
         .and(query_param("$expand", "environments,artifacts"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(list(releases[..2].to_vec())))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(list(vec![deployed.clone(), deploying])),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -317,7 +334,7 @@ async fn a_release_carries_its_image_version_and_registry() {
     let run = &batch.found["264"];
     assert_eq!(
         (run.kind, run.number.as_deref()),
-        (RunKind::Release, Some("Release-211"))
+        (RunKind::Release, Some("Release-264"))
     );
     assert_eq!(
         (run.status, run.result),
@@ -328,6 +345,7 @@ async fn a_release_carries_its_image_version_and_registry() {
         Some("hello-bedrock-master-7254")
     );
     assert_eq!(run.pipeline.as_deref(), Some("hello-bedrock"));
+    assert_eq!(run.requested_by.as_deref(), Some("Samiya Akhtar"));
     assert_eq!(
         run.queued_at.unwrap().to_rfc3339(),
         "2019-10-31T18:11:30.410+00:00"
@@ -341,11 +359,25 @@ async fn a_release_carries_its_image_version_and_registry() {
         "2019-10-31T18:13:07.600+00:00"
     );
     assert!(run.url.as_deref().unwrap().contains("releaseId=264"));
-    let image = artifact_image(&releases[0]).unwrap();
+    let image = artifact_image(&deployed).unwrap();
     assert_eq!(image.registry.as_deref(), Some("hellorings.azurecr.io"));
+    let running = &batch.found["263"];
     assert_eq!(
-        batch.found["263"].image_version.as_deref(),
+        (running.status, running.result),
+        (RunStatus::InProgress, None)
+    );
+    assert_eq!(
+        running.image_version.as_deref(),
         Some("hello-bedrock-master-7043")
+    );
+    // The artifact is shaped like the one a captured deployment's release carries.
+    let captured = artifact_image(&load("raw-releases.json")[0]["release"]).unwrap();
+    assert_eq!(
+        (captured.version.as_deref(), captured.registry.as_deref()),
+        (
+            Some("hello-bedrock-master-7254"),
+            Some("hellorings.azurecr.io")
+        )
     );
 }
 
@@ -653,13 +685,18 @@ async fn a_500_then_success_is_retried() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    let release = release_from_deployment(&load("raw-releases.json")[0]);
+    let times = [
+        "2019-10-31T18:11:30.41Z",
+        "2019-10-31T18:11:43.297Z",
+        "2019-10-31T18:13:07.6Z",
+    ];
+    let release = release(264, "Dev", "succeeded", "hello-bedrock-master-7254", times);
     Mock::given(path("/fabrikam/hello/_apis/release/releases"))
         .respond_with(ResponseTemplate::new(200).set_body_json(list(vec![release])))
         .mount(&server)
         .await;
     let batch = pipelines(&server).releases(&["264".into()]).await;
-    assert_eq!(batch.found["264"].number.as_deref(), Some("Release-211"));
+    assert_eq!(batch.found["264"].number.as_deref(), Some("Release-264"));
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 

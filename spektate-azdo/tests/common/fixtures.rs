@@ -1,5 +1,5 @@
-//! The captured Azure DevOps responses, and responses built from them in the documented
-//! shapes of endpoints that were not captured.
+//! The captured Azure DevOps responses, and responses built in the documented shapes of
+//! endpoints that were not captured.
 
 use std::time::Duration;
 
@@ -27,58 +27,72 @@ pub fn fast() -> Policy {
     }
 }
 
-fn environment_status(deployment_status: &str) -> &'static str {
-    match deployment_status {
-        "succeeded" => "succeeded",
-        "partiallySucceeded" => "partiallySucceeded",
-        "failed" => "rejected",
-        "inProgress" => "inProgress",
-        _ => "notStarted",
+/// The person every fixture names.
+pub fn identity(name: &str) -> Value {
+    json!({"id": "e8900b94-217f-4a51-9d86-6bbf5d82b6fb", "displayName": name,
+           "uniqueName": "saakhta@microsoft.com",
+           "url": "https://vssps.dev.azure.com/fabrikam/_apis/Identities/e8900b94-217f-4a51-9d86-6bbf5d82b6fb",
+           "imageUrl": "https://dev.azure.com/fabrikam/_api/_common/identityImage?id=e8900b94-217f-4a51-9d86-6bbf5d82b6fb"})
+}
+
+/// The deploy step status (`DeploymentStatus`) of an environment status.
+fn deployment_status(environment_status: &str) -> Option<&'static str> {
+    match environment_status {
+        "succeeded" => Some("succeeded"),
+        "partiallySucceeded" => Some("partiallySucceeded"),
+        "rejected" | "canceled" => Some("failed"),
+        "inProgress" => Some("inProgress"),
+        _ => None,
     }
 }
 
-/// The `releases?$expand=environments,artifacts` element of the release a captured
-/// deployment (`release/deployments` element) belongs to: the release and its artifacts as
-/// captured, with the deployment as the environment's deploy step.
-pub fn release_from_deployment(d: &Value) -> Value {
-    let mut release = d["release"].clone();
-    let status = d["deploymentStatus"].as_str().unwrap_or("notDeployed");
-    release["status"] = json!("active");
-    release["createdOn"] = d["queuedOn"].clone();
-    release["modifiedOn"] = d["lastModifiedOn"].clone();
-    release["createdBy"] = d["requestedBy"].clone();
-    release["createdFor"] = d["requestedFor"].clone();
-    release["releaseDefinition"] = d["releaseDefinition"].clone();
-    release["environments"] = json!([{
-        "id": d["releaseEnvironment"]["id"],
-        "releaseId": d["release"]["id"],
-        "name": d["releaseEnvironment"]["name"],
-        "status": environment_status(status),
-        "rank": 1,
-        "createdOn": d["queuedOn"],
-        "modifiedOn": d["lastModifiedOn"],
-        "deploySteps": [{
-            "id": d["id"],
-            "deploymentId": d["id"],
-            "attempt": d["attempt"],
-            "reason": d["reason"],
-            "status": status,
-            "operationStatus": d["operationStatus"],
-            "queuedOn": d["queuedOn"],
-            "lastModifiedOn": d["lastModifiedOn"],
-            "hasStarted": true,
-            "requestedBy": d["requestedBy"],
-            "requestedFor": d["requestedFor"],
-            "releaseDeployPhases": [{
-                "rank": 1,
-                "phaseType": "agentBasedDeployment",
-                "name": "Agent job",
-                "status": status,
-                "startedOn": d["startedOn"]
-            }]
-        }]
-    }]);
-    release
+/// A classic release in the `Releases - List` shape with `$expand=environments,artifacts`
+/// (the `Release` of the Release REST API): one environment `ring` in `status`
+/// (`EnvironmentStatus`: `notStarted`, `queued`, `inProgress`, `succeeded`, `rejected`,
+/// `canceled`, ...), deployed once, from a container image artifact shaped like the captured
+/// one. `times` are when it was queued, started and last changed.
+pub fn release(id: u64, ring: &str, status: &str, image: &str, times: [&str; 3]) -> Value {
+    let [queued, started, changed] = times;
+    let vsrm =
+        "https://vsrm.dev.azure.com/fabrikam/f8a98d9c-8f11-46ef-89e4-07b4a56d1ad5/_apis/Release";
+    let web = "https://dev.azure.com/fabrikam/f8a98d9c-8f11-46ef-89e4-07b4a56d1ad5/_release";
+    let steps = match deployment_status(status) {
+        Some(step) => json!([{
+            "id": id * 10, "deploymentId": id * 10, "attempt": 1, "reason": "automated",
+            "status": step, "operationStatus": if step == "inProgress" { "phaseInProgress" } else { "approved" },
+            "queuedOn": queued, "lastModifiedOn": changed, "hasStarted": true,
+            "requestedBy": identity("Samiya Akhtar"), "requestedFor": identity("Samiya Akhtar"),
+            "releaseDeployPhases": [{"rank": 1, "phaseType": "agentBasedDeployment", "name": "Agent job",
+                "status": step, "startedOn": started}]
+        }]),
+        None => json!([]),
+    };
+    let mut artifact = load("raw-releases.json")[0]["release"]["artifacts"][0].clone();
+    artifact["definitionReference"]["version"] = json!({"id": image, "name": image});
+    json!({
+        "id": id, "name": format!("Release-{id}"), "status": "active",
+        "createdOn": queued, "modifiedOn": changed,
+        "modifiedBy": identity("Samiya Akhtar"), "createdBy": identity("Samiya Akhtar"),
+        "createdFor": identity("Samiya Akhtar"),
+        "environments": [{
+            "id": id * 10, "releaseId": id, "name": ring, "status": status, "rank": 1,
+            "createdOn": queued, "modifiedOn": changed, "definitionEnvironmentId": 1,
+            "deploySteps": steps, "preDeployApprovals": [], "postDeployApprovals": [],
+            "release": {"id": id, "name": format!("Release-{id}"), "url": format!("{vsrm}/releases/{id}")},
+            "releaseDefinition": {"id": 1, "name": "hello-bedrock"}
+        }],
+        "artifacts": [artifact],
+        "releaseDefinition": {"id": 1, "name": "hello-bedrock", "path": "\\",
+            "url": format!("{vsrm}/definitions/1"),
+            "_links": {"self": {"href": format!("{vsrm}/definitions/1")}, "web": {"href": format!("{web}?definitionId=1")}}},
+        "description": "", "reason": "continuousIntegration", "releaseNameFormat": "Release-$(rev:r)",
+        "keepForever": false, "definitionSnapshotRevision": 1,
+        "logsContainerUrl": format!("{vsrm}/releases/{id}/logs"), "url": format!("{vsrm}/releases/{id}"),
+        "_links": {"self": {"href": format!("{vsrm}/releases/{id}")},
+            "web": {"href": format!("{web}?releaseId={id}&_a=release-summary")}},
+        "tags": [], "projectReference": {"id": "f8a98d9c-8f11-46ef-89e4-07b4a56d1ad5", "name": "hello"},
+        "properties": {}
+    })
 }
 
 /// A build of an Azure Repos repository in the Builds - List shape.
