@@ -191,6 +191,14 @@ impl AzureRepos {
         Ok(non_empty_text(body.get("webUrl")).unwrap_or_else(|| repo.web_url()))
     }
 
+    /// Succeeds when `repo` can be read. Azure Repos answers 404 both for an item it does not
+    /// have and for a repository the token cannot read; when nothing asked for was found, this
+    /// one request tells the two apart, so an unreadable repository is an error rather than
+    /// every object missing.
+    async fn readable(&self, repo: &RepoRef) -> Result<()> {
+        AzureRepos::check(self, repo).await.map(|_| ())
+    }
+
     /// The commits `ids` of `repo` through one `commitsbatch` request; `None` when the
     /// service refuses the batch (one unknown commit fails all of it), with one [`Notice`]
     /// that the caller then asks for each commit on its own.
@@ -489,6 +497,9 @@ impl Repositories for AzureRepos {
                 out.insert(id.clone(), author.clone());
             }
         }
+        if out.is_empty() && !wanted.is_empty() {
+            self.readable(repo).await?;
+        }
         Ok(out)
     }
 
@@ -531,6 +542,9 @@ impl Repositories for AzureRepos {
             for id in by_number.remove(&n).unwrap_or_default() {
                 out.insert(id, pr.clone());
             }
+        }
+        if out.is_empty() && !wanted.is_empty() {
+            self.readable(repo).await?;
         }
         Ok(out)
     }

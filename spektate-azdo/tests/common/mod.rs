@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod azurite;
+pub mod fake_org;
 pub mod fixtures;
 pub mod raw_table;
