@@ -84,17 +84,24 @@ def report(deployments: list[spektate.Deployment], table: Optional[str]) -> None
             print(f"warning: deployment {d.id}: {warning}", file=sys.stderr)
 
 
+def filter_of(args: argparse.Namespace) -> spektate.Filter:
+    """The criteria given on the command line, as one filter for both calls."""
+    return spektate.Filter(service=args.service, ring=args.ring, author=args.author, status=args.status, top=args.top)
+
+
 async def trace(args: argparse.Namespace) -> None:
     tracker = tracker_from_env()
-    deployments = await tracker.deployments(service=args.service, ring=args.ring, author=args.author, status=args.status, top=args.top)
-    table = None if args.json else await tracker.table(service=args.service, ring=args.ring, author=args.author, status=args.status, top=args.top, wide=args.wide)
+    criteria = filter_of(args)
+    deployments = await tracker.deployments(criteria)
+    table = None if args.json else await tracker.table(criteria, wide=args.wide)
     report(deployments, table)
 
 
 def trace_blocking(args: argparse.Namespace) -> None:
     tracker = tracker_from_env()
-    deployments = tracker.deployments_blocking(service=args.service, ring=args.ring, author=args.author, status=args.status, top=args.top)
-    table = None if args.json else tracker.table_blocking(service=args.service, ring=args.ring, author=args.author, status=args.status, top=args.top, wide=args.wide)
+    criteria = filter_of(args)
+    deployments = tracker.deployments_blocking(criteria)
+    table = None if args.json else tracker.table_blocking(criteria, wide=args.wide)
     report(deployments, table)
 
 

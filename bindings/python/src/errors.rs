@@ -1,14 +1,12 @@
 //! The exception classes, one per kind of [`spektate::Error`], and the runner that turns a
 //! Rust future into an awaitable or a blocking call without letting a panic escape.
 
-use std::any::Any;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 
-use futures::FutureExt;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use spektate_bindings_common::guard::{self, Panic};
 
 create_exception!(
     spektate,
@@ -85,26 +83,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown cause".to_string())
-}
-
-/// Runs `fut` to its result, mapping a library error to its exception and a panic to a
+/// A guarded call's outcome: a library error as its exception, a panic as a
 /// [`SpektateError`] (a panic never unwinds into Python).
-async fn guarded<F, T>(fut: F) -> PyResult<T>
-where
-    F: Future<Output = spektate::Result<T>>,
-{
-    match AssertUnwindSafe(fut).catch_unwind().await {
+fn settle<T>(outcome: Result<spektate::Result<T>, Panic>) -> PyResult<T> {
+    match outcome {
         Ok(result) => result.map_err(to_py),
-        Err(panic) => Err(SpektateError::new_err(format!(
-            "internal error: {}",
-            panic_message(&*panic)
-        ))),
+        Err(panic) => Err(SpektateError::new_err(panic.to_string())),
     }
 }
 
@@ -115,7 +99,7 @@ where
     F: Future<Output = spektate::Result<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    pyo3_async_runtimes::tokio::future_into_py(py, guarded(fut))
+    pyo3_async_runtimes::tokio::future_into_py(py, async move { settle(guard::run(fut).await) })
 }
 
 /// The blocking twin: runs `fut` on the same runtime with the GIL released, so other Python
@@ -125,7 +109,7 @@ where
     F: Future<Output = spektate::Result<T>> + Send,
     T: Send,
 {
-    py.detach(|| pyo3_async_runtimes::tokio::get_runtime().block_on(guarded(fut)))
+    py.detach(|| settle(pyo3_async_runtimes::tokio::get_runtime().block_on(guard::run(fut))))
 }
 
 /// Runs a synchronous library call with the GIL released, panics caught.
@@ -134,11 +118,5 @@ where
     F: FnOnce() -> spektate::Result<T> + Send,
     T: Send,
 {
-    py.detach(|| match std::panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result.map_err(to_py),
-        Err(panic) => Err(SpektateError::new_err(format!(
-            "internal error: {}",
-            panic_message(&*panic)
-        ))),
-    })
+    py.detach(|| settle(guard::call(f)))
 }

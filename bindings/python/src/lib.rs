@@ -3,11 +3,18 @@
 //!
 //! One convention holds for every I/O method: `name(...)` returns an awaitable for asyncio
 //! (call it inside a running event loop), and `name_blocking(...)` takes the same
-//! arguments and returns the result directly, with the GIL released while it waits.
+//! arguments and returns the result directly, with the GIL released while it waits. Both
+//! come from one definition ([`twins`]).
 
-mod api;
 mod errors;
+mod filter;
+mod names;
+mod providers;
+mod recorder;
 mod results;
+mod store;
+mod tracker;
+mod twins;
 mod values;
 
 use pyo3::prelude::*;
@@ -16,11 +23,12 @@ use pyo3::prelude::*;
 fn _spektate(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
-    m.add_class::<api::PyStore>()?;
-    m.add_class::<api::PyRecorder>()?;
-    m.add_class::<api::PyTracker>()?;
-    m.add_class::<api::PyGitHub>()?;
-    m.add_class::<api::PyAzureDevOps>()?;
+    m.add_class::<store::PyStore>()?;
+    m.add_class::<recorder::PyRecorder>()?;
+    m.add_class::<filter::PyFilter>()?;
+    m.add_class::<tracker::PyTracker>()?;
+    m.add_class::<providers::PyGitHub>()?;
+    m.add_class::<providers::PyAzureDevOps>()?;
     m.add_class::<results::PyDeployment>()?;
     m.add_class::<results::PyStep>()?;
     m.add_class::<results::PyRun>()?;

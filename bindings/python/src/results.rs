@@ -11,6 +11,8 @@ use spektate::{
     Stage, Step,
 };
 
+use spektate_bindings_common::words::word;
+
 use crate::values::{dict, json, member, member_opt};
 
 /// `repr()` of an optional string, Python style.
@@ -388,13 +390,6 @@ impl PyRun {
             word(&self.0.status)
         )
     }
-}
-
-fn word<E: serde::Serialize>(value: &E) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// One pipeline step of a deployment (image, metadata or manifest).

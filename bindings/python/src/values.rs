@@ -1,21 +1,13 @@
 //! Conversions between Python values and the library's: enum members, JSON documents,
-//! datetimes and keyword arguments. Every accepted word or shape is the library's own.
+//! datetimes and word arguments. Every accepted word or shape is the library's own.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use spektate_bindings_common::words::word;
 
 use crate::errors::invalid;
-
-/// The JSON word serde gives a library enum value (`inProgress`, `manualHldEdit`, `github`).
-fn word<E: Serialize>(value: &E) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        other => format!("{other:?}"),
-    }
-}
 
 /// The member of the Python enum `class` (in `spektate._enums`) for a library enum value.
 pub fn member<'py, E: Serialize>(
@@ -44,25 +36,23 @@ pub fn json<'py, T: Serialize + ?Sized>(py: Python<'py>, value: &T) -> PyResult<
     py.import("json")?.call_method1("loads", (text,))
 }
 
-/// A library enum from a Python enum member or its word, through the library's serde names.
-pub fn parse_word<E: DeserializeOwned>(field: &str, value: &Bound<'_, PyAny>) -> PyResult<E> {
-    let text: String = value.extract().map_err(|_| {
+/// A word argument (`status`, `kind`, `result`): a `str`, or a member of a `spektate` enum
+/// (whose value is its word).
+pub fn word_of(field: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    value.extract().map_err(|_| {
         invalid(
             field,
             format!("{} is not a string or a spektate enum member", repr(value)),
         )
-    })?;
-    serde_json::from_value(serde_json::Value::String(text.clone()))
-        .map_err(|e| invalid(field, format!("'{text}': {}", serde_reason(&e))))
+    })
 }
 
-/// serde's reason without its position suffix.
-fn serde_reason(e: &serde_json::Error) -> String {
-    let s = e.to_string();
-    match s.find(" at line ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
+/// An optional word argument; `None` when not given.
+pub fn word_arg(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    value
+        .filter(|v| !v.is_none())
+        .map(|v| word_of(field, v))
+        .transpose()
 }
 
 /// `repr(value)` for messages.

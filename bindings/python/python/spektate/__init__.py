@@ -12,6 +12,9 @@ Every I/O method comes in two forms, by one convention:
   scripts; the GIL is released while it waits, so threads run meanwhile. Don't call it
   from a coroutine: it would hold up the event loop.
 
+``Tracker.deployments`` and ``Tracker.table`` take a ``Filter`` (``Filter(ring="prod",
+status="in-progress")``) or its criteria as keyword arguments.
+
 Example::
 
     import asyncio
@@ -33,6 +36,7 @@ from ._spektate import (
     ConfigError,
     ConflictError,
     Deployment,
+    Filter,
     GitHub,
     NotFoundError,
     ProviderError,
@@ -61,6 +65,7 @@ __all__ = [
     "ConflictError",
     "Deployment",
     "DeploymentKind",
+    "Filter",
     "GitHub",
     "NotFoundError",
     "ProviderError",

@@ -6,7 +6,9 @@ blocking twin ``name_blocking`` with the same arguments that returns the result 
 
 import os
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Optional, Union, final
+from typing import Any, Awaitable, Literal, Optional, Union, final
+
+from typing_extensions import TypedDict, Unpack
 
 from ._enums import DeploymentKind, RepoHost, RunKind, RunResult, RunStatus, Status, StepState
 
@@ -35,6 +37,27 @@ class AuthError(ProviderError):
 
 StoreLike = Union["Store", str, "os.PathLike[str]"]
 DateTimeArg = Optional[datetime]
+
+StatusWord = Literal["complete", "inProgress", "failed", "canceled", "incomplete", "in-progress", "succeeded"]
+"""The words a status filter takes: the ``Status`` values, ``spektate get``'s ``in-progress``, and
+``succeeded`` (the dashboard's word for ``complete``). Any spelling of them is accepted."""
+KindWord = Literal["deployment", "manualHldEdit", "manual-hld-edit"]
+"""The words a kind filter takes: the ``DeploymentKind`` values and ``spektate get``'s ``manual-hld-edit``."""
+
+class FilterCriteria(TypedDict, total=False):
+    """The keyword arguments of ``Filter``, which ``Tracker.deployments`` and ``Tracker.table`` take too."""
+
+    service: Optional[str]
+    ring: Optional[str]
+    author: Optional[str]
+    image_tag: Optional[str]
+    run_id: Optional[str]
+    commit: Optional[str]
+    deployment_id: Optional[str]
+    kind: Union[DeploymentKind, KindWord, str, None]
+    status: Union[Status, StatusWord, str, None]
+    keyword: Optional[str]
+    top: Optional[int]
 
 @final
 class Store:
@@ -177,6 +200,50 @@ class AzureDevOps:
     def check_blocking(self) -> str: ...
 
 @final
+class Filter:
+    """Which deployments to show; every given criterion must hold. Reusable; compares by value."""
+
+    def __init__(
+        self,
+        *,
+        service: Optional[str] = None,
+        ring: Optional[str] = None,
+        author: Optional[str] = None,
+        image_tag: Optional[str] = None,
+        run_id: Optional[str] = None,
+        commit: Optional[str] = None,
+        deployment_id: Optional[str] = None,
+        kind: Union[DeploymentKind, KindWord, str, None] = None,
+        status: Union[Status, StatusWord, str, None] = None,
+        keyword: Optional[str] = None,
+        top: Optional[int] = None,
+    ) -> None:
+        """``kind`` and ``status`` take a member or a word in any spelling ``spektate get`` accepts;
+        ``top`` keeps the newest N (1 or more). A bad value raises ``ConfigError``."""
+    @property
+    def service(self) -> Optional[str]: ...
+    @property
+    def ring(self) -> Optional[str]: ...
+    @property
+    def author(self) -> Optional[str]: ...
+    @property
+    def image_tag(self) -> Optional[str]: ...
+    @property
+    def run_id(self) -> Optional[str]: ...
+    @property
+    def commit(self) -> Optional[str]: ...
+    @property
+    def deployment_id(self) -> Optional[str]: ...
+    @property
+    def kind(self) -> Optional[DeploymentKind]: ...
+    @property
+    def status(self) -> Optional[Status]: ...
+    @property
+    def keyword(self) -> Optional[str]: ...
+    @property
+    def top(self) -> Optional[int]: ...
+
+@final
 class Tracker:
     """Joins a store's records with what providers know into deployments, and keeps them fresh."""
 
@@ -196,69 +263,18 @@ class Tracker:
     def partition(self) -> str: ...
     @property
     def store(self) -> Store: ...
-    def deployments(
-        self,
-        *,
-        service: Optional[str] = None,
-        ring: Optional[str] = None,
-        author: Optional[str] = None,
-        image_tag: Optional[str] = None,
-        run_id: Optional[str] = None,
-        commit: Optional[str] = None,
-        deployment_id: Optional[str] = None,
-        kind: Union[DeploymentKind, str, None] = None,
-        status: Union[Status, str, None] = None,
-        keyword: Optional[str] = None,
-        top: Optional[int] = None,
-    ) -> Awaitable[list[Deployment]]:
-        """Newest first. The first call refreshes; later calls answer from the last ``refresh()``."""
+    def deployments(self, filter: Optional[Filter] = None, **criteria: Unpack[FilterCriteria]) -> Awaitable[list[Deployment]]:
+        """The deployments that pass ``filter`` (or the criteria given as keywords, not both), newest
+        first. The first call refreshes; later calls answer from the last ``refresh()``."""
     def deployments_blocking(
-        self,
-        *,
-        service: Optional[str] = None,
-        ring: Optional[str] = None,
-        author: Optional[str] = None,
-        image_tag: Optional[str] = None,
-        run_id: Optional[str] = None,
-        commit: Optional[str] = None,
-        deployment_id: Optional[str] = None,
-        kind: Union[DeploymentKind, str, None] = None,
-        status: Union[Status, str, None] = None,
-        keyword: Optional[str] = None,
-        top: Optional[int] = None,
+        self, filter: Optional[Filter] = None, **criteria: Unpack[FilterCriteria]
     ) -> list[Deployment]: ...
     def table(
-        self,
-        *,
-        service: Optional[str] = None,
-        ring: Optional[str] = None,
-        author: Optional[str] = None,
-        image_tag: Optional[str] = None,
-        run_id: Optional[str] = None,
-        commit: Optional[str] = None,
-        deployment_id: Optional[str] = None,
-        kind: Union[DeploymentKind, str, None] = None,
-        status: Union[Status, str, None] = None,
-        keyword: Optional[str] = None,
-        top: Optional[int] = None,
-        wide: bool = False,
+        self, filter: Optional[Filter] = None, *, wide: bool = False, **criteria: Unpack[FilterCriteria]
     ) -> Awaitable[str]:
         """The table ``spektate get`` prints for them (``wide=True``: ``-o wide``); just the header when there are none."""
     def table_blocking(
-        self,
-        *,
-        service: Optional[str] = None,
-        ring: Optional[str] = None,
-        author: Optional[str] = None,
-        image_tag: Optional[str] = None,
-        run_id: Optional[str] = None,
-        commit: Optional[str] = None,
-        deployment_id: Optional[str] = None,
-        kind: Union[DeploymentKind, str, None] = None,
-        status: Union[Status, str, None] = None,
-        keyword: Optional[str] = None,
-        top: Optional[int] = None,
-        wide: bool = False,
+        self, filter: Optional[Filter] = None, *, wide: bool = False, **criteria: Unpack[FilterCriteria]
     ) -> str: ...
     def refresh(self) -> Awaitable[RefreshStats]:
         """Reads what changed in the store and re-fetches only what can still change."""
