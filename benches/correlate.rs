@@ -27,7 +27,7 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
     let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let rings = ["dev", "qa", "prod"];
     let ids = |i: usize| (100_000 + i, 500_000 + i, 900_000 + i);
-    let commit = |i: usize| format!("{:040x}", i * 7919 + 1);
+    let commit = |i: usize| sha(i as u64 * 3 + 1);
 
     let records: Vec<Arc<Record>> = (0..n)
         .map(|i| {
@@ -42,8 +42,8 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
             r.p2 = Some(if i % 10 == 0 { p1 } else { p2 }.to_string());
             r.p3 = Some(p3.to_string());
             r.env = Some(rings[i % 3].to_string());
-            r.hld_commit_id = Some(format!("{:040x}", i * 104_729 + 3));
-            r.manifest_commit_id = Some(format!("{:040x}", i * 1_299_709 + 5));
+            r.hld_commit_id = Some(sha(i as u64 * 3 + 2));
+            r.manifest_commit_id = Some(sha(i as u64 * 3 + 3));
             r.pr = Some(format!("{}", i + 1));
             r.source_repo = Some(format!(
                 "https://dev.azure.com/fabrikam/project/_git/service-{svc}"
@@ -87,12 +87,13 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
                         finished_at: run.finished_at,
                     })
                     .collect();
-                k.stages.insert(id.clone(), Lookup::Found(stages));
+                k.stages.insert(id.as_str().into(), Lookup::Found(stages));
             }
-            k.runs_mut(kind).insert(id, Lookup::Found(Arc::new(run)));
+            k.runs_mut(kind)
+                .insert(id.into(), Lookup::Found(Arc::new(run)));
         }
     }
-    let manifest_commit = |i: usize| format!("{:040x}", i * 1_299_709 + 5);
+    let manifest_commit = |i: usize| sha(i as u64 * 3 + 3);
     let sync = |cluster: String, i: usize| ClusterSync {
         cluster,
         commit: manifest_commit(i),
@@ -120,13 +121,10 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
             url: None,
         };
         k.authors
-            .entry(format!(
-                "dev.azure.com/fabrikam/project/service-{}",
-                i % SERVICES
-            ))
+            .entry(format!("dev.azure.com/fabrikam/project/service-{}", i % SERVICES).into())
             .or_default()
             .insert(
-                commit(i),
+                commit(i).into(),
                 if i % 100 == 0 {
                     Lookup::Failed(down.clone())
                 } else {
@@ -150,9 +148,21 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
         k.pull_requests
             .entry("dev.azure.com/fabrikam/project/hld".into())
             .or_default()
-            .insert(format!("{}", i + 1), Lookup::Found(Arc::new(pr)));
+            .insert(format!("{}", i + 1).into(), Lookup::Found(Arc::new(pr)));
     }
     (records, k)
+}
+
+/// A commit id as git makes them: 40 hex digits that look random (splitmix64 of `n`).
+fn sha(n: u64) -> String {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (a, b, c) = (mix(n), mix(n ^ 0xa5a5), mix(n ^ 0x5a5a));
+    format!("{a:016x}{b:016x}{:08x}", c as u32)
 }
 
 fn bench(c: &mut Criterion) {

@@ -45,7 +45,7 @@ fn know(runs: &[Run]) -> Knowledge {
     let mut k = Knowledge::default();
     for r in runs {
         k.runs_mut(r.kind)
-            .insert(r.id.clone(), Lookup::Found(Arc::new(r.clone())));
+            .insert(r.id.as_str().into(), Lookup::Found(Arc::new(r.clone())));
     }
     k
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::key::Key;
 use super::status;
+use super::tables::Tables;
 use crate::model::deployment::{
     Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Step, StepName, StepState,
 };
@@ -41,7 +43,7 @@ impl<T> Lookup<T> {
 pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Items (commits or pull requests) of each repository: repository key → id → lookup.
-pub type PerRepo<T> = Map<String, Map<String, Lookup<T>>>;
+pub type PerRepo<T> = Map<Key, Map<Key, Lookup<T>>>;
 
 /// The lookup of `id` in `repo_key`, without allocating.
 pub fn per_repo_get<'a, T>(map: &'a PerRepo<T>, repo_key: &str, id: &str) -> Option<&'a Lookup<T>> {
@@ -63,24 +65,24 @@ pub struct RepoDefaults {
 #[derive(Debug, Clone, Default)]
 pub struct Knowledge {
     /// Builds by id (p1, p3, and p2 of multi-stage runs).
-    pub builds: Map<String, Lookup<Arc<Run>>>,
+    pub builds: Map<Key, Lookup<Arc<Run>>>,
     /// Releases by id (p2).
-    pub releases: Map<String, Lookup<Arc<Run>>>,
+    pub releases: Map<Key, Lookup<Arc<Run>>>,
     /// Stages of multi-stage runs by build id.
-    pub stages: Map<String, Lookup<Vec<Stage>>>,
+    pub stages: Map<Key, Lookup<Vec<Stage>>>,
     /// Commit authors by repository key and commit.
     pub authors: PerRepo<Arc<Author>>,
     /// Pull requests by repository key and id.
     pub pull_requests: PerRepo<Arc<PullRequest>>,
     /// Sync tags by manifest repository key.
-    pub sync_tags: Map<String, Lookup<Vec<ClusterSync>>>,
+    pub sync_tags: Map<Key, Lookup<Vec<ClusterSync>>>,
     /// Clusters that reported their manifest commit to the store.
     pub cluster_reports: Vec<ClusterSync>,
 }
 
 impl Knowledge {
     /// The lookup table for runs of `kind`.
-    pub fn runs(&self, kind: RunKind) -> &Map<String, Lookup<Arc<Run>>> {
+    pub fn runs(&self, kind: RunKind) -> &Map<Key, Lookup<Arc<Run>>> {
         match kind {
             RunKind::Build => &self.builds,
             RunKind::Release => &self.releases,
@@ -88,7 +90,7 @@ impl Knowledge {
     }
 
     /// The mutable lookup table for runs of `kind`.
-    pub fn runs_mut(&mut self, kind: RunKind) -> &mut Map<String, Lookup<Arc<Run>>> {
+    pub fn runs_mut(&mut self, kind: RunKind) -> &mut Map<Key, Lookup<Arc<Run>>> {
         match kind {
             RunKind::Build => &mut self.builds,
             RunKind::Release => &mut self.releases,
@@ -117,6 +119,8 @@ pub struct RepoEntry {
     pub repo: Arc<RepoRef>,
     /// Its [`RepoRef::key`].
     pub key: Arc<str>,
+    /// Its place in the [`RepoCache`] that parsed it, if one did.
+    pub(crate) slot: Option<usize>,
 }
 
 /// Parses each distinct repository URL once; records borrow the parsed entries.
@@ -130,13 +134,14 @@ pub struct RepoCache<'a> {
 impl<'a> RepoCache<'a> {
     /// A cache falling back to `defaults` for records that name no repository.
     pub fn new(defaults: &RepoDefaults) -> Self {
-        let entry = |r: &Option<RepoRef>| r.as_ref().map(|r| RepoEntry::new(r.clone()));
+        let entry =
+            |r: &Option<RepoRef>, slot| r.as_ref().map(|r| RepoEntry::new(r.clone(), Some(slot)));
         RepoCache {
             parsed: Map::default(),
             entries: vec![
-                entry(&defaults.source_repo),
-                entry(&defaults.hld_repo),
-                entry(&defaults.manifest_repo),
+                entry(&defaults.source_repo, 0),
+                entry(&defaults.hld_repo, 1),
+                entry(&defaults.manifest_repo, 2),
             ],
         }
     }
@@ -148,7 +153,7 @@ impl<'a> RepoCache<'a> {
         };
         let entries = &mut self.entries;
         let at = *self.parsed.entry(u).or_insert_with(|| {
-            let entry = RepoRef::parse(u).ok().map(RepoEntry::new)?;
+            let entry = RepoEntry::new(RepoRef::parse(u).ok()?, Some(entries.len()));
             entries.push(Some(entry));
             Some(entries.len() - 1)
         });
@@ -172,10 +177,11 @@ impl<'a> RepoCache<'a> {
 }
 
 impl RepoEntry {
-    fn new(repo: RepoRef) -> Self {
+    fn new(repo: RepoRef, slot: Option<usize>) -> Self {
         RepoEntry {
             key: repo.key().into(),
             repo: Arc::new(repo),
+            slot,
         }
     }
 }
@@ -204,13 +210,13 @@ pub fn author_source<'r, 'c>(
 ) -> Option<(Cow<'c, RepoEntry>, &'r str)> {
     let from_run = |run: Option<&Arc<Run>>| {
         run.and_then(|r| r.repository.as_ref())
-            .map(|r| Cow::Owned(RepoEntry::new(r.clone())))
+            .map(|r| Cow::Owned(RepoEntry::new(r.clone(), None)))
     };
     if is_manual_edit(record) {
         let p3 = record
             .p3
             .as_ref()
-            .and_then(|id| k.builds.get(id))
+            .and_then(|id| k.builds.get(id.as_str()))
             .and_then(Lookup::found);
         let repo = repos.hld.map(Cow::Borrowed).or_else(|| from_run(p3))?;
         return Some((repo, record.hld_commit_id.as_deref()?));
@@ -218,7 +224,7 @@ pub fn author_source<'r, 'c>(
     let p1 = record
         .p1
         .as_ref()
-        .and_then(|id| k.builds.get(id))
+        .and_then(|id| k.builds.get(id.as_str()))
         .and_then(Lookup::found);
     let repo = repos.source.map(Cow::Borrowed).or_else(|| from_run(p1))?;
     let commit = record
@@ -294,13 +300,22 @@ pub fn deployment(
         return None;
     }
     let mut cache = RepoCache::new(defaults);
-    Some(join(record, &resolved, k, &cache.repos(record), now))
+    let mut tables = Tables::new(k);
+    Some(join(
+        record,
+        &resolved,
+        k,
+        &mut tables,
+        &cache.repos(record),
+        now,
+    ))
 }
 
-fn join(
+fn join<'k>(
     record: &Arc<Record>,
-    resolved: &Resolved<'_>,
-    k: &Knowledge,
+    resolved: &Resolved<'k>,
+    k: &'k Knowledge,
+    tables: &mut Tables<'k>,
     repos: &RecordRepos,
     now: DateTime<Utc>,
 ) -> Deployment {
@@ -316,7 +331,7 @@ fn join(
 
     if multi_stage {
         if let Some(run) = image.as_ref().and_then(|s| s.run.clone()) {
-            let stages = match k.stages.get(&run.id) {
+            let stages = match k.stages.get(run.id.as_str()) {
                 Some(Lookup::Found(s)) => s.as_slice(),
                 Some(Lookup::Failed(why)) => {
                     warnings.push(warning(Subject::Stages, &run.id, None, why));
@@ -339,7 +354,7 @@ fn join(
     let (r1, r2, r3) = (run_of(&image), run_of(&metadata), run_of(&manifest));
 
     let author = author_source(record, repos, k).and_then(|(repo, commit)| {
-        match per_repo_get(&k.authors, &repo.key, commit) {
+        match tables.author(&repo, commit) {
             Some(Lookup::Found(a)) => Some(a.clone()),
             Some(Lookup::Failed(why)) => {
                 warnings.push(warning(Subject::Author, commit, Some(&repo.key), why));
@@ -349,7 +364,7 @@ fn join(
         }
     });
     let pull_request = match (&record.pr, repos.hld) {
-        (Some(pr), Some(repo)) => match per_repo_get(&k.pull_requests, &repo.key, pr) {
+        (Some(pr), Some(repo)) => match tables.pull_request(repo, pr) {
             Some(Lookup::Found(p)) => Some(p.clone()),
             Some(Lookup::Failed(why)) => {
                 warnings.push(warning(Subject::PullRequest, pr, Some(&repo.key), why));
@@ -361,23 +376,11 @@ fn join(
     };
     let mut clusters = Vec::new();
     if let Some(commit) = &record.manifest_commit_id {
-        let tags = repos.manifest.and_then(|r| match k.sync_tags.get(&*r.key) {
-            Some(Lookup::Found(t)) => Some(t.as_slice()),
-            Some(Lookup::Failed(why)) => {
-                warnings.push(warning(Subject::SyncTags, &r.key, None, why));
-                None
-            }
-            _ => None,
-        });
-        for sync in tags.unwrap_or_default().iter().chain(&k.cluster_reports) {
-            if sync.runs(commit)
-                && !clusters
-                    .iter()
-                    .any(|c: &ClusterSync| c.cluster == sync.cluster)
-            {
-                clusters.push(sync.clone());
-            }
+        let syncs = tables.syncs(repos.manifest);
+        if let (Some(why), Some(r)) = (syncs.failed, repos.manifest) {
+            warnings.push(warning(Subject::SyncTags, &r.key, None, why));
         }
+        clusters = syncs.running(commit);
     }
 
     let started_at = [r1, r2, r3]
@@ -419,6 +422,7 @@ pub fn correlate(
     now: DateTime<Utc>,
 ) -> Vec<Deployment> {
     let mut cache = RepoCache::new(defaults);
+    let mut tables = Tables::new(k);
     // One pass over the records (each lookup done once, while its data is in cache), then a
     // sort of small keys, then one move of each deployment into its place.
     let mut built: Vec<Option<Deployment>> = Vec::with_capacity(records.len());
@@ -428,7 +432,7 @@ pub fn correlate(
             continue;
         }
         let repos = cache.repos(record);
-        built.push(Some(join(record, &resolved, k, &repos, now)));
+        built.push(Some(join(record, &resolved, k, &mut tables, &repos, now)));
     }
     let mut order: Vec<(DateTime<Utc>, usize)> = built
         .iter()

@@ -23,8 +23,8 @@ use crate::stored_runs::StoredRuns;
 /// The result of the last refresh.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// Deployments, newest first.
-    pub deployments: Vec<Deployment>,
+    /// Deployments, newest first; shared, so a refresh that changes nothing copies none.
+    pub deployments: Arc<Vec<Deployment>>,
     /// Records whose runs the CI says are gone; not shown, pruned by [`Tracker::prune_expired`].
     pub expired: Vec<Record>,
     /// When the refresh finished; `None` before the first.
@@ -237,7 +237,7 @@ impl Tracker {
         if self.snapshot().refreshed_at.is_none() {
             self.refresh().await?;
         }
-        Ok(filter.apply(&self.snapshot().deployments))
+        Ok(filter.apply(self.snapshot().deployments.iter()))
     }
 
     /// The result of the last refresh.

@@ -160,7 +160,7 @@ async fn fetch_runs<'w>(
         ];
         for (id, kind, repo) in steps {
             let Some(id) = id else { continue };
-            let stale = match state.knowledge.runs(kind).get(id) {
+            let stale = match state.knowledge.runs(kind).get(id.as_str()) {
                 None | Some(Lookup::Failed(_)) => true,
                 Some(Lookup::Found(run)) => !run.is_final(),
                 Some(Lookup::Missing) => false,
@@ -183,13 +183,13 @@ async fn fetch_runs<'w>(
     for (kind, found, served_by) in futures::future::join_all(jobs).await {
         for (id, lookup) in found {
             let table = state.knowledge.runs_mut(kind);
-            if table.get(&id) != Some(&lookup) {
+            if table.get(id.as_str()) != Some(&lookup) {
                 changes.runs = true;
             }
             if kind == RunKind::Build {
                 changes.refetched.insert(id.clone());
             }
-            table.insert(id, lookup);
+            table.insert(id.into(), lookup);
         }
         state.served_by.extend(served_by);
     }
@@ -208,10 +208,13 @@ async fn fetch_stages(
     let mut seen = HashSet::new();
     for record in work.iter().filter(|r| join::is_multi_stage(r)) {
         let Some(id) = &record.p1 else { continue };
-        let Some(Lookup::Found(run)) = state.knowledge.builds.get(id) else {
+        let Some(Lookup::Found(run)) = state.knowledge.builds.get(id.as_str()) else {
             continue;
         };
-        let known = matches!(state.knowledge.stages.get(id), Some(Lookup::Found(_)));
+        let known = matches!(
+            state.knowledge.stages.get(id.as_str()),
+            Some(Lookup::Found(_))
+        );
         let ok = run.result.is_some_and(RunResult::is_success);
         if !ok && (changes.refetched.contains(id) || !known) && seen.insert(id.clone()) {
             if let Some(&index) = state.served_by.get(id) {
@@ -220,8 +223,12 @@ async fn fetch_stages(
         }
     }
     for (id, stages) in fetch::stages(&inner.pipelines, jobs, inner.concurrency).await {
-        changes.learned |=
-            state.knowledge.stages.insert(id, stages.clone()).as_ref() != Some(&stages);
+        changes.learned |= state
+            .knowledge
+            .stages
+            .insert(id.into(), stages.clone())
+            .as_ref()
+            != Some(&stages);
     }
 }
 
@@ -285,13 +292,17 @@ async fn fetch_people<'w>(
     );
     for ((repo, id), lookup) in authors {
         let lookup = shared(lookup);
-        let slot = state.knowledge.authors.entry(repo).or_default();
-        changes.learned |= slot.insert(id, lookup.clone()).as_ref() != Some(&lookup);
+        let slot = state.knowledge.authors.entry(repo.into()).or_default();
+        changes.learned |= slot.insert(id.into(), lookup.clone()).as_ref() != Some(&lookup);
     }
     for ((repo, id), lookup) in prs {
         let lookup = shared(lookup);
-        let slot = state.knowledge.pull_requests.entry(repo).or_default();
-        changes.learned |= slot.insert(id, lookup.clone()).as_ref() != Some(&lookup);
+        let slot = state
+            .knowledge
+            .pull_requests
+            .entry(repo.into())
+            .or_default();
+        changes.learned |= slot.insert(id.into(), lookup.clone()).as_ref() != Some(&lookup);
     }
 }
 
@@ -309,7 +320,7 @@ async fn fetch_sync_tags<'w>(
 ) {
     let mut waiting: HashSet<String> = HashSet::new();
     let mut newest: HashSet<(Option<&str>, Option<&str>)> = HashSet::new();
-    for d in &previous.deployments {
+    for d in previous.deployments.iter() {
         if d.manifest_commit_id().is_some()
             && newest.insert((d.service(), d.ring()))
             && !d.is_synced()
@@ -334,7 +345,7 @@ async fn fetch_sync_tags<'w>(
         .filter(|(key, _)| {
             all || waiting.contains(*key)
                 || matches!(
-                    state.knowledge.sync_tags.get(*key),
+                    state.knowledge.sync_tags.get(key.as_str()),
                     None | Some(Lookup::Failed(_))
                 )
         })
@@ -344,7 +355,7 @@ async fn fetch_sync_tags<'w>(
         changes.learned |= state
             .knowledge
             .sync_tags
-            .insert(key, lookup.clone())
+            .insert(key.into(), lookup.clone())
             .as_ref()
             != Some(&lookup);
     }
@@ -398,7 +409,7 @@ fn publish(
             .collect();
         state.candidates = Some(candidates);
         Snapshot {
-            deployments,
+            deployments: Arc::new(deployments),
             expired,
             refreshed_at: Some(now),
         }

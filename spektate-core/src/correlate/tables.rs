@@ -1,0 +1,168 @@
+//! Each repository's author, pull-request and cluster tables, found once per correlation
+//! instead of once per record: a join of many records then hashes only the commit or pull
+//! request it looks for, and compares a manifest commit only with syncs sharing its prefix.
+
+use std::sync::Arc;
+
+use super::join::{Knowledge, Lookup, Map, RepoEntry};
+use super::key::Key;
+use crate::model::deployment::{Author, ClusterSync, PullRequest, commits_match};
+use crate::warnings::Reason;
+
+/// The first seven characters of a commit id, lower-cased: the shortest prefix that names
+/// a commit ([`commits_match`]). `None` for a shorter id.
+type Prefix = [u8; 7];
+
+fn prefix(commit: &str) -> Option<Prefix> {
+    let bytes = commit.trim().as_bytes().get(..7)?;
+    let mut p = [0; 7];
+    for (to, from) in p.iter_mut().zip(bytes) {
+        *to = from.to_ascii_lowercase();
+    }
+    Some(p)
+}
+
+/// The clusters that may run a manifest repository's commits: its sync tags, then the
+/// clusters that reported to the store, each with its commit's prefix.
+#[derive(Default)]
+pub(crate) struct Syncs<'k> {
+    /// Why the sync tags could not be read, when they could not.
+    pub failed: Option<&'k Reason>,
+    candidates: Vec<(Option<Prefix>, &'k ClusterSync)>,
+}
+
+impl<'k> Syncs<'k> {
+    fn new(tags: Option<&'k Lookup<Vec<ClusterSync>>>, reports: &'k [ClusterSync]) -> Self {
+        let (tags, failed) = match tags {
+            Some(Lookup::Found(t)) => (t.as_slice(), None),
+            Some(Lookup::Failed(why)) => (&[][..], Some(why)),
+            _ => (&[][..], None),
+        };
+        Syncs {
+            failed,
+            candidates: tags
+                .iter()
+                .chain(reports)
+                .map(|s| (prefix(&s.commit), s))
+                .collect(),
+        }
+    }
+
+    /// The clusters running `commit`, each once (a sync tag before a report of the same
+    /// cluster).
+    pub fn running(&self, commit: &str) -> Vec<ClusterSync> {
+        let wanted = prefix(commit);
+        let mut clusters: Vec<ClusterSync> = Vec::new();
+        for (p, sync) in &self.candidates {
+            let maybe = wanted.is_none() || p.is_none() || *p == wanted;
+            if maybe
+                && commits_match(&sync.commit, commit)
+                && !clusters.iter().any(|c| c.cluster == sync.cluster)
+            {
+                clusters.push((*sync).clone());
+            }
+        }
+        clusters
+    }
+}
+
+/// The tables of one repository.
+struct RepoTables<'k> {
+    authors: Option<&'k Map<Key, Lookup<Arc<Author>>>>,
+    pull_requests: Option<&'k Map<Key, Lookup<Arc<PullRequest>>>>,
+    syncs: Syncs<'k>,
+}
+
+/// The tables of every repository met so far, by the slot of its [`RepoEntry`].
+pub(crate) struct Tables<'k> {
+    k: &'k Knowledge,
+    by_slot: Vec<Option<RepoTables<'k>>>,
+    unnamed: Syncs<'k>,
+}
+
+impl<'k> Tables<'k> {
+    pub fn new(k: &'k Knowledge) -> Self {
+        Tables {
+            k,
+            by_slot: Vec::new(),
+            unnamed: Syncs::new(None, &k.cluster_reports),
+        }
+    }
+
+    fn of(&mut self, repo: &RepoEntry) -> Option<&RepoTables<'k>> {
+        let slot = repo.slot?;
+        if self.by_slot.len() <= slot {
+            self.by_slot.resize_with(slot + 1, || None);
+        }
+        let k = self.k;
+        Some(self.by_slot[slot].get_or_insert_with(|| RepoTables {
+            authors: k.authors.get(&*repo.key),
+            pull_requests: k.pull_requests.get(&*repo.key),
+            syncs: Syncs::new(k.sync_tags.get(&*repo.key), &k.cluster_reports),
+        }))
+    }
+
+    /// The author of `commit` in `repo`.
+    pub fn author(&mut self, repo: &RepoEntry, commit: &str) -> Option<&'k Lookup<Arc<Author>>> {
+        match self.of(repo) {
+            Some(t) => t.authors?.get(commit),
+            None => self.k.authors.get(&*repo.key)?.get(commit),
+        }
+    }
+
+    /// Pull request `id` of `repo`.
+    pub fn pull_request(
+        &mut self,
+        repo: &RepoEntry,
+        id: &str,
+    ) -> Option<&'k Lookup<Arc<PullRequest>>> {
+        match self.of(repo) {
+            Some(t) => t.pull_requests?.get(id),
+            None => self.k.pull_requests.get(&*repo.key)?.get(id),
+        }
+    }
+
+    /// The syncs of manifest repository `repo` (the cluster reports alone without one).
+    pub fn syncs(&mut self, repo: Option<&RepoEntry>) -> &Syncs<'k> {
+        if let Some(r) = repo {
+            self.of(r);
+            if let Some(Some(t)) = r.slot.and_then(|slot| self.by_slot.get(slot)) {
+                return &t.syncs;
+            }
+        }
+        &self.unnamed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync(cluster: &str, commit: &str) -> ClusterSync {
+        ClusterSync {
+            cluster: cluster.into(),
+            commit: commit.into(),
+            synced_at: None,
+            tagger: None,
+        }
+    }
+
+    #[test]
+    fn clusters_match_by_prefix_in_any_case_each_cluster_once() {
+        let full = "A1B2C3D4e5f60718293a4b5c6d7e8f9012345678";
+        let tags = Lookup::Found(vec![
+            sync("east", full),
+            sync("west", "a1b2c3d"),
+            sync("north", "ffffffffffffffffffffffffffffffffffffffff"),
+        ]);
+        let reports = [sync("east", full), sync("edge", "a1b2c3d4")];
+        let syncs = Syncs::new(Some(&tags), &reports);
+        let names = |c: Vec<ClusterSync>| c.into_iter().map(|c| c.cluster).collect::<Vec<_>>();
+        assert_eq!(
+            names(syncs.running(&full.to_lowercase())),
+            ["east", "west", "edge"]
+        );
+        assert_eq!(names(syncs.running("a1b2c3")), Vec::<String>::new());
+        assert_eq!(names(syncs.running("  FFFFFFF ")), ["north"]);
+    }
+}
