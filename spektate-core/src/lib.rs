@@ -46,6 +46,7 @@ pub mod testkit;
 pub mod tracker;
 pub mod url_encode;
 pub mod warnings;
+pub mod window;
 
 pub use correlate::{Knowledge, Lookup, RepoDefaults, correlate};
 pub use error::{Error, Result};
@@ -69,6 +70,7 @@ pub use store::sqlite::SqliteStore;
 pub use store::{RecordQuery, RecordStore};
 pub use stored_runs::StoredRuns;
 pub use tracker::{RefreshStats, Snapshot, Tracker, TrackerBuilder, trace};
+pub use window::Window;
 
 /// Re-exported so implementors of the provider traits use the same version.
 pub use async_trait::async_trait;

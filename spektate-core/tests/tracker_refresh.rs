@@ -10,7 +10,7 @@ use spektate_core::testkit::{FakeCi, FakeRepos, FaultyStore};
 use spektate_core::{
     ClusterSync, DeploymentKind, Filter, ImageBuilt, ManifestCommitted, ManifestGenerated,
     MetadataUpdated, PullRequest, RecordStore, Recorder, RepoRef, Run, RunKind, RunReported,
-    RunResult, RunStatus, SqliteStore, Stage, Status, StepState, Tracker,
+    RunResult, RunStatus, SqliteStore, Stage, Status, StepState, Tracker, Window,
 };
 
 const SRC: &str = "https://github.com/fabrikam/frontend";
@@ -554,4 +554,63 @@ async fn a_failed_refresh_does_not_skip_the_records_it_read() {
         2,
         "the record read by the failed refresh is shown: {tags:?}"
     );
+}
+
+#[tokio::test]
+async fn a_window_reads_recent_records_and_forgets_those_that_leave_it_with_their_answers() {
+    let w = world();
+    for n in 1..=3 {
+        journey(&w, n, Some(RunResult::Succeeded)).await;
+    }
+    // Image 1 was last written long ago.
+    let db = rusqlite::Connection::open(w._dir.path().join("s.db")).unwrap();
+    db.execute(
+        "UPDATE records SET timestamp = '2020-01-01T00:00:00Z' WHERE imageTag = 'frontend-1'",
+        [],
+    )
+    .unwrap();
+    let tracker = |window| {
+        Tracker::builder(w.store.clone())
+            .partition("fabrikam")
+            .pipelines(w.ci.clone())
+            .repositories(w.repos.clone())
+            .stored_runs(false)
+            .window(window)
+            .build()
+    };
+    let tags = |ds: Vec<spektate_core::Deployment>| {
+        let mut t: Vec<String> = ds
+            .iter()
+            .filter_map(|d| d.image_tag())
+            .map(String::from)
+            .collect();
+        t.sort();
+        t
+    };
+    let recent = tracker(Window::recent());
+    let shown = tags(recent.deployments(&Filter::default()).await.unwrap());
+    assert_eq!(shown, ["frontend-2", "frontend-3"]);
+    let all = tracker(Window::All);
+    assert_eq!(all.deployments(&Filter::default()).await.unwrap().len(), 3);
+
+    // A short moving window: once it has passed, nothing is tracked any more.
+    let short = tracker(Window::Last(Duration::seconds(2)));
+    assert_eq!(
+        short.deployments(&Filter::default()).await.unwrap().len(),
+        2
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    short.refresh().await.unwrap();
+    assert!(short.snapshot().deployments.is_empty());
+    // What providers answered about forgotten records went with them: image 2 written again
+    // is looked up afresh, not served from an answer kept forever.
+    let asked = w.ci.calls();
+    journey(&w, 2, Some(RunResult::Succeeded)).await;
+    short.refresh().await.unwrap();
+    assert_eq!(tags(short.snapshot().deployments.to_vec()), ["frontend-2"]);
+    assert!(
+        w.ci.calls() > asked,
+        "runs of a forgotten record are asked again"
+    );
+    assert_eq!(short.snapshot().deployments[0].status, Status::Complete);
 }

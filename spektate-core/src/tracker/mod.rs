@@ -1,6 +1,7 @@
 //! The tracker: keeps the last result and refreshes only what can still change
 //! (docs/ARCHITECTURE.md, Refresh).
 
+mod forget;
 mod refresh;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -19,6 +20,7 @@ use crate::model::repo::RepoRef;
 use crate::provider::{Pipelines, Repositories};
 use crate::store::{RecordQuery, RecordStore};
 use crate::stored_runs::StoredRuns;
+use crate::window::Window;
 
 /// The result of the last refresh.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +57,7 @@ pub struct TrackerBuilder {
     concurrency: usize,
     overlap: Duration,
     stored_runs: bool,
+    window: Window,
 }
 
 impl TrackerBuilder {
@@ -85,6 +88,13 @@ impl TrackerBuilder {
     /// The manifest repository whose sync tags tell which cluster runs what.
     pub fn manifest_repo(mut self, repo: RepoRef) -> Self {
         self.defaults.manifest_repo = Some(repo);
+        self
+    }
+
+    /// Only track records written in `window` (default: all). A moving window
+    /// ([`Window::Last`]) forgets records as they leave it, so memory follows the window.
+    pub fn window(mut self, window: Window) -> Self {
+        self.window = window;
         self
     }
 
@@ -130,6 +140,7 @@ impl TrackerBuilder {
                 repositories: self.repositories,
                 defaults: self.defaults,
                 scope: self.scope,
+                window: self.window,
                 concurrency: self.concurrency,
                 overlap: chrono::Duration::from_std(self.overlap).unwrap_or_default(),
                 state: Mutex::new(State::default()),
@@ -182,6 +193,7 @@ struct Inner {
     repositories: Vec<Arc<dyn Repositories>>,
     defaults: RepoDefaults,
     scope: RecordQuery,
+    window: Window,
     concurrency: usize,
     overlap: chrono::Duration,
     state: Mutex<State>,
@@ -204,6 +216,8 @@ struct State {
     candidates: Option<Vec<usize>>,
     /// Manifest repositories named by the records (or the defaults), by key.
     manifest_repos: BTreeMap<String, RepoRef>,
+    /// Records forgotten (left the window) since provider answers were last pruned.
+    forgotten: usize,
 }
 
 impl Tracker {
@@ -219,12 +233,18 @@ impl Tracker {
             concurrency: 8,
             overlap: Duration::from_secs(5),
             stored_runs: true,
+            window: Window::All,
         }
     }
 
     /// The partition tracked.
     pub fn partition(&self) -> &str {
         &self.inner.partition
+    }
+
+    /// The window of records tracked.
+    pub fn window(&self) -> Window {
+        self.inner.window
     }
 
     /// The store read.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::{Inner, RefreshStats, Snapshot, State, Tracker};
+use super::{Inner, RefreshStats, Snapshot, State, Tracker, forget};
 use crate::correlate::fetch;
 use crate::correlate::join::{self, Knowledge, Lookup, RecordRepos, RepoCache, per_repo_get};
 use crate::error::Result;
@@ -71,6 +71,10 @@ async fn read_records(
     stats: &mut RefreshStats,
 ) -> Result<Changes> {
     let mut query = inner.scope.clone();
+    let start = inner.window.start(Utc::now());
+    if let (Some(start), false) = (start, state.loaded) {
+        query.changed_since = Some(query.changed_since.map_or(start, |c| c.max(start)));
+    }
     if state.loaded {
         if let Some(n) = state.sequence {
             query.after_sequence = Some(n);
@@ -107,8 +111,13 @@ async fn read_records(
         }
     }
     state.loaded = true;
+    if let Some(start) = start {
+        if forget::forget_before(state, start, &inner.defaults) > 0 {
+            changes.learned = true;
+        }
+    }
     stats.records_changed = changes.records.len();
-    changes.learned = reports != state.knowledge.cluster_reports;
+    changes.learned |= reports != state.knowledge.cluster_reports;
     state.knowledge.cluster_reports = reports;
     Ok(changes)
 }

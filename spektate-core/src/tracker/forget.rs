@@ -1,0 +1,116 @@
+//! Forgetting what leaves a moving window: the records last written before its start,
+//! and, once enough have gone, whatever providers answered that no remaining record
+//! refers to. Memory then follows the window, not the whole history.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+
+use super::State;
+use crate::correlate::join::{self, RepoCache, RepoDefaults};
+use crate::correlate::key::Key;
+use crate::model::run::RunKind;
+
+/// Drops the records written before `start`; returns how many. Candidates keep pointing at
+/// the same records; provider answers are pruned once the records dropped since the last
+/// pruning reach one in a hundred of those kept.
+pub(super) fn forget_before(
+    state: &mut State,
+    start: DateTime<Utc>,
+    defaults: &RepoDefaults,
+) -> usize {
+    let old = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t < start);
+    if !state.records.iter().any(|r| old(r.timestamp)) {
+        return 0;
+    }
+    let before = state.records.len();
+    let kept_before: Vec<bool> = state.records.iter().map(|r| !old(r.timestamp)).collect();
+    for r in state.records.iter().filter(|r| old(r.timestamp)) {
+        state.status.remove(r.row_key.as_str());
+    }
+    state.records.retain(|r| !old(r.timestamp));
+    // New positions of the kept records, to carry the candidates over.
+    let mut moved = Vec::with_capacity(before);
+    let mut next = 0;
+    for kept in &kept_before {
+        moved.push(kept.then(|| {
+            next += 1;
+            next - 1
+        }));
+    }
+    if let Some(c) = state.candidates.as_mut() {
+        *c = c
+            .iter()
+            .filter_map(|&i| moved.get(i).copied().flatten())
+            .collect();
+    }
+    state.reindex();
+    let gone = before - state.records.len();
+    state.forgotten += gone;
+    if state.forgotten * 100 >= state.records.len().max(1) {
+        prune_knowledge(state, defaults);
+        state.forgotten = 0;
+    }
+    gone
+}
+
+/// What the remaining records refer to.
+#[derive(Default)]
+struct Referenced {
+    builds: HashSet<Key>,
+    releases: HashSet<Key>,
+    authors: HashSet<(Key, Key)>,
+    pull_requests: HashSet<(Key, Key)>,
+    manifests: HashSet<Key>,
+}
+
+/// Keeps only the provider answers some record still refers to.
+fn prune_knowledge(state: &mut State, defaults: &RepoDefaults) {
+    let mut keep = Referenced::default();
+    let mut cache = RepoCache::new(defaults);
+    for record in &state.records {
+        for (id, kind) in [
+            (&record.p1, RunKind::Build),
+            (&record.p2, join::p2_kind(record)),
+            (&record.p3, RunKind::Build),
+        ] {
+            if let Some(id) = id {
+                match kind {
+                    RunKind::Build => keep.builds.insert(id.into()),
+                    RunKind::Release => keep.releases.insert(id.into()),
+                };
+            }
+        }
+        let repos = cache.repos(record);
+        if let Some((repo, commit)) = join::author_source(record, &repos, &state.knowledge) {
+            keep.authors
+                .insert((repo.key.as_ref().into(), commit.into()));
+        }
+        if let (Some(pr), Some(repo)) = (&record.pr, repos.hld) {
+            keep.pull_requests
+                .insert((repo.key.as_ref().into(), pr.into()));
+        }
+        if let Some(repo) = repos.manifest {
+            keep.manifests.insert(repo.key.as_ref().into());
+        }
+    }
+    let k = &mut state.knowledge;
+    k.builds.retain(|id, _| keep.builds.contains(id));
+    k.releases.retain(|id, _| keep.releases.contains(id));
+    k.stages.retain(|id, _| keep.builds.contains(id));
+    k.authors.retain(|repo, commits| {
+        commits.retain(|c, _| keep.authors.contains(&(repo.clone(), c.clone())));
+        !commits.is_empty()
+    });
+    k.pull_requests.retain(|repo, ids| {
+        ids.retain(|id, _| keep.pull_requests.contains(&(repo.clone(), id.clone())));
+        !ids.is_empty()
+    });
+    k.sync_tags.retain(|repo, _| keep.manifests.contains(repo));
+    state
+        .served_by
+        .retain(|id, _| keep.builds.contains(id.as_str()) || keep.releases.contains(id.as_str()));
+    state
+        .manifest_repos
+        .retain(|key, _| keep.manifests.contains(key.as_str()));
+}
