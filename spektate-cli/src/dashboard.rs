@@ -33,6 +33,10 @@ pub struct DashboardCmd {
     /// Connections open at once; over it, a new client takes the place of the oldest idle one.
     #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+    /// Track the deployments whose record was written in this window: a span (90d, 12h, 2w),
+    /// a date (2026-01-31) or `all`. A span moves with the clock; what leaves it is forgotten.
+    #[arg(long, default_value = "90d", value_name = "SPAN|DATE|all", value_parser = crate::get::parse_window)]
+    pub since: spektate::Window,
     #[command(flatten)]
     pub providers: ProviderArgs,
 }
@@ -52,6 +56,7 @@ pub async fn run(cmd: DashboardCmd, store: &StoreArgs) -> Result<()> {
         .providers
         .build()?
         .tracker(store.open(Access::Read)?, store.partition_key.clone())
+        .window(cmd.since)
         .build();
     let every = Duration::from_secs(cmd.refresh);
     let board = Dashboard::new(tracker).refresh_every(every);

@@ -7,7 +7,9 @@ use chrono::Utc;
 use clap::Args;
 use spektate::correlate::within;
 use spektate::warnings::{Notice, Tally, collect_notices};
-use spektate::{Deployment, DeploymentKind, Error, Filter, Result, Status, Tracker, render};
+use spektate::{
+    Deployment, DeploymentKind, Error, Filter, Result, Status, Tracker, Window, render,
+};
 
 use crate::progress::Progress;
 use crate::providers::ProviderArgs;
@@ -49,6 +51,10 @@ pub struct GetCmd {
     /// At most this many, newest first.
     #[arg(long)]
     pub top: Option<usize>,
+    /// Only deployments whose record was written in this window: a span (90d, 12h, 2w), a
+    /// date (2026-01-31) or `all`. Older ones stay in the store.
+    #[arg(long, default_value = "90d", value_name = "SPAN|DATE|all", value_parser = parse_window)]
+    pub since: Window,
     /// Output: normal, wide or json.
     #[arg(short = 'o', long, default_value = "normal")]
     pub output: String,
@@ -121,6 +127,14 @@ impl GetCmd {
             top: self.top,
         })
     }
+}
+
+/// Parses `--since`.
+pub fn parse_window(v: &str) -> std::result::Result<Window, String> {
+    Window::parse(v).map_err(|e| match e {
+        Error::Invalid { reason, .. } => reason,
+        other => other.to_string(),
+    })
 }
 
 /// A core input error named by the flag the user typed.
@@ -210,6 +224,7 @@ pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
         .build()?
         .tracker(store.open(Access::Read)?, store.partition_key.clone())
         .scope(filter.store_query())
+        .window(cmd.since)
         .build();
     let stdout = std::io::stdout();
     loop {
