@@ -3,13 +3,11 @@
 //! `AuthError`; `SpektateError` for an internal failure), the same names as the Python
 //! exception classes. A panic never crosses into JavaScript.
 
-use std::any::Any;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 
-use futures::FutureExt;
 use napi::bindgen_prelude::{ToNapiValue, TypeName, Unknown, ValueType};
 use napi::sys;
+use spektate_bindings_common::guard::{self, Panic};
 
 /// The `code` of a thrown error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,27 +32,18 @@ pub fn invalid(field: &str, reason: impl std::fmt::Display) -> napi::Error<Code>
     to_js(spektate::Error::invalid(field, reason))
 }
 
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown cause".to_string())
-}
-
-fn internal(panic: &(dyn Any + Send)) -> napi::Error<Code> {
-    napi::Error::new(
-        Code("SpektateError"),
-        format!("internal error: {}", panic_message(panic)),
-    )
+/// A guarded call's outcome: a library error thrown with its kind, a panic as
+/// `SpektateError`.
+fn outcome<T>(outcome: std::result::Result<spektate::Result<T>, Panic>) -> Result<T> {
+    match outcome {
+        Ok(result) => result.map_err(to_js),
+        Err(panic) => Err(napi::Error::new(Code("SpektateError"), panic.to_string())),
+    }
 }
 
 /// Runs a synchronous library call, mapping its error and catching a panic.
 pub fn sync<T>(f: impl FnOnce() -> spektate::Result<T>) -> Result<T> {
-    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result.map_err(to_js),
-        Err(panic) => Err(internal(&*panic)),
-    }
+    outcome(guard::call(f))
 }
 
 /// How an asynchronous call ended. Converting it on the JavaScript thread settles the
@@ -90,10 +79,7 @@ impl<T: ToNapiValue> ToNapiValue for Settled<T> {
 /// Runs `fut` to a [`Settled`], mapping a library error to its kind and a panic to
 /// `SpektateError`.
 pub async fn settle<T>(fut: impl Future<Output = spektate::Result<T>>) -> napi::Result<Settled<T>> {
-    Ok(Settled(match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(result) => result.map_err(to_js),
-        Err(panic) => Err(internal(&*panic)),
-    }))
+    Ok(Settled(outcome(guard::run(fut).await)))
 }
 
 /// A [`Settled`] that failed before any work started (bad arguments).

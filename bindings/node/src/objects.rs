@@ -4,15 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use napi_derive::napi;
-use serde::Serialize;
-
-/// The JSON word of a library enum value.
-pub fn word<E: Serialize>(value: &E) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
+use spektate_bindings_common::words::word;
 
 /// A repository, parsed from its URL.
 #[napi(object, use_nullable = true)]
@@ -152,9 +144,7 @@ pub struct Stage {
     #[napi(ts_type = "'queued' | 'inProgress' | 'completed'")]
     pub status: String,
     /// Its result, once completed.
-    #[napi(
-        ts_type = "'succeeded' | 'partiallySucceeded' | 'failed' | 'canceled' | 'skipped' | null"
-    )]
+    #[napi(ts_type = "'succeeded' | 'partiallySucceeded' | 'failed' | 'canceled' | 'skipped'")]
     pub result: Option<String>,
     /// When it started.
     pub started_at: Option<DateTime<Utc>>,
@@ -178,9 +168,7 @@ pub struct Run {
     #[napi(ts_type = "'queued' | 'inProgress' | 'completed'")]
     pub status: String,
     /// Result, once completed.
-    #[napi(
-        ts_type = "'succeeded' | 'partiallySucceeded' | 'failed' | 'canceled' | 'skipped' | null"
-    )]
+    #[napi(ts_type = "'succeeded' | 'partiallySucceeded' | 'failed' | 'canceled' | 'skipped'")]
     pub result: Option<String>,
     /// When it was queued.
     pub queued_at: Option<DateTime<Utc>>,
@@ -325,9 +313,7 @@ pub struct RunReport {
     #[napi(ts_type = "'queued' | 'inProgress' | 'completed'")]
     pub status: String,
     /// Result, once completed.
-    #[napi(
-        ts_type = "'succeeded' | 'partiallySucceeded' | 'failed' | 'canceled' | 'skipped' | null"
-    )]
+    #[napi(ts_type = "'succeeded' | 'partiallySucceeded' | 'failed' | 'canceled' | 'skipped'")]
     pub result: Option<String>,
     /// When it was queued.
     pub queued_at: Option<DateTime<Utc>>,
