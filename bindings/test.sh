@@ -3,7 +3,10 @@
 # (npm): builds the `spektate` CLI the suites compare with, installs the Python bindings with
 # pytest and mypy into a virtual environment under target/, installs the Node package (its
 # `prepare` script builds the addon), then runs pytest, `mypy --strict` on the example and
-# `node --test`. The bindings are release builds, as maturin and napi make them.
+# `node --test`. The bindings are release builds, as maturin and napi make them. It also lints
+# the Node addon, which scripts/test.sh leaves out of the workspace's clippy and tests (an addon
+# cannot link into a Rust test binary; its dependencies are linted there), and checks the
+# built index.d.ts against the Rust words.
 #
 #   bash bindings/test.sh
 set -euo pipefail
@@ -11,6 +14,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 
 step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "Node: clippy on the addon"
+cargo clippy --quiet -p spektate-node --all-targets --no-deps -- -D warnings
 
 step "the spektate CLI (both suites compare their output with \`spektate get\`)"
 cargo build --quiet -p spektate-cli
@@ -34,6 +40,10 @@ step "Python: mypy --strict on the example"
 
 step "Node: npm ci (builds the addon)"
 (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error)
+
+step "Node: the built index.d.ts has the words of the Rust enums"
+SPEKTATE_NODE_TYPES="$root/bindings/node/index.d.ts" \
+  cargo test --quiet -p spektate-bindings-common --test word_lists
 
 step "Node: node --test"
 (cd bindings/node && node --test test/*.test.mjs)
