@@ -124,16 +124,11 @@ fn camel(snake: &str) -> String {
 /// `Interface.field` as `index.d.ts` names it.
 fn node_source_types() -> BTreeMap<String, Words> {
     let mut out = BTreeMap::new();
-    for file in [
-        "lib.rs",
-        "objects.rs",
-        "providers.rs",
-        "recorder.rs",
-        "store.rs",
-        "tracker.rs",
-    ] {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/src");
+    let files = std::fs::read_dir(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    for file in files.map(|f| f.unwrap().path()) {
         let (mut js_name, mut interface, mut pending) = (None, String::new(), None);
-        for line in read(&format!("bindings/node/src/{file}")).lines() {
+        for line in std::fs::read_to_string(file).unwrap().lines() {
             let line = line.trim();
             if line.starts_with("#[napi(object") {
                 js_name = attr(line, "js_name").map(str::to_string);
