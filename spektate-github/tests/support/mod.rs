@@ -55,6 +55,8 @@ pub struct World {
     pub tags: HashMap<(String, String), Value>,
     /// When set, GraphQL answers every query with an internal error.
     pub graphql_broken: bool,
+    /// Runs whose requests (their own, or a page of a list holding them) fail with HTTP 500.
+    pub broken_runs: HashSet<u64>,
 }
 
 /// A running fake GitHub.
@@ -73,6 +75,7 @@ impl FakeGitHub {
             .respond_with(Responder {
                 world: world.clone(),
                 log: log.clone(),
+                origin: server.uri(),
             })
             .with_priority(10)
             .mount(&server)
@@ -122,6 +125,8 @@ impl FakeGitHub {
 struct Responder {
     world: Arc<Mutex<World>>,
     log: Arc<Mutex<Vec<Served>>>,
+    /// `http://127.0.0.1:PORT`, where the `Link` headers point.
+    origin: String,
 }
 
 fn not_found() -> (u16, Value) {
@@ -129,6 +134,19 @@ fn not_found() -> (u16, Value) {
         404,
         json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}),
     )
+}
+
+fn server_error() -> (u16, Value) {
+    (
+        500,
+        json!({"message": "Server Error", "documentation_url": "https://docs.github.com/rest", "status": "500"}),
+    )
+}
+
+fn is_broken(world: &World, run: &Value) -> bool {
+    run["id"]
+        .as_u64()
+        .is_some_and(|id| world.broken_runs.contains(&id))
 }
 
 fn etag_of(body: &str) -> String {
@@ -140,6 +158,11 @@ fn etag_of(body: &str) -> String {
 impl Respond for Responder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let raw = req.url.path();
+        let api = if raw.starts_with("/api/v3") {
+            format!("{}/api/v3", self.origin)
+        } else {
+            self.origin.clone()
+        };
         let path = raw.strip_prefix("/api/v3").unwrap_or(raw).to_string();
         let query: HashMap<String, String> = req
             .url
@@ -157,14 +180,18 @@ impl Respond for Responder {
             .map(str::to_string);
         let world = self.world.lock().unwrap();
         let mut graphql_objects = 0;
+        let mut link = None;
         let (status, body) = if req.method.as_str() == "POST" && path.ends_with("/graphql") {
             let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-            graphql_objects = body["variables"]
-                .as_object()
-                .map_or(0, |v| v.len().saturating_sub(2));
+            graphql_objects = body["variables"].as_object().map_or(0, |v| {
+                v.keys().filter(|k| *k != "owner" && *k != "name").count()
+            });
             (200, graphql(&world, &body))
         } else if req.method.as_str() == "GET" {
-            rest(&world, &path, &query)
+            let path = by_id(&world, &path);
+            let (status, body, pages) = rest(&world, &path, &query);
+            link = pages.and_then(|p| link_header(&api, &world, &path, &query, p));
+            (status, body)
         } else {
             not_found()
         };
@@ -183,11 +210,17 @@ impl Respond for Responder {
                     "core"
                 },
             );
+        if let Some(link) = &link {
+            template = template.insert_header("link", link.as_str());
+        }
         if status == 200 && req.method.as_str() == "GET" {
             let etag = etag_of(&text);
             if if_none_match.as_deref() == Some(etag.as_str()) {
                 status = 304;
                 template = ResponseTemplate::new(304).insert_header("etag", etag.as_str());
+                if let Some(link) = &link {
+                    template = template.insert_header("link", link.as_str());
+                }
             } else {
                 template = template
                     .insert_header("etag", etag.as_str())
@@ -207,7 +240,102 @@ impl Respond for Responder {
     }
 }
 
-fn rest(world: &World, path: &str, query: &HashMap<String, String>) -> (u16, Value) {
+/// The id GitHub gave repository `full` (`owner/name`).
+pub fn repo_id(full: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    full.hash(&mut h);
+    h.finish() % 1_000_000_000 + 1
+}
+
+/// `/repositories/{id}/...`, the form `Link` headers use, as `/repos/{owner}/{name}/...`.
+fn by_id(world: &World, path: &str) -> String {
+    let Some(rest) = path.strip_prefix("/repositories/") else {
+        return path.to_string();
+    };
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    match world.repos.iter().find(|r| repo_id(r).to_string() == id) {
+        Some(full) if tail.is_empty() => format!("/repos/{full}"),
+        Some(full) => format!("/repos/{full}/{tail}"),
+        None => path.to_string(),
+    }
+}
+
+/// The `Link` header of page `page` of `last` of a list, as GitHub writes it: URLs of the
+/// repository by id, the query kept but `page`.
+fn link_header(
+    api: &str,
+    world: &World,
+    path: &str,
+    query: &HashMap<String, String>,
+    (page, last): (usize, usize),
+) -> Option<String> {
+    let parts: Vec<&str> = path.trim_matches('/').splitn(4, '/').collect();
+    let [_, owner, name, tail] = parts.as_slice() else {
+        return None;
+    };
+    let full = format!("{owner}/{name}").to_ascii_lowercase();
+    if !world.repos.contains(&full) || last <= 1 {
+        return None;
+    }
+    let mut keys: Vec<&String> = query.keys().filter(|k| *k != "page").collect();
+    keys.sort();
+    let url = |p: usize| {
+        let mut q: Vec<String> = keys.iter().map(|k| format!("{k}={}", query[*k])).collect();
+        q.push(format!("page={p}"));
+        format!(
+            "<{api}/repositories/{}/{tail}?{}>",
+            repo_id(&full),
+            q.join("&")
+        )
+    };
+    let mut links = Vec::new();
+    if page > 1 {
+        links.push(format!("{}; rel=\"prev\"", url(page - 1)));
+    }
+    if page < last {
+        links.push(format!("{}; rel=\"next\"", url(page + 1)));
+        links.push(format!("{}; rel=\"last\"", url(last)));
+    }
+    if page > 1 {
+        links.push(format!("{}; rel=\"first\"", url(1)));
+    }
+    Some(links.join(", "))
+}
+
+/// A GET's status and body, and for a page of a list (`per_page` at most 100, 30 by default)
+/// its number and the number of pages.
+fn rest(
+    world: &World,
+    path: &str,
+    query: &HashMap<String, String>,
+) -> (u16, Value, Option<(usize, usize)>) {
+    let (status, body) = rest_answer(world, path, query);
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let total = match parts.get(3..) {
+        Some(["actions", "runs"] | ["actions", "runs", _, "jobs"]) => body["total_count"].as_u64(),
+        Some(["pulls"]) => {
+            let repo = format!("{}/{}", parts[1], parts[2]).to_ascii_lowercase();
+            Some(world.pulls.keys().filter(|(r, _)| *r == repo).count() as u64)
+        }
+        _ => None,
+    };
+    let per = query
+        .get("per_page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30usize)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let pages = total
+        .filter(|_| status == 200)
+        .map(|t| (page, (t as usize).div_ceil(per).max(1)));
+    (status, body, pages)
+}
+
+fn rest_answer(world: &World, path: &str, query: &HashMap<String, String>) -> (u16, Value) {
     if path.trim_matches('/') == "rate_limit" {
         // `rate-limit-overview` of GitHub's REST description (`rate` is the deprecated copy of
         // `resources.core`).
@@ -257,6 +385,9 @@ fn rest(world: &World, path: &str, query: &HashMap<String, String>) -> (u16, Val
                 .take(per)
                 .cloned()
                 .collect();
+            if slice.iter().any(|r| is_broken(world, r)) {
+                return server_error();
+            }
             (200, json!({"total_count": total, "workflow_runs": slice}))
         }
         ["actions", "runs", id] => match id
@@ -264,6 +395,7 @@ fn rest(world: &World, path: &str, query: &HashMap<String, String>) -> (u16, Val
             .ok()
             .and_then(|id| world.runs.get(&(repo.clone(), id)))
         {
+            Some(run) if is_broken(world, run) => server_error(),
             Some(run) => (200, run.clone()),
             None => not_found(),
         },
@@ -376,6 +508,17 @@ fn graphql(world: &World, body: &Value) -> Value {
     }
     let query = body["query"].as_str().unwrap_or_default();
     let vars = body["variables"].as_object().cloned().unwrap_or_default();
+    if query.contains("resource(url:") {
+        // On the query root: each job's page answered with the check run the job is.
+        let data: serde_json::Map<String, Value> = vars
+            .iter()
+            .map(|(var, url)| {
+                let found = url.as_str().and_then(|u| job_of_page(world, u));
+                (var.clone(), found.map_or(Value::Null, graphql_check_run))
+            })
+            .collect();
+        return json!({ "data": data });
+    }
     let owner = vars
         .get("owner")
         .and_then(Value::as_str)
@@ -425,6 +568,37 @@ fn graphql(world: &World, body: &Value) -> Value {
         out["errors"] = Value::Array(errors);
     }
     out
+}
+
+/// The job whose page (`https://github.com/{owner}/{repo}/runs/{id}`) `url` is.
+fn job_of_page<'w>(world: &'w World, url: &str) -> Option<&'w Value> {
+    let path = url.strip_prefix("https://github.com/")?;
+    let parts: Vec<&str> = path.split('/').collect();
+    let [owner, name, "runs", id] = parts.as_slice() else {
+        return None;
+    };
+    let (repo, job) = world.jobs.get(&id.parse().ok()?)?;
+    (*repo == format!("{owner}/{name}").to_ascii_lowercase()).then_some(job)
+}
+
+/// A job as GraphQL's `CheckRun` (the fields the provider's `job` fragment asks for).
+fn graphql_check_run(j: &Value) -> Value {
+    let upper = |v: &Value| {
+        v.as_str()
+            .map_or(Value::Null, |w| json!(w.to_ascii_uppercase()))
+    };
+    let repo = j["url"]
+        .as_str()
+        .and_then(|u| u.strip_prefix("https://api.github.com/repos/"))
+        .and_then(|r| r.split("/actions/").next())
+        .unwrap_or_default();
+    json!({
+        "databaseId": j["id"], "name": j["name"], "status": upper(&j["status"]),
+        "conclusion": upper(&j["conclusion"]), "startedAt": j["started_at"], "completedAt": j["completed_at"],
+        "url": format!("https://github.com/{repo}/runs/{}", j["id"]),
+        "checkSuite": {"branch": {"name": j["head_branch"]}, "commit": {"oid": j["head_sha"]},
+            "workflowRun": {"workflow": {"name": j["workflow_name"]}}}
+    })
 }
 
 fn graphql_commit(c: &Value) -> Value {
@@ -485,7 +659,7 @@ fn user(login: &str, id: u64) -> Value {
 pub fn repository(full: &str) -> Value {
     let (owner, name) = full.split_once('/').unwrap();
     json!({
-        "id": 1296269, "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5", "name": name, "full_name": full,
+        "id": repo_id(full), "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5", "name": name, "full_name": full,
         "owner": user(owner, 583231), "private": false, "html_url": format!("https://github.com/{full}"),
         "url": format!("https://api.github.com/repos/{full}"), "default_branch": "main"
     })
@@ -528,6 +702,12 @@ impl RunSpec {
 
     pub fn running(mut self) -> Self {
         self.status = "in_progress";
+        self.conclusion = None;
+        self
+    }
+
+    pub fn queued(mut self) -> Self {
+        self.status = "queued";
         self.conclusion = None;
         self
     }
