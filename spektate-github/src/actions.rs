@@ -1,9 +1,12 @@
 //! [`GitHubActions`]: workflow runs and jobs as Spektate runs.
 //!
-//! A few runs of a repository are fetched one by one, revalidated with their ETags; more
-//! are found by listing the repository's recent runs, a hundred a page, newest first.
+//! A few runs of a repository are fetched one by one, revalidated with their ETags; more are
+//! found in the repository's run list, a hundred a page, newest first, its pages revalidated
+//! too and shared by the lookups under way ([`crate::run_lists`]). Jobs come a hundred a
+//! GraphQL query ([`crate::jobs`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -15,6 +18,7 @@ use spektate_core::{
 use crate::client::{Fetched, GitHub};
 use crate::payloads::{Job, Jobs, WorkflowRun, WorkflowRuns};
 use crate::run_id::{IdKind, RunId};
+use crate::run_lists::{Next, RunList, RunLists};
 
 const PAGE: usize = 100;
 
@@ -30,12 +34,28 @@ pub struct GitHubActions {
     bare_ids: IdKind,
     list_threshold: usize,
     max_list_pages: u32,
+    lists: Arc<RunLists>,
 }
 
 enum Outcome {
     Found(Box<Run>),
     Missing,
     Failed(String),
+}
+
+/// A run or job fetched on its own: found (or unreadable as a run), not found, or failed.
+type Single = Result<Option<std::result::Result<Run, String>>>;
+
+/// What a repository's run list gave.
+enum Listed {
+    /// The repository cannot be read.
+    Unreadable,
+    /// The wanted runs the list holds, and whether any page was read (proof the repository
+    /// can be read, so a wanted run it lacks is gone).
+    Runs {
+        runs: HashMap<u64, WorkflowRun>,
+        read: bool,
+    },
 }
 
 impl GitHubActions {
@@ -46,6 +66,7 @@ impl GitHubActions {
             bare_ids: IdKind::Run,
             list_threshold: 3,
             max_list_pages: 10,
+            lists: Arc::default(),
         }
     }
 
@@ -62,8 +83,9 @@ impl GitHubActions {
         self
     }
 
-    /// Above how many runs of one repository the repository's runs are listed rather than
-    /// fetched one by one (default 3).
+    /// Above how many runs of one repository the repository's run list is read rather than
+    /// each run fetched (default 3). A list read before is read again for fewer: its first
+    /// page is revalidated with its ETag, one request for every run on it.
     pub fn list_threshold(mut self, n: usize) -> Self {
         self.list_threshold = n;
         self
@@ -99,59 +121,63 @@ impl GitHubActions {
         }
     }
 
+    /// The runs `items` (request, run id) of `repo`: from its run list, then one by one.
     async fn repo_runs(
         &self,
         kind: RunKind,
         repo: RepoRef,
-        items: Vec<(String, RunId)>,
+        items: Vec<(String, u64)>,
     ) -> Vec<(String, Outcome)> {
         let mut out = Vec::new();
-        let (mut runs, jobs): (Vec<_>, Vec<_>) = items
-            .into_iter()
-            .partition(|(_, id)| id.kind == IdKind::Run);
+        let wanted: HashSet<u64> = items.iter().map(|(_, id)| *id).collect();
+        let mut rest = items;
         let mut access_proven = false;
-        if runs.len() > self.list_threshold {
-            let wanted: HashSet<u64> = runs.iter().map(|(_, id)| id.id).collect();
-            match self.list_runs(&repo, &wanted).await {
-                Ok(Some(mut listed)) => {
-                    access_proven = true;
-                    runs.retain(|(req, id)| match listed.remove(&id.id) {
-                        Some(w) => {
-                            out.push((req.clone(), convert(workflow_run(req, kind, &w))));
-                            false
-                        }
-                        None => true,
-                    });
-                }
-                Ok(None) => {
-                    let why = repo_unreadable(&repo);
-                    return runs
-                        .into_iter()
-                        .chain(jobs)
-                        .map(|(req, _)| (req, Outcome::Failed(why.clone())))
-                        .collect();
-                }
-                Err(e) => tracing::warn!("{e}; fetching the runs of {} one by one", repo.key()),
+        match self.listed(&repo, &wanted).await {
+            Ok(Listed::Unreadable) => {
+                let why = repo_unreadable(&repo);
+                return rest
+                    .into_iter()
+                    .map(|(req, _)| (req, Outcome::Failed(why.clone())))
+                    .collect();
             }
+            Ok(Listed::Runs { mut runs, read }) => {
+                access_proven = read;
+                rest.retain(|(req, id)| match runs.remove(id) {
+                    Some(w) => {
+                        out.push((req.clone(), convert(workflow_run(req, kind, &w))));
+                        false
+                    }
+                    None => true,
+                });
+            }
+            Err(e) => tracing::warn!("{e}; fetching the runs of {} one by one", repo.key()),
         }
-        let fetches = runs.into_iter().chain(jobs).map(|(req, id)| {
+        let fetches = rest.into_iter().map(|(req, id)| {
             let repo = &repo;
             async move {
-                let got = match id.kind {
-                    IdKind::Run => self
-                        .fetch_run(repo, id.id)
-                        .await
-                        .map(|w| w.map(|w| workflow_run(&req, kind, &w))),
-                    IdKind::Job => self
-                        .fetch_job(repo, id.id)
-                        .await
-                        .map(|j| j.map(|j| job_run(&req, kind, &j))),
-                };
+                let got = self
+                    .fetch_run(repo, id)
+                    .await
+                    .map(|w| w.map(|w| workflow_run(&req, kind, &w)));
                 (req, got)
             }
         });
+        let got = futures::future::join_all(fetches).await;
+        out.extend(self.settle(&repo, got, access_proven).await);
+        out
+    }
+
+    /// Outcomes of single lookups: a run or job not found is gone when the repository is
+    /// proven readable (GitHub answers 404 for both), else a failure.
+    async fn settle(
+        &self,
+        repo: &RepoRef,
+        got: Vec<(String, Single)>,
+        access_proven: bool,
+    ) -> Vec<(String, Outcome)> {
+        let mut out = Vec::new();
         let mut missing = Vec::new();
-        for (req, got) in futures::future::join_all(fetches).await {
+        for (req, got) in got {
             match got {
                 Ok(Some(run)) => out.push((req, convert(run))),
                 Ok(None) => missing.push(req),
@@ -159,64 +185,136 @@ impl GitHubActions {
             }
         }
         if !missing.is_empty() {
-            // GitHub answers 404 both for a deleted run and for a repository the token cannot
-            // read; only the first makes the run expired.
             let verdict = if access_proven {
                 Ok(())
             } else {
-                self.check_repo(&repo).await
+                self.check_repo(repo).await
             };
             for req in missing {
-                out.push((
-                    req,
-                    verdict
-                        .clone()
-                        .map_or_else(Outcome::Failed, |()| Outcome::Missing),
-                ));
+                let outcome = verdict
+                    .clone()
+                    .map_or_else(Outcome::Failed, |()| Outcome::Missing);
+                out.push((req, outcome));
             }
         }
         out
     }
 
-    /// Lists runs newest first until every wanted one is met, the listing reaches runs older
-    /// than the oldest still wanted, or the page limit. `None` when the repository is not
-    /// readable.
-    async fn list_runs(
-        &self,
-        repo: &RepoRef,
-        wanted: &HashSet<u64>,
-    ) -> Result<Option<HashMap<u64, WorkflowRun>>> {
-        let mut found = HashMap::new();
-        for page in 1..=self.max_list_pages {
-            let url = self.gh.repo_url(
-                repo,
-                &format!("/actions/runs?per_page={PAGE}&page={page}&exclude_pull_requests=true"),
-            )?;
-            let object = format!("{} page {page}", repo.key());
-            let Some(resp) = self
-                .gh
-                .get_uncached(&url, "list workflow runs", &object)
-                .await?
-            else {
-                return if page == 1 { Ok(None) } else { Ok(Some(found)) };
+    /// The wanted runs `repo`'s run list holds. The list (shared with the calls under way) is
+    /// read on, newest first, while more runs are missing than `list_threshold`, until it
+    /// ends, reaches runs older than the oldest missing one, or `max_list_pages`. Its first
+    /// page is read for fewer runs too when it was read before: a 304 then answers for every
+    /// run on it.
+    async fn listed(&self, repo: &RepoRef, wanted: &HashSet<u64>) -> Result<Listed> {
+        let first = self.gh.repo_url(
+            repo,
+            &format!("/actions/runs?per_page={PAGE}&exclude_pull_requests=true"),
+        )?;
+        let shared = self.lists.of(&repo.key());
+        let mut list = shared.lock().await;
+        loop {
+            let missing: Vec<u64> = wanted
+                .iter()
+                .filter(|id| !list.runs.contains_key(id))
+                .copied()
+                .collect();
+            let Some(&oldest_missing) = missing.iter().min() else {
+                break;
             };
-            let listed: WorkflowRuns = self.gh.parse(&resp.body, "list workflow runs", &object)?;
-            let count = listed.workflow_runs.len();
-            let oldest = listed.workflow_runs.iter().map(|r| r.id).min();
-            for run in listed.workflow_runs {
-                if wanted.contains(&run.id) {
-                    found.insert(run.id, run);
+            let many = missing.len() > self.list_threshold;
+            let url = match &list.next {
+                Next::First if many || self.gh.revalidates(&first) => first.clone(),
+                Next::Page(url)
+                    if many
+                        && list.pages < self.max_list_pages
+                        && list.oldest.is_none_or(|o| o >= oldest_missing) =>
+                {
+                    url.clone()
+                }
+                _ => break,
+            };
+            let object = format!("{} page {}", repo.key(), list.pages + 1);
+            let fetched = match self
+                .gh
+                .get_cached(&url, "list workflow runs", &object)
+                .await
+            {
+                Ok(f) => f,
+                // What was read stands; the runs still missing are fetched one by one.
+                Err(e) if list.pages > 0 => {
+                    tracing::warn!("{e}; fetching the runs it holds one by one");
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            match fetched {
+                Fetched::NotFound(_) if list.pages == 0 => return Ok(Listed::Unreadable),
+                Fetched::NotFound(_) => list.next = Next::End,
+                Fetched::Body { body, next, .. } => {
+                    let page: WorkflowRuns = self.gh.parse(&body, "list workflow runs", &object)?;
+                    read_page(&mut list, page, next);
                 }
             }
-            let oldest_wanted = wanted.iter().filter(|id| !found.contains_key(id)).min();
-            let (Some(oldest_wanted), Some(oldest)) = (oldest_wanted, oldest) else {
-                break;
-            };
-            if count < PAGE || oldest < *oldest_wanted {
-                break;
+        }
+        let runs = wanted
+            .iter()
+            .filter_map(|id| list.runs.get(id).map(|w| (*id, w.clone())))
+            .collect();
+        Ok(Listed::Runs {
+            runs,
+            read: list.pages > 0,
+        })
+    }
+
+    /// The jobs `items` (request, repository, job id): a hundred a GraphQL query, the rest
+    /// (and a single job) one by one over REST.
+    async fn job_runs(
+        &self,
+        kind: RunKind,
+        items: Vec<(String, RepoRef, u64)>,
+    ) -> Vec<(String, Outcome)> {
+        if items.is_empty() {
+            return Vec::new();
+        }
+        let pairs: Vec<(RepoRef, u64)> = items.iter().map(|(_, r, id)| (r.clone(), *id)).collect();
+        let (found, rest) = match crate::jobs::batch(&self.gh, &pairs).await {
+            Ok(got) => got,
+            Err(e) => {
+                let why = e.to_string();
+                return items
+                    .into_iter()
+                    .map(|(req, _, _)| (req, Outcome::Failed(why.clone())))
+                    .collect();
+            }
+        };
+        let mut out = Vec::new();
+        let mut by_repo: BTreeMap<String, (RepoRef, Vec<(String, u64)>)> = BTreeMap::new();
+        for (req, repo, id) in items {
+            match found.get(&id) {
+                Some(job) => out.push((req.clone(), convert(job_run(&req, kind, job)))),
+                None if rest.contains(&id) => by_repo
+                    .entry(repo.key())
+                    .or_insert_with(|| (repo, Vec::new()))
+                    .1
+                    .push((req, id)),
+                None => {}
             }
         }
-        Ok(Some(found))
+        for (repo, jobs) in by_repo.into_values() {
+            let fetches = jobs.into_iter().map(|(req, id)| {
+                let repo = &repo;
+                async move {
+                    let got = self
+                        .fetch_job(repo, id)
+                        .await
+                        .map(|j| j.map(|j| job_run(&req, kind, &j)));
+                    (req, got)
+                }
+            });
+            let got = futures::future::join_all(fetches).await;
+            out.extend(self.settle(&repo, got, false).await);
+        }
+        out
     }
 
     async fn fetch_run(&self, repo: &RepoRef, id: u64) -> Result<Option<WorkflowRun>> {
@@ -227,7 +325,7 @@ impl GitHubActions {
             .get_cached(&url, "get workflow run", &object)
             .await?
         {
-            Fetched::NotFound => Ok(None),
+            Fetched::NotFound(_) => Ok(None),
             Fetched::Body { body, .. } => {
                 self.gh.parse(&body, "get workflow run", &object).map(Some)
             }
@@ -242,7 +340,7 @@ impl GitHubActions {
             .get_cached(&url, "get workflow job", &object)
             .await?
         {
-            Fetched::NotFound => Ok(None),
+            Fetched::NotFound(_) => Ok(None),
             Fetched::Body { body, .. } => {
                 self.gh.parse(&body, "get workflow job", &object).map(Some)
             }
@@ -257,10 +355,20 @@ impl GitHubActions {
             .await
         {
             Ok(Fetched::Body { .. }) => Ok(()),
-            Ok(Fetched::NotFound) => Err(repo_unreadable(repo)),
+            Ok(Fetched::NotFound(_)) => Err(repo_unreadable(repo)),
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// Adds a page of a run list to what was read of it.
+fn read_page(list: &mut RunList, page: WorkflowRuns, next: Option<String>) {
+    list.pages += 1;
+    for run in page.workflow_runs {
+        list.oldest = Some(list.oldest.map_or(run.id, |o| o.min(run.id)));
+        list.runs.insert(run.id, run);
+    }
+    list.next = next.map_or(Next::End, Next::Page);
 }
 
 fn repo_unreadable(repo: &RepoRef) -> String {
@@ -387,8 +495,10 @@ impl Pipelines for GitHubActions {
     }
 
     async fn runs(&self, kind: RunKind, requests: &[RunRequest]) -> Result<RunBatch> {
+        let _call = self.lists.enter();
         let mut batch = RunBatch::default();
-        let mut groups: BTreeMap<String, (RepoRef, Vec<(String, RunId)>)> = BTreeMap::new();
+        let mut groups: BTreeMap<String, (RepoRef, Vec<(String, u64)>)> = BTreeMap::new();
+        let mut jobs: Vec<(String, RepoRef, u64)> = Vec::new();
         for req in requests {
             let id = match RunId::parse(&req.id, self.bare_ids) {
                 Ok(id) => id,
@@ -398,11 +508,14 @@ impl Pipelines for GitHubActions {
                 }
             };
             match self.repo_for(req.repo.as_ref()) {
+                Ok(Some(repo)) if id.kind == IdKind::Job => {
+                    jobs.push((req.id.clone(), repo, id.id));
+                }
                 Ok(Some(repo)) => groups
                     .entry(repo.key())
                     .or_insert_with(|| (repo, Vec::new()))
                     .1
-                    .push((req.id.clone(), id)),
+                    .push((req.id.clone(), id.id)),
                 // Another host's repository: the next provider's.
                 Ok(None) => {}
                 Err(why) => {
@@ -413,14 +526,15 @@ impl Pipelines for GitHubActions {
             }
         }
         let limit = self.gh.inner.http.policy().concurrency;
-        let jobs = groups
-            .into_values()
-            .map(|(repo, items)| self.repo_runs(kind, repo, items));
-        let results: Vec<_> = futures::stream::iter(jobs)
-            .buffer_unordered(limit.max(1))
-            .collect()
-            .await;
-        for (id, outcome) in results.into_iter().flatten() {
+        let lists = futures::stream::iter(
+            groups
+                .into_values()
+                .map(|(repo, items)| self.repo_runs(kind, repo, items)),
+        )
+        .buffer_unordered(limit.max(1))
+        .collect::<Vec<_>>();
+        let (runs, jobs) = futures::join!(lists, self.job_runs(kind, jobs));
+        for (id, outcome) in runs.into_iter().flatten().chain(jobs) {
             match outcome {
                 Outcome::Found(run) => {
                     batch.found.insert(id, *run);
@@ -455,16 +569,15 @@ impl Pipelines for GitHubActions {
                 )
             })?;
         let mut jobs: Vec<Job> = Vec::new();
-        for page in 1..=self.max_list_pages {
-            let url = self.gh.repo_url(
-                &repo,
-                &format!(
-                    "/actions/runs/{}/jobs?filter=latest&per_page={PAGE}&page={page}",
-                    id.id
-                ),
-            )?;
-            let object = format!("{} run {}", repo.key(), id.id);
-            let Fetched::Body { body, .. } = self.gh.get_cached(&url, "list jobs", &object).await?
+        let mut url = Some(self.gh.repo_url(
+            &repo,
+            &format!("/actions/runs/{}/jobs?filter=latest&per_page={PAGE}", id.id),
+        )?);
+        let object = format!("{} run {}", repo.key(), id.id);
+        for _ in 0..self.max_list_pages {
+            let Some(page) = url.take() else { break };
+            let Fetched::Body { body, next, .. } =
+                self.gh.get_cached(&page, "list jobs", &object).await?
             else {
                 return Err(Error::provider(
                     self.name(),
@@ -474,11 +587,8 @@ impl Pipelines for GitHubActions {
                 ));
             };
             let listed: Jobs = self.gh.parse(&body, "list jobs", &object)?;
-            let count = listed.jobs.len();
             jobs.extend(listed.jobs);
-            if count < PAGE {
-                break;
-            }
+            url = next;
         }
         jobs.sort_by_key(|j| j.id);
         jobs.iter()

@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::etag_cache::EtagCache;
+use crate::etag_cache::{Cached, EtagCache};
 
 /// The public GitHub API.
 pub const PUBLIC_API: &str = "https://api.github.com";
@@ -193,6 +193,24 @@ impl GitHubBuilder {
     }
 }
 
+/// The `rel="next"` URL of a `Link` header (`<URL>; rel="next", <URL>; rel="last"`), when it
+/// is under the API base `api`: the token is sent nowhere else.
+pub(crate) fn next_page(link: &str, api: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let url = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let next = params.split(';').any(|p| {
+            p.trim()
+                .strip_prefix("rel=")
+                .is_some_and(|r| r.trim_matches('"').split(' ').any(|r| r == "next"))
+        });
+        let under_api = url
+            .strip_prefix(api)
+            .is_some_and(|rest| rest.starts_with('/'));
+        (next && under_api).then(|| url.to_string())
+    })
+}
+
 /// `(REST base, repository host, is an Enterprise server)` of an API URL.
 fn api_base(url: &str) -> Result<(String, String, bool)> {
     let base = http_url("GitHub API URL", url)?;
@@ -234,13 +252,16 @@ fn http_url(field: &str, url: &str) -> Result<String> {
 /// What a conditional GET brought back.
 #[derive(Debug, Clone)]
 pub(crate) enum Fetched {
-    /// The body, and whether it was revalidated (304) rather than sent again.
+    /// The body, whether it was revalidated (304) rather than sent again, and for a page of
+    /// a list the URL of the next page.
     Body {
         body: Arc<Vec<u8>>,
         revalidated: bool,
+        next: Option<String>,
     },
-    /// The object does not exist (404, or 422 for an unknown commit).
-    NotFound,
+    /// The object does not exist: 404, or 422 for a commit a readable repository does not
+    /// have (a repository the token cannot read is a 404 too).
+    NotFound(u16),
 }
 
 /// One GraphQL error as GitHub reports it.
@@ -369,6 +390,7 @@ impl GitHub {
                     Ok(Fetched::Body {
                         body: c.body,
                         revalidated: true,
+                        next: c.next,
                     })
                 }
                 // A 304 to a request that sent no validator: nothing to reuse, ask again plainly.
@@ -386,16 +408,31 @@ impl GitHub {
     fn keep(&self, url: &str, resp: Response) -> Fetched {
         if matches!(resp.status, 404 | 422) {
             self.inner.cache.remove(url);
-            return Fetched::NotFound;
+            return Fetched::NotFound(resp.status);
         }
+        let next = resp
+            .header("link")
+            .and_then(|link| next_page(link, &self.inner.api));
         let body = Arc::new(resp.body);
         if let Some(etag) = resp.headers.get("etag").and_then(|v| v.to_str().ok()) {
-            self.inner.cache.put(url, etag.to_string(), body.clone());
+            let cached = Cached {
+                etag: etag.to_string(),
+                body: body.clone(),
+                next: next.clone(),
+            };
+            self.inner.cache.put(url, cached);
         }
         Fetched::Body {
             body,
             revalidated: false,
+            next,
         }
+    }
+
+    /// Whether a GET of `url` would be revalidated: its ETag is stored, so an unchanged
+    /// answer is a 304 that GitHub does not count against the rate limit.
+    pub(crate) fn revalidates(&self, url: &str) -> bool {
+        self.inner.cache.contains(url)
     }
 
     /// Checks the token against the API with `GET /rate_limit`, which every token may call
@@ -528,6 +565,27 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(public.graphql_url(), Some("https://api.github.com/graphql"));
+    }
+
+    #[test]
+    fn the_next_page_comes_from_the_link_header_and_stays_on_the_api() {
+        let api = "https://api.github.com";
+        let link = "<https://api.github.com/repositories/1300192/actions/runs?per_page=100&page=3>; rel=\"next\", \
+                    <https://api.github.com/repositories/1300192/actions/runs?per_page=100&page=9>; rel=\"last\", \
+                    <https://api.github.com/repositories/1300192/actions/runs?per_page=100&page=1>; rel=\"first\"";
+        assert_eq!(
+            next_page(link, api).as_deref(),
+            Some("https://api.github.com/repositories/1300192/actions/runs?per_page=100&page=3")
+        );
+        let last = "<https://api.github.com/repositories/1/pulls?page=1>; rel=\"prev\"";
+        assert_eq!(next_page(last, api), None, "the last page has no next");
+        for elsewhere in [
+            "<https://evil.example/repositories/1/pulls?page=2>; rel=\"next\"",
+            "<https://api.github.com.evil.example/x?page=2>; rel=\"next\"",
+        ] {
+            assert_eq!(next_page(elsewhere, api), None, "{elsewhere}");
+        }
+        assert_eq!(next_page("garbage", api), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use spektate_core::fields::non_empty;
 use spektate_core::url_encode;
-use spektate_core::{Author, RepoRef, Result};
+use spektate_core::{Author, Error, RepoRef, Result};
 
 use crate::client::{Fetched, GitHub};
 use crate::graphql::{self, Lookup};
@@ -52,7 +52,14 @@ async fn rest_author(gh: &GitHub, repo: &RepoRef, sha: &str) -> Result<Option<Au
     )?;
     let object = format!("{} commit {sha}", repo.key());
     match gh.get_cached(&url, "get commit", &object).await? {
-        Fetched::NotFound => Ok(None),
+        // 422: the repository has no such commit.
+        Fetched::NotFound(422) => Ok(None),
+        Fetched::NotFound(_) => Err(Error::provider(
+            gh.label(),
+            "get commit",
+            object,
+            "the repository was not found, or the token cannot read it",
+        )),
         Fetched::Body { body, .. } => {
             Ok(Some(from_rest(&gh.parse(&body, "get commit", &object)?)))
         }

@@ -11,6 +11,8 @@ pub(crate) struct Cached {
     pub etag: String,
     /// The body it validates.
     pub body: Arc<Vec<u8>>,
+    /// The next page of a list, from the answer's `Link` header.
+    pub next: Option<String>,
 }
 
 /// ETags and bodies by URL, least recently used evicted past `capacity`.
@@ -50,16 +52,14 @@ impl EtagCache {
     }
 
     /// Stores the response of `url`, evicting the least recently used past capacity.
-    pub fn put(&self, url: &str, etag: String, body: Arc<Vec<u8>>) {
+    pub fn put(&self, url: &str, cached: Cached) {
         if self.capacity == 0 {
             return;
         }
         let mut state = self.lock();
         state.tick += 1;
         let tick = state.tick;
-        state
-            .entries
-            .insert(url.to_string(), (Cached { etag, body }, tick));
+        state.entries.insert(url.to_string(), (cached, tick));
         if state.entries.len() > self.capacity {
             // Evict the oldest tenth at once, so eviction stays rare as the cache churns.
             let excess = state.entries.len() - self.capacity + self.capacity / 10;
@@ -73,6 +73,11 @@ impl EtagCache {
                 state.entries.remove(&key);
             }
         }
+    }
+
+    /// Whether a response of `url` is stored, without marking it used.
+    pub fn contains(&self, url: &str) -> bool {
+        self.lock().entries.contains_key(url)
     }
 
     /// Forgets `url` (it is gone).
@@ -91,19 +96,24 @@ impl EtagCache {
 mod tests {
     use super::*;
 
-    fn body(s: &str) -> Arc<Vec<u8>> {
-        Arc::new(s.as_bytes().to_vec())
+    fn cached(etag: &str, body: &str) -> Cached {
+        Cached {
+            etag: etag.to_string(),
+            body: Arc::new(body.as_bytes().to_vec()),
+            next: None,
+        }
     }
 
     #[test]
     fn keeps_what_was_put_and_evicts_the_least_recently_used() {
         let cache = EtagCache::new(10);
         for i in 0..10 {
-            cache.put(&format!("/runs/{i}"), format!("W/\"{i}\""), body("{}"));
+            cache.put(&format!("/runs/{i}"), cached(&format!("W/\"{i}\""), "{}"));
         }
         assert_eq!(cache.get("/runs/0").unwrap().etag, "W/\"0\"");
-        cache.put("/runs/10", "W/\"10\"".into(), body("{}"));
+        cache.put("/runs/10", cached("W/\"10\"", "{}"));
         assert!(cache.get("/runs/0").is_some(), "recently used entries stay");
+        assert!(cache.contains("/runs/10"));
         assert!(
             cache.get("/runs/1").is_none(),
             "the least recently used goes first"
@@ -116,7 +126,7 @@ mod tests {
     #[test]
     fn a_zero_capacity_cache_keeps_nothing() {
         let cache = EtagCache::new(0);
-        cache.put("/x", "\"a\"".into(), body("1"));
+        cache.put("/x", cached("\"a\"", "1"));
         assert!(cache.get("/x").is_none());
     }
 }

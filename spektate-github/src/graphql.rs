@@ -1,6 +1,6 @@
 //! Batched GraphQL lookups: up to a hundred commits, pull requests or tag objects of one
-//! repository in one query, each under an alias (`c0`, `p0`, `t0`, ...), values passed as
-//! variables so nothing is spliced into the query text.
+//! repository, or jobs of any repositories, in one query, each under an alias (`c0`, `p0`,
+//! `t0`, `j0`, ...), values passed as variables so nothing is spliced into the query text.
 
 use std::collections::HashMap;
 
@@ -22,6 +22,9 @@ pub(crate) enum Lookup {
     Pulls,
     /// Annotated tag objects by SHA: target and tagger.
     Tags,
+    /// Jobs by their page (`https://HOST/{owner}/{repo}/runs/{job id}`): the check run a job
+    /// is, found with `resource(url:)` on the query root, so one query spans repositories.
+    Jobs,
 }
 
 impl Lookup {
@@ -30,6 +33,7 @@ impl Lookup {
             Lookup::Commits => 'c',
             Lookup::Pulls => 'p',
             Lookup::Tags => 't',
+            Lookup::Jobs => 'j',
         }
     }
 
@@ -38,6 +42,7 @@ impl Lookup {
             Lookup::Commits => "String!",
             Lookup::Pulls => "Int!",
             Lookup::Tags => "GitObjectID!",
+            Lookup::Jobs => "URI!",
         }
     }
 
@@ -46,7 +51,13 @@ impl Lookup {
             Lookup::Commits => format!("object(expression: ${var}) {{ ...commit }}"),
             Lookup::Pulls => format!("pullRequest(number: ${var}) {{ ...pull }}"),
             Lookup::Tags => format!("object(oid: ${var}) {{ ...tag }}"),
+            Lookup::Jobs => format!("resource(url: ${var}) {{ ...job }}"),
         }
+    }
+
+    /// Whether the objects are looked up in one repository (else on the query root).
+    fn in_repository(self) -> bool {
+        self != Lookup::Jobs
     }
 
     fn fragment(self) -> &'static str {
@@ -61,15 +72,20 @@ impl Lookup {
             Lookup::Tags => {
                 "fragment tag on GitObject { ... on Tag { oid name tagger { name email date } target { oid __typename } } }"
             }
+            Lookup::Jobs => {
+                "fragment job on UniformResourceLocatable { ... on CheckRun { databaseId name status conclusion startedAt completedAt url \
+                 checkSuite { branch { name } commit { oid } workflowRun { workflow { name } } } } }"
+            }
         }
     }
 
-    /// What a warning about these objects calls them.
-    fn subject(self) -> Subject {
+    /// What a warning about these objects calls them; jobs have no subject of their own.
+    fn subject(self) -> Option<Subject> {
         match self {
-            Lookup::Commits => Subject::Author,
-            Lookup::Pulls => Subject::PullRequest,
-            Lookup::Tags => Subject::TagObject,
+            Lookup::Commits => Some(Subject::Author),
+            Lookup::Pulls => Some(Subject::PullRequest),
+            Lookup::Tags => Some(Subject::TagObject),
+            Lookup::Jobs => None,
         }
     }
 
@@ -78,28 +94,38 @@ impl Lookup {
             Lookup::Commits => "get commit authors",
             Lookup::Pulls => "get pull requests",
             Lookup::Tags => "get tag objects",
+            Lookup::Jobs => "get jobs",
         }
     }
 }
 
-/// The query text and variables for `values` of `repo`.
-pub(crate) fn query(kind: Lookup, repo: &RepoRef, values: &[Value]) -> (String, Value) {
+/// The query text and variables for `values` of `repo` (`None` for [`Lookup::Jobs`], which
+/// are looked up on the query root).
+pub(crate) fn query(kind: Lookup, repo: Option<&RepoRef>, values: &[Value]) -> (String, Value) {
     let a = kind.alias();
-    let mut decls = vec!["$owner: String!".to_string(), "$name: String!".to_string()];
+    let mut decls = Vec::new();
     let mut fields = Vec::with_capacity(values.len());
     let mut vars = Map::new();
-    vars.insert("owner".into(), json!(repo.owner));
-    vars.insert("name".into(), json!(repo.name));
+    let repo = repo.filter(|_| kind.in_repository());
+    if let Some(repo) = repo {
+        decls.extend(["$owner: String!".to_string(), "$name: String!".to_string()]);
+        vars.insert("owner".into(), json!(repo.owner));
+        vars.insert("name".into(), json!(repo.name));
+    }
     for (i, v) in values.iter().enumerate() {
         let var = format!("{a}{i}");
         decls.push(format!("${var}: {}", kind.variable_type()));
         fields.push(format!("{var}: {}", kind.field(&var)));
         vars.insert(var, v.clone());
     }
+    let fields = fields.join(" ");
+    let selection = match repo {
+        Some(_) => format!("repository(owner: $owner, name: $name) {{ {fields} }}"),
+        None => fields,
+    };
     let text = format!(
-        "query({}) {{ repository(owner: $owner, name: $name) {{ {} }} }} {}",
+        "query({}) {{ {selection} }} {}",
         decls.join(", "),
-        fields.join(" "),
         kind.fragment()
     );
     (text, Value::Object(vars))
@@ -119,11 +145,14 @@ pub(crate) enum Failure {
 pub(crate) async fn batch(
     gh: &GitHub,
     kind: Lookup,
-    repo: &RepoRef,
+    repo: Option<&RepoRef>,
     values: &[Value],
 ) -> std::result::Result<Vec<Value>, Failure> {
     let (text, vars) = query(kind, repo, values);
-    let object = format!("{} ({} objects)", repo.key(), values.len());
+    let object = match repo {
+        Some(repo) => format!("{} ({} objects)", repo.key(), values.len()),
+        None => format!("{} objects", values.len()),
+    };
     let answer = match gh.graphql(&text, vars, kind.operation(), &object).await {
         Ok(a) => a,
         Err(e) => return Err(classify_http(e)),
@@ -147,7 +176,7 @@ fn classify_http(e: Error) -> Failure {
 pub(crate) fn read(
     gh: &GitHub,
     kind: Lookup,
-    repo: &RepoRef,
+    repo: Option<&RepoRef>,
     n: usize,
     answer: GraphQlResponse,
     object: &str,
@@ -163,7 +192,7 @@ pub(crate) fn read(
             "NOT_FOUND" => {
                 return Err(final_err(format!(
                     "repository {} was not found, or the token cannot read it",
-                    repo.key()
+                    repo.map(RepoRef::key).unwrap_or_default()
                 )));
             }
             "RATE_LIMITED" => return Err(final_err(format!("GraphQL rate limit: {}", e.message))),
@@ -175,8 +204,11 @@ pub(crate) fn read(
             }
         }
     }
-    let repository = answer.data.as_ref().and_then(|d| d.get("repository"));
-    let Some(Value::Object(found)) = repository else {
+    let scope = match kind.in_repository() {
+        true => answer.data.as_ref().and_then(|d| d.get("repository")),
+        false => answer.data.as_ref(),
+    };
+    let Some(Value::Object(found)) = scope else {
         return Err(Failure::Fallback(
             "GraphQL answered without data".to_string(),
         ));
@@ -198,7 +230,7 @@ pub(crate) fn read(
 pub(crate) async fn lookup_all<K: Clone + Eq + std::hash::Hash>(
     gh: &GitHub,
     kind: Lookup,
-    repo: &RepoRef,
+    repo: Option<&RepoRef>,
     items: &[(K, Value)],
 ) -> Result<(HashMap<K, Value>, Vec<K>)> {
     let mut found = HashMap::new();
@@ -219,14 +251,20 @@ pub(crate) async fn lookup_all<K: Clone + Eq + std::hash::Hash>(
             }
             Err(Failure::Final(e)) => return Err(e),
             Err(Failure::Fallback(why)) => {
-                warnings::notice(Notice {
-                    subject: kind.subject(),
-                    count: chunk.len(),
-                    reason: Reason::new(
-                        &gh.label(),
-                        &format!("GraphQL failed ({why}); asked one at a time over REST"),
+                let why = format!("GraphQL failed ({why}); asked one at a time over REST");
+                match kind.subject() {
+                    Some(subject) => warnings::notice(Notice {
+                        subject,
+                        count: chunk.len(),
+                        reason: Reason::new(&gh.label(), &why),
+                    }),
+                    None => tracing::warn!(
+                        "{}: {} {}: {why}",
+                        gh.label(),
+                        chunk.len(),
+                        kind.operation()
                     ),
-                });
+                }
                 fallback.extend(chunk.iter().map(|(k, _)| k.clone()));
             }
         }
@@ -256,7 +294,7 @@ where
             .iter()
             .map(|id| (id.clone(), json!(id.trim())))
             .collect();
-        let (found, fallback) = lookup_all(gh, kind, repo, &items).await?;
+        let (found, fallback) = lookup_all(gh, kind, Some(repo), &items).await?;
         for (id, obj) in found {
             if let Some(v) = from_graphql(&obj) {
                 out.insert(id, v);
@@ -331,7 +369,7 @@ mod tests {
     #[test]
     fn values_travel_as_variables_under_aliases() {
         let repo = RepoRef::parse("https://github.com/fabrikam/hld").unwrap();
-        let (text, vars) = query(Lookup::Pulls, &repo, &[json!(7), json!(8)]);
+        let (text, vars) = query(Lookup::Pulls, Some(&repo), &[json!(7), json!(8)]);
         assert!(
             text.starts_with("query($owner: String!, $name: String!, $p0: Int!, $p1: Int!)"),
             "{text}"
@@ -345,8 +383,15 @@ mod tests {
             vars,
             json!({"owner": "fabrikam", "name": "hld", "p0": 7, "p1": 8})
         );
-        let (text, vars) = query(Lookup::Commits, &repo, &[json!("abc\" } evil")]);
+        let (text, vars) = query(Lookup::Commits, Some(&repo), &[json!("abc\" } evil")]);
         assert!(!text.contains("evil"), "values never enter the query text");
         assert_eq!(vars["c0"], "abc\" } evil");
+        let page = "https://github.com/fabrikam/hld/runs/1115488431";
+        let (text, vars) = query(Lookup::Jobs, Some(&repo), &[json!(page)]);
+        assert!(
+            text.starts_with("query($j0: URI!) { j0: resource(url: $j0) { ...job } }"),
+            "jobs are looked up on the query root: {text}"
+        );
+        assert_eq!(vars, json!({"j0": page}));
     }
 }

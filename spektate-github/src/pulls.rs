@@ -90,7 +90,7 @@ pub(crate) async fn pull_requests(
     let mut rest: Vec<u64> = todo.iter().map(|(_, n)| *n).collect();
     if gh.has_graphql() && todo.len() > 1 {
         let items: Vec<(u64, Value)> = todo.iter().map(|(_, n)| (*n, json!(n))).collect();
-        let (found, fallback) = graphql::lookup_all(gh, Lookup::Pulls, repo, &items).await?;
+        let (found, fallback) = graphql::lookup_all(gh, Lookup::Pulls, Some(repo), &items).await?;
         for (n, obj) in found {
             if let Some(pr) = from_graphql(&obj) {
                 fetched.insert(n, pr);
@@ -140,7 +140,7 @@ async fn probe(gh: &GitHub, memo: &PullMemo, repo: &RepoRef) -> Result<Option<u6
             }
             Ok(Some(entry.generation))
         }
-        Ok(Fetched::NotFound) => Err(Error::provider(
+        Ok(Fetched::NotFound(_)) => Err(Error::provider(
             gh.label(),
             "list pull requests",
             repo.key(),
@@ -158,7 +158,7 @@ async fn rest_pull(gh: &GitHub, repo: &RepoRef, n: u64) -> Result<Option<PullReq
     let url = gh.repo_url(repo, &format!("/pulls/{n}"))?;
     let object = format!("{} pull request {n}", repo.key());
     match gh.get_cached(&url, "get pull request", &object).await? {
-        Fetched::NotFound => Ok(None),
+        Fetched::NotFound(_) => Ok(None),
         Fetched::Body { body, .. } => Ok(Some(from_rest(&gh.parse(
             &body,
             "get pull request",

@@ -127,7 +127,7 @@ async fn matching_refs(gh: &GitHub, repo: &RepoRef, prefix: &str) -> Result<Vec<
     )?;
     let object = repo.key();
     match gh.get_cached(&url, "list sync tags", &object).await? {
-        Fetched::NotFound => Err(Error::provider(
+        Fetched::NotFound(_) => Err(Error::provider(
             gh.label(),
             "list sync tags",
             object,
@@ -167,7 +167,7 @@ async fn rest_tag(gh: &GitHub, repo: &RepoRef, sha: &str) -> Result<Option<TagIn
     let url = gh.repo_url(repo, &format!("/git/tags/{sha}"))?;
     let object = format!("{} tag {sha}", repo.key());
     match gh.get_cached(&url, "get tag object", &object).await? {
-        Fetched::NotFound => Ok(None),
+        Fetched::NotFound(_) => Ok(None),
         Fetched::Body { body, .. } => Ok(Some(from_rest(&gh.parse(
             &body,
             "get tag object",

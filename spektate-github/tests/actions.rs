@@ -102,7 +102,7 @@ async fn a_run_in_progress_and_a_failed_run_come_from_their_repositories() {
 }
 
 #[tokio::test]
-async fn recorded_job_ids_are_read_from_the_jobs_endpoint() {
+async fn recorded_job_ids_are_read_a_hundred_a_query_and_one_from_the_jobs_endpoint() {
     let gh = FakeGitHub::start().await;
     {
         let mut w = gh.world();
@@ -160,10 +160,33 @@ async fn recorded_job_ids_are_read_from_the_jobs_endpoint() {
         b.finished_at.unwrap().to_rfc3339(),
         "2020-10-14T19:21:43+00:00"
     );
+    let served = gh.served();
+    assert_eq!(
+        served
+            .iter()
+            .map(|s| (s.path.as_str(), s.graphql_objects))
+            .collect::<Vec<_>>(),
+        [("/api/graphql", 2)],
+        "jobs of two repositories in one GraphQL query"
+    );
+
+    // One job is read over REST, where an unchanged job is revalidated for free.
+    gh.clear_log();
+    let batch = actions
+        .runs(
+            RunKind::Build,
+            &[req("job:1115488431", Some("andrebriggs/spartan-app"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        batch.found["job:1115488431"].pipeline.as_deref(),
+        Some("Build")
+    );
     let paths: Vec<String> = gh.served().into_iter().map(|s| s.path).collect();
-    assert!(
-        paths.contains(&"/repos/andrebriggs/spartan-app/actions/jobs/1115488431".to_string()),
-        "{paths:?}"
+    assert_eq!(
+        paths,
+        ["/repos/andrebriggs/spartan-app/actions/jobs/1115488431"]
     );
 
     // By default a bare number is a workflow run: that one does not exist.
