@@ -127,6 +127,10 @@ impl PipelinesFake for Pipes {
         self.fake.org().broken.insert(Pipes::id(run));
     }
 
+    fn mend_run(&self, _kind: RunKind, run: &RunRequest) {
+        self.fake.org().broken.remove(&Pipes::id(run));
+    }
+
     fn page_size(&self, _kind: RunKind) -> usize {
         PAGE
     }

@@ -63,8 +63,12 @@ pub trait PipelinesFake: Send + Sync {
     /// repository).
     fn unreadable_run(&self, kind: RunKind) -> (Arc<dyn Pipelines>, RunRequest);
 
-    /// Makes every request that asks for `run` fail with HTTP 500, retries included.
+    /// Makes every request that asks for `run` (a page of a list holding it included) fail
+    /// with HTTP 500, retries included, until [`PipelinesFake::mend_run`].
     fn break_run(&self, kind: RunKind, run: &RunRequest);
+
+    /// Ends [`PipelinesFake::break_run`] for `run`.
+    fn mend_run(&self, kind: RunKind, run: &RunRequest);
 
     /// The most runs of `kind` one answer of the fake carries.
     fn page_size(&self, kind: RunKind) -> usize;
@@ -261,6 +265,7 @@ async fn a_failed_request_fails_only_its_runs(fake: &dyn PipelinesFake, kind: Ru
     fake.break_run(kind, broken);
     let provider = fake.provider();
     let (batch, _) = lookup(fake, &provider, kind, &requests, case).await;
+    fake.mend_run(kind, broken);
     each_answered_once(&batch, &requests, case);
     let why = batch.failed.get(&broken.id).unwrap_or_else(|| {
         panic!(
