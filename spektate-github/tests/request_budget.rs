@@ -1,16 +1,24 @@
-//! The request budget: 500 deployments of 10 services traced through the real `Tracker`
-//! against a counting fake GitHub. The reference tool spends about 1,950 requests on this
-//! (one per job, author and pull request); Spektate must stay within 60 cold and 5 for a
-//! refresh with nothing changed, and those 5 may only be 304s and runs still in progress.
+//! The request budget on a realistic history: 500 deployments of 10 services traced through
+//! the real `Tracker` against the fake GitHub of `tests/support` (REST lists a hundred a page
+//! with `Link` headers, ETags and 304s, GraphQL batches), holding 1,582 workflow runs and 423
+//! pull requests. The first 100 deployments were recorded by the reference tool, as `job:`
+//! ids; since then half the services run a metadata workflow of its own (p2 is a run beside
+//! p1) and the others update the HLD in a later job of the image workflow (p2 is p1). CodeQL
+//! and lint runs sit between them, some HLD changes are pushed without a pull request, and
+//! one service has four runs still queued or running.
+//!
+//! The reference tool spends about 1,950 requests on such a history (one per job, author and
+//! pull request). Spektate makes 41 cold and 4 per refresh with nothing changed, all 304s.
 //!
 //! `cargo test -p spektate-github --test request_budget -- --nocapture` prints the counts.
 
 mod support;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
 use spektate_core::{
     Filter, ImageBuilt, ManifestCommitted, ManifestGenerated, MemoryStore, MetadataUpdated,
     Recorder, Status, StepState, Tracker,
@@ -19,239 +27,334 @@ use support::{FakeGitHub, RunSpec, Served, commit, git_ref, job, pull, sha_of, t
 
 const SERVICES: usize = 10;
 const DEPLOYMENTS: usize = 500;
+const RUNS: usize = 1_582;
+const PULL_REQUESTS: usize = 423;
 const HLD: &str = "fabrikam/hld";
 const MANIFESTS: &str = "fabrikam/manifests";
 
-/// What the scenario left where, for the assertions.
-struct Scenario {
-    running_image: String,
-    awaiting_approval: (String, u64),
-    running_manifest: String,
-    failed_metadata: String,
-    newest_manifest: String,
-    edge_manifest: String,
-    running_run_paths: HashSet<String>,
-}
+/// Deployments recorded by the reference tool, with job ids.
+const JOB_ERA: usize = 100;
+/// Deployments whose image build failed.
+const IMAGE_FAILED: [usize; 4] = [50, 150, 250, 350];
+/// The multi-stage run whose metadata job failed.
+const METADATA_FAILED: usize = 401;
+/// svc-4's four unfinished runs: an image build running, a metadata run running, an image
+/// build queued and a metadata run waiting for its environment's approval.
+const IMAGE_RUNNING: usize = 494;
+const METADATA_RUNNING: usize = 484;
+const IMAGE_QUEUED: usize = 474;
+const METADATA_QUEUED: usize = 464;
+/// The manifest run still running.
+const MANIFEST_RUNNING: usize = 497;
+/// The deployment whose approval pull request is open.
+const AWAITING: usize = 498;
 
 fn svc_repo(i: usize) -> String {
     format!("fabrikam/svc-{i}")
 }
 
-/// Builds the world: every service's workflow runs (and other workflows' runs beside them),
-/// the HLD repository's manifest runs, commits, pull requests and Flux tags; records what
-/// the pipelines would record.
-async fn scenario(gh: &FakeGitHub, recorder: &Recorder) -> Scenario {
-    let now = Utc::now();
-    let mut next_id = 9_100_000_000u64;
-    let mut numbers = [0u64; SERVICES];
-    let mut hld_number = 0u64;
-    let mut sc = Scenario {
-        running_image: String::new(),
-        awaiting_approval: (String::new(), 0),
-        running_manifest: String::new(),
-        failed_metadata: String::new(),
-        newest_manifest: String::new(),
-        edge_manifest: String::new(),
-        running_run_paths: HashSet::new(),
-    };
-    {
-        let mut w = gh.world();
-        w.repos.insert(HLD.into());
-        w.repos.insert(MANIFESTS.into());
-        for (i, number) in numbers.iter_mut().enumerate() {
-            w.repos.insert(svc_repo(i));
-            // Ten scheduled CodeQL runs long before the first deployment.
-            for _ in 0..10 {
-                next_id += 1;
-                *number += 1;
-                let mut r = RunSpec::new(&svc_repo(i), next_id, *number, now - Duration::days(30));
-                r.workflow = "CodeQL".into();
-                w.runs.insert((svc_repo(i), next_id), r.json());
-            }
+/// Whether the service runs a metadata workflow of its own (else p2 is a job of p1's run).
+fn separate_metadata(i: usize) -> bool {
+    i % 2 == 0
+}
+
+/// Whether the HLD change of deployment `k` is pushed without a pull request.
+fn direct_push(k: usize) -> bool {
+    k % 6 == 3
+}
+
+/// Whether deployment `k` gets past its image build.
+fn image_done(k: usize) -> bool {
+    !IMAGE_FAILED.contains(&k) && k != IMAGE_RUNNING && k != IMAGE_QUEUED
+}
+
+/// Whether deployment `k` gets to its manifest run.
+fn reaches_manifest(k: usize) -> bool {
+    image_done(k) && ![METADATA_FAILED, METADATA_RUNNING, METADATA_QUEUED, AWAITING].contains(&k)
+}
+
+/// The workflow runs deployment `k` makes.
+fn deployment_runs(k: usize) -> usize {
+    let p2 = usize::from(k >= JOB_ERA && separate_metadata(k % SERVICES) && image_done(k));
+    1 + p2 + usize::from(reaches_manifest(k))
+}
+
+/// What the history left where, for the assertions.
+#[derive(Default)]
+struct History {
+    newest_manifest: String,
+    edge_manifest: String,
+    /// svc-4's running image build.
+    image_running: u64,
+}
+
+/// Builds the world and records what the pipelines would record.
+struct Builder<'a> {
+    gh: &'a FakeGitHub,
+    recorder: &'a Recorder,
+    now: DateTime<Utc>,
+    next_run: u64,
+    next_job: u64,
+    numbers: BTreeMap<String, u64>,
+    history: History,
+}
+
+impl Builder<'_> {
+    /// A new run of `repo` created at `at` (ids grow with time, as GitHub's do).
+    fn run(&mut self, repo: &str, workflow: &str, at: DateTime<Utc>) -> RunSpec {
+        self.next_run += 1;
+        let number = self.numbers.entry(repo.to_string()).or_default();
+        *number += 1;
+        let mut run = RunSpec::new(repo, self.next_run, *number, at);
+        run.workflow = workflow.into();
+        run
+    }
+
+    fn put(&mut self, run: &RunSpec) {
+        self.gh
+            .world()
+            .runs
+            .insert((run.repo.clone(), run.id), run.json());
+    }
+
+    /// A job of `run`; its id.
+    fn job(&mut self, run: &RunSpec, name: &str, conclusion: &'static str) -> u64 {
+        self.next_job += 1;
+        let j = job(
+            &run.repo,
+            self.next_job,
+            run.id,
+            name,
+            "completed",
+            Some(conclusion),
+            run.created,
+        );
+        self.gh
+            .world()
+            .jobs
+            .insert(self.next_job, (run.repo.clone(), j));
+        self.next_job
+    }
+
+    /// CodeQL and lint runs beside the deployments.
+    fn other_runs(&mut self, k: usize, count: usize, at: DateTime<Utc>) {
+        for n in 0..count {
+            let (repo, workflow) = if (k + n) % 10 == 0 {
+                (HLD.to_string(), "lint")
+            } else {
+                (svc_repo((k * 3 + n) % SERVICES), "CodeQL")
+            };
+            let run = self.run(&repo, workflow, at - Duration::minutes(3));
+            self.put(&run);
         }
     }
 
-    for k in 0..DEPLOYMENTS {
+    async fn deployment(&mut self, k: usize) {
         let i = k % SERVICES;
         let repo = svc_repo(i);
-        let at = now - Duration::minutes(((DEPLOYMENTS - k) * 20) as i64);
+        let at = self.now - Duration::minutes(((DEPLOYMENTS - k) * 20) as i64);
+        let jobs = k < JOB_ERA;
         let ring = if k % 2 == 0 { "dev" } else { "prod" };
-        let running_image = k == DEPLOYMENTS - 1;
-        let awaiting = k == DEPLOYMENTS - 2;
-        let running_manifest = k == DEPLOYMENTS - 3;
-        let image_failed = k == 100 || k == 200 || k == 300;
-        let metadata_failed = k == 400;
 
-        // A pull-request check run of the service, then the deployment workflow.
-        next_id += 1;
-        numbers[i] += 1;
-        let mut ci = RunSpec::new(&repo, next_id, numbers[i], at - Duration::minutes(5));
-        ci.workflow = "pr-checks".into();
-        let ci_id = next_id;
-        next_id += 1;
-        numbers[i] += 1;
-        let run_id = next_id;
+        // The image build: a run, or jobs of a run in the reference tool's days.
+        let mut build = self.run(&repo, "build-and-deploy", at);
         let commit_sha = sha_of(&format!("{repo}-commit-{k}"));
-        let image_tag = format!("svc-{i}-{}", numbers[i]);
-        let mut run = RunSpec::new(&repo, run_id, numbers[i], at);
-        run.head_sha = commit_sha.clone();
-        if running_image {
-            run = run.running();
-            sc.running_image = run_id.to_string();
-            sc.running_run_paths
-                .insert(format!("/repos/{repo}/actions/runs/{run_id}"));
-        } else if image_failed || metadata_failed {
-            run = run.failed();
+        build.head_sha = commit_sha.clone();
+        if IMAGE_FAILED.contains(&k) {
+            build = build.failed();
+        } else if k == IMAGE_RUNNING {
+            build = build.running();
+            self.history.image_running = build.id;
+        } else if k == IMAGE_QUEUED {
+            build = build.queued();
+        } else if k == METADATA_FAILED {
+            build = build.failed();
+        }
+        self.put(&build);
+        let (p1, mut p2) = if jobs {
+            let failed = IMAGE_FAILED.contains(&k);
+            let p1 = self.job(&build, "build", if failed { "failure" } else { "success" });
+            let p2 =
+                (!failed).then(|| format!("job:{}", self.job(&build, "update-hld", "success")));
+            (format!("job:{p1}"), p2)
+        } else {
+            let p1 = format!("run:{}", build.id);
+            (p1.clone(), (!separate_metadata(i)).then_some(p1))
+        };
+        if k == METADATA_FAILED {
+            self.job(&build, "build", "success");
+            self.job(&build, "update-hld", "failure");
         }
         let (name, email, login) = if k % 7 == 0 {
             ("Build Agent", "agent@build.fabrikam.example", None)
         } else {
             ("Mona Lisa", "mona@fabrikam.example", Some(("mona", 42u64)))
         };
-        {
-            let mut w = gh.world();
-            w.runs.insert((repo.clone(), ci_id), ci.json());
-            w.runs.insert((repo.clone(), run_id), run.json());
-            w.commits.insert(
-                (repo.clone(), commit_sha.clone()),
-                commit(&repo, &commit_sha, name, email, login, at),
-            );
-            if metadata_failed {
-                let build = job(
-                    &repo,
-                    run_id * 10,
-                    run_id,
-                    "build",
-                    "completed",
-                    Some("success"),
-                    at,
-                );
-                let update = job(
-                    &repo,
-                    run_id * 10 + 1,
-                    run_id,
-                    "update-hld",
-                    "completed",
-                    Some("failure"),
-                    at + Duration::minutes(4),
-                );
-                w.jobs.insert(run_id * 10, (repo.clone(), build));
-                w.jobs.insert(run_id * 10 + 1, (repo.clone(), update));
-                sc.failed_metadata = run_id.to_string();
-            }
-        }
-        recorder
+        self.gh.world().commits.insert(
+            (repo.clone(), commit_sha.clone()),
+            commit(&repo, &commit_sha, name, email, login, at),
+        );
+        let image_tag = format!("svc-{i}-{}", build.number);
+        self.recorder
             .image_built(&ImageBuilt {
-                p1: run_id.to_string(),
+                p1: p1.clone(),
                 image_tag: image_tag.clone(),
-                commit_id: commit_sha.clone(),
+                commit_id: commit_sha,
                 service: format!("fabrikam/svc-{i}"),
                 repository: Some(format!("https://github.com/{repo}")),
             })
             .await
             .unwrap();
-        if running_image || image_failed {
-            continue;
+        if !image_done(k) {
+            return;
         }
 
-        let pr = (k + 1) as u64;
+        // The metadata update: its own run, or the image workflow's later job.
+        if p2.is_none() {
+            let mut update = self.run(&repo, "update-hld", at + Duration::minutes(6));
+            if k == METADATA_RUNNING {
+                update = update.running();
+            } else if k == METADATA_QUEUED {
+                update = update.queued();
+            }
+            self.put(&update);
+            p2 = Some(format!("run:{}", update.id));
+        }
+        let pr = (!direct_push(k)).then(|| (k + 1) as u64);
+        if let Some(pr) = pr {
+            let merged_by = (k != AWAITING).then_some("mona");
+            let title = format!("Deploy {image_tag} to {ring}");
+            let approval = pull(
+                HLD,
+                pr,
+                &title,
+                &format!("{image_tag}-{ring}"),
+                merged_by,
+                at + Duration::minutes(8),
+            );
+            self.gh.world().pulls.insert((HLD.into(), pr), approval);
+        }
         let hld_commit = sha_of(&format!("hld-{k}"));
-        let merged_by = if awaiting { None } else { Some("mona") };
-        let title = format!("Deploy {image_tag} to {ring}");
-        let approval = pull(
-            HLD,
-            pr,
-            &title,
-            &format!("{image_tag}-{ring}"),
-            merged_by,
-            at + Duration::minutes(8),
-        );
-        gh.world().pulls.insert((HLD.into(), pr), approval);
-        recorder
+        self.recorder
             .metadata_updated(&MetadataUpdated {
-                p2: run_id.to_string(),
-                image_tag: image_tag.clone(),
+                p2: p2.unwrap(),
+                image_tag,
                 hld_commit_id: hld_commit.clone(),
                 env: ring.into(),
-                pr: Some(pr.to_string()),
+                pr: pr.map(|n| n.to_string()),
                 repository: Some(format!("https://github.com/{HLD}")),
                 service: None,
             })
             .await
             .unwrap();
-        if awaiting {
-            sc.awaiting_approval = (format!("svc-{i}"), pr);
-            continue;
-        }
-        if metadata_failed {
-            continue;
+        if !reaches_manifest(k) {
+            return;
         }
 
-        next_id += 1;
-        hld_number += 1;
-        let p3 = next_id;
-        let mut manifest_run = RunSpec::new(HLD, p3, hld_number, at + Duration::minutes(10));
-        manifest_run.workflow = "generate-manifests".into();
-        let manifest_commit = sha_of(&format!("manifest-{k}"));
-        if running_manifest {
-            manifest_run = manifest_run.running();
-            sc.running_manifest = p3.to_string();
-            sc.running_run_paths
-                .insert(format!("/repos/{HLD}/actions/runs/{p3}"));
+        // The manifest run in the HLD repository.
+        let mut manifest = self.run(HLD, "generate-manifests", at + Duration::minutes(10));
+        if k == MANIFEST_RUNNING {
+            manifest = manifest.running();
         }
-        gh.world()
-            .runs
-            .insert((HLD.into(), p3), manifest_run.json());
-        recorder
+        self.put(&manifest);
+        let p3 = if jobs {
+            format!("job:{}", self.job(&manifest, "generate", "success"))
+        } else {
+            format!("run:{}", manifest.id)
+        };
+        self.recorder
             .manifest_generated(&ManifestGenerated {
-                p3: p3.to_string(),
+                p3: p3.clone(),
                 hld_commit_id: hld_commit,
                 manifest_commit_id: None,
-                pr: Some(pr.to_string()),
+                pr: pr.map(|n| n.to_string()),
                 repository: None,
             })
             .await
             .unwrap();
-        if running_manifest {
-            continue;
+        if k == MANIFEST_RUNNING {
+            return;
         }
-        recorder
+        let manifest_commit = sha_of(&format!("manifest-{k}"));
+        self.recorder
             .manifest_committed(&ManifestCommitted {
-                p3: p3.to_string(),
+                p3,
                 manifest_commit_id: manifest_commit.clone(),
                 repository: Some(format!("https://github.com/{MANIFESTS}")),
             })
             .await
             .unwrap();
         if k == DEPLOYMENTS - 10 {
-            sc.edge_manifest = manifest_commit.clone();
+            self.history.edge_manifest = manifest_commit.clone();
         }
-        sc.newest_manifest = manifest_commit;
+        self.history.newest_manifest = manifest_commit;
+    }
+}
+
+/// Builds the history in `gh` and records it through `recorder`.
+async fn history(gh: &FakeGitHub, recorder: &Recorder) -> History {
+    {
+        let mut w = gh.world();
+        w.repos.extend([HLD.to_string(), MANIFESTS.to_string()]);
+        w.repos.extend((0..SERVICES).map(svc_repo));
+    }
+    let mut b = Builder {
+        gh,
+        recorder,
+        now: Utc::now(),
+        next_run: 9_100_000_000,
+        next_job: 31_000_000_000,
+        numbers: BTreeMap::new(),
+        history: History::default(),
+    };
+    let others = RUNS - (0..DEPLOYMENTS).map(deployment_runs).sum::<usize>();
+    for k in 0..DEPLOYMENTS {
+        let at = b.now - Duration::minutes(((DEPLOYMENTS - k) * 20) as i64);
+        b.other_runs(
+            k,
+            (k + 1) * others / DEPLOYMENTS - k * others / DEPLOYMENTS,
+            at,
+        );
+        b.deployment(k).await;
+    }
+
+    // Pull requests of the HLD that deploy nothing (docs, dependency bumps).
+    let approvals = gh.world().pulls.len();
+    for n in 0..PULL_REQUESTS - approvals {
+        let number = (DEPLOYMENTS + 1 + n) as u64;
+        let docs = pull(
+            HLD,
+            number,
+            "Update the README",
+            &format!("docs-{n}"),
+            Some("mona"),
+            b.now - Duration::days(9) + Duration::hours(n as i64),
+        );
+        gh.world().pulls.insert((HLD.into(), number), docs);
     }
 
     // Flux: two clusters run the newest manifest commit (annotated tags), an edge cluster an
     // older one (a lightweight tag).
     let mut w = gh.world();
     let (west, east) = (sha_of("tag-west"), sha_of("tag-east"));
-    w.tags.insert(
-        (MANIFESTS.into(), west.clone()),
-        tag_object(MANIFESTS, &west, "flux-west", &sc.newest_manifest, now),
-    );
-    w.tags.insert(
-        (MANIFESTS.into(), east.clone()),
-        tag_object(MANIFESTS, &east, "flux-east", &sc.newest_manifest, now),
-    );
+    let newest = b.history.newest_manifest.clone();
+    for (sha, tag) in [(&west, "flux-west"), (&east, "flux-east")] {
+        let object = tag_object(MANIFESTS, sha, tag, &newest, b.now);
+        w.tags.insert((MANIFESTS.into(), sha.clone()), object);
+    }
     w.refs.insert(
         MANIFESTS.into(),
         vec![
             git_ref(MANIFESTS, "flux-east", &east, "tag"),
-            git_ref(MANIFESTS, "flux-edge", &sc.edge_manifest, "commit"),
+            git_ref(MANIFESTS, "flux-edge", &b.history.edge_manifest, "commit"),
             git_ref(MANIFESTS, "flux-west", &west, "tag"),
             git_ref(MANIFESTS, "release-2024.05", &sha_of("release"), "commit"),
         ],
     );
+    assert_eq!(w.runs.len(), RUNS, "the history holds {RUNS} runs");
+    assert_eq!(w.pulls.len(), PULL_REQUESTS);
     drop(w);
-    sc
+    b.history
 }
 
 fn describe(served: &[Served]) -> String {
@@ -262,12 +365,40 @@ fn describe(served: &[Served]) -> String {
         .join("\n")
 }
 
+/// Requests per kind, as `runs 19, graphql 21, ...`.
+fn breakdown(served: &[Served]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in served {
+        let kind = if s.is_graphql() {
+            "graphql"
+        } else if s.path.contains("/actions/runs?") {
+            "run lists"
+        } else if s.path.contains("/jobs") {
+            "jobs"
+        } else if s.path.contains("/actions/runs/") {
+            "runs"
+        } else if s.path.contains("/pulls") {
+            "pull probes"
+        } else if s.path.contains("/git/") {
+            "tags"
+        } else {
+            "other"
+        };
+        *counts.entry(kind).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchanged_refresh() {
+async fn a_realistic_history_costs_41_requests_cold_and_4_per_unchanged_refresh() {
     let gh = FakeGitHub::start().await;
     let store = Arc::new(MemoryStore::new());
     let recorder = Recorder::new(store.clone(), "fabrikam").unwrap();
-    let sc = scenario(&gh, &recorder).await;
+    let history = history(&gh, &recorder).await;
     let client = gh.client();
     let tracker = Tracker::builder(store)
         .partition("fabrikam")
@@ -276,77 +407,78 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
         .build();
 
     // Cold.
+    gh.clear_log();
     tracker.refresh().await.unwrap();
     let cold = gh.served();
-    let deployments = tracker.snapshot().deployments.clone();
-    assert_eq!(deployments.len(), DEPLOYMENTS);
-    let graphql: usize = cold.iter().filter(|s| s.is_graphql()).count();
-    println!(
-        "cold: {} requests ({} GraphQL queries for {} objects, {} REST)",
-        cold.len(),
-        graphql,
-        cold.iter().map(|s| s.graphql_objects).sum::<usize>(),
-        cold.len() - graphql
-    );
-    assert!(
-        cold.len() <= 60,
-        "cold trace made {} requests:\n{}",
-        cold.len(),
-        describe(&cold)
-    );
+    println!("cold: {} requests ({})", cold.len(), breakdown(&cold));
+    let ds = tracker.snapshot().deployments.clone();
+    assert_eq!(ds.len(), DEPLOYMENTS);
 
     // What a user sees.
-    let count = |st: Status| deployments.iter().filter(|d| d.status == st).count();
-    assert_eq!(
-        count(Status::InProgress),
-        2,
-        "the running image and the running manifest run"
-    );
-    assert_eq!(
-        count(Status::Failed),
-        4,
-        "three image failures and one metadata failure"
-    );
-    assert_eq!(
-        count(Status::Incomplete),
-        1,
-        "the deployment awaiting approval"
-    );
-    assert_eq!(count(Status::Complete), DEPLOYMENTS - 7);
     assert!(
-        deployments.iter().all(|d| d.warnings.is_empty()),
+        ds.iter().all(|d| d.warnings.is_empty()),
         "{:?}",
-        deployments.iter().find(|d| !d.warnings.is_empty())
+        ds.iter().find(|d| !d.warnings.is_empty())
     );
+    let count = |st: Status| ds.iter().filter(|d| d.status == st).count();
+    assert_eq!(
+        (
+            count(Status::InProgress),
+            count(Status::Failed),
+            count(Status::Incomplete)
+        ),
+        (5, 5, 1),
+        "svc-4's four unfinished runs and the running manifest run; four image failures and \
+         one metadata failure; the deployment awaiting approval"
+    );
+    assert_eq!(count(Status::Complete), DEPLOYMENTS - 11);
     assert!(
-        deployments
-            .iter()
+        ds.iter()
             .filter(|d| d.commit_id().is_some())
             .all(|d| d.author.is_some()),
         "every author is known"
     );
-    let no_account = deployments
-        .iter()
-        .filter(|d| d.author.as_ref().is_some_and(|a| a.login.is_none()))
-        .count();
     assert!(
-        no_account > 50,
+        ds.iter()
+            .filter(|d| d.author.as_ref().is_some_and(|a| a.login.is_none()))
+            .count()
+            > 50,
         "authors without a GitHub account are shown by their git name"
     );
-    let waiting = deployments
+    let with_pr = ds.iter().filter(|d| d.pr().is_some()).count();
+    assert_eq!(
+        ds.iter().filter(|d| d.pull_request.is_some()).count(),
+        with_pr,
+        "every approval pull request is known"
+    );
+    let waiting: Vec<_> = ds.iter().filter(|d| d.awaiting_approval()).collect();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].pr(), Some((AWAITING + 1).to_string().as_str()));
+
+    // Deployments recorded with job ids read as well as those recorded with runs.
+    let by_jobs: Vec<_> = ds
+        .iter()
+        .filter(|d| {
+            d.record
+                .p1
+                .as_deref()
+                .is_some_and(|p| p.starts_with("job:"))
+        })
+        .collect();
+    assert_eq!(by_jobs.len(), JOB_ERA);
+    assert_eq!(
+        by_jobs
+            .iter()
+            .filter(|d| d.status == Status::Complete)
+            .count(),
+        JOB_ERA - 1,
+        "every job-era deployment but the failed build is complete"
+    );
+    let failed_md = ds
         .iter()
         .find(|d| {
-            d.service() == Some(sc.awaiting_approval.0.as_str())
-                && d.pr() == Some(&*sc.awaiting_approval.1.to_string())
+            d.service() == Some("svc-1") && d.status == Status::Failed && d.record.p2 == d.record.p1
         })
-        .unwrap();
-    assert!(
-        waiting.awaiting_approval(),
-        "the open pull request is waiting"
-    );
-    let failed_md = deployments
-        .iter()
-        .find(|d| d.record.p1.as_deref() == Some(sc.failed_metadata.as_str()))
         .unwrap();
     assert_eq!(
         (
@@ -356,48 +488,57 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
         (StepState::Succeeded, StepState::Failed),
         "the jobs of the multi-stage run tell which stage failed"
     );
-    let newest = deployments
+    let svc4_active: Vec<StepState> = ds
         .iter()
-        .find(|d| d.manifest_commit_id() == Some(sc.newest_manifest.as_str()))
+        .filter(|d| d.service() == Some("svc-4") && d.status == Status::InProgress)
+        .flat_map(|d| [&d.image, &d.metadata])
+        .filter_map(|s| s.as_ref().map(|s| s.state))
+        .filter(|s| s.is_active())
+        .collect();
+    assert_eq!(svc4_active.len(), 4, "{svc4_active:?}");
+    let newest = ds
+        .iter()
+        .find(|d| d.manifest_commit_id() == Some(history.newest_manifest.as_str()))
         .unwrap();
     let clusters: Vec<&str> = newest.clusters.iter().map(|c| c.cluster.as_str()).collect();
     assert_eq!(clusters, ["east", "west"]);
     assert_eq!(newest.clusters[0].tagger.as_deref(), Some("Weave Flux"));
-    let edge = deployments
+    let edge = ds
         .iter()
-        .find(|d| d.manifest_commit_id() == Some(sc.edge_manifest.as_str()))
+        .find(|d| d.manifest_commit_id() == Some(history.edge_manifest.as_str()))
         .unwrap();
-    assert_eq!(
-        edge.clusters
-            .iter()
-            .map(|c| c.cluster.as_str())
-            .collect::<Vec<_>>(),
-        ["edge"]
+    assert_eq!(edge.clusters[0].cluster, "edge");
+
+    // The budget: one list per repository for p1, p2 and p3 together, jobs a hundred a query.
+    let lists: Vec<&str> = cold
+        .iter()
+        .filter(|s| s.path.contains("/actions/runs?"))
+        .map(|s| s.path.as_str())
+        .collect();
+    let unique: HashSet<&str> = lists.iter().copied().collect();
+    assert_eq!(lists.len(), unique.len(), "a page of a run list read twice");
+    assert!(
+        cold.iter().all(|s| !s.path.contains("/actions/jobs/")),
+        "jobs come in GraphQL batches, not one by one:\n{}",
+        describe(&cold)
     );
     assert!(
-        deployments
-            .iter()
-            .filter(|d| d.pull_request.is_some())
-            .count()
-            >= DEPLOYMENTS - 5
+        cold.len() <= 60,
+        "cold trace made {} requests:\n{}",
+        cold.len(),
+        describe(&cold)
     );
-    let running = deployments
-        .iter()
-        .find(|d| d.record.p1.as_deref() == Some(sc.running_image.as_str()))
-        .unwrap();
-    assert_eq!(running.image.as_ref().unwrap().state, StepState::InProgress);
-    assert!(deployments.iter().any(|d| d.record.p3.as_deref()
-        == Some(sc.running_manifest.as_str())
-        && d.status == Status::InProgress));
+    assert_eq!(cold.len(), 41, "the README's figure: {}", breakdown(&cold));
 
-    // A refresh with nothing changed: only runs still in progress, everything else a 304.
+    // Refreshes with nothing changed: only revalidations, free against the rate limit.
     for round in 1..=2 {
         gh.clear_log();
         tracker.refresh().await.unwrap();
         let served = gh.served();
         println!(
-            "refresh {round}: {} requests ({} answered 304)",
+            "refresh {round}: {} requests ({}), {} answered 304",
             served.len(),
+            breakdown(&served),
             served.iter().filter(|s| s.status == 304).count()
         );
         assert!(
@@ -406,44 +547,35 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
             served.len(),
             describe(&served)
         );
-        for s in &served {
-            assert!(
-                s.status == 304 || sc.running_run_paths.contains(&s.path),
-                "refresh {round} fetched something that did not change and is not running: {} {} -> {}",
-                s.method,
-                s.path,
-                s.status
-            );
-        }
-        let revalidated: Vec<&Served> = served.iter().filter(|s| s.status == 304).collect();
-        assert!(revalidated.iter().all(|s| s.if_none_match.is_some()));
-        assert!(
-            served
-                .iter()
-                .any(|s| s.path.contains("/pulls?") && s.status == 304),
-            "pull requests revalidated:\n{}",
+        assert_eq!(
+            served.len(),
+            4,
+            "the README's figure:\n{}",
             describe(&served)
         );
         assert!(
             served
                 .iter()
-                .any(|s| s.path.contains("/git/matching-refs/tags/flux-") && s.status == 304)
+                .all(|s| s.status == 304 && s.if_none_match.is_some()),
+            "refresh {round} fetched something that did not change:\n{}",
+            describe(&served)
         );
-        if round == 2 {
-            assert!(
-                served.iter().all(|s| s.status == 304),
-                "running runs unchanged since the last refresh cost 304s too:\n{}",
-                describe(&served)
-            );
-        }
+        assert!(
+            served
+                .iter()
+                .any(|s| s.path.contains("fabrikam/svc-4/actions/runs?")),
+            "svc-4's four unfinished runs cost one revalidated page:\n{}",
+            describe(&served)
+        );
         assert_eq!(tracker.snapshot().deployments.len(), DEPLOYMENTS);
     }
 
-    // The approval pull request gets merged: the next refresh sees it.
+    // The approval pull request gets merged and svc-4's running image build finishes: the
+    // next refresh sees both.
     {
         let mut w = gh.world();
         let later = Utc::now();
-        let pr = sc.awaiting_approval.1;
+        let pr = (AWAITING + 1) as u64;
         let mut merged = w.pulls[&(HLD.to_string(), pr)].clone();
         merged["state"] = "closed".into();
         merged["merged"] = true.into();
@@ -452,24 +584,35 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
         merged["updated_at"] = merged["merged_at"].clone();
         merged["merged_by"] = serde_json::json!({"login": "hubot", "id": 5, "avatar_url": "https://avatars.githubusercontent.com/u/5?v=4", "html_url": "https://github.com/hubot", "type": "User"});
         w.pulls.insert((HLD.to_string(), pr), merged);
+        let key = ("fabrikam/svc-4".to_string(), history.image_running);
+        let mut run: Value = w.runs[&key].clone();
+        run["status"] = "completed".into();
+        run["conclusion"] = "success".into();
+        run["updated_at"] = later.format("%Y-%m-%dT%H:%M:%SZ").to_string().into();
+        w.runs.insert(key, run);
     }
     gh.clear_log();
     tracker.refresh().await.unwrap();
     let served = gh.served();
-    println!("refresh after a merge: {} requests", served.len());
-    assert!(served.len() <= 6, "{}", describe(&served));
-    let pr = sc.awaiting_approval.1.to_string();
-    let d = tracker
-        .deployments(&Filter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|d| d.pr() == Some(pr.as_str()))
-        .unwrap();
-    let p = d.pull_request.unwrap();
+    println!(
+        "refresh after a merge and a finished run: {} requests",
+        served.len()
+    );
+    assert!(served.len() <= 7, "{}", describe(&served));
+    let ds = tracker.deployments(&Filter::default()).await.unwrap();
+    let pr = (AWAITING + 1).to_string();
+    let d = ds.iter().find(|d| d.pr() == Some(pr.as_str())).unwrap();
+    let p = d.pull_request.as_ref().unwrap();
     assert!(p.merged);
     assert_eq!(
         p.merged_by.as_ref().and_then(|a| a.login.as_deref()),
         Some("hubot")
+    );
+    assert_eq!(
+        ds.iter()
+            .filter(|d| d.service() == Some("svc-4") && d.status == Status::InProgress)
+            .count(),
+        3,
+        "svc-4's image build finished: that deployment waits for its metadata update"
     );
 }
