@@ -7,8 +7,8 @@
 //! and lint runs sit between them, some HLD changes are pushed without a pull request, and
 //! one service has four runs still queued or running.
 //!
-//! The reference tool spends about 1,950 requests on such a history (one per job, author and
-//! pull request). Spektate makes 41 cold and 4 per refresh with nothing changed, all 304s.
+//! The reference tool spends about 2,200 requests on this history (one per run or job, author
+//! and pull request). Spektate makes 41 cold and 4 per refresh with nothing changed, all 304s.
 //!
 //! `cargo test -p spektate-github --test request_budget -- --nocapture` prints the counts.
 
@@ -508,6 +508,22 @@ async fn a_realistic_history_costs_41_requests_cold_and_4_per_unchanged_refresh(
         .find(|d| d.manifest_commit_id() == Some(history.edge_manifest.as_str()))
         .unwrap();
     assert_eq!(edge.clusters[0].cluster, "edge");
+
+    // What the reference asks for, one request each: every run or job, author and pull
+    // request the records name.
+    let mut objects: HashSet<String> = HashSet::new();
+    for d in ds.iter() {
+        let r = &d.record;
+        objects.extend([&r.p1, &r.p2, &r.p3].into_iter().flatten().cloned());
+        objects.extend(r.commit_id.iter().map(|c| format!("commit {c}")));
+        objects.extend(r.pr.iter().map(|n| format!("pull {n}")));
+    }
+    println!("the reference: {} requests, one per object", objects.len());
+    assert_eq!(
+        objects.len(),
+        2_195,
+        "the README's figure for the reference"
+    );
 
     // The budget: one list per repository for p1, p2 and p3 together, jobs a hundred a query.
     let lists: Vec<&str> = cold
