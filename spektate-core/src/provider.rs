@@ -2,6 +2,10 @@
 //!
 //! A provider says which runs or repositories it serves, so several can be combined: the
 //! tracker asks each in turn, and a run one provider does not find falls to the next.
+//!
+//! The contracts below are what the conformance suites of the test kit
+//! (`testkit::pipelines_conformance`, `testkit::repositories_conformance`, feature `testkit`)
+//! check, each provider against a fake of its own service's API.
 
 use std::collections::{HashMap, HashSet};
 
@@ -38,12 +42,14 @@ pub struct RunRequest {
     pub repo: Option<RepoRef>,
 }
 
-/// What a provider found for a batch of run ids.
+/// What a provider found for a batch of run ids: each id it serves is in exactly one of the
+/// three.
 #[derive(Debug, Clone, Default)]
 pub struct RunBatch {
     /// Runs found, by requested id.
     pub found: HashMap<String, Run>,
-    /// Ids the provider authoritatively does not have (retention expired, deleted).
+    /// Ids the provider authoritatively does not have (retention expired, deleted) in a place
+    /// the token reads; a place it cannot read is a failure, never "not found".
     pub not_found: HashSet<String>,
     /// Ids whose lookup failed, with the reason; the others of the batch still count.
     pub failed: HashMap<String, String>,
@@ -61,7 +67,9 @@ pub trait Pipelines: Send + Sync {
         true
     }
 
-    /// The runs with these ids, fetched in as few calls as the API allows.
+    /// The runs with these ids, fetched in as few calls as the API allows, every page of
+    /// them. A failed request fails only the ids it asked for; `Err` is for a call that can
+    /// answer none. The tracker asks for each kind at once, in calls that overlap.
     async fn runs(&self, kind: RunKind, requests: &[RunRequest]) -> Result<RunBatch>;
 
     /// The stages of a multi-stage run, by order.
@@ -83,10 +91,12 @@ pub trait Repositories: Send + Sync {
     /// Whether this provider serves `repo`.
     fn serves_repo(&self, repo: &RepoRef) -> bool;
 
-    /// Authors of these commits of `repo`, by commit id as given; missing ones are left out.
+    /// Authors of these commits of `repo`, by commit id as given; missing ones are left out,
+    /// and a repository the token cannot read is an error, not every commit missing.
     async fn authors(&self, repo: &RepoRef, commits: &[String]) -> Result<HashMap<String, Author>>;
 
-    /// These pull requests of `repo`, by id as given; missing ones are left out.
+    /// These pull requests of `repo`, by id as given; missing ones are left out, and a
+    /// repository the token cannot read is an error.
     async fn pull_requests(
         &self,
         repo: &RepoRef,
