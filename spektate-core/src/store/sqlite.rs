@@ -489,7 +489,7 @@ impl RecordStore for SqliteStore {
         let ids = ids.to_vec();
         let has_seq = self.has_seq;
         self.with("read run reports", move |conn| {
-            let mut out = Vec::with_capacity(ids.len());
+            let mut out = Vec::new();
             // Chunks keep the statement under SQLite's bound-parameter limit.
             for chunk in ids.chunks(500) {
                 let sql = format!(

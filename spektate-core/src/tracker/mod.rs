@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 use crate::correlate::join::{Knowledge, RepoDefaults};
+use crate::correlate::key::Key;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::model::deployment::{Deployment, Status};
@@ -204,13 +205,13 @@ struct Inner {
 struct State {
     loaded: bool,
     records: Vec<Arc<Record>>,
-    index: HashMap<String, usize>,
+    index: HashMap<Key, usize>,
     watermark: Option<DateTime<Utc>>,
     /// The highest change sequence read, for stores that keep one.
     sequence: Option<i64>,
     knowledge: Knowledge,
     served_by: HashMap<String, usize>,
-    status: HashMap<String, Status>,
+    status: HashMap<Key, Status>,
     /// Records whose deployment may still change without its record changing (not complete,
     /// author or pull request not settled); `None` before the first join.
     candidates: Option<Vec<usize>>,
@@ -324,7 +325,7 @@ impl State {
             .records
             .iter()
             .enumerate()
-            .map(|(i, r)| (r.row_key.clone(), i))
+            .map(|(i, r)| (Key::from(&r.row_key), i))
             .collect();
     }
 }

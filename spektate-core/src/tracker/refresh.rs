@@ -10,7 +10,10 @@ use chrono::Utc;
 
 use super::{Inner, RefreshStats, Snapshot, State, Tracker, forget};
 use crate::correlate::fetch;
-use crate::correlate::join::{self, Knowledge, Lookup, RecordRepos, RepoCache, per_repo_get};
+use crate::correlate::join::{
+    self, Knowledge, Lookup, RecordRepos, RepoCache, RepoEntry, per_repo_get,
+};
+use crate::correlate::key::Key;
 use crate::error::Result;
 use crate::model::deployment::{Deployment, Status};
 use crate::model::record::Record;
@@ -23,7 +26,7 @@ use crate::warnings::Subject;
 #[derive(Default)]
 struct Changes {
     /// Row keys of the records that are new or were rewritten.
-    records: HashSet<String>,
+    records: HashSet<Key>,
     /// Whether any run's lookup came back different.
     runs: bool,
     /// Build runs fetched again in this refresh (their stages may be due).
@@ -96,16 +99,17 @@ async fn read_records(
         if let Some(n) = record.sequence {
             state.sequence = Some(state.sequence.map_or(n, |w| w.max(n)));
         }
-        match state.index.get(&record.row_key).copied() {
+        match state.index.get(record.row_key.as_str()).copied() {
             Some(i) if state.records[i].etag == record.etag && record.etag.is_some() => {}
             Some(i) => {
-                changes.records.insert(record.row_key.clone());
+                changes.records.insert(Key::from(&record.row_key));
                 state.records[i] = Arc::new(record);
             }
             None => {
-                changes.records.insert(record.row_key.clone());
+                let key = Key::from(&record.row_key);
+                changes.records.insert(key.clone());
                 let at = state.records.len();
-                state.index.insert(record.row_key.clone(), at);
+                state.index.insert(key, at);
                 state.records.push(Arc::new(record));
             }
         }
@@ -142,8 +146,8 @@ fn worth_a_look(state: &State, changes: &Changes) -> Vec<Arc<Record>> {
 
 /// Whether `record`'s deployment was complete at the last join and its record unchanged.
 fn settled(state: &State, changes: &Changes, record: &Record) -> bool {
-    state.status.get(&record.row_key) == Some(&Status::Complete)
-        && !changes.records.contains(&record.row_key)
+    state.status.get(record.row_key.as_str()) == Some(&Status::Complete)
+        && !changes.records.contains(record.row_key.as_str())
 }
 
 /// Phase 2, runs. Asks the pipelines about the runs not yet final of the deployments not
@@ -156,7 +160,7 @@ async fn fetch_runs<'w>(
     changes: &mut Changes,
     stats: &mut RefreshStats,
 ) {
-    let mut due: BTreeMap<RunKind, BTreeMap<String, RunRequest>> = BTreeMap::new();
+    let mut due: BTreeMap<RunKind, BTreeMap<&'w str, RunRequest>> = BTreeMap::new();
     for record in work {
         if settled(state, changes, record) {
             continue;
@@ -177,7 +181,7 @@ async fn fetch_runs<'w>(
             if stale {
                 due.entry(kind)
                     .or_default()
-                    .entry(id.clone())
+                    .entry(id.as_str())
                     .or_insert_with(|| RunRequest {
                         id: id.clone(),
                         repo: repo.as_ref().map(|e| (*e.repo).clone()),
@@ -259,24 +263,18 @@ async fn fetch_people<'w>(
                 per_repo_get(&state.knowledge.authors, &repo.key, commit),
                 None | Some(Lookup::Failed(_))
             ) {
-                push_unique(
-                    &mut want_authors,
-                    repo.key.to_string(),
-                    (*repo.repo).clone(),
-                    commit.to_string(),
-                );
+                push_unique(&mut want_authors, &repo, commit);
             }
         }
         if let (Some(pr), Some(repo)) = (&record.pr, repos.hld) {
-            let key = repo.key.to_string();
             let settled = settled(state, changes, record);
-            let due = match per_repo_get(&state.knowledge.pull_requests, &key, pr) {
+            let due = match per_repo_get(&state.knowledge.pull_requests, &repo.key, pr) {
                 None | Some(Lookup::Failed(_)) => true,
                 Some(Lookup::Found(p)) => !p.merged && !settled,
                 Some(Lookup::Missing) => !settled,
             };
             if due {
-                push_unique(&mut want_prs, key, (*repo.repo).clone(), pr.clone());
+                push_unique(&mut want_prs, repo, pr);
             }
         }
     }
@@ -405,7 +403,7 @@ fn publish(
             .collect();
         state.status = deployments
             .iter()
-            .map(|d| (d.id().to_string(), d.status))
+            .map(|d| (Key::from(d.id()), d.status))
             .collect();
         let mut cache = RepoCache::new(&inner.defaults);
         let candidates = deployments
@@ -468,16 +466,15 @@ fn shared<T>(lookup: Lookup<T>) -> Lookup<Arc<T>> {
 
 /// Adds `id` to the items wanted from `repo`; [`dedup_wanted`] removes repeats once all
 /// are in (checking each push would be quadratic in a repository's commits).
-fn push_unique(
-    map: &mut BTreeMap<String, (RepoRef, Vec<String>)>,
-    key: String,
-    repo: RepoRef,
-    id: String,
-) {
-    map.entry(key)
-        .or_insert_with(|| (repo, Vec::new()))
-        .1
-        .push(id);
+fn push_unique(map: &mut BTreeMap<String, (RepoRef, Vec<String>)>, repo: &RepoEntry, id: &str) {
+    let ids = match map.get_mut(&*repo.key) {
+        Some((_, ids)) => ids,
+        None => {
+            let slot = (*repo.repo).clone();
+            &mut map.entry(repo.key.to_string()).or_insert((slot, Vec::new())).1
+        }
+    };
+    ids.push(id.to_string());
 }
 
 /// Sorts each repository's wanted items and drops repeats.
