@@ -204,9 +204,10 @@ pub(crate) fn read(
             }
         }
     }
-    let scope = match kind.in_repository() {
-        true => answer.data.as_ref().and_then(|d| d.get("repository")),
-        false => answer.data.as_ref(),
+    let scope = if kind.in_repository() {
+        answer.data.as_ref().and_then(|d| d.get("repository"))
+    } else {
+        answer.data.as_ref()
     };
     let Some(Value::Object(found)) = scope else {
         return Err(Failure::Fallback(
