@@ -35,6 +35,7 @@ pub mod fields;
 pub mod filter;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod ingest;
 pub mod model;
 pub mod provider;
 pub mod recorder;

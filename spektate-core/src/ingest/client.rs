@@ -1,0 +1,276 @@
+//! Sending write requests to a Spektate server (`spektate record --server`): over the shared
+//! HTTP helper, so a request is retried with backoff on transport errors, 429 and 5xx
+//! (honoring `Retry-After`), each retry carrying the same `Idempotency-Key` so the server
+//! writes once.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Ingest, Naming, Written};
+use crate::error::{Error, Result};
+use crate::http::{Auth, HttpClient, Method, Policy, Request, Secret};
+use crate::model::url::has_credentials;
+use crate::url_encode;
+
+/// The header naming a write, so a retried one is written once.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// How a pipeline's write is sent unless told otherwise: 30 s an attempt, six retries
+/// (about 15 s of backoff in all, longer when the server asks with `Retry-After`).
+pub fn default_policy() -> Policy {
+    Policy {
+        timeout: Duration::from_secs(30),
+        max_retries: 6,
+        base_delay: Duration::from_millis(250),
+        max_delay: Duration::from_secs(30),
+        concurrency: 4,
+        max_body_bytes: 1 << 20,
+    }
+}
+
+/// A client of one Spektate server's write API.
+#[derive(Debug, Clone)]
+pub struct IngestClient {
+    http: HttpClient,
+    base: String,
+}
+
+/// The error body the server answers with.
+#[derive(Debug, Default, Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl IngestClient {
+    /// A client of the server at `server` (`https://spektate.example.com`, or a path it is
+    /// mounted under), sending `token` as a bearer token, with [`default_policy`].
+    pub fn new(server: &str, token: Option<Secret>) -> Result<Self> {
+        Self::with_policy(server, token, default_policy())
+    }
+
+    /// A client with an explicit policy.
+    pub fn with_policy(server: &str, token: Option<Secret>, policy: Policy) -> Result<Self> {
+        let base = server.trim().trim_end_matches('/');
+        let lower = base.to_ascii_lowercase();
+        if !(lower.starts_with("https://") || lower.starts_with("http://"))
+            || base.contains(['?', '#'])
+        {
+            return Err(Error::invalid(
+                "--server",
+                format!("'{base}' is not a server URL such as https://spektate.example.com"),
+            ));
+        }
+        if has_credentials(base) {
+            return Err(Error::invalid(
+                "--server",
+                "holds user info; give the token in SPEKTATE_TOKEN, never in the URL",
+            ));
+        }
+        let auth = token.map_or(Auth::None, Auth::Bearer);
+        let http = HttpClient::with_policy(format!("spektate server {base}"), auth, policy)?;
+        Ok(IngestClient {
+            http,
+            base: base.to_string(),
+        })
+    }
+
+    /// The server's URL, as given (without a trailing `/`).
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends `ingest` to `partition`; the server applies the linking rules and answers with
+    /// the id written. An error names the flag (`--image-tag`) as a local record would.
+    pub async fn send(&self, partition: &str, ingest: &Ingest) -> Result<Written> {
+        let kind = ingest.kind();
+        let url = format!(
+            "{}{}?partition={}",
+            self.base,
+            kind.path(),
+            url_encode::query_value(partition)
+        );
+        let operation = format!("record {}", kind.name());
+        let request = Request::new(Method::POST, url, &operation, partition)
+            .header(IDEMPOTENCY_KEY, &new_key())
+            .json(&ingest.to_json())
+            .pass(&[
+                400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504,
+            ]);
+        let response = self.http.send(request).await?;
+        if (200..300).contains(&response.status) {
+            return response.json::<Written>();
+        }
+        let body: ErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
+        let message = if body.error.is_empty() {
+            format!("HTTP {}", response.status)
+        } else {
+            body.error.chars().take(400).collect()
+        };
+        Err(match (response.status, body.kind.as_deref()) {
+            (400 | 422, _) if body.field.is_some() => {
+                let field = body.field.unwrap_or_default();
+                let e = Error::Invalid {
+                    field,
+                    reason: body.reason.unwrap_or(message),
+                };
+                kind.rename(e, Naming::Flags)
+            }
+            (404, Some("NotFoundError")) => Error::NotFound {
+                what: message
+                    .strip_prefix("not found: ")
+                    .unwrap_or(&message)
+                    .to_string(),
+            },
+            (401 | 403, _) => Error::Provider {
+                provider: self.http.provider().to_string(),
+                operation,
+                object: format!("partition {partition}"),
+                message: format!(
+                    "the token was refused (HTTP {}): {message}",
+                    response.status
+                ),
+                auth: true,
+            },
+            (status, _) => Error::provider(
+                self.http.provider(),
+                operation,
+                format!("partition {partition}"),
+                format!("HTTP {status}: {message}"),
+            ),
+        })
+    }
+}
+
+/// A new idempotency key: 128 random bits as hex.
+fn new_key() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No randomness: a key from the clock still tells this write from others.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = nanos.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Kind;
+    use serde_json::json;
+    use wiremock::matchers::{header_exists, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn fast() -> Policy {
+        Policy {
+            base_delay: Duration::from_millis(5),
+            ..default_policy()
+        }
+    }
+
+    fn image() -> Ingest {
+        Ingest::from_json(
+            Kind::Image,
+            &json!({"p1": "1", "imageTag": "t", "commitId": "c", "service": "s"}),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_retried_write_carries_one_idempotency_key() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/records/image"))
+            .and(query_param("partition", "fab rikam"))
+            .and(header_exists("idempotency-key"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(2)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"id": "0123456789ab", "partition": "fab rikam", "kind": "image"}),
+            ))
+            .mount(&server)
+            .await;
+        let client =
+            IngestClient::with_policy(&server.uri(), Some(Secret::new("spk_x")), fast()).unwrap();
+        let written = client.send("fab rikam", &image()).await.unwrap();
+        assert_eq!(written.id, "0123456789ab");
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 3);
+        let keys: Vec<_> = requests
+            .iter()
+            .map(|r| r.headers["idempotency-key"].clone())
+            .collect();
+        assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+        assert_eq!(requests[0].headers["authorization"], "Bearer spk_x");
+        let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+        assert_eq!(body, image().to_json());
+    }
+
+    #[tokio::test]
+    async fn a_refused_field_is_named_by_its_flag() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "error": "invalid imageTag: 'x...' is 3000 characters long",
+                "kind": "ConfigError", "field": "imageTag", "reason": "'x...' is 3000 characters long"
+            })))
+            .mount(&server)
+            .await;
+        let client = IngestClient::with_policy(&server.uri(), None, fast()).unwrap();
+        let e = client.send("p", &image()).await.unwrap_err().to_string();
+        assert_eq!(e, "invalid --image-tag: 'x...' is 3000 characters long");
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_an_auth_error_without_the_token() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+                "error": "this token may not write to partition other", "kind": "AuthError"
+            })))
+            .mount(&server)
+            .await;
+        let client =
+            IngestClient::with_policy(&server.uri(), Some(Secret::new("spk_secret")), fast())
+                .unwrap();
+        let e = client.send("other", &image()).await.unwrap_err();
+        assert!(matches!(e, Error::Provider { auth: true, .. }), "{e}");
+        let shown = e.to_string();
+        assert!(
+            shown.contains("HTTP 403") && shown.contains("may not write"),
+            "{shown}"
+        );
+        assert!(!shown.contains("spk_secret"), "{shown}");
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "a refusal is not retried"
+        );
+    }
+
+    #[test]
+    fn server_urls_are_checked() {
+        for bad in [
+            "spektate.example.com",
+            "ftp://x",
+            "https://u:p@x",
+            "https://x/?a=1",
+        ] {
+            assert!(IngestClient::new(bad, None).is_err(), "{bad}");
+        }
+        let c = IngestClient::new(" https://x.example.com/spektate/ ", None).unwrap();
+        assert_eq!(c.server(), "https://x.example.com/spektate");
+    }
+}
