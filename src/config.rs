@@ -95,8 +95,9 @@ fn given(value: Option<&str>) -> Option<&str> {
 /// Where records are kept.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct StoreSettings {
-    /// `sqlite:PATH` or a plain path (the embedded SQLite store), or (feature `azdo`)
-    /// `azure-table:CONNECTION_STRING` with [`Self::table_name`].
+    /// `sqlite:PATH` or a plain path (the embedded SQLite store), (feature `azdo`)
+    /// `azure-table:CONNECTION_STRING` with [`Self::table_name`], or (feature `postgres`) a
+    /// `postgres://` or `postgresql://` URL.
     pub store: String,
     /// An Azure Storage account: with [`Self::access_key`] and [`Self::table_name`], the Azure
     /// table store, whatever [`Self::store`] says.
@@ -117,6 +118,10 @@ impl fmt::Debug for StoreSettings {
         let store = match self.store.split_once(':') {
             Some((kind, _)) if kind.eq_ignore_ascii_case("azure-table") => "azure-table:***",
             _ if looks_like_connection_string(&self.store) => "***",
+            _ if is_postgres_url(&self.store) => {
+                cleaned = postgres_shown(&self.store);
+                cleaned.as_str()
+            }
             _ => {
                 cleaned = spektate_core::model::url::without_credentials(&self.store);
                 cleaned.as_str()
@@ -129,6 +134,28 @@ impl fmt::Debug for StoreSettings {
             .field("table_name", &self.table_name)
             .field("table_endpoint", &self.table_endpoint)
             .finish()
+    }
+}
+
+/// Whether a store argument is a PostgreSQL URL (`postgres://`, `postgresql://`).
+fn is_postgres_url(spec: &str) -> bool {
+    spec.split_once("://").is_some_and(|(scheme, _)| {
+        let scheme = scheme.trim().to_ascii_lowercase();
+        scheme == "postgres" || scheme == "postgresql"
+    })
+}
+
+/// A PostgreSQL URL as messages show it: without its password (and, in a build without the
+/// PostgreSQL store, without anything after the scheme).
+fn postgres_shown(spec: &str) -> String {
+    #[cfg(feature = "postgres")]
+    {
+        crate::postgres::url::redact(spec)
+    }
+    #[cfg(not(feature = "postgres"))]
+    {
+        let scheme = spec.split_once("://").map_or("postgres", |(s, _)| s.trim());
+        format!("{scheme}://***")
     }
 }
 
@@ -158,10 +185,13 @@ impl StoreSettings {
     }
 
     fn kinds() -> &'static str {
-        if cfg!(feature = "azdo") {
-            "sqlite:PATH or azure-table:<connection string>"
-        } else {
-            "sqlite:PATH"
+        match (cfg!(feature = "azdo"), cfg!(feature = "postgres")) {
+            (true, true) => {
+                "sqlite:PATH, azure-table:<connection string> or postgres://USER@HOST/DATABASE"
+            }
+            (true, false) => "sqlite:PATH or azure-table:<connection string>",
+            (false, true) => "sqlite:PATH or postgres://USER@HOST/DATABASE",
+            (false, false) => "sqlite:PATH",
         }
     }
 
@@ -188,6 +218,9 @@ impl StoreSettings {
                  SharedAccessSignature= or AccountName=) and is not a store: write it as \
                  azure-table:<connection string>, with the table name",
             ));
+        }
+        if is_postgres_url(spec) {
+            return Self::postgres(spec, names, access);
         }
         let (scheme, rest) = match spec.split_once(':') {
             Some((s, r))
@@ -217,6 +250,33 @@ impl StoreSettings {
                 names.store,
                 format!("unknown store kind '{other}'; use {}", Self::kinds()),
             )),
+        }
+    }
+
+    /// The PostgreSQL store at `url`: a writer migrates its schema at first use, a reader
+    /// only reads. Nothing connects before the first operation.
+    fn postgres(url: &str, names: &Names, access: Access) -> Result<Arc<dyn RecordStore>> {
+        #[cfg(feature = "postgres")]
+        {
+            let _ = names;
+            let store = match access {
+                Access::Write => crate::postgres::PostgresStore::open(url)?,
+                Access::Read => crate::postgres::PostgresStore::open_existing(url)?,
+            };
+            Ok(Arc::new(store))
+        }
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = access;
+            Err(Error::invalid(
+                names.store,
+                format!(
+                    "{} is a PostgreSQL URL, and this build has no PostgreSQL store (feature \
+                     postgres); use {}",
+                    postgres_shown(url),
+                    Self::kinds()
+                ),
+            ))
         }
     }
 
@@ -600,6 +660,57 @@ mod tests {
             StoreSettings::spec("postgres://app:hunter2@db/spektate")
         );
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn postgres_urls_never_show_a_password() {
+        for spec in [
+            "postgres://app:hunter2@db.example.com/spektate",
+            "postgresql://db.example.com/spektate?user=app&password=hunter2",
+        ] {
+            let shown = format!("{:?}", StoreSettings::spec(spec));
+            let host = if cfg!(feature = "postgres") {
+                "db.example.com"
+            } else {
+                "://***"
+            };
+            assert!(shown.contains(host), "{shown}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_urls_open_a_postgres_store_without_connecting() {
+        let url = "postgres://app:hunter2@db.example.com:5432/spektate?sslmode=verify-full";
+        for access in [Access::Write, Access::Read] {
+            let store = StoreSettings::spec(url).open(&NAMES, access).unwrap();
+            assert_eq!(
+                store.describe(),
+                "postgres://app@db.example.com:5432/spektate?sslmode=verify-full"
+            );
+        }
+        let e = err(
+            StoreSettings::spec("postgresql://app:hunter2@db/s?sslmode=bogus")
+                .open(&NAMES, Access::Read),
+        );
+        assert!(
+            e.contains("postgresql://app@db/s") && e.contains("sslmode 'bogus'"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = err(StoreSettings::spec("mongodb:x").open(&NAMES, Access::Read));
+        assert!(e.contains("postgres://USER@HOST/DATABASE"), "{e}");
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[test]
+    fn postgres_urls_need_the_postgres_feature() {
+        let e = err(StoreSettings::spec("postgres://app:hunter2@db/s").open(&NAMES, Access::Write));
+        assert!(
+            e.contains("--store") && e.contains("feature postgres") && !e.contains("hunter2"),
+            "{e}"
+        );
     }
 
     #[cfg(feature = "azdo")]

@@ -10,8 +10,9 @@ use spektate::{RecordStore, Result};
 /// Store flags shared by every command.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// The record store: `sqlite:PATH` (a plain path means SQLite too), or
-    /// `azure-table:<connection string>` with --table-name.
+    /// The record store: `sqlite:PATH` (a plain path means SQLite too),
+    /// `azure-table:<connection string>` with --table-name, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=verify-full`.
     #[arg(
         long,
         env = "SPEKTATE_STORE",
@@ -86,7 +87,7 @@ impl StoreArgs {
 
     /// Opens the store named by the flags: `--name` with `--access-key` and `--table-name`
     /// (an Azure table), else `--store` (`sqlite:PATH`, `azure-table:<connection string>`
-    /// with `--table-name`).
+    /// with `--table-name`, `postgres://...`).
     pub fn open(&self, access: Access) -> Result<Arc<dyn RecordStore>> {
         self.settings().open(&Names::FLAGS, access)
     }

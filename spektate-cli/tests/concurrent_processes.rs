@@ -1,6 +1,6 @@
 //! Many `spektate record` processes at once on one store, each linking its own image in two
-//! rings: 64 on one SQLite file, 32 on a real Azurite table. Every write is present
-//! afterwards and none is duplicated.
+//! rings: 64 on one SQLite file, 32 on a real Azurite table, 64 on a real PostgreSQL server.
+//! Every write is present afterwards and none is duplicated.
 
 #[path = "../../spektate-azdo/tests/common/azurite.rs"]
 #[allow(dead_code)]
@@ -9,6 +9,7 @@ mod azurite;
 use std::process::{Command, Stdio};
 
 use azurite::Azurite;
+use spektate_postgres::testkit::TestServer;
 
 /// The environment that names a store for every command.
 type StoreEnv = Vec<(&'static str, String)>;
@@ -150,4 +151,10 @@ fn thirty_two_processes_on_one_azure_table_lose_nothing() {
         ],
         32,
     );
+}
+
+#[test]
+fn sixty_four_processes_on_one_postgres_database_lose_nothing() {
+    let server = TestServer::start();
+    race(vec![("SPEKTATE_STORE", server.url())], 64);
 }
