@@ -8,6 +8,7 @@
 //! check, each provider against a fake of its own service's API.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -38,8 +39,8 @@ pub fn check_sync_tag_prefix(prefix: &str) -> Result<()> {
 pub struct RunRequest {
     /// The run id as recorded.
     pub id: String,
-    /// The repository the record names for this step.
-    pub repo: Option<RepoRef>,
+    /// The repository the record names for this step (shared: many requests name one).
+    pub repo: Option<Arc<RepoRef>>,
 }
 
 /// What a provider found for a batch of run ids: each id it serves is in exactly one of the

@@ -43,7 +43,9 @@ impl Pipelines for StoredRuns {
         for report in reports {
             let mut run = report.to_run(kind);
             if run.repository.is_none() {
-                run.repository = repos.get(report.id.as_str()).and_then(|r| r.repo.clone());
+                run.repository = repos
+                    .get(report.id.as_str())
+                    .and_then(|r| r.repo.as_deref().cloned());
             }
             batch.found.insert(report.id.clone(), run);
         }

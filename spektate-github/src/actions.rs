@@ -507,7 +507,7 @@ impl Pipelines for GitHubActions {
                     continue;
                 }
             };
-            match self.repo_for(req.repo.as_ref()) {
+            match self.repo_for(req.repo.as_deref()) {
                 Ok(Some(repo)) if id.kind == IdKind::Job => {
                     jobs.push((req.id.clone(), repo, id.id));
                 }

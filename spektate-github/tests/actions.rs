@@ -19,7 +19,7 @@ fn repo(full: &str) -> RepoRef {
 fn req(id: &str, full: Option<&str>) -> RunRequest {
     RunRequest {
         id: id.to_string(),
-        repo: full.map(repo),
+        repo: full.map(repo).map(Arc::new),
     }
 }
 
@@ -289,7 +289,9 @@ async fn requests_without_a_github_repository_are_left_or_explained() {
     let actions = gh.client().actions();
     let azure = RunRequest {
         id: "4711".into(),
-        repo: Some(RepoRef::parse("https://dev.azure.com/fabrikam/web/_git/hld").unwrap()),
+        repo: Some(Arc::new(
+            RepoRef::parse("https://dev.azure.com/fabrikam/web/_git/hld").unwrap(),
+        )),
     };
     let batch = actions
         .runs(

@@ -83,7 +83,7 @@ impl PipelinesFake for Actions {
                 self.put(id, *spec);
                 RunRequest {
                     id: format!("run:{id}"),
-                    repo: Some(repo_ref(REPO)),
+                    repo: Some(Arc::new(repo_ref(REPO))),
                 }
             })
             .collect()
@@ -96,13 +96,13 @@ impl PipelinesFake for Actions {
     fn gone_run(&self, _kind: RunKind) -> RunRequest {
         RunRequest {
             id: format!("run:{}", self.next.fetch_add(1, Ordering::SeqCst)),
-            repo: Some(repo_ref(REPO)),
+            repo: Some(Arc::new(repo_ref(REPO))),
         }
     }
 
     fn unreadable_run(&self, kind: RunKind) -> (Arc<dyn Pipelines>, RunRequest) {
         let mut run = self.add_runs(kind, &[RunSpec::SUCCEEDED]).remove(0);
-        run.repo = Some(repo_ref("fabrikam/private"));
+        run.repo = Some(Arc::new(repo_ref("fabrikam/private")));
         (self.provider(), run)
     }
 

@@ -15,7 +15,9 @@ const RUN_PATH: &str = "/api/v3/repos/fabrikam/frontend/actions/runs/9600000001"
 fn req(id: u64) -> RunRequest {
     RunRequest {
         id: id.to_string(),
-        repo: Some(RepoRef::parse("https://github.com/fabrikam/frontend").unwrap()),
+        repo: Some(std::sync::Arc::new(
+            RepoRef::parse("https://github.com/fabrikam/frontend").unwrap(),
+        )),
     }
 }
 

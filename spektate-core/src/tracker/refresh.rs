@@ -184,7 +184,7 @@ async fn fetch_runs<'w>(
                     .entry(id.as_str())
                     .or_insert_with(|| RunRequest {
                         id: id.clone(),
-                        repo: repo.as_ref().map(|e| (*e.repo).clone()),
+                        repo: repo.map(|e| e.repo.clone()),
                     });
             }
         }
@@ -471,7 +471,10 @@ fn push_unique(map: &mut BTreeMap<String, (RepoRef, Vec<String>)>, repo: &RepoEn
         Some((_, ids)) => ids,
         None => {
             let slot = (*repo.repo).clone();
-            &mut map.entry(repo.key.to_string()).or_insert((slot, Vec::new())).1
+            &mut map
+                .entry(repo.key.to_string())
+                .or_insert((slot, Vec::new()))
+                .1
         }
     };
     ids.push(id.to_string());
