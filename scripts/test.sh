@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project, on a fresh machine with Rust, Python and Node: installs what the
-# tests need (Azurite, Chromium, the Python and Node bindings' tools), then runs formatting,
-# lints, the Rust tests (Azure Table Storage against a real Azurite), the bindings' suites
-# and the dashboard in a real browser.
+# tests need (Azurite, PostgreSQL, Chromium, the Python and Node bindings' tools), then runs
+# formatting, lints, the Rust tests (Azure Table Storage against a real Azurite, the
+# PostgreSQL store against real PostgreSQL servers), the bindings' suites and the dashboard
+# in a real browser.
 #
 #   ./scripts/test.sh
 set -euo pipefail
@@ -19,6 +20,15 @@ cargo clippy --workspace --all-targets --all-features --exclude spektate-node --
 step "Azurite (npm, pinned in tools/azurite)"
 if [ ! -x tools/azurite/node_modules/.bin/azurite-table ]; then
   npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
+fi
+
+step "PostgreSQL (Debian's postgresql package; the tests start private servers of their own)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  sudo=(); [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" apt-get update
+  # openssl makes the TLS tests' certificates.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    postgresql openssl
 fi
 
 step "Rust tests"
