@@ -4,14 +4,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{OriginalUri, RawQuery, State as AxumState};
+use axum::extract::{Extension, OriginalUri, RawQuery, State as AxumState};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use spektate_core::{Deployment, DeploymentKind, Filter, RepoRef, Snapshot, Status};
 
+use crate::auth::Principal;
+use crate::routes::{Access, Routes};
 use crate::{Error, Shared};
 use crate::{health, refresh};
 
@@ -346,6 +348,9 @@ struct DeploymentsBody<'a> {
     refresh_seconds: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_error: Option<String>,
+    /// Who is looking, when the server asks viewers to sign in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    viewer: Option<String>,
     total: usize,
     limit: usize,
     summary: Summary,
@@ -359,19 +364,28 @@ struct ErrorBody<'a> {
     field: Option<&'a str>,
 }
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+/// Adds the read API's routes.
+pub(crate) fn routes(routes: Routes, shared: &Arc<Shared>) -> Routes {
+    routes.get(
+        "/api/deployments",
+        Access::Viewer,
+        get(deployments).with_state(shared.clone()),
+    )
+}
+
+/// Answers every other path under `/api` with a JSON 404.
+pub(crate) fn api_fallbacks() -> Router {
     Router::new()
-        .route("/api/deployments", get(deployments))
-        .route("/api/health", get(health))
-        .route("/api", get(api_not_found))
-        .route("/api/{*rest}", get(api_not_found))
-        .with_state(shared)
+        .route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
 }
 
 async fn deployments(
     AxumState(shared): AxumState<Arc<Shared>>,
+    viewer: Option<Extension<Principal>>,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let viewer = viewer.map(|Extension(p)| p.0).filter(|v| !v.is_empty());
     let query = match DeploymentQuery::parse(raw.as_deref()) {
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
@@ -408,6 +422,7 @@ async fn deployments(
             &partition,
             refresh_seconds,
             refresh_error,
+            viewer,
         )
     })
     .await;
@@ -427,6 +442,7 @@ fn list(
     partition: &str,
     refresh_seconds: u64,
     refresh_error: Option<String>,
+    viewer: Option<String>,
 ) -> Vec<u8> {
     let mut summary = Summary::default();
     let mut total = 0;
@@ -462,6 +478,7 @@ fn list(
         refreshed_at: snapshot.refreshed_at,
         refresh_seconds,
         refresh_error,
+        viewer,
         total,
         limit: query.limit,
         summary,
@@ -469,7 +486,7 @@ fn list(
     })
 }
 
-async fn health(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
+pub(crate) async fn health(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
     refresh::before_health(&shared).await;
     let health = health::health(&shared);
     let status = if health.status.is_serving() {
@@ -482,7 +499,7 @@ async fn health(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
 
 async fn api_not_found(OriginalUri(uri): OriginalUri) -> Response {
     let message = format!(
-        "no such API endpoint: {}; the API has /api/deployments and /api/health",
+        "no such API endpoint: {}; /api/openapi.json lists the API",
         uri.path()
     );
     json(
@@ -532,11 +549,11 @@ fn internal_error(message: &str) -> Response {
     )
 }
 
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     json_bytes(status, to_json(value))
 }
 
-fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+pub(crate) fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(

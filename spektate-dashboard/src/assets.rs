@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use axum::Router;
+use crate::routes::{Access, Routes};
 use axum::extract::OriginalUri;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -81,27 +81,31 @@ static STYLE: LazyLock<Asset> =
 static ICON: LazyLock<Asset> =
     LazyLock::new(|| Asset::new(include_str!("../assets/favicon.svg"), "image/svg+xml"));
 
-pub(crate) fn router() -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/index.html", get(index))
-        .route(
+/// Adds the page and its assets.
+pub(crate) fn routes(routes: Routes) -> Routes {
+    routes
+        .get("/", Access::Viewer, get(index))
+        .get("/index.html", Access::Viewer, get(index))
+        .get(
             "/assets/app.js",
+            Access::Viewer,
             get(|h: HeaderMap| async move { SCRIPT.respond(&h) }),
         )
-        .route(
+        .get(
             "/assets/app.css",
+            Access::Viewer,
             get(|h: HeaderMap| async move { STYLE.respond(&h) }),
         )
-        .route(
+        .get(
             "/assets/favicon.svg",
+            Access::Viewer,
             get(|h: HeaderMap| async move { ICON.respond(&h) }),
         )
-        .route(
+        .get(
             "/favicon.ico",
+            Access::Viewer,
             get(|h: HeaderMap| async move { ICON.respond(&h) }),
         )
-        .fallback(not_found)
 }
 
 /// The page. Its links to its assets and API are relative, so it must be served from a path
@@ -119,7 +123,7 @@ async fn index(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
     INDEX.respond(&headers)
 }
 
-async fn not_found(OriginalUri(uri): OriginalUri) -> Response {
+pub(crate) async fn not_found(OriginalUri(uri): OriginalUri) -> Response {
     let body = format!(
         "Not found: {}\nThe dashboard is at the root of this router; its API is under api/.\n",
         uri.path()

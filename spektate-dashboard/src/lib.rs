@@ -51,10 +51,19 @@
 
 mod api;
 mod assets;
+mod auth;
 mod connection;
 mod health;
+mod idempotency;
+mod logging;
+mod metrics;
+mod openapi;
 mod refresh;
+mod routes;
 mod serve;
+mod service;
+pub mod tokens;
+mod write;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,11 +74,18 @@ use axum::Router;
 use spektate_core::Tracker;
 
 pub use api::{DEFAULT_LIMIT, DeploymentQuery, Links, MAX_LIMIT, State, links, state};
+pub use auth::ViewerAuth;
 pub use health::{Health, HealthStatus};
+pub use idempotency::{CAPACITY as IDEMPOTENCY_KEYS, KEEP_FOR as IDEMPOTENCY_KEEP_FOR};
+pub use logging::{LogFormat, init_logging};
+pub use openapi::example;
 pub use refresh::Refresher;
+pub use routes::{Access, Route};
 pub use serve::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Limits,
 };
+pub use service::Service;
+pub use write::{BODY_TIMEOUT, MAX_BODY_BYTES};
 
 /// The shortest refresh interval: one second.
 pub const MIN_REFRESH: Duration = Duration::from_secs(1);
@@ -133,6 +149,8 @@ pub(crate) struct Shared {
     pub(crate) refresh: refresh::RefreshState,
     /// Turns to list deployments on the blocking pool, one per core.
     pub(crate) listing: Arc<tokio::sync::Semaphore>,
+    /// What `/metrics` reports.
+    pub(crate) metrics: Arc<metrics::Metrics>,
 }
 
 impl Shared {
@@ -153,6 +171,7 @@ impl Dashboard {
                 listing: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, |n| n.get()),
                 )),
+                metrics: Arc::default(),
             }),
         }
     }
@@ -172,11 +191,10 @@ impl Dashboard {
         &self.shared.tracker
     }
 
-    /// The page, the API and the assets, to serve or to [`Router::nest`] under a path.
+    /// The page, the read API, the probes and the assets, open to every viewer, to serve or
+    /// to [`Router::nest`] under a path; [`Service`] adds the write API and sign-in.
     pub fn router(&self) -> Router {
-        api::router(self.shared.clone())
-            .merge(assets::router())
-            .layer(axum::middleware::map_response(assets::secure))
+        Service::new(self.clone()).router()
     }
 
     /// Refreshes the tracker in the background every refresh interval, until the returned
@@ -199,6 +217,7 @@ impl Dashboard {
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
         Ok(Server {
+            router: self.router(),
             dashboard: self,
             listener,
             addr,
@@ -216,6 +235,7 @@ pub fn router(tracker: Tracker) -> Router {
 /// A dashboard listening on an address, not serving yet.
 pub struct Server {
     dashboard: Dashboard,
+    router: Router,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     limits: Limits,
@@ -251,8 +271,7 @@ impl Server {
         F: Future<Output = ()> + Send + 'static,
     {
         let _refresher = self.dashboard.spawn_refresher();
-        let router = self.dashboard.router();
-        serve::run(self.listener, self.addr, router, self.limits, shutdown).await;
+        serve::run(self.listener, self.addr, self.router, self.limits, shutdown).await;
         Ok(())
     }
 }

@@ -136,7 +136,14 @@ fn start(shared: &Arc<Shared>) -> watch::Receiver<u64> {
                 REFRESH_DEADLINE,
                 async move { tracker.refresh().await },
             );
-        let outcome = match tokio::spawn(work).await {
+        let started = std::time::Instant::now();
+        let joined = tokio::spawn(work).await;
+        let stats = match &joined {
+            Ok(Ok(stats)) => Some(stats),
+            _ => None,
+        };
+        running.0.metrics.refreshed(started.elapsed(), stats);
+        let outcome = match joined {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) if e.is_panic() => Err(format!(

@@ -755,7 +755,7 @@ async fn unknown_paths_are_404_and_api_ones_say_what_exists() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(
         r.json()["error"],
-        "no such API endpoint: /api/deploymnets; the API has /api/deployments and /api/health"
+        "no such API endpoint: /api/deploymnets; /api/openapi.json lists the API"
     );
     let r = get(&app, "/nothing/here").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);

@@ -1,0 +1,282 @@
+//! Who is asking: viewers (`--auth token` or `--auth header`) and pipelines (write tokens).
+//! Tokens are never logged; only a token's id and name are.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::api::json;
+use crate::tokens::{Scope, TokenEntry, Tokens};
+
+/// How viewers (the page and the read API) are let in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewerAuth {
+    /// Everyone: only for a server on loopback, or an operator who said so.
+    None,
+    /// `Authorization: Bearer <token>` with a token that may read the partition.
+    Token,
+    /// A header set by an authenticating proxy in front (oauth2-proxy, App Service
+    /// authentication): the first of these names that is present names the viewer. Only safe
+    /// when nothing but the proxy can reach the server.
+    Header(Vec<HeaderName>),
+}
+
+impl ViewerAuth {
+    /// The headers oauth2-proxy sets: `X-Forwarded-User`, then `X-Forwarded-Email`.
+    pub fn proxy_headers() -> ViewerAuth {
+        ViewerAuth::Header(vec![
+            HeaderName::from_static("x-forwarded-user"),
+            HeaderName::from_static("x-forwarded-email"),
+        ])
+    }
+
+    /// Whether viewers must say who they are.
+    pub fn is_on(&self) -> bool {
+        !matches!(self, ViewerAuth::None)
+    }
+}
+
+/// Who is asking, as logs and the page show it: a viewer's name, or a token's id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal(pub String);
+
+impl Principal {
+    fn of_token(entry: &TokenEntry) -> Principal {
+        Principal(format!("token {} ({})", entry.id, entry.name))
+    }
+}
+
+/// A refusal: 401 (no or unknown credentials) or 403 (not allowed).
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) bearer: bool,
+}
+
+impl Refusal {
+    fn unauthorized(message: impl Into<String>, bearer: bool) -> Self {
+        Refusal {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+            bearer,
+        }
+    }
+
+    fn forbidden(message: impl Into<String>) -> Self {
+        Refusal {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+            bearer: true,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut r = json(
+            self.status,
+            &serde_json::json!({ "error": self.message, "kind": "AuthError" }),
+        );
+        if self.bearer && self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+/// The bearer token of a request, if it has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The token of a request that may do `scope` on `partition`.
+pub(crate) fn token(
+    tokens: &Tokens,
+    headers: &HeaderMap,
+    scope: Scope,
+    partition: &str,
+) -> Result<TokenEntry, Refusal> {
+    let Some(presented) = bearer(headers) else {
+        return Err(Refusal::unauthorized(
+            format!(
+                "a token is required: send Authorization: Bearer <token> (spektate token create --scope {})",
+                scope.as_str()
+            ),
+            true,
+        ));
+    };
+    let entry = tokens
+        .verify(presented)
+        .map_err(|why| Refusal::unauthorized(why, true))?;
+    if !entry.scopes.contains(&scope) {
+        return Err(Refusal::forbidden(format!(
+            "token {} ({}) may not {}",
+            entry.id,
+            entry.name,
+            scope.as_str()
+        )));
+    }
+    if !entry.partitions.iter().any(|p| p == partition) {
+        return Err(Refusal::forbidden(format!(
+            "token {} ({}) may not {} partition {partition}",
+            entry.id,
+            entry.name,
+            scope.as_str()
+        )));
+    }
+    Ok(entry)
+}
+
+/// How the server tells viewers apart.
+#[derive(Debug)]
+pub(crate) struct Viewers {
+    pub(crate) auth: ViewerAuth,
+    pub(crate) tokens: Arc<Tokens>,
+    pub(crate) partition: String,
+}
+
+impl Viewers {
+    /// The viewer of a request, or why it is refused.
+    pub(crate) fn identify(&self, headers: &HeaderMap) -> Result<Principal, Refusal> {
+        match &self.auth {
+            ViewerAuth::None => Ok(Principal(String::new())),
+            ViewerAuth::Token => token(&self.tokens, headers, Scope::Read, &self.partition)
+                .map(|e| Principal::of_token(&e)),
+            ViewerAuth::Header(names) => names
+                .iter()
+                .filter_map(|n| headers.get(n))
+                .filter_map(|v| v.to_str().ok())
+                .map(str::trim)
+                .find(|v| !v.is_empty())
+                .map(|v| Principal(v.chars().take(200).collect()))
+                .ok_or_else(|| {
+                    let names: Vec<&str> = names.iter().map(HeaderName::as_str).collect();
+                    Refusal::unauthorized(
+                        format!(
+                            "sign in through the proxy in front of this server (no {} header)",
+                            names.join(" or ")
+                        ),
+                        false,
+                    )
+                }),
+        }
+    }
+}
+
+/// Lets a viewer through, with its [`Principal`] on the request and the response.
+pub(crate) async fn guard(
+    State(viewers): State<Arc<Viewers>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match viewers.identify(request.headers()) {
+        Ok(who) => {
+            request.extensions_mut().insert(who.clone());
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(who);
+            response
+        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::TokenFile;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                HeaderName::from_static(k),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn tokens_are_checked_for_scope_and_partition() {
+        let mut file = TokenFile::default();
+        let writer = file
+            .create("ci", &[Scope::Write], &["fabrikam".into()])
+            .unwrap();
+        let tokens = Tokens::fixed(file);
+        let auth = format!("Bearer {}", writer.expose());
+        let ok = token(
+            &tokens,
+            &headers(&[("authorization", &auth)]),
+            Scope::Write,
+            "fabrikam",
+        )
+        .unwrap();
+        assert_eq!(ok.name, "ci");
+        let other = token(
+            &tokens,
+            &headers(&[("authorization", &auth)]),
+            Scope::Write,
+            "contoso",
+        )
+        .unwrap_err();
+        assert_eq!(other.status, StatusCode::FORBIDDEN);
+        assert!(
+            other.message.ends_with("may not write partition contoso"),
+            "{}",
+            other.message
+        );
+        let read = token(
+            &tokens,
+            &headers(&[("authorization", &auth)]),
+            Scope::Read,
+            "fabrikam",
+        )
+        .unwrap_err();
+        assert_eq!(read.status, StatusCode::FORBIDDEN);
+        let none = token(&tokens, &headers(&[]), Scope::Write, "fabrikam").unwrap_err();
+        assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+        let wrong = token(
+            &tokens,
+            &headers(&[("authorization", "Bearer spk_00000000_x")]),
+            Scope::Write,
+            "fabrikam",
+        )
+        .unwrap_err();
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        for r in [other, read, none, wrong] {
+            assert!(!r.message.contains(writer.expose()), "{}", r.message);
+        }
+    }
+
+    #[test]
+    fn a_proxy_header_names_the_viewer() {
+        let viewers = Viewers {
+            auth: ViewerAuth::proxy_headers(),
+            tokens: Arc::new(Tokens::none()),
+            partition: "p".into(),
+        };
+        let who = viewers
+            .identify(&headers(&[("x-forwarded-email", "mona@example.com")]))
+            .unwrap();
+        assert_eq!(who.0, "mona@example.com");
+        let who = viewers
+            .identify(&headers(&[
+                ("x-forwarded-user", "mona"),
+                ("x-forwarded-email", "m@e.com"),
+            ]))
+            .unwrap();
+        assert_eq!(who.0, "mona");
+        let refused = viewers
+            .identify(&headers(&[("x-forwarded-user", "  ")]))
+            .unwrap_err();
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    }
+}

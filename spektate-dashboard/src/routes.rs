@@ -1,0 +1,96 @@
+//! The route table: every route is added through it, so the server can say which routes it
+//! has (the API document is checked against this list) and who may use each.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::Method;
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::MethodRouter;
+
+use crate::auth::{self, Viewers};
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: probes, metrics, the API document.
+    Public,
+    /// Viewers, as `--auth` says (anyone without it).
+    Viewer,
+    /// Pipelines with a write token for the partition.
+    Pipeline,
+}
+
+/// One route of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `GET` or `POST`.
+    pub method: Method,
+    /// The path, as the router matches it.
+    pub path: &'static str,
+    /// Who may use it.
+    pub access: Access,
+}
+
+/// The route pattern a response answered, for metrics and logs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Matched(pub(crate) &'static str);
+
+/// A router being built, and the routes added to it.
+pub(crate) struct Routes {
+    router: Router,
+    list: Vec<Route>,
+    viewers: Option<Arc<Viewers>>,
+}
+
+impl Routes {
+    /// No routes yet; `viewers` guards the [`Access::Viewer`] routes (none: open to all).
+    pub(crate) fn new(viewers: Option<Arc<Viewers>>) -> Self {
+        Routes {
+            router: Router::new(),
+            list: Vec::new(),
+            viewers,
+        }
+    }
+
+    /// Adds a `GET` route.
+    pub(crate) fn get(self, path: &'static str, access: Access, handler: MethodRouter) -> Self {
+        self.add(Method::GET, path, access, handler)
+    }
+
+    /// Adds a `POST` route.
+    pub(crate) fn post(self, path: &'static str, access: Access, handler: MethodRouter) -> Self {
+        self.add(Method::POST, path, access, handler)
+    }
+
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        handler: MethodRouter,
+    ) -> Self {
+        let mut handler = handler.layer(middleware::map_response(
+            move |mut r: Response| async move {
+                r.extensions_mut().insert(Matched(path));
+                r
+            },
+        ));
+        if let (Access::Viewer, Some(viewers)) = (access, &self.viewers) {
+            handler = handler.layer(middleware::from_fn_with_state(viewers.clone(), auth::guard));
+        }
+        self.router = self.router.route(path, handler);
+        self.list.push(Route {
+            method,
+            path,
+            access,
+        });
+        self
+    }
+
+    /// The router and its routes.
+    pub(crate) fn finish(self) -> (Router, Vec<Route>) {
+        (self.router, self.list)
+    }
+}
