@@ -245,6 +245,10 @@ pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
         drop(out);
         warn(&deployments, &notices);
         let Some(every) = cmd.watch else {
+            // The process ends here: the OS takes the memory back at once, where freeing
+            // every record and deployment one by one would add a fifth to a large `get`.
+            std::mem::forget(deployments);
+            std::mem::forget(tracker);
             return Ok(());
         };
         tokio::select! {
