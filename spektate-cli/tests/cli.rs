@@ -549,3 +549,59 @@ async fn get_says_once_when_github_falls_back_from_graphql_to_rest() {
         "{stderr}"
     );
 }
+
+#[test]
+fn get_shows_the_last_90_days_unless_told_a_wider_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("spektate.db");
+    for n in ["1", "2"] {
+        ok(&spektate(
+            &db,
+            &[
+                "record",
+                "--p1",
+                n,
+                "--image-tag",
+                &format!("frontend-{n}"),
+                "--commit-id",
+                "a1b2c3d4",
+                "--service",
+                "fabrikam/frontend",
+            ],
+        ));
+    }
+    // Image 1 was last written a year before image 2.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE records SET timestamp = '2025-06-01T00:00:00Z' WHERE imageTag = 'frontend-1'",
+            [],
+        )
+        .unwrap();
+    let tags = |args: &[&str]| {
+        let out = ok(&spektate(&db, &[&["get", "-o", "json"], args].concat()));
+        let ds: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let mut tags: Vec<String> = ds
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["imageTag"].as_str().unwrap().to_string())
+            .collect();
+        tags.sort();
+        tags
+    };
+    assert_eq!(tags(&[]), ["frontend-2"]);
+    assert_eq!(tags(&["--since", "all"]), ["frontend-1", "frontend-2"]);
+    assert_eq!(
+        tags(&["--since", "2025-05-31"]),
+        ["frontend-1", "frontend-2"]
+    );
+    assert_eq!(tags(&["--since", "2025-06-02"]), ["frontend-2"]);
+    let out = spektate(&db, &["get", "--since", "last-year"]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && out.stdout.is_empty(), "{e}");
+    assert!(
+        e.contains("--since") && e.contains("'last-year' is not"),
+        "{e}"
+    );
+}
