@@ -71,7 +71,7 @@ CREATE TABLE spektate_cluster_syncs (
 const MIGRATIONS: [(i32, &str); 1] = [(1, V1)];
 
 /// The version recorded in the database; 0 when it has no spektate schema.
-pub async fn version(client: &Client) -> Result<i32, tokio_postgres::Error> {
+pub(crate) async fn version(client: &Client) -> Result<i32, tokio_postgres::Error> {
     let row = client
         .query_one("SELECT to_regclass('spektate_schema') IS NOT NULL", &[])
         .await?;
@@ -85,14 +85,14 @@ pub async fn version(client: &Client) -> Result<i32, tokio_postgres::Error> {
 }
 
 /// The message for a database written by a newer spektate.
-pub fn newer(version: i32) -> String {
+pub(crate) fn newer(version: i32) -> String {
     format!(
         "schema version {version} was written by a newer spektate; this one reads up to version {SCHEMA_VERSION}"
     )
 }
 
 /// Why a reader cannot read the database, if it cannot.
-pub async fn check(client: &Client) -> Result<Result<(), String>, tokio_postgres::Error> {
+pub(crate) async fn check(client: &Client) -> Result<Result<(), String>, tokio_postgres::Error> {
     Ok(match version(client).await? {
         0 => {
             Err("has no spektate schema (record a deployment first, or check --store)".to_string())
@@ -103,7 +103,9 @@ pub async fn check(client: &Client) -> Result<Result<(), String>, tokio_postgres
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`]; refuses a newer one.
-pub async fn migrate(client: &mut Client) -> Result<Result<(), String>, tokio_postgres::Error> {
+pub(crate) async fn migrate(
+    client: &mut Client,
+) -> Result<Result<(), String>, tokio_postgres::Error> {
     match version(client).await? {
         v if v == SCHEMA_VERSION => return Ok(Ok(())),
         v if v > SCHEMA_VERSION => return Ok(Err(newer(v))),

@@ -118,11 +118,6 @@ impl PostgresStore {
             .map(|_| ())
     }
 
-    /// The most connections the pool keeps.
-    pub fn max_connections(&self) -> usize {
-        self.pool.status().max_size
-    }
-
     fn error(&self, operation: &str, message: impl fmt::Display) -> Error {
         Error::store(self.shown.to_string(), operation, message)
     }

@@ -63,7 +63,7 @@ impl SslMode {
     }
 
     /// What the wire protocol is asked for: no TLS, TLS if offered, or TLS always.
-    pub fn wire(self) -> WireMode {
+    pub(crate) fn wire(self) -> WireMode {
         match self {
             SslMode::Disable => WireMode::Disable,
             SslMode::Allow | SslMode::Prefer => WireMode::Prefer,
@@ -91,7 +91,7 @@ enum Check {
 
 /// The rustls client configuration for `mode`; `root_cert` is the URL's `sslrootcert`.
 /// Errors name what is wrong (an unreadable file, no certificate in it).
-pub fn client_config(
+pub(crate) fn client_config(
     mode: SslMode,
     root_cert: Option<&Roots>,
 ) -> Result<Arc<ClientConfig>, String> {
@@ -244,7 +244,7 @@ impl ServerCertVerifier for AnyName {
 
 /// The connector tokio-postgres asks for each host it connects to.
 #[derive(Clone)]
-pub struct Rustls(pub Arc<ClientConfig>);
+pub(crate) struct Rustls(pub(crate) Arc<ClientConfig>);
 
 impl MakeTlsConnect<Socket> for Rustls {
     type Stream = TlsStream;
@@ -263,7 +263,7 @@ impl MakeTlsConnect<Socket> for Rustls {
 }
 
 /// One TLS handshake with one host.
-pub struct Handshake {
+pub(crate) struct Handshake {
     config: Arc<ClientConfig>,
     name: Option<ServerName<'static>>,
     host: String,
@@ -291,7 +291,7 @@ impl TlsConnect<Socket> for Handshake {
 }
 
 /// An encrypted connection to the server.
-pub struct TlsStream(Box<tokio_rustls::client::TlsStream<Socket>>);
+pub(crate) struct TlsStream(Box<tokio_rustls::client::TlsStream<Socket>>);
 
 impl AsyncRead for TlsStream {
     fn poll_read(

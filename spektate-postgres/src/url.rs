@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::tls::{Roots, SslMode};
 
 /// What the store connects with.
-pub struct ConnectionUrl {
+pub(crate) struct ConnectionUrl {
     /// The settings tokio-postgres connects with (without the TLS parameters).
     pub config: tokio_postgres::Config,
     /// The URL's `sslmode` (`prefer` when absent).
@@ -75,7 +75,7 @@ pub fn redact(url: &str) -> String {
 
 /// Parses a connection URL. Errors say what is wrong without quoting the URL (the caller
 /// names the store by [`redact`]).
-pub fn parse(url: &str) -> Result<ConnectionUrl, String> {
+pub(crate) fn parse(url: &str) -> Result<ConnectionUrl, String> {
     let url = url.trim();
     if !is_postgres(url) {
         return Err("is not a postgres:// or postgresql:// URL".to_string());
