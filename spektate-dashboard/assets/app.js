@@ -282,6 +282,7 @@
     if (!Number.isNaN(serverNow)) clockSkew = serverNow - Date.now();
 
     $('partition').textContent = body.partition || '';
+    $('viewer').textContent = body.viewer ? `Signed in as ${body.viewer}` : '';
     $('version').textContent = body.version ? `Spektate ${body.version}` : '';
     if (body.partition) document.title = `Spektate · ${body.partition}`;
     $('live').className = body.refreshError ? 'live stale' : 'live ok';

@@ -27,8 +27,8 @@ pub fn example(kind: Kind) -> Value {
             "repository": "https://github.com/fabrikam/manifests"
         }),
         Kind::Run => json!({
-            "id": "1042", "status": "completed", "result": "succeeded", "attempt": 1,
-            "url": "https://github.com/fabrikam/frontend/actions/runs/1042"
+            "id": "1044", "status": "completed", "result": "succeeded", "attempt": 1,
+            "url": "https://github.com/fabrikam/hld/actions/runs/1044"
         }),
         Kind::Sync => json!({"cluster": "east-us", "commit": "c3d4e5f6a1b2"}),
     }

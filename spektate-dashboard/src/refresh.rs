@@ -31,6 +31,10 @@ pub(crate) struct RefreshState {
     running: AtomicBool,
     /// Counts the refreshes that ended; whoever waits for one watches it.
     ended: watch::Sender<u64>,
+    /// Whether a record was written through the server since the last refresh started.
+    written: AtomicBool,
+    /// Wakes the background refresh after a write.
+    wake: tokio::sync::Notify,
 }
 
 impl Default for RefreshState {
@@ -39,6 +43,8 @@ impl Default for RefreshState {
             last: RwLock::default(),
             running: AtomicBool::new(false),
             ended: watch::channel(0).0,
+            written: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
         }
     }
 }
@@ -104,7 +110,19 @@ fn next_due(shared: &Shared) -> Option<DateTime<Utc>> {
 }
 
 fn due(shared: &Shared) -> bool {
-    next_due(shared).is_none_or(|t| t <= Utc::now())
+    shared.refresh.written.load(Ordering::Acquire)
+        || next_due(shared).is_none_or(|t| t <= Utc::now())
+}
+
+/// How long the background refresh waits after a write before it refreshes, so a burst
+/// of writes costs one refresh.
+const AFTER_WRITE: Duration = Duration::from_millis(500);
+
+/// A record was written through the server: the next read (or, with a background
+/// refresh, [`AFTER_WRITE`] from now) refreshes, so the page shows it.
+pub(crate) fn note_write(shared: &Shared) {
+    shared.refresh.written.store(true, Ordering::Release);
+    shared.refresh.wake.notify_one();
 }
 
 /// How long the provider calls of one refresh may take in all.
@@ -126,6 +144,7 @@ fn start(shared: &Arc<Shared>) -> watch::Receiver<u64> {
     if shared.refresh.running.swap(true, Ordering::AcqRel) {
         return ended;
     }
+    shared.refresh.written.store(false, Ordering::Release);
     let running = Running(shared.clone());
     tokio::spawn(async move {
         let tracker = running.0.tracker.clone();
@@ -219,7 +238,10 @@ async fn refresh_loop(shared: Arc<Shared>) {
             .and_then(|t| (t - Utc::now()).to_std().ok())
             .unwrap_or(Duration::ZERO)
             .max(Duration::from_millis(100));
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shared.refresh.wake.notified() => tokio::time::sleep(AFTER_WRITE).await,
+        }
     }
 }
 

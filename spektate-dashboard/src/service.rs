@@ -134,7 +134,7 @@ impl Service {
                 tokens: self.tokens.clone(),
                 partition: shared.tracker.partition().to_string(),
                 cache: self.cache.clone(),
-                metrics: shared.metrics.clone(),
+                shared: shared.clone(),
             });
             for kind in Kind::ALL {
                 routes = routes.post(

@@ -20,10 +20,10 @@ use serde_json::Value;
 use spektate_core::ingest::{Ingest, Kind, Written};
 use spektate_core::{RecordStore, Recorder};
 
+use crate::Shared;
 use crate::api::to_json;
 use crate::auth::{self, Principal};
 use crate::idempotency::{self, Cache, Kept};
-use crate::metrics::Metrics;
 use crate::tokens::{Scope, Tokens};
 
 /// The largest request body accepted: 64 KiB (a record is well under 4 KiB).
@@ -40,7 +40,8 @@ pub(crate) struct Writes {
     /// The partition written when a request names none.
     pub(crate) partition: String,
     pub(crate) cache: Arc<Cache>,
-    pub(crate) metrics: Arc<Metrics>,
+    /// The dashboard: its metrics, and its refresh, told of each write.
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// An error answer: `error` is the whole message; `field`, `reason` and `value` say which
@@ -121,6 +122,10 @@ impl IntoResponse for Answer {
         if self.retry_after {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         r
     }
@@ -292,7 +297,8 @@ async fn run(
     }
     match apply(&writes, kind, &partition, &bytes).await {
         Ok(written) => {
-            writes.metrics.written(kind.name());
+            writes.shared.metrics.written(kind.name());
+            crate::refresh::note_write(&writes.shared);
             let body = to_json(&written);
             if let Some(held) = held.as_mut() {
                 **held = Some(Kept {
@@ -321,7 +327,10 @@ pub(crate) async fn write(
 ) -> Response {
     let (answer, who) = answer(&writes, kind, raw.as_deref(), &headers, body).await;
     if !answer.status.is_success() {
-        writes.metrics.refused(kind.name(), answer.status.as_u16());
+        writes
+            .shared
+            .metrics
+            .refused(kind.name(), answer.status.as_u16());
     }
     let mut response = answer.into_response();
     if let Some(who) = who {
