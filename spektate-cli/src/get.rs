@@ -42,7 +42,7 @@ pub struct GetCmd {
     /// Only deployments or only manual HLD edits: deployment | manual-hld-edit.
     #[arg(long)]
     pub kind: Option<String>,
-    /// Only this status: complete | in-progress | failed | canceled | incomplete.
+    /// Only this status: complete (or succeeded) | in-progress | failed | canceled | incomplete.
     #[arg(long)]
     pub status: Option<String>,
     /// Only deployments with this word in any shown field.
