@@ -11,6 +11,7 @@ use std::fs;
 use std::hash::BuildHasher;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -291,8 +292,10 @@ impl TestServer {
             data = self.path("data").display(),
             dir = self.dir.path().display(),
         );
+        // A process group of its own: killing the test's group leaves the watchdog running.
         Command::new("sh")
             .args(["-c", &script])
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -303,6 +306,11 @@ impl TestServer {
     /// The server's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The folder of the server's data, socket and log; removed when the server stops.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// The superuser's password.
