@@ -6,7 +6,9 @@ mod progress;
 mod providers;
 mod prune;
 mod record;
+mod serve;
 mod store_args;
+mod token;
 mod validate;
 
 use std::process::ExitCode;
@@ -38,6 +40,10 @@ enum Command {
     Validate(validate::ValidateCmd),
     /// Delete the records whose runs the CI says are gone; --dry-run lists them first.
     Prune(prune::PruneCmd),
+    /// Serve the dashboard and a write API pipelines record to with a token (`record --server`).
+    Serve(serve::ServeCmd),
+    /// Create, list and revoke the tokens of `serve` (pipelines write, viewers read).
+    Token(token::TokenCmd),
 }
 
 #[tokio::main]
@@ -51,6 +57,8 @@ async fn main() -> ExitCode {
         Command::Dashboard(cmd) => dashboard::run(cmd, &cli.store).await,
         Command::Validate(cmd) => validate::run(cmd, &cli.store).await,
         Command::Prune(cmd) => prune::run(cmd, &cli.store).await,
+        Command::Serve(cmd) => serve::run(cmd, &cli.store).await,
+        Command::Token(cmd) => token::run(cmd, &cli.store).map(|out| println!("{out}")),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

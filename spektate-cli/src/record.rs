@@ -1,11 +1,10 @@
 //! `spektate record`: what each pipeline calls at its end (flags of `bedrock deployment create`).
 
-use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use spektate::{
-    Error, ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Recorder, Result,
-    RunReported, RunResult, RunStatus,
-};
+use spektate::http::Secret;
+use spektate::ingest::client::IngestClient;
+use spektate::ingest::{Ingest, Kind, Naming};
+use spektate::{Recorder, Result};
 
 use crate::store_args::{Access, StoreArgs};
 
@@ -18,6 +17,12 @@ pub struct RecordCmd {
 
     #[command(flatten)]
     pub step: StepArgs,
+
+    /// Record through the Spektate server at this URL (`spektate serve`) instead of into the
+    /// store: the same flags and output, with the token in SPEKTATE_TOKEN; retried, and
+    /// written once.
+    #[arg(long, env = "SPEKTATE_SERVER", value_name = "URL", global = true)]
+    pub server: Option<String>,
 
     /// Storage account key, as `-k` of `bedrock deployment create` (same as --access-key).
     #[arg(short = 'k', value_name = "ACCESS_KEY", value_parser = |v: &str| Ok::<_, String>(spektate::http::Secret::new(v.trim())))]
@@ -122,184 +127,76 @@ pub struct SyncArgs {
     pub commit: String,
 }
 
-fn need<'a>(value: &'a Option<String>, flag: &str, with: &str) -> Result<&'a str> {
-    match value.as_deref().map(str::trim) {
-        Some(v) if !v.is_empty() => Ok(v),
-        Some(_) => Err(Error::invalid(flag, "is empty; a value is required")),
-        None => Err(Error::invalid(flag, format!("is required with {with}"))),
-    }
-}
-
-fn time(flag: &str, value: &Option<String>) -> Result<Option<DateTime<Utc>>> {
-    value
-        .as_deref()
-        .map(|v| {
-            DateTime::parse_from_rfc3339(v.trim())
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    Error::invalid(
-                        flag,
-                        format!("'{v}' is not an RFC 3339 time such as 2026-11-26T13:45:00Z"),
-                    )
-                })
-        })
-        .transpose()
-}
-
-/// Runs `record`; prints the row key of the record written.
+/// Runs `record`; prints the id written (a record's row key, a run id or a cluster):
+/// into the store, or, with `--server`, through a Spektate server.
 pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
+    let ingest = request(cmd.what, cmd.step)?;
+    if let Some(server) = cmd.server.as_deref().filter(|s| !s.trim().is_empty()) {
+        let token = std::env::var("SPEKTATE_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
+        let client = IngestClient::new(server, token)?;
+        return Ok(client.send(&store.partition_key, &ingest).await?.id);
+    }
     let store = &store.with_access_key(cmd.storage_key.clone());
-    let recorder =
-        Recorder::new(store.open(Access::Write)?, store.partition_key.clone()).map_err(flags)?;
-    match cmd.what {
-        Some(RecordWhat::Run(a)) => {
-            let status = RunStatus::parse(&a.status).map_err(|e| rename(e, "--status"))?;
-            let result = a
-                .result
-                .as_deref()
-                .map(RunResult::parse)
-                .transpose()
-                .map_err(|e| rename(e, "--result"))?;
-            let report = RunReported {
-                id: a.id,
-                status,
-                result,
-                url: a.url,
-                commit: a.commit,
-                branch: a.branch,
-                repository: a.repository,
-                queued_at: time("--queued-at", &a.queued_at)?,
-                started_at: time("--started-at", &a.started_at)?,
-                finished_at: time("--finished-at", &a.finished_at)?,
-                attempt: a.attempt,
-            };
-            Ok(recorder.run_reported(&report).await.map_err(flags)?.id)
-        }
-        Some(RecordWhat::Sync(a)) => Ok(recorder
-            .cluster_synced(&a.cluster, &a.commit, None)
-            .await
-            .map_err(flags)?
-            .cluster),
-        None => step(&recorder, cmd.step).await,
-    }
+    let kind = ingest.kind();
+    let recorder = Recorder::new(store.open(Access::Write)?, store.partition_key.clone())
+        .map_err(|e| kind.rename(e, Naming::Flags))?;
+    ingest
+        .apply(&recorder)
+        .await
+        .map_err(|e| kind.rename(e, Naming::Flags))
 }
 
-async fn step(recorder: &Recorder, s: StepArgs) -> Result<String> {
-    let given = [s.p1.is_some(), s.p2.is_some(), s.p3.is_some()]
-        .iter()
-        .filter(|g| **g)
-        .count();
-    if given != 1 {
-        return Err(Error::invalid(
-            "record",
-            "give exactly one of --p1, --p2 or --p3 (or `record run`, `record sync`); see spektate record --help",
-        ));
-    }
-    let record = if let Some(p1) = &s.p1 {
-        recorder
-            .image_built(&ImageBuilt {
-                p1: need(&Some(p1.clone()), "--p1", "--p1")?.to_string(),
-                image_tag: need(&s.image_tag, "--image-tag", "--p1")?.to_string(),
-                commit_id: need(&s.commit_id, "--commit-id", "--p1")?.to_string(),
-                service: need(&s.service, "--service", "--p1")?.to_string(),
-                repository: s.repository,
-            })
-            .await
-    } else if let Some(p2) = &s.p2 {
-        recorder
-            .metadata_updated(&MetadataUpdated {
-                p2: need(&Some(p2.clone()), "--p2", "--p2")?.to_string(),
-                image_tag: need(&s.image_tag, "--image-tag", "--p2")?.to_string(),
-                hld_commit_id: need(&s.hld_commit_id, "--hld-commit-id", "--p2")?.to_string(),
-                env: need(&s.env, "--env", "--p2")?.to_string(),
-                pr: s.pr,
-                repository: s.repository,
-                service: s.service,
-            })
-            .await
-    } else {
-        let p3 = need(&s.p3, "--p3", "--p3")?.to_string();
-        match (&s.hld_commit_id, &s.manifest_commit_id) {
-            (Some(_), _) => {
-                recorder
-                    .manifest_generated(&ManifestGenerated {
-                        p3,
-                        hld_commit_id: need(&s.hld_commit_id, "--hld-commit-id", "--p3")?
-                            .to_string(),
-                        manifest_commit_id: s.manifest_commit_id,
-                        pr: s.pr,
-                        repository: s.repository,
-                    })
-                    .await
-            }
-            (None, Some(_)) => {
-                recorder
-                    .manifest_committed(&ManifestCommitted {
-                        p3,
-                        manifest_commit_id: need(
-                            &s.manifest_commit_id,
-                            "--manifest-commit-id",
-                            "--p3",
-                        )?
-                        .to_string(),
-                        repository: s.repository,
-                    })
-                    .await
-            }
-            (None, None) => {
-                return Err(Error::invalid(
-                    "--hld-commit-id",
-                    "or --manifest-commit-id is required with --p3",
-                ));
-            }
+/// The write request the flags describe, checked.
+fn request(what: Option<RecordWhat>, s: StepArgs) -> Result<Ingest> {
+    match what {
+        Some(RecordWhat::Run(a)) => Ingest::from_flags(
+            Kind::Run,
+            [
+                ("--id", Some(a.id)),
+                ("--status", Some(a.status)),
+                ("--result", a.result),
+                ("--url", a.url),
+                ("--commit", a.commit),
+                ("--branch", a.branch),
+                ("--repository", a.repository),
+                ("--queued-at", a.queued_at),
+                ("--started-at", a.started_at),
+                ("--finished-at", a.finished_at),
+                ("--attempt", a.attempt.map(|n| n.to_string())),
+            ],
+        ),
+        Some(RecordWhat::Sync(a)) => Ingest::from_flags(
+            Kind::Sync,
+            [("--cluster", Some(a.cluster)), ("--commit", Some(a.commit))],
+        ),
+        None => {
+            let kind = Kind::of_step(
+                s.p1.is_some(),
+                s.p2.is_some(),
+                s.p3.is_some(),
+                s.hld_commit_id.is_some(),
+                s.manifest_commit_id.is_some(),
+            )?;
+            Ingest::from_flags(
+                kind,
+                [
+                    ("--p1", s.p1),
+                    ("--p2", s.p2),
+                    ("--p3", s.p3),
+                    ("--image-tag", s.image_tag),
+                    ("--commit-id", s.commit_id),
+                    ("--service", s.service),
+                    ("--hld-commit-id", s.hld_commit_id),
+                    ("--manifest-commit-id", s.manifest_commit_id),
+                    ("--env", s.env),
+                    ("--pr", s.pr),
+                    ("--repository", s.repository),
+                ],
+            )
         }
-    };
-    Ok(record.map_err(flags)?.row_key)
-}
-
-/// Names core fields by the flags a user typed.
-fn flags(e: Error) -> Error {
-    match e {
-        Error::Invalid { field, reason } => {
-            let flag = match field.as_str() {
-                "imageTag" => "--image-tag",
-                "commitId" => "--commit-id",
-                "hldCommitId" => "--hld-commit-id",
-                "manifestCommitId" => "--manifest-commit-id",
-                "p1" => "--p1",
-                "p2" => "--p2",
-                "p3" => "--p3",
-                "env" => "--env",
-                "pr" => "--pr",
-                "service" => "--service",
-                "repository" => "--repository",
-                "run id" => "--id",
-                "commit" => "--commit",
-                "cluster" => "--cluster",
-                "attempt" => "--attempt",
-                "partition key" => "--partition-key",
-                other => {
-                    return Error::Invalid {
-                        field: other.to_string(),
-                        reason,
-                    };
-                }
-            };
-            Error::Invalid {
-                field: flag.to_string(),
-                reason,
-            }
-        }
-        other => other,
-    }
-}
-
-fn rename(e: Error, flag: &str) -> Error {
-    match e {
-        Error::Invalid { reason, .. } => Error::Invalid {
-            field: flag.to_string(),
-            reason,
-        },
-        other => other,
     }
 }

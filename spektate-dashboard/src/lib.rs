@@ -271,7 +271,9 @@ impl Server {
         F: Future<Output = ()> + Send + 'static,
     {
         let _refresher = self.dashboard.spawn_refresher();
+        tracing::info!(address = %self.addr, partition = %self.dashboard.tracker().partition(), "serving");
         serve::run(self.listener, self.addr, self.router, self.limits, shutdown).await;
+        tracing::info!(address = %self.addr, "stopped; the requests in flight were answered");
         Ok(())
     }
 }

@@ -1,0 +1,147 @@
+//! `spektate serve`: the dashboard, its read API and a write API pipelines record to with a
+//! token, so they need no store credentials.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use spektate::dashboard::tokens::Tokens;
+use spektate::dashboard::{self, Dashboard, LogFormat, Service, ViewerAuth};
+use spektate::{Error, Result};
+
+use crate::dashboard::DashboardCmd;
+use crate::store_args::{Access, StoreArgs};
+
+/// `serve` flags: those of `dashboard`, and who may write and read.
+#[derive(Debug, Args)]
+pub struct ServeCmd {
+    #[command(flatten)]
+    pub dashboard: DashboardCmd,
+
+    /// The token list pipelines and viewers present (`spektate token create`); re-read within
+    /// a second when it changes. Without it every write is refused.
+    #[arg(long, env = "SPEKTATE_TOKENS", value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+
+    /// How viewers sign in: `none`; `token` (Authorization: Bearer, a token with scope
+    /// read); `header` (a header set by an authenticating proxy in front, see --auth-header).
+    #[arg(long, env = "SPEKTATE_AUTH", value_parser = ["none", "token", "header"], default_value = "none")]
+    pub auth: String,
+
+    /// The headers that name the viewer with --auth header; the first one present wins.
+    #[arg(
+        long = "auth-header",
+        value_delimiter = ',',
+        default_value = "X-Forwarded-User,X-Forwarded-Email",
+        value_name = "NAME"
+    )]
+    pub auth_header: Vec<String>,
+
+    /// Serve viewers without sign-in on an address other machines can reach (without it,
+    /// `--auth none` listens on loopback only).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+
+    /// Log lines on stderr as `text` or `json` (one object a line).
+    #[arg(long, env = "SPEKTATE_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
+    pub log_format: String,
+}
+
+impl ServeCmd {
+    /// How viewers sign in, checked against where the server listens.
+    fn viewers(&self) -> Result<ViewerAuth> {
+        let auth = match self.auth.as_str() {
+            "token" => ViewerAuth::Token,
+            "header" => {
+                let names = self
+                    .auth_header
+                    .iter()
+                    .map(|n| {
+                        n.trim().parse().map_err(|_| {
+                            Error::invalid("--auth-header", format!("'{n}' is not a header name"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                ViewerAuth::Header(names)
+            }
+            _ => ViewerAuth::None,
+        };
+        let bind = self.dashboard.bind;
+        if !auth.is_on() && !bind.is_loopback() && !self.insecure_no_auth {
+            return Err(Error::invalid(
+                "--bind",
+                format!(
+                    "{bind} lets other machines in, and viewers do not sign in: give --auth token \
+                     or --auth header (behind an authenticating proxy), or say --insecure-no-auth"
+                ),
+            ));
+        }
+        if matches!(auth, ViewerAuth::Token) && self.tokens.is_none() {
+            return Err(Error::invalid(
+                "--auth",
+                "token needs --tokens FILE with read tokens (spektate token create --scope read)",
+            ));
+        }
+        Ok(auth)
+    }
+}
+
+/// Runs `serve` until Ctrl-C or SIGTERM; then finishes the requests in flight.
+pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
+    let viewers = cmd.viewers()?;
+    let format =
+        LogFormat::parse(&cmd.log_format).map_err(|e| Error::invalid("--log-format", e))?;
+    dashboard::init_logging(format);
+    let tokens = match &cmd.tokens {
+        Some(path) => Tokens::from_file(path).map_err(|e| Error::invalid("--tokens", e))?,
+        None => {
+            eprintln!("spektate: warning: no --tokens: the write API refuses every write");
+            Tokens::none()
+        }
+    };
+    let d = &cmd.dashboard;
+    let tracker = d
+        .providers
+        .build()?
+        .tracker(store.open(Access::Write)?, store.partition_key.clone())
+        .window(d.since)
+        .build();
+    let board = Dashboard::new(tracker).refresh_every(Duration::from_secs(d.refresh));
+    let mut limits = dashboard::Limits::default();
+    limits.header_read_timeout = Duration::from_secs(d.header_timeout);
+    limits.idle_timeout = Duration::from_secs(d.idle_timeout);
+    limits.max_connections = usize::try_from(d.max_connections).unwrap_or(usize::MAX);
+    let addr = SocketAddr::new(d.bind, d.port);
+    let server = Service::new(board)
+        .accept_writes(tokens)
+        .viewers(viewers)
+        .bind(addr)
+        .await
+        .map_err(|e| {
+            let flag = match &e {
+                dashboard::Error::Bind { source, .. }
+                    if source.kind() == ErrorKind::AddrNotAvailable =>
+                {
+                    "--bind"
+                }
+                _ => "--port",
+            };
+            Error::invalid(flag, format!("{e}; choose another {flag}"))
+        })?
+        .limits(limits);
+    println!(
+        "Spektate server on {} (partition {}, viewers: {}, writes: {}). Ctrl-C stops it.",
+        server.url(),
+        store.partition_key,
+        cmd.auth,
+        if cmd.tokens.is_some() {
+            "with a token from --tokens"
+        } else {
+            "refused (no --tokens)"
+        }
+    );
+    let served = server.run(dashboard::shutdown_signal()).await;
+    served.map_err(|e| Error::invalid("serve", e))
+}

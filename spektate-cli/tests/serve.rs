@@ -1,0 +1,568 @@
+//! `spektate serve` and `spektate record --server` as processes: a pipeline's record goes
+//! through the server into the store and shows in `spektate get`, with the same output as a
+//! local record; tokens are created, refused and revoked; every documented `spektate record`
+//! line works through a server.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spektate"));
+    for var in [
+        "SPEKTATE_STORE",
+        "SPEKTATE_SERVER",
+        "SPEKTATE_TOKEN",
+        "SPEKTATE_TOKENS",
+        "SPEKTATE_PARTITION_KEY",
+        "SPEKTATE_GITHUB_TOKEN",
+        "SPEKTATE_AZDO_TOKEN",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A `spektate serve` process on a free port, stopped with SIGTERM when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    stderr: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, store: &str, extra: &[&str]) -> Server {
+        let stderr = dir.join(format!("serve-{}.log", extra.len()));
+        let mut child = bin()
+            .args([
+                "serve",
+                "--store",
+                store,
+                "-p",
+                "fabrikam",
+                "--port",
+                "0",
+                "--refresh",
+                "1",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no URL in {line:?}: {}",
+                    std::fs::read_to_string(&stderr).unwrap_or_default()
+                )
+            })
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, url, stderr }
+    }
+
+    /// Stops it as a container runtime does, and says how it ended.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        (
+            status,
+            std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(tokens: &Path, args: &[&str]) -> String {
+    let out = bin()
+        .arg("token")
+        .arg("--tokens")
+        .arg(tokens)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "token {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).trim().to_string()
+}
+
+/// `spektate record ARGS` into a local store, or through a server with a token.
+fn record(target: &Target, args: &[&str]) -> Output {
+    let mut c = bin();
+    c.arg("record")
+        .args(args)
+        .env("SPEKTATE_PARTITION_KEY", "fabrikam");
+    match target {
+        Target::Store(spec) => c.env("SPEKTATE_STORE", spec),
+        Target::Server { url, token } => c
+            .env("SPEKTATE_SERVER", url)
+            .env("SPEKTATE_TOKEN", token)
+            .env("SPEKTATE_STORE", "sqlite:/nonexistent/never-opened.db"),
+    };
+    c.output().unwrap()
+}
+
+enum Target {
+    Store(String),
+    Server { url: String, token: String },
+}
+
+fn deployments(store: &str) -> Vec<Value> {
+    let out = bin()
+        .args(["get", "-o", "json", "--store", store, "-p", "fabrikam"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The fields of a deployment that come from its record (not the clock).
+fn recorded(d: &Value) -> Value {
+    let keys = [
+        "id",
+        "service",
+        "ring",
+        "imageTag",
+        "commitId",
+        "hldCommitId",
+        "manifestCommitId",
+        "pr",
+        "status",
+    ];
+    Value::Object(
+        keys.iter()
+            .map(|k| (k.to_string(), d[*k].clone()))
+            .collect(),
+    )
+}
+
+const JOURNEY: &[&[&str]] = &[
+    &[
+        "run",
+        "--id",
+        "1042",
+        "--status",
+        "inProgress",
+        "--url",
+        "https://github.com/fabrikam/frontend/actions/runs/1042",
+    ],
+    &[
+        "--p1",
+        "1042",
+        "--image-tag",
+        "frontend-1042",
+        "--commit-id",
+        "a1b2c3d4e5f6",
+        "--service",
+        "fabrikam/frontend",
+        "--repository",
+        "https://github.com/fabrikam/frontend",
+    ],
+    &[
+        "--p2",
+        "1042",
+        "--image-tag",
+        "frontend-1042",
+        "--hld-commit-id",
+        "b2c3d4e5f6a1",
+        "--env",
+        "dev",
+        "--pr",
+        "41",
+        "--repository",
+        "https://github.com/fabrikam/hld",
+    ],
+    &[
+        "run",
+        "--id",
+        "1042",
+        "--status",
+        "completed",
+        "--result",
+        "succeeded",
+    ],
+    &[
+        "--p3",
+        "2001",
+        "--hld-commit-id",
+        "c0ffee000001",
+        "--pr",
+        "41",
+    ],
+    &[
+        "--p3",
+        "2001",
+        "--manifest-commit-id",
+        "d3adbeef0001",
+        "--repository",
+        "https://github.com/fabrikam/manifests",
+    ],
+    &[
+        "run",
+        "--id",
+        "2001",
+        "--status",
+        "completed",
+        "--attempt",
+        "1",
+    ],
+    &["sync", "--cluster", "east-us", "--commit", "d3adbeef0001"],
+];
+
+#[test]
+fn a_record_through_the_server_prints_what_a_local_record_prints_and_shows_in_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.json");
+    let secret = token(&tokens, &["create", "ci", "-p", "fabrikam"]);
+    assert!(secret.starts_with("spk_"), "{secret}");
+    let served = format!("sqlite:{}", dir.path().join("served.db").display());
+    let local = format!("sqlite:{}", dir.path().join("local.db").display());
+    let server = Server::start(dir.path(), &served, &["--tokens", tokens.to_str().unwrap()]);
+    let through = Target::Server {
+        url: server.url.clone(),
+        token: secret.clone(),
+    };
+    for step in JOURNEY {
+        let remote = record(&through, step);
+        let here = record(&Target::Store(local.clone()), step);
+        assert!(
+            remote.status.success(),
+            "{step:?}: {}",
+            text(&remote.stderr)
+        );
+        assert!(here.status.success(), "{step:?}: {}", text(&here.stderr));
+        assert_eq!(text(&remote.stdout), text(&here.stdout), "{step:?}");
+    }
+    let (served_list, local_list) = (deployments(&served), deployments(&local));
+    assert_eq!(served_list.len(), 1, "{served_list:#?}");
+    assert_eq!(
+        served_list.iter().map(recorded).collect::<Vec<_>>(),
+        local_list.iter().map(recorded).collect::<Vec<_>>()
+    );
+    assert_eq!(served_list[0]["status"], "complete");
+    assert_eq!(served_list[0]["clusters"][0]["cluster"], "east-us");
+
+    // Bad input reads the same through the server as locally, whichever side checks it.
+    let long = "x".repeat(2000);
+    let bad: &[&[&str]] = &[
+        &["--p2", "9", "--image-tag", "t"],
+        &[
+            "--p1",
+            "9",
+            "--image-tag",
+            "t",
+            "--commit-id",
+            "c",
+            "--service",
+            "s",
+            "--repository",
+            "ftp://example.com/x",
+        ],
+        &[
+            "--p1",
+            "9",
+            "--image-tag",
+            &long,
+            "--commit-id",
+            "c",
+            "--service",
+            "s",
+        ],
+        &[
+            "run", "--id", "9", "--status", "queued", "--result", "failed",
+        ],
+        &["--p3", "404", "--manifest-commit-id", "m"],
+    ];
+    for step in bad {
+        let remote = record(&through, step);
+        let here = record(&Target::Store(local.clone()), step);
+        assert!(
+            !remote.status.success() && !here.status.success(),
+            "{step:?}"
+        );
+        assert_eq!(text(&remote.stderr), text(&here.stderr), "{:?}", &step[..2]);
+        assert!(
+            text(&remote.stderr).starts_with("spektate: "),
+            "{}",
+            text(&remote.stderr)
+        );
+    }
+    let (status, log) = server.stop();
+    assert!(
+        status.success(),
+        "serve ended with {status} on SIGTERM: {log}"
+    );
+    assert!(log.contains("status=200"), "the access log: {log}");
+    assert!(!log.contains(&secret), "the token is in the log");
+    let file = std::fs::read_to_string(&tokens).unwrap();
+    assert!(!file.contains(&secret), "the token file holds the token");
+}
+
+#[test]
+fn refused_and_revoked_tokens_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.json");
+    let fabrikam = token(&tokens, &["create", "ci", "--partition", "fabrikam"]);
+    let contoso = token(&tokens, &["create", "contoso-ci", "--partition", "contoso"]);
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    let server = Server::start(dir.path(), &store, &["--tokens", tokens.to_str().unwrap()]);
+    let p1 = [
+        "--p1",
+        "7",
+        "--image-tag",
+        "t-7",
+        "--commit-id",
+        "c",
+        "--service",
+        "s",
+    ];
+    for (token, want) in [
+        ("", "HTTP 401"),
+        ("spk_12345678_guess", "HTTP 401"),
+        (contoso.as_str(), "HTTP 403"),
+    ] {
+        let out = record(
+            &Target::Server {
+                url: server.url.clone(),
+                token: token.into(),
+            },
+            &p1,
+        );
+        assert!(!out.status.success());
+        let e = text(&out.stderr);
+        assert!(e.contains(want) && e.lines().count() == 1, "{e}");
+        assert!(
+            !e.contains("spk_") || token.is_empty() || !e.contains(token),
+            "{e}"
+        );
+    }
+    assert!(
+        deployments(&store).is_empty(),
+        "a refused record was written"
+    );
+
+    let list = token(&tokens, &["list"]);
+    assert!(
+        list.contains("ci") && list.contains("contoso-ci") && !list.contains("spk_"),
+        "{list}"
+    );
+    let revoked = token(&tokens, &["revoke", "ci"]);
+    assert!(revoked.starts_with("revoked token "), "{revoked}");
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = record(
+        &Target::Server {
+            url: server.url.clone(),
+            token: fabrikam,
+        },
+        &p1,
+    );
+    assert!(
+        !out.status.success() && text(&out.stderr).contains("HTTP 401"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(deployments(&store).is_empty());
+    drop(server);
+}
+
+#[test]
+fn serve_without_viewer_auth_stays_on_loopback_unless_told() {
+    let out = bin()
+        .args([
+            "serve",
+            "--store",
+            "sqlite:/nonexistent/x.db",
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("--bind") && e.contains("--insecure-no-auth") && e.contains("--auth header"),
+        "{e}"
+    );
+    let out = bin().args(["serve", "--auth", "token"]).output().unwrap();
+    assert!(
+        text(&out.stderr).contains("--tokens"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// The fenced blocks of a Markdown document, and the `spektate record` lines in them.
+fn documented_records(markdown: &str) -> Vec<(usize, String)> {
+    let (mut out, mut block, mut inside) = (Vec::new(), 0, false);
+    let mut lines = markdown.lines();
+    while let Some(line) = lines.next() {
+        if line.trim_start().starts_with("```") {
+            inside = !inside;
+            block += 1;
+            continue;
+        }
+        let Some(at) = line.find("spektate record").filter(|_| inside) else {
+            continue;
+        };
+        let mut cmd = line[at..].trim_end().to_string();
+        while cmd.ends_with('\\') {
+            cmd.pop();
+            cmd.push_str(lines.next().unwrap_or_default().trim());
+        }
+        out.push((block, cmd));
+    }
+    out
+}
+
+/// What a CI would put in for `${{ expr }}` and `$(Name)`: a status word where one is
+/// expected, else a value made from the expression (the same one everywhere).
+fn ci_value(expr: &str) -> String {
+    match expr {
+        "job.status" => "success".into(),
+        "Agent.JobStatus" => "Succeeded".into(),
+        e if e.contains("server_url") => "https://github.com".into(),
+        e if e.ends_with(".repository") => "fabrikam/frontend".into(),
+        "Build.Repository.Uri" => "https://dev.azure.com/fabrikam/fabrikam/_git/frontend".into(),
+        "System.CollectionUri" => "https://dev.azure.com/fabrikam/".into(),
+        e => format!(
+            "{:012x}",
+            e.bytes()
+                .fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b))
+                    .wrapping_mul(0x100000001b3))
+                >> 16
+        ),
+    }
+}
+
+fn substitute(cmd: &str) -> String {
+    let mut out = String::new();
+    let mut rest = cmd;
+    while let Some(start) = rest.find("${{").or_else(|| rest.find("$(")) {
+        let (open, close) = if rest[start..].starts_with("${{") {
+            ("${{", "}}")
+        } else {
+            ("$(", ")")
+        };
+        let end = start + rest[start..].find(close).unwrap();
+        out.push_str(&rest[..start]);
+        out.push_str(&ci_value(rest[start + open.len()..end].trim()));
+        rest = &rest[end + close.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn every_documented_record_line_works_through_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.json");
+    let secret = token(&tokens, &["create", "ci", "-p", "fabrikam"]);
+    let served = format!("sqlite:{}", dir.path().join("served.db").display());
+    let local = format!("sqlite:{}", dir.path().join("local.db").display());
+    let server = Server::start(dir.path(), &served, &["--tokens", tokens.to_str().unwrap()]);
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/pipelines");
+    let mut ran = 0;
+    for doc in ["github-actions.md", "azure-pipelines.md"] {
+        let markdown = std::fs::read_to_string(docs.join(doc)).unwrap();
+        assert!(
+            markdown.contains("SPEKTATE_SERVER") && markdown.contains("SPEKTATE_TOKEN"),
+            "{doc} has no server variant"
+        );
+        for (block, cmd) in documented_records(&markdown) {
+            let cmd = substitute(&cmd);
+            let env: HashMap<&str, String> = [
+                ("IMAGE_TAG", format!("frontend-{block}")),
+                ("SERVICE", "frontend".into()),
+                ("HLD_COMMIT", "b2c3d4e5f6a1".into()),
+                ("PR", "41".into()),
+                ("MANIFEST_COMMIT", "c3d4e5f6a1b2".into()),
+                ("RESULT", "succeeded".into()),
+            ]
+            .into();
+            let bin_dir = Path::new(env!("CARGO_BIN_EXE_spektate"))
+                .parent()
+                .unwrap()
+                .to_path_buf();
+            let run = |extra: &[(&str, &str)]| {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(format!("set -eu\n{cmd}"));
+                c.env(
+                    "PATH",
+                    format!(
+                        "{}:{}",
+                        bin_dir.display(),
+                        std::env::var("PATH").unwrap_or_default()
+                    ),
+                );
+                c.env("SPEKTATE_PARTITION_KEY", "fabrikam")
+                    .env_remove("SPEKTATE_SERVER")
+                    .env_remove("SPEKTATE_TOKEN");
+                c.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+                c.envs(extra.iter().copied());
+                c.output().unwrap()
+            };
+            let remote = run(&[
+                ("SPEKTATE_SERVER", &server.url),
+                ("SPEKTATE_TOKEN", &secret),
+                ("SPEKTATE_STORE", "sqlite:/nonexistent/x.db"),
+            ]);
+            let here = run(&[("SPEKTATE_STORE", &local)]);
+            assert!(
+                remote.status.success(),
+                "{doc}: {cmd}\n{}",
+                text(&remote.stderr)
+            );
+            assert!(
+                here.status.success(),
+                "{doc}: {cmd}\n{}",
+                text(&here.stderr)
+            );
+            assert_eq!(text(&remote.stdout), text(&here.stdout), "{doc}: {cmd}");
+            ran += 1;
+        }
+    }
+    assert!(ran >= 14, "the documents lost their record lines ({ran})");
+    let ids = |store: &str| deployments(store).iter().map(recorded).collect::<Vec<_>>();
+    assert_eq!(ids(&served), ids(&local));
+    assert!(!ids(&served).is_empty());
+    let (status, _) = server.stop();
+    assert!(status.success());
+}
