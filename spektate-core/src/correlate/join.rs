@@ -424,29 +424,65 @@ pub fn correlate(
     let mut cache = RepoCache::new(defaults);
     let mut tables = Tables::new(k);
     // One pass over the records (each lookup done once, while its data is in cache), then a
-    // sort of small keys, then one move of each deployment into its place.
-    let mut built: Vec<Option<Deployment>> = Vec::with_capacity(records.len());
+    // sort of small keys, then the deployments put in that order in place.
+    let mut built: Vec<Deployment> = Vec::with_capacity(records.len());
     for record in records {
         let resolved = resolve(record, k);
         if all_missing(&resolved) {
             continue;
         }
         let repos = cache.repos(record);
-        built.push(Some(join(record, &resolved, k, &mut tables, &repos, now)));
+        built.push(join(record, &resolved, k, &mut tables, &repos, now));
     }
-    let mut order: Vec<(DateTime<Utc>, usize)> = built
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.as_ref().map_or(now, |d| d.last_updated), i))
-        .collect();
-    order.sort_unstable_by(|a, b| {
-        b.0.cmp(&a.0).then_with(|| {
-            let id = |i: usize| built[i].as_ref().map(|d| d.record.row_key.as_str());
-            id(a.1).cmp(&id(b.1))
-        })
+    let mut order: Vec<usize> = (0..built.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (&built[a], &built[b]);
+        b.last_updated
+            .cmp(&a.last_updated)
+            .then_with(|| a.record.row_key.cmp(&b.record.row_key))
     });
-    order
-        .into_iter()
-        .filter_map(|(_, i)| built[i].take())
-        .collect()
+    permute(&mut built, order);
+    built
+}
+
+/// Reorders `items` so that position `k` holds what was at `order[k]`, moving each item once.
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    const DONE: usize = usize::MAX;
+    for start in 0..items.len() {
+        let mut k = start;
+        while order[k] != DONE {
+            let from = order[k];
+            order[k] = DONE;
+            if from == start {
+                break;
+            }
+            items.swap(k, from);
+            k = from;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute;
+
+    #[test]
+    fn permute_puts_each_item_where_the_order_says() {
+        // Rotations, the reversal and permutations of several cycles.
+        let mut orders = vec![vec![0, 1, 2, 3, 4]];
+        for n in 1..5 {
+            orders.push((0..5).map(|i| (i + n) % 5).collect());
+        }
+        orders.push(vec![4, 3, 2, 1, 0]);
+        orders.push(vec![1, 0, 3, 2, 4]);
+        orders.push(vec![2, 0, 1, 4, 3]);
+        for order in orders {
+            let mut items = vec!["a", "b", "c", "d", "e"];
+            let want: Vec<&str> = order.iter().map(|&i| items[i]).collect();
+            permute(&mut items, order.clone());
+            assert_eq!(items, want, "order {order:?}");
+        }
+        let mut none: Vec<u8> = Vec::new();
+        permute(&mut none, Vec::new());
+    }
 }

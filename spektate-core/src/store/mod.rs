@@ -170,6 +170,17 @@ pub trait RecordStore: Send + Sync {
     /// The records of `partition` that pass `query`, in the store's stable order.
     async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>>;
 
+    /// [`Self::query`], each record shared: what a tracker keeps. A store may build each
+    /// record in its final place as it reads, so a large read never holds every record twice.
+    async fn query_shared(
+        &self,
+        partition: &str,
+        query: &RecordQuery,
+    ) -> Result<Vec<std::sync::Arc<Record>>> {
+        let records = self.query(partition, query).await?;
+        Ok(records.into_iter().map(std::sync::Arc::new).collect())
+    }
+
     /// Inserts a new record; [`crate::Error::Conflict`] when its row key exists.
     /// Returns the record as stored, with its timestamp and etag.
     async fn insert(&self, record: &Record) -> Result<Record>;

@@ -70,6 +70,31 @@ ALTER TABLE cluster_syncs ADD COLUMN synced_at TEXT NOT NULL DEFAULT '';
 /// The next change sequence; evaluated inside a write, under SQLite's write lock.
 const NEXT_SEQ: &str = "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM records)";
 
+/// The statement and arguments reading `query`'s records of `partition`, in write order.
+fn query_sql(has_seq: bool, partition: &str, query: &RecordQuery) -> (String, Vec<String>) {
+    let mut sql = format!("{} WHERE partition_key = ?", select(has_seq));
+    let mut args: Vec<String> = vec![partition.to_string()];
+    for (col, v) in query.equalities() {
+        let col = if col == "RowKey" { "row_key" } else { col };
+        sql.push_str(&format!(" AND {col} = ?"));
+        args.push(v.to_string());
+    }
+    if let Some(id) = &query.run_id {
+        sql.push_str(" AND (p1 = ? OR p2 = ? OR p3 = ?)");
+        args.extend([id.clone(), id.clone(), id.clone()]);
+    }
+    if let Some(since) = query.changed_since {
+        sql.push_str(" AND timestamp >= ?");
+        args.push(since.to_rfc3339_opts(SecondsFormat::Micros, true));
+    }
+    if let (Some(after), true) = (query.after_sequence, has_seq) {
+        sql.push_str(" AND change_seq > ?");
+        args.push(after.to_string());
+    }
+    sql.push_str(" ORDER BY seq");
+    (sql, args)
+}
+
 /// A [`RecordStore`] in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -299,32 +324,22 @@ impl RecordStore for SqliteStore {
     }
 
     async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>> {
-        let partition = partition.to_string();
-        let query = query.clone();
-        let has_seq = self.has_seq;
+        let (sql, args) = query_sql(self.has_seq, partition, query);
         self.with("query", move |conn| {
-            let mut sql = format!("{} WHERE partition_key = ?", select(has_seq));
-            let mut args: Vec<String> = vec![partition];
-            for (col, v) in query.equalities() {
-                let col = if col == "RowKey" { "row_key" } else { col };
-                sql.push_str(&format!(" AND {col} = ?"));
-                args.push(v.to_string());
-            }
-            if let Some(id) = &query.run_id {
-                sql.push_str(" AND (p1 = ? OR p2 = ? OR p3 = ?)");
-                args.extend([id.clone(), id.clone(), id.clone()]);
-            }
-            if let Some(since) = query.changed_since {
-                sql.push_str(" AND timestamp >= ?");
-                args.push(since.to_rfc3339_opts(SecondsFormat::Micros, true));
-            }
-            if let (Some(after), true) = (query.after_sequence, has_seq) {
-                sql.push_str(" AND change_seq > ?");
-                args.push(after.to_string());
-            }
-            sql.push_str(" ORDER BY seq");
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args.iter()), row_to_record)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn query_shared(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Arc<Record>>> {
+        let (sql, args) = query_sql(self.has_seq, partition, query);
+        self.with("query", move |conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+                row_to_record(r).map(Arc::new)
+            })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await

@@ -88,7 +88,7 @@ async fn read_records(
             query.changed_since = Some(w - overlap);
         }
     }
-    let fresh = inner.store.query(&inner.partition, &query).await?;
+    let fresh = inner.store.query_shared(&inner.partition, &query).await?;
     let reports = inner.store.cluster_syncs(&inner.partition).await?;
     stats.records_read = fresh.len();
     let mut changes = Changes::default();
@@ -103,14 +103,14 @@ async fn read_records(
             Some(i) if state.records[i].etag == record.etag && record.etag.is_some() => {}
             Some(i) => {
                 changes.records.insert(Key::from(&record.row_key));
-                state.records[i] = Arc::new(record);
+                state.records[i] = record;
             }
             None => {
                 let key = Key::from(&record.row_key);
                 changes.records.insert(key.clone());
                 let at = state.records.len();
                 state.index.insert(key, at);
-                state.records.push(Arc::new(record));
+                state.records.push(record);
             }
         }
     }
