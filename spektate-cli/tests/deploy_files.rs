@@ -1201,6 +1201,13 @@ fn proxy_settings(pod: &Value, name: &str, probe_port: u16, what: &str) -> Proxy
         Some("true"),
         "{what}: the proxy must drop the viewer headers a client sends"
     );
+    for sets_authorization in ["--pass-basic-auth", "--pass-authorization-header"] {
+        assert_eq!(
+            flag(sets_authorization).as_deref(),
+            Some("false"),
+            "{what}: with {sets_authorization} the proxy replaces (and drops) pipelines' Authorization header"
+        );
+    }
     let mut skip = Vec::new();
     let method_rule = Regex::new(r"^([A-Z]+)=(.*)$").unwrap();
     for a in &args {
@@ -2421,6 +2428,17 @@ fn the_chart_with_oauth2_proxy_lets_viewers_in_by_its_header_only() {
     };
     let pod = &objs.one("Deployment")["spec"]["template"]["spec"];
     let proxy = container(pod, "oauth2-proxy");
+    // Nobody may sign in until the operator says who.
+    let args = strings(&proxy["args"], "proxy args");
+    assert!(
+        !args.iter().any(|a| a.starts_with("--email-domain")),
+        "{args:?}"
+    );
+    assert!(
+        rendered.notes.contains("oauth2Proxy.emailDomains"),
+        "{}",
+        rendered.notes
+    );
     for e in proxy["env"].as_array().unwrap() {
         let r = &e["valueFrom"]["secretKeyRef"];
         objs.check_secret(
@@ -2460,7 +2478,7 @@ fn the_chart_with_every_option_set_refers_only_to_what_it_makes() {
             "extraArgs": ["--since", "30d"],
             "podAnnotations": {"example.com/team": "platform"},
             "nodeSelector": {"kubernetes.io/os": "linux"},
-            "oauth2Proxy": {"enabled": true, "extraArgs": ["--github-org=fabrikam"]}
+            "oauth2Proxy": {"enabled": true, "emailDomains": ["*"], "extraArgs": ["--github-org=fabrikam"]}
         }),
     );
     let outside = [(
@@ -2507,6 +2525,10 @@ fn the_chart_with_every_option_set_refers_only_to_what_it_makes() {
     let proxy_args = strings(
         &container(&pod["spec"], "oauth2-proxy")["args"],
         "proxy args",
+    );
+    assert!(
+        proxy_args.iter().any(|a| a == "--email-domain=*"),
+        "{proxy_args:?}"
     );
     assert!(
         proxy_args.iter().any(|a| a == "--github-org=fabrikam"),
