@@ -1635,16 +1635,27 @@ fn the_dockerignore_keeps_what_the_build_needs() {
         }
     }
     // Targets the root manifest declares.
-    for name in Regex::new(r#"(?s)\[\[(bench|example)\]\]\s*name = "([^"]+)"(?:\s*\n(?:harness|required-features)[^\n]*)*(?:\s*path = "([^"]+)")?"#)
-        .unwrap()
-        .captures_iter(&manifest)
-    {
-        let path = match name.get(3) {
-            Some(p) => p.as_str().to_string(),
-            None => format!("{}/{}.rs", if &name[1] == "bench" { "benches" } else { "examples" }, &name[2]),
+    let field = |block: &str, key: &str| {
+        Regex::new(&format!(r#"(?m)^{key} = "([^"]+)""#))
+            .unwrap()
+            .captures(block)
+            .map(|c| c[1].to_string())
+    };
+    let mut targets = 0;
+    for block in manifest.split("\n[").skip(1) {
+        let dir = match block.lines().next() {
+            Some("[bench]]") => "benches",
+            Some("[example]]") => "examples",
+            _ => continue,
         };
-        needed.push(path);
+        let name = field(block, "name").expect("a target has a name");
+        needed.push(field(block, "path").unwrap_or(format!("{dir}/{name}.rs")));
+        targets += 1;
     }
+    assert_eq!(
+        targets,
+        manifest.matches("[[bench]]").count() + manifest.matches("[[example]]").count()
+    );
     assert!(
         needed.iter().any(|n| n == "README.md"),
         "the README is embedded by the facade: {needed:?}"
