@@ -350,6 +350,14 @@ async fn posts_link_up_as_spektate_record_does_and_metrics_count_them() {
     );
     assert_eq!(d["clusters"][0]["cluster"], "east-us");
 
+    let brew = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let odd = server
+        .client
+        .request(brew, server.url("/coffee"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(odd.status(), 404);
     let metrics = server
         .client
         .get(server.url("/metrics"))
@@ -382,5 +390,12 @@ async fn posts_link_up_as_spektate_record_does_and_metrics_count_them() {
         !metrics.contains("spektate_refresh_duration_seconds_count 0"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(
+            "spektate_http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("BREW"), "an odd method became a label");
     server.stop().await;
 }
