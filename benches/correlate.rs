@@ -17,6 +17,10 @@ use spektate::{
     Author, ClusterSync, PullRequest, Record, Run, RunKind, RunResult, RunStatus, Stage,
 };
 
+/// The allocator of the `spektate` binary, so the figures are the ones its users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SERVICES: usize = 10;
 
 /// `n` records of 10 services in 3 rings, each with finished p1, p2 and p3 runs, an author
