@@ -353,7 +353,7 @@ fn refused_and_revoked_tokens_write_nothing() {
         "s",
     ];
     for (token, want) in [
-        ("", "HTTP 401"),
+        ("", "set SPEKTATE_TOKEN"),
         ("spk_12345678_guess", "HTTP 401"),
         (contoso.as_str(), "HTTP 403"),
     ] {

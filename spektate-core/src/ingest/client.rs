@@ -34,6 +34,7 @@ pub fn default_policy() -> Policy {
 pub struct IngestClient {
     http: HttpClient,
     base: String,
+    has_token: bool,
 }
 
 /// The error body the server answers with.
@@ -74,11 +75,13 @@ impl IngestClient {
                 "holds user info; give the token in SPEKTATE_TOKEN, never in the URL",
             ));
         }
+        let has_token = token.is_some();
         let auth = token.map_or(Auth::None, Auth::Bearer);
         let http = HttpClient::with_policy(format!("spektate server {base}"), auth, policy)?;
         Ok(IngestClient {
             http,
             base: base.to_string(),
+            has_token,
         })
     }
 
@@ -133,10 +136,17 @@ impl IngestClient {
                 provider: self.http.provider().to_string(),
                 operation,
                 object: format!("partition {partition}"),
-                message: format!(
-                    "the token was refused (HTTP {}): {message}",
-                    response.status
-                ),
+                message: if self.has_token {
+                    format!(
+                        "the token was refused (HTTP {}): {message}",
+                        response.status
+                    )
+                } else {
+                    format!(
+                        "no token was sent (HTTP {}): set SPEKTATE_TOKEN to a write token for the partition (spektate token create)",
+                        response.status
+                    )
+                },
                 auth: true,
             },
             (status, _) => Error::provider(
