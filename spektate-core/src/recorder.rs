@@ -330,7 +330,7 @@ impl Recorder {
         let Some(hld) = record.hld_commit_id.clone() else {
             return Ok(record);
         };
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
             let early: Vec<Record> = self
                 .store
                 .query(&self.partition, &RecordQuery::all().hld_commit_id(&hld))
@@ -358,6 +358,7 @@ impl Recorder {
             match self.store.replace(&merged).await {
                 Ok(stored) => record = stored,
                 Err(e) if e.is_conflict() => {
+                    back_off(attempt).await;
                     record = self.reread(&record).await?;
                     continue;
                 }
@@ -486,6 +487,7 @@ impl Recorder {
                 }
                 match self.store.replace(&r).await {
                     Err(e) if e.is_conflict() && attempt < MAX_ATTEMPTS => {
+                        back_off(attempt).await;
                         attempt += 1;
                         current = self.reread(&current).await?;
                     }
@@ -529,7 +531,7 @@ impl Recorder {
         let repo = repository("repository", e.repository.as_deref())?;
         let commit = optional("commit", e.commit.as_deref())?;
         let mut last_conflict = None;
-        for _ in 0..MAX_ATTEMPTS {
+        for round in 0..MAX_ATTEMPTS {
             let stored = self
                 .store
                 .run_reports(&self.partition, std::slice::from_ref(&id))
@@ -585,7 +587,10 @@ impl Recorder {
                 etag: stored.as_ref().and_then(|r| r.etag.clone()),
             };
             match self.store.put_run_report(&self.partition, &report).await {
-                Err(e) if e.is_conflict() => last_conflict = Some(e),
+                Err(e) if e.is_conflict() => {
+                    last_conflict = Some(e);
+                    back_off(round).await;
+                }
                 other => return other,
             }
         }
@@ -649,11 +654,7 @@ impl Recorder {
             match outcome {
                 Err(e) if e.is_conflict() => {
                     last_conflict = Some(e);
-                    // Back off a little, with jitter, so racing writers spread out.
-                    let mut b = [0u8; 1];
-                    let _ = getrandom::fill(&mut b);
-                    let ms = (u64::from(attempt.min(6)) + 1) * (1 + u64::from(b[0] % 8));
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    back_off(attempt).await;
                 }
                 other => return other,
             }
@@ -661,6 +662,15 @@ impl Recorder {
         Err(last_conflict
             .unwrap_or_else(|| Error::store(self.store.describe(), "record", "too many conflicts")))
     }
+}
+
+/// After a lost race: waits a little, longer after each attempt and with jitter, so
+/// racing writers spread out instead of colliding again.
+async fn back_off(attempt: u32) {
+    let mut b = [0u8; 1];
+    let _ = getrandom::fill(&mut b);
+    let ms = (u64::from(attempt.min(6)) + 1) * (1 + u64::from(b[0] % 8));
+    tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
 /// Whether a record of service `stored` may take a step of service `given`: either is
