@@ -129,6 +129,18 @@ impl GetCmd {
     }
 }
 
+/// The time providers get (`--timeout` of `get` and `prune`): 0 is refused, as it would
+/// leave no time to ask anything.
+pub fn provider_budget(seconds: u64) -> Result<Duration> {
+    if seconds == 0 {
+        return Err(Error::invalid(
+            "--timeout",
+            "0 leaves no time to ask providers; give 1 or more seconds",
+        ));
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
 /// Parses `--since`.
 pub fn parse_window(v: &str) -> std::result::Result<Window, String> {
     Window::parse(v).map_err(|e| match e {
@@ -211,13 +223,7 @@ fn warn(deployments: &[Deployment], notices: &[Notice]) {
 pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
     let output = Output::parse(&cmd.output)?;
     let filter = cmd.filter()?;
-    if cmd.timeout == 0 {
-        return Err(Error::invalid(
-            "--timeout",
-            "0 leaves no time to ask providers; give 1 or more seconds",
-        ));
-    }
-    let budget = Duration::from_secs(cmd.timeout);
+    let budget = provider_budget(cmd.timeout)?;
     let store = &store.with_access_key(cmd.storage_key.clone());
     let tracker = cmd
         .providers

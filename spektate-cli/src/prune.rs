@@ -3,7 +3,7 @@
 //! wrong `--project` or a token that sees nothing cannot wipe a table.
 
 use clap::Args;
-use spektate::{Error, Record, RecordQuery, Result};
+use spektate::{Error, Record, Result};
 
 use crate::providers::ProviderArgs;
 use crate::store_args::{Access, StoreArgs};
@@ -43,20 +43,22 @@ fn line(r: &Record) -> String {
 
 /// Runs `prune`.
 pub async fn run(cmd: PruneCmd, store: &StoreArgs) -> Result<()> {
+    let budget = crate::get::provider_budget(cmd.timeout)?;
     let opened = store.open(if cmd.dry_run {
         Access::Read
     } else {
         Access::Write
     })?;
     let partition = store.partition_key.clone();
-    let total = opened.query(&partition, &RecordQuery::all()).await?.len();
     let tracker = cmd
         .providers
         .build()?
         .tracker(opened, partition.clone())
         .build();
-    let budget = std::time::Duration::from_secs(cmd.timeout.max(1));
-    spektate::correlate::within(budget, tracker.refresh()).await?;
+    // The first refresh reads every record of the partition: its count is the whole.
+    let total = spektate::correlate::within(budget, tracker.refresh())
+        .await?
+        .records_read;
     let expired = tracker.snapshot().expired.clone();
     let share = if total == 0 {
         0.0

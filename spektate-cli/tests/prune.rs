@@ -154,4 +154,13 @@ async fn prune_lists_first_needs_force_above_a_fifth_and_never_trusts_an_empty_p
     );
     assert!(text.contains("deleted 2 of 5"), "{text}");
     assert_eq!(records(&db), 3);
+
+    // No time for the providers is refused, as `get` refuses it, before anything is read.
+    let out = spektate(&db, &server, "hello", &["--force", "--timeout", "0"]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("--timeout") && e.contains("0 leaves no time"),
+        "{e}"
+    );
+    assert_eq!(records(&db), 3);
 }
