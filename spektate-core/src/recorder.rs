@@ -541,7 +541,7 @@ impl Recorder {
                 None => (None, e.attempt),
                 Some(s) => match attempt_of(s, e) {
                     Attempt::Earlier => return Ok(s.clone()),
-                    Attempt::Same if e.status.rank() < s.status.rank() => return Ok(s.clone()),
+                    Attempt::Same if e.status < s.status => return Ok(s.clone()),
                     Attempt::Same => (Some(s), e.attempt.or(s.attempt)),
                     Attempt::Later(n) => (None, Some(n)),
                 },

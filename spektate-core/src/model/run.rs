@@ -7,8 +7,8 @@ use super::repo::RepoRef;
 use super::url::without_credentials;
 use crate::error::{Error, Result};
 
-/// Where a run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where a run is in its life; ordered as a run lives (queued < in progress < completed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RunStatus {
     /// Waiting for an agent (or an approval).
@@ -256,17 +256,6 @@ pub struct RunReport {
     /// report only, `Some` replaces only that version ([`crate::RecordStore::put_run_report`]).
     #[serde(skip)]
     pub etag: Option<String>,
-}
-
-impl RunStatus {
-    /// The order of a run's life: queued, then in progress, then completed.
-    pub fn rank(self) -> u8 {
-        match self {
-            RunStatus::Queued => 0,
-            RunStatus::InProgress => 1,
-            RunStatus::Completed => 2,
-        }
-    }
 }
 
 impl RunReport {
