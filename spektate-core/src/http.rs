@@ -93,6 +93,26 @@ impl Default for Policy {
     }
 }
 
+/// How a client connects, beyond its [`Policy`]: what only some providers need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection {
+    /// Accept a server certificate that no trusted root signed or that names another host
+    /// (a self-signed server). Only when the user asked for it by name.
+    pub accept_invalid_certs: bool,
+    /// Follow redirects (the default); a redirect to another host, port or scheme never
+    /// carries the credential. Off, a redirect comes back as its 3xx response.
+    pub follow_redirects: bool,
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Connection {
+            accept_invalid_certs: false,
+            follow_redirects: true,
+        }
+    }
+}
+
 /// One request: method, URL, headers, body, and what it is for (used in errors).
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -250,11 +270,28 @@ impl HttpClient {
 
     /// A client with an explicit policy.
     pub fn with_policy(provider: impl Into<String>, auth: Auth, policy: Policy) -> Result<Self> {
+        Self::with_connection(provider, auth, policy, Connection::default())
+    }
+
+    /// A client with an explicit policy and connection options.
+    pub fn with_connection(
+        provider: impl Into<String>,
+        auth: Auth,
+        policy: Policy,
+        connection: Connection,
+    ) -> Result<Self> {
         let provider = provider.into();
+        let redirects = if connection.follow_redirects {
+            reqwest::redirect::Policy::default()
+        } else {
+            reqwest::redirect::Policy::none()
+        };
         let client = reqwest::Client::builder()
             .timeout(policy.timeout)
             .connect_timeout(policy.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("spektate/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirects)
+            .tls_danger_accept_invalid_certs(connection.accept_invalid_certs)
             .build()
             .map_err(|e| Error::provider(&provider, "create HTTP client", "", e))?;
         Ok(HttpClient {
@@ -961,5 +998,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("HTTP 404"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_when_the_client_says_so_and_never_carries_the_token() {
+        let elsewhere = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("[1]"))
+            .mount(&elsewhere)
+            .await;
+        let server = MockServer::start().await;
+        Mock::given(path("/moved"))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("location", format!("{}/stolen", elsewhere.uri()).as_str()),
+            )
+            .mount(&server)
+            .await;
+        let token = || Auth::Bearer(Secret::new("argo-secret-token"));
+        let url = format!("{}/moved", server.uri());
+
+        let stay = Connection {
+            follow_redirects: false,
+            ..Connection::default()
+        };
+        let client = HttpClient::with_connection("argocd", token(), fast(), stay).unwrap();
+        let r = client
+            .send(Request::get(&url, "list applications", "").pass(&[302]))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 302);
+        assert!(elsewhere.received_requests().await.unwrap().is_empty());
+
+        // Followed (the default), the other host gets the request without the token.
+        let client = HttpClient::with_policy("argocd", token(), fast()).unwrap();
+        let v: Vec<u8> = client.get_json(&url, "list", "").await.unwrap();
+        assert_eq!(v, vec![1]);
+        let got = elsewhere.received_requests().await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(
+            !got[0].headers.contains_key("authorization"),
+            "the token went to another host"
+        );
+        let first = &server.received_requests().await.unwrap()[0];
+        assert_eq!(
+            first.headers.get("authorization").unwrap(),
+            "Bearer argo-secret-token"
+        );
     }
 }
