@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::correlate::join::is_manual_edit;
 use crate::model::deployment::{Deployment, DeploymentKind, Status, commits_match};
-use crate::model::record::normalize;
+use crate::model::record::{Record, normalize};
 use crate::store::RecordQuery;
 
 /// Which deployments to show. Every given criterion must hold; text compares case-insensitively.
@@ -51,28 +52,6 @@ impl Filter {
 
     /// Whether `d` passes every criterion (`top` aside).
     pub fn matches(&self, d: &Deployment) -> bool {
-        let eq = |want: &Option<String>, have: Option<&str>| match norm(want) {
-            None => true,
-            Some(w) => have.is_some_and(|h| h.to_lowercase() == w),
-        };
-        let service_ok = match norm(&self.service) {
-            None => true,
-            Some(w) => {
-                d.service() == Some(w.as_str()) || d.record.service.as_deref() == Some(w.as_str())
-            }
-        };
-        let run_ok = match norm(&self.run_id) {
-            None => true,
-            Some(id) => [&d.record.p1, &d.record.p2, &d.record.p3]
-                .iter()
-                .any(|p| p.as_deref() == Some(id.as_str())),
-        };
-        let commit_ok = match norm(&self.commit) {
-            None => true,
-            Some(c) => [d.commit_id(), d.hld_commit_id(), d.manifest_commit_id()]
-                .iter()
-                .any(|have| have.is_some_and(|h| commits_match(h, &c))),
-        };
         let author_ok = match norm(&self.author) {
             None => true,
             Some(a) => d.author.as_ref().is_some_and(|au| {
@@ -86,16 +65,50 @@ impl Filter {
             None => true,
             Some(k) => keyword_fields(d).any(|v| v.to_lowercase().contains(&k)),
         };
-        service_ok
-            && eq(&self.ring, d.ring())
-            && eq(&self.image_tag, d.image_tag())
-            && eq(&self.deployment_id, Some(d.id()))
-            && run_ok
-            && commit_ok
+        self.admits_record(&d.record)
             && author_ok
             && keyword_ok
-            && self.kind.is_none_or(|k| k == d.kind)
             && self.status.is_none_or(|s| s == d.status)
+    }
+
+    /// Whether a deployment of `record` can pass: the criteria the record alone decides
+    /// (service, ring, image tag, id, run, commit, kind). A tracker drops the records that
+    /// fail them before asking any provider about them.
+    pub fn admits_record(&self, r: &Record) -> bool {
+        let eq = |want: &Option<String>, have: Option<&str>| match norm(want) {
+            None => true,
+            Some(w) => have.is_some_and(|h| h.to_lowercase() == w),
+        };
+        let service_ok = match norm(&self.service) {
+            None => true,
+            Some(w) => {
+                r.service_name() == Some(w.as_str()) || r.service.as_deref() == Some(w.as_str())
+            }
+        };
+        let run_ok = match norm(&self.run_id) {
+            None => true,
+            Some(id) => [&r.p1, &r.p2, &r.p3]
+                .iter()
+                .any(|p| p.as_deref() == Some(id.as_str())),
+        };
+        let commit_ok = match norm(&self.commit) {
+            None => true,
+            Some(c) => [&r.commit_id, &r.hld_commit_id, &r.manifest_commit_id]
+                .iter()
+                .any(|have| have.as_deref().is_some_and(|h| commits_match(h, &c))),
+        };
+        let kind = if is_manual_edit(r) {
+            DeploymentKind::ManualHldEdit
+        } else {
+            DeploymentKind::Deployment
+        };
+        service_ok
+            && eq(&self.ring, r.env.as_deref())
+            && eq(&self.image_tag, r.image_tag.as_deref())
+            && eq(&self.deployment_id, Some(&r.row_key))
+            && run_ok
+            && commit_ok
+            && self.kind.is_none_or(|k| k == kind)
     }
 
     /// The deployments that pass, in their order, cut to `top`.

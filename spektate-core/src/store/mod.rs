@@ -8,6 +8,7 @@ use crate::model::deployment::ClusterSync;
 use crate::model::record::{Record, normalize};
 use crate::model::run::RunReport;
 
+pub mod filtered;
 pub mod memory;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
