@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::api::json;
+use crate::oidc::{self, Oidc};
 use crate::tokens::{Scope, TokenEntry, Tokens};
 
 /// How viewers (the page and the read API) are let in.
@@ -133,6 +134,43 @@ pub(crate) fn token(
         )));
     }
     Ok(entry)
+}
+
+/// A pipeline let in to write: who it is, and whose idempotency keys it uses.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    pub(crate) who: Principal,
+    pub(crate) owner: String,
+}
+
+/// The pipeline of a request that may write `partition`: a write token of the token file,
+/// or, with `oidc`, an ID token its rules let in.
+pub(crate) async fn writer(
+    tokens: &Tokens,
+    oidc: Option<&Oidc>,
+    headers: &HeaderMap,
+    partition: &str,
+) -> Result<Writer, Refusal> {
+    if let (Some(oidc), Some(presented)) = (oidc, bearer(headers)) {
+        if !presented.starts_with("spk_") && oidc::looks_like_jwt(presented) {
+            return match oidc.check(presented, partition).await {
+                Ok(w) => Ok(Writer {
+                    who: Principal(w.name),
+                    owner: w.owner,
+                }),
+                Err(r) => Err(Refusal {
+                    status: r.status,
+                    message: r.message,
+                    bearer: true,
+                }),
+            };
+        }
+    }
+    let entry = token(tokens, headers, Scope::Write, partition)?;
+    Ok(Writer {
+        who: Principal::of_token(&entry),
+        owner: entry.id,
+    })
 }
 
 /// How the server tells viewers apart.

@@ -81,15 +81,20 @@ fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
 
-fn write_operation(kind: Kind) -> Value {
+fn write_operation(kind: Kind, oidc: bool) -> Value {
     let first = kind.fields()[0];
+    let security = if oidc {
+        json!([{"pipelineToken": []}, {"oidcToken": []}])
+    } else {
+        json!([{"pipelineToken": []}])
+    };
     json!({
         "post": {
             "tags": ["write"],
             "operationId": format!("record-{}", kind.name()),
             "summary": summary(kind),
             "description": "Applies the linking rules as `spektate record` does. Nothing is written unless the token, the body and every field pass.",
-            "security": [{"pipelineToken": []}],
+            "security": security,
             "parameters": [
                 {"$ref": "#/components/parameters/partition"},
                 {"$ref": "#/components/parameters/idempotencyKey"}
@@ -113,13 +118,13 @@ fn write_operation(kind: Kind) -> Value {
                         "example": error_example(first.name, "is empty; a value is required", json!(""))
                     }}
                 },
-                "401": error_response("No token, or one the server does not know."),
-                "403": error_response("The token may not write this partition."),
+                "401": error_response("No token, or one the server does not know; an ID token that is expired, for another audience, of an issuer no rule names, or whose signature does not verify."),
+                "403": error_response("The token may not write this partition; an ID token whose claims match no rule for it."),
                 "404": error_response("The rule found no record to update (a manifest commit of an unknown p3)."),
                 "408": error_response("The body did not arrive in time."),
                 "413": error_response(&format!("The body is larger than {MAX_BODY_BYTES} bytes.")),
                 "422": error_response("The Idempotency-Key was used before for another request."),
-                "503": error_response("The store could not be written just now; retry after Retry-After.")
+                "503": error_response("The store could not be written, or an ID token's issuer keys fetched, just now; retry after Retry-After.")
             }
         }
     })
@@ -137,8 +142,8 @@ fn asset(id: &str, summary: &str, media: &str, security: &Value) -> Value {
 }
 
 /// The document, for a server whose viewers sign in as `viewers` says, with the write API
-/// when `writes`.
-pub fn document(viewers: &ViewerAuth, writes: bool) -> Value {
+/// when `writes`, which takes OIDC ID tokens too when `oidc`.
+pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
     let viewer_security = match viewers {
         ViewerAuth::None => json!([]),
         ViewerAuth::Token => json!([{"viewerToken": []}]),
@@ -267,7 +272,7 @@ pub fn document(viewers: &ViewerAuth, writes: bool) -> Value {
     );
     if writes {
         for kind in Kind::ALL {
-            add(kind.path(), write_operation(kind));
+            add(kind.path(), write_operation(kind, oidc));
         }
     }
     let proxy_header = match viewers {
@@ -289,6 +294,7 @@ pub fn document(viewers: &ViewerAuth, writes: bool) -> Value {
             "securitySchemes": {
                 "pipelineToken": {"type": "http", "scheme": "bearer", "description": "A token with scope write for the partition (spektate token create)."},
                 "viewerToken": {"type": "http", "scheme": "bearer", "description": "A token with scope read for the partition (--auth token)."},
+                "oidcToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An OIDC ID token of GitHub Actions or Azure Pipelines (RS256 or ES256) whose issuer, audience and claims match a rule of the server (--oidc-rule) for the partition."},
                 "proxyHeader": {"type": "apiKey", "in": "header", "name": proxy_header, "description": "Set by the authenticating proxy in front (--auth header)."}
             },
             "parameters": {

@@ -17,6 +17,7 @@ use spektate_core::ingest::Kind;
 use crate::api::{self, json};
 use crate::auth::{Principal, ViewerAuth, Viewers};
 use crate::idempotency::Cache;
+use crate::oidc::Oidc;
 use crate::routes::{Access, Matched, Route, Routes};
 use crate::tokens::Tokens;
 use crate::write::{self, Writes};
@@ -41,6 +42,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Service {
     dashboard: Dashboard,
     tokens: Arc<Tokens>,
+    oidc: Option<Arc<Oidc>>,
     writes: bool,
     viewers: ViewerAuth,
     cache: Arc<Cache>,
@@ -52,6 +54,7 @@ impl Service {
         Service {
             dashboard,
             tokens: Arc::new(Tokens::none()),
+            oidc: None,
             writes: false,
             viewers: ViewerAuth::None,
             cache: Arc::new(Cache::default()),
@@ -62,6 +65,14 @@ impl Service {
     /// (which viewers' tokens come from too, with `--auth token`).
     pub fn accept_writes(mut self, tokens: Tokens) -> Self {
         self.tokens = Arc::new(tokens);
+        self.writes = true;
+        self
+    }
+
+    /// Adds the write API for pipelines holding an OIDC ID token that `oidc`'s rules let in
+    /// (GitHub Actions, Azure Pipelines), besides write tokens of [`Service::accept_writes`].
+    pub fn accept_oidc(mut self, oidc: Oidc) -> Self {
+        self.oidc = Some(Arc::new(oidc));
         self.writes = true;
         self
     }
@@ -85,7 +96,7 @@ impl Service {
 
     /// The API document the server serves.
     pub fn openapi(&self) -> serde_json::Value {
-        openapi::document(&self.viewers, self.writes)
+        openapi::document(&self.viewers, self.writes, self.oidc.is_some())
     }
 
     /// The router: mount it, or [`Service::bind`] to serve it on its own.
@@ -132,6 +143,7 @@ impl Service {
             let writes = Arc::new(Writes {
                 store: shared.tracker.store().clone(),
                 tokens: self.tokens.clone(),
+                oidc: self.oidc.clone(),
                 partition: shared.tracker.partition().to_string(),
                 cache: self.cache.clone(),
                 shared: shared.clone(),

@@ -2,7 +2,8 @@
 //! [`Recorder`]'s linking rules, so pipelines need a token and no store credentials.
 //!
 //! A request is checked in this order, and nothing is written unless every check passes:
-//! the token (401, 403), the size and arrival of the body (413, 408), the idempotency key
+//! the token, a write token or an OIDC ID token (401, 403; 503 while an issuer's keys cannot
+//! be fetched), the size and arrival of the body (413, 408), the idempotency key
 //! (a replay answers at once; 422 when it named another request), the JSON and its fields
 //! (400, naming the field and value). Then one linking rule runs, in a task of its own so a
 //! client that hangs up never cuts it short.
@@ -24,7 +25,8 @@ use crate::Shared;
 use crate::api::to_json;
 use crate::auth::{self, Principal};
 use crate::idempotency::{self, Cache, Kept};
-use crate::tokens::{Scope, Tokens};
+use crate::oidc::Oidc;
+use crate::tokens::Tokens;
 
 /// The largest request body accepted: 64 KiB (a record is well under 4 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -37,6 +39,8 @@ pub const REPLAYED: &str = "idempotent-replayed";
 pub(crate) struct Writes {
     pub(crate) store: Arc<dyn RecordStore>,
     pub(crate) tokens: Arc<Tokens>,
+    /// ID tokens' rules and keys, when the server takes them.
+    pub(crate) oidc: Option<Arc<Oidc>>,
     /// The partition written when a request names none.
     pub(crate) partition: String,
     pub(crate) cache: Arc<Cache>,
@@ -350,16 +354,18 @@ async fn answer(
         Ok(p) => p,
         Err(f) => return (f.into(), None),
     };
-    let token = match auth::token(&writes.tokens, headers, Scope::Write, &partition) {
-        Ok(t) => t,
-        Err(refusal) => {
-            let status = refusal.status;
-            let mut answer: Answer = Failure::new(status, "AuthError", refusal.message).into();
-            answer.retry_after = false;
-            return (answer, None);
-        }
-    };
-    let who = Principal(format!("token {} ({})", token.id, token.name));
+    let writer =
+        match auth::writer(&writes.tokens, writes.oidc.as_deref(), headers, &partition).await {
+            Ok(w) => w,
+            Err(refusal) => {
+                let status = refusal.status;
+                let mut answer: Answer = Failure::new(status, "AuthError", refusal.message).into();
+                // Only keys that cannot be fetched just now are worth a retry.
+                answer.retry_after = status == StatusCode::SERVICE_UNAVAILABLE;
+                return (answer, None);
+            }
+        };
+    let who = writer.who.clone();
     let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => None,
         Some(Ok(k)) if idempotency::valid_key(k.trim()) => Some(k.trim().to_string()),
@@ -380,7 +386,7 @@ async fn answer(
     };
     let slot = key.map(|key| {
         writes.cache.slot(idempotency::Scope {
-            token: token.id.clone(),
+            token: writer.owner.clone(),
             partition: partition.clone(),
             route: kind.path(),
             key,

@@ -12,7 +12,7 @@ use spektate_core::{
     async_trait,
 };
 use spektate_dashboard::tokens::{Scope, TokenFile, Tokens};
-use spektate_dashboard::{Dashboard, Route, Service, ViewerAuth};
+use spektate_dashboard::{Dashboard, Oidc, Route, Service, ViewerAuth};
 
 pub const PARTITION: &str = "fabrikam";
 
@@ -132,6 +132,11 @@ impl Running {
 
 /// Starts a server with the write API and `viewers`.
 pub async fn start(viewers: ViewerAuth) -> Running {
+    start_with(viewers, None).await
+}
+
+/// Starts a server with the write API, `viewers`, and ID tokens checked by `oidc`.
+pub async fn start_with(viewers: ViewerAuth, oidc: Option<Oidc>) -> Running {
     let store = Arc::new(Counting::default());
     let mut file = TokenFile::default();
     let writer = file
@@ -144,9 +149,12 @@ pub async fn start(viewers: ViewerAuth) -> Running {
         .create("viewer", &[Scope::Read], &[PARTITION.into()])
         .unwrap();
     let tracker = Tracker::builder(store.clone()).partition(PARTITION).build();
-    let service = Service::new(Dashboard::new(tracker))
+    let mut service = Service::new(Dashboard::new(tracker))
         .accept_writes(Tokens::fixed(file))
         .viewers(viewers);
+    if let Some(oidc) = oidc {
+        service = service.accept_oidc(oidc);
+    }
     let routes = service.routes();
     let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0);
     let server = service.bind(addr).await.unwrap();
