@@ -10,7 +10,8 @@
 //!   Storage table, reading and writing the rows of existing Spektate tables as they are.
 //!
 //! Every request goes through the core's HTTP client: a PAT as basic auth with an empty
-//! user (or Shared Key signing for the table), a timeout, retries with backoff on 429 and
+//! user (for the table: Shared Key signing, a shared access signature, or a Microsoft Entra
+//! ID token from a managed identity or workload identity federation, see [`entra`]), a timeout, retries with backoff on 429 and
 //! 5xx honoring `Retry-After`, and at most 8 requests in flight per provider.
 //!
 //! ```no_run
@@ -36,15 +37,17 @@
 
 mod api;
 pub mod builds;
+pub mod entra;
 mod pipelines;
 pub mod releases;
 mod repos;
 pub mod table;
 
 pub use api::{DEFAULT_URL, parse_time};
+pub use entra::{EntraCredential, EntraKind};
 pub use pipelines::{AzureDevOps, AzureDevOpsBuilder};
 pub use repos::{AzureRepos, AzureReposBuilder, commit_author, pull_request};
-pub use table::{AzureTableStore, TableAccount};
+pub use table::{AzureTableStore, TableAccount, TableCredential};
 
 /// The parsers of Azure DevOps and Table Storage answers, reachable for the fuzz targets and
 /// the never-panic test. Not part of the API.

@@ -1,11 +1,15 @@
-//! A storage account: name, key and table endpoint, from flags or a connection string.
+//! A storage account: name, table endpoint and credential (account key, shared access
+//! signature or Microsoft Entra ID), from flags or a connection string.
 
 use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
 use spektate_core::http::Secret;
 use spektate_core::{Error, Result};
+
+use crate::entra::EntraCredential;
 
 /// The account of the storage emulator (Azurite).
 pub const DEV_ACCOUNT: &str = "devstoreaccount1";
@@ -15,12 +19,126 @@ pub const DEV_KEY: &str =
 /// The table endpoint of a local storage emulator.
 pub const DEV_TABLE_ENDPOINT: &str = "http://127.0.0.1:10002/devstoreaccount1";
 
-/// A storage account with a shared key. `Debug` never prints the key.
+/// How requests to the table service are authorized.
+#[derive(Clone)]
+pub enum TableCredential {
+    /// Shared Key: every request signed with the account key.
+    SharedKey {
+        /// The key as given (base64).
+        key: Secret,
+        /// The decoded key.
+        bytes: Vec<u8>,
+    },
+    /// A shared access signature, appended to every request's query.
+    Sas(Sas),
+    /// A Microsoft Entra ID token (`Authorization: Bearer`), from a managed identity or
+    /// workload identity federation.
+    Entra(EntraCredential),
+}
+
+impl fmt::Debug for TableCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableCredential::SharedKey { .. } => f.write_str("SharedKey(***)"),
+            TableCredential::Sas(sas) => write!(f, "{sas:?}"),
+            TableCredential::Entra(c) => write!(f, "Entra({})", c.describe()),
+        }
+    }
+}
+
+impl TableCredential {
+    /// What kind of credential it is, for messages: `account key`, `SAS`, or the Entra ID
+    /// credential's description.
+    pub fn kind(&self) -> String {
+        match self {
+            TableCredential::SharedKey { .. } => "account key".to_string(),
+            TableCredential::Sas(_) => "SAS".to_string(),
+            TableCredential::Entra(c) => format!("Entra ID token of the {}", c.describe()),
+        }
+    }
+}
+
+/// A shared access signature: the query parameters `sv=...&sig=...` (an account SAS, or a
+/// table SAS with `tn=`). `Debug` shows only its version, table and expiry, never `sig`.
 #[derive(Clone, PartialEq, Eq)]
+pub struct Sas {
+    query: Secret,
+}
+
+impl fmt::Debug for Sas {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sas")
+            .field("sv", &self.param("sv"))
+            .field("tn", &self.param("tn"))
+            .field("se", &self.param("se"))
+            .field("sig", &"***")
+            .finish()
+    }
+}
+
+impl Sas {
+    /// A SAS from its query string (with or without the leading `?`). It must hold `sv=` and
+    /// `sig=`; errors never show it.
+    pub fn new(sas: &Secret) -> Result<Self> {
+        let q = sas.expose().trim().trim_start_matches('?').trim();
+        let names: Vec<&str> = q
+            .split('&')
+            .filter_map(|p| p.split_once('=').map(|(k, _)| k))
+            .collect();
+        if q.contains(['#', ' ', '\n']) || !names.contains(&"sig") || !names.contains(&"sv") {
+            return Err(Error::invalid(
+                "shared access signature",
+                "is not a SAS query string with sv= and sig= (the value is not shown)",
+            ));
+        }
+        Ok(Sas {
+            query: Secret::new(q),
+        })
+    }
+
+    /// The query string, without `?`. Never log it.
+    pub fn expose(&self) -> &str {
+        self.query.expose()
+    }
+
+    /// A parameter's value (still percent-encoded); `None` for `sig`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        if name == "sig" {
+            return None;
+        }
+        self.query
+            .expose()
+            .split('&')
+            .find_map(|p| p.split_once('=').filter(|(k, _)| *k == name))
+            .map(|(_, v)| v)
+    }
+
+    /// The table a table SAS is for (`tn`), lower-case; `None` for an account SAS.
+    pub fn table(&self) -> Option<String> {
+        self.param("tn").map(str::to_ascii_lowercase)
+    }
+
+    /// When it expires (`se`), when it says and the time parses.
+    pub fn expiry(&self) -> Option<DateTime<Utc>> {
+        let se = self.param("se")?.replace("%3A", ":").replace("%3a", ":");
+        DateTime::parse_from_rfc3339(&se)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+            .or_else(|| {
+                chrono::NaiveDate::parse_from_str(&se, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc())
+            })
+    }
+}
+
+/// A storage account: its name, table endpoint and credential. `Debug` never prints a key,
+/// signature or token.
+#[derive(Clone)]
 pub struct TableAccount {
     name: String,
-    key: Secret,
-    key_bytes: Vec<u8>,
+    credential: TableCredential,
     endpoint: String,
 }
 
@@ -28,45 +146,76 @@ impl fmt::Debug for TableAccount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TableAccount")
             .field("name", &self.name)
-            .field("key", &self.key)
+            .field("credential", &self.credential)
             .field("endpoint", &self.endpoint)
             .finish()
     }
 }
 
+fn check_account_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        || name.len() > 24
+    {
+        return Err(Error::invalid(
+            "storage account name",
+            format!("'{name}' must be 1 to 24 lower-case letters and digits"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
 impl TableAccount {
     /// The account `name` with its base64 `key`, at `https://{name}.table.core.windows.net`.
     pub fn new(name: &str, key: Secret) -> Result<Self> {
-        let name = name.trim();
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            || name.len() > 24
-        {
-            return Err(Error::invalid(
-                "storage account name",
-                format!("'{name}' must be 1 to 24 lower-case letters and digits"),
-            ));
-        }
-        let key_bytes = STANDARD.decode(key.expose().trim()).map_err(|_| {
+        let name = check_account_name(name)?;
+        let bytes = STANDARD.decode(key.expose().trim()).map_err(|_| {
             Error::invalid(
                 "storage account key",
                 "is not base64 (the key itself is not shown)",
             )
         })?;
-        if key_bytes.is_empty() {
+        if bytes.is_empty() {
             return Err(Error::invalid(
                 "storage account key",
                 "is empty; a value is required",
             ));
         }
-        Ok(TableAccount {
+        Ok(Self::with_credential(
+            &name,
+            TableCredential::SharedKey { key, bytes },
+        ))
+    }
+
+    /// The account `name` with a shared access signature (`sv=...&sig=...`), at
+    /// `https://{name}.table.core.windows.net`.
+    pub fn with_sas(name: &str, sas: &Secret) -> Result<Self> {
+        let name = check_account_name(name)?;
+        Ok(Self::with_credential(
+            &name,
+            TableCredential::Sas(Sas::new(sas)?),
+        ))
+    }
+
+    /// The account `name` with a Microsoft Entra ID credential, at
+    /// `https://{name}.table.core.windows.net`.
+    pub fn with_entra(name: &str, credential: EntraCredential) -> Result<Self> {
+        let name = check_account_name(name)?;
+        Ok(Self::with_credential(
+            &name,
+            TableCredential::Entra(credential),
+        ))
+    }
+
+    fn with_credential(name: &str, credential: TableCredential) -> Self {
+        TableAccount {
             endpoint: format!("https://{name}.table.core.windows.net"),
             name: name.to_string(),
-            key,
-            key_bytes,
-        })
+            credential,
+        }
     }
 
     /// The storage emulator's account, at `endpoint` (default `http://127.0.0.1:10002/devstoreaccount1`).
@@ -123,11 +272,34 @@ impl TableAccount {
             };
             return Self::development(Some(&endpoint));
         }
-        if get("sharedaccesssignature").is_some() {
-            return Err(Error::invalid(
-                "connection string",
-                "SharedAccessSignature connection strings are not supported; give AccountName and AccountKey",
-            ));
+        if let Some(sas) = get("sharedaccesssignature") {
+            if get("accountkey").is_some() {
+                return Err(Error::invalid(
+                    "connection string",
+                    "has both AccountKey and SharedAccessSignature; give one",
+                ));
+            }
+            let endpoint = get("tableendpoint");
+            let name = match (get("accountname"), endpoint) {
+                (Some(name), _) => name.to_string(),
+                (None, Some(e)) => account_of_endpoint(e).ok_or_else(|| {
+                    Error::invalid(
+                        "connection string",
+                        format!("AccountName is missing and TableEndpoint '{e}' does not name the account"),
+                    )
+                })?,
+                (None, None) => {
+                    return Err(Error::invalid(
+                        "connection string",
+                        "a SharedAccessSignature needs TableEndpoint or AccountName",
+                    ));
+                }
+            };
+            let account = Self::with_sas(&name, &Secret::new(sas))?;
+            return match endpoint {
+                Some(e) => account.with_endpoint(e),
+                None => account.at_suffix(get("defaultendpointsprotocol"), get("endpointsuffix")),
+            };
         }
         let name = get("accountname")
             .ok_or_else(|| Error::invalid("connection string", "AccountName is missing"))?;
@@ -137,18 +309,22 @@ impl TableAccount {
         if let Some(endpoint) = get("tableendpoint") {
             return account.with_endpoint(endpoint);
         }
-        let protocol = get("defaultendpointsprotocol")
-            .unwrap_or("https")
-            .to_ascii_lowercase();
+        account.at_suffix(get("defaultendpointsprotocol"), get("endpointsuffix"))
+    }
+
+    /// The account at `{protocol}://{name}.table.{suffix}` (defaults `https`,
+    /// `core.windows.net`).
+    fn at_suffix(self, protocol: Option<&str>, suffix: Option<&str>) -> Result<Self> {
+        let protocol = protocol.unwrap_or("https").to_ascii_lowercase();
         if protocol != "https" && protocol != "http" {
             return Err(Error::invalid(
                 "connection string",
                 format!("DefaultEndpointsProtocol '{protocol}' is not http or https"),
             ));
         }
-        let suffix = get("endpointsuffix").unwrap_or("core.windows.net");
-        let endpoint = format!("{protocol}://{}.table.{suffix}", account.name);
-        account.with_endpoint(&endpoint)
+        let suffix = suffix.unwrap_or("core.windows.net");
+        let endpoint = format!("{protocol}://{}.table.{suffix}", self.name);
+        self.with_endpoint(&endpoint)
     }
 
     /// The account name.
@@ -167,9 +343,25 @@ impl TableAccount {
         rest.find('/').map_or("", |i| &rest[i..])
     }
 
-    pub(crate) fn key_bytes(&self) -> &[u8] {
-        &self.key_bytes
+    /// How requests are authorized.
+    pub fn credential(&self) -> &TableCredential {
+        &self.credential
     }
+}
+
+/// The account an endpoint names: the first label of `ACCOUNT.table.core.windows.net`, or
+/// the first path segment of a path-style endpoint (`http://127.0.0.1:10002/devstoreaccount1`).
+pub fn account_of_endpoint(endpoint: &str) -> Option<String> {
+    let rest = endpoint.trim().split_once("://")?.1;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = host.split(':').next().unwrap_or_default();
+    let first_path = path.split('/').find(|s| !s.is_empty());
+    let candidate = match first_path {
+        Some(seg) => seg,
+        None => host.split('.').next().unwrap_or_default(),
+    };
+    let candidate = candidate.to_ascii_lowercase();
+    check_account_name(&candidate).ok()
 }
 
 #[cfg(test)]
@@ -230,10 +422,67 @@ mod tests {
         let e = TableAccount::from_connection_string("SharedAccessSignature=sv=2020&sig=abc")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not supported") && !e.contains("sig=abc"), "{e}");
+        assert!(e.contains("TableEndpoint") && !e.contains("sig=abc"), "{e}");
+        let e = TableAccount::from_connection_string(
+            "TableEndpoint=https://fabrikam.table.core.windows.net;SharedAccessSignature=sp=r&sig=abc",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("sv= and sig=") && !e.contains("sig=abc"), "{e}");
         let a = TableAccount::new("spektate", Secret::new(KEY)).unwrap();
         assert!(!format!("{a:?}").contains(KEY));
         let e = a.with_endpoint("127.0.0.1:10002").unwrap_err().to_string();
         assert!(e.contains("'127.0.0.1:10002'"), "{e}");
+    }
+
+    #[test]
+    fn sas_connection_strings_and_their_account() {
+        let sas =
+            "sv=2019-02-02&ss=t&srt=sco&sp=rwdlacu&se=2031-01-01T00:00:00Z&sig=c2ln%2Bbg%3D%3D";
+        let a = TableAccount::from_connection_string(&format!(
+            "TableEndpoint=https://fabrikam.table.core.windows.net/;SharedAccessSignature={sas}"
+        ))
+        .unwrap();
+        assert_eq!(
+            (a.name(), a.endpoint()),
+            ("fabrikam", "https://fabrikam.table.core.windows.net")
+        );
+        let TableCredential::Sas(s) = a.credential() else {
+            panic!("not a SAS: {a:?}")
+        };
+        assert_eq!(s.expose(), sas);
+        assert_eq!(s.table(), None, "an account SAS names no table");
+        assert_eq!(
+            s.expiry().unwrap().to_rfc3339(),
+            "2031-01-01T00:00:00+00:00"
+        );
+        let shown = format!("{a:?}");
+        assert!(
+            !shown.contains("c2ln") && shown.contains("2019-02-02"),
+            "{shown}"
+        );
+        let a = TableAccount::from_connection_string(&format!(
+            "AccountName=fabrikam;SharedAccessSignature=?{sas};EndpointSuffix=core.chinacloudapi.cn"
+        ))
+        .unwrap();
+        assert_eq!(a.endpoint(), "https://fabrikam.table.core.chinacloudapi.cn");
+        let e = TableAccount::from_connection_string(&format!(
+            "AccountName=fabrikam;AccountKey={KEY};SharedAccessSignature={sas}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("give one") && !e.contains("c2ln"), "{e}");
+        assert_eq!(
+            account_of_endpoint("http://127.0.0.1:10002/devstoreaccount1").as_deref(),
+            Some("devstoreaccount1")
+        );
+        assert_eq!(
+            account_of_endpoint("https://fabrikam.table.core.windows.net").as_deref(),
+            Some("fabrikam")
+        );
+        let table_sas =
+            Sas::new(&Secret::new("?sv=2019-02-02&tn=Deployments&sp=raud&sig=x")).unwrap();
+        assert_eq!(table_sas.table().as_deref(), Some("deployments"));
+        assert_eq!(table_sas.param("sig"), None);
     }
 }

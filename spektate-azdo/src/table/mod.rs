@@ -1,5 +1,5 @@
 //! The Azure Table Storage record store, hand-written on the shared HTTP client: Shared Key
-//! signing, connection strings, OData filters with escaped literals, continuation paging,
+//! signing, shared access signatures and Microsoft Entra ID tokens, connection strings, OData filters with escaped literals, continuation paging,
 //! ETag-conditional writes, and the service's limits checked before a write is sent.
 
 mod connection;
@@ -9,5 +9,8 @@ pub mod odata;
 pub mod signing;
 mod store;
 
-pub use connection::{DEV_ACCOUNT, DEV_KEY, DEV_TABLE_ENDPOINT, TableAccount};
+pub use connection::{
+    DEV_ACCOUNT, DEV_KEY, DEV_TABLE_ENDPOINT, Sas, TableAccount, TableCredential,
+    account_of_endpoint,
+};
 pub use store::{AzureTableStore, CLUSTERS_SUFFIX, RUNS_SUFFIX};

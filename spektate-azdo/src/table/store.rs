@@ -11,7 +11,7 @@ use spektate_core::url_encode::query_value;
 use spektate_core::{ClusterSync, Error, Record, RecordQuery, RecordStore, Result, RunReport};
 use tokio::sync::OnceCell;
 
-use super::connection::TableAccount;
+use super::connection::{TableAccount, TableCredential};
 use super::entity::{
     cluster_entity, entity_cluster, entity_record, entity_report, etag_time, insertion_time,
     record_entity, replacement_entity, report_entity,
@@ -228,6 +228,13 @@ impl AzureTableStore {
             pass,
         } = c;
         let full_path = format!("{}{path}", self.account.endpoint_path());
+        let credential = self.account.credential();
+        // A SAS goes first in the query, so the request's own parameters follow it.
+        let query = match (credential, query.is_empty()) {
+            (TableCredential::Sas(sas), true) => sas.expose().to_string(),
+            (TableCredential::Sas(sas), false) => format!("{}&{query}", sas.expose()),
+            (_, _) => query.to_string(),
+        };
         let url = if query.is_empty() {
             format!("{}{path}", self.account.endpoint())
         } else {
@@ -239,21 +246,35 @@ impl AzureTableStore {
         } else {
             ""
         };
-        let auth = authorization(
-            self.account.name(),
-            self.account.key_bytes(),
-            method.as_str(),
-            content_type,
-            &date,
-            &canonical_resource(self.account.name(), &full_path),
-        );
-        let mut req = Request::new(method, url, operation, &self.table)
+        let mut req = Request::new(method.clone(), url, operation, &self.table)
             .header("x-ms-date", &date)
             .header("x-ms-version", API_VERSION)
             .header("accept", "application/json;odata=minimalmetadata")
             .header("dataserviceversion", "3.0;NetFx")
-            .header("maxdataserviceversion", "3.0;NetFx")
-            .header("authorization", &auth);
+            .header("maxdataserviceversion", "3.0;NetFx");
+        match credential {
+            TableCredential::SharedKey { bytes, .. } => {
+                let auth = authorization(
+                    self.account.name(),
+                    bytes,
+                    method.as_str(),
+                    content_type,
+                    &date,
+                    &canonical_resource(self.account.name(), &full_path),
+                );
+                req = req.header("authorization", &auth);
+            }
+            TableCredential::Sas(_) => {}
+            TableCredential::Entra(entra) => {
+                let token = entra.token().await.map_err(|e| {
+                    self.err(
+                        operation,
+                        format!("no Entra ID token: {}", token_failure(e)),
+                    )
+                })?;
+                req = req.header("authorization", &format!("Bearer {}", token.expose()));
+            }
+        }
         for (name, value) in headers {
             req = req.header(name, value);
         }
@@ -272,22 +293,82 @@ impl AzureTableStore {
             })?;
         match resp.status {
             200..=299 => Ok(Outcome::Ok(resp)),
-            401 | 403 => Err(self.err(
-                operation,
-                format!(
-                    "the account key was rejected (HTTP {}){}",
-                    resp.status,
-                    detail(&resp)
-                ),
+            401 | 403 if pass.contains(&resp.status) => Ok(Outcome::Status(
+                resp.status,
+                error_code(&resp),
+                resp.attempts(),
             )),
+            401 | 403 => {
+                if let TableCredential::Entra(entra) = credential {
+                    // A revoked or outdated token: the next request fetches another.
+                    entra.invalidate().await;
+                }
+                Err(self.err(operation, self.rejected(&resp)))
+            }
             s => Ok(Outcome::Status(s, error_code(&resp), resp.attempts())),
         }
     }
 
+    /// Why the service refused the credential, naming it (never showing it).
+    fn rejected(&self, resp: &Response) -> String {
+        let credential = self.account.credential();
+        let mut why = format!(
+            "the {} was rejected (HTTP {}){}",
+            credential.kind(),
+            resp.status,
+            detail(resp)
+        );
+        if let TableCredential::Sas(sas) = credential {
+            if let Some(expiry) = sas.expiry().filter(|t| *t <= Utc::now()) {
+                why.push_str(&format!(
+                    "; the SAS expired at {}",
+                    expiry.format("%Y-%m-%d %H:%M:%S UTC")
+                ));
+            } else if sas
+                .table()
+                .is_some_and(|t| t != self.table.to_ascii_lowercase())
+            {
+                why.push_str(&format!(
+                    "; the SAS is for the table '{}', not '{}'",
+                    sas.table().unwrap_or_default(),
+                    self.table
+                ));
+            }
+        }
+        why
+    }
+
+    /// Checks that the credential can be used: fetches an Entra ID token, so a missing
+    /// identity is reported before any record is read. A key or SAS needs nothing.
+    pub async fn check_credential(&self) -> Result<String> {
+        match self.account.credential() {
+            TableCredential::Entra(entra) => {
+                entra.token().await.map_err(|e| {
+                    self.err(
+                        "get token",
+                        format!("no Entra ID token: {}", token_failure(e)),
+                    )
+                })?;
+                Ok(format!("token of the {}", entra.describe()))
+            }
+            other => Ok(other.kind()),
+        }
+    }
+
     /// Creates the table unless it exists; done once per store.
+    ///
+    /// A table SAS (`tn=`) cannot create tables: its table must exist, and nothing is asked.
+    /// With a SAS or an Entra ID token that may not create tables (an account SAS without
+    /// that permission, a role with data actions only), a refusal of the creation is not an
+    /// error: the write that follows says whether the table is there.
     pub async fn ensure_table(&self) -> Result<()> {
         self.created
             .get_or_try_init(|| async {
+                let may_refuse = match self.account.credential() {
+                    TableCredential::Sas(sas) if sas.table().is_some() => return Ok(()),
+                    TableCredential::SharedKey { .. } => &[409][..],
+                    _ => &[409, 403][..],
+                };
                 let body = serde_json::json!({ "TableName": self.table });
                 let headers = [("prefer", "return-no-content")];
                 match self
@@ -295,11 +376,15 @@ impl AzureTableStore {
                         Call::new("create table", Method::POST, "/Tables")
                             .body(&body)
                             .headers(&headers)
-                            .pass(&[409]),
+                            .pass(may_refuse),
                     )
                     .await?
                 {
                     Outcome::Ok(_) | Outcome::Status(409, ..) => Ok(()),
+                    Outcome::Status(403, code, _) => {
+                        tracing::debug!(table = %self.table, %code, "may not create the table; assuming it exists");
+                        Ok(())
+                    }
                     Outcome::Status(s, code, _) => {
                         Err(self.err("create table", format!("HTTP {s} {code}")))
                     }
@@ -425,6 +510,16 @@ fn error_code(resp: &Response) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_default()
+}
+
+/// The cause of a failed token fetch, without the provider prefix the store's error adds.
+fn token_failure(e: Error) -> String {
+    match e {
+        Error::Provider {
+            provider, message, ..
+        } => format!("{provider}: {message}"),
+        other => other.to_string(),
+    }
 }
 
 fn detail(resp: &Response) -> String {

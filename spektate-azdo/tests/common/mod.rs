@@ -6,3 +6,4 @@ pub mod azurite;
 pub mod fake_org;
 pub mod fixtures;
 pub mod raw_table;
+pub mod sas;
