@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::app::{AppTokens, GitHubApp};
 use crate::etag_cache::{Cached, EtagCache};
 
 /// The public GitHub API.
@@ -37,6 +38,11 @@ pub(crate) struct Inner {
     pub graphql_queries: AtomicU64,
     /// Whether requests carry a token.
     pub has_token: bool,
+    /// The GitHub App whose installation tokens authorize requests, instead of a token.
+    pub app: Option<AppTokens>,
+    /// The owner and name of repositories by id, learned from `Link` headers: the next
+    /// pages of a list are `/repositories/{id}/...`, and an app's token is per owner.
+    pub repo_ids: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
 }
 
 impl fmt::Debug for GitHub {
@@ -67,6 +73,7 @@ pub struct GitHubBuilder {
     graphql: Option<Option<String>>,
     hosts: Vec<String>,
     token: Option<Secret>,
+    app: Option<GitHubApp>,
     policy: Policy,
     cache_capacity: usize,
 }
@@ -78,6 +85,7 @@ impl Default for GitHubBuilder {
             graphql: None,
             hosts: Vec::new(),
             token: None,
+            app: None,
             // GitHub asks integrations not to fire requests concurrently; a few at once
             // keeps a cold trace quick without tripping secondary limits.
             policy: Policy {
@@ -132,6 +140,14 @@ impl GitHubBuilder {
         self
     }
 
+    /// A GitHub App instead of a token: each request carries an installation token of the
+    /// installation on the repository's owner, minted with the app's key and refreshed
+    /// before it expires. Only the configured API is asked, for tokens as for data.
+    pub fn app(mut self, app: GitHubApp) -> Self {
+        self.app = Some(app);
+        self
+    }
+
     /// Timeouts, retries and concurrency (default: 4 requests in flight).
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
@@ -159,8 +175,14 @@ impl GitHubBuilder {
             None if enterprise => Some(format!("{}/api/graphql", api.trim_end_matches("/api/v3"))),
             None => Some(format!("{api}/graphql")),
         };
+        if self.app.is_some() && self.token.is_some() {
+            return Err(Error::invalid(
+                "GitHub credentials",
+                "a token and a GitHub App are both given; give one",
+            ));
+        }
         // GraphQL refuses anonymous queries: without a token everything goes through REST.
-        let graphql = graphql.filter(|_| self.token.is_some());
+        let graphql = graphql.filter(|_| self.token.is_some() || self.app.is_some());
         let hosts = if self.hosts.is_empty() {
             vec![derived_host]
         } else {
@@ -172,7 +194,7 @@ impl GitHubBuilder {
             }
             _ => Auth::None,
         };
-        let has_token = !matches!(auth, Auth::None);
+        let has_token = !matches!(auth, Auth::None) || self.app.is_some();
         let name = format!("github {}", hosts.join(","));
         let http = HttpClient::with_policy(name, auth, self.policy)?
             .default_header("accept", "application/vnd.github+json")
@@ -188,6 +210,8 @@ impl GitHubBuilder {
                 not_modified: AtomicU64::new(0),
                 graphql_queries: AtomicU64::new(0),
                 has_token,
+                app: self.app.map(AppTokens::new),
+                repo_ids: Default::default(),
             }),
         })
     }
@@ -364,8 +388,82 @@ impl GitHub {
 
     /// Sends a request and counts it.
     pub(crate) async fn send(&self, req: Request) -> Result<Response> {
+        let owner = self.owner_of(req.url());
+        self.send_for(req, owner).await
+    }
+
+    /// Sends a request on behalf of the repository `owner/name` (whose installation token
+    /// a GitHub App uses) and counts it.
+    async fn send_for(&self, req: Request, owner: Option<(String, String)>) -> Result<Response> {
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
-        self.inner.http.send(req).await
+        let Some(app) = &self.inner.app else {
+            return self.inner.http.send(req).await;
+        };
+        let (owner, repo) = owner.ok_or_else(|| {
+            Error::provider(
+                self.label(),
+                "choose installation",
+                req.url(),
+                "a GitHub App's token is per repository owner, and this request names none",
+            )
+        })?;
+        let http = &self.inner.http;
+        let token = app
+            .token(http, &self.inner.api, &owner, Some(&repo))
+            .await?;
+        let req = req.header("authorization", &format!("Bearer {}", token.expose()));
+        let sent = http.send(req).await;
+        if let Err(Error::Provider { auth: true, .. }) = &sent {
+            // Revoked or expired early: the next request mints another.
+            app.forget(&owner).await;
+        }
+        sent
+    }
+
+    /// The repository (owner, name) a REST URL of this API is about: `/repos/{owner}/{name}/...`,
+    /// or `/repositories/{id}/...` of a repository seen before. `None` for other hosts.
+    fn owner_of(&self, url: &str) -> Option<(String, String)> {
+        let rest = url.strip_prefix(self.inner.api.as_str())?;
+        let mut parts = rest.split(['/', '?']).filter(|s| !s.is_empty());
+        match parts.next()? {
+            "repos" => Some((parts.next()?.to_string(), parts.next()?.to_string())),
+            "repositories" => {
+                let id = parts.next()?;
+                let known = self
+                    .inner
+                    .repo_ids
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                known.get(id).cloned()
+            }
+            _ => None,
+        }
+    }
+
+    /// Remembers whose repository a `/repositories/{id}/...` next page of `url` is.
+    fn learn_repo_id(&self, url: &str, next: &str) {
+        let Some(owner) = self.owner_of(url) else {
+            return;
+        };
+        let Some(rest) = next.strip_prefix(self.inner.api.as_str()) else {
+            return;
+        };
+        let mut parts = rest.split(['/', '?']).filter(|s| !s.is_empty());
+        if let (Some("repositories"), Some(id)) = (parts.next(), parts.next()) {
+            let mut known = self
+                .inner
+                .repo_ids
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if known.len() < 10_000 {
+                known.insert(id.to_string(), owner);
+            }
+        }
+    }
+
+    /// Whether requests go out with a GitHub App's installation tokens.
+    pub fn uses_app(&self) -> bool {
+        self.inner.app.is_some()
     }
 
     /// A GET revalidated with `If-None-Match` when its ETag is stored: a 304 brings back
@@ -383,6 +481,12 @@ impl GitHub {
             req = req.header("if-none-match", &c.etag);
         }
         let resp = self.send(req).await?;
+        if let Some(next) = resp
+            .header("link")
+            .and_then(|link| next_page(link, &self.inner.api))
+        {
+            self.learn_repo_id(url, &next);
+        }
         match resp.status {
             304 => match cached {
                 Some(c) => {
@@ -439,6 +543,9 @@ impl GitHub {
     /// and which costs nothing against the limit; a rejected token is an error. Says how many
     /// requests are left this hour.
     pub async fn check_token(&self) -> Result<String> {
+        if let Some(app) = &self.inner.app {
+            return self.check_app(app).await;
+        }
         let url = format!("{}/rate_limit", self.inner.api);
         let who = if self.inner.has_token {
             "token accepted"
@@ -460,6 +567,50 @@ impl GitHub {
                 format!("{who}; {left} of {limit} requests left this hour")
             }
             _ => who.to_string(),
+        })
+    }
+
+    /// Checks a GitHub App: its JWT is accepted (`GET /app`), and where it is installed; with
+    /// a fixed installation, that an installation token can be minted for it.
+    async fn check_app(&self, app: &AppTokens) -> Result<String> {
+        let http = &self.inner.http;
+        let api = &self.inner.api;
+        let who = app.describe_app(http, api).await?;
+        let installations = app.installations(http, api).await?;
+        let listed: Vec<String> = installations
+            .iter()
+            .map(|(login, id)| format!("{login} (installation {id})"))
+            .collect();
+        if let Some(id) = app.app().installation_id() {
+            if !installations.iter().any(|(_, i)| *i == id) {
+                return Err(Error::Provider {
+                    provider: self.label(),
+                    operation: "check GitHub App".into(),
+                    object: format!("installation {id}"),
+                    message: format!(
+                        "{who} has no installation {id}; it is installed on: {}",
+                        if listed.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            listed.join(", ")
+                        }
+                    ),
+                    auth: true,
+                });
+            }
+            let (login, _) = installations
+                .iter()
+                .find(|(_, i)| *i == id)
+                .cloned()
+                .unwrap_or_default();
+            app.token(http, api, &login, None).await?;
+            return Ok(format!(
+                "{who} accepted; installation {id} ({login}) token minted"
+            ));
+        }
+        Ok(match listed.is_empty() {
+            true => format!("{who} accepted; installed nowhere yet"),
+            false => format!("{who} accepted; installed on {}", listed.join(", ")),
         })
     }
 
@@ -488,6 +639,7 @@ impl GitHub {
         variables: serde_json::Value,
         operation: &str,
         object: &str,
+        owner: Option<(String, String)>,
     ) -> Result<GraphQlResponse> {
         let Some(url) = &self.inner.graphql else {
             return Err(Error::provider(
@@ -500,7 +652,10 @@ impl GitHub {
         let body = serde_json::json!({ "query": query, "variables": variables });
         self.inner.graphql_queries.fetch_add(1, Ordering::Relaxed);
         let resp = self
-            .send(Request::new(Method::POST, url, operation, object).json(&body))
+            .send_for(
+                Request::new(Method::POST, url, operation, object).json(&body),
+                owner,
+            )
             .await?;
         resp.json()
     }

@@ -153,11 +153,27 @@ pub(crate) async fn batch(
         Some(repo) => format!("{} ({} objects)", repo.key(), values.len()),
         None => format!("{} objects", values.len()),
     };
-    let answer = match gh.graphql(&text, vars, kind.operation(), &object).await {
+    // A GitHub App's token is per owner: the repository's, or that of the job pages (one
+    // owner per batch, see `jobs::batch`).
+    let owner = match repo {
+        Some(r) => Some((r.owner.clone(), r.name.clone())),
+        None => values.first().and_then(Value::as_str).and_then(page_owner),
+    };
+    let answer = match gh
+        .graphql(&text, vars, kind.operation(), &object, owner)
+        .await
+    {
         Ok(a) => a,
         Err(e) => return Err(classify_http(e)),
     };
     read(gh, kind, repo, values.len(), answer, &object)
+}
+
+/// The (owner, name) of a page URL `https://HOST/{owner}/{name}/...`.
+pub(crate) fn page_owner(url: &str) -> Option<(String, String)> {
+    let rest = url.split_once("://")?.1;
+    let mut parts = rest.split('/').skip(1).filter(|s| !s.is_empty());
+    Some((parts.next()?.to_string(), parts.next()?.to_string()))
 }
 
 fn classify_http(e: Error) -> Failure {

@@ -33,7 +33,31 @@ pub(crate) async fn batch(
     if !gh.has_graphql() || items.len() < 2 {
         return Ok((found, items.into_iter().map(|(id, _)| id).collect()));
     }
-    let (objects, mut rest) = graphql::lookup_all(gh, Lookup::Jobs, None, &items).await?;
+    // A GitHub App's installation token reads one owner's repositories: one batch per owner.
+    let groups: Vec<Vec<(u64, Value)>> = if gh.uses_app() {
+        let mut by_owner: Vec<(String, Vec<(u64, Value)>)> = Vec::new();
+        for (id, page) in items.iter().cloned() {
+            let owner = page
+                .as_str()
+                .and_then(graphql::page_owner)
+                .map(|(o, _)| o.to_ascii_lowercase())
+                .unwrap_or_default();
+            match by_owner.iter_mut().find(|(o, _)| *o == owner) {
+                Some((_, group)) => group.push((id, page)),
+                None => by_owner.push((owner, vec![(id, page)])),
+            }
+        }
+        by_owner.into_iter().map(|(_, g)| g).collect()
+    } else {
+        vec![items.clone()]
+    };
+    let mut objects = HashMap::new();
+    let mut rest = Vec::new();
+    for group in &groups {
+        let (found_here, left) = graphql::lookup_all(gh, Lookup::Jobs, None, group).await?;
+        objects.extend(found_here);
+        rest.extend(left);
+    }
     for (id, _) in &items {
         match objects.get(id).and_then(from_graphql) {
             Some(job) if job.id == *id => {

@@ -5,6 +5,14 @@
 //! providers: [`GitHubActions`] for the `Pipelines` trait and [`GitHubRepos`] for
 //! `Repositories`.
 //!
+//! # Credentials
+//!
+//! A token ([`GitHubBuilder::token`]: a personal access token, `GITHUB_TOKEN`), or a
+//! [`GitHubApp`] ([`GitHubBuilder::app`]): its private key signs a JWT that mints an
+//! installation token for the installation on each repository's owner (found with
+//! `GET /repos/{owner}/{repo}/installation`, or one fixed installation), kept until five
+//! minutes before it expires. Neither is sent anywhere but the configured API.
+//!
 //! # Run ids
 //!
 //! A record's `p1`, `p2` and `p3` name either a **workflow run** or a **job**:
@@ -54,6 +62,7 @@
 //! ```
 
 mod actions;
+mod app;
 mod client;
 mod commits;
 mod etag_cache;
@@ -67,6 +76,7 @@ mod run_lists;
 mod tags;
 
 pub use actions::GitHubActions;
+pub use app::GitHubApp;
 pub use client::{API_VERSION, GitHub, GitHubBuilder, PUBLIC_API, RequestStats};
 pub use repos::GitHubRepos;
 pub use run_id::{IdKind, RunId};
