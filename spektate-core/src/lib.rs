@@ -52,6 +52,7 @@ pub mod window;
 pub use correlate::{Knowledge, Lookup, RepoDefaults, correlate};
 pub use error::{Error, Result};
 pub use filter::Filter;
+pub use model::cluster::{Applied, Live};
 pub use model::deployment::{
     Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Status, Step, StepName,
     StepState, commits_match,
@@ -60,7 +61,8 @@ pub use model::record::{Record, display_service, new_row_key, normalize};
 pub use model::repo::{RepoHost, RepoRef};
 pub use model::run::{Run, RunKind, RunReport, RunResult, RunStatus, Stage};
 pub use provider::{
-    DEFAULT_SYNC_TAG_PREFIX, Pipelines, Repositories, RunBatch, RunRequest, check_sync_tag_prefix,
+    DEFAULT_SYNC_TAG_PREFIX, Pipelines, Repositories, RunBatch, RunRequest, SyncSource,
+    check_sync_tag_prefix,
 };
 pub use recorder::{
     ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Recorder, RunReported,

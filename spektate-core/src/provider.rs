@@ -1,4 +1,5 @@
-//! Provider traits: where runs, commit authors, pull requests and sync tags come from.
+//! Provider traits: where runs, commit authors, pull requests, sync tags and what GitOps
+//! agents applied come from.
 //!
 //! A provider says which runs or repositories it serves, so several can be combined: the
 //! tracker asks each in turn, and a run one provider does not find falls to the next.
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
+use crate::model::cluster::Applied;
 use crate::model::deployment::{Author, ClusterSync, PullRequest};
 use crate::model::repo::RepoRef;
 use crate::model::run::{Run, RunKind, Stage};
@@ -119,6 +121,30 @@ pub trait Repositories: Send + Sync {
     async fn check_repo(&self, repo: &RepoRef) -> Result<String> {
         let _ = repo;
         Ok("not checked: this provider has no check".to_string())
+    }
+}
+
+/// A GitOps agent's API that says what it applied to each cluster it deploys to (Argo CD):
+/// the applications, each with its destination cluster, source repositories and the newest
+/// commit of each it applied.
+///
+/// The tracker asks once per refresh, for every application at once: a source answers from
+/// one call, whatever the number of applications. What the answer holds is untrusted: it
+/// only ever names clusters, repositories and commits, and never where a credential goes.
+#[async_trait]
+pub trait SyncSource: Send + Sync {
+    /// A short name for messages (`argocd argocd.fabrikam.com`).
+    fn name(&self) -> String;
+
+    /// What every application applied. When nothing changed since the last answer (the
+    /// service said so with a `304`, or its list carries the same resource version), the
+    /// same `Arc` comes back, so nothing is parsed or compared again.
+    async fn applied(&self) -> Result<Arc<Vec<Applied>>>;
+
+    /// Checks the credentials and settings with one request (`spektate validate`): what was
+    /// found, or `None` when there is nothing to check.
+    async fn check(&self) -> Result<Option<String>> {
+        Ok(None)
     }
 }
 

@@ -22,8 +22,18 @@ pub const NORMAL: [&str; 12] = [
     "Last Updated",
 ];
 
-/// Columns the wide view adds (start time first, the rest at the end).
-pub const WIDE_EXTRA: [&str; 5] = ["Start Time", "Author", "PR", "Merged By", "Cluster Sync"];
+/// Columns the wide view adds (start time first, the rest at the end). Cluster Sync names
+/// the clusters that run the deployment's own commit; Live In those where it is live, that
+/// is also those that run a later commit that no later deployment of its service and ring
+/// replaced.
+pub const WIDE_EXTRA: [&str; 6] = [
+    "Start Time",
+    "Author",
+    "PR",
+    "Merged By",
+    "Cluster Sync",
+    "Live In",
+];
 
 /// A short commit id (7 characters).
 pub fn short(commit: &str) -> &str {
@@ -90,6 +100,14 @@ fn opt(v: Option<&str>) -> String {
     v.unwrap_or("-").to_string()
 }
 
+fn list(items: &[&str]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(", ")
+    }
+}
+
 /// The header and rows of a table of `deployments`.
 pub fn rows(
     deployments: &[Deployment],
@@ -117,6 +135,8 @@ pub fn rows(
             }
             let status = if d.is_synced() {
                 format!("{} (synced)", d.status.as_str())
+            } else if d.is_live() {
+                format!("{} (live)", d.status.as_str())
             } else {
                 d.status.as_str().to_string()
             };
@@ -147,11 +167,9 @@ pub fn rows(
                     .and_then(|p| p.merged_by.as_ref())
                     .map(|a| a.name.as_str())));
                 let clusters: Vec<&str> = d.clusters.iter().map(|c| c.cluster.as_str()).collect();
-                row.push(if clusters.is_empty() {
-                    "-".into()
-                } else {
-                    clusters.join(", ")
-                });
+                row.push(list(&clusters));
+                let live: Vec<&str> = d.live_in.iter().map(|l| l.cluster.as_str()).collect();
+                row.push(list(&live));
             }
             row
         })

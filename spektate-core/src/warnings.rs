@@ -31,6 +31,8 @@ pub enum Subject {
     SyncTags,
     /// An annotated tag object.
     TagObject,
+    /// What a sync source's applications applied (the object is the source).
+    Applications,
 }
 
 impl Subject {
@@ -45,6 +47,7 @@ impl Subject {
             Subject::PullRequest => "pull request",
             Subject::SyncTags => "sync tags of",
             Subject::TagObject => "tag object",
+            Subject::Applications => "applications of",
         }
     }
 
@@ -59,6 +62,8 @@ impl Subject {
             Subject::SyncTags if n == 1 => "sync tags of 1 repository".to_string(),
             Subject::SyncTags => format!("sync tags of {n} repositories"),
             Subject::TagObject => format!("{n} tag object{s}"),
+            Subject::Applications if n == 1 => "applications of 1 sync source".to_string(),
+            Subject::Applications => format!("applications of {n} sync sources"),
         }
     }
 
@@ -71,6 +76,7 @@ impl Subject {
             Subject::PullRequest => 3,
             Subject::SyncTags => 4,
             Subject::TagObject => 5,
+            Subject::Applications => 6,
         }
     }
 }

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use super::key::Key;
 use super::status;
 use super::tables::Tables;
+use crate::model::cluster::Applied;
 use crate::model::deployment::{
-    Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Step, StepName, StepState,
+    Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Status, Step, StepName, StepState,
 };
 use crate::model::record::Record;
 use crate::model::repo::RepoRef;
@@ -78,6 +79,21 @@ pub struct Knowledge {
     pub sync_tags: Map<Key, Lookup<Vec<ClusterSync>>>,
     /// Clusters that reported their manifest commit to the store.
     pub cluster_reports: Vec<ClusterSync>,
+    /// What each sync source (Argo CD) last said its applications applied, in the order the
+    /// sources were added to the tracker.
+    pub applied: Vec<SourceAnswer>,
+}
+
+/// What one sync source last said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceAnswer {
+    /// The source, as its name says.
+    pub source: Arc<str>,
+    /// What its applications applied, as last answered; kept when a later call fails, so a
+    /// source that is down for a moment leaves the clusters where they were, with a warning.
+    pub applied: Arc<Vec<Applied>>,
+    /// Why the last call failed, if it did.
+    pub failed: Option<Reason>,
 }
 
 impl Knowledge {
@@ -288,7 +304,8 @@ fn step(
     Some(Step { state, run })
 }
 
-/// Joins one record into its deployment. `None` when the record has expired.
+/// Joins one record into its deployment. `None` when the record has expired. Where it is
+/// live is judged as if no other deployment existed.
 pub fn deployment(
     record: &Arc<Record>,
     k: &Knowledge,
@@ -301,14 +318,17 @@ pub fn deployment(
     }
     let mut cache = RepoCache::new(defaults);
     let mut tables = Tables::new(k);
-    Some(join(
+    let mut one = [join(
         record,
         &resolved,
         k,
         &mut tables,
         &cache.repos(record),
         now,
-    ))
+    )];
+    super::live::mark(&mut one, k);
+    let [d] = one;
+    Some(d)
 }
 
 fn join<'k>(
@@ -382,6 +402,27 @@ fn join<'k>(
         }
         clusters = syncs.running(commit);
     }
+    // An agent that renders straight from the HLD repository syncs the HLD commit.
+    let mut from_hld = false;
+    if let (Some(commit), Some(hld)) = (&record.hld_commit_id, repos.hld) {
+        for sync in tables.applied(hld).running(commit) {
+            from_hld = true;
+            if !clusters.iter().any(|c| c.cluster == sync.cluster) {
+                clusters.push(sync);
+            }
+        }
+    }
+    if record.manifest_commit_id.is_some() || record.hld_commit_id.is_some() {
+        for answer in &k.applied {
+            if let Some(why) = &answer.failed {
+                warnings.push(warning(Subject::Applications, &answer.source, None, why));
+            }
+        }
+    }
+    let mut status = status::status(image.as_ref(), metadata.as_ref(), manifest.as_ref());
+    if from_hld && manifest.is_none() && status == Status::Incomplete {
+        status = Status::Complete;
+    }
 
     let started_at = [r1, r2, r3]
         .into_iter()
@@ -394,7 +435,7 @@ fn join<'k>(
         } else {
             DeploymentKind::Deployment
         },
-        status: status::status(image.as_ref(), metadata.as_ref(), manifest.as_ref()),
+        status,
         duration_secs: status::duration([r1, r2, r3], now),
         last_updated: status::last_updated(r1, r2, r3, record.timestamp, now),
         started_at,
@@ -408,13 +449,15 @@ fn join<'k>(
         author,
         pull_request,
         clusters,
+        live_in: Vec::new(),
         warnings: warnings.iter().map(Warning::to_string).collect(),
         failed_lookups: warnings,
         record: record.clone(),
     }
 }
 
-/// Joins every record into deployments, newest first; expired records are left out.
+/// Joins every record into deployments, newest first; expired records are left out. Each
+/// deployment's `live_in` is judged against the others of its service and ring.
 pub fn correlate(
     records: &[Arc<Record>],
     k: &Knowledge,
@@ -434,6 +477,7 @@ pub fn correlate(
         let repos = cache.repos(record);
         built.push(join(record, &resolved, k, &mut tables, &repos, now));
     }
+    super::live::mark(&mut built, k);
     let mut order: Vec<usize> = (0..built.len()).collect();
     order.sort_unstable_by(|&a, &b| {
         let (a, b) = (&built[a], &built[b]);

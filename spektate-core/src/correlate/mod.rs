@@ -5,9 +5,10 @@ pub mod deadline;
 pub mod fetch;
 pub mod join;
 pub mod key;
+mod live;
 pub mod status;
 mod tables;
 
 pub use deadline::within;
-pub use join::{Knowledge, Lookup, RepoDefaults, correlate, deployment};
+pub use join::{Knowledge, Lookup, RepoDefaults, SourceAnswer, correlate, deployment};
 pub use key::Key;

@@ -11,9 +11,9 @@ use crate::warnings::Reason;
 
 /// The first seven characters of a commit id, lower-cased: the shortest prefix that names
 /// a commit ([`commits_match`]). `None` for a shorter id.
-type Prefix = [u8; 7];
+pub(crate) type Prefix = [u8; 7];
 
-fn prefix(commit: &str) -> Option<Prefix> {
+pub(crate) fn prefix(commit: &str) -> Option<Prefix> {
     let bytes = commit.trim().as_bytes().get(..7)?;
     let mut p = [0; 7];
     for (to, from) in p.iter_mut().zip(bytes) {
@@ -22,8 +22,9 @@ fn prefix(commit: &str) -> Option<Prefix> {
     Some(p)
 }
 
-/// The clusters that may run a manifest repository's commits: its sync tags, then the
-/// clusters that reported to the store, each with its commit's prefix.
+/// The clusters that may run a repository's commits: its sync tags, what sync sources'
+/// applications applied from it, then the clusters that reported to the store, each with its
+/// commit's prefix.
 #[derive(Default)]
 pub(crate) struct Syncs<'k> {
     /// Why the sync tags could not be read, when they could not.
@@ -32,7 +33,11 @@ pub(crate) struct Syncs<'k> {
 }
 
 impl<'k> Syncs<'k> {
-    fn new(tags: Option<&'k Lookup<Vec<ClusterSync>>>, reports: &'k [ClusterSync]) -> Self {
+    fn new(
+        tags: Option<&'k Lookup<Vec<ClusterSync>>>,
+        applied: &[&'k ClusterSync],
+        reports: &'k [ClusterSync],
+    ) -> Self {
         let (tags, failed) = match tags {
             Some(Lookup::Found(t)) => (t.as_slice(), None),
             Some(Lookup::Failed(why)) => (&[][..], Some(why)),
@@ -42,14 +47,15 @@ impl<'k> Syncs<'k> {
             failed,
             candidates: tags
                 .iter()
+                .chain(applied.iter().copied())
                 .chain(reports)
                 .map(|s| (prefix(&s.commit), s))
                 .collect(),
         }
     }
 
-    /// The clusters running `commit`, each once (a sync tag before a report of the same
-    /// cluster).
+    /// The clusters running `commit`, each once (a sync tag before an application, an
+    /// application before a report of the same cluster).
     pub fn running(&self, commit: &str) -> Vec<ClusterSync> {
         let wanted = prefix(commit);
         let mut clusters: Vec<ClusterSync> = Vec::new();
@@ -71,6 +77,8 @@ struct RepoTables<'k> {
     authors: Option<&'k Map<Key, Lookup<Arc<Author>>>>,
     pull_requests: Option<&'k Map<Key, Lookup<Arc<PullRequest>>>>,
     syncs: Syncs<'k>,
+    /// What sync sources' applications applied from this repository, alone.
+    applied: Syncs<'k>,
 }
 
 /// The tables of every repository met so far, by the slot of its [`RepoEntry`].
@@ -78,14 +86,23 @@ pub(crate) struct Tables<'k> {
     k: &'k Knowledge,
     by_slot: Vec<Option<RepoTables<'k>>>,
     unnamed: Syncs<'k>,
+    /// What sync sources' applications applied, by repository key.
+    applied: Map<String, Vec<&'k ClusterSync>>,
+    none: Syncs<'k>,
 }
 
 impl<'k> Tables<'k> {
     pub fn new(k: &'k Knowledge) -> Self {
+        let mut applied: Map<String, Vec<&'k ClusterSync>> = Map::default();
+        for a in k.applied.iter().flat_map(|answer| answer.applied.iter()) {
+            applied.entry(a.repo.key()).or_default().push(&a.sync);
+        }
         Tables {
             k,
             by_slot: Vec::new(),
-            unnamed: Syncs::new(None, &k.cluster_reports),
+            unnamed: Syncs::new(None, &[], &k.cluster_reports),
+            applied,
+            none: Syncs::default(),
         }
     }
 
@@ -95,10 +112,12 @@ impl<'k> Tables<'k> {
             self.by_slot.resize_with(slot + 1, || None);
         }
         let k = self.k;
+        let applied = self.applied.get(&*repo.key).map_or(&[][..], Vec::as_slice);
         Some(self.by_slot[slot].get_or_insert_with(|| RepoTables {
             authors: k.authors.get(&*repo.key),
             pull_requests: k.pull_requests.get(&*repo.key),
-            syncs: Syncs::new(k.sync_tags.get(&*repo.key), &k.cluster_reports),
+            syncs: Syncs::new(k.sync_tags.get(&*repo.key), applied, &k.cluster_reports),
+            applied: Syncs::new(None, applied, &[]),
         }))
     }
 
@@ -132,6 +151,19 @@ impl<'k> Tables<'k> {
         }
         &self.unnamed
     }
+
+    /// What sync sources' applications applied from `repo`, alone (an HLD repository that
+    /// an agent renders from).
+    pub fn applied(&mut self, repo: &RepoEntry) -> &Syncs<'k> {
+        if self.applied.is_empty() {
+            return &self.none;
+        }
+        self.of(repo);
+        match repo.slot.and_then(|slot| self.by_slot.get(slot)) {
+            Some(Some(t)) => &t.applied,
+            _ => &self.none,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -156,7 +188,7 @@ mod tests {
             sync("north", "ffffffffffffffffffffffffffffffffffffffff"),
         ]);
         let reports = [sync("east", full), sync("edge", "a1b2c3d4")];
-        let syncs = Syncs::new(Some(&tags), &reports);
+        let syncs = Syncs::new(Some(&tags), &[], &reports);
         let names = |c: Vec<ClusterSync>| c.into_iter().map(|c| c.cluster).collect::<Vec<_>>();
         assert_eq!(
             names(syncs.running(&full.to_lowercase())),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::cluster::Live;
 use super::record::Record;
 use super::repo::RepoRef;
 use super::run::{Run, RunResult, RunStatus};
@@ -240,8 +241,12 @@ pub struct Deployment {
     pub author: Option<Arc<Author>>,
     /// The approval pull request.
     pub pull_request: Option<Arc<PullRequest>>,
-    /// Clusters whose GitOps agent runs this deployment's manifest commit.
+    /// Clusters whose GitOps agent runs this deployment's manifest commit (or, for an agent
+    /// that renders from the HLD repository, its HLD commit): synced, the exact commit.
     pub clusters: Vec<ClusterSync>,
+    /// Clusters where this deployment is live: they run its commit or a later one of the
+    /// same repository, and no later deployment of its service and ring replaced it.
+    pub live_in: Vec<Live>,
     /// Overall state.
     pub status: Status,
     /// Time from the first queue to the last finish (or now), in seconds.
@@ -317,6 +322,11 @@ impl Deployment {
         !self.clusters.is_empty()
     }
 
+    /// Whether this deployment is live in some cluster ([`Deployment::live_in`]).
+    pub fn is_live(&self) -> bool {
+        !self.live_in.is_empty()
+    }
+
     /// The three steps in order, with their names and run ids.
     pub fn steps(&self) -> [(StepName, Option<&str>, Option<&Step>); 3] {
         [
@@ -338,9 +348,12 @@ impl Deployment {
         ]
     }
 
-    /// Waiting for the approval pull request: metadata done, a PR open, no manifest run yet.
+    /// Waiting for the approval pull request: metadata done, a PR open, no manifest run yet,
+    /// and no cluster running it yet.
     pub fn awaiting_approval(&self) -> bool {
         self.manifest.is_none()
+            && !self.is_synced()
+            && !self.is_live()
             && self
                 .metadata
                 .as_ref()
@@ -396,6 +409,7 @@ struct DeploymentJson<'a> {
     author: Option<&'a Author>,
     pull_request: Option<&'a PullRequest>,
     clusters: &'a [ClusterSync],
+    live_in: &'a [Live],
     status: Status,
     synced: bool,
     awaiting_approval: bool,
@@ -439,6 +453,7 @@ impl Serialize for Deployment {
             author: self.author.as_deref(),
             pull_request: self.pull_request.as_deref(),
             clusters: &self.clusters,
+            live_in: &self.live_in,
             status: self.status,
             synced: self.is_synced(),
             awaiting_approval: self.awaiting_approval(),

@@ -1,5 +1,6 @@
 //! The data model: records, runs, repositories and deployments.
 
+pub mod cluster;
 pub mod deployment;
 pub mod record;
 pub mod repo;

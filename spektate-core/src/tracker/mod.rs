@@ -18,7 +18,7 @@ use crate::filter::Filter;
 use crate::model::deployment::{Deployment, Status};
 use crate::model::record::Record;
 use crate::model::repo::RepoRef;
-use crate::provider::{Pipelines, Repositories};
+use crate::provider::{Pipelines, Repositories, SyncSource};
 use crate::store::{RecordQuery, RecordStore};
 use crate::stored_runs::StoredRuns;
 use crate::window::Window;
@@ -43,6 +43,8 @@ pub struct RefreshStats {
     pub records_changed: usize,
     /// Run ids looked up.
     pub runs_requested: usize,
+    /// Sync sources asked (one call each).
+    pub sync_source_calls: usize,
     /// Deployments now shown.
     pub deployments: usize,
 }
@@ -53,6 +55,7 @@ pub struct TrackerBuilder {
     partition: String,
     pipelines: Vec<Arc<dyn Pipelines>>,
     repositories: Vec<Arc<dyn Repositories>>,
+    sync_sources: Vec<Arc<dyn SyncSource>>,
     defaults: RepoDefaults,
     scope: RecordQuery,
     concurrency: usize,
@@ -77,6 +80,13 @@ impl TrackerBuilder {
     /// Adds a repository provider; the first that serves a repository is used.
     pub fn repositories(mut self, provider: Arc<dyn Repositories>) -> Self {
         self.repositories.push(provider);
+        self
+    }
+
+    /// Adds a sync source (Argo CD): what its applications applied tells which clusters run
+    /// which commit. Asked once per refresh, all sources at once.
+    pub fn sync_source(mut self, source: Arc<dyn SyncSource>) -> Self {
+        self.sync_sources.push(source);
         self
     }
 
@@ -139,6 +149,7 @@ impl TrackerBuilder {
                 partition: self.partition,
                 pipelines,
                 repositories: self.repositories,
+                sync_sources: self.sync_sources,
                 defaults: self.defaults,
                 scope: self.scope,
                 window: self.window,
@@ -183,6 +194,15 @@ impl std::fmt::Debug for Tracker {
                     .map(|r| r.name())
                     .collect::<Vec<_>>(),
             )
+            .field(
+                "sync_sources",
+                &self
+                    .inner
+                    .sync_sources
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -192,6 +212,7 @@ struct Inner {
     partition: String,
     pipelines: Vec<Arc<dyn Pipelines>>,
     repositories: Vec<Arc<dyn Repositories>>,
+    sync_sources: Vec<Arc<dyn SyncSource>>,
     defaults: RepoDefaults,
     scope: RecordQuery,
     window: Window,
@@ -229,6 +250,7 @@ impl Tracker {
             partition: "default".to_string(),
             pipelines: Vec::new(),
             repositories: Vec::new(),
+            sync_sources: Vec::new(),
             defaults: RepoDefaults::default(),
             scope: RecordQuery::all(),
             concurrency: 8,

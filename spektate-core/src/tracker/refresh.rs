@@ -1,5 +1,6 @@
 //! [`Tracker::refresh`] in named phases (docs/ARCHITECTURE.md, Refresh): read records →
-//! fetch runs → fetch stages → fetch authors and pull requests → fetch sync tags → publish.
+//! fetch runs → fetch stages → fetch authors and pull requests → fetch sync tags → ask the
+//! sync sources → publish.
 //! Each phase says what it reads and what it changes; [`Changes`] carries what one phase
 //! learned to the next, so a new source of knowledge plugs in as one more phase.
 
@@ -9,9 +10,10 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::{Inner, RefreshStats, Snapshot, State, Tracker, forget};
+use crate::correlate::deadline::call;
 use crate::correlate::fetch;
 use crate::correlate::join::{
-    self, Knowledge, Lookup, RecordRepos, RepoCache, RepoEntry, per_repo_get,
+    self, Knowledge, Lookup, RecordRepos, RepoCache, RepoEntry, SourceAnswer, per_repo_get,
 };
 use crate::correlate::key::Key;
 use crate::error::Result;
@@ -31,7 +33,8 @@ struct Changes {
     runs: bool,
     /// Build runs fetched again in this refresh (their stages may be due).
     refetched: HashSet<String>,
-    /// Whether cluster reports, stages, authors, pull requests or sync tags changed.
+    /// Whether cluster reports, stages, authors, pull requests, sync tags or what sync
+    /// sources said changed.
     learned: bool,
 }
 
@@ -58,6 +61,7 @@ impl Tracker {
         fetch_stages(inner, state, &work, &mut changes).await;
         fetch_people(inner, state, &work, &mut cache, &mut changes).await;
         fetch_sync_tags(inner, state, &work, &mut cache, &previous, &mut changes).await;
+        ask_sync_sources(inner, state, &mut changes, &mut stats).await;
         publish(inner, state, &previous, &changes, &mut stats);
         Ok(stats)
     }
@@ -368,7 +372,52 @@ async fn fetch_sync_tags<'w>(
     }
 }
 
-/// Phase 6, publish. Joins everything into deployments and publishes the snapshot, unless
+/// Phase 6, sync sources. Asks every sync source (Argo CD) what its applications applied,
+/// one call each, all at once: a source answers for all its clusters, so it is asked every
+/// refresh, and says when nothing changed by handing back its last answer. A failed call
+/// keeps the last answer, with the reason. Changes what the sources said.
+async fn ask_sync_sources(
+    inner: &Inner,
+    state: &mut State,
+    changes: &mut Changes,
+    stats: &mut RefreshStats,
+) {
+    if inner.sync_sources.is_empty() {
+        return;
+    }
+    let calls = inner.sync_sources.iter().map(|source| async move {
+        let name = source.name();
+        let got = call(&name, source.applied()).await;
+        (name, got)
+    });
+    let answers = futures::future::join_all(calls).await;
+    stats.sync_source_calls = answers.len();
+    let known = &mut state.knowledge.applied;
+    known.resize_with(answers.len(), SourceAnswer::default);
+    for (slot, (name, got)) in known.iter_mut().zip(answers) {
+        if *slot.source != *name {
+            slot.source = name.into();
+        }
+        match got {
+            Ok(applied) => {
+                let same = Arc::ptr_eq(&slot.applied, &applied) || slot.applied == applied;
+                if !same || slot.failed.is_some() {
+                    changes.learned = true;
+                }
+                slot.applied = applied;
+                slot.failed = None;
+            }
+            Err(why) => {
+                if slot.failed.as_ref() != Some(&why) {
+                    changes.learned = true;
+                }
+                slot.failed = Some(why);
+            }
+        }
+    }
+}
+
+/// Phase 7, publish. Joins everything into deployments and publishes the snapshot, unless
 /// nothing changed and nothing depends on the clock (no step is running): then the last
 /// result still holds with a new time. Changes the statuses, the candidates of the next
 /// refresh, and the snapshot.
