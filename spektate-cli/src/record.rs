@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use spektate::http::Secret;
 use spektate::ingest::client::IngestClient;
+use spektate::ingest::oidc::{IdTokenRequest, request_id_token};
 use spektate::ingest::{Ingest, Kind, Naming};
 use spektate::{Recorder, Result};
 
@@ -23,6 +24,33 @@ pub struct RecordCmd {
     /// written once.
     #[arg(long, env = "SPEKTATE_SERVER", value_name = "URL", global = true)]
     pub server: Option<String>,
+
+    /// With --server: send the CI's OIDC ID token instead of SPEKTATE_TOKEN, so the pipeline
+    /// stores no secret (GitHub Actions with `permissions: id-token: write`; Azure Pipelines
+    /// with SYSTEM_ACCESSTOKEN mapped into the step). The server's --oidc-rule decides.
+    #[arg(long, env = "SPEKTATE_OIDC", global = true)]
+    pub oidc: bool,
+
+    /// The audience of the GitHub Actions ID token (default: the --server URL); the
+    /// server's rule names the same. Azure Pipelines' tokens are always for
+    /// api://AzureADTokenExchange.
+    #[arg(
+        long = "oidc-audience",
+        env = "SPEKTATE_OIDC_AUDIENCE",
+        value_name = "AUDIENCE",
+        global = true
+    )]
+    pub oidc_audience: Option<String>,
+
+    /// Azure Pipelines: the service connection whose ID token to send (subject
+    /// sc://org/project/connection) instead of the pipeline's (p://org/project/pipeline).
+    #[arg(
+        long = "oidc-service-connection",
+        env = "SPEKTATE_OIDC_SERVICE_CONNECTION",
+        value_name = "ID",
+        global = true
+    )]
+    pub oidc_service_connection: Option<String>,
 
     /// Storage account key, as `-k` of `bedrock deployment create` (same as --access-key).
     #[arg(short = 'k', value_name = "ACCESS_KEY", value_parser = |v: &str| Ok::<_, String>(spektate::http::Secret::new(v.trim())))]
@@ -132,13 +160,31 @@ pub struct SyncArgs {
 pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
     let ingest = request(cmd.what, cmd.step)?;
     if let Some(server) = cmd.server.as_deref().filter(|s| !s.trim().is_empty()) {
-        let token = std::env::var("SPEKTATE_TOKEN")
-            .ok()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .map(Secret::new);
+        let token = if cmd.oidc {
+            let asked = IdTokenRequest {
+                audience: cmd
+                    .oidc_audience
+                    .clone()
+                    .unwrap_or_else(|| server.trim().trim_end_matches('/').to_string()),
+                service_connection: cmd.oidc_service_connection.clone(),
+            };
+            let env = |name: &str| std::env::var(name).ok();
+            Some(request_id_token(&env, &asked).await?)
+        } else {
+            std::env::var("SPEKTATE_TOKEN")
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .map(Secret::new)
+        };
         let client = IngestClient::new(server, token)?;
         return Ok(client.send(&store.partition_key, &ingest).await?.id);
+    }
+    if cmd.oidc {
+        return Err(spektate::Error::invalid(
+            "--oidc",
+            "sends an ID token to a Spektate server: give --server (or SPEKTATE_SERVER)",
+        ));
     }
     let store = &store.with_access_key(cmd.storage_key.clone());
     let kind = ingest.kind();

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use clap::Args;
 use spektate::dashboard::tokens::Tokens;
-use spektate::dashboard::{self, Dashboard, LogFormat, Service, ViewerAuth};
+use spektate::dashboard::{
+    self, Dashboard, LogFormat, Oidc, OidcRule, OidcRules, Service, ViewerAuth,
+};
 use spektate::{Error, Result};
 
 use crate::dashboard::DashboardCmd;
@@ -24,6 +26,19 @@ pub struct ServeCmd {
     /// a second when it changes. Without it every write is refused.
     #[arg(long, env = "SPEKTATE_TOKENS", value_name = "FILE")]
     pub tokens: Option<PathBuf>,
+
+    /// Let pipelines write with an OIDC ID token of their CI (GitHub Actions, Azure
+    /// Pipelines) when its issuer, audience and claims match this rule; repeat for more:
+    /// `issuer=URL,audience=AUD,repository=owner/*,partitions=p1;p2` (claims: repository,
+    /// repository_owner, repository_id, repository_owner_id, ref, environment, workflow_ref,
+    /// job_workflow_ref, event_name, sub, project, claim.NAME; `*` is any run of characters).
+    #[arg(long = "oidc-rule", value_name = "RULE")]
+    pub oidc_rule: Vec<String>,
+
+    /// OIDC rules from a JSON file, `{"rules": [{"issuer": ..., "audience": ...,
+    /// "repository": ..., "partitions": [...]}]}`, the keys of --oidc-rule; read at start.
+    #[arg(long = "oidc-rules", env = "SPEKTATE_OIDC_RULES", value_name = "FILE")]
+    pub oidc_rules: Option<PathBuf>,
 
     /// How viewers sign in: `none`; `token` (Authorization: Bearer, a token with scope
     /// read); `header` (a header set by an authenticating proxy in front, see --auth-header).
@@ -50,6 +65,23 @@ pub struct ServeCmd {
 }
 
 impl ServeCmd {
+    /// The OIDC rules of --oidc-rules and --oidc-rule, or none.
+    fn oidc(&self) -> Result<Option<Oidc>> {
+        let mut rules = match &self.oidc_rules {
+            Some(path) => OidcRules::load(path).map_err(|e| flag("--oidc-rules", e))?,
+            None => OidcRules::default(),
+        };
+        for rule in &self.oidc_rule {
+            rules.extend([OidcRule::parse(rule).map_err(|e| flag("--oidc-rule", e))?]);
+        }
+        if rules.is_empty() {
+            return Ok(None);
+        }
+        Oidc::new(rules)
+            .map(Some)
+            .map_err(|e| flag("--oidc-rule", e))
+    }
+
     /// How viewers sign in, checked against where the server listens.
     fn viewers(&self) -> Result<ViewerAuth> {
         let auth = match self.auth.as_str() {
@@ -88,18 +120,39 @@ impl ServeCmd {
     }
 }
 
+/// A dashboard error as an error of `name`, without repeating the field.
+fn flag(name: &str, e: dashboard::Error) -> Error {
+    match e {
+        dashboard::Error::Invalid { reason, .. } => Error::invalid(name, reason),
+        other => Error::invalid(name, other),
+    }
+}
+
 /// Runs `serve` until Ctrl-C or SIGTERM; then finishes the requests in flight.
 pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     let viewers = cmd.viewers()?;
     let format =
         LogFormat::parse(&cmd.log_format).map_err(|e| Error::invalid("--log-format", e))?;
     dashboard::init_logging(format);
+    let oidc = cmd.oidc()?;
     let tokens = match &cmd.tokens {
         Some(path) => Tokens::from_file(path).map_err(|e| Error::invalid("--tokens", e))?,
+        None if oidc.is_some() => Tokens::none(),
         None => {
-            eprintln!("spektate: warning: no --tokens: the write API refuses every write");
+            eprintln!(
+                "spektate: warning: no --tokens and no --oidc-rule: the write API refuses every write"
+            );
             Tokens::none()
         }
+    };
+    let writes = match (&cmd.tokens, &oidc) {
+        (Some(_), Some(o)) => format!(
+            "with a token from --tokens or an OIDC ID token ({} rules)",
+            o.rules().rules.len()
+        ),
+        (None, Some(o)) => format!("with an OIDC ID token ({} rules)", o.rules().rules.len()),
+        (Some(_), None) => "with a token from --tokens".to_string(),
+        (None, None) => "refused (no --tokens)".to_string(),
     };
     let d = &cmd.dashboard;
     let tracker = d
@@ -114,9 +167,11 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     limits.idle_timeout = Duration::from_secs(d.idle_timeout);
     limits.max_connections = usize::try_from(d.max_connections).unwrap_or(usize::MAX);
     let addr = SocketAddr::new(d.bind, d.port);
-    let server = Service::new(board)
-        .accept_writes(tokens)
-        .viewers(viewers)
+    let mut service = Service::new(board).accept_writes(tokens).viewers(viewers);
+    if let Some(oidc) = oidc {
+        service = service.accept_oidc(oidc);
+    }
+    let server = service
         .bind(addr)
         .await
         .map_err(|e| {
@@ -136,11 +191,7 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
         server.url(),
         store.partition_key,
         cmd.auth,
-        if cmd.tokens.is_some() {
-            "with a token from --tokens"
-        } else {
-            "refused (no --tokens)"
-        }
+        writes
     );
     let served = server.run(dashboard::shutdown_signal()).await;
     served.map_err(|e| Error::invalid("serve", e))

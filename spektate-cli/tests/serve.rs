@@ -21,6 +21,16 @@ fn bin() -> Command {
         "SPEKTATE_PARTITION_KEY",
         "SPEKTATE_GITHUB_TOKEN",
         "SPEKTATE_AZDO_TOKEN",
+        "SPEKTATE_OIDC",
+        "SPEKTATE_OIDC_AUDIENCE",
+        "SPEKTATE_OIDC_RULES",
+        "SPEKTATE_OIDC_SERVICE_CONNECTION",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "GITHUB_ACTIONS",
+        "SYSTEM_OIDCREQUESTURI",
+        "SYSTEM_ACCESSTOKEN",
+        "TF_BUILD",
     ] {
         c.env_remove(var);
     }
@@ -40,7 +50,12 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, store: &str, extra: &[&str]) -> Server {
-        let stderr = dir.join(format!("serve-{}.log", extra.len()));
+        Server::start_on(dir, store, 0, extra)
+    }
+
+    /// Starts it on `port` (0: a free one).
+    fn start_on(dir: &Path, store: &str, port: u16, extra: &[&str]) -> Server {
+        let stderr = dir.join(format!("serve-{}-{port}.log", extra.len()));
         let mut child = bin()
             .args([
                 "serve",
@@ -49,7 +64,7 @@ impl Server {
                 "-p",
                 "fabrikam",
                 "--port",
-                "0",
+                &port.to_string(),
                 "--refresh",
                 "1",
             ])
@@ -565,4 +580,217 @@ fn every_documented_record_line_works_through_a_server() {
     assert!(!ids(&served).is_empty());
     let (status, _) = server.stop();
     assert!(status.success());
+}
+
+/// The first YAML block of a pipeline document's OIDC section: the block, and its
+/// `SPEKTATE_*` variables.
+fn oidc_block(markdown: &str) -> (String, Vec<(String, String)>) {
+    let at = markdown
+        .find("with no secret at all (OIDC)")
+        .expect("the document has an OIDC section");
+    let section = &markdown[at..];
+    let start = section.find("```yaml").expect("a YAML block") + "```yaml".len();
+    let block = &section[start..];
+    let block = block[..block.find("```").unwrap()].to_string();
+    let vars = block
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.trim().split_once(':')?;
+            k.starts_with("SPEKTATE_")
+                .then(|| (k.to_string(), v.trim().to_string()))
+        })
+        .collect();
+    (block, vars)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn pipelines_record_through_the_server_with_their_ci_id_token_and_no_secret() {
+    use spektate_dashboard::oidc::testkit::Issuer;
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let issuer = runtime.block_on(Issuer::start());
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+
+    // What the documents tell each CI to set: no secret, an ID token instead.
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/pipelines");
+    let doc_env = |doc: &str| {
+        let markdown = std::fs::read_to_string(docs.join(doc)).unwrap();
+        let (block, vars) = oidc_block(&markdown);
+        assert!(!block.contains("SPEKTATE_TOKEN"), "{doc}: {block}");
+        let names: Vec<&str> = vars.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["SPEKTATE_SERVER", "SPEKTATE_OIDC", "SPEKTATE_PARTITION_KEY"],
+            "{doc}"
+        );
+        (block, vars)
+    };
+    let (github_block, github_vars) = doc_env("github-actions.md");
+    assert!(github_block.contains("id-token: write"), "{github_block}");
+    let (azure_block, azure_vars) = doc_env("azure-pipelines.md");
+    assert!(
+        azure_block.contains("SYSTEM_ACCESSTOKEN: $(System.AccessToken)"),
+        "{azure_block}"
+    );
+
+    // The two CIs' token endpoints, handing out tokens the local issuer signed.
+    let fabrikam = issuer.sign(&issuer.github_claims("fabrikam/frontend", &url));
+    let contoso = issuer.sign(&issuer.github_claims("contoso/frontend", &url));
+    let azure = issuer.sign(&issuer.azure_claims("fabrikam", "hello-bedrock", "frontend-ci"));
+    runtime.block_on(async {
+        for (request_token, id_token) in [("gh-fabrikam", &fabrikam), ("gh-contoso", &contoso)] {
+            Mock::given(method("GET"))
+                .and(path("/github/token"))
+                .and(query_param("audience", url.as_str()))
+                .and(header(
+                    "authorization",
+                    format!("Bearer {request_token}").as_str(),
+                ))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_json(serde_json::json!({"count": 1, "value": id_token})),
+                )
+                .mount(issuer.server())
+                .await;
+        }
+        Mock::given(method("POST"))
+            .and(path("/azure/oidctoken"))
+            .and(query_param("api-version", "7.1-preview.1"))
+            .and(header("authorization", "Bearer system-access-token"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"oidcToken": azure})),
+            )
+            .mount(issuer.server())
+            .await;
+    });
+
+    let served = format!("sqlite:{}", dir.path().join("served.db").display());
+    let local = format!("sqlite:{}", dir.path().join("local.db").display());
+    let github_rule = format!(
+        "issuer={},audience={url},repository_owner=fabrikam,ref=refs/heads/main,partitions=fabrikam",
+        issuer.url()
+    );
+    let azure_rule = format!(
+        "issuer={},audience=api://AzureADTokenExchange,project=hello-bedrock,partitions=fabrikam",
+        issuer.url()
+    );
+    let server = Server::start_on(
+        dir.path(),
+        &served,
+        port,
+        &["--oidc-rule", &github_rule, "--oidc-rule", &azure_rule],
+    );
+    assert_eq!(server.url, url);
+
+    let in_ci = |vars: &[(String, String)], ci: &[(&str, String)], args: &[&str]| {
+        let mut c = bin();
+        c.arg("record").args(args);
+        for (k, v) in vars {
+            let v = if k == "SPEKTATE_SERVER" { &url } else { v };
+            c.env(k, v);
+        }
+        c.envs(ci.iter().map(|(k, v)| (*k, v.as_str())));
+        c.env("SPEKTATE_STORE", "sqlite:/nonexistent/never-opened.db");
+        c.output().unwrap()
+    };
+    let github = |request_token: &str| {
+        vec![
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                format!("{}/github/token?api-version=2.0", issuer.url()),
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token.to_string()),
+            ("GITHUB_ACTIONS", "true".to_string()),
+        ]
+    };
+    let azure_ci = vec![
+        (
+            "SYSTEM_OIDCREQUESTURI",
+            format!("{}/azure/oidctoken", issuer.url()),
+        ),
+        ("SYSTEM_ACCESSTOKEN", "system-access-token".to_string()),
+        ("TF_BUILD", "True".to_string()),
+    ];
+
+    // The journey, its steps taken in turn by a GitHub Actions job and an Azure Pipelines
+    // job: the same output as a local record, and the same deployments.
+    for (i, args) in JOURNEY.iter().enumerate() {
+        let remote = if i % 2 == 0 {
+            in_ci(&github_vars, &github("gh-fabrikam"), args)
+        } else {
+            in_ci(&azure_vars, &azure_ci, args)
+        };
+        let here = record(&Target::Store(local.clone()), args);
+        assert!(
+            remote.status.success(),
+            "{args:?}: {}",
+            text(&remote.stderr)
+        );
+        assert!(here.status.success(), "{args:?}: {}", text(&here.stderr));
+        assert_eq!(text(&remote.stdout), text(&here.stdout), "{args:?}");
+    }
+    let seen = |store: &str| deployments(store).iter().map(recorded).collect::<Vec<_>>();
+    assert_eq!(seen(&served), seen(&local));
+    assert!(!seen(&served).is_empty());
+
+    // Another owner's repository is refused, and so is a job without id-token: write;
+    // neither writes, and no token is printed.
+    let before = seen(&served);
+    let image = [
+        "--p1",
+        "9999",
+        "--image-tag",
+        "frontend-9999",
+        "--commit-id",
+        "abcdef123456",
+        "--service",
+        "contoso/frontend",
+    ];
+    let refused = in_ci(&github_vars, &github("gh-contoso"), &image);
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("HTTP 403") && said.contains("matches no OIDC rule"),
+        "{said}"
+    );
+    for secret in [&fabrikam, &contoso, &azure] {
+        assert!(!said.contains(secret.as_str()), "a token in {said}");
+    }
+    assert!(!said.contains("gh-contoso"), "{said}");
+    let no_permission = in_ci(
+        &github_vars,
+        &[("GITHUB_ACTIONS", "true".to_string())],
+        &image,
+    );
+    assert!(!no_permission.status.success());
+    assert!(
+        text(&no_permission.stderr).contains("permissions: id-token: write"),
+        "{}",
+        text(&no_permission.stderr)
+    );
+    assert_eq!(seen(&served), before);
+    // The same record with the owner's token is written: the refusals were the token's.
+    let written = in_ci(&github_vars, &github("gh-fabrikam"), &image);
+    assert!(written.status.success(), "{}", text(&written.stderr));
+    assert_eq!(seen(&served).len(), before.len() + 1);
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    for secret in [&fabrikam, &contoso, &azure] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a token in the server's log"
+        );
+    }
 }

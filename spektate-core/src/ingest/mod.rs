@@ -25,6 +25,8 @@
 #[cfg(feature = "http")]
 pub mod client;
 mod fields;
+#[cfg(feature = "http")]
+pub mod oidc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
