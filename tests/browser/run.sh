@@ -10,8 +10,10 @@
 #     whose service name is markup;
 #   - the `hostile` example: the dashboard mounted at /spektate over a provider whose every
 #     text is markup;
-#   - `fabrikam --serve`: the scenario played live while the page is open.
-# Runs the node test and always stops the servers. Screenshots go to target/dashboard*.png.
+#   - `fabrikam --serve`: the scenario played live while the page is open;
+#   - `spektate serve --auth header` over the Fabrikam store, whose viewers are named by a
+#     header an authenticating proxy would set (the test's browser context sets it).
+# Runs the node tests and always stops the servers. Screenshots go to target/dashboard*.png.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -100,12 +102,13 @@ say "starting the servers"
 SPEKTATE_URL="$(start dashboard "$spektate" dashboard --port 0 --bind 127.0.0.1 --refresh 2)"
 HOSTILE_URL="$(start hostile "$hostile" --port 0)"
 FABRIKAM_URL="$(start fabrikam bash -c "cd '$work' && exec '$fabrikam' --serve --port 0 --pace 2")"
+SERVE_URL="$(start serve "$spektate" serve --auth header --port 0 --bind 127.0.0.1 --refresh 2)"
 SPEKTATE_PID="$(cat "$work/dashboard.pid")"
-export SPEKTATE_URL SPEKTATE_PID HOSTILE_URL FABRIKAM_URL CHROMIUM="$chromium"
+export SPEKTATE_URL SPEKTATE_PID HOSTILE_URL FABRIKAM_URL SERVE_URL CHROMIUM="$chromium"
 export SCREENSHOT_DIR="$target" BROWSER_PROFILE="$work/profile"
-say "spektate dashboard: $SPEKTATE_URL  hostile: $HOSTILE_URL  fabrikam --serve: $FABRIKAM_URL"
+say "spektate dashboard: $SPEKTATE_URL  hostile: $HOSTILE_URL  fabrikam --serve: $FABRIKAM_URL  serve --auth header: $SERVE_URL"
 
 say "running the browser test"
 cd "$here"
-node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs
-say "screenshots: $target/dashboard.png, dashboard-live.png, dashboard-filtered.png, dashboard-offline.png"
+node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs signin.test.mjs
+say "screenshots: $target/dashboard.png, dashboard-live.png, dashboard-filtered.png, dashboard-offline.png, dashboard-signed-in.png"
