@@ -2,7 +2,8 @@
 //! nothing again.
 //!
 //! Scope: a bounded cache in this process's memory ([`CAPACITY`] keys, each kept for
-//! [`KEEP_FOR`]), per token and partition and route. A key is held while its first request
+//! [`KEEP_FOR`]), per writer (a token, or an OIDC ID token's issuer and subject) and
+//! partition and route. A key is held while its first request
 //! runs, so a retry that arrives meanwhile waits for that answer instead of writing too.
 //! Only successful answers are kept: a request that failed is tried again by its retry.
 //! Beyond the cache (another replica, a restart, an evicted key), the linking rules are
@@ -28,6 +29,7 @@ pub const MAX_KEY_LEN: usize = 255;
 /// another route, is another write.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Scope {
+    /// The writer: a token's id, or `oidc <issuer> <subject>`.
     pub(crate) token: String,
     pub(crate) partition: String,
     pub(crate) route: &'static str,

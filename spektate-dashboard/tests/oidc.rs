@@ -328,6 +328,46 @@ async fn an_issuer_that_cannot_be_reached_is_a_503_to_retry_and_writes_nothing()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_of_a_discovery_document_naming_another_issuer_are_not_used() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    // An issuer whose discovery document points at the keys of another issuer.
+    let signer = Issuer::start().await;
+    let impostor = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/.well-known/openid-configuration"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": signer.url(),
+            "jwks_uri": format!("{}/.well-known/jwks", signer.url())
+        })))
+        .mount(&impostor)
+        .await;
+    let rule = OidcRule::parse(&format!(
+        "issuer={},audience={AUDIENCE},repository=fabrikam/*,partitions={PARTITION}",
+        impostor.uri()
+    ))
+    .unwrap();
+    let server = start_with(ViewerAuth::None, Some(oidc(vec![rule]))).await;
+    let claims = with(
+        &signer.github_claims("fabrikam/frontend", AUDIENCE),
+        json!({"iss": impostor.uri()}),
+    );
+    let (status, body, _) = sync(&server, &signer.sign(&claims), "").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("names another issuer"),
+        "{body}"
+    );
+    assert_eq!(signer.jwks_fetches().await, 0);
+    assert_eq!(server.store.writes(), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_document_names_id_tokens_when_the_server_takes_them() {
     let issuer = Issuer::start().await;
     let server = start_with(ViewerAuth::None, Some(oidc(vec![github_rule(&issuer)]))).await;
