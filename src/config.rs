@@ -95,12 +95,15 @@ fn given(value: Option<&str>) -> Option<&str> {
 /// Where records are kept.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct StoreSettings {
-    /// `sqlite:PATH` or a plain path (the embedded SQLite store), (feature `azdo`)
-    /// `azure-table:CONNECTION_STRING` with [`Self::table_name`], or (feature `postgres`) a
-    /// `postgres://` or `postgresql://` URL.
+    /// `sqlite:PATH` or a plain path (the embedded SQLite store); (feature `azdo`) an Azure
+    /// table: `azure-table:CONNECTION_STRING` (with an account key or a
+    /// `SharedAccessSignature`), `azure-table:ACCOUNT/TABLE`, or
+    /// `azure-table:https://ACCOUNT.table.core.windows.net/TABLE`, the last two optionally
+    /// followed by `?` and a SAS, the table optional when [`Self::table_name`] names it; or
+    /// (feature `postgres`) a `postgres://` or `postgresql://` URL.
     pub store: String,
-    /// An Azure Storage account: with [`Self::access_key`] and [`Self::table_name`], the Azure
-    /// table store, whatever [`Self::store`] says.
+    /// An Azure Storage account: with a credential and [`Self::table_name`], the Azure table
+    /// store, whatever [`Self::store`] says.
     pub account: Option<String>,
     /// The account's key (base64).
     pub access_key: Option<String>,
@@ -109,6 +112,13 @@ pub struct StoreSettings {
     /// The table endpoint, for Azurite or another cloud (default
     /// `https://ACCOUNT.table.core.windows.net`).
     pub table_endpoint: Option<String>,
+    /// A shared access signature (`sv=...&sig=...`) for the Azure table, instead of the key.
+    pub table_sas: Option<String>,
+    /// How the Azure table store authorizes: `key`, `sas`, or a Microsoft Entra ID token
+    /// from the environment: `entra` (workload identity when `AZURE_FEDERATED_TOKEN_FILE` is
+    /// set, else a managed identity), `managed-identity`, `workload-identity`. By default,
+    /// the credential given.
+    pub table_auth: Option<String>,
 }
 
 impl fmt::Debug for StoreSettings {
@@ -133,6 +143,8 @@ impl fmt::Debug for StoreSettings {
             .field("access_key", &self.access_key.as_ref().map(|_| "***"))
             .field("table_name", &self.table_name)
             .field("table_endpoint", &self.table_endpoint)
+            .field("table_sas", &self.table_sas.as_ref().map(|_| "***"))
+            .field("table_auth", &self.table_auth)
             .finish()
     }
 }
@@ -170,6 +182,8 @@ fn looks_like_connection_string(spec: &str) -> bool {
         "defaultendpointsprotocol=",
         "usedevelopmentstorage=",
         "tableendpoint=",
+        // A SAS (`?sv=...&sig=...`) pasted without its kind.
+        "sig=",
     ]
     .iter()
     .any(|k| lower.contains(k))
@@ -187,9 +201,12 @@ impl StoreSettings {
     fn kinds() -> &'static str {
         match (cfg!(feature = "azdo"), cfg!(feature = "postgres")) {
             (true, true) => {
-                "sqlite:PATH, azure-table:<connection string> or postgres://USER@HOST/DATABASE"
+                "sqlite:PATH, azure-table:ACCOUNT/TABLE, azure-table:<connection string> or \
+                 postgres://USER@HOST/DATABASE"
             }
-            (true, false) => "sqlite:PATH or azure-table:<connection string>",
+            (true, false) => {
+                "sqlite:PATH, azure-table:ACCOUNT/TABLE or azure-table:<connection string>"
+            }
             (false, true) => "sqlite:PATH or postgres://USER@HOST/DATABASE",
             (false, false) => "sqlite:PATH",
         }
@@ -214,9 +231,9 @@ impl StoreSettings {
         if !azure_table && looks_like_connection_string(spec) {
             return Err(Error::invalid(
                 names.store,
-                "looks like an Azure Storage connection string (it has AccountKey=, \
-                 SharedAccessSignature= or AccountName=) and is not a store: write it as \
-                 azure-table:<connection string>, with the table name",
+                "looks like an Azure Storage connection string or SAS (it has AccountKey=, \
+                 SharedAccessSignature=, AccountName= or a signature) and is not a store: \
+                 write it as azure-table:<connection string> or azure-table:ACCOUNT/TABLE?<SAS>",
             ));
         }
         if is_postgres_url(spec) {
@@ -280,28 +297,58 @@ impl StoreSettings {
         }
     }
 
-    /// The Azure table store of the account and key, or of a connection string; both need
-    /// the table name, and the table endpoint overrides the endpoint.
+    /// The Azure table store of the account (`-n`) or of the spec after `azure-table:` (a
+    /// connection string, `ACCOUNT/TABLE` or a table URL, with an optional `?SAS`); the
+    /// table endpoint overrides the endpoint. Errors never show a key or signature.
     #[cfg(feature = "azdo")]
     fn azure_table(
         &self,
         names: &Names,
-        connection_string: Option<&str>,
+        spec: Option<&str>,
     ) -> Result<crate::azdo::AzureTableStore> {
         use crate::azdo::{AzureTableStore, TableAccount};
-        use spektate_core::http::Secret;
 
-        let mut account = match (connection_string, given(self.account.as_deref())) {
-            (Some(cs), _) => TableAccount::from_connection_string(cs)?,
-            (None, Some(name)) => {
-                let key = given(self.access_key.as_deref()).ok_or_else(|| {
-                    Error::invalid(
-                        names.access_key,
-                        format!("is missing; the account {} needs its key", names.account),
-                    )
-                })?;
-                TableAccount::new(name, Secret::new(key))?
+        let spec = spec.map(str::trim).filter(|s| !s.is_empty());
+        let (mut account, spec_table) = match (spec, given(self.account.as_deref())) {
+            (Some(cs), _) if is_connection_string(cs) => {
+                if given(self.table_sas.as_deref()).is_some()
+                    || given(self.table_auth.as_deref()).is_some_and(|a| a != "key" && a != "sas")
+                {
+                    return Err(Error::invalid(
+                        names.store,
+                        "an azure-table connection string holds its own credential; give no \
+                         other SAS or Entra ID setting with it",
+                    ));
+                }
+                (TableAccount::from_connection_string(cs)?, None)
             }
+            (Some(spec), _) => {
+                let place = TablePlace::parse(spec, names)?;
+                let credential = self.table_credential(names, place.sas.as_deref())?;
+                let account = match &place.endpoint {
+                    Some(endpoint) => credential
+                        .account(&place.account)?
+                        .with_endpoint(endpoint)?,
+                    None => credential.account(&place.account)?,
+                };
+                (account, place.table)
+            }
+            (None, Some(name)) => (
+                self.table_credential(names, None)
+                    .map_err(|e| match e {
+                        Error::Invalid { field, .. } if field == names.store => Error::invalid(
+                            names.access_key,
+                            format!(
+                                "is missing; the account {} needs its key, a SAS, or \
+                                 Microsoft Entra ID (table auth entra)",
+                                names.account
+                            ),
+                        ),
+                        other => other,
+                    })?
+                    .account(name)?,
+                None,
+            ),
             (None, None) => {
                 return Err(Error::invalid(names.account, "is missing"));
             }
@@ -309,13 +356,224 @@ impl StoreSettings {
         if let Some(endpoint) = given(self.table_endpoint.as_deref()) {
             account = account.with_endpoint(endpoint)?;
         }
-        let table = given(self.table_name.as_deref()).ok_or_else(|| {
+        let table = match (spec_table, given(self.table_name.as_deref())) {
+            (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => {
+                return Err(Error::invalid(
+                    names.table_name,
+                    format!(
+                        "is '{b}', and {} names the table '{a}'; give one",
+                        names.store
+                    ),
+                ));
+            }
+            (Some(t), _) => t,
+            (None, Some(t)) => t.to_string(),
+            (None, None) => {
+                return Err(Error::invalid(
+                    names.table_name,
+                    "is missing; an Azure table store needs a table name",
+                ));
+            }
+        };
+        AzureTableStore::new(account, &table)
+    }
+
+    /// The one credential of an Azure table given by name, SAS (in the spec or the
+    /// setting), key or Entra ID: more than one, or none, is an error naming them.
+    #[cfg(feature = "azdo")]
+    fn table_credential(
+        &self,
+        names: &Names,
+        spec_sas: Option<&str>,
+    ) -> Result<TableCredentialSetting> {
+        use crate::azdo::EntraKind;
+        use spektate_core::http::Secret;
+
+        let sas = match (spec_sas, given(self.table_sas.as_deref())) {
+            (Some(a), Some(b)) if a.trim_start_matches('?') != b.trim_start_matches('?') => {
+                return Err(Error::invalid(
+                    names.store,
+                    "has a SAS after '?', and another SAS is set; give one (neither is shown)",
+                ));
+            }
+            (Some(a), _) => Some(a),
+            (None, b) => b,
+        };
+        let key = given(self.access_key.as_deref());
+        let auth = given(self.table_auth.as_deref()).map(str::to_ascii_lowercase);
+        let both = || {
             Error::invalid(
-                names.table_name,
-                "is missing; an Azure table store needs a table name",
+                names.access_key,
+                "is given, and so is a SAS; an Azure table store takes one credential",
             )
-        })?;
-        AzureTableStore::new(account, table)
+        };
+        match auth.as_deref() {
+            None | Some("key") | Some("sas") => {}
+            Some(word) => {
+                let kind = EntraKind::parse(word).ok_or_else(|| {
+                    Error::invalid(
+                        "table auth",
+                        format!(
+                            "'{word}' is not one of key, sas, entra, managed-identity, \
+                             workload-identity"
+                        ),
+                    )
+                })?;
+                if key.is_some() || sas.is_some() {
+                    return Err(Error::invalid(
+                        "table auth",
+                        format!(
+                            "is {word} (Microsoft Entra ID), and {} is given; give one credential",
+                            if key.is_some() {
+                                names.access_key
+                            } else {
+                                "a SAS"
+                            }
+                        ),
+                    ));
+                }
+                return Ok(TableCredentialSetting::Entra(kind));
+            }
+        }
+        match (key, sas, auth.as_deref()) {
+            (Some(_), Some(_), _) => Err(both()),
+            (Some(k), None, None | Some("key")) => Ok(TableCredentialSetting::Key(Secret::new(k))),
+            (None, Some(s), None | Some("sas")) => Ok(TableCredentialSetting::Sas(Secret::new(s))),
+            (_, _, Some(want)) => Err(Error::invalid(
+                "table auth",
+                format!(
+                    "is {want}, and no {} is given",
+                    if want == "key" {
+                        names.access_key
+                    } else {
+                        "SAS"
+                    }
+                ),
+            )),
+            (None, None, None) => Err(Error::invalid(
+                names.store,
+                format!(
+                    "names an Azure table without a credential: give {}, a SAS (after '?' in \
+                     the store, or as the table SAS setting), or Microsoft Entra ID (table \
+                     auth entra)",
+                    names.access_key
+                ),
+            )),
+        }
+    }
+}
+
+/// The credential an Azure table store was given.
+#[cfg(feature = "azdo")]
+enum TableCredentialSetting {
+    Key(spektate_core::http::Secret),
+    Sas(spektate_core::http::Secret),
+    Entra(crate::azdo::EntraKind),
+}
+
+#[cfg(feature = "azdo")]
+impl TableCredentialSetting {
+    fn account(&self, name: &str) -> Result<crate::azdo::TableAccount> {
+        use crate::azdo::{EntraCredential, TableAccount};
+        match self {
+            TableCredentialSetting::Key(key) => TableAccount::new(name, key.clone()),
+            TableCredentialSetting::Sas(sas) => TableAccount::with_sas(name, sas),
+            TableCredentialSetting::Entra(kind) => {
+                TableAccount::with_entra(name, EntraCredential::from_env(*kind)?)
+            }
+        }
+    }
+}
+
+/// Whether an `azure-table:` spec is a connection string (`Key=value;...`), not a place
+/// (`ACCOUNT/TABLE?SAS`, a table URL): it has a `=` before any `?`.
+#[cfg(feature = "azdo")]
+fn is_connection_string(spec: &str) -> bool {
+    spec.split('?').next().is_some_and(|p| p.contains('='))
+}
+
+/// Where an `azure-table:` spec that is not a connection string points: `ACCOUNT[/TABLE]`
+/// or `http(s)://ENDPOINT[/TABLE]`, each with an optional `?SAS`.
+#[cfg(feature = "azdo")]
+struct TablePlace {
+    account: String,
+    endpoint: Option<String>,
+    table: Option<String>,
+    sas: Option<String>,
+}
+
+#[cfg(feature = "azdo")]
+impl TablePlace {
+    fn parse(spec: &str, names: &Names) -> Result<TablePlace> {
+        let (place, sas) = match spec.split_once('?') {
+            Some((p, q)) => (
+                p.trim(),
+                Some(q.trim().to_string()).filter(|q| !q.is_empty()),
+            ),
+            None => (spec.trim(), None),
+        };
+        let unusable = || {
+            Error::invalid(
+                names.store,
+                format!(
+                    "azure-table:{place} is not ACCOUNT/TABLE, an https:// table URL or a \
+                     connection string"
+                ),
+            )
+        };
+        let segments = |path: &str| -> Vec<String> {
+            path.split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        if let Some((scheme, rest)) = place.split_once("://") {
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let bare_host = host.split(':').next().unwrap_or_default();
+            let path_style = bare_host.parse::<std::net::IpAddr>().is_ok()
+                || bare_host.eq_ignore_ascii_case("localhost")
+                || bare_host.starts_with('[');
+            let parts = segments(path);
+            let (account, table, endpoint) = if path_style {
+                // http://127.0.0.1:10002/devstoreaccount1[/TABLE]
+                let account = parts.first().cloned().ok_or_else(unusable)?;
+                let endpoint = format!("{scheme}://{host}/{account}");
+                (account, parts.get(1).cloned(), endpoint)
+            } else {
+                // https://ACCOUNT.table.core.windows.net[/TABLE]
+                let account = bare_host.split('.').next().unwrap_or_default().to_string();
+                (
+                    account,
+                    parts.first().cloned(),
+                    format!("{scheme}://{host}"),
+                )
+            };
+            if parts.len() > usize::from(path_style) + 1 {
+                return Err(unusable());
+            }
+            return Ok(TablePlace {
+                account: account.to_ascii_lowercase(),
+                endpoint: Some(endpoint),
+                table,
+                sas,
+            });
+        }
+        let parts = segments(place);
+        match parts.as_slice() {
+            [account] => Ok(TablePlace {
+                account: account.clone(),
+                endpoint: None,
+                table: None,
+                sas,
+            }),
+            [account, table] => Ok(TablePlace {
+                account: account.clone(),
+                endpoint: None,
+                table: Some(table.clone()),
+                sas,
+            }),
+            _ => Err(unusable()),
+        }
     }
 }
 
@@ -373,6 +631,75 @@ pub struct GitHubSettings {
     pub token: Option<String>,
     /// What a bare recorded run id names: a workflow run (the default) or a job.
     pub bare_ids: crate::github::IdKind,
+    /// A GitHub App whose installation tokens read the repositories, instead of a token.
+    pub app: Option<GitHubAppSettings>,
+}
+
+/// A GitHub App: its id and private key, and optionally the one installation to use.
+#[cfg(feature = "github")]
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct GitHubAppSettings {
+    /// The app id (or its client id).
+    pub app_id: String,
+    /// The private key in PEM, as GitHub gives it.
+    pub private_key: Option<String>,
+    /// A file holding the private key, when it is not given itself.
+    pub private_key_file: Option<String>,
+    /// The installation to use for every repository; by default each owner's is looked up.
+    pub installation_id: Option<String>,
+}
+
+#[cfg(feature = "github")]
+impl fmt::Debug for GitHubAppSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitHubAppSettings")
+            .field("app_id", &self.app_id)
+            .field("private_key", &self.private_key.as_ref().map(|_| "***"))
+            .field("private_key_file", &self.private_key_file)
+            .field("installation_id", &self.installation_id)
+            .finish()
+    }
+}
+
+#[cfg(feature = "github")]
+impl GitHubAppSettings {
+    /// The app, its key read and checked. Errors name the setting, never the key.
+    pub fn app(&self) -> Result<crate::github::GitHubApp> {
+        use crate::github::GitHubApp;
+        let app = match (
+            given(self.private_key.as_deref()),
+            given(self.private_key_file.as_deref()),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "GitHub App private key",
+                    "is given both itself and as a file; give one",
+                ));
+            }
+            (Some(pem), None) => {
+                GitHubApp::new(&self.app_id, &spektate_core::http::Secret::new(pem))?
+            }
+            (None, Some(file)) => GitHubApp::from_key_file(&self.app_id, file)?,
+            (None, None) => {
+                return Err(Error::invalid(
+                    "GitHub App private key",
+                    format!(
+                        "is missing; the app {} needs its private key",
+                        self.app_id.trim()
+                    ),
+                ));
+            }
+        };
+        match given(self.installation_id.as_deref()) {
+            None => Ok(app),
+            Some(id) => id.parse::<u64>().map(|n| app.installation(n)).map_err(|_| {
+                Error::invalid(
+                    "GitHub App installation",
+                    format!("'{id}' is not an installation id (a number)"),
+                )
+            }),
+        }
+    }
 }
 
 #[cfg(feature = "github")]
@@ -382,6 +709,7 @@ impl fmt::Debug for GitHubSettings {
             .field("api_url", &self.api_url)
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("bare_ids", &self.bare_ids)
+            .field("app", &self.app)
             .finish()
     }
 }
@@ -394,6 +722,9 @@ impl GitHubSettings {
             crate::github::GitHub::builder().maybe_token(secret(self.token.as_deref()));
         if let Some(url) = given(self.api_url.as_deref()) {
             builder = builder.api_url(url);
+        }
+        if let Some(app) = &self.app {
+            builder = builder.app(app.app()?);
         }
         builder.build().map_err(url_error(names.github_url))
     }
@@ -590,6 +921,15 @@ mod tests {
 
     const NAMES: Names = Names::FLAGS;
 
+    impl StoreSettings {
+        fn with_table(self, table: &str) -> Self {
+            StoreSettings {
+                table_name: Some(table.into()),
+                ..self
+            }
+        }
+    }
+
     fn err<T>(r: Result<T>) -> String {
         match r {
             Ok(_) => panic!("expected an error"),
@@ -638,6 +978,7 @@ mod tests {
                 "TableEndpoint=https://fabrikam.table.core.windows.net/;SharedAccessSignature={sas}"
             ),
             format!("sqlite:AccountName=fabrikam;AccountKey={key}"),
+            format!("fabrikam/deployments?{sas}"),
         ] {
             let in_dir = dir.path().join(&spec).display().to_string();
             for given in [spec.clone(), in_dir] {
@@ -744,6 +1085,133 @@ mod tests {
             store.describe()
         );
         assert!(!format!("{by_account:?}").contains(key));
+    }
+
+    #[cfg(feature = "azdo")]
+    #[test]
+    fn azure_tables_by_account_url_or_connection_string_with_one_credential() {
+        let sas = "sv=2019-02-02&tn=deployments&sp=raud&se=2031-01-01T00%3A00%3A00Z&sig=c2lnLXNlY3JldA%3D%3D";
+        let key = "bm90LWEta2V5";
+        let open = |s: &StoreSettings| s.open(&NAMES, Access::Read).map(|st| st.describe());
+        let spec = |store: String| StoreSettings::spec(store);
+        let cases = [
+            (
+                spec(format!("azure-table:fabrikam/deployments?{sas}")),
+                "azure-table:https://fabrikam.table.core.windows.net/deployments",
+            ),
+            (
+                spec(format!(
+                    "azure-table:https://fabrikam.table.core.chinacloudapi.cn/deployments?{sas}"
+                )),
+                "azure-table:https://fabrikam.table.core.chinacloudapi.cn/deployments",
+            ),
+            (
+                spec(format!(
+                    "azure-table:http://127.0.0.1:10002/devstoreaccount1/deployments?{sas}"
+                )),
+                "azure-table:http://127.0.0.1:10002/devstoreaccount1/deployments",
+            ),
+            (
+                StoreSettings {
+                    table_sas: Some(sas.into()),
+                    table_name: Some("deployments".into()),
+                    ..spec("azure-table:fabrikam".into())
+                },
+                "azure-table:https://fabrikam.table.core.windows.net/deployments",
+            ),
+            (
+                spec(format!(
+                    "azure-table:TableEndpoint=https://fabrikam.table.core.windows.net;SharedAccessSignature={sas}"
+                ))
+                .with_table("deployments"),
+                "azure-table:https://fabrikam.table.core.windows.net/deployments",
+            ),
+            (
+                StoreSettings {
+                    account: Some("fabrikam".into()),
+                    table_name: Some("deployments".into()),
+                    table_auth: Some("managed-identity".into()),
+                    ..StoreSettings::default()
+                },
+                "azure-table:https://fabrikam.table.core.windows.net/deployments",
+            ),
+            (
+                StoreSettings {
+                    access_key: Some(key.into()),
+                    table_endpoint: Some("http://127.0.0.1:10002/fabrikam".into()),
+                    ..spec("azure-table:fabrikam/deployments".into())
+                },
+                "azure-table:http://127.0.0.1:10002/fabrikam/deployments",
+            ),
+        ];
+        for (settings, described) in cases {
+            assert_eq!(open(&settings).unwrap(), described, "{settings:?}");
+            let shown = format!("{settings:?}");
+            assert!(
+                !shown.contains("c2lnLXNlY3JldA") && !shown.contains(key),
+                "{shown}"
+            );
+        }
+        let refused = [
+            (
+                StoreSettings {
+                    access_key: Some(key.into()),
+                    ..spec(format!("azure-table:fabrikam/deployments?{sas}"))
+                },
+                "takes one credential",
+            ),
+            (
+                StoreSettings {
+                    table_auth: Some("entra".into()),
+                    ..spec(format!("azure-table:fabrikam/deployments?{sas}"))
+                },
+                "give one credential",
+            ),
+            (
+                StoreSettings {
+                    table_auth: Some("kerberos".into()),
+                    ..spec("azure-table:fabrikam/deployments".into())
+                },
+                "'kerberos' is not one of key, sas, entra",
+            ),
+            (
+                StoreSettings {
+                    table_auth: Some("key".into()),
+                    ..spec(format!("azure-table:fabrikam/deployments?{sas}"))
+                },
+                "is key, and no --access-key is given",
+            ),
+            (
+                StoreSettings {
+                    table_sas: Some("sv=2019-02-02&sig=b3RoZXI%3D".into()),
+                    ..spec(format!("azure-table:fabrikam/deployments?{sas}"))
+                },
+                "another SAS is set; give one",
+            ),
+            (
+                StoreSettings {
+                    table_sas: Some(sas.into()),
+                    ..spec(format!(
+                        "azure-table:DefaultEndpointsProtocol=https;AccountName=fabrikam;AccountKey={key}"
+                    ))
+                    .with_table("deployments")
+                },
+                "holds its own credential",
+            ),
+            (
+                spec(format!("azure-table:fabrikam/a/b?{sas}")),
+                "azure-table:fabrikam/a/b is not ACCOUNT/TABLE",
+            ),
+            (
+                spec("azure-table:fabrikam/deployments".into()),
+                "without a credential: give --access-key",
+            ),
+        ];
+        for (settings, expected) in refused {
+            let e = err(open(&settings));
+            assert!(e.contains(expected), "{settings:?}: {e}");
+            assert!(!e.contains("c2lnLXNlY3JldA") && !e.contains(key), "{e}");
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use clap::Args;
 use spektate::Result;
-use spektate::config::{AzureDevOpsSettings, GitHubSettings, Names, ProviderSettings};
+use spektate::config::{
+    AzureDevOpsSettings, GitHubAppSettings, GitHubSettings, Names, ProviderSettings,
+};
 use spektate::github::IdKind;
 
 /// Provider flags of `get` and `dashboard`.
@@ -21,10 +23,26 @@ pub struct ProviderArgs {
     pub source_repo: Option<String>,
 
     /// Read GitHub Actions runs and GitHub repositories. On by itself when SPEKTATE_GITHUB_TOKEN
-    /// (the token, read from the environment only) or --github-url is set; without a token
-    /// only public repositories are read, at 60 requests an hour.
+    /// (the token, read from the environment only), --github-app-id or --github-url is set;
+    /// without a credential only public repositories are read, at 60 requests an hour.
     #[arg(long)]
     pub github: bool,
+
+    /// Read GitHub as this GitHub App (its id or client id) instead of with a token: its
+    /// private key is SPEKTATE_GITHUB_APP_KEY (read from the environment only) or
+    /// --github-app-key-file; each repository owner's installation is looked up, unless
+    /// --github-app-installation names one.
+    #[arg(long, env = "SPEKTATE_GITHUB_APP_ID", value_name = "APP_ID")]
+    pub github_app_id: Option<String>,
+
+    /// The GitHub App's private key, a PEM file as GitHub gives it.
+    #[arg(long, env = "SPEKTATE_GITHUB_APP_KEY_FILE", value_name = "FILE")]
+    pub github_app_key_file: Option<String>,
+
+    /// The installation of the GitHub App to use for every repository (default: the
+    /// installation on each repository's owner).
+    #[arg(long, env = "SPEKTATE_GITHUB_APP_INSTALLATION_ID", value_name = "ID")]
+    pub github_app_installation: Option<String>,
 
     /// GitHub Enterprise Server: `https://HOST` or its API URL `https://HOST/api/v3`.
     #[arg(long, env = "SPEKTATE_GITHUB_URL", value_name = "URL")]
@@ -74,7 +92,34 @@ impl ProviderArgs {
 
     /// Builds the providers the flags name.
     pub fn build(&self) -> Result<Providers> {
+        self.check_github_app()?;
         self.settings().build(&Names::FLAGS)
+    }
+
+    /// A GitHub App key or installation given without the app id is a mistake, not a token.
+    fn check_github_app(&self) -> Result<()> {
+        let app_id = self
+            .github_app_id
+            .as_deref()
+            .is_some_and(|a| !a.trim().is_empty());
+        let stray = [
+            (
+                "SPEKTATE_GITHUB_APP_KEY",
+                env_token("SPEKTATE_GITHUB_APP_KEY").is_some(),
+            ),
+            ("--github-app-key-file", self.github_app_key_file.is_some()),
+            (
+                "--github-app-installation",
+                self.github_app_installation.is_some(),
+            ),
+        ];
+        match stray.iter().find(|(_, set)| *set) {
+            Some((name, _)) if !app_id => Err(spektate::Error::invalid(
+                "--github-app-id",
+                format!("is missing, and {name} is set; the app id says which app the key is of"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Azure DevOps at --azdo-url, with --org/--project and SPEKTATE_AZDO_TOKEN.
@@ -87,16 +132,27 @@ impl ProviderArgs {
         }
     }
 
-    /// GitHub, when --github, --github-url or SPEKTATE_GITHUB_TOKEN asks for it.
+    /// GitHub, when --github, --github-url, --github-app-id or SPEKTATE_GITHUB_TOKEN asks for it.
     fn github_settings(&self) -> Option<GitHubSettings> {
         let token = env_token("SPEKTATE_GITHUB_TOKEN");
         let url = self.github_url.as_deref().filter(|u| !u.trim().is_empty());
-        if !(self.github || url.is_some() || token.is_some()) {
+        let app = self
+            .github_app_id
+            .as_deref()
+            .filter(|a| !a.trim().is_empty())
+            .map(|app_id| GitHubAppSettings {
+                app_id: app_id.to_string(),
+                private_key: env_token("SPEKTATE_GITHUB_APP_KEY"),
+                private_key_file: self.github_app_key_file.clone(),
+                installation_id: self.github_app_installation.clone(),
+            });
+        if !(self.github || url.is_some() || token.is_some() || app.is_some()) {
             return None;
         }
         Some(GitHubSettings {
             api_url: url.map(str::to_string),
             token,
+            app,
             bare_ids: if self.github_ids == "job" {
                 IdKind::Job
             } else {

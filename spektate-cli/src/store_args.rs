@@ -10,8 +10,10 @@ use spektate::{RecordStore, Result};
 /// Store flags shared by every command.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// The record store: `sqlite:PATH` (a plain path means SQLite too),
-    /// `azure-table:<connection string>` with --table-name, or
+    /// The record store: `sqlite:PATH` (a plain path means SQLite too); an Azure table as
+    /// `azure-table:ACCOUNT/TABLE` (a credential from --access-key, --table-sas or
+    /// --table-auth), `azure-table:ACCOUNT/TABLE?<SAS>`, `azure-table:https://ACCOUNT.table.core.windows.net/TABLE?<SAS>`
+    /// or `azure-table:<connection string>` with --table-name; or
     /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=verify-full`.
     #[arg(
         long,
@@ -56,6 +58,25 @@ pub struct StoreArgs {
     )]
     pub table_name: Option<String>,
 
+    /// Shared access signature of the Azure table (`sv=...&sig=...`), instead of the key:
+    /// a table SAS (its table must exist) or an account SAS. Better set in the variable
+    /// than on the command line.
+    #[arg(long = "table-sas", env = "SPEKTATE_TABLE_SAS", value_name = "SAS", global = true, hide_env_values = true, value_parser = secret)]
+    pub table_sas: Option<Secret>,
+
+    /// How the Azure table store authorizes: `key` (--access-key), `sas` (--table-sas or
+    /// `?<SAS>` in --store), or a Microsoft Entra ID token: `entra` (workload identity when
+    /// AZURE_FEDERATED_TOKEN_FILE is set, else the managed identity), `managed-identity`,
+    /// `workload-identity`. By default, the credential given.
+    #[arg(
+        long = "table-auth",
+        env = "SPEKTATE_TABLE_AUTH",
+        value_name = "KIND",
+        global = true,
+        value_parser = ["key", "sas", "entra", "managed-identity", "workload-identity"]
+    )]
+    pub table_auth: Option<String>,
+
     /// Table endpoint, for Azurite or another cloud (default `https://ACCOUNT.table.core.windows.net`).
     #[arg(
         long = "table-endpoint",
@@ -82,12 +103,14 @@ impl StoreArgs {
             access_key: self.access_key.as_ref().map(|k| k.expose().to_string()),
             table_name: self.table_name.clone(),
             table_endpoint: self.table_endpoint.clone(),
+            table_sas: self.table_sas.as_ref().map(|s| s.expose().to_string()),
+            table_auth: self.table_auth.clone(),
         }
     }
 
-    /// Opens the store named by the flags: `--name` with `--access-key` and `--table-name`
-    /// (an Azure table), else `--store` (`sqlite:PATH`, `azure-table:<connection string>`
-    /// with `--table-name`, `postgres://...`).
+    /// Opens the store named by the flags: `--name` with a credential (`--access-key`,
+    /// `--table-sas` or `--table-auth entra`) and `--table-name` (an Azure table), else
+    /// `--store` (`sqlite:PATH`, `azure-table:...`, `postgres://...`).
     pub fn open(&self, access: Access) -> Result<Arc<dyn RecordStore>> {
         self.settings().open(&Names::FLAGS, access)
     }

@@ -563,3 +563,199 @@ fn keys_from_files_and_one_line_variables() {
         .to_string();
     assert!(e.contains("give one"), "{e}");
 }
+
+/// Runs the `spektate` binary with a SQLite store in `dir` and only the given variables of
+/// the GitHub App.
+async fn spektate(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = tokio::process::Command::new(support::spektate_bin());
+    cmd.args(args)
+        .env(
+            "SPEKTATE_STORE",
+            format!("sqlite:{}", dir.join("spektate.db").display()),
+        )
+        .env("SPEKTATE_PARTITION_KEY", "fabrikam");
+    for name in [
+        "SPEKTATE_GITHUB_URL",
+        "SPEKTATE_GITHUB_TOKEN",
+        "SPEKTATE_MANIFEST_REPO",
+        "SPEKTATE_GITHUB_APP_ID",
+        "SPEKTATE_GITHUB_APP_KEY",
+        "SPEKTATE_GITHUB_APP_KEY_FILE",
+        "SPEKTATE_GITHUB_APP_INSTALLATION_ID",
+    ] {
+        cmd.env_remove(name);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), all)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spektate_validate_and_get_read_github_as_the_app() {
+    let key = test_key();
+    let fake = fake(&key, vec![("fabrikam", 42)], vec![60]).await;
+    let host = fake.gh.server.uri();
+    fake.gh.world().repos.insert("fabrikam/manifests".into());
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = format!("{host}/fabrikam/manifests");
+    let key_file = dir.path().join("spektate-ci.private-key.pem");
+    std::fs::write(&key_file, &key.pkcs1_pem).unwrap();
+    let key_file = key_file.display().to_string();
+
+    // The key in a variable, the app id as a flag.
+    let (ok, said) = spektate(
+        dir.path(),
+        &[
+            "validate",
+            "--github-url",
+            &host,
+            "--github-app-id",
+            "12345",
+            "--manifest-repo",
+            &manifests,
+        ],
+        &[("SPEKTATE_GITHUB_APP_KEY", key.pkcs1_pem.as_str())],
+    )
+    .await;
+    assert!(ok, "{said}");
+    assert!(
+        said.contains("ok (GitHub App spektate-ci (id 12345) accepted; installed on fabrikam (installation 42))"),
+        "{said}"
+    );
+    assert!(
+        said.contains("fabrikam/manifests: ok (repository readable)"),
+        "{said}"
+    );
+    let minted = fake.minted.lock().unwrap().clone();
+    assert_eq!(minted.len(), 1, "{minted:?}");
+    assert!(
+        !said.contains(&minted[0].1) && !said.contains("PRIVATE KEY"),
+        "{said}"
+    );
+    assert!(
+        data_requests(&fake.gh)
+            .await
+            .iter()
+            .filter(|(p, _)| p.contains("/repos/fabrikam/manifests"))
+            .all(|(_, auth)| *auth == format!("Bearer {}", minted[0].1))
+    );
+
+    // Everything in variables, the key in a file, a fixed installation: get reads GitHub.
+    let sha = sha_of("c7");
+    fake.gh.world().commits.insert(
+        ("fabrikam/manifests".into(), sha.clone()),
+        commit(
+            "fabrikam/manifests",
+            &sha,
+            "Mona Lisa",
+            "mona@fabrikam.example",
+            Some(("mona", 42)),
+            Utc::now(),
+        ),
+    );
+    let (ok, said) = spektate(
+        dir.path(),
+        &[
+            "record",
+            "--p1",
+            "run:9001",
+            "--image-tag",
+            "frontend-9001",
+            "--commit-id",
+            &sha,
+            "--service",
+            "fabrikam/frontend",
+            "--repository",
+            &manifests,
+        ],
+        &[],
+    )
+    .await;
+    assert!(ok, "{said}");
+    let (ok, said) = spektate(
+        dir.path(),
+        &["get", "-o", "json", "--manifest-repo", &manifests],
+        &[
+            ("SPEKTATE_GITHUB_URL", host.as_str()),
+            ("SPEKTATE_GITHUB_APP_ID", "12345"),
+            ("SPEKTATE_GITHUB_APP_KEY_FILE", key_file.as_str()),
+            ("SPEKTATE_GITHUB_APP_INSTALLATION_ID", "42"),
+        ],
+    )
+    .await;
+    assert!(ok, "{said}");
+    assert!(said.contains("Mona Lisa"), "the author was read: {said}");
+    // It read the commit's author with a token of installation 42, minted without looking
+    // the installation up.
+    let minted = fake.minted.lock().unwrap().clone();
+    assert_eq!(
+        minted.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [42, 42]
+    );
+    let asked = fake.gh.server.received_requests().await.unwrap();
+    assert_eq!(
+        asked
+            .iter()
+            .filter(|r| r.url.path().ends_with("/installation"))
+            .count(),
+        1,
+        "only validate looked the installation up"
+    );
+    let second = format!("Bearer {}", minted[1].1);
+    assert!(
+        data_requests(&fake.gh)
+            .await
+            .iter()
+            .any(|(p, auth)| p.contains(&sha) && *auth == second),
+        "{:?}",
+        data_requests(&fake.gh).await
+    );
+
+    // A key without the app id, or an app the server refuses, is said plainly.
+    let (ok, said) = spektate(
+        dir.path(),
+        &[
+            "validate",
+            "--github-url",
+            &host,
+            "--github-app-key-file",
+            &key_file,
+        ],
+        &[],
+    )
+    .await;
+    assert!(!ok);
+    assert!(
+        said.contains("--github-app-id: is missing, and --github-app-key-file is set"),
+        "{said}"
+    );
+    let other = test_key();
+    let (ok, said) = spektate(
+        dir.path(),
+        &[
+            "validate",
+            "--github-url",
+            &host,
+            "--github-app-id",
+            "12345",
+        ],
+        &[("SPEKTATE_GITHUB_APP_KEY", other.pkcs1_pem.as_str())],
+    )
+    .await;
+    assert!(!ok);
+    assert!(
+        said.contains("the GitHub App 12345 was refused (HTTP 401"),
+        "{said}"
+    );
+    assert!(
+        !said.contains(other.pkcs1_pem.lines().nth(1).unwrap()),
+        "{said}"
+    );
+}

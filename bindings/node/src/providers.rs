@@ -53,6 +53,7 @@ pub fn github_settings(o: GitHubOptions) -> Result<GitHubSettings> {
         api_url: o.api_url,
         token: o.token,
         bare_ids: config::id_kind_setting("ids", ids).map_err(to_js)?,
+        app: None,
     })
 }
 

@@ -27,6 +27,7 @@ impl PyGitHub {
             api_url,
             token,
             bare_ids: config::id_kind_setting("ids", ids).map_err(to_py)?,
+            app: None,
         };
         settings.client(&NAMES).map_err(to_py)?;
         Ok(PyGitHub(settings))

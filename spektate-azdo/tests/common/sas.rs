@@ -7,7 +7,19 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use spektate_azdo::table::{DEV_ACCOUNT, DEV_KEY};
-use spektate_core::url_encode::query_value;
+
+/// Percent-encodes a query value (everything but RFC 3986 unreserved characters).
+fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
 
 const VERSION: &str = "2019-02-02";
 
