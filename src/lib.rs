@@ -3,6 +3,8 @@
 pub use spektate_core::*;
 
 pub mod config;
+#[cfg(feature = "argocd")]
+pub use spektate_argocd as argocd;
 #[cfg(feature = "azdo")]
 pub use spektate_azdo as azdo;
 #[cfg(feature = "dashboard")]
