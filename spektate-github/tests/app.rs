@@ -476,6 +476,68 @@ async fn runs_on_later_pages_are_read_with_the_owner_token() {
 }
 
 #[tokio::test]
+async fn recorded_jobs_of_two_owners_go_in_one_graphql_query_per_owner() {
+    let key = test_key();
+    let fake = fake(&key, vec![("fabrikam", 42), ("contoso", 43)], vec![60]).await;
+    let t = Utc::now() - Duration::hours(1);
+    let mut asked = Vec::new();
+    {
+        let mut w = fake.gh.world();
+        for (full, ids) in [
+            ("fabrikam/frontend", [701, 702]),
+            ("contoso/hld", [801, 802]),
+        ] {
+            w.repos.insert(full.into());
+            for id in ids {
+                let job = support::job(full, id, id * 10, "build", "completed", Some("success"), t);
+                w.jobs.insert(id, (full.into(), job));
+                asked.push(spektate_core::RunRequest {
+                    id: format!("job:{id}"),
+                    repo: Some(Arc::new(repo(full))),
+                });
+            }
+        }
+    }
+    let app = GitHubApp::new(&APP_ID.to_string(), &Secret::new(key.pkcs1_pem.clone())).unwrap();
+    let actions = fake.gh.builder().app(app).build().unwrap().actions();
+    let batch = actions
+        .runs(spektate_core::RunKind::Build, &asked)
+        .await
+        .unwrap();
+    assert_eq!(batch.found.len(), 4, "{batch:?}");
+    let minted = fake.minted.lock().unwrap().clone();
+    let token_of = |id: u64| {
+        format!(
+            "Bearer {}",
+            minted.iter().find(|(i, _)| *i == id).unwrap().1
+        )
+    };
+    let queries: Vec<(String, String)> = fake
+        .gh
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/graphql"))
+        .map(|r| {
+            let auth = r.headers.get("authorization").unwrap().to_str().unwrap();
+            (
+                String::from_utf8_lossy(&r.body).into_owned(),
+                auth.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(queries.len(), 2, "one query per owner: {queries:?}");
+    for (body, auth) in &queries {
+        let fabrikam = body.contains("/fabrikam/frontend/runs/");
+        let contoso = body.contains("/contoso/hld/runs/");
+        assert!(fabrikam != contoso, "one owner per query: {body}");
+        assert_eq!(*auth, token_of(if fabrikam { 42 } else { 43 }));
+    }
+}
+
+#[tokio::test]
 async fn a_missing_installation_or_a_wrong_key_says_so_without_secrets() {
     let key = test_key();
     let fake = fake(&key, vec![("fabrikam", 42)], vec![60]).await;
