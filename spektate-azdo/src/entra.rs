@@ -176,12 +176,21 @@ fn non_blank(value: Option<String>) -> Option<String> {
 
 impl EntraCredential {
     fn with_source(source: Source) -> Result<Self> {
-        let policy = Policy {
-            // A machine without IMDS does not answer at all: do not wait long for it.
-            timeout: Duration::from_secs(10),
-            max_retries: 3,
-            concurrency: 2,
-            ..Policy::default()
+        let policy = match &source {
+            // A machine without a metadata service does not answer at all: do not wait long
+            // for it.
+            Source::Imds { .. } => Policy {
+                timeout: Duration::from_secs(5),
+                max_retries: 2,
+                concurrency: 2,
+                ..Policy::default()
+            },
+            _ => Policy {
+                timeout: Duration::from_secs(10),
+                max_retries: 3,
+                concurrency: 2,
+                ..Policy::default()
+            },
         };
         let label = match &source {
             Source::Imds { .. } => "entra-id managed identity (IMDS)",

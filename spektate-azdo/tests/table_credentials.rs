@@ -535,3 +535,38 @@ async fn a_refused_token_is_named_and_replaced_on_the_next_request() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_machine_without_a_metadata_service_is_told_so_quickly() {
+    // A port nothing listens on, as 169.254.169.254 is off Azure.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let table = fake_table().await;
+    let store = entra_store(
+        &table,
+        EntraCredential::imds(
+            Some(&format!(
+                "http://127.0.0.1:{closed}/metadata/identity/oauth2/token"
+            )),
+            None,
+        )
+        .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    let e = store.check_credential().await.unwrap_err().to_string();
+    assert!(
+        e.contains("no Entra ID token")
+            && e.contains("managed identity (IMDS)")
+            && e.contains("could not connect"),
+        "{e}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(table.received_requests().await.unwrap().is_empty());
+}
