@@ -1,9 +1,11 @@
 //! What the Python and Node bindings share, so each is written once: the words of the
 //! library's enums ([`words`]), the deployment filter built from a binding's arguments
-//! ([`filter`]), store arguments ([`store`]) and the guard that keeps a panic from crossing
-//! into the host language ([`guard`]).
+//! ([`filter`]), store arguments ([`store`]), recording through a Spektate server
+//! ([`server`]) and the guard that keeps a panic from crossing into the host language
+//! ([`guard`]).
 
 pub mod filter;
 pub mod guard;
+pub mod server;
 pub mod store;
 pub mod words;

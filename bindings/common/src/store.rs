@@ -8,7 +8,10 @@ use spektate::config::{Access, Names, StoreSettings};
 use spektate::{RecordStore, Result};
 
 /// The store `spec` names (`sqlite:PATH` or a plain path, `azure-table:CONNECTION_STRING`
-/// with `table`). A missing SQLite file is created only when `create` is true.
+/// with `table`, `postgres://USER:PASSWORD@HOST/DATABASE`). With `create`, it is opened for
+/// writing: a missing SQLite file is created, and a PostgreSQL schema is created (or
+/// migrated) at the first write; without, it must exist, and PostgreSQL sessions are
+/// read-only.
 pub fn open(
     spec: String,
     table: Option<String>,
@@ -24,7 +27,7 @@ pub fn open(
 }
 
 /// The store a spec or path given in place of a `Store` names: a writer (`Access::Write`)
-/// creates a missing SQLite file, a reader wants it to exist.
+/// creates a missing SQLite file (or PostgreSQL schema), a reader wants it to exist.
 pub fn from_spec(spec: String, access: Access, names: &Names) -> Result<Arc<dyn RecordStore>> {
     StoreSettings::spec(spec).open(names, access)
 }
@@ -52,6 +55,28 @@ mod tests {
         assert_eq!(
             store.describe(),
             open(spec, None, false, &Names::FLAGS).unwrap().describe()
+        );
+    }
+
+    #[test]
+    fn a_postgres_url_opens_without_connecting_and_never_shows_its_password() {
+        let url = "postgres://ci:pw-7f3a@127.0.0.1:1/spektate?sslmode=disable";
+        for store in [
+            open(url.into(), None, true, &Names::FLAGS).unwrap(),
+            open(url.into(), None, false, &Names::FLAGS).unwrap(),
+            from_spec(url.into(), Access::Read, &Names::FLAGS).unwrap(),
+        ] {
+            assert_eq!(
+                store.describe(),
+                "postgres://ci@127.0.0.1:1/spektate?sslmode=disable"
+            );
+        }
+        let bad = "postgresql://ci:pw-7f3a@db/spektate?sslmode=sometimes";
+        let e = open(bad.into(), None, true, &Names::FLAGS).err().unwrap();
+        let shown = e.to_string();
+        assert!(
+            shown.contains("sslmode 'sometimes'") && !shown.contains("pw-7f3a"),
+            "{shown}"
         );
     }
 
