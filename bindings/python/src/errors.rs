@@ -85,7 +85,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// A guarded call's outcome: a library error as its exception, a panic as a
 /// [`SpektateError`] (a panic never unwinds into Python).
-fn settle<T>(outcome: Result<spektate::Result<T>, Panic>) -> PyResult<T> {
+pub(crate) fn settle<T>(outcome: Result<spektate::Result<T>, Panic>) -> PyResult<T> {
     match outcome {
         Ok(result) => result.map_err(to_py),
         Err(panic) => Err(SpektateError::new_err(panic.to_string())),
@@ -93,13 +93,13 @@ fn settle<T>(outcome: Result<spektate::Result<T>, Panic>) -> PyResult<T> {
 }
 
 /// The awaitable of a coroutine method: runs `fut` on Spektate's Tokio runtime. Must be
-/// called with a running asyncio event loop (from inside `async def`).
+/// called with a running asyncio event loop (from inside `async def`); see [`crate::bridge`].
 pub fn awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = spektate::Result<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    pyo3_async_runtimes::tokio::future_into_py(py, async move { settle(guard::run(fut).await) })
+    crate::bridge::awaitable(py, fut)
 }
 
 /// The blocking twin: runs `fut` on the same runtime with the GIL released, so other Python

@@ -6,6 +6,7 @@
 //! arguments and returns the result directly, with the GIL released while it waits. Both
 //! come from one definition ([`twins`]).
 
+mod bridge;
 mod errors;
 mod filter;
 mod names;
@@ -23,6 +24,7 @@ use pyo3::prelude::*;
 fn _spektate(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    bridge::register(m)?;
     m.add_class::<store::PyStore>()?;
     m.add_class::<recorder::PyRecorder>()?;
     m.add_class::<filter::PyFilter>()?;

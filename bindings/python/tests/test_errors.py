@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,24 @@ def test_coroutine_methods_need_a_running_event_loop(db: Path) -> None:
     tracker = spektate.Tracker(spektate.Store.open(db, create=True))
     with pytest.raises(RuntimeError):
         tracker.deployments()
+
+
+def test_a_program_that_ends_right_after_awaiting_exits_cleanly(tmp_path: Path) -> None:
+    """The thread that settles an awaitable may still be inside asyncio when the program
+    returns from asyncio.run and exits; the interpreter must not be finalizing under it (that
+    aborted the process, exit status 134, in about one run in three)."""
+    script = tmp_path / "last_await.py"
+    script.write_text(
+        "import asyncio, sys, spektate\n"
+        "async def main() -> None:\n"
+        "    await spektate.Recorder(sys.argv[1], 'p').image_built(p1='1', image_tag='t', commit_id='c', service='s')\n"
+        "    tracker = spektate.Tracker(sys.argv[1], partition='p')\n"
+        "    for _ in range(20):\n"
+        "        await tracker.refresh()\n"
+        "    print(len(await tracker.deployments()))\n"
+        "asyncio.run(main())\n"
+    )
+    db = tmp_path / "exit.db"
+    runs = [subprocess.Popen([sys.executable, str(script), str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(16)]
+    outputs = [p.communicate(timeout=120) for p in runs]
+    assert [(p.returncode, out.strip()) for p, (out, _) in zip(runs, outputs)] == [(0, "1")] * 16, [err for _, err in outputs if err]
