@@ -13,6 +13,7 @@ mod names;
 mod providers;
 mod recorder;
 mod results;
+mod server;
 mod store;
 mod tracker;
 mod twins;
@@ -27,6 +28,7 @@ fn _spektate(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bridge::register(m)?;
     m.add_class::<store::PyStore>()?;
     m.add_class::<recorder::PyRecorder>()?;
+    m.add_class::<server::PyServerRecorder>()?;
     m.add_class::<filter::PyFilter>()?;
     m.add_class::<tracker::PyTracker>()?;
     m.add_class::<providers::PyGitHub>()?;

@@ -12,7 +12,7 @@ use crate::names::quoted;
 use crate::results::{PyClusterSync, PyRecord, PyRunReport};
 use crate::store::{PyStore, store_arg};
 use crate::twins::pymethods_with_twins;
-use crate::values::{datetime, word_arg, word_of};
+use crate::values::{count, datetime, word_arg, word_of};
 
 /// Records what each pipeline did, by the linking rules, into one partition of a store.
 #[pyclass(frozen, module = "spektate", name = "Recorder")]
@@ -117,7 +117,8 @@ pymethods_with_twins! {
 
         /// A pipeline reports its own run; what is not given keeps an earlier report's value.
         #[pyo3(signature = (id, status, *, result = None, url = None, commit = None, branch = None,
-                            repository = None, queued_at = None, started_at = None, finished_at = None))]
+                            repository = None, queued_at = None, started_at = None, finished_at = None,
+                            attempt = None))]
         fn run_reported / run_reported_blocking(
             &self,
             id: String,
@@ -130,20 +131,13 @@ pymethods_with_twins! {
             queued_at: Option<&Bound<'py, PyAny>>,
             started_at: Option<&Bound<'py, PyAny>>,
             finished_at: Option<&Bound<'py, PyAny>>,
+            attempt: Option<&Bound<'py, PyAny>>,
         ) -> PyRunReport {
-            let status = RunStatus::parse(&word_of("status", status)?).map_err(to_py)?;
-            let mut e = RunReported::new(id, status);
-            e.result = word_arg("result", result)?
-                .map(|r| RunResult::parse(&r))
-                .transpose()
-                .map_err(to_py)?;
-            e.url = url;
-            e.commit = commit;
-            e.branch = branch;
-            e.repository = repository;
-            e.queued_at = datetime("queued_at", queued_at)?;
-            e.started_at = datetime("started_at", started_at)?;
-            e.finished_at = datetime("finished_at", finished_at)?;
+            let e = RunArgs {
+                id, status, result, url, commit, branch, repository, queued_at, started_at,
+                finished_at, attempt,
+            }
+            .into_event()?;
             let recorder = self.0.clone();
             async move { recorder.run_reported(&e).await.map(PyRunReport) }
         }
@@ -164,5 +158,41 @@ pymethods_with_twins! {
                     .map(PyClusterSync)
             }
         }
+    }
+}
+
+/// The arguments of `run_reported`, of a `Recorder` and of a `ServerRecorder`.
+pub struct RunArgs<'a, 'py> {
+    pub id: String,
+    pub status: &'a Bound<'py, PyAny>,
+    pub result: Option<&'a Bound<'py, PyAny>>,
+    pub url: Option<String>,
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub repository: Option<String>,
+    pub queued_at: Option<&'a Bound<'py, PyAny>>,
+    pub started_at: Option<&'a Bound<'py, PyAny>>,
+    pub finished_at: Option<&'a Bound<'py, PyAny>>,
+    pub attempt: Option<&'a Bound<'py, PyAny>>,
+}
+
+impl RunArgs<'_, '_> {
+    /// The report, its words and times checked (a `ConfigError` names the argument).
+    pub fn into_event(self) -> PyResult<RunReported> {
+        let status = RunStatus::parse(&word_of("status", self.status)?).map_err(to_py)?;
+        let mut e = RunReported::new(self.id, status);
+        e.result = word_arg("result", self.result)?
+            .map(|r| RunResult::parse(&r))
+            .transpose()
+            .map_err(to_py)?;
+        e.url = self.url;
+        e.commit = self.commit;
+        e.branch = self.branch;
+        e.repository = self.repository;
+        e.queued_at = datetime("queued_at", self.queued_at)?;
+        e.started_at = datetime("started_at", self.started_at)?;
+        e.finished_at = datetime("finished_at", self.finished_at)?;
+        e.attempt = count("attempt", self.attempt)?;
+        Ok(e)
     }
 }

@@ -18,9 +18,11 @@ pub struct PyStore(pub Arc<dyn RecordStore>);
 
 #[pymethods]
 impl PyStore {
-    /// Opens the store `spec` names: `sqlite:PATH` or a plain path (SQLite, one file), or
-    /// `azure-table:CONNECTION_STRING` with `table`. A missing SQLite file is created only
-    /// with `create=True`.
+    /// Opens the store `spec` names: `sqlite:PATH` or a plain path (SQLite, one file),
+    /// `azure-table:CONNECTION_STRING` with `table`, or `postgres://USER:PASSWORD@HOST/DATABASE`
+    /// (PostgreSQL; nothing connects before the first read or write). With `create=True` it
+    /// is opened for writing: a missing SQLite file is created, a PostgreSQL schema is created
+    /// or migrated at the first write; without, it must exist and is read.
     #[staticmethod]
     #[pyo3(signature = (spec, *, table = None, create = false))]
     fn open(
@@ -39,7 +41,8 @@ impl PyStore {
         PyStore(Arc::new(MemoryStore::new()))
     }
 
-    /// What the store is (`sqlite:/srv/spektate.db`); never a credential.
+    /// What the store is (`sqlite:/srv/spektate.db`, `postgres://ci@db/spektate`); never a
+    /// credential.
     #[getter]
     fn description(&self) -> String {
         self.0.describe()

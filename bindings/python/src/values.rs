@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyBool, PyDict, PyString};
 use serde::Serialize;
 use spektate_bindings_common::words::word;
 
@@ -75,6 +75,24 @@ pub fn datetime(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Optio
         )
     })?;
     Ok(Some(at.with_timezone(&Utc)))
+}
+
+/// An optional count argument (`attempt`): an `int` from 0 to 4294967295.
+pub fn count(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let n = value
+        .extract::<i64>()
+        .ok()
+        .filter(|_| !value.is_instance_of::<PyBool>());
+    match n.map(u32::try_from) {
+        Some(Ok(n)) => Ok(Some(n)),
+        _ => Err(invalid(
+            field,
+            format!("{} is not a whole number such as 2", repr(value)),
+        )),
+    }
 }
 
 /// A `str` or `os.PathLike` argument as text.

@@ -1,9 +1,13 @@
-"""Fixtures: a fresh SQLite store per test, and a local fake of the Azure DevOps REST API."""
+"""Fixtures: a fresh SQLite store per test, a local fake of the Azure DevOps REST API, a private
+PostgreSQL server, and a running `spektate serve` with write tokens."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,6 +17,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
 
 GOOD_TOKEN = "azdo-good-pat-0123456789"
 BAD_TOKEN = "azdo-revoked-pat-9876543210"
@@ -109,3 +115,127 @@ def azure_devops() -> Iterator[FakeAzureDevOps]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def built(env: str, name: str, how: str) -> str:
+    """A binary of this checkout's debug build (or the one the variable `env` names)."""
+    path = os.environ.get(env) or str(ROOT / "target" / "debug" / name)
+    assert Path(path).is_file(), f"{name} is not at {path}: build it with `{how}` or set {env}"
+    return path
+
+
+def spektate_cli() -> str:
+    return built("SPEKTATE_CLI", "spektate", "cargo build -p spektate-cli")
+
+
+def cli_env() -> dict[str, str]:
+    """The environment without the settings of a spektate command."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SPEKTATE_")}
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Ends a helper process: SIGTERM, then SIGKILL if it has not ended within 20 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass
+class Postgres:
+    """A private PostgreSQL server (spektate-test-postgres): its superuser URL and one empty
+    database per name the fixture asked for."""
+
+    url: str
+    databases: dict[str, str]
+
+    @property
+    def password(self) -> str:
+        password = urlsplit(self.url).password
+        assert password
+        return password
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server for the whole session, with the databases `journey`, `empty`,
+    `refused` and `serve`; stopped (and its folder removed) even when tests fail: closing the
+    helper's input stops it, and its watchdog stops the server if the helper dies."""
+    helper = built(
+        "SPEKTATE_TEST_POSTGRES",
+        "spektate-test-postgres",
+        "cargo build -p spektate-bindings-common --features testkit --bin spektate-test-postgres",
+    )
+    proc = subprocess.Popen(
+        [helper, "journey", "empty", "refused", "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        line = proc.stdout.readline()
+        if not line:
+            proc.wait(timeout=60)
+            raise AssertionError(f"spektate-test-postgres started no server: {proc.stderr.read() if proc.stderr else ''}")
+        started = json.loads(line)
+        yield Postgres(url=started["url"], databases=started["databases"])
+        proc.stdin.close()
+        proc.wait(timeout=60)
+        assert proc.returncode == 0, f"spektate-test-postgres ended with {proc.returncode}"
+    finally:
+        stop(proc)
+
+
+@dataclass
+class Server:
+    """A running `spektate serve` on partition `fabrikam` over `store`, and write tokens."""
+
+    url: str
+    store: str
+    token: str
+    other_token: str
+    log: Path
+
+
+def start_serve(tmp: Path, store: str) -> tuple[subprocess.Popen[str], Server]:
+    """Starts `spektate serve` on a free port over `store`, with a write token for `fabrikam`
+    and one for `other`; returns the process (to stop) and what the tests need."""
+    cli = spektate_cli()
+    tokens = tmp / "tokens.json"
+
+    def create(name: str, partition: str) -> str:
+        out = subprocess.run(
+            [cli, "token", "create", name, "--tokens", str(tokens), "--partition", partition],
+            capture_output=True, text=True, env=cli_env(), check=True,
+        )
+        return out.stdout.strip()
+
+    token, other = create("ci-fabrikam", "fabrikam"), create("ci-other", "other")
+    log = tmp / "serve.log"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [cli, "serve", "--store", store, "-p", "fabrikam", "--port", "0", "--refresh", "1", "--tokens", str(tokens)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True, env=cli_env(),
+        )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    port = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+    if port is None:
+        stop(proc)
+        raise AssertionError(f"spektate serve printed no address: {line!r}\n{log.read_text()}")
+    return proc, Server(url=f"http://127.0.0.1:{port.group(1)}", store=store, token=token, other_token=other, log=log)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """`spektate serve` over a fresh SQLite store; stopped even when the test fails."""
+    proc, srv = start_serve(tmp_path, f"sqlite:{tmp_path / 'served.db'}")
+    try:
+        yield srv
+    finally:
+        stop(proc)

@@ -12,6 +12,9 @@ Every I/O method comes in two forms, by one convention:
   scripts; the GIL is released while it waits, so threads run meanwhile. Don't call it
   from a coroutine: it would hold up the event loop.
 
+``ServerRecorder(server, partition, token=...)`` records the steps a ``Recorder`` records through
+a team's ``spektate serve`` instead of into a store.
+
 ``Tracker.deployments`` and ``Tracker.table`` take a ``Filter`` (``Filter(ring="prod",
 status="in-progress")``) or its criteria as keyword arguments.
 
@@ -47,6 +50,7 @@ from ._spektate import (
     Repo,
     Run,
     RunReport,
+    ServerRecorder,
     SpektateError,
     Stage,
     Step,
@@ -80,6 +84,7 @@ __all__ = [
     "RunReport",
     "RunResult",
     "RunStatus",
+    "ServerRecorder",
     "SpektateError",
     "Stage",
     "Status",

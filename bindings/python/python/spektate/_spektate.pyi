@@ -65,14 +65,16 @@ class Store:
 
     @staticmethod
     def open(spec: Union[str, "os.PathLike[str]"], *, table: Optional[str] = None, create: bool = False) -> Store:
-        """Opens ``sqlite:PATH`` or a plain path (SQLite), or ``azure-table:CONNECTION_STRING``
-        with ``table``. A missing SQLite file is created only with ``create=True``."""
+        """Opens ``sqlite:PATH`` or a plain path (SQLite), ``azure-table:CONNECTION_STRING`` with
+        ``table``, or ``postgres://USER:PASSWORD@HOST/DATABASE`` (nothing connects before the first
+        read or write). ``create=True`` opens it for writing: a missing SQLite file is created, a
+        PostgreSQL schema is created or migrated at the first write."""
     @staticmethod
     def memory() -> Store:
         """A store in memory, gone with the process."""
     @property
     def description(self) -> str:
-        """What the store is (``sqlite:/srv/spektate.db``); never a credential."""
+        """What the store is (``sqlite:/srv/spektate.db``, ``postgres://ci@db/spektate``); never a credential."""
 
 @final
 class Recorder:
@@ -154,7 +156,114 @@ class Recorder:
         queued_at: DateTimeArg = None,
         started_at: DateTimeArg = None,
         finished_at: DateTimeArg = None,
+        attempt: Optional[int] = None,
     ) -> Awaitable[RunReport]:
+        """A pipeline reports its own run; datetimes must be timezone-aware. ``attempt``: which
+        attempt of the run this is; a later one replaces the report, an earlier one is ignored."""
+    def run_reported_blocking(
+        self,
+        id: str,
+        status: Union[RunStatus, str],
+        *,
+        result: Union[RunResult, str, None] = None,
+        url: Optional[str] = None,
+        commit: Optional[str] = None,
+        branch: Optional[str] = None,
+        repository: Optional[str] = None,
+        queued_at: DateTimeArg = None,
+        started_at: DateTimeArg = None,
+        finished_at: DateTimeArg = None,
+        attempt: Optional[int] = None,
+    ) -> RunReport: ...
+    def cluster_synced(self, cluster: str, commit: str, *, reporter: Optional[str] = None) -> Awaitable[ClusterSync]:
+        """A cluster (or a hook beside it) reports the manifest commit it runs."""
+    def cluster_synced_blocking(self, cluster: str, commit: str, *, reporter: Optional[str] = None) -> ClusterSync: ...
+
+@final
+class ServerRecorder:
+    """Records what each pipeline did through a Spektate server (``spektate serve``), which applies
+    the linking rules to its store. Each request is retried with backoff on network errors, 429 and
+    5xx, with one ``Idempotency-Key``, so the server writes it once. Each method returns the id
+    written: the record's (the deployment id), the run id, or the cluster."""
+
+    def __init__(self, server: str, partition: str = "default", *, token: str) -> None:
+        """``server``: the server's URL (``https://spektate.example.com``); ``token``: a write token
+        for the partition (``spektate token create``), never shown. Nothing is sent yet."""
+    @property
+    def server(self) -> str: ...
+    @property
+    def partition(self) -> str: ...
+    def image_built(
+        self, *, p1: str, image_tag: str, commit_id: str, service: str, repository: Optional[str] = None
+    ) -> Awaitable[str]:
+        """p1 built and pushed an image."""
+    def image_built_blocking(
+        self, *, p1: str, image_tag: str, commit_id: str, service: str, repository: Optional[str] = None
+    ) -> str: ...
+    def metadata_updated(
+        self,
+        *,
+        p2: str,
+        image_tag: str,
+        hld_commit_id: str,
+        env: str,
+        pr: Optional[str] = None,
+        repository: Optional[str] = None,
+        service: Optional[str] = None,
+    ) -> Awaitable[str]:
+        """p2 wrote the image tag into the HLD for a ring."""
+    def metadata_updated_blocking(
+        self,
+        *,
+        p2: str,
+        image_tag: str,
+        hld_commit_id: str,
+        env: str,
+        pr: Optional[str] = None,
+        repository: Optional[str] = None,
+        service: Optional[str] = None,
+    ) -> str: ...
+    def manifest_generated(
+        self,
+        *,
+        p3: str,
+        hld_commit_id: str,
+        manifest_commit_id: Optional[str] = None,
+        pr: Optional[str] = None,
+        repository: Optional[str] = None,
+    ) -> Awaitable[str]:
+        """p3 rendered manifests from an HLD commit."""
+    def manifest_generated_blocking(
+        self,
+        *,
+        p3: str,
+        hld_commit_id: str,
+        manifest_commit_id: Optional[str] = None,
+        pr: Optional[str] = None,
+        repository: Optional[str] = None,
+    ) -> str: ...
+    def manifest_committed(
+        self, *, p3: str, manifest_commit_id: str, repository: Optional[str] = None
+    ) -> Awaitable[str]:
+        """p3 pushed its manifest commit; ``NotFoundError`` when no record has that p3."""
+    def manifest_committed_blocking(
+        self, *, p3: str, manifest_commit_id: str, repository: Optional[str] = None
+    ) -> str: ...
+    def run_reported(
+        self,
+        id: str,
+        status: Union[RunStatus, str],
+        *,
+        result: Union[RunResult, str, None] = None,
+        url: Optional[str] = None,
+        commit: Optional[str] = None,
+        branch: Optional[str] = None,
+        repository: Optional[str] = None,
+        queued_at: DateTimeArg = None,
+        started_at: DateTimeArg = None,
+        finished_at: DateTimeArg = None,
+        attempt: Optional[int] = None,
+    ) -> Awaitable[str]:
         """A pipeline reports its own run; datetimes must be timezone-aware."""
     def run_reported_blocking(
         self,
@@ -169,10 +278,11 @@ class Recorder:
         queued_at: DateTimeArg = None,
         started_at: DateTimeArg = None,
         finished_at: DateTimeArg = None,
-    ) -> RunReport: ...
-    def cluster_synced(self, cluster: str, commit: str, *, reporter: Optional[str] = None) -> Awaitable[ClusterSync]:
+        attempt: Optional[int] = None,
+    ) -> str: ...
+    def cluster_synced(self, cluster: str, commit: str) -> Awaitable[str]:
         """A cluster (or a hook beside it) reports the manifest commit it runs."""
-    def cluster_synced_blocking(self, cluster: str, commit: str, *, reporter: Optional[str] = None) -> ClusterSync: ...
+    def cluster_synced_blocking(self, cluster: str, commit: str) -> str: ...
 
 @final
 class GitHub:
