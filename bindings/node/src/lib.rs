@@ -1,12 +1,14 @@
 //! `@spektate/node`: Spektate for Node.js, a thin napi-rs layer over the Rust library.
 //!
-//! `Store`, `Recorder`, `Tracker` and `AzureDevOps` are classes; every I/O method returns a
-//! Promise; results are plain objects with `Date`s; errors carry a `code` naming their kind.
+//! `Store`, `Recorder`, `ServerRecorder`, `Tracker` and `AzureDevOps` are classes; every I/O
+//! method returns a Promise; results are plain objects with `Date`s; errors carry a `code`
+//! naming their kind.
 
 mod errors;
 mod objects;
 mod providers;
 mod recorder;
+mod server;
 mod store;
 mod tracker;
 

@@ -12,7 +12,7 @@ use spektate::{
     Recorder as CoreRecorder, RunReported, RunResult, RunStatus,
 };
 
-use crate::errors::{Result, Settled, failed, settle, sync, to_js};
+use crate::errors::{Code, Result, Settled, failed, invalid, settle, sync, to_js};
 use crate::objects::{ClusterSync, Record, RunReport};
 use crate::store::{Store, store_arg};
 
@@ -103,6 +103,45 @@ pub struct RunReportInput {
     pub started_at: Option<DateTime<Utc>>,
     /// Finish time.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Which attempt of the run this is (GitHub's `run_attempt`, Azure Pipelines'
+    /// `System.JobAttempt`): a later attempt replaces the report, an earlier one is ignored.
+    pub attempt: Option<f64>,
+}
+
+impl RunReportInput {
+    /// The report, its words, times and attempt checked (a `ConfigError` names the field).
+    pub fn into_event(self) -> std::result::Result<RunReported, napi::Error<Code>> {
+        let status = RunStatus::parse(&self.status).map_err(to_js)?;
+        let result = self
+            .result
+            .as_deref()
+            .map(RunResult::parse)
+            .transpose()
+            .map_err(to_js)?;
+        let attempt = match self.attempt {
+            None => None,
+            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
+                Some(n as u32)
+            }
+            Some(n) => {
+                return Err(invalid(
+                    "attempt",
+                    format!("{n} is not a whole number such as 2"),
+                ));
+            }
+        };
+        let mut e = RunReported::new(self.id, status);
+        e.result = result;
+        e.url = self.url;
+        e.commit = self.commit;
+        e.branch = self.branch;
+        e.repository = self.repository;
+        e.queued_at = self.queued_at;
+        e.started_at = self.started_at;
+        e.finished_at = self.finished_at;
+        e.attempt = attempt;
+        Ok(e)
+    }
 }
 
 /// Records what each pipeline did, by the linking rules, into one partition of a store.
@@ -197,23 +236,10 @@ impl Recorder {
     /// A pipeline reports its own run.
     #[napi(ts_return_type = "Promise<RunReport>")]
     pub async fn run_reported(&self, report: RunReportInput) -> napi::Result<Settled<RunReport>> {
-        let status = match RunStatus::parse(&report.status) {
-            Ok(s) => s,
-            Err(e) => return failed(to_js(e)),
+        let e = match report.into_event() {
+            Ok(e) => e,
+            Err(e) => return failed(e),
         };
-        let result = match report.result.as_deref().map(RunResult::parse).transpose() {
-            Ok(r) => r,
-            Err(e) => return failed(to_js(e)),
-        };
-        let mut e = RunReported::new(report.id, status);
-        e.result = result;
-        e.url = report.url;
-        e.commit = report.commit;
-        e.branch = report.branch;
-        e.repository = report.repository;
-        e.queued_at = report.queued_at;
-        e.started_at = report.started_at;
-        e.finished_at = report.finished_at;
         let r = self.inner.clone();
         settle(async move { r.run_reported(&e).await.map(|rep| RunReport::from(&rep)) }).await
     }

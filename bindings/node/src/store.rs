@@ -17,7 +17,8 @@ use crate::errors::{Result, sync};
 pub struct StoreOptions {
     /// The table of an `azure-table:` store.
     pub table: Option<String>,
-    /// Create a missing SQLite file (default `false`: it must exist).
+    /// Open it for writing (default `false`: it must exist, and is read): a missing SQLite
+    /// file is created, a PostgreSQL schema is created or migrated at the first write.
     pub create: Option<bool>,
 }
 
@@ -29,8 +30,10 @@ pub struct Store {
 
 #[napi]
 impl Store {
-    /// Opens the store `spec` names: `sqlite:PATH` or a plain path (SQLite, one file), or
-    /// `azure-table:CONNECTION_STRING` with `options.table`.
+    /// Opens the store `spec` names: `sqlite:PATH` or a plain path (SQLite, one file),
+    /// `azure-table:CONNECTION_STRING` with `options.table`, or
+    /// `postgres://USER:PASSWORD@HOST/DATABASE` (PostgreSQL; nothing connects before the
+    /// first read or write).
     #[napi(factory)]
     pub fn open(spec: String, options: Option<StoreOptions>) -> Result<Store> {
         let (table, create) =
@@ -46,7 +49,8 @@ impl Store {
         }
     }
 
-    /// What the store is (`sqlite:/srv/spektate.db`); never a credential.
+    /// What the store is (`sqlite:/srv/spektate.db`, `postgres://ci@db/spektate`); never a
+    /// credential.
     #[napi(getter)]
     pub fn description(&self) -> String {
         self.inner.describe()

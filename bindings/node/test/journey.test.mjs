@@ -7,32 +7,11 @@ import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
 import { Recorder, Store, Tracker } from '@spektate/node'
-import { tempStore } from './support.mjs'
-
-const SOURCE = 'https://github.com/fabrikam/frontend'
-const HLD = 'https://github.com/fabrikam/hld'
-const MANIFESTS = 'https://github.com/fabrikam/manifests'
-const COMMIT = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678'
-const HLD_COMMIT = 'b2c3d4e5f60718293a4b5c6d7e8f9012345678a1'
-const MANIFEST_COMMIT = 'c3d4e5f60718293a4b5c6d7e8f9012345678a1b2'
-const T0 = new Date('2026-11-26T10:00:00Z')
-const at = (minutes) => new Date(T0.getTime() + minutes * 60_000)
-
-/** What the three pipelines and the cluster of the Fabrikam flow say, in order. */
-export async function recordJourney(recorder) {
-  await recorder.imageBuilt({ p1: '101', imageTag: 'frontend-101', commitId: COMMIT, service: 'fabrikam/frontend', repository: SOURCE })
-  await recorder.runReported({ id: '101', status: 'completed', result: 'succeeded', queuedAt: T0, startedAt: T0, finishedAt: at(4) })
-  await recorder.metadataUpdated({ p2: '201', imageTag: 'frontend-101', hldCommitId: HLD_COMMIT, env: 'prod', pr: '7', repository: HLD })
-  await recorder.runReported({ id: '201', status: 'completed', result: 'succeeded', queuedAt: at(5), startedAt: at(5), finishedAt: at(6) })
-  await recorder.manifestGenerated({ p3: '301', hldCommitId: HLD_COMMIT, pr: '7', repository: MANIFESTS })
-  await recorder.manifestCommitted({ p3: '301', manifestCommitId: MANIFEST_COMMIT })
-  await recorder.runReported({ id: '301', status: 'completed', queuedAt: at(20), startedAt: at(20), finishedAt: at(22) })
-  await recorder.clusterSynced('west-europe', MANIFEST_COMMIT, 'flux')
-}
+import { COMMIT, HLD_COMMIT, MANIFEST_COMMIT, SOURCE, T0, at, recordJourney, tempStore } from './support.mjs'
 
 test('a recorded journey reads back as one complete, synced deployment', async (t) => {
   const db = tempStore(t)
-  await recordJourney(new Recorder(`sqlite:${db}`, 'fabrikam'))
+  await recordJourney(new Recorder(`sqlite:${db}`, 'fabrikam'), 'flux')
   const [d, ...rest] = await new Tracker(db, { partition: 'fabrikam' }).deployments()
   assert.equal(rest.length, 0)
   assert.deepEqual([d.service, d.ring, d.imageTag, d.pr], ['frontend', 'prod', 'frontend-101', '7'])
@@ -63,7 +42,7 @@ test('a recorded journey reads back as one complete, synced deployment', async (
 
 test('the same deployments as spektate get', async (t) => {
   const db = tempStore(t)
-  await recordJourney(new Recorder(db, 'fabrikam'))
+  await recordJourney(new Recorder(db, 'fabrikam'), 'flux')
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
   const cli = process.env.SPEKTATE_CLI || join(root, 'target', 'debug', 'spektate')
   assert.ok(existsSync(cli), `the spektate CLI is not at ${cli}: build it with \`cargo build -p spektate-cli\` or set SPEKTATE_CLI`)

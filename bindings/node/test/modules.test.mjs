@@ -8,7 +8,7 @@ import spektate from '@spektate/node'
 
 test('import and require give the same classes', () => {
   const cjs = createRequire(import.meta.url)('@spektate/node')
-  for (const name of ['Store', 'Recorder', 'Tracker', 'AzureDevOps']) {
+  for (const name of ['Store', 'Recorder', 'ServerRecorder', 'Tracker', 'AzureDevOps']) {
     assert.equal(typeof esm[name], 'function', name)
     assert.equal(esm[name], cjs[name], name)
     assert.equal(spektate[name], cjs[name], name)
