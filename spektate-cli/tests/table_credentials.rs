@@ -440,3 +440,26 @@ async fn a_missing_identity_fails_get_and_validate_with_the_cause() {
         "nothing is sent to the table without a token"
     );
 }
+
+#[test]
+fn every_reading_command_takes_the_new_credentials() {
+    for command in ["get", "dashboard", "serve", "validate"] {
+        let out = spektate(&[command, "--help"], &[]);
+        let help = ok(&out);
+        for flag in [
+            "--table-sas <SAS>",
+            "[env: SPEKTATE_TABLE_SAS]",
+            "--table-auth <KIND>",
+            "[env: SPEKTATE_TABLE_AUTH=]",
+            "--github-app-id <APP_ID>",
+            "[env: SPEKTATE_GITHUB_APP_ID=]",
+            "--github-app-key-file <FILE>",
+            "--github-app-installation <ID>",
+        ] {
+            assert!(
+                help.contains(flag),
+                "{command} --help lacks {flag}:\n{help}"
+            );
+        }
+    }
+}
