@@ -161,11 +161,14 @@
     }
     const limit = p.get('limit');
     if (limit !== null && limit.trim() !== '') v.limit = limit.trim();
+    const partition = p.get('partition');
+    if (partition !== null && partition.trim() !== '') v.partition = partition.trim();
     return v;
   }
 
   function writeUrl() {
     const p = new URLSearchParams();
+    if (view.partition !== undefined) p.set('partition', view.partition);
     for (const f of FILTERS) if (view[f]) p.set(f, view[f]);
     if (view.refresh !== undefined) p.set('refresh', String(view.refresh));
     if (view.limit !== undefined) p.set('limit', view.limit);
@@ -178,6 +181,7 @@
     for (const f of ['service', 'author', 'ring', 'keyword']) if (view[f]) p.set(f, view[f]);
     if (view.type) p.set('kind', view.type);
     if (view.limit !== undefined) p.set('limit', view.limit);
+    if (view.partition !== undefined) p.set('partition', view.partition);
     const qs = p.toString();
     return `api/deployments${qs ? `?${qs}` : ''}`;
   }
@@ -281,7 +285,7 @@
     const serverNow = Date.parse(body.now);
     if (!Number.isNaN(serverNow)) clockSkew = serverNow - Date.now();
 
-    $('partition').textContent = body.partition || '';
+    renderPartitions(body);
     $('viewer').textContent = body.viewer ? `Signed in as ${body.viewer}` : '';
     $('version').textContent = body.version ? `Spektate ${body.version}` : '';
     if (body.partition) document.title = `Spektate · ${body.partition}`;
@@ -314,6 +318,28 @@
     $('last-updated').textContent = `Last updated at ${clock(at)} (${ago(at)})`;
     $('last-updated').title = new Date(at).toISOString();
     for (const node of tbody.querySelectorAll('[data-time]')) node.textContent = ago(node.dataset.time);
+  }
+
+  // One partition: its name. Several the viewer may read: a picker that sets ?partition=.
+  function renderPartitions(body) {
+    const picker = $('partition-picker');
+    const names = Array.isArray(body.partitions) ? body.partitions : [];
+    const several = names.length > 1;
+    $('partition').textContent = several ? '' : (body.partition || '');
+    picker.hidden = !several;
+    if (!several) return;
+    const have = Array.from(picker.options).map((o) => o.value);
+    if (have.join('\n') !== names.join('\n')) {
+      picker.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
+    }
+    picker.value = body.partition;
+  }
+
+  function partitionChanged() {
+    const picked = $('partition-picker').value;
+    view.partition = picked;
+    writeUrl();
+    load();
   }
 
   function renderSummary(body) {
@@ -530,6 +556,7 @@
   $('empty-clear').addEventListener('click', clearFilters);
   $('retry').addEventListener('click', load);
   $('refresh-now').addEventListener('click', load);
+  $('partition-picker').addEventListener('change', partitionChanged);
   document.addEventListener('keydown', (e) => {
     const typingInField = ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement && document.activeElement.tagName);
     if (e.key === '/' && !typingInField && !e.ctrlKey && !e.metaKey && !e.altKey) {

@@ -12,10 +12,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use spektate_core::{Deployment, DeploymentKind, Filter, RepoRef, Snapshot, Status};
 
-use crate::auth::Principal;
+use crate::Error;
+use crate::auth::{Grant, Principal};
+use crate::partitions::Partitions;
+use crate::refresh;
 use crate::routes::{Access, Routes};
-use crate::{Error, Shared};
-use crate::{health, refresh};
 
 /// How many deployments `/api/deployments` returns when no `limit` is given.
 pub const DEFAULT_LIMIT: usize = 200;
@@ -38,6 +39,7 @@ pub const MAX_LIMIT: usize = 10_000;
 /// | `keyword` | | a word in any shown field |
 /// | `top` | | only the newest N that match |
 /// | `limit` | | return at most N (default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]); `total` still counts every match |
+/// | `partition` | | which partition, on a server of several (default: the first) |
 ///
 /// An empty value means "no filter". An unknown parameter, a parameter given twice or a
 /// value that does not parse is an error naming the parameter and the value.
@@ -47,6 +49,8 @@ pub struct DeploymentQuery {
     pub filter: Filter,
     /// At most this many are returned.
     pub limit: usize,
+    /// The partition asked for; none: the server's default.
+    pub partition: Option<String>,
 }
 
 impl Default for DeploymentQuery {
@@ -54,6 +58,7 @@ impl Default for DeploymentQuery {
         DeploymentQuery {
             filter: Filter::default(),
             limit: DEFAULT_LIMIT,
+            partition: None,
         }
     }
 }
@@ -72,9 +77,10 @@ enum Param {
     Keyword,
     Top,
     Limit,
+    Partition,
 }
 
-const ACCEPTED: &str = "service, ring, author, imageTag, runId, commit, deploymentId, kind, status, keyword, top, limit";
+const ACCEPTED: &str = "service, ring, author, imageTag, runId, commit, deploymentId, kind, status, keyword, top, limit, partition";
 
 impl Param {
     fn from_name(name: &str) -> Option<Self> {
@@ -91,6 +97,7 @@ impl Param {
             "keyword" => Param::Keyword,
             "top" => Param::Top,
             "limit" => Param::Limit,
+            "partition" => Param::Partition,
             _ => return None,
         })
     }
@@ -170,6 +177,7 @@ impl DeploymentQuery {
                 }
                 Param::Top => f.top = Some(count("top", &value, usize::MAX)?),
                 Param::Limit => q.limit = count("limit", &value, MAX_LIMIT)?,
+                Param::Partition => q.partition = Some(value),
             }
         }
         Ok(q)
@@ -341,6 +349,8 @@ struct Summary {
 #[serde(rename_all = "camelCase")]
 struct DeploymentsBody<'a> {
     partition: &'a str,
+    /// The partitions the server serves that this viewer may read, the default first.
+    partitions: &'a [String],
     version: &'static str,
     /// The server's clock, so the page can tell "5 minutes ago" whatever its own clock says.
     now: DateTime<Utc>,
@@ -365,11 +375,11 @@ struct ErrorBody<'a> {
 }
 
 /// Adds the read API's routes.
-pub(crate) fn routes(routes: Routes, shared: &Arc<Shared>) -> Routes {
+pub(crate) fn routes(routes: Routes, partitions: &Arc<Partitions>) -> Routes {
     routes.get(
         "/api/deployments",
         Access::Viewer,
-        get(deployments).with_state(shared.clone()),
+        get(deployments).with_state(partitions.clone()),
     )
 }
 
@@ -381,15 +391,30 @@ pub(crate) fn api_fallbacks() -> Router {
 }
 
 async fn deployments(
-    AxumState(shared): AxumState<Arc<Shared>>,
+    AxumState(partitions): AxumState<Arc<Partitions>>,
     viewer: Option<Extension<Principal>>,
+    grant: Option<Extension<Grant>>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let viewer = viewer.map(|Extension(p)| p.0).filter(|v| !v.is_empty());
+    let grant = grant.map(|Extension(g)| g).unwrap_or_default();
     let query = match DeploymentQuery::parse(raw.as_deref()) {
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
+    let shared = match partitions.find(query.partition.as_deref()) {
+        Ok(s) => s.clone(),
+        Err(unknown) => return unknown.response(),
+    };
+    let partition = shared.tracker.partition().to_string();
+    if !grant.allows(&partition) {
+        return grant.refusal(&partition).into_response();
+    }
+    let readable: Vec<String> = partitions
+        .names()
+        .into_iter()
+        .filter(|p| grant.allows(p))
+        .collect();
     refresh::before_read(&shared).await;
     let snapshot = shared.tracker.snapshot();
     let refresh_error = shared.refresh.error();
@@ -412,7 +437,6 @@ async fn deployments(
     let Ok(turn) = shared.listing.clone().acquire_owned().await else {
         return internal_error("the deployments could not be listed: no turn to list them");
     };
-    let partition = shared.tracker.partition().to_string();
     let refresh_seconds = shared.refresh_every().as_secs();
     let listed = tokio::task::spawn_blocking(move || {
         let _turn = turn;
@@ -420,6 +444,7 @@ async fn deployments(
             &snapshot,
             &query,
             &partition,
+            &readable,
             refresh_seconds,
             refresh_error,
             viewer,
@@ -440,6 +465,7 @@ fn list(
     snapshot: &Snapshot,
     query: &DeploymentQuery,
     partition: &str,
+    partitions: &[String],
     refresh_seconds: u64,
     refresh_error: Option<String>,
     viewer: Option<String>,
@@ -473,6 +499,7 @@ fn list(
     }
     to_json(&DeploymentsBody {
         partition,
+        partitions,
         version: env!("CARGO_PKG_VERSION"),
         now: Utc::now(),
         refreshed_at: snapshot.refreshed_at,
@@ -484,17 +511,6 @@ fn list(
         summary,
         deployments: rows,
     })
-}
-
-pub(crate) async fn health(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
-    refresh::before_health(&shared).await;
-    let health = health::health(&shared);
-    let status = if health.status.is_serving() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    json(status, &health)
 }
 
 async fn api_not_found(OriginalUri(uri): OriginalUri) -> Response {

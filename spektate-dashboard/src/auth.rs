@@ -173,28 +173,65 @@ pub(crate) async fn writer(
     })
 }
 
+/// The partitions a viewer may read: every one the server serves, or only those its read
+/// token names.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Grant {
+    /// The token's partitions, with its id and name; none: every partition.
+    token: Option<(String, Vec<String>)>,
+}
+
+impl Grant {
+    /// Whether the viewer may read `partition`.
+    pub(crate) fn allows(&self, partition: &str) -> bool {
+        self.token
+            .as_ref()
+            .is_none_or(|(_, partitions)| partitions.iter().any(|p| p == partition))
+    }
+
+    /// The refusal of a viewer who may not read `partition`.
+    pub(crate) fn refusal(&self, partition: &str) -> Refusal {
+        let who = self
+            .token
+            .as_ref()
+            .map_or("the viewer", |(who, _)| who.as_str());
+        Refusal::forbidden(format!("{who} may not read partition {partition}"))
+    }
+}
+
 /// How the server tells viewers apart.
 #[derive(Debug)]
 pub(crate) struct Viewers {
     pub(crate) auth: ViewerAuth,
     pub(crate) tokens: Arc<Tokens>,
-    pub(crate) partition: String,
+    /// The partitions the server serves.
+    pub(crate) partitions: Vec<String>,
 }
 
 impl Viewers {
-    /// The viewer of a request, or why it is refused.
-    pub(crate) fn identify(&self, headers: &HeaderMap) -> Result<Principal, Refusal> {
+    /// The viewer of a request and what it may read, or why it is refused. A read token
+    /// must name at least one partition the server serves.
+    pub(crate) fn identify(&self, headers: &HeaderMap) -> Result<(Principal, Grant), Refusal> {
         match &self.auth {
-            ViewerAuth::None => Ok(Principal(String::new())),
-            ViewerAuth::Token => token(&self.tokens, headers, Scope::Read, &self.partition)
-                .map(|e| Principal::of_token(&e)),
+            ViewerAuth::None => Ok((Principal(String::new()), Grant::default())),
+            ViewerAuth::Token => {
+                let entry = self.read_token(headers)?;
+                let who = Principal::of_token(&entry);
+                let grant = Grant {
+                    token: Some((
+                        format!("token {} ({})", entry.id, entry.name),
+                        entry.partitions,
+                    )),
+                };
+                Ok((who, grant))
+            }
             ViewerAuth::Header(names) => names
                 .iter()
                 .filter_map(|n| headers.get(n))
                 .filter_map(|v| v.to_str().ok())
                 .map(str::trim)
                 .find(|v| !v.is_empty())
-                .map(|v| Principal(v.chars().take(200).collect()))
+                .map(|v| (Principal(v.chars().take(200).collect()), Grant::default()))
                 .ok_or_else(|| {
                     let names: Vec<&str> = names.iter().map(HeaderName::as_str).collect();
                     Refusal::unauthorized(
@@ -207,17 +244,44 @@ impl Viewers {
                 }),
         }
     }
+
+    /// A read token for at least one of the partitions served.
+    fn read_token(&self, headers: &HeaderMap) -> Result<TokenEntry, Refusal> {
+        let mut refused = None;
+        for partition in &self.partitions {
+            match token(&self.tokens, headers, Scope::Read, partition) {
+                Ok(entry) => return Ok(entry),
+                Err(r)
+                    if r.status == StatusCode::FORBIDDEN && r.message.contains(" partition ") =>
+                {
+                    refused.get_or_insert(r);
+                }
+                Err(r) => return Err(r),
+            }
+        }
+        Err(match refused {
+            Some(first) if self.partitions.len() > 1 => Refusal::forbidden(format!(
+                "{} or {}",
+                first.message,
+                self.partitions[1..].join(" or ")
+            )),
+            Some(first) => first,
+            None => Refusal::forbidden("no partition is served"),
+        })
+    }
 }
 
-/// Lets a viewer through, with its [`Principal`] on the request and the response.
+/// Lets a viewer through, with its [`Principal`] on the request and the response, and its
+/// [`Grant`] on the request.
 pub(crate) async fn guard(
     State(viewers): State<Arc<Viewers>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     match viewers.identify(request.headers()) {
-        Ok(who) => {
+        Ok((who, grant)) => {
             request.extensions_mut().insert(who.clone());
+            request.extensions_mut().insert(grant);
             let mut response = next.run(request).await;
             response.extensions_mut().insert(who);
             response
@@ -299,18 +363,20 @@ mod tests {
         let viewers = Viewers {
             auth: ViewerAuth::proxy_headers(),
             tokens: Arc::new(Tokens::none()),
-            partition: "p".into(),
+            partitions: vec!["p".into()],
         };
         let who = viewers
             .identify(&headers(&[("x-forwarded-email", "mona@example.com")]))
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(who.0, "mona@example.com");
         let who = viewers
             .identify(&headers(&[
                 ("x-forwarded-user", "mona"),
                 ("x-forwarded-email", "m@e.com"),
             ]))
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(who.0, "mona");
         let refused = viewers
             .identify(&headers(&[("x-forwarded-user", "  ")]))

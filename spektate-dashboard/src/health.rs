@@ -57,6 +57,11 @@ pub struct Health {
     pub restarts: u32,
     /// Why the status is not `ok`, one sentence each; empty when it is.
     pub reasons: Vec<String>,
+    /// A server of several partitions: each one's health, the default first (the fields
+    /// above are then the default partition's, with the worst status and every partition's
+    /// reasons). Empty for one partition.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<Health>,
 }
 
 pub(crate) fn health(shared: &Shared) -> Health {
@@ -92,6 +97,7 @@ pub(crate) fn health(shared: &Shared) -> Health {
         consecutive_failures: attempts.failures,
         restarts: attempts.restarts,
         reasons,
+        partitions: Vec::new(),
     }
 }
 

@@ -59,6 +59,7 @@ mod logging;
 mod metrics;
 pub mod oidc;
 mod openapi;
+mod partitions;
 mod refresh;
 mod routes;
 mod serve;
@@ -164,16 +165,26 @@ impl Shared {
 impl Dashboard {
     /// A dashboard over `tracker`, refreshing every [`DEFAULT_REFRESH`].
     pub fn new(tracker: Tracker) -> Self {
+        Dashboard::beside(tracker, Arc::default(), DEFAULT_REFRESH)
+    }
+
+    /// A dashboard over `tracker` that counts into `metrics` and refreshes every `every`:
+    /// another partition of a server.
+    pub(crate) fn beside(
+        tracker: Tracker,
+        metrics: Arc<metrics::Metrics>,
+        every: Duration,
+    ) -> Self {
         Dashboard {
             shared: Arc::new(Shared {
                 tracker,
-                refresh_ms: AtomicU64::new(DEFAULT_REFRESH.as_millis() as u64),
+                refresh_ms: AtomicU64::new(every.as_millis() as u64),
                 background: AtomicBool::new(false),
                 refresh: refresh::RefreshState::default(),
                 listing: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, |n| n.get()),
                 )),
-                metrics: Arc::default(),
+                metrics,
             }),
         }
     }
@@ -221,6 +232,7 @@ impl Dashboard {
         Ok(Server {
             router: self.router(),
             dashboard: self,
+            others: Vec::new(),
             listener,
             addr,
             limits: Limits::default(),
@@ -237,6 +249,8 @@ pub fn router(tracker: Tracker) -> Router {
 /// A dashboard listening on an address, not serving yet.
 pub struct Server {
     dashboard: Dashboard,
+    /// The server's other partitions, each refreshed in the background too.
+    others: Vec<Dashboard>,
     router: Router,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
@@ -272,8 +286,15 @@ impl Server {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let _refresher = self.dashboard.spawn_refresher();
-        tracing::info!(address = %self.addr, partition = %self.dashboard.tracker().partition(), "serving");
+        let _refreshers: Vec<Refresher> = std::iter::once(&self.dashboard)
+            .chain(&self.others)
+            .map(Dashboard::spawn_refresher)
+            .collect();
+        let partitions: Vec<&str> = std::iter::once(&self.dashboard)
+            .chain(&self.others)
+            .map(|d| d.tracker().partition())
+            .collect();
+        tracing::info!(address = %self.addr, partition = %partitions.join(","), "serving");
         serve::run(self.listener, self.addr, self.router, self.limits, shutdown).await;
         tracing::info!(address = %self.addr, "stopped; the requests in flight were answered");
         Ok(())

@@ -124,9 +124,13 @@ impl Metrics {
             .observe(&REQUEST_BUCKETS, took.as_secs_f64());
     }
 
-    /// The text of `/metrics`, with the deployments of the last refresh by state and the
-    /// lookups that failed by provider.
-    pub(crate) fn render(&self, deployments: &[Deployment], idempotency_keys: usize) -> String {
+    /// The text of `/metrics`, with the deployments of each partition's last refresh by
+    /// state and the lookups that failed by provider.
+    pub(crate) fn render(
+        &self,
+        partitions: &[(&str, &[Deployment])],
+        idempotency_keys: usize,
+    ) -> String {
         let c = self.lock();
         let mut out = String::with_capacity(4096);
         let head = |out: &mut String, name: &str, kind: &str, help: &str| {
@@ -212,43 +216,52 @@ impl Metrics {
             &mut out,
             "spektate_deployments",
             "gauge",
-            "Deployments of the last refresh, by state.",
+            "Deployments of the last refresh, by partition and state.",
         );
-        let mut by_state: BTreeMap<&str, usize> = [
-            "inProgress",
-            "succeeded",
-            "failed",
-            "canceled",
-            "waitingForApproval",
-            "incomplete",
-        ]
-        .into_iter()
-        .map(|s| (s, 0))
-        .collect();
-        for d in deployments {
-            *by_state.entry(state_name(state(d))).or_default() += 1;
-        }
-        for (s, n) in by_state {
-            let _ = writeln!(out, "spektate_deployments{{state=\"{s}\"}} {n}");
+        for (partition, deployments) in partitions {
+            let mut by_state: BTreeMap<&str, usize> = [
+                "inProgress",
+                "succeeded",
+                "failed",
+                "canceled",
+                "waitingForApproval",
+                "incomplete",
+            ]
+            .into_iter()
+            .map(|s| (s, 0))
+            .collect();
+            for d in *deployments {
+                *by_state.entry(state_name(state(d))).or_default() += 1;
+            }
+            for (s, n) in by_state {
+                let _ = writeln!(
+                    out,
+                    "spektate_deployments{{partition=\"{}\",state=\"{s}\"}} {n}",
+                    label(partition)
+                );
+            }
         }
         head(
             &mut out,
             "spektate_failed_lookups",
             "gauge",
-            "Objects a provider failed to answer for in the last refresh, by provider.",
+            "Objects a provider failed to answer for in the last refresh, by partition and provider.",
         );
-        let mut by_provider: BTreeMap<String, usize> = BTreeMap::new();
-        for s in spektate_core::warnings::summarize(deployments) {
-            *by_provider
-                .entry(s.reason.provider().to_string())
-                .or_default() += s.count;
-        }
-        for (p, n) in by_provider {
-            let _ = writeln!(
-                out,
-                "spektate_failed_lookups{{provider=\"{}\"}} {n}",
-                label(&p)
-            );
+        for (partition, deployments) in partitions {
+            let mut by_provider: BTreeMap<String, usize> = BTreeMap::new();
+            for s in spektate_core::warnings::summarize(deployments) {
+                *by_provider
+                    .entry(s.reason.provider().to_string())
+                    .or_default() += s.count;
+            }
+            for (p, n) in by_provider {
+                let _ = writeln!(
+                    out,
+                    "spektate_failed_lookups{{partition=\"{}\",provider=\"{}\"}} {n}",
+                    label(partition),
+                    label(&p)
+                );
+            }
         }
 
         head(
@@ -307,7 +320,7 @@ mod tests {
         m.refused("sync", 403);
         m.request("POST", "/api/records/image", 200, Duration::from_millis(3));
         m.refreshed(Duration::from_millis(300), None);
-        let text = m.render(&[], 2);
+        let text = m.render(&[("fabrikam", &[]), ("contoso", &[])], 2);
         for line in [
             "spektate_records_written_total{kind=\"image\"} 2",
             "spektate_records_written_total{kind=\"manifest-commit\"} 0",
@@ -318,7 +331,8 @@ mod tests {
             "spektate_refresh_duration_seconds_bucket{le=\"0.5\"} 1",
             "spektate_refresh_duration_seconds_count 1",
             "spektate_refresh_failures_total 1",
-            "spektate_deployments{state=\"succeeded\"} 0",
+            "spektate_deployments{partition=\"fabrikam\",state=\"succeeded\"} 0",
+            "spektate_deployments{partition=\"contoso\",state=\"failed\"} 0",
             "spektate_idempotency_keys 2",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");

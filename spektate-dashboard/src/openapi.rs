@@ -120,7 +120,7 @@ fn write_operation(kind: Kind, oidc: bool) -> Value {
                 },
                 "401": error_response("No token, or one the server does not know; an ID token that is expired, for another audience, of an issuer no rule names, or whose signature does not verify."),
                 "403": error_response("The token may not write this partition; an ID token whose claims match no rule for it."),
-                "404": error_response("The rule found no record to update (a manifest commit of an unknown p3)."),
+                "404": error_response("The server does not serve the partition (`field` is `partition`), or the rule found no record to update (a manifest commit of an unknown p3)."),
                 "408": error_response("The body did not arrive in time."),
                 "413": error_response(&format!("The body is larger than {MAX_BODY_BYTES} bytes.")),
                 "422": error_response("The Idempotency-Key was used before for another request."),
@@ -208,7 +208,7 @@ pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
         "list-deployments",
         "Deployments as JSON, filtered as spektate get filters them",
         &viewer_security,
-        json!({"application/json": {"schema": {"type": "object", "required": ["partition", "total", "deployments"]}}}),
+        json!({"application/json": {"schema": {"type": "object", "required": ["partition", "partitions", "total", "deployments"]}}}),
     );
     let params: Vec<Value> = [
         ("service", "Service, shown or stored name."),
@@ -223,6 +223,7 @@ pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
         ("keyword", "A word in any shown field."),
         ("top", "Only the newest N that match."),
         ("limit", "At most N in the answer (1 to 10000, default 200)."),
+        ("partition", "Which partition, on a server of several (`spektate serve -p a -p b`); default the first."),
     ]
     .into_iter()
     .map(|(name, about)| json!({"name": name, "in": "query", "required": false, "description": about, "schema": {"type": "string"}}))
@@ -230,6 +231,10 @@ pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
     deployments["get"]["parameters"] = Value::Array(params);
     deployments["get"]["responses"]["400"] =
         error_response("A parameter is unknown, repeated or does not parse.");
+    deployments["get"]["responses"]["403"] =
+        error_response("The viewer's read token may not read this partition.");
+    deployments["get"]["responses"]["404"] =
+        error_response("The server does not serve this partition; the error names it.");
     deployments["get"]["responses"]["503"] = error_response("The deployments are not read yet.");
     add("/api/deployments", deployments);
     let mut health = get_operation(
@@ -298,7 +303,7 @@ pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
                 "proxyHeader": {"type": "apiKey", "in": "header", "name": proxy_header, "description": "Set by the authenticating proxy in front (--auth header)."}
             },
             "parameters": {
-                "partition": {"name": "partition", "in": "query", "required": false, "description": "The partition written; default the server's --partition-key.", "schema": {"type": "string"}},
+                "partition": {"name": "partition", "in": "query", "required": false, "description": "The partition written, one the server serves; default its first --partition-key.", "schema": {"type": "string"}},
                 "idempotencyKey": {"name": "Idempotency-Key", "in": "header", "required": false, "description": "1 to 255 visible ASCII characters; a retried request with the same key and body gets the first answer and writes nothing again.", "schema": {"type": "string", "maxLength": 255}}
             },
             "schemas": {

@@ -11,17 +11,18 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use spektate_core::RecordQuery;
 use spektate_core::ingest::Kind;
+use spektate_core::{RecordQuery, Tracker};
 
 use crate::api::{self, json};
 use crate::auth::{Principal, ViewerAuth, Viewers};
 use crate::idempotency::Cache;
 use crate::oidc::Oidc;
+use crate::partitions::Partitions;
 use crate::routes::{Access, Matched, Route, Routes};
 use crate::tokens::Tokens;
 use crate::write::{self, Writes};
-use crate::{Dashboard, Error, Server, Shared, assets, openapi};
+use crate::{Dashboard, Error, Health, HealthStatus, Server, Shared, assets, openapi};
 
 /// How long `/api/ready` waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,6 +42,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// ```
 pub struct Service {
     dashboard: Dashboard,
+    /// Further partitions, in the order added; `dashboard`'s is the default.
+    more: Vec<Dashboard>,
     tokens: Arc<Tokens>,
     oidc: Option<Arc<Oidc>>,
     writes: bool,
@@ -53,6 +56,7 @@ impl Service {
     pub fn new(dashboard: Dashboard) -> Self {
         Service {
             dashboard,
+            more: Vec::new(),
             tokens: Arc::new(Tokens::none()),
             oidc: None,
             writes: false,
@@ -75,6 +79,41 @@ impl Service {
         self.oidc = Some(Arc::new(oidc));
         self.writes = true;
         self
+    }
+
+    /// Serves another partition too, over `tracker`: requests name it with `?partition=`
+    /// (those that name none get the first). It is refreshed as often as the first, in the
+    /// background of its own, and counts into the same metrics. A partition served already is
+    /// an error.
+    ///
+    /// Build the trackers from one set of providers (clones of the same `Arc`s) so their
+    /// caches are shared.
+    pub fn partition(mut self, tracker: Tracker) -> Result<Self, Error> {
+        let name = tracker.partition();
+        if self.dashboards().any(|d| d.tracker().partition() == name) {
+            return Err(Error::invalid(
+                "partition",
+                format!("'{name}' is served already; give each partition once"),
+            ));
+        }
+        let first = &self.dashboard.shared;
+        self.more.push(Dashboard::beside(
+            tracker,
+            first.metrics.clone(),
+            first.refresh_every(),
+        ));
+        Ok(self)
+    }
+
+    /// The partitions served, the default first.
+    pub fn partitions(&self) -> Vec<String> {
+        self.dashboards()
+            .map(|d| d.tracker().partition().to_string())
+            .collect()
+    }
+
+    fn dashboards(&self) -> impl Iterator<Item = &Dashboard> {
+        std::iter::once(&self.dashboard).chain(&self.more)
     }
 
     /// Viewers' tokens, for a server with [`ViewerAuth::Token`] and no write API.
@@ -106,19 +145,22 @@ impl Service {
 
     fn build(&self) -> (Router, Vec<Route>) {
         let shared = self.dashboard.shared.clone();
+        let partitions = Arc::new(Partitions::new(
+            self.dashboards().map(|d| d.shared.clone()).collect(),
+        ));
         let viewers = Arc::new(Viewers {
             auth: self.viewers.clone(),
             tokens: self.tokens.clone(),
-            partition: shared.tracker.partition().to_string(),
+            partitions: partitions.names(),
         });
         let guarded = self.viewers.is_on().then(|| viewers.clone());
         let public = Public {
-            shared: shared.clone(),
+            partitions: partitions.clone(),
             viewers,
             cache: self.cache.clone(),
             document: Arc::new(self.openapi()),
         };
-        let mut routes = api::routes(assets::routes(Routes::new(guarded)), &shared)
+        let mut routes = api::routes(assets::routes(Routes::new(guarded)), &partitions)
             .get(
                 "/api/health",
                 Access::Public,
@@ -141,12 +183,10 @@ impl Service {
             );
         if self.writes {
             let writes = Arc::new(Writes {
-                store: shared.tracker.store().clone(),
                 tokens: self.tokens.clone(),
                 oidc: self.oidc.clone(),
-                partition: shared.tracker.partition().to_string(),
                 cache: self.cache.clone(),
-                shared: shared.clone(),
+                partitions: partitions.clone(),
             });
             for kind in Kind::ALL {
                 routes = routes.post(
@@ -170,6 +210,7 @@ impl Service {
         let router = self.router();
         let mut server = self.dashboard.bind(addr).await?;
         server.router = router;
+        server.others = self.more;
         Ok(server)
     }
 }
@@ -177,35 +218,81 @@ impl Service {
 /// What the public routes share.
 #[derive(Clone)]
 struct Public {
-    shared: Arc<Shared>,
+    partitions: Arc<Partitions>,
     viewers: Arc<Viewers>,
     cache: Arc<Cache>,
     document: Arc<serde_json::Value>,
 }
 
 /// `/api/health`: the whole health for viewers; for others, when viewers must sign in, only
-/// the status and version (the reasons name repositories and providers).
+/// the status and version (the reasons name repositories and providers). With several
+/// partitions it is the default partition's, with the worst status of all, every
+/// partition's reasons (each named) and each partition's health under `partitions`.
 async fn health(State(public): State<Public>, headers: HeaderMap) -> Response {
-    let full = api::health(State(public.shared.clone())).await;
-    if !public.viewers.auth.is_on() || public.viewers.identify(&headers).is_ok() {
-        return full;
+    for shared in public.partitions.all() {
+        crate::refresh::before_health(shared).await;
     }
-    let status = full.status();
-    let h = crate::health::health(&public.shared);
+    let h = combined_health(&public.partitions);
+    let status = if h.status.is_serving() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    if !public.viewers.auth.is_on() || public.viewers.identify(&headers).is_ok() {
+        return json(status, &h);
+    }
     json(status, &json!({"status": h.status, "version": h.version}))
 }
 
-/// `/api/ready`: whether the store answers a read.
+/// How bad a status is, for the worst of several.
+fn severity(s: HealthStatus) -> u8 {
+    match s {
+        HealthStatus::Ok => 0,
+        HealthStatus::Degraded => 1,
+        HealthStatus::Starting => 2,
+        HealthStatus::Unavailable => 3,
+    }
+}
+
+fn combined_health(partitions: &Partitions) -> Health {
+    let all: Vec<Health> = partitions
+        .all()
+        .iter()
+        .map(|s| crate::health::health(s))
+        .collect();
+    let mut h = all[0].clone();
+    if all.len() == 1 {
+        return h;
+    }
+    h.status = all
+        .iter()
+        .map(|p| p.status)
+        .max_by_key(|s| severity(*s))
+        .unwrap_or(h.status);
+    h.reasons = all
+        .iter()
+        .flat_map(|p| {
+            p.reasons
+                .iter()
+                .map(move |r| format!("{}: {r}", p.partition))
+        })
+        .collect();
+    h.partitions = all;
+    h
+}
+
+/// `/api/ready`: whether the store answers a read, for every partition.
 async fn ready(State(public): State<Public>) -> Response {
-    let tracker = &public.shared.tracker;
-    let probe = RecordQuery::all().row_key("~ready");
-    let read = tokio::time::timeout(
-        READY_TIMEOUT,
-        tracker.store().query(tracker.partition(), &probe),
-    )
-    .await;
-    match read {
-        Ok(Ok(_)) => json(StatusCode::OK, &json!({"status": "ready"})),
+    let probes = async {
+        for shared in public.partitions.all() {
+            let tracker = &shared.tracker;
+            let probe = RecordQuery::all().row_key("~ready");
+            tracker.store().query(tracker.partition(), &probe).await?;
+        }
+        Ok::<(), spektate_core::Error>(())
+    };
+    match tokio::time::timeout(READY_TIMEOUT, probes).await {
+        Ok(Ok(())) => json(StatusCode::OK, &json!({"status": "ready"})),
         Ok(Err(e)) => {
             tracing::warn!("readiness: the store cannot be read: {e}");
             json(
@@ -225,11 +312,21 @@ async fn document(State(public): State<Public>) -> Response {
 }
 
 async fn metrics(State(public): State<Public>) -> Response {
-    let snapshot = public.shared.tracker.snapshot();
+    let snapshots: Vec<(String, Arc<spektate_core::Snapshot>)> = public
+        .partitions
+        .all()
+        .iter()
+        .map(|s| (s.tracker.partition().to_string(), s.tracker.snapshot()))
+        .collect();
+    let by_partition: Vec<(&str, &[spektate_core::Deployment])> = snapshots
+        .iter()
+        .map(|(p, s)| (p.as_str(), s.deployments.as_slice()))
+        .collect();
     let text = public
-        .shared
+        .partitions
+        .default_one()
         .metrics
-        .render(&snapshot.deployments, public.cache.len());
+        .render(&by_partition, public.cache.len());
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -26,6 +26,7 @@ use crate::api::to_json;
 use crate::auth::{self, Principal};
 use crate::idempotency::{self, Cache, Kept};
 use crate::oidc::Oidc;
+use crate::partitions::Partitions;
 use crate::tokens::Tokens;
 
 /// The largest request body accepted: 64 KiB (a record is well under 4 KiB).
@@ -37,15 +38,13 @@ pub const REPLAYED: &str = "idempotent-replayed";
 
 /// What the write routes share.
 pub(crate) struct Writes {
-    pub(crate) store: Arc<dyn RecordStore>,
     pub(crate) tokens: Arc<Tokens>,
     /// ID tokens' rules and keys, when the server takes them.
     pub(crate) oidc: Option<Arc<Oidc>>,
-    /// The partition written when a request names none.
-    pub(crate) partition: String,
     pub(crate) cache: Arc<Cache>,
-    /// The dashboard: its metrics, and its refresh, told of each write.
-    pub(crate) shared: Arc<Shared>,
+    /// The partitions served (the first written when a request names none): each one's
+    /// store, and its refresh, told of each write; their metrics.
+    pub(crate) partitions: Arc<Partitions>,
 }
 
 /// An error answer: `error` is the whole message; `field`, `reason` and `value` say which
@@ -135,7 +134,7 @@ impl IntoResponse for Answer {
     }
 }
 
-/// The partition a request names (`?partition=`), else the server's.
+/// The partition a request names (`?partition=`), else the server's default.
 fn partition(raw: Option<&str>, default: &str) -> Result<String, Failure> {
     let mut partition = None;
     for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -220,7 +219,7 @@ fn given_value(body: &Value, kind: Kind, field: &str) -> Option<Value> {
 
 /// Applies one request's body: parses it, checks its fields and runs the linking rule.
 async fn apply(
-    writes: &Writes,
+    store: Arc<dyn RecordStore>,
     kind: Kind,
     partition: &str,
     bytes: &[u8],
@@ -235,7 +234,7 @@ async fn apply(
         other => failure(other),
     };
     let ingest = Ingest::from_json(kind, &body).map_err(refused)?;
-    let recorder = Recorder::new(writes.store.clone(), partition)
+    let recorder = Recorder::new(store, partition)
         .map_err(|e| kind.rename(e, spektate_core::ingest::Naming::Json))
         .map_err(refused)?;
     let id = ingest.apply(&recorder).await.map_err(refused)?;
@@ -272,7 +271,7 @@ fn failure(e: spektate_core::Error) -> Failure {
 
 /// Runs a checked request and keeps its answer under its idempotency key when it worked.
 async fn run(
-    writes: Arc<Writes>,
+    shared: Arc<Shared>,
     kind: Kind,
     partition: String,
     bytes: Vec<u8>,
@@ -299,10 +298,10 @@ async fn run(
             retry_after: false,
         };
     }
-    match apply(&writes, kind, &partition, &bytes).await {
+    match apply(shared.tracker.store().clone(), kind, &partition, &bytes).await {
         Ok(written) => {
-            writes.shared.metrics.written(kind.name());
-            crate::refresh::note_write(&writes.shared);
+            shared.metrics.written(kind.name());
+            crate::refresh::note_write(&shared);
             let body = to_json(&written);
             if let Some(held) = held.as_mut() {
                 **held = Some(Kept {
@@ -332,7 +331,8 @@ pub(crate) async fn write(
     let (answer, who) = answer(&writes, kind, raw.as_deref(), &headers, body).await;
     if !answer.status.is_success() {
         writes
-            .shared
+            .partitions
+            .default_one()
             .metrics
             .refused(kind.name(), answer.status.as_u16());
     }
@@ -350,7 +350,8 @@ async fn answer(
     headers: &HeaderMap,
     body: Body,
 ) -> (Answer, Option<Principal>) {
-    let partition = match partition(raw, &writes.partition) {
+    let default = writes.partitions.default_one().tracker.partition();
+    let partition = match partition(raw, default) {
         Ok(p) => p,
         Err(f) => return (f.into(), None),
     };
@@ -366,6 +367,24 @@ async fn answer(
             }
         };
     let who = writer.who.clone();
+    // Only partitions the server serves are written: another is refused, once the writer
+    // is known, so no one learns which partitions are served without a credential.
+    let shared = match writes.partitions.find(Some(&partition)) {
+        Ok(s) => s.clone(),
+        Err(unknown) => {
+            let failure = Failure {
+                status: StatusCode::NOT_FOUND,
+                body: to_json(&ErrorBody {
+                    error: unknown.message(),
+                    kind: "ConfigError",
+                    field: Some("partition".to_string()),
+                    reason: None,
+                    value: Some(Value::String(unknown.name.clone())),
+                }),
+            };
+            return (failure.into(), Some(who));
+        }
+    };
     let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => None,
         Some(Ok(k)) if idempotency::valid_key(k.trim()) => Some(k.trim().to_string()),
@@ -393,7 +412,7 @@ async fn answer(
         })
     });
     // A task of its own: the rule and the kept answer finish even if the client leaves.
-    let task = tokio::spawn(run(writes.clone(), kind, partition, bytes, slot));
+    let task = tokio::spawn(run(shared, kind, partition, bytes, slot));
     let answer = match task.await {
         Ok(answer) => answer,
         Err(e) => {

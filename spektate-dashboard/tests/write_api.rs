@@ -11,7 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_and_wrong_partition_writes_are_refused_and_write_nothing() {
-    let server = start(ViewerAuth::None).await;
+    // The server serves both partitions, so a refusal is about the token alone.
+    let store = std::sync::Arc::new(support::Counting::default());
+    let server = support::start_partitions(ViewerAuth::None, store, &[PARTITION, "contoso"]).await;
     for kind in Kind::ALL {
         let body = example(kind);
         let cases = [
@@ -382,7 +384,7 @@ async fn posts_link_up_as_spektate_record_does_and_metrics_count_them() {
         );
     }
     assert!(
-        metrics.contains("spektate_deployments{state=\"succeeded\"} 1"),
+        metrics.contains("spektate_deployments{partition=\"fabrikam\",state=\"succeeded\"} 1"),
         "{metrics}"
     );
     assert!(metrics.contains("spektate_http_requests_total{method=\"POST\",route=\"/api/records/image\",status=\"200\"} 1"), "{metrics}");

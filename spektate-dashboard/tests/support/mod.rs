@@ -18,13 +18,26 @@ pub const PARTITION: &str = "fabrikam";
 
 /// A memory store that counts every write (inserts, replaces, deletes, run reports, cluster
 /// syncs), so a test can say nothing was written, or exactly what was.
-#[derive(Default)]
 pub struct Counting {
-    inner: MemoryStore,
+    inner: Arc<dyn RecordStore>,
     writes: AtomicUsize,
 }
 
+impl Default for Counting {
+    fn default() -> Self {
+        Counting::over(Arc::new(MemoryStore::new()))
+    }
+}
+
 impl Counting {
+    /// Counts the writes into `inner`.
+    pub fn over(inner: Arc<dyn RecordStore>) -> Self {
+        Counting {
+            inner,
+            writes: AtomicUsize::new(0),
+        }
+    }
+
     pub fn writes(&self) -> usize {
         self.writes.load(Ordering::SeqCst)
     }
@@ -92,6 +105,10 @@ pub struct Running {
     pub other_writer: String,
     /// Reads `fabrikam`.
     pub reader: String,
+    /// Reads `contoso` only.
+    pub contoso_reader: String,
+    /// Writes `fabrikam`, `contoso` and `acme`.
+    pub wide_writer: String,
     pub client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<()>>,
@@ -137,7 +154,25 @@ pub async fn start(viewers: ViewerAuth) -> Running {
 
 /// Starts a server with the write API, `viewers`, and ID tokens checked by `oidc`.
 pub async fn start_with(viewers: ViewerAuth, oidc: Option<Oidc>) -> Running {
-    let store = Arc::new(Counting::default());
+    launch(viewers, oidc, Arc::new(Counting::default()), &[PARTITION]).await
+}
+
+/// Starts a server with the write API and `viewers` over `partitions` of `store` (the first
+/// the default), one tracker each.
+pub async fn start_partitions(
+    viewers: ViewerAuth,
+    store: Arc<Counting>,
+    partitions: &[&str],
+) -> Running {
+    launch(viewers, None, store, partitions).await
+}
+
+async fn launch(
+    viewers: ViewerAuth,
+    oidc: Option<Oidc>,
+    store: Arc<Counting>,
+    partitions: &[&str],
+) -> Running {
     let mut file = TokenFile::default();
     let writer = file
         .create("ci", &[Scope::Write], &[PARTITION.into()])
@@ -148,10 +183,22 @@ pub async fn start_with(viewers: ViewerAuth, oidc: Option<Oidc>) -> Running {
     let reader = file
         .create("viewer", &[Scope::Read], &[PARTITION.into()])
         .unwrap();
-    let tracker = Tracker::builder(store.clone()).partition(PARTITION).build();
-    let mut service = Service::new(Dashboard::new(tracker))
-        .accept_writes(Tokens::fixed(file))
-        .viewers(viewers);
+    let contoso_reader = file
+        .create("contoso-viewer", &[Scope::Read], &["contoso".into()])
+        .unwrap();
+    let wide = file
+        .create(
+            "platform-ci",
+            &[Scope::Write],
+            &[PARTITION.into(), "contoso".into(), "acme".into()],
+        )
+        .unwrap();
+    let tracker = |p: &str| Tracker::builder(store.clone()).partition(p).build();
+    let mut service = Service::new(Dashboard::new(tracker(partitions[0])));
+    for p in &partitions[1..] {
+        service = service.partition(tracker(p)).unwrap();
+    }
+    let mut service = service.accept_writes(Tokens::fixed(file)).viewers(viewers);
     if let Some(oidc) = oidc {
         service = service.accept_oidc(oidc);
     }
@@ -175,6 +222,8 @@ pub async fn start_with(viewers: ViewerAuth, oidc: Option<Oidc>) -> Running {
         writer: writer.expose().to_string(),
         other_writer: other.expose().to_string(),
         reader: reader.expose().to_string(),
+        contoso_reader: contoso_reader.expose().to_string(),
+        wide_writer: wide.expose().to_string(),
         client: reqwest::Client::new(),
         stop: Some(stop),
         served: Some(served),

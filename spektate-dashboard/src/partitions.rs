@@ -1,0 +1,81 @@
+//! The partitions a server serves: one tracker, refresh and health each, the first the
+//! default for requests that name none.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+use crate::Shared;
+use crate::api::json;
+
+/// The partitions served, the default first; never empty.
+pub(crate) struct Partitions {
+    list: Vec<Arc<Shared>>,
+}
+
+impl Partitions {
+    pub(crate) fn new(list: Vec<Arc<Shared>>) -> Self {
+        debug_assert!(!list.is_empty());
+        Partitions { list }
+    }
+
+    /// The partition of requests that name none.
+    pub(crate) fn default_one(&self) -> &Arc<Shared> {
+        &self.list[0]
+    }
+
+    pub(crate) fn all(&self) -> &[Arc<Shared>] {
+        &self.list
+    }
+
+    /// The partitions' names, the default first.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.list
+            .iter()
+            .map(|s| s.tracker.partition().to_string())
+            .collect()
+    }
+
+    /// The partition named `name`, or the default when `name` is none or empty.
+    pub(crate) fn find(&self, name: Option<&str>) -> Result<&Arc<Shared>, Unknown> {
+        match name.map(str::trim).filter(|n| !n.is_empty()) {
+            None => Ok(self.default_one()),
+            Some(name) => self
+                .list
+                .iter()
+                .find(|s| s.tracker.partition() == name)
+                .ok_or_else(|| Unknown {
+                    name: name.chars().take(200).collect(),
+                    served: self.names(),
+                }),
+        }
+    }
+}
+
+/// A partition the server does not serve.
+#[derive(Debug)]
+pub(crate) struct Unknown {
+    pub(crate) name: String,
+    pub(crate) served: Vec<String>,
+}
+
+impl Unknown {
+    /// What the answer says.
+    pub(crate) fn message(&self) -> String {
+        format!(
+            "this server does not serve partition '{}'; it serves {}",
+            self.name,
+            self.served.join(", ")
+        )
+    }
+
+    /// A JSON 404 naming the partition.
+    pub(crate) fn response(&self) -> Response {
+        json(
+            StatusCode::NOT_FOUND,
+            &json!({"error": self.message(), "field": "partition", "value": self.name}),
+        )
+    }
+}
