@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use spektate_core::{
     Error, Pipelines, RecordStore, RepoDefaults, RepoRef, Repositories, Result, SqliteStore,
-    Tracker, TrackerBuilder,
+    SyncSource, Tracker, TrackerBuilder,
 };
 
 /// Whether the caller writes (and may create the store) or only reads.
@@ -813,6 +813,73 @@ impl AzureDevOpsSettings {
     }
 }
 
+/// Argo CD as a sync source: which commit each application applied in each cluster, from its
+/// API server's `GET /api/v1/applications`, once per refresh.
+#[cfg(feature = "argocd")]
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ArgoCdSettings {
+    /// The API server's URL (`https://argocd.example.com`); no sync source without it.
+    pub url: Option<String>,
+    /// An API token of an Argo CD account or project role that can read the applications.
+    pub token: Option<String>,
+    /// Accept a certificate no trusted root signed (a self-signed server).
+    pub insecure: bool,
+    /// Only the applications of these projects (all the token reads when empty).
+    pub projects: Vec<String>,
+}
+
+#[cfg(feature = "argocd")]
+impl fmt::Debug for ArgoCdSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArgoCdSettings")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("insecure", &self.insecure)
+            .field("projects", &self.projects)
+            .finish()
+    }
+}
+
+#[cfg(feature = "argocd")]
+impl ArgoCdSettings {
+    /// The sync source, or `None` without a URL. `url_field` and `token_field` name the
+    /// settings in errors: a token, project or insecure setting without a URL is a mistake.
+    pub fn source(
+        &self,
+        url_field: &str,
+        token_field: &str,
+    ) -> Result<Option<crate::argocd::ArgoCd>> {
+        let Some(url) = given(self.url.as_deref()) else {
+            let stray = if given(self.token.as_deref()).is_some() {
+                Some(token_field.to_string())
+            } else if self.insecure {
+                Some("the insecure setting".to_string())
+            } else if !self.projects.is_empty() {
+                Some("a project".to_string())
+            } else {
+                None
+            };
+            return match stray {
+                Some(what) => Err(Error::invalid(
+                    url_field,
+                    format!("is missing, and {what} is given for Argo CD"),
+                )),
+                None => Ok(None),
+            };
+        };
+        let mut builder = crate::argocd::ArgoCd::builder(url)
+            .maybe_token(given(self.token.as_deref()).map(spektate_core::http::Secret::new))
+            .insecure(self.insecure);
+        for p in &self.projects {
+            builder = builder.project(p);
+        }
+        builder.build().map(Some).map_err(|e| match e {
+            Error::Invalid { reason, .. } => Error::invalid(url_field, reason),
+            other => other,
+        })
+    }
+}
+
 /// Which providers a tracker reads, and the repositories it assumes for records that name
 /// none. Run reports in the store are always read, after every provider.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -881,15 +948,19 @@ pub struct Providers {
     pub repositories: Vec<Arc<dyn Repositories>>,
     /// Repositories for records that name none.
     pub defaults: RepoDefaults,
+    /// Sync sources (Argo CD), each asked once per refresh.
+    pub sync_sources: Vec<Arc<dyn SyncSource>>,
 }
 
 impl fmt::Debug for Providers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pipelines: Vec<String> = self.pipelines.iter().map(|p| p.name()).collect();
         let repositories: Vec<String> = self.repositories.iter().map(|r| r.name()).collect();
+        let sync_sources: Vec<String> = self.sync_sources.iter().map(|s| s.name()).collect();
         f.debug_struct("Providers")
             .field("pipelines", &pipelines)
             .field("repositories", &repositories)
+            .field("sync_sources", &sync_sources)
             .field("defaults", &self.defaults)
             .finish()
     }
@@ -911,6 +982,9 @@ impl Providers {
         for r in self.repositories {
             builder = builder.repositories(r);
         }
+        for s in self.sync_sources {
+            builder = builder.sync_source(s);
+        }
         builder
     }
 }
@@ -920,6 +994,57 @@ mod tests {
     use super::*;
 
     const NAMES: Names = Names::FLAGS;
+
+    #[cfg(feature = "argocd")]
+    #[test]
+    fn argo_cd_settings_need_a_url_and_never_show_the_token() {
+        let none = ArgoCdSettings::default();
+        assert!(none.source("--argocd-url", "T").unwrap().is_none());
+        for stray in [
+            ArgoCdSettings {
+                token: Some("argo-secret".into()),
+                ..ArgoCdSettings::default()
+            },
+            ArgoCdSettings {
+                insecure: true,
+                ..ArgoCdSettings::default()
+            },
+            ArgoCdSettings {
+                projects: vec!["fabrikam".into()],
+                ..ArgoCdSettings::default()
+            },
+        ] {
+            let e = err(stray.source("--argocd-url", "SPEKTATE_ARGOCD_TOKEN"));
+            assert!(
+                e.contains("--argocd-url") && e.contains("is missing"),
+                "{e}"
+            );
+            assert!(!e.contains("argo-secret"), "{e}");
+        }
+        let bad = ArgoCdSettings {
+            url: Some("argocd.fabrikam.com".into()),
+            ..ArgoCdSettings::default()
+        };
+        let e = err(bad.source("--argocd-url", "T"));
+        assert!(
+            e.contains("--argocd-url") && e.contains("http(s)://"),
+            "{e}"
+        );
+        let good = ArgoCdSettings {
+            url: Some("https://argocd.fabrikam.com/".into()),
+            token: Some("argo-secret".into()),
+            insecure: false,
+            projects: vec!["fabrikam".into()],
+        };
+        assert!(!format!("{good:?}").contains("argo-secret"));
+        let source = good.source("--argocd-url", "T").unwrap().unwrap();
+        assert_eq!(source.url(), "https://argocd.fabrikam.com");
+        let providers = Providers {
+            sync_sources: vec![Arc::new(source)],
+            ..Providers::default()
+        };
+        assert!(format!("{providers:?}").contains("argocd argocd.fabrikam.com"));
+    }
 
     impl StoreSettings {
         fn with_table(self, table: &str) -> Self {

@@ -253,7 +253,7 @@ pub fn steps() -> Vec<Step> {
             ],
         },
         Step {
-            title: "Erin merges the backend PR #42; its manifests are pushed and east-us syncs them",
+            title: "Erin merges the backend PR #42; its manifests are pushed and east-us syncs them: frontend-1001 stays live there",
             actions: vec![
                 Merge {
                     pr: "42",

@@ -3,7 +3,7 @@
 use clap::Args;
 use spektate::Result;
 use spektate::config::{
-    AzureDevOpsSettings, GitHubAppSettings, GitHubSettings, Names, ProviderSettings,
+    ArgoCdSettings, AzureDevOpsSettings, GitHubAppSettings, GitHubSettings, Names, ProviderSettings,
 };
 use spektate::github::IdKind;
 
@@ -66,6 +66,26 @@ pub struct ProviderArgs {
     /// (default `https://dev.azure.com`).
     #[arg(long = "azdo-url", env = "SPEKTATE_AZDO_URL", value_name = "URL")]
     pub azdo_url: Option<String>,
+
+    /// Argo CD's API server (`https://argocd.example.com`): which commit each application
+    /// applied in each cluster, one request per refresh. The token is SPEKTATE_ARGOCD_TOKEN,
+    /// read from the environment only, and goes to this URL only.
+    #[arg(long = "argocd-url", env = "SPEKTATE_ARGOCD_URL", value_name = "URL")]
+    pub argocd_url: Option<String>,
+
+    /// Accept Argo CD's certificate even when no trusted root signed it (a self-signed
+    /// server). Only for a server you trust by other means.
+    #[arg(long = "argocd-insecure")]
+    pub argocd_insecure: bool,
+
+    /// Only the Argo CD applications of this project (repeat, or separate with commas).
+    #[arg(
+        long = "argocd-project",
+        env = "SPEKTATE_ARGOCD_PROJECT",
+        value_name = "PROJECT",
+        value_delimiter = ','
+    )]
+    pub argocd_projects: Vec<String>,
 }
 
 /// The providers and default repositories a tracker is built with.
@@ -93,7 +113,24 @@ impl ProviderArgs {
     /// Builds the providers the flags name.
     pub fn build(&self) -> Result<Providers> {
         self.check_github_app()?;
-        self.settings().build(&Names::FLAGS)
+        let mut providers = self.settings().build(&Names::FLAGS)?;
+        if let Some(argocd) = self
+            .argocd()
+            .source("--argocd-url", "SPEKTATE_ARGOCD_TOKEN")?
+        {
+            providers.sync_sources.push(std::sync::Arc::new(argocd));
+        }
+        Ok(providers)
+    }
+
+    /// Argo CD at --argocd-url, with SPEKTATE_ARGOCD_TOKEN.
+    fn argocd(&self) -> ArgoCdSettings {
+        ArgoCdSettings {
+            url: self.argocd_url.clone(),
+            token: env_token("SPEKTATE_ARGOCD_TOKEN"),
+            insecure: self.argocd_insecure,
+            projects: self.argocd_projects.clone(),
+        }
     }
 
     /// A GitHub App key or installation given without the app id is a mistake, not a token.

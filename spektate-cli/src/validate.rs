@@ -84,6 +84,11 @@ pub async fn run(cmd: ValidateCmd, store: &StoreArgs) -> Result<()> {
             lines.push((r.name(), outcome));
         }
     }
+    for s in &providers.sync_sources {
+        if let Some(outcome) = s.check().await.transpose() {
+            lines.push((s.name(), outcome));
+        }
+    }
     let defaults = &providers.defaults;
     let named = [
         &defaults.manifest_repo,
