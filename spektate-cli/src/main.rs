@@ -54,7 +54,11 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(e) = cli.store.settle(matches!(cli.command, Command::Serve(_))) {
+        eprintln!("spektate: {e}");
+        return ExitCode::FAILURE;
+    }
     let outcome = match cli.command {
         Command::Record(cmd) => record::run(cmd, &cli.store)
             .await

@@ -155,19 +155,32 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
         (None, None) => "refused (no --tokens)".to_string(),
     };
     let d = &cmd.dashboard;
-    let tracker = d
-        .providers
-        .build()?
-        .tracker(store.open(Access::Write)?, store.partition_key.clone())
-        .window(d.since)
-        .build();
-    let board = Dashboard::new(tracker).refresh_every(Duration::from_secs(d.refresh));
+    // One set of providers and one store for every partition: the trackers hold clones of
+    // the same Arcs, so the providers' caches (ETags, Argo CD's last answer) are shared.
+    let providers = d.providers.build()?;
+    let opened = store.open(Access::Write)?;
+    let partitions = store.partitions();
+    let tracker = |partition: &str| {
+        providers
+            .clone()
+            .tracker(opened.clone(), partition)
+            .window(d.since)
+            .build()
+    };
+    let board =
+        Dashboard::new(tracker(&partitions[0])).refresh_every(Duration::from_secs(d.refresh));
     let mut limits = dashboard::Limits::default();
     limits.header_read_timeout = Duration::from_secs(d.header_timeout);
     limits.idle_timeout = Duration::from_secs(d.idle_timeout);
     limits.max_connections = usize::try_from(d.max_connections).unwrap_or(usize::MAX);
     let addr = SocketAddr::new(d.bind, d.port);
-    let mut service = Service::new(board).accept_writes(tokens).viewers(viewers);
+    let mut service = Service::new(board);
+    for partition in &partitions[1..] {
+        service = service
+            .partition(tracker(partition))
+            .map_err(|e| flag("--partition-key", e))?;
+    }
+    let mut service = service.accept_writes(tokens).viewers(viewers);
     if let Some(oidc) = oidc {
         service = service.accept_oidc(oidc);
     }
@@ -187,9 +200,14 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
         })?
         .limits(limits);
     println!(
-        "Spektate server on {} (partition {}, viewers: {}, writes: {}). Ctrl-C stops it.",
+        "Spektate server on {} ({} {}, viewers: {}, writes: {}). Ctrl-C stops it.",
         server.url(),
-        store.partition_key,
+        if partitions.len() == 1 {
+            "partition"
+        } else {
+            "partitions"
+        },
+        partitions.join(", "),
         cmd.auth,
         writes
     );

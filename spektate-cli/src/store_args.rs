@@ -24,14 +24,21 @@ pub struct StoreArgs {
     )]
     pub store: String,
 
-    /// The partition (one per project).
+    /// The partition (one per project). `serve` takes several: repeat it or separate them
+    /// with commas; the first is the default.
     #[arg(
         short = 'p',
         long = "partition-key",
         env = "SPEKTATE_PARTITION_KEY",
         default_value = "default",
-        global = true
+        global = true,
+        action = clap::ArgAction::Append,
+        value_name = "PARTITION"
     )]
+    pub partition_keys: Vec<String>,
+
+    /// The partition of a command that works on one, the first of `serve`'s ([`StoreArgs::settle`]).
+    #[arg(skip)]
     pub partition_key: String,
 
     /// Azure Storage account of an Azure table store (`-n` of `bedrock deployment create`).
@@ -95,6 +102,49 @@ fn secret(value: &str) -> std::result::Result<Secret, String> {
 pub use spektate::config::Access;
 
 impl StoreArgs {
+    /// Checks the partitions given and sets [`StoreArgs::partition_key`]: a command that
+    /// works on one partition takes one `-p`; with `several` (`serve`) each `-p` may also be a
+    /// comma list, and the first is the default.
+    pub fn settle(&mut self, several: bool) -> Result<()> {
+        let partitions = if several {
+            self.partitions()
+        } else {
+            self.partition_keys.clone()
+        };
+        match partitions.as_slice() {
+            [one] => self.partition_key = one.clone(),
+            [first, ..] if several => self.partition_key = first.clone(),
+            [] => {
+                return Err(spektate::Error::invalid(
+                    "--partition-key",
+                    "is empty; give a partition",
+                ));
+            }
+            many => {
+                return Err(spektate::Error::invalid(
+                    "--partition-key",
+                    format!(
+                        "is given {} times ({}); this command works on one partition (only serve takes several)",
+                        many.len(),
+                        many.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every partition given, each `-p` split at commas, in order.
+    pub fn partitions(&self) -> Vec<String> {
+        self.partition_keys
+            .iter()
+            .flat_map(|p| p.split(','))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The store settings the flags give.
     pub fn settings(&self) -> StoreSettings {
         StoreSettings {

@@ -794,3 +794,148 @@ fn pipelines_record_through_the_server_with_their_ci_id_token_and_no_secret() {
         );
     }
 }
+
+/// `GET path` on a server: the status and the JSON body.
+fn http_get(base: &str, path: &str) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    (status, serde_json::from_str(body).unwrap())
+}
+
+/// The image tags `GET /api/deployments?partition=P` lists once it lists `n` of them.
+fn listed(base: &str, partition: &str, n: usize) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let (status, list) = http_get(base, &format!("/api/deployments?partition={partition}"));
+        assert_eq!(status, 200, "{list}");
+        let tags: Vec<String> = list["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["imageTag"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if tags.len() == n || started.elapsed() > Duration::from_secs(10) {
+            return tags;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn one_server_serves_every_partition_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.json");
+    let fabrikam = token(&tokens, &["create", "ci", "-p", "fabrikam"]);
+    let contoso = token(&tokens, &["create", "contoso-ci", "-p", "contoso"]);
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    // -p fabrikam (the default) from Server::start, then a comma list.
+    let server = Server::start(
+        dir.path(),
+        &store,
+        &["--tokens", tokens.to_str().unwrap(), "-p", "contoso,acme"],
+    );
+    let (_, health) = http_get(&server.url, "/api/health");
+    let names: Vec<&str> = health["partitions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{health}"))
+        .iter()
+        .map(|p| p["partition"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["fabrikam", "contoso", "acme"]);
+
+    let p1 = |id: &str, tag: &str| {
+        [
+            "--p1".to_string(),
+            id.to_string(),
+            "--image-tag".to_string(),
+            tag.to_string(),
+            "--commit-id".to_string(),
+            "c0ffee1".to_string(),
+            "--service".to_string(),
+            "fabrikam/frontend".to_string(),
+        ]
+    };
+    let through = |token: &str| Target::Server {
+        url: server.url.clone(),
+        token: token.into(),
+    };
+    let fab = p1("7", "fab-7");
+    let out = record(&through(&fabrikam), &fab.each_ref().map(String::as_str));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut con: Vec<&str> = vec!["-p", "contoso"];
+    let con_args = p1("8", "con-8");
+    con.extend(con_args.iter().map(String::as_str));
+    let out = record(&through(&contoso), &con);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A token for one partition cannot write the other.
+    let mut cross: Vec<&str> = vec!["-p", "contoso"];
+    let cross_args = p1("9", "cross-9");
+    cross.extend(cross_args.iter().map(String::as_str));
+    let out = record(&through(&fabrikam), &cross);
+    assert!(
+        !out.status.success() && text(&out.stderr).contains("HTTP 403"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    assert_eq!(listed(&server.url, "fabrikam", 1), ["fab-7"]);
+    assert_eq!(listed(&server.url, "contoso", 1), ["con-8"]);
+    assert!(listed(&server.url, "acme", 0).is_empty());
+    let (status, e) = http_get(&server.url, "/api/deployments?partition=initech");
+    assert_eq!(status, 404, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("'initech'"), "{e}");
+    // The store agrees: each record is in its own partition.
+    let tags = deployments(&store)
+        .iter()
+        .map(|d| d["imageTag"].clone())
+        .collect::<Vec<_>>();
+    assert_eq!(tags, ["fab-7"]);
+    drop(server);
+
+    // Commands of one partition take one; a partition is served once.
+    let out = bin()
+        .args(["get", "--store", &store, "-p", "fabrikam", "-p", "contoso"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("only serve takes several"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = bin()
+        .args([
+            "serve",
+            "--store",
+            &store,
+            "-p",
+            "fabrikam,fabrikam",
+            "--port",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("'fabrikam' is served already"),
+        "{}",
+        text(&out.stderr)
+    );
+}
