@@ -1,4 +1,4 @@
-//! The `spektate` command on a real PostgreSQL server: `record`, `get` and `dashboard` with
+//! The `spektate` command on a real PostgreSQL server: `record`, `get`, `dashboard` and `serve` with
 //! `--store postgres://...` or `SPEKTATE_STORE`, and what it says when the database is not a
 //! store or the password is wrong, never showing the password.
 
@@ -288,4 +288,78 @@ fn the_dashboard_waits_for_a_store_then_serves_what_was_recorded_into_postgres()
     assert_eq!(v["deployments"][0]["id"], id);
     assert_eq!(v["deployments"][0]["manifestCommitId"], "ccc333");
     poll(&addr, "/api/health", |_, v| v["status"] == "ok");
+}
+
+/// `spektate serve` on `url` with pipeline tokens from `tokens`: the child and its address.
+fn serve(url: &str, tokens: &std::path::Path) -> (Dashboard, String) {
+    let child = spektate(&["serve", "--store", url, "--port", "0", "--refresh", "1"])
+        .arg("--tokens")
+        .arg(tokens)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Dashboard(child);
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split(['/', ' ', '\n']).next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (server, addr)
+}
+
+#[test]
+fn two_servers_on_one_database_show_what_either_was_sent_and_a_restart_loses_nothing() {
+    let pg = TestServer::start();
+    let url = pg.create_database("team");
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.json");
+    let out = spektate(&[
+        "token", "create", "ci", "-p", "fabrikam", "--scope", "write",
+    ])
+    .arg("--tokens")
+    .arg(&tokens)
+    .output()
+    .unwrap();
+    let token = ok(out, pg.password()).trim().to_string();
+
+    let (a, at_a) = serve(&url, &tokens);
+    let (_b, at_b) = serve(&url, &tokens);
+    let out = spektate(&[
+        "record",
+        "--p1",
+        "101",
+        "--image-tag",
+        "frontend-101",
+        "--commit-id",
+        "a1b2c3d4",
+        "--service",
+        "fabrikam/frontend",
+    ])
+    .env("SPEKTATE_SERVER", format!("http://{at_a}"))
+    .env("SPEKTATE_TOKEN", &token)
+    .output()
+    .unwrap();
+    let id = ok(out, &token).trim().to_string();
+    assert!(!id.is_empty());
+
+    // The other server, on the same database, shows it within a refresh or two.
+    let v = poll(&at_b, "/api/deployments", |status, v| {
+        status == "HTTP/1.1 200 OK" && v["total"] == 1
+    });
+    assert_eq!(v["deployments"][0]["id"], id.as_str());
+    assert_eq!(v["deployments"][0]["imageTag"], "frontend-101");
+
+    // A restarted server has it too: nothing lived only in the first one's memory.
+    drop(a);
+    let (_a, at_a) = serve(&url, &tokens);
+    let v = poll(&at_a, "/api/deployments", |status, v| {
+        status == "HTTP/1.1 200 OK" && v["total"] == 1
+    });
+    assert_eq!(v["deployments"][0]["id"], id.as_str());
 }
