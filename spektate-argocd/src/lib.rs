@@ -17,7 +17,8 @@
 //!
 //! # Request budget
 //!
-//! One request per refresh. Argo CD sends no `ETag` today: when its answer carries one (a
+//! One request per refresh; trackers that refresh at the same moment over one [`ArgoCd`] (a
+//! server with several partitions) share it. Argo CD sends no `ETag` today: when its answer carries one (a
 //! caching proxy in front, a later version), the next request revalidates with
 //! `If-None-Match` and a `304` costs no body; otherwise the list's `metadata.resourceVersion`
 //! (which moves whenever any application changes) is compared before anything else is parsed,
@@ -96,6 +97,11 @@ struct Inner {
     list_url: String,
     name: String,
     last: Mutex<Last>,
+    /// Held while a list request is out: trackers refreshing at the same time (a server with
+    /// several partitions) share one request.
+    in_flight: tokio::sync::Mutex<()>,
+    /// Lists read so far; a caller that waited for another's request takes its answer.
+    lists: AtomicU64,
     requests: AtomicU64,
     not_modified: AtomicU64,
     unchanged: AtomicU64,
@@ -241,6 +247,8 @@ impl ArgoCdBuilder {
                 list_url,
                 name,
                 last: Mutex::new(Last::default()),
+                in_flight: tokio::sync::Mutex::new(()),
+                lists: AtomicU64::new(0),
                 requests: AtomicU64::new(0),
                 not_modified: AtomicU64::new(0),
                 unchanged: AtomicU64::new(0),
@@ -277,6 +285,24 @@ fn check_url(url: &str) -> Result<String> {
 impl ArgoCd {
     /// Reads the list, or tells that it did not change.
     async fn list(&self) -> Result<Arc<Vec<Applied>>> {
+        let inner = &*self.inner;
+        let seen = inner.lists.load(Ordering::Acquire);
+        let _turn = inner.in_flight.lock().await;
+        if inner.lists.load(Ordering::Acquire) != seen {
+            let last = inner.last.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(applied) = &last.applied {
+                return Ok(applied.clone());
+            }
+        }
+        let got = self.fetch().await;
+        if got.is_ok() {
+            inner.lists.fetch_add(1, Ordering::Release);
+        }
+        got
+    }
+
+    /// One list request, compared with the last answer.
+    async fn fetch(&self) -> Result<Arc<Vec<Applied>>> {
         let inner = &*self.inner;
         let (etag, version, cached) = {
             let last = inner.last.lock().unwrap_or_else(|p| p.into_inner());

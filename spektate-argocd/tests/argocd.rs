@@ -509,6 +509,37 @@ async fn a_thousand_applications_cost_one_request_and_nothing_when_unchanged() {
 }
 
 #[tokio::test]
+async fn trackers_asking_at_the_same_time_share_one_request() {
+    let server = MockServer::start().await;
+    let body = list(
+        "1",
+        vec![app(
+            "a",
+            json!({"name": "east-us"}),
+            git(MANIFESTS, "a"),
+            status("Synced", &sha(1), "Succeeded", &[]),
+        )],
+    );
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(&body)
+                .set_delay(std::time::Duration::from_millis(300)),
+        )
+        .mount(&server)
+        .await;
+    let argo = argo(&server);
+    let clone = argo.clone();
+    let (a, b, c) = tokio::join!(argo.applied(), argo.applied(), clone.applied());
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    assert!(Arc::ptr_eq(&a, &b) && Arc::ptr_eq(&a, &c));
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    // Asked again later: a request of its own.
+    argo.applied().await.unwrap();
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn the_token_goes_only_to_the_configured_url() {
     let elsewhere = MockServer::start().await;
     Mock::given(method("GET"))
