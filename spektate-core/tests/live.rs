@@ -450,3 +450,53 @@ fn without_a_change_sequence_records_are_placed_by_time() {
     assert_eq!(where_(&ds, "frontend-1").1, names(&["east-us"]));
     assert_eq!(where_(&ds, "frontend-3").1, Vec::<String>::new());
 }
+
+#[test]
+fn an_hld_commit_awaiting_approval_is_not_live_until_its_pull_request_is_merged() {
+    // frontend/dev 1 waits for approval PR #1 (its HLD commit is on the PR's branch); backend
+    // pushes straight to the HLD branch later, and Argo CD renders that.
+    let with_pr = |r: Arc<Record>, pr: Option<&str>| {
+        let mut r = (*r).clone();
+        r.pr = pr.map(Into::into);
+        Arc::new(r)
+    };
+    let records = vec![
+        with_pr(rec("frontend", "dev", 0, Some(9), None), None), // earlier, pushed straight
+        with_pr(rec("frontend", "dev", 1, Some(1), None), Some("1")),
+        with_pr(rec("backend", "dev", 2, Some(2), None), None),
+    ];
+    let mut k = knowledge(&records);
+    source(&mut k, vec![applied("east-us", "dev", HLD, 2, &[])]);
+    let ds = join(&records, &k);
+    assert_eq!(where_(&ds, "frontend-1"), (vec![], vec![]));
+    assert!(find(&ds, "frontend-1").awaiting_approval());
+    assert_eq!(find(&ds, "frontend-1").status, Status::Incomplete);
+    assert_eq!(
+        where_(&ds, "frontend-0").1,
+        names(&["east-us"]),
+        "a pull request still open replaces nothing"
+    );
+
+    // Merged: its commit reached the branch, so the later commit holds it.
+    let key = RepoRef::parse(HLD).unwrap().key();
+    let pr = spektate_core::PullRequest {
+        id: "1".into(),
+        title: "Update frontend".into(),
+        description: None,
+        source_branch: None,
+        target_branch: None,
+        merged: true,
+        merged_by: None,
+        merged_at: None,
+        closed: false,
+        url: None,
+    };
+    k.pull_requests
+        .entry(key.as_str().into())
+        .or_default()
+        .insert("1".into(), Lookup::Found(Arc::new(pr)));
+    let ds = join(&records, &k);
+    assert_eq!(where_(&ds, "frontend-1"), (vec![], names(&["east-us"])));
+    assert_eq!(find(&ds, "frontend-1").status, Status::Complete);
+    assert_eq!(where_(&ds, "frontend-0").1, Vec::<String>::new());
+}

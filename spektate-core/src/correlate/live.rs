@@ -9,6 +9,9 @@
 //! is at or before the cluster's place and no later deployment of the same service and ring
 //! is: so, per service, ring and repository, the newest deployment at or before each
 //! cluster's place, found by one pass over the deployments and a binary search per cluster.
+//! An HLD commit of an approval pull request not known to be merged (and that no agent
+//! applied) is on a branch agents do not read: it is not placed, so it is neither live nor
+//! replaces anything.
 
 use std::sync::Arc;
 
@@ -157,28 +160,40 @@ pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
             if !repos.watched[r] && !reported {
                 continue;
             }
-            groups
-                .entry((service, ring, r))
-                .or_default()
-                .push((place, i, which));
-            let Some(hits) = prefix(commit).and_then(|p| probe.get(&p)) else {
-                continue;
-            };
-            for &(at, current) in hits {
-                let a = &mut agents[at];
-                let repo_ok = match a.repo {
-                    Some(ar) => ar == r,
-                    None => which == Which::Manifest,
-                };
-                if !repo_ok {
-                    continue;
+            // Whether an agent applied this commit (now, or earlier by its history).
+            let mut applied = false;
+            if let Some(hits) = prefix(commit).and_then(|p| probe.get(&p)) {
+                for &(at, current) in hits {
+                    let a = &mut agents[at];
+                    let repo_ok = match a.repo {
+                        Some(ar) => ar == r,
+                        None => which == Which::Manifest,
+                    };
+                    if !repo_ok {
+                        continue;
+                    }
+                    if current && commits_match(&a.sync.commit, commit) {
+                        a.repo = Some(r);
+                        a.rank = a.rank.max(Some(place));
+                        applied = true;
+                    } else if !current && a.history.iter().any(|h| commits_match(h, commit)) {
+                        a.floor = a.floor.max(Some(place));
+                        applied = true;
+                    }
                 }
-                if current && commits_match(&a.sync.commit, commit) {
-                    a.repo = Some(r);
-                    a.rank = a.rank.max(Some(place));
-                } else if !current && a.history.iter().any(|h| commits_match(h, commit)) {
-                    a.floor = a.floor.max(Some(place));
-                }
+            }
+            // p3 writes manifest commits where agents read them; p2 may write an HLD commit
+            // on the branch of an approval pull request, which reaches the branch agents read
+            // only once merged.
+            let on_main_line = which == Which::Manifest
+                || applied
+                || d.pr().is_none()
+                || d.pull_request.as_ref().is_some_and(|p| p.merged);
+            if on_main_line {
+                groups
+                    .entry((service, ring, r))
+                    .or_default()
+                    .push((place, i, which));
             }
         }
     }
