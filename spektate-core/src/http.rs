@@ -437,8 +437,15 @@ impl HttpClient {
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
-        let mut resp = builder.send().await?;
+        let mut resp = match builder.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                crate::request_counts::count(&self.provider, None);
+                return Err(e.into());
+            }
+        };
         let status = resp.status().as_u16();
+        crate::request_counts::count(&self.provider, Some(status));
         let headers = resp.headers().clone();
         let limit = self.policy.max_body_bytes;
         if resp.content_length().is_some_and(|n| n > limit as u64) {
@@ -709,6 +716,65 @@ mod tests {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "waited for a demanded eon"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_request_is_counted_by_provider_and_status_retries_included() {
+        let server = MockServer::start().await;
+        Mock::given(path("/flaky"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/flaky"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("[2]"))
+            .mount(&server)
+            .await;
+        // A provider name of this test alone: the counts are the whole process's.
+        let name = "counting-provider 127.0.0.1";
+        let client = HttpClient::with_policy(name, Auth::None, fast()).unwrap();
+        let v: Vec<u8> = client
+            .get_json(&format!("{}/flaky", server.uri()), "get", "flaky")
+            .await
+            .unwrap();
+        assert_eq!(v, vec![2]);
+        let closed = HttpClient::with_policy(
+            name,
+            Auth::None,
+            Policy {
+                max_retries: 0,
+                ..fast()
+            },
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        assert!(
+            closed
+                .send(Request::get(
+                    format!("http://127.0.0.1:{port}/"),
+                    "get",
+                    "x"
+                ))
+                .await
+                .is_err()
+        );
+        let mine: Vec<(String, u64)> = crate::request_counts::request_counts()
+            .into_iter()
+            .filter(|c| c.provider == name)
+            .map(|c| (c.status, c.count))
+            .collect();
+        assert_eq!(
+            mine,
+            [
+                ("error".to_string(), 1),
+                ("200".to_string(), 1),
+                ("503".to_string(), 1)
+            ]
         );
     }
 

@@ -40,6 +40,8 @@ pub mod model;
 pub mod provider;
 pub mod recorder;
 pub mod render;
+#[cfg(feature = "http")]
+pub mod request_counts;
 pub mod store;
 pub mod stored_runs;
 #[cfg(feature = "testkit")]

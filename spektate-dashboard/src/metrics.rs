@@ -266,6 +266,21 @@ impl Metrics {
 
         head(
             &mut out,
+            "spektate_provider_requests_total",
+            "counter",
+            "Requests to providers (CI, repositories, sync sources), retries included, by provider and status (error: no answer).",
+        );
+        for c in spektate_core::request_counts::request_counts() {
+            let _ = writeln!(
+                out,
+                "spektate_provider_requests_total{{provider=\"{}\",status=\"{}\"}} {}",
+                label(&c.provider),
+                label(&c.status),
+                c.count
+            );
+        }
+        head(
+            &mut out,
             "spektate_http_requests_total",
             "counter",
             "HTTP requests answered, by method, route and status.",
@@ -341,6 +356,26 @@ mod tests {
             let (_, value) = l.rsplit_once(' ').unwrap();
             assert!(value.parse::<f64>().is_ok(), "{l}");
         }
+    }
+
+    #[tokio::test]
+    async fn requests_to_providers_are_counted_by_provider_and_status() {
+        use spektate_core::http::{Auth, HttpClient};
+        use wiremock::matchers::path;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        Mock::given(path("/runs"))
+            .respond_with(ResponseTemplate::new(304))
+            .mount(&server)
+            .await;
+        let client = HttpClient::new("metrics-test-ci 127.0.0.1", Auth::None).unwrap();
+        let url = format!("{}/runs", server.uri());
+        let req = spektate_core::http::Request::get(url, "list runs", "fabrikam").pass(&[304]);
+        client.send(req).await.unwrap();
+        let text = Metrics::default().render(&[], 0);
+        let line = "spektate_provider_requests_total{provider=\"metrics-test-ci 127.0.0.1\",status=\"304\"} 1";
+        assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
+        assert!(text.contains("# TYPE spektate_provider_requests_total counter"));
     }
 
     #[test]
