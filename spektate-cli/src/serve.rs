@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use spektate::dashboard::tokens::Tokens;
 use spektate::dashboard::{
-    self, Dashboard, LogFormat, Oidc, OidcRule, OidcRules, Service, ViewerAuth,
+    self, Dashboard, LogFormat, Oidc, OidcRule, OidcRules, Service, ViewerAuth, ViewerRule,
 };
 use spektate::{Error, Result};
 
@@ -53,6 +53,12 @@ pub struct ServeCmd {
         value_name = "NAME"
     )]
     pub auth_header: Vec<String>,
+
+    /// With --auth header: open a partition to the viewers the proxy names, as
+    /// `partition=NAME,user=PATTERN` (`*` any run of characters, case ignored); repeat for
+    /// more. Without any, every viewer the proxy lets in reads every partition.
+    #[arg(long = "viewer-rule", value_name = "RULE", value_parser = |v: &str| ViewerRule::parse(v))]
+    pub viewer_rule: Vec<ViewerRule>,
 
     /// Serve viewers without sign-in on an address other machines can reach (without it,
     /// `--auth none` listens on loopback only).
@@ -180,7 +186,16 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
             .partition(tracker(partition))
             .map_err(|e| flag("--partition-key", e))?;
     }
-    let mut service = service.accept_writes(tokens).viewers(viewers);
+    if !cmd.viewer_rule.is_empty() && !matches!(viewers, ViewerAuth::Header(_)) {
+        return Err(Error::invalid(
+            "--viewer-rule",
+            "applies to viewers named by a proxy's header; give --auth header too",
+        ));
+    }
+    let mut service = service
+        .accept_writes(tokens)
+        .viewers(viewers)
+        .viewer_rules(cmd.viewer_rule.clone());
     if let Some(oidc) = oidc {
         service = service.accept_oidc(oidc);
     }

@@ -41,6 +41,45 @@ impl ViewerAuth {
     }
 }
 
+/// Which partitions a viewer named by the proxy header may read: `partition=P,user=PATTERN`
+/// (`*` any run of characters; compared ignoring case). With no rule, every viewer the proxy
+/// lets in reads every partition; with rules, only what some rule grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewerRule {
+    /// The partition it opens.
+    pub partition: String,
+    /// The viewers it opens it to, as the proxy's header names them.
+    pub user: String,
+}
+
+impl ViewerRule {
+    /// Parses `partition=P,user=PATTERN`, or says what is wrong, naming `--viewer-rule`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (mut partition, mut user) = (None, None);
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+                Some(("partition", v)) if !v.is_empty() => partition = Some(v.to_string()),
+                Some(("user", v)) if !v.is_empty() => user = Some(v.to_lowercase()),
+                _ => {
+                    return Err(format!(
+                        "--viewer-rule '{text}': '{part}' is not partition=NAME or user=PATTERN"
+                    ));
+                }
+            }
+        }
+        match (partition, user) {
+            (Some(partition), Some(user)) => Ok(ViewerRule { partition, user }),
+            _ => Err(format!(
+                "--viewer-rule '{text}' needs both partition=NAME and user=PATTERN"
+            )),
+        }
+    }
+
+    fn admits(&self, viewer: &str) -> bool {
+        crate::oidc::glob(&self.user, &viewer.to_lowercase())
+    }
+}
+
 /// Who is asking, as logs and the page show it: a viewer's name, or a token's id and name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Principal(pub String);
@@ -206,6 +245,8 @@ pub(crate) struct Viewers {
     pub(crate) tokens: Arc<Tokens>,
     /// The partitions the server serves.
     pub(crate) partitions: Vec<String>,
+    /// What proxy-named viewers may read; none: everything.
+    pub(crate) rules: Vec<ViewerRule>,
 }
 
 impl Viewers {
@@ -231,7 +272,7 @@ impl Viewers {
                 .filter_map(|v| v.to_str().ok())
                 .map(str::trim)
                 .find(|v| !v.is_empty())
-                .map(|v| (Principal(v.chars().take(200).collect()), Grant::default()))
+                .map(|v| Principal(v.chars().take(200).collect()))
                 .ok_or_else(|| {
                     let names: Vec<&str> = names.iter().map(HeaderName::as_str).collect();
                     Refusal::unauthorized(
@@ -241,8 +282,34 @@ impl Viewers {
                         ),
                         false,
                     )
+                })
+                .and_then(|who| {
+                    let grant = self.header_grant(&who)?;
+                    Ok((who, grant))
                 }),
         }
+    }
+
+    /// What a viewer the proxy named may read under the rules.
+    fn header_grant(&self, who: &Principal) -> Result<Grant, Refusal> {
+        if self.rules.is_empty() {
+            return Ok(Grant::default());
+        }
+        let mut open: Vec<String> = Vec::new();
+        for rule in self.rules.iter().filter(|r| r.admits(&who.0)) {
+            if !open.contains(&rule.partition) {
+                open.push(rule.partition.clone());
+            }
+        }
+        if !open.iter().any(|p| self.partitions.contains(p)) {
+            return Err(Refusal::forbidden(format!(
+                "{} may read no partition of this server",
+                who.0
+            )));
+        }
+        Ok(Grant {
+            token: Some((who.0.clone(), open)),
+        })
     }
 
     /// A read token for at least one of the partitions served.
@@ -359,11 +426,61 @@ mod tests {
     }
 
     #[test]
+    fn viewer_rules_open_partitions_to_the_viewers_they_name() {
+        let rule = |t: &str| ViewerRule::parse(t).unwrap();
+        let viewers = Viewers {
+            auth: ViewerAuth::proxy_headers(),
+            tokens: Arc::new(Tokens::none()),
+            partitions: vec!["fabrikam".into(), "contoso".into()],
+            rules: vec![
+                rule("partition=contoso,user=*@contoso.com"),
+                rule("partition=fabrikam, user=Mona@Fabrikam.com"),
+                rule("partition=fabrikam,user=admin@contoso.com"),
+            ],
+        };
+        let grant = |user: &str| {
+            viewers
+                .identify(&headers(&[("x-forwarded-email", user)]))
+                .map(|(_, g)| g)
+        };
+        let lena = grant("lena@contoso.com").unwrap();
+        assert!(lena.allows("contoso") && !lena.allows("fabrikam"));
+        let refusal = lena.refusal("fabrikam");
+        assert_eq!(refusal.status, StatusCode::FORBIDDEN);
+        assert!(
+            refusal.message.contains("lena@contoso.com") && refusal.message.contains("fabrikam"),
+            "{}",
+            refusal.message
+        );
+        let mona = grant("mona@fabrikam.com").unwrap();
+        assert!(mona.allows("fabrikam") && !mona.allows("contoso"));
+        let admin = grant("ADMIN@contoso.com").unwrap();
+        assert!(admin.allows("fabrikam") && admin.allows("contoso"));
+        let stranger = grant("eve@example.com").unwrap_err();
+        assert_eq!(stranger.status, StatusCode::FORBIDDEN);
+        assert!(
+            stranger.message.contains("eve@example.com"),
+            "{}",
+            stranger.message
+        );
+        for bad in [
+            "partition=contoso",
+            "user=*",
+            "partition=a,user=b,role=c",
+            "contoso",
+        ] {
+            let e = ViewerRule::parse(bad).unwrap_err();
+            assert!(e.contains("--viewer-rule") && e.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
     fn a_proxy_header_names_the_viewer() {
         let viewers = Viewers {
             auth: ViewerAuth::proxy_headers(),
             tokens: Arc::new(Tokens::none()),
             partitions: vec!["p".into()],
+            rules: Vec::new(),
         };
         let who = viewers
             .identify(&headers(&[("x-forwarded-email", "mona@example.com")]))

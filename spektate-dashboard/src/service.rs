@@ -15,7 +15,7 @@ use spektate_core::ingest::Kind;
 use spektate_core::{RecordQuery, Tracker};
 
 use crate::api::{self, json};
-use crate::auth::{Principal, ViewerAuth, Viewers};
+use crate::auth::{Principal, ViewerAuth, ViewerRule, Viewers};
 use crate::idempotency::Cache;
 use crate::oidc::Oidc;
 use crate::partitions::Partitions;
@@ -48,6 +48,7 @@ pub struct Service {
     oidc: Option<Arc<Oidc>>,
     writes: bool,
     viewers: ViewerAuth,
+    viewer_rules: Vec<ViewerRule>,
     cache: Arc<Cache>,
 }
 
@@ -61,6 +62,7 @@ impl Service {
             oidc: None,
             writes: false,
             viewers: ViewerAuth::None,
+            viewer_rules: Vec::new(),
             cache: Arc::new(Cache::default()),
         }
     }
@@ -128,6 +130,13 @@ impl Service {
         self
     }
 
+    /// Which partitions each viewer named by the proxy header may read (with
+    /// [`ViewerAuth::Header`]); without rules, every viewer reads every partition.
+    pub fn viewer_rules(mut self, rules: Vec<ViewerRule>) -> Self {
+        self.viewer_rules = rules;
+        self
+    }
+
     /// The routes the router has.
     pub fn routes(&self) -> Vec<Route> {
         self.build().1
@@ -152,6 +161,7 @@ impl Service {
             auth: self.viewers.clone(),
             tokens: self.tokens.clone(),
             partitions: partitions.names(),
+            rules: self.viewer_rules.clone(),
         });
         let guarded = self.viewers.is_on().then(|| viewers.clone());
         let public = Public {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use spektate_core::SqliteStore;
 use spektate_core::ingest::Kind;
-use spektate_dashboard::{Dashboard, Service, ViewerAuth};
+use spektate_dashboard::{Dashboard, Service, ViewerAuth, ViewerRule};
 use support::{Counting, PARTITION, Running, start_partitions};
 
 /// A SQLite store in a directory of its own, removed when dropped.
@@ -310,4 +310,47 @@ fn a_partition_is_served_once() {
         again.to_string().contains("'contoso' is served already"),
         "{again}"
     );
+}
+
+#[tokio::test]
+async fn viewer_rules_hold_proxy_named_viewers_to_their_partitions() {
+    let db = Db::new("viewer-rules");
+    let rules = vec![
+        ViewerRule::parse("partition=contoso,user=*@contoso.com").unwrap(),
+        ViewerRule::parse("partition=fabrikam,user=*@fabrikam.com").unwrap(),
+    ];
+    let server =
+        support::start_partitions_for(rules, db.store.clone(), &[PARTITION, "contoso"]).await;
+    let as_viewer = |path: &str, user: &str| {
+        server
+            .client
+            .get(server.url(path))
+            .header("x-forwarded-email", user)
+            .send()
+    };
+    let lena = as_viewer("/api/deployments?partition=contoso", "lena@contoso.com")
+        .await
+        .unwrap();
+    assert_eq!(lena.status(), 200);
+    let list: Value = lena.json().await.unwrap();
+    assert_eq!(list["partitions"], json!(["contoso"]), "{list}");
+    let refused = as_viewer("/api/deployments?partition=fabrikam", "lena@contoso.com")
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let why: Value = refused.json().await.unwrap();
+    assert!(why.to_string().contains("fabrikam"), "{why}");
+    // The default partition is fabrikam's: a contoso viewer is refused there too.
+    let default = as_viewer("/api/deployments", "lena@contoso.com")
+        .await
+        .unwrap();
+    assert_eq!(default.status(), 403);
+    let mona = as_viewer("/api/deployments", "mona@fabrikam.com")
+        .await
+        .unwrap();
+    assert_eq!(mona.status(), 200);
+    let stranger = as_viewer("/api/deployments?partition=contoso", "eve@example.com")
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 403);
 }

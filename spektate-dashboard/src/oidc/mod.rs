@@ -29,6 +29,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
 pub use keys::{DEFAULT_TTL, MAX_KEYS, MAX_STALE, MAX_TTL, MIN_TTL, REFETCH_AFTER};
+pub(crate) use rules::glob;
 pub use rules::{Condition, OidcRule, OidcRules};
 
 use crate::Error;

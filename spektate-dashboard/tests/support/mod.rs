@@ -12,7 +12,7 @@ use spektate_core::{
     async_trait,
 };
 use spektate_dashboard::tokens::{Scope, TokenFile, Tokens};
-use spektate_dashboard::{Dashboard, Oidc, Route, Service, ViewerAuth};
+use spektate_dashboard::{Dashboard, Oidc, Route, Service, ViewerAuth, ViewerRule};
 
 pub const PARTITION: &str = "fabrikam";
 
@@ -154,7 +154,14 @@ pub async fn start(viewers: ViewerAuth) -> Running {
 
 /// Starts a server with the write API, `viewers`, and ID tokens checked by `oidc`.
 pub async fn start_with(viewers: ViewerAuth, oidc: Option<Oidc>) -> Running {
-    launch(viewers, oidc, Arc::new(Counting::default()), &[PARTITION]).await
+    launch(
+        viewers,
+        oidc,
+        Vec::new(),
+        Arc::new(Counting::default()),
+        &[PARTITION],
+    )
+    .await
 }
 
 /// Starts a server with the write API and `viewers` over `partitions` of `store` (the first
@@ -164,12 +171,22 @@ pub async fn start_partitions(
     store: Arc<Counting>,
     partitions: &[&str],
 ) -> Running {
-    launch(viewers, None, store, partitions).await
+    launch(viewers, None, Vec::new(), store, partitions).await
+}
+
+/// [`start_partitions`] with viewers named by the proxy header, held to `rules`.
+pub async fn start_partitions_for(
+    rules: Vec<ViewerRule>,
+    store: Arc<Counting>,
+    partitions: &[&str],
+) -> Running {
+    launch(ViewerAuth::proxy_headers(), None, rules, store, partitions).await
 }
 
 async fn launch(
     viewers: ViewerAuth,
     oidc: Option<Oidc>,
+    rules: Vec<ViewerRule>,
     store: Arc<Counting>,
     partitions: &[&str],
 ) -> Running {
@@ -198,7 +215,10 @@ async fn launch(
     for p in &partitions[1..] {
         service = service.partition(tracker(p)).unwrap();
     }
-    let mut service = service.accept_writes(Tokens::fixed(file)).viewers(viewers);
+    let mut service = service
+        .accept_writes(Tokens::fixed(file))
+        .viewers(viewers)
+        .viewer_rules(rules);
     if let Some(oidc) = oidc {
         service = service.accept_oidc(oidc);
     }
