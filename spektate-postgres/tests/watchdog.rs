@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use spektate_postgres::testkit::TestServer;
 
+/// Not a check of its own: the process the next test starts (this binary, `--ignored
+/// --exact hold_a_server_until_killed`) and kills while it holds a server. Ignored so a
+/// plain test run does not sit here for ten minutes; it runs every time the next test runs.
 #[test]
 #[ignore = "started and killed by a_killed_test_process_leaves_no_server_running"]
 fn hold_a_server_until_killed() {
