@@ -1,13 +1,11 @@
 //! `spektate get`: the deployments, as a table or JSON (flags of `bedrock deployment get`).
 
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use clap::Args;
 use spektate::correlate::within;
-use spektate::store::filtered::FilteredStore;
 use spektate::warnings::{Notice, Tally, collect_notices};
 use spektate::{
     Deployment, DeploymentKind, Error, Filter, Result, Status, Tracker, Window, render,
@@ -227,16 +225,11 @@ pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
     let filter = cmd.filter()?;
     let budget = provider_budget(cmd.timeout)?;
     let store = &store.with_access_key(cmd.storage_key.clone());
-    // Records the filter hides are never looked up: a narrow get costs what it shows.
-    let opened = Arc::new(FilteredStore::new(
-        store.open(Access::Read)?,
-        filter.clone(),
-    ));
     let tracker = cmd
         .providers
         .build()?
-        .tracker(opened, store.partition_key.clone())
-        .scope(filter.store_query())
+        .tracker(store.open(Access::Read)?, store.partition_key.clone())
+        .filter(&filter)
         .window(cmd.since)
         .build();
     let stdout = std::io::stdout();

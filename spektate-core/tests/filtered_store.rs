@@ -78,10 +78,20 @@ async fn a_narrow_filter_asks_only_about_what_it_can_show() {
     let narrow = tracker(Arc::new(FilteredStore::new(store.clone(), filter.clone())));
     let shown = narrow.deployments(&filter).await.unwrap();
     assert_eq!(
-        ci.ids_asked.load(Ordering::SeqCst),
+        ci.ids_asked.swap(0, Ordering::SeqCst),
         2,
         "only the runs of backend in prod"
     );
     assert_eq!(shown, expected);
     assert_eq!(shown[0].image_tag(), Some("backend-2"));
+
+    // The builder's filter (what `get` and `trace` use) does the same.
+    let built = Tracker::builder(store.clone())
+        .partition("fabrikam")
+        .pipelines(ci.clone())
+        .stored_runs(false)
+        .filter(&filter)
+        .build();
+    assert_eq!(built.deployments(&filter).await.unwrap(), expected);
+    assert_eq!(ci.ids_asked.load(Ordering::SeqCst), 2);
 }

@@ -19,6 +19,7 @@ use crate::model::deployment::{Deployment, Status};
 use crate::model::record::Record;
 use crate::model::repo::RepoRef;
 use crate::provider::{Pipelines, Repositories, SyncSource};
+use crate::store::filtered::FilteredStore;
 use crate::store::{RecordQuery, RecordStore};
 use crate::stored_runs::StoredRuns;
 use crate::window::Window;
@@ -106,6 +107,15 @@ impl TrackerBuilder {
     /// ([`Window::Last`]) forgets records as they leave it, so memory follows the window.
     pub fn window(mut self, window: Window) -> Self {
         self.window = window;
+        self
+    }
+
+    /// Only track what `filter` can show: its store-side part becomes the scope, and records
+    /// its record-level criteria hide (service, ring, image tag, id, run, commit, kind) are
+    /// never kept nor looked up ([`FilteredStore`]), so a narrow query costs what it shows.
+    pub fn filter(mut self, filter: &Filter) -> Self {
+        self.scope = filter.store_query();
+        self.store = Arc::new(FilteredStore::new(self.store, filter.clone()));
         self
     }
 
@@ -371,7 +381,7 @@ pub async fn trace(
     let mut builder = Tracker::builder(store)
         .partition(partition)
         .defaults(defaults)
-        .scope(filter.store_query());
+        .filter(filter);
     for p in pipelines {
         builder = builder.pipelines(p);
     }
