@@ -137,6 +137,12 @@ fn flag(name: &str, e: dashboard::Error) -> Error {
 /// Runs `serve` until Ctrl-C or SIGTERM; then finishes the requests in flight.
 pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     let viewers = cmd.viewers()?;
+    if !cmd.viewer_rule.is_empty() && !matches!(viewers, ViewerAuth::Header(_)) {
+        return Err(Error::invalid(
+            "--viewer-rule",
+            "applies to viewers named by a proxy's header; give --auth header too",
+        ));
+    }
     let format =
         LogFormat::parse(&cmd.log_format).map_err(|e| Error::invalid("--log-format", e))?;
     dashboard::init_logging(format);
@@ -185,12 +191,6 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
         service = service
             .partition(tracker(partition))
             .map_err(|e| flag("--partition-key", e))?;
-    }
-    if !cmd.viewer_rule.is_empty() && !matches!(viewers, ViewerAuth::Header(_)) {
-        return Err(Error::invalid(
-            "--viewer-rule",
-            "applies to viewers named by a proxy's header; give --auth header too",
-        ));
     }
     let mut service = service
         .accept_writes(tokens)

@@ -442,6 +442,23 @@ fn serve_without_viewer_auth_stays_on_loopback_unless_told() {
         "{}",
         text(&out.stderr)
     );
+    // Viewer rules hold proxy-named viewers only: without --auth header they are refused
+    // before the store is opened.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    let out = bin()
+        .args([
+            "serve",
+            "--viewer-rule",
+            "partition=fabrikam,user=*@fabrikam.com",
+        ])
+        .arg("--store")
+        .arg(format!("sqlite:{}", db.display()))
+        .output()
+        .unwrap();
+    let e = text(&out.stderr);
+    assert!(!out.status.success() && e.contains("--auth header"), "{e}");
+    assert!(!db.exists(), "a refused server creates no store");
 }
 
 /// The fenced blocks of a Markdown document, and the `spektate record` lines in them.
