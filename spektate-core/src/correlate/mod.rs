@@ -6,6 +6,7 @@ pub mod fetch;
 pub mod join;
 pub mod key;
 mod live;
+pub mod placement;
 pub mod status;
 mod tables;
 
