@@ -31,6 +31,7 @@
 
 pub mod correlate;
 pub mod error;
+pub mod events;
 pub mod fields;
 pub mod filter;
 #[cfg(feature = "http")]
