@@ -629,7 +629,8 @@ pub struct GitHubSettings {
     /// A token that can read the repositories; without one only public repositories are
     /// read, at 60 requests an hour.
     pub token: Option<String>,
-    /// What a bare recorded run id names: a workflow run (the default) or a job.
+    /// What a bare recorded run id names: a workflow run (the default), a job, or either
+    /// (`Auto`: a job when its repository has no run of that id).
     pub bare_ids: crate::github::IdKind,
     /// A GitHub App whose installation tokens read the repositories, instead of a token.
     pub app: Option<GitHubAppSettings>,
@@ -730,14 +731,20 @@ impl GitHubSettings {
     }
 }
 
-/// What a bare recorded GitHub run id names, from its word: `run` or `job`.
+/// What a bare recorded GitHub run id names, from its word: `run`, `job` or `auto` (a run
+/// if the repository has one of that id, else a job).
 #[cfg(feature = "github")]
 pub fn id_kind_setting(field: &str, word: &str) -> Result<crate::github::IdKind> {
     use crate::github::IdKind;
-    [IdKind::Run, IdKind::Job]
+    [IdKind::Run, IdKind::Job, IdKind::Auto]
         .into_iter()
         .find(|k| k.prefix().eq_ignore_ascii_case(word.trim()))
-        .ok_or_else(|| Error::invalid(field, format!("'{}' is not one of run, job", word.trim())))
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!("'{}' is not one of run, job, auto", word.trim()),
+            )
+        })
 }
 
 /// Azure DevOps: the pipelines of one project (with `org` and `project`), and Azure Repos

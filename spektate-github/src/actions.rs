@@ -35,6 +35,45 @@ pub struct GitHubActions {
     list_threshold: usize,
     max_list_pages: u32,
     lists: Arc<RunLists>,
+    resolved_jobs: Arc<ResolvedJobs>,
+}
+
+/// The most bare ids [`IdKind::Auto`] remembers as jobs; past it the oldest half is
+/// forgotten (and such an id costs its run request again).
+const MAX_RESOLVED_JOBS: usize = 100_000;
+
+/// Bare ids found to be jobs under [`IdKind::Auto`], by repository key and id, so each is
+/// asked as a run only once.
+#[derive(Debug, Default)]
+struct ResolvedJobs(std::sync::Mutex<JobSet>);
+
+/// A set that remembers insertion order, to forget its oldest entries first.
+#[derive(Debug, Default)]
+struct JobSet {
+    set: HashSet<(String, u64)>,
+    order: std::collections::VecDeque<(String, u64)>,
+}
+
+impl ResolvedJobs {
+    fn contains(&self, repo: &RepoRef, id: u64) -> bool {
+        let jobs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.set.contains(&(repo.key(), id))
+    }
+
+    fn insert(&self, repo: &RepoRef, id: u64) {
+        let mut jobs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (repo.key(), id);
+        if jobs.set.insert(key.clone()) {
+            jobs.order.push_back(key);
+        }
+        if jobs.order.len() > MAX_RESOLVED_JOBS {
+            for _ in 0..MAX_RESOLVED_JOBS / 2 {
+                if let Some(old) = jobs.order.pop_front() {
+                    jobs.set.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 enum Outcome {
@@ -67,6 +106,7 @@ impl GitHubActions {
             list_threshold: 3,
             max_list_pages: 10,
             lists: Arc::default(),
+            resolved_jobs: Arc::default(),
         }
     }
 
@@ -76,8 +116,9 @@ impl GitHubActions {
         self
     }
 
-    /// What a bare number names: a workflow run (the default) or a job, as the reference
-    /// tool recorded. `run:N` and `job:N` always say it themselves.
+    /// What a bare number names: a workflow run (the default), a job, as the reference
+    /// tool recorded, or either ([`IdKind::Auto`]: a number that is not a run of its
+    /// repository is asked for as a job). `run:N` and `job:N` always say it themselves.
     pub fn bare_ids(mut self, kind: IdKind) -> Self {
         self.bare_ids = kind;
         self
@@ -317,6 +358,44 @@ impl GitHubActions {
         out
     }
 
+    /// Under [`IdKind::Auto`]: each bare id the run lookups found no run for is asked for as
+    /// a job of the same repository (`GET /repos/{owner}/{repo}/actions/jobs/{id}`), one
+    /// request per id, and a job found is remembered so the next lookup asks for the job
+    /// only. An id that is neither stays not found; a failed run lookup is not retried.
+    async fn runs_or_jobs(
+        &self,
+        kind: RunKind,
+        outcomes: Vec<(String, Outcome)>,
+        maybe_jobs: HashMap<String, (RepoRef, u64)>,
+    ) -> Vec<(String, Outcome)> {
+        let mut out = Vec::with_capacity(outcomes.len());
+        let mut retry = Vec::new();
+        for (req, outcome) in outcomes {
+            match (outcome, maybe_jobs.get(&req)) {
+                (Outcome::Missing, Some((repo, id))) => retry.push((req, repo.clone(), *id)),
+                (outcome, _) => out.push((req, outcome)),
+            }
+        }
+        let limit = self.gh.inner.http.policy().concurrency.max(1);
+        let asked = futures::stream::iter(retry.into_iter().map(|(req, repo, id)| async move {
+            let outcome = match self.fetch_job(&repo, id).await {
+                Ok(Some(job)) => {
+                    self.resolved_jobs.insert(&repo, id);
+                    convert(job_run(&req, kind, &job))
+                }
+                // The repository was proven readable by the run lookup.
+                Ok(None) => Outcome::Missing,
+                Err(e) => Outcome::Failed(e.to_string()),
+            };
+            (req, outcome)
+        }))
+        .buffer_unordered(limit)
+        .collect::<Vec<_>>()
+        .await;
+        out.extend(asked);
+        out
+    }
+
     async fn fetch_run(&self, repo: &RepoRef, id: u64) -> Result<Option<WorkflowRun>> {
         let url = self.gh.repo_url(repo, &format!("/actions/runs/{id}"))?;
         let object = format!("{} run {id}", repo.key());
@@ -499,6 +578,8 @@ impl Pipelines for GitHubActions {
         let mut batch = RunBatch::default();
         let mut groups: BTreeMap<String, (RepoRef, Vec<(String, u64)>)> = BTreeMap::new();
         let mut jobs: Vec<(String, RepoRef, u64)> = Vec::new();
+        // Bare ids under `IdKind::Auto` asked for as runs: a job if no such run exists.
+        let mut maybe_jobs: HashMap<String, (RepoRef, u64)> = HashMap::new();
         for req in requests {
             let id = match RunId::parse(&req.id, self.bare_ids) {
                 Ok(id) => id,
@@ -511,11 +592,21 @@ impl Pipelines for GitHubActions {
                 Ok(Some(repo)) if id.kind == IdKind::Job => {
                     jobs.push((req.id.clone(), repo, id.id));
                 }
-                Ok(Some(repo)) => groups
-                    .entry(repo.key())
-                    .or_insert_with(|| (repo, Vec::new()))
-                    .1
-                    .push((req.id.clone(), id.id)),
+                Ok(Some(repo))
+                    if id.kind == IdKind::Auto && self.resolved_jobs.contains(&repo, id.id) =>
+                {
+                    jobs.push((req.id.clone(), repo, id.id));
+                }
+                Ok(Some(repo)) => {
+                    if id.kind == IdKind::Auto {
+                        maybe_jobs.insert(req.id.clone(), (repo.clone(), id.id));
+                    }
+                    groups
+                        .entry(repo.key())
+                        .or_insert_with(|| (repo, Vec::new()))
+                        .1
+                        .push((req.id.clone(), id.id));
+                }
                 // Another host's repository: the next provider's.
                 Ok(None) => {}
                 Err(why) => {
@@ -534,7 +625,10 @@ impl Pipelines for GitHubActions {
         .buffer_unordered(limit.max(1))
         .collect::<Vec<_>>();
         let (runs, jobs) = futures::join!(lists, self.job_runs(kind, jobs));
-        for (id, outcome) in runs.into_iter().flatten().chain(jobs) {
+        let runs = self
+            .runs_or_jobs(kind, runs.into_iter().flatten().collect(), maybe_jobs)
+            .await;
+        for (id, outcome) in runs.into_iter().chain(jobs) {
             match outcome {
                 Outcome::Found(run) => {
                     batch.found.insert(id, *run);
@@ -568,6 +662,9 @@ impl Pipelines for GitHubActions {
                     "the run's repository is on another host",
                 )
             })?;
+        if id.kind == IdKind::Auto && self.resolved_jobs.contains(&repo, id.id) {
+            return Ok(Vec::new());
+        }
         let mut jobs: Vec<Job> = Vec::new();
         let mut url = Some(self.gh.repo_url(
             &repo,
@@ -605,6 +702,7 @@ impl Pipelines for GitHubActions {
                     result,
                     started_at: j.started_at,
                     finished_at: j.completed_at,
+                    url: j.html_url.clone(),
                 })
             })
             .collect()

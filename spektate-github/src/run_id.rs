@@ -13,6 +13,11 @@ pub enum IdKind {
     /// A job of a workflow run, as the reference tool recorded:
     /// `GET /repos/{owner}/{repo}/actions/jobs/{id}`.
     Job,
+    /// A bare number is a workflow run when the repository has one of that id, else a job
+    /// (tables written by bedrock or the original pipelines hold job ids): one more request
+    /// per id that is not a run, and what it found is remembered. Only for bare numbers;
+    /// `run:N` and `job:N` say what they are.
+    Auto,
 }
 
 impl IdKind {
@@ -21,6 +26,7 @@ impl IdKind {
         match self {
             IdKind::Run => "run",
             IdKind::Job => "job",
+            IdKind::Auto => "auto",
         }
     }
 }
@@ -92,7 +98,11 @@ fn invalid(value: &str) -> Error {
 
 impl fmt::Display for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.kind.prefix(), self.id)
+        match self.kind {
+            // Not yet known to be a run or a job: shown as recorded.
+            IdKind::Auto => write!(f, "{}", self.id),
+            kind => write!(f, "{}:{}", kind.prefix(), self.id),
+        }
     }
 }
 
@@ -110,6 +120,13 @@ mod tests {
         assert_eq!(RunId::parse("42", IdKind::Run).unwrap(), RunId::run(42));
         assert_eq!(RunId::parse("42", IdKind::Job).unwrap(), RunId::job(42));
         assert_eq!(RunId::job(7).to_string(), "job:7");
+        let auto = RunId::parse("42", IdKind::Auto).unwrap();
+        assert_eq!((auto.kind, auto.to_string()), (IdKind::Auto, "42".into()));
+        assert_eq!(
+            RunId::parse("job:42", IdKind::Auto).unwrap(),
+            RunId::job(42)
+        );
+        assert!(RunId::parse("auto:42", IdKind::Run).is_err());
     }
 
     #[test]
