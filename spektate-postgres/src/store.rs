@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use spektate_core::model::deployment::ClusterSync;
+use spektate_core::model::cluster::{ClusterHistory, ClusterReport};
 use spektate_core::model::record::Record;
 use spektate_core::model::run::RunReport;
 use spektate_core::store::{RecordQuery, RecordStore};
@@ -306,35 +306,74 @@ impl RecordStore for PostgresStore {
         Ok(out)
     }
 
-    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
-        let client = self.client("put cluster sync").await?;
-        // A report older than the stored one changes nothing; one without a time is oldest.
-        client
-            .execute(
-                "INSERT INTO spektate_cluster_syncs (partition_key, cluster, sync, synced_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (partition_key, cluster) DO UPDATE \
-                 SET sync = excluded.sync, synced_at = excluded.synced_at \
-                 WHERE COALESCE(excluded.synced_at, '-infinity') \
-                    >= COALESCE(spektate_cluster_syncs.synced_at, '-infinity')",
-                &[&partition, &sync.cluster, &Json(sync), &sync.synced_at],
-            )
-            .await
-            .map_err(|e| self.error("put cluster sync", errors::pg(&e)))?;
-        Ok(())
+    async fn put_cluster_report(&self, partition: &str, report: &ClusterReport) -> Result<()> {
+        report.check()?;
+        let client = self.client("put cluster report").await?;
+        let cluster = &report.sync.cluster;
+        // Read, add, and write only over the history read (or only where there was none):
+        // a writer that lost the race reads again.
+        for _ in 0..16 {
+            let row = client
+                .query_opt(
+                    "SELECT sync FROM spektate_cluster_syncs WHERE partition_key = $1 AND cluster = $2",
+                    &[&partition, cluster],
+                )
+                .await
+                .map_err(|e| self.error("put cluster report", errors::pg(&e)))?;
+            let stored: Option<serde_json::Value> = row.map(|r| r.get(0));
+            let mut history = stored
+                .as_ref()
+                .and_then(|v| ClusterHistory::from_stored(&v.to_string()))
+                .filter(|h| &h.cluster == cluster)
+                .unwrap_or_else(|| ClusterHistory::new(cluster));
+            if !history.add(report.clone()) {
+                return Ok(());
+            }
+            let json: serde_json::Value =
+                serde_json::from_str(&history.to_stored()).unwrap_or_default();
+            let at = history.current().and_then(|s| s.synced_at);
+            let written = match &stored {
+                None => client
+                    .execute(
+                        "INSERT INTO spektate_cluster_syncs (partition_key, cluster, sync, synced_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (partition_key, cluster) DO NOTHING",
+                        &[&partition, cluster, &Json(&json), &at],
+                    )
+                    .await,
+                Some(old) => client
+                    .execute(
+                        "UPDATE spektate_cluster_syncs SET sync = $3, synced_at = $4 \
+                         WHERE partition_key = $1 AND cluster = $2 AND sync = $5",
+                        &[&partition, cluster, &Json(&json), &at, &Json(old)],
+                    )
+                    .await,
+            }
+            .map_err(|e| self.error("put cluster report", errors::pg(&e)))?;
+            if written == 1 {
+                return Ok(());
+            }
+        }
+        Err(Error::Conflict {
+            partition: partition.to_string(),
+            row_key: format!("cluster {cluster}"),
+        })
     }
 
-    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
-        let client = self.client("read cluster syncs").await?;
+    async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
+        let client = self.client("read cluster histories").await?;
         let rows = client
             .query(
                 "SELECT sync FROM spektate_cluster_syncs WHERE partition_key = $1 ORDER BY cluster",
                 &[&partition],
             )
             .await
-            .map_err(|e| self.error("read cluster syncs", errors::pg(&e)))?;
+            .map_err(|e| self.error("read cluster histories", errors::pg(&e)))?;
         Ok(rows
             .iter()
-            .filter_map(|row| serde_json::from_value(row.get(0)).ok())
+            .filter_map(|row| {
+                let value: serde_json::Value = row.get(0);
+                ClusterHistory::from_stored(&value.to_string())
+            })
             .collect())
     }
 }

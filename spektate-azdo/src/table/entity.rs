@@ -5,7 +5,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 use spektate_core::model::record::COLUMNS;
-use spektate_core::{ClusterSync, Record, RunReport, RunResult, RunStatus};
+use spektate_core::{
+    ClusterHistory, ClusterReport, ClusterSync, Record, RunReport, RunResult, RunStatus,
+};
 
 /// A text value of a property as written by any client: strings as they are, numbers and
 /// booleans as text (some older writers stored run ids as numbers); `null` is absent.
@@ -190,6 +192,36 @@ pub fn entity_cluster(e: &Value) -> Option<ClusterSync> {
         synced_at: time(e.get("syncedAt")),
         tagger: property_text(e.get("tagger")),
     })
+}
+
+/// A cluster's history as an entity: the columns of [`cluster_entity`] for the newest
+/// commit it applied (what tools that read one commit per cluster expect), and the whole
+/// history as JSON in `history`.
+pub fn history_entity(partition: &str, row_key: &str, history: &ClusterHistory) -> Value {
+    let mut entity = match history.current() {
+        Some(sync) => cluster_entity(partition, row_key, &sync),
+        None => json!({"PartitionKey": partition, "RowKey": row_key, "cluster": history.cluster}),
+    };
+    if let Some(m) = entity.as_object_mut() {
+        m.insert("history".into(), json!(history.to_stored()));
+    }
+    entity
+}
+
+/// An entity as a cluster's history: its `history` column, else (a row written before
+/// histories were kept, or by another tool) the one commit of its columns.
+pub fn entity_history(e: &Value) -> Option<ClusterHistory> {
+    if let Some(h) = e
+        .get("history")
+        .and_then(Value::as_str)
+        .and_then(ClusterHistory::from_stored)
+    {
+        return Some(h);
+    }
+    let sync = entity_cluster(e)?;
+    let mut h = ClusterHistory::new(&sync.cluster);
+    h.add(ClusterReport::applied(sync));
+    Some(h)
 }
 
 #[cfg(test)]

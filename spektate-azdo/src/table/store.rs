@@ -8,12 +8,14 @@ use serde_json::Value;
 use spektate_core::http::{Auth, HttpClient, Method, Policy, Request, Response};
 use spektate_core::model::record::MAX_VALUE_LEN;
 use spektate_core::url_encode::query_value;
-use spektate_core::{ClusterSync, Error, Record, RecordQuery, RecordStore, Result, RunReport};
+use spektate_core::{
+    ClusterHistory, ClusterReport, Error, Record, RecordQuery, RecordStore, Result, RunReport,
+};
 use tokio::sync::OnceCell;
 
 use super::connection::{TableAccount, TableCredential};
 use super::entity::{
-    cluster_entity, entity_cluster, entity_record, entity_report, etag_time, insertion_time,
+    entity_history, entity_record, entity_report, etag_time, history_entity, insertion_time,
     record_entity, replacement_entity, report_entity,
 };
 use super::limits::{check_entity, check_key};
@@ -756,29 +758,30 @@ impl RecordStore for AzureTableStore {
         Ok(out)
     }
 
-    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
+    async fn put_cluster_report(&self, partition: &str, report: &ClusterReport) -> Result<()> {
         check_partition(partition)?;
-        if sync.cluster.trim().is_empty() {
-            return Err(Error::invalid("cluster", "is empty; a value is required"));
-        }
+        report.check()?;
+        let cluster = &report.sync.cluster;
         let clusters = format!("{partition}{CLUSTERS_SUFFIX}");
-        let key = safe_key(&sync.cluster);
+        let key = safe_key(cluster);
         check_key("cluster", "RowKey", &key)?;
-        let entity = cluster_entity(&clusters, &key, sync);
+        // Read, add, and write on the etag read: a writer that lost the race reads again.
         for _ in 0..16 {
             let current = self.get_entity(&clusters, &key).await?;
-            let etag = match &current {
-                None => None,
-                Some(row) => {
-                    // A report older than the stored one changes nothing.
-                    if entity_cluster(row).is_some_and(|old| old.synced_at > sync.synced_at) {
-                        return Ok(());
-                    }
-                    row.get("odata.etag").and_then(Value::as_str)
-                }
-            };
+            let etag = current
+                .as_ref()
+                .and_then(|row| row.get("odata.etag").and_then(Value::as_str));
+            let mut history = current
+                .as_ref()
+                .and_then(entity_history)
+                .filter(|h| &h.cluster == cluster)
+                .unwrap_or_else(|| ClusterHistory::new(cluster));
+            if !history.add(report.clone()) {
+                return Ok(());
+            }
+            let entity = history_entity(&clusters, &key, &history);
             if self
-                .write_conditionally("put cluster sync", &clusters, &key, &entity, etag)
+                .write_conditionally("put cluster report", &clusters, &key, &entity, etag)
                 .await?
                 .is_some()
             {
@@ -787,17 +790,19 @@ impl RecordStore for AzureTableStore {
         }
         Err(Error::Conflict {
             partition: partition.to_string(),
-            row_key: format!("cluster {}", sync.cluster),
+            row_key: format!("cluster {cluster}"),
         })
     }
 
-    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
+    async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
         check_partition(partition)?;
         let clusters = format!("{partition}{CLUSTERS_SUFFIX}");
         let rows = self
-            .query_entities("read cluster syncs", &eq("PartitionKey", &clusters))
+            .query_entities("read cluster histories", &eq("PartitionKey", &clusters))
             .await?;
-        Ok(rows.iter().filter_map(entity_cluster).collect())
+        let mut out: Vec<ClusterHistory> = rows.iter().filter_map(entity_history).collect();
+        out.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+        Ok(out)
     }
 }
 

@@ -77,8 +77,11 @@ pub struct Knowledge {
     pub pull_requests: PerRepo<Arc<PullRequest>>,
     /// Sync tags by manifest repository key.
     pub sync_tags: Map<Key, Lookup<Vec<ClusterSync>>>,
-    /// Clusters that reported their manifest commit to the store.
+    /// Clusters that reported their manifest commit to the store: the newest each applied.
     pub cluster_reports: Vec<ClusterSync>,
+    /// Reports of clusters that failed to apply a commit or saw it unhealthy, the newest of
+    /// each cluster and commit ([`crate::model::cluster::ClusterHistory::troubles`]).
+    pub cluster_troubles: Vec<crate::model::cluster::ClusterReport>,
     /// What each sync source (Argo CD) last said its applications applied, in the order the
     /// sources were added to the tracker.
     pub applied: Vec<SourceAnswer>,
@@ -412,6 +415,18 @@ fn join<'k>(
             }
         }
     }
+    // What agents said went wrong with this deployment's commits, per cluster.
+    let cluster_troubles = k
+        .cluster_troubles
+        .iter()
+        .filter(|t| {
+            [&record.manifest_commit_id, &record.hld_commit_id]
+                .into_iter()
+                .flatten()
+                .any(|c| crate::model::deployment::commits_match(c, t.commit()))
+        })
+        .cloned()
+        .collect();
     if record.manifest_commit_id.is_some() || record.hld_commit_id.is_some() {
         for answer in &k.applied {
             if let Some(why) = &answer.failed {
@@ -449,6 +464,7 @@ fn join<'k>(
         author,
         pull_request,
         clusters,
+        cluster_troubles,
         live_in: Vec::new(),
         warnings: warnings.iter().map(Warning::to_string).collect(),
         failed_lookups: warnings,

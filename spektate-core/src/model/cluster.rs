@@ -63,3 +63,361 @@ pub struct Live {
     /// When the cluster applied `commit`, when known.
     pub applied_at: Option<DateTime<Utc>>,
 }
+
+/// The most reports kept per cluster ([`ClusterHistory::reports`]): the oldest are dropped.
+pub const MAX_CLUSTER_HISTORY: usize = 40;
+/// The most characters of an agent's message kept in a report.
+pub const MAX_MESSAGE_CHARS: usize = 200;
+/// The most characters of a health, reason or reporter word kept in a report.
+pub const MAX_WORD_CHARS: usize = 64;
+
+/// How an agent's attempt to apply a commit to a cluster ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// The commit was applied: the cluster runs it.
+    #[default]
+    Applied,
+    /// Applying the commit failed (Flux `ReconciliationFailed`, a failed health check, an
+    /// Argo CD sync that failed): the cluster does not run it, or not healthily.
+    Failed,
+}
+
+/// What an agent (or a hook beside it) reported of one cluster at one time: the commit it
+/// applied or failed to apply, and the health it saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterReport {
+    /// The cluster, the commit, when, and who reported it.
+    #[serde(flatten)]
+    pub sync: ClusterSync,
+    /// Applied or failed.
+    #[serde(default)]
+    pub outcome: Outcome,
+    /// The health the agent saw (`Healthy`, `Progressing`, `Degraded`, ...), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// The agent's reason word (`ReconciliationFailed`, `HealthCheckFailed`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The agent's message, at most [`MAX_MESSAGE_CHARS`] characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl ClusterReport {
+    /// A report that `sync.cluster` applied `sync.commit`, with nothing more said.
+    pub fn applied(sync: ClusterSync) -> Self {
+        ClusterReport {
+            sync,
+            outcome: Outcome::Applied,
+            health: None,
+            reason: None,
+            message: None,
+        }
+    }
+
+    /// The cluster.
+    pub fn cluster(&self) -> &str {
+        &self.sync.cluster
+    }
+
+    /// The commit.
+    pub fn commit(&self) -> &str {
+        &self.sync.commit
+    }
+
+    /// Refuses a report without a cluster or a commit, or with one longer than a store
+    /// keeps ([`crate::model::record::MAX_VALUE_LEN`]), naming the field.
+    pub fn check(&self) -> crate::Result<()> {
+        for (field, value) in [
+            ("cluster", &self.sync.cluster),
+            ("commit", &self.sync.commit),
+        ] {
+            if value.trim().is_empty() {
+                return Err(crate::Error::invalid(
+                    field,
+                    "is empty; a value is required",
+                ));
+            }
+            if value.chars().count() > crate::model::record::MAX_VALUE_LEN {
+                return Err(crate::Error::invalid(
+                    field,
+                    format!(
+                        "is longer than {} characters",
+                        crate::model::record::MAX_VALUE_LEN
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the report says something is wrong: a failure, or a health that is neither
+    /// `Healthy` nor `Progressing` (nor unknown).
+    pub fn is_trouble(&self) -> bool {
+        self.outcome == Outcome::Failed
+            || self.health.as_deref().is_some_and(|h| {
+                !["healthy", "progressing", "unknown", ""]
+                    .contains(&h.to_ascii_lowercase().as_str())
+            })
+    }
+
+    /// The same report with its text bounded: message, health, reason and reporter cut to
+    /// their limits, control characters dropped.
+    pub fn bounded(mut self) -> Self {
+        self.health = self
+            .health
+            .map(|s| cut(&s, MAX_WORD_CHARS))
+            .filter(|s| !s.is_empty());
+        self.reason = self
+            .reason
+            .map(|s| cut(&s, MAX_WORD_CHARS))
+            .filter(|s| !s.is_empty());
+        self.message = self
+            .message
+            .map(|s| cut(&s, MAX_MESSAGE_CHARS))
+            .filter(|s| !s.is_empty());
+        self.sync.tagger = self
+            .sync
+            .tagger
+            .map(|s| cut(&s, MAX_WORD_CHARS))
+            .filter(|s| !s.is_empty());
+        self
+    }
+
+    /// The same state as `other`: the same commit, outcome and health.
+    fn same_state(&self, other: &ClusterReport) -> bool {
+        self.outcome == other.outcome
+            && self.health == other.health
+            && super::deployment::commits_match(&self.sync.commit, &other.sync.commit)
+    }
+}
+
+/// `s` without control characters, trimmed, at most `max` characters.
+fn cut(s: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(max)
+        .collect()
+}
+
+/// What one cluster's agents reported, newest first, at most [`MAX_CLUSTER_HISTORY`]
+/// reports: which commit it applied (or failed to) when. A report repeating the state of
+/// the one before it is not kept again, so the history says when each state began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterHistory {
+    /// The cluster.
+    pub cluster: String,
+    /// Its reports, newest first by `synced_at` (a report without a time is oldest).
+    pub reports: Vec<ClusterReport>,
+}
+
+impl ClusterHistory {
+    /// A cluster with no reports yet.
+    pub fn new(cluster: impl Into<String>) -> Self {
+        ClusterHistory {
+            cluster: cluster.into(),
+            reports: Vec::new(),
+        }
+    }
+
+    /// A history as a store keeps it, as JSON: a history, or the single [`ClusterSync`] of
+    /// a store written before histories were kept. `None` when it is neither.
+    pub fn from_stored(json: &str) -> Option<Self> {
+        if let Ok(h) = serde_json::from_str::<ClusterHistory>(json) {
+            return Some(h);
+        }
+        let report = serde_json::from_str::<ClusterReport>(json).ok()?;
+        Some(ClusterHistory {
+            cluster: report.sync.cluster.clone(),
+            reports: vec![report],
+        })
+    }
+
+    /// The history as a store keeps it.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Adds a report of this cluster in its place by time, so one that arrives late never
+    /// moves the cluster back. Returns whether the history changed: not when the report
+    /// repeats the state that was already current at its time, is older than every report
+    /// of a full history, or names another cluster.
+    pub fn add(&mut self, report: ClusterReport) -> bool {
+        if report.sync.cluster != self.cluster {
+            return false;
+        }
+        let report = report.bounded();
+        // Newest first: the place is before the first report older than this one.
+        let at = self
+            .reports
+            .iter()
+            .position(|r| r.sync.synced_at < report.sync.synced_at)
+            .unwrap_or(self.reports.len());
+        if at >= MAX_CLUSTER_HISTORY {
+            return false;
+        }
+        if let Some(older) = self.reports.get(at) {
+            if older.same_state(&report) {
+                return false;
+            }
+        }
+        if let Some(i) = at.checked_sub(1) {
+            let newer = &mut self.reports[i];
+            if newer.sync.synced_at == report.sync.synced_at && newer.same_state(&report) {
+                return false;
+            }
+            if newer.same_state(&report) {
+                // The state the newer report shows began earlier.
+                newer.sync.synced_at = report.sync.synced_at;
+                return true;
+            }
+        }
+        self.reports.insert(at, report);
+        self.reports.truncate(MAX_CLUSTER_HISTORY);
+        true
+    }
+
+    /// The newest report that the cluster applied a commit: what it runs.
+    pub fn applied(&self) -> Option<&ClusterReport> {
+        self.reports.iter().find(|r| r.outcome == Outcome::Applied)
+    }
+
+    /// What the cluster runs, as a deployment's `clusters` show it: the newest applied
+    /// commit, since when it runs it.
+    pub fn current(&self) -> Option<ClusterSync> {
+        self.applied().map(|r| r.sync.clone())
+    }
+
+    /// The newest report of each commit that says something is wrong
+    /// ([`ClusterReport::is_trouble`]) and that no later report of the same commit
+    /// superseded.
+    pub fn troubles(&self) -> Vec<&ClusterReport> {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for r in &self.reports {
+            if seen
+                .iter()
+                .any(|c| super::deployment::commits_match(c, &r.sync.commit))
+            {
+                continue;
+            }
+            seen.push(&r.sync.commit);
+            if r.is_trouble() {
+                out.push(r);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(minute: u32) -> Option<DateTime<Utc>> {
+        Some(Utc.with_ymd_and_hms(2026, 3, 2, 10, minute, 0).unwrap())
+    }
+
+    fn report(commit: &str, minute: u32, outcome: Outcome) -> ClusterReport {
+        ClusterReport {
+            outcome,
+            ..ClusterReport::applied(ClusterSync {
+                cluster: "east-us".into(),
+                commit: commit.into(),
+                synced_at: at(minute),
+                tagger: Some("flux kustomization flux-system/apps".into()),
+            })
+        }
+    }
+
+    fn commits(h: &ClusterHistory) -> Vec<(&str, Outcome)> {
+        h.reports.iter().map(|r| (r.commit(), r.outcome)).collect()
+    }
+
+    #[test]
+    fn a_late_report_takes_its_place_and_does_not_move_the_cluster_back() {
+        let mut h = ClusterHistory::new("east-us");
+        assert!(h.add(report("aaaaaaa1", 1, Outcome::Applied)));
+        assert!(h.add(report("ccccccc3", 30, Outcome::Applied)));
+        assert!(h.add(report("bbbbbbb2", 10, Outcome::Applied)));
+        assert_eq!(h.current().unwrap().commit, "ccccccc3");
+        assert_eq!(
+            commits(&h),
+            vec![
+                ("ccccccc3", Outcome::Applied),
+                ("bbbbbbb2", Outcome::Applied),
+                ("aaaaaaa1", Outcome::Applied)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repeated_state_keeps_when_it_began() {
+        let mut h = ClusterHistory::new("east-us");
+        assert!(h.add(report("aaaaaaa1", 5, Outcome::Applied)));
+        assert!(
+            !h.add(report("aaaaaaa1", 9, Outcome::Applied)),
+            "nothing new"
+        );
+        assert!(
+            !h.add(report("aaaaaaa1", 5, Outcome::Applied)),
+            "a retried report"
+        );
+        assert!(
+            h.add(report("aaaaaaa1", 2, Outcome::Applied)),
+            "began earlier"
+        );
+        assert_eq!(h.reports.len(), 1);
+        assert_eq!(h.current().unwrap().synced_at, at(2));
+    }
+
+    #[test]
+    fn a_failure_is_kept_and_the_cluster_still_runs_what_it_applied() {
+        let mut h = ClusterHistory::new("east-us");
+        h.add(report("aaaaaaa1", 1, Outcome::Applied));
+        let mut failed = report("bbbbbbb2", 3, Outcome::Failed);
+        failed.reason = Some("HealthCheckFailed".into());
+        failed.message = Some(format!("timeout\u{7}{}", "x".repeat(500)));
+        h.add(failed);
+        assert_eq!(h.current().unwrap().commit, "aaaaaaa1");
+        let troubles = h.troubles();
+        assert_eq!(troubles.len(), 1);
+        assert_eq!(troubles[0].commit(), "bbbbbbb2");
+        assert_eq!(
+            troubles[0].message.as_ref().unwrap().chars().count(),
+            MAX_MESSAGE_CHARS
+        );
+        assert!(!troubles[0].message.as_ref().unwrap().contains('\u{7}'));
+        // A later success of the same commit clears its trouble.
+        h.add(report("bbbbbbb2", 6, Outcome::Applied));
+        assert!(h.troubles().is_empty());
+        assert_eq!(h.current().unwrap().commit, "bbbbbbb2");
+    }
+
+    #[test]
+    fn the_history_is_bounded_and_reads_older_stored_rows() {
+        let mut h = ClusterHistory::new("east-us");
+        for i in 0..(MAX_CLUSTER_HISTORY as u32 + 10) {
+            h.add(report(&format!("{i:07x}a"), i, Outcome::Applied));
+        }
+        assert_eq!(h.reports.len(), MAX_CLUSTER_HISTORY);
+        assert!(
+            !h.add(report("0123456", 0, Outcome::Applied)),
+            "older than all"
+        );
+        let back = ClusterHistory::from_stored(&h.to_stored()).unwrap();
+        assert_eq!(back, h);
+        let old = r#"{"cluster":"west-eu","commit":"abcdef1","syncedAt":"2026-03-02T10:00:00Z","tagger":null}"#;
+        let old = ClusterHistory::from_stored(old).unwrap();
+        assert_eq!(old.cluster, "west-eu");
+        assert_eq!(old.current().unwrap().commit, "abcdef1");
+        assert!(ClusterHistory::from_stored("{\"nope\":1}").is_none());
+    }
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::cluster::Live;
+use super::cluster::{ClusterReport, Live};
 use super::record::Record;
 use super::repo::RepoRef;
 use super::run::{Run, RunResult, RunStatus};
@@ -244,6 +244,9 @@ pub struct Deployment {
     /// Clusters whose GitOps agent runs this deployment's manifest commit (or, for an agent
     /// that renders from the HLD repository, its HLD commit): synced, the exact commit.
     pub clusters: Vec<ClusterSync>,
+    /// What agents reported wrong with this deployment's commit, one report per cluster: a
+    /// failed reconciliation or sync, or a health other than healthy (`Degraded`).
+    pub cluster_troubles: Vec<ClusterReport>,
     /// Clusters where this deployment is live: they run its commit or a later one of the
     /// same repository, and no later deployment of its service and ring replaced it.
     pub live_in: Vec<Live>,
@@ -409,6 +412,7 @@ struct DeploymentJson<'a> {
     author: Option<&'a Author>,
     pull_request: Option<&'a PullRequest>,
     clusters: &'a [ClusterSync],
+    cluster_troubles: &'a [ClusterReport],
     live_in: &'a [Live],
     status: Status,
     synced: bool,
@@ -453,6 +457,7 @@ impl Serialize for Deployment {
             author: self.author.as_deref(),
             pull_request: self.pull_request.as_deref(),
             clusters: &self.clusters,
+            cluster_troubles: &self.cluster_troubles,
             live_in: &self.live_in,
             status: self.status,
             synced: self.is_synced(),

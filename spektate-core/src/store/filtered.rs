@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use super::{RecordQuery, RecordStore};
 use crate::error::Result;
 use crate::filter::Filter;
-use crate::model::deployment::ClusterSync;
+use crate::model::cluster::{ClusterHistory, ClusterReport};
 use crate::model::record::Record;
 use crate::model::run::RunReport;
 
@@ -69,11 +69,11 @@ impl RecordStore for FilteredStore {
         self.inner.run_reports(partition, ids).await
     }
 
-    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
-        self.inner.put_cluster_sync(partition, sync).await
+    async fn put_cluster_report(&self, partition: &str, report: &ClusterReport) -> Result<()> {
+        self.inner.put_cluster_report(partition, report).await
     }
 
-    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
-        self.inner.cluster_syncs(partition).await
+    async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
+        self.inner.cluster_histories(partition).await
     }
 }

@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::{RecordQuery, RecordStore};
 use crate::error::{Error, Result};
-use crate::model::deployment::ClusterSync;
+use crate::model::cluster::{ClusterHistory, ClusterReport};
 use crate::model::record::Record;
 use crate::model::run::RunReport;
 
@@ -24,7 +24,7 @@ struct State {
     /// Records in insertion order, per partition.
     records: BTreeMap<String, Vec<Record>>,
     reports: BTreeMap<(String, String), RunReport>,
-    clusters: BTreeMap<(String, String), ClusterSync>,
+    clusters: BTreeMap<(String, String), ClusterHistory>,
 }
 
 impl MemoryStore {
@@ -165,26 +165,25 @@ impl RecordStore for MemoryStore {
             .collect())
     }
 
-    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
+    async fn put_cluster_report(&self, partition: &str, report: &ClusterReport) -> Result<()> {
+        report.check()?;
         let mut state = self.lock();
-        let key = (partition.to_string(), sync.cluster.clone());
-        if state
+        let key = (partition.to_string(), report.sync.cluster.clone());
+        state
             .clusters
-            .get(&key)
-            .is_none_or(|old| old.synced_at <= sync.synced_at)
-        {
-            state.clusters.insert(key, sync.clone());
-        }
+            .entry(key)
+            .or_insert_with(|| ClusterHistory::new(&report.sync.cluster))
+            .add(report.clone());
         Ok(())
     }
 
-    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
+    async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
         let state = self.lock();
         Ok(state
             .clusters
             .iter()
             .filter(|((p, _), _)| p == partition)
-            .map(|(_, s)| s.clone())
+            .map(|(_, h)| h.clone())
             .collect())
     }
 }

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::Result;
+use crate::model::cluster::{ClusterHistory, ClusterReport};
 use crate::model::deployment::ClusterSync;
 use crate::model::record::{Record, normalize};
 use crate::model::run::RunReport;
@@ -201,10 +202,30 @@ pub trait RecordStore: Send + Sync {
     /// The run reports of `partition` with these ids (missing ones are left out).
     async fn run_reports(&self, partition: &str, ids: &[String]) -> Result<Vec<RunReport>>;
 
-    /// Stores the manifest commit a cluster reports it runs: the latest per cluster is kept,
-    /// and a report older than the stored one (by `synced_at`) changes nothing.
-    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()>;
+    /// Adds what an agent reported of a cluster to that cluster's history, in its place by
+    /// time ([`ClusterHistory::add`]): at most [`crate::model::cluster::MAX_CLUSTER_HISTORY`]
+    /// reports per cluster, a report that repeats the state already current at its time
+    /// changes nothing, and a late report never moves the cluster back. Writers racing on one
+    /// cluster lose no report.
+    async fn put_cluster_report(&self, partition: &str, report: &ClusterReport) -> Result<()>;
 
-    /// The latest reported manifest commit of each cluster of `partition`.
-    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>>;
+    /// The history of every cluster of `partition` that reported, ordered by cluster.
+    async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>>;
+
+    /// Stores that a cluster applied a commit ([`Self::put_cluster_report`] of an applied
+    /// report): a report older than the stored one does not change what the cluster runs.
+    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
+        self.put_cluster_report(partition, &ClusterReport::applied(sync.clone()))
+            .await
+    }
+
+    /// The newest commit each cluster of `partition` applied ([`ClusterHistory::current`]).
+    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
+        Ok(self
+            .cluster_histories(partition)
+            .await?
+            .iter()
+            .filter_map(ClusterHistory::current)
+            .collect())
+    }
 }

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_ite
 
 use super::{RecordQuery, RecordStore};
 use crate::error::{Error, Result};
-use crate::model::deployment::ClusterSync;
+use crate::model::cluster::{ClusterHistory, ClusterReport};
 use crate::model::record::{COLUMNS, Record};
 use crate::model::run::RunReport;
 
@@ -533,39 +533,60 @@ impl RecordStore for SqliteStore {
         .await
     }
 
-    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
+    async fn put_cluster_report(&self, partition: &str, report: &ClusterReport) -> Result<()> {
+        report.check()?;
         let partition = partition.to_string();
-        let sync = sync.clone();
-        self.with("put cluster sync", move |conn| {
-            let json = serde_json::to_string(&sync)
-                .map_err(|e| DbError::Core(Error::store("sqlite", "encode", e)))?;
-            // A report older than the stored one changes nothing.
-            let at = sync
-                .synced_at
+        let report = report.clone();
+        self.with("put cluster report", move |conn| {
+            // Read, add and write in one immediate transaction, so writers of other
+            // processes on the same file wait instead of losing a report.
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )?;
+            let stored: Option<String> = tx
+                .query_row(
+                    "SELECT sync FROM cluster_syncs WHERE partition_key = ? AND cluster = ?",
+                    params![partition, report.sync.cluster],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let mut history = stored
+                .as_deref()
+                .and_then(ClusterHistory::from_stored)
+                .filter(|h| h.cluster == report.sync.cluster)
+                .unwrap_or_else(|| ClusterHistory::new(&report.sync.cluster));
+            if !history.add(report) {
+                return Ok(());
+            }
+            let at = history
+                .current()
+                .and_then(|s| s.synced_at)
                 .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
                 .unwrap_or_default();
-            conn.execute(
+            tx.execute(
                 "INSERT INTO cluster_syncs (partition_key, cluster, sync, synced_at) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (partition_key, cluster) DO UPDATE SET sync = excluded.sync, synced_at = excluded.synced_at \
-                 WHERE excluded.synced_at >= cluster_syncs.synced_at",
-                params![partition, sync.cluster, json, at],
+                 ON CONFLICT (partition_key, cluster) DO UPDATE SET sync = excluded.sync, synced_at = excluded.synced_at",
+                params![partition, history.cluster, history.to_stored(), at],
             )?;
+            tx.commit()?;
             Ok(())
         })
         .await
     }
 
-    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
+    async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
         let partition = partition.to_string();
-        self.with("read cluster syncs", move |conn| {
+        self.with("read cluster histories", move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT sync FROM cluster_syncs WHERE partition_key = ? ORDER BY cluster",
             )?;
             let rows = stmt.query_map(params![partition], |r| r.get::<_, String>(0))?;
             let mut out = Vec::new();
             for json in rows {
-                if let Ok(s) = serde_json::from_str::<ClusterSync>(&json?) {
-                    out.push(s);
+                match ClusterHistory::from_stored(&json?) {
+                    Some(h) => out.push(h),
+                    None => tracing::warn!("skipping an unreadable cluster history"),
                 }
             }
             Ok(out)

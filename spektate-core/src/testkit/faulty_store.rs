@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
-use crate::model::deployment::ClusterSync;
+use crate::model::cluster::{ClusterHistory, ClusterReport};
 use crate::model::record::Record;
 use crate::model::run::RunReport;
 use crate::store::{RecordQuery, RecordStore};
@@ -130,14 +130,14 @@ impl RecordStore for FaultyStore {
         self.inner.run_reports(partition, ids).await
     }
 
-    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
-        self.inner.put_cluster_sync(partition, sync).await
+    async fn put_cluster_report(&self, partition: &str, report: &ClusterReport) -> Result<()> {
+        self.inner.put_cluster_report(partition, report).await
     }
 
-    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
+    async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
         if self.cluster_reads_fail.load(Ordering::SeqCst) {
             return Err(Self::refused("read cluster syncs"));
         }
-        self.inner.cluster_syncs(partition).await
+        self.inner.cluster_histories(partition).await
     }
 }

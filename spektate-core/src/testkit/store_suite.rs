@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 
+use crate::model::cluster::{ClusterReport, MAX_CLUSTER_HISTORY, Outcome};
 use crate::model::deployment::ClusterSync;
 use crate::model::record::{Record, new_row_key};
 use crate::model::run::{RunReport, RunResult, RunStatus};
@@ -36,6 +37,9 @@ pub async fn store_conformance(store: Arc<dyn RecordStore>) {
     delete_is_conditional_and_idempotent(&store).await;
     run_reports_upsert_and_read_by_id(&store).await;
     cluster_syncs_keep_the_latest_per_cluster(&store).await;
+    cluster_histories_keep_each_commit_in_its_place(&store).await;
+    cluster_histories_are_bounded(&store).await;
+    concurrent_cluster_reports_lose_nothing(&store).await;
     concurrent_recorders_lose_nothing(&store).await;
 }
 
@@ -420,6 +424,138 @@ async fn cluster_syncs_keep_the_latest_per_cluster(store: &Arc<dyn RecordStore>)
             .unwrap()
             .is_empty(),
         "clusters: not deployment records"
+    );
+}
+
+fn cluster_report(
+    cluster: &str,
+    commit: &str,
+    minutes_ago: i64,
+    outcome: Outcome,
+) -> ClusterReport {
+    ClusterReport {
+        outcome,
+        ..ClusterReport::applied(ClusterSync {
+            cluster: cluster.into(),
+            commit: commit.into(),
+            synced_at: Some(Utc::now() - Duration::minutes(minutes_ago)),
+            tagger: Some("flux kustomization flux-system/apps".into()),
+        })
+    }
+}
+
+async fn cluster_histories_keep_each_commit_in_its_place(store: &Arc<dyn RecordStore>) {
+    let p = partition("history");
+    let put = |r: ClusterReport| {
+        let (store, p) = (store.clone(), p.clone());
+        async move { store.put_cluster_report(&p, &r).await.unwrap() }
+    };
+    put(cluster_report("east-us", "aaaaaaa1", 30, Outcome::Applied)).await;
+    put(cluster_report("east-us", "ccccccc3", 10, Outcome::Applied)).await;
+    let mut failed = cluster_report("east-us", "ddddddd4", 5, Outcome::Failed);
+    failed.reason = Some("HealthCheckFailed".into());
+    failed.message = Some("Deployment/frontend: timeout waiting for rollout".into());
+    put(failed).await;
+    // An older report arriving late takes its place and moves nothing back.
+    put(cluster_report("east-us", "bbbbbbb2", 20, Outcome::Applied)).await;
+    // A repeat of the current state is no new entry.
+    put(cluster_report("east-us", "ccccccc3", 8, Outcome::Applied)).await;
+    put(cluster_report("west-eu", "bbbbbbb2", 15, Outcome::Applied)).await;
+
+    let histories = store.cluster_histories(&p).await.unwrap();
+    let east = histories
+        .iter()
+        .find(|h| h.cluster == "east-us")
+        .expect("history: east-us has a history");
+    assert_eq!(
+        east.reports
+            .iter()
+            .map(|r| (r.commit(), r.outcome))
+            .collect::<Vec<_>>(),
+        vec![
+            ("ddddddd4", Outcome::Failed),
+            ("ccccccc3", Outcome::Applied),
+            ("bbbbbbb2", Outcome::Applied),
+            ("aaaaaaa1", Outcome::Applied),
+        ],
+        "history: every commit of east-us, newest first"
+    );
+    assert_eq!(
+        east.reports[0].reason.as_deref(),
+        Some("HealthCheckFailed"),
+        "history: the failure's reason comes back"
+    );
+    assert_eq!(
+        east.reports[0].message.as_deref(),
+        Some("Deployment/frontend: timeout waiting for rollout")
+    );
+    let mut current = store.cluster_syncs(&p).await.unwrap();
+    current.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+    assert_eq!(
+        current
+            .iter()
+            .map(|s| (s.cluster.as_str(), s.commit.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("east-us", "ccccccc3"), ("west-eu", "bbbbbbb2")],
+        "history: each cluster runs the newest commit it applied, not the failed one"
+    );
+    let refused = store
+        .put_cluster_report(&p, &cluster_report(" ", "aaaaaaa1", 1, Outcome::Applied))
+        .await
+        .expect_err("history: a report without a cluster is refused");
+    assert!(refused.to_string().contains("cluster"), "{refused}");
+}
+
+async fn cluster_histories_are_bounded(store: &Arc<dyn RecordStore>) {
+    let p = partition("history-bound");
+    let n = MAX_CLUSTER_HISTORY + 5;
+    for i in 0..n {
+        let r = cluster_report(
+            "edge",
+            &format!("{i:07x}f"),
+            (n - i) as i64,
+            Outcome::Applied,
+        );
+        store.put_cluster_report(&p, &r).await.unwrap();
+    }
+    let histories = store.cluster_histories(&p).await.unwrap();
+    assert_eq!(histories.len(), 1);
+    assert_eq!(
+        histories[0].reports.len(),
+        MAX_CLUSTER_HISTORY,
+        "history: at most MAX_CLUSTER_HISTORY reports per cluster"
+    );
+    assert_eq!(
+        histories[0].reports[0].commit(),
+        format!("{:07x}f", n - 1),
+        "history: the newest kept"
+    );
+}
+
+async fn concurrent_cluster_reports_lose_nothing(store: &Arc<dyn RecordStore>) {
+    let p = partition("history-race");
+    let writers = 6;
+    let tasks: Vec<_> = (0..writers)
+        .map(|i| {
+            let (store, p) = (store.clone(), p.clone());
+            tokio::spawn(async move {
+                let r = cluster_report("east-us", &format!("{i:07x}e"), 60 - i, Outcome::Applied);
+                store.put_cluster_report(&p, &r).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let histories = store.cluster_histories(&p).await.unwrap();
+    assert_eq!(
+        histories[0].reports.len(),
+        writers as usize,
+        "history: reports written at once are all kept"
+    );
+    assert_eq!(
+        histories[0].reports[0].commit(),
+        format!("{:07x}e", writers - 1)
     );
 }
 

@@ -93,7 +93,7 @@ async fn read_records(
         }
     }
     let fresh = inner.store.query_shared(&inner.partition, &query).await?;
-    let reports = inner.store.cluster_syncs(&inner.partition).await?;
+    let histories = inner.store.cluster_histories(&inner.partition).await?;
     stats.records_read = fresh.len();
     let mut changes = Changes::default();
     for record in fresh {
@@ -125,8 +125,15 @@ async fn read_records(
         }
     }
     stats.records_changed = changes.records.len();
-    changes.learned |= reports != state.knowledge.cluster_reports;
+    let reports: Vec<_> = histories.iter().filter_map(|h| h.current()).collect();
+    let troubles: Vec<_> = histories
+        .iter()
+        .flat_map(|h| h.troubles().into_iter().cloned())
+        .collect();
+    changes.learned |=
+        reports != state.knowledge.cluster_reports || troubles != state.knowledge.cluster_troubles;
     state.knowledge.cluster_reports = reports;
+    state.knowledge.cluster_troubles = troubles;
     Ok(changes)
 }
 

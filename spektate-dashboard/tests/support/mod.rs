@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use spektate_core::{
-    ClusterSync, MemoryStore, Record, RecordQuery, RecordStore, Result, RunReport, Tracker,
+    ClusterHistory, ClusterReport, ClusterSync, MemoryStore, Record, RecordQuery, RecordStore, Result, RunReport, Tracker,
     async_trait,
 };
 use spektate_dashboard::tokens::{Scope, TokenFile, Tokens};
@@ -85,12 +85,12 @@ impl RecordStore for Counting {
     async fn run_reports(&self, partition: &str, ids: &[String]) -> Result<Vec<RunReport>> {
         self.inner.run_reports(partition, ids).await
     }
-    async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
+    async fn put_cluster_report(&self, partition: &str, report: &ClusterReport) -> Result<()> {
         self.wrote();
-        self.inner.put_cluster_sync(partition, sync).await
+        self.inner.put_cluster_report(partition, report).await
     }
-    async fn cluster_syncs(&self, partition: &str) -> Result<Vec<ClusterSync>> {
-        self.inner.cluster_syncs(partition).await
+    async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
+        self.inner.cluster_histories(partition).await
     }
 }
 
