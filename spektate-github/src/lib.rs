@@ -65,6 +65,7 @@ mod actions;
 mod app;
 mod client;
 mod commits;
+mod deployments;
 mod etag_cache;
 mod graphql;
 mod jobs;
@@ -78,6 +79,7 @@ mod tags;
 pub use actions::GitHubActions;
 pub use app::GitHubApp;
 pub use client::{API_VERSION, GitHub, GitHubBuilder, PUBLIC_API, RequestStats};
+pub use deployments::GitHubDeployments;
 pub use repos::GitHubRepos;
 pub use run_id::{IdKind, RunId};
 /// The credential and retry policy types the builder takes.

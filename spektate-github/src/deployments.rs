@@ -1,0 +1,259 @@
+//! [`GitHubDeployments`]: GitHub Deployments and their statuses, written back so a
+//! repository's page shows where each commit runs
+//! (`POST /repos/{owner}/{repo}/deployments`, then `POST .../deployments/{id}/statuses`).
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+use spektate_core::events::{DeploymentStatus, DeploymentStatuses, NewDeployment};
+use spektate_core::http::{Method, Request};
+use spektate_core::{Error, RepoRef, Result};
+
+use crate::client::GitHub;
+
+/// GitHub as a [`DeploymentStatuses`] host: the client's token (or GitHub App installation
+/// token) goes only to its API, and only for repositories on its hosts.
+#[derive(Debug, Clone)]
+pub struct GitHubDeployments {
+    gh: GitHub,
+}
+
+impl GitHub {
+    /// Deployments and statuses of this client's repositories.
+    pub fn deployments(&self) -> GitHubDeployments {
+        GitHubDeployments { gh: self.clone() }
+    }
+}
+
+/// The part of GitHub's deployment object read back.
+#[derive(Deserialize)]
+struct Created {
+    id: u64,
+}
+
+#[async_trait]
+impl DeploymentStatuses for GitHubDeployments {
+    fn name(&self) -> String {
+        self.gh.label()
+    }
+
+    fn serves_repo(&self, repo: &RepoRef) -> bool {
+        self.gh.serves_repo(repo)
+    }
+
+    async fn create_deployment(&self, repo: &RepoRef, d: &NewDeployment) -> Result<u64> {
+        let url = self.gh.repo_url(repo, "/deployments")?;
+        let object = format!("{}/{} {}", repo.owner, repo.name, d.environment);
+        // No merge of the default branch into the commit, and no commit status checks: the
+        // commit is already deployed, this only records it.
+        let body = json!({
+            "ref": d.git_ref,
+            "environment": d.environment,
+            "description": d.description,
+            "auto_merge": false,
+            "required_contexts": [],
+            "payload": d.payload,
+        });
+        let resp = self
+            .gh
+            .send(Request::new(Method::POST, url, "create deployment", &object).json(&body))
+            .await?;
+        if resp.status != 201 {
+            // 202 is GitHub's answer when it merged the default branch instead.
+            return Err(Error::provider(
+                self.gh.label(),
+                "create deployment",
+                object,
+                format!("HTTP {} instead of 201 Created", resp.status),
+            ));
+        }
+        Ok(resp.json::<Created>()?.id)
+    }
+
+    async fn create_status(&self, repo: &RepoRef, id: u64, s: &DeploymentStatus) -> Result<()> {
+        let url = self
+            .gh
+            .repo_url(repo, &format!("/deployments/{id}/statuses"))?;
+        let object = format!("{}/{} deployment {id}", repo.owner, repo.name);
+        let mut body = json!({
+            "state": s.state.as_str(),
+            "environment": s.environment,
+            "description": s.description,
+            "auto_inactive": true,
+        });
+        if let Some(u) = &s.log_url {
+            body["log_url"] = json!(u);
+        }
+        if let Some(u) = &s.environment_url {
+            body["environment_url"] = json!(u);
+        }
+        self.gh
+            .send(Request::new(Method::POST, url, "create deployment status", object).json(&body))
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use spektate_core::events::DeploymentState;
+    use spektate_core::http::{Policy, Secret};
+    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    fn client(server: &MockServer) -> GitHubDeployments {
+        GitHub::builder()
+            .api_url(format!("{}/api/v3", server.uri()))
+            .repo_host("github.com")
+            .without_graphql()
+            .token(Secret::new("ghp_secret"))
+            .policy(Policy {
+                max_retries: 0,
+                ..Policy::default()
+            })
+            .build()
+            .unwrap()
+            .deployments()
+    }
+
+    /// A deployment object as GitHub documents it (abridged).
+    fn deployment(id: u64) -> Value {
+        json!({
+            "url": format!("https://api.github.com/repos/fabrikam/frontend/deployments/{id}"),
+            "id": id,
+            "node_id": "MDEwOkRlcGxveW1lbnQx",
+            "sha": "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d",
+            "ref": "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d",
+            "task": "deploy",
+            "payload": {},
+            "original_environment": "prod",
+            "environment": "prod",
+            "description": "frontend frontend-1001",
+            "creator": { "login": "spektate-bot", "id": 1 },
+            "created_at": "2026-11-26T12:00:00Z",
+            "updated_at": "2026-11-26T12:00:00Z",
+            "statuses_url": format!("https://api.github.com/repos/fabrikam/frontend/deployments/{id}/statuses"),
+            "repository_url": "https://api.github.com/repos/fabrikam/frontend",
+            "transient_environment": false,
+            "production_environment": true
+        })
+    }
+
+    fn repo() -> RepoRef {
+        RepoRef::parse("https://github.com/fabrikam/frontend").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_deployment_then_its_status_are_posted_with_the_token() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v3/repos/fabrikam/frontend/deployments"))
+            .and(header("authorization", "Bearer ghp_secret"))
+            .and(body_partial_json(json!({
+                "ref": "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d",
+                "environment": "prod",
+                "auto_merge": false,
+                "required_contexts": [],
+                "payload": {"spektate": {"id": "a1"}}
+            })))
+            .respond_with(ResponseTemplate::new(201).set_body_json(deployment(42)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(
+                "/api/v3/repos/fabrikam/frontend/deployments/42/statuses",
+            ))
+            .and(body_partial_json(json!({
+                "state": "success",
+                "environment": "prod",
+                "description": "frontend frontend-1001: live in east-us",
+                "log_url": "https://github.com/fabrikam/hld/actions/runs/3",
+                "environment_url": "https://spektate.fabrikam.com/",
+                "auto_inactive": true
+            })))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+                "url": "https://api.github.com/repos/fabrikam/frontend/deployments/42/statuses/1",
+                "id": 1, "state": "success", "environment": "prod"
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let gh = client(&server);
+        assert!(gh.serves_repo(&repo()));
+        assert!(!gh.serves_repo(&RepoRef::parse("https://gitlab.com/fabrikam/frontend").unwrap()));
+        let id = gh
+            .create_deployment(
+                &repo(),
+                &NewDeployment {
+                    git_ref: "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d".into(),
+                    environment: "prod".into(),
+                    description: "frontend frontend-1001".into(),
+                    payload: json!({"spektate": {"id": "a1"}}),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(id, 42);
+        gh.create_status(
+            &repo(),
+            id,
+            &DeploymentStatus {
+                state: DeploymentState::Success,
+                environment: "prod".into(),
+                description: "frontend frontend-1001: live in east-us".into(),
+                log_url: Some("https://github.com/fabrikam/hld/actions/runs/3".into()),
+                environment_url: Some("https://spektate.fabrikam.com/".into()),
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_conflict_or_an_auto_merge_is_an_error_naming_the_repository_not_the_token() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v3/repos/fabrikam/frontend/deployments"))
+            .respond_with(ResponseTemplate::new(409).set_body_json(json!({
+                "message": "Conflict: Commit status checks failed for main.",
+                "documentation_url": "https://docs.github.com/rest/deployments/deployments#create-a-deployment"
+            })))
+            .mount(&server)
+            .await;
+        let new = NewDeployment {
+            git_ref: "main".into(),
+            environment: "prod".into(),
+            description: "frontend".into(),
+            payload: json!({}),
+        };
+        let e = client(&server)
+            .create_deployment(&repo(), &new)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fabrikam/frontend") && e.contains("409") && e.contains("status checks"),
+            "{e}"
+        );
+        assert!(!e.contains("ghp_secret"), "{e}");
+
+        let merged = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v3/repos/fabrikam/frontend/deployments"))
+            .respond_with(ResponseTemplate::new(202).set_body_json(
+                json!({"message": "Auto-merged main into topic-branch on deployment."}),
+            ))
+            .mount(&merged)
+            .await;
+        let e = client(&merged)
+            .create_deployment(&repo(), &new)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("202"), "{e}");
+    }
+}
