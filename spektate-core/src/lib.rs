@@ -37,6 +37,7 @@ pub mod filter;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ingest;
+pub mod insights;
 pub mod model;
 pub mod provider;
 pub mod recorder;

@@ -468,6 +468,7 @@ fn join<'k>(
         live_in: Vec::new(),
         warnings: warnings.iter().map(Warning::to_string).collect(),
         failed_lookups: warnings,
+        eta: None,
         record: record.clone(),
     }
 }
@@ -494,6 +495,7 @@ pub fn correlate(
         built.push(join(record, &resolved, k, &mut tables, &repos, now));
     }
     super::live::mark(&mut built, k);
+    crate::insights::eta::mark(&mut built, now);
     let mut order: Vec<usize> = (0..built.len()).collect();
     order.sort_unstable_by(|&a, &b| {
         let (a, b) = (&built[a], &built[b]);

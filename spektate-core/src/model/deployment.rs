@@ -9,6 +9,7 @@ use super::cluster::{ClusterReport, Live};
 use super::record::Record;
 use super::repo::RepoRef;
 use super::run::{Run, RunResult, RunStatus};
+use crate::insights::Eta;
 use crate::warnings::Warning;
 
 /// The author of a commit.
@@ -263,6 +264,8 @@ pub struct Deployment {
     /// The same, structured, for counting across deployments
     /// ([`crate::warnings::summarize`]); not serialized.
     pub failed_lookups: Vec<Warning>,
+    /// When it is expected to be live, while on its way ([`crate::insights::eta`]).
+    pub eta: Option<Arc<Eta>>,
 }
 
 impl Deployment {
@@ -422,6 +425,8 @@ struct DeploymentJson<'a> {
     last_updated: DateTime<Utc>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     warnings: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eta: Option<&'a Eta>,
     record: &'a Record,
 }
 
@@ -466,6 +471,7 @@ impl Serialize for Deployment {
             started_at: self.started_at,
             last_updated: self.last_updated,
             warnings: &self.warnings,
+            eta: self.eta.as_deref(),
             record: r,
         }
         .serialize(serializer)

@@ -1,0 +1,430 @@
+//! The four DORA figures over deployments (README, "Metrics"):
+//!
+//! - **deployment frequency**: deployments that completed (their last recorded step
+//!   succeeded) per day and per week of the window;
+//! - **lead time for changes**: from the start of the journey to the moment the deployment
+//!   was first live in a cluster, or its last step finished when no cluster reports; median,
+//!   p90 and the share of each [`Segment`]. Repository providers report no commit time, so
+//!   the start is the image pipeline's queue time ([`LEAD_TIME_FROM`]);
+//! - **change failure rate**: deployments with a failed step over deployments that finished
+//!   (completed or failed);
+//! - **time to restore**: for each service and ring, from the finish of a failed deployment
+//!   (the first of a run of failures) to the finish of the next completed one; median.
+//!
+//! A deployment belongs to the window, and to a week, by the time it finished: its last
+//! recorded step's finish when completed, its last finish when failed. A restoration belongs
+//! where the completed deployment that ends it does.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use serde::Serialize;
+
+use super::bands::{self, Band};
+use super::journey::{Journey, Segment};
+use super::{median, nearest_rank};
+use crate::error::{Error, Result};
+use crate::model::deployment::{Deployment, Step, StepState};
+
+/// Where lead time starts, as `spektate metrics` says it.
+pub const LEAD_TIME_FROM: &str =
+    "the image pipeline's queue time (repository providers report no commit time)";
+
+/// How figures are broken down besides the whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum GroupBy {
+    /// One group per service.
+    Service,
+    /// One group per ring.
+    Ring,
+    /// One group per ISO week (Monday to Sunday, UTC), named `2026-W05`.
+    Week,
+}
+
+impl GroupBy {
+    /// Parses `service`, `ring` (or `env`) or `week`, or says which words are accepted.
+    pub fn parse(word: &str) -> Result<Self> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "service" => Ok(GroupBy::Service),
+            "ring" | "env" => Ok(GroupBy::Ring),
+            "week" => Ok(GroupBy::Week),
+            _ => Err(Error::invalid(
+                "by",
+                format!("'{word}' is not one of service, ring, week"),
+            )),
+        }
+    }
+}
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsOptions {
+    /// The window's start; `None` starts at the first deployment that finished.
+    pub since: Option<DateTime<Utc>>,
+    /// The window's end.
+    pub until: DateTime<Utc>,
+    /// The breakdown, if any.
+    pub by: Option<GroupBy>,
+}
+
+/// Deployments that completed, per day and per week.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Frequency {
+    /// Deployments that completed in the window.
+    pub completed: usize,
+    /// The window's length in days.
+    pub days: f64,
+    /// Completed per day; `None` for an empty window.
+    pub per_day: Option<f64>,
+    /// Completed per week.
+    pub per_week: Option<f64>,
+    /// Its band.
+    pub band: Option<Band>,
+}
+
+/// The share of lead time each segment took, from 0 to 1.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shares {
+    /// Image pipeline (queue and run).
+    pub image: f64,
+    /// Metadata pipeline.
+    pub metadata: f64,
+    /// Waiting for the approval pull request's merge.
+    pub approval: f64,
+    /// Manifest pipeline.
+    pub manifests: f64,
+    /// From the manifests to the first cluster.
+    pub sync: f64,
+}
+
+/// Lead time for changes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadTime {
+    /// Completed deployments with a start time.
+    pub count: usize,
+    /// Of those, how many reached a cluster (the rest end at their last step).
+    pub live: usize,
+    /// Median, in seconds.
+    pub median_secs: Option<i64>,
+    /// 90th percentile (nearest rank), in seconds.
+    pub p90_secs: Option<i64>,
+    /// Where the time went; `None` without lead times.
+    pub shares: Option<Shares>,
+    /// The median's band.
+    pub band: Option<Band>,
+}
+
+/// Change failure rate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureRate {
+    /// Deployments with a failed step.
+    pub failed: usize,
+    /// Deployments that completed or failed.
+    pub finished: usize,
+    /// `failed / finished`.
+    pub rate: Option<f64>,
+    /// Its band.
+    pub band: Option<Band>,
+}
+
+/// Time to restore.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Restore {
+    /// Failures followed by a completed deployment of the same service and ring.
+    pub restorations: usize,
+    /// Failures in the window no completed deployment followed yet.
+    pub unrestored: usize,
+    /// Median, in seconds.
+    pub median_secs: Option<i64>,
+    /// Its band.
+    pub band: Option<Band>,
+}
+
+/// The four figures over one set of deployments.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Figures {
+    /// Deployment frequency.
+    pub deployment_frequency: Frequency,
+    /// Lead time for changes.
+    pub lead_time: LeadTime,
+    /// Change failure rate.
+    pub change_failure_rate: FailureRate,
+    /// Time to restore.
+    pub time_to_restore: Restore,
+}
+
+/// The figures of one group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// The service, ring (`-` for none) or week (`2026-W05`).
+    pub key: String,
+    /// Its figures.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// The DORA metrics of a set of deployments.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dora {
+    /// The window's start (given, or the first finish).
+    pub since: Option<DateTime<Utc>>,
+    /// The window's end.
+    pub until: DateTime<Utc>,
+    /// Where lead time starts ([`LEAD_TIME_FROM`]).
+    pub lead_time_from: &'static str,
+    /// The figures of every deployment in the window.
+    pub overall: Figures,
+    /// The breakdown asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<GroupBy>,
+    /// One entry per group, in key order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+}
+
+/// One deployment as the metrics see it.
+struct Outcome<'a> {
+    d: &'a Deployment,
+    completed: bool,
+    failed: bool,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+fn step_finish(s: &Step) -> Option<DateTime<Utc>> {
+    s.run
+        .as_deref()
+        .and_then(|r| r.finished_at.or(r.last_activity()))
+}
+
+impl<'a> Outcome<'a> {
+    fn of(d: &'a Deployment) -> Self {
+        let steps = [d.image.as_ref(), d.metadata.as_ref(), d.manifest.as_ref()];
+        let last = steps.iter().rev().flatten().next();
+        let completed = last.is_some_and(|s| s.state == StepState::Succeeded);
+        let failed = steps.iter().flatten().any(|s| s.state == StepState::Failed);
+        let finished_at = if completed {
+            last.and_then(|s| step_finish(s)).or(Some(d.last_updated))
+        } else if failed {
+            steps
+                .iter()
+                .flatten()
+                .filter_map(|s| step_finish(s))
+                .max()
+                .or(Some(d.last_updated))
+        } else {
+            None
+        };
+        Outcome {
+            d,
+            completed,
+            failed,
+            finished_at,
+        }
+    }
+
+    fn in_window(&self, since: Option<DateTime<Utc>>, until: DateTime<Utc>) -> bool {
+        self.finished_at
+            .is_some_and(|t| t <= until && since.is_none_or(|s| t >= s))
+    }
+}
+
+/// A failure and the completed deployment that ended it.
+struct Restoration<'a> {
+    secs: i64,
+    by: &'a Outcome<'a>,
+}
+
+/// Pairs, per service and ring, the first failure of each run of failures with the next
+/// completed deployment; failures nothing followed are returned apart.
+fn restorations<'a>(outcomes: &'a [Outcome<'a>]) -> (Vec<Restoration<'a>>, Vec<&'a Outcome<'a>>) {
+    let mut lines: HashMap<(Option<&str>, Option<&str>), Vec<&Outcome>> = HashMap::new();
+    for o in outcomes.iter().filter(|o| o.finished_at.is_some()) {
+        lines
+            .entry((o.d.service(), o.d.ring()))
+            .or_default()
+            .push(o);
+    }
+    let (mut done, mut open) = (Vec::new(), Vec::new());
+    for line in lines.values_mut() {
+        line.sort_by_key(|o| (o.finished_at, o.d.id()));
+        let mut failure: Option<&Outcome> = None;
+        for o in line.iter() {
+            if o.failed {
+                failure.get_or_insert(o);
+            } else if let Some(f) = failure.take() {
+                let secs = (o.finished_at.unwrap_or_default() - f.finished_at.unwrap_or_default())
+                    .num_seconds()
+                    .max(0);
+                done.push(Restoration { secs, by: o });
+            }
+        }
+        open.extend(failure);
+    }
+    (done, open)
+}
+
+fn figures<'a>(
+    outcomes: impl Iterator<Item = &'a Outcome<'a>> + Clone,
+    restored: impl Iterator<Item = i64>,
+    unrestored: usize,
+    days: f64,
+) -> Figures {
+    let completed = outcomes.clone().filter(|o| o.completed).count();
+    let failed = outcomes.clone().filter(|o| o.failed).count();
+    let finished = outcomes.clone().filter(|o| o.completed || o.failed).count();
+    let per_day = (days > 0.0).then(|| completed as f64 / days);
+
+    let mut leads = Vec::new();
+    let mut live = 0;
+    let mut seg_sums = [0i64; 5];
+    for o in outcomes.filter(|o| o.completed) {
+        let j = Journey::of(o.d);
+        let (Some(start), Some(end), Some(segs)) = (j.start, j.end(), j.segments()) else {
+            continue;
+        };
+        leads.push((end - start).num_seconds().max(0));
+        if j.ends[Segment::Sync.index()].is_some() {
+            live += 1;
+        }
+        for (sum, seg) in seg_sums.iter_mut().zip(segs) {
+            *sum += seg.unwrap_or(0);
+        }
+    }
+    leads.sort_unstable();
+    let total: i64 = seg_sums.iter().sum();
+    let share = |s: Segment| seg_sums[s.index()] as f64 / total as f64;
+    let lead_median = median(&leads);
+
+    let mut restores: Vec<i64> = restored.collect();
+    restores.sort_unstable();
+    let restore_median = median(&restores);
+    let rate = (finished > 0).then(|| failed as f64 / finished as f64);
+    Figures {
+        deployment_frequency: Frequency {
+            completed,
+            days,
+            per_day,
+            per_week: per_day.map(|d| d * 7.0),
+            band: per_day.map(bands::frequency),
+        },
+        lead_time: LeadTime {
+            count: leads.len(),
+            live,
+            median_secs: lead_median,
+            p90_secs: nearest_rank(&leads, 0.9),
+            shares: (total > 0).then(|| Shares {
+                image: share(Segment::Image),
+                metadata: share(Segment::Metadata),
+                approval: share(Segment::Approval),
+                manifests: share(Segment::Manifests),
+                sync: share(Segment::Sync),
+            }),
+            band: lead_median.map(bands::lead_time),
+        },
+        change_failure_rate: FailureRate {
+            failed,
+            finished,
+            rate,
+            band: rate.map(bands::change_failure_rate),
+        },
+        time_to_restore: Restore {
+            restorations: restores.len(),
+            unrestored,
+            median_secs: restore_median,
+            band: restore_median.map(bands::time_to_restore),
+        },
+    }
+}
+
+/// The Monday (00:00 UTC) of the ISO week of `t`, and the week's name (`2026-W05`).
+fn week_of(t: DateTime<Utc>) -> (DateTime<Utc>, String) {
+    let date = t.date_naive();
+    let monday = date - Duration::days(date.weekday().num_days_from_monday() as i64);
+    let w = date.iso_week();
+    (
+        monday.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+        format!("{}-W{:02}", w.year(), w.week()),
+    )
+}
+
+fn days_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+    ((b - a).num_seconds().max(0)) as f64 / 86_400.0
+}
+
+fn group_key(o: &Outcome, by: GroupBy) -> String {
+    match by {
+        GroupBy::Service => o.d.service().unwrap_or("-").to_string(),
+        GroupBy::Ring => o.d.ring().unwrap_or("-").to_string(),
+        GroupBy::Week => o.finished_at.map(|t| week_of(t).1).unwrap_or_default(),
+    }
+}
+
+/// The DORA metrics of `deployments` in the window of `options`. Give every deployment the
+/// window may need: a failure just before it still pairs with a completion inside it.
+pub fn dora(deployments: &[Deployment], options: &MetricsOptions) -> Dora {
+    let (since, until) = (options.since, options.until);
+    let all: Vec<Outcome> = deployments.iter().map(Outcome::of).collect();
+    let (restored, open) = restorations(&all);
+    let inside: Vec<&Outcome> = all.iter().filter(|o| o.in_window(since, until)).collect();
+    let start = since.or_else(|| inside.iter().filter_map(|o| o.finished_at).min());
+    let days = start.map_or(0.0, |s| days_between(s, until));
+    let restored: Vec<&Restoration> = restored
+        .iter()
+        .filter(|r| r.by.in_window(since, until))
+        .collect();
+    let open: Vec<&Outcome> = open
+        .into_iter()
+        .filter(|o| o.in_window(since, until))
+        .collect();
+
+    let overall = figures(
+        inside.iter().copied(),
+        restored.iter().map(|r| r.secs),
+        open.len(),
+        days,
+    );
+    let mut groups = Vec::new();
+    if let Some(by) = options.by {
+        let mut keys: Vec<String> = inside.iter().map(|o| group_key(o, by)).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let days = match (by, inside.iter().find(|o| group_key(o, by) == key)) {
+                (GroupBy::Week, Some(o)) => {
+                    let monday = o.finished_at.map(|t| week_of(t).0).unwrap_or(until);
+                    let from = start.map_or(monday, |s| s.max(monday));
+                    days_between(from, until.min(monday + Duration::days(7)))
+                }
+                _ => days,
+            };
+            let members = inside.iter().copied().filter(|o| group_key(o, by) == key);
+            let figures = figures(
+                members,
+                restored
+                    .iter()
+                    .filter(|r| group_key(r.by, by) == key)
+                    .map(|r| r.secs),
+                open.iter().filter(|o| group_key(o, by) == key).count(),
+                days,
+            );
+            groups.push(Group { key, figures });
+        }
+    }
+    Dora {
+        since: start,
+        until,
+        lead_time_from: LEAD_TIME_FROM,
+        overall,
+        by: options.by,
+        groups,
+    }
+}

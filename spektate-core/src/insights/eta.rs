@@ -1,0 +1,285 @@
+//! When a deployment in progress will be live: the expected finish of each remaining segment
+//! of its journey ([`Segment`]) from how long the same segment took in the history of the
+//! same service and ring, falling back to the service, then to every deployment, when fewer
+//! than [`MIN_SAMPLES`] journeys are known there.
+//!
+//! The running segment ends at its start plus the median of the past durations longer than
+//! what it has run so far (it has already outlived the shorter ones); each later segment adds
+//! its median. The p90 finish adds the p90s (nearest rank) the same way. The approval segment
+//! counts when the deployment names a pull request, or, before its metadata step finished,
+//! when most of its history had one; the sync segment counts when its history has deployments
+//! a cluster reported, and then "live" means the first cluster, else the manifests' finish.
+//! A deployment whose manifests are done and that no cluster runs yet keeps an ETA only while
+//! its wait is no longer than the longest past sync of its history.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::journey::{Journey, Segment};
+use super::{median, nearest_rank};
+use crate::model::deployment::{Deployment, DeploymentKind, Status, StepState};
+
+/// The fewest journeys a scope needs before its durations are used.
+pub const MIN_SAMPLES: usize = 5;
+
+/// Whose history a segment's estimate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Basis {
+    /// Deployments of the same service to the same ring.
+    ServiceRing,
+    /// Deployments of the same service.
+    Service,
+    /// Every deployment.
+    All,
+}
+
+/// The expected finish of one remaining segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EtaStep {
+    /// The segment.
+    pub segment: Segment,
+    /// Its expected finish (medians).
+    pub expected_at: DateTime<Utc>,
+    /// Its finish at the 90th percentile.
+    pub p90_at: DateTime<Utc>,
+    /// How many past durations the estimate rests on.
+    pub samples: usize,
+    /// Whose history they are.
+    pub basis: Basis,
+}
+
+/// When a deployment in progress is expected to be live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Eta {
+    /// The remaining segments, the running one first.
+    pub steps: Vec<EtaStep>,
+    /// Expected to be live (the last segment's expected finish).
+    pub live_at: DateTime<Utc>,
+    /// Live at the 90th percentile.
+    pub live_p90_at: DateTime<Utc>,
+}
+
+/// The durations of one scope's finished journeys.
+#[derive(Debug, Default)]
+struct Stats {
+    /// Seconds, per segment, sorted once learned.
+    durations: [Vec<i64>; 5],
+    /// Finished journeys.
+    journeys: usize,
+    /// Of those, how many had an approval pull request.
+    with_pr: usize,
+}
+
+impl Stats {
+    fn add(&mut self, j: &Journey, segments: &[Option<i64>; 5]) {
+        self.journeys += 1;
+        self.with_pr += usize::from(j.has_pr);
+        for (all, seg) in self.durations.iter_mut().zip(segments) {
+            all.extend(*seg);
+        }
+    }
+}
+
+/// What the history says about how long each segment takes, per service and ring, per
+/// service and overall.
+#[derive(Debug, Default)]
+pub struct EtaModel {
+    by_service_ring: HashMap<(String, String), Stats>,
+    by_service: HashMap<String, Stats>,
+    all: Stats,
+}
+
+fn key(d: &Deployment) -> (String, String) {
+    (
+        d.service().unwrap_or_default().to_string(),
+        d.ring().unwrap_or_default().to_string(),
+    )
+}
+
+impl EtaModel {
+    /// Learns from the finished journeys among `deployments` (manifests succeeded).
+    pub fn learn<'a>(deployments: impl IntoIterator<Item = &'a Deployment>) -> Self {
+        let mut m = EtaModel::default();
+        for d in deployments {
+            if d.kind != DeploymentKind::Deployment || d.status != Status::Complete {
+                continue;
+            }
+            let j = Journey::of(d);
+            let Some(segments) = j.segments() else {
+                continue;
+            };
+            let (service, ring) = key(d);
+            m.by_service_ring
+                .entry((service.clone(), ring))
+                .or_default()
+                .add(&j, &segments);
+            m.by_service.entry(service).or_default().add(&j, &segments);
+            m.all.add(&j, &segments);
+        }
+        let scopes = m
+            .by_service_ring
+            .values_mut()
+            .chain(m.by_service.values_mut());
+        for stats in scopes.chain([&mut m.all]) {
+            for v in &mut stats.durations {
+                v.sort_unstable();
+            }
+        }
+        m
+    }
+
+    /// The scopes of `d`, narrowest first.
+    fn scopes(&self, d: &Deployment) -> [(Basis, Option<&Stats>); 3] {
+        let (service, ring) = key(d);
+        [
+            (
+                Basis::ServiceRing,
+                self.by_service_ring.get(&(service.clone(), ring)),
+            ),
+            (Basis::Service, self.by_service.get(&service)),
+            (Basis::All, Some(&self.all)),
+        ]
+    }
+
+    /// The durations of `segment` for `d`: the narrowest scope with enough journeys, else
+    /// every deployment's; `None` when no journey has this segment.
+    fn durations(&self, d: &Deployment, segment: Segment) -> Option<(Basis, &[i64])> {
+        let scopes = self.scopes(d);
+        let pick = scopes
+            .iter()
+            .filter_map(|(b, s)| s.map(|s| (*b, &s.durations[segment.index()])))
+            .find(|(b, v)| *b == Basis::All || v.len() >= MIN_SAMPLES)?;
+        (!pick.1.is_empty()).then_some((pick.0, pick.1.as_slice()))
+    }
+
+    /// Whether most of `d`'s history had an approval pull request.
+    fn mostly_pr(&self, d: &Deployment) -> bool {
+        self.scopes(d)
+            .iter()
+            .filter_map(|(b, s)| s.filter(|s| *b == Basis::All || s.journeys >= MIN_SAMPLES))
+            .next()
+            .is_some_and(|s| s.with_pr * 2 > s.journeys)
+    }
+
+    /// The ETA of `d` at `now`: `None` unless it is on its way (in progress, waiting for
+    /// approval, or its manifests done; no step failed; no cluster runs it yet) and the
+    /// history knows every remaining segment.
+    pub fn eta(&self, d: &Deployment, now: DateTime<Utc>) -> Option<Eta> {
+        if !on_the_way(d) {
+            return None;
+        }
+        let steps = [&d.image, &d.metadata, &d.manifest];
+        if steps.iter().any(|s| {
+            s.as_ref()
+                .is_some_and(|s| matches!(s.state, StepState::Failed | StepState::Canceled))
+        }) {
+            return None;
+        }
+        let j = Journey::of(d);
+        let metadata_done = j.ends[Segment::Metadata.index()].is_some() || d.manifest.is_some();
+        let applies = |s: Segment| match s {
+            Segment::Approval => d.pr().is_some() || (!metadata_done && self.mostly_pr(d)),
+            Segment::Sync => self.durations(d, Segment::Sync).is_some(),
+            _ => true,
+        };
+        let reached = |s: Segment| {
+            j.ends[s.index()..].iter().any(Option::is_some)
+                || match s {
+                    Segment::Image => {
+                        !d.multi_stage
+                            && d.metadata
+                                .as_ref()
+                                .and_then(|m| m.run.as_deref())
+                                .is_some_and(|r| r.started_at.is_some())
+                    }
+                    Segment::Metadata | Segment::Approval => d.manifest.is_some(),
+                    _ => false,
+                }
+        };
+        let remaining: Vec<Segment> = Segment::ALL
+            .into_iter()
+            .filter(|s| applies(*s))
+            .skip_while(|s| reached(*s))
+            .collect();
+        let current = *remaining.first()?;
+        let begin = j.begin_of(current).or(d.started_at).unwrap_or(now).min(now);
+        let elapsed = (now - begin).num_seconds();
+        // Manifests done and no cluster yet: only while a past sync took as long.
+        if d.status == Status::Complete
+            && (current != Segment::Sync
+                || all_of(self.durations(d, current)).last() < Some(&elapsed))
+        {
+            return None;
+        }
+        let (mut at, mut at90) = (begin, begin);
+        let mut out = Vec::with_capacity(remaining.len());
+        for s in remaining {
+            let (basis, all) = self.durations(d, s)?;
+            if s == current {
+                let longer = &all[all.partition_point(|v| *v < elapsed)..];
+                match (median(longer), nearest_rank(longer, 0.9)) {
+                    (Some(m), Some(p)) => {
+                        at = begin + Duration::seconds(m);
+                        at90 = begin + Duration::seconds(p);
+                    }
+                    // It has outlived every past one: due now.
+                    _ => (at, at90) = (now, now),
+                }
+            } else {
+                at += Duration::seconds(median(all)?);
+                at90 += Duration::seconds(nearest_rank(all, 0.9)?);
+            }
+            out.push(EtaStep {
+                segment: s,
+                expected_at: at,
+                p90_at: at90,
+                samples: all.len(),
+                basis,
+            });
+        }
+        Some(Eta {
+            steps: out,
+            live_at: at,
+            live_p90_at: at90,
+        })
+    }
+}
+
+/// The durations of a lookup, or none.
+fn all_of(found: Option<(Basis, &[i64])>) -> &[i64] {
+    found.map_or(&[], |(_, v)| v)
+}
+
+/// A deployment of an image not yet in a cluster that may still get there: in progress,
+/// waiting for approval, or with its manifests done.
+fn on_the_way(d: &Deployment) -> bool {
+    d.kind == DeploymentKind::Deployment
+        && matches!(
+            d.status,
+            Status::InProgress | Status::Complete | Status::Incomplete
+        )
+        && (d.status != Status::Incomplete || d.awaiting_approval())
+        && !d.is_synced()
+        && !d.is_live()
+}
+
+/// Sets [`Deployment::eta`] of every deployment on its way, learning from all of them;
+/// clears it on the others. Learns nothing when none is on its way.
+pub fn mark(deployments: &mut [Deployment], now: DateTime<Utc>) {
+    if !deployments.iter().any(on_the_way) {
+        for d in deployments.iter_mut() {
+            d.eta = None;
+        }
+        return;
+    }
+    let model = EtaModel::learn(deployments.iter());
+    for d in deployments.iter_mut() {
+        d.eta = model.eta(d, now).map(Arc::new);
+    }
+}

@@ -1,0 +1,547 @@
+//! DORA metrics and ETAs (README, "Metrics"; `spektate_core::insights`) over a recorded
+//! history with known times: runs with explicit queue and finish times, approval pull requests
+//! merged at known moments, clusters reporting the manifest commit they applied. Every
+//! expected figure is worked out by hand in the comments.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use spektate_core::correlate::{Knowledge, Lookup, RepoDefaults, correlate};
+use spektate_core::insights::{
+    Band, Basis, EtaModel, GroupBy, MetricsOptions, Segment, dora, eta::MIN_SAMPLES,
+};
+use spektate_core::{
+    ClusterSync, Deployment, PullRequest, Record, Run, RunKind, RunResult, RunStatus,
+};
+
+const HLD: &str = "https://github.com/fabrikam/hld";
+const HLD_KEY: &str = "github.com/fabrikam/hld";
+
+/// Monday 2 November 2026 (ISO week 45), 00:00 UTC, plus `day` days and `hhmm`.
+fn at(day: i64, hhmm: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap()
+        + Duration::days(day)
+        + Duration::minutes(hhmm / 100 * 60 + hhmm % 100)
+}
+
+fn min(n: i64) -> Duration {
+    Duration::minutes(n)
+}
+
+/// One journey (its ring's manifests in a repository of their own), in minutes from its image pipeline's queue time: each segment ends that many
+/// minutes after the one before (image at p1's finish, metadata at p2's, approval at the
+/// merge, manifests at p3's, sync at the cluster's report).
+#[derive(Clone)]
+struct Spec {
+    n: u32,
+    service: &'static str,
+    ring: &'static str,
+    start: DateTime<Utc>,
+    image: i64,
+    metadata: i64,
+    /// The approval pull request's wait; `None` for a ring without approval.
+    approval: Option<i64>,
+    manifests: i64,
+    /// `None`: no cluster reports it.
+    sync: Option<i64>,
+    /// The last step that ran and how it ended (`None`: the journey went to its end).
+    stop: Option<(usize, Stop)>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    Failed,
+    Running,
+    /// Finished, with the next step not yet begun (an approval pull request still open).
+    Waiting,
+}
+
+fn spec(n: u32, service: &'static str, ring: &'static str, start: DateTime<Utc>) -> Spec {
+    Spec {
+        n,
+        service,
+        ring,
+        start,
+        image: 10,
+        metadata: 5,
+        approval: None,
+        manifests: 6,
+        sync: None,
+        stop: None,
+    }
+}
+
+fn sha(n: u32, kind: u32) -> String {
+    format!("{kind}{n:06x}{}", "c".repeat(33))
+}
+
+/// Adds the journey's record, runs, pull request and cluster report to the history.
+fn add(s: &Spec, records: &mut Vec<Arc<Record>>, k: &mut Knowledge) {
+    let mut r = Record::new("fabrikam");
+    r.row_key = format!("{:012x}", s.n);
+    r.service = Some(format!("fabrikam/{}", s.service));
+    r.env = Some(s.ring.into());
+    r.commit_id = Some(sha(s.n, 1));
+    r.image_tag = Some(format!("{}-{}", s.service, s.n));
+    r.p1 = Some(format!("1{:04}", s.n));
+    r.timestamp = Some(s.start);
+    r.sequence = Some(i64::from(s.n));
+    let last = s.stop.map_or(usize::MAX, |(step, _)| step);
+    let ends = |step: usize| -> Option<(RunStatus, Option<RunResult>)> {
+        match s.stop {
+            Some((at, how)) if at == step => Some(match how {
+                Stop::Failed => (RunStatus::Completed, Some(RunResult::Failed)),
+                Stop::Running => (RunStatus::InProgress, None),
+                Stop::Waiting => (RunStatus::Completed, Some(RunResult::Succeeded)),
+            }),
+            _ if step <= last => Some((RunStatus::Completed, Some(RunResult::Succeeded))),
+            _ => None,
+        }
+    };
+    let run = |k: &mut Knowledge,
+               id: &str,
+               kind: RunKind,
+               queued: DateTime<Utc>,
+               finished: DateTime<Utc>,
+               step| {
+        let Some((status, result)) = ends(step) else {
+            return false;
+        };
+        let mut run = Run::new(id, kind, status);
+        run.result = result;
+        run.queued_at = Some(queued);
+        run.started_at = Some(queued + min(1));
+        run.finished_at = (status == RunStatus::Completed).then_some(finished);
+        run.last_changed_at = run.finished_at.or(run.started_at);
+        k.runs_mut(kind)
+            .insert(id.into(), Lookup::Found(Arc::new(run)));
+        status == RunStatus::Completed && result == Some(RunResult::Succeeded)
+    };
+    let p1_end = s.start + min(s.image);
+    let mut go_on = run(
+        k,
+        r.p1.as_deref().unwrap(),
+        RunKind::Build,
+        s.start,
+        p1_end,
+        0,
+    );
+    let p2_end = p1_end + min(s.metadata);
+    if go_on {
+        r.p2 = Some(format!("2{:04}", s.n));
+        r.hld_commit_id = Some(sha(s.n, 2));
+        r.hld_repo = Some(HLD.into());
+        go_on = run(
+            k,
+            r.p2.as_deref().unwrap(),
+            RunKind::Release,
+            p1_end + min(1),
+            p2_end,
+            1,
+        );
+    }
+    let mut p3_begin = p2_end;
+    if let (true, Some(wait)) = (go_on, s.approval) {
+        r.pr = Some(s.n.to_string());
+        let waiting = s
+            .stop
+            .is_some_and(|(step, how)| step == 1 && how == Stop::Waiting);
+        let pr = PullRequest {
+            id: s.n.to_string(),
+            title: format!("Update {} in {}", s.service, s.ring),
+            description: None,
+            source_branch: Some(format!("deploy/{}", s.n)),
+            target_branch: Some("main".into()),
+            merged: !waiting,
+            merged_by: None,
+            merged_at: (!waiting).then(|| p2_end + min(wait)),
+            closed: false,
+            url: None,
+        };
+        k.pull_requests
+            .entry(HLD_KEY.into())
+            .or_default()
+            .insert(s.n.to_string().into(), Lookup::Found(Arc::new(pr)));
+        go_on = !waiting;
+        p3_begin = p2_end + min(wait);
+    }
+    let p3_end = p3_begin + min(s.manifests);
+    if go_on && ends(2).is_some() {
+        r.p3 = Some(format!("3{:04}", s.n));
+        r.manifest_commit_id = Some(sha(s.n, 3));
+        r.manifest_repo = Some(format!("https://github.com/fabrikam/manifests-{}", s.ring));
+        go_on = run(
+            k,
+            r.p3.as_deref().unwrap(),
+            RunKind::Build,
+            p3_begin + min(1),
+            p3_end,
+            2,
+        );
+    }
+    if let (true, Some(sync)) = (go_on, s.sync) {
+        k.cluster_reports.push(ClusterSync {
+            cluster: format!("{}-east", s.ring),
+            commit: sha(s.n, 3),
+            synced_at: Some(p3_end + min(sync)),
+            tagger: Some("flux".into()),
+        });
+    }
+    records.push(Arc::new(r));
+}
+
+fn join(specs: &[Spec], now: DateTime<Utc>) -> Vec<Deployment> {
+    let (mut records, mut k) = (Vec::new(), Knowledge::default());
+    for s in specs {
+        add(s, &mut records, &mut k);
+    }
+    correlate(&records, &k, &RepoDefaults::default(), now)
+}
+
+/// A fortnight of frontend, backend and a qa ring no cluster reports:
+///
+/// | # | service/ring | start | segments (image, metadata, approval, manifests, sync) | lead |
+/// |---|---|---|---|---|
+/// | 1 | frontend/prod | d0 09:00 | 10, 5, 30, 7, 4 | 56 |
+/// | 2 | frontend/qa | d0 10:00 | 10, 5, -, 6, no cluster | 21 |
+/// | 3 | frontend/prod | d1 09:00 | 10, 5, 60, 7, 4 | 86 |
+/// | 4 | backend/dev | d1 11:00 | 10, 5, -, 6, 4 | 25 |
+/// | 5 | frontend/prod | d2 09:00 | p3 fails at 10+5+20+7 = d2 09:42 | |
+/// | 6 | frontend/prod | d2 13:00 | 10, 5, 10, 7, 4 (p3 done 13:32) | 36 |
+/// | 7 | frontend/prod | d7 09:00 (week 46) | 10, 5, 0, 7, 4 | 26 |
+/// | 8 | backend/dev | d8 11:00 | image running | |
+fn week() -> Vec<Spec> {
+    let prod = |n, start, approval| Spec {
+        approval: Some(approval),
+        manifests: 7,
+        sync: Some(4),
+        ..spec(n, "frontend", "prod", start)
+    };
+    vec![
+        prod(1, at(0, 900), 30),
+        spec(2, "frontend", "qa", at(0, 1000)),
+        prod(3, at(1, 900), 60),
+        Spec {
+            sync: Some(4),
+            ..spec(4, "backend", "dev", at(1, 1100))
+        },
+        Spec {
+            stop: Some((2, Stop::Failed)),
+            ..prod(5, at(2, 900), 20)
+        },
+        prod(6, at(2, 1300), 10),
+        prod(7, at(7, 900), 0),
+        Spec {
+            stop: Some((0, Stop::Running)),
+            ..spec(8, "backend", "dev", at(8, 1100))
+        },
+    ]
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[test]
+fn dora_figures_of_a_recorded_fortnight_match_the_hand_computed_ones() {
+    let now = at(8, 1115);
+    let ds = join(&week(), now);
+    let m = dora(
+        &ds,
+        &MetricsOptions {
+            since: Some(at(0, 0)),
+            until: at(14, 0),
+            by: None,
+        },
+    );
+    let f = &m.overall;
+    // Completed: 1, 2, 3, 4, 6, 7 (8 runs, 5 failed) over 14 days.
+    assert_eq!(f.deployment_frequency.completed, 6);
+    assert!(close(f.deployment_frequency.days, 14.0));
+    assert!(close(f.deployment_frequency.per_day.unwrap(), 6.0 / 14.0));
+    assert!(close(f.deployment_frequency.per_week.unwrap(), 3.0));
+    assert_eq!(f.deployment_frequency.band, Some(Band::High));
+    // Leads 21, 25, 26, 36, 56, 86 min: median (26 + 36) / 2 = 31 min, p90 the 6th = 86.
+    assert_eq!(f.lead_time.count, 6);
+    assert_eq!(f.lead_time.live, 5, "#2 never reached a cluster");
+    assert_eq!(f.lead_time.median_secs, Some(31 * 60));
+    assert_eq!(f.lead_time.p90_secs, Some(86 * 60));
+    assert_eq!(f.lead_time.band, Some(Band::Elite));
+    // Of 250 min: image 6 × 10 = 60, metadata 6 × 5 = 30, approval 30 + 60 + 10 + 0 = 100,
+    // manifests 4 × 7 + 6 + 6 = 40, sync 5 × 4 = 20.
+    let s = f.lead_time.shares.as_ref().unwrap();
+    assert!(close(s.image, 0.24), "{s:?}");
+    assert!(close(s.metadata, 0.12), "{s:?}");
+    assert!(close(s.approval, 0.40), "{s:?}");
+    assert!(close(s.manifests, 0.16), "{s:?}");
+    assert!(close(s.sync, 0.08), "{s:?}");
+    // One failure (#5) of seven finished: 14.3 %, medium.
+    assert_eq!(f.change_failure_rate.failed, 1);
+    assert_eq!(f.change_failure_rate.finished, 7);
+    assert!(close(f.change_failure_rate.rate.unwrap(), 1.0 / 7.0));
+    assert_eq!(f.change_failure_rate.band, Some(Band::Medium));
+    // #5 failed at d2 09:42, #6 completed at 13:32: 3 h 50 min; #7 restores nothing more.
+    assert_eq!(f.time_to_restore.restorations, 1);
+    assert_eq!(f.time_to_restore.unrestored, 0);
+    assert_eq!(f.time_to_restore.median_secs, Some(230 * 60));
+    assert_eq!(f.time_to_restore.band, Some(Band::High));
+    assert!(
+        m.lead_time_from.contains("queue time"),
+        "{}",
+        m.lead_time_from
+    );
+}
+
+#[test]
+fn figures_break_down_by_service_ring_and_week() {
+    let ds = join(&week(), at(8, 1115));
+    let by = |by| {
+        dora(
+            &ds,
+            &MetricsOptions {
+                since: Some(at(0, 0)),
+                until: at(14, 0),
+                by: Some(by),
+            },
+        )
+        .groups
+    };
+    let services = by(GroupBy::Service);
+    let keys: Vec<&str> = services.iter().map(|g| g.key.as_str()).collect();
+    assert_eq!(keys, ["backend", "frontend"]);
+    assert_eq!(services[0].figures.deployment_frequency.completed, 1);
+    assert_eq!(services[0].figures.change_failure_rate.failed, 0);
+    assert_eq!(services[1].figures.deployment_frequency.completed, 5);
+    assert_eq!(services[1].figures.change_failure_rate.finished, 6);
+    assert_eq!(services[1].figures.time_to_restore.restorations, 1);
+    // Frontend leads 21, 26, 36, 56, 86: median 36.
+    assert_eq!(services[1].figures.lead_time.median_secs, Some(36 * 60));
+
+    let rings = by(GroupBy::Ring);
+    let keys: Vec<&str> = rings.iter().map(|g| g.key.as_str()).collect();
+    assert_eq!(keys, ["dev", "prod", "qa"]);
+    assert_eq!(rings[0].figures.lead_time.median_secs, Some(25 * 60));
+    // prod: 26, 36, 56, 86; one failure in five finished.
+    assert_eq!(rings[1].figures.lead_time.median_secs, Some(46 * 60));
+    assert!(close(
+        rings[1].figures.change_failure_rate.rate.unwrap(),
+        0.2
+    ));
+    assert_eq!(rings[2].figures.lead_time.live, 0);
+
+    let weeks = by(GroupBy::Week);
+    let keys: Vec<&str> = weeks.iter().map(|g| g.key.as_str()).collect();
+    assert_eq!(keys, ["2026-W45", "2026-W46"]);
+    let (w45, w46) = (&weeks[0].figures, &weeks[1].figures);
+    assert_eq!(w45.deployment_frequency.completed, 5);
+    assert!(close(w45.deployment_frequency.days, 7.0));
+    assert!(close(w45.deployment_frequency.per_day.unwrap(), 5.0 / 7.0));
+    assert_eq!(w45.change_failure_rate.failed, 1);
+    assert_eq!(w45.time_to_restore.restorations, 1);
+    assert_eq!(w46.deployment_frequency.completed, 1);
+    assert_eq!(w46.lead_time.median_secs, Some(26 * 60));
+    assert_eq!(w46.time_to_restore.restorations, 0);
+}
+
+#[test]
+fn a_window_counts_by_finish_and_pairs_a_failure_before_it() {
+    let ds = join(&week(), at(8, 1115));
+    let m = dora(
+        &ds,
+        &MetricsOptions {
+            since: Some(at(2, 1000)),
+            until: at(7, 2359),
+            by: None,
+        },
+    );
+    // Inside: #6 (d2 13:32) and #7 (d7 09:30); #5 failed at 09:42, before the window.
+    let f = &m.overall;
+    assert_eq!(f.deployment_frequency.completed, 2);
+    assert_eq!(f.change_failure_rate.failed, 0);
+    assert_eq!(f.change_failure_rate.finished, 2);
+    assert_eq!(f.change_failure_rate.band, Some(Band::Elite));
+    assert_eq!(f.time_to_restore.restorations, 1, "#6 restores #5");
+    assert_eq!(f.time_to_restore.median_secs, Some(230 * 60));
+
+    // A failure nothing restored yet is counted as such.
+    let mut specs = week();
+    specs.retain(|s| s.n != 6 && s.n != 7);
+    let m = dora(
+        &join(&specs, at(8, 1115)),
+        &MetricsOptions {
+            since: None,
+            until: at(14, 0),
+            by: None,
+        },
+    );
+    assert_eq!(m.overall.time_to_restore.restorations, 0);
+    assert_eq!(m.overall.time_to_restore.unrestored, 1);
+    assert_eq!(m.overall.time_to_restore.median_secs, None);
+    assert_eq!(
+        m.since,
+        Some(at(0, 952)),
+        "without --since, from the first finish (#1)"
+    );
+}
+
+/// Five finished frontend/prod journeys: image 10, 12, 14, 16, 40; metadata 5, 5, 6, 6, 7;
+/// approval 20, 30, 40, 50, 60; manifests 7, 7, 8, 8, 9; sync 3, 4, 4, 5, 6. Medians 14, 6,
+/// 40, 8, 4; p90s (the 5th of 5) 40, 7, 60, 9, 6.
+fn history() -> Vec<Spec> {
+    let image = [10, 12, 14, 16, 40];
+    let metadata = [5, 5, 6, 6, 7];
+    let approval = [20, 30, 40, 50, 60];
+    let manifests = [7, 7, 8, 8, 9];
+    let sync = [3, 4, 4, 5, 6];
+    (0..MIN_SAMPLES)
+        .map(|i| Spec {
+            image: image[i],
+            metadata: metadata[i],
+            approval: Some(approval[(i + 2) % 5]),
+            manifests: manifests[(i + 1) % 5],
+            sync: Some(sync[(i + 3) % 5]),
+            ..spec(100 + i as u32, "frontend", "prod", at(i as i64, 900))
+        })
+        .collect()
+}
+
+/// The ETA of journey `s` at `now`, learnt from `history()`, as minutes after `s`'s start:
+/// the remaining segments' (median, p90) finishes and the (median, p90) live time.
+fn eta_of(s: Spec, now: DateTime<Utc>) -> Option<(Vec<(Segment, i64, i64, Basis)>, i64, i64)> {
+    let mut specs = history();
+    specs.push(s.clone());
+    let ds = join(&specs, now);
+    let model = EtaModel::learn(&ds);
+    let d = ds
+        .iter()
+        .find(|d| d.image_tag() == Some(&format!("{}-{}", s.service, s.n)))?;
+    let eta = model.eta(d, now)?;
+    // `correlate` sets the same ETA on the deployment.
+    assert_eq!(d.eta.as_deref(), Some(&eta));
+    let m = |t: DateTime<Utc>| (t - s.start).num_minutes();
+    Some((
+        eta.steps
+            .iter()
+            .map(|e| (e.segment, m(e.expected_at), m(e.p90_at), e.basis))
+            .collect(),
+        m(eta.live_at),
+        m(eta.live_p90_at),
+    ))
+}
+
+#[test]
+fn eta_at_each_step_of_a_journey() {
+    use Segment::*;
+    let start = at(10, 900);
+    let new = |stop| Spec {
+        approval: Some(45),
+        manifests: 7,
+        sync: Some(4),
+        stop: Some(stop),
+        ..spec(200, "frontend", "prod", start)
+    };
+    let sr = Basis::ServiceRing;
+
+    // Image running for 13 min: past ones longer than 13 were 14, 16, 40 (median 16, p90 40);
+    // then + 6 (7), + 40 (60), + 8 (9), + 4 (6).
+    let (steps, live, p90) = eta_of(new((0, Stop::Running)), start + min(13)).unwrap();
+    assert_eq!(
+        steps,
+        [
+            (Image, 16, 40, sr),
+            (Metadata, 22, 47, sr),
+            (Approval, 62, 107, sr),
+            (Manifests, 70, 116, sr),
+            (Sync, 74, 122, sr)
+        ]
+    );
+    assert_eq!((live, p90), (74, 122));
+
+    // Metadata running: image took 10 (ends at 10), 3 min in: all five metadata durations
+    // are longer (median 6, p90 7): 16 and 17; then 56 / 77, 64 / 86, 68 / 92.
+    let (steps, live, _) = eta_of(new((1, Stop::Running)), start + min(13)).unwrap();
+    assert_eq!(steps[0], (Metadata, 16, 17, sr));
+    assert_eq!(live, 68);
+
+    // Waiting 45 min for approval (metadata done at 15): past waits of 45 or more were 50
+    // and 60 (median 55, p90 60): 70 / 75; manifests 78 / 84; sync 82 / 90.
+    let (steps, live, p90) = eta_of(new((1, Stop::Waiting)), start + min(60)).unwrap();
+    assert_eq!(
+        steps,
+        [
+            (Approval, 70, 75, sr),
+            (Manifests, 78, 84, sr),
+            (Sync, 82, 90, sr)
+        ]
+    );
+    assert_eq!((live, p90), (82, 90));
+
+    // Manifests running (merged at 15 + 45 = 60), 2 min in: median 8, p90 9: 68 / 69; sync
+    // 72 / 75.
+    let (steps, live, _) = eta_of(new((2, Stop::Running)), start + min(62)).unwrap();
+    assert_eq!(steps, [(Manifests, 68, 69, sr), (Sync, 72, 75, sr)]);
+    assert_eq!(live, 72);
+
+    // Manifests done at 67, no cluster yet, 2 min later: every past sync took 3 or more
+    // (median 4, p90 6).
+    let done = Spec {
+        sync: None,
+        ..new((2, Stop::Waiting))
+    };
+    let (steps, live, p90) = eta_of(done.clone(), start + min(69)).unwrap();
+    assert_eq!(steps, [(Sync, 71, 73, sr)]);
+    assert_eq!((live, p90), (71, 73));
+    // Three hours later no past sync took that long: no ETA.
+    assert_eq!(eta_of(done, start + min(67 + 180)), None);
+
+    // Failed: no ETA.
+    assert_eq!(eta_of(new((2, Stop::Failed)), start + min(70)), None);
+}
+
+#[test]
+fn eta_falls_back_to_the_service_then_to_all() {
+    let start = at(10, 900);
+    // frontend/qa has no history: frontend's (all five in prod) is used. The qa journey has no
+    // approval so far, but most of frontend's history had one.
+    let qa = Spec {
+        stop: Some((0, Stop::Running)),
+        ..spec(300, "frontend", "qa", start)
+    };
+    let (steps, live, _) = eta_of(qa, start + min(1)).unwrap();
+    assert!(steps.iter().all(|s| s.3 == Basis::Service), "{steps:?}");
+    // Image: all five longer than 1, median 14; + 6 + 40 + 8 + 4.
+    assert_eq!(steps[0].1, 14);
+    assert_eq!(live, 72);
+
+    let other = Spec {
+        stop: Some((0, Stop::Running)),
+        ..spec(301, "backend", "prod", start)
+    };
+    let (steps, _, _) = eta_of(other, start + min(1)).unwrap();
+    assert!(steps.iter().all(|s| s.3 == Basis::All), "{steps:?}");
+}
+
+#[test]
+fn the_eta_is_in_the_deployment_json_only_while_on_the_way() {
+    let start = at(10, 900);
+    let mut specs = history();
+    specs.push(Spec {
+        approval: Some(45),
+        stop: Some((0, Stop::Running)),
+        ..spec(200, "frontend", "prod", start)
+    });
+    let ds = join(&specs, start + min(13));
+    for d in &ds {
+        let json = serde_json::to_value(d).unwrap();
+        if d.image_tag() == Some("frontend-200") {
+            let eta = &json["eta"];
+            assert_eq!(eta["steps"][0]["segment"], "image");
+            assert_eq!(eta["steps"][0]["basis"], "serviceRing");
+            assert_eq!(eta["steps"][0]["samples"], 5);
+            assert_eq!(eta["liveAt"], "2026-11-12T10:14:00Z");
+            assert_eq!(eta["liveP90At"], "2026-11-12T11:02:00Z");
+        } else {
+            assert!(json.get("eta").is_none(), "{json}");
+        }
+    }
+}
