@@ -189,7 +189,7 @@ const STORE_GRACE: Duration = Duration::from_secs(5);
 
 /// Refreshes `tracker` with every provider call ended by `budget`, and returns the
 /// deployments that pass `filter` with the notices providers raised.
-async fn refresh(
+pub(crate) async fn refresh(
     tracker: &Tracker,
     filter: &Filter,
     budget: Duration,
@@ -208,7 +208,7 @@ async fn refresh(
 
 /// Prints the warnings of `deployments` and `notices` on stderr: one line per provider,
 /// subject and cause, with the number of objects.
-fn warn(deployments: &[Deployment], notices: &[Notice]) {
+pub(crate) fn warn(deployments: &[Deployment], notices: &[Notice]) {
     let mut tally = Tally::default();
     tally.deployments(deployments);
     for n in notices {

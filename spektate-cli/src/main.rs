@@ -7,6 +7,7 @@ mod providers;
 mod prune;
 mod record;
 mod serve;
+mod status;
 mod store_args;
 mod token;
 mod validate;
@@ -40,6 +41,8 @@ enum Command {
     Record(record::RecordCmd),
     /// Show deployments, as a table or JSON.
     Get(get::GetCmd),
+    /// Where each service is running: per ring and cluster, the image tag live, since when, how far behind.
+    Status(status::StatusCmd),
     /// Serve the dashboard: a page and a JSON API showing every deployment as it moves.
     Dashboard(dashboard::DashboardCmd),
     /// Check the store (write, read back and delete a probe record) and each provider's credentials.
@@ -64,6 +67,7 @@ async fn main() -> ExitCode {
             .await
             .map(|key| println!("{key}")),
         Command::Get(cmd) => get::run(cmd, &cli.store).await,
+        Command::Status(cmd) => status::run(cmd, &cli.store).await,
         Command::Dashboard(cmd) => dashboard::run(cmd, &cli.store).await,
         Command::Validate(cmd) => validate::run(cmd, &cli.store).await,
         Command::Prune(cmd) => prune::run(cmd, &cli.store).await,
