@@ -89,6 +89,7 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
                         result: Some(RunResult::Succeeded),
                         started_at: run.started_at,
                         finished_at: run.finished_at,
+                        url: None,
                     })
                     .collect();
                 k.stages.insert(id.as_str().into(), Lookup::Found(stages));

@@ -106,8 +106,10 @@ pub fn build_to_run(b: &Value) -> Option<Run> {
     Some(run)
 }
 
-/// The stages of a build timeline (`records` of type `Stage`), by order.
-pub fn timeline_stages(timeline: &Value) -> Vec<Stage> {
+/// The stages of a build timeline (`records` of type `Stage`), by order. With the run's web
+/// page (`…/_build/results?buildId=N`), each stage links to the run's logs at that stage
+/// (`&view=logs&s=<the stage record's id>`).
+pub fn timeline_stages(timeline: &Value, run_url: Option<&str>) -> Vec<Stage> {
     let Some(records) = timeline.get("records").and_then(Value::as_array) else {
         return Vec::new();
     };
@@ -137,6 +139,9 @@ pub fn timeline_stages(timeline: &Value) -> Vec<Stage> {
                 },
                 started_at: parse_time(r.get("startTime")),
                 finished_at: parse_time(r.get("finishTime")),
+                url: run_url
+                    .zip(r.get("id").and_then(Value::as_str))
+                    .and_then(stage_url),
             }
         })
         .collect();
@@ -146,6 +151,18 @@ pub fn timeline_stages(timeline: &Value) -> Vec<Stage> {
             .then_with(|| a.started_at.cmp(&b.started_at))
     });
     stages
+}
+
+/// The logs of a run at a stage: the run's page with `view=logs&s=<stage record id>`; `None`
+/// when the id is not a timeline record id (a GUID) or the page has a fragment.
+fn stage_url((run_url, stage_id): (&str, &str)) -> Option<String> {
+    let guid = (1..=64).contains(&stage_id.len())
+        && stage_id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if !guid || run_url.contains('#') {
+        return None;
+    }
+    let join = if run_url.contains('?') { '&' } else { '?' };
+    Some(format!("{run_url}{join}view=logs&s={stage_id}"))
 }
 
 #[cfg(test)]

@@ -274,6 +274,11 @@ impl AzureDevOps {
 
     /// The stages of build `id`, by order, from its timeline.
     pub async fn build_stages(&self, id: &str) -> Result<Vec<Stage>> {
+        self.timeline_stages_of(id, None).await
+    }
+
+    /// The stages of build `id`; with its web page, each linked to the run's logs at it.
+    async fn timeline_stages_of(&self, id: &str, run_url: Option<&str>) -> Result<Vec<Stage>> {
         if !is_run_id(id) {
             return Err(Error::invalid(
                 "build id",
@@ -294,7 +299,7 @@ impl AzureDevOps {
             return Ok(Vec::new());
         }
         let timeline: Value = resp.json()?;
-        Ok(timeline_stages(&timeline))
+        Ok(timeline_stages(&timeline, run_url))
     }
 }
 
@@ -323,7 +328,7 @@ impl Pipelines for AzureDevOps {
     }
 
     async fn stages(&self, run: &Run) -> Result<Vec<Stage>> {
-        self.build_stages(&run.id).await
+        self.timeline_stages_of(&run.id, run.url.as_deref()).await
     }
 }
 

@@ -290,6 +290,24 @@ async fn a_failed_multi_stage_build_says_its_metadata_stage_failed() {
     assert_eq!(d.image.as_ref().unwrap().state, StepState::Succeeded);
     assert_eq!(d.metadata.as_ref().unwrap().state, StepState::Failed);
     assert_eq!(d.status.as_str(), "Failed");
+    // The failed step names its stage, linked to the run's logs at that stage.
+    let stage = d.metadata.as_ref().unwrap().stage.as_ref().unwrap();
+    assert_eq!(stage.name, "hld_update");
+    assert_eq!(
+        stage.url.as_deref(),
+        Some(
+            format!(
+                "{}/hello/_build/results?buildId=6676&view=logs&s=aada13ef-0589-5a6e-c7d2-264f8607de21",
+                server.uri()
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        stages.iter().map(|s| s.url.clone()).collect::<Vec<_>>(),
+        vec![None, None],
+        "build_stages knows no run page to link to"
+    );
 }
 
 #[tokio::test]

@@ -155,6 +155,7 @@ fn multi_stage_stage_results_decide_which_step_failed() {
         result,
         started_at: None,
         finished_at: None,
+        url: None,
     };
     // (stage 1 result, stage 2 result, image state, metadata state)
     let cases = [

@@ -318,6 +318,7 @@ async fn stages_are_fetched_only_for_multi_stage_runs_that_did_not_succeed() {
         result: Some(result),
         started_at: None,
         finished_at: None,
+        url: None,
     };
     w.ci.set_stages(
         "70",

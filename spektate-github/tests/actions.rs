@@ -430,6 +430,17 @@ async fn the_jobs_of_a_multi_stage_run_tell_which_stage_failed() {
         StepState::Failed,
         "the HLD update job failed"
     );
+    let failed = d.metadata.as_ref().unwrap().stage.as_ref().unwrap();
+    assert_eq!(
+        (failed.name.as_str(), failed.url.as_deref()),
+        (
+            "update-hld",
+            Some(
+                format!("https://github.com/fabrikam/frontend/actions/runs/{id}/job/701").as_str()
+            )
+        ),
+        "the failed step links to its job"
+    );
     let stages = client
         .actions()
         .stages(d.image.unwrap().run.as_ref().unwrap())

@@ -15,7 +15,7 @@ use crate::model::deployment::{
 };
 use crate::model::record::Record;
 use crate::model::repo::RepoRef;
-use crate::model::run::{Run, RunKind, Stage};
+use crate::model::run::{Run, RunKind, RunResult, Stage};
 use crate::warnings::{Reason, Subject, Warning};
 
 /// What is known of one looked-up object.
@@ -304,7 +304,11 @@ fn step(
         }
         None => (StepState::Unknown, None),
     };
-    Some(Step { state, run })
+    Some(Step {
+        state,
+        run,
+        stage: None,
+    })
 }
 
 /// Joins one record into its deployment. `None` when the record has expired. Where it is
@@ -362,11 +366,21 @@ fn join<'k>(
                 }
                 _ => &[],
             };
+            // A run that succeeded needs no stage to explain it (and its stages may be
+            // those of an earlier, failed attempt).
+            let succeeded = run.result == Some(RunResult::Succeeded);
+            let of_order = |order: u32| {
+                (!succeeded)
+                    .then(|| stages.iter().find(|s| s.order == order).cloned())
+                    .flatten()
+            };
             if let Some(s) = image.as_mut() {
                 s.state = status::stage_state(&run, stages, 1);
+                s.stage = of_order(1);
             }
             if let Some(s) = metadata.as_mut() {
                 s.state = status::stage_state(&run, stages, 2);
+                s.stage = of_order(2);
             }
         }
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::cluster::{ClusterReport, Live};
 use super::record::Record;
 use super::repo::RepoRef;
-use super::run::{Run, RunResult, RunStatus};
+use super::run::{Run, RunResult, RunStatus, Stage};
 use crate::insights::Eta;
 use crate::warnings::Warning;
 
@@ -186,6 +186,9 @@ pub struct Step {
     pub state: StepState,
     /// The run, when a provider knows it.
     pub run: Option<Arc<Run>>,
+    /// For a multi-stage run that did not succeed: this step's stage (1 image, 2 metadata),
+    /// when the provider listed it; its `url` is the page to read why it failed.
+    pub stage: Option<Stage>,
 }
 
 /// Whether a deployment carries an image or is a change made straight in the HLD repo.
@@ -390,6 +393,8 @@ struct StepJson<'a> {
     id: &'a str,
     state: StepState,
     run: Option<&'a Run>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stage: Option<&'a Stage>,
 }
 
 #[derive(Serialize)]
@@ -435,6 +440,7 @@ fn step_json<'a>(id: Option<&'a str>, step: &'a Option<Step>) -> Option<StepJson
         id: id.unwrap_or_default(),
         state: s.state,
         run: s.run.as_deref(),
+        stage: s.stage.as_ref(),
     })
 }
 

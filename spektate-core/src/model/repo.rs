@@ -106,6 +106,23 @@ impl RepoRef {
         }
     }
 
+    /// The web page listing the repository's tags (where Flux's `flux-<cluster>` sync tags
+    /// show which commit each cluster runs).
+    ///
+    /// ```
+    /// use spektate_core::RepoRef;
+    /// let r = RepoRef::parse("https://github.com/fabrikam/manifests").unwrap();
+    /// assert_eq!(r.tags_url(), "https://github.com/fabrikam/manifests/tags");
+    /// let a = RepoRef::parse("https://dev.azure.com/fabrikam/hello/_git/manifests").unwrap();
+    /// assert_eq!(a.tags_url(), "https://dev.azure.com/fabrikam/hello/_git/manifests/tags");
+    /// ```
+    pub fn tags_url(&self) -> String {
+        match self.provider {
+            RepoHost::AzureDevOps | RepoHost::GitHub => format!("{}/tags", self.web_url()),
+            RepoHost::GitLab => format!("{}/-/tags", self.web_url()),
+        }
+    }
+
     /// The web page of a pull (merge) request.
     pub fn pull_request_url(&self, id: &str) -> String {
         match self.provider {

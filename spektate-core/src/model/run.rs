@@ -132,6 +132,14 @@ pub struct Stage {
     pub started_at: Option<DateTime<Utc>>,
     /// When it finished.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Its web page, when the provider gives one (Azure DevOps: the run's logs at this stage;
+    /// GitHub Actions: the job's page).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::url::serialize_without_credentials"
+    )]
+    pub url: Option<String>,
 }
 
 /// A pipeline run, as any provider reports it.
