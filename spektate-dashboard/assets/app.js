@@ -286,6 +286,7 @@
     if (!Number.isNaN(serverNow)) clockSkew = serverNow - Date.now();
 
     renderPartitions(body);
+    $('status-link').search = body.partition ? `?partition=${encodeURIComponent(body.partition)}` : '';
     $('viewer').textContent = body.viewer ? `Signed in as ${body.viewer}` : '';
     $('version').textContent = body.version ? `Spektate ${body.version}` : '';
     if (body.partition) document.title = `Spektate · ${body.partition}`;

@@ -14,7 +14,7 @@ use axum::routing::get;
 pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
-struct Asset {
+pub(crate) struct Asset {
     body: &'static str,
     content_type: &'static str,
     etag: HeaderValue,
@@ -28,7 +28,7 @@ fn fingerprint(body: &str) -> u64 {
 }
 
 impl Asset {
-    fn new(body: &'static str, content_type: &'static str) -> Self {
+    pub(crate) fn new(body: &'static str, content_type: &'static str) -> Self {
         let tag = format!(
             "\"{}-{:016x}\"",
             env!("CARGO_PKG_VERSION"),
@@ -41,7 +41,7 @@ impl Asset {
         }
     }
 
-    fn respond(&self, headers: &HeaderMap) -> Response {
+    pub(crate) fn respond(&self, headers: &HeaderMap) -> Response {
         let fresh = headers
             .get_all(header::IF_NONE_MATCH)
             .iter()

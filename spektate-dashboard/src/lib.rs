@@ -64,6 +64,7 @@ mod refresh;
 mod routes;
 mod serve;
 mod service;
+mod status;
 pub mod tokens;
 mod write;
 

@@ -237,6 +237,9 @@ pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
         error_response("The server does not serve this partition; the error names it.");
     deployments["get"]["responses"]["503"] = error_response("The deployments are not read yet.");
     add("/api/deployments", deployments);
+    for (path, op) in crate::status::operations(&viewer_security) {
+        add(path, op);
+    }
     let mut health = get_operation(
         "probe",
         "health",

@@ -22,7 +22,7 @@ use crate::partitions::Partitions;
 use crate::routes::{Access, Matched, Route, Routes};
 use crate::tokens::Tokens;
 use crate::write::{self, Writes};
-use crate::{Dashboard, Error, Health, HealthStatus, Server, Shared, assets, openapi};
+use crate::{Dashboard, Error, Health, HealthStatus, Server, Shared, assets, openapi, status};
 
 /// How long `/api/ready` waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -170,7 +170,8 @@ impl Service {
             cache: self.cache.clone(),
             document: Arc::new(self.openapi()),
         };
-        let mut routes = api::routes(assets::routes(Routes::new(guarded)), &partitions)
+        let pages = api::routes(assets::routes(Routes::new(guarded)), &partitions);
+        let mut routes = status::routes(pages, &partitions)
             .get(
                 "/api/health",
                 Access::Public,
