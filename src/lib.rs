@@ -11,5 +11,7 @@ pub use spektate_azdo as azdo;
 pub use spektate_dashboard as dashboard;
 #[cfg(feature = "github")]
 pub use spektate_github as github;
+#[cfg(feature = "gitlab")]
+pub use spektate_gitlab as gitlab;
 #[cfg(feature = "postgres")]
 pub use spektate_postgres as postgres;

@@ -1,0 +1,158 @@
+//! Batched GraphQL lookups of one project: up to a hundred merge requests by iid in one
+//! `mergeRequests(iids:)` connection, or up to a hundred commits under aliases (`c0`, `c1`,
+//! ...) of `repository.commit(ref:)` (GitLab 17.10 and later). Values travel as variables,
+//! so nothing is spliced into the query text.
+
+use serde_json::{Map, Value, json};
+use spektate_core::{Error, Result};
+
+use crate::client::GitLab;
+
+/// Objects per query.
+pub(crate) const BATCH: usize = 100;
+
+/// The merge request fields read (`MergeRequest` of GitLab's GraphQL reference).
+pub(crate) const MERGE_REQUEST_FIELDS: &str = "iid title description state sourceBranch targetBranch mergedAt webUrl \
+     mergeUser { username name avatarUrl webUrl }";
+
+/// The commit fields read (`Commit` of GitLab's GraphQL reference).
+pub(crate) const COMMIT_FIELDS: &str =
+    "sha authorName authorEmail webUrl author { username name avatarUrl webUrl }";
+
+/// The query for merge requests `iids` of the project at `path`.
+pub(crate) fn merge_requests_query(path: &str, iids: &[u64]) -> (String, Value) {
+    let text = format!(
+        "query($path: ID!, $iids: [String!]) {{ project(fullPath: $path) {{ \
+         mergeRequests(iids: $iids, first: {BATCH}) {{ nodes {{ {MERGE_REQUEST_FIELDS} }} }} }} }}"
+    );
+    let iids: Vec<String> = iids.iter().map(u64::to_string).collect();
+    (text, json!({ "path": path, "iids": iids }))
+}
+
+/// The query for commits `shas` of the project at `path`, one alias each.
+pub(crate) fn commits_query(path: &str, shas: &[String]) -> (String, Value) {
+    let mut decls = vec!["$path: ID!".to_string()];
+    let mut fields = Vec::with_capacity(shas.len());
+    let mut vars = Map::new();
+    vars.insert("path".into(), json!(path));
+    for (i, sha) in shas.iter().enumerate() {
+        let var = format!("c{i}");
+        decls.push(format!("${var}: String!"));
+        fields.push(format!("{var}: commit(ref: ${var}) {{ {COMMIT_FIELDS} }}"));
+        vars.insert(var, json!(sha.trim()));
+    }
+    let text = format!(
+        "query({}) {{ project(fullPath: $path) {{ repository {{ {} }} }} }}",
+        decls.join(", "),
+        fields.join(" ")
+    );
+    (text, Value::Object(vars))
+}
+
+/// Why a batch did not answer.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Do not fall back to REST: the answer would be the same (a rejected token, a project
+    /// the token cannot read).
+    Final(Error),
+    /// GraphQL could not answer (an older GitLab without the field, a server error); REST may.
+    Fallback(String),
+}
+
+/// Posts a query and returns the `project` object of its answer.
+pub(crate) async fn project_query(
+    gl: &GitLab,
+    text: &str,
+    vars: Value,
+    operation: &str,
+    path: &str,
+) -> std::result::Result<Value, Failure> {
+    let answer = match gl.graphql(text, vars, operation, path).await {
+        Ok(a) => a,
+        Err(e @ Error::Provider { auth: true, .. }) => return Err(Failure::Final(e)),
+        Err(Error::Provider { message, .. }) => return Err(Failure::Fallback(message)),
+        Err(e) => return Err(Failure::Fallback(e.to_string())),
+    };
+    let project = answer.data.as_ref().and_then(|d| d.get("project"));
+    if !answer.errors.is_empty() {
+        let first = answer.errors[0]
+            .message
+            .chars()
+            .take(200)
+            .collect::<String>();
+        return Err(Failure::Fallback(format!("GraphQL error: {first}")));
+    }
+    match project {
+        Some(Value::Object(_)) => Ok(project.cloned().unwrap_or_default()),
+        Some(Value::Null) => Err(Failure::Final(Error::provider(
+            gl.label(),
+            operation,
+            path,
+            format!("project {path} was not found, or the token cannot read it"),
+        ))),
+        _ => Err(Failure::Fallback(
+            "GraphQL answered without data".to_string(),
+        )),
+    }
+}
+
+/// Reports a batch sent to REST: one notice with the number of objects.
+pub(crate) fn fell_back(
+    gl: &GitLab,
+    subject: spektate_core::warnings::Subject,
+    n: usize,
+    why: &str,
+) {
+    spektate_core::warnings::notice(spektate_core::warnings::Notice {
+        subject,
+        count: n,
+        reason: spektate_core::warnings::Reason::new(
+            &gl.label(),
+            &format!("GraphQL failed ({why}); asked over REST"),
+        ),
+    });
+}
+
+/// Unwraps a result of [`project_query`] into `Ok(Some(project))`, `Ok(None)` (fall back),
+/// or the final error.
+pub(crate) fn settle(
+    gl: &GitLab,
+    subject: spektate_core::warnings::Subject,
+    n: usize,
+    got: std::result::Result<Value, Failure>,
+) -> Result<Option<Value>> {
+    match got {
+        Ok(v) => Ok(Some(v)),
+        Err(Failure::Final(e)) => Err(e),
+        Err(Failure::Fallback(why)) => {
+            fell_back(gl, subject, n, &why);
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_travel_as_variables() {
+        let (text, vars) = merge_requests_query("fabrikam/platform/hld", &[5, 7]);
+        assert!(
+            text.starts_with("query($path: ID!, $iids: [String!]) { project(fullPath: $path)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mergeRequests(iids: $iids, first: 100)"),
+            "{text}"
+        );
+        assert_eq!(
+            vars,
+            json!({"path": "fabrikam/platform/hld", "iids": ["5", "7"]})
+        );
+        let (text, vars) = commits_query("fabrikam/svc", &["abc\" } evil".to_string()]);
+        assert!(!text.contains("evil"), "values never enter the query text");
+        assert!(text.contains("c0: commit(ref: $c0)"), "{text}");
+        assert_eq!(vars["c0"], "abc\" } evil");
+    }
+}
