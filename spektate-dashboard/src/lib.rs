@@ -57,6 +57,7 @@ mod health;
 mod idempotency;
 mod logging;
 mod metrics;
+mod notify;
 pub mod oidc;
 mod openapi;
 mod partitions;
@@ -81,6 +82,7 @@ pub use auth::{ViewerAuth, ViewerRule};
 pub use health::{Health, HealthStatus};
 pub use idempotency::{CAPACITY as IDEMPOTENCY_KEYS, KEEP_FOR as IDEMPOTENCY_KEEP_FOR};
 pub use logging::{LogFormat, init_logging};
+pub use notify::{DEFAULT_QUEUE as NOTIFY_QUEUE, Format, MIN_PR_WAIT, Notifications, Webhook};
 pub use oidc::{Oidc, OidcRule, OidcRules};
 pub use openapi::example;
 pub use refresh::Refresher;
@@ -237,6 +239,7 @@ impl Dashboard {
             listener,
             addr,
             limits: Limits::default(),
+            notify: None,
         })
     }
 }
@@ -256,6 +259,8 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     limits: Limits,
+    /// Where the events of the refreshes are sent, if anywhere.
+    notify: Option<Notifications>,
 }
 
 impl Server {
@@ -291,6 +296,17 @@ impl Server {
             .chain(&self.others)
             .map(Dashboard::spawn_refresher)
             .collect();
+        let _notifier = match &self.notify {
+            Some(n) => Some(
+                n.start(
+                    std::iter::once(&self.dashboard)
+                        .chain(&self.others)
+                        .map(|d| d.shared.clone())
+                        .collect(),
+                )?,
+            ),
+            None => None,
+        };
         let partitions: Vec<&str> = std::iter::once(&self.dashboard)
             .chain(&self.others)
             .map(|d| d.tracker().partition())

@@ -100,6 +100,11 @@ impl RefreshState {
     pub(crate) fn error(&self) -> Option<String> {
         self.attempts().error
     }
+
+    /// Changes each time a refresh ends (notifications read the new snapshot then).
+    pub(crate) fn ended(&self) -> watch::Receiver<u64> {
+        self.ended.subscribe()
+    }
 }
 
 /// When the next refresh is due: `every` after the last attempt, or now if none was made.

@@ -50,6 +50,7 @@ pub struct Service {
     viewers: ViewerAuth,
     viewer_rules: Vec<ViewerRule>,
     cache: Arc<Cache>,
+    notify: Option<crate::Notifications>,
 }
 
 impl Service {
@@ -64,7 +65,15 @@ impl Service {
             viewers: ViewerAuth::None,
             viewer_rules: Vec::new(),
             cache: Arc::new(Cache::default()),
+            notify: None,
         }
+    }
+
+    /// Sends the events of every partition's refreshes to `notifications`' destinations
+    /// (started by [`Server::run`]).
+    pub fn notify(mut self, notifications: crate::Notifications) -> Self {
+        self.notify = (!notifications.is_empty()).then_some(notifications);
+        self
     }
 
     /// Adds the write API, into the tracker's store, for pipelines holding one of `tokens`
@@ -222,6 +231,7 @@ impl Service {
         let mut server = self.dashboard.bind(addr).await?;
         server.router = router;
         server.others = self.more;
+        server.notify = self.notify;
         Ok(server)
     }
 }

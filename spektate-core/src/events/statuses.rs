@@ -129,6 +129,7 @@ pub fn status_for(event: &Event) -> Option<(RepoRef, NewDeployment, DeploymentSt
     let environment = d.ring()?.to_string();
     let (repo, git_ref) = repo_and_ref(d)?;
     let what = match (d.service(), d.image_tag()) {
+        (Some(s), Some(t)) if t.starts_with(s) => t.to_string(),
         (Some(s), Some(t)) => format!("{s} {t}"),
         (Some(s), None) => s.to_string(),
         (None, Some(t)) => t.to_string(),

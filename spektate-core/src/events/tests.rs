@@ -343,17 +343,17 @@ async fn statuses_create_one_deployment_per_ring_and_add_each_state_to_it() {
     assert_eq!(
         *host.calls.lock().unwrap(),
         [
-            "create fabrikam/frontend a1aaaaaaa prod frontend frontend-1001".to_string(),
+            "create fabrikam/frontend a1aaaaaaa prod frontend-1001".to_string(),
             format!(
-                "status 1 in_progress prod frontend frontend-1001: manifests ready, waiting for a cluster {runs}/3a1"
+                "status 1 in_progress prod frontend-1001: manifests ready, waiting for a cluster {runs}/3a1"
             ),
-            format!("status 1 success prod frontend frontend-1001: live in east-us {runs}/3a1"),
+            format!("status 1 success prod frontend-1001: live in east-us {runs}/3a1"),
             format!(
-                "status 1 success prod frontend frontend-1001: live in east-us, west-eu {runs}/3a1"
+                "status 1 success prod frontend-1001: live in east-us, west-eu {runs}/3a1"
             ),
-            "create fabrikam/backend b2aaaaaaa staging backend backend-7".to_string(),
+            "create fabrikam/backend b2aaaaaaa staging backend-7".to_string(),
             format!(
-                "status 5 failure staging backend backend-7: the manifest step failed (run 3b2) {runs}/3b2"
+                "status 5 failure staging backend-7: the manifest step failed (run 3b2) {runs}/3b2"
             ),
         ]
     );
