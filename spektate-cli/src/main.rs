@@ -2,6 +2,7 @@
 
 mod dashboard;
 mod get;
+mod metrics;
 mod progress;
 mod providers;
 mod prune;
@@ -53,6 +54,8 @@ enum Command {
     Serve(serve::ServeCmd),
     /// Create, list and revoke the tokens of `serve` (pipelines write, viewers read).
     Token(token::TokenCmd),
+    /// DORA metrics of the deployments: frequency, lead time, change failure rate, time to restore.
+    Metrics(metrics::MetricsCmd),
 }
 
 #[tokio::main]
@@ -73,6 +76,7 @@ async fn main() -> ExitCode {
         Command::Prune(cmd) => prune::run(cmd, &cli.store).await,
         Command::Serve(cmd) => serve::run(cmd, &cli.store).await,
         Command::Token(cmd) => token::run(cmd, &cli.store).map(|out| println!("{out}")),
+        Command::Metrics(cmd) => metrics::run(cmd, &cli.store).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,15 +22,17 @@ pub const NORMAL: [&str; 12] = [
     "Last Updated",
 ];
 
-/// Columns the wide view adds (start time first, the rest at the end). Cluster Sync names
-/// the clusters that run the deployment's own commit; Live In those where it is live, that
-/// is also those that run a later commit that no later deployment of its service and ring
-/// replaced.
-pub const WIDE_EXTRA: [&str; 6] = [
+/// Columns the wide view adds (start time first, the rest at the end). ETA Live says when a
+/// deployment on its way is expected to be live, and at the 90th percentile
+/// ([`crate::insights::eta`]). Cluster Sync names the clusters that run the deployment's own
+/// commit; Live In those where it is live, that is also those that run a later commit that
+/// no later deployment of its service and ring replaced.
+pub const WIDE_EXTRA: [&str; 7] = [
     "Start Time",
     "Author",
     "PR",
     "Merged By",
+    "ETA Live",
     "Cluster Sync",
     "Live In",
 ];
@@ -108,6 +110,20 @@ fn list(items: &[&str]) -> String {
     }
 }
 
+/// When a deployment on its way is expected to be live: `in 12m 0s (p90 40m 0s)`, `due
+/// (p90 5m 0s)` once the expected time has passed, `due` once both have; `-` without an ETA.
+pub fn eta_cell(d: &Deployment, now: DateTime<Utc>) -> String {
+    let Some(eta) = &d.eta else {
+        return "-".into();
+    };
+    let left = |t: DateTime<Utc>| Some((t - now).num_seconds()).filter(|s| *s > 0);
+    match (left(eta.live_at), left(eta.live_p90_at)) {
+        (Some(m), Some(p)) => format!("in {} (p90 {})", duration(m), duration(p)),
+        (None, Some(p)) => format!("due (p90 {})", duration(p)),
+        _ => "due".into(),
+    }
+}
+
 /// The header and rows of a table of `deployments`.
 pub fn rows(
     deployments: &[Deployment],
@@ -166,6 +182,7 @@ pub fn rows(
                     .as_ref()
                     .and_then(|p| p.merged_by.as_ref())
                     .map(|a| a.name.as_str())));
+                row.push(eta_cell(d, now));
                 let clusters: Vec<&str> = d.clusters.iter().map(|c| c.cluster.as_str()).collect();
                 row.push(list(&clusters));
                 let live: Vec<&str> = d.live_in.iter().map(|l| l.cluster.as_str()).collect();

@@ -405,9 +405,13 @@ fn history() -> Vec<Spec> {
         .collect()
 }
 
+/// Remaining segments as (segment, median finish, p90 finish, basis), then live and live p90,
+/// in minutes after a journey's start.
+type EtaMinutes = (Vec<(Segment, i64, i64, Basis)>, i64, i64);
+
 /// The ETA of journey `s` at `now`, learnt from `history()`, as minutes after `s`'s start:
 /// the remaining segments' (median, p90) finishes and the (median, p90) live time.
-fn eta_of(s: Spec, now: DateTime<Utc>) -> Option<(Vec<(Segment, i64, i64, Basis)>, i64, i64)> {
+fn eta_of(s: Spec, now: DateTime<Utc>) -> Option<EtaMinutes> {
     let mut specs = history();
     specs.push(s.clone());
     let ds = join(&specs, now);
@@ -544,4 +548,10 @@ fn the_eta_is_in_the_deployment_json_only_while_on_the_way() {
             assert!(json.get("eta").is_none(), "{json}");
         }
     }
+    // `get -o wide`: live expected 61 min from now, 109 at the 90th percentile.
+    let (header, rows) = spektate_core::render::rows(&ds, true, start + min(13));
+    let col = header.iter().position(|h| *h == "ETA Live").unwrap();
+    let row = |tag: &str| &rows[ds.iter().position(|d| d.image_tag() == Some(tag)).unwrap()];
+    assert_eq!(row("frontend-200")[col], "in 1h 1m (p90 1h 49m)");
+    assert_eq!(row("frontend-100")[col], "-");
 }

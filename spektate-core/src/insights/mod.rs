@@ -6,6 +6,7 @@ pub mod bands;
 pub mod dora;
 pub mod eta;
 mod journey;
+pub mod text;
 
 pub use bands::Band;
 pub use dora::{Dora, Figures, GroupBy, MetricsOptions, dora};
