@@ -39,14 +39,24 @@ pub const MAX_LIMIT: usize = 10_000;
 /// | `keyword` | | a word in any shown field |
 /// | `top` | | only the newest N that match |
 /// | `limit` | | return at most N (default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]); `total` still counts every match |
+/// | `sort` | | `service`, `ring`, `author`, `mergedBy` or `lastUpdated`: the order of the matches (default: newest first) |
+/// | `order` | | `asc` (default) or `desc`, for `sort` |
 /// | `partition` | | which partition, on a server of several (default: the first) |
 ///
-/// An empty value means "no filter". An unknown parameter, a parameter given twice or a
-/// value that does not parse is an error naming the parameter and the value.
+/// `service`, `ring`, `author` and `kind` may be repeated (`service=frontend&service=backend`,
+/// as the original dashboard's links repeat them): a deployment then passes when it matches
+/// any of the values, at most [`MAX_VALUES`] each. An empty value means "no filter". An
+/// unknown parameter, another parameter given twice or a value that does not parse is an
+/// error naming the parameter and the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentQuery {
     /// The filter.
     pub filter: Filter,
+    /// Alternatives from repeated parameters: a deployment must pass at least one filter of
+    /// each group (one group per parameter given more than once).
+    pub any_of: Vec<Vec<Filter>>,
+    /// The order asked for; none: newest first.
+    pub sort: Option<Sort>,
     /// At most this many are returned.
     pub limit: usize,
     /// The partition asked for; none: the server's default.
@@ -57,10 +67,64 @@ impl Default for DeploymentQuery {
     fn default() -> Self {
         DeploymentQuery {
             filter: Filter::default(),
+            any_of: Vec::new(),
+            sort: None,
             limit: DEFAULT_LIMIT,
             partition: None,
         }
     }
+}
+
+/// The most values a repeated parameter may have.
+pub const MAX_VALUES: usize = 50;
+
+/// A column `/api/deployments` sorts by (`sort=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortColumn {
+    /// The service's shown name.
+    Service,
+    /// The ring.
+    Ring,
+    /// The author's name.
+    Author,
+    /// The name of whoever merged the approval pull request.
+    MergedBy,
+    /// When the journey last moved.
+    LastUpdated,
+}
+
+impl SortColumn {
+    /// Parses a column word in any spelling (`mergedBy`, `merged-by`), or says which are accepted.
+    pub fn parse(word: &str) -> Result<Self, Error> {
+        let folded: String = word
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        Ok(match folded.as_str() {
+            "service" => SortColumn::Service,
+            "ring" | "env" => SortColumn::Ring,
+            "author" => SortColumn::Author,
+            "mergedby" => SortColumn::MergedBy,
+            "lastupdated" | "updated" => SortColumn::LastUpdated,
+            _ => {
+                return Err(Error::invalid(
+                    "sort",
+                    format!("'{word}' is not one of service, ring, author, mergedBy, lastUpdated"),
+                ));
+            }
+        })
+    }
+}
+
+/// The order of `/api/deployments`: a column, ascending or descending. Deployments without
+/// a value in the column come last either way; ties keep the newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    /// The column.
+    pub column: SortColumn,
+    /// Z to A, or newest first for `lastUpdated`.
+    pub descending: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,10 +141,12 @@ enum Param {
     Keyword,
     Top,
     Limit,
+    Sort,
+    Order,
     Partition,
 }
 
-const ACCEPTED: &str = "service, ring, author, imageTag, runId, commit, deploymentId, kind, status, keyword, top, limit, partition";
+const ACCEPTED: &str = "service, ring, author, imageTag, runId, commit, deploymentId, kind, status, keyword, top, limit, sort, order, partition";
 
 impl Param {
     fn from_name(name: &str) -> Option<Self> {
@@ -97,9 +163,19 @@ impl Param {
             "keyword" => Param::Keyword,
             "top" => Param::Top,
             "limit" => Param::Limit,
+            "sort" => Param::Sort,
+            "order" => Param::Order,
             "partition" => Param::Partition,
             _ => return None,
         })
+    }
+
+    /// Whether the parameter may be repeated, each value an alternative.
+    fn repeats(self) -> bool {
+        matches!(
+            self,
+            Param::Service | Param::Ring | Param::Author | Param::Kind
+        )
     }
 }
 
@@ -136,6 +212,8 @@ impl DeploymentQuery {
     pub fn parse(raw: Option<&str>) -> Result<Self, Error> {
         let mut q = DeploymentQuery::default();
         let mut seen: HashMap<Param, (String, String)> = HashMap::new();
+        let mut repeated: Vec<(Param, Vec<Filter>)> = Vec::new();
+        let mut order: Option<bool> = None;
         for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
             let Some(param) = Param::from_name(&name) else {
                 return Err(Error::invalid(
@@ -144,6 +222,22 @@ impl DeploymentQuery {
                 ));
             };
             let value = value.trim().to_string();
+            if param.repeats() {
+                if !value.is_empty() {
+                    let one = one_value(param, &name, value)?;
+                    match repeated.iter_mut().find(|(p, _)| *p == param) {
+                        Some((_, values)) if values.len() >= MAX_VALUES => {
+                            return Err(Error::invalid(
+                                name.as_ref(),
+                                format!("is given more than {MAX_VALUES} times"),
+                            ));
+                        }
+                        Some((_, values)) => values.push(one),
+                        None => repeated.push((param, vec![one])),
+                    }
+                }
+                continue;
+            }
             if let Some((first_name, first)) = seen.get(&param) {
                 return Err(Error::invalid(
                     name.as_ref(),
@@ -158,30 +252,123 @@ impl DeploymentQuery {
             }
             let f = &mut q.filter;
             match param {
-                Param::Service => f.service = Some(value),
-                Param::Ring => f.ring = Some(value),
-                Param::Author => f.author = Some(value),
+                Param::Service | Param::Ring | Param::Author | Param::Kind => {}
                 Param::ImageTag => f.image_tag = Some(value),
                 Param::RunId => f.run_id = Some(value),
                 Param::Commit => f.commit = Some(value),
                 Param::DeploymentId => f.deployment_id = Some(value),
                 Param::Keyword => f.keyword = Some(value),
-                Param::Kind => {
-                    f.kind = Some(
-                        DeploymentKind::parse(&value)
-                            .map_err(|e| invalid_param(name.as_ref(), e))?,
-                    )
-                }
                 Param::Status => {
                     f.status = Some(Status::parse(&value).map_err(|e| invalid_param("status", e))?)
                 }
                 Param::Top => f.top = Some(count("top", &value, usize::MAX)?),
                 Param::Limit => q.limit = count("limit", &value, MAX_LIMIT)?,
+                Param::Sort => {
+                    q.sort = Some(Sort {
+                        column: SortColumn::parse(&value)?,
+                        descending: false,
+                    })
+                }
+                Param::Order => {
+                    order = Some(match value.to_ascii_lowercase().as_str() {
+                        "asc" | "ascending" => false,
+                        "desc" | "descending" => true,
+                        _ => {
+                            return Err(Error::invalid(
+                                "order",
+                                format!("'{value}' is not one of asc, desc"),
+                            ));
+                        }
+                    })
+                }
                 Param::Partition => q.partition = Some(value),
+            }
+        }
+        if let Some(descending) = order {
+            let Some(sort) = q.sort.as_mut() else {
+                return Err(Error::invalid(
+                    "order",
+                    "needs sort (the column to order by)",
+                ));
+            };
+            sort.descending = descending;
+        }
+        for (_, mut values) in repeated {
+            if values.len() == 1 {
+                let one = values.remove(0);
+                let f = &mut q.filter;
+                f.service = f.service.take().or(one.service);
+                f.ring = f.ring.take().or(one.ring);
+                f.author = f.author.take().or(one.author);
+                f.kind = f.kind.or(one.kind);
+            } else {
+                q.any_of.push(values);
             }
         }
         Ok(q)
     }
+
+    /// Whether `d` passes the filter and one alternative of each repeated parameter.
+    pub fn matches(&self, d: &Deployment) -> bool {
+        self.filter.matches(d)
+            && self
+                .any_of
+                .iter()
+                .all(|group| group.iter().any(|f| f.matches(d)))
+    }
+}
+
+/// The filter of one value of a repeatable parameter.
+fn one_value(param: Param, name: &str, value: String) -> Result<Filter, Error> {
+    let mut f = Filter::default();
+    match param {
+        Param::Service => f.service = Some(value),
+        Param::Ring => f.ring = Some(value),
+        Param::Author => f.author = Some(value),
+        Param::Kind => {
+            f.kind = Some(DeploymentKind::parse(&value).map_err(|e| invalid_param(name, e))?)
+        }
+        _ => unreachable!("only repeatable parameters have alternatives"),
+    }
+    Ok(f)
+}
+
+/// The text a deployment sorts by in `column`, lower-cased; `None` sorts last.
+fn sort_text(d: &Deployment, column: SortColumn) -> Option<String> {
+    let text = match column {
+        SortColumn::Service => d.service(),
+        SortColumn::Ring => d.ring(),
+        SortColumn::Author => d.author.as_ref().map(|a| a.name.as_str()),
+        SortColumn::MergedBy => d
+            .pull_request
+            .as_ref()
+            .and_then(|p| p.merged_by.as_ref())
+            .map(|a| a.name.as_str()),
+        SortColumn::LastUpdated => return None,
+    };
+    text.filter(|t| !t.trim().is_empty()).map(str::to_lowercase)
+}
+
+/// Sorts `matching` (newest first) by `sort`, stably: ties keep the newest first, and
+/// deployments without a value come last.
+fn sort_deployments(matching: &mut Vec<&Deployment>, sort: Sort) {
+    use std::cmp::Ordering;
+    let directed = |o: Ordering| if sort.descending { o.reverse() } else { o };
+    if sort.column == SortColumn::LastUpdated {
+        matching.sort_by(|a, b| directed(a.last_updated.cmp(&b.last_updated)));
+        return;
+    }
+    let mut keyed: Vec<(Option<String>, &Deployment)> = matching
+        .iter()
+        .map(|d| (sort_text(d, sort.column), *d))
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+        (Some(a), Some(b)) => directed(a.cmp(b)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    });
+    *matching = keyed.into_iter().map(|(_, d)| d).collect();
 }
 
 /// The state a row shows, with its icon.
@@ -248,6 +435,16 @@ pub struct Links {
     /// The source repository.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_repo: Option<String>,
+    /// The manifest repository's tags, where Flux's `flux-<cluster>` sync tags name the
+    /// commit each cluster runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_tags: Option<String>,
+    /// For a multi-stage run that did not succeed: the image step's stage (stage 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_stage: Option<String>,
+    /// For a multi-stage run that did not succeed: the metadata step's stage (stage 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_stage: Option<String>,
 }
 
 /// `url` if it is an absolute `http` or `https` URL with nothing a browser would re-read
@@ -268,6 +465,12 @@ pub fn links(d: &Deployment) -> Links {
         step.as_ref()
             .and_then(|s| s.run.as_ref())
             .and_then(|r| r.url.as_deref())
+            .and_then(web)
+    };
+    let stage = |step: &Option<spektate_core::Step>| {
+        step.as_ref()
+            .and_then(|s| s.stage.as_ref())
+            .and_then(|s| s.url.as_deref())
             .and_then(web)
     };
     let image_repo = || {
@@ -321,6 +524,9 @@ pub fn links(d: &Deployment) -> Links {
             .and_then(|a| a.url.as_deref())
             .and_then(web),
         source_repo: source_repo.and_then(|r| web(r.web_url())),
+        manifest_tags: d.manifest_repo.as_ref().and_then(|r| web(r.tags_url())),
+        image_stage: stage(&d.image),
+        metadata_stage: stage(&d.metadata),
     }
 }
 
@@ -364,7 +570,45 @@ struct DeploymentsBody<'a> {
     total: usize,
     limit: usize,
     summary: Summary,
+    /// What the filters can pick: every service, ring and author of the partition.
+    options: Options<'a>,
     deployments: Vec<Row<'a>>,
+}
+
+/// The most values of each kind in `options`.
+const MAX_OPTIONS: usize = 1000;
+
+/// The distinct services, rings and authors of every deployment of the partition (not only
+/// those that match), sorted, at most [`MAX_OPTIONS`] each.
+#[derive(Default, Serialize)]
+struct Options<'a> {
+    services: Vec<&'a str>,
+    rings: Vec<&'a str>,
+    authors: Vec<&'a str>,
+}
+
+impl<'a> Options<'a> {
+    fn of(deployments: &'a [Deployment]) -> Self {
+        use std::collections::BTreeSet;
+        let (mut services, mut rings, mut authors) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        for d in deployments {
+            services.extend(d.service());
+            rings.extend(d.ring());
+            authors.extend(d.author.as_ref().map(|a| a.name.as_str()));
+        }
+        let first = |set: BTreeSet<&'a str>| {
+            set.into_iter()
+                .filter(|v| !v.trim().is_empty())
+                .take(MAX_OPTIONS)
+                .collect()
+        };
+        Options {
+            services: first(services),
+            rings: first(rings),
+            authors: first(authors),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -473,11 +717,16 @@ fn list(
     let mut summary = Summary::default();
     let mut total = 0;
     let mut rows = Vec::new();
-    let matching = snapshot
+    let mut matching: Vec<&Deployment> = snapshot
         .deployments
         .iter()
-        .filter(|d| query.filter.matches(d));
-    for d in matching.take(query.filter.top.unwrap_or(usize::MAX)) {
+        .filter(|d| query.matches(d))
+        .take(query.filter.top.unwrap_or(usize::MAX))
+        .collect();
+    if let Some(sort) = query.sort {
+        sort_deployments(&mut matching, sort);
+    }
+    for d in matching {
         total += 1;
         let state = state(d);
         *match state {
@@ -509,6 +758,7 @@ fn list(
         total,
         limit: query.limit,
         summary,
+        options: Options::of(&snapshot.deployments),
         deployments: rows,
     })
 }
@@ -630,6 +880,71 @@ mod tests {
     }
 
     #[test]
+    fn repeated_filters_are_alternatives_and_one_value_is_a_plain_filter() {
+        let q = DeploymentQuery::parse(Some(
+            "service=frontend&env=dev&service=backend&ring=prod&author=alice&type=manual-hld-edit&type=deployment&sort=mergedBy&order=desc",
+        ))
+        .unwrap();
+        assert_eq!(q.filter.author.as_deref(), Some("alice"));
+        assert_eq!(q.filter.service, None);
+        let groups: Vec<Vec<String>> = q
+            .any_of
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|f| {
+                        f.service
+                            .clone()
+                            .or(f.ring.clone())
+                            .or(f.kind.map(|k| format!("{k:?}")))
+                            .unwrap()
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                vec!["frontend", "backend"],
+                vec!["dev", "prod"],
+                vec!["ManualHldEdit", "Deployment"]
+            ]
+        );
+        assert_eq!(
+            q.sort,
+            Some(Sort {
+                column: SortColumn::MergedBy,
+                descending: true
+            })
+        );
+        let q = DeploymentQuery::parse(Some("service=&service=frontend&type=manual")).unwrap();
+        assert_eq!(q.filter.service.as_deref(), Some("frontend"));
+        assert_eq!(q.filter.kind, Some(DeploymentKind::ManualHldEdit));
+        assert!(q.any_of.is_empty());
+        let many = vec!["service=s"; MAX_VALUES + 1].join("&");
+        assert_eq!(
+            DeploymentQuery::parse(Some(&many)).unwrap_err().to_string(),
+            "invalid service: is given more than 50 times"
+        );
+    }
+
+    #[test]
+    fn the_api_document_lists_every_parameter_and_which_repeat() {
+        let doc = crate::openapi::document(&crate::auth::ViewerAuth::None, false, false);
+        let params = doc["paths"]["/api/deployments"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let documented: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        let accepted: Vec<&str> = ACCEPTED.split(", ").collect();
+        assert_eq!(documented, accepted);
+        for p in params {
+            let name = p["name"].as_str().unwrap();
+            let repeats = Param::from_name(name).unwrap().repeats();
+            assert_eq!(p["schema"]["type"] == "array", repeats, "{name}");
+        }
+    }
+
+    #[test]
     fn empty_values_are_no_filter() {
         let q = DeploymentQuery::parse(Some("service=&author=%20&keyword=")).unwrap();
         assert_eq!(q, DeploymentQuery::default());
@@ -671,8 +986,24 @@ mod tests {
                 "invalid query parameter: 'colour' is not one of service, ring",
             ),
             (
-                "ring=dev&env=prod",
-                "invalid env: is given twice ('ring=dev' and 'env=prod'); give it once",
+                "keyword=a&keyword=b",
+                "invalid keyword: is given twice ('keyword=a' and 'keyword=b'); give it once",
+            ),
+            (
+                "sort=colour",
+                "invalid sort: 'colour' is not one of service, ring, author, mergedBy, lastUpdated",
+            ),
+            (
+                "order=up&sort=ring",
+                "invalid order: 'up' is not one of asc, desc",
+            ),
+            (
+                "order=desc",
+                "invalid order: needs sort (the column to order by)",
+            ),
+            (
+                "type=deployment&type=rocket",
+                "invalid type: 'rocket' is not one of deployment, manual-hld-edit",
             ),
         ];
         for (raw, want) in cases {

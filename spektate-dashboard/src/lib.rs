@@ -77,7 +77,10 @@ use std::time::Duration;
 use axum::Router;
 use spektate_core::Tracker;
 
-pub use api::{DEFAULT_LIMIT, DeploymentQuery, Links, MAX_LIMIT, State, links, state};
+pub use api::{
+    DEFAULT_LIMIT, DeploymentQuery, Links, MAX_LIMIT, MAX_VALUES, Sort, SortColumn, State, links,
+    state,
+};
 pub use auth::{ViewerAuth, ViewerRule};
 pub use health::{Health, HealthStatus};
 pub use idempotency::{CAPACITY as IDEMPOTENCY_KEYS, KEEP_FOR as IDEMPOTENCY_KEEP_FOR};

@@ -211,24 +211,36 @@ pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
         json!({"application/json": {"schema": {"type": "object", "required": ["partition", "partitions", "total", "deployments"]}}}),
     );
     let params: Vec<Value> = [
-        ("service", "Service, shown or stored name."),
-        ("ring", "Ring (also `env`)."),
-        ("author", "A part of the author's name, e-mail or login."),
+        ("service", "Service, shown or stored name; repeat for any of several."),
+        ("ring", "Ring (also `env`); repeat for any of several."),
+        ("author", "A part of the author's name, e-mail or login; repeat for any of several."),
         ("imageTag", "Image tag (also `image-tag`)."),
         ("runId", "A p1, p2 or p3 run id (also `build-id`)."),
         ("commit", "A source, HLD or manifest commit, 7+ character prefix."),
         ("deploymentId", "The deployment id."),
-        ("kind", "deployment or manual-hld-edit (also `type`)."),
+        ("kind", "deployment or manual-hld-edit (also `type`); repeat for both."),
         ("status", "complete, in-progress, failed, canceled or incomplete."),
         ("keyword", "A word in any shown field."),
         ("top", "Only the newest N that match."),
         ("limit", "At most N in the answer (1 to 10000, default 200)."),
+        ("sort", "service, ring, author, mergedBy or lastUpdated; default newest first."),
+        ("order", "asc (default) or desc, for sort."),
         ("partition", "Which partition, on a server of several (`spektate serve -p a -p b`); default the first."),
     ]
     .into_iter()
     .map(|(name, about)| json!({"name": name, "in": "query", "required": false, "description": about, "schema": {"type": "string"}}))
     .collect();
     deployments["get"]["parameters"] = Value::Array(params);
+    for repeatable in ["service", "ring", "author", "kind"] {
+        if let Some(p) = deployments["get"]["parameters"]
+            .as_array_mut()
+            .and_then(|ps| ps.iter_mut().find(|p| p["name"] == repeatable))
+        {
+            p["schema"] = json!({"type": "array", "items": {"type": "string"}, "maxItems": crate::api::MAX_VALUES});
+            p["style"] = json!("form");
+            p["explode"] = json!(true);
+        }
+    }
     deployments["get"]["responses"]["400"] =
         error_response("A parameter is unknown, repeated or does not parse.");
     deployments["get"]["responses"]["403"] =

@@ -266,6 +266,92 @@ async fn filters_of_spektate_get_narrow_the_list() {
 }
 
 #[tokio::test]
+async fn repeated_filters_pick_any_value_and_sort_orders_every_match() {
+    let (_team, app) = played().await;
+    let list = |uri: String| {
+        let app = app.clone();
+        async move {
+            let r = get(&app, &uri).await;
+            assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.body);
+            r.json()
+        }
+    };
+    let v = list("/api/deployments?service=frontend&service=api&env=dev&env=".into()).await;
+    assert_eq!(v["total"], 1, "frontend or api, in dev");
+    let v = list("/api/deployments?service=frontend&service=api".into()).await;
+    assert_eq!(column(&v, "service"), ["frontend", "api", "frontend"]);
+    let v = list("/api/deployments?type=deployment&type=manual-hld-edit".into()).await;
+    assert_eq!(v["total"], 5);
+
+    // Sorted over every match, then cut to the limit; no value sorts last either way.
+    let by = |q: &str| list(format!("/api/deployments?{q}"));
+    let v = by("sort=service").await;
+    assert_eq!(
+        column(&v, "service"),
+        ["api", "backend", "frontend", "frontend", "-"]
+    );
+    let v = by("sort=service&order=desc&limit=2").await;
+    assert_eq!(column(&v, "service"), ["frontend", "frontend"]);
+    assert_eq!(v["total"], 5);
+    let v = by("sort=ring").await;
+    assert_eq!(column(&v, "ring"), ["dev", "staging", "-", "-", "-"]);
+    let authors = |v: &Value| -> Vec<String> {
+        v["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["author"]["name"].as_str().unwrap_or("-").to_string())
+            .collect()
+    };
+    let v = by("sort=author&order=desc").await;
+    assert_eq!(
+        authors(&v),
+        [
+            "Dave Dunn",
+            "Bob Baker",
+            "Bob Baker",
+            "Alice Archer",
+            "Alice Archer"
+        ]
+    );
+    let v = by("sort=mergedBy").await;
+    assert_eq!(
+        v["deployments"][0]["pullRequest"]["mergedBy"]["name"],
+        "Carol Chen"
+    );
+    let newest = by("").await;
+    let v = by("sort=lastUpdated").await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut oldest = ids(&newest);
+    oldest.reverse();
+    assert_eq!(ids(&v), oldest);
+
+    // What the filters can offer: every service, ring and author, whatever the filter.
+    let v = by("service=api").await;
+    assert_eq!(
+        v["options"],
+        serde_json::json!({
+            "services": ["api", "backend", "frontend"],
+            "rings": ["dev", "staging"],
+            "authors": ["Alice Archer", "Bob Baker", "Dave Dunn"],
+        })
+    );
+    // The manifest repository's tags, where the sync tags are.
+    let v = by("ring=dev").await;
+    assert_eq!(
+        v["deployments"][0]["links"]["manifestTags"],
+        "https://github.com/fabrikam/manifests/tags"
+    );
+}
+
+#[tokio::test]
 async fn limit_cuts_the_list_while_total_and_summary_count_every_match() {
     let (_team, app) = played().await;
     let v = get(&app, "/api/deployments?limit=2").await.json();
@@ -337,9 +423,14 @@ async fn bad_query_parameters_are_refused_naming_the_parameter_and_value() {
             "invalid query parameter: 'servce' is not one of service, ring",
         ),
         (
-            "/api/deployments?service=a&service=b",
-            "service",
-            "invalid service: is given twice ('service=a' and 'service=b'); give it once",
+            "/api/deployments?keyword=a&keyword=b",
+            "keyword",
+            "invalid keyword: is given twice ('keyword=a' and 'keyword=b'); give it once",
+        ),
+        (
+            "/api/deployments?sort=colour",
+            "sort",
+            "invalid sort: 'colour' is not one of service, ring, author, mergedBy, lastUpdated",
         ),
     ];
     for (uri, field, message) in cases {
