@@ -54,6 +54,7 @@
 //! }
 //! # Ok(()) }
 //! ```
+#![warn(missing_docs)]
 
 mod applications;
 mod payloads;

@@ -34,6 +34,7 @@
 //! }
 //! # Ok(()) }
 //! ```
+#![warn(missing_docs)]
 
 mod api;
 pub mod builds;

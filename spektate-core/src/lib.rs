@@ -28,6 +28,7 @@
 //! # });
 //! # }
 //! ```
+#![warn(missing_docs)]
 
 pub mod correlate;
 pub mod error;

@@ -48,6 +48,7 @@
 //! one, and the background refresher's loop is restarted if it ever stops. Either makes
 //! `/api/health` say `degraded`, with the reason, until a refresh works again; so does a
 //! provider that failed for some deployments.
+#![warn(missing_docs)]
 
 mod api;
 mod assets;

@@ -60,6 +60,7 @@
 //! }
 //! # Ok(()) }
 //! ```
+#![warn(missing_docs)]
 
 mod actions;
 mod app;

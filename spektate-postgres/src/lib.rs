@@ -26,6 +26,7 @@
 //!   until commit, so a reader following the sequence misses no late commit ([`schema`]).
 //! - **No secrets shown**: [`PostgresStore`]'s description, `Debug` and errors show the URL
 //!   without its password ([`url::redact`]).
+#![warn(missing_docs)]
 
 mod errors;
 mod records;
