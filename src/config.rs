@@ -605,7 +605,7 @@ pub fn top_setting(field: &str, top: Option<i64>) -> Result<Option<usize>> {
 }
 
 /// A malformed URL reported by a provider's builder, renamed to the caller's setting.
-#[cfg(any(feature = "azdo", feature = "github"))]
+#[cfg(any(feature = "azdo", feature = "github", feature = "gitlab"))]
 fn url_error(field: &str) -> impl Fn(Error) -> Error + '_ {
     move |e| match e {
         Error::Invalid { field: f, reason } if f.contains("URL") => Error::invalid(field, reason),
@@ -613,7 +613,7 @@ fn url_error(field: &str) -> impl Fn(Error) -> Error + '_ {
     }
 }
 
-#[cfg(any(feature = "azdo", feature = "github"))]
+#[cfg(any(feature = "azdo", feature = "github", feature = "gitlab"))]
 fn secret(value: Option<&str>) -> Option<spektate_core::http::Secret> {
     given(value).map(spektate_core::http::Secret::new)
 }
@@ -745,6 +745,66 @@ pub fn id_kind_setting(field: &str, word: &str) -> Result<crate::github::IdKind>
                 format!("'{}' is not one of run, job, auto", word.trim()),
             )
         })
+}
+
+/// GitLab (gitlab.com or a self-managed instance): CI pipelines, commit authors, merge
+/// requests and Flux sync tags.
+#[cfg(feature = "gitlab")]
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct GitLabSettings {
+    /// `https://gitlab.com` when `None`; a self-managed instance's URL, with the path it is
+    /// served under if any (`https://example.com/gitlab`).
+    pub url: Option<String>,
+    /// A token that can read the projects; without one only public projects are read.
+    pub token: Option<String>,
+    /// How the token is sent: `private` (a personal, project or group access token, in
+    /// `PRIVATE-TOKEN`; the default), `oauth` or `job` (a CI job token), both as
+    /// `Authorization: Bearer`.
+    pub token_kind: Option<String>,
+    /// The project of pipelines whose record names no project of this instance: a numeric
+    /// id or a `group/sub/name` path.
+    pub default_project: Option<String>,
+}
+
+#[cfg(feature = "gitlab")]
+impl fmt::Debug for GitLabSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitLabSettings")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("token_kind", &self.token_kind)
+            .field("default_project", &self.default_project)
+            .finish()
+    }
+}
+
+#[cfg(feature = "gitlab")]
+impl GitLabSettings {
+    /// The client its pipelines and repositories providers share; a bad URL is an error
+    /// naming `url_field`.
+    pub fn client(&self, url_field: &str) -> Result<crate::gitlab::GitLab> {
+        let mut builder =
+            crate::gitlab::GitLab::builder().maybe_token(secret(self.token.as_deref()));
+        if let Some(url) = given(self.url.as_deref()) {
+            builder = builder.url(url);
+        }
+        if let Some(kind) = given(self.token_kind.as_deref()) {
+            builder = builder.token_kind(crate::gitlab::TokenKind::from_word(kind)?);
+        }
+        builder.build().map_err(url_error(url_field))
+    }
+
+    /// The pipelines provider over `client`, with the default project when one is set.
+    pub fn pipelines(
+        &self,
+        client: &crate::gitlab::GitLab,
+    ) -> Result<crate::gitlab::GitLabPipelines> {
+        let mut pipelines = client.pipelines();
+        if let Some(project) = given(self.default_project.as_deref()) {
+            pipelines = pipelines.default_project(crate::gitlab::Project::parse(project)?);
+        }
+        Ok(pipelines)
+    }
 }
 
 /// Azure DevOps: the pipelines of one project (with `org` and `project`), and Azure Repos
@@ -887,6 +947,10 @@ impl ArgoCdSettings {
     }
 }
 
+/// How a bad GitLab URL is named in messages.
+#[cfg(feature = "gitlab")]
+const GITLAB_URL: &str = "GitLab URL (--gitlab-url, SPEKTATE_GITLAB_URL)";
+
 /// Which providers a tracker reads, and the repositories it assumes for records that name
 /// none. Run reports in the store are always read, after every provider.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -903,6 +967,9 @@ pub struct ProviderSettings {
     /// GitHub, when it is to be read.
     #[cfg(feature = "github")]
     pub github: Option<GitHubSettings>,
+    /// GitLab, when it is to be read (asked after GitHub).
+    #[cfg(feature = "gitlab")]
+    pub gitlab: Option<GitLabSettings>,
 }
 
 impl ProviderSettings {
@@ -916,7 +983,7 @@ impl ProviderSettings {
     }
 
     /// Builds the providers: Azure Pipelines (with an organisation and project), Azure
-    /// Repos, then GitHub (when set).
+    /// Repos, then GitHub and GitLab (when set).
     pub fn build(&self, names: &Names) -> Result<Providers> {
         #[allow(unused_mut)]
         let mut providers = Providers {
@@ -940,6 +1007,14 @@ impl ProviderSettings {
             providers
                 .pipelines
                 .push(Arc::new(client.actions().bare_ids(github.bare_ids)));
+            providers.repositories.push(Arc::new(client.repos()));
+        }
+        #[cfg(feature = "gitlab")]
+        if let Some(gitlab) = &self.gitlab {
+            let client = gitlab.client(GITLAB_URL)?;
+            providers
+                .pipelines
+                .push(Arc::new(gitlab.pipelines(&client)?));
             providers.repositories.push(Arc::new(client.repos()));
         }
         Ok(providers)
@@ -1371,6 +1446,63 @@ mod tests {
         assert_eq!(top_setting("top", None).unwrap(), None);
         let e = err(top_setting("--top", Some(0)));
         assert!(e.contains("--top") && e.contains("0 shows nothing"), "{e}");
+    }
+
+    #[cfg(feature = "gitlab")]
+    #[test]
+    fn gitlab_settings_build_both_providers_and_never_show_the_token() {
+        let settings = ProviderSettings {
+            gitlab: Some(GitLabSettings {
+                url: Some("https://gitlab.fabrikam.example/gitlab".into()),
+                token: Some("glpat-secret-token".into()),
+                token_kind: Some("job".into()),
+                default_project: Some("21761957".into()),
+            }),
+            ..Default::default()
+        };
+        assert!(!format!("{settings:?}").contains("glpat-secret-token"));
+        let providers = settings.build(&NAMES).unwrap();
+        let names: Vec<String> = providers.pipelines.iter().map(|p| p.name()).collect();
+        assert!(
+            names
+                .last()
+                .is_some_and(|n| n.contains("gitlab-ci https://gitlab.fabrikam.example/gitlab")),
+            "{names:?}"
+        );
+        let repo =
+            RepoRef::parse("https://gitlab.fabrikam.example/gitlab/ops/platform/hld").unwrap();
+        assert!(providers.repositories.iter().any(|r| r.serves_repo(&repo)));
+        assert!(!format!("{providers:?}").contains("glpat-secret-token"));
+        for (bad, named) in [
+            (
+                GitLabSettings {
+                    url: Some("gitlab.fabrikam.example".into()),
+                    ..Default::default()
+                },
+                "--gitlab-url",
+            ),
+            (
+                GitLabSettings {
+                    token_kind: Some("deploy".into()),
+                    ..Default::default()
+                },
+                "'deploy'",
+            ),
+            (
+                GitLabSettings {
+                    default_project: Some("hld".into()),
+                    ..Default::default()
+                },
+                "'hld'",
+            ),
+        ] {
+            let e = err(ProviderSettings {
+                gitlab: Some(bad),
+                ..Default::default()
+            }
+            .build(&NAMES));
+            assert!(e.contains(named), "{e}");
+        }
     }
 
     #[cfg(all(feature = "azdo", feature = "github"))]

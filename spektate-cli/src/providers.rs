@@ -3,7 +3,8 @@
 use clap::Args;
 use spektate::Result;
 use spektate::config::{
-    ArgoCdSettings, AzureDevOpsSettings, GitHubAppSettings, GitHubSettings, Names, ProviderSettings,
+    ArgoCdSettings, AzureDevOpsSettings, GitHubAppSettings, GitHubSettings, GitLabSettings, Names,
+    ProviderSettings,
 };
 use spektate::github::IdKind;
 
@@ -52,6 +53,29 @@ pub struct ProviderArgs {
     /// reference tool recorded). `run:ID` and `job:ID` say it themselves.
     #[arg(long, env = "SPEKTATE_GITHUB_IDS", value_parser = ["run", "job"], default_value = "run")]
     pub github_ids: String,
+
+    /// Read GitLab CI pipelines and GitLab projects. On by itself when SPEKTATE_GITLAB_TOKEN
+    /// (the token, read from the environment only) or --gitlab-url is set; without a token
+    /// only public projects are read. The token goes to the GitLab URL only.
+    #[arg(long)]
+    pub gitlab: bool,
+
+    /// A self-managed GitLab: its URL, with the path it is served under if any
+    /// (`https://gitlab.example.com`, `https://example.com/gitlab`); default
+    /// `https://gitlab.com`.
+    #[arg(long, env = "SPEKTATE_GITLAB_URL", value_name = "URL")]
+    pub gitlab_url: Option<String>,
+
+    /// How SPEKTATE_GITLAB_TOKEN is sent: `private` (a personal, project or group access
+    /// token, in PRIVATE-TOKEN; the default), `oauth` or `job` (a CI job token), both as
+    /// `Authorization: Bearer`.
+    #[arg(long, env = "SPEKTATE_GITLAB_TOKEN_KIND", value_parser = ["private", "oauth", "job"], value_name = "private|oauth|job")]
+    pub gitlab_token_kind: Option<String>,
+
+    /// The GitLab project of pipelines whose record names no project of the instance: its id
+    /// (`$CI_PROJECT_ID`) or `group/sub/name` path.
+    #[arg(long, env = "SPEKTATE_GITLAB_PROJECT", value_name = "PROJECT")]
+    pub gitlab_project: Option<String>,
 
     /// Azure DevOps organisation (or Server collection) whose builds and releases are read,
     /// with --project. The token is SPEKTATE_AZDO_TOKEN, read from the environment only.
@@ -107,6 +131,7 @@ impl ProviderArgs {
             manifest_repo: self.manifest_repo.clone(),
             azure_devops: self.azdo(),
             github: self.github_settings(),
+            gitlab: self.gitlab_settings(),
         }
     }
 
@@ -167,6 +192,21 @@ impl ProviderArgs {
             token: env_token("SPEKTATE_AZDO_TOKEN"),
             url: self.azdo_url.clone(),
         }
+    }
+
+    /// GitLab, when --gitlab, --gitlab-url or SPEKTATE_GITLAB_TOKEN asks for it.
+    fn gitlab_settings(&self) -> Option<GitLabSettings> {
+        let token = env_token("SPEKTATE_GITLAB_TOKEN");
+        let url = self.gitlab_url.as_deref().filter(|u| !u.trim().is_empty());
+        if !(self.gitlab || url.is_some() || token.is_some()) {
+            return None;
+        }
+        Some(GitLabSettings {
+            url: url.map(str::to_string),
+            token,
+            token_kind: self.gitlab_token_kind.clone(),
+            default_project: self.gitlab_project.clone(),
+        })
     }
 
     /// GitHub, when --github, --github-url, --github-app-id or SPEKTATE_GITHUB_TOKEN asks for it.

@@ -1,5 +1,6 @@
-//! Commit authors: a hundred commits a GraphQL query, REST (`GET
-//! .../repository/commits/:sha`, one each) for one commit or when GraphQL cannot answer.
+//! Commit authors: a hundred commits a GraphQL query, which links each author's GitLab
+//! account; REST (`GET .../repository/commits/:sha`, one each, the git identity alone)
+//! without a token or when GraphQL cannot answer.
 
 use std::collections::HashMap;
 
@@ -38,7 +39,7 @@ pub(crate) async fn authors(
     }
     let mut out = HashMap::new();
     let mut rest = wanted.clone();
-    if let (true, true, Project::Path(path)) = (gl.has_graphql(), wanted.len() > 1, &project) {
+    if let (true, true, Project::Path(path)) = (gl.has_graphql(), !wanted.is_empty(), &project) {
         rest.clear();
         let batches = wanted.chunks(BATCH).map(|chunk| async move {
             let (text, vars) = graphql::commits_query(path, chunk);

@@ -820,3 +820,29 @@ pub fn tag(
         "created_at": if annotated { Value::from(time(at)) } else { Value::Null },
     })
 }
+
+/// The `spektate` binary, built once per test process.
+pub fn spektate_bin() -> &'static std::path::Path {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "spektate-cli",
+                "--bin",
+                "spektate",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the spektate binary failed");
+        // Tests run from target/<profile>/deps/; the binary is in target/<profile>/.
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
+        let bin = dir.join(format!("spektate{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.exists(), "{} was not built", bin.display());
+        bin
+    })
+}
