@@ -54,6 +54,7 @@ mod api;
 mod assets;
 mod auth;
 mod connection;
+pub mod gitops;
 mod health;
 mod idempotency;
 mod logging;
@@ -83,6 +84,7 @@ pub use api::{
     state,
 };
 pub use auth::{ViewerAuth, ViewerRule};
+pub use gitops::{FluxHook, Hooks};
 pub use health::{Health, HealthStatus};
 pub use idempotency::{CAPACITY as IDEMPOTENCY_KEYS, KEEP_FOR as IDEMPOTENCY_KEEP_FOR};
 pub use logging::{LogFormat, init_logging};

@@ -20,6 +20,9 @@ pub enum Access {
     Viewer,
     /// Pipelines with a write token for the partition.
     Pipeline,
+    /// A GitOps agent's hook, with the secret configured for it (`--flux-secret-file`,
+    /// the Argo CD hook token).
+    Hook,
 }
 
 /// One route of the server.

@@ -50,6 +50,7 @@ pub struct Service {
     viewers: ViewerAuth,
     viewer_rules: Vec<ViewerRule>,
     cache: Arc<Cache>,
+    hooks: crate::gitops::Hooks,
     notify: Option<crate::Notifications>,
 }
 
@@ -65,6 +66,7 @@ impl Service {
             viewers: ViewerAuth::None,
             viewer_rules: Vec::new(),
             cache: Arc::new(Cache::default()),
+            hooks: crate::gitops::Hooks::default(),
             notify: None,
         }
     }
@@ -127,6 +129,14 @@ impl Service {
         std::iter::once(&self.dashboard).chain(&self.more)
     }
 
+    /// Takes the events of GitOps agents: Flux v2's notification-controller at
+    /// `/api/flux/{cluster}`, Argo CD Notifications at `/api/argocd`, each with its own
+    /// secret (see [`crate::Hooks`]).
+    pub fn hooks(mut self, hooks: crate::gitops::Hooks) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
     /// Viewers' tokens, for a server with [`ViewerAuth::Token`] and no write API.
     pub fn tokens(mut self, tokens: Tokens) -> Self {
         self.tokens = Arc::new(tokens);
@@ -153,7 +163,9 @@ impl Service {
 
     /// The API document the server serves.
     pub fn openapi(&self) -> serde_json::Value {
-        openapi::document(&self.viewers, self.writes, self.oidc.is_some())
+        let mut doc = openapi::document(&self.viewers, self.writes, self.oidc.is_some());
+        crate::gitops::document(&mut doc, &self.hooks, self.writes, self.oidc.is_some());
+        doc
     }
 
     /// The router: mount it, or [`Service::bind`] to serve it on its own.
@@ -215,7 +227,13 @@ impl Service {
                     post(write::write).with_state((writes.clone(), kind)),
                 );
             }
+            routes = routes.post(
+                "/api/cdevents",
+                Access::Pipeline,
+                post(crate::gitops::cdevents::event).with_state(writes.clone()),
+            );
         }
+        routes = crate::gitops::routes(routes, &self.hooks, &partitions);
         let (router, list) = routes.finish();
         let router = router
             .merge(api::api_fallbacks())

@@ -22,9 +22,12 @@
 //! # });
 //! ```
 
+pub mod argocd;
+pub mod cdevents;
 #[cfg(feature = "http")]
 pub mod client;
 mod fields;
+pub mod flux;
 #[cfg(feature = "http")]
 pub mod oidc;
 

@@ -262,10 +262,8 @@ impl ClusterHistory {
         if at >= MAX_CLUSTER_HISTORY {
             return false;
         }
-        if let Some(older) = self.reports.get(at) {
-            if older.same_state(&report) {
-                return false;
-            }
+        if self.reports.get(at).is_some_and(|o| o.same_state(&report)) {
+            return false;
         }
         if let Some(i) = at.checked_sub(1) {
             let newer = &mut self.reports[i];

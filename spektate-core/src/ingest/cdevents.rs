@@ -1,0 +1,201 @@
+//! CDEvents `pipelinerun` events as run reports.
+//!
+//! A CI that speaks [CDEvents](https://cdevents.dev) (v0.4: `dev.cdevents.pipelinerun.queued.0.2.0`,
+//! `started`, `finished`; any `0.x` version is read) reports its runs without a Spektate
+//! client. The event's `subject.id` is the run id a pipeline records as p1, p2 or p3:
+//!
+//! ```json
+//! {
+//!   "context": {"version": "0.4.1", "id": "271069a8-fc18-44f1-b38f-9d70a1695819",
+//!               "source": "/event/source/123", "type": "dev.cdevents.pipelinerun.finished.0.2.0",
+//!               "timestamp": "2026-03-02T10:04:05Z"},
+//!   "subject": {"id": "1044", "source": "/event/source/123", "type": "pipelineRun",
+//!               "content": {"pipelineName": "hld-to-manifests",
+//!                           "url": "https://ci.example.com/runs/1044",
+//!                           "outcome": "success"}}
+//! }
+//! ```
+//!
+//! It may come as the body of a CloudEvent in binary mode (the CDEvent is the body) or in
+//! structured mode (`{"specversion": "1.0", ..., "data": {CDEvent}}`); both are read.
+//! `queued` is [`RunStatus::Queued`] at the event's time, `started` [`RunStatus::InProgress`],
+//! `finished` [`RunStatus::Completed`] with the outcome (`success`, `failure`, `cancel`,
+//! `error`) as the result.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::model::run::{RunResult, RunStatus};
+use crate::recorder::RunReported;
+
+/// The longest run id or URL taken.
+const MAX_TEXT: usize = 1024;
+
+/// A `pipelinerun` event read as a run report.
+#[derive(Debug, Clone)]
+pub struct PipelineRunEvent {
+    /// The event's `context.id`.
+    pub event_id: String,
+    /// Its `context.type`.
+    pub event_type: String,
+    /// The run report it makes.
+    pub report: RunReported,
+}
+
+/// Reads a CDEvent (or a structured CloudEvent carrying one) as a run report. Errors name
+/// the field, e.g. `context.type` of another event, a `subject.id` that is missing.
+pub fn pipeline_run(body: &Value) -> Result<PipelineRunEvent> {
+    let event = match body.get("data") {
+        Some(data) if body.get("specversion").is_some() => data,
+        _ => body,
+    };
+    let text = |path: &str| -> Option<String> {
+        let v = path
+            .split('.')
+            .try_fold(event, |v, k| v.get(k))?
+            .as_str()?
+            .trim();
+        (!v.is_empty()).then(|| v.to_string())
+    };
+    let required = |path: &str| -> Result<String> {
+        let v = text(path).ok_or_else(|| {
+            Error::invalid(
+                path,
+                "is missing or empty; a CDEvent of a pipeline run has it",
+            )
+        })?;
+        if v.chars().count() > MAX_TEXT || v.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                path,
+                format!("is longer than {MAX_TEXT} characters or holds control characters"),
+            ));
+        }
+        Ok(v)
+    };
+    let event_type = required("context.type")?;
+    let status = match event_type
+        .strip_prefix("dev.cdevents.pipelinerun.")
+        .and_then(|rest| rest.split_once('.'))
+    {
+        Some((what, version)) if version.starts_with("0.") => match what {
+            "queued" => RunStatus::Queued,
+            "started" => RunStatus::InProgress,
+            "finished" => RunStatus::Completed,
+            _ => return Err(not_a_run(&event_type)),
+        },
+        _ => return Err(not_a_run(&event_type)),
+    };
+    let event_id = required("context.id")?;
+    let at = required("context.timestamp")?;
+    let at: DateTime<Utc> = DateTime::parse_from_rfc3339(&at)
+        .map_err(|e| {
+            Error::invalid(
+                "context.timestamp",
+                format!("'{}' is not an RFC 3339 time: {e}", cut(&at)),
+            )
+        })?
+        .with_timezone(&Utc);
+    let id = required("subject.id")?;
+    // v0.4 names the page `url`, later versions `uri`.
+    let url = text("subject.content.url")
+        .or_else(|| text("subject.content.uri"))
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .filter(|u| u.chars().count() <= MAX_TEXT);
+    let mut report = RunReported::new(id, status);
+    report.url = url;
+    match status {
+        RunStatus::Queued => report.queued_at = Some(at),
+        RunStatus::InProgress => report.started_at = Some(at),
+        RunStatus::Completed => {
+            report.finished_at = Some(at);
+            report.result = Some(match text("subject.content.outcome").as_deref() {
+                None | Some("success") => RunResult::Succeeded,
+                Some("failure") | Some("error") => RunResult::Failed,
+                Some("cancel") => RunResult::Canceled,
+                Some(other) => {
+                    return Err(Error::invalid(
+                        "subject.content.outcome",
+                        format!(
+                            "'{}' is not one of success, failure, cancel, error",
+                            cut(other)
+                        ),
+                    ));
+                }
+            });
+        }
+    }
+    Ok(PipelineRunEvent {
+        event_id,
+        event_type,
+        report,
+    })
+}
+
+fn not_a_run(event_type: &str) -> Error {
+    Error::invalid(
+        "context.type",
+        format!(
+            "'{}' is not dev.cdevents.pipelinerun.queued, started or finished of a 0.x version",
+            cut(event_type)
+        ),
+    )
+}
+
+fn cut(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(100).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(kind: &str, content: Value) -> Value {
+        json!({
+            "context": {"version": "0.4.1", "id": "271069a8-fc18-44f1-b38f-9d70a1695819",
+                "source": "/ci", "type": format!("dev.cdevents.pipelinerun.{kind}.0.2.0"),
+                "timestamp": "2026-03-02T10:04:05Z"},
+            "subject": {"id": "1044", "source": "/ci", "type": "pipelineRun", "content": content}
+        })
+    }
+
+    #[test]
+    fn each_event_is_its_status_and_a_finished_one_its_result() {
+        let q = pipeline_run(&event(
+            "queued",
+            json!({"pipelineName": "p3", "url": "https://ci/1044"}),
+        ))
+        .unwrap();
+        assert_eq!(q.report.status, RunStatus::Queued);
+        assert!(q.report.queued_at.is_some());
+        assert_eq!(q.report.url.as_deref(), Some("https://ci/1044"));
+        let f = pipeline_run(&event("finished", json!({"pipelineName": "p3", "url": "https://ci/1044", "outcome": "failure", "errors": "exit 1"}))).unwrap();
+        assert_eq!(
+            (f.report.status, f.report.result),
+            (RunStatus::Completed, Some(RunResult::Failed))
+        );
+        let structured = json!({"specversion": "1.0", "id": "x", "source": "/ci", "type": "dev.cdevents.pipelinerun.started.0.2.0",
+            "data": event("started", json!({"pipelineName": "p3", "url": "https://ci/1044"}))});
+        assert_eq!(
+            pipeline_run(&structured).unwrap().report.status,
+            RunStatus::InProgress
+        );
+        let other = pipeline_run(&event("deployed", json!({}))).unwrap_err();
+        assert!(other.to_string().contains("context.type"), "{other}");
+        let mut odd = event("finished", json!({"outcome": "maybe"}));
+        assert!(
+            pipeline_run(&odd)
+                .unwrap_err()
+                .to_string()
+                .contains("'maybe'")
+        );
+        odd["subject"]["id"] = json!("");
+        assert!(
+            pipeline_run(&odd)
+                .unwrap_err()
+                .to_string()
+                .contains("subject.id")
+        );
+    }
+}

@@ -1,0 +1,330 @@
+//! Flux v2 notification-controller events as cluster reports.
+//!
+//! A `generic` or `generic-hmac` Provider posts each event an Alert selects as the JSON of
+//! `fluxcd/pkg/apis/event/v1beta1.Event`:
+//!
+//! ```json
+//! {
+//!   "involvedObject": {"kind": "Kustomization", "namespace": "flux-system", "name": "apps",
+//!                      "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "uid": "..."},
+//!   "severity": "info",
+//!   "timestamp": "2026-03-02T10:04:05Z",
+//!   "message": "Reconciliation finished in 1.2s, next run in 10m0s",
+//!   "reason": "ReconciliationSucceeded",
+//!   "metadata": {"revision": "main@sha1:3f1c...", "cluster": "east-us"},
+//!   "reportingController": "kustomize-controller"
+//! }
+//! ```
+//!
+//! notification-controller strips the object's API group from the controller's metadata keys
+//! (`kustomize.toolkit.fluxcd.io/revision` arrives as `revision`) and adds the Alert's
+//! `eventMetadata` as they are, so an Alert can name its cluster (`cluster: east-us`).
+//! [`FluxEvent::report`] turns an event of a Kustomization or HelmRelease into a
+//! [`ClusterReport`]: a successful reconciliation, install or upgrade is the commit applied;
+//! an event of severity `error` is the cluster's failure on that commit. Other events say
+//! nothing of what a cluster runs and are [`Reading::Ignored`], with the reason.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::model::cluster::{ClusterReport, Outcome};
+use crate::model::deployment::ClusterSync;
+
+/// The reasons of a successful reconciliation that applied the revision: Kustomization's
+/// `ReconciliationSucceeded`, HelmRelease's `InstallSucceeded` and `UpgradeSucceeded`.
+pub const APPLIED_REASONS: [&str; 3] = [
+    "ReconciliationSucceeded",
+    "InstallSucceeded",
+    "UpgradeSucceeded",
+];
+
+/// The longest cluster name taken (a DNS name's limit).
+const MAX_CLUSTER_CHARS: usize = 253;
+
+/// The object an event is about (`corev1.ObjectReference`, the fields used).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvolvedObject {
+    /// `Kustomization`, `HelmRelease`, `GitRepository`, ...
+    #[serde(default)]
+    pub kind: String,
+    /// Its namespace.
+    #[serde(default)]
+    pub namespace: String,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// Its API version (`kustomize.toolkit.fluxcd.io/v1`).
+    #[serde(default)]
+    pub api_version: String,
+}
+
+/// One event as notification-controller forwards it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FluxEvent {
+    /// The object the event is about.
+    pub involved_object: InvolvedObject,
+    /// `trace`, `info` or `error`.
+    pub severity: String,
+    /// When the controller recorded it.
+    pub timestamp: DateTime<Utc>,
+    /// What happened, for people.
+    #[serde(default)]
+    pub message: String,
+    /// The reason word (`ReconciliationSucceeded`, `HealthCheckFailed`, ...).
+    pub reason: String,
+    /// The controller's metadata (group prefix stripped) and the Alert's `eventMetadata`.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// The controller that emitted it (`kustomize-controller`).
+    #[serde(default)]
+    pub reporting_controller: String,
+}
+
+/// What an event says of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// A commit applied, or failed, in a cluster.
+    Report(ClusterReport),
+    /// Nothing about what a cluster runs; the reason, for the answer.
+    Ignored(String),
+}
+
+impl FluxEvent {
+    /// Parses a request body; the error names the field that is missing or malformed.
+    pub fn parse(body: &[u8]) -> Result<FluxEvent> {
+        serde_json::from_slice(body).map_err(|e| {
+            Error::invalid(
+                "body",
+                format!("is not a Flux event (involvedObject, severity, timestamp, reason): {e}"),
+            )
+        })
+    }
+
+    /// The git commit the event is about, as [`fluxcd/pkg`'s `GetRevision`] finds the
+    /// revision (`commit`, else `originRevision`, else `revision`), read by
+    /// [`commit_of_revision`]. `None` when the revision is not a git commit (an OCI digest,
+    /// a chart version).
+    ///
+    /// [`fluxcd/pkg`'s `GetRevision`]: https://github.com/fluxcd/pkg/blob/main/apis/event/v1beta1/event.go
+    pub fn commit(&self) -> Option<String> {
+        ["commit", "originRevision", "revision"]
+            .iter()
+            .filter_map(|k| self.metadata.get(*k))
+            .find_map(|r| commit_of_revision(r))
+    }
+
+    /// What the event says of a cluster: `cluster` is the one the hook's URL names, else the
+    /// Alert's `eventMetadata.cluster` is. Errors name the field: no cluster, a URL and
+    /// metadata that name different clusters, an event of a Kustomization or HelmRelease
+    /// whose revision is not a git commit.
+    pub fn report(&self, cluster: Option<&str>) -> Result<Reading> {
+        let kind = self.involved_object.kind.as_str();
+        if !matches!(kind, "Kustomization" | "HelmRelease") {
+            return Ok(Reading::Ignored(format!(
+                "events of a {} say nothing of what a cluster runs; only Kustomization and HelmRelease events are read",
+                shown(kind)
+            )));
+        }
+        let failed = self.severity.eq_ignore_ascii_case("error");
+        if !failed && !APPLIED_REASONS.contains(&self.reason.as_str()) {
+            return Ok(Reading::Ignored(format!(
+                "reason '{}' of severity '{}' neither applies nor fails a revision",
+                shown(&self.reason),
+                shown(&self.severity)
+            )));
+        }
+        let cluster = self.cluster(cluster)?;
+        let Some(commit) = self.commit() else {
+            let revision = ["commit", "originRevision", "revision"]
+                .iter()
+                .find_map(|k| self.metadata.get(*k));
+            return match revision {
+                // A HelmRelease of a chart from a Helm or OCI repository has no commit.
+                Some(r) if kind == "HelmRelease" => Ok(Reading::Ignored(format!(
+                    "revision '{}' of HelmRelease {}/{} is not a git commit",
+                    shown(r),
+                    shown(&self.involved_object.namespace),
+                    shown(&self.involved_object.name)
+                ))),
+                Some(r) => Err(Error::invalid(
+                    "metadata.revision",
+                    format!(
+                        "'{}' is not a git revision (main@sha1:<sha>, sha1:<sha> or main/<sha>)",
+                        shown(r)
+                    ),
+                )),
+                None => Err(Error::invalid(
+                    "metadata.revision",
+                    "is missing; Flux sends it with every Kustomization and HelmRelease event",
+                )),
+            };
+        };
+        let tagger = format!(
+            "flux {} {}/{}",
+            kind.to_ascii_lowercase(),
+            self.involved_object.namespace,
+            self.involved_object.name
+        );
+        Ok(Reading::Report(
+            ClusterReport {
+                sync: ClusterSync {
+                    cluster,
+                    commit,
+                    synced_at: Some(self.timestamp),
+                    tagger: Some(tagger),
+                },
+                outcome: if failed {
+                    Outcome::Failed
+                } else {
+                    Outcome::Applied
+                },
+                health: None,
+                reason: Some(self.reason.clone()),
+                message: Some(self.message.clone()),
+            }
+            .bounded(),
+        ))
+    }
+
+    fn cluster(&self, from_url: Option<&str>) -> Result<String> {
+        let from_url = from_url.map(str::trim).filter(|c| !c.is_empty());
+        let from_meta = self
+            .metadata
+            .get("cluster")
+            .map(|c| c.trim())
+            .filter(|c| !c.is_empty());
+        let cluster = match (from_url, from_meta) {
+            (Some(u), Some(m)) if u != m => {
+                return Err(Error::invalid(
+                    "cluster",
+                    format!(
+                        "the URL names '{}' and the event's metadata '{}'; name one, or the same",
+                        shown(u),
+                        shown(m)
+                    ),
+                ));
+            }
+            (Some(c), _) | (None, Some(c)) => c,
+            (None, None) => {
+                return Err(Error::invalid(
+                    "cluster",
+                    "is named neither by the URL (/api/flux/<cluster>) nor by the Alert's eventMetadata (cluster: <name>)",
+                ));
+            }
+        };
+        if cluster.chars().count() > MAX_CLUSTER_CHARS || cluster.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "cluster",
+                format!(
+                    "'{}' is not a cluster name (at most {MAX_CLUSTER_CHARS} characters, no control characters)",
+                    shown(cluster)
+                ),
+            ));
+        }
+        Ok(cluster.to_string())
+    }
+}
+
+/// The git commit of a Flux revision: `main@sha1:<sha>` (also a tag's `v1.2@sha1:<sha>`),
+/// `sha1:<sha>`, the older `main/<sha>`, or a bare commit id; `None` for anything else
+/// (`sha256:` digests of OCI artifacts, chart versions).
+pub fn commit_of_revision(revision: &str) -> Option<String> {
+    let r = revision.trim();
+    let sha = if let Some((_, digest)) = r.rsplit_once('@') {
+        digest.strip_prefix("sha1:")?
+    } else if let Some(sha) = r.strip_prefix("sha1:") {
+        sha
+    } else if let Some((_, sha)) = r.rsplit_once('/') {
+        sha
+    } else {
+        r
+    };
+    let is_commit = (7..=64).contains(&sha.len()) && sha.bytes().all(|b| b.is_ascii_hexdigit());
+    is_commit.then(|| sha.to_ascii_lowercase())
+}
+
+/// A value of the event as an answer shows it: at most 100 characters, no control characters.
+fn shown(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(100).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "731f7eaddfb6af01cb2173e18f0f75b0ba780ef1";
+
+    #[test]
+    fn every_revision_form_gives_the_commit() {
+        for r in [
+            format!("main@sha1:{SHA}"),
+            format!("refs/heads/main@sha1:{SHA}"),
+            format!("v1.2.0@sha1:{SHA}"),
+            format!("sha1:{SHA}"),
+            format!("main/{SHA}"),
+            SHA.to_uppercase(),
+        ] {
+            assert_eq!(commit_of_revision(&r).as_deref(), Some(SHA), "{r}");
+        }
+        for r in [
+            "latest@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "6.0.1",
+            "main@sha1:xyz",
+            "",
+        ] {
+            assert_eq!(commit_of_revision(r), None, "{r}");
+        }
+    }
+
+    fn event(reason: &str, severity: &str) -> FluxEvent {
+        FluxEvent::parse(
+            serde_json::json!({
+                "involvedObject": {"kind": "Kustomization", "namespace": "flux-system", "name": "apps",
+                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "uid": "7d0cdc51-ddcf-4743-b223-83ca5c699632"},
+                "severity": severity, "timestamp": "2026-03-02T10:04:05Z",
+                "message": "Reconciliation finished in 1.2s, next run in 10m0s", "reason": reason,
+                "metadata": {"revision": format!("main@sha1:{SHA}"), "cluster": "east-us"},
+                "reportingController": "kustomize-controller"
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn success_and_failure_are_reports_and_the_rest_is_ignored() {
+        let Reading::Report(r) = event("ReconciliationSucceeded", "info")
+            .report(None)
+            .unwrap()
+        else {
+            panic!("a report");
+        };
+        assert_eq!(
+            (r.cluster(), r.commit(), r.outcome),
+            ("east-us", SHA, Outcome::Applied)
+        );
+        assert_eq!(
+            r.sync.tagger.as_deref(),
+            Some("flux kustomization flux-system/apps")
+        );
+        let Reading::Report(f) = event("HealthCheckFailed", "error").report(None).unwrap() else {
+            panic!("a report");
+        };
+        assert_eq!(f.outcome, Outcome::Failed);
+        assert_eq!(f.reason.as_deref(), Some("HealthCheckFailed"));
+        assert!(matches!(
+            event("Progressing", "info").report(None).unwrap(),
+            Reading::Ignored(_)
+        ));
+        let e = event("ReconciliationSucceeded", "info")
+            .report(Some("west-eu"))
+            .unwrap_err();
+        assert!(e.to_string().contains("'west-eu'"), "{e}");
+    }
+}
