@@ -8,6 +8,7 @@ mod providers;
 mod prune;
 mod record;
 mod serve;
+mod serve_notify;
 mod status;
 mod store_args;
 mod token;

@@ -14,6 +14,7 @@ use spektate::dashboard::{
 use spektate::{Error, Result};
 
 use crate::dashboard::DashboardCmd;
+use crate::serve_notify::NotifyArgs;
 use crate::store_args::{Access, StoreArgs};
 
 /// `serve` flags: those of `dashboard`, and who may write and read.
@@ -68,6 +69,9 @@ pub struct ServeCmd {
     /// Log lines on stderr as `text` or `json` (one object a line).
     #[arg(long, env = "SPEKTATE_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
     pub log_format: String,
+
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 impl ServeCmd {
@@ -147,6 +151,7 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
         LogFormat::parse(&cmd.log_format).map_err(|e| Error::invalid("--log-format", e))?;
     dashboard::init_logging(format);
     let oidc = cmd.oidc()?;
+    let notify = cmd.notify.notifications(&cmd.dashboard.providers)?;
     let tokens = match &cmd.tokens {
         Some(path) => Tokens::from_file(path).map_err(|e| Error::invalid("--tokens", e))?,
         None if oidc.is_some() => Tokens::none(),
@@ -199,6 +204,8 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     if let Some(oidc) = oidc {
         service = service.accept_oidc(oidc);
     }
+    let notifying = notify.describe();
+    service = service.notify(notify);
     let server = service
         .bind(addr)
         .await
@@ -226,6 +233,9 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
         cmd.auth,
         writes
     );
+    if !notifying.is_empty() {
+        println!("Notifications: {notifying}.");
+    }
     let served = server.run(dashboard::shutdown_signal()).await;
     served.map_err(|e| Error::invalid("serve", e))
 }

@@ -153,13 +153,13 @@ impl Detector {
         self.live_before = deployments
             .iter()
             .flat_map(|d| {
-                d.live_in.iter().map(move |l| {
+                running_in(d).into_iter().map(move |(cluster, ..)| {
                     (
                         (
                             d.partition().to_string(),
                             d.service().map(str::to_string),
                             d.ring().map(str::to_string),
-                            l.cluster.clone(),
+                            cluster.to_string(),
                         ),
                         Replaced {
                             id: d.id().to_string(),
@@ -226,19 +226,36 @@ impl Detector {
                     .and_then(|r| r.finished_at),
             });
         }
-        for l in &d.live_in {
+        for (cluster, commit, exact, at) in running_in(d) {
             out.push(Candidate {
-                key: format!("live:{}", l.cluster),
+                key: format!("live:{cluster}"),
                 kind: EventKind::Live {
-                    cluster: l.cluster.clone(),
-                    commit: l.commit.clone(),
-                    exact: l.exact,
+                    cluster: cluster.to_string(),
+                    commit: commit.to_string(),
+                    exact,
                     first_in_ring: false,
                     replaced: None,
                 },
-                known_at: l.applied_at,
+                known_at: at,
             });
         }
         out
     }
+}
+
+/// Where `d` runs: the clusters it is live in, then those that run its exact commit without
+/// being counted live (no repository to order commits by); `(cluster, commit, exact,
+/// applied at)`.
+pub(crate) fn running_in(d: &Deployment) -> Vec<(&str, &str, bool, Option<DateTime<Utc>>)> {
+    let mut out: Vec<_> = d
+        .live_in
+        .iter()
+        .map(|l| (l.cluster.as_str(), l.commit.as_str(), l.exact, l.applied_at))
+        .collect();
+    for c in &d.clusters {
+        if !out.iter().any(|(name, ..)| *name == c.cluster) {
+            out.push((c.cluster.as_str(), c.commit.as_str(), true, c.synced_at));
+        }
+    }
+    out
 }

@@ -142,7 +142,10 @@ pub fn status_for(event: &Event) -> Option<(RepoRef, NewDeployment, DeploymentSt
             run_url(d, StepName::Manifest),
         ),
         EventKind::Live { cluster, .. } => {
-            let mut clusters: Vec<&str> = d.live_in.iter().map(|l| l.cluster.as_str()).collect();
+            let mut clusters: Vec<&str> = super::detect::running_in(d)
+                .into_iter()
+                .map(|(c, ..)| c)
+                .collect();
             if !clusters.contains(&cluster.as_str()) {
                 clusters.push(cluster);
             }

@@ -348,13 +348,28 @@ async fn statuses_create_one_deployment_per_ring_and_add_each_state_to_it() {
                 "status 1 in_progress prod frontend-1001: manifests ready, waiting for a cluster {runs}/3a1"
             ),
             format!("status 1 success prod frontend-1001: live in east-us {runs}/3a1"),
-            format!(
-                "status 1 success prod frontend-1001: live in east-us, west-eu {runs}/3a1"
-            ),
+            format!("status 1 success prod frontend-1001: live in east-us, west-eu {runs}/3a1"),
             "create fabrikam/backend b2aaaaaaa staging backend-7".to_string(),
             format!(
                 "status 5 failure staging backend-7: the manifest step failed (run 3b2) {runs}/3b2"
             ),
         ]
     );
+}
+
+#[test]
+fn a_cluster_running_the_exact_commit_counts_when_live_cannot_be_ordered() {
+    // No manifest repository to order commits by: synced in east-us, not counted live.
+    let mut det = primed(&[]);
+    let mut d = dep("a1", "frontend-1001", "prod", &[]);
+    d.clusters.push(crate::model::deployment::ClusterSync {
+        cluster: "east-us".into(),
+        commit: "m1".into(),
+        synced_at: Some(t(10)),
+        tagger: Some("flux".into()),
+    });
+    let events = det.observe(std::slice::from_ref(&d), t(11));
+    assert_eq!(words(&events), ["frontend-1001 live east-us first"]);
+    assert_eq!(events[0].at, t(10));
+    assert!(det.observe(&[d], t(12)).is_empty());
 }
