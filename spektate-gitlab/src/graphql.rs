@@ -134,6 +134,92 @@ pub(crate) fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    /// Field names per type of the schema excerpt in `tests/fixtures`.
+    fn schema() -> HashMap<String, HashSet<String>> {
+        let text = include_str!("../tests/fixtures/graphql-schema-excerpt.graphql");
+        let mut types = HashMap::new();
+        let mut current: Option<String> = None;
+        for line in text.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix("type ") {
+                current = Some(name.trim_end_matches(" {").to_string());
+            } else if line == "}" {
+                current = None;
+            } else if let (Some(t), Some(field)) = (&current, line.split(['(', ':']).next())
+                && !field.is_empty()
+                && !field.starts_with('#')
+            {
+                types
+                    .entry(t.clone())
+                    .or_insert_with(HashSet::new)
+                    .insert(field.to_string());
+            }
+        }
+        types
+    }
+
+    /// Checks a selection (`a b c { d e }`) of type `ty` against the schema; nested
+    /// selections take the type of the field as the fake excerpt names it.
+    fn check(
+        types: &HashMap<String, HashSet<String>>,
+        ty: &str,
+        selection: &str,
+        nested: &[(&str, &str)],
+    ) {
+        let mut depth = 0;
+        let mut parent: Vec<&str> = vec![ty];
+        let mut last = "";
+        for token in selection.split_whitespace() {
+            match token {
+                "{" => {
+                    depth += 1;
+                    let t = nested
+                        .iter()
+                        .find(|(f, _)| *f == last)
+                        .map(|(_, t)| *t)
+                        .unwrap_or_else(|| panic!("no type for {last}"));
+                    parent.push(t);
+                }
+                "}" => {
+                    depth -= 1;
+                    parent.pop();
+                }
+                field => {
+                    let t = parent.last().unwrap();
+                    assert!(
+                        types.get(*t).is_some_and(|fs| fs.contains(field)),
+                        "{t}.{field} is not in GitLab's schema"
+                    );
+                    last = field;
+                }
+            }
+        }
+        assert_eq!(depth, 0);
+    }
+
+    #[test]
+    fn the_fields_read_are_in_gitlabs_schema() {
+        let types = schema();
+        check(
+            &types,
+            "MergeRequest",
+            MERGE_REQUEST_FIELDS,
+            &[("mergeUser", "UserCore")],
+        );
+        check(&types, "Commit", COMMIT_FIELDS, &[("author", "UserCore")]);
+        for (ty, field) in [
+            ("Query", "project"),
+            ("Project", "mergeRequests"),
+            ("Project", "repository"),
+            ("Repository", "commit"),
+            ("MergeRequestConnection", "nodes"),
+        ] {
+            assert!(types[ty].contains(field), "{ty}.{field}");
+        }
+        let (text, _) = merge_requests_query("a/b", &[1]);
+        assert!(text.contains("project(fullPath: $path)") && text.contains("$path: ID!"));
+    }
 
     #[test]
     fn values_travel_as_variables() {
