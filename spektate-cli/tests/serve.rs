@@ -532,7 +532,7 @@ fn every_documented_record_line_works_through_a_server() {
     let server = Server::start(dir.path(), &served, &["--tokens", tokens.to_str().unwrap()]);
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/pipelines");
     let mut ran = 0;
-    for doc in ["github-actions.md", "azure-pipelines.md"] {
+    for doc in ["github-actions.md", "azure-pipelines.md", "gitlab-ci.md"] {
         let markdown = std::fs::read_to_string(docs.join(doc)).unwrap();
         assert!(
             markdown.contains("SPEKTATE_SERVER") && markdown.contains("SPEKTATE_TOKEN"),
@@ -547,6 +547,23 @@ fn every_documented_record_line_works_through_a_server() {
                 ("PR", "41".into()),
                 ("MANIFEST_COMMIT", "c3d4e5f6a1b2".into()),
                 ("RESULT", "succeeded".into()),
+                // GitLab CI's predefined variables, which its jobs read from the shell.
+                ("CI_PIPELINE_ID", "208859532".into()),
+                (
+                    "CI_PIPELINE_URL",
+                    "https://gitlab.com/fabrikam/frontend/-/pipelines/208859532".into(),
+                ),
+                ("CI_COMMIT_SHA", "a1b2c3d4e5f6".into()),
+                ("CI_COMMIT_REF_NAME", "main".into()),
+                (
+                    "CI_PROJECT_URL",
+                    "https://gitlab.com/fabrikam/frontend".into(),
+                ),
+                ("CI_PROJECT_PATH", "fabrikam/frontend".into()),
+                ("CI_SERVER_URL", "https://gitlab.com".into()),
+                ("CI_JOB_STATUS", "success".into()),
+                ("HLD_PROJECT", "fabrikam/platform/hld".into()),
+                ("MANIFEST_PROJECT", "fabrikam/platform/manifests".into()),
             ]
             .into();
             let bin_dir = Path::new(env!("CARGO_BIN_EXE_spektate"))
@@ -591,7 +608,7 @@ fn every_documented_record_line_works_through_a_server() {
             ran += 1;
         }
     }
-    assert!(ran >= 14, "the documents lost their record lines ({ran})");
+    assert!(ran >= 27, "the documents lost their record lines ({ran})");
     let ids = |store: &str| deployments(store).iter().map(recorded).collect::<Vec<_>>();
     assert_eq!(ids(&served), ids(&local));
     assert!(!ids(&served).is_empty());
