@@ -1,6 +1,7 @@
-//! Insights from the deployments a tracker holds: the DORA metrics ([`dora`]) with their
-//! performance bands ([`bands`]), and the expected time a deployment in progress is live
-//! ([`eta`]). Pure functions over [`Deployment`]s: no I/O, no clock but the `now` given.
+//! Insights from the deployments a tracker holds: the DORA metrics ([`dora`](mod@dora))
+//! with their performance bands ([`bands`]), and the expected time a deployment in progress
+//! is live ([`eta`]). Pure functions over [`Deployment`](crate::Deployment)s: no I/O, no
+//! clock but the `now` given.
 
 pub mod bands;
 pub mod dora;
