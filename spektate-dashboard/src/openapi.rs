@@ -252,6 +252,9 @@ pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
     for (path, op) in crate::status::operations(&viewer_security) {
         add(path, op);
     }
+    for (path, op) in crate::insights::operations(&viewer_security) {
+        add(path, op);
+    }
     let mut health = get_operation(
         "probe",
         "health",
