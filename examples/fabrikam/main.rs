@@ -2,7 +2,7 @@
 //! run reports instead of a CI account, printing the deployments after each step.
 //!
 //! ```text
-//! cargo run --example fabrikam             # play it and print the table after each step
+//! cargo run --example fabrikam             # play it, print the table after each step, then where each service runs
 //! cargo run --example fabrikam -- --keep   # leave fabrikam.db behind for `spektate get`
 //! cargo run --example fabrikam -- --serve  # play it slowly while the dashboard shows it
 //! ```
@@ -17,6 +17,7 @@ mod scenario;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+use spektate::correlate::placement::{self, PlacementFilter, placements};
 use spektate::{Filter, Recorder, SqliteStore, render};
 
 const PARTITION: &str = "fabrikam";
@@ -61,6 +62,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         print!("{}", render::table(&deployments, true, Utc::now()));
         println!();
     }
+    // Where each service is running now, as `spektate status` shows it.
+    let deployments = tracker.deployments(&Filter::default()).await?;
+    let rows = placements(&deployments, &PlacementFilter::default());
+    println!("── Where is each service running? (spektate status)");
+    print!("{}", placement::table(&rows, Utc::now()));
+    println!();
     if keep {
         println!(
             "The store is in fabrikam.db: try `spektate get --store sqlite:fabrikam.db -p {PARTITION} -o wide`."
