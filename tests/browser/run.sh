@@ -12,7 +12,9 @@
 #     text is markup;
 #   - `fabrikam --serve`: the scenario played live while the page is open;
 #   - `spektate serve --auth header` over the Fabrikam store, whose viewers are named by a
-#     header an authenticating proxy would set (the test's browser context sets it).
+#     header an authenticating proxy would set (the test's browser context sets it);
+#   - `spektate dashboard` over a copy of the Fabrikam store with a newer frontend image and
+#     names in markup, for the status page (status.test.mjs).
 # Runs the node tests and always stops the servers. Screenshots go to target/dashboard*.png.
 set -euo pipefail
 
@@ -93,6 +95,23 @@ start() {
 
 say "writing the Fabrikam store"
 (cd "$work" && "$fabrikam" --keep >/dev/null)
+# The status page's store: the Fabrikam store after its last step, plus a newer frontend image
+# sent to dev (its approval PR still open) and a live service, ring and cluster named in markup.
+for suffix in "" -wal; do [ ! -f "$work/fabrikam.db$suffix" ] || cp "$work/fabrikam.db$suffix" "$work/status.db$suffix"; done
+status_record() { SPEKTATE_STORE="sqlite:$work/status.db" SPEKTATE_PARTITION_KEY=fabrikam "$spektate" record "$@" >/dev/null; }
+status_record --p1 1002 --image-tag frontend-1002 --commit-id 4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e \
+  --service fabrikam/frontend --repository https://github.com/fabrikam/frontend
+status_record --p2 3004 --image-tag frontend-1002 --hld-commit-id 5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f \
+  --env dev --pr 44 --repository https://github.com/fabrikam/hld
+status_record --p1 667 --image-tag evil-667 --commit-id 6676676676676676676676676676676676676676 \
+  --service '<img src=x onerror=alert(1)>' --repository https://github.com/fabrikam/evil
+status_record --p2 668 --image-tag evil-667 --hld-commit-id 6686686686686686686686686686686686686686 \
+  --env '<b>ring</b>' --repository https://github.com/fabrikam/hld
+status_record --p3 669 --hld-commit-id 6686686686686686686686686686686686686686
+status_record --p3 669 --manifest-commit-id 6696696696696696696696696696696696696696 \
+  --repository https://github.com/fabrikam/manifests
+for id in 1002 3004 667 668 669; do status_record run --id "$id" --status completed --result succeeded; done
+status_record sync --cluster '<script>alert(1)</script>' --commit 6696696696696696696696696696696696696696
 export SPEKTATE_STORE="sqlite:$work/fabrikam.db" SPEKTATE_PARTITION_KEY=fabrikam
 "$spektate" record --p1 666 --image-tag evil-666 --commit-id 6666666666666666666666666666666666666666 \
   --service '<img src=x onerror=alert(1)>' --repository https://github.com/fabrikam/evil >/dev/null
@@ -103,12 +122,13 @@ SPEKTATE_URL="$(start dashboard "$spektate" dashboard --port 0 --bind 127.0.0.1 
 HOSTILE_URL="$(start hostile "$hostile" --port 0)"
 FABRIKAM_URL="$(start fabrikam bash -c "cd '$work' && exec '$fabrikam' --serve --port 0 --pace 2")"
 SERVE_URL="$(start serve "$spektate" serve --auth header --port 0 --bind 127.0.0.1 --refresh 2)"
+STATUS_URL="$(start status env SPEKTATE_STORE="sqlite:$work/status.db" "$spektate" dashboard --port 0 --bind 127.0.0.1 --refresh 2)"
 SPEKTATE_PID="$(cat "$work/dashboard.pid")"
 export SPEKTATE_URL SPEKTATE_PID HOSTILE_URL FABRIKAM_URL SERVE_URL CHROMIUM="$chromium"
-export SCREENSHOT_DIR="$target" BROWSER_PROFILE="$work/profile"
+export SCREENSHOT_DIR="$target" BROWSER_PROFILE="$work/profile" STATUS_URL
 say "spektate dashboard: $SPEKTATE_URL  hostile: $HOSTILE_URL  fabrikam --serve: $FABRIKAM_URL  serve --auth header: $SERVE_URL"
 
 say "running the browser test"
 cd "$here"
-node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs signin.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs signin.test.mjs status.test.mjs
 say "screenshots: $target/dashboard.png, dashboard-live.png, dashboard-filtered.png, dashboard-offline.png, dashboard-signed-in.png"
