@@ -12,6 +12,7 @@
 //! |---|---|
 //! | `/` | the page |
 //! | `/api/deployments` | deployments as JSON; the filters of `spektate get` as query parameters, plus `limit` (see [`DeploymentQuery`]) |
+//! | `/api/status` | where each service runs, per service, ring and cluster, as JSON (`spektate status`); the page `/status.html` shows it as a grid |
 //! | `/api/health` | whether the data is there, fresh and complete, and if not why ([`Health`]); `503` while the first refresh runs |
 //! | `/assets/*` | the page's script, style sheet and icon |
 //!
