@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use napi_derive::napi;
-use spektate::config::{self, AzureDevOpsSettings, GitHubSettings};
+use spektate::config::{self, AzureDevOpsSettings, GitHubSettings, GitLabSettings};
 
 use crate::NAMES;
 use crate::errors::{Result, Settled, invalid, settle, sync, to_js};
@@ -21,6 +21,24 @@ pub struct GitHubOptions {
     /// What a bare recorded run id names: `run` (a workflow run, the default) or `job`.
     #[napi(ts_type = "'run' | 'job'")]
     pub ids: Option<String>,
+}
+
+/// GitLab: gitlab.com or a self-managed instance.
+#[napi(object)]
+#[derive(Clone)]
+pub struct GitLabOptions {
+    /// A token that can read the projects (`read_api`); sent to `url` only.
+    pub token: Option<String>,
+    /// `https://gitlab.com` by default; a self-managed instance's URL, with the path it is
+    /// served under if any (`https://example.com/gitlab`).
+    pub url: Option<String>,
+    /// How the token is sent: `private` (an access token, in `PRIVATE-TOKEN`; the default),
+    /// `oauth` or `job` (a CI job token), both as `Authorization: Bearer`.
+    #[napi(ts_type = "'private' | 'oauth' | 'job'")]
+    pub token_kind: Option<String>,
+    /// The project of pipelines whose record names no project of the instance: its id or
+    /// `group/name` path.
+    pub project: Option<String>,
 }
 
 /// One Azure DevOps project and the Azure Repos of its organisation.
@@ -55,6 +73,20 @@ pub fn github_settings(o: GitHubOptions) -> Result<GitHubSettings> {
         bare_ids: config::id_kind_setting("ids", ids).map_err(to_js)?,
         app: None,
     })
+}
+
+/// GitLab settings from options; a malformed URL, token kind or project throws `ConfigError`
+/// naming it.
+pub fn gitlab_settings(o: GitLabOptions) -> Result<GitLabSettings> {
+    let settings = GitLabSettings {
+        url: o.url,
+        token: o.token,
+        token_kind: o.token_kind,
+        default_project: o.project,
+    };
+    let client = sync(|| settings.client("url"))?;
+    sync(|| settings.pipelines(&client))?;
+    Ok(settings)
 }
 
 /// An Azure DevOps project, to check its settings and token before tracking.

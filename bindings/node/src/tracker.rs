@@ -12,7 +12,10 @@ use spektate_bindings_common::filter::FilterArgs;
 use crate::NAMES;
 use crate::errors::{Result, Settled, failed, settle, sync, to_js};
 use crate::objects::{Deployment, RefreshStats};
-use crate::providers::{AzureDevOpsOptions, GitHubOptions, azdo_settings, github_settings};
+use crate::providers::{
+    AzureDevOpsOptions, GitHubOptions, GitLabOptions, azdo_settings, github_settings,
+    gitlab_settings,
+};
 use crate::store::{Store, store_arg};
 
 /// Options of a `Tracker`.
@@ -25,6 +28,8 @@ pub struct TrackerOptions {
     pub azure_devops: Option<AzureDevOpsOptions>,
     /// GitHub.
     pub github: Option<GitHubOptions>,
+    /// GitLab, asked after GitHub.
+    pub gitlab: Option<GitLabOptions>,
     /// The source repository, for records that name none.
     pub source_repo: Option<String>,
     /// The HLD repository, for records that name none.
@@ -108,6 +113,7 @@ impl Tracker {
             partition: None,
             azure_devops: None,
             github: None,
+            gitlab: None,
             source_repo: None,
             hld_repo: None,
             manifest_repo: None,
@@ -115,6 +121,7 @@ impl Tracker {
         let settings = ProviderSettings {
             azure_devops: o.azure_devops.map(azdo_settings).unwrap_or_default(),
             github: o.github.map(github_settings).transpose()?,
+            gitlab: o.gitlab.map(gitlab_settings).transpose()?,
             source_repo: o.source_repo,
             hld_repo: o.hld_repo,
             manifest_repo: o.manifest_repo,

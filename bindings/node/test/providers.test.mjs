@@ -72,3 +72,21 @@ test('provider settings are checked when made', () => {
     (e) => e.code === 'ConfigError' && e.message.includes("'step' is not one of run, job"),
   )
 })
+
+test('GitLab settings are checked when made', () => {
+  for (const [gitlab, pattern] of [
+    [{ url: 'ftp://gitlab.example.com' }, /url.*ftp:\/\/gitlab\.example\.com/],
+    [{ tokenKind: 'deploy' }, /'deploy' is not one of private, oauth, job/],
+    [{ project: 'hld' }, /'hld' is neither a project id nor a group\/name path/],
+  ]) {
+    assert.throws(
+      () => new Tracker(Store.memory(), { gitlab }),
+      (e) => e.code === 'ConfigError' && pattern.test(e.message),
+    )
+  }
+  const tracker = new Tracker(Store.memory(), {
+    partition: 'fabrikam',
+    gitlab: { token: 'glpat-x', url: 'https://example.com/gitlab', tokenKind: 'job', project: '21761957' },
+  })
+  assert.equal(tracker.partition, 'fabrikam')
+})

@@ -32,6 +32,7 @@ fn _spektate(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<filter::PyFilter>()?;
     m.add_class::<tracker::PyTracker>()?;
     m.add_class::<providers::PyGitHub>()?;
+    m.add_class::<providers::PyGitLab>()?;
     m.add_class::<providers::PyAzureDevOps>()?;
     m.add_class::<results::PyDeployment>()?;
     m.add_class::<results::PyStep>()?;

@@ -1,10 +1,10 @@
-//! The provider settings `GitHub` and `AzureDevOps` a `Tracker` reads runs and repositories
-//! through.
+//! The provider settings `GitHub`, `GitLab` and `AzureDevOps` a `Tracker` reads runs and
+//! repositories through.
 
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use spektate::config::{self, AzureDevOpsSettings, GitHubSettings};
+use spektate::config::{self, AzureDevOpsSettings, GitHubSettings, GitLabSettings};
 
 use crate::errors::{invalid, to_py};
 use crate::names::{NAMES, quoted};
@@ -47,6 +47,54 @@ impl PyGitHub {
         };
         let url = self.0.api_url.as_deref().map_or("None".to_string(), quoted);
         format!("GitHub(api_url={url}, token={token})")
+    }
+}
+
+/// GitLab (gitlab.com or a self-managed instance): CI pipelines, commit authors, merge
+/// requests and Flux sync tags. The token is never shown, and goes to `url` only.
+#[pyclass(frozen, module = "spektate", name = "GitLab")]
+pub struct PyGitLab(pub GitLabSettings);
+
+#[pymethods]
+impl PyGitLab {
+    /// `url`: `https://gitlab.com` by default, or a self-managed instance's URL with the path
+    /// it is served under if any. `token_kind`: `"private"` (an access token, in
+    /// `PRIVATE-TOKEN`; the default), `"oauth"` or `"job"` (a CI job token), both as
+    /// `Authorization: Bearer`. `project`: the project (id or `group/name` path) of pipelines
+    /// whose record names none of the instance.
+    #[new]
+    #[pyo3(signature = (*, token = None, url = None, token_kind = "private", project = None))]
+    fn new(
+        token: Option<String>,
+        url: Option<String>,
+        token_kind: &str,
+        project: Option<String>,
+    ) -> PyResult<Self> {
+        let settings = GitLabSettings {
+            url,
+            token,
+            token_kind: Some(token_kind.to_string()),
+            default_project: project,
+        };
+        let client = settings.client("url").map_err(to_py)?;
+        settings.pipelines(&client).map_err(to_py)?;
+        Ok(PyGitLab(settings))
+    }
+
+    /// The instance URL, when not gitlab.com.
+    #[getter]
+    fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+
+    fn __repr__(&self) -> String {
+        let token = if self.0.token.is_some() {
+            "'***'"
+        } else {
+            "None"
+        };
+        let url = self.0.url.as_deref().map_or("None".to_string(), quoted);
+        format!("GitLab(url={url}, token={token})")
     }
 }
 

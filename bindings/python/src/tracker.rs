@@ -9,7 +9,7 @@ use spektate::{Tracker, render};
 use crate::errors::to_py;
 use crate::filter::{PyFilter, filter_arg};
 use crate::names::{NAMES, quoted};
-use crate::providers::{PyAzureDevOps, PyGitHub};
+use crate::providers::{PyAzureDevOps, PyGitHub, PyGitLab};
 use crate::results::{PyDeployment, PyRefreshStats};
 use crate::store::{PyStore, store_arg};
 use crate::twins::pymethods_with_twins;
@@ -21,11 +21,11 @@ pub struct PyTracker(Tracker);
 pymethods_with_twins! {
     impl PyTracker {
         /// A tracker over `partition` of `store` (a `Store`, or a spec or path that must exist),
-        /// reading runs from the providers given (Azure DevOps first, then GitHub) and from the
+        /// reading runs from the providers given (Azure DevOps first, then GitHub, then GitLab) and from the
         /// run reports in the store.
         #[new]
         #[pyo3(signature = (store, *, partition = "default".to_string(), azure_devops = None, github = None,
-                            source_repo = None, hld_repo = None, manifest_repo = None))]
+                            gitlab = None, source_repo = None, hld_repo = None, manifest_repo = None))]
         #[allow(clippy::too_many_arguments)]
         fn new(
             py: Python<'_>,
@@ -33,6 +33,7 @@ pymethods_with_twins! {
             partition: String,
             azure_devops: Option<PyRef<'_, PyAzureDevOps>>,
             github: Option<PyRef<'_, PyGitHub>>,
+            gitlab: Option<PyRef<'_, PyGitLab>>,
             source_repo: Option<String>,
             hld_repo: Option<String>,
             manifest_repo: Option<String>,
@@ -41,6 +42,7 @@ pymethods_with_twins! {
             let settings = ProviderSettings {
                 azure_devops: azure_devops.map(|a| a.settings.clone()).unwrap_or_default(),
                 github: github.map(|g| g.0.clone()),
+                gitlab: gitlab.map(|g| g.0.clone()),
                 source_repo,
                 hld_repo,
                 manifest_repo,

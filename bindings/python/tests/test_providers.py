@@ -77,3 +77,20 @@ def test_provider_settings_are_checked_when_made() -> None:
     assert "ftp://example.com" in str(e.value)
     with pytest.raises(spektate.ConfigError, match="'step' is not one of run, job"):
         spektate.GitHub(ids="step")
+
+
+def test_gitlab_settings_are_checked_when_made_and_never_show_the_token() -> None:
+    with pytest.raises(spektate.ConfigError, match="url") as e:
+        spektate.GitLab(url="ftp://gitlab.example.com")
+    assert "ftp://gitlab.example.com" in str(e.value)
+    with pytest.raises(spektate.ConfigError, match="'deploy' is not one of private, oauth, job"):
+        spektate.GitLab(token_kind="deploy")  # type: ignore[arg-type]
+    with pytest.raises(spektate.ConfigError, match="'hld' is neither a project id nor a group/name path"):
+        spektate.GitLab(project="hld")
+    gitlab = spektate.GitLab(
+        token="glpat-do-not-print-me", url="https://example.com/gitlab", token_kind="job", project="fabrikam/platform/hld"
+    )
+    assert repr(gitlab) == "GitLab(url='https://example.com/gitlab', token='***')"
+    assert gitlab.url == "https://example.com/gitlab"
+    tracker = spektate.Tracker(spektate.Store.memory(), partition="fabrikam", gitlab=gitlab)
+    assert tracker.partition == "fabrikam"

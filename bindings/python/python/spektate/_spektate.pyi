@@ -295,6 +295,24 @@ class GitHub:
     def api_url(self) -> Optional[str]: ...
 
 @final
+class GitLab:
+    """GitLab (gitlab.com or a self-managed instance) settings; the token is never shown."""
+
+    def __init__(
+        self,
+        *,
+        token: Optional[str] = None,
+        url: Optional[str] = None,
+        token_kind: Literal["private", "oauth", "job"] = "private",
+        project: Optional[str] = None,
+    ) -> None:
+        """``url``: ``https://gitlab.com`` by default, or a self-managed instance's URL with its path.
+        ``token_kind``: how the token is sent. ``project``: the project of pipelines whose record
+        names none (an id or a ``group/name`` path)."""
+    @property
+    def url(self) -> Optional[str]: ...
+
+@final
 class AzureDevOps:
     """One Azure DevOps project and the Azure Repos of its organisation; the token is never shown."""
 
@@ -364,6 +382,7 @@ class Tracker:
         partition: str = "default",
         azure_devops: Optional[AzureDevOps] = None,
         github: Optional[GitHub] = None,
+        gitlab: Optional[GitLab] = None,
         source_repo: Optional[str] = None,
         hld_repo: Optional[str] = None,
         manifest_repo: Optional[str] = None,
