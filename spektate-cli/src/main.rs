@@ -9,6 +9,7 @@ mod prune;
 mod record;
 mod serve;
 mod serve_notify;
+mod serve_hooks;
 mod status;
 mod store_args;
 mod token;

@@ -15,6 +15,7 @@ use spektate::{Error, Result};
 
 use crate::dashboard::DashboardCmd;
 use crate::serve_notify::NotifyArgs;
+use crate::serve_hooks::HookArgs;
 use crate::store_args::{Access, StoreArgs};
 
 /// `serve` flags: those of `dashboard`, and who may write and read.
@@ -72,6 +73,9 @@ pub struct ServeCmd {
 
     #[command(flatten)]
     pub notify: NotifyArgs,
+
+    #[command(flatten)]
+    pub hooks: HookArgs,
 }
 
 impl ServeCmd {
@@ -152,6 +156,7 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     dashboard::init_logging(format);
     let oidc = cmd.oidc()?;
     let notify = cmd.notify.notifications(&cmd.dashboard.providers)?;
+    let hooks = cmd.hooks.hooks()?;
     let tokens = match &cmd.tokens {
         Some(path) => Tokens::from_file(path).map_err(|e| Error::invalid("--tokens", e))?,
         None if oidc.is_some() => Tokens::none(),
@@ -200,7 +205,8 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     let mut service = service
         .accept_writes(tokens)
         .viewers(viewers)
-        .viewer_rules(cmd.viewer_rule.clone());
+        .viewer_rules(cmd.viewer_rule.clone())
+        .hooks(hooks.clone());
     if let Some(oidc) = oidc {
         service = service.accept_oidc(oidc);
     }
@@ -222,7 +228,7 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
         })?
         .limits(limits);
     println!(
-        "Spektate server on {} ({} {}, viewers: {}, writes: {}). Ctrl-C stops it.",
+        "Spektate server on {} ({} {}, viewers: {}, writes: {}{}). Ctrl-C stops it.",
         server.url(),
         if partitions.len() == 1 {
             "partition"
@@ -231,7 +237,8 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
         },
         partitions.join(", "),
         cmd.auth,
-        writes
+        writes,
+        HookArgs::describe(&hooks)
     );
     if !notifying.is_empty() {
         println!("Notifications: {notifying}.");

@@ -25,8 +25,9 @@ pub const NORMAL: [&str; 12] = [
 /// Columns the wide view adds (start time first, the rest at the end). ETA Live says when a
 /// deployment on its way is expected to be live, and at the 90th percentile
 /// ([`crate::insights::eta`]). Cluster Sync names the clusters that run the deployment's own
-/// commit; Live In those where it is live, that is also those that run a later commit that
-/// no later deployment of its service and ring replaced.
+/// commit, and those whose agent failed on it or saw it unhealthy (`east-us failed
+/// (HealthCheckFailed)`, `west-eu Degraded`); Live In those where it is live, that is also
+/// those that run a later commit that no later deployment of its service and ring replaced.
 pub const WIDE_EXTRA: [&str; 7] = [
     "Start Time",
     "Author",
@@ -183,7 +184,18 @@ pub fn rows(
                     .and_then(|p| p.merged_by.as_ref())
                     .map(|a| a.name.as_str())));
                 row.push(eta_cell(d, now));
-                let clusters: Vec<&str> = d.clusters.iter().map(|c| c.cluster.as_str()).collect();
+                let troubles: Vec<String> = d
+                    .cluster_troubles
+                    .iter()
+                    .map(|t| t.trouble_text())
+                    .collect();
+                let clusters: Vec<&str> = d
+                    .clusters
+                    .iter()
+                    .map(|c| c.cluster.as_str())
+                    .filter(|c| !d.cluster_troubles.iter().any(|t| t.cluster() == *c))
+                    .chain(troubles.iter().map(String::as_str))
+                    .collect();
                 row.push(list(&clusters));
                 let live: Vec<&str> = d.live_in.iter().map(|l| l.cluster.as_str()).collect();
                 row.push(list(&live));

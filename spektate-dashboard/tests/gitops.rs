@@ -450,21 +450,27 @@ async fn events_that_name_no_cluster_or_no_commit_are_refused_and_others_ignored
     server.stop().await;
 }
 
-/// What the template of docs/gitops/argocd.md renders for an application.
+/// What the template of docs/gitops/argocd.md renders for an application: each field
+/// `toJson` of the application's value, `null` where it has none (given here as "").
 fn argo_body(revision: &str, phase: &str, health: &str, finished: &str, message: &str) -> Vec<u8> {
+    let j = |s: &str| if s.is_empty() { Value::Null } else { json!(s) };
     format!(
         r#"{{
   "application": "argocd/frontend-east",
   "destinationName": "east-us",
   "destinationServer": "https://east-us.fabrikam.example:6443",
-  "revision": "{revision}",
+  "revision": {},
   "syncStatus": "Synced",
-  "health": "{health}",
-  "phase": "{phase}",
-  "finishedAt": "{finished}",
+  "health": {},
+  "phase": {},
+  "finishedAt": {},
   "message": {}
 }}"#,
-        json!(message)
+        j(revision),
+        j(health),
+        j(phase),
+        j(finished),
+        j(message)
     )
     .into_bytes()
 }

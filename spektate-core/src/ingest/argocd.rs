@@ -34,37 +34,43 @@ const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 /// The longest cluster name taken (a DNS name's limit).
 const MAX_CLUSTER_CHARS: usize = 253;
 
-/// The body the documented template renders (every field a string, as templates render).
+/// A string field that `toJson` of a missing value renders as `null`: empty.
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The body the documented template renders: each field `toJson` of a value of the
+/// application, a string, or `null` where the application has none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArgoCdNotification {
     /// `namespace/name` of the application.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub application: String,
     /// `spec.destination.name`: the cluster's name in Argo CD, empty when the destination is
     /// given by server.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub destination_name: String,
     /// `spec.destination.server`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub destination_server: String,
     /// `status.sync.revision`: the commit the application was synced (or compared) to.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub revision: String,
     /// `status.sync.status` (`Synced`, `OutOfSync`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub sync_status: String,
     /// `status.health.status` (`Healthy`, `Progressing`, `Degraded`, ...).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub health: String,
     /// `status.operationState.phase` (`Succeeded`, `Failed`, `Error`, `Running`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub phase: String,
     /// `status.operationState.finishedAt`, RFC 3339; empty while running.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub finished_at: String,
     /// `status.operationState.message`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub message: String,
 }
 
@@ -178,6 +184,23 @@ mod tests {
         assert_eq!(n.cluster().as_deref(), Some("10.0.0.4:6443"));
         n.destination_name = "east-us".into();
         assert_eq!(n.cluster().as_deref(), Some("east-us"));
+        let none = ArgoCdNotification {
+            revision: "3f1c2a7e9b".into(),
+            ..Default::default()
+        };
+        let e = none.report(Utc::now()).unwrap_err();
+        assert!(e.to_string().starts_with("invalid destinationName"), "{e}");
+    }
+
+    #[test]
+    fn null_fields_read_as_empty() {
+        let n = ArgoCdNotification::parse(
+            br#"{"application": "argocd/frontend", "destinationName": null, "destinationServer": "https://kubernetes.default.svc", "revision": "3f1c2a7e9b", "syncStatus": "Synced", "health": "Healthy", "phase": null, "finishedAt": null, "message": null}"#,
+        )
+        .unwrap();
+        let r = n.report(Utc::now()).unwrap();
+        assert_eq!((r.cluster(), r.outcome), ("in-cluster", Outcome::Applied));
+        assert!(ArgoCdNotification::parse(br#"{"revision": 7}"#).is_err());
     }
 
     #[test]

@@ -153,14 +153,25 @@ impl ClusterReport {
         Ok(())
     }
 
-    /// Whether the report says something is wrong: a failure, or a health that is neither
-    /// `Healthy` nor `Progressing` (nor unknown).
+    /// Whether the report says something is wrong: a failure, or a health other than
+    /// `Healthy`, `Progressing`, `Suspended` or unknown (`Degraded`, `Missing`).
     pub fn is_trouble(&self) -> bool {
         self.outcome == Outcome::Failed
             || self.health.as_deref().is_some_and(|h| {
-                !["healthy", "progressing", "unknown", ""]
+                !["healthy", "progressing", "suspended", "unknown", ""]
                     .contains(&h.to_ascii_lowercase().as_str())
             })
+    }
+
+    /// What went wrong, in a few words: `east-us failed (HealthCheckFailed)`,
+    /// `east-us Degraded`.
+    pub fn trouble_text(&self) -> String {
+        match (self.outcome, &self.reason, &self.health) {
+            (Outcome::Failed, Some(reason), _) => format!("{} failed ({reason})", self.cluster()),
+            (Outcome::Failed, None, _) => format!("{} failed", self.cluster()),
+            (Outcome::Applied, _, Some(health)) => format!("{} {health}", self.cluster()),
+            (Outcome::Applied, _, None) => self.cluster().to_string(),
+        }
     }
 
     /// The same report with its text bounded: message, health, reason and reporter cut to
@@ -397,6 +408,21 @@ mod history_tests {
         h.add(report("bbbbbbb2", 6, Outcome::Applied));
         assert!(h.troubles().is_empty());
         assert_eq!(h.current().unwrap().commit, "bbbbbbb2");
+    }
+
+    #[test]
+    fn troubles_read_in_a_few_words() {
+        let mut failed = report("aaaaaaa1", 1, Outcome::Failed);
+        assert_eq!(failed.trouble_text(), "east-us failed");
+        failed.reason = Some("HealthCheckFailed".into());
+        assert_eq!(failed.trouble_text(), "east-us failed (HealthCheckFailed)");
+        let mut degraded = report("aaaaaaa1", 1, Outcome::Applied);
+        assert!(!degraded.is_trouble());
+        degraded.health = Some("Healthy".into());
+        assert!(!degraded.is_trouble());
+        degraded.health = Some("Degraded".into());
+        assert!(degraded.is_trouble());
+        assert_eq!(degraded.trouble_text(), "east-us Degraded");
     }
 
     #[test]
