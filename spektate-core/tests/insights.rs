@@ -555,3 +555,101 @@ fn the_eta_is_in_the_deployment_json_only_while_on_the_way() {
     assert_eq!(row("frontend-200")[col], "in 1h 1m (p90 1h 49m)");
     assert_eq!(row("frontend-100")[col], "-");
 }
+
+#[test]
+fn a_finished_deployment_is_one_trace_with_a_span_per_segment() {
+    use spektate_core::insights::trace::{export_request, is_finished, trace_id};
+    let ds = join(&week(), at(8, 1115));
+    let find = |n: u32| ds.iter().find(|d| d.id() == format!("{n:012x}")).unwrap();
+    // #1: frontend to prod, d0 09:00; p1 done 09:10, p2 09:15, merged 09:45, p3 09:52, synced
+    // 09:56.
+    let body = export_request([find(1)], "spektate");
+    let rs = &body["resourceSpans"][0];
+    assert_eq!(rs["resource"]["attributes"][0]["key"], "service.name");
+    let spans = rs["scopeSpans"][0]["spans"].as_array().unwrap();
+    let names: Vec<&str> = spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "deploy frontend to prod",
+            "image build",
+            "metadata update",
+            "approval",
+            "manifest generation",
+            "sync"
+        ]
+    );
+    let root = &spans[0];
+    let trace = root["traceId"].as_str().unwrap();
+    assert_eq!(trace, trace_id("fabrikam", &format!("{:012x}", 1)));
+    assert_eq!(trace.len(), 32);
+    assert!(trace.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(root.get("parentSpanId").is_none());
+    let nanos = |t: DateTime<Utc>| t.timestamp_nanos_opt().unwrap().to_string();
+    assert_eq!(root["startTimeUnixNano"], nanos(at(0, 900)));
+    assert_eq!(root["endTimeUnixNano"], nanos(at(0, 956)));
+    assert_eq!(root["kind"], 1);
+    assert_eq!(root["status"]["code"], 1);
+    let attrs = |s: &serde_json::Value| -> Vec<(String, String)> {
+        s["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["key"].as_str().unwrap().to_string(),
+                    a["value"]["stringValue"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let root_attrs = attrs(root);
+    for (k, v) in [
+        ("spektate.service", "frontend"),
+        ("spektate.ring", "prod"),
+        ("spektate.image_tag", "frontend-1"),
+        ("vcs.ref.head.revision", sha(1, 1).as_str()),
+    ] {
+        assert!(
+            root_attrs.contains(&(k.into(), v.into())),
+            "{k} in {root_attrs:?}"
+        );
+    }
+    let mut ids = vec![root["spanId"].as_str().unwrap()];
+    for s in &spans[1..] {
+        assert_eq!(s["traceId"], trace);
+        assert_eq!(s["parentSpanId"], root["spanId"]);
+        let id = s["spanId"].as_str().unwrap();
+        assert_eq!(id.len(), 16);
+        assert!(!ids.contains(&id), "span ids differ");
+        ids.push(id);
+    }
+    assert_eq!(spans[1]["startTimeUnixNano"], nanos(at(0, 900)));
+    assert_eq!(spans[1]["endTimeUnixNano"], nanos(at(0, 910)));
+    assert!(attrs(&spans[1]).contains(&("cicd.pipeline.run.id".into(), "10001".into())));
+    assert!(attrs(&spans[1]).contains(&("cicd.pipeline.result".into(), "success".into())));
+    assert_eq!(spans[3]["startTimeUnixNano"], nanos(at(0, 915)));
+    assert_eq!(spans[3]["endTimeUnixNano"], nanos(at(0, 945)));
+    assert!(attrs(&spans[3]).contains(&("vcs.change.id".into(), "1".into())));
+    assert_eq!(spans[5]["endTimeUnixNano"], nanos(at(0, 956)));
+    assert!(attrs(&spans[5]).contains(&("k8s.cluster.name".into(), "prod-east".into())));
+    // The same deployment exported again is the same trace.
+    assert_eq!(export_request([find(1)], "spektate"), body);
+
+    // #5 failed at its manifests: an error root and an error manifest span, no sync.
+    let failed = export_request([find(5)], "spektate");
+    let spans = failed["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .unwrap();
+    assert_eq!(spans[0]["status"]["code"], 2);
+    assert_eq!(spans.last().unwrap()["name"], "manifest generation");
+    assert_eq!(spans.last().unwrap()["status"]["code"], 2);
+
+    let now = at(8, 1115);
+    assert!(is_finished(find(1), now), "live");
+    assert!(is_finished(find(5), now), "failed");
+    assert!(!is_finished(find(8), now), "building");
+    // #2 completed d0 10:21 and no cluster reports its ring: finished an hour later.
+    assert!(!is_finished(find(2), at(0, 1100)));
+    assert!(is_finished(find(2), at(0, 1121)));
+}

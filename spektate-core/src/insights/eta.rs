@@ -90,16 +90,17 @@ impl Stats {
 /// service and overall.
 #[derive(Debug, Default)]
 pub struct EtaModel {
-    by_service_ring: HashMap<(String, String), Stats>,
-    by_service: HashMap<String, Stats>,
+    /// Per service: its own stats and those of each of its rings.
+    by_service: HashMap<String, (Stats, HashMap<String, Stats>)>,
     all: Stats,
 }
 
-fn key(d: &Deployment) -> (String, String) {
-    (
-        d.service().unwrap_or_default().to_string(),
-        d.ring().unwrap_or_default().to_string(),
-    )
+/// The entry of `key` in `map`, inserted when missing; the key is copied only then.
+fn slot<'m, T: Default>(map: &'m mut HashMap<String, T>, key: &str) -> &'m mut T {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), T::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 impl EtaModel {
@@ -114,19 +115,17 @@ impl EtaModel {
             let Some(segments) = j.segments() else {
                 continue;
             };
-            let (service, ring) = key(d);
-            m.by_service_ring
-                .entry((service.clone(), ring))
-                .or_default()
-                .add(&j, &segments);
-            m.by_service.entry(service).or_default().add(&j, &segments);
+            let (service, rings) = slot(&mut m.by_service, d.service().unwrap_or_default());
+            service.add(&j, &segments);
+            slot(rings, d.ring().unwrap_or_default()).add(&j, &segments);
             m.all.add(&j, &segments);
         }
-        let scopes = m
-            .by_service_ring
-            .values_mut()
-            .chain(m.by_service.values_mut());
-        for stats in scopes.chain([&mut m.all]) {
+        let mut scopes: Vec<&mut Stats> = vec![&mut m.all];
+        for (service, rings) in m.by_service.values_mut() {
+            scopes.push(service);
+            scopes.extend(rings.values_mut());
+        }
+        for stats in scopes {
             for v in &mut stats.durations {
                 v.sort_unstable();
             }
@@ -136,13 +135,13 @@ impl EtaModel {
 
     /// The scopes of `d`, narrowest first.
     fn scopes(&self, d: &Deployment) -> [(Basis, Option<&Stats>); 3] {
-        let (service, ring) = key(d);
+        let service = self.by_service.get(d.service().unwrap_or_default());
         [
             (
                 Basis::ServiceRing,
-                self.by_service_ring.get(&(service.clone(), ring)),
+                service.and_then(|(_, rings)| rings.get(d.ring().unwrap_or_default())),
             ),
-            (Basis::Service, self.by_service.get(&service)),
+            (Basis::Service, service.map(|(s, _)| s)),
             (Basis::All, Some(&self.all)),
         ]
     }

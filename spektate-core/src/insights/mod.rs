@@ -8,6 +8,7 @@ pub mod dora;
 pub mod eta;
 mod journey;
 pub mod text;
+pub mod trace;
 
 pub use bands::Band;
 pub use dora::{Dora, Figures, GroupBy, MetricsOptions, dora};
