@@ -48,7 +48,7 @@ pub struct GetCmd {
     /// Only deployments with this word in any shown field.
     #[arg(long)]
     pub keyword: Option<String>,
-    /// At most this many, newest first.
+    /// At most this many, newest first (`-t`, as bedrock's `--top`).
     #[arg(long)]
     pub top: Option<usize>,
     /// Only deployments whose record was written in this window: a span (90d, 12h, 2w), a
@@ -66,9 +66,6 @@ pub struct GetCmd {
     pub timeout: u64,
     #[command(flatten)]
     pub providers: ProviderArgs,
-    /// Storage account key, as `-k` of `bedrock deployment get` (same as --access-key).
-    #[arg(short = 'k', value_name = "ACCESS_KEY", value_parser = |v: &str| Ok::<_, String>(spektate::http::Secret::new(v.trim())))]
-    pub storage_key: Option<spektate::http::Secret>,
 }
 
 /// The output formats.
@@ -224,7 +221,6 @@ pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
     let output = Output::parse(&cmd.output)?;
     let filter = cmd.filter()?;
     let budget = provider_budget(cmd.timeout)?;
-    let store = &store.with_access_key(cmd.storage_key.clone());
     let tracker = cmd
         .providers
         .build()?

@@ -1,5 +1,6 @@
 //! `spektate`: record pipeline steps and trace deployments from source commit to cluster.
 
+mod bedrock;
 mod dashboard;
 mod get;
 mod metrics;
@@ -17,7 +18,7 @@ mod validate;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 
 use store_args::StoreArgs;
 
@@ -58,11 +59,48 @@ enum Command {
     Token(token::TokenCmd),
     /// DORA metrics of the deployments: frequency, lead time, change failure rate, time to restore.
     Metrics(metrics::MetricsCmd),
+    /// bedrock-cli's commands with its flags and output: deployment create|c, get|g,
+    /// dashboard|d, validate|v, onboard|o (`spektate deployment get --help`).
+    Deployment(bedrock::DeploymentArgs),
+}
+
+/// `dashboard` and `serve` take the original Spektate dashboard's variables (`REACT_APP_*`,
+/// `PORT`) for what their flags and `SPEKTATE_*` variables leave unset.
+fn adopt_dashboard_env(matches: &clap::ArgMatches, cli: &mut Cli) -> spektate::Result<()> {
+    let (name, board) = match &mut cli.command {
+        Command::Dashboard(cmd) => ("dashboard", cmd),
+        Command::Serve(cmd) => ("serve", &mut cmd.dashboard),
+        _ => return Ok(()),
+    };
+    let Some(sub) = matches.subcommand_matches(name) else {
+        return Ok(());
+    };
+    bedrock::react_env::DashboardEnv::read(&bedrock::config::env_var)?.apply(
+        sub,
+        &mut cli.store,
+        &mut board.providers,
+        &mut board.port,
+        &mut board.refresh,
+    );
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut cli = Cli::parse();
+    let matches = store_args::command::<Cli>().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let (Command::Deployment(_), Some(flag)) =
+        (&cli.command, store_args::given_before_deployment(&matches))
+    {
+        eprintln!(
+            "spektate: {flag} is given before `deployment`: its commands take their store flags after their name (spektate deployment create {flag} ...)"
+        );
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = adopt_dashboard_env(&matches, &mut cli) {
+        eprintln!("spektate: {e}");
+        return ExitCode::FAILURE;
+    }
     if let Err(e) = cli.store.settle(matches!(cli.command, Command::Serve(_))) {
         eprintln!("spektate: {e}");
         return ExitCode::FAILURE;
@@ -79,6 +117,7 @@ async fn main() -> ExitCode {
         Command::Serve(cmd) => serve::run(cmd, &cli.store).await,
         Command::Token(cmd) => token::run(cmd, &cli.store).map(|out| println!("{out}")),
         Command::Metrics(cmd) => metrics::run(cmd, &cli.store).await,
+        Command::Deployment(args) => bedrock::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -49,10 +49,12 @@ pub struct ProviderArgs {
     #[arg(long, env = "SPEKTATE_GITHUB_URL", value_name = "URL")]
     pub github_url: Option<String>,
 
-    /// What a bare recorded run id names on GitHub: a workflow run, or a job (as the
-    /// reference tool recorded). `run:ID` and `job:ID` say it themselves.
-    #[arg(long, env = "SPEKTATE_GITHUB_IDS", value_parser = ["run", "job"], default_value = "run")]
-    pub github_ids: String,
+    /// What a bare recorded run id names on GitHub: a workflow run, a job (as the reference
+    /// tool recorded), or `auto`: a job when the repository has no run of that id, one more
+    /// request per such id (the default of `deployment get`; else `run`). `run:ID` and
+    /// `job:ID` say it themselves.
+    #[arg(long, env = "SPEKTATE_GITHUB_IDS", value_parser = ["run", "job", "auto"], value_name = "run|job|auto")]
+    pub github_ids: Option<String>,
 
     /// Read GitLab CI pipelines and GitLab projects. On by itself when SPEKTATE_GITLAB_TOKEN
     /// (the token, read from the environment only) or --gitlab-url is set; without a token
@@ -110,6 +112,11 @@ pub struct ProviderArgs {
         value_delimiter = ','
     )]
     pub argocd_projects: Vec<String>,
+
+    /// Tokens per role (pipelines, source repositories, manifest repository), from the
+    /// original dashboard's variables or bedrock's settings file.
+    #[arg(skip)]
+    pub roles: crate::bedrock::roles::RoleTokens,
 }
 
 /// The providers and default repositories a tracker is built with.
@@ -139,6 +146,8 @@ impl ProviderArgs {
     pub fn build(&self) -> Result<Providers> {
         self.check_github_app()?;
         let mut providers = self.settings().build(&Names::FLAGS)?;
+        self.roles
+            .apply(&self.settings(), &mut providers, &Names::FLAGS)?;
         if let Some(argocd) = self
             .argocd()
             .source("--argocd-url", "SPEKTATE_ARGOCD_TOKEN")?
@@ -230,10 +239,10 @@ impl ProviderArgs {
             api_url: url.map(str::to_string),
             token,
             app,
-            bare_ids: if self.github_ids == "job" {
-                IdKind::Job
-            } else {
-                IdKind::Run
+            bare_ids: match self.github_ids.as_deref() {
+                Some("job") => IdKind::Job,
+                Some("auto") => IdKind::Auto,
+                _ => IdKind::Run,
             },
         })
     }

@@ -9,9 +9,9 @@ use spektate::{Recorder, Result};
 
 use crate::store_args::{Access, StoreArgs};
 
-/// `record`: a pipeline step, a run report, or a cluster sync.
+/// `record`: a pipeline step, a run report, or a cluster sync. The store flags (global) may
+/// come before `run` or `sync`; a step flag there is refused ([`request`]).
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct RecordCmd {
     #[command(subcommand)]
     pub what: Option<RecordWhat>,
@@ -51,10 +51,6 @@ pub struct RecordCmd {
         global = true
     )]
     pub oidc_service_connection: Option<String>,
-
-    /// Storage account key, as `-k` of `bedrock deployment create` (same as --access-key).
-    #[arg(short = 'k', value_name = "ACCESS_KEY", value_parser = |v: &str| Ok::<_, String>(spektate::http::Secret::new(v.trim())))]
-    pub storage_key: Option<spektate::http::Secret>,
 }
 
 /// Subcommands of `record`.
@@ -186,7 +182,6 @@ pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
             "sends an ID token to a Spektate server: give --server (or SPEKTATE_SERVER)",
         ));
     }
-    let store = &store.with_access_key(cmd.storage_key.clone());
     let kind = ingest.kind();
     let recorder = Recorder::new(store.open(Access::Write)?, store.partition_key.clone())
         .map_err(|e| kind.rename(e, Naming::Flags))?;
@@ -198,6 +193,33 @@ pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
 
 /// The write request the flags describe, checked.
 fn request(what: Option<RecordWhat>, s: StepArgs) -> Result<Ingest> {
+    if let Some(what) = &what {
+        let step = [
+            ("--p1", &s.p1),
+            ("--p2", &s.p2),
+            ("--p3", &s.p3),
+            ("--image-tag", &s.image_tag),
+            ("--commit-id", &s.commit_id),
+            ("--service", &s.service),
+            ("--hld-commit-id", &s.hld_commit_id),
+            ("--manifest-commit-id", &s.manifest_commit_id),
+            ("--env", &s.env),
+            ("--pr", &s.pr),
+            ("--repository", &s.repository),
+        ];
+        if let Some((flag, _)) = step.iter().find(|(_, v)| v.is_some()) {
+            let sub = match what {
+                RecordWhat::Run(_) => "run",
+                RecordWhat::Sync(_) => "sync",
+            };
+            return Err(spektate::Error::invalid(
+                *flag,
+                format!(
+                    "records a pipeline step and cannot be given with `record {sub}`; give the {sub} flags after `{sub}`"
+                ),
+            ));
+        }
+    }
     match what {
         Some(RecordWhat::Run(a)) => Ingest::from_flags(
             Kind::Run,

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use clap::Args;
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory};
 use spektate::config::{Names, StoreSettings};
 use spektate::http::Secret;
 use spektate::{RecordStore, Result};
@@ -51,8 +52,8 @@ pub struct StoreArgs {
     )]
     pub account: Option<String>,
 
-    /// Key of the storage account (`record` also takes it as `-k`).
-    #[arg(long = "access-key", env = "SPEKTATE_STORAGE_KEY", value_name = "KEY", global = true, hide_env_values = true, value_parser = secret)]
+    /// Key of the storage account (`-k` of `bedrock deployment create`).
+    #[arg(short = 'k', long = "access-key", env = "SPEKTATE_STORAGE_KEY", value_name = "KEY", global = true, hide_env_values = true, value_parser = secret)]
     pub access_key: Option<Secret>,
 
     /// Table of an Azure table store.
@@ -164,13 +165,81 @@ impl StoreArgs {
     pub fn open(&self, access: Access) -> Result<Arc<dyn RecordStore>> {
         self.settings().open(&Names::FLAGS, access)
     }
+}
 
-    /// The same flags with the storage key `record` took as `-k`, when given.
-    pub fn with_access_key(&self, key: Option<Secret>) -> StoreArgs {
-        let mut args = self.clone();
-        if key.is_some() {
-            args.access_key = key;
-        }
-        args
-    }
+/// The `spektate` command line with no short flag that means something else in
+/// bedrock-cli's command of the same name: `get -t` is `--top` (the table is
+/// `--table-name`), `get -r` the ring, `get -h` is not help (`--help` is); `dashboard -p` is
+/// `--port` (the partition is `--partition-key`); `validate -s` is bedrock's self-test,
+/// which Spektate's `validate` always runs. The store flags stay global: before or after a
+/// subcommand.
+pub fn command<C: CommandFactory>() -> clap::Command {
+    C::command()
+        .mut_subcommand("get", |get| {
+            get.arg(table_name_long_only())
+                .mut_arg("top", |a| a.short('t'))
+                .mut_arg("env", |a| a.visible_short_alias('r'))
+                .disable_help_flag(true)
+                .arg(
+                    Arg::new("help")
+                        .long("help")
+                        .action(ArgAction::Help)
+                        .help("Print help"),
+                )
+        })
+        .mut_subcommand("dashboard", |dashboard| {
+            dashboard
+                .arg(partition_long_only())
+                .mut_arg("port", |a| a.short('p'))
+        })
+        .mut_subcommand("validate", |validate| {
+            validate.arg(
+                Arg::new("self_test")
+                    .short('s')
+                    .long("self-test")
+                    .action(ArgAction::SetTrue)
+                    .help(
+                        "bedrock's self-test: validate always writes, reads back and deletes a \
+                         probe record in a partition of its own",
+                    ),
+            )
+        })
+}
+
+/// `--table-name` without `-t`, for a subcommand where `-t` means something else.
+fn table_name_long_only() -> Arg {
+    Arg::new("table_name")
+        .long("table-name")
+        .env("SPEKTATE_TABLE_NAME")
+        .value_name("TABLE")
+        .help("Table of an Azure table store")
+}
+
+/// `--partition-key` without `-p`, for a subcommand where `-p` means something else.
+fn partition_long_only() -> Arg {
+    Arg::new("partition_keys")
+        .long("partition-key")
+        .env("SPEKTATE_PARTITION_KEY")
+        .default_value("default")
+        .action(ArgAction::Append)
+        .value_name("PARTITION")
+        .help("The partition (one per project)")
+}
+
+/// The store flag given on the command line before `deployment`, whose commands take
+/// their own store flags after their name.
+pub fn given_before_deployment(matches: &ArgMatches) -> Option<&'static str> {
+    [
+        ("store", "--store"),
+        ("partition_keys", "--partition-key"),
+        ("account", "--name"),
+        ("access_key", "--access-key"),
+        ("table_name", "--table-name"),
+        ("table_sas", "--table-sas"),
+        ("table_auth", "--table-auth"),
+        ("table_endpoint", "--table-endpoint"),
+    ]
+    .into_iter()
+    .find(|(id, _)| matches.value_source(id) == Some(ValueSource::CommandLine))
+    .map(|(_, flag)| flag)
 }

@@ -66,10 +66,20 @@ fn table_flags(az: &Azurite) -> Vec<String> {
 }
 
 fn run_with(flags: &[String], args: &[&str]) -> Output {
+    // `get -t` is bedrock's --top: get names the table in full.
+    let table = if args.first() == Some(&"get") {
+        "--table-name"
+    } else {
+        "-t"
+    };
     let all: Vec<&str> = args
         .iter()
         .copied()
-        .chain(flags.iter().map(String::as_str))
+        .chain(
+            flags
+                .iter()
+                .map(|f| if f == "-t" { table } else { f.as_str() }),
+        )
         .collect();
     spektate(&all)
 }

@@ -139,7 +139,7 @@ async fn a_table_sas_in_the_spec_or_the_variable_records_gets_and_validates() {
             && said.contains("/devstoreaccount1/deployments partition demo: read; wrote, read back and deleted a probe record"),
         "{said}"
     );
-    // -n ACCOUNT -t TABLE with --table-sas works the same.
+    // -n ACCOUNT --table-name TABLE with --table-sas works the same.
     let out = spektate(
         &[
             "get",
@@ -147,7 +147,7 @@ async fn a_table_sas_in_the_spec_or_the_variable_records_gets_and_validates() {
             "json",
             "-n",
             "devstoreaccount1",
-            "-t",
+            "--table-name",
             "deployments",
             "--table-endpoint",
             &endpoint,
@@ -232,7 +232,7 @@ fn credentials_are_one_at_a_time_and_a_missing_one_is_named() {
             "looks like an Azure Storage connection string or SAS",
         ),
         (
-            vec!["--store", &in_spec, "-t", "other"],
+            vec!["--store", &in_spec, "--table-name", "other"],
             "--table-name: is 'other', and --store names the table 'deployments'",
         ),
     ];

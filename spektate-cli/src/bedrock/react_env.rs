@@ -1,0 +1,267 @@
+//! The original Spektate dashboard's environment (`REACT_APP_*`, `PORT`), taken by
+//! `spektate dashboard`, `serve` and `deployment dashboard` for every setting their flags
+//! and `SPEKTATE_*` variables leave unset.
+
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use spektate::{Error, Result};
+
+use super::roles::RoleTokens;
+use crate::providers::ProviderArgs;
+use crate::store_args::StoreArgs;
+
+/// The original dashboard's settings, as its environment gives them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct DashboardEnv {
+    /// `REACT_APP_STORAGE_ACCOUNT_NAME`.
+    pub account: Option<String>,
+    /// `REACT_APP_STORAGE_ACCESS_KEY`.
+    pub access_key: Option<String>,
+    /// `REACT_APP_STORAGE_TABLE_NAME`.
+    pub table: Option<String>,
+    /// `REACT_APP_STORAGE_PARTITION_KEY`.
+    pub partition: Option<String>,
+    /// `REACT_APP_PIPELINE_ORG`.
+    pub org: Option<String>,
+    /// `REACT_APP_PIPELINE_PROJECT`.
+    pub project: Option<String>,
+    /// `REACT_APP_PIPELINE_ACCESS_TOKEN`, `REACT_APP_SOURCE_REPO_ACCESS_TOKEN`,
+    /// `REACT_APP_MANIFEST_ACCESS_TOKEN`.
+    pub roles: RoleTokens,
+    /// `REACT_APP_MANIFEST`: the manifest repository's name.
+    pub manifest: Option<String>,
+    /// `REACT_APP_GITHUB_MANIFEST_USERNAME`: its GitHub owner.
+    pub github_manifest_owner: Option<String>,
+    /// `REACT_APP_SOURCE_REPO`: GitHub Actions' source repository, `owner/name`.
+    pub source_repo: Option<String>,
+    /// `REACT_APP_HLD_REPO`: GitHub Actions' HLD repository, `owner/name`.
+    pub hld_repo: Option<String>,
+    /// `PORT`.
+    pub port: Option<u16>,
+    /// `REACT_APP_CACHE_REFRESH_INTERVAL_IN_SEC`.
+    pub refresh: Option<u64>,
+}
+
+impl std::fmt::Debug for DashboardEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardEnv")
+            .field("account", &self.account)
+            .field("access_key", &self.access_key.as_ref().map(|_| "***"))
+            .field("table", &self.table)
+            .field("partition", &self.partition)
+            .field("org", &self.org)
+            .field("project", &self.project)
+            .field("roles", &self.roles)
+            .field("manifest", &self.manifest)
+            .field("github_manifest_owner", &self.github_manifest_owner)
+            .field("source_repo", &self.source_repo)
+            .field("hld_repo", &self.hld_repo)
+            .field("port", &self.port)
+            .field("refresh", &self.refresh)
+            .finish()
+    }
+}
+
+/// A GitHub repository as the original took it (`owner/name`), or a URL as it is.
+fn github_repo(v: &str) -> String {
+    if v.contains("://") {
+        v.to_string()
+    } else {
+        format!("https://github.com/{}", v.trim_matches('/'))
+    }
+}
+
+impl DashboardEnv {
+    /// Reads the variables through `env`; a `PORT` or refresh interval that is not a number
+    /// in range is an error naming the variable and its value.
+    pub fn read(env: &dyn Fn(&str) -> Option<String>) -> Result<DashboardEnv> {
+        let get = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let port = match get("PORT") {
+            None => None,
+            Some(p) => Some(p.parse::<u16>().map_err(|_| {
+                Error::invalid("PORT", format!("'{p}' is not a port number (0 to 65535)"))
+            })?),
+        };
+        let refresh = match get("REACT_APP_CACHE_REFRESH_INTERVAL_IN_SEC") {
+            None => None,
+            Some(s) => match s.parse::<u64>() {
+                Ok(n) if (1..=86_400).contains(&n) => Some(n),
+                _ => {
+                    return Err(Error::invalid(
+                        "REACT_APP_CACHE_REFRESH_INTERVAL_IN_SEC",
+                        format!("'{s}' is not a number of seconds from 1 to 86400"),
+                    ));
+                }
+            },
+        };
+        Ok(DashboardEnv {
+            account: get("REACT_APP_STORAGE_ACCOUNT_NAME"),
+            access_key: get("REACT_APP_STORAGE_ACCESS_KEY"),
+            table: get("REACT_APP_STORAGE_TABLE_NAME"),
+            partition: get("REACT_APP_STORAGE_PARTITION_KEY"),
+            org: get("REACT_APP_PIPELINE_ORG"),
+            project: get("REACT_APP_PIPELINE_PROJECT"),
+            roles: RoleTokens {
+                pipelines: get("REACT_APP_PIPELINE_ACCESS_TOKEN"),
+                source_repos: get("REACT_APP_SOURCE_REPO_ACCESS_TOKEN"),
+                manifest_repo: get("REACT_APP_MANIFEST_ACCESS_TOKEN"),
+            },
+            manifest: get("REACT_APP_MANIFEST"),
+            github_manifest_owner: get("REACT_APP_GITHUB_MANIFEST_USERNAME"),
+            source_repo: get("REACT_APP_SOURCE_REPO"),
+            hld_repo: get("REACT_APP_HLD_REPO"),
+            port,
+            refresh,
+        })
+    }
+
+    /// The manifest repository's URL: on GitHub under `REACT_APP_GITHUB_MANIFEST_USERNAME`,
+    /// else in the Azure DevOps project.
+    pub fn manifest_repo(&self) -> Option<String> {
+        let name = self.manifest.as_deref()?;
+        if name.contains("://") {
+            return Some(name.to_string());
+        }
+        match (&self.github_manifest_owner, &self.org, &self.project) {
+            (Some(owner), _, _) => Some(format!("https://github.com/{owner}/{name}")),
+            (None, Some(org), Some(project)) => {
+                Some(format!("https://dev.azure.com/{org}/{project}/_git/{name}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the original would read GitHub Actions: repositories named, no Azure DevOps
+    /// project.
+    pub fn github_actions(&self) -> bool {
+        self.source_repo.is_some()
+            && self.hld_repo.is_some()
+            && (self.org.is_none() || self.project.is_none())
+    }
+
+    /// Fills what `matches` (of `dashboard` or `serve`) left to defaults: store, partition,
+    /// providers, tokens per role, port and refresh interval.
+    pub fn apply(
+        &self,
+        matches: &ArgMatches,
+        store: &mut StoreArgs,
+        providers: &mut ProviderArgs,
+        port: &mut u16,
+        refresh: &mut u64,
+    ) {
+        let unset = |id: &str| {
+            matches!(
+                matches
+                    .try_get_raw(id)
+                    .ok()
+                    .flatten()
+                    .and_then(|_| matches.value_source(id)),
+                None | Some(ValueSource::DefaultValue)
+            )
+        };
+        let fill = |flag: bool, mine: &mut Option<String>, theirs: &Option<String>| {
+            if flag && theirs.is_some() {
+                *mine = theirs.clone();
+            }
+        };
+        fill(unset("account"), &mut store.account, &self.account);
+        if unset("access_key") && self.access_key.is_some() {
+            store.access_key = self.access_key.as_deref().map(spektate::http::Secret::new);
+        }
+        fill(unset("table_name"), &mut store.table_name, &self.table);
+        if let Some(p) = &self.partition
+            && unset("partition_keys")
+        {
+            store.partition_keys = vec![p.clone()];
+        }
+        fill(unset("org"), &mut providers.org, &self.org);
+        fill(unset("project"), &mut providers.project, &self.project);
+        fill(
+            unset("manifest_repo"),
+            &mut providers.manifest_repo,
+            &self.manifest_repo(),
+        );
+        if self.github_actions() {
+            providers.github = true;
+            if providers.github_ids.is_none() {
+                providers.github_ids = Some("auto".into());
+            }
+            fill(
+                unset("source_repo"),
+                &mut providers.source_repo,
+                &self.source_repo.as_deref().map(github_repo),
+            );
+            fill(
+                unset("hld_repo"),
+                &mut providers.hld_repo,
+                &self.hld_repo.as_deref().map(github_repo),
+            );
+        }
+        providers.roles.fill(self.roles.clone());
+        if let Some(p) = self.port
+            && unset("port")
+        {
+            *port = p;
+        }
+        if let Some(r) = self.refresh
+            && unset("refresh")
+        {
+            *refresh = r;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_out_of_range_are_named() {
+        let env = |name: &str| match name {
+            "PORT" => Some("80800".to_string()),
+            _ => None,
+        };
+        let e = DashboardEnv::read(&env).unwrap_err().to_string();
+        assert!(e.contains("PORT") && e.contains("'80800'"), "{e}");
+        let env = |name: &str| match name {
+            "REACT_APP_CACHE_REFRESH_INTERVAL_IN_SEC" => Some("0".to_string()),
+            _ => None,
+        };
+        let e = DashboardEnv::read(&env).unwrap_err().to_string();
+        assert!(
+            e.contains("REACT_APP_CACHE_REFRESH_INTERVAL_IN_SEC") && e.contains("'0'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_manifest_repository_is_on_github_or_in_the_project() {
+        let mut env = DashboardEnv {
+            manifest: Some("hello-manifests".into()),
+            org: Some("fabrikam".into()),
+            project: Some("hello".into()),
+            ..DashboardEnv::default()
+        };
+        assert_eq!(
+            env.manifest_repo().as_deref(),
+            Some("https://dev.azure.com/fabrikam/hello/_git/hello-manifests")
+        );
+        env.github_manifest_owner = Some("samiyaakhtar".into());
+        assert_eq!(
+            env.manifest_repo().as_deref(),
+            Some("https://github.com/samiyaakhtar/hello-manifests")
+        );
+        let shown = format!(
+            "{:?}",
+            DashboardEnv {
+                access_key: Some("a2V5".into()),
+                ..env
+            }
+        );
+        assert!(!shown.contains("a2V5"), "{shown}");
+    }
+}
