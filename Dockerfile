@@ -3,6 +3,7 @@
 # The `spektate` command in an image, serving a team by default:
 #
 #   docker build -t spektate .
+#   docker build --build-arg VERSION=0.1.0 -t spektate:0.1.0 .   (as the release does)
 #   docker run --rm -v spektate:/data spektate token create ci --scope write
 #   docker run --read-only --tmpfs /tmp -v spektate:/data -p 4040:4040 spektate
 #
@@ -23,6 +24,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # PostgreSQL with sslmode=verify-full), and curl for the health check (the binary has no
 # probe command of its own).
 FROM debian:trixie-slim
+# The release workflow builds with --build-arg VERSION=X.Y.Z and tags the image X.Y.Z.
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="spektate" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="https://github.com/spektate/spektate-rs" \
+      org.opencontainers.image.licenses="MIT"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
