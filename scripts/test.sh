@@ -2,7 +2,8 @@
 # Every test of the project, on a fresh machine with Rust, Python and Node: installs what the
 # tests need (Azurite, PostgreSQL, Chromium, the Python and Node bindings' tools), then runs
 # formatting, lints, the Rust tests (Azure Table Storage against a real Azurite, the
-# PostgreSQL store against real PostgreSQL servers), the bindings' suites and the dashboard
+# PostgreSQL store against real PostgreSQL servers), the bindings' suites (with the wheel and
+# the npm tarballs installed where there is no Rust), the release checks and the dashboard
 # in a real browser.
 #
 #   ./scripts/test.sh
@@ -36,6 +37,9 @@ cargo test --workspace --all-features --exclude spektate-node
 
 step "Python and Node bindings"
 bash bindings/test.sh
+
+step "release checks: versions, MSRV, crates, docs, install.sh, actionlint"
+bash scripts/release-check.sh
 
 step "the dashboard in headless Chromium"
 bash tests/browser/run.sh
