@@ -4,7 +4,8 @@ use chrono::Utc;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use spektate::config::{Access, ProviderSettings};
-use spektate::{Tracker, render};
+use spektate::correlate::placement::{Placement, PlacementFilter, placements};
+use spektate::{Filter, Tracker, render};
 
 use crate::errors::to_py;
 use crate::filter::{PyFilter, filter_arg};
@@ -13,6 +14,7 @@ use crate::providers::{PyAzureDevOps, PyGitHub, PyGitLab};
 use crate::results::{PyDeployment, PyRefreshStats};
 use crate::store::{PyStore, store_arg};
 use crate::twins::pymethods_with_twins;
+use crate::values::Json;
 
 /// Joins a store's records with what providers know into deployments, and keeps them fresh.
 #[pyclass(frozen, module = "spektate", name = "Tracker")]
@@ -90,6 +92,25 @@ pymethods_with_twins! {
                     .map(PyDeployment)
                     .collect::<Vec<_>>())
             }
+        }
+
+        /// Where each service is running, as `spektate status -o json` prints it: one dict per
+        /// service, ring and cluster with the image tag live there (`imageTag`), the commit the
+        /// cluster runs (`exact` when it is the deployment's own), `since`, `builtAt` and
+        /// `behind` (`images`, `newestTag`, `newestDeploymentId`, `newestBuiltAt`). The keywords
+        /// pick rows; newer images of a service still count.
+        #[pyo3(signature = (*, service = None, ring = None, image_tag = None, cluster = None))]
+        fn status / status_blocking(
+            &self,
+            service: Option<String>,
+            ring: Option<String>,
+            image_tag: Option<String>,
+            cluster: Option<String>,
+        ) -> Json<Vec<Placement>> {
+            let only = PlacementFilter { service, ring, image_tag, cluster };
+            let t = self.0.clone();
+            // Every deployment: the commit a cluster runs may be another service's.
+            async move { Ok(Json(placements(&t.deployments(&Filter::default()).await?, &only))) }
         }
 
         /// The deployments that pass the filter as the text table `spektate get` prints for

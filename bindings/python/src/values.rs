@@ -122,3 +122,17 @@ pub fn dict<'py>(
     }
     Ok(d)
 }
+
+/// A value handed to Python as its JSON document ([`json`]): what a method returns when its
+/// answer is plain data, such as the rows of `Tracker.status`.
+pub struct Json<T>(pub T);
+
+impl<'py, T: Serialize> IntoPyObject<'py> for Json<T> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        json(py, &self.0)
+    }
+}

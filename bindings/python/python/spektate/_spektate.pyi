@@ -59,6 +59,32 @@ class FilterCriteria(TypedDict, total=False):
     keyword: Optional[str]
     top: Optional[int]
 
+class Behind(TypedDict):
+    """How far the image live in a cluster lags behind the newest image of its service and ring."""
+
+    images: int
+    """Images of the service sent to the ring and built later; 0 when up to date."""
+    newestTag: Optional[str]
+    newestDeploymentId: Optional[str]
+    newestBuiltAt: Optional[str]
+    """ISO 8601, UTC."""
+
+class Placement(TypedDict):
+    """Where one image of a service runs: a row of ``Tracker.status`` (``spektate status -o json``)."""
+
+    service: Optional[str]
+    ring: Optional[str]
+    cluster: str
+    imageTag: Optional[str]
+    deploymentId: str
+    commit: str
+    """The commit the cluster runs: the deployment's own (``exact``), or a later one of the same repository."""
+    exact: bool
+    since: Optional[str]
+    """When the cluster applied ``commit`` (ISO 8601, UTC); when not ``exact``, the tag was live there by then."""
+    builtAt: Optional[str]
+    behind: Behind
+
 @final
 class Store:
     """A record store: where pipelines record and trackers read."""
@@ -398,6 +424,15 @@ class Tracker:
     def deployments_blocking(
         self, filter: Optional[Filter] = None, **criteria: Unpack[FilterCriteria]
     ) -> list[Deployment]: ...
+    def status(
+        self, *, service: Optional[str] = None, ring: Optional[str] = None, image_tag: Optional[str] = None, cluster: Optional[str] = None
+    ) -> Awaitable[list[Placement]]:
+        """Where each service is running: per service, ring and cluster, the image tag live there, since
+        when, and how far behind the newest image of its service and ring (``spektate status -o json``).
+        The keywords pick rows; newer images still count."""
+    def status_blocking(
+        self, *, service: Optional[str] = None, ring: Optional[str] = None, image_tag: Optional[str] = None, cluster: Optional[str] = None
+    ) -> list[Placement]: ...
     def table(
         self, filter: Optional[Filter] = None, *, wide: bool = False, **criteria: Unpack[FilterCriteria]
     ) -> Awaitable[str]:
