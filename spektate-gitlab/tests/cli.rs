@@ -333,3 +333,25 @@ async fn spektate_validate_checks_the_gitlab_token_and_each_project() {
     );
     assert!(!stdout.contains(wrong) && !stderr.contains(wrong));
 }
+
+#[tokio::test]
+async fn every_reading_command_takes_the_gitlab_flags() {
+    let cli = Cli::new();
+    for command in ["get", "dashboard", "serve", "validate"] {
+        let (ok, help, stderr) = cli.run(&[command, "--help"], None).await;
+        assert!(ok, "{stderr}");
+        for flag in [
+            "--gitlab\n",
+            "--gitlab-url <URL>",
+            "[env: SPEKTATE_GITLAB_URL=]",
+            "--gitlab-token-kind <private|oauth|job>",
+            "--gitlab-project <PROJECT>",
+            "SPEKTATE_GITLAB_TOKEN",
+        ] {
+            assert!(
+                help.contains(flag),
+                "{command} --help lacks {flag}:\n{help}"
+            );
+        }
+    }
+}
