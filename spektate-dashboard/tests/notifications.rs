@@ -201,15 +201,15 @@ fn check(schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
         _ => {}
     }
     if let Some(s) = v.as_str() {
-        if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-            if (s.chars().count() as u64) < min {
-                errors.push(format!("{at}: shorter than {min}"));
-            }
+        if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+            && (s.chars().count() as u64) < min
+        {
+            errors.push(format!("{at}: shorter than {min}"));
         }
-        if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-            if !allowed.iter().any(|a| a == v) {
-                errors.push(format!("{at}: {s} not in {allowed:?}"));
-            }
+        if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+            && !allowed.iter().any(|a| a == v)
+        {
+            errors.push(format!("{at}: {s} not in {allowed:?}"));
         }
         if schema.get("format").and_then(Value::as_str) == Some("date-time")
             && chrono::DateTime::parse_from_rfc3339(s).is_err()

@@ -191,25 +191,26 @@ impl Detector {
                 });
             }
         }
-        if let Some(wait) = self.pr_wait {
-            if let (true, Some(pr)) = (d.awaiting_approval(), d.pr()) {
-                let since = d
-                    .metadata
-                    .as_ref()
-                    .and_then(|s| s.run.as_ref())
-                    .and_then(|r| r.finished_at)
-                    .unwrap_or(d.last_updated);
-                let passed = since + wait;
-                if now >= passed {
-                    out.push(Candidate {
-                        key: format!("approval:{pr}"),
-                        kind: EventKind::ApprovalWaiting {
-                            pr: pr.to_string(),
-                            since,
-                        },
-                        known_at: Some(passed),
-                    });
-                }
+        if let Some(wait) = self.pr_wait
+            && d.awaiting_approval()
+            && let Some(pr) = d.pr()
+        {
+            let since = d
+                .metadata
+                .as_ref()
+                .and_then(|s| s.run.as_ref())
+                .and_then(|r| r.finished_at)
+                .unwrap_or(d.last_updated);
+            let passed = since + wait;
+            if now >= passed {
+                out.push(Candidate {
+                    key: format!("approval:{pr}"),
+                    kind: EventKind::ApprovalWaiting {
+                        pr: pr.to_string(),
+                        since,
+                    },
+                    known_at: Some(passed),
+                });
             }
         }
         let manifest = d.manifest.as_ref();

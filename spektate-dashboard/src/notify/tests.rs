@@ -114,3 +114,38 @@ fn the_pr_wait_and_the_link_are_checked() {
     );
     assert!(Notifications::new().is_empty());
 }
+
+#[tokio::test]
+async fn a_full_queue_drops_further_events_instead_of_growing() {
+    let mut r = spektate_core::Record::new("fabrikam");
+    r.image_tag = Some("frontend-1001".into());
+    r.p1 = Some("101".into());
+    let deployments = spektate_core::correlate(
+        &[Arc::new(r)],
+        &spektate_core::Knowledge::default(),
+        &spektate_core::RepoDefaults::default(),
+        Utc::now(),
+    );
+    let event = Arc::new(Event {
+        kind: EventKind::StepFailed {
+            step: spektate_core::StepName::Image,
+            run_id: "101".into(),
+        },
+        deployment: deployments[0].clone(),
+        at: Utc::now(),
+    });
+    let (tx, mut rx) = mpsc::channel(2);
+    let sink = Sink {
+        name: "json webhook example.com (#1)".into(),
+        tx,
+        wants: |_| true,
+    };
+    for _ in 0..5 {
+        sink.offer(&event);
+    }
+    let mut queued = 0;
+    while rx.try_recv().is_ok() {
+        queued += 1;
+    }
+    assert_eq!(queued, 2);
+}
