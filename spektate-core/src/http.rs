@@ -392,16 +392,16 @@ impl HttpClient {
     /// Waits while an earlier response said the rate limit is spent.
     async fn hold_back(&self) {
         let until = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(until) = until {
-            if until > tokio::time::Instant::now() {
+        if let Some(until) = until
+            && until > tokio::time::Instant::now() {
                 tracing::debug!(provider = %self.provider, "holding back until the rate limit resets");
                 tokio::time::sleep_until(until).await;
             }
-        }
     }
 
     /// Pauses every request of this client when a response says the limit is spent: a
-    /// `Retry-After` on a refused request, or `x-ratelimit-remaining: 0` with a reset near
+    /// `Retry-After` on a refused request, or no requests left (`x-ratelimit-remaining: 0`,
+    /// GitLab's `RateLimit-Remaining: 0`) with a reset near
     /// enough to wait for (even on a success: the next request would be refused).
     fn note_limits(&self, resp: &Response) {
         let refused = matches!(resp.status, 403 | 429) && is_rate_limited(resp);
@@ -410,7 +410,7 @@ impl HttpClient {
             .and_then(parse_retry_after)
             .filter(|_| refused);
         let wait = retry_after.or_else(|| {
-            (resp.header("x-ratelimit-remaining") == Some("0"))
+            (remaining(resp) == Some("0"))
                 .then(|| reset_wait(resp))
                 .flatten()
         });
@@ -485,8 +485,7 @@ impl HttpClient {
             });
         }
         let reset = match reset_wait(&resp) {
-            Some(_) if is_rate_limited(&resp) => resp
-                .header("x-ratelimit-reset")
+            Some(_) if is_rate_limited(&resp) => reset_header(&resp)
                 .and_then(|v| v.trim().parse::<i64>().ok())
                 .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
                 .map(|t| format!("; the rate limit resets at {}", t.format("%H:%M:%S UTC")))
@@ -547,7 +546,7 @@ fn error_detail(body: &[u8]) -> String {
 
 fn is_rate_limited(resp: &Response) -> bool {
     resp.header("retry-after").is_some()
-        || resp.header("x-ratelimit-remaining") == Some("0")
+        || remaining(resp) == Some("0")
         || names_secondary_limit(resp)
 }
 
@@ -559,13 +558,24 @@ fn names_secondary_limit(resp: &Response) -> bool {
             .contains("secondary rate limit")
 }
 
-/// The wait until `x-ratelimit-reset` (epoch seconds), at least a second.
+/// The requests left in the window: `x-ratelimit-remaining` (GitHub), else
+/// `RateLimit-Remaining` (GitLab).
+fn remaining(resp: &Response) -> Option<&str> {
+    resp.header("x-ratelimit-remaining")
+        .or_else(|| resp.header("ratelimit-remaining"))
+        .map(str::trim)
+}
+
+/// When the window resets, in epoch seconds: `x-ratelimit-reset` (GitHub), else
+/// `RateLimit-Reset` (GitLab).
+fn reset_header(resp: &Response) -> Option<&str> {
+    resp.header("x-ratelimit-reset")
+        .or_else(|| resp.header("ratelimit-reset"))
+}
+
+/// The wait until the rate limit's reset (epoch seconds), at least a second.
 fn reset_wait(resp: &Response) -> Option<Duration> {
-    let reset = resp
-        .header("x-ratelimit-reset")?
-        .trim()
-        .parse::<i64>()
-        .ok()?;
+    let reset = reset_header(resp)?.trim().parse::<i64>().ok()?;
     Some(Duration::from_secs(
         reset.saturating_sub(Utc::now().timestamp()).max(1) as u64,
     ))
@@ -581,11 +591,10 @@ fn retry_wait(resp: &Response, attempt: u32, policy: &Policy) -> Option<Duration
     if let Some(after) = resp.header("retry-after").and_then(parse_retry_after) {
         return Some(after);
     }
-    if resp.header("x-ratelimit-remaining") == Some("0") {
-        if let Some(wait) = reset_wait(resp) {
+    if remaining(resp) == Some("0")
+        && let Some(wait) = reset_wait(resp) {
             return Some(wait);
         }
-    }
     if names_secondary_limit(resp) {
         // GitHub asks for at least a minute when it names no time.
         return Some(backoff(attempt, policy).max(Duration::from_secs(60).min(policy.max_delay)));
@@ -984,6 +993,40 @@ mod tests {
             server.received_requests().await.unwrap().len(),
             2,
             "nothing was sent while the limit was spent"
+        );
+    }
+
+    #[tokio::test]
+    async fn gitlabs_ratelimit_headers_hold_back_the_next_request_too() {
+        let server = MockServer::start().await;
+        let reset = (Utc::now().timestamp() + 2).to_string();
+        Mock::given(path("/a"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("RateLimit-Limit", "2000")
+                    .insert_header("RateLimit-Remaining", "0")
+                    .insert_header("RateLimit-Reset", reset.as_str())
+                    .set_body_string("{}"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/b"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+            .mount(&server)
+            .await;
+        let client = HttpClient::with_policy("gitlab", Auth::None, fast()).unwrap();
+        client
+            .get_json::<serde_json::Value>(&format!("{}/a", server.uri()), "get", "a")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        client
+            .get_json::<serde_json::Value>(&format!("{}/b", server.uri()), "get", "b")
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "the next request did not wait for RateLimit-Reset"
         );
     }
 
