@@ -6,7 +6,12 @@
 
 (() => {
   const SVG = 'http://www.w3.org/2000/svg';
-  const FILTERS = ['service', 'author', 'ring', 'type', 'keyword'];
+  const MULTI = ['service', 'author', 'ring'];
+  const MANUAL = 'manual-hld-edit';
+  const DEFAULT_TYPES = ['deployment']; // manual HLD edits are hidden until asked for
+  const DEFAULT_ROWS = 50;
+  const MORE_ROWS = 50;
+  const MAX_ROWS = 10000;
   const OFFLINE_RETRY_SECONDS = 5;
   const REQUEST_TIMEOUT_MS = 20000;
 
@@ -45,7 +50,6 @@
   let inflight = null;
   let rendered = false;
   const rows = new Map(); // deployment id -> { tr, sig, key }
-  const seen = { services: new Set(), authors: new Set(), rings: new Set() };
 
   // ---- Small DOM helpers (text only) -------------------------------------------------------
 
@@ -148,11 +152,35 @@
   }
 
   // ---- URL <-> view ------------------------------------------------------------------------
+  //
+  // The original dashboard's parameters keep working: `service`, `author`, `env` (or `ring`)
+  // and `type` may repeat (any of the values), `keyword`, `limit` (rows shown, default 50)
+  // and `refresh` (seconds). `type` takes the original words too ("Bedrock Deployments",
+  // "Manual HLD Edits"). Without `type`, manual HLD edits are hidden.
+
+  function typeWord(value) {
+    const w = String(value).toLowerCase().replace(/[^a-z0-9]/g, '');
+    if (['deployment', 'deployments', 'bedrockdeployment', 'bedrockdeployments'].includes(w)) return 'deployment';
+    if (['manualhldedit', 'manualhldedits', 'hldedit', 'hldedits', 'manual'].includes(w)) return MANUAL;
+    return String(value); // the server says what is wrong with it
+  }
+
+  function distinct(values) {
+    return [...new Set(values.map((v) => v.trim()).filter(Boolean))];
+  }
 
   function readUrl() {
     const p = new URLSearchParams(location.search);
     const v = { problems: [] };
-    for (const f of FILTERS) v[f] = (p.get(f) || '').trim();
+    v.service = distinct(p.getAll('service'));
+    v.author = distinct(p.getAll('author'));
+    v.ring = distinct([...p.getAll('ring'), ...p.getAll('env')]);
+    v.ringParam = p.has('env') && !p.has('ring') ? 'env' : 'ring';
+    const types = distinct(p.getAll('type').map(typeWord));
+    v.type = types.length ? types : [...DEFAULT_TYPES];
+    v.keyword = (p.get('keyword') || '').trim();
+    const sort = (p.get('sort') || '').trim();
+    if (sort) v.sort = { column: sort, order: (p.get('order') || '').trim() === 'desc' ? 'desc' : 'asc' };
     const refresh = p.get('refresh');
     if (refresh !== null && refresh.trim() !== '') {
       const n = Number(refresh);
@@ -166,10 +194,32 @@
     return v;
   }
 
+  function typeIsDefault() {
+    return view.type.length === DEFAULT_TYPES.length && view.type.every((t) => DEFAULT_TYPES.includes(t));
+  }
+
+  function filtered() {
+    return MULTI.some((f) => view[f].length > 0) || Boolean(view.keyword) || !typeIsDefault();
+  }
+
+  // The filters as query parameters, in the order of the form; the type only when it is not
+  // the default, so a plain link stays plain.
+  function filterParams(p, ringName) {
+    for (const v of view.service) p.append('service', v);
+    for (const v of view.author) p.append('author', v);
+    for (const v of view.ring) p.append(ringName, v);
+    if (!typeIsDefault()) for (const v of view.type) p.append('type', v);
+    if (view.keyword) p.set('keyword', view.keyword);
+    if (view.sort) {
+      p.set('sort', view.sort.column);
+      if (view.sort.order === 'desc') p.set('order', 'desc');
+    }
+  }
+
   function writeUrl() {
     const p = new URLSearchParams();
     if (view.partition !== undefined) p.set('partition', view.partition);
-    for (const f of FILTERS) if (view[f]) p.set(f, view[f]);
+    filterParams(p, view.ringParam);
     if (view.refresh !== undefined) p.set('refresh', String(view.refresh));
     if (view.limit !== undefined) p.set('limit', view.limit);
     const qs = p.toString();
@@ -178,21 +228,119 @@
 
   function apiUrl() {
     const p = new URLSearchParams();
-    for (const f of ['service', 'author', 'ring', 'keyword']) if (view[f]) p.set(f, view[f]);
-    if (view.type) p.set('kind', view.type);
-    if (view.limit !== undefined) p.set('limit', view.limit);
+    filterParams(p, 'ring');
+    if (typeIsDefault()) p.set('type', DEFAULT_TYPES[0]);
+    p.set('limit', view.limit !== undefined ? view.limit : String(DEFAULT_ROWS));
     if (view.partition !== undefined) p.set('partition', view.partition);
-    const qs = p.toString();
-    return `api/deployments${qs ? `?${qs}` : ''}`;
+    return `api/deployments?${p.toString()}`;
   }
 
   function syncForm() {
-    for (const f of FILTERS) {
-      const input = form.elements.namedItem(f);
-      if (input.value !== view[f]) input.value = view[f];
-      input.classList.toggle('active', Boolean(view[f]));
+    const keyword = form.elements.namedItem('keyword');
+    if (keyword.value !== view.keyword) keyword.value = view.keyword;
+    keyword.classList.toggle('active', Boolean(view.keyword));
+    for (const f of MULTI) syncMulti(f);
+    const boxes = [...form.querySelectorAll('input[name=type]')];
+    for (const box of boxes) box.checked = view.type.includes(box.value);
+    // At least one type stays shown: the last one checked cannot be unchecked.
+    const checked = boxes.filter((b) => b.checked);
+    for (const box of boxes) {
+      box.disabled = checked.length === 1 && box.checked;
+      box.title = box.disabled ? 'At least one type is shown' : '';
     }
-    $('clear').hidden = !FILTERS.some((f) => view[f]);
+    $('types').classList.toggle('active', !typeIsDefault());
+    $('clear').hidden = !filtered();
+    syncSortHeaders();
+  }
+
+  // ---- Multi-select filters ----------------------------------------------------------------
+
+  // What each multi-select offers: the server's list of the partition's values, plus what
+  // the URL picked (so a value no deployment has any more can still be unpicked).
+  const offered = { service: [], author: [], ring: [] };
+
+  function multiBox(name) {
+    return form.querySelector(`details.multi[data-name="${name}"]`);
+  }
+
+  function syncMulti(name) {
+    const box = multiBox(name);
+    const picked = view[name];
+    const values = [...new Set([...offered[name], ...picked])].sort((a, b) => a.localeCompare(b));
+    const list = box.querySelector('.choices');
+    const have = [...list.querySelectorAll('input')].map((i) => i.value);
+    if (have.join('\n') !== values.join('\n')) {
+      list.replaceChildren(...values.map((v) => {
+        const input = el('input', { type: 'checkbox', name, value: v });
+        return el('label', { class: 'choice' }, input, el('span', { text: v }));
+      }));
+      if (values.length === 0) list.append(el('p', { class: 'none', text: 'Nothing to pick yet' }));
+      filterChoices(box);
+    }
+    for (const input of list.querySelectorAll('input')) input.checked = picked.includes(input.value);
+    const label = picked.length === 0 ? 'All' : picked.length === 1 ? picked[0] : `${picked.length} selected`;
+    box.querySelector('.picked').textContent = label;
+    box.querySelector('summary').title = picked.length ? picked.join(', ') : `All ${box.dataset.plural}`;
+    box.classList.toggle('active', picked.length > 0);
+    box.querySelector('.unpick').hidden = picked.length === 0;
+  }
+
+  // Hides the choices the find box does not match.
+  function filterChoices(box) {
+    const find = box.querySelector('.find');
+    const words = find.value.trim().toLowerCase();
+    for (const label of box.querySelectorAll('.choice')) {
+      label.hidden = words !== '' && !label.textContent.toLowerCase().includes(words);
+    }
+  }
+
+  function multiChanged(name) {
+    view[name] = [...multiBox(name).querySelectorAll('.choices input:checked')].map((i) => i.value);
+    applyFilters();
+  }
+
+  // ---- Sorting -----------------------------------------------------------------------------
+
+  // Text columns: none -> A to Z -> Z to A -> none. Last Updated: newest first (the default)
+  // -> oldest first -> newest first.
+  function nextSort(column) {
+    const cur = view.sort && view.sort.column === column ? view.sort.order : null;
+    if (column === 'lastUpdated') return cur === 'asc' ? null : { column, order: 'asc' };
+    if (cur === null) return { column, order: 'asc' };
+    if (cur === 'asc') return { column, order: 'desc' };
+    return null;
+  }
+
+  function syncSortHeaders() {
+    for (const th of document.querySelectorAll('th[data-sort]')) {
+      const column = th.dataset.sort;
+      let order = view.sort && view.sort.column === column ? view.sort.order : null;
+      if (!view.sort && column === 'lastUpdated') order = 'desc';
+      th.setAttribute('aria-sort', order === 'asc' ? 'ascending' : order === 'desc' ? 'descending' : 'none');
+      const button = th.querySelector('button');
+      const name = button.dataset.label;
+      const next = nextSort(column);
+      const words = column === 'lastUpdated' ? ['oldest first', 'newest first'] : ['A to Z', 'Z to A'];
+      const then = !next ? (column === 'lastUpdated' ? words[1] : 'the default order (newest first)')
+        : next.order === 'asc' ? words[0] : words[1];
+      button.title = `Sort by ${name.toLowerCase()}: ${then}`;
+    }
+  }
+
+  function sortBy(column) {
+    view.sort = nextSort(column);
+    syncSortHeaders();
+    writeUrl();
+    load();
+  }
+
+  function sortWords() {
+    if (!view.sort) return null;
+    const th = document.querySelector(`th[data-sort="${view.sort.column}"] button`);
+    if (!th) return null;
+    const name = th.dataset.label.toLowerCase();
+    if (view.sort.column === 'lastUpdated') return view.sort.order === 'asc' ? 'oldest first' : 'newest first';
+    return `by ${name}, ${view.sort.order === 'asc' ? 'A to Z' : 'Z to A'}`;
   }
 
   // ---- Loading -----------------------------------------------------------------------------
@@ -298,19 +446,32 @@
     renderSummary(body);
     renderRows(body.deployments);
     const shown = body.deployments.length;
+    const order = sortWords();
     $('shown').textContent = body.total > shown
-      ? `Showing the newest ${shown} of ${body.total} deployments; add limit=${Math.min(body.total, 10000)} to the URL to see more.`
-      : `${body.total} deployment${body.total === 1 ? '' : 's'}`;
+      ? (order ? `Showing ${shown} of ${body.total} deployments, ${order}` : `Showing the newest ${shown} of ${body.total} deployments`)
+      : `${body.total} deployment${body.total === 1 ? '' : 's'}${order && body.total > 1 ? `, ${order}` : ''}`;
+    const more = Math.min(MORE_ROWS, body.total - shown, MAX_ROWS - shown);
+    $('more').hidden = more <= 0;
+    $('show-more').textContent = `Show ${more} more`;
     const every = refreshSeconds();
     $('cadence').textContent = every === 0 ? 'Automatic refresh paused (refresh=0)' : `Refreshes every ${every} s`;
     const empty = shown === 0;
     $('empty').hidden = !empty;
     $('deployments').hidden = empty;
-    $('empty-text').textContent = FILTERS.some((f) => view[f])
+    $('empty-text').textContent = filtered()
       ? 'No deployments match these filters.'
       : 'No deployments yet. They appear here as soon as a pipeline records one.';
-    $('empty-clear').hidden = !FILTERS.some((f) => view[f]);
-    updateDatalists(body.deployments);
+    $('empty-clear').hidden = !filtered();
+    updateOptions(body);
+  }
+
+  // One more page of rows: a larger limit, kept in the URL so a link shows as many.
+  function showMore() {
+    const now = Number(view.limit !== undefined ? view.limit : DEFAULT_ROWS);
+    const current = Number.isInteger(now) && now > 0 ? now : DEFAULT_ROWS;
+    view.limit = String(Math.min(current + MORE_ROWS, MAX_ROWS));
+    writeUrl();
+    load();
   }
 
   function updateClock() {
@@ -408,13 +569,13 @@
       el('td', { class: 'c-service' }, serviceCell(d, links)),
       el('td', { class: 'c-ring' }, d.ring ? el('span', { class: 'ring', text: d.ring }) : none()),
       el('td', { class: 'c-author' }, person(d.author, links.author)),
-      el('td', { class: 'c-image' }, stepCell('Image creation', d.image, links.imageRun, d.commitId && commitLink(d.commitId, links.commit))),
+      el('td', { class: 'c-image' }, stepCell('Image creation', d.image, links.imageRun, d.commitId && commitLink(d.commitId, links.commit), links.imageStage)),
       el('td', { class: 'c-metadata' }, metadataCell(d, links)),
       el('td', { class: 'c-pr' }, prCell(d, links)),
       el('td', { class: 'c-merged' }, mergedCell(d, links)),
       el('td', { class: 'c-manifest' }, stepCell('Ready to deploy', d.manifest, links.manifestRun, d.manifestCommitId && commitLink(d.manifestCommitId, links.manifestCommit))),
       el('td', { class: 'c-updated' }, updatedCell(d)),
-      el('td', { class: 'c-clusters' }, clustersCell(d)),
+      el('td', { class: 'c-clusters' }, clustersCell(d, links)),
     );
   }
 
@@ -448,7 +609,7 @@
     return link(url, short(sha), { class: 'mono commit', title: sha });
   }
 
-  function stepCell(what, step, runUrl, sub) {
+  function stepCell(what, step, runUrl, sub, stageUrl) {
     if (!step) return none();
     const meta = STEPS[step.state] || STEPS.unknown;
     const run = step.run || {};
@@ -460,7 +621,15 @@
     const line = el('span', { class: 'step', title: tips.join(' · '), data: { state: step.state } },
       icon(meta.icon, `s-${step.state}${meta.spin ? ' spin' : ''}`),
       link(runUrl, number, { class: 'run' }));
-    return el('span', { class: 'step-line' }, line, sub ? el('span', { class: 'sub' }, sub) : null);
+    return el('span', { class: 'step-line' }, line, sub ? el('span', { class: 'sub' }, sub) : null, stageCell(step, stageUrl));
+  }
+
+  // A multi-stage run that failed (or was canceled) at this step's stage: a link to that
+  // stage, not only to the run.
+  function stageCell(step, url) {
+    if (!step.stage || !step.stage.name || !['failed', 'canceled'].includes(step.state)) return null;
+    const label = `${STEPS[step.state].label} in stage ${step.stage.name}`;
+    return el('span', { class: 'sub stage' }, link(url, label, { class: 'stage-link', title: label }));
   }
 
   function metadataCell(d, links) {
@@ -469,7 +638,7 @@
       return el('span', { class: 'step-line' },
         el('span', { class: 'step', title: 'HLD commit' }, icon('succeeded', 's-succeeded'), commitLink(d.hldCommitId, links.hldCommit)));
     }
-    return stepCell('Metadata update', d.metadata, links.metadataRun, d.imageTag && el('span', { class: 'mono tag', text: d.imageTag }));
+    return stepCell('Metadata update', d.metadata, links.metadataRun, d.imageTag && el('span', { class: 'mono tag', text: d.imageTag }), links.metadataStage);
   }
 
   function prCell(d, links) {
@@ -502,57 +671,107 @@
     return box;
   }
 
-  function clustersCell(d) {
+  // The first two clusters by name; more than that as "and N more…", a link to the manifest
+  // repository's tags (where the sync tags of every cluster are) with every name as its tip.
+  function clustersCell(d, links) {
     if (!Array.isArray(d.clusters) || d.clusters.length === 0) return none();
-    return el('span', { class: 'clusters' }, ...d.clusters.map((c) => {
+    const chip = (c) => {
       const tips = [`${c.cluster} runs ${short(c.commit)}`];
       if (c.syncedAt) tips.push(`since ${clock(c.syncedAt)}`);
       if (c.tagger) tips.push(`reported by ${c.tagger}`);
       return el('span', { class: 'cluster', title: tips.join(' · ') }, icon('cluster'), c.cluster);
-    }));
+    };
+    const shown = d.clusters.length > 2 ? d.clusters.slice(0, 2) : d.clusters;
+    const box = el('span', { class: 'clusters' }, ...shown.map(chip));
+    const rest = d.clusters.length - shown.length;
+    if (rest > 0) {
+      const all = d.clusters.map((c) => c.cluster).join('\n');
+      box.append(link(links.manifestTags, `and ${rest} more…`, { class: 'more-clusters', title: all }));
+    }
+    return box;
   }
 
-  function updateDatalists(deployments) {
-    for (const d of deployments) {
-      if (d.service) seen.services.add(d.service);
-      if (d.ring) seen.rings.add(d.ring);
-      if (d.author && d.author.name) seen.authors.add(d.author.name);
+  // The values each multi-select offers: the server's lists of the partition's services, rings
+  // and authors; from an older server without them, the values seen in its answers.
+  function updateOptions(body) {
+    const o = body.options;
+    for (const [name, key, of] of [['service', 'services', (d) => d.service], ['ring', 'rings', (d) => d.ring],
+      ['author', 'authors', (d) => d.author && d.author.name]]) {
+      const values = o && Array.isArray(o[key])
+        ? o[key].filter((v) => typeof v === 'string')
+        : [...new Set([...offered[name], ...body.deployments.map(of).filter(Boolean)])];
+      offered[name] = values;
+      syncMulti(name);
     }
-    const fill = (id, values) => {
-      const list = $(id);
-      if (list.options.length === values.size) return;
-      list.replaceChildren(...[...values].sort().map((v) => { const o = document.createElement('option'); o.value = v; return o; }));
-    };
-    fill('services', seen.services);
-    fill('rings', seen.rings);
-    fill('authors', seen.authors);
   }
 
   // ---- Events ------------------------------------------------------------------------------
 
-  let typing = null;
-  function filtersChanged(now) {
-    clearTimeout(typing);
-    const apply = () => {
-      for (const f of FILTERS) view[f] = form.elements.namedItem(f).value.trim();
-      syncForm();
-      writeUrl();
-      load();
-    };
-    if (now) apply();
-    else typing = setTimeout(apply, 250);
-  }
-
-  function clearFilters() {
-    for (const f of FILTERS) view[f] = '';
+  function applyFilters() {
     syncForm();
     writeUrl();
     load();
   }
 
-  form.addEventListener('input', (e) => filtersChanged(e.target.tagName === 'SELECT'));
-  form.addEventListener('change', (e) => { if (e.target.tagName === 'SELECT') filtersChanged(true); });
-  form.addEventListener('submit', (e) => { e.preventDefault(); filtersChanged(true); });
+  let typing = null;
+  function keywordChanged(now) {
+    clearTimeout(typing);
+    const apply = () => {
+      view.keyword = form.elements.namedItem('keyword').value.trim();
+      applyFilters();
+    };
+    if (now) apply();
+    else typing = setTimeout(apply, 250);
+  }
+
+  function typesChanged() {
+    const picked = [...form.querySelectorAll('input[name=type]:checked')].map((b) => b.value);
+    view.type = picked.length ? picked : [...DEFAULT_TYPES];
+    applyFilters();
+  }
+
+  function clearFilters() {
+    for (const f of MULTI) view[f] = [];
+    view.type = [...DEFAULT_TYPES];
+    view.keyword = '';
+    applyFilters();
+  }
+
+  form.addEventListener('input', (e) => {
+    if (e.target.name === 'keyword') keywordChanged(false);
+    else if (e.target.classList.contains('find')) filterChoices(e.target.closest('details'));
+  });
+  form.addEventListener('change', (e) => {
+    const t = e.target;
+    if (t.name === 'type') typesChanged();
+    else if (MULTI.includes(t.name)) multiChanged(t.name);
+  });
+  form.addEventListener('submit', (e) => { e.preventDefault(); keywordChanged(true); });
+  for (const name of MULTI) {
+    const box = multiBox(name);
+    box.querySelector('.unpick').addEventListener('click', () => {
+      view[name] = [];
+      applyFilters();
+    });
+    box.addEventListener('toggle', () => { if (box.open) box.querySelector('.find').focus(); });
+    box.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && box.open) {
+        e.preventDefault();
+        box.open = false;
+        box.querySelector('summary').focus();
+      }
+    });
+  }
+  // A click elsewhere closes an open multi-select.
+  document.addEventListener('click', (e) => {
+    for (const box of form.querySelectorAll('details.multi[open]')) {
+      if (!box.contains(e.target)) box.open = false;
+    }
+  });
+  for (const th of document.querySelectorAll('th[data-sort]')) {
+    th.querySelector('button').addEventListener('click', () => sortBy(th.dataset.sort));
+  }
+  $('show-more').addEventListener('click', showMore);
   $('clear').addEventListener('click', clearFilters);
   $('empty-clear').addEventListener('click', clearFilters);
   $('retry').addEventListener('click', load);

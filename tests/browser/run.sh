@@ -15,6 +15,8 @@
 #     header an authenticating proxy would set (the test's browser context sets it);
 #   - `spektate dashboard` over a copy of the Fabrikam store with a newer frontend image and
 #     names in markup, for the status page (status.test.mjs).
+# dashboard_parity.test.mjs starts its own `spektate dashboard` (SPEKTATE_BIN) over a fake
+# Azure DevOps Server project.
 # Runs the node tests and always stops the servers. Screenshots go to target/dashboard*.png.
 set -euo pipefail
 
@@ -124,11 +126,11 @@ FABRIKAM_URL="$(start fabrikam bash -c "cd '$work' && exec '$fabrikam' --serve -
 SERVE_URL="$(start serve "$spektate" serve --auth header --port 0 --bind 127.0.0.1 --refresh 2)"
 STATUS_URL="$(start status env SPEKTATE_STORE="sqlite:$work/status.db" "$spektate" dashboard --port 0 --bind 127.0.0.1 --refresh 2)"
 SPEKTATE_PID="$(cat "$work/dashboard.pid")"
-export SPEKTATE_URL SPEKTATE_PID HOSTILE_URL FABRIKAM_URL SERVE_URL CHROMIUM="$chromium"
+export SPEKTATE_URL SPEKTATE_PID HOSTILE_URL FABRIKAM_URL SERVE_URL CHROMIUM="$chromium" SPEKTATE_BIN="$spektate"
 export SCREENSHOT_DIR="$target" BROWSER_PROFILE="$work/profile" STATUS_URL
 say "spektate dashboard: $SPEKTATE_URL  hostile: $HOSTILE_URL  fabrikam --serve: $FABRIKAM_URL  serve --auth header: $SERVE_URL"
 
 say "running the browser test"
 cd "$here"
-node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs signin.test.mjs status.test.mjs
-say "screenshots: $target/dashboard.png, dashboard-live.png, dashboard-filtered.png, dashboard-offline.png, dashboard-signed-in.png"
+node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs dashboard_parity.test.mjs signin.test.mjs status.test.mjs
+say "screenshots: $target/dashboard.png, dashboard-live.png, dashboard-filtered.png, dashboard-offline.png, dashboard-parity.png, dashboard-signed-in.png"
