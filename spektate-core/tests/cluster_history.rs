@@ -156,3 +156,65 @@ async fn a_late_report_does_not_move_a_cluster_back_and_troubles_show_on_the_clu
         "which commit west-eu applied, or failed, when"
     );
 }
+
+/// An Argo CD that answers the same applications every time.
+struct Applications(Arc<Vec<spektate_core::Applied>>);
+
+#[spektate_core::async_trait]
+impl spektate_core::provider::SyncSource for Applications {
+    fn name(&self) -> String {
+        "argocd argocd.fabrikam.com".into()
+    }
+
+    async fn applied(&self) -> spektate_core::Result<Arc<Vec<spektate_core::Applied>>> {
+        Ok(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_degraded_or_failed_argo_cd_application_shows_on_the_cluster_step() {
+    let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
+    journey(&store).await;
+    let app = |cluster: &str, commit: u32, health: &str, phase: &str| spektate_core::Applied {
+        sync: ClusterSync {
+            cluster: cluster.into(),
+            commit: sha(commit),
+            synced_at: Some(t(40)),
+            tagger: Some(format!("argocd argocd/frontend-{cluster}")),
+        },
+        application: format!("argocd/frontend-{cluster}"),
+        repo: spektate_core::RepoRef::parse(MANIFESTS).unwrap(),
+        sync_status: Some("Synced".into()),
+        health: Some(health.into()),
+        phase: Some(phase.into()),
+        history: Vec::new(),
+    };
+    let source = Arc::new(Applications(Arc::new(vec![
+        app("east-us", 2, "Healthy", "Succeeded"),
+        app("west-eu", 2, "Degraded", "Succeeded"),
+        app("north-eu", 2, "Healthy", "Failed"),
+    ])));
+    let tracker = Tracker::builder(store)
+        .partition("fabrikam")
+        .sync_source(source)
+        .build();
+    let deployments = tracker.deployments(&Filter::default()).await.unwrap();
+    let two = deployments
+        .iter()
+        .find(|d| d.image_tag() == Some("frontend-2"))
+        .unwrap();
+    let mut troubles: Vec<String> = two
+        .cluster_troubles
+        .iter()
+        .map(|t| t.trouble_text())
+        .collect();
+    troubles.sort();
+    assert_eq!(
+        troubles,
+        vec!["north-eu failed (SyncFailed)", "west-eu Degraded"]
+    );
+    let (header, rows) = render::rows(std::slice::from_ref(two), true, Utc::now());
+    let at = header.iter().position(|h| *h == "Cluster Sync").unwrap();
+    assert!(rows[0][at].contains("west-eu Degraded"), "{}", rows[0][at]);
+    assert!(rows[0][at].starts_with("east-us"), "{}", rows[0][at]);
+}

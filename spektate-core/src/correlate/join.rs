@@ -80,8 +80,11 @@ pub struct Knowledge {
     /// Clusters that reported their manifest commit to the store: the newest each applied.
     pub cluster_reports: Vec<ClusterSync>,
     /// Reports of clusters that failed to apply a commit or saw it unhealthy, the newest of
-    /// each cluster and commit ([`crate::model::cluster::ClusterHistory::troubles`]).
+    /// each cluster and commit ([`crate::model::cluster::ClusterHistory::troubles`]), then
+    /// those of the sync sources' applications ([`Applied::trouble`]).
     pub cluster_troubles: Vec<crate::model::cluster::ClusterReport>,
+    /// The sync sources' part of `cluster_troubles`, as last answered.
+    pub source_troubles: Vec<crate::model::cluster::ClusterReport>,
     /// What each sync source (Argo CD) last said its applications applied, in the order the
     /// sources were added to the tracker.
     pub applied: Vec<SourceAnswer>,
@@ -430,17 +433,16 @@ fn join<'k>(
         }
     }
     // What agents said went wrong with this deployment's commits, per cluster.
-    let cluster_troubles = k
-        .cluster_troubles
-        .iter()
-        .filter(|t| {
-            [&record.manifest_commit_id, &record.hld_commit_id]
-                .into_iter()
-                .flatten()
-                .any(|c| crate::model::deployment::commits_match(c, t.commit()))
-        })
-        .cloned()
-        .collect();
+    let mut cluster_troubles: Vec<crate::model::cluster::ClusterReport> = Vec::new();
+    for t in k.cluster_troubles.iter().chain(&k.source_troubles) {
+        let ours = [&record.manifest_commit_id, &record.hld_commit_id]
+            .into_iter()
+            .flatten()
+            .any(|c| crate::model::deployment::commits_match(c, t.commit()));
+        if ours && !cluster_troubles.iter().any(|o| o.cluster() == t.cluster()) {
+            cluster_troubles.push(t.clone());
+        }
+    }
     if record.manifest_commit_id.is_some() || record.hld_commit_id.is_some() {
         for answer in &k.applied {
             if let Some(why) = &answer.failed {

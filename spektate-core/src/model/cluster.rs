@@ -47,6 +47,29 @@ impl Applied {
     }
 }
 
+impl Applied {
+    /// What the application says went wrong with its commit, as a cluster report: a last
+    /// operation that `Failed` or hit an `Error` (the cluster's failure on the commit), or a
+    /// health such as `Degraded` or `Missing`; `None` when nothing did.
+    pub fn trouble(&self) -> Option<ClusterReport> {
+        let failed = matches!(self.phase.as_deref(), Some("Failed" | "Error"));
+        let report = ClusterReport {
+            sync: self.sync.clone(),
+            outcome: if failed {
+                Outcome::Failed
+            } else {
+                Outcome::Applied
+            },
+            health: self.health.clone(),
+            reason: failed
+                .then(|| self.phase.as_ref().map(|p| format!("Sync{p}")))
+                .flatten(),
+            message: None,
+        };
+        report.is_trouble().then(|| report.bounded())
+    }
+}
+
 /// A cluster where a deployment is live: the newest commit the cluster applied is the
 /// deployment's own commit, or a later commit of the same repository, and no later deployment
 /// of the same service and ring replaced it before that commit.
@@ -408,6 +431,28 @@ mod history_tests {
         h.add(report("bbbbbbb2", 6, Outcome::Applied));
         assert!(h.troubles().is_empty());
         assert_eq!(h.current().unwrap().commit, "bbbbbbb2");
+    }
+
+    #[test]
+    fn an_application_that_failed_or_is_degraded_is_a_trouble() {
+        let mut app = Applied {
+            sync: report("aaaaaaa1", 1, Outcome::Applied).sync,
+            application: "argocd/frontend".into(),
+            repo: crate::model::repo::RepoRef::parse("https://github.com/fabrikam/manifests")
+                .unwrap(),
+            sync_status: Some("Synced".into()),
+            health: Some("Healthy".into()),
+            phase: Some("Succeeded".into()),
+            history: Vec::new(),
+        };
+        assert_eq!(app.trouble(), None);
+        app.health = Some("Degraded".into());
+        assert_eq!(app.trouble().unwrap().trouble_text(), "east-us Degraded");
+        app.phase = Some("Failed".into());
+        assert_eq!(
+            app.trouble().unwrap().trouble_text(),
+            "east-us failed (SyncFailed)"
+        );
     }
 
     #[test]

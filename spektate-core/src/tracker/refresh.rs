@@ -422,6 +422,13 @@ async fn ask_sync_sources(
             }
         }
     }
+    state.knowledge.source_troubles = state
+        .knowledge
+        .applied
+        .iter()
+        .flat_map(|a| a.applied.iter())
+        .filter_map(crate::model::cluster::Applied::trouble)
+        .collect();
 }
 
 /// Phase 7, publish. Joins everything into deployments and publishes the snapshot, unless
