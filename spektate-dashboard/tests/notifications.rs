@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde_json::Value;
 use spektate_core::events::{DeploymentStatus, DeploymentStatuses, NewDeployment};
 use spektate_core::http::Policy;
-use spektate_core::{RepoRef, RunResult, RunStatus, async_trait};
+use spektate_core::{
+    ClusterReport, ClusterSync, Outcome, RecordStore, RepoRef, RunResult, RunStatus, async_trait,
+};
 use spektate_dashboard::{Dashboard, Format, Notifications, Service, Webhook};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -486,7 +488,7 @@ async fn a_new_image_live_where_another_ran_is_an_upgrade() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_step_and_an_approval_waiting_too_long_are_told_once() {
+async fn a_failed_step_an_approval_waiting_too_long_and_a_failed_cluster_are_told_once() {
     let t = team();
     let slack = sink(200, "ok").await;
     let notify = Notifications::new()
@@ -538,8 +540,36 @@ async fn a_failed_step_and_an_approval_waiting_too_long_are_told_once() {
         text.starts_with("backend-104: approval pull request 42 has waited"),
         "{text}"
     );
+
+    // The cluster step: Flux could not apply frontend-1001's manifests in west-eu.
+    frontend(&t).await;
+    let mut report = ClusterReport::applied(ClusterSync {
+        cluster: "west-eu".into(),
+        commit: M1.into(),
+        synced_at: Some(chrono::Utc::now()),
+        tagger: Some("flux".into()),
+    });
+    report.outcome = Outcome::Failed;
+    report.reason = Some("ReconciliationFailed".into());
+    report.message = Some("kustomize build failed: <!channel> accumulating resources".into());
+    t.store
+        .put_cluster_report("fabrikam", &report)
+        .await
+        .unwrap();
+    let got = received(&slack, 3).await;
+    assert_eq!(
+        got[2]["text"],
+        "frontend-1001: the cluster step failed in west-eu"
+    );
+    let fields = got[2]["blocks"][1]["fields"].to_string();
+    assert!(
+        fields.contains("*Reason*\\nReconciliationFailed")
+            && fields.contains("&lt;!channel&gt;")
+            && !fields.contains("<!channel>"),
+        "{fields}"
+    );
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    assert_eq!(bodies(&slack).await.len(), 2, "nothing twice");
+    assert_eq!(bodies(&slack).await.len(), 3, "nothing twice");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

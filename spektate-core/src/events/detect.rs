@@ -1,7 +1,8 @@
 //! Transitions between two snapshots of deployments, each reported once.
 //!
 //! The detector remembers, per deployment of the last snapshot, which events it reported
-//! (`live:<cluster>`, `failed:<step>:<run>`, `approval:<pr>`, `ready`); a deployment that
+//! (`live:<cluster>`, `failed:<step>:<run>`, `approval:<pr>`, `ready`,
+//! `trouble:<cluster>:<commit>`); a deployment that
 //! leaves the snapshot is forgotten, so memory follows the tracker's window. The first
 //! snapshot only primes that memory: after a restart nothing already true is sent again. An
 //! event whose time is known and earlier than the detector's start (a refresh that could
@@ -212,6 +213,18 @@ impl Detector {
                     known_at: Some(passed),
                 });
             }
+        }
+        for t in &d.cluster_troubles {
+            out.push(Candidate {
+                key: format!("trouble:{}:{}", t.cluster(), t.commit()),
+                kind: EventKind::ClusterFailed {
+                    cluster: t.cluster().to_string(),
+                    reason: t.reason.clone(),
+                    health: t.health.clone(),
+                    message: t.message.clone(),
+                },
+                known_at: t.sync.synced_at,
+            });
         }
         let manifest = d.manifest.as_ref();
         if manifest.is_some_and(|s| s.state == StepState::Succeeded)

@@ -75,16 +75,30 @@ pub enum EventKind {
     },
     /// The manifests are generated (the manifest step succeeded) and no cluster runs them yet.
     Ready,
+    /// A cluster's agent failed to apply the deployment's commit, or saw it unhealthy
+    /// (Flux `ReconciliationFailed`, Argo CD `Degraded` or a failed sync): the cluster step.
+    ClusterFailed {
+        /// The cluster.
+        cluster: String,
+        /// The agent's reason word, when it gave one.
+        reason: Option<String>,
+        /// The health the agent saw, when it said.
+        health: Option<String>,
+        /// The agent's message, when it gave one.
+        message: Option<String>,
+    },
 }
 
 impl EventKind {
-    /// A short word for logs and JSON: `live`, `stepFailed`, `approvalWaiting`, `ready`.
+    /// A short word for logs and JSON: `live`, `stepFailed`, `approvalWaiting`, `ready`,
+    /// `clusterFailed`.
     pub fn word(&self) -> &'static str {
         match self {
             EventKind::Live { .. } => "live",
             EventKind::StepFailed { .. } => "stepFailed",
             EventKind::ApprovalWaiting { .. } => "approvalWaiting",
             EventKind::Ready => "ready",
+            EventKind::ClusterFailed { .. } => "clusterFailed",
         }
     }
 }

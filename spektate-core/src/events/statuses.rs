@@ -1,7 +1,7 @@
 //! Deployment statuses written back to the source repository's host (GitHub Deployments),
 //! so its page shows where each commit runs: one deployment per commit and ring
 //! (environment), `in_progress` when its manifests are ready, `success` when it is live in a
-//! cluster, `failure` when a step fails.
+//! cluster, `failure` when a step fails or a cluster's agent fails to apply it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -162,6 +162,23 @@ pub fn status_for(event: &Event) -> Option<(RepoRef, NewDeployment, DeploymentSt
                 step_word(*step)
             ),
             run_url(d, *step),
+        ),
+        EventKind::ClusterFailed {
+            cluster,
+            reason,
+            health,
+            ..
+        } => (
+            DeploymentState::Failure,
+            format!(
+                "{what}: failed in {cluster}{}",
+                reason
+                    .as_deref()
+                    .or(health.as_deref())
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            run_url(d, StepName::Manifest),
         ),
         EventKind::ApprovalWaiting { .. } => return None,
     };

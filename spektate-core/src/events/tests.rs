@@ -105,6 +105,12 @@ fn words(events: &[Event]) -> Vec<String> {
                 }
                 EventKind::ApprovalWaiting { pr, .. } => format!("{tag} waits on {pr}"),
                 EventKind::Ready => format!("{tag} ready"),
+                EventKind::ClusterFailed {
+                    cluster, reason, ..
+                } => format!(
+                    "{tag} failed in {cluster} {}",
+                    reason.as_deref().unwrap_or("-")
+                ),
             }
         })
         .collect()
@@ -372,4 +378,38 @@ fn a_cluster_running_the_exact_commit_counts_when_live_cannot_be_ordered() {
     assert_eq!(words(&events), ["frontend-1001 live east-us first"]);
     assert_eq!(events[0].at, t(10));
     assert!(det.observe(&[d], t(12)).is_empty());
+}
+
+#[test]
+fn a_cluster_that_fails_to_apply_the_commit_is_told_once() {
+    use crate::model::cluster::{ClusterReport, Outcome};
+    let mut det = primed(&[]);
+    let mut d = dep("a1", "frontend-1001", "prod", &["east-us"]);
+    let mut report = ClusterReport::applied(crate::model::deployment::ClusterSync {
+        cluster: "west-eu".into(),
+        commit: "m1".into(),
+        synced_at: Some(t(12)),
+        tagger: Some("flux".into()),
+    });
+    report.outcome = Outcome::Failed;
+    report.reason = Some("ReconciliationFailed".into());
+    d.cluster_troubles.push(report);
+    let events = det.observe(std::slice::from_ref(&d), t(13));
+    assert_eq!(
+        words(&events),
+        [
+            "frontend-1001 failed in west-eu ReconciliationFailed",
+            "frontend-1001 live east-us first"
+        ]
+    );
+    assert_eq!(events[0].at, t(12));
+    let (_, _, status) = status_for(&events[0]).unwrap();
+    assert_eq!(
+        (status.state, status.description.as_str()),
+        (
+            DeploymentState::Failure,
+            "frontend-1001: failed in west-eu (ReconciliationFailed)"
+        )
+    );
+    assert!(det.observe(&[d], t(14)).is_empty());
 }

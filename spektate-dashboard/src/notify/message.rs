@@ -136,6 +136,24 @@ pub(crate) fn message(e: &Event) -> Message {
             )
         }
         EventKind::Ready => format!("{name}: manifests ready, waiting for a cluster"),
+        EventKind::ClusterFailed {
+            cluster,
+            reason,
+            health,
+            message,
+        } => {
+            facts.push(("Cluster", cut(cluster)));
+            if let Some(r) = reason {
+                facts.push(("Reason", cut(r)));
+            }
+            if let Some(h) = health {
+                facts.push(("Health", cut(h)));
+            }
+            if let Some(m) = message {
+                facts.push(("Message", cut(m)));
+            }
+            format!("{name}: the cluster step failed in {}", cut(cluster))
+        }
     };
     if let Some(c) = d.commit_id() {
         facts.push(("Source commit", short(c)));

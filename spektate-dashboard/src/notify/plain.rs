@@ -1,5 +1,5 @@
 //! Plain JSON: the event with the deployment's identifying values, for a receiver of one's
-//! own (`event` is `live`, `stepFailed` or `approvalWaiting`).
+//! own (`event` is `live`, `stepFailed`, `clusterFailed` or `approvalWaiting`).
 
 use serde_json::{Value, json};
 use spektate_core::events::{Event, EventKind, step_word};
@@ -50,6 +50,17 @@ pub(crate) fn body(e: &Event, m: &Message, link: Option<&str>) -> Value {
             out["waitingSince"] = json!(since);
         }
         EventKind::Ready => {}
+        EventKind::ClusterFailed {
+            cluster,
+            reason,
+            health,
+            message,
+        } => {
+            out["cluster"] = json!(cut(cluster));
+            out["reason"] = json!(reason.as_deref().map(cut));
+            out["health"] = json!(health.as_deref().map(cut));
+            out["message"] = json!(message.as_deref().map(cut));
+        }
     }
     if let Some(link) = link {
         out["link"] = json!(link);
