@@ -132,10 +132,11 @@ pub fn applied(app: &Application) -> Vec<Applied> {
             if earlier.len() >= MAX_HISTORY {
                 break;
             }
-            if let Some(c) = nth(multi, i, &h.revision, &h.revisions) {
-                if c != commit && !earlier.contains(&c) {
-                    earlier.push(c);
-                }
+            if let Some(c) = nth(multi, i, &h.revision, &h.revisions)
+                && c != commit
+                && !earlier.contains(&c)
+            {
+                earlier.push(c);
             }
         }
         out.push(Applied {
@@ -168,10 +169,10 @@ fn current(
     op: Option<&OperationState>,
     history: &[&History],
 ) -> Option<String> {
-    if let Some(s) = sync.filter(|s| s.status.as_deref() == Some("Synced")) {
-        if let Some(c) = nth(multi, i, &s.revision, &s.revisions) {
-            return Some(c);
-        }
+    if let Some(s) = sync.filter(|s| s.status.as_deref() == Some("Synced"))
+        && let Some(c) = nth(multi, i, &s.revision, &s.revisions)
+    {
+        return Some(c);
     }
     if let Some(h) = history.first() {
         return nth(multi, i, &h.revision, &h.revisions);

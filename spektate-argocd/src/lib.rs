@@ -337,13 +337,13 @@ impl ArgoCd {
         let list: payloads::ApplicationList = serde_json::from_slice(&resp.body)
             .map_err(|e| err(format!("malformed response body: {e}")))?;
         let new_version = list.metadata.and_then(|m| m.resource_version);
-        if let (Some(v), Some(cached)) = (&new_version, &cached) {
-            if version.as_ref() == Some(v) {
-                inner.unchanged.fetch_add(1, Ordering::Relaxed);
-                let mut last = inner.last.lock().unwrap_or_else(|p| p.into_inner());
-                last.etag = new_etag;
-                return Ok(cached.clone());
-            }
+        if let (Some(v), Some(cached)) = (&new_version, &cached)
+            && version.as_ref() == Some(v)
+        {
+            inner.unchanged.fetch_add(1, Ordering::Relaxed);
+            let mut last = inner.last.lock().unwrap_or_else(|p| p.into_inner());
+            last.etag = new_etag;
+            return Ok(cached.clone());
         }
         let items = list.items.unwrap_or_default();
         let mut applied = Vec::new();

@@ -553,13 +553,13 @@ impl Recorder {
                 .or((e.status != RunStatus::Queued).then_some(now));
             let finished_at = keep(e.finished_at, earlier.and_then(|r| r.finished_at))
                 .or((e.status == RunStatus::Completed).then_some(now));
-            if let (Some(q), Some(f)) = (queued_at, finished_at) {
-                if f < q {
-                    return Err(Error::invalid(
-                        "finished-at",
-                        format!("{f} is before queued-at {q}"),
-                    ));
-                }
+            if let (Some(q), Some(f)) = (queued_at, finished_at)
+                && f < q
+            {
+                return Err(Error::invalid(
+                    "finished-at",
+                    format!("{f} is before queued-at {q}"),
+                ));
             }
             let result = match (e.status, e.result) {
                 (RunStatus::Completed, None) => Some(RunResult::Succeeded),
@@ -642,10 +642,10 @@ impl Recorder {
         let mut last_conflict = None;
         for attempt in 0..MAX_ATTEMPTS {
             let mut found = self.store.query(&self.partition, &query).await?;
-            if found.is_empty() {
-                if let Some(fb) = &fallback {
-                    found = self.store.query(&self.partition, fb).await?;
-                }
+            if found.is_empty()
+                && let Some(fb) = &fallback
+            {
+                found = self.store.query(&self.partition, fb).await?;
             }
             let outcome = match decide(&found, Record::new(&self.partition)) {
                 Write::Insert(r) => self.store.insert(&r).await,

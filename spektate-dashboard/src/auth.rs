@@ -190,20 +190,21 @@ pub(crate) async fn writer(
     headers: &HeaderMap,
     partition: &str,
 ) -> Result<Writer, Refusal> {
-    if let (Some(oidc), Some(presented)) = (oidc, bearer(headers)) {
-        if !presented.starts_with("spk_") && oidc::looks_like_jwt(presented) {
-            return match oidc.check(presented, partition).await {
-                Ok(w) => Ok(Writer {
-                    who: Principal(w.name),
-                    owner: w.owner,
-                }),
-                Err(r) => Err(Refusal {
-                    status: r.status,
-                    message: r.message,
-                    bearer: true,
-                }),
-            };
-        }
+    if let (Some(oidc), Some(presented)) = (oidc, bearer(headers))
+        && !presented.starts_with("spk_")
+        && oidc::looks_like_jwt(presented)
+    {
+        return match oidc.check(presented, partition).await {
+            Ok(w) => Ok(Writer {
+                who: Principal(w.name),
+                owner: w.owner,
+            }),
+            Err(r) => Err(Refusal {
+                status: r.status,
+                message: r.message,
+                bearer: true,
+            }),
+        };
     }
     let entry = token(tokens, headers, Scope::Write, partition)?;
     Ok(Writer {

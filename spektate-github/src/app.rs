@@ -387,10 +387,10 @@ impl AppTokens {
             }
         };
         let now = Utc::now();
-        if let Some(t) = state.tokens.get(&id) {
-            if t.expires_at - now > REFRESH_MARGIN {
-                return Ok(t.token.clone());
-            }
+        if let Some(t) = state.tokens.get(&id)
+            && t.expires_at - now > REFRESH_MARGIN
+        {
+            return Ok(t.token.clone());
         }
         let resp = self
             .as_app(

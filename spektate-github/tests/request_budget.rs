@@ -55,7 +55,7 @@ fn svc_repo(i: usize) -> String {
 
 /// Whether the service runs a metadata workflow of its own (else p2 is a job of p1's run).
 fn separate_metadata(i: usize) -> bool {
-    i % 2 == 0
+    i.is_multiple_of(2)
 }
 
 /// Whether the HLD change of deployment `k` is pushed without a pull request.
@@ -139,7 +139,7 @@ impl Builder<'_> {
     /// CodeQL and lint runs beside the deployments.
     fn other_runs(&mut self, k: usize, count: usize, at: DateTime<Utc>) {
         for n in 0..count {
-            let (repo, workflow) = if (k + n) % 10 == 0 {
+            let (repo, workflow) = if (k + n).is_multiple_of(10) {
                 (HLD.to_string(), "lint")
             } else {
                 (svc_repo((k * 3 + n) % SERVICES), "CodeQL")
@@ -154,7 +154,7 @@ impl Builder<'_> {
         let repo = svc_repo(i);
         let at = self.now - Duration::minutes(((DEPLOYMENTS - k) * 20) as i64);
         let jobs = k < JOB_ERA;
-        let ring = if k % 2 == 0 { "dev" } else { "prod" };
+        let ring = if k.is_multiple_of(2) { "dev" } else { "prod" };
 
         // The image build: a run, or jobs of a run in the reference tool's days.
         let mut build = self.run(&repo, "build-and-deploy", at);
@@ -185,7 +185,7 @@ impl Builder<'_> {
             self.job(&build, "build", "success");
             self.job(&build, "update-hld", "failure");
         }
-        let (name, email, login) = if k % 7 == 0 {
+        let (name, email, login) = if k.is_multiple_of(7) {
             ("Build Agent", "agent@build.fabrikam.example", None)
         } else {
             ("Mona Lisa", "mona@fabrikam.example", Some(("mona", 42u64)))

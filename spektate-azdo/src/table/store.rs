@@ -157,16 +157,16 @@ fn check_partition(partition: &str) -> Result<()> {
 
 fn check_values(record: &Record) -> Result<()> {
     for (column, value) in record.columns() {
-        if let Some(v) = value {
-            if v.chars().count() > MAX_VALUE_LEN {
-                return Err(Error::invalid(
-                    column,
-                    format!(
-                        "is {} characters long; the limit is {MAX_VALUE_LEN}",
-                        v.chars().count()
-                    ),
-                ));
-            }
+        if let Some(v) = value
+            && v.chars().count() > MAX_VALUE_LEN
+        {
+            return Err(Error::invalid(
+                column,
+                format!(
+                    "is {} characters long; the limit is {MAX_VALUE_LEN}",
+                    v.chars().count()
+                ),
+            ));
         }
     }
     Ok(())

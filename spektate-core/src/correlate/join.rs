@@ -359,32 +359,30 @@ fn join<'k>(
     };
     let manifest = step(resolved[2], &mut warnings, StepName::Manifest);
 
-    if multi_stage {
-        if let Some(run) = image.as_ref().and_then(|s| s.run.clone()) {
-            let stages = match k.stages.get(run.id.as_str()) {
-                Some(Lookup::Found(s)) => s.as_slice(),
-                Some(Lookup::Failed(why)) => {
-                    warnings.push(warning(Subject::Stages, &run.id, None, why));
-                    &[]
-                }
-                _ => &[],
-            };
-            // A run that succeeded needs no stage to explain it (and its stages may be
-            // those of an earlier, failed attempt).
-            let succeeded = run.result == Some(RunResult::Succeeded);
-            let of_order = |order: u32| {
-                (!succeeded)
-                    .then(|| stages.iter().find(|s| s.order == order).cloned())
-                    .flatten()
-            };
-            if let Some(s) = image.as_mut() {
-                s.state = status::stage_state(&run, stages, 1);
-                s.stage = of_order(1);
+    if multi_stage && let Some(run) = image.as_ref().and_then(|s| s.run.clone()) {
+        let stages = match k.stages.get(run.id.as_str()) {
+            Some(Lookup::Found(s)) => s.as_slice(),
+            Some(Lookup::Failed(why)) => {
+                warnings.push(warning(Subject::Stages, &run.id, None, why));
+                &[]
             }
-            if let Some(s) = metadata.as_mut() {
-                s.state = status::stage_state(&run, stages, 2);
-                s.stage = of_order(2);
-            }
+            _ => &[],
+        };
+        // A run that succeeded needs no stage to explain it (and its stages may be
+        // those of an earlier, failed attempt).
+        let succeeded = run.result == Some(RunResult::Succeeded);
+        let of_order = |order: u32| {
+            (!succeeded)
+                .then(|| stages.iter().find(|s| s.order == order).cloned())
+                .flatten()
+        };
+        if let Some(s) = image.as_mut() {
+            s.state = status::stage_state(&run, stages, 1);
+            s.stage = of_order(1);
+        }
+        if let Some(s) = metadata.as_mut() {
+            s.state = status::stage_state(&run, stages, 2);
+            s.stage = of_order(2);
         }
     }
 

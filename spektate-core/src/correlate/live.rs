@@ -73,10 +73,10 @@ impl Repos {
 
     fn of(&mut self, repo: &Arc<RepoRef>) -> usize {
         let ptr = Arc::as_ptr(repo) as usize;
-        if let Some((p, at)) = self.last {
-            if p == ptr {
-                return at;
-            }
+        if let Some((p, at)) = self.last
+            && p == ptr
+        {
+            return at;
         }
         let at = match self.by_ptr.get(&ptr) {
             Some(&at) => at,

@@ -174,10 +174,10 @@ pub async fn request_id_token_with(
         }
         Ci::AzurePipelines => {
             let mut pairs = vec![("api-version", AZURE_API_VERSION)];
-            if let Some(sc) = request.service_connection.as_deref().map(str::trim) {
-                if !sc.is_empty() {
-                    pairs.push(("serviceConnectionId", sc));
-                }
+            if let Some(sc) = request.service_connection.as_deref().map(str::trim)
+                && !sc.is_empty()
+            {
+                pairs.push(("serviceConnectionId", sc));
             }
             (
                 "Azure Pipelines ID token",

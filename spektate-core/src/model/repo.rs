@@ -195,10 +195,10 @@ fn build(scheme: &str, host: &str, path: &str) -> Option<RepoRef> {
         .filter(|s| !s.is_empty())
         .map(|s| s.replace("%20", " "))
         .collect();
-    if let Some(last) = segs.last_mut() {
-        if let Some(stripped) = last.strip_suffix(".git") {
-            *last = stripped.to_string();
-        }
+    if let Some(last) = segs.last_mut()
+        && let Some(stripped) = last.strip_suffix(".git")
+    {
+        *last = stripped.to_string();
     }
     segs.retain(|s| !s.is_empty());
     if host.is_empty() || segs.is_empty() {

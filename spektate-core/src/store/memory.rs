@@ -120,16 +120,16 @@ impl RecordStore for MemoryStore {
 
     async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()> {
         let mut state = self.lock();
-        if let Some(rows) = state.records.get_mut(partition) {
-            if let Some(i) = rows.iter().position(|r| r.row_key == row_key) {
-                if etag.is_some() && rows[i].etag.as_deref() != etag {
-                    return Err(Error::Conflict {
-                        partition: partition.into(),
-                        row_key: row_key.into(),
-                    });
-                }
-                rows.remove(i);
+        if let Some(rows) = state.records.get_mut(partition)
+            && let Some(i) = rows.iter().position(|r| r.row_key == row_key)
+        {
+            if etag.is_some() && rows[i].etag.as_deref() != etag {
+                return Err(Error::Conflict {
+                    partition: partition.into(),
+                    row_key: row_key.into(),
+                });
             }
+            rows.remove(i);
         }
         Ok(())
     }

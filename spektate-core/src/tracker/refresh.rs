@@ -119,10 +119,10 @@ async fn read_records(
         }
     }
     state.loaded = true;
-    if let Some(start) = start {
-        if forget::forget_before(state, start, &inner.defaults) > 0 {
-            changes.learned = true;
-        }
+    if let Some(start) = start
+        && forget::forget_before(state, start, &inner.defaults) > 0
+    {
+        changes.learned = true;
     }
     stats.records_changed = changes.records.len();
     let reports: Vec<_> = histories.iter().filter_map(|h| h.current()).collect();
@@ -240,10 +240,12 @@ async fn fetch_stages(
             Some(Lookup::Found(_))
         );
         let ok = run.result.is_some_and(RunResult::is_success);
-        if !ok && (changes.refetched.contains(id) || !known) && seen.insert(id.clone()) {
-            if let Some(&index) = state.served_by.get(id) {
-                jobs.push((run.clone(), index));
-            }
+        if !ok
+            && (changes.refetched.contains(id) || !known)
+            && seen.insert(id.clone())
+            && let Some(&index) = state.served_by.get(id)
+        {
+            jobs.push((run.clone(), index));
         }
     }
     for (id, stages) in fetch::stages(&inner.pipelines, jobs, inner.concurrency).await {
@@ -269,13 +271,13 @@ async fn fetch_people<'w>(
     let mut want_prs: BTreeMap<String, (RepoRef, Vec<String>)> = BTreeMap::new();
     for record in work {
         let repos = cache.repos(record);
-        if let Some((repo, commit)) = join::author_source(record, &repos, &state.knowledge) {
-            if matches!(
+        if let Some((repo, commit)) = join::author_source(record, &repos, &state.knowledge)
+            && matches!(
                 per_repo_get(&state.knowledge.authors, &repo.key, commit),
                 None | Some(Lookup::Failed(_))
-            ) {
-                push_unique(&mut want_authors, &repo, commit);
-            }
+            )
+        {
+            push_unique(&mut want_authors, &repo, commit);
         }
         if let (Some(pr), Some(repo)) = (&record.pr, repos.hld) {
             let settled = settled(state, changes, record);
@@ -342,10 +344,9 @@ async fn fetch_sync_tags<'w>(
         if d.manifest_commit_id().is_some()
             && newest.insert((d.service(), d.ring()))
             && !d.is_synced()
+            && let Some(r) = &d.manifest_repo
         {
-            if let Some(r) = &d.manifest_repo {
-                waiting.insert(r.key());
-            }
+            waiting.insert(r.key());
         }
     }
     for record in work.iter().filter(|r| r.manifest_commit_id.is_some()) {

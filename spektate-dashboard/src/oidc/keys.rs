@@ -138,10 +138,10 @@ impl Keys {
         let now = Instant::now();
         {
             let state = entry.state.read().unwrap_or_else(|p| p.into_inner());
-            if state.fetched.is_some_and(|(_, fresh)| now < fresh) {
-                if let Some(k) = find(&state.keys, kid, alg) {
-                    return Ok(k);
-                }
+            if state.fetched.is_some_and(|(_, fresh)| now < fresh)
+                && let Some(k) = find(&state.keys, kid, alg)
+            {
+                return Ok(k);
             }
         }
         let _one_fetch = entry.fetching.lock().await;
@@ -149,10 +149,8 @@ impl Keys {
         let due = {
             let state = entry.state.read().unwrap_or_else(|p| p.into_inner());
             let fresh = state.fetched.is_some_and(|(_, fresh)| now < fresh);
-            if fresh {
-                if let Some(k) = find(&state.keys, kid, alg) {
-                    return Ok(k);
-                }
+            if fresh && let Some(k) = find(&state.keys, kid, alg) {
+                return Ok(k);
             }
             state
                 .tried
