@@ -673,8 +673,26 @@
 
   // The first two clusters by name; more than that as "and N more…", a link to the manifest
   // repository's tags (where the sync tags of every cluster are) with every name as its tip.
+  // What the clusters' agents said went wrong with this deployment's commit: a failed
+  // reconciliation or sync, or a health such as Degraded; one chip per cluster, at most three.
+  function troubleChips(d) {
+    if (!Array.isArray(d.clusterTroubles)) return [];
+    return d.clusterTroubles.slice(0, 3).map((t) => {
+      const failed = t.outcome === 'failed';
+      const word = failed ? 'failed' : String(t.health || 'unhealthy');
+      const tips = [failed ? `${t.cluster} failed to apply ${short(t.commit)}` : `${t.cluster} runs ${short(t.commit)}: ${word}`];
+      if (t.reason) tips.push(t.reason);
+      if (t.message) tips.push(t.message);
+      if (t.syncedAt) tips.push(`at ${clock(t.syncedAt)}`);
+      if (t.tagger) tips.push(`reported by ${t.tagger}`);
+      return el('span', { class: 'cluster-trouble', title: tips.join(' · ') }, icon('cluster'), `${t.cluster} ${word}`);
+    });
+  }
+
   function clustersCell(d, links) {
-    if (!Array.isArray(d.clusters) || d.clusters.length === 0) return none();
+    const troubles = troubleChips(d);
+    if ((!Array.isArray(d.clusters) || d.clusters.length === 0) && troubles.length === 0) return none();
+    if (!Array.isArray(d.clusters) || d.clusters.length === 0) return el('span', { class: 'clusters' }, ...troubles);
     const chip = (c) => {
       const tips = [`${c.cluster} runs ${short(c.commit)}`];
       if (c.syncedAt) tips.push(`since ${clock(c.syncedAt)}`);
@@ -688,6 +706,7 @@
       const all = d.clusters.map((c) => c.cluster).join('\n');
       box.append(link(links.manifestTags, `and ${rest} more…`, { class: 'more-clusters', title: all }));
     }
+    box.append(...troubles);
     return box;
   }
 

@@ -16,7 +16,8 @@
 #   - `spektate dashboard` over a copy of the Fabrikam store with a newer frontend image and
 #     names in markup, for the status page (status.test.mjs).
 # dashboard_parity.test.mjs starts its own `spektate dashboard` (SPEKTATE_BIN) over a fake
-# Azure DevOps Server project.
+# Azure DevOps Server project; cluster_troubles.test.mjs its own `spektate serve` taking signed
+# Flux events.
 # Runs the node tests and always stops the servers. Screenshots go to target/dashboard*.png.
 set -euo pipefail
 
@@ -132,5 +133,5 @@ say "spektate dashboard: $SPEKTATE_URL  hostile: $HOSTILE_URL  fabrikam --serve:
 
 say "running the browser test"
 cd "$here"
-node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs dashboard_parity.test.mjs signin.test.mjs status.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs dashboard_parity.test.mjs signin.test.mjs status.test.mjs cluster_troubles.test.mjs
 say "screenshots: $target/dashboard.png, dashboard-live.png, dashboard-filtered.png, dashboard-offline.png, dashboard-parity.png, dashboard-signed-in.png"
