@@ -393,10 +393,11 @@ impl HttpClient {
     async fn hold_back(&self) {
         let until = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(until) = until
-            && until > tokio::time::Instant::now() {
-                tracing::debug!(provider = %self.provider, "holding back until the rate limit resets");
-                tokio::time::sleep_until(until).await;
-            }
+            && until > tokio::time::Instant::now()
+        {
+            tracing::debug!(provider = %self.provider, "holding back until the rate limit resets");
+            tokio::time::sleep_until(until).await;
+        }
     }
 
     /// Pauses every request of this client when a response says the limit is spent: a
@@ -592,9 +593,10 @@ fn retry_wait(resp: &Response, attempt: u32, policy: &Policy) -> Option<Duration
         return Some(after);
     }
     if remaining(resp) == Some("0")
-        && let Some(wait) = reset_wait(resp) {
-            return Some(wait);
-        }
+        && let Some(wait) = reset_wait(resp)
+    {
+        return Some(wait);
+    }
     if names_secondary_limit(resp) {
         // GitHub asks for at least a minute when it names no time.
         return Some(backoff(attempt, policy).max(Duration::from_secs(60).min(policy.max_delay)));
