@@ -63,6 +63,7 @@ mod logging;
 mod metrics;
 mod notify;
 pub mod oidc;
+pub mod otlp;
 mod openapi;
 mod partitions;
 mod refresh;

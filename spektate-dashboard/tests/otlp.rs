@@ -1,0 +1,291 @@
+//! OpenTelemetry export against a local OTLP/HTTP collector (wiremock) that decodes what
+//! arrives: each finished deployment once, as one trace in the JSON encoding, with the
+//! headers of `OTEL_EXPORTER_OTLP_HEADERS`; the same trace ids after a restart.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use spektate_core::{
+    ClusterSync, ImageBuilt, ManifestCommitted, ManifestGenerated, MemoryStore, MetadataUpdated,
+    RecordStore, Recorder, RunReported, RunResult, RunStatus, Tracker,
+};
+use spektate_dashboard::otlp::{OtlpSettings, start};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn ago(minutes: i64) -> DateTime<Utc> {
+    Utc::now() - chrono::Duration::minutes(minutes)
+}
+
+async fn report(r: &Recorder, id: &str, queued: i64, finished: i64, result: RunResult) {
+    let mut e = RunReported::new(id, RunStatus::Completed);
+    e.result = Some(result);
+    e.queued_at = Some(ago(queued));
+    e.started_at = Some(ago(queued));
+    e.finished_at = Some(ago(finished));
+    r.run_reported(&e).await.unwrap();
+}
+
+/// Journey `n` of frontend to prod, started `start` minutes ago: p1 10 min, p2 5, p3 5 (with
+/// `p3` as its result), and a report of a cluster of its own 2 min after p3 when `synced`.
+async fn journey(store: &Arc<MemoryStore>, n: u32, start: i64, p3: RunResult, synced: bool) {
+    let r = Recorder::new(store.clone(), "fabrikam").unwrap();
+    let (hld, manifest) = (
+        format!("{n:07x}{}", "b".repeat(33)),
+        format!("{n:07x}{}", "c".repeat(33)),
+    );
+    r.image_built(&ImageBuilt {
+        p1: format!("1{n}"),
+        image_tag: format!("frontend-{n}"),
+        commit_id: format!("{n:07x}{}", "a".repeat(33)),
+        service: "fabrikam/frontend".into(),
+        repository: Some("https://github.com/fabrikam/frontend".into()),
+    })
+    .await
+    .unwrap();
+    report(
+        &r,
+        &format!("1{n}"),
+        start,
+        start - 10,
+        RunResult::Succeeded,
+    )
+    .await;
+    r.metadata_updated(&MetadataUpdated {
+        p2: format!("2{n}"),
+        image_tag: format!("frontend-{n}"),
+        hld_commit_id: hld.clone(),
+        env: "prod".into(),
+        service: Some("fabrikam/frontend".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    report(
+        &r,
+        &format!("2{n}"),
+        start - 10,
+        start - 15,
+        RunResult::Succeeded,
+    )
+    .await;
+    r.manifest_generated(&ManifestGenerated {
+        p3: format!("3{n}"),
+        hld_commit_id: hld,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    r.manifest_committed(&ManifestCommitted {
+        p3: format!("3{n}"),
+        manifest_commit_id: manifest.clone(),
+        repository: Some(format!("https://github.com/fabrikam/manifests-{n}")),
+    })
+    .await
+    .unwrap();
+    report(&r, &format!("3{n}"), start - 15, start - 20, p3).await;
+    if synced {
+        store
+            .put_cluster_sync(
+                "fabrikam",
+                &ClusterSync {
+                    cluster: format!("prod-{n}"),
+                    commit: manifest,
+                    synced_at: Some(ago(start - 22)),
+                    tagger: Some("flux".into()),
+                },
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// The export requests the collector received, once there are `n`, or after 10 s.
+async fn received(collector: &MockServer, n: usize) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let got = collector.received_requests().await.unwrap_or_default();
+        if got.len() >= n || started.elapsed() > Duration::from_secs(10) {
+            return got
+                .iter()
+                .map(|r| {
+                    assert_eq!(r.headers.get("content-type").unwrap(), "application/json");
+                    serde_json::from_slice(&r.body).unwrap()
+                })
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn spans(body: &Value) -> Vec<Value> {
+    body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn tag_of(span: &Value) -> Option<String> {
+    span["attributes"].as_array()?.iter().find_map(|a| {
+        (a["key"] == "spektate.image_tag")
+            .then(|| a["value"]["stringValue"].as_str().unwrap().to_string())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_finished_deployment_is_exported_once_as_a_trace() {
+    let collector = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .and(header("api-key", "s3cr=t"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+        .mount(&collector)
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    // #1 live 8 min ago; #2 failed at its manifests; #3 finished three days ago (exported by
+    // an earlier run, so not again).
+    journey(&store, 1, 30, RunResult::Succeeded, true).await;
+    journey(&store, 2, 25, RunResult::Failed, false).await;
+    journey(&store, 3, 3 * 24 * 60, RunResult::Succeeded, true).await;
+    let tracker = Tracker::builder(store.clone())
+        .partition("fabrikam")
+        .build();
+    tracker.refresh().await.unwrap();
+
+    let vars = |k: &str| match k {
+        "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/json".to_string()),
+        "OTEL_EXPORTER_OTLP_HEADERS" => Some("api-key=s3cr%3Dt".to_string()),
+        _ => None,
+    };
+    let settings = OtlpSettings::new(Some(&collector.uri()), vars)
+        .unwrap()
+        .unwrap()
+        .every(Duration::from_millis(50));
+    let exporter = start(settings.clone(), vec![tracker.clone()]).unwrap();
+    let bodies = received(&collector, 1).await;
+    assert_eq!(bodies.len(), 1);
+    let got = spans(&bodies[0]);
+    let roots: Vec<&Value> = got
+        .iter()
+        .filter(|s| s.get("parentSpanId").is_none())
+        .collect();
+    let mut tags: Vec<String> = roots.iter().filter_map(|s| tag_of(s)).collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        ["frontend-1", "frontend-2"],
+        "not #3, finished long before"
+    );
+    for root in &roots {
+        let children: Vec<&Value> = got
+            .iter()
+            .filter(|s| s["parentSpanId"] == root["spanId"])
+            .collect();
+        assert!(children.iter().all(|c| c["traceId"] == root["traceId"]));
+        let names: Vec<&str> = children
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        if tag_of(root).as_deref() == Some("frontend-1") {
+            assert_eq!(
+                names,
+                [
+                    "image build",
+                    "metadata update",
+                    "manifest generation",
+                    "sync"
+                ]
+            );
+            assert_eq!(root["status"]["code"], 1);
+            let start: i64 = root["startTimeUnixNano"].as_str().unwrap().parse().unwrap();
+            let end: i64 = root["endTimeUnixNano"].as_str().unwrap().parse().unwrap();
+            // From p1's queue 30 min ago to the sync 8 min ago.
+            assert_eq!((end - start) / 60_000_000_000, 22);
+        } else {
+            assert_eq!(
+                names,
+                ["image build", "metadata update", "manifest generation"]
+            );
+            assert_eq!(root["status"]["code"], 2);
+        }
+    }
+
+    // Later refreshes send nothing again; a deployment that finishes later is sent alone.
+    tracker.refresh().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(received(&collector, 1).await.len(), 1);
+    journey(&store, 4, 24, RunResult::Succeeded, true).await;
+    tracker.refresh().await.unwrap();
+    let bodies = received(&collector, 2).await;
+    assert_eq!(bodies.len(), 2);
+    let tags: Vec<String> = spans(&bodies[1]).iter().filter_map(tag_of).collect();
+    assert_eq!(tags, ["frontend-4"]);
+    exporter.abort();
+
+    // After a restart the recent ones go again, as the same traces.
+    let first_ids: Vec<Value> = roots.iter().map(|r| r["traceId"].clone()).collect();
+    let again = start(settings, vec![tracker.clone()]).unwrap();
+    let bodies = received(&collector, 3).await;
+    let resent: Vec<Value> = spans(&bodies[2])
+        .iter()
+        .filter(|s| s.get("parentSpanId").is_none())
+        .map(|s| s["traceId"].clone())
+        .collect();
+    for id in &first_ids {
+        assert!(resent.contains(id), "{id} resent with the same id");
+    }
+    again.abort();
+}
+
+#[tokio::test]
+async fn an_unavailable_collector_is_asked_again_a_bad_request_is_not() {
+    let collector = MockServer::start().await;
+    // Unavailable through every retry of the first look, then up.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
+        .up_to_n_times(5)
+        .mount(&collector)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&collector)
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    journey(&store, 1, 30, RunResult::Succeeded, true).await;
+    let tracker = Tracker::builder(store.clone())
+        .partition("fabrikam")
+        .build();
+    tracker.refresh().await.unwrap();
+    let settings = OtlpSettings::new(Some(&collector.uri()), |_| None)
+        .unwrap()
+        .unwrap()
+        .every(Duration::from_millis(50));
+    let exporter = start(settings.clone(), vec![tracker.clone()]).unwrap();
+    let bodies = received(&collector, 6).await;
+    assert_eq!(bodies.len(), 6, "five refusals, then sent");
+    assert_eq!(spans(&bodies[0]), spans(&bodies[5]));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(received(&collector, 6).await.len(), 6, "and not again");
+    exporter.abort();
+
+    let collector = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400))
+        .mount(&collector)
+        .await;
+    let settings = OtlpSettings::new(Some(&collector.uri()), |_| None)
+        .unwrap()
+        .unwrap()
+        .every(Duration::from_millis(50));
+    let exporter = start(settings, vec![tracker]).unwrap();
+    received(&collector, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        received(&collector, 1).await.len(),
+        1,
+        "400 is not asked again"
+    );
+    exporter.abort();
+}
