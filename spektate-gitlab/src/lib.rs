@@ -13,7 +13,8 @@
 //! `PRIVATE-TOKEN` header for personal, project and group access tokens, or as
 //! `Authorization: Bearer` for OAuth and CI job tokens ([`TokenKind`]). Requests go only to
 //! the instance URL: a next page elsewhere is not followed, and redirects are not followed.
-//! `Retry-After` on a 429 is honored by the shared HTTP helper.
+//! `Retry-After` on a 429, and GitLab's `RateLimit-Remaining` and `RateLimit-Reset`, are
+//! honored by the shared HTTP helper.
 //!
 //! # Run ids and projects
 //!
@@ -60,6 +61,8 @@ mod client;
 mod commits;
 mod etag_cache;
 mod graphql;
+#[cfg(test)]
+mod hostile;
 mod merge_requests;
 mod payloads;
 mod pipelines;
