@@ -486,3 +486,64 @@ impl From<&spektate::Deployment> for Deployment {
         }
     }
 }
+
+/// How far the image live in a cluster lags behind the newest image of its service and ring.
+#[napi(object, use_nullable = true)]
+pub struct Behind {
+    /// Images of the service sent to the ring and built later; 0 when up to date.
+    pub images: u32,
+    /// The newest of them.
+    pub newest_tag: Option<String>,
+    /// The deployment of the newest.
+    pub newest_deployment_id: Option<String>,
+    /// When the newest was built: the cluster has lagged since then.
+    pub newest_built_at: Option<DateTime<Utc>>,
+}
+
+/// Where one image of a service runs: a row of `Tracker.status` (`spektate status -o json`).
+#[napi(object, use_nullable = true)]
+pub struct Placement {
+    /// The service, as shown.
+    pub service: Option<String>,
+    /// The ring.
+    pub ring: Option<String>,
+    /// The cluster.
+    pub cluster: String,
+    /// The image tag live in the cluster.
+    pub image_tag: Option<String>,
+    /// The deployment that brought it.
+    pub deployment_id: String,
+    /// The commit the cluster runs: the deployment's own (`exact`), or a later one of the
+    /// same repository.
+    pub commit: String,
+    /// Whether `commit` is the deployment's own.
+    pub exact: bool,
+    /// When the cluster applied `commit`; when not `exact`, the tag was live there by then.
+    pub since: Option<DateTime<Utc>>,
+    /// When the image was built.
+    pub built_at: Option<DateTime<Utc>>,
+    /// How far behind the newest image of its service and ring it is.
+    pub behind: Behind,
+}
+
+impl From<&spektate::correlate::placement::Placement> for Placement {
+    fn from(p: &spektate::correlate::placement::Placement) -> Self {
+        Placement {
+            service: p.service.clone(),
+            ring: p.ring.clone(),
+            cluster: p.cluster.clone(),
+            image_tag: p.image_tag.clone(),
+            deployment_id: p.deployment_id.clone(),
+            commit: p.commit.clone(),
+            exact: p.exact,
+            since: p.since,
+            built_at: p.built_at,
+            behind: Behind {
+                images: u32::try_from(p.behind.images).unwrap_or(u32::MAX),
+                newest_tag: p.behind.newest_tag.clone(),
+                newest_deployment_id: p.behind.newest_deployment_id.clone(),
+                newest_built_at: p.behind.newest_built_at,
+            },
+        }
+    }
+}

@@ -6,12 +6,13 @@ use napi::Either;
 use napi::bindgen_prelude::ClassInstance;
 use napi_derive::napi;
 use spektate::config::{Access, ProviderSettings};
+use spektate::correlate::placement::{PlacementFilter, placements};
 use spektate::{Filter as CoreFilter, Tracker as CoreTracker, render};
 use spektate_bindings_common::filter::FilterArgs;
 
 use crate::NAMES;
 use crate::errors::{Result, Settled, failed, settle, sync, to_js};
-use crate::objects::{Deployment, RefreshStats};
+use crate::objects::{Deployment, Placement, RefreshStats};
 use crate::providers::{
     AzureDevOpsOptions, GitHubOptions, GitLabOptions, azdo_settings, github_settings,
     gitlab_settings,
@@ -92,6 +93,30 @@ impl Filter {
     }
 }
 
+/// Which rows `Tracker.status` shows: every criterion given must hold.
+#[napi(object)]
+pub struct StatusOptions {
+    /// Service, by shown name (`frontend`) or stored name (`fabrikam/frontend`).
+    pub service: Option<String>,
+    /// Ring.
+    pub ring: Option<String>,
+    /// Only where this image tag is live.
+    pub image_tag: Option<String>,
+    /// Cluster.
+    pub cluster: Option<String>,
+}
+
+impl StatusOptions {
+    fn into_core(self) -> PlacementFilter {
+        PlacementFilter {
+            service: self.service,
+            ring: self.ring,
+            image_tag: self.image_tag,
+            cluster: self.cluster,
+        }
+    }
+}
+
 /// Joins a store's records with what providers know into deployments, and keeps them fresh.
 #[napi]
 pub struct Tracker {
@@ -156,6 +181,28 @@ impl Tracker {
                 .await?
                 .iter()
                 .map(Deployment::from)
+                .collect())
+        })
+        .await
+    }
+
+    /// Where each service is running, as `spektate status -o json` says: per service, ring
+    /// and cluster, the image tag live there, the commit the cluster runs, since when, and
+    /// how far behind the newest image of its service and ring it is. `options` pick rows;
+    /// newer images still count.
+    #[napi(ts_return_type = "Promise<Array<Placement>>")]
+    pub async fn status(
+        &self,
+        options: Option<StatusOptions>,
+    ) -> napi::Result<Settled<Vec<Placement>>> {
+        let only = options.map(StatusOptions::into_core).unwrap_or_default();
+        let t = self.inner.clone();
+        // Every deployment: the commit a cluster runs may be another service's.
+        settle(async move {
+            let all = t.deployments(&CoreFilter::default()).await?;
+            Ok(placements(&all, &only)
+                .iter()
+                .map(Placement::from)
                 .collect())
         })
         .await
