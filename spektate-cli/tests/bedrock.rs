@@ -395,6 +395,12 @@ fn release(id: u64, name: &str, shift_minutes: i64) -> Value {
 /// (1354 merged, 1355 still open) and the manifest repository's Flux tag.
 async fn azure_devops() -> MockServer {
     let server = MockServer::start().await;
+    remount(&server).await;
+    server
+}
+
+/// Mounts the journeys' Azure DevOps on `server`.
+async fn remount(server: &MockServer) {
     let ok = |v: Value| ResponseTemplate::new(200).set_body_json(v);
     let builds = vec![
         build(6046, "hello-bedrock", "1bbcd91", "succeeded", 0, 205),
@@ -408,7 +414,7 @@ async fn azure_devops() -> MockServer {
     ];
     Mock::given(path("/fabrikam/hello/_apis/build/builds"))
         .respond_with(ok(json!({"count": builds.len(), "value": builds})))
-        .mount(&server)
+        .mount(server)
         .await;
     let releases = vec![
         release(264, "Release-211", 0),
@@ -416,7 +422,7 @@ async fn azure_devops() -> MockServer {
     ];
     Mock::given(path("/fabrikam/hello/_apis/release/releases"))
         .respond_with(ok(json!({"count": 2, "value": releases})))
-        .mount(&server)
+        .mount(server)
         .await;
     for repo in ["hello-bedrock", "hello-spektate", "hld"] {
         Mock::given(method("POST"))
@@ -426,7 +432,7 @@ async fn azure_devops() -> MockServer {
             .respond_with(ok(
                 json!({"count": 1, "value": [fixture("author-response.json")]}),
             ))
-            .mount(&server)
+            .mount(server)
             .await;
     }
     let merged = fixture("pr-response.json");
@@ -446,25 +452,24 @@ async fn azure_devops() -> MockServer {
         "/fabrikam/hello/_apis/git/repositories/hld/pullrequests/1354",
     ))
     .respond_with(ok(merged))
-    .mount(&server)
+    .mount(server)
     .await;
     Mock::given(path(
         "/fabrikam/hello/_apis/git/repositories/hld/pullrequests/1355",
     ))
     .respond_with(ok(open))
-    .mount(&server)
+    .mount(server)
     .await;
     Mock::given(path(
         "/fabrikam/hello/_apis/git/repositories/manifests/refs",
     ))
     .respond_with(ok(fixture("sync-response.json")))
-    .mount(&server)
+    .mount(server)
     .await;
     Mock::given(path("/fabrikam/hello/_apis/git/repositories/manifests/annotatedtags/0396d996eda4b2528dbda88dd8ab9c0bb6c27674"))
         .respond_with(ok(fixture("manifest-sync-tag-response.json")))
-        .mount(&server)
+        .mount(server)
         .await;
-    server
 }
 
 /// `deployment get ARGS` against the fake Azure DevOps, with Spektate's own flags.
@@ -633,6 +638,37 @@ async fn every_create_line_records_into_sqlite_the_same_way() {
     assert_end_to_end(&ok(&out), 6080);
     let normal = ok(&get(&target, dir.path(), &server, &[]));
     golden("get-normal.txt", &normal);
+
+    // -w prints the table again every 5 seconds, as bedrock's watch did.
+    let mut cmd = spektate();
+    cmd.args(["deployment", "get", "-w", "-h", "--partition-key", "demo"])
+        .args([
+            "--org",
+            "fabrikam",
+            "--project",
+            "hello",
+            "--azdo-url",
+            &server.uri(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    with_target(&mut cmd, &target, dir.path());
+    let mut watching = Server(cmd.spawn().unwrap());
+    let lines = BufReader::new(watching.0.stdout.take().unwrap()).lines();
+    let mut headings = Vec::new();
+    for line in lines {
+        if line.unwrap().starts_with("Status") {
+            headings.push(std::time::Instant::now());
+            if headings.len() == 2 {
+                break;
+            }
+        }
+    }
+    let between = headings[1] - headings[0];
+    assert!(
+        between >= Duration::from_millis(4500) && between < Duration::from_secs(15),
+        "{between:?}"
+    );
 }
 
 /// Records journey 4 (the templates' multi-stage pipeline) with `deployment create`, the
@@ -849,7 +885,7 @@ impl Drop for Server {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_original_dashboards_variables_drive_spektate_dashboard_with_a_token_per_role() {
+async fn the_original_dashboards_variables_drive_dashboard_and_serve_with_a_token_per_role() {
     let az = Azurite::start();
     let server = azure_devops().await;
     let home = tempfile::tempdir().unwrap();
@@ -867,9 +903,33 @@ async fn the_original_dashboards_variables_drive_spektate_dashboard_with_a_token
     ];
     record_journey_four(home.path(), &[], &flags);
 
+    for command in ["dashboard", "serve"] {
+        let body = serve_with_dashboard_env(command, home.path(), &az, &server);
+        assert!(
+            body.contains("hello-bedrock-master-6080") && body.contains("20191031.6081"),
+            "{command}: the runs are read: {body}"
+        );
+        assert!(!body.contains(DEV_KEY) && !body.contains(PIPELINE_PAT));
+        let seen = tokens_by_path(&server).await;
+        asked_with(&seen, "/_apis/build/builds", PIPELINE_PAT);
+        asked_with(&seen, "/pullrequests/1355", SOURCE_PAT);
+        asked_with(&seen, "/manifests/refs", MANIFEST_PAT);
+        server.reset().await;
+        remount(&server).await;
+    }
+}
+
+/// Starts `command` (`dashboard` or `serve`) with only the original dashboard's variables
+/// and `PORT=0`, and returns `/api/deployments` once it shows journey 4's runs.
+fn serve_with_dashboard_env(
+    command: &str,
+    home: &Path,
+    az: &Azurite,
+    server: &MockServer,
+) -> String {
     let child = spektate()
-        .arg("dashboard")
-        .env("HOME", home.path())
+        .arg(command)
+        .env("HOME", home)
         .env("REACT_APP_STORAGE_ACCOUNT_NAME", "devstoreaccount1")
         .env("REACT_APP_STORAGE_ACCESS_KEY", DEV_KEY)
         .env("REACT_APP_STORAGE_TABLE_NAME", "deployments")
@@ -888,40 +948,32 @@ async fn the_original_dashboards_variables_drive_spektate_dashboard_with_a_token
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut dashboard = Server(child);
+    let mut running = Server(child);
     let mut line = String::new();
-    BufReader::new(dashboard.0.stdout.take().unwrap())
+    BufReader::new(running.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert!(
-        line.contains("partition demo, refreshing every 1 s"),
-        "{line}"
-    );
+    assert!(line.contains("partition demo"), "{command}: {line}");
+    if command == "dashboard" {
+        assert!(line.contains("refreshing every 1 s"), "{line}");
+    }
     let addr = line
         .split("http://")
         .nth(1)
-        .and_then(|r| r.split('/').next())
+        .and_then(|r| r.split([' ', '/']).next())
         .unwrap()
         .to_string();
     let mut body = String::new();
     for _ in 0..60 {
         let (status, b) = http_get(&addr, "/api/deployments");
-        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(status, "HTTP/1.1 200 OK", "{command}: {b}");
         body = b;
         if body.contains("hello-bedrock-master-6080") && body.contains("20191031.6081") {
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert!(
-        body.contains("hello-bedrock-master-6080") && body.contains("20191031.6081"),
-        "the runs are read: {body}"
-    );
-    assert!(!body.contains(DEV_KEY) && !body.contains(PIPELINE_PAT));
-    let seen = tokens_by_path(&server).await;
-    asked_with(&seen, "/_apis/build/builds", PIPELINE_PAT);
-    asked_with(&seen, "/pullrequests/1355", SOURCE_PAT);
-    asked_with(&seen, "/manifests/refs", MANIFEST_PAT);
+    body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1303,4 +1355,66 @@ async fn deployment_get_reads_a_recorded_github_job_id_as_the_job() {
         1,
         "{asked:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_dashboard_serves_the_configured_table_in_this_process() {
+    let az = Azurite::start();
+    let server = azure_devops().await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".bedrock")).unwrap();
+    std::fs::write(home.path().join(".bedrock/config.yaml"), SETTINGS).unwrap();
+    let env = vec![
+        ("AZDO_ORG", "fabrikam".to_string()),
+        ("ACCESS_TOKEN_SECRET", PIPELINE_PAT.to_string()),
+        ("AZ_STORAGE_ACCOUNT", "devstoreaccount1".to_string()),
+        ("sa_access_key", DEV_KEY.to_string()),
+        ("SOURCE_TOKEN", SOURCE_PAT.to_string()),
+        ("SPEKTATE_TABLE_ENDPOINT", az.endpoint()),
+        ("SPEKTATE_AZDO_URL", server.uri()),
+    ];
+    record_journey_four(home.path(), &env, &[]);
+    let mut cmd = spektate();
+    cmd.args(["deployment", "dashboard", "-p", "0", "-r"])
+        .env("HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let mut running = Server(cmd.spawn().unwrap());
+    let mut line = String::new();
+    BufReader::new(running.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("partition demo"), "{line}");
+    let mut note = String::new();
+    BufReader::new(running.0.stderr.take().unwrap())
+        .read_line(&mut note)
+        .unwrap();
+    assert!(
+        note.contains("--remove-all") && note.contains("runs in this process"),
+        "{note}"
+    );
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split([' ', '/']).next())
+        .unwrap()
+        .to_string();
+    let mut body = String::new();
+    for _ in 0..60 {
+        body = http_get(&addr, "/api/deployments").1;
+        if body.contains("20191031.6081") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        body.contains("hello-bedrock-master-6080") && body.contains("20191031.6081"),
+        "{body}"
+    );
+    let seen = tokens_by_path(&server).await;
+    asked_with(&seen, "/_apis/build/builds", PIPELINE_PAT);
+    asked_with(&seen, "/pullrequests/1355", SOURCE_PAT);
 }
