@@ -717,9 +717,14 @@ async fn the_page_and_its_assets_are_embedded_and_fetch_nothing_from_elsewhere()
         "Last Updated",
         "Synced Cluster",
     ] {
+        // Sortable columns head with a button that names them.
+        let plain = format!("<th scope=\"col\">{column}</th>");
+        let sortable = format!(
+            "<button type=\"button\" class=\"sort\" data-label=\"{column}\">{column}<span class=\"arrow\" aria-hidden=\"true\"></span></button></th>"
+        );
+        let sorts = ["Service", "Ring", "Author", "Merged By", "Last Updated"].contains(&column);
         assert!(
-            page.body
-                .contains(&format!("<th scope=\"col\">{column}</th>")),
+            page.body.contains(if sorts { &sortable } else { &plain }),
             "column {column}"
         );
     }
