@@ -65,6 +65,10 @@ for line in "${published[@]}"; do
   crates+=("$name")
   if [ "$kind" = lib ]; then libraries+=("$name"); fi
 done
+if [ "${#crates[@]}" -eq 0 ] || [ "${#libraries[@]}" -eq 0 ]; then
+  echo "cargo metadata named no published crate (is Cargo.lock up to date?)" >&2
+  exit 1
+fi
 while read -r name; do excluded+=(--exclude "$name"); done < <(cargo metadata --format-version 1 --no-deps --locked |
   python3 -c 'import json, sys; [print(p["name"]) for p in json.load(sys.stdin)["packages"] if p["publish"] == []]')
 
