@@ -238,6 +238,62 @@ mod tests {
         );
     }
 
+    /// `dashboard ARGS` parsed as `main` parses it.
+    fn dashboard(args: &[&str]) -> (clap::ArgMatches, crate::Cli) {
+        use clap::FromArgMatches;
+        let argv = ["spektate", "dashboard"].iter().chain(args);
+        let m = crate::store_args::command::<crate::Cli>()
+            .try_get_matches_from(argv)
+            .unwrap();
+        let cli = crate::Cli::from_arg_matches(&m).unwrap();
+        (m, cli)
+    }
+
+    #[test]
+    fn flags_win_and_github_actions_repositories_turn_github_on_with_auto_ids() {
+        let env = DashboardEnv {
+            account: Some("fabrikamintro".into()),
+            partition: Some("hello-world".into()),
+            org: Some("fabrikam".into()),
+            source_repo: Some("samiyaakhtar/hello-world-full-stack".into()),
+            hld_repo: Some("samiyaakhtar/hello-world-hld".into()),
+            manifest: Some("hello-world-manifests".into()),
+            github_manifest_owner: Some("samiyaakhtar".into()),
+            roles: RoleTokens {
+                pipelines: Some("ghp_pipelines".into()),
+                ..RoleTokens::default()
+            },
+            port: Some(5000),
+            ..DashboardEnv::default()
+        };
+        let (m, mut cli) = dashboard(&["--name", "other", "--port", "4041"]);
+        let crate::Command::Dashboard(board) = &mut cli.command else {
+            panic!("not dashboard");
+        };
+        let sub = m.subcommand_matches("dashboard").unwrap();
+        env.apply(
+            sub,
+            &mut cli.store,
+            &mut board.providers,
+            &mut board.port,
+            &mut board.refresh,
+        );
+        assert_eq!(cli.store.account.as_deref(), Some("other"), "the flag wins");
+        assert_eq!(board.port, 4041, "the flag wins");
+        assert_eq!(cli.store.partition_keys, ["hello-world"]);
+        let p = &board.providers;
+        assert!(p.github && p.github_ids.as_deref() == Some("auto"));
+        assert_eq!(
+            p.source_repo.as_deref(),
+            Some("https://github.com/samiyaakhtar/hello-world-full-stack")
+        );
+        assert_eq!(
+            p.manifest_repo.as_deref(),
+            Some("https://github.com/samiyaakhtar/hello-world-manifests")
+        );
+        assert_eq!(p.roles.pipelines.as_deref(), Some("ghp_pipelines"));
+    }
+
     #[test]
     fn the_manifest_repository_is_on_github_or_in_the_project() {
         let mut env = DashboardEnv {
