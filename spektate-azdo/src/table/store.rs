@@ -26,6 +26,10 @@ use super::signing::{authorization, canonical_resource, http_date};
 const API_VERSION: &str = "2019-02-02";
 /// Suffix of the partition that holds a partition's run reports.
 pub const RUNS_SUFFIX: &str = "~runs";
+/// The most UTF-16 code units of a cluster's history column, under the service's 64 KiB
+/// string limit with room for the other columns.
+const MAX_HISTORY_UNITS: usize = 30_000;
+
 /// Suffix of the partition that holds a partition's cluster reports.
 pub const CLUSTERS_SUFFIX: &str = "~clusters";
 /// A `$filter` may hold at most 15 comparisons: the partition and 14 row keys.
@@ -779,6 +783,8 @@ impl RecordStore for AzureTableStore {
             if !history.add(report.clone()) {
                 return Ok(());
             }
+            // A string column holds at most 64 KiB (32 Ki UTF-16 units).
+            history.fit(MAX_HISTORY_UNITS);
             let entity = history_entity(&clusters, &key, &history);
             if self
                 .write_conditionally("put cluster report", &clusters, &key, &entity, etag)

@@ -315,6 +315,15 @@ impl ClusterHistory {
         true
     }
 
+    /// Drops the oldest reports until the stored form is at most `max_units` UTF-16 code
+    /// units (a store whose column is bounded, such as an Azure table's 64 KiB string); the
+    /// newest report is always kept.
+    pub fn fit(&mut self, max_units: usize) {
+        while self.reports.len() > 1 && self.to_stored().encode_utf16().count() > max_units {
+            self.reports.pop();
+        }
+    }
+
     /// The newest report that the cluster applied a commit: what it runs.
     pub fn applied(&self) -> Option<&ClusterReport> {
         self.reports.iter().find(|r| r.outcome == Outcome::Applied)
@@ -453,6 +462,25 @@ mod history_tests {
             app.trouble().unwrap().trouble_text(),
             "east-us failed (SyncFailed)"
         );
+    }
+
+    #[test]
+    fn a_history_fits_a_bounded_column_keeping_the_newest() {
+        let mut h = ClusterHistory::new("east-us");
+        for i in 0..MAX_CLUSTER_HISTORY as u32 {
+            let mut r = report(&format!("{i:07x}b"), i, Outcome::Failed);
+            r.message = Some("\"".repeat(MAX_MESSAGE_CHARS));
+            h.add(r);
+        }
+        let before = h.to_stored().encode_utf16().count();
+        h.fit(before / 2);
+        assert!(h.to_stored().encode_utf16().count() <= before / 2);
+        assert_eq!(
+            h.reports[0].commit(),
+            format!("{:07x}b", MAX_CLUSTER_HISTORY - 1)
+        );
+        h.fit(1);
+        assert_eq!(h.reports.len(), 1, "the newest stays");
     }
 
     #[test]

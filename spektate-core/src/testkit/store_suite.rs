@@ -39,6 +39,7 @@ pub async fn store_conformance(store: Arc<dyn RecordStore>) {
     cluster_syncs_keep_the_latest_per_cluster(&store).await;
     cluster_histories_keep_each_commit_in_its_place(&store).await;
     cluster_histories_are_bounded(&store).await;
+    long_cluster_histories_are_written(&store).await;
     concurrent_cluster_reports_lose_nothing(&store).await;
     concurrent_recorders_lose_nothing(&store).await;
 }
@@ -529,6 +530,36 @@ async fn cluster_histories_are_bounded(store: &Arc<dyn RecordStore>) {
         histories[0].reports[0].commit(),
         format!("{:07x}f", n - 1),
         "history: the newest kept"
+    );
+}
+
+async fn long_cluster_histories_are_written(store: &Arc<dyn RecordStore>) {
+    let p = partition("history-long");
+    // A cluster named as long as a DNS name, every report's message as long as kept and made
+    // of characters JSON escapes: a store with bounded columns drops the oldest reports.
+    let cluster = format!("{}.example", "c".repeat(245));
+    let n = MAX_CLUSTER_HISTORY;
+    for i in 0..n {
+        let mut r = cluster_report(
+            &cluster,
+            &format!("{i:07x}a"),
+            (n - i) as i64,
+            Outcome::Failed,
+        );
+        r.message = Some("\"".repeat(crate::model::cluster::MAX_MESSAGE_CHARS));
+        r.reason = Some("R".repeat(crate::model::cluster::MAX_WORD_CHARS));
+        store.put_cluster_report(&p, &r).await.unwrap();
+    }
+    let histories = store.cluster_histories(&p).await.unwrap();
+    assert_eq!(histories[0].cluster, cluster);
+    assert!(
+        histories[0].reports.len() >= 20,
+        "history: a long history keeps most reports"
+    );
+    assert_eq!(
+        histories[0].reports[0].commit(),
+        format!("{:07x}a", n - 1),
+        "history: the newest is kept"
     );
 }
 
