@@ -182,6 +182,11 @@ fn node_expected() -> BTreeMap<String, Words> {
         ("Filter.status".to_string(), status_filter_words()),
         ("Filter.kind".to_string(), kind_filter_words()),
         ("GitHubOptions.ids".to_string(), set(["run", "job"])),
+        // `spektate::gitlab::TokenKind::from_word`'s words.
+        (
+            "GitLabOptions.tokenKind".to_string(),
+            set(["private", "oauth", "job"]),
+        ),
     ]);
     for i in ["Run", "Stage", "RunReport", "RunReportInput"] {
         out.insert(format!("{i}.status"), w("RunStatus"));
