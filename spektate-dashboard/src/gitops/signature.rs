@@ -97,6 +97,12 @@ mod tests {
             verify(expected, b"what do ya want for nothing!", b"Jefe"),
             Err(Bad::Mismatch)
         );
+        // RFC 4231 test case 2 with SHA-512, as a Provider would sign if Flux moved to it.
+        let sha512 = "sha512=164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737";
+        assert_eq!(
+            verify(sha512, b"what do ya want for nothing?", b"Jefe"),
+            Ok(())
+        );
         assert_eq!(verify("sha256", b"x", b"Jefe"), Err(Bad::Malformed));
         assert_eq!(verify("sha256=zz", b"x", b"Jefe"), Err(Bad::Malformed));
         assert_eq!(
