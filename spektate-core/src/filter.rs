@@ -50,8 +50,12 @@ impl Filter {
         q
     }
 
-    /// Whether `d` passes every criterion (`top` aside).
+    /// Whether `d` passes every criterion (`top` aside); a record kept only as context
+    /// ([`Record::context`]) never does.
     pub fn matches(&self, d: &Deployment) -> bool {
+        if d.record.context {
+            return false;
+        }
         let author_ok = match norm(&self.author) {
             None => true,
             Some(a) => d.author.as_ref().is_some_and(|au| {

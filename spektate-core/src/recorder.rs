@@ -437,6 +437,7 @@ impl Recorder {
                         partition_key: new.partition_key,
                         row_key: key,
                         sequence: None,
+                        context: false,
                         manifest_commit_id: None,
                         timestamp: None,
                         etag: None,

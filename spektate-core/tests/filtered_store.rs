@@ -95,3 +95,83 @@ async fn a_narrow_filter_asks_only_about_what_it_can_show() {
     assert_eq!(built.deployments(&filter).await.unwrap(), expected);
     assert_eq!(ci.ids_asked.load(Ordering::SeqCst), 2);
 }
+
+/// A p3 record of `service` in `ring` whose manifests are commit `n`, the `n`-th write.
+fn rendered(service: &str, n: u32) -> spektate_core::Record {
+    let mut r = spektate_core::Record::new("fabrikam");
+    r.service = Some(format!("fabrikam/{service}"));
+    r.env = Some("dev".into());
+    r.image_tag = Some(format!("{service}-{n}"));
+    r.hld_commit_id = Some(format!("{n:07x}{}", "a".repeat(33)));
+    r.hld_repo = Some("https://github.com/fabrikam/hld".into());
+    r.manifest_commit_id = Some(format!("{n:07x}{}", "b".repeat(33)));
+    r.manifest_repo = Some("https://github.com/fabrikam/manifests".into());
+    r.timestamp = Some(Utc::now() - Duration::minutes(60 - i64::from(n)));
+    r
+}
+
+fn live_in(ds: &[spektate_core::Deployment], tag: &str) -> Vec<String> {
+    let d = ds
+        .iter()
+        .find(|d| d.image_tag() == Some(tag))
+        .unwrap_or_else(|| panic!("{tag} is shown"));
+    d.live_in.iter().map(|l| l.cluster.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_narrow_filter_says_where_a_deployment_is_live_as_an_unfiltered_one_does() {
+    use spektate_core::{ClusterReport, ClusterSync};
+    let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
+    // frontend-1, then backend-2 (east-us runs its manifests, a later commit), then
+    // frontend-3 (west-eu runs it: it replaced frontend-1 there).
+    for (service, n) in [("frontend", 1), ("backend", 2), ("frontend", 3)] {
+        store.insert(&rendered(service, n)).await.unwrap();
+    }
+    for (cluster, n) in [("east-us", 2u32), ("west-eu", 3)] {
+        let sync = ClusterSync {
+            cluster: cluster.into(),
+            commit: format!("{n:07x}{}", "b".repeat(33)),
+            synced_at: Some(Utc::now()),
+            tagger: Some("flux".into()),
+        };
+        store
+            .put_cluster_report("fabrikam", &ClusterReport::applied(sync))
+            .await
+            .unwrap();
+    }
+    let trace = |filter: Filter| {
+        let store = store.clone();
+        async move {
+            Tracker::builder(store)
+                .partition("fabrikam")
+                .stored_runs(false)
+                .filter(&filter)
+                .build()
+                .deployments(&filter)
+                .await
+                .unwrap()
+        }
+    };
+    let all = trace(Filter::default()).await;
+    assert_eq!(live_in(&all, "frontend-1"), ["east-us"]);
+    assert_eq!(live_in(&all, "frontend-3"), ["west-eu"]);
+
+    // Only frontend shown: east-us runs a backend commit, still later than frontend-1's.
+    let frontend = trace(Filter {
+        service: Some("frontend".into()),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(frontend.len(), 2, "backend is context, never shown");
+    assert_eq!(live_in(&frontend, "frontend-1"), ["east-us"]);
+    assert_eq!(live_in(&frontend, "frontend-3"), ["west-eu"]);
+
+    // Only frontend-1 shown: frontend-3, hidden, still replaced it in west-eu.
+    let one = trace(Filter {
+        image_tag: Some("frontend-1".into()),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(one.len(), 1);
+    assert_eq!(live_in(&one, "frontend-1"), ["east-us"]);
+}

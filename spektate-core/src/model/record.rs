@@ -58,6 +58,11 @@ pub struct Record {
     /// more than `n` ([`crate::RecordQuery::after_sequence`]).
     #[serde(skip)]
     pub sequence: Option<i64>,
+    /// A record a filtered view keeps only as context: its commits place the commits clusters
+    /// run, and it may replace a shown deployment there; it is never looked up nor shown
+    /// ([`crate::store::filtered::FilteredStore`]).
+    #[serde(skip)]
+    pub context: bool,
 }
 
 /// The data columns of a record, in table order, by their stored names.

@@ -1,7 +1,11 @@
-//! A view of a store that reads only the records a [`Filter`] can admit (its criteria the
-//! record alone decides: service, ring, image tag, id, run, commit, kind). A tracker over it
-//! never asks a provider about a record the filter would hide, so a narrow `get` costs what
-//! it shows, not what the partition holds. Writes and reports pass through unchanged.
+//! A view of a store that reads in full only the records a [`Filter`] can admit (its criteria
+//! the record alone decides: service, ring, image tag, id, run, commit, kind). A tracker over
+//! it never asks a provider about a record the filter would hide, so a narrow `get` costs
+//! what it shows in provider requests, not what the partition holds. A hidden record that
+//! names an HLD or manifest commit is kept as [context](Record::context), reduced to what
+//! places commits: the commit a cluster runs may be another service's, and a later
+//! deployment of the same service and ring may have replaced a shown one there, so "live"
+//! reads the same through the view as without it. Writes and reports pass through unchanged.
 
 use std::sync::Arc;
 
@@ -27,6 +31,31 @@ impl FilteredStore {
     }
 }
 
+/// `r` reduced to what places its commits, marked as context; none when it names no HLD or
+/// manifest commit. Its run ids and source commit are left out, so nothing is looked up for it.
+fn context(r: &Record) -> Option<Record> {
+    if r.hld_commit_id.is_none() && r.manifest_commit_id.is_none() {
+        return None;
+    }
+    Some(Record {
+        partition_key: r.partition_key.clone(),
+        row_key: r.row_key.clone(),
+        service: r.service.clone(),
+        image_tag: r.image_tag.clone(),
+        env: r.env.clone(),
+        hld_commit_id: r.hld_commit_id.clone(),
+        manifest_commit_id: r.manifest_commit_id.clone(),
+        pr: r.pr.clone(),
+        hld_repo: r.hld_repo.clone(),
+        manifest_repo: r.manifest_repo.clone(),
+        timestamp: r.timestamp,
+        etag: r.etag.clone(),
+        sequence: r.sequence,
+        context: true,
+        ..Record::default()
+    })
+}
+
 #[async_trait]
 impl RecordStore for FilteredStore {
     fn describe(&self) -> String {
@@ -38,15 +67,25 @@ impl RecordStore for FilteredStore {
     }
 
     async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>> {
-        let mut records = self.inner.query(partition, query).await?;
-        records.retain(|r| self.filter.admits_record(r));
-        Ok(records)
+        let records = self.inner.query(partition, query).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| match self.filter.admits_record(&r) {
+                true => Some(r),
+                false => context(&r),
+            })
+            .collect())
     }
 
     async fn query_shared(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Arc<Record>>> {
-        let mut records = self.inner.query_shared(partition, query).await?;
-        records.retain(|r| self.filter.admits_record(r));
-        Ok(records)
+        let records = self.inner.query_shared(partition, query).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| match self.filter.admits_record(&r) {
+                true => Some(r),
+                false => context(&r).map(Arc::new),
+            })
+            .collect())
     }
 
     async fn insert(&self, record: &Record) -> Result<Record> {

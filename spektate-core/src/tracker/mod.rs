@@ -110,11 +110,11 @@ impl TrackerBuilder {
         self
     }
 
-    /// Only track what `filter` can show: its store-side part becomes the scope, and records
-    /// its record-level criteria hide (service, ring, image tag, id, run, commit, kind) are
-    /// never kept nor looked up ([`FilteredStore`]), so a narrow query costs what it shows.
+    /// Only look up what `filter` can show: records its record-level criteria hide (service,
+    /// ring, image tag, id, run, commit, kind) are never looked up, and kept only as context
+    /// of where commits run ([`FilteredStore`]), so a narrow query costs what it shows in
+    /// provider requests and says the same of each deployment as an unfiltered one.
     pub fn filter(mut self, filter: &Filter) -> Self {
-        self.scope = filter.store_query();
         self.store = Arc::new(FilteredStore::new(self.store, filter.clone()));
         self
     }

@@ -152,7 +152,10 @@ fn worth_a_look(state: &State, changes: &Changes) -> Vec<Arc<Record>> {
     );
     work.sort_unstable();
     work.dedup();
-    work.into_iter().map(|i| state.records[i].clone()).collect()
+    work.into_iter()
+        .map(|i| state.records[i].clone())
+        .filter(|r| !r.context)
+        .collect()
 }
 
 /// Whether `record`'s deployment was complete at the last join and its record unchanged.
@@ -472,6 +475,7 @@ fn publish(
         let mut cache = RepoCache::new(&inner.defaults);
         let candidates = deployments
             .iter()
+            .filter(|d| !d.record.context)
             .filter(|d| {
                 let repos = cache.repos(&d.record);
                 may_still_change(d, &repos, &state.knowledge, &inner.repositories)
