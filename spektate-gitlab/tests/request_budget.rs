@@ -460,6 +460,7 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
         cold.len(),
         describe(&cold)
     );
+    assert_eq!(cold.len(), 48, "the README's figure: {}", breakdown(&cold));
 
     // Refreshes with nothing changed: only revalidations.
     for round in 1..=2 {
@@ -476,6 +477,12 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
             served.len() <= 5,
             "refresh {round} made {} requests:\n{}",
             served.len(),
+            describe(&served)
+        );
+        assert_eq!(
+            served.len(),
+            4,
+            "the README's figure:\n{}",
             describe(&served)
         );
         assert!(
