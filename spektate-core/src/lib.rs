@@ -30,6 +30,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod correlate;
 pub mod error;
 pub mod events;
@@ -66,8 +67,8 @@ pub use model::record::{Record, display_service, new_row_key, normalize};
 pub use model::repo::{RepoHost, RepoRef};
 pub use model::run::{Run, RunKind, RunReport, RunResult, RunStatus, Stage};
 pub use provider::{
-    DEFAULT_SYNC_TAG_PREFIX, Pipelines, Repositories, RunBatch, RunRequest, SyncSource,
-    check_sync_tag_prefix,
+    DEFAULT_SYNC_TAG_PREFIX, MAX_COMMIT_ORDER, Pipelines, Repositories, RunBatch, RunRequest,
+    SyncSource, check_sync_tag_prefix,
 };
 pub use recorder::{
     ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Recorder, RunReported,

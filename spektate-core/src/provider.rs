@@ -35,6 +35,9 @@ pub fn check_sync_tag_prefix(prefix: &str) -> Result<()> {
     Ok(())
 }
 
+/// The most commits of a repository's history [`Repositories::commit_orders`] gives.
+pub const MAX_COMMIT_ORDER: usize = 100;
+
 /// A run to look up, with the repository it was recorded against, if any
 /// (providers that address runs per repository, such as GitHub Actions, need it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -109,6 +112,19 @@ pub trait Repositories: Send + Sync {
     /// The clusters whose sync tag (`<prefix><cluster>`, by default
     /// [`DEFAULT_SYNC_TAG_PREFIX`]) marks a commit of `repo`.
     async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>>;
+
+    /// The newest commits of the default branch of each of `repos` (each one this provider
+    /// serves), newest first, by [`RepoRef::key`]: at most [`MAX_COMMIT_ORDER`] each, in one or
+    /// two requests for all of them. A repository left out of the map was not found; `None`
+    /// means this provider does not offer histories (the default), so commits keep the order
+    /// their records were written in.
+    async fn commit_orders(
+        &self,
+        repos: &[RepoRef],
+    ) -> Result<Option<HashMap<String, Vec<String>>>> {
+        let _ = repos;
+        Ok(None)
+    }
 
     /// Checks the credentials against the service with one cheap request (`spektate
     /// validate`): what was found, or `None` when there is nothing to check without a

@@ -500,3 +500,105 @@ fn an_hld_commit_awaiting_approval_is_not_live_until_its_pull_request_is_merged(
     assert_eq!(find(&ds, "frontend-1").status, Status::Complete);
     assert_eq!(where_(&ds, "frontend-0").1, Vec::<String>::new());
 }
+
+/// The default branch of the manifest repository as its provider gives it, newest first.
+fn history(k: &mut Knowledge, newest_first: &[u32]) {
+    let key = RepoRef::parse(MANIFESTS).unwrap().key();
+    k.commit_orders.insert(
+        key.as_str().into(),
+        Arc::new(newest_first.iter().map(|&c| sha(c)).collect()),
+    );
+}
+
+#[test]
+fn p3_runs_recorded_out_of_order_are_set_right_by_the_repository_history() {
+    // frontend-2's p3 pushed 10 before frontend-1's pushed 11, but wrote its record later;
+    // backend pushed 12 between them, then 13.
+    let records = vec![
+        rec("frontend", "dev", 1, Some(1), Some(11)),
+        rec("frontend", "dev", 2, Some(2), Some(10)),
+        rec("backend", "dev", 3, Some(3), Some(12)),
+        rec("backend", "dev", 4, Some(4), Some(13)),
+    ];
+    let mut k = knowledge(&records);
+    tags(&mut k, vec![sync("east-us", 13), sync("west-eu", 12)]);
+
+    // In the order the records were written, frontend-2 looks like the newer frontend.
+    let ds = join(&records, &k);
+    assert_eq!(where_(&ds, "frontend-2").1, names(&["east-us", "west-eu"]));
+    assert_eq!(where_(&ds, "frontend-1").1, Vec::<String>::new());
+
+    history(&mut k, &[13, 11, 12, 10]);
+    let ds = join(&records, &k);
+    assert_eq!(
+        where_(&ds, "frontend-1").1,
+        names(&["east-us"]),
+        "11 came after 10: frontend-1 replaced frontend-2 where 13 runs"
+    );
+    assert_eq!(
+        where_(&ds, "frontend-2").1,
+        names(&["west-eu"]),
+        "west-eu runs 12, which has 10 and not 11"
+    );
+    assert_eq!(
+        where_(&ds, "backend-3"),
+        (names(&["west-eu"]), names(&["west-eu"]))
+    );
+    assert_eq!(
+        where_(&ds, "backend-4"),
+        (names(&["east-us"]), names(&["east-us"]))
+    );
+    let f1 = find(&ds, "frontend-1");
+    assert_eq!(
+        (f1.live_in[0].commit.as_str(), f1.live_in[0].exact),
+        (sha(13).as_str(), false)
+    );
+}
+
+#[test]
+fn a_cluster_on_a_commit_no_record_names_is_placed_by_the_repository_history() {
+    let records = vec![
+        rec("frontend", "dev", 1, Some(1), Some(10)),
+        rec("backend", "dev", 2, Some(2), Some(12)),
+        rec("frontend", "dev", 3, Some(3), Some(14)),
+    ];
+    let mut k = knowledge(&records);
+    // Someone committed 13 to the manifests by hand, and east-us's tag points at it.
+    tags(&mut k, vec![sync("east-us", 13)]);
+    let ds = join(&records, &k);
+    assert!(
+        ds.iter().all(|d| d.live_in.is_empty()),
+        "without a history, 13 is nowhere"
+    );
+
+    // The history holds only the newest commits: 10 is older than it reaches, and keeps the
+    // place its record gives it.
+    history(&mut k, &[14, 13, 12]);
+    let ds = join(&records, &k);
+    assert_eq!(where_(&ds, "frontend-1"), (vec![], names(&["east-us"])));
+    assert_eq!(where_(&ds, "backend-2"), (vec![], names(&["east-us"])));
+    assert_eq!(where_(&ds, "frontend-3"), (vec![], vec![]));
+}
+
+#[test]
+fn an_hld_commit_the_default_branch_holds_is_on_it_whatever_its_pull_request_says() {
+    // frontend-1's approval pull request is not known to be merged, but the HLD repository's
+    // default branch holds its commit, before backend's, which Argo CD renders.
+    let mut r1 = (*rec("frontend", "dev", 1, Some(1), None)).clone();
+    r1.pr = Some("1".into());
+    let mut r2 = (*rec("backend", "dev", 2, Some(2), None)).clone();
+    r2.pr = None;
+    let records = vec![Arc::new(r1), Arc::new(r2)];
+    let mut k = knowledge(&records);
+    source(&mut k, vec![applied("east-us", "dev", HLD, 2, &[])]);
+    assert_eq!(
+        where_(&join(&records, &k), "frontend-1").1,
+        Vec::<String>::new()
+    );
+    let key = RepoRef::parse(HLD).unwrap().key();
+    k.commit_orders
+        .insert(key.as_str().into(), Arc::new(vec![sha(2), sha(1)]));
+    let ds = join(&records, &k);
+    assert_eq!(where_(&ds, "frontend-1").1, names(&["east-us"]));
+    assert_eq!(find(&ds, "frontend-1").status, Status::Complete);
+}

@@ -88,6 +88,10 @@ pub struct Knowledge {
     /// What each sync source (Argo CD) last said its applications applied, in the order the
     /// sources were added to the tracker.
     pub applied: Vec<SourceAnswer>,
+    /// The newest commits of the default branch of repositories agents apply, newest first,
+    /// by repository key ([`crate::Repositories::commit_orders`]): live orders their commits by
+    /// it.
+    pub commit_orders: Map<Key, Arc<Vec<String>>>,
 }
 
 /// What one sync source last said.
