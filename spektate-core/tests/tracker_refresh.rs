@@ -615,3 +615,62 @@ async fn a_window_reads_recent_records_and_forgets_those_that_leave_it_with_thei
     );
     assert_eq!(short.snapshot().deployments[0].status, Status::Complete);
 }
+
+#[tokio::test]
+async fn the_manifest_history_is_read_when_a_commit_it_lacks_appears_and_places_a_hand_made_commit()
+{
+    let w = world();
+    for n in 1..=3 {
+        journey(&w, n, Some(RunResult::Succeeded)).await;
+    }
+    let m = |n: u32| format!("{n:07}mmmmmmmm");
+    // east-us runs a commit made by hand after frontend-2's (frontend-3's came earlier, but
+    // its p3 recorded it last).
+    w.repos.set_tags(vec![ClusterSync {
+        cluster: "east-us".into(),
+        commit: m(9),
+        synced_at: None,
+        tagger: Some("flux".into()),
+    }]);
+    w.repos.set_history(vec![m(9), m(2), m(3), m(1)]);
+    let live = |ds: &[spektate_core::Deployment]| -> Vec<(String, Vec<String>)> {
+        let mut v: Vec<_> = ds
+            .iter()
+            .map(|d| {
+                let clusters = d.live_in.iter().map(|l| l.cluster.clone()).collect();
+                (d.image_tag().unwrap_or_default().to_string(), clusters)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let east = || vec!["east-us".to_string()];
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(w.repos.history_calls.load(Ordering::SeqCst), 1);
+    let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
+    assert_eq!(
+        live(&ds),
+        [
+            ("frontend-1".to_string(), vec![]),
+            ("frontend-2".to_string(), east()),
+            ("frontend-3".to_string(), vec![]),
+        ],
+        "by the history, 2 is the newest frontend commit east-us has"
+    );
+
+    // Nothing changed: the history is not asked for again.
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(w.repos.history_calls.load(Ordering::SeqCst), 1);
+
+    // A new manifest commit the history does not hold yet: read again, once.
+    journey(&w, 4, Some(RunResult::Succeeded)).await;
+    w.repos.set_history(vec![m(4), m(9), m(2), m(3), m(1)]);
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(w.repos.history_calls.load(Ordering::SeqCst), 2);
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(w.repos.history_calls.load(Ordering::SeqCst), 2);
+    let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
+    let now = live(&ds);
+    assert_eq!(now[1], ("frontend-2".to_string(), east()));
+    assert_eq!(now[3], ("frontend-4".to_string(), vec![]), "4 came after 9");
+}

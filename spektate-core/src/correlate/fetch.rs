@@ -230,3 +230,48 @@ pub async fn sync_tags(
     }
     bounded(jobs, limit).await
 }
+
+/// The histories of these repositories' default branches
+/// ([`Repositories::commit_orders`]): one call per provider for all the repositories it
+/// serves, at once, each cut to [`crate::provider::MAX_COMMIT_ORDER`] commits. Repositories
+/// no provider serves, or whose provider offers no histories, are left out; a failed call is
+/// logged and leaves its repositories out (their commits keep their records' order).
+pub async fn commit_orders(
+    providers: &[Arc<dyn Repositories>],
+    repos: Vec<(String, RepoRef)>,
+) -> Vec<(String, Vec<String>)> {
+    let mut per_provider: BTreeMap<usize, Vec<(String, RepoRef)>> = BTreeMap::new();
+    for (key, repo) in repos {
+        if let Some(at) = providers.iter().position(|p| p.serves_repo(&repo)) {
+            per_provider.entry(at).or_default().push((key, repo));
+        }
+    }
+    let calls = per_provider.into_iter().map(|(at, wanted)| async move {
+        let provider = &providers[at];
+        let name = provider.name();
+        let repos: Vec<RepoRef> = wanted.iter().map(|(_, r)| r.clone()).collect();
+        match call(&name, provider.commit_orders(&repos)).await {
+            Ok(Some(mut found)) => wanted
+                .into_iter()
+                .filter_map(|(key, repo)| {
+                    let mut commits = found.remove(&repo.key())?;
+                    commits.truncate(crate::provider::MAX_COMMIT_ORDER);
+                    Some((key, commits))
+                })
+                .collect(),
+            Ok(None) => Vec::new(),
+            Err(why) => {
+                tracing::warn!(
+                    "{why}: history of {} repositories not read; their commits keep the order of their records",
+                    wanted.len()
+                );
+                Vec::new()
+            }
+        }
+    });
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}

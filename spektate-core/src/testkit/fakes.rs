@@ -103,6 +103,7 @@ pub struct FakeRepos {
     authors: Mutex<HashMap<String, Author>>,
     pulls: Mutex<HashMap<String, PullRequest>>,
     tags: Mutex<Vec<ClusterSync>>,
+    history: Mutex<Option<Vec<String>>>,
     /// When set, author lookups fail with this message.
     pub fail_authors: Mutex<Option<String>>,
     /// Calls of [`Repositories::authors`].
@@ -111,6 +112,8 @@ pub struct FakeRepos {
     pub pull_calls: AtomicUsize,
     /// Calls of [`Repositories::sync_tags`].
     pub tag_calls: AtomicUsize,
+    /// Calls of [`Repositories::commit_orders`], once a history is set.
+    pub history_calls: AtomicUsize,
 }
 
 impl FakeRepos {
@@ -141,11 +144,18 @@ impl FakeRepos {
         *self.tags.lock().unwrap() = tags;
     }
 
+    /// Sets the history of the default branch (every repository), newest first; until then
+    /// the fake offers no histories.
+    pub fn set_history(&self, newest_first: Vec<String>) {
+        *self.history.lock().unwrap() = Some(newest_first);
+    }
+
     /// All calls so far.
     pub fn calls(&self) -> usize {
         self.author_calls.load(Ordering::SeqCst)
             + self.pull_calls.load(Ordering::SeqCst)
             + self.tag_calls.load(Ordering::SeqCst)
+            + self.history_calls.load(Ordering::SeqCst)
     }
 }
 
@@ -192,5 +202,18 @@ impl Repositories for FakeRepos {
     async fn sync_tags(&self, _repo: &RepoRef) -> Result<Vec<ClusterSync>> {
         self.tag_calls.fetch_add(1, Ordering::SeqCst);
         Ok(self.tags.lock().unwrap().clone())
+    }
+
+    async fn commit_orders(
+        &self,
+        repos: &[RepoRef],
+    ) -> Result<Option<HashMap<String, Vec<String>>>> {
+        let Some(history) = self.history.lock().unwrap().clone() else {
+            return Ok(None);
+        };
+        self.history_calls.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(
+            repos.iter().map(|r| (r.key(), history.clone())).collect(),
+        ))
     }
 }

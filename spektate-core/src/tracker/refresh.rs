@@ -17,7 +17,7 @@ use crate::correlate::join::{
 };
 use crate::correlate::key::Key;
 use crate::error::Result;
-use crate::model::deployment::{Deployment, Status};
+use crate::model::deployment::{Deployment, Status, commits_match};
 use crate::model::record::Record;
 use crate::model::repo::RepoRef;
 use crate::model::run::{RunKind, RunResult};
@@ -62,6 +62,7 @@ impl Tracker {
         fetch_people(inner, state, &work, &mut cache, &mut changes).await;
         fetch_sync_tags(inner, state, &work, &mut cache, &previous, &mut changes).await;
         ask_sync_sources(inner, state, &mut changes, &mut stats).await;
+        fetch_commit_orders(inner, state, &work, &mut cache, &mut changes).await;
         publish(inner, state, &previous, &changes, &mut stats);
         Ok(stats)
     }
@@ -380,6 +381,96 @@ async fn fetch_sync_tags<'w>(
             .insert(key.into(), lookup.clone())
             .as_ref()
             != Some(&lookup);
+    }
+}
+
+/// Phase 6b, histories. Asks for the history of the default branch of each manifest or HLD
+/// repository an agent applies (a sync tag's, a sync source's application's; every manifest
+/// repository when clusters report to the store), one call per provider, only when a record
+/// or what agents said changed and the history last read does not hold a commit that
+/// changed (an agent's, or a changed record's): nothing is asked when nothing changed.
+/// Changes the histories live orders commits by.
+async fn fetch_commit_orders<'w>(
+    inner: &Inner,
+    state: &mut State,
+    work: &'w [Arc<Record>],
+    cache: &mut RepoCache<'w>,
+    changes: &mut Changes,
+) {
+    if inner.repositories.is_empty() || !(changes.records_or_runs() || changes.learned) {
+        return;
+    }
+    let k = &state.knowledge;
+    // Watched repositories by key, with the commits to place in each.
+    let mut watched: BTreeMap<String, (RepoRef, Vec<&str>)> = BTreeMap::new();
+    for (key, tags) in &k.sync_tags {
+        if let (Lookup::Found(tags), Some(repo)) = (tags, state.manifest_repos.get(key.as_str()))
+            && !tags.is_empty()
+        {
+            let slot = watched
+                .entry(key.to_string())
+                .or_insert_with(|| (repo.clone(), Vec::new()));
+            slot.1.extend(tags.iter().map(|t| t.commit.as_str()));
+        }
+    }
+    for a in k.applied.iter().flat_map(|s| s.applied.iter()) {
+        let slot = watched
+            .entry(a.repo.key())
+            .or_insert_with(|| (a.repo.clone(), Vec::new()));
+        slot.1.push(a.sync.commit.as_str());
+    }
+    if !k.cluster_reports.is_empty() {
+        for (key, repo) in &state.manifest_repos {
+            let slot = watched
+                .entry(key.clone())
+                .or_insert_with(|| (repo.clone(), Vec::new()));
+            slot.1
+                .extend(k.cluster_reports.iter().map(|s| s.commit.as_str()));
+        }
+    }
+    if watched.is_empty() {
+        return;
+    }
+    for record in work
+        .iter()
+        .filter(|r| changes.records.contains(r.row_key.as_str()))
+    {
+        let repos = cache.repos(record);
+        for (entry, commit) in [
+            (repos.manifest, &record.manifest_commit_id),
+            (repos.hld, &record.hld_commit_id),
+        ] {
+            if let (Some(entry), Some(commit)) = (entry, commit)
+                && let Some(slot) = watched.get_mut(&*entry.key)
+            {
+                slot.1.push(commit.as_str());
+            }
+        }
+    }
+    let due: Vec<(String, RepoRef)> = watched
+        .into_iter()
+        .filter(
+            |(key, (_, commits))| match k.commit_orders.get(key.as_str()) {
+                None => true,
+                Some(history) => commits
+                    .iter()
+                    .any(|c| !history.iter().any(|h| commits_match(h, c))),
+            },
+        )
+        .map(|(key, (repo, _))| (key, repo))
+        .collect();
+    if due.is_empty() {
+        return;
+    }
+    for (key, history) in fetch::commit_orders(&inner.repositories, due).await {
+        let slot = state.knowledge.commit_orders.get(key.as_str());
+        if slot.is_none_or(|h| **h != history) {
+            state
+                .knowledge
+                .commit_orders
+                .insert(key.into(), Arc::new(history));
+            changes.learned = true;
+        }
     }
 }
 
