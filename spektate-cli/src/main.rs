@@ -66,7 +66,7 @@ enum Command {
 
 /// `dashboard` and `serve` take the original Spektate dashboard's variables (`REACT_APP_*`,
 /// `PORT`) for what their flags and `SPEKTATE_*` variables leave unset.
-fn adopt_dashboard_env(matches: &clap::ArgMatches, cli: &mut Cli) -> spektate::Result<()> {
+async fn adopt_dashboard_env(matches: &clap::ArgMatches, cli: &mut Cli) -> spektate::Result<()> {
     let (name, board) = match &mut cli.command {
         Command::Dashboard(cmd) => ("dashboard", cmd),
         Command::Serve(cmd) => ("serve", &mut cmd.dashboard),
@@ -75,14 +75,15 @@ fn adopt_dashboard_env(matches: &clap::ArgMatches, cli: &mut Cli) -> spektate::R
     let Some(sub) = matches.subcommand_matches(name) else {
         return Ok(());
     };
-    bedrock::react_env::DashboardEnv::read(&bedrock::config::env_var)?.apply(
+    let env = bedrock::react_env::DashboardEnv::read(&bedrock::config::env_var)?;
+    env.apply(
         sub,
         &mut cli.store,
         &mut board.providers,
         &mut board.port,
         &mut board.refresh,
     );
-    Ok(())
+    bedrock::gitlab_projects::resolve(&env, &mut board.providers).await
 }
 
 #[tokio::main]
@@ -97,7 +98,7 @@ async fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    if let Err(e) = adopt_dashboard_env(&matches, &mut cli) {
+    if let Err(e) = adopt_dashboard_env(&matches, &mut cli).await {
         eprintln!("spektate: {e}");
         return ExitCode::FAILURE;
     }

@@ -68,6 +68,7 @@ mod payloads;
 mod pipelines;
 mod project;
 mod repos;
+mod resolve;
 mod tags;
 
 pub use client::{GITLAB_COM, GitLab, GitLabBuilder, PER_PAGE, RequestStats, TokenKind};

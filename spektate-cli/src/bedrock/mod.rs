@@ -7,6 +7,7 @@ pub mod config;
 mod create;
 mod dashboard;
 mod get;
+pub mod gitlab_projects;
 mod onboard;
 pub mod output;
 pub mod react_env;

@@ -36,6 +36,12 @@ pub struct DashboardEnv {
     pub source_repo: Option<String>,
     /// `REACT_APP_HLD_REPO`: GitHub Actions' HLD repository, `owner/name`.
     pub hld_repo: Option<String>,
+    /// `REACT_APP_SOURCE_REPO_PROJECT_ID`: the GitLab project of p1 and p2.
+    pub source_project_id: Option<String>,
+    /// `REACT_APP_HLD_REPO_PROJECT_ID`: the GitLab project of p3.
+    pub hld_project_id: Option<String>,
+    /// `REACT_APP_MANIFEST_REPO_PROJECT_ID`: the GitLab project whose tags are read.
+    pub manifest_project_id: Option<String>,
     /// `PORT`.
     pub port: Option<u16>,
     /// `REACT_APP_CACHE_REFRESH_INTERVAL_IN_SEC`.
@@ -56,6 +62,9 @@ impl std::fmt::Debug for DashboardEnv {
             .field("github_manifest_owner", &self.github_manifest_owner)
             .field("source_repo", &self.source_repo)
             .field("hld_repo", &self.hld_repo)
+            .field("source_project_id", &self.source_project_id)
+            .field("hld_project_id", &self.hld_project_id)
+            .field("manifest_project_id", &self.manifest_project_id)
             .field("port", &self.port)
             .field("refresh", &self.refresh)
             .finish()
@@ -114,6 +123,9 @@ impl DashboardEnv {
             github_manifest_owner: get("REACT_APP_GITHUB_MANIFEST_USERNAME"),
             source_repo: get("REACT_APP_SOURCE_REPO"),
             hld_repo: get("REACT_APP_HLD_REPO"),
+            source_project_id: get("REACT_APP_SOURCE_REPO_PROJECT_ID"),
+            hld_project_id: get("REACT_APP_HLD_REPO_PROJECT_ID"),
+            manifest_project_id: get("REACT_APP_MANIFEST_REPO_PROJECT_ID"),
             port,
             refresh,
         })
@@ -141,6 +153,15 @@ impl DashboardEnv {
         self.source_repo.is_some()
             && self.hld_repo.is_some()
             && (self.org.is_none() || self.project.is_none())
+    }
+
+    /// Whether the original would read GitLab: the source and HLD projects named, neither
+    /// an Azure DevOps project nor GitHub Actions repositories.
+    pub fn gitlab(&self) -> bool {
+        self.source_project_id.is_some()
+            && self.hld_project_id.is_some()
+            && (self.org.is_none() || self.project.is_none())
+            && self.source_repo.is_none()
     }
 
     /// Fills what `matches` (of `dashboard` or `serve`) left to defaults: store, partition,
@@ -200,6 +221,9 @@ impl DashboardEnv {
                 &mut providers.hld_repo,
                 &self.hld_repo.as_deref().map(github_repo),
             );
+        }
+        if self.gitlab() {
+            providers.gitlab = true;
         }
         providers.roles.fill(self.roles.clone());
         if let Some(p) = self.port

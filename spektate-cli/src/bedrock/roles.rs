@@ -3,7 +3,8 @@
 //! source repositories (`REACT_APP_SOURCE_REPO_ACCESS_TOKEN`,
 //! `introspection.azure.source_repo_access_token`) and one for the manifest repository
 //! (`REACT_APP_MANIFEST_ACCESS_TOKEN`). A token given to Spektate itself
-//! (`SPEKTATE_AZDO_TOKEN`, `SPEKTATE_GITHUB_TOKEN`) serves every role and wins.
+//! (`SPEKTATE_AZDO_TOKEN`, `SPEKTATE_GITHUB_TOKEN`, `SPEKTATE_GITLAB_TOKEN`) serves every
+//! role and wins.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -69,6 +70,11 @@ impl RoleTokens {
             if let Some(g) = s.github.as_mut()
                 && g.token.is_none()
                 && g.app.is_none()
+            {
+                g.token = Some(t.clone());
+            }
+            if let Some(g) = s.gitlab.as_mut()
+                && g.token.is_none()
             {
                 g.token = Some(t.clone());
             }
