@@ -181,7 +181,7 @@ fn node_expected() -> BTreeMap<String, Words> {
         ("Repo.provider".to_string(), w("RepoHost")),
         ("Filter.status".to_string(), status_filter_words()),
         ("Filter.kind".to_string(), kind_filter_words()),
-        ("GitHubOptions.ids".to_string(), set(["run", "job"])),
+        ("GitHubOptions.ids".to_string(), set(["run", "job", "auto"])),
         // `spektate::gitlab::TokenKind::from_word`'s words.
         (
             "GitLabOptions.tokenKind".to_string(),

@@ -18,8 +18,9 @@ pub struct GitHubOptions {
     /// `https://api.github.com` by default; for Enterprise `https://HOST` or
     /// `https://HOST/api/v3`.
     pub api_url: Option<String>,
-    /// What a bare recorded run id names: `run` (a workflow run, the default) or `job`.
-    #[napi(ts_type = "'run' | 'job'")]
+    /// What a bare recorded run id names: `run` (a workflow run, the default), `job`, or
+    /// `auto` (a job when the repository has no run of that id).
+    #[napi(ts_type = "'run' | 'job' | 'auto'")]
     pub ids: Option<String>,
 }
 

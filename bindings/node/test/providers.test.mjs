@@ -73,6 +73,18 @@ test('provider settings are checked when made', () => {
   )
 })
 
+test('GitHub ids take auto, as the tables of bedrock and the original pipelines need', () => {
+  // Those tables hold job ids: `auto` reads an id that is not a run of its repository as a job.
+  for (const ids of ['auto', ' AUTO ']) {
+    const tracker = new Tracker(Store.memory(), { partition: 'fabrikam', github: { ids } })
+    assert.equal(tracker.partition, 'fabrikam')
+  }
+  assert.throws(
+    () => new Tracker(Store.memory(), { github: { ids: 'guess' } }),
+    (e) => e.code === 'ConfigError' && e.message.includes("'guess' is not one of run, job, auto"),
+  )
+})
+
 test('GitLab settings are checked when made', () => {
   for (const [gitlab, pattern] of [
     [{ url: 'ftp://gitlab.example.com' }, /url.*ftp:\/\/gitlab\.example\.com/],

@@ -19,7 +19,8 @@ pub struct PyGitHub(pub GitHubSettings);
 impl PyGitHub {
     /// `api_url`: `https://api.github.com` by default; for Enterprise `https://HOST` or
     /// `https://HOST/api/v3`. `ids`: what a bare recorded run id names, `"run"` (a workflow
-    /// run, the default) or `"job"` (as the reference tool recorded).
+    /// run, the default), `"job"` (as the reference tool recorded) or `"auto"` (a job when the
+    /// repository has no run of that id, one more request per such id).
     #[new]
     #[pyo3(signature = (*, token = None, api_url = None, ids = "run"))]
     fn new(token: Option<String>, api_url: Option<String>, ids: &str) -> PyResult<Self> {

@@ -76,7 +76,18 @@ def test_provider_settings_are_checked_when_made() -> None:
         spektate.GitHub(api_url="ftp://example.com")
     assert "ftp://example.com" in str(e.value)
     with pytest.raises(spektate.ConfigError, match="'step' is not one of run, job"):
-        spektate.GitHub(ids="step")
+        spektate.GitHub(ids="step")  # type: ignore[arg-type]
+
+
+def test_github_ids_take_auto_as_the_reference_tables_need() -> None:
+    # Tables of bedrock and the original pipelines hold job ids: `auto` reads an id that is
+    # not a run of its repository as a job.
+    for word in ("auto", " AUTO "):
+        github = spektate.GitHub(ids=word)  # type: ignore[arg-type]
+        tracker = spektate.Tracker(spektate.Store.memory(), partition="fabrikam", github=github)
+        assert tracker.partition == "fabrikam"
+    with pytest.raises(spektate.ConfigError, match="'guess' is not one of run, job, auto"):
+        spektate.GitHub(ids="guess")  # type: ignore[arg-type]
 
 
 def test_gitlab_settings_are_checked_when_made_and_never_show_the_token() -> None:

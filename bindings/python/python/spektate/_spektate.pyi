@@ -314,9 +314,12 @@ class ServerRecorder:
 class GitHub:
     """GitHub or GitHub Enterprise Server settings; the token is never shown."""
 
-    def __init__(self, *, token: Optional[str] = None, api_url: Optional[str] = None, ids: str = "run") -> None:
+    def __init__(
+        self, *, token: Optional[str] = None, api_url: Optional[str] = None, ids: Literal["run", "job", "auto"] = "run"
+    ) -> None:
         """``api_url``: ``https://api.github.com`` by default; for Enterprise ``https://HOST/api/v3``.
-        ``ids``: what a bare recorded run id names, ``"run"`` (the default) or ``"job"``."""
+        ``ids``: what a bare recorded run id names, ``"run"`` (the default), ``"job"`` or ``"auto"``
+        (a job when the repository has no run of that id)."""
     @property
     def api_url(self) -> Optional[str]: ...
 
