@@ -17,7 +17,8 @@
 #     names in markup, for the status page (status.test.mjs).
 # dashboard_parity.test.mjs starts its own `spektate dashboard` (SPEKTATE_BIN) over a fake
 # Azure DevOps Server project; cluster_troubles.test.mjs its own `spektate serve` taking signed
-# Flux events.
+# Flux events; bedrock_settings.test.mjs its own Azurite and `spektate deployment dashboard` /
+# `spektate dashboard` from ~/.bedrock/config.yaml and REACT_APP_* variables.
 # Runs the node tests and always stops the servers. Screenshots go to target/dashboard*.png.
 set -euo pipefail
 
@@ -44,6 +45,11 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)
 if [ ! -f "$here/node_modules/playwright-core/package.json" ]; then
   say "installing playwright-core (npm ci; no browser download)"
   (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [ ! -x "$root/tools/azurite/node_modules/.bin/azurite-table" ] && [ -z "${SPEKTATE_AZURITE_TABLE:-}" ]; then
+  say "installing Azurite (npm ci in tools/azurite), for bedrock_settings.test.mjs"
+  npm ci --prefix "$root/tools/azurite" --no-audit --no-fund --loglevel=error
 fi
 
 say "building spektate and the examples"
@@ -133,5 +139,5 @@ say "spektate dashboard: $SPEKTATE_URL  hostile: $HOSTILE_URL  fabrikam --serve:
 
 say "running the browser test"
 cd "$here"
-node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs dashboard_parity.test.mjs signin.test.mjs status.test.mjs cluster_troubles.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs dashboard_parity.test.mjs signin.test.mjs status.test.mjs cluster_troubles.test.mjs bedrock_settings.test.mjs
 say "screenshots: $target/dashboard.png, dashboard-live.png, dashboard-filtered.png, dashboard-offline.png, dashboard-parity.png, dashboard-signed-in.png"
