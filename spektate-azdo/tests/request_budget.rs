@@ -392,3 +392,59 @@ async fn a_refused_commits_batch_costs_one_request_per_commit_of_that_batch_and_
         "only the lost commit has no author"
     );
 }
+
+/// A second process (a new tracker over the same store, with the same answers cache file)
+/// asks Azure DevOps only about what is not final: the three p3 builds still running and
+/// the sync tags. Every final build and release, the failed runs' stages, the 500 authors
+/// and the merged pull requests come from the cache, and the deployments read the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_process_with_the_answers_cache_asks_only_about_what_is_not_final() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spektate").join("answers.sqlite");
+    let fake = FakeOrg::start(Caps::SERVICE).await;
+    organisation(&fake, None);
+    let store = Arc::new(MemoryStore::new());
+    for r in records() {
+        store.insert(&r).await.unwrap();
+    }
+    let process = || {
+        let cache = spektate_core::cache::sqlite::SqliteAnswers::open(&path).unwrap();
+        Tracker::builder(store.clone())
+            .partition("hello")
+            .pipelines(Arc::new(fake.pipelines()))
+            .repositories(Arc::new(fake.repos()))
+            .defaults(RepoDefaults {
+                source_repo: None,
+                hld_repo: Some(FakeOrg::repo("hld")),
+                manifest_repo: Some(FakeOrg::repo("manifests")),
+            })
+            .answers_cache(Arc::new(cache))
+            .build()
+    };
+    let first = process();
+    first.refresh().await.unwrap();
+    let cold = fake.served();
+    assert_traced(&first).await;
+    drop(first);
+    let second = process();
+    second.refresh().await.unwrap();
+    let warm = fake.served().split_off(cold.len());
+    println!(
+        "answers cache: first process {} requests, second process {} ({})",
+        cold.len(),
+        warm.len(),
+        breakdown(&warm)
+    );
+    assert_eq!(cold.len(), 23, "{}", breakdown(&cold));
+    assert_eq!(
+        breakdown(&warm),
+        "annotatedtags 2, builds 1, refs 1",
+        "only the running p3 builds and the sync tags are asked again"
+    );
+    assert_traced(&second).await;
+    let kept = spektate_core::cache::sqlite::SqliteAnswers::open(&path).unwrap();
+    // 500 p1 builds, 495 finished p3 builds, 250 releases, the 2 failed runs' stages, 500
+    // authors and 498 merged pull requests (the failed deployments have none).
+    assert_eq!(kept.len().unwrap(), 500 + 495 + 250 + 2 + 500 + 498);
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}

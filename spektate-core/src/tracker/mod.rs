@@ -1,6 +1,7 @@
 //! The tracker: keeps the last result and refreshes only what can still change
 //! (docs/ARCHITECTURE.md, Refresh).
 
+mod answers;
 mod forget;
 mod refresh;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
+use crate::cache::AnswersCache;
 use crate::correlate::join::{Knowledge, RepoDefaults};
 use crate::correlate::key::Key;
 use crate::error::{Error, Result};
@@ -63,6 +65,7 @@ pub struct TrackerBuilder {
     overlap: Duration,
     stored_runs: bool,
     window: Window,
+    answers: Option<Arc<dyn AnswersCache>>,
 }
 
 impl TrackerBuilder {
@@ -144,9 +147,17 @@ impl TrackerBuilder {
         self
     }
 
+    /// Keeps what providers answered that cannot change in `cache`, and reads it before the
+    /// first lookups, so a new process asks only about what is not final ([`crate::cache`]).
+    pub fn answers_cache(mut self, cache: Arc<dyn AnswersCache>) -> Self {
+        self.answers = Some(cache);
+        self
+    }
+
     /// The tracker.
     pub fn build(self) -> Tracker {
         let mut pipelines = self.pipelines;
+        let own_pipelines = pipelines.len();
         if self.stored_runs {
             pipelines.push(Arc::new(StoredRuns::new(
                 self.store.clone(),
@@ -158,6 +169,8 @@ impl TrackerBuilder {
                 store: self.store,
                 partition: self.partition,
                 pipelines,
+                own_pipelines,
+                answers: self.answers,
                 repositories: self.repositories,
                 sync_sources: self.sync_sources,
                 defaults: self.defaults,
@@ -221,6 +234,9 @@ struct Inner {
     store: Arc<dyn RecordStore>,
     partition: String,
     pipelines: Vec<Arc<dyn Pipelines>>,
+    /// How many of `pipelines` were added by the builder (the store's run reports follow).
+    own_pipelines: usize,
+    answers: Option<Arc<dyn AnswersCache>>,
     repositories: Vec<Arc<dyn Repositories>>,
     sync_sources: Vec<Arc<dyn SyncSource>>,
     defaults: RepoDefaults,
@@ -250,6 +266,8 @@ struct State {
     manifest_repos: BTreeMap<String, RepoRef>,
     /// Records forgotten (left the window) since provider answers were last pruned.
     forgotten: usize,
+    /// What the answers cache holds.
+    answers: answers::Kept,
 }
 
 impl Tracker {
@@ -267,6 +285,7 @@ impl Tracker {
             overlap: Duration::from_secs(5),
             stored_runs: true,
             window: Window::All,
+            answers: None,
         }
     }
 

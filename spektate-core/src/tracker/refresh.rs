@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::{Inner, RefreshStats, Snapshot, State, Tracker, forget};
+use super::{Inner, RefreshStats, Snapshot, State, Tracker, answers, forget};
 use crate::correlate::deadline::call;
 use crate::correlate::fetch;
 use crate::correlate::join::{
@@ -55,6 +55,7 @@ impl Tracker {
         let previous = self.snapshot();
 
         let mut changes = read_records(inner, state, &mut stats).await?;
+        answers::load(inner, state).await;
         let work = worth_a_look(state, &changes);
         let mut cache = RepoCache::new(&inner.defaults);
         fetch_runs(inner, state, &work, &mut cache, &mut changes, &mut stats).await;
@@ -64,6 +65,9 @@ impl Tracker {
         ask_sync_sources(inner, state, &mut changes, &mut stats).await;
         fetch_commit_orders(inner, state, &work, &mut cache, &mut changes).await;
         publish(inner, state, &previous, &changes, &mut stats);
+        if changes.runs || changes.learned {
+            answers::save(inner, state).await;
+        }
         Ok(stats)
     }
 }

@@ -1,0 +1,216 @@
+//! The answers cache in one SQLite file: WAL mode and a busy timeout, so processes that
+//! read and write it at once wait for each other instead of failing; one row per answer,
+//! keyed by kind, namespace and id; the oldest rows evicted beyond the bound.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Answer, AnswersCache, Fact, Wanted};
+use crate::error::{Error, Result};
+
+/// The file's `application_id`: "SPKA".
+const APPLICATION_ID: i64 = 0x5350_4B41;
+/// The layout of the rows; a file of another version is not used.
+const VERSION: i64 = 1;
+/// Answers kept when no bound is given.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+/// The longest answer kept, in bytes of JSON; a longer one is asked again next time.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Answers kept in a SQLite file.
+pub struct SqliteAnswers {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    capacity: usize,
+}
+
+impl std::fmt::Debug for SqliteAnswers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteAnswers")
+            .field("path", &self.path)
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl SqliteAnswers {
+    /// Opens the cache at `path`, creating it (and its directory) when missing. A file that
+    /// is not a SQLite database, is another application's, or is of another version is an
+    /// error naming it, and is left as it is.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let err = |e: &dyn std::fmt::Display| {
+            Error::store(format!("answers cache {}", path.display()), "open", e)
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+        }
+        let conn = Connection::open(&path).map_err(|e| err(&e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| err(&e))?;
+        let pragma = |name: &str| -> rusqlite::Result<i64> {
+            conn.pragma_query_value(None, name, |r| r.get(0))
+        };
+        let (app, version) = (
+            pragma("application_id").map_err(|e| err(&e))?,
+            pragma("user_version").map_err(|e| err(&e))?,
+        );
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| err(&e))?;
+        if app == 0 && version == 0 && tables == 0 {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| err(&e))?;
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE;
+                 CREATE TABLE IF NOT EXISTS answers (
+                     kind TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL,
+                     value TEXT NOT NULL, written INTEGER NOT NULL,
+                     PRIMARY KEY (kind, ns, id)) WITHOUT ROWID;
+                 CREATE INDEX IF NOT EXISTS answers_written ON answers (written);
+                 PRAGMA application_id = {APPLICATION_ID};
+                 PRAGMA user_version = {VERSION};
+                 COMMIT;"
+            ))
+            .map_err(|e| err(&e))?;
+        } else if app != APPLICATION_ID {
+            return Err(err(&"is not a spektate answers cache; give another file"));
+        } else if version != VERSION {
+            return Err(err(&format!(
+                "is of version {version}, this spektate reads version {VERSION}; delete it or give another file"
+            )));
+        } else {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| err(&e))?;
+        }
+        Ok(SqliteAnswers {
+            path,
+            conn: Mutex::new(conn),
+            capacity: DEFAULT_CAPACITY,
+        })
+    }
+
+    /// Keeps at most `n` answers (at least 1).
+    pub fn capacity(mut self, n: usize) -> Self {
+        self.capacity = n.max(1);
+        self
+    }
+
+    /// How many answers the file holds.
+    pub fn len(&self) -> Result<usize> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        conn.query_row("SELECT count(*) FROM answers", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as usize)
+            .map_err(|e| self.err("count", &e))
+    }
+
+    /// Whether the file holds no answer.
+    pub fn is_empty(&self) -> Result<bool> {
+        self.len().map(|n| n == 0)
+    }
+
+    fn err(&self, op: &str, e: &dyn std::fmt::Display) -> Error {
+        Error::store(format!("answers cache {}", self.path.display()), op, e)
+    }
+}
+
+/// The kinds kept for each side of [`Wanted`].
+const RUN_KINDS: [&str; 3] = ["build", "release", "stages"];
+const REPO_KINDS: [&str; 2] = ["author", "pullRequest"];
+
+impl AnswersCache for SqliteAnswers {
+    fn describe(&self) -> String {
+        format!("answers cache {}", self.path.display())
+    }
+
+    fn load(&self, wanted: &Wanted) -> Result<Vec<Answer>> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, value FROM answers WHERE kind = ?1 AND ns = ?2
+                 ORDER BY written DESC LIMIT ?3",
+            )
+            .map_err(|e| self.err("load", &e))?;
+        let mut out = Vec::new();
+        let sides = [
+            (&RUN_KINDS[..], &wanted.providers),
+            (&REPO_KINDS[..], &wanted.repositories),
+        ];
+        for (kinds, namespaces) in sides {
+            for ns in namespaces {
+                for kind in kinds {
+                    let room = self.capacity.saturating_sub(out.len()) as i64;
+                    let rows = stmt
+                        .query_map(params![kind, ns, room], |r| {
+                            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                        })
+                        .map_err(|e| self.err("load", &e))?;
+                    for row in rows {
+                        let (id, value) = row.map_err(|e| self.err("load", &e))?;
+                        // A row this version cannot read is skipped: it is asked again.
+                        let Ok(fact) = serde_json::from_str::<Fact>(&value) else {
+                            continue;
+                        };
+                        if fact.kind() == *kind {
+                            out.push(Answer {
+                                namespace: ns.clone(),
+                                id,
+                                fact,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn save(&self, answers: &[Answer]) -> Result<()> {
+        if answers.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err("save", &e))?;
+        let last: Option<i64> = tx
+            .query_row("SELECT max(written) FROM answers", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err("save", &e))?
+            .flatten();
+        let mut written = last.unwrap_or(0);
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO answers (kind, ns, id, value, written)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(|e| self.err("save", &e))?;
+            for a in answers {
+                let value = serde_json::to_string(&a.fact).map_err(|e| self.err("save", &e))?;
+                if value.len() > MAX_ANSWER_BYTES {
+                    continue;
+                }
+                written += 1;
+                put.execute(params![a.fact.kind(), a.namespace, a.id, value, written])
+                    .map_err(|e| self.err("save", &e))?;
+            }
+        }
+        let count: i64 = tx
+            .query_row("SELECT count(*) FROM answers", [], |r| r.get(0))
+            .map_err(|e| self.err("save", &e))?;
+        let excess = count - self.capacity as i64;
+        if excess > 0 {
+            tx.execute(
+                "DELETE FROM answers WHERE (kind, ns, id) IN
+                 (SELECT kind, ns, id FROM answers ORDER BY written ASC LIMIT ?1)",
+                params![excess],
+            )
+            .map_err(|e| self.err("evict", &e))?;
+        }
+        tx.commit().map_err(|e| self.err("save", &e))
+    }
+}
