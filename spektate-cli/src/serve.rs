@@ -76,6 +76,16 @@ pub struct ServeCmd {
 
     #[command(flatten)]
     pub hooks: HookArgs,
+
+    /// Export each finished deployment once as an OpenTelemetry trace to this OTLP/HTTP
+    /// collector (`http://collector:4318`; traces go to `/v1/traces`), in the JSON encoding;
+    /// OTEL_EXPORTER_OTLP_PROTOCOL (http/json) and OTEL_EXPORTER_OTLP_HEADERS apply.
+    #[arg(
+        long = "otlp-endpoint",
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_name = "URL"
+    )]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl ServeCmd {
@@ -157,6 +167,12 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     let oidc = cmd.oidc()?;
     let notify = cmd.notify.notifications(&cmd.dashboard.providers)?;
     let hooks = cmd.hooks.hooks()?;
+    let otlp =
+        dashboard::otlp::OtlpSettings::new(cmd.otlp_endpoint.as_deref(), |k| std::env::var(k).ok())
+            .map_err(|e| match e {
+                dashboard::Error::Invalid { field, reason } => Error::invalid(field, reason),
+                other => Error::invalid("--otlp-endpoint", other),
+            })?;
     let tokens = match &cmd.tokens {
         Some(path) => Tokens::from_file(path).map_err(|e| Error::invalid("--tokens", e))?,
         None if oidc.is_some() => Tokens::none(),
@@ -189,17 +205,17 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
             .window(d.since)
             .build()
     };
-    let board =
-        Dashboard::new(tracker(&partitions[0])).refresh_every(Duration::from_secs(d.refresh));
+    let trackers: Vec<spektate::Tracker> = partitions.iter().map(|p| tracker(p)).collect();
+    let board = Dashboard::new(trackers[0].clone()).refresh_every(Duration::from_secs(d.refresh));
     let mut limits = dashboard::Limits::default();
     limits.header_read_timeout = Duration::from_secs(d.header_timeout);
     limits.idle_timeout = Duration::from_secs(d.idle_timeout);
     limits.max_connections = usize::try_from(d.max_connections).unwrap_or(usize::MAX);
     let addr = SocketAddr::new(d.bind, d.port);
     let mut service = Service::new(board);
-    for partition in &partitions[1..] {
+    for partitioned in &trackers[1..] {
         service = service
-            .partition(tracker(partition))
+            .partition(partitioned.clone())
             .map_err(|e| flag("--partition-key", e))?;
     }
     let mut service = service
@@ -243,6 +259,16 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     if !notifying.is_empty() {
         println!("Notifications: {notifying}.");
     }
+    let _traces = match otlp {
+        Some(settings) => {
+            println!("Traces of finished deployments go to {}.", settings.url);
+            Some(
+                dashboard::otlp::start(settings, trackers)
+                    .map_err(|e| flag("--otlp-endpoint", e))?,
+            )
+        }
+        None => None,
+    };
     let served = server.run(dashboard::shutdown_signal()).await;
     served.map_err(|e| Error::invalid("serve", e))
 }
