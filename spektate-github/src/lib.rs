@@ -69,6 +69,7 @@ mod commits;
 mod deployments;
 mod etag_cache;
 mod graphql;
+mod history;
 mod jobs;
 mod payloads;
 mod pulls;

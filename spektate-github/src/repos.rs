@@ -17,7 +17,8 @@ use crate::tags::TagMemo;
 /// Authors and pull requests of many objects are read through GraphQL, a hundred a query
 /// (REST when there is one object, no token, or GraphQL fails); pull requests are
 /// revalidated through a change probe and sync tags through their ETag, so a refresh of an
-/// unchanged repository costs 304s.
+/// unchanged repository costs 304s. The histories of default branches come in one GraphQL
+/// query per owner.
 #[derive(Debug, Clone)]
 pub struct GitHubRepos {
     gh: GitHub,
@@ -105,5 +106,18 @@ impl Repositories for GitHubRepos {
 
     async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>> {
         crate::tags::sync_tags(&self.gh, &self.tags, repo, &self.tag_prefix).await
+    }
+
+    /// One GraphQL query per owner for all `repos` (none without GraphQL: no token).
+    async fn commit_orders(
+        &self,
+        repos: &[RepoRef],
+    ) -> Result<Option<HashMap<String, Vec<String>>>> {
+        if !self.gh.has_graphql() || repos.is_empty() {
+            return Ok(None);
+        }
+        crate::history::commit_orders(&self.gh, repos)
+            .await
+            .map(Some)
     }
 }

@@ -525,3 +525,48 @@ async fn a_sync_tag_prefix_no_tag_can_start_is_refused_before_any_request() {
     assert!(e.contains("sync tag prefix"), "{e}");
     assert!(gh.served().is_empty());
 }
+
+#[tokio::test]
+async fn histories_of_several_repositories_come_in_one_graphql_query() {
+    let gh = FakeGitHub::start().await;
+    let manifests: Vec<String> = (0..150).map(|i| sha_of(&format!("m{i}"))).collect();
+    let hld: Vec<String> = (0..3).map(|i| sha_of(&format!("h{i}"))).collect();
+    {
+        let mut w = gh.world();
+        w.repos.insert("fabrikam/manifests".into());
+        w.repos.insert("fabrikam/hld".into());
+        w.repos.insert("fabrikam/empty".into());
+        w.history
+            .insert("fabrikam/manifests".into(), manifests.clone());
+        w.history.insert("fabrikam/hld".into(), hld.clone());
+    }
+    let asked = [
+        repo("fabrikam/manifests"),
+        repo("fabrikam/hld"),
+        repo("fabrikam/empty"),
+        repo("fabrikam/gone"),
+    ];
+    let got = gh
+        .client()
+        .repos()
+        .commit_orders(&asked)
+        .await
+        .unwrap()
+        .expect("GitHub offers histories");
+    assert_eq!(got[&asked[0].key()], manifests[..100], "the newest 100");
+    assert_eq!(got[&asked[1].key()], hld);
+    assert!(got[&asked[2].key()].is_empty(), "no commit yet");
+    assert!(
+        !got.contains_key(&asked[3].key()),
+        "a repository GitHub does not find is left out"
+    );
+    let served = gh.served();
+    assert_eq!(served.len(), 1, "{served:?}");
+    assert!(served[0].is_graphql());
+
+    // Without a token (no GraphQL) there is no history, and nothing is asked.
+    gh.clear_log();
+    let anonymous = gh.builder().build().unwrap().repos();
+    assert_eq!(anonymous.commit_orders(&asked).await.unwrap(), None);
+    assert!(gh.served().is_empty());
+}

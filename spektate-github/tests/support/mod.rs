@@ -53,6 +53,8 @@ pub struct World {
     pub refs: HashMap<String, Vec<Value>>,
     /// Annotated tag objects by repository and SHA.
     pub tags: HashMap<(String, String), Value>,
+    /// Commits of each repository's default branch (`owner/name`), newest first.
+    pub history: HashMap<String, Vec<String>>,
     /// When set, GraphQL answers every query with an internal error.
     pub graphql_broken: bool,
     /// Runs whose requests (their own, or a page of a list holding them) fail with HTTP 500.
@@ -519,6 +521,9 @@ fn graphql(world: &World, body: &Value) -> Value {
             .collect();
         return json!({ "data": data });
     }
+    if query.contains("defaultBranchRef") {
+        return graphql_histories(world, query, &vars);
+    }
     let owner = vars
         .get("owner")
         .and_then(Value::as_str)
@@ -564,6 +569,54 @@ fn graphql(world: &World, body: &Value) -> Value {
         data.insert(var.clone(), answer);
     }
     let mut out = json!({"data": {"repository": data}});
+    if !errors.is_empty() {
+        out["errors"] = Value::Array(errors);
+    }
+    out
+}
+
+/// Repositories under aliases `rN: repository(owner: $oN, name: $nN)`, each answered with the
+/// first `history(first: N)` commits of its default branch, as GitHub's `Repository` and
+/// `CommitHistoryConnection`; an unknown repository is `null` with a `NOT_FOUND` error.
+fn graphql_histories(world: &World, query: &str, vars: &serde_json::Map<String, Value>) -> Value {
+    let first: usize = query
+        .split_once("history(first: ")
+        .and_then(|(_, rest)| rest.split(')').next()?.parse().ok())
+        .unwrap_or(0);
+    let mut data = serde_json::Map::new();
+    let mut errors = Vec::new();
+    for i in 0.. {
+        let (Some(owner), Some(name)) = (
+            vars.get(&format!("o{i}")).and_then(Value::as_str),
+            vars.get(&format!("n{i}")).and_then(Value::as_str),
+        ) else {
+            break;
+        };
+        let alias = format!("r{i}");
+        if !query.contains(&format!("{alias}: repository(owner: $o{i}, name: $n{i})")) {
+            return json!({"errors": [{"message": "Parse error on query"}]});
+        }
+        let repo = format!("{owner}/{name}").to_ascii_lowercase();
+        if !world.repos.contains(&repo) {
+            errors.push(json!({"type": "NOT_FOUND", "path": [alias], "locations": [{"line": 1, "column": 90}],
+                "message": format!("Could not resolve to a Repository with the name '{repo}'.")}));
+            data.insert(alias, Value::Null);
+            continue;
+        }
+        let answer = match world.history.get(&repo) {
+            Some(commits) => {
+                let nodes: Vec<Value> = commits
+                    .iter()
+                    .take(first)
+                    .map(|c| json!({"oid": c}))
+                    .collect();
+                json!({"defaultBranchRef": {"target": {"history": {"nodes": nodes}}}})
+            }
+            None => json!({"defaultBranchRef": null}),
+        };
+        data.insert(alias, answer);
+    }
+    let mut out = json!({ "data": data });
     if !errors.is_empty() {
         out["errors"] = Value::Array(errors);
     }
