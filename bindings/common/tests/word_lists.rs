@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use spektate::{DeploymentKind, RepoHost, RunKind, RunResult, RunStatus, Status, StepState};
+use spektate::{
+    DeploymentKind, Outcome, RepoHost, RunKind, RunResult, RunStatus, Status, StepState,
+};
 use spektate_bindings_common::words::{self, word, words};
 use spektate_dashboard::{DeploymentQuery, State};
 
@@ -36,6 +38,7 @@ fn enums() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("RunResult", words::<RunResult>()),
         ("RunKind", words::<RunKind>()),
         ("RepoHost", words::<RepoHost>()),
+        ("Outcome", words::<Outcome>()),
     ])
 }
 
@@ -179,6 +182,7 @@ fn node_expected() -> BTreeMap<String, Words> {
         ("Step.state".to_string(), w("StepState")),
         ("Run.kind".to_string(), w("RunKind")),
         ("Repo.provider".to_string(), w("RepoHost")),
+        ("ClusterReport.outcome".to_string(), w("Outcome")),
         ("Filter.status".to_string(), status_filter_words()),
         ("Filter.kind".to_string(), kind_filter_words()),
         ("GitHubOptions.ids".to_string(), set(["run", "job", "auto"])),

@@ -133,6 +133,69 @@ impl From<&spektate::ClusterSync> for ClusterSync {
     }
 }
 
+/// A cluster where a deployment is live: it runs the deployment's manifest commit, or a later
+/// commit of the same repository that no later deployment of its service and ring replaced.
+#[napi(object, use_nullable = true)]
+pub struct Live {
+    /// The cluster.
+    pub cluster: String,
+    /// The commit the cluster runs: the deployment's own (`exact`) or a later one.
+    pub commit: String,
+    /// Whether `commit` is the deployment's own commit.
+    pub exact: bool,
+    /// When the cluster applied `commit`, when known.
+    pub applied_at: Option<DateTime<Utc>>,
+}
+
+impl From<&spektate::Live> for Live {
+    fn from(l: &spektate::Live) -> Self {
+        Live {
+            cluster: l.cluster.clone(),
+            commit: l.commit.clone(),
+            exact: l.exact,
+            applied_at: l.applied_at,
+        }
+    }
+}
+
+/// What a cluster's agent reported wrong with a deployment's commit: a failed reconciliation
+/// or sync, or a health other than healthy.
+#[napi(object, use_nullable = true)]
+pub struct ClusterReport {
+    /// The cluster.
+    pub cluster: String,
+    /// The commit the agent applied, or failed to apply.
+    pub commit: String,
+    /// When the agent reported it.
+    pub synced_at: Option<DateTime<Utc>>,
+    /// Who reported it (`flux kustomization flux-system/apps`, `argocd frontend`).
+    pub tagger: Option<String>,
+    /// Applied or failed.
+    #[napi(ts_type = "'applied' | 'failed'")]
+    pub outcome: String,
+    /// The health the agent saw (`Degraded`), when it says.
+    pub health: Option<String>,
+    /// The agent's reason word (`ReconciliationFailed`, `HealthCheckFailed`).
+    pub reason: Option<String>,
+    /// The agent's message.
+    pub message: Option<String>,
+}
+
+impl From<&spektate::ClusterReport> for ClusterReport {
+    fn from(r: &spektate::ClusterReport) -> Self {
+        ClusterReport {
+            cluster: r.sync.cluster.clone(),
+            commit: r.sync.commit.clone(),
+            synced_at: r.sync.synced_at,
+            tagger: r.sync.tagger.clone(),
+            outcome: word(&r.outcome),
+            health: r.health.clone(),
+            reason: r.reason.clone(),
+            message: r.message.clone(),
+        }
+    }
+}
+
 /// One stage of a multi-stage run.
 #[napi(object, use_nullable = true)]
 pub struct Stage {
@@ -426,6 +489,12 @@ pub struct Deployment {
     pub pull_request: Option<PullRequest>,
     /// Clusters whose GitOps agent runs this deployment's manifest commit.
     pub clusters: Vec<ClusterSync>,
+    /// Clusters where it is live: they run its manifest commit or a later one of the same
+    /// repository, and no later deployment of its service and ring replaced it.
+    pub live_in: Vec<Live>,
+    /// What agents reported wrong with its commit, one report per cluster: a failed
+    /// reconciliation or sync, or an unhealthy application.
+    pub cluster_troubles: Vec<ClusterReport>,
     /// Overall state.
     #[napi(ts_type = "'complete' | 'inProgress' | 'failed' | 'canceled' | 'incomplete'")]
     pub status: String,
@@ -475,6 +544,8 @@ impl From<&spektate::Deployment> for Deployment {
             author: d.author.as_deref().map(Author::from),
             pull_request: d.pull_request.as_deref().map(PullRequest::from),
             clusters: d.clusters.iter().map(ClusterSync::from).collect(),
+            live_in: d.live_in.iter().map(Live::from).collect(),
+            cluster_troubles: d.cluster_troubles.iter().map(ClusterReport::from).collect(),
             status: word(&d.status),
             synced: d.is_synced(),
             awaiting_approval: d.awaiting_approval(),

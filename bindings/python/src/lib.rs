@@ -41,6 +41,8 @@ fn _spektate(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<results::PyAuthor>()?;
     m.add_class::<results::PyPullRequest>()?;
     m.add_class::<results::PyClusterSync>()?;
+    m.add_class::<results::PyLive>()?;
+    m.add_class::<results::PyClusterReport>()?;
     m.add_class::<results::PyRepo>()?;
     m.add_class::<results::PyRecord>()?;
     m.add_class::<results::PyRunReport>()?;

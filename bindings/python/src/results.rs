@@ -7,8 +7,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use spektate::{
-    Author, ClusterSync, Deployment, PullRequest, Record, RefreshStats, RepoRef, Run, RunReport,
-    Stage, Step,
+    Author, ClusterReport, ClusterSync, Deployment, Live, PullRequest, Record, RefreshStats,
+    RepoRef, Run, RunReport, Stage, Step,
 };
 
 use spektate_bindings_common::words::word;
@@ -236,6 +236,111 @@ impl PyClusterSync {
             "ClusterSync(cluster={}, commit={})",
             r(Some(&self.0.cluster)),
             r(Some(&self.0.commit))
+        )
+    }
+}
+
+/// A cluster where a deployment is live: it runs the deployment's commit, or a later commit
+/// of the same repository that no later deployment of its service and ring replaced.
+#[pyclass(frozen, module = "spektate", name = "Live")]
+pub struct PyLive(pub Live);
+
+#[pymethods]
+impl PyLive {
+    /// The cluster.
+    #[getter]
+    fn cluster(&self) -> &str {
+        &self.0.cluster
+    }
+    /// The commit the cluster runs: the deployment's own (`exact`) or a later one.
+    #[getter]
+    fn commit(&self) -> &str {
+        &self.0.commit
+    }
+    /// Whether `commit` is the deployment's own commit.
+    #[getter]
+    fn exact(&self) -> bool {
+        self.0.exact
+    }
+    /// When the cluster applied `commit`, when known.
+    #[getter]
+    fn applied_at(&self) -> Option<DateTime<Utc>> {
+        self.0.applied_at
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json(py, &self.0)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Live(cluster={}, commit={}, exact={})",
+            r(Some(&self.0.cluster)),
+            r(Some(&self.0.commit)),
+            py_bool(self.0.exact)
+        )
+    }
+}
+
+/// What a cluster's agent reported wrong with a deployment's commit: a failed
+/// reconciliation or sync, or a health other than healthy.
+#[pyclass(frozen, module = "spektate", name = "ClusterReport")]
+pub struct PyClusterReport(pub ClusterReport);
+
+#[pymethods]
+impl PyClusterReport {
+    /// The cluster.
+    #[getter]
+    fn cluster(&self) -> &str {
+        &self.0.sync.cluster
+    }
+    /// The commit the agent applied, or failed to apply.
+    #[getter]
+    fn commit(&self) -> &str {
+        &self.0.sync.commit
+    }
+    /// When the agent reported it.
+    #[getter]
+    fn synced_at(&self) -> Option<DateTime<Utc>> {
+        self.0.sync.synced_at
+    }
+    /// Who reported it (`flux kustomization flux-system/apps`, `argocd frontend`).
+    #[getter]
+    fn tagger(&self) -> Option<&str> {
+        self.0.sync.tagger.as_deref()
+    }
+    /// Applied or failed.
+    #[getter]
+    fn outcome<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        member(py, "Outcome", &self.0.outcome)
+    }
+    /// The health the agent saw (`Degraded`), when it says.
+    #[getter]
+    fn health(&self) -> Option<&str> {
+        self.0.health.as_deref()
+    }
+    /// The agent's reason word (`ReconciliationFailed`, `HealthCheckFailed`).
+    #[getter]
+    fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    /// The agent's message.
+    #[getter]
+    fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
+    }
+    /// What went wrong, in a few words (`west-eu failed (HealthCheckFailed)`).
+    #[getter]
+    fn text(&self) -> String {
+        self.0.trouble_text()
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json(py, &self.0)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "ClusterReport(cluster={}, commit={}, outcome='{}')",
+            r(Some(&self.0.sync.cluster)),
+            r(Some(&self.0.sync.commit)),
+            word(&self.0.outcome)
         )
     }
 }
@@ -544,6 +649,23 @@ impl PyDeployment {
     #[getter]
     fn clusters(&self) -> Vec<PyClusterSync> {
         self.0.clusters.iter().cloned().map(PyClusterSync).collect()
+    }
+    /// Clusters where it is live: they run its manifest commit or a later one of the same
+    /// repository, and no later deployment of its service and ring replaced it.
+    #[getter]
+    fn live_in(&self) -> Vec<PyLive> {
+        self.0.live_in.iter().cloned().map(PyLive).collect()
+    }
+    /// What agents reported wrong with its commit, one report per cluster: a failed
+    /// reconciliation or sync, or an unhealthy application.
+    #[getter]
+    fn cluster_troubles(&self) -> Vec<PyClusterReport> {
+        self.0
+            .cluster_troubles
+            .iter()
+            .cloned()
+            .map(PyClusterReport)
+            .collect()
     }
     /// Overall state.
     #[getter]

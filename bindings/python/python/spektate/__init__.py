@@ -30,11 +30,12 @@ Example::
     asyncio.run(main())
 """
 
-from ._enums import DeploymentKind, RepoHost, RunKind, RunResult, RunStatus, Status, StepState
+from ._enums import DeploymentKind, Outcome, RepoHost, RunKind, RunResult, RunStatus, Status, StepState
 from ._spektate import (
     AuthError,
     Author,
     AzureDevOps,
+    ClusterReport,
     ClusterSync,
     ConfigError,
     ConflictError,
@@ -42,6 +43,7 @@ from ._spektate import (
     Filter,
     GitHub,
     GitLab,
+    Live,
     NotFoundError,
     ProviderError,
     PullRequest,
@@ -65,6 +67,7 @@ __all__ = [
     "AuthError",
     "Author",
     "AzureDevOps",
+    "ClusterReport",
     "ClusterSync",
     "ConfigError",
     "ConflictError",
@@ -73,7 +76,9 @@ __all__ = [
     "Filter",
     "GitHub",
     "GitLab",
+    "Live",
     "NotFoundError",
+    "Outcome",
     "ProviderError",
     "PullRequest",
     "Record",

@@ -6,7 +6,7 @@ json``): ``Status.IN_PROGRESS == "inProgress"``. Arguments accept a member or it
 
 from enum import Enum
 
-__all__ = ["DeploymentKind", "RepoHost", "RunKind", "RunResult", "RunStatus", "Status", "StepState"]
+__all__ = ["DeploymentKind", "Outcome", "RepoHost", "RunKind", "RunResult", "RunStatus", "Status", "StepState"]
 
 
 class _Word(str, Enum):
@@ -83,3 +83,12 @@ class RepoHost(_Word):
     AZURE_DEVOPS = "azure-devops"
     GITHUB = "github"
     GITLAB = "gitlab"
+
+
+class Outcome(_Word):
+    """How a GitOps agent's attempt to apply a commit to a cluster ended."""
+
+    APPLIED = "applied"
+    """The commit was applied: the cluster runs it."""
+    FAILED = "failed"
+    """Applying it failed (a failed reconciliation, health check or sync)."""

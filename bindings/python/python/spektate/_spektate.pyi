@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Literal, Optional, Union, final
 
 from typing_extensions import TypedDict, Unpack
 
-from ._enums import DeploymentKind, RepoHost, RunKind, RunResult, RunStatus, Status, StepState
+from ._enums import DeploymentKind, Outcome, RepoHost, RunKind, RunResult, RunStatus, Status, StepState
 
 __version__: str
 
@@ -529,6 +529,48 @@ class ClusterSync:
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
+class Live:
+    """A cluster where a deployment is live: it runs the deployment's manifest commit, or a later
+    commit of the same repository that no later deployment of its service and ring replaced."""
+
+    @property
+    def cluster(self) -> str: ...
+    @property
+    def commit(self) -> str:
+        """The commit the cluster runs: the deployment's own (``exact``) or a later one."""
+    @property
+    def exact(self) -> bool: ...
+    @property
+    def applied_at(self) -> Optional[datetime]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class ClusterReport:
+    """What a cluster's agent reported wrong with a deployment's commit: a failed reconciliation
+    or sync, or a health other than healthy."""
+
+    @property
+    def cluster(self) -> str: ...
+    @property
+    def commit(self) -> str: ...
+    @property
+    def synced_at(self) -> Optional[datetime]: ...
+    @property
+    def tagger(self) -> Optional[str]: ...
+    @property
+    def outcome(self) -> Outcome: ...
+    @property
+    def health(self) -> Optional[str]: ...
+    @property
+    def reason(self) -> Optional[str]: ...
+    @property
+    def message(self) -> Optional[str]: ...
+    @property
+    def text(self) -> str:
+        """What went wrong, in a few words: ``west-eu failed (HealthCheckFailed)``."""
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
 class Stage:
     """One stage of a multi-stage run."""
 
@@ -728,6 +770,12 @@ class Deployment:
     def pull_request(self) -> Optional[PullRequest]: ...
     @property
     def clusters(self) -> list[ClusterSync]: ...
+    @property
+    def live_in(self) -> list[Live]:
+        """Clusters where it is live: they run its manifest commit or a later one of the same repository."""
+    @property
+    def cluster_troubles(self) -> list[ClusterReport]:
+        """What agents reported wrong with its commit, one report per cluster."""
     @property
     def status(self) -> Status: ...
     @property
