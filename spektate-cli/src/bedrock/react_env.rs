@@ -318,6 +318,59 @@ mod tests {
         assert_eq!(p.roles.pipelines.as_deref(), Some("ghp_pipelines"));
     }
 
+    #[tokio::test]
+    async fn gitlab_project_ids_turn_gitlab_on_only_as_the_original_chose_it() {
+        let gitlab = DashboardEnv {
+            source_project_id: Some("not-an-id".into()),
+            hld_project_id: Some("22039475".into()),
+            roles: RoleTokens {
+                pipelines: Some("glpat-pipelines".into()),
+                ..RoleTokens::default()
+            },
+            ..DashboardEnv::default()
+        };
+        assert!(gitlab.gitlab());
+        // The original read Azure DevOps first, then GitHub Actions, then GitLab.
+        let azdo = DashboardEnv {
+            org: Some("fabrikam".into()),
+            project: Some("hello".into()),
+            ..gitlab.clone()
+        };
+        let github = DashboardEnv {
+            source_repo: Some("fabrikam/frontend".into()),
+            ..gitlab.clone()
+        };
+        let half = DashboardEnv {
+            hld_project_id: None,
+            ..gitlab.clone()
+        };
+        assert!(!azdo.gitlab() && !github.gitlab() && !half.gitlab());
+
+        let (m, mut cli) = dashboard(&[]);
+        let crate::Command::Dashboard(board) = &mut cli.command else {
+            panic!("not dashboard");
+        };
+        let sub = m.subcommand_matches("dashboard").unwrap();
+        gitlab.apply(
+            sub,
+            &mut cli.store,
+            &mut board.providers,
+            &mut board.port,
+            &mut board.refresh,
+        );
+        assert!(board.providers.gitlab);
+        // A bad id is refused by name before anything is sent.
+        let e = super::super::gitlab_projects::resolve(&gitlab, &mut board.providers)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("REACT_APP_SOURCE_REPO_PROJECT_ID") && e.contains("'not-an-id'"),
+            "{e}"
+        );
+        assert!(!e.contains("glpat-pipelines"), "{e}");
+    }
+
     #[test]
     fn the_manifest_repository_is_on_github_or_in_the_project() {
         let mut env = DashboardEnv {
