@@ -1,5 +1,5 @@
 //! The Fabrikam demo's last table (`cargo run --example fabrikam`): where each service is
-//! running once every step is played, as `spektate status` shows it.
+//! running in its three clusters once every step is played, as `spektate status` shows it.
 
 #[path = "../examples/fabrikam/scenario.rs"]
 mod scenario;
@@ -21,7 +21,7 @@ type Seen<'a> = (
 );
 
 #[tokio::test]
-async fn the_demo_ends_with_both_services_live_in_east_us_and_up_to_date() {
+async fn the_demo_ends_with_both_services_live_in_their_clusters_and_up_to_date() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("fabrikam.db")).unwrap());
     let recorder = Recorder::new(store.clone(), "fabrikam").unwrap();
@@ -34,59 +34,78 @@ async fn the_demo_ends_with_both_services_live_in_east_us_and_up_to_date() {
     }
     let last = steps.last().unwrap().title;
     assert!(
-        last.contains("east-us syncs them"),
+        last.contains("east-us and central-us sync them"),
         "the demo ends elsewhere: {last}"
     );
     tracker.refresh().await.unwrap();
     let deployments = tracker.deployments(&Filter::default()).await.unwrap();
     let rows = placements(&deployments, &PlacementFilter::default());
-    let east: Vec<_> = rows.iter().filter(|p| p.cluster == "east-us").collect();
-    let seen: Vec<Seen> = east
+    let seen: Vec<(&str, Seen)> = rows
         .iter()
         .map(|p| {
             (
-                p.service.as_deref(),
-                p.ring.as_deref(),
-                p.image_tag.as_deref(),
-                p.exact,
-                p.behind.images,
+                p.cluster.as_str(),
+                (
+                    p.service.as_deref(),
+                    p.ring.as_deref(),
+                    p.image_tag.as_deref(),
+                    p.exact,
+                    p.behind.images,
+                ),
             )
         })
         .collect();
+    let backend = (
+        Some("backend"),
+        Some("securitybugfix"),
+        Some("backend-2001"),
+        true,
+        0,
+    );
+    let frontend = |exact| {
+        (
+            Some("frontend"),
+            Some("dev"),
+            Some("frontend-1001"),
+            exact,
+            0,
+        )
+    };
     assert_eq!(
         seen,
         [
-            (
-                Some("backend"),
-                Some("securitybugfix"),
-                Some("backend-2001"),
-                true,
-                0
-            ),
-            (
-                Some("frontend"),
-                Some("dev"),
-                Some("frontend-1001"),
-                false,
-                0
-            ),
+            ("central-us", backend),
+            ("east-us", backend),
+            ("central-us", frontend(false)),
+            ("east-us", frontend(false)),
+            ("west-eu", frontend(true)),
         ],
-        "the manual HLD edit carries no image; frontend/master never got manifests"
+        "the manual HLD edit carries no image; frontend/master never got manifests; west-eu \
+         failed on the backend's commit and still runs the frontend's"
     );
     let table = placement::table(&rows, Utc::now());
-    let line = |needle: &str| -> Vec<String> {
-        table
-            .lines()
-            .find(|l| l.starts_with(needle))
-            .unwrap_or_else(|| panic!("no {needle} in {table}"))
-            .split("  ")
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(String::from)
+    let lines: Vec<Vec<String>> = table
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .collect();
+    let line = |service: &str, cluster: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .find(|l| l[0] == service && l[2] == cluster)
+            .unwrap_or_else(|| panic!("no {service} in {cluster} in {table}"))
+            .iter()
+            .map(String::as_str)
             .collect()
     };
     assert_eq!(
-        line("frontend"),
+        line("frontend", "east-us"),
         [
             "frontend",
             "dev",
@@ -98,7 +117,20 @@ async fn the_demo_ends_with_both_services_live_in_east_us_and_up_to_date() {
         ]
     );
     assert_eq!(
-        line("backend"),
+        line("frontend", "west-eu"),
+        [
+            "frontend",
+            "dev",
+            "west-eu",
+            "frontend-1001",
+            "e9f8a7b",
+            "10 minutes ago",
+            "up to date"
+        ],
+        "Flux applied the dev manifests at minute 12 of the demo's 22"
+    );
+    assert_eq!(
+        line("backend", "east-us"),
         [
             "backend",
             "securitybugfix",
@@ -108,5 +140,18 @@ async fn the_demo_ends_with_both_services_live_in_east_us_and_up_to_date() {
             "just now",
             "up to date"
         ]
+    );
+    assert_eq!(
+        line("backend", "central-us"),
+        [
+            "backend",
+            "securitybugfix",
+            "central-us",
+            "backend-2001",
+            "2c3d4e5",
+            "just now",
+            "up to date"
+        ],
+        "Argo CD finished its sync at minute 22"
     );
 }

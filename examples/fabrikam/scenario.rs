@@ -1,23 +1,34 @@
 //! The Fabrikam scenario from the talk: two services, three rings, several authors, an
-//! approval pull request merged by someone else, and the `east-us` cluster.
+//! approval pull request merged by someone else, and three clusters: `east-us`, whose hook
+//! reports with `spektate record sync`; `west-eu`, where Flux v2's notification-controller
+//! sends its events; and `central-us`, where Argo CD Notifications sends its template's JSON.
 //!
-//! Each step records what a pipeline (or a person, or the cluster) does at that moment,
-//! through the same `Recorder` calls the `spektate record` command makes.
+//! Each step records what a pipeline (or a person, or a cluster) does at that moment: the
+//! pipelines through the same `Recorder` calls the `spektate record` command makes, the Flux
+//! and Argo CD clusters through the same parsers and store call as `spektate serve`'s
+//! `/api/flux/{cluster}` and `/api/argocd` hooks, with bodies shaped as those agents send them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use spektate::ingest::argocd::ArgoCdNotification;
+use spektate::ingest::flux::{FluxEvent, Reading};
 use spektate::{
-    Author, ClusterSync, ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated,
-    PullRequest, Recorder, RepoRef, Repositories, Result, RunReported, RunResult, RunStatus,
-    async_trait,
+    Author, ClusterReport, ClusterSync, ImageBuilt, ManifestCommitted, ManifestGenerated,
+    MetadataUpdated, PullRequest, Recorder, RepoRef, Repositories, Result, RunReported, RunResult,
+    RunStatus, async_trait,
 };
 
 pub const FRONTEND: &str = "https://github.com/fabrikam/frontend";
 pub const BACKEND: &str = "https://github.com/fabrikam/backend";
 pub const HLD: &str = "https://github.com/fabrikam/hld";
 pub const MANIFESTS: &str = "https://github.com/fabrikam/manifests";
+/// The manifest commit of the frontend's dev ring.
+pub const DEV_MANIFESTS: &str = "e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0";
+/// The manifest commit of the backend's securitybugfix ring, a later commit of the same
+/// manifest repository.
+pub const BACKEND_MANIFESTS: &str = "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d";
 
 /// One moment of the scenario.
 pub struct Step {
@@ -62,9 +73,29 @@ pub enum Action {
         pr: &'static str,
         by: &'static str,
     },
+    /// A cluster's hook reports the manifest commit it runs (`spektate record sync`).
     Sync {
         cluster: &'static str,
         commit: &'static str,
+    },
+    /// Flux v2's notification-controller sends a Kustomization's event.
+    Flux {
+        cluster: &'static str,
+        severity: &'static str,
+        reason: &'static str,
+        message: &'static str,
+        commit: &'static str,
+        minutes: i64,
+    },
+    /// Argo CD Notifications sends an application's state after a sync.
+    ArgoCd {
+        cluster: &'static str,
+        application: &'static str,
+        revision: &'static str,
+        health: &'static str,
+        phase: &'static str,
+        message: &'static str,
+        minutes: i64,
     },
 }
 
@@ -182,7 +213,7 @@ pub fn steps() -> Vec<Step> {
             actions: vec![
                 Committed {
                     p3: "5001",
-                    manifest: "e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0",
+                    manifest: DEV_MANIFESTS,
                 },
                 Run {
                     id: "5001",
@@ -193,11 +224,30 @@ pub fn steps() -> Vec<Step> {
             ],
         },
         Step {
-            title: "Flux in east-us applies them: frontend-1001 is live in dev",
-            actions: vec![Sync {
-                cluster: "east-us",
-                commit: "e9f8a7b",
-            }],
+            title: "The clusters apply them (east-us's hook, Flux v2 in west-eu, Argo CD in central-us): frontend-1001 is live in dev",
+            actions: vec![
+                Sync {
+                    cluster: "east-us",
+                    commit: "e9f8a7b",
+                },
+                Flux {
+                    cluster: "west-eu",
+                    severity: "info",
+                    reason: "ReconciliationSucceeded",
+                    message: "Reconciliation finished in 1.843s, next run in 10m0s",
+                    commit: DEV_MANIFESTS,
+                    minutes: 12,
+                },
+                ArgoCd {
+                    cluster: "central-us",
+                    application: "argocd/fabrikam-central-us",
+                    revision: DEV_MANIFESTS,
+                    health: "Healthy",
+                    phase: "Succeeded",
+                    message: "successfully synced (all tasks run)",
+                    minutes: 12,
+                },
+            ],
         },
         Step {
             title: "The same frontend image goes to ring master; Carol merges PR #43 but the manifest pipeline fails",
@@ -253,7 +303,7 @@ pub fn steps() -> Vec<Step> {
             ],
         },
         Step {
-            title: "Erin merges the backend PR #42; its manifests are pushed and east-us syncs them: frontend-1001 stays live there",
+            title: "Erin merges the backend PR #42; its manifests are pushed, east-us and central-us sync them, west-eu fails its health check on them: frontend-1001 stays live in all three",
             actions: vec![
                 Merge {
                     pr: "42",
@@ -272,11 +322,28 @@ pub fn steps() -> Vec<Step> {
                 },
                 Committed {
                     p3: "5004",
-                    manifest: "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d",
+                    manifest: BACKEND_MANIFESTS,
                 },
                 Sync {
                     cluster: "east-us",
-                    commit: "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d",
+                    commit: BACKEND_MANIFESTS,
+                },
+                ArgoCd {
+                    cluster: "central-us",
+                    application: "argocd/fabrikam-central-us",
+                    revision: BACKEND_MANIFESTS,
+                    health: "Healthy",
+                    phase: "Succeeded",
+                    message: "successfully synced (all tasks run)",
+                    minutes: 22,
+                },
+                Flux {
+                    cluster: "west-eu",
+                    severity: "error",
+                    reason: "HealthCheckFailed",
+                    message: "health check failed after 5m0s: timeout waiting for: [Deployment/securitybugfix/backend status: 'InProgress']",
+                    commit: BACKEND_MANIFESTS,
+                    minutes: 22,
                 },
             ],
         },
@@ -363,7 +430,7 @@ impl Repositories for FabrikamRepos {
     }
 
     async fn sync_tags(&self, _repo: &RepoRef) -> Result<Vec<ClusterSync>> {
-        // East-us reports its commit to the store (`record sync`), so there are no tags to read.
+        // The clusters report to the store (`record sync`, Flux and Argo CD hooks): no tags to read.
         Ok(Vec::new())
     }
 }
@@ -467,9 +534,95 @@ pub async fn play(
                     .cluster_synced(cluster, commit, Some("flux"))
                     .await?;
             }
+            Flux {
+                cluster,
+                severity,
+                reason,
+                message,
+                commit,
+                minutes,
+            } => {
+                let body = flux_event(
+                    severity,
+                    reason,
+                    message,
+                    commit,
+                    t0 + Duration::minutes(*minutes),
+                );
+                match FluxEvent::parse(&body)?.report(Some(cluster))? {
+                    Reading::Report(report) => put(recorder, &report).await?,
+                    Reading::Ignored(why) => {
+                        return Err(spektate::Error::invalid("Flux event", why));
+                    }
+                }
+            }
+            ArgoCd {
+                cluster,
+                application,
+                revision,
+                health,
+                phase,
+                message,
+                minutes,
+            } => {
+                let at = t0 + Duration::minutes(*minutes);
+                let body = serde_json::to_vec(&serde_json::json!({
+                    "application": application,
+                    "destinationName": cluster,
+                    "destinationServer": format!("https://{cluster}.fabrikam.com:6443"),
+                    "revision": revision,
+                    "syncStatus": "Synced",
+                    "health": health,
+                    "phase": phase,
+                    "finishedAt": at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "message": message,
+                }))
+                .unwrap_or_default();
+                let report = ArgoCdNotification::parse(&body)?.report(at)?;
+                put(recorder, &report).await?;
+            }
         }
     }
     Ok(())
+}
+
+/// What `spektate serve` does with a hook's report: checked, then added to the cluster's
+/// history in the store.
+async fn put(recorder: &Recorder, report: &ClusterReport) -> Result<()> {
+    report.check()?;
+    recorder
+        .store()
+        .put_cluster_report(recorder.partition(), report)
+        .await
+}
+
+/// A Kustomization's event as notification-controller posts it to a `generic-hmac`
+/// Provider: the JSON of Flux's `eventv1.Event`, the revision in the `main@sha1:<sha>` form.
+fn flux_event(
+    severity: &str,
+    reason: &str,
+    message: &str,
+    commit: &str,
+    at: DateTime<Utc>,
+) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "involvedObject": {
+            "kind": "Kustomization",
+            "namespace": "flux-system",
+            "name": "fabrikam-apps",
+            "uid": "2f6b7d9e-1c3a-4b5d-8e9f-0a1b2c3d4e5f",
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "resourceVersion": "48213",
+        },
+        "severity": severity,
+        "timestamp": at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "message": message,
+        "reason": reason,
+        "metadata": {"revision": format!("main@sha1:{commit}")},
+        "reportingController": "kustomize-controller",
+        "reportingInstance": "kustomize-controller-6d8f7c9b5-q2w4e",
+    }))
+    .unwrap_or_default()
 }
 
 /// A tracker over the demo store with the demo repositories.

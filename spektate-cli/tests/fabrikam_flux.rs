@@ -1,9 +1,10 @@
-//! The Fabrikam demo with a Flux v2 cluster: the scenario is played as the example plays it,
-//! and beside `east-us` (which reports with `record sync`), `west-eu` runs Flux v2, whose
-//! notification-controller posts signed events to `spektate serve` (a generic-hmac Provider,
-//! faked: the events are shaped and signed as it makes them). west-eu applies the dev
-//! manifests, then fails its health check on the backend's; `spektate get -o wide` shows
-//! frontend-1001 live in both clusters and the backend's failure in west-eu.
+//! The Fabrikam demo with one more Flux v2 cluster: the scenario is played as the example plays
+//! it (east-us reports with `record sync`, west-eu's Flux and central-us's Argo CD through
+//! their parsers), and `north-eu` runs Flux v2 too, whose notification-controller posts signed
+//! events to `spektate serve` (a generic-hmac Provider, faked: the events are shaped and signed
+//! as it makes them). north-eu applies the dev manifests, then fails its health check on the
+//! backend's; `spektate get -o wide` shows frontend-1001 live in all four clusters and the
+//! backend's failure in both Flux clusters.
 
 #[path = "../../examples/fabrikam/scenario.rs"]
 #[allow(dead_code)]
@@ -19,9 +20,7 @@ use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use spektate::{Recorder, SqliteStore};
 
-const SECRET: &str = "fabrikam-west-eu-flux";
-const DEV_MANIFESTS: &str = "e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0";
-const BACKEND_MANIFESTS: &str = "2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d";
+const SECRET: &str = "fabrikam-north-eu-flux";
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_spektate"));
@@ -49,7 +48,7 @@ impl Drop for Serve {
 }
 
 /// An event as notification-controller forwards it (Go's `json.Marshal` of `eventv1.Event`),
-/// signed with the Provider Secret's token, posted to `/api/flux/west-eu`.
+/// signed with the Provider Secret's token, posted to `/api/flux/north-eu`.
 fn flux(addr: &str, severity: &str, reason: &str, message: &str, commit: &str) -> (u16, String) {
     let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let body = format!(
@@ -67,7 +66,7 @@ fn flux(addr: &str, severity: &str, reason: &str, message: &str, commit: &str) -
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "POST /api/flux/west-eu HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\ngotk-component: kustomize-controller\r\nX-Signature: sha256={hex}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /api/flux/north-eu HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\ngotk-component: kustomize-controller\r\nX-Signature: sha256={hex}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -123,13 +122,13 @@ async fn a_flux_v2_cluster_reports_through_the_webhook() {
     let t0 = Utc::now() - Duration::minutes(22);
     for step in scenario::steps() {
         scenario::play(&step, &recorder, &repos, t0).await.unwrap();
-        if step.title.starts_with("Flux in east-us applies them") {
+        if step.title.starts_with("The clusters apply them") {
             let (status, answer) = flux(
                 &server.1,
                 "info",
                 "ReconciliationSucceeded",
                 "Reconciliation finished in 1.843s, next run in 10m0s",
-                DEV_MANIFESTS,
+                scenario::DEV_MANIFESTS,
             );
             assert_eq!(status, 200, "{answer}");
         }
@@ -139,7 +138,7 @@ async fn a_flux_v2_cluster_reports_through_the_webhook() {
         "error",
         "HealthCheckFailed",
         "health check failed after 5m0s: timeout waiting for: [Deployment/securitybugfix/backend status: 'InProgress']",
-        BACKEND_MANIFESTS,
+        scenario::BACKEND_MANIFESTS,
     );
     assert_eq!(status, 200, "{answer}");
     drop(server);
@@ -157,13 +156,19 @@ async fn a_flux_v2_cluster_reports_through_the_webhook() {
     let dev = cells(&table, "frontend-1001  ✓ 3001");
     assert_eq!(
         dev[dev.len() - 2..],
-        ["west-eu", "east-us, west-eu"],
-        "west-eu runs the dev manifests, east-us a later commit: {table}"
+        [
+            "north-eu, west-eu",
+            "central-us, east-us, north-eu, west-eu"
+        ],
+        "the Flux clusters run the dev manifests, the others a later commit: {table}"
     );
     let backend = cells(&table, "backend-2001");
     assert_eq!(
         backend[backend.len() - 2..],
-        ["east-us, west-eu failed (HealthCheckFailed)", "east-us"],
+        [
+            "central-us, east-us, north-eu failed (HealthCheckFailed), west-eu failed (HealthCheckFailed)",
+            "central-us, east-us"
+        ],
         "{table}"
     );
 }
