@@ -11,6 +11,7 @@ use spektate::{
     Deployment, DeploymentKind, Error, Filter, Result, Status, Tracker, Window, render,
 };
 
+use crate::answers_cache::CacheArgs;
 use crate::progress::Progress;
 use crate::providers::ProviderArgs;
 use crate::store_args::{Access, StoreArgs};
@@ -66,6 +67,8 @@ pub struct GetCmd {
     pub timeout: u64,
     #[command(flatten)]
     pub providers: ProviderArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// The output formats.
@@ -221,13 +224,13 @@ pub async fn run(cmd: GetCmd, store: &StoreArgs) -> Result<()> {
     let output = Output::parse(&cmd.output)?;
     let filter = cmd.filter()?;
     let budget = provider_budget(cmd.timeout)?;
-    let tracker = cmd
+    let builder = cmd
         .providers
         .build()?
         .tracker(store.open(Access::Read)?, store.partition_key.clone())
         .filter(&filter)
-        .window(cmd.since)
-        .build();
+        .window(cmd.since);
+    let tracker = cmd.cache.apply(builder, &cmd.providers).build();
     let stdout = std::io::stdout();
     loop {
         let (deployments, notices) = {

@@ -1,5 +1,6 @@
 //! `spektate`: record pipeline steps and trace deployments from source commit to cluster.
 
+mod answers_cache;
 mod bedrock;
 mod dashboard;
 mod get;
