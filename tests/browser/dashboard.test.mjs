@@ -82,6 +82,7 @@ function rowsOf(page) {
       manifestState: tr.querySelector('.c-manifest .step')?.dataset.state,
       updated: text('.c-updated'),
       clusters: [...tr.querySelectorAll('.cluster')].map((c) => c.textContent.trim()),
+      troubles: [...tr.querySelectorAll('.cluster-trouble')].map((c) => c.textContent.trim()),
       links: Object.fromEntries([...tr.querySelectorAll('a')].map((a) => [a.textContent.trim(), a.href])),
     };
   }));
@@ -124,7 +125,7 @@ test('the Fabrikam scenario moves through the page in place, without a reload', 
   assert.deepEqual(waiting.map((r) => [r.stateLabel, r.stateIcon]), [['Waiting for approval', '#i-waiting'], ['Waiting for approval', '#i-waiting']]);
   await page.screenshot({ path: path.join(shots, 'dashboard-live.png'), animations: 'disabled' });
 
-  // The last step: Erin's backend change reaches east-us.
+  // The last step: Erin's backend change reaches east-us and central-us; west-eu fails on it.
   await page.waitForFunction(() => {
     const rows = [...document.querySelectorAll('#rows tr')];
     return rows.length === 4 && rows.some((tr) => tr.querySelector('.c-service').textContent === 'backend' && tr.querySelector('.cluster'));
@@ -135,9 +136,11 @@ test('the Fabrikam scenario moves through the page in place, without a reload', 
 
   const dev = find(rows, (r) => r.service === 'frontend' && r.ring === 'dev', 'frontend/dev');
   assert.ok(seen[dev.id].some((s) => s.startsWith('inProgress|')), `frontend/dev was never shown in progress: ${seen[dev.id]}`);
-  assert.ok(seen[dev.id].includes('succeeded|east-us'), `frontend/dev was never shown synced to east-us: ${seen[dev.id]}`);
+  // Three clusters: the first two named, "and 1 more" for west-eu.
+  assert.ok(seen[dev.id].includes('succeeded|central-us,east-us'), `frontend/dev was never shown synced to its clusters: ${seen[dev.id]}`);
   assert.equal(dev.state, 'succeeded');
-  assert.deepEqual(dev.clusters, [], 'east-us now runs the backend commit');
+  assert.deepEqual(dev.clusters, ['west-eu'], 'east-us and central-us now run the backend commit; west-eu failed on it');
+  assert.deepEqual(dev.troubles, []);
   assert.equal(dev.author, 'Alice');
   assert.match(dev.image, /1001/);
   assert.match(dev.metadata, /3001.*frontend-1001/s);
@@ -148,7 +151,8 @@ test('the Fabrikam scenario moves through the page in place, without a reload', 
 
   const backend = find(rows, (r) => r.service === 'backend', 'backend');
   assert.ok(seen[backend.id].includes('waitingForApproval|'), `backend never waited for approval: ${seen[backend.id]}`);
-  assert.equal(seen[backend.id].at(-1), 'succeeded|east-us');
+  assert.equal(seen[backend.id].at(-1), 'succeeded|central-us,east-us');
+  assert.deepEqual(backend.troubles, ['west-eu failed'], "west-eu's failed health check on the cluster step");
   assert.equal(backend.stateLabel, 'Succeeded');
   assert.equal(backend.ring, 'securitybugfix');
   assert.equal(backend.mergedBy, 'Erin');
@@ -183,7 +187,8 @@ test('rows show each deployment with its state, icons and links', async () => {
 
   const backend = find(rows, (r) => r.service === 'backend', 'backend');
   assert.equal(backend.stateLabel, 'Succeeded');
-  assert.deepEqual(backend.clusters, ['east-us']);
+  assert.deepEqual(backend.clusters, ['central-us', 'east-us']);
+  assert.deepEqual(backend.troubles, ['west-eu failed']);
   assert.equal(backend.imageState, 'succeeded');
   assert.equal(backend.links['2001'], 'https://ci.fabrikam.com/runs/2001');
   assert.equal(backend.links.b7e1d4a, 'https://github.com/fabrikam/backend/commit/b7e1d4a09c3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d');
@@ -210,7 +215,7 @@ test('rows show each deployment with its state, icons and links', async () => {
   assert.ok(await page.evaluate(() => [...document.querySelectorAll('a')].every((a) => /^https?:$/.test(a.protocol))));
 
   const summary = await page.textContent('#summary');
-  for (const part of ['5 deployments', '3 succeeded', '2 failed', '1 synced']) assert.ok(summary.includes(part), `summary "${summary}" lacks ${part}`);
+  for (const part of ['5 deployments', '3 succeeded', '2 failed', '2 synced']) assert.ok(summary.includes(part), `summary "${summary}" lacks ${part}`);
   assert.equal(await page.textContent('#partition'), 'fabrikam');
   assert.match(await page.textContent('#last-updated'), /^Last updated at /);
   assert.equal(await page.textContent('#cadence'), 'Refreshes every 2 s');

@@ -93,7 +93,7 @@ test('the main page links to the status page, whose grid says where each service
   await page.waitForURL(/\/status\.html\?partition=fabrikam$/);
   await waitForGridRows(page, 3);
   const { heads, rows } = await gridOf(page);
-  assert.deepEqual(heads, ['Service', 'Ring', EVIL_CLUSTER, 'east-us'], 'one column per cluster, names as text');
+  assert.deepEqual(heads, ['Service', 'Ring', EVIL_CLUSTER, 'central-us', 'east-us', 'west-eu'], 'one column per cluster, names as text');
   assert.deepEqual(rows.map((r) => [r.service, r.ring]), [
     [EVIL_SERVICE, '<b>ring</b>'],
     ['backend', 'securitybugfix'],
@@ -112,6 +112,13 @@ test('the main page links to the status page, whose grid says where each service
   assert.match(east.since, /or earlier$/);
   assert.match(east.behind, /^1 behind: frontend-1002, built (just now|\d+ (second|minute)s? ago)$/);
   assert.ok(east.lagging);
+  // Flux v2 in west-eu failed on the backend's commit and still runs the dev manifests;
+  // Argo CD in central-us synced the backend's.
+  assert.equal(frontend.cells['west-eu'].commit, 'e9f8a7b');
+  assert.equal(frontend.cells['west-eu'].tag, 'frontend-1001');
+  assert.equal(backend.cells['west-eu'].text, '–', 'never applied in west-eu');
+  assert.equal(backend.cells['central-us'].commit, '2c3d4e5');
+  assert.equal(frontend.cells['central-us'].commit, '2c3d4e5 (later)');
 
   assert.equal(evil.cells[EVIL_CLUSTER].tag, 'evil-667');
   assert.equal(evil.cells['east-us'].text, '–', 'not live in east-us');
