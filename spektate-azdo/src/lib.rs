@@ -39,6 +39,7 @@
 mod api;
 pub mod builds;
 pub mod entra;
+mod history;
 mod pipelines;
 pub mod releases;
 mod repos;

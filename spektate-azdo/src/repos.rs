@@ -549,6 +549,19 @@ impl Repositories for AzureRepos {
         Ok(out)
     }
 
+    /// One `commits` request per repository, all at once.
+    async fn commit_orders(
+        &self,
+        repos: &[RepoRef],
+    ) -> Result<Option<HashMap<String, Vec<String>>>> {
+        crate::history::all(repos, |repo| async move {
+            let base = self.repo_api_url(repo)?;
+            crate::history::history(&self.http, repo, &base).await
+        })
+        .await
+        .map(Some)
+    }
+
     async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>> {
         let base = self.repo_api_url(repo)?;
         let first = format!(

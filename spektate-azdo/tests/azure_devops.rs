@@ -926,3 +926,58 @@ async fn the_sync_tag_prefix_is_a_builder_option() {
         .to_string();
     assert!(e.contains("sync tag prefix"), "{e}");
 }
+
+/// A `GitCommitRef` as the commits list answers it.
+fn commit_ref(id: &str, comment: &str) -> Value {
+    json!({
+        "commitId": id,
+        "author": {"name": "Build Agent", "email": "agent@fabrikam.example", "date": "2026-11-26T12:00:00Z"},
+        "committer": {"name": "Build Agent", "email": "agent@fabrikam.example", "date": "2026-11-26T12:00:00Z"},
+        "comment": comment,
+        "changeCounts": {"Add": 0, "Edit": 2, "Delete": 0},
+        "url": format!("https://dev.azure.com/fabrikam/_apis/git/repositories/manifests-id/commits/{id}"),
+        "remoteUrl": format!("https://dev.azure.com/fabrikam/hello/_git/manifests/commit/{id}")
+    })
+}
+
+#[tokio::test]
+async fn histories_of_default_branches_come_one_commits_list_per_repository() {
+    let server = MockServer::start().await;
+    let manifests: Vec<String> = (0..3).map(|i| format!("{i:x}").repeat(40)).collect();
+    Mock::given(method("GET"))
+        .and(path(
+            "/fabrikam/hello/_apis/git/repositories/manifests/commits",
+        ))
+        .and(query_param("searchCriteria.$top", "100"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(list(
+                manifests
+                    .iter()
+                    .map(|c| commit_ref(c, "Update frontend"))
+                    .collect(),
+            )),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fabrikam/hello/_apis/git/repositories/gone/commits"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "$id": "1", "innerException": null,
+            "message": "TF401019: The Git repository with name or identifier gone does not exist or you do not have permissions for the operation you are attempting.",
+            "typeName": "Microsoft.TeamFoundation.Git.Server.GitRepositoryNotFoundException, Microsoft.TeamFoundation.Git.Server",
+            "typeKey": "GitRepositoryNotFoundException", "errorCode": 0, "eventId": 3000})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let repo = |name: &str| {
+        RepoRef::parse(&format!("https://dev.azure.com/fabrikam/hello/_git/{name}")).unwrap()
+    };
+    let got = repos(&server)
+        .commit_orders(&[repo("manifests"), repo("gone")])
+        .await
+        .unwrap()
+        .expect("Azure Repos offers histories");
+    assert_eq!(got.len(), 1, "the missing repository is left out: {got:?}");
+    assert_eq!(got[&repo("manifests").key()], manifests, "newest first");
+}

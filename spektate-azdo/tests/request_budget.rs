@@ -1,10 +1,10 @@
 //! The request budget: the tracker over 500 deployments of 10 services (one HLD repo, two
-//! clusters) makes 23 requests to Azure DevOps cold, and 2 on a second refresh in which
-//! nothing changed (the figures of the README), against a fake organisation that pages its
-//! lists as the service does; a server that pages sooner costs only the pages it adds. The
-//! reference made 969, and re-fetched every build on every refresh. A commits batch the
-//! service refuses (a commit pushed away) costs one request per commit of that batch, and
-//! says so once.
+//! clusters) makes 24 requests to Azure DevOps cold (one of them the manifest repository's
+//! history), and 2 on a second refresh in which nothing changed (the figures of the
+//! README), against a fake organisation that pages its lists as the service does; a server
+//! that pages sooner costs only the pages it adds. The reference made 969, and re-fetched
+//! every build on every refresh. A commits batch the service refuses (a commit pushed away)
+//! costs one request per commit of that batch, and says so once.
 //!
 //! Print the figures with
 //! `cargo test -p spektate-azdo --test request_budget -- --nocapture`.
@@ -283,7 +283,7 @@ async fn cold_and_unchanged(caps: Caps) -> (Vec<Served>, Vec<Served>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn five_hundred_deployments_cost_23_requests_cold_and_2_when_nothing_changed() {
+async fn five_hundred_deployments_cost_24_requests_cold_and_2_when_nothing_changed() {
     let (cold, unchanged) = cold_and_unchanged(Caps::SERVICE).await;
     println!(
         "request budget: cold refresh {} requests, unchanged refresh {}",
@@ -295,9 +295,9 @@ async fn five_hundred_deployments_cost_23_requests_cold_and_2_when_nothing_chang
     // The figures the README states.
     assert_eq!(
         breakdown(&cold),
-        "annotatedtags 2, builds 4, commitsbatch 10, pullrequests 1, refs 1, releases 3, timeline 2"
+        "annotatedtags 2, builds 4, commits 1, commitsbatch 10, pullrequests 1, refs 1, releases 3, timeline 2"
     );
-    assert_eq!((cold.len(), unchanged.len()), (23, 2));
+    assert_eq!((cold.len(), unchanged.len()), (24, 2));
     assert_eq!(
         breakdown(&unchanged),
         "builds 1, refs 1",
@@ -322,14 +322,14 @@ async fn a_server_paging_every_50_items_costs_only_the_pages_it_adds() {
     // 100 ids, 500 pull requests: each read 50 a page.
     assert_eq!(
         breakdown(&cold),
-        "annotatedtags 2, builds 21, commitsbatch 10, pullrequests 10, refs 1, releases 5, timeline 2"
+        "annotatedtags 2, builds 21, commits 1, commitsbatch 10, pullrequests 10, refs 1, releases 5, timeline 2"
     );
     assert_eq!(
         continued,
         17 + 2,
         "builds and releases continued with their tokens"
     );
-    assert_eq!((cold.len(), unchanged.len()), (51, 2));
+    assert_eq!((cold.len(), unchanged.len()), (52, 2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -357,7 +357,7 @@ async fn a_refused_commits_batch_costs_one_request_per_commit_of_that_batch_and_
     // svc-3's batch holds its 50 commits: each is then asked for on its own.
     let per_service = DEPLOYMENTS / SERVICES;
     assert_eq!((batches, singles), (SERVICES, per_service));
-    assert_eq!(cold, 23 + per_service, "cold refresh made {cold} requests");
+    assert_eq!(cold, 24 + per_service, "cold refresh made {cold} requests");
     let said: Vec<String> = notices
         .iter()
         .map(|n| {
@@ -435,11 +435,11 @@ async fn a_second_process_with_the_answers_cache_asks_only_about_what_is_not_fin
         warm.len(),
         breakdown(&warm)
     );
-    assert_eq!(cold.len(), 23, "{}", breakdown(&cold));
+    assert_eq!(cold.len(), 24, "{}", breakdown(&cold));
     assert_eq!(
         breakdown(&warm),
-        "annotatedtags 2, builds 1, refs 1",
-        "only the running p3 builds and the sync tags are asked again"
+        "annotatedtags 2, builds 1, commits 1, refs 1",
+        "only the running p3 builds, the sync tags and the manifest history are asked again"
     );
     assert_traced(&second).await;
     let kept = spektate_core::cache::sqlite::SqliteAnswers::open(&path).unwrap();

@@ -67,6 +67,8 @@ pub struct Repo {
     pub refs: Vec<Value>,
     /// Annotated tag objects (`GitAnnotatedTag`) by object id.
     pub tags: HashMap<String, Value>,
+    /// The default branch's commit ids, newest first.
+    pub history: Vec<String>,
 }
 
 /// What the organisation holds.
@@ -443,6 +445,31 @@ fn git(org: &mut Org, req: &Request, name: &str, rest: &[&str]) -> Answer {
             let skip = number(req, "$skip").unwrap_or(0);
             let top = number(req, "$top").unwrap_or(100);
             let page: Vec<Value> = commits.into_iter().skip(skip).take(top).collect();
+            (200, list(page), None)
+        }
+        ["commits"] => {
+            // The default branch, newest first, as `GitCommitRef`s.
+            let Some(top) = number(req, "searchCriteria.$top") else {
+                org.violations
+                    .push("commits listed without searchCriteria.$top".into());
+                return (
+                    400,
+                    error("ArgumentException", "searchCriteria.$top is missing."),
+                    None,
+                );
+            };
+            let page: Vec<Value> = repo
+                .history
+                .iter()
+                .take(top)
+                .map(|id| {
+                    repo.commits.get(id).cloned().unwrap_or_else(|| {
+                        json!({"commitId": id, "comment": "Update manifests",
+                               "author": {"name": "Build Agent", "email": "agent@fabrikam.example", "date": "2026-11-26T12:00:00Z"},
+                               "url": format!("https://dev.azure.com/{ORG}/{PROJECT}/_apis/git/repositories/{name}-id/commits/{id}")})
+                    })
+                })
+                .collect();
             (200, list(page), None)
         }
         ["commits", id] => match repo.commits.get(*id) {
