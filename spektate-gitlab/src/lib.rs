@@ -23,7 +23,8 @@
 //! [`GitLabPipelines::default_project`] (a numeric id or a `group/sub/name` path). When p2
 //! equals p1 (the metadata update is a later stage of the image pipeline), the pipeline's
 //! stages come from its jobs: the first stage is the image stage, the second the metadata
-//! stage.
+//! stage. A project known only by its numeric id (as the original Spektate dashboard
+//! configured GitLab) becomes its repository with [`GitLab::project_repo`].
 //!
 //! # Request budget
 //!
