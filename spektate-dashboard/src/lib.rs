@@ -59,6 +59,7 @@ pub mod gitops;
 mod health;
 mod idempotency;
 mod insights;
+mod insights_page;
 mod logging;
 mod metrics;
 mod notify;

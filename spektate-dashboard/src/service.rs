@@ -192,6 +192,7 @@ impl Service {
             document: Arc::new(self.openapi()),
         };
         let pages = api::routes(assets::routes(Routes::new(guarded)), &partitions);
+        let pages = crate::insights_page::routes(pages);
         let mut routes = crate::insights::routes(status::routes(pages, &partitions), &partitions)
             .get(
                 "/api/health",

@@ -19,6 +19,8 @@
 # Azure DevOps Server project; cluster_troubles.test.mjs its own `spektate serve` taking signed
 # Flux events; bedrock_settings.test.mjs its own Azurite and `spektate deployment dashboard` /
 # `spektate dashboard` from ~/.bedrock/config.yaml and REACT_APP_* variables.
+# insights.test.mjs its own `spektate dashboard` over a history recorded with explicit run times;
+# it saves the insights page to docs/images/insights.png.
 # Runs the node tests and always stops the servers. Screenshots go to target/dashboard*.png.
 set -euo pipefail
 
@@ -139,5 +141,5 @@ say "spektate dashboard: $SPEKTATE_URL  hostile: $HOSTILE_URL  fabrikam --serve:
 
 say "running the browser test"
 cd "$here"
-node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs dashboard_parity.test.mjs signin.test.mjs status.test.mjs cluster_troubles.test.mjs bedrock_settings.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs dashboard_parity.test.mjs signin.test.mjs status.test.mjs cluster_troubles.test.mjs bedrock_settings.test.mjs insights.test.mjs
 say "screenshots: $target/dashboard.png, dashboard-live.png, dashboard-filtered.png, dashboard-offline.png, dashboard-parity.png, dashboard-signed-in.png"
