@@ -448,3 +448,85 @@ async fn a_second_process_with_the_answers_cache_asks_only_about_what_is_not_fin
     assert_eq!(kept.len().unwrap(), 500 + 495 + 250 + 2 + 500 + 498);
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }
+
+/// The ids of the runs `served` asked for (builds by `buildIds`, releases by
+/// `releaseIdFilter`).
+fn runs_asked(served: &[Served]) -> std::collections::BTreeSet<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    for s in served {
+        let Some((_, query)) = s.target.split_once('?') else {
+            continue;
+        };
+        for pair in query.split('&') {
+            if let Some(v) = pair
+                .strip_prefix("buildIds=")
+                .or_else(|| pair.strip_prefix("releaseIdFilter="))
+            {
+                ids.extend(v.replace("%2C", ",").split(',').map(str::to_string));
+            }
+        }
+    }
+    ids
+}
+
+/// `get --top 3`, no criterion needing a provider's answer: only the 3 newest deployments'
+/// runs are asked for (their p1 and p3 builds; p2 is a stage of p1), not the 500, and the
+/// rows are those of a tracker that traces all 500 and cuts to 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn top_3_asks_only_about_the_3_newest_deployments_and_shows_the_same_rows() {
+    let top = Filter {
+        top: Some(3),
+        ..Filter::default()
+    };
+    let (everything, all) = tracker(Caps::SERVICE, None).await;
+    // Row keys are drawn at each write, so rows are told by image tag.
+    let row = |d: &spektate_core::Deployment| {
+        (
+            d.image_tag().map(str::to_string),
+            d.status,
+            d.author.as_ref().map(|a| a.name.clone()),
+        )
+    };
+    let want: Vec<_> = all
+        .deployments(&top)
+        .await
+        .unwrap()
+        .iter()
+        .map(row)
+        .collect();
+    assert!(runs_asked(&everything.served()).len() > 900);
+
+    let fake = FakeOrg::start(Caps::SERVICE).await;
+    organisation(&fake, None);
+    let store = Arc::new(MemoryStore::new());
+    for r in records() {
+        // Written one after the other, as the pipelines report them.
+        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        store.insert(&r).await.unwrap();
+    }
+    let narrow = Tracker::builder(store)
+        .partition("hello")
+        .pipelines(Arc::new(fake.pipelines()))
+        .repositories(Arc::new(fake.repos()))
+        .defaults(RepoDefaults {
+            source_repo: None,
+            hld_repo: Some(FakeOrg::repo("hld")),
+            manifest_repo: Some(FakeOrg::repo("manifests")),
+        })
+        .filter(&top)
+        .build();
+    let got: Vec<_> = narrow
+        .deployments(&top)
+        .await
+        .unwrap()
+        .iter()
+        .map(row)
+        .collect();
+    assert_eq!(got, want);
+    let asked = runs_asked(&fake.served());
+    assert_eq!(
+        asked.into_iter().collect::<Vec<_>>(),
+        ["10497", "10498", "10499", "20497", "20498", "20499"],
+        "only the 3 newest deployments' runs"
+    );
+}

@@ -6,7 +6,13 @@
 //! places commits: the commit a cluster runs may be another service's, and a later
 //! deployment of the same service and ring may have replaced a shown one there, so "live"
 //! reads the same through the view as without it. Writes and reports pass through unchanged.
+//!
+//! A filter with `top` and no criterion that needs a provider's answer (author, status,
+//! keyword) is pushed down too: of the records it admits, only the `top` newest (by when
+//! the store last wrote them, which is when their last step reported) are read in full,
+//! and the others are kept as context.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -28,6 +34,43 @@ impl FilteredStore {
     /// A view of `inner` through `filter`.
     pub fn new(inner: Arc<dyn RecordStore>, filter: Filter) -> Self {
         FilteredStore { inner, filter }
+    }
+
+    /// How many admitted records to read in full, when the filter's `top` can be applied
+    /// before any provider is asked (no author, status or keyword criterion).
+    fn top(&self) -> Option<usize> {
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+        let f = &self.filter;
+        let needs_answers = set(&f.author) || set(&f.keyword) || f.status.is_some();
+        f.top.filter(|_| !needs_answers)
+    }
+
+    /// Which of `records` are read in full: those the filter admits, cut to the newest
+    /// [`Self::top`] (a record the store wrote without a time counts as newest).
+    fn full<R: Borrow<Record>>(&self, records: &[R]) -> Vec<bool> {
+        let mut full: Vec<bool> = records
+            .iter()
+            .map(|r| self.filter.admits_record(r.borrow()))
+            .collect();
+        let admitted = full.iter().filter(|f| **f).count();
+        if let Some(n) = self.top()
+            && admitted > n
+        {
+            let mut order: Vec<usize> = (0..records.len()).filter(|&i| full[i]).collect();
+            order.sort_unstable_by(|&a, &b| {
+                let (a, b) = (records[a].borrow(), records[b].borrow());
+                let newest = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                    std::cmp::Reverse(t.map_or(i64::MAX, |t| t.timestamp_micros()))
+                };
+                newest(a.timestamp)
+                    .cmp(&newest(b.timestamp))
+                    .then_with(|| a.row_key.cmp(&b.row_key))
+            });
+            for &i in &order[n..] {
+                full[i] = false;
+            }
+        }
+        full
     }
 }
 
@@ -68,9 +111,11 @@ impl RecordStore for FilteredStore {
 
     async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>> {
         let records = self.inner.query(partition, query).await?;
+        let full = self.full(&records);
         Ok(records
             .into_iter()
-            .filter_map(|r| match self.filter.admits_record(&r) {
+            .zip(full)
+            .filter_map(|(r, full)| match full {
                 true => Some(r),
                 false => context(&r),
             })
@@ -79,9 +124,11 @@ impl RecordStore for FilteredStore {
 
     async fn query_shared(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Arc<Record>>> {
         let records = self.inner.query_shared(partition, query).await?;
+        let full = self.full(&records);
         Ok(records
             .into_iter()
-            .filter_map(|r| match self.filter.admits_record(&r) {
+            .zip(full)
+            .filter_map(|(r, full)| match full {
                 true => Some(r),
                 false => context(&r).map(Arc::new),
             })

@@ -116,7 +116,9 @@ impl TrackerBuilder {
     /// Only look up what `filter` can show: records its record-level criteria hide (service,
     /// ring, image tag, id, run, commit, kind) are never looked up, and kept only as context
     /// of where commits run ([`FilteredStore`]), so a narrow query costs what it shows in
-    /// provider requests and says the same of each deployment as an unfiltered one.
+    /// provider requests and says the same of each deployment as an unfiltered one. With
+    /// `top` and no author, status or keyword criterion, only the `top` newest records it
+    /// admits are looked up.
     pub fn filter(mut self, filter: &Filter) -> Self {
         self.store = Arc::new(FilteredStore::new(self.store, filter.clone()));
         self
