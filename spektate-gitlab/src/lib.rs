@@ -62,6 +62,7 @@ mod client;
 mod commits;
 mod etag_cache;
 mod graphql;
+mod history;
 #[cfg(test)]
 mod hostile;
 mod merge_requests;

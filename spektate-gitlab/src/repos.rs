@@ -67,6 +67,16 @@ impl Repositories for GitLabRepos {
         crate::tags::sync_tags(&self.gl, repo, &self.tag_prefix).await
     }
 
+    /// One commits list per project, revalidated with its ETag.
+    async fn commit_orders(
+        &self,
+        repos: &[RepoRef],
+    ) -> Result<Option<HashMap<String, Vec<String>>>> {
+        crate::history::commit_orders(&self.gl, repos)
+            .await
+            .map(Some)
+    }
+
     async fn check(&self) -> Result<Option<String>> {
         self.gl.check_token().await.map(Some)
     }

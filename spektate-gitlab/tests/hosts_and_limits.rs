@@ -356,3 +356,46 @@ async fn the_token_goes_to_the_configured_instance_only() {
         stolen.len()
     );
 }
+
+#[tokio::test]
+async fn histories_come_one_commits_list_per_project_revalidated_with_its_etag() {
+    let gl = FakeGitLab::start().await;
+    let history: Vec<String> = (0..150).map(|i| sha_of(&format!("m{i}"))).collect();
+    {
+        let mut w = gl.world();
+        w.add_project("fabrikam/manifests");
+        w.history
+            .insert("fabrikam/manifests".into(), history.clone());
+    }
+    let repos = gl.client().repos();
+    let asked = [gl.repo("fabrikam/manifests"), gl.repo("fabrikam/gone")];
+    let got = repos
+        .commit_orders(&asked)
+        .await
+        .unwrap()
+        .expect("GitLab offers histories");
+    assert_eq!(got[&asked[0].key()], history[..100], "the newest 100");
+    assert!(
+        !got.contains_key(&asked[1].key()),
+        "a project GitLab does not find is left out"
+    );
+    let served = gl.served();
+    assert_eq!(served.len(), 2, "{served:?}");
+    assert!(
+        served
+            .iter()
+            .any(|s| s.path.ends_with("/repository/commits?per_page=100") && s.status == 200),
+        "{served:?}"
+    );
+
+    // Asked again with nothing pushed: a 304, the same history.
+    gl.clear_log();
+    let again = repos.commit_orders(&asked[..1]).await.unwrap().unwrap();
+    assert_eq!(again[&asked[0].key()], history[..100]);
+    let served = gl.served();
+    assert_eq!(
+        served.iter().map(|s| s.status).collect::<Vec<_>>(),
+        [304],
+        "{served:?}"
+    );
+}

@@ -54,6 +54,8 @@ pub struct World {
     pub merge_requests: HashMap<String, BTreeMap<u64, Value>>,
     /// Tags per project path, in the order GitLab lists them.
     pub tags: HashMap<String, Vec<Value>>,
+    /// The default branch's commit ids per project path, newest first.
+    pub history: HashMap<String, Vec<String>>,
     /// Projects that exist but the token cannot see (answered 404).
     pub hidden: HashSet<String>,
     /// Pipelines whose every request (a page holding one included) fails with 500.
@@ -496,6 +498,32 @@ fn rest_api(
                     }
                     None => plain(message(404, "404 Not found")),
                 },
+                ["repository", "commits"] => {
+                    // The default branch, newest first: commits as the list shows them.
+                    let all: Vec<Value> = world
+                        .history
+                        .get(&project)
+                        .into_iter()
+                        .flatten()
+                        .map(|sha| {
+                            world
+                                .commits
+                                .get(&(project.clone(), sha.clone()))
+                                .cloned()
+                                .unwrap_or_else(|| {
+                                    json!({"id": sha, "short_id": &sha[..sha.len().min(11)],
+                                           "title": "Update manifests", "message": "Update manifests\n",
+                                           "author_name": "Build Agent", "author_email": "agent@fabrikam.example",
+                                           "authored_date": "2026-11-26T12:00:00.000+00:00",
+                                           "committer_name": "Build Agent", "committer_email": "agent@fabrikam.example",
+                                           "committed_date": "2026-11-26T12:00:00.000+00:00",
+                                           "created_at": "2026-11-26T12:00:00.000+00:00", "parent_ids": [],
+                                           "web_url": format!("https://gitlab.com/{project}/-/commit/{sha}")})
+                                })
+                        })
+                        .collect();
+                    paged(all)
+                }
                 ["repository", "commits", sha] => {
                     match world.commits.get(&(project.clone(), sha.to_string())) {
                         Some(c) => plain((200, c.clone())),
