@@ -190,6 +190,10 @@ impl<'k> Repos<'k> {
 /// Group key: service and ring as stored, and the repository.
 type Group<'d> = (Option<&'d str>, Option<&'d str>, usize);
 
+/// A commit of a group: its record's place, its age in the repository's history (if it holds
+/// it), the deployment, and which of its commits.
+type Entry = (Rank, Option<usize>, usize, Which);
+
 /// A cluster's place in one repository: the oldest of its agents'.
 struct Place<'k> {
     sync: &'k ClusterSync,
@@ -239,7 +243,7 @@ pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
     }
 
     // One pass: each deployment's commits placed, grouped, and matched with agents.
-    let mut groups: Map<Group, Vec<(Rank, Option<usize>, usize, Which)>> = Map::default();
+    let mut groups: Map<Group, Vec<Entry>> = Map::default();
     // (agent, as its current commit, repository, age in the history, the record's place).
     let mut matches: Vec<(usize, bool, usize, Option<usize>, Rank)> = Vec::new();
     for (i, d) in deployments.iter().enumerate() {
