@@ -1,6 +1,6 @@
 //! [`Tracker::refresh`] in named phases (docs/ARCHITECTURE.md, Refresh): read records →
 //! fetch runs → fetch stages → fetch authors and pull requests → fetch sync tags → ask the
-//! sync sources → publish.
+//! sync sources → fetch the histories of repositories agents apply → publish.
 //! Each phase says what it reads and what it changes; [`Changes`] carries what one phase
 //! learned to the next, so a new source of knowledge plugs in as one more phase.
 
