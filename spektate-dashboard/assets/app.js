@@ -574,9 +574,16 @@
       el('td', { class: 'c-pr' }, prCell(d, links)),
       el('td', { class: 'c-merged' }, mergedCell(d, links)),
       el('td', { class: 'c-manifest' }, stepCell('Ready to deploy', d.manifest, links.manifestRun, d.manifestCommitId && commitLink(d.manifestCommitId, links.manifestCommit))),
-      el('td', { class: 'c-updated' }, updatedCell(d)),
+      el('td', { class: 'c-updated' }, updatedCell(d), journeyLink(d)),
       el('td', { class: 'c-clusters' }, clustersCell(d, links)),
     );
+  }
+
+  // The deployment's timeline, on its own page.
+  function journeyLink(d) {
+    const q = new URLSearchParams({ id: d.id });
+    if (view.partition !== undefined) q.set('partition', view.partition);
+    return el('a', { class: 'journey-link', href: `journey.html?${q}`, text: 'Journey', title: 'The journey of this deployment, as a timeline' });
   }
 
   function stateCell(d) {

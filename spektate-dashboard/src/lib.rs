@@ -60,6 +60,7 @@ mod health;
 mod idempotency;
 mod insights;
 mod insights_page;
+mod journey;
 mod logging;
 mod metrics;
 mod notify;

@@ -258,6 +258,9 @@ pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
     for (path, op) in crate::insights_page::operations(&viewer_security) {
         add(path, op);
     }
+    for (path, op) in crate::journey::operations(&viewer_security) {
+        add(path, op);
+    }
     let mut health = get_operation(
         "probe",
         "health",

@@ -192,7 +192,7 @@ impl Service {
             document: Arc::new(self.openapi()),
         };
         let pages = api::routes(assets::routes(Routes::new(guarded)), &partitions);
-        let pages = crate::insights_page::routes(pages);
+        let pages = crate::journey::routes(crate::insights_page::routes(pages), &partitions);
         let mut routes = crate::insights::routes(status::routes(pages, &partitions), &partitions)
             .get(
                 "/api/health",

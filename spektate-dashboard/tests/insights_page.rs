@@ -1,6 +1,7 @@
-//! The insights page (`insights.html`, its script and style sheet): served to viewers only,
-//! under the strict policy, listed in the API document, and linked from the main page. Its
-//! charts are tested in a browser (tests/browser/insights.test.mjs).
+//! The insights page (`insights.html`, its script and style sheet) and the journey page
+//! (`journey.html`, its script): served to viewers only, under the strict policy, listed in the
+//! API document, and linked from the main page; the journey API refuses what it cannot look up.
+//! Their charts are tested in a browser (tests/browser/insights.test.mjs).
 
 mod support;
 
@@ -8,10 +9,12 @@ use serde_json::Value;
 use spektate_dashboard::ViewerAuth;
 use support::start;
 
-const ASSETS: [(&str, &str); 3] = [
+const ASSETS: [(&str, &str); 5] = [
     ("/insights.html", "text/html"),
     ("/assets/insights.js", "text/javascript"),
     ("/assets/insights.css", "text/css"),
+    ("/journey.html", "text/html"),
+    ("/assets/journey.js", "text/javascript"),
 ];
 
 #[tokio::test]
@@ -88,5 +91,51 @@ async fn the_insights_page_is_served_under_the_strict_policy_to_viewers_only() {
     for (path, _) in ASSETS {
         assert_eq!(doc["paths"][path]["get"]["tags"][0], "page", "{path}");
     }
+    assert_eq!(
+        doc["paths"]["/api/deployments/{id}/journey"]["get"]["operationId"],
+        "deployment-journey"
+    );
+    assert!(
+        include_str!("../assets/app.js").contains("journey.html?"),
+        "each row of the main page links to its journey"
+    );
+
+    // The journey API refuses, naming what, before looking anything up.
+    for (path, field, says) in [
+        (
+            "/api/deployments/abc/journey?colour=red",
+            "query parameter",
+            "'colour'",
+        ),
+        (
+            "/api/deployments/abc/journey?partition=a&partition=b",
+            "query parameter",
+            "given twice",
+        ),
+        (
+            &format!("/api/deployments/{}/journey", "x".repeat(201)) as &str,
+            "id",
+            "1 to 200 characters",
+        ),
+    ] {
+        let r = server
+            .client
+            .get(server.url(path))
+            .bearer_auth(&server.reader)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["field"], field, "{path}");
+        assert!(e["error"].as_str().unwrap().contains(says), "{e}");
+    }
+    let r = server
+        .client
+        .get(server.url("/api/deployments/abc/journey"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the journey is for viewers only");
     server.stop().await;
 }

@@ -70,7 +70,15 @@ async fn every_route_is_documented_and_every_documented_operation_is_a_route() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(r.status(), 200, "GET {}", route.path);
+            if route.path.contains('{') {
+                // A path with a parameter, asked for as written: the route answers that it has
+                // no such thing (JSON naming the parameter), not the fallback.
+                assert_eq!(r.status(), 404, "GET {}", route.path);
+                let e: Value = r.json().await.unwrap();
+                assert_eq!(e["field"], "id", "GET {}: {e}", route.path);
+            } else {
+                assert_eq!(r.status(), 200, "GET {}", route.path);
+            }
         }
     }
     server.stop().await;

@@ -4,7 +4,9 @@
 //
 // Run through run.sh, which sets SPEKTATE_BIN, CHROMIUM, BROWSER_PROFILE and SCREENSHOT_DIR.
 // Starts its own `spektate dashboard` over a store written here with `spektate record` (explicit
-// run times, three past ISO weeks), and saves the page to docs/images/insights.png.
+// run times, three past ISO weeks), and saves the page to docs/images/insights.png; and another
+// over one deployment of the last hour, with an approval pull request and a cluster, whose
+// journey page draws its timeline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -25,6 +27,7 @@ const PARTITION = 'insights';
 const MIN = 60 * 1000;
 let work;
 let dashboard;
+let journeyServer;
 let base;
 let browser;
 
@@ -84,6 +87,26 @@ function recordHistory(spektate, store) {
   });
 }
 
+// One deployment of the last hour: the image queued 2 min and ran 10; the metadata run waited
+// 2 min, queued 1, ran 2 and opened pull request 77; the manifest run queued 30 min later (the
+// merge) for 1 min and ran 2; east-us applied its manifests now, 10 min after.
+const JOURNEY = { p1: 7001, p2: 7002, p3: 7003, pr: '77', manifest: hex(0xc777) };
+function recordJourney(spektate, store, t) {
+  const run = (...args) => execFileSync(spektate, ['record', ...args, '--store', store, '--partition-key', PARTITION], { stdio: ['ignore', 'ignore', 'pipe'] });
+  run('--p1', String(JOURNEY.p1), '--image-tag', 'frontend-7001', '--commit-id', hex(0xa777), '--service', 'fabrikam/frontend',
+    '--repository', 'https://github.com/fabrikam/frontend');
+  run('--p2', String(JOURNEY.p2), '--image-tag', 'frontend-7001', '--hld-commit-id', hex(0xb777), '--env', 'prod',
+    '--pr', JOURNEY.pr, '--repository', 'https://github.com/fabrikam/hld');
+  run('--p3', String(JOURNEY.p3), '--hld-commit-id', hex(0xb777), '--manifest-commit-id', JOURNEY.manifest,
+    '--repository', 'https://github.com/fabrikam/manifests');
+  const report = (id, q, s, f) => run('run', '--id', String(id), '--status', 'completed', '--result', 'succeeded',
+    '--queued-at', iso(t + q * MIN), '--started-at', iso(t + s * MIN), '--finished-at', iso(t + f * MIN));
+  report(JOURNEY.p1, 0, 2, 12);
+  report(JOURNEY.p2, 14, 15, 17);
+  report(JOURNEY.p3, 47, 48, 50);
+  run('sync', '--cluster', 'east-us', '--commit', JOURNEY.manifest);
+}
+
 function startDashboard(spektate, store) {
   const child = spawn(spektate, [
     'dashboard', '--store', store, '--partition-key', PARTITION, '--port', '0', '--bind', '127.0.0.1', '--refresh', '2',
@@ -106,6 +129,9 @@ before(async () => {
   const store = `sqlite:${path.join(work, 'insights.db')}`;
   recordHistory(env('SPEKTATE_BIN'), store);
   dashboard = await startDashboard(env('SPEKTATE_BIN'), store);
+  const journeyStore = `sqlite:${path.join(work, 'journey.db')}`;
+  recordJourney(env('SPEKTATE_BIN'), journeyStore, Date.now() - 60 * MIN);
+  journeyServer = await startDashboard(env('SPEKTATE_BIN'), journeyStore);
   base = dashboard.url.replace(/\/$/, '');
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -120,6 +146,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   dashboard?.child.kill('SIGTERM');
+  journeyServer?.child.kill('SIGTERM');
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -238,5 +265,80 @@ test('the deployments page links to the insights page', async () => {
   await page.waitForSelector('figure.chart');
   assert.ok(page.url().endsWith('/insights.html'));
   assert.deepEqual(problems, []);
+  await page.close();
+});
+
+// The timeline as a person reads it: per lane its name, state, and each span's kind and width.
+function lanesOf(page) {
+  return page.evaluate(() => {
+    const svg = document.querySelector('figure[data-metric="journey"] svg');
+    return {
+      ariaLabel: svg.getAttribute('aria-label'),
+      title: svg.querySelector(':scope > title')?.textContent ?? '',
+      lanes: [...svg.querySelectorAll('g.row')].map((g) => ({
+        name: g.querySelector('text.key').textContent,
+        state: g.querySelector('text.value').textContent,
+        spans: [...g.querySelectorAll('rect.span')].map((r) => {
+          const box = r.getBoundingClientRect();
+          return { kind: r.dataset.kind, left: box.left, width: box.width, tip: r.querySelector('title').textContent };
+        }),
+      })),
+    };
+  });
+}
+
+test('a row of the deployments page opens the journey of its deployment as a timeline', async () => {
+  const jbase = journeyServer.url.replace(/\/$/, '');
+  const { page, problems } = await open(`${jbase}/index.html`);
+  await page.locator('#rows tr .journey-link').first().click();
+  await page.waitForSelector('figure[data-metric="journey"]');
+  assert.match(page.url(), /\/journey\.html\?id=/);
+  assert.equal(await page.getByTestId('heading').textContent(), 'Journey of frontend · prod · frontend-7001');
+  const { ariaLabel, title, lanes } = await lanesOf(page);
+  assert.equal(ariaLabel, title);
+  assert.deepEqual(lanes.map((l) => [l.name, l.state]), [
+    ['Image 7001', 'succeeded'],
+    ['Metadata 7002', 'succeeded'],
+    ['Approval PR #77', 'merged'],
+    ['Manifests 7003', 'succeeded'],
+    ['Sync east-us', 'applied'],
+  ]);
+  assert.deepEqual(lanes.map((l) => l.spans.map((s) => s.kind)), [
+    ['queued', 'running'],
+    ['waiting', 'queued', 'running'],
+    ['approval'],
+    ['queued', 'running'],
+    ['sync'],
+  ]);
+  const [image, metadata, approval, manifests, sync] = lanes;
+  // Widths on one time axis: minutes 2, 10 | 2, 1, 2 | 30 | 1, 2 | about 10.
+  const perMinute = approval.spans[0].width / 30;
+  const minutes = (s) => s.width / perMinute;
+  close(minutes(image.spans[0]), 2, 'image queued');
+  close(minutes(image.spans[1]) / 10, 1, 'image running (10 min)');
+  close(minutes(metadata.spans[0]), 2, 'metadata waiting');
+  close(minutes(metadata.spans[2]), 2, 'metadata running');
+  close(minutes(manifests.spans[1]), 2, 'manifests running');
+  assert.ok(minutes(sync.spans[0]) > 9.5 && minutes(sync.spans[0]) < 12, `sync lag ${minutes(sync.spans[0])} min`);
+  // The spans follow one another: each starts where the one before it ended.
+  close(metadata.spans[0].left, image.spans[1].left + image.spans[1].width, 'metadata after the image');
+  close(approval.spans[0].left, metadata.spans[2].left + metadata.spans[2].width, 'approval after the metadata');
+  close(manifests.spans[0].left, approval.spans[0].left + approval.spans[0].width, 'manifests after the merge');
+  close(sync.spans[0].left, manifests.spans[1].left + manifests.spans[1].width, 'sync after the manifests');
+  assert.equal(approval.spans[0].tip, 'Approval PR #77, waiting for approval: 30 min');
+  assert.ok(ariaLabel.includes('Approval PR #77 (merged): waiting for approval 30 min'), ariaLabel);
+  assert.ok(ariaLabel.includes('Image 7001 (succeeded): queued 2 min, running 10 min;'), ariaLabel);
+  await page.screenshot({ path: path.join(root, 'docs/images/journey.png') });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the journey of an unknown deployment says so', async () => {
+  const jbase = journeyServer.url.replace(/\/$/, '');
+  const { page, problems } = await open(`${jbase}/journey.html?id=${encodeURIComponent('<b>nope</b>')}`);
+  await page.waitForSelector('#banner:not([hidden])');
+  assert.equal(await page.textContent('#banner-text'), "The journey could not be read: no deployment '<b>nope</b>' in partition 'insights'");
+  assert.equal(await page.locator('#banner b').count(), 0);
+  assert.deepEqual(problems.filter((p) => !p.includes('404')), []);
   await page.close();
 });

@@ -1,19 +1,22 @@
 //! Insights from the deployments a tracker holds: the DORA metrics ([`dora`](mod@dora))
-//! with their performance bands ([`bands`]), and the expected time a deployment in progress
-//! is live ([`eta`]). Pure functions over [`Deployment`](crate::Deployment)s: no I/O, no
-//! clock but the `now` given.
+//! with their performance bands ([`bands`]), the expected time a deployment in progress is
+//! live ([`eta`]), and one deployment's journey as a timeline ([`timeline`](mod@timeline)).
+//! Pure functions over [`Deployment`](crate::Deployment)s: no I/O, no clock but the `now`
+//! given.
 
 pub mod bands;
 pub mod dora;
 pub mod eta;
 mod journey;
 pub mod text;
+pub mod timeline;
 pub mod trace;
 
 pub use bands::Band;
 pub use dora::{Dora, Figures, GroupBy, MetricsOptions, dora};
 pub use eta::{Basis, Eta, EtaModel, EtaStep};
 pub use journey::{Journey, Segment};
+pub use timeline::{Lane, Span, SpanKind, Timeline, timeline};
 
 /// The median of sorted `values`: the middle one, or the mean of the two middle ones.
 pub fn median(sorted: &[i64]) -> Option<i64> {
