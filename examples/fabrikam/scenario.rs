@@ -224,7 +224,7 @@ pub fn steps() -> Vec<Step> {
             ],
         },
         Step {
-            title: "The clusters apply them (east-us's hook, Flux v2 in west-eu, Argo CD in central-us): frontend-1001 is live in dev",
+            title: "The clusters apply them (east-us's hook, Flux v2 in west-eu, Argo CD in central-us, whose notification is held up): frontend-1001 is live in dev",
             actions: vec![
                 Sync {
                     cluster: "east-us",
@@ -236,15 +236,6 @@ pub fn steps() -> Vec<Step> {
                     reason: "ReconciliationSucceeded",
                     message: "Reconciliation finished in 1.843s, next run in 10m0s",
                     commit: DEV_MANIFESTS,
-                    minutes: 12,
-                },
-                ArgoCd {
-                    cluster: "central-us",
-                    application: "argocd/fabrikam-central-us",
-                    revision: DEV_MANIFESTS,
-                    health: "Healthy",
-                    phase: "Succeeded",
-                    message: "successfully synced (all tasks run)",
                     minutes: 12,
                 },
             ],
@@ -303,7 +294,7 @@ pub fn steps() -> Vec<Step> {
             ],
         },
         Step {
-            title: "Erin merges the backend PR #42; its manifests are pushed, east-us and central-us sync them, west-eu fails its health check on them: frontend-1001 stays live in all three",
+            title: "Erin merges the backend PR #42; its manifests are pushed, east-us and central-us sync them (then central-us's late notification of the dev sync arrives), west-eu fails its health check on them: frontend-1001 stays live in all three",
             actions: vec![
                 Merge {
                     pr: "42",
@@ -336,6 +327,18 @@ pub fn steps() -> Vec<Step> {
                     phase: "Succeeded",
                     message: "successfully synced (all tasks run)",
                     minutes: 22,
+                },
+                // Argo CD Notifications' message about the dev sync (minute 12) arrives late:
+                // it goes into central-us's history in its place by time, and the cluster
+                // stays on the backend's commit.
+                ArgoCd {
+                    cluster: "central-us",
+                    application: "argocd/fabrikam-central-us",
+                    revision: DEV_MANIFESTS,
+                    health: "Healthy",
+                    phase: "Succeeded",
+                    message: "successfully synced (all tasks run)",
+                    minutes: 12,
                 },
                 Flux {
                     cluster: "west-eu",
