@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use spektate_core::correlate::{Knowledge, Lookup, RepoDefaults, correlate};
 use spektate_core::insights::{
-    Band, Basis, EtaModel, GroupBy, MetricsOptions, Segment, dora, eta::MIN_SAMPLES,
+    Band, Basis, EtaModel, GroupBy, MetricsOptions, Segment, SpanKind, Timeline, dora,
+    eta::MIN_SAMPLES, timeline,
 };
 use spektate_core::{
     ClusterSync, Deployment, PullRequest, Record, Run, RunKind, RunResult, RunStatus,
@@ -652,4 +653,116 @@ fn a_finished_deployment_is_one_trace_with_a_span_per_segment() {
     // #2 completed d0 10:21 and no cluster reports its ring: finished an hour later.
     assert!(!is_finished(find(2), at(0, 1100)));
     assert!(is_finished(find(2), at(0, 1121)));
+}
+
+/// Each lane of a timeline as `(lane, name, state, [(kind, minutes, open)])`.
+fn lanes_of(t: &Timeline) -> Vec<(&str, String, String, Vec<(SpanKind, i64, bool)>)> {
+    t.lanes
+        .iter()
+        .map(|l| {
+            let spans = l.spans.iter().map(|s| (s.kind, s.secs() / 60, s.open));
+            (
+                l.lane,
+                l.name.clone().unwrap_or_default(),
+                l.state.clone(),
+                spans.collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_timeline_of_a_journey_has_each_steps_waiting_queued_and_running_spans() {
+    use SpanKind::{Approval, Queued, Running, Sync, Waiting};
+    // #1 of the fortnight: p1 queued 09:00, started 09:01, finished 09:10; p2 queued 09:11,
+    // started 09:12, finished 09:15; the PR merged at 09:45; p3 queued 09:46, started 09:47,
+    // finished 09:52; prod-east applied the manifests at 09:56.
+    let now = at(9, 0);
+    let all = join(&week(), now);
+    let one = all
+        .iter()
+        .find(|d| d.image_tag() == Some("frontend-1"))
+        .unwrap();
+    let t = timeline(one, now);
+    assert_eq!(
+        lanes_of(&t),
+        vec![
+            (
+                "image",
+                "10001".into(),
+                "succeeded".into(),
+                vec![(Queued, 1, false), (Running, 9, false)]
+            ),
+            (
+                "metadata",
+                "20001".into(),
+                "succeeded".into(),
+                vec![(Waiting, 1, false), (Queued, 1, false), (Running, 3, false)]
+            ),
+            (
+                "approval",
+                "1".into(),
+                "merged".into(),
+                vec![(Approval, 30, false)]
+            ),
+            (
+                "manifests",
+                "30001".into(),
+                "succeeded".into(),
+                vec![(Waiting, 1, false), (Queued, 1, false), (Running, 5, false)]
+            ),
+            (
+                "sync",
+                "prod-east".into(),
+                "applied".into(),
+                vec![(Sync, 4, false)]
+            ),
+        ]
+    );
+    assert_eq!((t.start, t.end), (Some(at(0, 900)), Some(at(0, 956))));
+
+    // #8: its image pipeline still running at `now`, 90 minutes after its start.
+    let now = at(8, 1230);
+    let eight = join(&week(), now);
+    let eight = eight
+        .iter()
+        .find(|d| d.image_tag() == Some("backend-8"))
+        .unwrap();
+    let t = timeline(eight, now);
+    assert_eq!(
+        lanes_of(&t),
+        vec![(
+            "image",
+            "10008".into(),
+            "inProgress".into(),
+            vec![(Queued, 1, false), (Running, 89, true)]
+        )]
+    );
+    assert_eq!(t.end, Some(now));
+
+    // An approval pull request still open: its wait lasts until `now`.
+    let open = Spec {
+        approval: Some(0),
+        stop: Some((1, Stop::Waiting)),
+        ..spec(9, "frontend", "prod", at(3, 900))
+    };
+    let now = at(3, 1000);
+    let waiting = join(&[open], now);
+    let t = timeline(&waiting[0], now);
+    let approval = t.lanes.iter().find(|l| l.lane == "approval").unwrap();
+    assert_eq!(approval.state, "open");
+    assert_eq!(
+        approval
+            .spans
+            .iter()
+            .map(|s| (s.kind, s.secs() / 60, s.open))
+            .collect::<Vec<_>>(),
+        vec![(Approval, 45, true)],
+        "from the metadata's finish at 09:15 to 10:00"
+    );
+    assert!(
+        t.lanes
+            .iter()
+            .all(|l| l.lane != "manifests" && l.lane != "sync")
+    );
 }
