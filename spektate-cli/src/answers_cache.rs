@@ -54,9 +54,16 @@ fn is_loopback(url: &str) -> bool {
 }
 
 impl CacheArgs {
-    /// The cache file to use with `providers`, if any.
+    /// The cache file to use with `providers`, if any: none when no provider is configured
+    /// (nothing would be asked, so nothing kept).
     pub fn path(&self, providers: &ProviderArgs) -> Option<PathBuf> {
-        if self.no_cache {
+        let settings = providers.settings();
+        let azure = &settings.azure_devops;
+        let asks_anyone = azure.org.is_some()
+            || azure.token.is_some()
+            || settings.github.is_some()
+            || settings.gitlab.is_some();
+        if self.no_cache || !asks_anyone {
             return None;
         }
         let given = self.cache.clone().filter(|p| !p.as_os_str().is_empty());

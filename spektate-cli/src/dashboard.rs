@@ -39,6 +39,8 @@ pub struct DashboardCmd {
     pub since: spektate::Window,
     #[command(flatten)]
     pub providers: ProviderArgs,
+    #[command(flatten)]
+    pub cache: crate::answers_cache::CacheArgs,
 }
 
 fn parse_bind(v: &str) -> std::result::Result<IpAddr, String> {
@@ -52,12 +54,12 @@ fn parse_bind(v: &str) -> std::result::Result<IpAddr, String> {
 
 /// Runs `dashboard` until Ctrl-C or SIGTERM.
 pub async fn run(cmd: DashboardCmd, store: &StoreArgs) -> Result<()> {
-    let tracker = cmd
+    let builder = cmd
         .providers
         .build()?
         .tracker(store.open(Access::Read)?, store.partition_key.clone())
-        .window(cmd.since)
-        .build();
+        .window(cmd.since);
+    let tracker = cmd.cache.apply(builder, &cmd.providers).build();
     let every = Duration::from_secs(cmd.refresh);
     let board = Dashboard::new(tracker).refresh_every(every);
     let addr = SocketAddr::new(cmd.bind, cmd.port);

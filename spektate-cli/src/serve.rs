@@ -198,12 +198,17 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     let providers = d.providers.build()?;
     let opened = store.open(Access::Write)?;
     let partitions = store.partitions();
+    let answers = d.cache.open(&d.providers);
     let tracker = |partition: &str| {
-        providers
+        let builder = providers
             .clone()
             .tracker(opened.clone(), partition)
-            .window(d.since)
-            .build()
+            .window(d.since);
+        match &answers {
+            Some(cache) => builder.answers_cache(cache.clone()),
+            None => builder,
+        }
+        .build()
     };
     let trackers: Vec<spektate::Tracker> = partitions.iter().map(|p| tracker(p)).collect();
     let board = Dashboard::new(trackers[0].clone()).refresh_every(Duration::from_secs(d.refresh));
