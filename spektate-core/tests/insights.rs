@@ -655,8 +655,11 @@ fn a_finished_deployment_is_one_trace_with_a_span_per_segment() {
     assert!(is_finished(find(2), at(0, 1121)));
 }
 
-/// Each lane of a timeline as `(lane, name, state, [(kind, minutes, open)])`.
-fn lanes_of(t: &Timeline) -> Vec<(&str, String, String, Vec<(SpanKind, i64, bool)>)> {
+/// A lane as `(lane, name, state, [(kind, minutes, open)])`.
+type LaneMinutes<'a> = (&'a str, String, String, Vec<(SpanKind, i64, bool)>);
+
+/// Each lane of a timeline in minutes.
+fn lanes_of(t: &Timeline) -> Vec<LaneMinutes<'_>> {
     t.lanes
         .iter()
         .map(|l| {
