@@ -579,11 +579,14 @@
     );
   }
 
-  // The deployment's timeline, on its own page.
+  // The deployment's timeline, on its own page (a button: the row's links are the providers').
   function journeyLink(d) {
     const q = new URLSearchParams({ id: d.id });
     if (view.partition !== undefined) q.set('partition', view.partition);
-    return el('a', { class: 'journey-link', href: `journey.html?${q}`, text: 'Journey', title: 'The journey of this deployment, as a timeline' });
+    const button = el('button', { type: 'button', class: 'button subtle journey-link', text: 'Journey', title: 'The journey of this deployment, as a timeline' });
+    button.dataset.href = `journey.html?${q}`;
+    button.addEventListener('click', () => window.location.assign(button.dataset.href));
+    return button;
   }
 
   function stateCell(d) {
