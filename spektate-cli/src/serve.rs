@@ -14,8 +14,8 @@ use spektate::dashboard::{
 use spektate::{Error, Result};
 
 use crate::dashboard::DashboardCmd;
-use crate::serve_notify::NotifyArgs;
 use crate::serve_hooks::HookArgs;
+use crate::serve_notify::NotifyArgs;
 use crate::store_args::{Access, StoreArgs};
 
 /// `serve` flags: those of `dashboard`, and who may write and read.

@@ -131,7 +131,7 @@ export SPEKTATE_STORE="sqlite:$work/fabrikam.db" SPEKTATE_PARTITION_KEY=fabrikam
 say "starting the servers"
 SPEKTATE_URL="$(start dashboard "$spektate" dashboard --port 0 --bind 127.0.0.1 --refresh 2)"
 HOSTILE_URL="$(start hostile "$hostile" --port 0)"
-FABRIKAM_URL="$(start fabrikam bash -c "cd '$work' && exec '$fabrikam' --serve --port 0 --pace 2")"
+FABRIKAM_URL="$(start fabrikam bash -c "cd '$work' && exec '$fabrikam' --serve --port 0 --pace 3")"
 SERVE_URL="$(start serve "$spektate" serve --auth header --port 0 --bind 127.0.0.1 --refresh 2)"
 STATUS_URL="$(start status env SPEKTATE_STORE="sqlite:$work/status.db" "$spektate" dashboard --port 0 --bind 127.0.0.1 --refresh 2)"
 SPEKTATE_PID="$(cat "$work/dashboard.pid")"

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use spektate_core::{
-    ClusterHistory, ClusterReport, ClusterSync, MemoryStore, Record, RecordQuery, RecordStore, Result, RunReport, Tracker,
-    async_trait,
+    ClusterHistory, ClusterReport, ClusterSync, MemoryStore, Record, RecordQuery, RecordStore,
+    Result, RunReport, Tracker, async_trait,
 };
 use spektate_dashboard::tokens::{Scope, TokenFile, Tokens};
 use spektate_dashboard::{Dashboard, Oidc, Route, Service, ViewerAuth, ViewerRule};
