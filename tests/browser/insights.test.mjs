@@ -4,7 +4,8 @@
 //
 // Run through run.sh, which sets SPEKTATE_BIN, CHROMIUM, BROWSER_PROFILE and SCREENSHOT_DIR.
 // Starts its own `spektate dashboard` over a store written here with `spektate record` (explicit
-// run times, three past ISO weeks), and saves the page to docs/images/insights.png; and another
+// run times, three past ISO weeks), and saves the page to SCREENSHOT_DIR/insights.png (the README's
+// docs/images/ pictures are copies of these two); and another
 // over one deployment of the last hour, with an approval pull request and a cluster, whose
 // journey page draws its timeline.
 import { after, before, test } from 'node:test';
@@ -252,7 +253,7 @@ test('the insights page draws the DORA figures per week and lead time per step, 
   assert.match(overall, /Deployments completed\s*5/);
   assert.match(overall, /Change failure rate\s*17% \(1 of 6\)/);
 
-  const shot = path.join(root, 'docs/images/insights.png');
+  const shot = path.join(process.env.SCREENSHOT_DIR || path.join(root, 'target'), 'insights.png');
   mkdirSync(path.dirname(shot), { recursive: true });
   await page.screenshot({ path: shot, fullPage: true });
   assert.deepEqual(problems, []);
@@ -328,7 +329,7 @@ test('a row of the deployments page opens the journey of its deployment as a tim
   assert.equal(approval.spans[0].tip, 'Approval PR #77, waiting for approval: 30 min');
   assert.ok(ariaLabel.includes('Approval PR #77 (merged): waiting for approval 30 min'), ariaLabel);
   assert.ok(ariaLabel.includes('Image 7001 (succeeded): queued 2 min, running 10 min;'), ariaLabel);
-  await page.screenshot({ path: path.join(root, 'docs/images/journey.png') });
+  await page.screenshot({ path: path.join(process.env.SCREENSHOT_DIR || path.join(root, 'target'), 'journey.png') });
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -20,7 +20,8 @@
 # Flux events; bedrock_settings.test.mjs its own Azurite and `spektate deployment dashboard` /
 # `spektate dashboard` from ~/.bedrock/config.yaml and REACT_APP_* variables.
 # insights.test.mjs its own `spektate dashboard` over a history recorded with explicit run times;
-# it saves the insights page to docs/images/insights.png.
+# it saves the insights and journey pages to target/insights.png and target/journey.png
+# (docs/images/ holds copies for the README; the tests never write the checkout).
 # Runs the node tests and always stops the servers. Screenshots go to target/dashboard*.png.
 set -euo pipefail
 
