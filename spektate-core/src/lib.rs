@@ -33,6 +33,8 @@
 pub mod cache;
 pub mod correlate;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod etag_cache;
 pub mod events;
 pub mod fields;
 pub mod filter;

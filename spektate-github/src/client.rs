@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::app::{AppTokens, GitHubApp};
-use crate::etag_cache::{Cached, EtagCache};
+use spektate_core::etag_cache::{Cached, EtagCache};
 
 /// The public GitHub API.
 pub const PUBLIC_API: &str = "https://api.github.com";

@@ -67,7 +67,6 @@ mod app;
 mod client;
 mod commits;
 mod deployments;
-mod etag_cache;
 mod graphql;
 mod history;
 mod jobs;

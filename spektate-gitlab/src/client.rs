@@ -13,8 +13,8 @@ use spektate_core::http::{
 };
 use spektate_core::{Error, RepoHost, RepoRef, Result, url_encode};
 
-use crate::etag_cache::{Cached, EtagCache};
 use crate::project::Project;
+use spektate_core::etag_cache::{Cached, EtagCache};
 
 /// gitlab.com.
 pub const GITLAB_COM: &str = "https://gitlab.com";

@@ -60,7 +60,6 @@
 
 mod client;
 mod commits;
-mod etag_cache;
 mod graphql;
 mod history;
 #[cfg(test)]

@@ -1,13 +1,14 @@
-//! Stored ETags and bodies, so a refresh revalidates with `If-None-Match` and an
-//! unchanged object costs a 304, which GitHub does not count against the rate limit.
+//! Stored ETags and bodies, so a provider's refresh revalidates with `If-None-Match` and an
+//! unchanged object costs a 304 with no body (which GitHub does not count against its rate
+//! limit). Shared by the providers whose APIs send ETags (GitHub, GitLab).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// A cached response: its validator and body.
 #[derive(Debug, Clone)]
-pub(crate) struct Cached {
-    /// The `ETag` header as GitHub sent it (`W/"..."` included).
+pub struct Cached {
+    /// The `ETag` header as the service sent it (`W/"..."` included).
     pub etag: String,
     /// The body it validates.
     pub body: Arc<Vec<u8>>,
@@ -17,7 +18,7 @@ pub(crate) struct Cached {
 
 /// ETags and bodies by URL, least recently used evicted past `capacity`.
 #[derive(Debug)]
-pub(crate) struct EtagCache {
+pub struct EtagCache {
     capacity: usize,
     state: Mutex<State>,
 }
@@ -86,9 +87,13 @@ impl EtagCache {
     }
 
     /// How many responses are cached.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().entries.len()
+    }
+
+    /// Whether no response is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
