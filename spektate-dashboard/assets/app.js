@@ -549,7 +549,8 @@
   function progressKey(d) {
     const steps = ['image', 'metadata', 'manifest'].map((s) => (d[s] ? `${d[s].id}:${d[s].state}` : '-'));
     const pr = d.pullRequest ? `${d.pullRequest.merged}` : '-';
-    return [d.state, ...steps, pr, (d.clusters || []).map((c) => c.cluster).join(',')].join('|');
+    const live = Array.isArray(d.liveIn) ? d.liveIn.map((l) => l && l.cluster).join(',') : '';
+    return [d.state, ...steps, pr, (d.clusters || []).map((c) => c.cluster).join(','), live].join('|');
   }
 
   function flash(tr) {
@@ -699,8 +700,21 @@
     });
   }
 
+  // Where this deployment still runs on a later commit of its repository (live, not synced):
+  // one chip per cluster, at most three.
+  function liveChips(d) {
+    if (!Array.isArray(d.liveIn)) return [];
+    const later = d.liveIn.filter((l) => l && !l.exact && typeof l.cluster === 'string');
+    later.sort((a, b) => a.cluster.localeCompare(b.cluster));
+    return later.slice(0, 3).map((l) => {
+      const tips = [`${l.cluster} runs ${short(l.commit)}, a later commit that still carries this deployment`];
+      if (l.appliedAt) tips.push(`since ${clock(l.appliedAt)}`);
+      return el('span', { class: 'cluster-live', title: tips.join(' · ') }, icon('cluster'), `live in ${l.cluster}`);
+    });
+  }
+
   function clustersCell(d, links) {
-    const troubles = troubleChips(d);
+    const troubles = [...liveChips(d), ...troubleChips(d)];
     if ((!Array.isArray(d.clusters) || d.clusters.length === 0) && troubles.length === 0) return none();
     if (!Array.isArray(d.clusters) || d.clusters.length === 0) return el('span', { class: 'clusters' }, ...troubles);
     const chip = (c) => {

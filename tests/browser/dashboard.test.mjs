@@ -82,6 +82,7 @@ function rowsOf(page) {
       manifestState: tr.querySelector('.c-manifest .step')?.dataset.state,
       updated: text('.c-updated'),
       clusters: [...tr.querySelectorAll('.cluster')].map((c) => c.textContent.trim()),
+      live: [...tr.querySelectorAll('.cluster-live')].map((c) => c.textContent.trim()),
       troubles: [...tr.querySelectorAll('.cluster-trouble')].map((c) => c.textContent.trim()),
       links: Object.fromEntries([...tr.querySelectorAll('a')].map((a) => [a.textContent.trim(), a.href])),
     };
@@ -140,6 +141,7 @@ test('the Fabrikam scenario moves through the page in place, without a reload', 
   assert.ok(seen[dev.id].includes('succeeded|east-us,west-eu'), `frontend/dev was never shown synced to its clusters: ${seen[dev.id]}`);
   assert.equal(dev.state, 'succeeded');
   assert.deepEqual(dev.clusters, ['west-eu'], 'east-us and central-us now run the backend commit; west-eu failed on it');
+  assert.deepEqual(dev.live, ['live in central-us', 'live in east-us'], 'still running there under the backend commit');
   assert.deepEqual(dev.troubles, []);
   assert.equal(dev.author, 'Alice');
   assert.match(dev.image, /1001/);
