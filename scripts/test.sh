@@ -33,7 +33,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 
 step "Rust tests"
-cargo test --workspace --all-features --exclude spektate-node
+cargo test --workspace --all-features --exclude spektate-node --no-fail-fast
 
 step "Python and Node bindings"
 bash bindings/test.sh
