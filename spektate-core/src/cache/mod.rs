@@ -59,6 +59,28 @@ pub struct Answer {
     pub fact: Fact,
 }
 
+/// The key of an [`Answer`]: its namespace, its kind ([`Fact::kind`]) and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AnswerKey {
+    /// As [`Answer::namespace`].
+    pub namespace: String,
+    /// As [`Fact::kind`]: `build`, `release`, `stages`, `author` or `pullRequest`.
+    pub kind: String,
+    /// As [`Answer::id`].
+    pub id: String,
+}
+
+impl Answer {
+    /// The key this answer is kept under.
+    pub fn key(&self) -> AnswerKey {
+        AnswerKey {
+            namespace: self.namespace.clone(),
+            kind: self.fact.kind().to_string(),
+            id: self.id.clone(),
+        }
+    }
+}
+
 /// Which answers to load: the kinds and the namespaces of each.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Wanted {

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::cache::{Answer, AnswerKey};
 use crate::error::Result;
 use crate::model::cluster::{ClusterHistory, ClusterReport};
 use crate::model::deployment::ClusterSync;
@@ -217,6 +218,30 @@ pub trait RecordStore: Send + Sync {
     async fn put_cluster_sync(&self, partition: &str, sync: &ClusterSync) -> Result<()> {
         self.put_cluster_report(partition, &ClusterReport::applied(sync.clone()))
             .await
+    }
+
+    /// Whether the store keeps providers' final answers ([`Self::put_answers`]), so that
+    /// a deployment's history outlives the CI's retention of its runs.
+    fn keeps_answers(&self) -> bool {
+        false
+    }
+
+    /// Keeps final answers of providers (completed runs, their stages, commit authors,
+    /// merged pull requests) for `partition`, each replacing the one of the same
+    /// [`AnswerKey`]. Stores that keep none ([`Self::keeps_answers`] false) refuse.
+    async fn put_answers(&self, partition: &str, answers: &[Answer]) -> Result<()> {
+        let _ = answers;
+        Err(crate::Error::Store {
+            store: self.describe(),
+            operation: format!("keep provider answers of partition {partition}"),
+            message: "this store keeps no provider answers".into(),
+        })
+    }
+
+    /// The answers of `partition` kept under these keys; keys with none are left out.
+    async fn answers(&self, partition: &str, keys: &[AnswerKey]) -> Result<Vec<Answer>> {
+        let _ = (partition, keys);
+        Ok(Vec::new())
     }
 
     /// The newest commit each cluster of `partition` applied ([`ClusterHistory::current`]).
