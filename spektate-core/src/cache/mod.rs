@@ -70,7 +70,49 @@ pub struct AnswerKey {
     pub id: String,
 }
 
+/// The kinds of [`Fact`], as kept ([`Fact::kind`]).
+pub const KINDS: [&str; 5] = ["build", "release", "stages", "author", "pullRequest"];
+
+impl AnswerKey {
+    /// Refuses a key whose kind is none of [`KINDS`], with an error naming it.
+    pub fn check(&self) -> Result<()> {
+        if KINDS.contains(&self.kind.as_str()) {
+            return Ok(());
+        }
+        Err(crate::Error::invalid(
+            "answer kind",
+            format!(
+                "{:?} (of {} in {}) is none of {}",
+                self.kind,
+                self.id,
+                self.namespace,
+                KINDS.join(", ")
+            ),
+        ))
+    }
+}
+
 impl Answer {
+    /// Reads an answer a store kept as JSON ([`Fact`]'s serde form) under `key`: a value
+    /// that is not a fact of the key's kind is an error naming the key, never a panic.
+    pub fn from_stored(key: AnswerKey, value: &str) -> Result<Answer> {
+        let bad = |why: &dyn std::fmt::Display| {
+            crate::Error::invalid(
+                format!("kept answer {} {} of {}", key.kind, key.id, key.namespace),
+                format!("cannot be read: {why}"),
+            )
+        };
+        let fact: Fact = serde_json::from_str(value).map_err(|e| bad(&e))?;
+        if fact.kind() != key.kind {
+            return Err(bad(&format!("it holds a {}", fact.kind())));
+        }
+        Ok(Answer {
+            namespace: key.namespace,
+            id: key.id,
+            fact,
+        })
+    }
+
     /// The key this answer is kept under.
     pub fn key(&self) -> AnswerKey {
         AnswerKey {

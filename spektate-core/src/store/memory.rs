@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{RecordQuery, RecordStore};
+use crate::cache::{Answer, AnswerKey, Fact};
 use crate::error::{Error, Result};
 use crate::model::cluster::{ClusterHistory, ClusterReport};
 use crate::model::record::Record;
@@ -25,6 +26,8 @@ struct State {
     records: BTreeMap<String, Vec<Record>>,
     reports: BTreeMap<(String, String), RunReport>,
     clusters: BTreeMap<(String, String), ClusterHistory>,
+    /// Providers' final answers, per partition and key.
+    answers: BTreeMap<String, BTreeMap<AnswerKey, Fact>>,
 }
 
 impl MemoryStore {
@@ -184,6 +187,39 @@ impl RecordStore for MemoryStore {
             .iter()
             .filter(|((p, _), _)| p == partition)
             .map(|(_, h)| h.clone())
+            .collect())
+    }
+
+    fn keeps_answers(&self) -> bool {
+        true
+    }
+
+    async fn put_answers(&self, partition: &str, answers: &[Answer]) -> Result<()> {
+        let mut state = self.lock();
+        let kept = state.answers.entry(partition.to_string()).or_default();
+        for a in answers {
+            kept.insert(a.key(), a.fact.clone());
+        }
+        Ok(())
+    }
+
+    async fn answers(&self, partition: &str, keys: &[AnswerKey]) -> Result<Vec<Answer>> {
+        for key in keys {
+            key.check()?;
+        }
+        let state = self.lock();
+        let Some(kept) = state.answers.get(partition) else {
+            return Ok(Vec::new());
+        };
+        Ok(keys
+            .iter()
+            .filter_map(|key| {
+                kept.get(key).map(|fact| Answer {
+                    namespace: key.namespace.clone(),
+                    id: key.id.clone(),
+                    fact: fact.clone(),
+                })
+            })
             .collect())
     }
 }

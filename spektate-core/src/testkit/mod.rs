@@ -1,4 +1,5 @@
-//! Test kit: the conformance suites every [`crate::RecordStore`] ([`store_conformance`]),
+//! Test kit: the conformance suites every [`crate::RecordStore`] ([`store_conformance`], and
+//! [`answers_conformance`] when it keeps providers' answers),
 //! [`crate::Pipelines`] ([`pipelines_conformance`]) and [`crate::Repositories`]
 //! ([`repositories_conformance`]) implementation runs (one is done when it passes),
 //! call-counting fake providers, and a store wrapper that injects faults.
@@ -8,6 +9,7 @@
 //! its own service's API ([`PipelinesFake`], [`RepositoriesFake`]) that pages, fails and
 //! revalidates as the service does.
 
+mod answers_suite;
 pub mod fakes;
 mod faulty_store;
 mod pipelines_suite;
@@ -16,6 +18,7 @@ mod repositories_suite;
 mod served;
 mod store_suite;
 
+pub use answers_suite::answers_conformance;
 pub use fakes::{FakeCi, FakeRepos};
 pub use faulty_store::{Fault, FaultyStore};
 pub use pipelines_suite::{PipelinesFake, RunSpec, pipelines_conformance};
