@@ -13,14 +13,15 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use super::{RecordQuery, RecordStore};
+use crate::cache::{Answer, AnswerKey};
 use crate::error::{Error, Result};
 use crate::model::cluster::{ClusterHistory, ClusterReport};
 use crate::model::record::{COLUMNS, Record};
 use crate::model::run::RunReport;
 
 /// The schema version this build writes (kept in SQLite's `user_version`); readers also
-/// read version 1.
-pub const SCHEMA_VERSION: i64 = 2;
+/// read versions 1 and 2.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: records, run reports and cluster syncs.
 const SCHEMA_V1: &str = r#"
@@ -67,6 +68,22 @@ ALTER TABLE run_reports ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE cluster_syncs ADD COLUMN synced_at TEXT NOT NULL DEFAULT '';
 "#;
 
+/// Version 3: providers' final answers, one row per partition and key, the key being the
+/// primary index.
+const SCHEMA_V3: &str = r#"
+CREATE TABLE IF NOT EXISTS answers (
+    partition_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ns TEXT NOT NULL,
+    id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (partition_key, kind, ns, id)
+) WITHOUT ROWID;
+"#;
+
+/// Keys read by one statement: three parameters each, under SQLite's parameter limit.
+const ANSWER_KEYS_PER_READ: usize = 300;
+
 /// The next change sequence; evaluated inside a write, under SQLite's write lock.
 const NEXT_SEQ: &str = "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM records)";
 
@@ -102,6 +119,8 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Whether the file has the change sequence (a reader of a version 1 file has not).
     has_seq: bool,
+    /// Whether the file has the answers table (a reader of a version 1 or 2 file has not).
+    has_answers: bool,
 }
 
 impl SqliteStore {
@@ -129,6 +148,7 @@ impl SqliteStore {
             path: path.clone(),
             conn: Arc::new(Mutex::new(conn)),
             has_seq: true,
+            has_answers: true,
         };
         store.migrate().map_err(|e| err("open", &e))?;
         Ok(store)
@@ -180,6 +200,7 @@ impl SqliteStore {
             path,
             conn: Arc::new(Mutex::new(conn)),
             has_seq: version >= 2,
+            has_answers: version >= 3,
         })
     }
 
@@ -202,7 +223,7 @@ impl SqliteStore {
             .map_err(|e| e.to_string())?;
         // Another writer may have upgraded the file while this one waited for the lock.
         let version = schema_version(&tx).map_err(|e| e.to_string())?;
-        for (v, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+        for (v, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)] {
             if version < v {
                 tx.execute_batch(sql).map_err(|e| e.to_string())?;
             }
@@ -571,6 +592,90 @@ impl RecordStore for SqliteStore {
             )?;
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    fn keeps_answers(&self) -> bool {
+        self.has_answers
+    }
+
+    async fn put_answers(&self, partition: &str, answers: &[Answer]) -> Result<()> {
+        if !self.has_answers {
+            return Err(Error::store(
+                self.describe(),
+                format!("keep provider answers of partition {partition}"),
+                "the file is opened read-only at a schema without answers",
+            ));
+        }
+        let partition = partition.to_string();
+        let mut rows = Vec::with_capacity(answers.len());
+        for a in answers {
+            let value = serde_json::to_string(&a.fact).map_err(|e| {
+                Error::store(self.describe(), format!("keep answer {:?}", a.key()), e)
+            })?;
+            rows.push((a.fact.kind(), a.namespace.clone(), a.id.clone(), value));
+        }
+        self.with("keep provider answers", move |conn| {
+            // One transaction: all the answers are kept, or none.
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )?;
+            {
+                let mut put = tx.prepare_cached(
+                    "INSERT INTO answers (partition_key, kind, ns, id, value) VALUES (?, ?, ?, ?, ?) \
+                     ON CONFLICT (partition_key, kind, ns, id) DO UPDATE SET value = excluded.value",
+                )?;
+                for (kind, ns, id, value) in &rows {
+                    put.execute(params![partition, kind, ns, id, value])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn answers(&self, partition: &str, keys: &[AnswerKey]) -> Result<Vec<Answer>> {
+        for key in keys {
+            key.check()?;
+        }
+        if !self.has_answers || keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let partition = partition.to_string();
+        let keys = keys.to_vec();
+        self.with("read provider answers", move |conn| {
+            let mut out = Vec::new();
+            for chunk in keys.chunks(ANSWER_KEYS_PER_READ) {
+                let sql = format!(
+                    "SELECT kind, ns, id, value FROM answers WHERE partition_key = ? \
+                     AND (kind, ns, id) IN (VALUES {})",
+                    vec!["(?, ?, ?)"; chunk.len()].join(", ")
+                );
+                let mut stmt = conn.prepare(&sql)?;
+                let args = std::iter::once(partition.as_str()).chain(
+                    chunk
+                        .iter()
+                        .flat_map(|k| [k.kind.as_str(), k.namespace.as_str(), k.id.as_str()]),
+                );
+                let rows = stmt.query_map(params_from_iter(args), |r| {
+                    Ok((
+                        AnswerKey {
+                            kind: r.get(0)?,
+                            namespace: r.get(1)?,
+                            id: r.get(2)?,
+                        },
+                        r.get::<_, String>(3)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (key, value) = row?;
+                    out.push(Answer::from_stored(key, &value).map_err(DbError::Core)?);
+                }
+            }
+            Ok(out)
         })
         .await
     }
