@@ -349,7 +349,7 @@ impl HttpClient {
         let mut attempt = 0u32;
         loop {
             self.hold_back().await;
-            let outcome = match self.attempt(&req).await {
+            let outcome = match self.attempt(&req, attempt).await {
                 Ok(resp) => Ok(resp),
                 Err(Failure::Transport(e)) => Err(e),
                 Err(Failure::TooLarge(limit)) => {
@@ -425,7 +425,10 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(&self, req: &Request) -> std::result::Result<Response, Failure> {
+    async fn attempt(&self, req: &Request, resend: u32) -> std::result::Result<Response, Failure> {
+        // A span of the refresh running in this task, if it is traced (self_trace.rs).
+        let mut span =
+            crate::self_trace::Attempt::start(&self.provider, req.method.as_str(), &req.url, resend);
         let mut builder = self.client.request(req.method.clone(), &req.url);
         builder = match &self.auth {
             Auth::None => builder,
@@ -442,11 +445,13 @@ impl HttpClient {
             Ok(resp) => resp,
             Err(e) => {
                 crate::request_counts::count(&self.provider, None);
+                span.failed(&describe_transport(&e));
                 return Err(e.into());
             }
         };
         let status = resp.status().as_u16();
         crate::request_counts::count(&self.provider, Some(status));
+        span.answered(status);
         let headers = resp.headers().clone();
         let limit = self.policy.max_body_bytes;
         if resp.content_length().is_some_and(|n| n > limit as u64) {

@@ -48,6 +48,7 @@ pub mod recorder;
 pub mod render;
 #[cfg(feature = "http")]
 pub mod request_counts;
+pub mod self_trace;
 pub mod store;
 pub mod stored_runs;
 #[cfg(feature = "testkit")]

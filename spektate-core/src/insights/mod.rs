@@ -1,6 +1,7 @@
 //! Insights from the deployments a tracker holds: the DORA metrics ([`dora`](mod@dora))
 //! with their performance bands ([`bands`]), the expected time a deployment in progress is
-//! live ([`eta`]), and one deployment's journey as a timeline ([`timeline`](mod@timeline)).
+//! live ([`eta`]), one deployment's journey as a timeline ([`timeline`](mod@timeline)), and
+//! as an OpenTelemetry trace ([`trace`], encoded by [`otlp`] and [`otlp_proto`]).
 //! Pure functions over [`Deployment`](crate::Deployment)s: no I/O, no clock but the `now`
 //! given.
 
@@ -8,6 +9,8 @@ pub mod bands;
 pub mod dora;
 pub mod eta;
 mod journey;
+pub mod otlp;
+pub mod otlp_proto;
 pub mod text;
 pub mod timeline;
 pub mod trace;

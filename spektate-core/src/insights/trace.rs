@@ -1,6 +1,5 @@
-//! A finished deployment as an OpenTelemetry trace, in the OTLP/HTTP JSON encoding
-//! (`ExportTraceServiceRequest`, opentelemetry-proto `docs/specification.md`, "JSON Protobuf
-//! Encoding"): ids as hex strings, enums as integers, 64-bit times as decimal strings.
+//! A finished deployment as an OpenTelemetry trace: [`OtlpSpan`]s, which
+//! [`otlp`](super::otlp) encodes as JSON and [`otlp_proto`](super::otlp_proto) as protobuf.
 //!
 //! A root span covers the journey from the image pipeline's queue time to the first cluster
 //! (else the last step's finish), with a child span per pipeline run, one for the approval
@@ -8,22 +7,15 @@
 //! so exporting the same deployment again (after a restart) sends the same trace.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Value, json};
 
 use super::journey::{Journey, Segment};
+use super::otlp::{AttrValue, OtlpSpan, SpanKind, StatusCode};
 use crate::model::deployment::{Deployment, Status, Step, StepState};
 use crate::model::run::Run;
 
 /// How long a completed deployment no cluster reports is waited for before it is exported
 /// without a sync span.
 pub const SYNC_WAIT: Duration = Duration::hours(1);
-
-/// OTLP `Status.code`: OK.
-const STATUS_OK: u8 = 1;
-/// OTLP `Status.code`: ERROR.
-const STATUS_ERROR: u8 = 2;
-/// OTLP `Span.kind`: INTERNAL.
-const KIND_INTERNAL: u8 = 1;
 
 /// Whether `d`'s journey has ended, so it is exported: failed or canceled with nothing
 /// running, complete and running in a cluster, or complete for [`SYNC_WAIT`] with no
@@ -54,24 +46,23 @@ fn fnv(basis: u64, parts: &[&str]) -> u64 {
     h.max(1)
 }
 
-/// The trace id of a deployment: 32 hex digits from its partition and id.
-pub fn trace_id(partition: &str, id: &str) -> String {
+/// The trace id of a deployment: 16 bytes from its partition and id.
+pub fn trace_id(partition: &str, id: &str) -> [u8; 16] {
     let a = fnv(0xcbf2_9ce4_8422_2325, &[partition, id]);
     let b = fnv(0x84222325_cbf29ce4, &[id, partition]);
-    format!("{a:016x}{b:016x}")
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&a.to_be_bytes());
+    out[8..].copy_from_slice(&b.to_be_bytes());
+    out
 }
 
-/// A span id: 16 hex digits from the trace and the span's name.
-fn span_id(trace: &str, name: &str) -> String {
-    format!("{:016x}", fnv(0xcbf2_9ce4_8422_2325, &[trace, name]))
+/// A span id: 8 bytes from the trace and the span's name.
+fn span_id(trace: &[u8; 16], name: &str) -> [u8; 8] {
+    fnv(0xcbf2_9ce4_8422_2325, &[&super::otlp::hex(trace), name]).to_be_bytes()
 }
 
-fn nanos(t: DateTime<Utc>) -> String {
-    t.timestamp_nanos_opt().unwrap_or(0).max(0).to_string()
-}
-
-fn attr(key: &str, value: &str) -> Value {
-    json!({"key": key, "value": {"stringValue": value}})
+fn attr(key: &str, value: &str) -> (String, AttrValue) {
+    (key.to_string(), AttrValue::Str(value.to_string()))
 }
 
 /// One span before encoding.
@@ -79,7 +70,7 @@ struct Span {
     name: String,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-    attributes: Vec<Value>,
+    attributes: Vec<(String, AttrValue)>,
     error: bool,
 }
 
@@ -202,8 +193,9 @@ fn spans(d: &Deployment) -> Option<Vec<Span>> {
     Some(all)
 }
 
-/// The OTLP JSON spans of `d` (the root first), or none when no run has both its times.
-pub fn otlp_spans(d: &Deployment) -> Vec<Value> {
+/// The spans of `d`'s trace (the root first, its children after it), or none when no run
+/// has both its times.
+pub fn otlp_spans(d: &Deployment) -> Vec<OtlpSpan> {
     let Some(spans) = spans(d) else {
         return Vec::new();
     };
@@ -212,42 +204,32 @@ pub fn otlp_spans(d: &Deployment) -> Vec<Value> {
     spans
         .into_iter()
         .enumerate()
-        .map(|(i, s)| {
-            let id = if i == 0 {
-                root.clone()
+        .map(|(i, s)| OtlpSpan {
+            trace_id: trace,
+            span_id: if i == 0 {
+                root
             } else {
                 span_id(&trace, &s.name)
-            };
-            let mut span = json!({
-                "traceId": trace,
-                "spanId": id,
-                "name": s.name,
-                "kind": KIND_INTERNAL,
-                "startTimeUnixNano": nanos(s.start),
-                "endTimeUnixNano": nanos(s.end),
-                "attributes": s.attributes,
-                "status": {"code": if s.error { STATUS_ERROR } else { STATUS_OK }},
-            });
-            if i > 0 {
-                span["parentSpanId"] = json!(root);
-            }
-            span
+            },
+            parent_span_id: (i > 0).then_some(root),
+            name: s.name,
+            kind: SpanKind::Internal,
+            start: s.start,
+            end: s.end,
+            attributes: s.attributes,
+            status: if s.error {
+                StatusCode::Error
+            } else {
+                StatusCode::Ok
+            },
+            status_message: String::new(),
         })
         .collect()
 }
 
-/// An `ExportTraceServiceRequest` with the traces of `deployments`, from a resource named
-/// `service_name` (`service.name`).
-pub fn export_request<'a>(
+/// The spans of the traces of `deployments`, in order.
+pub fn deployment_spans<'a>(
     deployments: impl IntoIterator<Item = &'a Deployment>,
-    service_name: &str,
-) -> Value {
-    let spans: Vec<Value> = deployments.into_iter().flat_map(otlp_spans).collect();
-    json!({"resourceSpans": [{
-        "resource": {"attributes": [attr("service.name", service_name)]},
-        "scopeSpans": [{
-            "scope": {"name": "spektate", "version": env!("CARGO_PKG_VERSION")},
-            "spans": spans,
-        }],
-    }]})
+) -> Vec<OtlpSpan> {
+    deployments.into_iter().flat_map(otlp_spans).collect()
 }
