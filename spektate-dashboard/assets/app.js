@@ -33,6 +33,20 @@
     unknown: { label: 'Unknown: no report of this run yet', icon: 'unknown' },
     expired: { label: 'Expired: the CI no longer has this run', icon: 'expired' },
   };
+  // The segments of a journey an ETA names, as the columns that show them.
+  const SEGMENTS = {
+    image: 'Image creation',
+    metadata: 'Metadata update',
+    approval: 'Approval pull request',
+    manifests: 'Ready to deploy',
+    sync: 'Cluster sync',
+  };
+  const BASES = {
+    serviceRing: 'this service and ring',
+    service: 'this service',
+    all: 'every deployment',
+  };
+  const EXPIRED_TIP = 'the CI no longer keeps these runs; shown from what was recorded and last fetched';
 
   const $ = (id) => document.getElementById(id);
   const tbody = $('rows');
@@ -191,6 +205,13 @@
     if (limit !== null && limit.trim() !== '') v.limit = limit.trim();
     const partition = p.get('partition');
     if (partition !== null && partition.trim() !== '') v.partition = partition.trim();
+    v.includeExpired = false;
+    const expired = p.get('includeExpired');
+    if (expired !== null && expired.trim() !== '') {
+      const w = expired.trim().toLowerCase();
+      if (['true', '1', 'yes'].includes(w)) v.includeExpired = true;
+      else if (!['false', '0', 'no'].includes(w)) v.problems.push(`includeExpired=${expired} is not true or false; expired deployments stay hidden`);
+    }
     return v;
   }
 
@@ -199,7 +220,7 @@
   }
 
   function filtered() {
-    return MULTI.some((f) => view[f].length > 0) || Boolean(view.keyword) || !typeIsDefault();
+    return MULTI.some((f) => view[f].length > 0) || Boolean(view.keyword) || !typeIsDefault() || view.includeExpired;
   }
 
   // The filters as query parameters, in the order of the form; the type only when it is not
@@ -209,6 +230,7 @@
     for (const v of view.author) p.append('author', v);
     for (const v of view.ring) p.append(ringName, v);
     if (!typeIsDefault()) for (const v of view.type) p.append('type', v);
+    if (view.includeExpired) p.set('includeExpired', 'true');
     if (view.keyword) p.set('keyword', view.keyword);
     if (view.sort) {
       p.set('sort', view.sort.column);
@@ -249,6 +271,9 @@
       box.title = box.disabled ? 'At least one type is shown' : '';
     }
     $('types').classList.toggle('active', !typeIsDefault());
+    const expired = form.elements.namedItem('includeExpired');
+    expired.checked = view.includeExpired;
+    $('history').classList.toggle('active', view.includeExpired);
     $('clear').hidden = !filtered();
     syncSortHeaders();
   }
@@ -480,6 +505,7 @@
     $('last-updated').textContent = `Last updated at ${clock(at)} (${ago(at)})`;
     $('last-updated').title = new Date(at).toISOString();
     for (const node of tbody.querySelectorAll('[data-time]')) node.textContent = ago(node.dataset.time);
+    for (const node of tbody.querySelectorAll('[data-eta]')) node.textContent = etaWords(node.dataset.etaKind, node.dataset.eta);
   }
 
   // One partition: its name. Several the viewer may read: a picker that sets ?partition=.
@@ -564,20 +590,103 @@
     tr.dataset.id = d.id;
     tr.dataset.state = d.state;
     tr.dataset.kind = d.kind;
+    if (d.expired === true) tr.dataset.expired = 'true';
+    else delete tr.dataset.expired;
     const links = d.links || {};
+    const eta = etaOf(d);
+    const expect = (content, segment) => withExpected(content, eta, segment);
     tr.replaceChildren(
-      el('td', { class: 'c-state' }, stateCell(d)),
+      el('td', { class: 'c-state' }, stateCell(d), expiredBadge(d), etaLine(eta)),
       el('td', { class: 'c-service' }, serviceCell(d, links)),
       el('td', { class: 'c-ring' }, d.ring ? el('span', { class: 'ring', text: d.ring }) : none()),
       el('td', { class: 'c-author' }, person(d.author, links.author)),
-      el('td', { class: 'c-image' }, stepCell('Image creation', d.image, links.imageRun, d.commitId && commitLink(d.commitId, links.commit), links.imageStage)),
-      el('td', { class: 'c-metadata' }, metadataCell(d, links)),
-      el('td', { class: 'c-pr' }, prCell(d, links)),
+      el('td', { class: 'c-image' }, ...expect(stepCell('Image creation', d.image, links.imageRun, d.commitId && commitLink(d.commitId, links.commit), links.imageStage), 'image')),
+      el('td', { class: 'c-metadata' }, ...expect(metadataCell(d, links), 'metadata')),
+      el('td', { class: 'c-pr' }, ...expect(prCell(d, links), 'approval')),
       el('td', { class: 'c-merged' }, mergedCell(d, links)),
-      el('td', { class: 'c-manifest' }, stepCell('Ready to deploy', d.manifest, links.manifestRun, d.manifestCommitId && commitLink(d.manifestCommitId, links.manifestCommit))),
+      el('td', { class: 'c-manifest' }, ...expect(stepCell('Ready to deploy', d.manifest, links.manifestRun, d.manifestCommitId && commitLink(d.manifestCommitId, links.manifestCommit)), 'manifests')),
       el('td', { class: 'c-updated' }, updatedCell(d), journeyLink(d)),
-      el('td', { class: 'c-clusters' }, clustersCell(d, links)),
+      el('td', { class: 'c-clusters' }, ...expect(clustersCell(d, links), 'sync')),
     );
+  }
+
+  // A deployment whose runs the CI no longer keeps.
+  function expiredBadge(d) {
+    if (d.expired !== true) return null;
+    return el('span', { class: 'badge expired', title: EXPIRED_TIP, data: { testid: 'expired' } }, icon('expired'), 'expired');
+  }
+
+  // ---- ETA -----------------------------------------------------------------------------------
+  //
+  // The API's `eta` of a deployment on its way: `liveAt` and `liveP90At`, and per remaining
+  // segment `expectedAt`, `p90At`, `samples` and `basis`. Read defensively: a field that is not
+  // a time leaves the ETA (or that step) out.
+
+  const time = (iso) => (typeof iso === 'string' ? Date.parse(iso) : NaN);
+
+  function etaOf(d) {
+    const e = d.eta;
+    if (!e || typeof e !== 'object' || Number.isNaN(time(e.liveAt)) || Number.isNaN(time(e.liveP90At))) return null;
+    const steps = Array.isArray(e.steps)
+      ? e.steps.filter((s) => s && Object.hasOwn(SEGMENTS, s.segment) && !Number.isNaN(time(s.expectedAt)) && !Number.isNaN(time(s.p90At)))
+      : [];
+    return { liveAt: e.liveAt, liveP90At: e.liveP90At, steps };
+  }
+
+  // Whole minutes from the server's now to `iso`, at least 0.
+  function minutesTo(iso) {
+    return Math.max(0, Math.round((time(iso) - (Date.now() + clockSkew)) / 60000));
+  }
+
+  // "in ~12 min", or "now" once the time has come.
+  function fromNow(iso) {
+    const m = minutesTo(iso);
+    return m === 0 ? 'now' : `in ~${m} min`;
+  }
+
+  // The words of the ETA line: the median shown, the p90 read by screen readers.
+  function etaWords(kind, iso) {
+    if (kind === 'p90') return minutesTo(iso) === 0 ? ', due by now at the 90th percentile' : `, 90% sure within ~${minutesTo(iso)} min`;
+    return minutesTo(iso) === 0 ? 'live any moment' : `live ${fromNow(iso)}`;
+  }
+
+  function basisWords(steps) {
+    const words = [...new Set(steps.map((s) => BASES[s.basis]).filter(Boolean))];
+    return words.length ? `estimated from past deployments of ${words.join(', then ')}` : '';
+  }
+
+  // "live in ~21 min" with the p90 in its tip and in the text a screen reader reads.
+  function etaLine(eta) {
+    if (!eta) return null;
+    const tips = [`Expected live at ${clock(eta.liveAt)} (median), by ${clock(eta.liveP90At)} at the 90th percentile (${fromNow(eta.liveP90At)})`];
+    const basis = basisWords(eta.steps);
+    if (basis) tips.push(basis);
+    const line = el('span', { class: 'eta', title: tips.join('; '), data: { testid: 'eta' } });
+    line.append(
+      el('span', { class: 'eta-median', data: { eta: eta.liveAt, etaKind: 'median' }, text: etaWords('median', eta.liveAt) }),
+      el('span', { class: 'visually-hidden eta-p90', data: { eta: eta.liveP90At, etaKind: 'p90' }, text: etaWords('p90', eta.liveP90At) }),
+    );
+    return line;
+  }
+
+  // The expected finish of one remaining step, under the cell that shows that step.
+  function expectedLine(step) {
+    const what = SEGMENTS[step.segment];
+    const samples = Number.isInteger(step.samples) ? `${step.samples} past ${step.samples === 1 ? 'duration' : 'durations'}` : 'past durations';
+    const basis = BASES[step.basis] ? ` of ${BASES[step.basis]}` : '';
+    const title = `${what}: expected to finish at ${clock(step.expectedAt)} (median), by ${clock(step.p90At)} at the 90th percentile; from ${samples}${basis}`;
+    return el('span', { class: 'expected', title, data: { segment: step.segment, expectedAt: step.expectedAt, p90At: step.p90At } },
+      el('span', { class: 'expected-at', text: `expected ${clock(step.expectedAt)}` }),
+      el('span', { class: 'visually-hidden', text: `, 90% sure by ${clock(step.p90At)}` }));
+  }
+
+  // A cell's content followed by the expected finish of its step, if it remains; the dash of
+  // an empty cell gives way to it.
+  function withExpected(content, eta, segment) {
+    const step = eta && eta.steps.find((s) => s.segment === segment);
+    if (!step) return [content];
+    const empty = content instanceof Element && content.classList.contains('none') && content.textContent === '–';
+    return empty ? [expectedLine(step)] : [content, expectedLine(step)];
   }
 
   // The deployment's timeline, on its own page (a button: the row's links are the providers').
@@ -776,6 +885,7 @@
   function clearFilters() {
     for (const f of MULTI) view[f] = [];
     view.type = [...DEFAULT_TYPES];
+    view.includeExpired = false;
     view.keyword = '';
     applyFilters();
   }
@@ -787,6 +897,10 @@
   form.addEventListener('change', (e) => {
     const t = e.target;
     if (t.name === 'type') typesChanged();
+    else if (t.name === 'includeExpired') {
+      view.includeExpired = t.checked;
+      applyFilters();
+    }
     else if (MULTI.includes(t.name)) multiChanged(t.name);
   });
   form.addEventListener('submit', (e) => { e.preventDefault(); keywordChanged(true); });
