@@ -46,6 +46,7 @@
     service: 'this service',
     all: 'every deployment',
   };
+  const basisOf = (b) => (typeof b === 'string' && Object.hasOwn(BASES, b) ? BASES[b] : null);
   const EXPIRED_TIP = 'the CI no longer keeps these runs; shown from what was recorded and last fetched';
 
   const $ = (id) => document.getElementById(id);
@@ -651,7 +652,7 @@
   }
 
   function basisWords(steps) {
-    const words = [...new Set(steps.map((s) => BASES[s.basis]).filter(Boolean))];
+    const words = [...new Set(steps.map((s) => basisOf(s.basis)).filter(Boolean))];
     return words.length ? `estimated from past deployments of ${words.join(', then ')}` : '';
   }
 
@@ -673,7 +674,7 @@
   function expectedLine(step) {
     const what = SEGMENTS[step.segment];
     const samples = Number.isInteger(step.samples) ? `${step.samples} past ${step.samples === 1 ? 'duration' : 'durations'}` : 'past durations';
-    const basis = BASES[step.basis] ? ` of ${BASES[step.basis]}` : '';
+    const basis = basisOf(step.basis) ? ` of ${basisOf(step.basis)}` : '';
     const title = `${what}: expected to finish at ${clock(step.expectedAt)} (median), by ${clock(step.p90At)} at the 90th percentile; from ${samples}${basis}`;
     return el('span', { class: 'expected', title, data: { segment: step.segment, expectedAt: step.expectedAt, p90At: step.p90At } },
       el('span', { class: 'expected-at', text: `expected ${clock(step.expectedAt)}` }),

@@ -63,6 +63,7 @@
   }
 
   const BASES = { serviceRing: 'this service and ring', service: 'this service', all: 'every deployment' };
+  const basisOf = (b) => (typeof b === 'string' && Object.hasOwn(BASES, b) ? BASES[b] : null);
 
   // The API's `eta` of the deployment, its times as numbers; null without one (or when a
   // field is not a time).
@@ -73,7 +74,13 @@
     const liveP90At = Date.parse(e.liveP90At);
     const steps = e.steps
       .filter((s) => s && Object.hasOwn(LANES, s.segment))
-      .map((s) => ({ segment: s.segment, expectedAt: Date.parse(s.expectedAt), p90At: Date.parse(s.p90At), samples: s.samples, basis: s.basis }))
+      .map((s) => ({
+        segment: s.segment,
+        expectedAt: Date.parse(s.expectedAt),
+        p90At: Date.parse(s.p90At),
+        samples: Number.isInteger(s.samples) ? s.samples : null,
+        basis: basisOf(s.basis),
+      }))
       .filter((s) => !Number.isNaN(s.expectedAt) && !Number.isNaN(s.p90At));
     if (Number.isNaN(liveAt) || Number.isNaN(liveP90At) || steps.length === 0) return null;
     return { liveAt, liveP90At, steps };
@@ -133,7 +140,7 @@
     let label = `Timeline of the deployment, ${duration(total / 1000)} in all. ${words}.`;
     if (eta) {
       const steps = eta.steps.map((s) => `${LANES[s.segment]} by ${clock(s.expectedAt)} (90%: ${clock(s.p90At)})`).join(', ');
-      const bases = [...new Set(eta.steps.map((s) => BASES[s.basis]).filter(Boolean))];
+      const bases = [...new Set(eta.steps.map((s) => s.basis).filter(Boolean))];
       label += ` Expected: ${steps}; live at ${clock(eta.liveAt)} (90%: ${clock(eta.liveP90At)})${bases.length ? `, from past deployments of ${bases.join(', then ')}` : ''}.`;
     }
     const right = eta ? 190 : 80;
@@ -162,7 +169,8 @@
         const x0 = xAt(e.from);
         const secs = (e.to - e.from) / 1000;
         const name = LANES[e.segment];
-        const tip = `${name}, expected: ${duration(secs)}${r.spans.length ? ' more' : ''}, finishing at ${clock(e.expectedAt)} (median); by ${clock(e.p90At)} at the 90th percentile; from ${e.samples} past ${e.samples === 1 ? 'duration' : 'durations'}${BASES[e.basis] ? ` of ${BASES[e.basis]}` : ''}`;
+        const samples = e.samples === null ? 'past durations' : `${e.samples} past ${e.samples === 1 ? 'duration' : 'durations'}`;
+        const tip = `${name}, expected: ${duration(secs)}${r.spans.length ? ' more' : ''}, finishing at ${clock(e.expectedAt)} (median); by ${clock(e.p90At)} at the 90th percentile; from ${samples}${e.basis ? ` of ${e.basis}` : ''}`;
         row.append(svg('rect', {
           x: x0.toFixed(2), y: y + 4, width: Math.max(0, xAt(e.to) - x0).toFixed(2), height: ROW_H - 8,
           class: 'span span-expected', 'data-kind': 'expected', 'data-segment': e.segment, 'data-secs': Math.round(secs),
