@@ -49,3 +49,8 @@ pub fn pool(e: &PoolError, wait: std::time::Duration) -> String {
 pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
+
+/// Whether a driver error is the server's "relation does not exist".
+pub fn is_undefined_table(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNDEFINED_TABLE)
+}

@@ -24,10 +24,14 @@
 //!   version it read and loses to any write in between.
 //! - **What changed**: every write takes a change sequence under a per-partition lock held
 //!   until commit, so a reader following the sequence misses no late commit ([`schema`]).
+//! - **Providers' answers**: completed runs, their stages, commit authors and merged pull
+//!   requests are kept per partition (`spektate_answers`, schema version 2), so a deployment's
+//!   history outlives the CI's retention of its runs.
 //! - **No secrets shown**: [`PostgresStore`]'s description, `Debug` and errors show the URL
 //!   without its password ([`url::redact`]).
 #![warn(missing_docs)]
 
+mod answers;
 mod errors;
 mod records;
 pub mod schema;

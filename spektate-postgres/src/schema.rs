@@ -9,7 +9,7 @@
 use tokio_postgres::Client;
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock (single-key space) writers hold while migrating.
 const MIGRATION_LOCK: i64 = 0x5350_4b54_5343_4845; // "SPKTSCHE"
@@ -67,8 +67,23 @@ CREATE TABLE spektate_cluster_syncs (
 );
 "#;
 
+/// Version 2: providers' final answers (completed runs, their stages, commit authors, merged
+/// pull requests), one row per partition, namespace, kind and id, the value as JSON text (text,
+/// not jsonb, so a `\u0000` a provider sent is kept as written).
+const V2: &str = r#"
+CREATE TABLE spektate_answers (
+    partition_key text NOT NULL,
+    namespace text NOT NULL,
+    kind text NOT NULL,
+    id text NOT NULL,
+    value text NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (partition_key, namespace, kind, id)
+);
+"#;
+
 /// Every version, in order.
-const MIGRATIONS: [(i32, &str); 1] = [(1, V1)];
+const MIGRATIONS: [(i32, &str); 2] = [(1, V1), (2, V2)];
 
 /// The version recorded in the database; 0 when it has no spektate schema.
 pub(crate) async fn version(client: &Client) -> Result<i32, tokio_postgres::Error> {
@@ -91,7 +106,8 @@ pub(crate) fn newer(version: i32) -> String {
     )
 }
 
-/// Why a reader cannot read the database, if it cannot.
+/// Why a reader cannot read the database, if it cannot. An older version is read as it is:
+/// what it lacks (the answers of version 2) reads as empty.
 pub(crate) async fn check(client: &Client) -> Result<Result<(), String>, tokio_postgres::Error> {
     Ok(match version(client).await? {
         0 => {

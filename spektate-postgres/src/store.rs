@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use spektate_core::cache::{Answer, AnswerKey};
 use spektate_core::model::cluster::{ClusterHistory, ClusterReport};
 use spektate_core::model::record::Record;
 use spektate_core::model::run::RunReport;
@@ -17,7 +18,7 @@ use tokio_postgres::types::{Json, ToSql};
 /// Statement parameters as the driver takes them.
 type Args<'a> = Vec<&'a (dyn ToSql + Sync)>;
 
-use crate::{errors, records, schema, tls, url};
+use crate::{answers, errors, records, schema, tls, url};
 
 /// How long an operation waits for a free pooled connection.
 const POOL_WAIT: Duration = Duration::from_secs(30);
@@ -357,6 +358,105 @@ impl RecordStore for PostgresStore {
             partition: partition.to_string(),
             row_key: format!("cluster {cluster}"),
         })
+    }
+
+    fn keeps_answers(&self) -> bool {
+        true
+    }
+
+    async fn put_answers(&self, partition: &str, kept: &[Answer]) -> Result<()> {
+        const OPERATION: &str = "keep provider answers";
+        answers::check_partition(partition).map_err(|e| self.error(OPERATION, e))?;
+        if !self.writer {
+            return Err(self.error(
+                OPERATION,
+                format!(
+                    "partition {partition}: the store was opened for reading; answers are kept \
+                     by a store opened for writing (record, serve)"
+                ),
+            ));
+        }
+        let rows = answers::rows(partition, kept);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client(OPERATION).await?;
+        let pg = |e: tokio_postgres::Error| self.error(OPERATION, errors::pg(&e));
+        // One transaction: a call's answers are all kept or none.
+        let tx = client.transaction().await.map_err(pg)?;
+        let statement = tx.prepare_cached(answers::UPSERT_SQL).await.map_err(pg)?;
+        for chunk in answers::chunks(&rows) {
+            let column =
+                |f: fn(&answers::Row) -> &str| -> Vec<&str> { chunk.iter().map(f).collect() };
+            let (namespaces, kinds, ids, values) = (
+                column(|r| &r.key.namespace),
+                column(|r| &r.key.kind),
+                column(|r| &r.key.id),
+                column(|r| &r.value),
+            );
+            tx.execute(
+                &statement,
+                &[&partition, &namespaces, &kinds, &ids, &values],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn answers(&self, partition: &str, keys: &[AnswerKey]) -> Result<Vec<Answer>> {
+        const OPERATION: &str = "read provider answers";
+        answers::check_partition(partition).map_err(|e| self.error(OPERATION, e))?;
+        let wanted = answers::wanted_keys(keys)?;
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client(OPERATION).await?;
+        let pg = |e: tokio_postgres::Error| self.error(OPERATION, errors::pg(&e));
+        let statement = match client.prepare_cached(answers::SELECT_SQL).await {
+            Ok(statement) => statement,
+            // A database of schema version 1, read before a writer upgraded it, keeps none.
+            Err(e) if errors::is_undefined_table(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(pg(e)),
+        };
+        let limit = answers::MAX_VALUE_BYTES as i32;
+        let mut out = Vec::new();
+        for chunk in wanted.chunks(answers::ROWS_PER_STATEMENT) {
+            let column =
+                |f: fn(&AnswerKey) -> &str| -> Vec<&str> { chunk.iter().map(|k| f(k)).collect() };
+            let (namespaces, kinds, ids) = (
+                column(|k| &k.namespace),
+                column(|k| &k.kind),
+                column(|k| &k.id),
+            );
+            let rows = client
+                .query(&statement, &[&partition, &namespaces, &kinds, &ids, &limit])
+                .await
+                .map_err(pg)?;
+            for row in rows {
+                let key = AnswerKey {
+                    namespace: row.get(0),
+                    kind: row.get(1),
+                    id: row.get(2),
+                };
+                let value: Option<String> = row.get(3);
+                let answer = match value {
+                    Some(value) => {
+                        Answer::from_stored(key.clone(), &value).map_err(|e| e.to_string())
+                    }
+                    None => Err(format!(
+                        "its value is {} bytes, more than {}",
+                        row.get::<_, i32>(4),
+                        answers::MAX_VALUE_BYTES
+                    )),
+                }
+                .map_err(|problem| {
+                    self.error(OPERATION, answers::unreadable(partition, &key, &problem))
+                })?;
+                out.push(answer);
+            }
+        }
+        Ok(out)
     }
 
     async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
