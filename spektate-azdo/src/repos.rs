@@ -31,7 +31,8 @@ const MAX_PAGES: usize = 20;
 /// API, pull requests one by one or through the list API when many are wanted, and the
 /// clusters Flux marked with `flux-<cluster>` annotated tags (or another prefix).
 ///
-/// Annotated tag objects never change, so each is fetched once per provider.
+/// Annotated tag objects never change, so each is fetched once per provider, and once for
+/// every process sharing an answers cache ([`Repositories::use_answers_cache`]).
 #[derive(Debug)]
 pub struct AzureRepos {
     http: HttpClient,
@@ -41,6 +42,18 @@ pub struct AzureRepos {
     /// The prefix of sync tags; the rest of the tag name is the cluster.
     tag_prefix: String,
     tags: Mutex<HashMap<String, TagTarget>>,
+    /// Where annotated tag objects are kept across processes, once a tracker hands it over.
+    kept: KeptTags,
+}
+
+/// The answers cache annotated tag objects are kept in, if any.
+#[derive(Default)]
+struct KeptTags(std::sync::OnceLock<std::sync::Arc<dyn spektate_core::cache::AnswersCache>>);
+
+impl std::fmt::Debug for KeptTags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.get().map_or("none".into(), |c| c.describe()))
+    }
 }
 
 /// What an annotated tag (or a lightweight tag's object) points at.
@@ -49,6 +62,17 @@ struct TagTarget {
     commit: String,
     date: Option<chrono::DateTime<chrono::Utc>>,
     tagger: Option<String>,
+}
+
+impl TagTarget {
+    /// What an annotated tag object says, its tagger else the ref's creator.
+    fn of(object: spektate_core::cache::TagObject, creator: Option<String>) -> Self {
+        TagTarget {
+            commit: object.target,
+            date: object.date,
+            tagger: object.tagger.or(creator),
+        }
+    }
 }
 
 /// Builds an [`AzureRepos`] provider.
@@ -107,6 +131,7 @@ impl AzureReposBuilder {
             host,
             tag_prefix: self.tag_prefix,
             tags: Mutex::new(HashMap::new()),
+            kept: KeptTags::default(),
         })
     }
 }
@@ -324,6 +349,31 @@ impl AzureRepos {
         Ok(found)
     }
 
+    /// Puts the annotated tag objects of `flux` the answers cache holds into the memo.
+    async fn kept_tag_objects(&self, repo: &RepoRef, flux: &[(String, String, Option<String>)]) {
+        let Some(cache) = self.kept.0.get() else {
+            return;
+        };
+        let repo_key = repo.key();
+        let unknown: Vec<String> = {
+            let memo = self.tags.lock().unwrap_or_else(|p| p.into_inner());
+            flux.iter()
+                .map(|(_, object_id, _)| object_id.clone())
+                .filter(|id| !memo.contains_key(&format!("{repo_key}/{id}")))
+                .collect()
+        };
+        let kept = spektate_core::cache::tag_objects::find(cache, &repo_key, &unknown).await;
+        let mut memo = self.tags.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, object_id, creator) in flux {
+            if let Some(object) = kept.get(object_id) {
+                memo.insert(
+                    format!("{repo_key}/{object_id}"),
+                    TagTarget::of(object.clone(), creator.clone()),
+                );
+            }
+        }
+    }
+
     async fn tag_target(
         &self,
         repo: &RepoRef,
@@ -368,14 +418,19 @@ impl AzureRepos {
                         "malformed response body: no taggedObject",
                     )
                 })?;
-            TagTarget {
-                commit: commit.to_lowercase(),
-                date: parse_time(tag.pointer("/taggedBy/date")),
+            let object = spektate_core::cache::TagObject {
+                target: commit.to_lowercase(),
+                target_is_tag: false,
                 tagger: tag
                     .pointer("/taggedBy/name")
-                    .and_then(|v| non_empty_text(Some(v)))
-                    .or(creator),
+                    .and_then(|v| non_empty_text(Some(v))),
+                date: parse_time(tag.pointer("/taggedBy/date")),
+            };
+            if let Some(cache) = self.kept.0.get() {
+                let kept = vec![(object_id.to_string(), object.clone())];
+                spektate_core::cache::tag_objects::keep(cache, &repo.key(), kept).await;
             }
+            TagTarget::of(object, creator)
         };
         self.tags
             .lock()
@@ -562,6 +617,10 @@ impl Repositories for AzureRepos {
         .map(Some)
     }
 
+    fn use_answers_cache(&self, cache: &std::sync::Arc<dyn spektate_core::cache::AnswersCache>) {
+        let _ = self.kept.0.set(cache.clone());
+    }
+
     async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>> {
         let base = self.repo_api_url(repo)?;
         let first = format!(
@@ -587,6 +646,7 @@ impl Repositories for AzureRepos {
                 Some((cluster, object_id, creator))
             })
             .collect();
+        self.kept_tag_objects(repo, &flux).await;
         let targets = futures::future::try_join_all(flux.iter().map(|(_, object_id, creator)| {
             self.tag_target(repo, &base, object_id, creator.clone())
         }))

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::cache::AnswersCache;
 use crate::error::{Error, Result};
 use crate::model::cluster::Applied;
 use crate::model::deployment::{Author, ClusterSync, PullRequest};
@@ -86,6 +87,14 @@ pub trait Pipelines: Send + Sync {
     async fn check(&self) -> Result<Option<String>> {
         Ok(None)
     }
+
+    /// Keeps what this provider fetched that another process can reuse (list pages with
+    /// their ETags, annotated tag objects) in `cache` too. A tracker built with
+    /// [`crate::TrackerBuilder::answers_cache`] hands its cache to each of its providers;
+    /// the first cache a provider is given stays. The default keeps nothing.
+    fn use_answers_cache(&self, cache: &Arc<dyn AnswersCache>) {
+        let _ = cache;
+    }
 }
 
 /// A repository host: commit authors, pull requests and GitOps sync tags.
@@ -137,6 +146,14 @@ pub trait Repositories: Send + Sync {
     async fn check_repo(&self, repo: &RepoRef) -> Result<String> {
         let _ = repo;
         Ok("not checked: this provider has no check".to_string())
+    }
+
+    /// Keeps what this provider fetched that another process can reuse (list pages with
+    /// their ETags, annotated tag objects) in `cache` too. A tracker built with
+    /// [`crate::TrackerBuilder::answers_cache`] hands its cache to each of its providers;
+    /// the first cache a provider is given stays. The default keeps nothing.
+    fn use_answers_cache(&self, cache: &Arc<dyn AnswersCache>) {
+        let _ = cache;
     }
 }
 

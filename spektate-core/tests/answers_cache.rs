@@ -125,10 +125,10 @@ fn a_file_that_is_not_a_cache_or_of_another_version_is_refused_and_left_as_it_is
     SqliteAnswers::open(&newer).unwrap();
     rusqlite::Connection::open(&newer)
         .unwrap()
-        .pragma_update(None, "user_version", 2)
+        .pragma_update(None, "user_version", 3)
         .unwrap();
     let err = SqliteAnswers::open(&newer).unwrap_err().to_string();
-    assert!(err.contains("version 2"), "{err}");
+    assert!(err.contains("version 3"), "{err}");
 }
 
 #[test]

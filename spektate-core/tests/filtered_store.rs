@@ -175,3 +175,71 @@ async fn a_narrow_filter_says_where_a_deployment_is_live_as_an_unfiltered_one_do
     assert_eq!(one.len(), 1);
     assert_eq!(live_in(&one, "frontend-1"), ["east-us"]);
 }
+
+/// `top` pushed down shows what the table shows first: the table orders by the runs' last
+/// activity, and an older deployment whose build ran on after newer ones were recorded (a
+/// late update) is among the first there, with push-down as without. Push-down still asks
+/// about fewer runs than the partition holds.
+#[tokio::test]
+async fn top_pushed_down_shows_an_older_deployment_updated_late_as_the_table_does() {
+    let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
+    let rec = Recorder::new(store.clone(), "fabrikam").unwrap();
+    let ci = Arc::new(FakeCi::new());
+    let start = Utc::now() - Duration::hours(2);
+    for n in 1..=20u32 {
+        rec.image_built(&ImageBuilt {
+            p1: n.to_string(),
+            image_tag: format!("frontend-{n}"),
+            commit_id: format!("{n:07}abcdef"),
+            service: "frontend".into(),
+            repository: None,
+        })
+        .await
+        .unwrap();
+        let mut run = done(&n.to_string(), RunKind::Build);
+        run.queued_at = Some(start + Duration::minutes(i64::from(n)));
+        run.finished_at = Some(start + Duration::minutes(i64::from(n) + 1));
+        ci.set(run);
+    }
+    // Build 17 was recorded before 18, 19 and 20, and ran on after them all.
+    let mut late = done("17", RunKind::Build);
+    late.queued_at = Some(start + Duration::minutes(17));
+    late.last_changed_at = Some(start + Duration::minutes(90));
+    ci.set(late);
+
+    let top = Filter {
+        top: Some(2),
+        ..Filter::default()
+    };
+    let tags = |ds: Vec<spektate_core::Deployment>| {
+        ds.iter()
+            .filter_map(|d| d.image_tag().map(String::from))
+            .collect::<Vec<_>>()
+    };
+    let unfiltered = Tracker::builder(store.clone())
+        .partition("fabrikam")
+        .pipelines(ci.clone())
+        .stored_runs(false)
+        .build();
+    let expected = tags(unfiltered.deployments(&top).await.unwrap());
+    assert_eq!(
+        expected,
+        ["frontend-17", "frontend-20"],
+        "the table's order"
+    );
+    assert_eq!(ci.ids_asked.swap(0, Ordering::SeqCst), 20);
+
+    let pushed = Tracker::builder(store.clone())
+        .partition("fabrikam")
+        .pipelines(ci.clone())
+        .stored_runs(false)
+        .filter(&top)
+        .build();
+    assert_eq!(tags(pushed.deployments(&top).await.unwrap()), expected);
+    let asked = ci.ids_asked.load(Ordering::SeqCst);
+    assert_eq!(
+        asked,
+        2 + spektate_core::store::filtered::TOP_MARGIN,
+        "the newest two by write time and the margin"
+    );
+}

@@ -263,8 +263,10 @@ impl GitHubActions {
                 break;
             };
             let many = missing.len() > self.list_threshold;
+            let revalidates =
+                matches!(list.next, Next::First) && !many && self.gh.revalidates(&first).await;
             let url = match &list.next {
-                Next::First if many || self.gh.revalidates(&first) => first.clone(),
+                Next::First if many || revalidates => first.clone(),
                 Next::Page(url)
                     if many
                         && list.pages < self.max_list_pages
@@ -567,6 +569,10 @@ pub(crate) fn github_repo_of_page(url: &str) -> Option<RepoRef> {
 impl Pipelines for GitHubActions {
     fn name(&self) -> String {
         format!("github-actions {}", self.gh.repo_hosts().join(","))
+    }
+
+    fn use_answers_cache(&self, cache: &std::sync::Arc<dyn spektate_core::cache::AnswersCache>) {
+        self.gh.use_answers_cache(cache);
     }
 
     fn serves_run(&self, _kind: RunKind, id: &str) -> bool {

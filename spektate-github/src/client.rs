@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::app::{AppTokens, GitHubApp};
-use spektate_core::etag_cache::{Cached, EtagCache};
+use spektate_core::cache::AnswersCache;
+use spektate_core::etag_cache::{Cached, EtagCache, Identity};
 
 /// The public GitHub API.
 pub const PUBLIC_API: &str = "https://api.github.com";
@@ -33,6 +34,10 @@ pub(crate) struct Inner {
     pub graphql: Option<String>,
     pub hosts: Vec<String>,
     pub cache: EtagCache,
+    /// Who requests are made as, for the pages kept across processes.
+    pub identity: Identity,
+    /// Where tag objects are kept across processes, once a tracker hands its cache over.
+    pub answers: std::sync::OnceLock<Arc<dyn AnswersCache>>,
     pub requests: AtomicU64,
     pub not_modified: AtomicU64,
     pub graphql_queries: AtomicU64,
@@ -195,6 +200,17 @@ impl GitHubBuilder {
             _ => Auth::None,
         };
         let has_token = !matches!(auth, Auth::None) || self.app.is_some();
+        let installation = self
+            .app
+            .as_ref()
+            .and_then(GitHubApp::installation_id)
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        let identity = match (&auth, &self.app) {
+            (_, Some(app)) => Identity::of(&[&api, "app", app.app_id(), &installation]),
+            (Auth::Bearer(t), None) => Identity::of(&[&api, "token", t.expose()]),
+            _ => Identity::of(&[&api, "anonymous"]),
+        };
         let name = format!("github {}", hosts.join(","));
         let http = HttpClient::with_policy(name, auth, self.policy)?
             .default_header("accept", "application/vnd.github+json")
@@ -206,6 +222,8 @@ impl GitHubBuilder {
                 graphql,
                 hosts,
                 cache: EtagCache::new(self.cache_capacity),
+                identity,
+                answers: std::sync::OnceLock::new(),
                 requests: AtomicU64::new(0),
                 not_modified: AtomicU64::new(0),
                 graphql_queries: AtomicU64::new(0),
@@ -475,7 +493,7 @@ impl GitHub {
         operation: &str,
         object: &str,
     ) -> Result<Fetched> {
-        let cached = self.inner.cache.get(url);
+        let cached = self.inner.cache.lookup(url).await;
         let mut req = Request::get(url, operation, object).pass(&[304, 404, 422]);
         if let Some(c) = &cached {
             req = req.header("if-none-match", &c.etag);
@@ -502,16 +520,16 @@ impl GitHub {
                     let resp = self
                         .send(Request::get(url, operation, object).pass(&[404, 422]))
                         .await?;
-                    Ok(self.keep(url, resp))
+                    Ok(self.keep(url, resp).await)
                 }
             },
-            _ => Ok(self.keep(url, resp)),
+            _ => Ok(self.keep(url, resp).await),
         }
     }
 
-    fn keep(&self, url: &str, resp: Response) -> Fetched {
+    async fn keep(&self, url: &str, resp: Response) -> Fetched {
         if matches!(resp.status, 404 | 422) {
-            self.inner.cache.remove(url);
+            self.inner.cache.forget(url).await;
             return Fetched::NotFound(resp.status);
         }
         let next = resp
@@ -524,7 +542,7 @@ impl GitHub {
                 body: body.clone(),
                 next: next.clone(),
             };
-            self.inner.cache.put(url, cached);
+            self.inner.cache.keep(url, cached).await;
         }
         Fetched::Body {
             body,
@@ -535,8 +553,23 @@ impl GitHub {
 
     /// Whether a GET of `url` would be revalidated: its ETag is stored, so an unchanged
     /// answer is a 304 that GitHub does not count against the rate limit.
-    pub(crate) fn revalidates(&self, url: &str) -> bool {
-        self.inner.cache.contains(url)
+    pub(crate) async fn revalidates(&self, url: &str) -> bool {
+        self.inner.cache.lookup(url).await.is_some()
+    }
+
+    /// Keeps list pages with their ETags, and annotated tag objects, in `cache` too, so
+    /// another process revalidates or reuses them; pages are kept under this client's
+    /// credential, so another credential never reads them. The first cache given stays.
+    pub fn use_answers_cache(&self, cache: &Arc<dyn AnswersCache>) {
+        self.inner
+            .cache
+            .persist_in(cache.clone(), self.inner.identity);
+        let _ = self.inner.answers.set(cache.clone());
+    }
+
+    /// Where tag objects are kept across processes, if anywhere.
+    pub(crate) fn answers(&self) -> Option<&Arc<dyn AnswersCache>> {
+        self.inner.answers.get()
     }
 
     /// Checks the token against the API with `GET /rate_limit`, which every token may call

@@ -78,6 +78,10 @@ impl Repositories for GitHubRepos {
         self.gh.label()
     }
 
+    fn use_answers_cache(&self, cache: &std::sync::Arc<dyn spektate_core::cache::AnswersCache>) {
+        self.gh.use_answers_cache(cache);
+    }
+
     async fn check(&self) -> Result<Option<String>> {
         self.gh.check_token().await.map(Some)
     }

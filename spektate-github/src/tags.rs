@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use spektate_core::url_encode;
 use spektate_core::{ClusterSync, Error, RepoRef, Result};
@@ -14,16 +13,9 @@ use crate::client::{Fetched, GitHub};
 use crate::graphql::{self, Lookup};
 use crate::payloads::{GitRef, GitTag};
 
-/// What an annotated tag object says. Tag objects never change, so they are read once.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TagInfo {
-    /// What the tag points at.
-    pub target: String,
-    /// Whether the target is itself a tag object (a tag of a tag).
-    pub target_is_tag: bool,
-    pub tagger: Option<String>,
-    pub date: Option<DateTime<Utc>>,
-}
+/// What an annotated tag object says. Tag objects never change, so they are read once, and
+/// kept across processes when a tracker hands over its answers cache.
+pub(crate) type TagInfo = spektate_core::cache::TagObject;
 
 /// Tag objects by SHA, per repository, kept to those the last listing named.
 #[derive(Debug, Default)]
@@ -80,14 +72,27 @@ pub(crate) async fn sync_tags(
         if pending.is_empty() {
             break;
         }
-        let unknown: Vec<String> = pending
+        let mut unknown: Vec<String> = pending
             .iter()
             .map(|(_, sha)| sha.clone())
             .filter(|sha| !memo_here.contains_key(sha))
             .collect();
-        for (sha, info) in tag_objects(gh, repo, &unknown).await? {
-            memo_here.insert(sha, info);
+        unknown.sort_unstable();
+        unknown.dedup();
+        if let Some(cache) = gh.answers() {
+            let kept = spektate_core::cache::tag_objects::find(cache, &repo.key(), &unknown).await;
+            unknown.retain(|sha| !kept.contains_key(sha));
+            memo_here.extend(kept);
         }
+        let fetched = tag_objects(gh, repo, &unknown).await?;
+        if let Some(cache) = gh.answers() {
+            let new = fetched
+                .iter()
+                .map(|(s, i)| (s.clone(), i.clone()))
+                .collect();
+            spektate_core::cache::tag_objects::keep(cache, &repo.key(), new).await;
+        }
+        memo_here.extend(fetched);
         let mut next = Vec::new();
         for (cluster, sha) in pending {
             let Some(info) = memo_here.get(&sha).cloned() else {

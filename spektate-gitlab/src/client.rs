@@ -14,7 +14,8 @@ use spektate_core::http::{
 use spektate_core::{Error, RepoHost, RepoRef, Result, url_encode};
 
 use crate::project::Project;
-use spektate_core::etag_cache::{Cached, EtagCache};
+use spektate_core::cache::AnswersCache;
+use spektate_core::etag_cache::{Cached, EtagCache, Identity};
 
 /// gitlab.com.
 pub const GITLAB_COM: &str = "https://gitlab.com";
@@ -73,6 +74,8 @@ pub(crate) struct Inner {
     pub prefix: String,
     pub token_kind: Option<TokenKind>,
     pub cache: EtagCache,
+    /// Who requests are made as, for the pages kept across processes.
+    pub identity: Identity,
     pub requests: AtomicU64,
     pub not_modified: AtomicU64,
     pub graphql_queries: AtomicU64,
@@ -197,6 +200,10 @@ impl GitLabBuilder {
             _ => Auth::None,
         };
         let token_kind = token.as_ref().map(|_| self.token_kind);
+        let identity = match (&token, token_kind) {
+            (Some(t), Some(kind)) => Identity::of(&[&base, &format!("{kind:?}"), t]),
+            _ => Identity::of(&[&base, "anonymous"]),
+        };
         let name = format!("gitlab {host}{}", slash(&prefix));
         // Redirects are not followed: a `PRIVATE-TOKEN` header would go along to wherever
         // a response points.
@@ -221,6 +228,7 @@ impl GitLabBuilder {
                 prefix,
                 token_kind,
                 cache: EtagCache::new(self.cache_capacity),
+                identity,
                 requests: AtomicU64::new(0),
                 not_modified: AtomicU64::new(0),
                 graphql_queries: AtomicU64::new(0),
@@ -464,7 +472,7 @@ impl GitLab {
         operation: &str,
         object: &str,
     ) -> Result<Fetched> {
-        let cached = self.inner.cache.get(url);
+        let cached = self.inner.cache.lookup(url).await;
         let mut req = Request::get(url, operation, object).pass(&[304, 404]);
         if let Some(c) = &cached {
             req = req.header("if-none-match", &c.etag);
@@ -484,15 +492,15 @@ impl GitLab {
                 let resp = self
                     .send(Request::get(url, operation, object).pass(&[404]))
                     .await?;
-                Ok(self.keep(url, resp))
+                Ok(self.keep(url, resp).await)
             }
-            _ => Ok(self.keep(url, resp)),
+            _ => Ok(self.keep(url, resp).await),
         }
     }
 
-    fn keep(&self, url: &str, resp: Response) -> Fetched {
+    async fn keep(&self, url: &str, resp: Response) -> Fetched {
         if resp.status == 404 {
-            self.inner.cache.remove(url);
+            self.inner.cache.forget(url).await;
             return Fetched::NotFound;
         }
         let next = next_page(&resp, url, &self.inner.api);
@@ -503,7 +511,7 @@ impl GitLab {
                 body: body.clone(),
                 next: next.clone(),
             };
-            self.inner.cache.put(url, cached);
+            self.inner.cache.keep(url, cached).await;
         }
         Fetched::Body {
             body,
@@ -513,8 +521,17 @@ impl GitLab {
     }
 
     /// Whether a GET of `url` would be revalidated (its ETag is stored).
-    pub(crate) fn revalidates(&self, url: &str) -> bool {
-        self.inner.cache.contains(url)
+    pub(crate) async fn revalidates(&self, url: &str) -> bool {
+        self.inner.cache.lookup(url).await.is_some()
+    }
+
+    /// Keeps list pages with their ETags in `cache` too, so another process revalidates them;
+    /// pages are kept under this client's credential, so another credential never reads them.
+    /// The first cache given stays.
+    pub fn use_answers_cache(&self, cache: &Arc<dyn AnswersCache>) {
+        self.inner
+            .cache
+            .persist_in(cache.clone(), self.inner.identity);
     }
 
     /// Whether GraphQL is used.

@@ -191,7 +191,7 @@ impl GitLabPipelines {
             };
             let many = missing.len() > self.list_threshold;
             let go = if pages == 0 {
-                many || self.gl.revalidates(&first)
+                many || self.gl.revalidates(&first).await
             } else {
                 many && pages < self.max_list_pages && oldest.is_none_or(|o| o >= oldest_missing)
             };
@@ -397,6 +397,10 @@ fn aggregate(states: &[(RunStatus, Option<RunResult>)]) -> (RunStatus, Option<Ru
 impl Pipelines for GitLabPipelines {
     fn name(&self) -> String {
         format!("gitlab-ci {}", self.gl.url())
+    }
+
+    fn use_answers_cache(&self, cache: &std::sync::Arc<dyn spektate_core::cache::AnswersCache>) {
+        self.gl.use_answers_cache(cache);
     }
 
     fn serves_run(&self, _kind: RunKind, id: &str) -> bool {

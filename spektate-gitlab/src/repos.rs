@@ -47,6 +47,10 @@ impl Repositories for GitLabRepos {
         self.gl.label()
     }
 
+    fn use_answers_cache(&self, cache: &std::sync::Arc<dyn spektate_core::cache::AnswersCache>) {
+        self.gl.use_answers_cache(cache);
+    }
+
     fn serves_repo(&self, repo: &RepoRef) -> bool {
         self.gl.serves_repo(repo)
     }

@@ -176,4 +176,9 @@ impl Repositories for ManifestRouted {
     async fn check_repo(&self, repo: &RepoRef) -> Result<String> {
         self.pick(repo).check_repo(repo).await
     }
+
+    fn use_answers_cache(&self, cache: &Arc<dyn spektate::cache::AnswersCache>) {
+        self.for_manifest.use_answers_cache(cache);
+        self.other.use_answers_cache(cache);
+    }
 }

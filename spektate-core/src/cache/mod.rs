@@ -8,11 +8,21 @@
 //! project, for runs; the repository key, host included, for authors and pull requests),
 //! its kind and its id, so answers of two organisations never mix. Nothing kept is a
 //! credential: runs, stages, authors and pull requests as the join uses them.
+//!
+//! Providers keep two more things there ([`crate::provider::Pipelines::use_answers_cache`]):
+//! annotated tag objects ([`TagObject`], by repository and object SHA, which no push can
+//! change) and, through [`pages`], list pages with their ETags, so another process revalidates
+//! them instead of downloading them again.
 
+pub mod pages;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+pub mod tag_objects;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub use pages::{PageCache, StoredPage};
 
 use crate::error::Result;
 use crate::model::deployment::{Author, PullRequest};
@@ -32,10 +42,32 @@ pub enum Fact {
     Author(Author),
     /// A merged pull request.
     PullRequest(PullRequest),
+    /// An annotated tag object (a Flux sync tag), kept by its object SHA.
+    TagObject(TagObject),
+}
+
+/// What an annotated git tag object says. A tag object is named by the SHA of its content,
+/// so what one SHA says never changes; a tag name can move to another object, which a listing
+/// of the tags then names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagObject {
+    /// The SHA of the object the tag points at: a commit, or another tag object.
+    pub target: String,
+    /// Whether the target is itself a tag object (a tag of a tag).
+    #[serde(default)]
+    pub target_is_tag: bool,
+    /// The tagger's name, when the object names one.
+    #[serde(default)]
+    pub tagger: Option<String>,
+    /// When the tag was made, as its tagger line says.
+    #[serde(default)]
+    pub date: Option<DateTime<Utc>>,
 }
 
 impl Fact {
-    /// The kind, as kept: `build`, `release`, `stages`, `author` or `pullRequest`.
+    /// The kind, as kept: `build`, `release`, `stages`, `author`, `pullRequest` or
+    /// `tagObject`.
     pub fn kind(&self) -> &'static str {
         match self {
             Fact::Build(_) => "build",
@@ -43,6 +75,7 @@ impl Fact {
             Fact::Stages(_) => "stages",
             Fact::Author(_) => "author",
             Fact::PullRequest(_) => "pullRequest",
+            Fact::TagObject(_) => "tagObject",
         }
     }
 }
@@ -51,9 +84,10 @@ impl Fact {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     /// For runs and stages, the name of the provider that answered (host and project); for
-    /// authors and pull requests, the repository key (host, owner, project, name).
+    /// authors, pull requests and tag objects, the repository key (host, owner, project,
+    /// name).
     pub namespace: String,
-    /// The run id, commit or pull request id.
+    /// The run id, commit, pull request id or tag object SHA.
     pub id: String,
     /// What was answered.
     pub fact: Fact,
@@ -64,7 +98,8 @@ pub struct Answer {
 pub struct AnswerKey {
     /// As [`Answer::namespace`].
     pub namespace: String,
-    /// As [`Fact::kind`]: `build`, `release`, `stages`, `author` or `pullRequest`.
+    /// As [`Fact::kind`]: `build`, `release`, `stages`, `author`, `pullRequest` or
+    /// `tagObject`.
     pub kind: String,
     /// As [`Answer::id`].
     pub id: String,
@@ -143,4 +178,16 @@ pub trait AnswersCache: Send + Sync {
     /// Keeps `answers`, replacing those of the same key; the oldest are evicted beyond the
     /// bound.
     fn save(&self, answers: &[Answer]) -> Result<()>;
+
+    /// The answers kept under these exact keys; keys with none are left out. A cache that
+    /// cannot look answers up by key finds none, and providers are asked.
+    fn find(&self, keys: &[AnswerKey]) -> Result<Vec<Answer>> {
+        let _ = keys;
+        Ok(Vec::new())
+    }
+
+    /// Where list pages and their ETags are kept, when this cache keeps them.
+    fn pages(&self) -> Option<&dyn PageCache> {
+        None
+    }
 }

@@ -1,6 +1,7 @@
 //! The answers cache in one SQLite file: WAL mode and a busy timeout, so processes that
 //! read and write it at once wait for each other instead of failing; one row per answer,
-//! keyed by kind, namespace and id; the oldest rows evicted beyond the bound.
+//! keyed by kind, namespace and id; the oldest rows evicted beyond the bound. List pages with
+//! their ETags ([`PageCache`]) live in a table of their own, bounded by their total size.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -8,13 +9,23 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Answer, AnswersCache, Fact, Wanted};
+use super::{Answer, AnswerKey, AnswersCache, Fact, PageCache, StoredPage, Wanted};
 use crate::error::{Error, Result};
 
 /// The file's `application_id`: "SPKA".
 const APPLICATION_ID: i64 = 0x5350_4B41;
-/// The layout of the rows; a file of another version is not used.
-const VERSION: i64 = 1;
+/// The layout of the rows; a file of a newer version is not used, one of version 1 (answers
+/// only) gains the pages table.
+const VERSION: i64 = 2;
+/// Bytes of pages kept when no bound is given (64 MiB).
+pub const DEFAULT_PAGE_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest page kept when no bound is given (4 MiB); a larger one is fetched again.
+pub const DEFAULT_LARGEST_PAGE: u64 = 4 * 1024 * 1024;
+/// The pages table (version 2).
+const PAGES_TABLE: &str = "CREATE TABLE IF NOT EXISTS pages (
+    key TEXT NOT NULL UNIQUE, etag TEXT NOT NULL, body BLOB NOT NULL, next TEXT,
+    bytes INTEGER NOT NULL, written INTEGER NOT NULL);
+ CREATE INDEX IF NOT EXISTS pages_written ON pages (written);";
 /// Answers kept when no bound is given.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 /// The longest answer kept, in bytes of JSON; a longer one is asked again next time.
@@ -25,6 +36,8 @@ pub struct SqliteAnswers {
     path: PathBuf,
     conn: Mutex<Connection>,
     capacity: usize,
+    page_bytes: u64,
+    largest_page: u64,
 }
 
 impl std::fmt::Debug for SqliteAnswers {
@@ -32,14 +45,15 @@ impl std::fmt::Debug for SqliteAnswers {
         f.debug_struct("SqliteAnswers")
             .field("path", &self.path)
             .field("capacity", &self.capacity)
+            .field("page_bytes", &self.page_bytes)
             .finish()
     }
 }
 
 impl SqliteAnswers {
-    /// Opens the cache at `path`, creating it (and its directory) when missing. A file that
-    /// is not a SQLite database, is another application's, or is of another version is an
-    /// error naming it, and is left as it is.
+    /// Opens the cache at `path`, creating it (and its directory) when missing; a file of
+    /// version 1 gains the pages table. A file that is not a SQLite database, is another
+    /// application's, or is of a newer version is an error naming it, and is left as it is.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let err = |e: &dyn std::fmt::Display| {
@@ -71,6 +85,7 @@ impl SqliteAnswers {
                      value TEXT NOT NULL, written INTEGER NOT NULL,
                      PRIMARY KEY (kind, ns, id)) WITHOUT ROWID;
                  CREATE INDEX IF NOT EXISTS answers_written ON answers (written);
+                 {PAGES_TABLE}
                  PRAGMA application_id = {APPLICATION_ID};
                  PRAGMA user_version = {VERSION};
                  COMMIT;"
@@ -78,18 +93,33 @@ impl SqliteAnswers {
             .map_err(|e| err(&e))?;
         } else if app != APPLICATION_ID {
             return Err(err(&"is not a spektate answers cache; give another file"));
-        } else if version != VERSION {
+        } else if !(1..=VERSION).contains(&version) {
             return Err(err(&format!(
                 "is of version {version}, this spektate reads version {VERSION}; delete it or give another file"
             )));
         } else {
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(|e| err(&e))?;
+            if version < VERSION {
+                // Idempotent, so two processes migrating at once both succeed.
+                conn.execute_batch(&format!(
+                    "BEGIN IMMEDIATE;
+                     {PAGES_TABLE}
+                     PRAGMA user_version = {VERSION};
+                     COMMIT;"
+                ))
+                .map_err(|e| err(&e))?;
+            }
         }
+        // A cache: a commit lost to a power cut is fetched again, so no sync per commit.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| err(&e))?;
         Ok(SqliteAnswers {
             path,
             conn: Mutex::new(conn),
             capacity: DEFAULT_CAPACITY,
+            page_bytes: DEFAULT_PAGE_BYTES,
+            largest_page: DEFAULT_LARGEST_PAGE,
         })
     }
 
@@ -97,6 +127,25 @@ impl SqliteAnswers {
     pub fn capacity(mut self, n: usize) -> Self {
         self.capacity = n.max(1);
         self
+    }
+
+    /// Keeps at most `total` bytes of pages (bodies, ETags and next URLs), none larger than
+    /// `largest`; the oldest pages are evicted first.
+    pub fn page_bytes(mut self, total: u64, largest: u64) -> Self {
+        self.page_bytes = total;
+        self.largest_page = largest.min(total);
+        self
+    }
+
+    /// How many pages the file holds, and their bytes.
+    pub fn pages_held(&self) -> Result<(usize, u64)> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        conn.query_row(
+            "SELECT count(*), coalesce(sum(bytes), 0) FROM pages",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as u64)),
+        )
+        .map_err(|e| self.err("count pages", &e))
     }
 
     /// How many answers the file holds.
@@ -120,6 +169,11 @@ impl SqliteAnswers {
 /// The kinds kept for each side of [`Wanted`].
 const RUN_KINDS: [&str; 3] = ["build", "release", "stages"];
 const REPO_KINDS: [&str; 2] = ["author", "pullRequest"];
+
+/// The bytes a page takes in the bound.
+fn page_size(page: &StoredPage) -> u64 {
+    (page.body.len() + page.etag.len() + page.next.as_ref().map_or(0, String::len)) as u64
+}
 
 impl AnswersCache for SqliteAnswers {
     fn describe(&self) -> String {
@@ -212,5 +266,116 @@ impl AnswersCache for SqliteAnswers {
             .map_err(|e| self.err("evict", &e))?;
         }
         tx.commit().map_err(|e| self.err("save", &e))
+    }
+
+    fn find(&self, keys: &[AnswerKey]) -> Result<Vec<Answer>> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn
+            .prepare_cached("SELECT value FROM answers WHERE kind = ?1 AND ns = ?2 AND id = ?3")
+            .map_err(|e| self.err("find", &e))?;
+        let mut out = Vec::new();
+        for k in keys {
+            let value: Option<String> = stmt
+                .query_row(params![k.kind, k.namespace, k.id], |r| r.get(0))
+                .optional()
+                .map_err(|e| self.err("find", &e))?;
+            // A row this version cannot read is left out: it is asked again.
+            let Some(fact) = value.and_then(|v| serde_json::from_str::<Fact>(&v).ok()) else {
+                continue;
+            };
+            if fact.kind() == k.kind {
+                out.push(Answer {
+                    namespace: k.namespace.clone(),
+                    id: k.id.clone(),
+                    fact,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn pages(&self) -> Option<&dyn PageCache> {
+        Some(self)
+    }
+}
+
+impl PageCache for SqliteAnswers {
+    fn page(&self, key: &str) -> Result<Option<StoredPage>> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached("SELECT etag, body, next FROM pages WHERE key = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![key], |r| {
+                    Ok(StoredPage {
+                        etag: r.get(0)?,
+                        body: r.get(1)?,
+                        next: r.get(2)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.err("read page", &e))
+    }
+
+    fn put_page(&self, key: &str, page: &StoredPage) -> Result<()> {
+        let size = page_size(page);
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err("keep page", &e))?;
+        if size > self.largest_page {
+            tx.execute("DELETE FROM pages WHERE key = ?1", params![key])
+                .map_err(|e| self.err("keep page", &e))?;
+            return tx.commit().map_err(|e| self.err("keep page", &e));
+        }
+        let written: i64 = tx
+            .query_row("SELECT coalesce(max(written), 0) + 1 FROM pages", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err("keep page", &e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO pages (key, etag, body, next, bytes, written)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![key, page.etag, page.body, page.next, size as i64, written],
+        )
+        .map_err(|e| self.err("keep page", &e))?;
+        let total: i64 = tx
+            .query_row("SELECT coalesce(sum(bytes), 0) FROM pages", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err("keep page", &e))?;
+        let mut excess = total - self.page_bytes as i64;
+        if excess > 0 {
+            let oldest: Vec<(i64, i64)> = {
+                let mut stmt = tx
+                    .prepare("SELECT rowid, bytes FROM pages ORDER BY written ASC")
+                    .map_err(|e| self.err("evict pages", &e))?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(|e| self.err("evict pages", &e))?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (rowid, bytes): (i64, i64) =
+                        row.map_err(|e| self.err("evict pages", &e))?;
+                    out.push((rowid, bytes));
+                    excess -= bytes;
+                    if excess <= 0 {
+                        break;
+                    }
+                }
+                out
+            };
+            for (rowid, _) in oldest {
+                tx.execute("DELETE FROM pages WHERE rowid = ?1", params![rowid])
+                    .map_err(|e| self.err("evict pages", &e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err("keep page", &e))
+    }
+
+    fn remove_page(&self, key: &str) -> Result<()> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        conn.execute("DELETE FROM pages WHERE key = ?1", params![key])
+            .map(|_| ())
+            .map_err(|e| self.err("drop page", &e))
     }
 }

@@ -8,9 +8,12 @@
 //! reads the same through the view as without it. Writes and reports pass through unchanged.
 //!
 //! A filter with `top` and no criterion that needs a provider's answer (author, status,
-//! keyword) is pushed down too: of the records it admits, only the `top` newest (by when
-//! the store last wrote them, which is when their last step reported) are read in full,
-//! and the others are kept as context.
+//! keyword) is pushed down too: of the records it admits, only the `top` newest by when the
+//! store last wrote them (when their last step reported), and as many again (at least
+//! [`TOP_MARGIN`]), are read in full; the others are kept as context. The table orders by
+//! the runs' last activity, which a step still running after a newer deployment was recorded
+//! puts ahead of its write time: the margin lets the tracker's own cut to `top`, in the
+//! table's order, find such a deployment among those read in full.
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -18,11 +21,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{RecordQuery, RecordStore};
+use crate::cache::{Answer, AnswerKey};
 use crate::error::Result;
 use crate::filter::Filter;
 use crate::model::cluster::{ClusterHistory, ClusterReport};
 use crate::model::record::Record;
 use crate::model::run::RunReport;
+
+/// The fewest records beyond `top` read in full when `top` is pushed down.
+pub const TOP_MARGIN: usize = 5;
 
 /// `inner`, reading only the records `filter` admits.
 pub struct FilteredStore {
@@ -37,16 +44,19 @@ impl FilteredStore {
     }
 
     /// How many admitted records to read in full, when the filter's `top` can be applied
-    /// before any provider is asked (no author, status or keyword criterion).
+    /// before any provider is asked (no author, status or keyword criterion): `top` and its
+    /// margin (as many again, at least [`TOP_MARGIN`]).
     fn top(&self) -> Option<usize> {
         let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
         let f = &self.filter;
         let needs_answers = set(&f.author) || set(&f.keyword) || f.status.is_some();
-        f.top.filter(|_| !needs_answers)
+        f.top
+            .filter(|_| !needs_answers)
+            .map(|n| n.saturating_add(n.max(TOP_MARGIN)))
     }
 
     /// Which of `records` are read in full: those the filter admits, cut to the newest
-    /// [`Self::top`] (a record the store wrote without a time counts as newest).
+    /// [`Self::top`] by write time (a record the store wrote without a time counts as newest).
     fn full<R: Borrow<Record>>(&self, records: &[R]) -> Vec<bool> {
         let mut full: Vec<bool> = records
             .iter()
@@ -161,5 +171,17 @@ impl RecordStore for FilteredStore {
 
     async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
         self.inner.cluster_histories(partition).await
+    }
+
+    fn keeps_answers(&self) -> bool {
+        self.inner.keeps_answers()
+    }
+
+    async fn put_answers(&self, partition: &str, answers: &[Answer]) -> Result<()> {
+        self.inner.put_answers(partition, answers).await
+    }
+
+    async fn answers(&self, partition: &str, keys: &[AnswerKey]) -> Result<Vec<Answer>> {
+        self.inner.answers(partition, keys).await
     }
 }

@@ -146,7 +146,8 @@ fn apply(state: &mut State, providers: &[String], answers: Vec<Answer>) {
                     .entry(id.into())
                     .or_insert(Lookup::Found(Arc::new(pr)));
             }
-            Fact::PullRequest(_) => {}
+            // Merged pull requests only; tag objects are the providers' own.
+            Fact::PullRequest(_) | Fact::TagObject(_) => {}
         }
     }
 }

@@ -151,6 +151,8 @@ impl TrackerBuilder {
 
     /// Keeps what providers answered that cannot change in `cache`, and reads it before the
     /// first lookups, so a new process asks only about what is not final ([`crate::cache`]).
+    /// Each provider is given the cache too ([`Pipelines::use_answers_cache`]), for its list
+    /// pages and tag objects.
     pub fn answers_cache(mut self, cache: Arc<dyn AnswersCache>) -> Self {
         self.answers = Some(cache);
         self
@@ -160,6 +162,10 @@ impl TrackerBuilder {
     pub fn build(self) -> Tracker {
         let mut pipelines = self.pipelines;
         let own_pipelines = pipelines.len();
+        if let Some(cache) = &self.answers {
+            pipelines.iter().for_each(|p| p.use_answers_cache(cache));
+            self.repositories.iter().for_each(|r| r.use_answers_cache(cache));
+        }
         if self.stored_runs {
             pipelines.push(Arc::new(StoredRuns::new(
                 self.store.clone(),
