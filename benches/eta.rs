@@ -220,9 +220,7 @@ fn replay(truths: &[Truth], finished: &[Deployment]) {
             let Some(now) = at else { continue };
             let (mut records, mut k) = (Vec::new(), Knowledge::default());
             known(t, now, &mut records, &mut k);
-            let Some(d) = deployment(&records[0], &k, &defaults, now) else {
-                continue;
-            };
+            let d = deployment(&records[0], &k, &defaults, now);
             // What a tracker knew at `now`: the journeys that were live by then.
             let model = EtaModel::learn(finished.iter().filter(|d| {
                 d.clusters
@@ -266,7 +264,7 @@ fn bench(c: &mut Criterion) {
     let now = last.p1[0] + Duration::seconds(60);
     let (mut one, mut k1) = (Vec::new(), Knowledge::default());
     known(last, now, &mut one, &mut k1);
-    let d = deployment(&one[0], &k1, &RepoDefaults::default(), now).unwrap();
+    let d = deployment(&one[0], &k1, &RepoDefaults::default(), now);
     let model = EtaModel::learn(&finished);
     c.bench_function(&format!("learn from {} deployments", finished.len()), |b| {
         b.iter(|| black_box(EtaModel::learn(black_box(&finished))))

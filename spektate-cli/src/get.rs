@@ -52,6 +52,10 @@ pub struct GetCmd {
     /// At most this many, newest first (`-t`, as bedrock's `--top`).
     #[arg(long)]
     pub top: Option<usize>,
+    /// Also show deployments whose runs the CI no longer has (retention), from what was
+    /// recorded and what the store kept of their runs; marked `(expired)`.
+    #[arg(long = "include-expired")]
+    pub include_expired: bool,
     /// Only deployments whose record was written in this window: a span (90d, 12h, 2w), a
     /// date (2026-01-31) or `all`. Older ones stay in the store.
     #[arg(long, default_value = "90d", value_name = "SPAN|DATE|all", value_parser = parse_window)]
@@ -125,6 +129,7 @@ impl GetCmd {
                 .map_err(|e| as_flag(e, "--status"))?,
             keyword: self.keyword.clone(),
             top: self.top,
+            include_expired: self.include_expired,
         })
     }
 }

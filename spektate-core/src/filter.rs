@@ -33,6 +33,9 @@ pub struct Filter {
     pub keyword: Option<String>,
     /// At most this many, newest first.
     pub top: Option<usize>,
+    /// Also show deployments whose runs the CI no longer has ([`Deployment::expired`]);
+    /// hidden unless set. Metrics count them whatever this says ([`Filter::counting`]).
+    pub include_expired: bool,
 }
 
 fn norm(v: &Option<String>) -> Option<String> {
@@ -50,10 +53,20 @@ impl Filter {
         q
     }
 
+    /// The same criteria, expired deployments included: what metrics count, since a
+    /// deployment's history outlives the CI's retention of its runs.
+    pub fn counting(&self) -> Filter {
+        Filter {
+            include_expired: true,
+            ..self.clone()
+        }
+    }
+
     /// Whether `d` passes every criterion (`top` aside); a record kept only as context
-    /// ([`Record::context`]) never does.
+    /// ([`Record::context`]) never does, an expired deployment only with
+    /// [`Filter::include_expired`].
     pub fn matches(&self, d: &Deployment) -> bool {
-        if d.record.context {
+        if d.record.context || (d.expired && !self.include_expired) {
             return false;
         }
         let author_ok = match norm(&self.author) {

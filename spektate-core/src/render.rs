@@ -150,13 +150,16 @@ pub fn rows(
                         .unwrap_or_else(|| "-".into()),
                 );
             }
-            let status = if d.is_synced() {
+            let mut status = if d.is_synced() {
                 format!("{} (synced)", d.status.as_str())
             } else if d.is_live() {
                 format!("{} (live)", d.status.as_str())
             } else {
                 d.status.as_str().to_string()
             };
+            if d.expired {
+                status.push_str(" (expired)");
+            }
             row.extend([
                 status,
                 opt(d.service()),

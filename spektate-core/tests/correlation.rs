@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use spektate_core::correlate::{Knowledge, Lookup, RepoDefaults, correlate, deployment};
-use spektate_core::{Record, Run, RunKind, RunResult, RunStatus, Stage, Status, StepState};
+use spektate_core::{Filter, Record, Run, RunKind, RunResult, RunStatus, Stage, Status, StepState};
 
 fn t(min: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap() + Duration::minutes(min)
@@ -141,7 +141,7 @@ fn status_from_step_states() {
             runs.push(run("3", B, s, 9, Some(12)));
         }
         let rec = record(s1.map(|_| "1"), s2.map(|_| "2"), s3.map(|_| "3"));
-        let d = deployment(&rec, &know(&runs), &RepoDefaults::default(), t(60)).expect(name);
+        let d = deployment(&rec, &know(&runs), &RepoDefaults::default(), t(60));
         assert_eq!(d.status, want, "{name}");
     }
 }
@@ -188,8 +188,7 @@ fn multi_stage_stage_results_decide_which_step_failed() {
             &k,
             &RepoDefaults::default(),
             t(60),
-        )
-        .unwrap();
+        );
         assert!(d.multi_stage);
         assert_eq!(
             (
@@ -215,8 +214,7 @@ fn multi_stage_stage_results_decide_which_step_failed() {
         &k,
         &RepoDefaults::default(),
         t(60),
-    )
-    .unwrap();
+    );
     assert_eq!(
         (d.image.unwrap().state, d.metadata.unwrap().state),
         (StepState::Succeeded, StepState::Succeeded)
@@ -290,7 +288,7 @@ fn duration_sums_runs_or_counts_a_multi_stage_run_once() {
         ("no known runs", record(Some("1"), None, None), vec![], None),
     ];
     for (name, rec, runs, want) in cases {
-        let d = deployment(&rec, &know(&runs), &RepoDefaults::default(), now).unwrap();
+        let d = deployment(&rec, &know(&runs), &RepoDefaults::default(), now);
         assert_eq!(d.duration_secs, want, "{name}");
     }
 
@@ -303,7 +301,7 @@ fn duration_sums_runs_or_counts_a_multi_stage_run_once() {
     build.url = Some(page.into());
     let runs = [run("1", RunKind::Build, "ok", 0, Some(5)), release, build];
     let rec = record(Some("1"), Some("3"), Some("3"));
-    let d = deployment(&rec, &know(&runs), &RepoDefaults::default(), now).unwrap();
+    let d = deployment(&rec, &know(&runs), &RepoDefaults::default(), now);
     assert_eq!(d.duration_secs, Some(7 * 60));
 }
 
@@ -324,9 +322,7 @@ fn last_updated_prefers_p3_then_p2_then_p1_then_the_record() {
     ];
     for (name, rec, want) in cases {
         assert_eq!(
-            deployment(&rec, &k, &RepoDefaults::default(), now)
-                .unwrap()
-                .last_updated,
+            deployment(&rec, &k, &RepoDefaults::default(), now).last_updated,
             want,
             "{name}"
         );
@@ -335,9 +331,7 @@ fn last_updated_prefers_p3_then_p2_then_p1_then_the_record() {
     no_time.timestamp = None;
     let no_time = Arc::new(no_time);
     assert_eq!(
-        deployment(&no_time, &k, &RepoDefaults::default(), now)
-            .unwrap()
-            .last_updated,
+        deployment(&no_time, &k, &RepoDefaults::default(), now).last_updated,
         now,
         "else now"
     );
@@ -364,44 +358,52 @@ fn deployments_are_sorted_newest_first() {
 }
 
 #[test]
-fn expired_records_are_hidden_and_unknown_runs_are_shown() {
+fn expired_records_are_deployments_marked_expired_and_unknown_runs_are_shown() {
     let mut k = know(&[run("3", RunKind::Build, "ok", 0, Some(2))]);
     k.builds.insert("1".into(), Lookup::Missing);
     k.releases.insert("2".into(), Lookup::Missing);
     let all_gone = record(Some("1"), Some("2"), None);
+    let d = deployment(&all_gone, &k, &RepoDefaults::default(), t(60));
+    assert!(d.expired, "every run gone: expired");
+    assert_eq!(d.image.as_ref().unwrap().state, StepState::Expired);
+    assert_eq!(d.metadata.as_ref().unwrap().state, StepState::Expired);
+    assert_eq!(d.run_id(spektate_core::StepName::Image), Some("1"));
+    assert_eq!(d.status, Status::Incomplete);
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["expired"], true);
+    assert!(!Filter::default().matches(&d), "hidden by default");
     assert!(
-        deployment(&all_gone, &k, &RepoDefaults::default(), t(60)).is_none(),
-        "every run expired: not shown"
+        Filter {
+            include_expired: true,
+            ..Filter::default()
+        }
+        .matches(&d),
+        "shown when asked"
     );
 
     let partly = record(Some("1"), None, Some("3"));
-    let d = deployment(&partly, &k, &RepoDefaults::default(), t(60))
-        .expect("one run still known: shown");
+    let d = deployment(&partly, &k, &RepoDefaults::default(), t(60));
+    assert!(!d.expired, "one run still known: not expired");
     assert_eq!(d.image.unwrap().state, StepState::Expired);
     assert_eq!(d.status, Status::Complete);
 
-    let unknown = record(Some("42"), None, None);
-    let d = deployment(&unknown, &k, &RepoDefaults::default(), t(60)).expect("unknown: shown");
-    assert_eq!(d.image.unwrap().state, StepState::Unknown);
-    assert_eq!(d.status, Status::Incomplete);
-
-    k.builds
-        .insert("43".into(), Lookup::Failed("HTTP 500".into()));
+    // A run the CI forgot, shown from what the store kept: expired, with its run.
+    let mut kept = know(&[run("1", RunKind::Build, "ok", 0, Some(5))]);
+    kept.kept_builds.insert("1".into());
     let d = deployment(
-        &record(Some("43"), None, None),
-        &k,
+        &record(Some("1"), None, None),
+        &kept,
         &RepoDefaults::default(),
         t(60),
-    )
-    .unwrap();
-    assert_eq!(d.image.as_ref().unwrap().state, StepState::Unknown);
-    assert!(
-        d.warnings
-            .iter()
-            .any(|w| w.contains("43") && w.contains("HTTP 500")),
-        "{:?}",
-        d.warnings
     );
+    assert!(d.expired);
+    assert_eq!(d.image.as_ref().unwrap().state, StepState::Succeeded);
+    assert_eq!(serde_json::to_value(&d).unwrap()["expired"], true);
+
+    let unknown = record(Some("42"), None, None);
+    let d = deployment(&unknown, &k, &RepoDefaults::default(), t(60));
+    assert!(!d.expired, "unknown is not gone");
+    assert_eq!(d.image.unwrap().state, StepState::Unknown);
 }
 
 /// A thousand deployments whose CI and repository host are unreachable: the providers fail

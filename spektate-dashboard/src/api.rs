@@ -38,6 +38,7 @@ pub const MAX_LIMIT: usize = 10_000;
 /// | `status` | | `complete`, `in-progress`, `failed`, `canceled` or `incomplete` |
 /// | `keyword` | | a word in any shown field |
 /// | `top` | | only the newest N that match |
+/// | `includeExpired` | `include-expired` | `true`: also deployments whose runs the CI no longer has (`"expired": true`); default `false` |
 /// | `limit` | | return at most N (default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]); `total` still counts every match |
 /// | `sort` | | `service`, `ring`, `author`, `mergedBy` or `lastUpdated`: the order of the matches (default: newest first) |
 /// | `order` | | `asc` (default) or `desc`, for `sort` |
@@ -140,13 +141,14 @@ enum Param {
     Status,
     Keyword,
     Top,
+    IncludeExpired,
     Limit,
     Sort,
     Order,
     Partition,
 }
 
-const ACCEPTED: &str = "service, ring, author, imageTag, runId, commit, deploymentId, kind, status, keyword, top, limit, sort, order, partition";
+const ACCEPTED: &str = "service, ring, author, imageTag, runId, commit, deploymentId, kind, status, keyword, top, includeExpired, limit, sort, order, partition";
 
 impl Param {
     fn from_name(name: &str) -> Option<Self> {
@@ -162,6 +164,7 @@ impl Param {
             "status" => Param::Status,
             "keyword" => Param::Keyword,
             "top" => Param::Top,
+            "includeExpired" | "include-expired" => Param::IncludeExpired,
             "limit" => Param::Limit,
             "sort" => Param::Sort,
             "order" => Param::Order,
@@ -262,6 +265,18 @@ impl DeploymentQuery {
                     f.status = Some(Status::parse(&value).map_err(|e| invalid_param("status", e))?)
                 }
                 Param::Top => f.top = Some(count("top", &value, usize::MAX)?),
+                Param::IncludeExpired => {
+                    f.include_expired = match value.to_ascii_lowercase().as_str() {
+                        "true" | "1" | "yes" => true,
+                        "false" | "0" | "no" => false,
+                        _ => {
+                            return Err(Error::invalid(
+                                name.as_ref(),
+                                format!("'{value}' is not one of true, false"),
+                            ));
+                        }
+                    }
+                }
                 Param::Limit => q.limit = count("limit", &value, MAX_LIMIT)?,
                 Param::Sort => {
                     q.sort = Some(Sort {
@@ -304,6 +319,10 @@ impl DeploymentQuery {
             } else {
                 q.any_of.push(values);
             }
+        }
+        // An alternative admits what the filter admits: expired deployments when asked.
+        for f in q.any_of.iter_mut().flatten() {
+            f.include_expired = q.filter.include_expired;
         }
         Ok(q)
     }

@@ -220,7 +220,8 @@ async fn metrics(
     };
     let body = tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        let chosen = query.filter.apply(snapshot.deployments.iter());
+        // Metrics count expired deployments whatever the filter shows.
+        let chosen = query.filter.counting().apply(snapshot.deployments.iter());
         let metrics = dora(
             &chosen,
             &MetricsOptions {

@@ -222,6 +222,7 @@ pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
         ("status", "complete, in-progress, failed, canceled or incomplete."),
         ("keyword", "A word in any shown field."),
         ("top", "Only the newest N that match."),
+        ("includeExpired", "true: also deployments whose runs the CI no longer has (shown from what the store kept, `expired: true`); default false."),
         ("limit", "At most N in the answer (1 to 10000, default 200)."),
         ("sort", "service, ring, author, mergedBy or lastUpdated; default newest first."),
         ("order", "asc (default) or desc, for sort."),

@@ -52,6 +52,7 @@ impl FilterArgs {
                 .transpose()?,
             keyword: self.keyword,
             top: config::top_setting("top", self.top)?,
+            include_expired: false,
         })
     }
 }

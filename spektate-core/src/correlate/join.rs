@@ -1,7 +1,7 @@
 //! The in-memory join of records with what providers know, into deployments.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -42,6 +42,9 @@ impl<T> Lookup<T> {
 /// The hash map of the join: a fast, non-cryptographic hasher (keys are run ids and
 /// commits, not attacker-chosen in bulk), as the join hashes every record's keys.
 pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The hash set of the join, with the hasher of [`Map`].
+pub type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// Items (commits or pull requests) of each repository: repository key → id → lookup.
 pub type PerRepo<T> = Map<Key, Map<Key, Lookup<T>>>;
@@ -92,6 +95,11 @@ pub struct Knowledge {
     /// by repository key ([`crate::Repositories::commit_orders`]): live orders their commits by
     /// it.
     pub commit_orders: Map<Key, Arc<Vec<String>>>,
+    /// Build ids the CI said are gone whose runs are what the store kept
+    /// ([`crate::RecordStore::answers`]); a deployment whose runs are all gone is expired.
+    pub kept_builds: Set<Key>,
+    /// The same, for release ids.
+    pub kept_releases: Set<Key>,
 }
 
 /// What one sync source last said.
@@ -107,6 +115,22 @@ pub struct SourceAnswer {
 }
 
 impl Knowledge {
+    /// The ids of runs of `kind` the CI said are gone and the store kept.
+    pub fn kept_runs(&self, kind: RunKind) -> &Set<Key> {
+        match kind {
+            RunKind::Build => &self.kept_builds,
+            RunKind::Release => &self.kept_releases,
+        }
+    }
+
+    /// The mutable set of [`Self::kept_runs`].
+    pub fn kept_runs_mut(&mut self, kind: RunKind) -> &mut Set<Key> {
+        match kind {
+            RunKind::Build => &mut self.kept_builds,
+            RunKind::Release => &mut self.kept_releases,
+        }
+    }
+
     /// The lookup table for runs of `kind`.
     pub fn runs(&self, kind: RunKind) -> &Map<Key, Lookup<Arc<Run>>> {
         match kind {
@@ -273,17 +297,28 @@ fn resolve<'k>(record: &'k Record, k: &'k Knowledge) -> Resolved<'k> {
     ]
 }
 
-fn all_missing(resolved: &Resolved<'_>) -> bool {
-    resolved.iter().flatten().count() > 0
-        && resolved
-            .iter()
-            .flatten()
-            .all(|(_, l)| matches!(l, Some(Lookup::Missing)))
+/// Whether the record has a run id and the CI said every one is gone: its run is unknown
+/// ([`Lookup::Missing`]) or what the store kept ([`Knowledge::kept_runs`]).
+fn all_gone(record: &Record, resolved: &Resolved<'_>, k: &Knowledge) -> bool {
+    let kinds = [RunKind::Build, p2_kind(record), RunKind::Build];
+    let mut any = false;
+    for (slot, kind) in resolved.iter().zip(kinds) {
+        let Some((id, lookup)) = slot else { continue };
+        any = true;
+        let kept = k.kept_runs(kind);
+        let gone =
+            matches!(lookup, Some(Lookup::Missing)) || (!kept.is_empty() && kept.contains(*id));
+        if !gone {
+            return false;
+        }
+    }
+    any
 }
 
-/// Whether every run id of the record is gone from an authoritative CI.
+/// Whether every run id of the record is gone from an authoritative CI (its deployment is
+/// [`Deployment::expired`]).
 pub fn is_expired(record: &Record, k: &Knowledge) -> bool {
-    all_missing(&resolve(record, k))
+    all_gone(record, &resolve(record, k), k)
 }
 
 /// A warning about `object` (in `repo`) that failed for `reason`.
@@ -318,18 +353,15 @@ fn step(
     })
 }
 
-/// Joins one record into its deployment. `None` when the record has expired. Where it is
-/// live is judged as if no other deployment existed.
+/// Joins one record into its deployment ([`Deployment::expired`] when the CI no longer has
+/// its runs). Where it is live is judged as if no other deployment existed.
 pub fn deployment(
     record: &Arc<Record>,
     k: &Knowledge,
     defaults: &RepoDefaults,
     now: DateTime<Utc>,
-) -> Option<Deployment> {
+) -> Deployment {
     let resolved = resolve(record, k);
-    if all_missing(&resolved) {
-        return None;
-    }
     let mut cache = RepoCache::new(defaults);
     let mut tables = Tables::new(k);
     let mut one = [join(
@@ -342,7 +374,7 @@ pub fn deployment(
     )];
     super::live::mark(&mut one, k);
     let [d] = one;
-    Some(d)
+    d
 }
 
 fn join<'k>(
@@ -487,12 +519,14 @@ fn join<'k>(
         warnings: warnings.iter().map(Warning::to_string).collect(),
         failed_lookups: warnings,
         eta: None,
+        expired: all_gone(record, resolved, k),
         record: record.clone(),
     }
 }
 
-/// Joins every record into deployments, newest first; expired records are left out. Each
-/// deployment's `live_in` is judged against the others of its service and ring.
+/// Joins every record into deployments, newest first, expired ones included
+/// ([`Deployment::expired`]). Each deployment's `live_in` is judged against the others of its
+/// service and ring.
 pub fn correlate(
     records: &[Arc<Record>],
     k: &Knowledge,
@@ -506,9 +540,6 @@ pub fn correlate(
     let mut built: Vec<Deployment> = Vec::with_capacity(records.len());
     for record in records {
         let resolved = resolve(record, k);
-        if all_missing(&resolved) {
-            continue;
-        }
         let repos = cache.repos(record);
         built.push(join(record, &resolved, k, &mut tables, &repos, now));
     }

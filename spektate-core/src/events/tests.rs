@@ -78,6 +78,7 @@ fn dep(id: &str, tag: &str, ring: &str, live: &[&str]) -> Deployment {
         warnings: Vec::new(),
         failed_lookups: Vec::new(),
         eta: None,
+        expired: false,
     }
 }
 

@@ -269,6 +269,11 @@ pub struct Deployment {
     pub failed_lookups: Vec<Warning>,
     /// When it is expected to be live, while on its way ([`crate::insights::eta`]).
     pub eta: Option<Arc<Eta>>,
+    /// The CI no longer has its runs (retention): it is shown from what was recorded and
+    /// last fetched, the runs the store kept ([`crate::RecordStore::answers`]) or, when none
+    /// was kept, steps in state [`StepState::Expired`]. Default views hide it
+    /// ([`crate::Filter::include_expired`]).
+    pub expired: bool,
 }
 
 impl Deployment {
@@ -425,6 +430,7 @@ struct DeploymentJson<'a> {
     status: Status,
     synced: bool,
     awaiting_approval: bool,
+    expired: bool,
     duration_secs: Option<i64>,
     started_at: Option<DateTime<Utc>>,
     last_updated: DateTime<Utc>,
@@ -473,6 +479,7 @@ impl Serialize for Deployment {
             status: self.status,
             synced: self.is_synced(),
             awaiting_approval: self.awaiting_approval(),
+            expired: self.expired,
             duration_secs: self.duration_secs,
             started_at: self.started_at,
             last_updated: self.last_updated,

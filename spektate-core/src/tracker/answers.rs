@@ -22,14 +22,15 @@ pub(super) struct Kept {
     warned: bool,
 }
 
-fn key(kind: &str, namespace: &str, id: &str) -> u64 {
+/// A hash of an answer's key (kind, namespace, id), to remember which answers are kept.
+pub(super) fn key(kind: &str, namespace: &str, id: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     (kind, namespace, id).hash(&mut h);
     h.finish()
 }
 
 /// The names of the pipelines whose answers are kept (the store's run reports are not).
-fn provider_names(inner: &Inner) -> Vec<String> {
+pub(super) fn provider_names(inner: &Inner) -> Vec<String> {
     inner.pipelines[..inner.own_pipelines]
         .iter()
         .map(|p| p.name())
@@ -158,9 +159,29 @@ pub(super) async fn save(inner: &Inner, state: &mut State) {
     let Some(cache) = inner.answers.clone() else {
         return;
     };
+    let new = final_answers(inner, state, &state.answers.keys);
+    if new.is_empty() {
+        return;
+    }
+    let (hashes, answers): (Vec<u64>, Vec<Answer>) = new.into_iter().unzip();
+    let writer = cache.clone();
+    match tokio::task::spawn_blocking(move || writer.save(&answers)).await {
+        Ok(Ok(())) => state.answers.keys.extend(hashes),
+        Ok(Err(e)) => warn_once(&mut state.answers, &*cache, "write", &e),
+        Err(e) => warn_once(&mut state.answers, &*cache, "write", &e),
+    }
+}
+
+/// What the knowledge holds that is final and whose key's hash is not in `kept`, with that
+/// hash: completed runs (and their stages) of the tracker's pipelines, found authors, merged
+/// pull requests.
+pub(super) fn final_answers(
+    inner: &Inner,
+    state: &State,
+    kept: &HashSet<u64>,
+) -> Vec<(u64, Answer)> {
     let providers = provider_names(inner);
     let k = &state.knowledge;
-    let kept = &state.answers.keys;
     let mut new: Vec<(u64, Answer)> = Vec::new();
     let mut add = |namespace: &str, id: &str, fact: &dyn Fn() -> Fact, kind: &str| {
         let h = key(kind, namespace, id);
@@ -230,14 +251,5 @@ pub(super) async fn save(inner: &Inner, state: &mut State) {
             }
         }
     }
-    if new.is_empty() {
-        return;
-    }
-    let (hashes, answers): (Vec<u64>, Vec<Answer>) = new.into_iter().unzip();
-    let writer = cache.clone();
-    match tokio::task::spawn_blocking(move || writer.save(&answers)).await {
-        Ok(Ok(())) => state.answers.keys.extend(hashes),
-        Ok(Err(e)) => warn_once(&mut state.answers, &*cache, "write", &e),
-        Err(e) => warn_once(&mut state.answers, &*cache, "write", &e),
-    }
+    new
 }

@@ -98,6 +98,8 @@ fn prune_knowledge(state: &mut State, defaults: &RepoDefaults) {
     k.builds.retain(|id, _| keep.builds.contains(id));
     k.releases.retain(|id, _| keep.releases.contains(id));
     k.stages.retain(|id, _| keep.builds.contains(id));
+    k.kept_builds.retain(|id| keep.builds.contains(id));
+    k.kept_releases.retain(|id| keep.releases.contains(id));
     k.authors.retain(|repo, commits| {
         commits.retain(|c, _| keep.authors.contains(&(repo.clone(), c.clone())));
         !commits.is_empty()

@@ -3,6 +3,7 @@
 
 mod answers;
 mod forget;
+mod kept;
 mod refresh;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -29,9 +30,11 @@ use crate::window::Window;
 /// The result of the last refresh.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// Deployments, newest first; shared, so a refresh that changes nothing copies none.
+    /// Deployments, newest first, expired ones included ([`Deployment::expired`]: shown only
+    /// with [`Filter::include_expired`]); shared, so a refresh that changes nothing copies none.
     pub deployments: Arc<Vec<Deployment>>,
-    /// Records whose runs the CI says are gone; not shown, pruned by [`Tracker::prune_expired`].
+    /// Records whose runs the CI says are all gone (their deployments are expired), whether
+    /// or not the store kept their runs; deleted by [`Tracker::prune_expired`].
     pub expired: Vec<Record>,
     /// When the refresh finished; `None` before the first.
     pub refreshed_at: Option<DateTime<Utc>>,
@@ -276,6 +279,8 @@ struct State {
     forgotten: usize,
     /// What the answers cache holds.
     answers: answers::Kept,
+    /// What the store keeps of providers' answers.
+    kept: kept::StoreKept,
 }
 
 impl Tracker {
@@ -353,7 +358,8 @@ impl Tracker {
         rx
     }
 
-    /// Deletes the records whose runs have all expired; returns how many.
+    /// Deletes the records whose runs have all expired (their history with them); returns
+    /// how many.
     pub async fn prune_expired(&self) -> Result<usize> {
         let expired = self.snapshot().expired.clone();
         let mut state = self.inner.state.lock().await;

@@ -1,6 +1,7 @@
 //! [`Tracker::refresh`] in named phases (docs/ARCHITECTURE.md, Refresh): read records →
-//! fetch runs → fetch stages → fetch authors and pull requests → fetch sync tags → ask the
-//! sync sources → fetch the histories of repositories agents apply → publish.
+//! fetch runs → fetch stages → fetch authors and pull requests → read what the store kept of
+//! what is gone → fetch sync tags → ask the sync sources → fetch the histories of
+//! repositories agents apply → publish → keep final answers.
 //! Each phase says what it reads and what it changes; [`Changes`] carries what one phase
 //! learned to the next, so a new source of knowledge plugs in as one more phase.
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::{Inner, RefreshStats, Snapshot, State, Tracker, answers, forget};
+use super::{Inner, RefreshStats, Snapshot, State, Tracker, answers, forget, kept};
 use crate::correlate::deadline::call;
 use crate::correlate::fetch;
 use crate::correlate::join::{
@@ -61,12 +62,16 @@ impl Tracker {
         fetch_runs(inner, state, &work, &mut cache, &mut changes, &mut stats).await;
         fetch_stages(inner, state, &work, &mut changes).await;
         fetch_people(inner, state, &work, &mut cache, &mut changes).await;
+        let (runs, learned) = kept::restore(inner, state).await;
+        changes.runs |= runs;
+        changes.learned |= learned;
         fetch_sync_tags(inner, state, &work, &mut cache, &previous, &mut changes).await;
         ask_sync_sources(inner, state, &mut changes, &mut stats).await;
         fetch_commit_orders(inner, state, &work, &mut cache, &mut changes).await;
         publish(inner, state, &previous, &changes, &mut stats);
         if changes.runs || changes.learned {
             answers::save(inner, state).await;
+            kept::save(inner, state).await;
         }
         Ok(stats)
     }
