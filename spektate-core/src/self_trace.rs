@@ -201,6 +201,8 @@ impl RequestSpan {
 }
 
 /// The requests of the refresh running in this task, bounded to `limit`.
+/// Without the HTTP helper (feature `http`) nothing adds to it.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct Requests {
     list: VecDeque<RequestSpan>,
@@ -208,6 +210,7 @@ pub(crate) struct Requests {
     limit: usize,
 }
 
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 impl Requests {
     /// An empty list that keeps at most `limit` requests.
     pub fn new(limit: usize) -> Self {
@@ -285,7 +288,8 @@ impl Buffer {
     }
 
     /// Spans waiting.
-    pub fn spans(&self) -> usize {
+    #[cfg(test)]
+    fn spans(&self) -> usize {
         self.spans
     }
 

@@ -1,20 +1,26 @@
 //! OpenTelemetry export: each finished deployment sent once as a trace
-//! ([`spektate_core::insights::trace`]) to an OTLP/HTTP collector, in the JSON encoding,
-//! through the core's shared HTTP helper (retries, backoff, `Retry-After`, timeouts).
+//! ([`spektate_core::insights::trace`]) to an OTLP/HTTP collector, and, when asked, the
+//! server's own refreshes with the provider requests made during them
+//! ([`spektate_core::self_trace`]); in the binary protobuf encoding (the default) or in
+//! JSON, through the core's shared HTTP helper (retries on 429, 502, 503 and 504 with
+//! backoff and `Retry-After`, timeouts, a bounded response).
 //!
 //! Settings follow the OpenTelemetry exporter variables: `OTEL_EXPORTER_OTLP_ENDPOINT` (the
-//! collector's base URL; traces go to `/v1/traces` under it), `OTEL_EXPORTER_OTLP_PROTOCOL`
-//! (`http/json`; `http/protobuf` and `grpc` are refused, as only the JSON encoding is spoken)
-//! and `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,...`, values percent-decoded, kept secret).
+//! collector's base URL; traces go to `/v1/traces` under it),
+//! `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`,
+//! the default, or `http/json`; `grpc` is refused) and `OTEL_EXPORTER_OTLP_HEADERS`
+//! (`key=value,...`, values percent-decoded, kept secret).
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use spektate_core::http::{Auth, HttpClient, Method, Policy, Request, Secret};
-use spektate_core::insights::trace::{SYNC_WAIT, export_request, is_finished};
-use spektate_core::{Deployment, Tracker};
+use spektate_core::http::{Auth, HttpClient, Method, Policy, Request, Response, Secret};
+use spektate_core::insights::otlp::{OtlpSpan, PartialSuccess, clean_message, json_request};
+use spektate_core::insights::otlp_proto::{decode_partial_success, encode_request, status_message};
+use spektate_core::insights::trace::{SYNC_WAIT, deployment_spans, is_finished};
+use spektate_core::{Deployment, Tracker, self_trace};
 use tokio::task::JoinHandle;
 
 use crate::Error;
@@ -25,6 +31,70 @@ pub const BATCH: usize = 100;
 pub const REMEMBERED: usize = 200_000;
 /// The most headers `OTEL_EXPORTER_OTLP_HEADERS` may set.
 pub const MAX_HEADERS: usize = 32;
+/// The most self-trace spans in one export request.
+pub const SELF_TRACE_BATCH: usize = 2_000;
+
+/// How export requests are encoded (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `http/protobuf`: the binary protobuf encoding, `application/x-protobuf` (the default,
+    /// as the OpenTelemetry exporter specification asks).
+    Protobuf,
+    /// `http/json`: the JSON protobuf encoding, `application/json`.
+    Json,
+}
+
+impl Protocol {
+    /// The protocol named by `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` (read by `var`); `http/protobuf` when neither is set.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        for name in [
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ] {
+            let Some(value) = var(name) else { continue };
+            return match value.trim() {
+                "" => continue,
+                "http/protobuf" => Ok(Protocol::Protobuf),
+                "http/json" => Ok(Protocol::Json),
+                "grpc" => Err(Error::invalid(
+                    name,
+                    "'grpc' is not spoken: Spektate exports over OTLP/HTTP; set http/protobuf (the default) or http/json, and give the collector's OTLP/HTTP endpoint (port 4318)",
+                )),
+                other => Err(Error::invalid(
+                    name,
+                    format!(
+                        "'{}' is not one of http/protobuf, http/json",
+                        clean_message(other)
+                    ),
+                )),
+            };
+        }
+        Ok(Protocol::Protobuf)
+    }
+
+    /// The name the variables use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Protobuf => "http/protobuf",
+            Protocol::Json => "http/json",
+        }
+    }
+
+    /// The request body of `spans` and its content type.
+    pub fn encode(self, spans: &[OtlpSpan], service_name: &str) -> (Vec<u8>, &'static str) {
+        match self {
+            Protocol::Protobuf => (
+                encode_request(spans, service_name),
+                "application/x-protobuf",
+            ),
+            Protocol::Json => (
+                json_request(spans, service_name).to_string().into_bytes(),
+                "application/json",
+            ),
+        }
+    }
+}
 
 /// Where and how traces are exported.
 #[derive(Clone)]
@@ -37,6 +107,10 @@ pub struct OtlpSettings {
     pub every: Duration,
     /// `service.name` of the exported resource.
     pub service_name: String,
+    /// How requests are encoded.
+    pub protocol: Protocol,
+    /// Whether the server's refreshes and their provider requests are exported too.
+    pub self_traces: bool,
 }
 
 impl fmt::Debug for OtlpSettings {
@@ -44,6 +118,8 @@ impl fmt::Debug for OtlpSettings {
         let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("OtlpSettings")
             .field("url", &self.url)
+            .field("protocol", &self.protocol)
+            .field("self_traces", &self.self_traces)
             .field("headers", &names)
             .finish()
     }
@@ -69,23 +145,7 @@ impl OtlpSettings {
                 ),
             ));
         }
-        match var("OTEL_EXPORTER_OTLP_PROTOCOL").as_deref().map(str::trim) {
-            None | Some("") | Some("http/json") => {}
-            Some("http/protobuf") => {
-                return Err(Error::invalid(
-                    "OTEL_EXPORTER_OTLP_PROTOCOL",
-                    "'http/protobuf' is not spoken: Spektate exports OTLP/HTTP in the JSON encoding; set http/json (every OpenTelemetry Collector's otlp receiver takes it)",
-                ));
-            }
-            Some(other) => {
-                return Err(Error::invalid(
-                    "OTEL_EXPORTER_OTLP_PROTOCOL",
-                    format!(
-                        "'{other}' is not one of http/json (http/protobuf and grpc are not spoken)"
-                    ),
-                ));
-            }
-        }
+        let protocol = Protocol::from_env(&var)?;
         let headers = match var("OTEL_EXPORTER_OTLP_HEADERS") {
             Some(raw) => parse_headers(&raw)?,
             None => Vec::new(),
@@ -95,7 +155,15 @@ impl OtlpSettings {
             headers,
             every: Duration::from_secs(5),
             service_name: "spektate".into(),
+            protocol,
+            self_traces: false,
         }))
+    }
+
+    /// Exports the server's own refreshes and their provider requests too (or not).
+    pub fn self_traces(mut self, on: bool) -> Self {
+        self.self_traces = on;
+        self
     }
 
     /// Looks at the snapshots every `every` instead of every 5 s.
@@ -170,7 +238,8 @@ fn key(d: &Deployment) -> String {
 }
 
 /// Exports the finished deployments of `trackers` (each refreshed elsewhere, by the
-/// dashboard) until the returned task is aborted. Deployments that had finished more than
+/// dashboard) until the returned task is aborted, and with [`OtlpSettings::self_traces`]
+/// the refreshes [`self_trace`] keeps meanwhile. Deployments that had finished more than
 /// [`SYNC_WAIT`] before it started are taken as exported by an earlier run; should one be
 /// sent again, its ids are the same, so it is the same trace.
 pub fn start(settings: OtlpSettings, trackers: Vec<Tracker>) -> Result<JoinHandle<()>, Error> {
@@ -187,9 +256,13 @@ pub fn start(settings: OtlpSettings, trackers: Vec<Tracker>) -> Result<JoinHandl
         client = client.default_header(name, value.expose());
     }
     let started = Utc::now();
+    // Self-tracing stays on while the task runs (the guard is dropped when it is aborted).
+    let tracing_self = settings.self_traces.then(self_trace::enable);
     Ok(tokio::spawn(async move {
+        let _tracing_self = tracing_self;
         let mut sent = Sent::default();
         let mut seen: Vec<Option<DateTime<Utc>>> = vec![None; trackers.len()];
+        let mut dropped_seen = 0u64;
         loop {
             for (i, tracker) in trackers.iter().enumerate() {
                 let snapshot = tracker.snapshot();
@@ -214,7 +287,9 @@ pub fn start(settings: OtlpSettings, trackers: Vec<Tracker>) -> Result<JoinHandl
                     if new.is_empty() {
                         continue;
                     }
-                    match export(&client, &settings, &new).await {
+                    let spans = deployment_spans(new.iter().copied());
+                    let what = format!("{} deployments", new.len());
+                    match export(&client, &settings, &spans, &what).await {
                         Ok(()) => {
                             for d in new {
                                 sent.insert(key(d));
@@ -232,9 +307,40 @@ pub fn start(settings: OtlpSettings, trackers: Vec<Tracker>) -> Result<JoinHandl
                     seen[i] = snapshot.refreshed_at;
                 }
             }
+            if settings.self_traces {
+                export_self_traces(&client, &settings).await;
+                let dropped = self_trace::dropped();
+                if dropped > dropped_seen {
+                    tracing::warn!(
+                        "{} self-trace spans were dropped: the refreshes made them faster than they could be exported",
+                        dropped - dropped_seen
+                    );
+                    dropped_seen = dropped;
+                }
+            }
             tokio::time::sleep(settings.every).await;
         }
     }))
+}
+
+/// Exports the refreshes waiting, in batches of at most [`SELF_TRACE_BATCH`] spans. A batch
+/// the collector cannot take now is dropped (logged): self-traces are not kept for later.
+async fn export_self_traces(client: &HttpClient, settings: &OtlpSettings) {
+    loop {
+        let refreshes = self_trace::drain(SELF_TRACE_BATCH);
+        if refreshes.is_empty() {
+            return;
+        }
+        let spans: Vec<OtlpSpan> = refreshes.iter().flat_map(|r| r.spans()).collect();
+        let what = format!("{} refreshes", refreshes.len());
+        if let Err(e) = export(client, settings, &spans, &what).await {
+            tracing::warn!(
+                "exporting {} self-trace spans failed, dropped: {e}",
+                spans.len()
+            );
+            return;
+        }
+    }
 }
 
 /// Whether `d`'s last known moment is before `t`.
@@ -262,32 +368,85 @@ fn is_http_url(url: &str) -> bool {
         && uri.authority().is_some_and(|a| !a.as_str().contains('@'))
 }
 
+/// The statuses OTLP/HTTP says never to retry (all but 429, 502, 503 and 504); the helper
+/// hands them back instead of failing, and the export counts as done.
+fn not_retryable() -> Vec<u16> {
+    (400..600)
+        .filter(|s| !matches!(s, 429 | 502 | 503 | 504))
+        .collect()
+}
+
+/// Sends `spans` in one request. `Ok` when the collector took them, took part of them (a
+/// partial success, logged) or refused them for good (logged); an error when it could not
+/// be reached or stayed unavailable through the helper's retries, so they are sent again.
 async fn export(
     client: &HttpClient,
     settings: &OtlpSettings,
-    deployments: &[&Deployment],
+    spans: &[OtlpSpan],
+    what: &str,
 ) -> spektate_core::Result<()> {
-    let body = export_request(deployments.iter().copied(), &settings.service_name);
-    let request = Request::new(
-        Method::POST,
-        &settings.url,
-        "export traces",
-        format!("{} deployments", deployments.len()),
-    )
-    .json(&body)
-    .pass(&[400, 413]);
+    let (body, content_type) = settings.protocol.encode(spans, &settings.service_name);
+    let request = Request::new(Method::POST, &settings.url, "export traces", what)
+        .body(body)
+        .header("content-type", content_type)
+        .pass(&not_retryable());
     let response = client.send(request).await?;
-    if response.status != 200 {
-        // Bad data or too large: the collector will never take it, and OTLP forbids asking
-        // again (specification, "Bad Data"), so it counts as sent.
+    if !(200..300).contains(&response.status) {
+        // Bad data, too large, refused: the collector will never take it, and OTLP forbids
+        // asking again (specification, "Failures"), so it counts as sent.
         tracing::warn!(
-            "the collector refused {} traces with {}: {}",
-            deployments.len(),
+            "the collector refused {} spans ({what}) with HTTP {}: {}",
+            spans.len(),
             response.status,
-            response.text().chars().take(200).collect::<String>()
+            failure_message(&response)
         );
+        return Ok(());
+    }
+    match partial_success(&response, settings.protocol) {
+        Ok(p) if p.is_partial() => tracing::warn!(
+            "the collector rejected {} of {} spans ({what}): {}",
+            p.rejected_spans,
+            spans.len(),
+            p.error_message
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::debug!("the collector's answer was not an export response: {e}"),
     }
     Ok(())
+}
+
+/// Whether the answer is JSON: by its content type, else by the request's protocol.
+fn answered_json(response: &Response, protocol: Protocol) -> bool {
+    match response.header("content-type") {
+        Some(t) if t.starts_with("application/json") => true,
+        Some(t) if t.starts_with("application/x-protobuf") => false,
+        _ => protocol == Protocol::Json,
+    }
+}
+
+/// The `partial_success` of a 2xx answer.
+fn partial_success(response: &Response, protocol: Protocol) -> Result<PartialSuccess, String> {
+    if answered_json(response, protocol) {
+        PartialSuccess::from_json(&response.body)
+    } else {
+        decode_partial_success(&response.body)
+    }
+}
+
+/// What a refusing collector said: the `google.rpc.Status` message, a JSON `message`, or
+/// the start of the text; cleaned of control characters.
+fn failure_message(response: &Response) -> String {
+    let json = response
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/json"));
+    let message = if json {
+        serde_json::from_slice::<serde_json::Value>(&response.body)
+            .ok()
+            .and_then(|v| v.get("message")?.as_str().map(clean_message))
+    } else {
+        status_message(&response.body).filter(|m| !m.is_empty())
+    };
+    message.unwrap_or_else(|| clean_message(&response.text()))
 }
 
 #[cfg(test)]
@@ -329,24 +488,62 @@ mod tests {
     }
 
     #[test]
-    fn protobuf_grpc_and_bad_values_are_refused_by_name() {
+    fn protobuf_is_the_default_and_the_traces_variable_wins() {
+        let protocol = |pairs: &[(&str, &str)]| {
+            OtlpSettings::new(Some("http://collector:4318"), env(pairs))
+                .unwrap()
+                .unwrap()
+                .protocol
+        };
+        assert_eq!(protocol(&[]), Protocol::Protobuf);
+        assert_eq!(
+            protocol(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]),
+            Protocol::Json
+        );
+        assert_eq!(
+            protocol(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+            ]),
+            Protocol::Protobuf
+        );
+        assert_eq!(
+            protocol(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+            ]),
+            Protocol::Json
+        );
+        assert_eq!(
+            protocol(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", " ")]),
+            Protocol::Protobuf
+        );
+    }
+
+    #[test]
+    fn grpc_and_bad_values_are_refused_by_name() {
         let e = OtlpSettings::new(
             Some("http://collector:4318"),
-            env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]),
+            env(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]),
         )
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && e.contains("http/json"),
+            e.contains("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                && e.contains("'grpc'")
+                && e.contains("http/protobuf"),
             "{e}"
         );
         let e = OtlpSettings::new(
             Some("http://collector:4318"),
-            env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]),
+            env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml")]),
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("'grpc'"), "{e}");
+        assert!(
+            e.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && e.contains("'http/xml'"),
+            "{e}"
+        );
         let e = OtlpSettings::new(Some("collector:4318"), env(&[]))
             .unwrap_err()
             .to_string();

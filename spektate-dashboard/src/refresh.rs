@@ -154,12 +154,11 @@ fn start(shared: &Arc<Shared>) -> watch::Receiver<u64> {
     tokio::spawn(async move {
         let tracker = running.0.tracker.clone();
         // Every provider call of one refresh ends by the deadline: a provider that never
-        // answers becomes a warning, not a refresh that hangs.
-        let work =
-            spektate_core::correlate::within(
-                REFRESH_DEADLINE,
-                async move { tracker.refresh().await },
-            );
+        // answers becomes a warning, not a refresh that hangs. With self-tracing on, the
+        // refresh and its provider requests become spans (spektate_core::self_trace).
+        let work = spektate_core::correlate::within(REFRESH_DEADLINE, async move {
+            spektate_core::self_trace::refresh(tracker.partition(), tracker.refresh()).await
+        });
         let started = std::time::Instant::now();
         let joined = tokio::spawn(work).await;
         let stats = match &joined {

@@ -1,6 +1,10 @@
 //! OpenTelemetry export against a local OTLP/HTTP collector (wiremock) that decodes what
-//! arrives: each finished deployment once, as one trace in the JSON encoding, with the
-//! headers of `OTEL_EXPORTER_OTLP_HEADERS`; the same trace ids after a restart.
+//! arrives (JSON with serde, protobuf with prost messages of its own): each finished
+//! deployment once, as one trace, the same in both encodings, with the headers of
+//! `OTEL_EXPORTER_OTLP_HEADERS`; the same trace ids after a restart; the OTLP/HTTP answers
+//! (a partial success logged and not sent again, 429 with `Retry-After` retried, 400 not).
+
+mod otlp_proto;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,10 +114,13 @@ async fn received(collector: &MockServer, n: usize) -> Vec<Value> {
         if got.len() >= n || started.elapsed() > Duration::from_secs(10) {
             return got
                 .iter()
-                .map(|r| {
-                    assert_eq!(r.headers.get("content-type").unwrap(), "application/json");
-                    serde_json::from_slice(&r.body).unwrap()
-                })
+                .map(
+                    |r| match r.headers.get("content-type").unwrap().to_str().unwrap() {
+                        "application/json" => serde_json::from_slice(&r.body).unwrap(),
+                        "application/x-protobuf" => otlp_proto::decode(&r.body),
+                        other => panic!("content type {other}"),
+                    },
+                )
                 .collect();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -288,4 +295,242 @@ async fn an_unavailable_collector_is_asked_again_a_bad_request_is_not() {
         "400 is not asked again"
     );
     exporter.abort();
+}
+
+/// A tracker over journeys #1 (live) and #2 (failed at its manifests), refreshed.
+async fn two_journeys() -> Tracker {
+    let store = Arc::new(MemoryStore::new());
+    journey(&store, 1, 30, RunResult::Succeeded, true).await;
+    journey(&store, 2, 25, RunResult::Failed, false).await;
+    let tracker = Tracker::builder(store.clone())
+        .partition("fabrikam")
+        .build();
+    tracker.refresh().await.unwrap();
+    tracker
+}
+
+fn settings(collector: &MockServer, protocol: Option<&'static str>) -> OtlpSettings {
+    OtlpSettings::new(Some(&collector.uri()), move |k| match k {
+        "OTEL_EXPORTER_OTLP_PROTOCOL" => protocol.map(str::to_string),
+        _ => None,
+    })
+    .unwrap()
+    .unwrap()
+    .every(Duration::from_millis(50))
+}
+
+fn attr<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
+    span["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)
+        .map(|a| &a["value"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protobuf_is_the_default_and_carries_the_same_traces_as_json() {
+    let proto = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .and(header("content-type", "application/x-protobuf"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/x-protobuf")
+                .set_body_bytes(Vec::new()),
+        )
+        .mount(&proto)
+        .await;
+    let json = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .and(header("content-type", "application/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+        .mount(&json)
+        .await;
+    let tracker = two_journeys().await;
+    let a = start(settings(&proto, None), vec![tracker.clone()]).unwrap();
+    let b = start(settings(&json, Some("http/json")), vec![tracker]).unwrap();
+    let from_proto = received(&proto, 1).await;
+    let from_json = received(&json, 1).await;
+    a.abort();
+    b.abort();
+    assert_eq!(from_proto.len(), 1, "the default encoding is protobuf");
+    assert_eq!(from_json.len(), 1);
+    assert_eq!(
+        from_proto[0], from_json[0],
+        "the protobuf request, decoded by prost, says what the JSON one says"
+    );
+
+    let got = spans(&from_proto[0]);
+    let live: Vec<&Value> = got
+        .iter()
+        .filter(|s| s["traceId"] == got[0]["traceId"])
+        .collect();
+    let root = live[0];
+    assert!(root.get("parentSpanId").is_none());
+    assert_eq!(root["kind"], 1);
+    let tag = tag_of(root).unwrap();
+    let n = &tag["frontend-".len()..];
+    assert_eq!(root["name"], "deploy frontend to prod");
+    assert_eq!(
+        attr(root, "spektate.service").unwrap()["stringValue"],
+        "frontend"
+    );
+    assert_eq!(attr(root, "spektate.ring").unwrap()["stringValue"], "prod");
+    assert_eq!(
+        attr(root, "vcs.ref.head.revision").unwrap()["stringValue"],
+        format!("{:07x}{}", n.parse::<u32>().unwrap(), "a".repeat(33))
+    );
+    let names: Vec<&str> = live[1..]
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let image = live[1];
+    assert_eq!(image["parentSpanId"], root["spanId"]);
+    assert_eq!(
+        attr(image, "cicd.pipeline.run.id").unwrap()["stringValue"],
+        format!("1{n}")
+    );
+    if tag == "frontend-1" {
+        assert_eq!(
+            names,
+            [
+                "image build",
+                "metadata update",
+                "manifest generation",
+                "sync"
+            ]
+        );
+        assert_eq!(root["status"]["code"], 1);
+        assert_eq!(
+            attr(live[4], "k8s.cluster.name").unwrap()["stringValue"],
+            "prod-1"
+        );
+    } else {
+        assert_eq!(
+            names,
+            ["image build", "metadata update", "manifest generation"]
+        );
+        assert_eq!(root["status"]["code"], 2);
+        assert_eq!(
+            attr(live[3], "cicd.pipeline.result").unwrap()["stringValue"],
+            "failure"
+        );
+    }
+}
+
+/// What the exporter logged, captured by a subscriber of this thread (the tests that use it
+/// run on a current-thread runtime, so the exporter's task logs here too).
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_partial_success_is_logged_in_either_encoding_and_not_sent_again() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _log = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let tracker = two_journeys().await;
+
+    let proto = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/x-protobuf")
+                .set_body_bytes(otlp_proto::partial_success(2, "2 spans\nare too old")),
+        )
+        .mount(&proto)
+        .await;
+    let exporter = start(settings(&proto, None), vec![tracker.clone()]).unwrap();
+    received(&proto, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    exporter.abort();
+    assert_eq!(
+        received(&proto, 1).await.len(),
+        1,
+        "a partial success is not retried"
+    );
+    let said = logs.text();
+    assert!(
+        said.contains("the collector rejected 2 of 9 spans") && said.contains("2 spansare too old"),
+        "{said}"
+    );
+
+    let json = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "partialSuccess": {"rejectedSpans": "1", "errorMessage": "span name too long"}
+        })))
+        .mount(&json)
+        .await;
+    let exporter = start(settings(&json, Some("http/json")), vec![tracker]).unwrap();
+    received(&json, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    exporter.abort();
+    assert_eq!(received(&json, 1).await.len(), 1);
+    let said = logs.text();
+    assert!(
+        said.contains("the collector rejected 1 of 9 spans") && said.contains("span name too long"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_waits_for_retry_after_and_an_unauthorized_export_is_not_asked_again() {
+    let tracker = two_journeys().await;
+    let collector = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&collector)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&collector)
+        .await;
+    let began = Instant::now();
+    let exporter = start(settings(&collector, None), vec![tracker.clone()]).unwrap();
+    let bodies = received(&collector, 2).await;
+    assert_eq!(bodies.len(), 2, "refused, then sent again");
+    assert!(
+        began.elapsed() >= Duration::from_millis(950),
+        "Retry-After: 1 was honored"
+    );
+    assert_eq!(bodies[0], bodies[1]);
+    exporter.abort();
+
+    let collector = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_string("bad api key"))
+        .mount(&collector)
+        .await;
+    let exporter = start(settings(&collector, None), vec![tracker]).unwrap();
+    received(&collector, 1).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    exporter.abort();
+    assert_eq!(
+        received(&collector, 1).await.len(),
+        1,
+        "a 401 is never retried (OTLP/HTTP: only 429, 502, 503, 504 are)"
+    );
 }

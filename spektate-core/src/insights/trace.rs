@@ -46,8 +46,13 @@ fn fnv(basis: u64, parts: &[&str]) -> u64 {
     h.max(1)
 }
 
-/// The trace id of a deployment: 16 bytes from its partition and id.
-pub fn trace_id(partition: &str, id: &str) -> [u8; 16] {
+/// The trace id of a deployment: 32 hex digits from its partition and id.
+pub fn trace_id(partition: &str, id: &str) -> String {
+    super::otlp::hex(&trace_bytes(partition, id))
+}
+
+/// The trace id of a deployment as the 16 bytes protobuf carries.
+fn trace_bytes(partition: &str, id: &str) -> [u8; 16] {
     let a = fnv(0xcbf2_9ce4_8422_2325, &[partition, id]);
     let b = fnv(0x84222325_cbf29ce4, &[id, partition]);
     let mut out = [0u8; 16];
@@ -199,7 +204,7 @@ pub fn otlp_spans(d: &Deployment) -> Vec<OtlpSpan> {
     let Some(spans) = spans(d) else {
         return Vec::new();
     };
-    let trace = trace_id(d.partition(), d.id());
+    let trace = trace_bytes(d.partition(), d.id());
     let root = span_id(&trace, "root");
     spans
         .into_iter()
@@ -232,4 +237,13 @@ pub fn deployment_spans<'a>(
     deployments: impl IntoIterator<Item = &'a Deployment>,
 ) -> Vec<OtlpSpan> {
     deployments.into_iter().flat_map(otlp_spans).collect()
+}
+
+/// An `ExportTraceServiceRequest` in the JSON encoding with the traces of `deployments`,
+/// from a resource named `service_name` (`service.name`).
+pub fn export_request<'a>(
+    deployments: impl IntoIterator<Item = &'a Deployment>,
+    service_name: &str,
+) -> serde_json::Value {
+    super::otlp::json_request(&deployment_spans(deployments), service_name)
 }
