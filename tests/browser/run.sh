@@ -24,6 +24,8 @@
 # (docs/images/ holds copies for the README; the tests never write the checkout).
 # eta.test.mjs its own `spektate dashboard` over a history with set step durations and a
 # deployment on its way, whose ETA the deployments and journey pages show.
+# expired.test.mjs its own `spektate dashboard` over the fake Azure DevOps Server project of
+# dashboard-azdo.mjs plus a deployment whose builds the project no longer has.
 # Runs the node tests and always stops the servers. Screenshots go to target/dashboard*.png.
 set -euo pipefail
 
@@ -147,5 +149,5 @@ cd "$here"
 # dashboard.test.mjs first and alone: it watches the Fabrikam scenario as it plays (node --test
 # orders the files it is given by name, so one run would start others first).
 node --test --test-concurrency=1 --test-reporter=spec dashboard.test.mjs
-node --test --test-concurrency=1 --test-reporter=spec dashboard_parity.test.mjs signin.test.mjs status.test.mjs cluster_troubles.test.mjs bedrock_settings.test.mjs insights.test.mjs eta.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec dashboard_parity.test.mjs signin.test.mjs status.test.mjs cluster_troubles.test.mjs bedrock_settings.test.mjs insights.test.mjs eta.test.mjs expired.test.mjs
 say "screenshots: $target/dashboard.png, dashboard-live.png, dashboard-filtered.png, dashboard-offline.png, dashboard-parity.png, dashboard-signed-in.png"
