@@ -1067,4 +1067,50 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(back["t"], "<img src=x onerror=alert(1)> & \u{2028}");
     }
+
+    /// A deployment whose only run the CI says is gone: expired.
+    fn expired(service: &str) -> Deployment {
+        let mut record = spektate_core::Record::new("p");
+        record.service = Some(service.into());
+        record.p1 = Some("41".into());
+        let mut k = spektate_core::Knowledge::default();
+        k.builds.insert("41".into(), spektate_core::Lookup::Missing);
+        spektate_core::correlate::deployment(
+            &std::sync::Arc::new(record),
+            &k,
+            &spektate_core::RepoDefaults::default(),
+            chrono::Utc::now(),
+        )
+    }
+
+    #[test]
+    fn expired_deployments_are_listed_only_with_include_expired() {
+        let d = expired("frontend");
+        assert!(d.expired);
+        let hidden = DeploymentQuery::parse(None).unwrap();
+        assert!(!hidden.matches(&d), "hidden by default");
+        for raw in ["includeExpired=true", "include-expired=1"] {
+            let q = DeploymentQuery::parse(Some(raw)).unwrap();
+            assert!(q.filter.include_expired, "{raw}");
+            assert!(q.matches(&d), "{raw}");
+        }
+        assert!(
+            !DeploymentQuery::parse(Some("includeExpired=false"))
+                .unwrap()
+                .matches(&d)
+        );
+        // Repeated parameters' alternatives admit what the filter admits.
+        let q =
+            DeploymentQuery::parse(Some("service=frontend&service=backend&includeExpired=true"))
+                .unwrap();
+        assert!(q.matches(&d));
+        assert!(!q.matches(&expired("billing")));
+        let e = DeploymentQuery::parse(Some("includeExpired=maybe"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid includeExpired: 'maybe' is not one of true, false"
+        );
+    }
 }
