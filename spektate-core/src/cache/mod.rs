@@ -106,7 +106,14 @@ pub struct AnswerKey {
 }
 
 /// The kinds of [`Fact`], as kept ([`Fact::kind`]).
-pub const KINDS: [&str; 5] = ["build", "release", "stages", "author", "pullRequest"];
+pub const KINDS: [&str; 6] = [
+    "build",
+    "release",
+    "stages",
+    "author",
+    "pullRequest",
+    "tagObject",
+];
 
 impl AnswerKey {
     /// Refuses a key whose kind is none of [`KINDS`], with an error naming it.
