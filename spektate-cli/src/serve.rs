@@ -78,14 +78,26 @@ pub struct ServeCmd {
     pub hooks: HookArgs,
 
     /// Export each finished deployment once as an OpenTelemetry trace to this OTLP/HTTP
-    /// collector (`http://collector:4318`; traces go to `/v1/traces`), in the JSON encoding;
-    /// OTEL_EXPORTER_OTLP_PROTOCOL (http/json) and OTEL_EXPORTER_OTLP_HEADERS apply.
+    /// collector (`http://collector:4318`; traces go to `/v1/traces`);
+    /// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf, the
+    /// default, or http/json) and OTEL_EXPORTER_OTLP_HEADERS apply.
     #[arg(
         long = "otlp-endpoint",
         env = "OTEL_EXPORTER_OTLP_ENDPOINT",
         value_name = "URL"
     )]
     pub otlp_endpoint: Option<String>,
+
+    /// With --otlp-endpoint, also export the server's own work: each refresh as a
+    /// `spektate.refresh` span (partition, counts, error), with a child span for each
+    /// provider request made during it (method, URL with query values redacted, status,
+    /// retries).
+    #[arg(
+        long = "otlp-self-traces",
+        env = "SPEKTATE_OTLP_SELF_TRACES",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub otlp_self_traces: bool,
 }
 
 impl ServeCmd {
@@ -173,6 +185,13 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
                 dashboard::Error::Invalid { field, reason } => Error::invalid(field, reason),
                 other => Error::invalid("--otlp-endpoint", other),
             })?;
+    if cmd.otlp_self_traces && otlp.is_none() {
+        return Err(Error::invalid(
+            "--otlp-self-traces",
+            "needs --otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT): where the traces go",
+        ));
+    }
+    let otlp = otlp.map(|s| s.self_traces(cmd.otlp_self_traces));
     let tokens = match &cmd.tokens {
         Some(path) => Tokens::from_file(path).map_err(|e| Error::invalid("--tokens", e))?,
         None if oidc.is_some() => Tokens::none(),
@@ -266,7 +285,16 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     }
     let _traces = match otlp {
         Some(settings) => {
-            println!("Traces of finished deployments go to {}.", settings.url);
+            println!(
+                "Traces of finished deployments{} go to {} ({}).",
+                if settings.self_traces {
+                    " and of the server's refreshes"
+                } else {
+                    ""
+                },
+                settings.url,
+                settings.protocol.name()
+            );
             Some(
                 dashboard::otlp::start(settings, trackers)
                     .map_err(|e| flag("--otlp-endpoint", e))?,
