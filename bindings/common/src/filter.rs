@@ -30,6 +30,8 @@ pub struct FilterArgs {
     pub keyword: Option<String>,
     /// Only the newest N: 1 or more.
     pub top: Option<i64>,
+    /// Also the deployments whose runs the CI no longer has (`Deployment.expired`).
+    pub include_expired: bool,
 }
 
 impl FilterArgs {
@@ -52,7 +54,7 @@ impl FilterArgs {
                 .transpose()?,
             keyword: self.keyword,
             top: config::top_setting("top", self.top)?,
-            include_expired: false,
+            include_expired: self.include_expired,
         })
     }
 }
@@ -69,6 +71,7 @@ mod tests {
             kind: Some("manual-hld-edit".into()),
             status: Some("inProgress".into()),
             top: Some(3),
+            include_expired: true,
             ..FilterArgs::default()
         }
         .into_filter()
@@ -80,6 +83,7 @@ mod tests {
                 kind: Some(DeploymentKind::ManualHldEdit),
                 status: Some(Status::InProgress),
                 top: Some(3),
+                include_expired: true,
                 ..Filter::default()
             }
         );

@@ -3,11 +3,13 @@
 //! (`_spektate.pyi`), the Node types (the `ts_type`s in bindings/node/src, which napi writes
 //! into `index.d.ts`; the built `index.d.ts` too when `SPEKTATE_NODE_TYPES` names it, as
 //! bindings/test.sh does), and the dashboard page (`app.js`, `index.html`). Filters take the
-//! JSON words, their `spektate get` spellings and `succeeded` on every surface.
+//! JSON words, their `spektate get` spellings and `succeeded` on every surface. The insights'
+//! words (DORA bands, journey segments, ETA bases, metrics breakdowns) are compared too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use spektate::insights::{Band, Basis, GroupBy, Segment};
 use spektate::{
     DeploymentKind, Outcome, RepoHost, RunKind, RunResult, RunStatus, Status, StepState,
 };
@@ -39,7 +41,36 @@ fn enums() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("RunKind", words::<RunKind>()),
         ("RepoHost", words::<RepoHost>()),
         ("Outcome", words::<Outcome>()),
+        ("Band", words::<Band>()),
+        ("Segment", words::<Segment>()),
+        ("Basis", basis_words()),
+        ("GroupBy", group_by_words()),
     ])
+}
+
+/// The words of the ETA's bases, which serialize only. The match is exhaustive: a new basis
+/// does not compile until it is listed here too.
+fn basis_words() -> Vec<&'static str> {
+    let all = [Basis::ServiceRing, Basis::Service, Basis::All];
+    for b in all {
+        match b {
+            Basis::ServiceRing | Basis::Service | Basis::All => {}
+        }
+    }
+    all.iter().map(|b| word(b).leak() as &str).collect()
+}
+
+/// The words of the metrics' breakdowns, which serialize only; each one `GroupBy::parse`
+/// takes back. Exhaustive like [`basis_words`].
+fn group_by_words() -> Vec<&'static str> {
+    let all = [GroupBy::Service, GroupBy::Ring, GroupBy::Week];
+    for g in all {
+        match g {
+            GroupBy::Service | GroupBy::Ring | GroupBy::Week => {}
+        }
+        assert_eq!(GroupBy::parse(&word(&g)).unwrap(), g);
+    }
+    all.iter().map(|g| word(g).leak() as &str).collect()
 }
 
 /// `inProgress` → `in-progress`: how `spektate get` spells a JSON word.
@@ -185,6 +216,12 @@ fn node_expected() -> BTreeMap<String, Words> {
         ("ClusterReport.outcome".to_string(), w("Outcome")),
         ("Filter.status".to_string(), status_filter_words()),
         ("Filter.kind".to_string(), kind_filter_words()),
+        ("MetricsOptions.status".to_string(), status_filter_words()),
+        ("MetricsOptions.kind".to_string(), kind_filter_words()),
+        ("MetricsOptions.by".to_string(), w("GroupBy")),
+        ("Metrics.by".to_string(), w("GroupBy")),
+        ("EtaStep.segment".to_string(), w("Segment")),
+        ("EtaStep.basis".to_string(), w("Basis")),
         ("GitHubOptions.ids".to_string(), set(["run", "job", "auto"])),
         // `spektate::gitlab::TokenKind::from_word`'s words.
         (
@@ -195,6 +232,14 @@ fn node_expected() -> BTreeMap<String, Words> {
     for i in ["Run", "Stage", "RunReport", "RunReportInput"] {
         out.insert(format!("{i}.status"), w("RunStatus"));
         out.insert(format!("{i}.result"), w("RunResult"));
+    }
+    for i in [
+        "DeploymentFrequency",
+        "LeadTime",
+        "ChangeFailureRate",
+        "TimeToRestore",
+    ] {
+        out.insert(format!("{i}.band"), w("Band"));
     }
     out
 }
@@ -238,6 +283,10 @@ fn the_python_stubs_take_the_enums_from_enums_py_and_list_the_filter_words() {
     assert_eq!(
         quoted(&line("KindWord = Literal["), '"'),
         kind_filter_words()
+    );
+    assert_eq!(
+        quoted(&line("ByWord = Literal["), '"'),
+        set(group_by_words())
     );
 }
 

@@ -5,6 +5,7 @@
 //! naming their kind.
 
 mod errors;
+mod insights;
 mod objects;
 mod providers;
 mod recorder;

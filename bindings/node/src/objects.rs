@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use napi_derive::napi;
 use spektate_bindings_common::words::word;
 
+use crate::insights::Eta;
+
 /// A repository, parsed from its URL.
 #[napi(object, use_nullable = true)]
 pub struct Repo {
@@ -502,6 +504,9 @@ pub struct Deployment {
     pub synced: bool,
     /// Waiting for the approval pull request.
     pub awaiting_approval: bool,
+    /// The CI no longer has its runs (retention): it is shown from what was recorded and last
+    /// fetched; only filters with `includeExpired` pass it.
+    pub expired: bool,
     /// Time from the first queue to the last finish (or now), in seconds.
     pub duration_secs: Option<i64>,
     /// When the first run was queued.
@@ -510,6 +515,10 @@ pub struct Deployment {
     pub last_updated: DateTime<Utc>,
     /// What could not be looked up; the deployment is shown regardless.
     pub warnings: Vec<String>,
+    /// When it is expected to be live, while on its way (in progress, waiting for approval,
+    /// or its manifests done and no cluster runs it yet) and its history knows every
+    /// remaining step; `null` otherwise.
+    pub eta: Option<Eta>,
     /// The stored record behind it.
     pub record: Record,
 }
@@ -549,10 +558,12 @@ impl From<&spektate::Deployment> for Deployment {
             status: word(&d.status),
             synced: d.is_synced(),
             awaiting_approval: d.awaiting_approval(),
+            expired: d.expired,
             duration_secs: d.duration_secs,
             started_at: d.started_at,
             last_updated: d.last_updated,
             warnings: d.warnings.clone(),
+            eta: d.eta.as_deref().map(Eta::from),
             record: Record::from(&*d.record),
         }
     }

@@ -1,7 +1,7 @@
 //! `Tracker`: a store's records joined with what providers know into deployments, and the
 //! filter its methods take.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use napi::Either;
 use napi::bindgen_prelude::ClassInstance;
 use napi_derive::napi;
@@ -9,9 +9,11 @@ use spektate::config::{Access, ProviderSettings};
 use spektate::correlate::placement::{PlacementFilter, placements};
 use spektate::{Filter as CoreFilter, Tracker as CoreTracker, render};
 use spektate_bindings_common::filter::FilterArgs;
+use spektate_bindings_common::metrics::{MetricsArgs, metrics};
 
 use crate::NAMES;
 use crate::errors::{Result, Settled, failed, settle, sync, to_js};
+use crate::insights::Metrics;
 use crate::objects::{Deployment, Placement, RefreshStats};
 use crate::providers::{
     AzureDevOpsOptions, GitHubOptions, GitLabOptions, azdo_settings, github_settings,
@@ -70,6 +72,8 @@ pub struct Filter {
     pub keyword: Option<String>,
     /// At most this many, newest first.
     pub top: Option<i64>,
+    /// Also the deployments whose runs the CI no longer has (`Deployment.expired`).
+    pub include_expired: Option<bool>,
 }
 
 impl Filter {
@@ -87,9 +91,82 @@ impl Filter {
             status: self.status,
             keyword: self.keyword,
             top: self.top,
+            include_expired: self.include_expired.unwrap_or(false),
         }
         .into_filter()
         .map_err(to_js)
+    }
+}
+
+/// The window and breakdown of `Tracker.metrics`, with the criteria of a `Filter` but
+/// `includeExpired`: the metrics count the deployments whose runs the CI no longer has.
+#[napi(object)]
+pub struct MetricsOptions {
+    /// The window's start; by default the first deployment that finished.
+    pub since: Option<DateTime<Utc>>,
+    /// The window's end; by default now.
+    pub until: Option<DateTime<Utc>>,
+    /// Break the figures down by service, ring or ISO week.
+    #[napi(ts_type = "'service' | 'ring' | 'week'")]
+    pub by: Option<String>,
+    /// Service, by shown name or stored name.
+    pub service: Option<String>,
+    /// Ring (environment).
+    pub ring: Option<String>,
+    /// Author name, e-mail or login; a part matches.
+    pub author: Option<String>,
+    /// Image tag.
+    pub image_tag: Option<String>,
+    /// A run id: p1, p2 or p3.
+    pub run_id: Option<String>,
+    /// A commit: source, HLD or manifest; a prefix of 7 or more characters matches.
+    pub commit: Option<String>,
+    /// The deployment id.
+    pub deployment_id: Option<String>,
+    /// Deployment or manual HLD edit, as in `Filter`.
+    #[napi(ts_type = "'deployment' | 'manualHldEdit' | 'manual-hld-edit'")]
+    pub kind: Option<String>,
+    /// Overall status, as in `Filter`.
+    #[napi(
+        ts_type = "'complete' | 'inProgress' | 'failed' | 'canceled' | 'incomplete' | 'in-progress' | 'succeeded'"
+    )]
+    pub status: Option<String>,
+    /// A word found in any shown field.
+    pub keyword: Option<String>,
+    /// Only the newest this many.
+    pub top: Option<i64>,
+}
+
+impl MetricsOptions {
+    /// The library's filter and metrics options, or a `ConfigError` naming the option.
+    fn into_core(
+        self,
+        now: DateTime<Utc>,
+    ) -> Result<(CoreFilter, spektate::insights::MetricsOptions)> {
+        let filter = FilterArgs {
+            service: self.service,
+            ring: self.ring,
+            author: self.author,
+            image_tag: self.image_tag,
+            run_id: self.run_id,
+            commit: self.commit,
+            deployment_id: self.deployment_id,
+            kind: self.kind,
+            status: self.status,
+            keyword: self.keyword,
+            top: self.top,
+            include_expired: true,
+        }
+        .into_filter()
+        .map_err(to_js)?;
+        let options = MetricsArgs {
+            since: self.since,
+            until: self.until,
+            by: self.by,
+        }
+        .into_options(now)
+        .map_err(to_js)?;
+        Ok((filter, options))
     }
 }
 
@@ -223,6 +300,30 @@ impl Tracker {
         let t = self.inner.clone();
         let wide = wide.unwrap_or(false);
         settle(async move { Ok(render::table(&t.deployments(&f).await?, wide, Utc::now())) }).await
+    }
+
+    /// The DORA metrics of the deployments that pass the criteria of `options`, as `spektate
+    /// metrics -o json` computes them: deployments count by the time they finished, from
+    /// `since` (by default the first that finished) to `until` (by default now); `by` breaks
+    /// them down by service, ring or ISO week. A `by` that is none of these, or an `until` not
+    /// after `since`, rejects with a `ConfigError` naming it.
+    #[napi(ts_return_type = "Promise<Metrics>")]
+    pub async fn metrics(&self, options: Option<MetricsOptions>) -> napi::Result<Settled<Metrics>> {
+        let now = Utc::now();
+        let (f, o) = match options.map(|o| o.into_core(now)) {
+            Some(Ok(both)) => both,
+            Some(Err(e)) => return failed(e),
+            None => (
+                CoreFilter::default(),
+                spektate::insights::MetricsOptions {
+                    since: None,
+                    until: now,
+                    by: None,
+                },
+            ),
+        };
+        let t = self.inner.clone();
+        settle(async move { Ok(Metrics::from(&metrics(&t, &f, o).await?)) }).await
     }
 
     /// Reads what changed in the store and re-fetches only what can still change.

@@ -19,10 +19,12 @@ pub struct PyFilter(pub Filter);
 #[pymethods]
 impl PyFilter {
     /// The criteria: `kind` and `status` take an enum member or a word in any spelling
-    /// `spektate get` accepts (`"inProgress"`, `"in-progress"`); `top` keeps the newest N.
+    /// `spektate get` accepts (`"inProgress"`, `"in-progress"`); `top` keeps the newest N;
+    /// `include_expired` also passes the deployments whose runs the CI no longer has.
     #[new]
     #[pyo3(signature = (*, service = None, ring = None, author = None, image_tag = None, run_id = None,
-                        commit = None, deployment_id = None, kind = None, status = None, keyword = None, top = None))]
+                        commit = None, deployment_id = None, kind = None, status = None, keyword = None, top = None,
+                        include_expired = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         service: Option<String>,
@@ -36,6 +38,7 @@ impl PyFilter {
         status: Option<&Bound<'_, PyAny>>,
         keyword: Option<String>,
         top: Option<i64>,
+        include_expired: bool,
     ) -> PyResult<Self> {
         FilterArgs {
             service,
@@ -49,6 +52,7 @@ impl PyFilter {
             status: word_arg("status", status)?,
             keyword,
             top,
+            include_expired,
         }
         .into_filter()
         .map(PyFilter)
@@ -110,6 +114,11 @@ impl PyFilter {
     fn top(&self) -> Option<usize> {
         self.0.top
     }
+    /// Whether deployments whose runs the CI no longer has pass too.
+    #[getter]
+    fn include_expired(&self) -> bool {
+        self.0.include_expired
+    }
 
     /// `Filter(ring='prod', status='inProgress')`: the given criteria only.
     fn __repr__(&self) -> String {
@@ -142,6 +151,9 @@ impl PyFilter {
                 .map(|k| format!("keyword={}", quoted(k))),
         );
         parts.extend(f.top.map(|n| format!("top={n}")));
+        if f.include_expired {
+            parts.push("include_expired=True".to_string());
+        }
         format!("Filter({})", parts.join(", "))
     }
 }

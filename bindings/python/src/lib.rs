@@ -9,6 +9,7 @@
 mod bridge;
 mod errors;
 mod filter;
+mod insights;
 mod names;
 mod providers;
 mod recorder;
@@ -47,5 +48,15 @@ fn _spektate(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<results::PyRecord>()?;
     m.add_class::<results::PyRunReport>()?;
     m.add_class::<results::PyRefreshStats>()?;
+    m.add_class::<insights::PyMetrics>()?;
+    m.add_class::<insights::PyFigures>()?;
+    m.add_class::<insights::PyMetricsGroup>()?;
+    m.add_class::<insights::PyDeploymentFrequency>()?;
+    m.add_class::<insights::PyLeadTime>()?;
+    m.add_class::<insights::PyLeadTimeShares>()?;
+    m.add_class::<insights::PyChangeFailureRate>()?;
+    m.add_class::<insights::PyTimeToRestore>()?;
+    m.add_class::<insights::PyEta>()?;
+    m.add_class::<insights::PyEtaStep>()?;
     Ok(())
 }

@@ -13,6 +13,7 @@ use spektate::{
 
 use spektate_bindings_common::words::word;
 
+use crate::insights::PyEta;
 use crate::values::{dict, json, member, member_opt};
 
 /// `repr()` of an optional string, Python style.
@@ -682,6 +683,12 @@ impl PyDeployment {
     fn awaiting_approval(&self) -> bool {
         self.0.awaiting_approval()
     }
+    /// The CI no longer has its runs (retention): it is shown from what was recorded and
+    /// last fetched; only filters with `include_expired` pass it.
+    #[getter]
+    fn expired(&self) -> bool {
+        self.0.expired
+    }
     /// Time from the first queue to the last finish (or now), in seconds.
     #[getter]
     fn duration_secs(&self) -> Option<i64> {
@@ -706,6 +713,13 @@ impl PyDeployment {
     #[getter]
     fn warnings(&self) -> Vec<String> {
         self.0.warnings.clone()
+    }
+    /// When it is expected to be live, while on its way (in progress, waiting for approval, or
+    /// its manifests done and no cluster runs it yet) and its history knows every remaining
+    /// step; `None` otherwise.
+    #[getter]
+    fn eta(&self) -> Option<PyEta> {
+        self.0.eta.clone().map(PyEta)
     }
     /// The stored record behind it.
     #[getter]

@@ -1,20 +1,24 @@
 //! `Tracker`: a store's records joined with what providers know into deployments.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use spektate::config::{Access, ProviderSettings};
 use spektate::correlate::placement::{Placement, PlacementFilter, placements};
 use spektate::{Filter, Tracker, render};
+use spektate_bindings_common::metrics::{MetricsArgs, metrics};
 
 use crate::errors::to_py;
 use crate::filter::{PyFilter, filter_arg};
+use crate::insights::PyMetrics;
 use crate::names::{NAMES, quoted};
 use crate::providers::{PyAzureDevOps, PyGitHub, PyGitLab};
 use crate::results::{PyDeployment, PyRefreshStats};
 use crate::store::{PyStore, store_arg};
 use crate::twins::pymethods_with_twins;
-use crate::values::Json;
+use crate::values::{Json, datetime, word_arg};
 
 /// Joins a store's records with what providers know into deployments, and keeps them fresh.
 #[pyclass(frozen, module = "spektate", name = "Tracker")]
@@ -125,6 +129,33 @@ pymethods_with_twins! {
             let f = filter_arg(filter, criteria)?;
             let t = self.0.clone();
             async move { Ok(render::table(&t.deployments(&f).await?, wide, Utc::now())) }
+        }
+
+        /// The DORA metrics of the deployments that pass the filter (a `Filter`, or its keyword
+        /// arguments; those whose runs the CI no longer has count whatever `include_expired`
+        /// says), as `spektate metrics -o json` computes them: deployments count by the time
+        /// they finished, from `since` (an aware datetime; `None`: the first that finished) to
+        /// `until` (`None`: now); `by` breaks them down by `"service"`, `"ring"` or `"week"` (a
+        /// `GroupBy` member or its word).
+        #[pyo3(signature = (filter = None, *, since = None, until = None, by = None, **criteria))]
+        fn metrics / metrics_blocking(
+            &self,
+            filter: Option<PyRef<'py, PyFilter>>,
+            since: Option<&Bound<'py, PyAny>>,
+            until: Option<&Bound<'py, PyAny>>,
+            by: Option<&Bound<'py, PyAny>>,
+            criteria: Option<&Bound<'py, PyDict>>,
+        ) -> PyMetrics {
+            let f = filter_arg(filter, criteria)?;
+            let options = MetricsArgs {
+                since: datetime("since", since)?,
+                until: datetime("until", until)?,
+                by: word_arg("by", by)?,
+            }
+            .into_options(Utc::now())
+            .map_err(to_py)?;
+            let t = self.0.clone();
+            async move { Ok(PyMetrics(Arc::new(metrics(&t, &f, options).await?))) }
         }
 
         /// Reads what changed in the store and re-fetches only what can still change.

@@ -15,8 +15,10 @@ Every I/O method comes in two forms, by one convention:
 ``ServerRecorder(server, partition, token=...)`` records the steps a ``Recorder`` records through
 a team's ``spektate serve`` instead of into a store.
 
-``Tracker.deployments`` and ``Tracker.table`` take a ``Filter`` (``Filter(ring="prod",
-status="in-progress")``) or its criteria as keyword arguments.
+``Tracker.deployments``, ``Tracker.table`` and ``Tracker.metrics`` take a ``Filter``
+(``Filter(ring="prod", status="in-progress")``) or its criteria as keyword arguments.
+``Tracker.metrics(since=..., until=..., by="service")`` answers the DORA metrics of those
+deployments; a deployment on its way has an ``eta``.
 
 Example::
 
@@ -30,20 +32,42 @@ Example::
     asyncio.run(main())
 """
 
-from ._enums import DeploymentKind, Outcome, RepoHost, RunKind, RunResult, RunStatus, Status, StepState
+from ._enums import (
+    Band,
+    Basis,
+    DeploymentKind,
+    GroupBy,
+    Outcome,
+    RepoHost,
+    RunKind,
+    RunResult,
+    RunStatus,
+    Segment,
+    Status,
+    StepState,
+)
 from ._spektate import (
     AuthError,
     Author,
     AzureDevOps,
+    ChangeFailureRate,
     ClusterReport,
     ClusterSync,
     ConfigError,
     ConflictError,
     Deployment,
+    DeploymentFrequency,
+    Eta,
+    EtaStep,
+    Figures,
     Filter,
     GitHub,
     GitLab,
+    LeadTime,
+    LeadTimeShares,
     Live,
+    Metrics,
+    MetricsGroup,
     NotFoundError,
     ProviderError,
     PullRequest,
@@ -59,6 +83,7 @@ from ._spektate import (
     Step,
     Store,
     StoreError,
+    TimeToRestore,
     Tracker,
     __version__,
 )
@@ -67,16 +92,28 @@ __all__ = [
     "AuthError",
     "Author",
     "AzureDevOps",
+    "Band",
+    "Basis",
+    "ChangeFailureRate",
     "ClusterReport",
     "ClusterSync",
     "ConfigError",
     "ConflictError",
     "Deployment",
+    "DeploymentFrequency",
     "DeploymentKind",
+    "Eta",
+    "EtaStep",
+    "Figures",
     "Filter",
     "GitHub",
     "GitLab",
+    "GroupBy",
+    "LeadTime",
+    "LeadTimeShares",
     "Live",
+    "Metrics",
+    "MetricsGroup",
     "NotFoundError",
     "Outcome",
     "ProviderError",
@@ -91,6 +128,7 @@ __all__ = [
     "RunReport",
     "RunResult",
     "RunStatus",
+    "Segment",
     "ServerRecorder",
     "SpektateError",
     "Stage",
@@ -99,6 +137,7 @@ __all__ = [
     "StepState",
     "Store",
     "StoreError",
+    "TimeToRestore",
     "Tracker",
     "__version__",
 ]

@@ -6,7 +6,20 @@ json``): ``Status.IN_PROGRESS == "inProgress"``. Arguments accept a member or it
 
 from enum import Enum
 
-__all__ = ["DeploymentKind", "Outcome", "RepoHost", "RunKind", "RunResult", "RunStatus", "Status", "StepState"]
+__all__ = [
+    "Band",
+    "Basis",
+    "DeploymentKind",
+    "GroupBy",
+    "Outcome",
+    "RepoHost",
+    "RunKind",
+    "RunResult",
+    "RunStatus",
+    "Segment",
+    "Status",
+    "StepState",
+]
 
 
 class _Word(str, Enum):
@@ -92,3 +105,47 @@ class Outcome(_Word):
     """The commit was applied: the cluster runs it."""
     FAILED = "failed"
     """Applying it failed (a failed reconciliation, health check or sync)."""
+
+
+class Band(_Word):
+    """A DORA performance band of a metric (the thresholds are in the README, "Metrics")."""
+
+    ELITE = "elite"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class GroupBy(_Word):
+    """How ``Tracker.metrics`` breaks its figures down besides the whole."""
+
+    SERVICE = "service"
+    RING = "ring"
+    WEEK = "week"
+    """One group per ISO week (Monday to Sunday, UTC), named ``2026-W05``."""
+
+
+class Segment(_Word):
+    """A step of a deployment's journey, as the metrics and the ETA cut it."""
+
+    IMAGE = "image"
+    """From the image pipeline's queue time to its finish."""
+    METADATA = "metadata"
+    """To the metadata pipeline's finish."""
+    APPROVAL = "approval"
+    """To the approval pull request's merge."""
+    MANIFESTS = "manifests"
+    """To the manifest pipeline's finish."""
+    SYNC = "sync"
+    """To the first cluster running the deployment."""
+
+
+class Basis(_Word):
+    """Whose history an ETA step's estimate came from."""
+
+    SERVICE_RING = "serviceRing"
+    """Deployments of the same service to the same ring."""
+    SERVICE = "service"
+    """Deployments of the same service."""
+    ALL = "all"
+    """Every deployment."""

@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Literal, Optional, Union, final
 
 from typing_extensions import TypedDict, Unpack
 
-from ._enums import DeploymentKind, Outcome, RepoHost, RunKind, RunResult, RunStatus, Status, StepState
+from ._enums import Band, Basis, DeploymentKind, GroupBy, Outcome, RepoHost, RunKind, RunResult, RunStatus, Segment, Status, StepState
 
 __version__: str
 
@@ -43,6 +43,8 @@ StatusWord = Literal["complete", "inProgress", "failed", "canceled", "incomplete
 ``succeeded`` (the dashboard's word for ``complete``). Any spelling of them is accepted."""
 KindWord = Literal["deployment", "manualHldEdit", "manual-hld-edit"]
 """The words a kind filter takes: the ``DeploymentKind`` values and ``spektate get``'s ``manual-hld-edit``."""
+ByWord = Literal["service", "ring", "week"]
+"""The breakdowns ``Tracker.metrics`` takes: the ``GroupBy`` values (``env`` is taken for ``ring``, in any case)."""
 
 class FilterCriteria(TypedDict, total=False):
     """The keyword arguments of ``Filter``, which ``Tracker.deployments`` and ``Tracker.table`` take too."""
@@ -58,6 +60,7 @@ class FilterCriteria(TypedDict, total=False):
     status: Union[Status, StatusWord, str, None]
     keyword: Optional[str]
     top: Optional[int]
+    include_expired: bool
 
 class Behind(TypedDict):
     """How far the image live in a cluster lags behind the newest image of its service and ring."""
@@ -374,9 +377,11 @@ class Filter:
         status: Union[Status, StatusWord, str, None] = None,
         keyword: Optional[str] = None,
         top: Optional[int] = None,
+        include_expired: bool = False,
     ) -> None:
         """``kind`` and ``status`` take a member or a word in any spelling ``spektate get`` accepts;
-        ``top`` keeps the newest N (1 or more). A bad value raises ``ConfigError``."""
+        ``top`` keeps the newest N (1 or more); ``include_expired`` also passes the deployments whose
+        runs the CI no longer has (``Deployment.expired``). A bad value raises ``ConfigError``."""
     @property
     def service(self) -> Optional[str]: ...
     @property
@@ -399,6 +404,8 @@ class Filter:
     def keyword(self) -> Optional[str]: ...
     @property
     def top(self) -> Optional[int]: ...
+    @property
+    def include_expired(self) -> bool: ...
 
 @final
 class Tracker:
@@ -443,6 +450,30 @@ class Tracker:
     def table_blocking(
         self, filter: Optional[Filter] = None, *, wide: bool = False, **criteria: Unpack[FilterCriteria]
     ) -> str: ...
+    def metrics(
+        self,
+        filter: Optional[Filter] = None,
+        *,
+        since: DateTimeArg = None,
+        until: DateTimeArg = None,
+        by: Union[GroupBy, ByWord, str, None] = None,
+        **criteria: Unpack[FilterCriteria],
+    ) -> Awaitable[Metrics]:
+        """The DORA metrics of the deployments that pass ``filter`` (or the criteria given as keywords;
+        those whose runs the CI no longer has count whatever ``include_expired`` says), as
+        ``spektate metrics -o json`` computes them. Deployments count by the time they finished,
+        from ``since`` (an aware datetime; ``None``: the first that finished) to ``until`` (``None``:
+        now); ``by`` breaks them down by service, ring or ISO week. A ``by`` word that is none of
+        these, or an ``until`` not after ``since``, raises ``ConfigError`` naming it."""
+    def metrics_blocking(
+        self,
+        filter: Optional[Filter] = None,
+        *,
+        since: DateTimeArg = None,
+        until: DateTimeArg = None,
+        by: Union[GroupBy, ByWord, str, None] = None,
+        **criteria: Unpack[FilterCriteria],
+    ) -> Metrics: ...
     def refresh(self) -> Awaitable[RefreshStats]:
         """Reads what changed in the store and re-fetches only what can still change."""
     def refresh_blocking(self) -> RefreshStats: ...
@@ -783,6 +814,10 @@ class Deployment:
     @property
     def awaiting_approval(self) -> bool: ...
     @property
+    def expired(self) -> bool:
+        """The CI no longer has its runs: shown from what was recorded and last fetched; only a filter
+        with ``include_expired`` passes it."""
+    @property
     def duration_secs(self) -> Optional[int]: ...
     @property
     def duration(self) -> Optional[timedelta]: ...
@@ -793,6 +828,185 @@ class Deployment:
     @property
     def warnings(self) -> list[str]: ...
     @property
+    def eta(self) -> Optional[Eta]:
+        """When it is expected to be live, while on its way and its history knows every remaining step."""
+    @property
     def record(self) -> Record: ...
     def to_dict(self) -> dict[str, Any]:
         """The JSON document ``spektate get -o json`` prints for this deployment."""
+
+@final
+class EtaStep:
+    """The expected finish of one remaining step of a deployment's journey."""
+
+    @property
+    def segment(self) -> Segment: ...
+    @property
+    def expected_at(self) -> datetime:
+        """Its expected finish (medians)."""
+    @property
+    def p90_at(self) -> datetime:
+        """Its finish at the 90th percentile."""
+    @property
+    def samples(self) -> int:
+        """How many past durations the estimate rests on."""
+    @property
+    def basis(self) -> Basis:
+        """Whose history: the same service and ring, the service, or every deployment."""
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Eta:
+    """When a deployment on its way is expected to be live (the deployment JSON's ``eta``)."""
+
+    @property
+    def steps(self) -> list[EtaStep]:
+        """The remaining steps, the running one first."""
+    @property
+    def live_at(self) -> datetime:
+        """Expected to be live: the last step's expected finish (medians)."""
+    @property
+    def live_p90_at(self) -> datetime:
+        """Live at the 90th percentile."""
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class DeploymentFrequency:
+    """Deployments that completed (their last step succeeded), per day and per week."""
+
+    @property
+    def completed(self) -> int: ...
+    @property
+    def days(self) -> float:
+        """The window's length in days."""
+    @property
+    def per_day(self) -> Optional[float]: ...
+    @property
+    def per_week(self) -> Optional[float]: ...
+    @property
+    def band(self) -> Optional[Band]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class LeadTimeShares:
+    """The share of lead time each step took, from 0 to 1."""
+
+    @property
+    def image(self) -> float: ...
+    @property
+    def metadata(self) -> float: ...
+    @property
+    def approval(self) -> float: ...
+    @property
+    def manifests(self) -> float: ...
+    @property
+    def sync(self) -> float: ...
+    def to_dict(self) -> dict[str, float]: ...
+
+@final
+class LeadTime:
+    """Lead time for changes: from the image pipeline's queue time to the first cluster (or the last step)."""
+
+    @property
+    def count(self) -> int: ...
+    @property
+    def live(self) -> int:
+        """Of ``count``, how many reached a cluster."""
+    @property
+    def median_secs(self) -> Optional[int]: ...
+    @property
+    def median(self) -> Optional[timedelta]: ...
+    @property
+    def p90_secs(self) -> Optional[int]:
+        """The 90th percentile by nearest rank."""
+    @property
+    def p90(self) -> Optional[timedelta]: ...
+    @property
+    def shares(self) -> Optional[LeadTimeShares]: ...
+    @property
+    def band(self) -> Optional[Band]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class ChangeFailureRate:
+    """Deployments with a failed step over those that finished (completed or failed)."""
+
+    @property
+    def failed(self) -> int: ...
+    @property
+    def finished(self) -> int: ...
+    @property
+    def rate(self) -> Optional[float]: ...
+    @property
+    def band(self) -> Optional[Band]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class TimeToRestore:
+    """From a failed deployment's finish to the next completed one of the same service and ring."""
+
+    @property
+    def restorations(self) -> int: ...
+    @property
+    def unrestored(self) -> int:
+        """Failures in the window no completed deployment followed yet."""
+    @property
+    def median_secs(self) -> Optional[int]: ...
+    @property
+    def median(self) -> Optional[timedelta]: ...
+    @property
+    def band(self) -> Optional[Band]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Figures:
+    """The four DORA figures over one set of deployments."""
+
+    @property
+    def deployment_frequency(self) -> DeploymentFrequency: ...
+    @property
+    def lead_time(self) -> LeadTime: ...
+    @property
+    def change_failure_rate(self) -> ChangeFailureRate: ...
+    @property
+    def time_to_restore(self) -> TimeToRestore: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class MetricsGroup:
+    """The figures of one service, ring (``-`` for none) or ISO week (``2026-W05``)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def figures(self) -> Figures: ...
+    @property
+    def deployment_frequency(self) -> DeploymentFrequency: ...
+    @property
+    def lead_time(self) -> LeadTime: ...
+    @property
+    def change_failure_rate(self) -> ChangeFailureRate: ...
+    @property
+    def time_to_restore(self) -> TimeToRestore: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Metrics:
+    """The DORA metrics of a tracker's deployments in a window (``spektate metrics -o json``)."""
+
+    @property
+    def since(self) -> Optional[datetime]:
+        """The window's start: the one given, else the first deployment that finished."""
+    @property
+    def until(self) -> datetime: ...
+    @property
+    def lead_time_from(self) -> str:
+        """Where lead time starts."""
+    @property
+    def overall(self) -> Figures: ...
+    @property
+    def by(self) -> Optional[GroupBy]: ...
+    @property
+    def groups(self) -> list[MetricsGroup]:
+        """One per group, in key order; empty without ``by``."""
+    def to_dict(self) -> dict[str, Any]: ...
