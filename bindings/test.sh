@@ -6,7 +6,8 @@
 # the abi3 wheel once (`maturin build --release`), installs that wheel into a fresh virtual
 # environment on a PATH without cargo and runs the examples there (as a user without Rust
 # would), installs it with pytest and mypy into a virtual environment under target/, runs
-# pytest and `mypy --strict` on the examples, and checks that the source distribution builds.
+# pytest and `mypy --strict` on the examples and the metrics tests, and checks that the source
+# distribution builds.
 # Node: installs the package (its `prepare` script builds the addon), runs `node --test`, then
 # packs @spektate/node and @spektate/node-linux-x64-gnu as they are published, installs the two
 # tarballs into a fresh folder on a PATH without cargo and runs the examples there. The
@@ -141,8 +142,9 @@ step "Python: the same wheel with pytest and mypy"
 step "Python: pytest"
 (cd bindings/python && "$py" -m pytest -q -p no:cacheprovider tests)
 
-step "Python: mypy --strict on the examples"
-"$py" -m mypy --strict --cache-dir "$root/target/mypy-cache" bindings/python/examples/trace.py bindings/python/examples/record.py
+step "Python: mypy --strict on the examples and the metrics tests (the stubs of Metrics, Eta, Filter)"
+"$py" -m mypy --strict --cache-dir "$root/target/mypy-cache" bindings/python/examples/trace.py bindings/python/examples/record.py \
+  bindings/python/tests/test_metrics.py bindings/python/tests/test_expired.py
 
 step "Node: npm ci (builds the addon)"
 started=$(now)
