@@ -633,3 +633,126 @@ async fn a_realistic_history_costs_42_requests_cold_and_4_per_unchanged_refresh(
         "svc-4's image build finished: that deployment waits for its metadata update"
     );
 }
+
+/// The answers cache as it was before it kept list pages and tag objects: answers only.
+struct AnswersOnly(spektate_core::cache::sqlite::SqliteAnswers);
+
+impl spektate_core::cache::AnswersCache for AnswersOnly {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+
+    fn load(
+        &self,
+        wanted: &spektate_core::cache::Wanted,
+    ) -> spektate_core::Result<Vec<spektate_core::cache::Answer>> {
+        self.0.load(wanted)
+    }
+
+    fn save(&self, answers: &[spektate_core::cache::Answer]) -> spektate_core::Result<()> {
+        self.0.save(answers)
+    }
+}
+
+/// A second process over the cache file the first filled (a new client and tracker, nothing
+/// in memory): with answers only, it lists every repository's runs again and fetches the tag
+/// objects again; with the list pages and tag objects kept, it revalidates the pages (304s)
+/// and asks no tag object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_with_the_cache_file_revalidates_pages_and_reuses_tag_objects() {
+    use spektate_core::cache::AnswersCache;
+    use spektate_core::cache::sqlite::SqliteAnswers;
+
+    let gh = FakeGitHub::start().await;
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Recorder::new(store.clone(), "fabrikam").unwrap();
+    history(&gh, &recorder).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("answers.sqlite");
+    let process = |cache: Arc<dyn AnswersCache>| {
+        let client = gh.client();
+        Tracker::builder(store.clone())
+            .partition("fabrikam")
+            .pipelines(Arc::new(client.actions()))
+            .repositories(Arc::new(client.repos()))
+            .answers_cache(cache)
+            .build()
+    };
+    let statuses = |t: &Tracker| {
+        let mut s: Vec<(String, String)> = t
+            .snapshot()
+            .deployments
+            .iter()
+            .map(|d| (d.record.row_key.clone(), format!("{:?}", d.status)))
+            .collect();
+        s.sort();
+        s
+    };
+
+    gh.clear_log();
+    let first = process(Arc::new(SqliteAnswers::open(&file).unwrap()));
+    first.refresh().await.unwrap();
+    let cold = gh.served();
+    println!(
+        "first process: {} requests ({})",
+        cold.len(),
+        breakdown(&cold)
+    );
+
+    gh.clear_log();
+    let answers_only = process(Arc::new(AnswersOnly(SqliteAnswers::open(&file).unwrap())));
+    answers_only.refresh().await.unwrap();
+    let before = gh.served();
+    println!(
+        "second process, answers only: {} requests ({}), {} answered 304",
+        before.len(),
+        breakdown(&before),
+        before.iter().filter(|s| s.status == 304).count()
+    );
+
+    gh.clear_log();
+    let second = process(Arc::new(SqliteAnswers::open(&file).unwrap()));
+    second.refresh().await.unwrap();
+    let after = gh.served();
+    println!(
+        "second process, pages and tag objects kept: {} requests ({}), {} answered 304",
+        after.len(),
+        breakdown(&after),
+        after.iter().filter(|s| s.status == 304).count()
+    );
+
+    assert_eq!(statuses(&second), statuses(&first), "the same deployments");
+    assert_eq!(statuses(&answers_only), statuses(&first));
+    // Tag objects: the two annotated flux tags, one GraphQL batch (or REST for one).
+    let graphql = |served: &[Served]| served.iter().filter(|s| s.is_graphql()).count();
+    let rest_tags = |served: &[Served]| {
+        served
+            .iter()
+            .filter(|s| s.path.contains("/git/tags/"))
+            .count()
+    };
+    assert_eq!(
+        graphql(&after) + rest_tags(&after) + 1,
+        graphql(&before) + rest_tags(&before),
+        "no tag object asked again:\n{}",
+        describe(&after)
+    );
+    // The open approval pull request, which the first process read in a GraphQL batch, is
+    // asked again; every other REST request revalidates.
+    let open_pr = format!("/repos/{HLD}/pulls/{}", AWAITING + 1);
+    assert!(
+        after
+            .iter()
+            .filter(|s| !s.is_graphql() && s.path != open_pr)
+            .all(|s| s.status == 304 && s.if_none_match.is_some()),
+        "every REST request revalidates:\n{}",
+        describe(&after)
+    );
+    assert_eq!(
+        (before.len(), after.len()),
+        (10, 6),
+        "the README's figures:\n{}\n--\n{}",
+        describe(&before),
+        describe(&after)
+    );
+}
