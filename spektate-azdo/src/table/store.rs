@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::Value;
+use spektate_core::cache::{Answer, AnswerKey};
 use spektate_core::http::{Auth, HttpClient, Method, Policy, Request, Response};
 use spektate_core::model::record::MAX_VALUE_LEN;
 use spektate_core::url_encode::query_value;
@@ -15,15 +16,16 @@ use tokio::sync::OnceCell;
 
 use super::connection::{TableAccount, TableCredential};
 use super::entity::{
-    entity_history, entity_record, entity_report, etag_time, history_entity, insertion_time,
-    record_entity, replacement_entity, report_entity,
+    entity_history, entity_record, entity_report, etag_time, history_entity, record_entity,
+    replacement_entity, report_entity,
 };
 use super::limits::{check_entity, check_key};
 use super::odata::{entity_path, eq, record_filter, safe_key};
+use super::page::{RecordRow, parse_page};
 use super::signing::{authorization, canonical_resource, http_date};
 
 /// The REST API version every request asks for.
-const API_VERSION: &str = "2019-02-02";
+pub(super) const API_VERSION: &str = "2019-02-02";
 /// Suffix of the partition that holds a partition's run reports.
 pub const RUNS_SUFFIX: &str = "~runs";
 /// The most UTF-16 code units of a cluster's history column, under the service's 64 KiB
@@ -32,6 +34,8 @@ const MAX_HISTORY_UNITS: usize = 30_000;
 
 /// Suffix of the partition that holds a partition's cluster reports.
 pub const CLUSTERS_SUFFIX: &str = "~clusters";
+/// Suffix of the partition that holds the providers' answers kept for a partition.
+pub const ANSWERS_SUFFIX: &str = "~answers";
 /// A `$filter` may hold at most 15 comparisons: the partition and 14 row keys.
 const KEYS_PER_FILTER: usize = 14;
 /// Up to this many run reports are read by key; more read the whole runs partition.
@@ -41,9 +45,10 @@ const KEYED_READ_MAX: usize = KEYS_PER_FILTER * 3;
 /// columns the original Spektate pipelines use, so existing tables work as they are.
 ///
 /// - Records live in the partition named by the project, one entity per deployment.
-/// - Run reports and cluster reports live beside them, under the PartitionKeys
-///   `<partition>~runs` and `<partition>~clusters`, which tools that read a partition by its
-///   exact key never see.
+/// - Run reports, cluster reports and providers' final answers live beside them, under the
+///   PartitionKeys `<partition>~runs`, `<partition>~clusters` and `<partition>~answers`,
+///   which tools that read a partition by its exact key never see (a record partition may
+///   not end with one of these suffixes).
 /// - Replace and delete are conditional on the ETag read (`If-Match`); a lost race is
 ///   [`Error::Conflict`].
 /// - "Changed since" is a filter on the service's `Timestamp`, so a refresh reads only what
@@ -76,18 +81,26 @@ impl std::fmt::Debug for AzureTableStore {
 }
 
 /// One request to the service: `path` is encoded and below the endpoint.
-struct Call<'a> {
+pub(super) struct Call<'a> {
     operation: &'a str,
     method: Method,
     path: &'a str,
     query: &'a str,
-    body: Option<&'a Value>,
+    body: Option<Body<'a>>,
     headers: &'a [(&'a str, &'a str)],
     pass: &'a [u16],
 }
 
+/// What a request carries.
+enum Body<'a> {
+    /// An entity or a table, as JSON.
+    Json(&'a Value),
+    /// Bytes of a content type (an entity group transaction's multipart body).
+    Raw(&'a str, Vec<u8>),
+}
+
 impl<'a> Call<'a> {
-    fn new(operation: &'a str, method: Method, path: &'a str) -> Self {
+    pub(super) fn new(operation: &'a str, method: Method, path: &'a str) -> Self {
         Call {
             operation,
             method,
@@ -105,23 +118,29 @@ impl<'a> Call<'a> {
     }
 
     fn body(mut self, body: &'a Value) -> Self {
-        self.body = Some(body);
+        self.body = Some(Body::Json(body));
         self
     }
 
-    fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
+    /// A body of `content_type` other than JSON.
+    pub(super) fn raw_body(mut self, content_type: &'a str, bytes: Vec<u8>) -> Self {
+        self.body = Some(Body::Raw(content_type, bytes));
+        self
+    }
+
+    pub(super) fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
         self.headers = headers;
         self
     }
 
-    fn pass(mut self, pass: &'a [u16]) -> Self {
+    pub(super) fn pass(mut self, pass: &'a [u16]) -> Self {
         self.pass = pass;
         self
     }
 }
 
 /// What a response means to the store: the body, or a status handed back.
-enum Outcome {
+pub(super) enum Outcome {
     Ok(Response),
     /// A status handed back: the status, the service's error code, and how many attempts
     /// the request took.
@@ -146,13 +165,16 @@ fn check_table_name(table: &str) -> Result<()> {
     }
 }
 
-fn check_partition(partition: &str) -> Result<()> {
+pub(super) fn check_partition(partition: &str) -> Result<()> {
     check_key("partition key", "PartitionKey", partition)?;
-    if partition.ends_with(RUNS_SUFFIX) || partition.ends_with(CLUSTERS_SUFFIX) {
+    if let Some(suffix) = [RUNS_SUFFIX, CLUSTERS_SUFFIX, ANSWERS_SUFFIX]
+        .into_iter()
+        .find(|s| partition.ends_with(s))
+    {
         return Err(Error::invalid(
             "partition key",
             format!(
-                "'{partition}' ends with '{RUNS_SUFFIX}' or '{CLUSTERS_SUFFIX}', which name the report partitions"
+                "'{partition}' ends with '{suffix}'; '{RUNS_SUFFIX}', '{CLUSTERS_SUFFIX}' and '{ANSWERS_SUFFIX}' name the partitions kept beside the records"
             ),
         ));
     }
@@ -218,12 +240,12 @@ impl AzureTableStore {
         &self.account
     }
 
-    fn err(&self, operation: &str, message: impl std::fmt::Display) -> Error {
+    pub(super) fn err(&self, operation: &str, message: impl std::fmt::Display) -> Error {
         Error::store(self.describe(), operation, message)
     }
 
     /// Sends a signed request.
-    async fn call(&self, c: Call<'_>) -> Result<Outcome> {
+    pub(super) async fn call(&self, c: Call<'_>) -> Result<Outcome> {
         let Call {
             operation,
             method,
@@ -247,10 +269,10 @@ impl AzureTableStore {
             format!("{}{path}?{query}", self.account.endpoint())
         };
         let date = http_date(Utc::now());
-        let content_type = if body.is_some() {
-            "application/json"
-        } else {
-            ""
+        let content_type = match &body {
+            Some(Body::Json(_)) => "application/json",
+            Some(Body::Raw(content_type, _)) => content_type,
+            None => "",
         };
         let mut req = Request::new(method.clone(), url, operation, &self.table)
             .header("x-ms-date", &date)
@@ -284,8 +306,12 @@ impl AzureTableStore {
         for (name, value) in headers {
             req = req.header(name, value);
         }
-        if let Some(b) = body {
-            req = req.json(b);
+        match body {
+            Some(Body::Json(b)) => req = req.json(b),
+            Some(Body::Raw(content_type, bytes)) => {
+                req = req.header("content-type", content_type).body(bytes);
+            }
+            None => {}
         }
         let mut passed = vec![401, 403];
         passed.extend_from_slice(pass);
@@ -401,9 +427,14 @@ impl AzureTableStore {
     }
 
     /// Reads every entity that passes `filter`, following continuation tokens until none is
-    /// left. A missing table reads nothing.
-    async fn query_entities(&self, operation: &str, filter: &str) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
+    /// left, and hands each page's body to `on_page` as it arrives: only one page is held at
+    /// a time. A missing table reads nothing.
+    async fn query_pages(
+        &self,
+        operation: &str,
+        filter: &str,
+        mut on_page: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
         let mut token: Option<(String, String)> = None;
         let path = format!("/{}()", self.table);
         loop {
@@ -424,34 +455,86 @@ impl AzureTableStore {
             {
                 Outcome::Ok(r) => r,
                 Outcome::Status(404, code, _) if code == "TableNotFound" || code.is_empty() => {
-                    return Ok(out);
+                    return Ok(());
                 }
                 Outcome::Status(s, code, _) => {
                     return Err(self.err(operation, format!("HTTP {s} {code}")));
                 }
             };
-            let body: Value = serde_json::from_slice(&resp.body)
-                .map_err(|e| self.err(operation, format!("malformed response body: {e}")))?;
-            match body.get("value") {
-                Some(Value::Array(rows)) => out.extend(rows.iter().cloned()),
-                _ => return Err(self.err(operation, "malformed response body: no `value` list")),
-            }
+            on_page(&resp.body)?;
             let next_pk = resp
                 .header("x-ms-continuation-nextpartitionkey")
+                .filter(|pk| !pk.is_empty())
                 .map(str::to_string);
             let next_rk = resp
                 .header("x-ms-continuation-nextrowkey")
                 .unwrap_or_default()
                 .to_string();
             match next_pk {
-                Some(pk) if !pk.is_empty() => token = Some((pk, next_rk)),
-                _ => return Ok(out),
+                Some(pk) => token = Some((pk, next_rk)),
+                None => return Ok(()),
             }
         }
     }
 
+    /// Reads every row that passes `filter` as a `T`, each page parsed as it arrives.
+    pub(super) async fn query_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &str,
+        filter: &str,
+        mut each: impl FnMut(T),
+    ) -> Result<()> {
+        self.query_pages(operation, filter, |body| {
+            parse_page(body, &mut each)
+                .map_err(|e| self.err(operation, format!("malformed response body: {e}")))
+        })
+        .await
+    }
+
+    /// Every entity that passes `filter`, as JSON (for the small report partitions).
+    async fn query_entities(&self, operation: &str, filter: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        self.query_rows(operation, filter, |row: Value| out.push(row))
+            .await?;
+        Ok(out)
+    }
+
+    /// The records of `partition` that pass `query`, each made by `make` as its row is read,
+    /// in insertion order (the service returns rows by RowKey, which is random).
+    async fn read_records<T: std::borrow::Borrow<Record>>(
+        &self,
+        partition: &str,
+        query: &RecordQuery,
+        make: impl Fn(Record) -> T,
+    ) -> Result<Vec<T>> {
+        check_partition(partition)?;
+        let mut rows: Vec<(i64, T)> = Vec::new();
+        let mut keyless = 0usize;
+        self.query_rows(
+            "query",
+            &record_filter(partition, query),
+            |row: RecordRow| match row.0 {
+                Some((order, record)) => {
+                    let micros = order.map_or(i64::MIN, |t| t.timestamp_micros());
+                    rows.push((micros, make(record)));
+                }
+                None => keyless += 1,
+            },
+        )
+        .await?;
+        if keyless > 0 {
+            tracing::warn!(store = %self.describe(), keyless, "skipping entities without keys");
+        }
+        rows.sort_unstable_by(|(a, ra), (b, rb)| {
+            a.cmp(b)
+                .then_with(|| ra.borrow().row_key.cmp(&rb.borrow().row_key))
+        });
+        // Collected in place: the pairs' buffer becomes the records' buffer.
+        Ok(rows.into_iter().map(|(_, r)| r).collect())
+    }
+
     /// Reads one entity, `None` when it does not exist.
-    async fn get_entity(&self, partition: &str, row_key: &str) -> Result<Option<Value>> {
+    pub(super) async fn get_entity(&self, partition: &str, row_key: &str) -> Result<Option<Value>> {
         let path = entity_path(&self.table, partition, row_key);
         match self
             .call(Call::new("read", Method::GET, &path).pass(&[404]))
@@ -562,23 +645,18 @@ impl RecordStore for AzureTableStore {
     }
 
     async fn query(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Record>> {
-        check_partition(partition)?;
-        let rows = self
-            .query_entities("query", &record_filter(partition, query))
-            .await?;
-        let mut records: Vec<(Option<chrono::DateTime<Utc>>, Record)> = rows
-            .iter()
-            .filter_map(|row| {
-                let r = entity_record(row);
-                if r.is_none() {
-                    tracing::warn!(store = %self.describe(), "skipping an entity without keys");
-                }
-                r.map(|r| (insertion_time(row).or(r.timestamp), r))
-            })
-            .collect();
-        // Insertion order: the service returns rows by RowKey, which is random.
-        records.sort_by(|(a, ra), (b, rb)| a.cmp(b).then_with(|| ra.row_key.cmp(&rb.row_key)));
-        Ok(records.into_iter().map(|(_, r)| r).collect())
+        self.read_records(partition, query, |r| r).await
+    }
+
+    /// Each record is built once, from its row as the page is parsed, and shared where it
+    /// was built: a large read holds each record once, and one page of the service's JSON.
+    async fn query_shared(
+        &self,
+        partition: &str,
+        query: &RecordQuery,
+    ) -> Result<Vec<std::sync::Arc<Record>>> {
+        self.read_records(partition, query, std::sync::Arc::new)
+            .await
     }
 
     async fn insert(&self, record: &Record) -> Result<Record> {
@@ -798,6 +876,20 @@ impl RecordStore for AzureTableStore {
             partition: partition.to_string(),
             row_key: format!("cluster {cluster}"),
         })
+    }
+
+    /// Kept under `<partition>~answers` ([`ANSWERS_SUFFIX`]), written in entity group
+    /// transactions (see `table/answers.rs`).
+    fn keeps_answers(&self) -> bool {
+        true
+    }
+
+    async fn put_answers(&self, partition: &str, answers: &[Answer]) -> Result<()> {
+        self.keep_answers(partition, answers).await
+    }
+
+    async fn answers(&self, partition: &str, keys: &[AnswerKey]) -> Result<Vec<Answer>> {
+        self.read_answers(partition, keys).await
     }
 
     async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
