@@ -712,4 +712,83 @@ mod tests {
         assert_eq!(got[1].failure.as_deref(), Some("cancelled"));
         assert_eq!(got[1].resend_count, 1);
     }
+
+    #[cfg(feature = "http")]
+    #[tokio::test]
+    async fn a_traced_refresh_exports_each_attempt_without_credentials_or_query_secrets() {
+        use crate::http::{Auth, HttpClient, Policy, Request, Secret};
+        use wiremock::matchers::path;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let server = MockServer::start().await;
+        Mock::given(path("/_apis/build/builds"))
+            .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/_apis/build/builds"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+            .mount(&server)
+            .await;
+        let policy = Policy {
+            base_delay: std::time::Duration::from_millis(1),
+            ..Policy::default()
+        };
+        let auth = Auth::Bearer(Secret::new("bearer-s3cret"));
+        let client = HttpClient::with_policy("azure-devops self-trace", auth, policy).unwrap();
+        let url = format!(
+            "{}/_apis/build/builds?api-version=7.1&sig=query-s3cret&access_token=tok-s3cret",
+            server.uri()
+        );
+        // Not traced while no exporter asked.
+        refresh("untraced", async { Ok(RefreshStats::default()) })
+            .await
+            .unwrap();
+        assert!(drain(usize::MAX).iter().all(|t| t.partition != "untraced"));
+        let on = enable();
+        let stats = RefreshStats {
+            runs_requested: 1,
+            ..RefreshStats::default()
+        };
+        refresh("self-trace-test", async {
+            client.send(Request::get(&url, "list builds", "1")).await?;
+            Ok(stats)
+        })
+        .await
+        .unwrap();
+        let mine: Vec<RefreshTrace> = drain(usize::MAX)
+            .into_iter()
+            .filter(|t| t.partition == "self-trace-test")
+            .collect();
+        drop(on);
+        assert_eq!(mine.len(), 1);
+        let t = &mine[0];
+        assert_eq!(t.outcome, Ok(stats));
+        let attempts: Vec<(Option<u16>, u32)> = t
+            .requests
+            .iter()
+            .map(|r| (r.status, r.resend_count))
+            .collect();
+        assert_eq!(attempts, [(Some(503), 0), (Some(200), 1)]);
+        assert_eq!(
+            t.requests[1].url,
+            format!(
+                "{}/_apis/build/builds?api-version=7.1&sig=REDACTED&access_token=REDACTED",
+                server.uri()
+            )
+        );
+        let spans = t.spans();
+        for bytes in [
+            crate::insights::otlp_proto::encode_request(&spans, "spektate"),
+            crate::insights::otlp::json_request(&spans, "spektate")
+                .to_string()
+                .into_bytes(),
+        ] {
+            let text = String::from_utf8_lossy(&bytes);
+            for secret in ["s3cret", "Bearer"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+            assert!(text.contains("REDACTED") && text.contains("api-version=7.1"));
+        }
+    }
 }
