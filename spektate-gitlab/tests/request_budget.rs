@@ -282,9 +282,9 @@ fn breakdown(served: &[Served]) -> String {
         .join(", ")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchanged_refresh() {
-    let gl = FakeGitLab::start().await;
+/// The 500 deployments, recorded into a memory store and held by the fake: the store, the
+/// newest and an older manifest commit, and the running image pipeline.
+async fn history(gl: &FakeGitLab) -> (Arc<MemoryStore>, String, String, u64) {
     {
         let mut w = gl.world();
         w.add_project(HLD);
@@ -296,7 +296,7 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
     let store = Arc::new(MemoryStore::new());
     let recorder = Recorder::new(store.clone(), "fabrikam").unwrap();
     let mut b = Builder {
-        gl: &gl,
+        gl,
         recorder: &recorder,
         now: Utc::now(),
         next_pipeline: 208_000_000,
@@ -350,6 +350,13 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
             w.merge_requests[HLD].len()
         );
     }
+    (store, newest, older, image_running)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchanged_refresh() {
+    let gl = FakeGitLab::start().await;
+    let (store, newest, older, image_running) = history(&gl).await;
     let client = gl.client();
     let tracker = Tracker::builder(store)
         .partition("fabrikam")
@@ -552,5 +559,113 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
         built.image.as_ref().map(|s| s.state),
         Some(StepState::Succeeded),
         "svc-4's image build finished"
+    );
+}
+
+/// The answers cache as it was before it kept list pages: answers only.
+struct AnswersOnly(spektate_core::cache::sqlite::SqliteAnswers);
+
+impl spektate_core::cache::AnswersCache for AnswersOnly {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+
+    fn load(
+        &self,
+        wanted: &spektate_core::cache::Wanted,
+    ) -> spektate_core::Result<Vec<spektate_core::cache::Answer>> {
+        self.0.load(wanted)
+    }
+
+    fn save(&self, answers: &[spektate_core::cache::Answer]) -> spektate_core::Result<()> {
+        self.0.save(answers)
+    }
+}
+
+/// A second process over the cache file the first filled (a new client and tracker, nothing
+/// in memory): with answers only, its list pages are downloaded again; with the pages kept,
+/// they are revalidated (304s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_with_the_cache_file_revalidates_the_pages_the_first_fetched() {
+    use spektate_core::cache::AnswersCache;
+    use spektate_core::cache::sqlite::SqliteAnswers;
+
+    let gl = FakeGitLab::start().await;
+    let (store, ..) = history(&gl).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("answers.sqlite");
+    let process = |cache: Arc<dyn AnswersCache>| {
+        let client = gl.client();
+        Tracker::builder(store.clone())
+            .partition("fabrikam")
+            .pipelines(Arc::new(client.pipelines()))
+            .repositories(Arc::new(client.repos()))
+            .answers_cache(cache)
+            .build()
+    };
+    let statuses = |t: &Tracker| {
+        let mut s: Vec<(String, String)> = t
+            .snapshot()
+            .deployments
+            .iter()
+            .map(|d| (d.record.row_key.clone(), format!("{:?}", d.status)))
+            .collect();
+        s.sort();
+        s
+    };
+    let not_modified = |served: &[Served]| served.iter().filter(|s| s.status == 304).count();
+
+    gl.clear_log();
+    let first = process(Arc::new(SqliteAnswers::open(&file).unwrap()));
+    first.refresh().await.unwrap();
+    let cold = gl.served();
+    println!(
+        "first process: {} requests ({})",
+        cold.len(),
+        breakdown(&cold)
+    );
+
+    gl.clear_log();
+    let answers_only = process(Arc::new(AnswersOnly(SqliteAnswers::open(&file).unwrap())));
+    answers_only.refresh().await.unwrap();
+    let before = gl.served();
+    println!(
+        "second process, answers only: {} requests ({}), {} answered 304",
+        before.len(),
+        breakdown(&before),
+        not_modified(&before)
+    );
+
+    gl.clear_log();
+    let second = process(Arc::new(SqliteAnswers::open(&file).unwrap()));
+    second.refresh().await.unwrap();
+    let after = gl.served();
+    println!(
+        "second process, pages kept: {} requests ({}), {} answered 304",
+        after.len(),
+        breakdown(&after),
+        not_modified(&after)
+    );
+
+    assert_eq!(statuses(&second), statuses(&first), "the same deployments");
+    assert_eq!(statuses(&answers_only), statuses(&first));
+    assert_eq!(not_modified(&before), 0, "{}", describe(&before));
+    let revalidated: Vec<&Served> = after.iter().filter(|s| s.if_none_match.is_some()).collect();
+    assert!(
+        revalidated.iter().all(|s| s.status == 304) && !revalidated.is_empty(),
+        "{}",
+        describe(&after)
+    );
+    assert_eq!(
+        (
+            before.len(),
+            not_modified(&before),
+            after.len(),
+            not_modified(&after)
+        ),
+        (6, 0, 6, 5),
+        "the README's figures:\n{}\n--\n{}",
+        describe(&before),
+        describe(&after)
     );
 }
