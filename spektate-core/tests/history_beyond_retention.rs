@@ -4,14 +4,17 @@
 //! store kept, and the metrics still count them.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use spektate_core::cache::AnswerKey;
+use spektate_core::cache::{Answer, AnswerKey};
 use spektate_core::insights::dora::{MetricsOptions, dora};
 use spektate_core::testkit::{FakeCi, FakeRepos};
 use spektate_core::{
-    Filter, ImageBuilt, ManifestGenerated, MetadataUpdated, PullRequest, RecordStore, Recorder,
-    Run, RunKind, RunResult, RunStatus, SqliteStore, Status, StepState, Tracker,
+    ClusterHistory, ClusterReport, Filter, ImageBuilt, ManifestGenerated, MetadataUpdated,
+    PullRequest, Record, RecordQuery, RecordStore, Recorder, Run, RunKind, RunReport, RunResult,
+    RunStatus, SqliteStore, Status, StepState, Tracker,
 };
 
 const SRC: &str = "https://github.com/fabrikam/frontend";
@@ -391,5 +394,131 @@ async fn metrics_count_expired_deployments_from_what_was_kept() {
     assert_eq!(
         later.deployments(&Filter::default()).await.unwrap().len(),
         1
+    );
+}
+
+/// A store that counts the answers written and the calls reading them.
+struct Counting {
+    inner: SqliteStore,
+    put_calls: AtomicUsize,
+    answers_put: AtomicUsize,
+    reads: AtomicUsize,
+}
+
+impl Counting {
+    fn open(path: &std::path::Path) -> Arc<Self> {
+        Arc::new(Counting {
+            inner: SqliteStore::open(path).unwrap(),
+            put_calls: AtomicUsize::new(0),
+            answers_put: AtomicUsize::new(0),
+            reads: AtomicUsize::new(0),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl RecordStore for Counting {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn query(&self, p: &str, q: &RecordQuery) -> spektate_core::Result<Vec<Record>> {
+        self.inner.query(p, q).await
+    }
+    async fn insert(&self, r: &Record) -> spektate_core::Result<Record> {
+        self.inner.insert(r).await
+    }
+    async fn replace(&self, r: &Record) -> spektate_core::Result<Record> {
+        self.inner.replace(r).await
+    }
+    async fn delete(&self, p: &str, k: &str, e: Option<&str>) -> spektate_core::Result<()> {
+        self.inner.delete(p, k, e).await
+    }
+    async fn put_run_report(&self, p: &str, r: &RunReport) -> spektate_core::Result<RunReport> {
+        self.inner.put_run_report(p, r).await
+    }
+    async fn run_reports(&self, p: &str, ids: &[String]) -> spektate_core::Result<Vec<RunReport>> {
+        self.inner.run_reports(p, ids).await
+    }
+    async fn put_cluster_report(&self, p: &str, r: &ClusterReport) -> spektate_core::Result<()> {
+        self.inner.put_cluster_report(p, r).await
+    }
+    async fn cluster_histories(&self, p: &str) -> spektate_core::Result<Vec<ClusterHistory>> {
+        self.inner.cluster_histories(p).await
+    }
+    fn keeps_answers(&self) -> bool {
+        self.inner.keeps_answers()
+    }
+    async fn put_answers(&self, p: &str, answers: &[Answer]) -> spektate_core::Result<()> {
+        self.put_calls.fetch_add(1, SeqCst);
+        self.answers_put.fetch_add(answers.len(), SeqCst);
+        self.inner.put_answers(p, answers).await
+    }
+    async fn answers(&self, p: &str, keys: &[AnswerKey]) -> spektate_core::Result<Vec<Answer>> {
+        self.reads.fetch_add(1, SeqCst);
+        self.inner.answers(p, keys).await
+    }
+}
+
+#[tokio::test]
+async fn final_answers_are_written_once_and_gone_ones_read_in_one_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spektate.db");
+    let counting = Counting::open(&path);
+    let store: Arc<dyn RecordStore> = counting.clone();
+    let rec = Recorder::new(store.clone(), PARTITION).unwrap();
+    record(&rec, "101", Some("201"), Some("31"), Some("301")).await;
+    record(&rec, "102", Some("202"), None, None).await;
+    record(&rec, "103", Some("203"), Some("33"), Some("303")).await;
+    let (ci, repos) = providers_that_remember();
+    let first = tracker(store.clone(), ci.clone(), repos);
+    first.refresh().await.unwrap();
+    // 8 runs, 3 authors, 2 merged pull requests, in one call.
+    assert_eq!(counting.answers_put.load(SeqCst), 13);
+    assert_eq!(counting.put_calls.load(SeqCst), 1);
+    assert_eq!(
+        counting.reads.load(SeqCst),
+        0,
+        "nothing is gone: nothing read"
+    );
+
+    // A new image: only its run is written; its author, which the host does not know, is
+    // looked for in the store (one read).
+    ci.set(run("105", RunKind::Build, RunResult::Succeeded, 3, 0, 4));
+    record(&rec, "105", None, None, None).await;
+    first.refresh().await.unwrap();
+    assert_eq!(counting.answers_put.load(SeqCst), 14);
+    first.refresh().await.unwrap();
+    assert_eq!(
+        counting.answers_put.load(SeqCst),
+        14,
+        "nothing new, nothing written"
+    );
+
+    // After retention, a new tracker reads what is gone in one call, and not again.
+    let (ci, repos) = providers_that_forgot();
+    record(&rec, "104", Some("204"), None, None).await;
+    assert_eq!(counting.reads.load(SeqCst), 1);
+    let later = tracker(store, ci, repos);
+    later.refresh().await.unwrap();
+    assert_eq!(counting.reads.load(SeqCst), 2);
+    later.refresh().await.unwrap();
+    assert_eq!(
+        counting.reads.load(SeqCst),
+        2,
+        "what was asked is not asked again"
+    );
+    let all = later
+        .deployments(&Filter {
+            include_expired: true,
+            ..Filter::default()
+        })
+        .await
+        .unwrap();
+    let expired = all.iter().filter(|d| d.expired);
+    assert_eq!(expired.clone().count(), 4, "A, B, C and image 105");
+    assert_eq!(
+        expired.filter(|d| d.status == Status::Complete).count(),
+        2,
+        "A and C, complete from what was kept"
     );
 }

@@ -27,6 +27,8 @@ pub(super) struct StoreKept {
     asked: HashSet<u64>,
     /// Whether a failure to read or write was logged (once).
     warned: bool,
+    /// Whether keys were left for the next refresh (over the bound, or a failed read).
+    pending: bool,
 }
 
 fn warn_once(
@@ -128,18 +130,20 @@ fn missing<T>(per_repo: &crate::correlate::join::PerRepo<T>) -> Vec<(&str, &str)
 }
 
 /// Phase 4b, kept answers. When the store keeps answers and providers said runs, authors or
-/// pull requests are gone, reads what the store kept of them, in one batched call: a kept
+/// pull requests are gone (looked for when a run or anything else `changed`, or when keys
+/// were left last time), reads what the store kept of them, in one batched call: a kept
 /// run (final) replaces "gone" and is marked kept ([`Knowledge::kept_runs`], its deployment
 /// then expired), as do its stages, a kept author or a merged pull request. Returns whether
 /// a run changed (first) and whether anything else did (second). A failed read is logged
 /// once; the deployments are then shown from the records alone.
 ///
 /// [`Knowledge::kept_runs`]: crate::correlate::join::Knowledge::kept_runs
-pub(super) async fn restore(inner: &Inner, state: &mut State) -> (bool, bool) {
-    if !inner.store.keeps_answers() {
+pub(super) async fn restore(inner: &Inner, state: &mut State, changed: bool) -> (bool, bool) {
+    if !inner.store.keeps_answers() || !(changed || state.kept.pending) {
         return (false, false);
     }
     let Wanted { keys, hashes } = gone_keys(inner, state);
+    state.kept.pending = keys.len() >= MAX_KEYS_PER_REFRESH;
     if keys.is_empty() {
         return (false, false);
     }
@@ -147,6 +151,7 @@ pub(super) async fn restore(inner: &Inner, state: &mut State) -> (bool, bool) {
         Ok(a) => a,
         Err(e) => {
             warn_once(&mut state.kept, &*inner.store, "read", &e);
+            state.kept.pending = true;
             return (false, false);
         }
     };

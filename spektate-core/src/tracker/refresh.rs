@@ -62,7 +62,8 @@ impl Tracker {
         fetch_runs(inner, state, &work, &mut cache, &mut changes, &mut stats).await;
         fetch_stages(inner, state, &work, &mut changes).await;
         fetch_people(inner, state, &work, &mut cache, &mut changes).await;
-        let (runs, learned) = kept::restore(inner, state).await;
+        let changed = changes.runs || changes.learned;
+        let (runs, learned) = kept::restore(inner, state, changed).await;
         changes.runs |= runs;
         changes.learned |= learned;
         fetch_sync_tags(inner, state, &work, &mut cache, &previous, &mut changes).await;
