@@ -409,4 +409,40 @@ mod tests {
         assert_eq!(status_message(&body).as_deref(), Some("bad spanid"));
         assert_eq!(status_message(b"\x0b"), None);
     }
+
+    #[test]
+    fn no_answer_bytes_make_the_readers_panic() {
+        // Every truncation and single-byte change of a valid answer, then pseudo-random bytes.
+        let mut inner = Vec::new();
+        put_uint(&mut inner, 1, 300);
+        put_bytes(&mut inner, 2, "rejected: naïve span".as_bytes());
+        let mut valid = Vec::new();
+        put_len(&mut valid, 1, &inner);
+        put_bytes(&mut valid, 2, b"message");
+        let mut inputs: Vec<Vec<u8>> = (0..valid.len()).map(|n| valid[..n].to_vec()).collect();
+        for at in 0..valid.len() {
+            for b in [0x00, 0x01, 0x07, 0x0a, 0x7f, 0x80, 0xff] {
+                let mut v = valid.clone();
+                v[at] = b;
+                inputs.push(v);
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut v = Vec::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for k in 0..(x % 24) {
+                v.push((x >> (k % 8 * 8)) as u8 ^ k as u8);
+            }
+            inputs.push(v);
+        }
+        for input in &inputs {
+            let _ = decode_partial_success(input);
+            let _ = status_message(input);
+            let _ = PartialSuccess::from_json(input);
+        }
+        assert_eq!(decode_partial_success(&valid).unwrap().rejected_spans, 300);
+    }
 }
