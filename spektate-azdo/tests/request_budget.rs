@@ -394,9 +394,10 @@ async fn a_refused_commits_batch_costs_one_request_per_commit_of_that_batch_and_
 }
 
 /// A second process (a new tracker over the same store, with the same answers cache file)
-/// asks Azure DevOps only about what is not final: the three p3 builds still running and
-/// the sync tags. Every final build and release, the failed runs' stages, the 500 authors
-/// and the merged pull requests come from the cache, and the deployments read the same.
+/// asks Azure DevOps only about what is not final: the three p3 builds still running, the
+/// sync tags' refs and the manifest history. Every final build and release, the failed runs'
+/// stages, the 500 authors, the merged pull requests and the annotated tag objects come from
+/// the cache, and the deployments read the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_second_process_with_the_answers_cache_asks_only_about_what_is_not_final() {
     let dir = tempfile::tempdir().unwrap();
@@ -438,14 +439,15 @@ async fn a_second_process_with_the_answers_cache_asks_only_about_what_is_not_fin
     assert_eq!(cold.len(), 24, "{}", breakdown(&cold));
     assert_eq!(
         breakdown(&warm),
-        "annotatedtags 2, builds 1, commits 1, refs 1",
-        "only the running p3 builds, the sync tags and the manifest history are asked again"
+        "builds 1, commits 1, refs 1",
+        "only the running p3 builds, the sync tags' refs and the manifest history are asked again"
     );
     assert_traced(&second).await;
     let kept = spektate_core::cache::sqlite::SqliteAnswers::open(&path).unwrap();
     // 500 p1 builds, 495 finished p3 builds, 250 releases, the 2 failed runs' stages, 500
-    // authors and 498 merged pull requests (the failed deployments have none).
-    assert_eq!(kept.len().unwrap(), 500 + 495 + 250 + 2 + 500 + 498);
+    // authors, 498 merged pull requests (the failed deployments have none) and the 2 flux
+    // tag objects.
+    assert_eq!(kept.len().unwrap(), 500 + 495 + 250 + 2 + 500 + 498 + 2);
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }
 
@@ -469,11 +471,12 @@ fn runs_asked(served: &[Served]) -> std::collections::BTreeSet<String> {
     ids
 }
 
-/// `get --top 3`, no criterion needing a provider's answer: only the 3 newest deployments'
-/// runs are asked for (their p1 and p3 builds; p2 is a stage of p1), not the 500, and the
-/// rows are those of a tracker that traces all 500 and cuts to 3.
+/// `get --top 3`, no criterion needing a provider's answer: only the runs of the 3 newest
+/// deployments and of the margin (5 more, `FilteredStore::TOP_MARGIN`) are asked for (their
+/// p1 and p3 builds and their releases), not the 500, and the rows are those of a tracker
+/// that traces all 500 and cuts to 3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn top_3_asks_only_about_the_3_newest_deployments_and_shows_the_same_rows() {
+async fn top_3_asks_only_about_the_newest_deployments_and_a_margin_and_shows_the_same_rows() {
     let top = Filter {
         top: Some(3),
         ..Filter::default()
@@ -524,9 +527,19 @@ async fn top_3_asks_only_about_the_3_newest_deployments_and_shows_the_same_rows(
         .collect();
     assert_eq!(got, want);
     let asked = runs_asked(&fake.served());
-    assert_eq!(
-        asked.into_iter().collect::<Vec<_>>(),
-        ["10497", "10498", "10499", "20497", "20498", "20499"],
-        "only the 3 newest deployments' runs"
+    let newest_8: Vec<String> = (492..500)
+        .flat_map(|k| [format!("{}", 10_000 + k), format!("{}", 20_000 + k)])
+        .collect();
+    assert!(
+        newest_8.iter().all(|id| asked.contains(id)),
+        "the p1 and p3 builds of the 8 newest deployments: {asked:?}"
     );
+    let releases: Vec<&String> = asked.iter().filter(|id| !newest_8.contains(id)).collect();
+    assert!(
+        releases
+            .iter()
+            .all(|id| id.parse::<u32>().is_ok_and(|n| (5_492..5_500).contains(&n))),
+        "besides them, only their releases: {asked:?}"
+    );
+    assert_eq!(asked.len(), 19, "{asked:?}");
 }
