@@ -360,6 +360,13 @@ async fn protobuf_is_the_default_and_carries_the_same_traces_as_json() {
         from_proto[0], from_json[0],
         "the protobuf request, decoded by prost, says what the JSON one says"
     );
+    let size = |c: Vec<wiremock::Request>| c[0].body.len();
+    let (proto_bytes, json_bytes) = (
+        size(proto.received_requests().await.unwrap()),
+        size(json.received_requests().await.unwrap()),
+    );
+    eprintln!("9 spans: {proto_bytes} bytes in protobuf, {json_bytes} in JSON");
+    assert!(proto_bytes < json_bytes, "{proto_bytes} < {json_bytes}");
 
     let got = spans(&from_proto[0]);
     let live: Vec<&Value> = got
