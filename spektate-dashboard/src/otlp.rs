@@ -2,8 +2,9 @@
 //! ([`spektate_core::insights::trace`]) to an OTLP/HTTP collector, and, when asked, the
 //! server's own refreshes with the provider requests made during them
 //! ([`spektate_core::self_trace`]); in the binary protobuf encoding (the default) or in
-//! JSON, through the core's shared HTTP helper (retries on 429, 502, 503 and 504 with
-//! backoff and `Retry-After`, timeouts, a bounded response).
+//! JSON, through the core's shared HTTP helper (retries with backoff and `Retry-After`,
+//! timeouts, a bounded response). Only a batch still refused with 429, 502, 503 or 504 is
+//! sent again later, as OTLP/HTTP asks.
 //!
 //! Settings follow the OpenTelemetry exporter variables: `OTEL_EXPORTER_OTLP_ENDPOINT` (the
 //! collector's base URL; traces go to `/v1/traces` under it),
