@@ -427,8 +427,12 @@ impl HttpClient {
 
     async fn attempt(&self, req: &Request, resend: u32) -> std::result::Result<Response, Failure> {
         // A span of the refresh running in this task, if it is traced (self_trace.rs).
-        let mut span =
-            crate::self_trace::Attempt::start(&self.provider, req.method.as_str(), &req.url, resend);
+        let mut span = crate::self_trace::Attempt::start(
+            &self.provider,
+            req.method.as_str(),
+            &req.url,
+            resend,
+        );
         let mut builder = self.client.request(req.method.clone(), &req.url);
         builder = match &self.auth {
             Auth::None => builder,
