@@ -6,8 +6,10 @@
 //!
 //! `cargo bench --bench correlate`
 
+use std::alloc::{GlobalAlloc, Layout};
 use std::hint::black_box;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -17,9 +19,46 @@ use spektate::{
     Author, ClusterSync, PullRequest, Record, Run, RunKind, RunResult, RunStatus, Stage,
 };
 
-/// The allocator of the `spektate` binary, so the figures are the ones its users get.
+/// The allocator of the `spektate` binary, so the figures are the ones its users get, counting
+/// allocations while [`COUNTING`] is set.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: Counting = Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+struct Counting;
+
+// SAFETY: every call is passed on unchanged to mimalloc, a global allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's guarantees are mimalloc's.
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from mimalloc through `alloc` or `realloc`.
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as for `dealloc`, and the caller's guarantees on `new_size` are mimalloc's.
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// The allocations (and reallocations) `f` makes.
+fn allocations<T>(f: impl FnOnce() -> T) -> (usize, T) {
+    ALLOCATIONS.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    let out = f();
+    COUNTING.store(false, Ordering::Relaxed);
+    (ALLOCATIONS.load(Ordering::Relaxed), out)
+}
 
 const SERVICES: usize = 10;
 
@@ -177,7 +216,12 @@ fn bench(c: &mut Criterion) {
     let defaults = RepoDefaults::default();
     for n in [1_000, 10_000, 100_000] {
         let (records, k) = world(n);
-        assert_eq!(correlate(&records, &k, &defaults, now).len(), n);
+        let (count, deployments) = allocations(|| correlate(&records, &k, &defaults, now));
+        assert_eq!(deployments.len(), n);
+        println!(
+            "correlate/{n}: {count} allocations, {:.2} per record",
+            count as f64 / n as f64
+        );
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| black_box(correlate(black_box(&records), &k, &defaults, now)))

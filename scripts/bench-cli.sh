@@ -20,7 +20,7 @@ sizes=${SIZES:-"100000 1000000"}
 span_days=${SPAN_DAYS:-365}
 flag=(); [ "$profile" = release ] && flag=(--release)
 cargo build --quiet -p spektate-cli "${flag[@]}"
-bin="$PWD/target/$profile/spektate"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/$profile/spektate"
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 # No provider is configured: `get` joins what the store holds and contacts nobody.
 unset SPEKTATE_AZDO_TOKEN SPEKTATE_GITHUB_TOKEN AZURE_DEVOPS_EXT_PAT GITHUB_TOKEN

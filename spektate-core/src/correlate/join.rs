@@ -1,6 +1,7 @@
 //! The in-memory join of records with what providers know, into deployments.
 
 use std::borrow::Cow;
+use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -535,25 +536,41 @@ pub fn correlate(
 ) -> Vec<Deployment> {
     let mut cache = RepoCache::new(defaults);
     let mut tables = Tables::new(k);
-    // One pass over the records (each lookup done once, while its data is in cache), then a
-    // sort of small keys, then the deployments put in that order in place.
+    // The records in chunks: first each record's run lookups (a short loop whose cache misses
+    // overlap), then each deployment built from them; then a sort of small keys, and the
+    // deployments put in that order in place.
     let mut built: Vec<Deployment> = Vec::with_capacity(records.len());
-    for record in records {
-        let resolved = resolve(record, k);
-        let repos = cache.repos(record);
-        built.push(join(record, &resolved, k, &mut tables, &repos, now));
+    let mut lookups: Vec<Resolved> = Vec::with_capacity(CHUNK);
+    for chunk in records.chunks(CHUNK) {
+        lookups.clear();
+        lookups.extend(chunk.iter().map(|record| resolve(record, k)));
+        for (record, resolved) in chunk.iter().zip(&lookups) {
+            let repos = cache.repos(record);
+            built.push(join(record, resolved, k, &mut tables, &repos, now));
+        }
     }
     super::live::mark(&mut built, k);
     crate::insights::eta::mark(&mut built, now);
-    let mut order: Vec<usize> = (0..built.len()).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (a, b) = (&built[a], &built[b]);
-        b.last_updated
-            .cmp(&a.last_updated)
-            .then_with(|| a.record.row_key.cmp(&b.record.row_key))
-    });
-    permute(&mut built, order);
+    newest_first(&mut built);
     built
+}
+
+/// How many records' run lookups are made before their deployments are built.
+const CHUNK: usize = 32;
+
+/// Sorts deployments newest first (by last update, then by row key), comparing keys kept
+/// side by side rather than reaching into each deployment.
+fn newest_first(built: &mut [Deployment]) {
+    let mut keys: Vec<(Reverse<DateTime<Utc>>, usize)> = built
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (Reverse(d.last_updated), i))
+        .collect();
+    keys.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| built[a.1].record.row_key.cmp(&built[b.1].record.row_key))
+    });
+    permute(built, keys.into_iter().map(|(_, i)| i).collect());
 }
 
 /// Reorders `items` so that position `k` holds what was at `order[k]`, moving each item once.

@@ -55,16 +55,19 @@ fn span(run: &Run, now: DateTime<Utc>) -> Option<i64> {
 /// finish (or now) minus its queue time, so a multi-stage run that is p1 and p2 (or p1, p2
 /// and p3) counts once. `runs` are p1, p2 and p3.
 pub fn duration(runs: [Option<&Run>; 3], now: DateTime<Utc>) -> Option<i64> {
-    let mut distinct: Vec<&Run> = Vec::with_capacity(3);
-    for run in runs.into_iter().flatten() {
-        if !distinct.iter().any(|seen| same_run(seen, run)) {
-            distinct.push(run);
+    let mut distinct: [Option<&Run>; 3] = [None; 3];
+    let mut total = None;
+    for (i, run) in runs.into_iter().enumerate() {
+        let Some(run) = run else { continue };
+        if distinct.iter().flatten().any(|seen| same_run(seen, run)) {
+            continue;
+        }
+        distinct[i] = Some(run);
+        if let Some(s) = span(run, now) {
+            total = Some(total.unwrap_or(0) + s);
         }
     }
-    distinct
-        .into_iter()
-        .filter_map(|r| span(r, now))
-        .reduce(|a, b| a + b)
+    total
 }
 
 /// Whether two looked-up runs are one: the same kind and id, or the same web page (a run a

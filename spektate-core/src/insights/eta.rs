@@ -12,7 +12,6 @@
 //! A deployment whose manifests are done and that no cluster runs yet keeps an ETA only while
 //! its wait is no longer than the longest past sync of its history.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -20,6 +19,7 @@ use serde::Serialize;
 
 use super::journey::{Journey, Segment};
 use super::{median, nearest_rank};
+use crate::correlate::join::Map;
 use crate::model::deployment::{Deployment, DeploymentKind, Status, StepState};
 
 /// The fewest journeys a scope needs before its durations are used.
@@ -91,12 +91,12 @@ impl Stats {
 #[derive(Debug, Default)]
 pub struct EtaModel {
     /// Per service: its own stats and those of each of its rings.
-    by_service: HashMap<String, (Stats, HashMap<String, Stats>)>,
+    by_service: Map<String, (Stats, Map<String, Stats>)>,
     all: Stats,
 }
 
 /// The entry of `key` in `map`, inserted when missing; the key is copied only then.
-fn slot<'m, T: Default>(map: &'m mut HashMap<String, T>, key: &str) -> &'m mut T {
+fn slot<'m, T: Default>(map: &'m mut Map<String, T>, key: &str) -> &'m mut T {
     if !map.contains_key(key) {
         map.insert(key.to_string(), T::default());
     }

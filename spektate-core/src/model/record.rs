@@ -116,6 +116,12 @@ impl Record {
 
     /// Sets a data column by its stored name; unknown names are ignored and return false.
     pub fn set_column(&mut self, name: &str, value: Option<String>) -> bool {
+        self.set_column_text(name, value.as_deref())
+    }
+
+    /// [`Record::set_column`] from borrowed text, copied once, normalized (a store's reader
+    /// passes the text of its row without copying it first).
+    pub fn set_column_text(&mut self, name: &str, value: Option<&str>) -> bool {
         let slot = match name {
             "service" => &mut self.service,
             "commitId" => &mut self.commit_id,
@@ -132,12 +138,13 @@ impl Record {
             "manifestRepo" => &mut self.manifest_repo,
             _ => return false,
         };
+        // Only a URL with an `@` can carry user info to strip.
         let url = name.ends_with("Repo");
         *slot = value.and_then(|v| {
-            if url {
-                normalize(&super::url::without_credentials(&v))
+            if url && v.contains('@') {
+                normalize(&super::url::without_credentials(v))
             } else {
-                normalize(&v)
+                normalize(v)
             }
         });
         true

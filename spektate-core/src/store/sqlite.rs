@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::{Type, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use super::{RecordQuery, RecordStore};
@@ -319,15 +320,34 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
         ..Record::default()
     };
     for (i, col) in COLUMNS.iter().enumerate() {
-        let v: Option<String> = row.get(2 + i)?;
-        r.set_column(col, v);
+        r.set_column_text(col, text(row, 2 + i)?);
     }
-    let ts: String = row.get(15)?;
-    r.timestamp = parse_time(&ts);
+    let ts = text(row, 15)?.ok_or(rusqlite::Error::InvalidColumnType(
+        15,
+        "timestamp".into(),
+        Type::Null,
+    ))?;
+    r.timestamp = parse_time(ts);
     let version: i64 = row.get(16)?;
     r.etag = Some(version.to_string());
     r.sequence = row.get(17)?;
     Ok(r)
+}
+
+/// Column `i` of `row` as borrowed text (`None` for NULL), failing as `Row::get` would on a
+/// value that is not text.
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    match row.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .map(Some)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e))),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            row.as_ref().column_name(i)?.to_string(),
+            other.data_type(),
+        )),
+    }
 }
 
 fn column_values(record: &Record) -> Vec<Option<String>> {
@@ -753,6 +773,49 @@ mod tests {
         r.image_tag = Some(tag.into());
         r.p1 = Some("1".into());
         r
+    }
+
+    #[tokio::test]
+    async fn rows_another_tool_wrote_are_read_normalized_and_a_value_that_is_not_text_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let (_, now) = now_text();
+        let raw = Connection::open(&path).unwrap();
+        raw.execute(
+            "INSERT INTO records (partition_key, row_key, service, sourceRepo, hldRepo, p1, \
+             timestamp, version) VALUES ('p', 'a00000000000', '  Fabrikam/Web ', \
+             'https://me:secret@dev.azure.com/O/P/_git/Web', 'HTTPS://dev.azure.com/o/p/_git/HLD', \
+             ' 42 ', ?, 3)",
+            params![now],
+        )
+        .unwrap();
+        let read = store.query_shared("p", &RecordQuery::all()).await.unwrap();
+        let r = &read[0];
+        assert_eq!(r.service.as_deref(), Some("fabrikam/web"));
+        assert_eq!(
+            r.source_repo.as_deref(),
+            Some("https://dev.azure.com/o/p/_git/web")
+        );
+        assert_eq!(
+            r.hld_repo.as_deref(),
+            Some("https://dev.azure.com/o/p/_git/hld")
+        );
+        assert_eq!(r.p1.as_deref(), Some("42"));
+        assert_eq!(r.etag.as_deref(), Some("3"));
+        assert!(r.timestamp.is_some());
+
+        raw.execute(
+            "UPDATE records SET pr = X'00ff' WHERE row_key = 'a00000000000'",
+            [],
+        )
+        .unwrap();
+        let e = store
+            .query_shared("p", &RecordQuery::all())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pr") && e.contains("Blob"), "{e}");
     }
 
     #[tokio::test]
