@@ -249,3 +249,73 @@ async fn a_row_that_names_another_key_answers_nothing() {
         .to_string();
     assert!(e.contains("kept answer build 4711"), "{e}");
 }
+
+/// A transaction the service refuses, as its documentation shows one: `202 Accepted` with
+/// one response, the failing write's index before its message. Nothing was kept, and the
+/// error names the answer and the service's code.
+#[tokio::test]
+async fn a_refused_transaction_names_the_answer_that_failed() {
+    use wiremock::matchers::{header_regex, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/devstoreaccount1/Tables"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let refusal = "--batchresponse_4c637ba4-b2e8-40f8-adb0-aaef1ae8e3fc\r\n\
+        Content-Type: multipart/mixed; boundary=changesetresponse_ba83dbfc-f8bb-4d65-a36e-3a4ab1b39e09\r\n\r\n\
+        --changesetresponse_ba83dbfc-f8bb-4d65-a36e-3a4ab1b39e09\r\n\
+        Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+        HTTP/1.1 400 Bad Request\r\nContent-ID: 2\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-cache\r\n\
+        DataServiceVersion: 3.0;\r\nContent-Type: application/json;odata=minimalmetadata;streaming=true;charset=utf-8\r\n\r\n\
+        {\"odata.error\":{\"code\":\"InvalidInput\",\"message\":{\"lang\":\"en-US\",\"value\":\"1:One of the request inputs is not valid.\\nRequestId:5a0c4d6e-0002-0031-1f2d-b0c5e3000000\\nTime:2026-11-30T04:31:07.5512345Z\"}}}\r\n\
+        --changesetresponse_ba83dbfc-f8bb-4d65-a36e-3a4ab1b39e09--\r\n\
+        --batchresponse_4c637ba4-b2e8-40f8-adb0-aaef1ae8e3fc--\r\n";
+    Mock::given(method("POST"))
+        .and(path("/devstoreaccount1/$batch"))
+        .and(header_regex(
+            "content-type",
+            "^multipart/mixed; boundary=batch_[0-9a-f-]+$",
+        ))
+        .respond_with(
+            ResponseTemplate::new(202)
+                .insert_header(
+                    "content-type",
+                    "multipart/mixed; boundary=batchresponse_4c637ba4-b2e8-40f8-adb0-aaef1ae8e3fc",
+                )
+                .set_body_string(refusal),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let account = spektate_azdo::TableAccount::development(Some(&format!(
+        "{}/devstoreaccount1",
+        server.uri()
+    )))
+    .unwrap();
+    let store = AzureTableStore::new(account, "refused").unwrap();
+    let e = store
+        .put_answers("fabrikam", &[build("5000"), build("5001")])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("at answer build \"5001\"")
+            && e.contains("HTTP 400 InvalidInput")
+            && e.contains("One of the request inputs is not valid.")
+            && !e.contains("RequestId"),
+        "{e}"
+    );
+    let sent = server.received_requests().await.unwrap();
+    let body = sent
+        .iter()
+        .find(|r| r.url.path().ends_with("$batch"))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .unwrap();
+    assert_eq!(body.matches(" HTTP/1.1\r\n").count(), 2, "{body}");
+    assert!(
+        body.contains("PUT http://") && !body.contains("If-Match"),
+        "{body}"
+    );
+}
