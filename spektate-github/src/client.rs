@@ -493,7 +493,14 @@ impl GitHub {
         operation: &str,
         object: &str,
     ) -> Result<Fetched> {
-        let cached = self.inner.cache.lookup(url).await;
+        // A kept page's next URL is followed with the token: only one under the API is.
+        let cached = self.inner.cache.lookup(url).await.map(|mut c| {
+            c.next = c.next.filter(|n| {
+                n.strip_prefix(self.inner.api.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            });
+            c
+        });
         let mut req = Request::get(url, operation, object).pass(&[304, 404, 422]);
         if let Some(c) = &cached {
             req = req.header("if-none-match", &c.etag);
