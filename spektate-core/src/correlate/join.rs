@@ -322,6 +322,20 @@ pub fn is_expired(record: &Record, k: &Knowledge) -> bool {
     all_gone(record, &resolve(record, k), k)
 }
 
+/// Whether the CI said every run id of the record is gone and the store kept none of them:
+/// nothing but the record is left of its deployment, which [`Tracker::prune_expired`]
+/// deletes.
+///
+/// [`Tracker::prune_expired`]: crate::Tracker::prune_expired
+pub fn is_lost(record: &Record, k: &Knowledge) -> bool {
+    let resolved = resolve(record, k);
+    resolved.iter().flatten().count() > 0
+        && resolved
+            .iter()
+            .flatten()
+            .all(|(_, l)| matches!(l, Some(Lookup::Missing)))
+}
+
 /// A warning about `object` (in `repo`) that failed for `reason`.
 fn warning(subject: Subject, object: &str, repo: Option<&Arc<str>>, reason: &Reason) -> Warning {
     Warning {

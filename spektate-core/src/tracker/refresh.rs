@@ -566,7 +566,7 @@ fn publish(
         let expired: Vec<Record> = state
             .records
             .iter()
-            .filter(|r| join::is_expired(r, &state.knowledge))
+            .filter(|r| join::is_lost(r, &state.knowledge))
             .map(|r| (**r).clone())
             .collect();
         state.status = deployments
