@@ -121,7 +121,7 @@ impl TrackerBuilder {
     /// of where commits run ([`FilteredStore`]), so a narrow query costs what it shows in
     /// provider requests and says the same of each deployment as an unfiltered one. With
     /// `top` and no author, status or keyword criterion, only the `top` newest records it
-    /// admits are looked up.
+    /// admits and a margin are looked up ([`FilteredStore`]).
     pub fn filter(mut self, filter: &Filter) -> Self {
         self.store = Arc::new(FilteredStore::new(self.store, filter.clone()));
         self
