@@ -33,8 +33,9 @@ pub struct Snapshot {
     /// Deployments, newest first, expired ones included ([`Deployment::expired`]: shown only
     /// with [`Filter::include_expired`]); shared, so a refresh that changes nothing copies none.
     pub deployments: Arc<Vec<Deployment>>,
-    /// Records whose runs the CI says are all gone (their deployments are expired), whether
-    /// or not the store kept their runs; deleted by [`Tracker::prune_expired`].
+    /// Records whose runs the CI says are all gone and of which the store kept nothing
+    /// ([`crate::correlate::join::is_lost`]); deleted by [`Tracker::prune_expired`]. A deployment shown from
+    /// kept runs is history, not pruned.
     pub expired: Vec<Record>,
     /// When the refresh finished; `None` before the first.
     pub refreshed_at: Option<DateTime<Utc>>,
@@ -167,7 +168,9 @@ impl TrackerBuilder {
         let own_pipelines = pipelines.len();
         if let Some(cache) = &self.answers {
             pipelines.iter().for_each(|p| p.use_answers_cache(cache));
-            self.repositories.iter().for_each(|r| r.use_answers_cache(cache));
+            self.repositories
+                .iter()
+                .for_each(|r| r.use_answers_cache(cache));
         }
         if self.stored_runs {
             pipelines.push(Arc::new(StoredRuns::new(
@@ -358,8 +361,8 @@ impl Tracker {
         rx
     }
 
-    /// Deletes the records whose runs have all expired (their history with them); returns
-    /// how many.
+    /// Deletes the records whose runs have all expired with nothing kept of them
+    /// ([`Snapshot::expired`]); returns how many.
     pub async fn prune_expired(&self) -> Result<usize> {
         let expired = self.snapshot().expired.clone();
         let mut state = self.inner.state.lock().await;
