@@ -121,7 +121,12 @@ async fn a_version_2_file_gains_the_answers_table_when_a_writer_opens_it() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, 3, "the writer upgraded the file");
+    assert!(writer.writes_answers());
     let reopened = SqliteStore::open_existing(&path).unwrap();
+    assert!(
+        reopened.keeps_answers() && !reopened.writes_answers(),
+        "a reader reads kept answers and adds none, so a tracker over it writes nothing"
+    );
     assert_eq!(
         reopened.answers("p", &[answer.key()]).await.unwrap(),
         vec![answer],

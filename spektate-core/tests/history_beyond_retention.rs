@@ -414,8 +414,17 @@ struct Counting {
 
 impl Counting {
     fn open(path: &std::path::Path) -> Arc<Self> {
+        Self::over(SqliteStore::open(path).unwrap())
+    }
+
+    /// Over the file opened for reading, as `spektate get` and `dashboard` open it.
+    fn open_existing(path: &std::path::Path) -> Arc<Self> {
+        Self::over(SqliteStore::open_existing(path).unwrap())
+    }
+
+    fn over(inner: SqliteStore) -> Arc<Self> {
         Arc::new(Counting {
-            inner: SqliteStore::open(path).unwrap(),
+            inner,
             put_calls: AtomicUsize::new(0),
             answers_put: AtomicUsize::new(0),
             reads: AtomicUsize::new(0),
@@ -454,6 +463,9 @@ impl RecordStore for Counting {
     }
     fn keeps_answers(&self) -> bool {
         self.inner.keeps_answers()
+    }
+    fn writes_answers(&self) -> bool {
+        self.inner.writes_answers()
     }
     async fn put_answers(&self, p: &str, answers: &[Answer]) -> spektate_core::Result<()> {
         self.put_calls.fetch_add(1, SeqCst);
@@ -527,5 +539,54 @@ async fn final_answers_are_written_once_and_gone_ones_read_in_one_call() {
         expired.filter(|d| d.status == Status::Complete).count(),
         2,
         "A and C, complete from what was kept"
+    );
+}
+
+#[tokio::test]
+async fn a_tracker_over_a_store_opened_for_reading_reads_kept_answers_and_writes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spektate.db");
+    let writer = Counting::open(&path);
+    let rec = Recorder::new(writer.clone(), PARTITION).unwrap();
+    record(&rec, "101", Some("201"), Some("31"), Some("301")).await;
+    let (ci, repos) = providers_that_remember();
+    tracker(writer.clone(), ci, repos).refresh().await.unwrap();
+    assert!(
+        writer.answers_put.load(SeqCst) > 0,
+        "the writer keeps answers"
+    );
+
+    let reader = Counting::open_existing(&path);
+    let (ci, repos) = providers_that_remember();
+    let fresh = tracker(reader.clone(), ci, repos);
+    fresh.refresh().await.unwrap();
+    assert_eq!(
+        reader.put_calls.load(SeqCst),
+        0,
+        "a reader is not asked to write what it learned"
+    );
+    // The CI answers about a newer run, so its "not found" of the others means gone.
+    record(&rec, "104", Some("204"), None, None).await;
+    let (ci, repos) = providers_that_forgot();
+    let later = tracker(reader.clone(), ci, repos);
+    later.refresh().await.unwrap();
+    assert_eq!(
+        reader.reads.load(SeqCst),
+        1,
+        "it reads what the writer kept"
+    );
+    assert_eq!(reader.put_calls.load(SeqCst), 0);
+    let shown = later
+        .deployments(&Filter {
+            include_expired: true,
+            ..Filter::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        shown
+            .iter()
+            .any(|d| d.expired && d.status == Status::Complete),
+        "shown complete from the kept runs: {shown:?}"
     );
 }

@@ -364,6 +364,10 @@ impl RecordStore for PostgresStore {
         true
     }
 
+    fn writes_answers(&self) -> bool {
+        self.writer
+    }
+
     async fn put_answers(&self, partition: &str, kept: &[Answer]) -> Result<()> {
         const OPERATION: &str = "keep provider answers";
         answers::check_partition(partition).map_err(|e| self.error(OPERATION, e))?;

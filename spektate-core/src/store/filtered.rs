@@ -177,6 +177,10 @@ impl RecordStore for FilteredStore {
         self.inner.keeps_answers()
     }
 
+    fn writes_answers(&self) -> bool {
+        self.inner.writes_answers()
+    }
+
     async fn put_answers(&self, partition: &str, answers: &[Answer]) -> Result<()> {
         self.inner.put_answers(partition, answers).await
     }

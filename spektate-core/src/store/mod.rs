@@ -226,6 +226,12 @@ pub trait RecordStore: Send + Sync {
         false
     }
 
+    /// Whether this handle of the store adds answers ([`Self::put_answers`]): one opened for
+    /// reading reads what a writer kept and adds none. [`Self::keeps_answers`] by default.
+    fn writes_answers(&self) -> bool {
+        self.keeps_answers()
+    }
+
     /// Keeps final answers of providers (completed runs, their stages, commit authors,
     /// merged pull requests) for `partition`, each replacing the one of the same
     /// [`AnswerKey`]. Stores that keep none ([`Self::keeps_answers`] false) refuse.

@@ -122,6 +122,8 @@ pub struct SqliteStore {
     has_seq: bool,
     /// Whether the file has the answers table (a reader of a version 1 or 2 file has not).
     has_answers: bool,
+    /// Whether the file is open for writing.
+    writable: bool,
 }
 
 impl SqliteStore {
@@ -150,6 +152,7 @@ impl SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             has_seq: true,
             has_answers: true,
+            writable: true,
         };
         store.migrate().map_err(|e| err("open", &e))?;
         Ok(store)
@@ -202,6 +205,7 @@ impl SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             has_seq: version >= 2,
             has_answers: version >= 3,
+            writable: false,
         })
     }
 
@@ -618,6 +622,10 @@ impl RecordStore for SqliteStore {
 
     fn keeps_answers(&self) -> bool {
         self.has_answers
+    }
+
+    fn writes_answers(&self) -> bool {
+        self.has_answers && self.writable
     }
 
     async fn put_answers(&self, partition: &str, answers: &[Answer]) -> Result<()> {

@@ -222,7 +222,7 @@ pub(super) async fn restore(inner: &Inner, state: &mut State, changed: bool) -> 
 /// calls of at most [`WRITE_BATCH`]. A failed write is logged once and tried again at the
 /// next refresh that learns something; it never fails the refresh.
 pub(super) async fn save(inner: &Inner, state: &mut State) {
-    if !inner.store.keeps_answers() {
+    if !inner.store.writes_answers() {
         return;
     }
     let mut new = final_answers(inner, state, &state.kept.written).into_iter();
