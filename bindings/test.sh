@@ -127,9 +127,11 @@ PY
 step "Python: the wheel in a fresh virtual environment, on a PATH without cargo"
 fresh="$root/target/wheel-venv"
 rm -rf "$fresh"
-python3 -m venv "$fresh"
+# Made without pip (ensurepip is not needed, and fails on some hosts): the pip of
+# target/bindings-venv installs the wheel into it, offline, with `--python`.
+python3 -m venv --without-pip "$fresh"
 started=$(now)
-PATH="$fresh/bin:$no_rust_path" "$fresh/bin/python" -m pip install --quiet --disable-pip-version-check --no-index "$wheel"
+PATH="$fresh/bin:$no_rust_path" "$py" -m pip --python "$fresh/bin/python" install --quiet --disable-pip-version-check --no-index "$wheel"
 record_time "pip install of the wheel" "$started"
 PATH="$fresh/bin:$no_rust_path" "$fresh/bin/python" -c 'import spektate; print("import spektate:", spektate.__name__)' >&2
 check_examples "Python wheel" "$fresh/bin:$no_rust_path" \
