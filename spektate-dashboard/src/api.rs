@@ -488,7 +488,7 @@ pub fn links(d: &Deployment) -> Links {
     };
     let stage = |step: &Option<spektate_core::Step>| {
         step.as_ref()
-            .and_then(|s| s.stage.as_ref())
+            .and_then(|s| s.stage.as_deref())
             .and_then(|s| s.url.as_deref())
             .and_then(web)
     };

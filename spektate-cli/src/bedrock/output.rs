@@ -226,7 +226,7 @@ fn release(id: &str, run: &Run) -> ReleaseJson {
 
 fn found(step: Option<&Step>) -> Option<(&Run, Option<&Stage>)> {
     let step = step?;
-    Some((step.run.as_deref()?, step.stage.as_ref()))
+    Some((step.run.as_deref()?, step.stage.as_deref()))
 }
 
 /// bedrock's status words.

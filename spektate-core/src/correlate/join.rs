@@ -178,6 +178,9 @@ pub struct RepoEntry {
 #[derive(Debug, Default)]
 pub struct RepoCache<'a> {
     parsed: Map<&'a str, Option<usize>>,
+    /// The URL last asked for in each of a record's three places and its index: records
+    /// mostly name the repositories of the record before, so most lookups hash nothing.
+    last: [Option<(&'a str, usize)>; 3],
     /// The defaults (source, HLD, manifest), then every parsed repository.
     entries: Vec<Option<RepoEntry>>,
 }
@@ -189,6 +192,7 @@ impl<'a> RepoCache<'a> {
             |r: &Option<RepoRef>, slot| r.as_ref().map(|r| RepoEntry::new(r.clone(), Some(slot)));
         RepoCache {
             parsed: Map::default(),
+            last: [None; 3],
             entries: vec![
                 entry(&defaults.source_repo, 0),
                 entry(&defaults.hld_repo, 1),
@@ -197,18 +201,29 @@ impl<'a> RepoCache<'a> {
         }
     }
 
-    /// The index of `url`'s entry, else of the default at `default`.
+    /// The index of `url`'s entry, else of the default at `default` (0 source, 1 HLD,
+    /// 2 manifest: also the place in a record).
     fn index(&mut self, url: &'a Option<String>, default: usize) -> usize {
         let Some(u) = url.as_deref() else {
             return default;
         };
+        if let Some((last, at)) = self.last[default]
+            && last == u
+        {
+            return at;
+        }
         let entries = &mut self.entries;
-        let at = *self.parsed.entry(u).or_insert_with(|| {
-            let entry = RepoEntry::new(RepoRef::parse(u).ok()?, Some(entries.len()));
-            entries.push(Some(entry));
-            Some(entries.len() - 1)
-        });
-        at.unwrap_or(default)
+        let at = self
+            .parsed
+            .entry(u)
+            .or_insert_with(|| {
+                let entry = RepoEntry::new(RepoRef::parse(u).ok()?, Some(entries.len()));
+                entries.push(Some(entry));
+                Some(entries.len() - 1)
+            })
+            .unwrap_or(default);
+        self.last[default] = Some((u, at));
+        at
     }
 
     /// The repositories of `record`, else the defaults.
@@ -424,7 +439,13 @@ fn join<'k>(
         let succeeded = run.result == Some(RunResult::Succeeded);
         let of_order = |order: u32| {
             (!succeeded)
-                .then(|| stages.iter().find(|s| s.order == order).cloned())
+                .then(|| {
+                    stages
+                        .iter()
+                        .find(|s| s.order == order)
+                        .cloned()
+                        .map(Box::new)
+                })
                 .flatten()
         };
         if let Some(s) = image.as_mut() {
@@ -564,8 +585,9 @@ pub fn correlate(
         }
     }
     super::live::mark(&mut built, k);
-    crate::insights::eta::mark(&mut built, now);
     newest_first(&mut built);
+    // Newest first, so the ETA learns from the newest history.
+    crate::insights::eta::mark(&mut built, now);
     built
 }
 

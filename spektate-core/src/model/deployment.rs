@@ -187,8 +187,9 @@ pub struct Step {
     /// The run, when a provider knows it.
     pub run: Option<Arc<Run>>,
     /// For a multi-stage run that did not succeed: this step's stage (1 image, 2 metadata),
-    /// when the provider listed it; its `url` is the page to read why it failed.
-    pub stage: Option<Stage>,
+    /// when the provider listed it; its `url` is the page to read why it failed. Boxed, as
+    /// few steps have one and a deployment stays small.
+    pub stage: Option<Box<Stage>>,
 }
 
 /// Whether a deployment carries an image or is a change made straight in the HLD repo.
@@ -446,7 +447,7 @@ fn step_json<'a>(id: Option<&'a str>, step: &'a Option<Step>) -> Option<StepJson
         id: id.unwrap_or_default(),
         state: s.state,
         run: s.run.as_deref(),
-        stage: s.stage.as_ref(),
+        stage: s.stage.as_deref(),
     })
 }
 
