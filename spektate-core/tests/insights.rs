@@ -527,6 +527,40 @@ fn eta_falls_back_to_the_service_then_to_all() {
 }
 
 #[test]
+fn the_eta_learns_from_the_newest_history_of_a_service_and_ring() {
+    use spektate_core::insights::eta::HISTORY;
+    // HISTORY old frontend/prod journeys whose image took 40 min, then HISTORY newer ones
+    // whose image took 10: only the newer count, as they fill the ring's history.
+    let first = at(0, 0);
+    let journey = |i: usize, image: i64| Spec {
+        image,
+        ..spec(1_000 + i as u32, "frontend", "prod", first + min(i as i64 * 30))
+    };
+    let mut specs: Vec<Spec> = (0..2 * HISTORY)
+        .map(|i| journey(i, if i < HISTORY { 40 } else { 10 }))
+        .collect();
+    let start = first + min(2 * HISTORY as i64 * 30);
+    specs.push(Spec {
+        stop: Some((0, Stop::Running)),
+        ..spec(999, "frontend", "prod", start)
+    });
+    let now = start + min(1);
+    let ds = join(&specs, now);
+    let eta = ds
+        .iter()
+        .find(|d| d.image_tag() == Some("frontend-999"))
+        .and_then(|d| d.eta.clone())
+        .expect("the running journey has an ETA");
+    assert_eq!(eta.steps[0].segment, Segment::Image);
+    assert_eq!(eta.steps[0].samples, HISTORY);
+    assert_eq!(eta.steps[0].expected_at, start + min(10), "the newer journeys' median");
+    assert_eq!(eta.steps[0].p90_at, start + min(10));
+    // Learnt from every journey, the older ones would weigh in.
+    let all = EtaModel::learn(&ds).eta(ds.iter().find(|d| d.eta.is_some()).unwrap(), now);
+    assert_eq!(all.unwrap().steps[0].p90_at, start + min(40));
+}
+
+#[test]
 fn the_eta_is_in_the_deployment_json_only_while_on_the_way() {
     let start = at(10, 900);
     let mut specs = history();

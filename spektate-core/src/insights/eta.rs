@@ -106,18 +106,32 @@ fn slot<'m, T: Default>(map: &'m mut Map<String, T>, key: &str) -> &'m mut T {
 impl EtaModel {
     /// Learns from the finished journeys among `deployments` (manifests succeeded).
     pub fn learn<'a>(deployments: impl IntoIterator<Item = &'a Deployment>) -> Self {
+        Self::learn_first(deployments, usize::MAX)
+    }
+
+    /// Learns from the first `per_ring` finished journeys of each service and ring among
+    /// `deployments` (the newest, when they come newest first); the service's and the overall
+    /// scope hold what their rings learned.
+    pub fn learn_first<'a>(
+        deployments: impl IntoIterator<Item = &'a Deployment>,
+        per_ring: usize,
+    ) -> Self {
         let mut m = EtaModel::default();
         for d in deployments {
-            if d.kind != DeploymentKind::Deployment || d.status != Status::Complete {
+            if !learnable(d) {
+                continue;
+            }
+            let (service, rings) = slot(&mut m.by_service, d.service().unwrap_or_default());
+            let ring = slot(rings, d.ring().unwrap_or_default());
+            if ring.journeys >= per_ring {
                 continue;
             }
             let j = Journey::of(d);
             let Some(segments) = j.segments() else {
                 continue;
             };
-            let (service, rings) = slot(&mut m.by_service, d.service().unwrap_or_default());
             service.add(&j, &segments);
-            slot(rings, d.ring().unwrap_or_default()).add(&j, &segments);
+            ring.add(&j, &segments);
             m.all.add(&j, &segments);
         }
         let mut scopes: Vec<&mut Stats> = vec![&mut m.all];
@@ -207,8 +221,7 @@ impl EtaModel {
             .skip_while(|s| reached(*s))
             .collect();
         let current = *remaining.first()?;
-        let begin = j.begin_of(current).or(d.started_at).unwrap_or(now).min(now);
-        let elapsed = (now - begin).num_seconds();
+        let elapsed = elapsed_in(&j, d, current, now);
         // Manifests done and no cluster yet: only while a past sync took as long.
         if d.status == Status::Complete
             && (current != Segment::Sync
@@ -216,6 +229,7 @@ impl EtaModel {
         {
             return None;
         }
+        let begin = begin_of(&j, d, current, now);
         let (mut at, mut at90) = (begin, begin);
         let mut out = Vec::with_capacity(remaining.len());
         for s in remaining {
@@ -268,17 +282,67 @@ fn on_the_way(d: &Deployment) -> bool {
         && !d.is_live()
 }
 
-/// Sets [`Deployment::eta`] of every deployment on its way, learning from all of them;
-/// clears it on the others. Learns nothing when none is on its way.
+/// The most finished journeys of one service and ring that [`mark`] learns from: the newest.
+pub const HISTORY: usize = 1_000;
+
+/// Sets [`Deployment::eta`] of every deployment on its way, learning from the newest
+/// [`HISTORY`] journeys of each service and ring among `deployments`, which come newest
+/// first; clears it on the others. Learns nothing when none can have an ETA: a deployment
+/// whose manifests are done has none once it has waited for a cluster longer than any past
+/// sync took.
 pub fn mark(deployments: &mut [Deployment], now: DateTime<Utc>) {
-    if !deployments.iter().any(on_the_way) {
-        for d in deployments.iter_mut() {
-            d.eta = None;
-        }
+    for d in deployments.iter_mut() {
+        d.eta = None;
+    }
+    let longest_sync = longest_sync(deployments);
+    let waiting: Vec<usize> = (0..deployments.len())
+        .filter(|&i| {
+            let d = &deployments[i];
+            on_the_way(d) && (d.status != Status::Complete || !outwaited(d, longest_sync, now))
+        })
+        .collect();
+    if waiting.is_empty() {
         return;
     }
-    let model = EtaModel::learn(deployments.iter());
-    for d in deployments.iter_mut() {
+    let model = EtaModel::learn_first(deployments.iter(), HISTORY);
+    for i in waiting {
+        let d = &mut deployments[i];
         d.eta = model.eta(d, now).map(Arc::new);
     }
+}
+
+/// A finished journey the model learns from: a deployment (not a manual edit) whose
+/// manifests succeeded.
+fn learnable(d: &Deployment) -> bool {
+    d.kind == DeploymentKind::Deployment && d.status == Status::Complete
+}
+
+/// The longest sync of any finished journey, in seconds: no scope of a model learned from
+/// these deployments holds a longer one. Only a deployment a cluster runs has a sync.
+fn longest_sync(deployments: &[Deployment]) -> Option<i64> {
+    deployments
+        .iter()
+        .filter(|d| learnable(d) && (!d.clusters.is_empty() || !d.live_in.is_empty()))
+        .filter_map(|d| Journey::of(d).segments()?[Segment::Sync.index()])
+        .max()
+}
+
+/// Whether `d`, its manifests done, has waited for a cluster longer than `longest` (the
+/// longest past sync), so [`EtaModel::eta`] gives it none whatever the model.
+fn outwaited(d: &Deployment, longest: Option<i64>, now: DateTime<Utc>) -> bool {
+    let Some(longest) = longest else {
+        return true;
+    };
+    elapsed_in(&Journey::of(d), d, Segment::Sync, now) > longest
+}
+
+/// When `current`, the running segment of `d`, began: the end of the last segment reached
+/// before it, else the deployment's start, and never after `now`.
+fn begin_of(j: &Journey, d: &Deployment, current: Segment, now: DateTime<Utc>) -> DateTime<Utc> {
+    j.begin_of(current).or(d.started_at).unwrap_or(now).min(now)
+}
+
+/// Seconds `d` has spent in `current`, its running segment, at `now`.
+fn elapsed_in(j: &Journey, d: &Deployment, current: Segment, now: DateTime<Utc>) -> i64 {
+    (now - begin_of(j, d, current, now)).num_seconds()
 }
