@@ -1,8 +1,8 @@
 //! Correlation of 1k, 10k and 100k records with their runs, in memory: the join, status,
 //! duration, last-updated, clusters, warnings and sort (docs/ARCHITECTURE.md, Correlation),
 //! without any I/O. Every column is exercised: one record in ten is a multi-stage run with
-//! stages, six clusters sync through `flux-*` tags and three report to the store, and one
-//! author lookup in a hundred failed.
+//! stages, six clusters sync through `flux-*` tags and three report to the store, one author
+//! lookup in a hundred failed, and the newest 1% are still running, so the ETA model learns.
 //!
 //! `cargo bench --bench correlate`
 
@@ -107,9 +107,16 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
         for i in 0..n {
             let id = [ids(i).0, ids(i).1, ids(i).2][step].to_string();
             let start = t0 + Duration::minutes(i as i64 * 3);
-            let mut run = Run::new(id.clone(), kind, RunStatus::Completed);
+            // The newest 1% are still generating their manifests: they get an ETA.
+            let running = step == 2 && i >= n - n / 100;
+            let status = if running {
+                RunStatus::InProgress
+            } else {
+                RunStatus::Completed
+            };
+            let mut run = Run::new(id.clone(), kind, status);
             let failed = i % 17 == 0 && step == 2;
-            run.result = Some(if failed {
+            run.result = (!running).then_some(if failed {
                 RunResult::Failed
             } else {
                 RunResult::Succeeded
@@ -117,8 +124,8 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
             run.number = Some(format!("20260101.{i}"));
             run.queued_at = Some(start + Duration::minutes(offset));
             run.started_at = Some(start + Duration::minutes(offset + 1));
-            run.finished_at = Some(start + Duration::minutes(offset + 5));
-            run.last_changed_at = run.finished_at;
+            run.finished_at = (!running).then(|| start + Duration::minutes(offset + 5));
+            run.last_changed_at = run.finished_at.or(run.started_at);
             if step == 0 && i % 10 == 0 {
                 let stages = (1..=3)
                     .map(|order| Stage {
@@ -144,7 +151,8 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
         synced_at: Some(t0 + Duration::minutes(i as i64 * 3 + 20)),
         tagger: Some("flux".into()),
     };
-    let latest = |back: usize| n.saturating_sub(1 + back);
+    // Clusters run the newest finished manifests.
+    let latest = |back: usize| n.saturating_sub(1 + n / 100 + back);
     let tags = (0..6)
         .map(|c| sync(format!("{}-{c}", rings[c % 3]), latest(c % 3)))
         .collect();
@@ -218,6 +226,8 @@ fn bench(c: &mut Criterion) {
         let (records, k) = world(n);
         let (count, deployments) = allocations(|| correlate(&records, &k, &defaults, now));
         assert_eq!(deployments.len(), n);
+        let with_eta = deployments.iter().filter(|d| d.eta.is_some()).count();
+        assert_eq!(with_eta, n / 100, "the running deployments' ETAs");
         println!(
             "correlate/{n}: {count} allocations, {:.2} per record",
             count as f64 / n as f64
