@@ -86,27 +86,40 @@ impl FilteredStore {
 
 /// `r` reduced to what places its commits, marked as context; none when it names no HLD or
 /// manifest commit. Its run ids and source commit are left out, so nothing is looked up for it.
-fn context(r: &Record) -> Option<Record> {
+fn context(mut r: Record) -> Option<Record> {
     if r.hld_commit_id.is_none() && r.manifest_commit_id.is_none() {
         return None;
     }
+    use std::mem::take;
     Some(Record {
-        partition_key: r.partition_key.clone(),
-        row_key: r.row_key.clone(),
-        service: r.service.clone(),
-        image_tag: r.image_tag.clone(),
-        env: r.env.clone(),
-        hld_commit_id: r.hld_commit_id.clone(),
-        manifest_commit_id: r.manifest_commit_id.clone(),
-        pr: r.pr.clone(),
-        hld_repo: r.hld_repo.clone(),
-        manifest_repo: r.manifest_repo.clone(),
+        partition_key: take(&mut r.partition_key),
+        row_key: take(&mut r.row_key),
+        service: take(&mut r.service),
+        image_tag: take(&mut r.image_tag),
+        env: take(&mut r.env),
+        hld_commit_id: take(&mut r.hld_commit_id),
+        manifest_commit_id: take(&mut r.manifest_commit_id),
+        pr: take(&mut r.pr),
+        hld_repo: take(&mut r.hld_repo),
+        manifest_repo: take(&mut r.manifest_repo),
         timestamp: r.timestamp,
-        etag: r.etag.clone(),
+        etag: take(&mut r.etag),
         sequence: r.sequence,
         context: true,
         ..Record::default()
     })
+}
+
+/// [`context`] of a shared record: made in place when nothing else holds it (a store's
+/// freshly read record), so the record's other values are freed rather than copied.
+fn shared_context(mut r: Arc<Record>) -> Option<Arc<Record>> {
+    match Arc::get_mut(&mut r) {
+        Some(own) => {
+            *own = context(std::mem::take(own))?;
+            Some(r)
+        }
+        None => context((*r).clone()).map(Arc::new),
+    }
 }
 
 #[async_trait]
@@ -127,7 +140,7 @@ impl RecordStore for FilteredStore {
             .zip(full)
             .filter_map(|(r, full)| match full {
                 true => Some(r),
-                false => context(&r),
+                false => context(r),
             })
             .collect())
     }
@@ -140,7 +153,7 @@ impl RecordStore for FilteredStore {
             .zip(full)
             .filter_map(|(r, full)| match full {
                 true => Some(r),
-                false => context(&r).map(Arc::new),
+                false => shared_context(r),
             })
             .collect())
     }

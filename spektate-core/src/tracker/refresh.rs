@@ -569,8 +569,10 @@ fn publish(
             .filter(|r| join::is_lost(r, &state.knowledge))
             .map(|r| (**r).clone())
             .collect();
+        // Context records are never fetched, so never asked whether they are settled.
         state.status = deployments
             .iter()
+            .filter(|d| !d.record.context)
             .map(|d| (Key::from(d.id()), d.status))
             .collect();
         let mut cache = RepoCache::new(&inner.defaults);
