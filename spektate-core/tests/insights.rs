@@ -534,7 +534,12 @@ fn the_eta_learns_from_the_newest_history_of_a_service_and_ring() {
     let first = at(0, 0);
     let journey = |i: usize, image: i64| Spec {
         image,
-        ..spec(1_000 + i as u32, "frontend", "prod", first + min(i as i64 * 30))
+        ..spec(
+            1_000 + i as u32,
+            "frontend",
+            "prod",
+            first + min(i as i64 * 30),
+        )
     };
     let mut specs: Vec<Spec> = (0..2 * HISTORY)
         .map(|i| journey(i, if i < HISTORY { 40 } else { 10 }))
@@ -553,7 +558,11 @@ fn the_eta_learns_from_the_newest_history_of_a_service_and_ring() {
         .expect("the running journey has an ETA");
     assert_eq!(eta.steps[0].segment, Segment::Image);
     assert_eq!(eta.steps[0].samples, HISTORY);
-    assert_eq!(eta.steps[0].expected_at, start + min(10), "the newer journeys' median");
+    assert_eq!(
+        eta.steps[0].expected_at,
+        start + min(10),
+        "the newer journeys' median"
+    );
     assert_eq!(eta.steps[0].p90_at, start + min(10));
     // Learnt from every journey, the older ones would weigh in.
     let all = EtaModel::learn(&ds).eta(ds.iter().find(|d| d.eta.is_some()).unwrap(), now);

@@ -561,8 +561,8 @@ fn join<'k>(
 }
 
 /// Joins every record into deployments, newest first, expired ones included
-/// ([`Deployment::expired`]). Each deployment's `live_in` is judged against the others of its
-/// service and ring.
+/// ([`Deployment::expired`]), none for a [context](Record::context) record. Each deployment's
+/// `live_in` is judged against the others of its service and ring, context ones included.
 pub fn correlate(
     records: &[Arc<Record>],
     k: &Knowledge,
@@ -585,6 +585,11 @@ pub fn correlate(
         }
     }
     super::live::mark(&mut built, k);
+    // Context records only place commits for `live`: no deployment is shown for them.
+    if built.iter().any(|d| d.record.context) {
+        built.retain(|d| !d.record.context);
+        built.shrink_to_fit();
+    }
     newest_first(&mut built);
     // Newest first, so the ETA learns from the newest history.
     crate::insights::eta::mark(&mut built, now);

@@ -31,7 +31,8 @@ use crate::window::Window;
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// Deployments, newest first, expired ones included ([`Deployment::expired`]: shown only
-    /// with [`Filter::include_expired`]); shared, so a refresh that changes nothing copies none.
+    /// with [`Filter::include_expired`]), none for the context records of a filtered view;
+    /// shared, so a refresh that changes nothing copies none.
     pub deployments: Arc<Vec<Deployment>>,
     /// Records whose runs the CI says are all gone and of which the store kept nothing
     /// ([`crate::correlate::join::is_lost`]); deleted by [`Tracker::prune_expired`]. A deployment shown from
