@@ -78,14 +78,12 @@ pub struct ServeCmd {
     pub hooks: HookArgs,
 
     /// Export each finished deployment once as an OpenTelemetry trace to this OTLP/HTTP
-    /// collector (`http://collector:4318`; traces go to `/v1/traces`);
-    /// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf, the
-    /// default, or http/json) and OTEL_EXPORTER_OTLP_HEADERS apply.
-    #[arg(
-        long = "otlp-endpoint",
-        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
-        value_name = "URL"
-    )]
+    /// collector (`http://collector:4318`; traces go to `/v1/traces`). Without it,
+    /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the traces URL, as it is), else
+    /// OTEL_EXPORTER_OTLP_ENDPOINT (the collector); OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or
+    /// OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf, the default, or http/json) and
+    /// OTEL_EXPORTER_OTLP_TRACES_HEADERS or OTEL_EXPORTER_OTLP_HEADERS apply.
+    #[arg(long = "otlp-endpoint", value_name = "URL")]
     pub otlp_endpoint: Option<String>,
 
     /// With --otlp-endpoint, also export the server's own work: each refresh as a

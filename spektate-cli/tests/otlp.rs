@@ -27,6 +27,8 @@ fn serve(envs: &[(&str, &str)], args: &[&str]) -> (bool, String) {
         )
         .env("SPEKTATE_PARTITION_KEY", "fabrikam")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
         .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         .env_remove("SPEKTATE_OTLP_SELF_TRACES")
@@ -71,7 +73,22 @@ fn otlp_settings_that_cannot_work_are_refused_by_name() {
     );
     assert!(!ok);
     assert!(
-        e.contains("--otlp-endpoint") && e.contains("'collector:4318'"),
+        e.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && e.contains("'collector:4318'"),
+        "{e}"
+    );
+    let (ok, e) = serve(
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "udp://collector/traces",
+            ),
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(
+        e.contains("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") && e.contains("'udp://collector/traces'"),
         "{e}"
     );
     let (ok, e) = serve(

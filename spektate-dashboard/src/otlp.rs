@@ -6,11 +6,13 @@
 //! timeouts, a bounded response). Only a batch still refused with 429, 502, 503 or 504 is
 //! sent again later, as OTLP/HTTP asks.
 //!
-//! Settings follow the OpenTelemetry exporter variables: `OTEL_EXPORTER_OTLP_ENDPOINT` (the
-//! collector's base URL; traces go to `/v1/traces` under it),
-//! `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`,
-//! the default, or `http/json`; `grpc` is refused) and `OTEL_EXPORTER_OTLP_HEADERS`
-//! (`key=value,...`, values percent-decoded, kept secret).
+//! Settings follow the OpenTelemetry exporter variables, the traces' own winning over the
+//! general ones: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the URL traces are sent to, as it is),
+//! else `OTEL_EXPORTER_OTLP_ENDPOINT` (the collector's base URL; traces go to `/v1/traces`
+//! under it); `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`
+//! (`http/protobuf`, the default, or `http/json`; `grpc` is refused); and
+//! `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,...`,
+//! values percent-decoded, kept secret).
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -127,32 +129,47 @@ impl fmt::Debug for OtlpSettings {
 }
 
 impl OtlpSettings {
-    /// The settings from `--otlp-endpoint` (`endpoint`, which the caller falls back to
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` for) and the `OTEL_EXPORTER_OTLP_*` variables `var`
-    /// reads; `None` without an endpoint.
+    /// The settings from `--otlp-endpoint` (`endpoint`: the collector's base URL) and the
+    /// `OTEL_EXPORTER_OTLP_*` variables `var` reads; without the flag, traces go to
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as it is, else under `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    /// `None` when none is set.
     pub fn new(
         endpoint: Option<&str>,
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, Error> {
-        let Some(endpoint) = endpoint.map(str::trim).filter(|e| !e.is_empty()) else {
+        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let under = |base: &str| format!("{}/v1/traces", base.trim().trim_end_matches('/'));
+        let (source, given, url) = if let Some(e) = endpoint.filter(|e| !e.trim().is_empty()) {
+            ("--otlp-endpoint", e.to_string(), under(e))
+        } else if let Some(e) = set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            let url = e.trim().to_string();
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", e, url)
+        } else if let Some(e) = set("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            let url = under(&e);
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", e, url)
+        } else {
             return Ok(None);
         };
-        if !is_http_url(endpoint) {
+        let given = given.trim();
+        if !is_http_url(given) {
             return Err(Error::invalid(
-                "--otlp-endpoint",
+                source,
                 format!(
                     "'{}' is not an http(s) URL without user info (give credentials in OTEL_EXPORTER_OTLP_HEADERS)",
-                    spektate_core::model::url::without_credentials(endpoint)
+                    spektate_core::model::url::without_credentials(given)
                 ),
             ));
         }
         let protocol = Protocol::from_env(&var)?;
-        let headers = match var("OTEL_EXPORTER_OTLP_HEADERS") {
-            Some(raw) => parse_headers(&raw)?,
-            None => Vec::new(),
+        let headers = match set("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
+            Some(raw) => parse_headers("OTEL_EXPORTER_OTLP_TRACES_HEADERS", &raw)?,
+            None => match var("OTEL_EXPORTER_OTLP_HEADERS") {
+                Some(raw) => parse_headers("OTEL_EXPORTER_OTLP_HEADERS", &raw)?,
+                None => Vec::new(),
+            },
         };
         Ok(Some(OtlpSettings {
-            url: format!("{}/v1/traces", endpoint.trim_end_matches('/')),
+            url,
             headers,
             every: Duration::from_secs(5),
             service_name: "spektate".into(),
@@ -174,21 +191,22 @@ impl OtlpSettings {
     }
 }
 
-/// `key1=value1,key2=value2` (W3C baggage style, values percent-encoded); an entry without
-/// `=` or with a name that is not a header name is an error naming the name only.
-fn parse_headers(raw: &str) -> Result<Vec<(String, Secret)>, Error> {
+/// `key1=value1,key2=value2` (W3C baggage style, values percent-encoded) from `variable`; an
+/// entry without `=` or with a name that is not a header name is an error naming the name
+/// only.
+fn parse_headers(variable: &str, raw: &str) -> Result<Vec<(String, Secret)>, Error> {
     let mut out = Vec::new();
     for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let Some((name, value)) = entry.split_once('=') else {
             return Err(Error::invalid(
-                "OTEL_EXPORTER_OTLP_HEADERS",
+                variable,
                 "an entry has no '='; give key=value pairs separated by commas",
             ));
         };
         let name = name.trim();
         if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
             return Err(Error::invalid(
-                "OTEL_EXPORTER_OTLP_HEADERS",
+                variable,
                 format!("'{name}' is not a header name"),
             ));
         }
@@ -198,14 +216,14 @@ fn parse_headers(raw: &str) -> Result<Vec<(String, Secret)>, Error> {
             .unwrap_or_default();
         if axum::http::HeaderValue::from_str(&value).is_err() {
             return Err(Error::invalid(
-                "OTEL_EXPORTER_OTLP_HEADERS",
+                variable,
                 format!("the value of '{name}' is not a header value"),
             ));
         }
         out.push((name.to_string(), Secret::new(value)));
         if out.len() > MAX_HEADERS {
             return Err(Error::invalid(
-                "OTEL_EXPORTER_OTLP_HEADERS",
+                variable,
                 format!("sets more than {MAX_HEADERS} headers"),
             ));
         }
@@ -486,6 +504,79 @@ mod tests {
         assert_eq!(h, [("api-key", "s3cr=t"), ("x-tenant", "fabrikam")]);
         assert!(!format!("{s:?}").contains("s3cr"), "{s:?}");
         assert!(OtlpSettings::new(None, env(&[])).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_traces_endpoint_is_used_as_it_is_and_the_traces_headers_win() {
+        let settings = |flag: Option<&str>, pairs: &[(&str, &str)]| {
+            OtlpSettings::new(flag, env(pairs)).unwrap().unwrap()
+        };
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
+        let traces = (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            " https://traces.example/api/v2/otlp ",
+        );
+        assert_eq!(
+            settings(None, &[base]).url,
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            settings(None, &[base, traces]).url,
+            "https://traces.example/api/v2/otlp",
+            "the traces URL, not a base"
+        );
+        assert_eq!(
+            settings(Some("http://flag:4318"), &[base, traces]).url,
+            "http://flag:4318/v1/traces",
+            "the flag wins"
+        );
+        assert_eq!(
+            settings(None, &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", " "), base]).url,
+            "http://collector:4318/v1/traces",
+            "an empty variable is unset"
+        );
+        let names = |s: OtlpSettings| {
+            s.headers
+                .iter()
+                .map(|(n, v)| format!("{n}={}", v.expose()))
+                .collect::<Vec<_>>()
+        };
+        let general = ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=general");
+        assert_eq!(names(settings(None, &[base, general])), ["api-key=general"]);
+        assert_eq!(
+            names(settings(
+                None,
+                &[
+                    base,
+                    general,
+                    ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-key=traces")
+                ]
+            )),
+            ["x-key=traces"]
+        );
+        let e = OtlpSettings::new(
+            None,
+            env(&[base, ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-key hunter2")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("OTEL_EXPORTER_OTLP_TRACES_HEADERS") && !e.contains("hunter2"),
+            "{e}"
+        );
+        let e = OtlpSettings::new(
+            None,
+            env(&[(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "https://u:hunter2@x/v1/traces",
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") && !e.contains("hunter2"),
+            "{e}"
+        );
     }
 
     #[test]
