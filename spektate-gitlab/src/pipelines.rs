@@ -297,6 +297,23 @@ pub(crate) fn state(word: &str) -> std::result::Result<(RunStatus, Option<RunRes
 pub(crate) fn repo_of_page(url: &str) -> Option<RepoRef> {
     let (project, _) = url.trim().split_once("/-/")?;
     let mut repo = RepoRef::parse(project).ok()?;
+    if repo.project.is_some() {
+        // `_git` is a valid GitLab group name, which reads as Azure DevOps' separator: the
+        // project is every group of the path, then its name.
+        let path = project.split_once("://").map_or(project, |(_, rest)| rest);
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let segs: Vec<&str> = path.split('/').skip(1).filter(|s| !s.is_empty()).collect();
+        let (name, groups) = segs.split_last()?;
+        if groups.is_empty() {
+            return None;
+        }
+        repo.owner = groups.join("/").replace("%20", " ");
+        repo.name = name
+            .strip_suffix(".git")
+            .unwrap_or(name)
+            .replace("%20", " ");
+        repo.project = None;
+    }
     repo.provider = RepoHost::GitLab;
     Some(repo)
 }
@@ -620,6 +637,27 @@ mod tests {
             Some("https://gitlab.com/fabrikam/svc/-/jobs/11"),
             "a stage links its first job"
         );
+    }
+
+    #[test]
+    fn a_page_under_a_group_named_git_names_its_gitlab_project() {
+        let repo =
+            repo_of_page("https://gitlab.example.com/fabrikam/_git/web/-/pipelines/1").unwrap();
+        assert_eq!(repo.provider, RepoHost::GitLab);
+        assert_eq!(
+            (
+                repo.owner.as_str(),
+                repo.project.as_deref(),
+                repo.name.as_str()
+            ),
+            ("fabrikam/_git", None, "web")
+        );
+        assert_eq!(
+            repo.web_url(),
+            "https://gitlab.example.com/fabrikam/_git/web"
+        );
+        let plain = repo_of_page("https://gitlab.com/a/b/c/-/pipelines/1").unwrap();
+        assert_eq!((plain.owner.as_str(), plain.name.as_str()), ("a/b", "c"));
     }
 
     #[test]
