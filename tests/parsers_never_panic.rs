@@ -1,5 +1,6 @@
-//! Every parser of a provider's answers (Azure DevOps, GitHub, Azure Table entities, the
-//! `Retry-After` header, repository URLs) never panics, whatever comes back.
+//! Every parser of a provider's answers (Azure DevOps, GitHub, GitLab, Azure Table entities,
+//! pages and kept answers, an OpenTelemetry collector's answers, the `Retry-After` header,
+//! repository URLs) never panics, whatever comes back.
 //!
 //! The fuzz targets in `fuzz/` search for such inputs for hours on nightly; this smoke test
 //! runs the same feeds (`fuzz/fuzz_targets/common.rs`) on stable in a few seconds: a few
@@ -288,8 +289,22 @@ fn github_answers_never_panic() {
 }
 
 #[test]
+fn gitlab_answers_never_panic() {
+    never_panics(
+        "gitlab_payloads",
+        common::GITLAB_PARSERS,
+        common::gitlab_payloads,
+    );
+}
+
+#[test]
 fn table_entities_never_panic() {
     never_panics("table_entity", common::TABLE_PARSERS, common::table_entity);
+}
+
+#[test]
+fn collector_answers_never_panic() {
+    never_panics("otlp_answers", common::OTLP_PARSERS, common::otlp_answers);
 }
 
 #[test]
@@ -300,4 +315,91 @@ fn retry_after_headers_never_panic() {
 #[test]
 fn repository_urls_never_panic() {
     never_panics("repo_url", common::URL_PARSERS, common::repo_url);
+}
+
+/// The body of the seed `name` of `target`, without its first byte.
+fn seed_body(target: &str, name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target)
+        .join(format!("seed-{name}"));
+    let seed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    seed[1..].to_vec()
+}
+
+/// The seeds of the newer parsers are answers those parsers read in full, so mutations of
+/// them reach past the first checks.
+#[test]
+fn seeds_are_read_as_real_answers() {
+    use spektate_azdo::fuzzing as azdo;
+    use spektate_core::insights::otlp_proto::decode_partial_success;
+    use spektate_gitlab::fuzzing as gitlab;
+
+    let run = gitlab::pipeline(&seed_body("gitlab_payloads", "pipeline-1"))
+        .expect("a pipeline")
+        .expect("a run");
+    assert_eq!(
+        run.source_commit.as_deref(),
+        Some("de399bc427cec3e0ddf67c8f59f4f0a7fc36893b")
+    );
+    let (jobs, stages) = gitlab::jobs(&seed_body("gitlab_payloads", "jobs")).expect("jobs");
+    let names: Vec<String> = stages
+        .expect("stages")
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(
+        (jobs, names),
+        (4, vec!["build".into(), "hld".into(), "deploy".into()])
+    );
+    let (tags, syncs) = gitlab::sync_tags(&seed_body("gitlab_payloads", "tags")).expect("tags");
+    assert!(
+        tags > 0 && syncs.iter().any(|s| s.cluster == "east-us"),
+        "{syncs:?}"
+    );
+    let (prs, authors) =
+        gitlab::graphql(&seed_body("gitlab_payloads", "graphql-commits")[1..], 2).expect("data");
+    assert_eq!((prs.len(), authors.len()), (0, 1));
+    let (prs, _) = gitlab::graphql(
+        &seed_body("gitlab_payloads", "graphql-merge-requests")[1..],
+        1,
+    )
+    .expect("data");
+    assert!(prs[0].merged && prs[0].merged_by.is_some(), "{prs:?}");
+    let (listed, ids) = gitlab::history(&seed_body("gitlab_payloads", "history")).expect("commits");
+    assert_eq!((listed, ids.len()), (2, 2));
+
+    let rows = azdo::record_page(&seed_body("table_entity", "stream-page")).expect("a page");
+    let p1: Vec<_> = rows.iter().flatten().map(|(_, r)| r.p1.clone()).collect();
+    assert_eq!(p1, [Some("7176".to_string()), Some("7177".to_string())]);
+    let answers = azdo::answer_page(&seed_body("table_entity", "answers-page")).expect("a page");
+    assert_eq!(answers.len(), 3);
+    for (key, answer) in answers.into_iter().map(|a| a.expect("a key")) {
+        assert_eq!(answer.expect("an answer").key(), key);
+    }
+    let (_, one) = azdo::answer_entity(&seed_body("table_entity", "answer-entity"))
+        .expect("an entity")
+        .expect("a key");
+    assert_eq!(one.expect("an answer").fact.kind(), "author");
+    for (name, kind) in [
+        ("fact-author", "author"),
+        ("fact-pull-request", "pullRequest"),
+        ("fact-build", "build"),
+        ("fact-stages", "stages"),
+        ("fact-tag-object", "tagObject"),
+    ] {
+        let body = seed_body("table_entity", name);
+        let key = spektate_core::cache::AnswerKey {
+            namespace: "n".into(),
+            kind: kind.into(),
+            id: "1".into(),
+        };
+        let value = std::str::from_utf8(&body[1..]).expect("text");
+        spektate_core::cache::Answer::from_stored(key, value)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+
+    let p = decode_partial_success(&seed_body("otlp_answers", "partial-success")).expect("decoded");
+    assert_eq!(p.rejected_spans, 2);
+    assert_eq!(p.error_message, "2 spans rejected: timestamp too old");
 }

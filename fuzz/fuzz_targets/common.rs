@@ -14,16 +14,22 @@ use spektate_azdo::commit_author;
 use spektate_azdo::fuzzing as azdo;
 use spektate_azdo::parse_time;
 use spektate_azdo::releases::{artifact_image, release_to_run};
+use spektate_core::cache::{Answer, AnswerKey, KINDS};
 use spektate_core::http::parse_retry_after;
+use spektate_core::insights::otlp::{MAX_MESSAGE_CHARS, PartialSuccess};
+use spektate_core::insights::otlp_proto::{decode_partial_success, status_message};
 use spektate_core::model::url::{has_credentials, without_credentials};
 use spektate_core::{RepoHost, RepoRef, Run};
 use spektate_github::fuzzing as github;
 use spektate_github::{IdKind, RunId};
+use spektate_gitlab::fuzzing as gitlab;
 
 /// How many parsers each target chooses among (by its first byte).
 pub const AZDO_PARSERS: u8 = 7;
 pub const GITHUB_PARSERS: u8 = 10;
-pub const TABLE_PARSERS: u8 = 2;
+pub const GITLAB_PARSERS: u8 = 9;
+pub const TABLE_PARSERS: u8 = 5;
+pub const OTLP_PARSERS: u8 = 3;
 pub const HEADER_PARSERS: u8 = 1;
 pub const URL_PARSERS: u8 = 1;
 
@@ -205,32 +211,213 @@ pub fn github_payloads(data: &[u8]) {
     }
 }
 
-/// Azure Table Storage: entities as records, run reports and cluster reports; ETags.
+/// Azure Table Storage: ETags; entities and query pages as records, run reports and cluster
+/// reports; pages of records parsed as they stream; kept answers (`<partition>~answers`
+/// rows, pages of them, and the values they keep).
 pub fn table_entity(data: &[u8]) {
     let Some((&pick, body)) = data.split_first() else {
         return;
     };
-    if pick % TABLE_PARSERS == 0 {
-        if let Ok(etag) = std::str::from_utf8(body) {
-            let _ = azdo::etag_time(etag);
+    match pick % TABLE_PARSERS {
+        0 => {
+            if let Ok(etag) = std::str::from_utf8(body) {
+                let _ = azdo::etag_time(etag);
+            }
         }
-        return;
+        // A query page (`{"value": [...]}`) or one entity.
+        1 => {
+            let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+                return;
+            };
+            let rows = match answer.get("value") {
+                Some(Value::Array(rows)) => rows.clone(),
+                _ => vec![answer],
+            };
+            for row in &rows {
+                if let Some(r) = azdo::entity_record(row) {
+                    let _ = r.etag.as_deref().map(azdo::etag_time);
+                }
+                let _ = azdo::insertion_time(row);
+                let _ = azdo::entity_report(row);
+                let _ = azdo::entity_cluster(row);
+            }
+        }
+        // A page of records parsed as it streams: never more rows than entities, and each
+        // the record the entity gives when parsed whole.
+        2 => {
+            let Ok(rows) = azdo::record_page(body) else {
+                return;
+            };
+            assert!(rows.len() <= count(body, b"{"), "{} rows", rows.len());
+            // One `value` key, spelled plainly: the page's list is the one a tree reads.
+            if count(body, b"\"value\"") != 1 || count(body, b"\\u") != 0 {
+                return;
+            }
+            let Ok(page) = serde_json::from_slice::<Value>(body) else {
+                return;
+            };
+            let Some(Value::Array(entities)) = page.get("value") else {
+                return;
+            };
+            assert_eq!(rows.len(), entities.len());
+            for (row, entity) in rows.iter().zip(entities) {
+                let want = azdo::entity_record(entity);
+                assert_eq!(row.as_ref().map(|(_, r)| r), want.as_ref(), "{entity}");
+                if let (Some((order, _)), Some(want)) = (row, want) {
+                    assert_eq!(*order, azdo::insertion_time(entity).or(want.timestamp));
+                }
+            }
+        }
+        // Kept answers: a page of a `<partition>~answers` partition, or one point read. An
+        // answer read is always the one of the key its row names.
+        3 => {
+            let rows = match azdo::answer_page(body) {
+                Ok(rows) => rows,
+                Err(_) => azdo::answer_entity(body)
+                    .map(|r| vec![r])
+                    .unwrap_or_default(),
+            };
+            assert!(rows.len() <= count(body, b"{").max(1));
+            for (key, answer) in rows.into_iter().flatten() {
+                if let Ok(answer) = answer {
+                    assert_eq!(answer.key(), key);
+                }
+            }
+        }
+        // The value of a kept answer (a `Fact` as JSON), read under a key of any kind, as
+        // the answers stores read one.
+        _ => {
+            let [kind, value @ ..] = body else {
+                return;
+            };
+            let Ok(value) = std::str::from_utf8(value) else {
+                return;
+            };
+            let key = AnswerKey {
+                namespace: "github.com/fabrikam/frontend".into(),
+                kind: KINDS[usize::from(*kind) % KINDS.len()].into(),
+                id: "8c5f2a1e9d3b4c7a6f0e1d2c3b4a59687f6e5d4c".into(),
+            };
+            if let Ok(answer) = Answer::from_stored(key.clone(), value) {
+                assert_eq!(answer.key(), key);
+            }
+        }
     }
-    // A query page (`{"value": [...]}`) or one entity.
-    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+}
+
+/// How many times `needle` occurs in `haystack`.
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
+}
+
+/// GitLab: pipelines, jobs, commits, histories, merge requests, sync tags, GraphQL answers,
+/// and recorded ids, pages and `Link` headers.
+pub fn gitlab_payloads(data: &[u8]) {
+    let Some((&pick, body)) = data.split_first() else {
         return;
     };
-    let rows = match answer.get("value") {
-        Some(Value::Array(rows)) => rows.clone(),
-        _ => vec![answer],
-    };
-    for row in &rows {
-        if let Some(r) = azdo::entity_record(row) {
-            let _ = r.etag.as_deref().map(azdo::etag_time);
+    match pick % GITLAB_PARSERS {
+        0 => {
+            if let Some(Ok(run)) = gitlab::pipeline(body) {
+                check_run(&run);
+            }
         }
-        let _ = azdo::insertion_time(row);
-        let _ = azdo::entity_report(row);
-        let _ = azdo::entity_cluster(row);
+        1 => gitlab::pipelines(body).iter().flatten().for_each(check_run),
+        // A pipeline's jobs as its stages: never more stages than jobs, numbered in order.
+        2 => {
+            if let Some((jobs, Ok(stages))) = gitlab::jobs(body) {
+                assert!(stages.len() <= jobs);
+                for (i, stage) in stages.iter().enumerate() {
+                    assert_eq!(stage.order as usize, i + 1);
+                }
+            }
+        }
+        3 => {
+            let _ = gitlab::commit(body);
+        }
+        // A branch's history: only commit ids, lower-cased, at most the bound.
+        4 => {
+            if let Some((listed, ids)) = gitlab::history(body) {
+                assert!(ids.len() <= listed && ids.len() <= spektate_core::MAX_COMMIT_ORDER);
+                for id in &ids {
+                    assert!(
+                        id.len() == 40
+                            && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                    );
+                }
+            }
+        }
+        // Merge requests: only a merged one names who merged it.
+        5 => {
+            for pr in gitlab::merge_requests(body) {
+                assert!(pr.merged || pr.merged_by.is_none(), "{pr:?}");
+            }
+        }
+        // Sync tags: never more than the tags listed, each naming a cluster and a commit.
+        6 => {
+            if let Some((tags, syncs)) = gitlab::sync_tags(body) {
+                assert!(syncs.len() <= tags);
+                for s in &syncs {
+                    assert!(!s.cluster.is_empty());
+                }
+            }
+        }
+        // A GraphQL batch answer: its size, then the body.
+        7 => {
+            let [n, rest @ ..] = body else {
+                return;
+            };
+            let n = usize::from(*n) % 101;
+            if let Some((prs, authors)) = gitlab::graphql(rest, n) {
+                assert!(authors.len() <= n);
+                for pr in prs {
+                    assert!(pr.merged || pr.merged_by.is_none(), "{pr:?}");
+                }
+            }
+        }
+        // Recorded pipeline ids and merge request iids, pages, project ids or paths, and
+        // `Link` headers: a next page is only ever under the API.
+        _ => {
+            let text = String::from_utf8_lossy(body);
+            if let Some(n) = gitlab::pipeline_id(&text) {
+                assert!(n > 0);
+            }
+            let _ = gitlab::iid(&text);
+            if let Some(repo) = gitlab::repo_of_page(&text) {
+                let _ = (repo.key(), repo.web_url(), repo.commit_url("a1b2c3d"));
+            }
+            if let Ok(project) = spektate_gitlab::Project::parse(&text) {
+                let _ = project.to_string();
+            }
+            const API: &str = "https://gitlab.com/api/v4";
+            if let Some(next) = gitlab::link_next(&text, API) {
+                let rest = next.strip_prefix(API).expect("a next page under the API");
+                assert!(rest.starts_with('/') || rest.starts_with('?'), "{next}");
+            }
+        }
+    }
+}
+
+/// An OpenTelemetry collector's answer to an export: the binary and JSON
+/// `ExportTraceServiceResponse` (its partial success) and a binary `google.rpc.Status`.
+/// Whatever it says, a message shown is short and has no control characters.
+pub fn otlp_answers(data: &[u8]) {
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
+    let message = match pick % OTLP_PARSERS {
+        0 => decode_partial_success(body).ok().map(|p| p.error_message),
+        1 => PartialSuccess::from_json(body)
+            .ok()
+            .map(|p| p.error_message),
+        _ => status_message(body),
+    };
+    if let Some(m) = message {
+        assert!(m.chars().count() <= MAX_MESSAGE_CHARS, "{m:?}");
+        assert!(!m.chars().any(char::is_control), "{m:?}");
     }
 }
 

@@ -59,6 +59,39 @@ pub mod fuzzing {
         entity_cluster, entity_record, entity_report, etag_time, insertion_time,
     };
 
+    use spektate_core::Record;
+    use spektate_core::cache::{Answer, AnswerKey};
+
+    use crate::table::answers::{AnswerRow, read_row};
+    use crate::table::page::{RecordRow, parse_page};
+
+    /// A record row as the store reads one: its ordering time and record; `None` for a row
+    /// without keys.
+    pub type ReadRecord = Option<(Option<chrono::DateTime<chrono::Utc>>, Record)>;
+
+    /// A kept answer row as the store reads one: the key it names and its answer for that
+    /// key; `None` for a row naming no key.
+    pub type ReadAnswer = Option<(AnswerKey, spektate_core::Result<Answer>)>;
+
+    /// A Query Entities page of records, parsed as it streams in.
+    pub fn record_page(body: &[u8]) -> serde_json::Result<Vec<ReadRecord>> {
+        let mut out = Vec::new();
+        parse_page(body, |row: RecordRow| out.push(row.0))?;
+        Ok(out)
+    }
+
+    /// A Query Entities page of a `<partition>~answers` partition, parsed as it streams in.
+    pub fn answer_page(body: &[u8]) -> serde_json::Result<Vec<ReadAnswer>> {
+        let mut out = Vec::new();
+        parse_page(body, |row: AnswerRow| out.push(read_row(row)))?;
+        Ok(out)
+    }
+
+    /// One kept answer entity, as a point read returns it.
+    pub fn answer_entity(body: &[u8]) -> serde_json::Result<ReadAnswer> {
+        serde_json::from_slice(body).map(read_row)
+    }
+
     /// A field of an answer as text, as the providers read one
     /// ([`spektate_core::fields::non_empty_text`]).
     pub fn text(value: Option<&serde_json::Value>) -> Option<String> {

@@ -14,7 +14,7 @@ const OPERATION: &str = "list commits";
 
 /// One commit of the list: only its id is read.
 #[derive(Debug, Deserialize)]
-struct CommitId {
+pub(crate) struct CommitId {
     #[serde(default)]
     id: Option<serde_json::Value>,
 }
@@ -38,7 +38,7 @@ async fn history(gl: &GitLab, repo: &RepoRef) -> Result<Option<Vec<String>>> {
 }
 
 /// The ids that look like commit ids, in order, at most [`MAX_COMMIT_ORDER`], lower-cased.
-fn read(commits: &[CommitId]) -> Vec<String> {
+pub(crate) fn read(commits: &[CommitId]) -> Vec<String> {
     commits
         .iter()
         .filter_map(|c| c.id.as_ref()?.as_str())

@@ -107,7 +107,7 @@ pub fn answer_entity(partition: &str, answer: &Answer) -> Result<Value> {
 
 /// An answer row as read: its key's parts and the pieces of its fact.
 #[derive(Default)]
-struct AnswerRow {
+pub(crate) struct AnswerRow {
     row_key: Option<String>,
     namespace: Option<String>,
     kind: Option<String>,
@@ -149,6 +149,13 @@ impl AnswerRow {
         let value: String = self.pieces.into_iter().map(|(_, p)| p).collect();
         Answer::from_stored(key, &value)
     }
+}
+
+/// A row as [`AzureTableStore::read_answers`] reads one: the key it names, and its answer
+/// for that key; `None` when it names no key.
+pub(crate) fn read_row(row: AnswerRow) -> Option<(AnswerKey, Result<Answer>)> {
+    let key = row.key()?;
+    Some((key.clone(), row.answer(key)))
 }
 
 impl<'de> de::Deserialize<'de> for AnswerRow {

@@ -3,13 +3,13 @@
 //! ETag-conditional writes, entity group transactions, pages parsed as they arrive, and the
 //! service's limits checked before a write is sent.
 
-mod answers;
+pub(crate) mod answers;
 pub mod batch;
 mod connection;
 pub(crate) mod entity;
 pub mod limits;
 pub mod odata;
-mod page;
+pub(crate) mod page;
 pub mod signing;
 mod store;
 
