@@ -4,9 +4,10 @@
 //!
 //! The fuzz targets in `fuzz/` search for such inputs for hours on nightly; this smoke test
 //! runs the same feeds (`fuzz/fuzz_targets/common.rs`) on stable in a few seconds: a few
-//! thousand deterministic pseudo-random mutations of the seed corpus (real captured answers)
-//! per parser — flipped bytes, truncations, values replaced by huge numbers, wrong types,
-//! deep nesting and long strings, splices, and plain noise.
+//! thousand deterministic pseudo-random mutations of the seed corpus (captured answers, or
+//! answers in the shape the services document) per parser — flipped bytes, truncations,
+//! values replaced by huge numbers, wrong types, deep nesting and long strings, splices, and
+//! plain noise.
 
 #[path = "../fuzz/fuzz_targets/common.rs"]
 mod common;

@@ -421,8 +421,8 @@ pub fn otlp_answers(data: &[u8]) {
     }
 }
 
-/// Response headers: `Retry-After`. (No provider reads a `Link` header: GitHub lists are
-/// paged by `page=`, Azure DevOps by `x-ms-continuationtoken`.)
+/// Response headers: `Retry-After`. (GitLab's `Link` header is fed by [`gitlab_payloads`];
+/// GitHub lists are paged by `page=`, Azure DevOps by `x-ms-continuationtoken`.)
 pub fn http_headers(data: &[u8]) {
     let Some((_, value)) = data.split_first() else {
         return;
