@@ -151,13 +151,26 @@ impl OtlpSettings {
             return Ok(None);
         };
         let given = given.trim();
-        if !is_http_url(given) {
+        if spektate_core::model::url::has_credentials(given) {
             return Err(Error::invalid(
                 source,
                 format!(
-                    "'{}' is not an http(s) URL without user info (give credentials in OTEL_EXPORTER_OTLP_HEADERS)",
+                    "'{}' has user info in it; give credentials in OTEL_EXPORTER_OTLP_HEADERS",
                     spektate_core::model::url::without_credentials(given)
                 ),
+            ));
+        }
+        if given.contains('@') {
+            // Not a URL this can strip: its user info is not shown at all.
+            return Err(Error::invalid(
+                source,
+                "the value has user info in it or is not an http(s) URL; give credentials in OTEL_EXPORTER_OTLP_HEADERS",
+            ));
+        }
+        if !is_http_url(given) {
+            return Err(Error::invalid(
+                source,
+                format!("'{given}' is not an http(s) URL"),
             ));
         }
         let protocol = Protocol::from_env(&var)?;
@@ -573,6 +586,16 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
+        assert!(e.contains("'https://x/v1/traces' has user info"), "{e}");
+        for raw in ["u:hunter2@collector:4318", "ftp://u:hunter2@x"] {
+            let e = OtlpSettings::new(Some(raw), env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("--otlp-endpoint") && e.contains("user info") && !e.contains("hunter2"),
+                "{e}"
+            );
+        }
         assert!(
             e.contains("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") && !e.contains("hunter2"),
             "{e}"
