@@ -221,7 +221,8 @@ impl EtaModel {
             .skip_while(|s| reached(*s))
             .collect();
         let current = *remaining.first()?;
-        let elapsed = elapsed_in(&j, d, current, now);
+        let begin = begin_of(&j, d, current, now);
+        let elapsed = (now - begin).num_seconds();
         // Manifests done and no cluster yet: only while a past sync took as long.
         if d.status == Status::Complete
             && (current != Segment::Sync
@@ -229,7 +230,6 @@ impl EtaModel {
         {
             return None;
         }
-        let begin = begin_of(&j, d, current, now);
         let (mut at, mut at90) = (begin, begin);
         let mut out = Vec::with_capacity(remaining.len());
         for s in remaining {
@@ -333,16 +333,12 @@ fn outwaited(d: &Deployment, longest: Option<i64>, now: DateTime<Utc>) -> bool {
     let Some(longest) = longest else {
         return true;
     };
-    elapsed_in(&Journey::of(d), d, Segment::Sync, now) > longest
+    let begin = begin_of(&Journey::of(d), d, Segment::Sync, now);
+    (now - begin).num_seconds() > longest
 }
 
 /// When `current`, the running segment of `d`, began: the end of the last segment reached
 /// before it, else the deployment's start, and never after `now`.
 fn begin_of(j: &Journey, d: &Deployment, current: Segment, now: DateTime<Utc>) -> DateTime<Utc> {
     j.begin_of(current).or(d.started_at).unwrap_or(now).min(now)
-}
-
-/// Seconds `d` has spent in `current`, its running segment, at `now`.
-fn elapsed_in(j: &Journey, d: &Deployment, current: Segment, now: DateTime<Utc>) -> i64 {
-    (now - begin_of(j, d, current, now)).num_seconds()
 }
