@@ -142,14 +142,17 @@ async fn a_narrow_filter_says_where_a_deployment_is_live_as_an_unfiltered_one_do
     let trace = |filter: Filter| {
         let store = store.clone();
         async move {
-            Tracker::builder(store)
+            let tracker = Tracker::builder(store)
                 .partition("fabrikam")
                 .stored_runs(false)
                 .filter(&filter)
-                .build()
-                .deployments(&filter)
-                .await
-                .unwrap()
+                .build();
+            let shown = tracker.deployments(&filter).await.unwrap();
+            // Context records place commits but are no deployment, even unfiltered.
+            let snapshot = tracker.snapshot();
+            assert!(snapshot.deployments.iter().all(|d| !d.record.context));
+            assert_eq!(snapshot.deployments.len(), shown.len(), "{filter:?}");
+            shown
         }
     };
     let all = trace(Filter::default()).await;

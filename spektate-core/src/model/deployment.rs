@@ -529,4 +529,13 @@ mod tests {
         assert!(!commits_match("b1b2c3d", full));
         assert!(!commits_match("", full));
     }
+
+    /// A correlation writes one deployment per record, so its size is the join's memory
+    /// (README, Performance): a multi-stage step's stage stays boxed.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_deployment_stays_small() {
+        assert_eq!(std::mem::size_of::<Step>(), 24);
+        assert!(std::mem::size_of::<Deployment>() <= 296);
+    }
 }
