@@ -35,6 +35,9 @@ fi
 step "Rust tests"
 cargo test --workspace --all-features --exclude spektate-node --no-fail-fast
 
+step "requests and fakes against the services' published API descriptions (npm, pinned in tests/specs)"
+bash tests/specs/run.sh
+
 step "Python and Node bindings"
 bash bindings/test.sh
 

@@ -68,6 +68,8 @@ mod client;
 mod commits;
 mod deployments;
 mod graphql;
+#[doc(hidden)]
+pub mod graphql_documents;
 mod history;
 mod jobs;
 mod payloads;

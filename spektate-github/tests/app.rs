@@ -101,20 +101,29 @@ struct AppEndpoints {
     mints: AtomicUsize,
 }
 
-fn github_error(status: u16, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({
-        "message": message,
-        "documentation_url": "https://docs.github.com/rest",
-        "status": status.to_string()
-    }))
+fn github_error(status: u16, message: &str) -> (u16, Value) {
+    (
+        status,
+        json!({
+            "message": message,
+            "documentation_url": "https://docs.github.com/rest",
+            "status": status.to_string()
+        }),
+    )
+}
+
+/// An organization account as GitHub's `simple-user` shows it.
+fn organization(login: &str, id: u64) -> Value {
+    let mut account = support::user(login, id);
+    account["type"] = json!("Organization");
+    account
 }
 
 fn installation(owner: &str, id: u64) -> Value {
     json!({
         "id": id,
         "client_id": "Iv23liSpektateCI",
-        "account": {"login": owner, "id": id * 10, "node_id": "O_kgDO", "type": "Organization",
-            "site_admin": false, "html_url": format!("https://github.com/{owner}")},
+        "account": organization(owner, id * 10),
         "repository_selection": "all",
         "access_tokens_url": format!("https://api.github.com/app/installations/{id}/access_tokens"),
         "repositories_url": "https://api.github.com/installation/repositories",
@@ -126,8 +135,9 @@ fn installation(owner: &str, id: u64) -> Value {
     })
 }
 
-impl Respond for AppEndpoints {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
+impl AppEndpoints {
+    /// The status and JSON body of the answer to `req`.
+    fn answer(&self, req: &Request) -> (u16, Value) {
         let auth = req
             .headers
             .get("authorization")
@@ -165,16 +175,20 @@ impl Respond for AppEndpoints {
             .unwrap_or(req.url.path());
         let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
         match (req.method.as_str(), parts.as_slice()) {
-            ("GET", ["app"]) => ResponseTemplate::new(200).set_body_json(json!({
-                "id": APP_ID, "slug": "spektate-ci", "client_id": "Iv23liSpektateCI",
-                "node_id": "A_kwHOAAAAAA", "name": "Spektate CI",
-                "owner": {"login": "fabrikam", "id": 420, "type": "Organization"},
-                "description": "Reads runs and pull requests", "external_url": "https://spektate.fabrikam.example",
-                "html_url": "https://github.com/apps/spektate-ci", "created_at": "2026-01-05T10:00:00Z",
-                "updated_at": "2026-01-05T10:00:00Z", "permissions": {"actions": "read"}, "events": [],
-                "installations_count": self.installations.len()
-            })),
-            ("GET", ["app", "installations"]) => ResponseTemplate::new(200).set_body_json(
+            ("GET", ["app"]) => (
+                200,
+                json!({
+                    "id": APP_ID, "slug": "spektate-ci", "client_id": "Iv23liSpektateCI",
+                    "node_id": "A_kwHOAAAAAA", "name": "Spektate CI",
+                    "owner": organization("fabrikam", 420),
+                    "description": "Reads runs and pull requests", "external_url": "https://spektate.fabrikam.example",
+                    "html_url": "https://github.com/apps/spektate-ci", "created_at": "2026-01-05T10:00:00Z",
+                    "updated_at": "2026-01-05T10:00:00Z", "permissions": {"actions": "read"}, "events": [],
+                    "installations_count": self.installations.len()
+                }),
+            ),
+            ("GET", ["app", "installations"]) => (
+                200,
                 Value::Array(
                     self.installations
                         .iter()
@@ -184,7 +198,7 @@ impl Respond for AppEndpoints {
             ),
             ("GET", ["repos", owner, _, "installation"]) => {
                 match self.installations.iter().find(|(o, _)| o == owner) {
-                    Some((o, id)) => ResponseTemplate::new(200).set_body_json(installation(o, *id)),
+                    Some((o, id)) => (200, installation(o, *id)),
                     None => github_error(404, "Not Found"),
                 }
             }
@@ -197,15 +211,33 @@ impl Respond for AppEndpoints {
                 let minutes = self.lifetimes[n.min(self.lifetimes.len() - 1)];
                 let token = format!("ghs_{id}x{n}TokenForInstallation");
                 self.minted.lock().unwrap().push((id, token.clone()));
-                ResponseTemplate::new(201).set_body_json(json!({
-                    "token": token,
-                    "expires_at": (Utc::now() + Duration::minutes(minutes)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    "permissions": {"actions": "read", "contents": "read", "metadata": "read", "pull_requests": "read"},
-                    "repository_selection": "all"
-                }))
+                (
+                    201,
+                    json!({
+                        "token": token,
+                        "expires_at": (Utc::now() + Duration::minutes(minutes)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                        "permissions": {"actions": "read", "contents": "read", "metadata": "read", "pull_requests": "read"},
+                        "repository_selection": "all"
+                    }),
+                )
             }
             _ => github_error(404, "Not Found"),
         }
+    }
+}
+
+impl Respond for AppEndpoints {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let (status, body) = self.answer(req);
+        let path = req.url.path();
+        support::specs_log::served(
+            req.method.as_str(),
+            path.strip_prefix("/api/v3").unwrap_or(path),
+            status,
+            None,
+            &body,
+        );
+        ResponseTemplate::new(status).set_body_json(body)
     }
 }
 

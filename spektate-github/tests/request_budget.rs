@@ -599,7 +599,7 @@ async fn a_realistic_history_costs_42_requests_cold_and_4_per_unchanged_refresh(
         merged["merged_at"] = later.format("%Y-%m-%dT%H:%M:%SZ").to_string().into();
         merged["closed_at"] = merged["merged_at"].clone();
         merged["updated_at"] = merged["merged_at"].clone();
-        merged["merged_by"] = serde_json::json!({"login": "hubot", "id": 5, "avatar_url": "https://avatars.githubusercontent.com/u/5?v=4", "html_url": "https://github.com/hubot", "type": "User"});
+        merged["merged_by"] = support::user("hubot", 5);
         w.pulls.insert((HLD.to_string(), pr), merged);
         let key = ("fabrikam/svc-4".to_string(), history.image_running);
         let mut run: Value = w.runs[&key].clone();

@@ -15,6 +15,8 @@ use spektate_core::http::{Policy, Secret};
 use spektate_github::GitHub;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+pub mod specs_log;
+
 /// The token the tests use; it must never show up in output.
 pub const TOKEN: &str = "ghp_testtoken0123456789abcdefghijklmnopqr";
 
@@ -183,7 +185,8 @@ impl Respond for Responder {
         let world = self.world.lock().unwrap();
         let mut graphql_objects = 0;
         let mut link = None;
-        let (status, body) = if req.method.as_str() == "POST" && path.ends_with("/graphql") {
+        let graphql_request = req.method.as_str() == "POST" && path.ends_with("/graphql");
+        let (status, body) = if graphql_request {
             let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
             graphql_objects = body["variables"].as_object().map_or(0, |v| {
                 v.keys().filter(|k| *k != "owner" && *k != "name").count()
@@ -231,6 +234,16 @@ impl Respond for Responder {
         } else {
             template = template.set_body_string(text);
         }
+        let request: Option<Value> =
+            graphql_request.then(|| serde_json::from_slice(&req.body).unwrap_or(Value::Null));
+        let answered = if status == 304 { Value::Null } else { body };
+        specs_log::served(
+            req.method.as_str(),
+            &full,
+            status,
+            request.as_ref(),
+            &answered,
+        );
         self.log.lock().unwrap().push(Served {
             method: req.method.to_string(),
             path: full,
@@ -465,6 +478,11 @@ fn rest_answer(world: &World, path: &str, query: &HashMap<String, String>) -> (u
                             "commits",
                             "additions",
                             "deletions",
+                            "changed_files",
+                            "mergeable",
+                            "mergeable_state",
+                            "maintainer_can_modify",
+                            "review_comments",
                         ] {
                             o.remove(k);
                         }
@@ -700,22 +718,93 @@ fn graphql_tag(t: &Value) -> Value {
 // ---------------------------------------------------------------------------------------
 // Payload builders, in the shapes of GitHub's REST reference.
 
-fn user(login: &str, id: u64) -> Value {
+/// A `simple-user` of GitHub's REST description: an account and its API links.
+pub fn user(login: &str, id: u64) -> Value {
+    let api = format!("https://api.github.com/users/{login}");
     json!({
         "login": login, "id": id, "node_id": format!("MDQ6VXNlcj{id}"),
         "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"), "gravatar_id": "",
-        "url": format!("https://api.github.com/users/{login}"), "html_url": format!("https://github.com/{login}"),
-        "type": "User", "site_admin": false
+        "url": api, "html_url": format!("https://github.com/{login}"),
+        "followers_url": format!("{api}/followers"), "following_url": format!("{api}/following{{/other_user}}"),
+        "gists_url": format!("{api}/gists{{/gist_id}}"), "starred_url": format!("{api}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{api}/subscriptions"), "organizations_url": format!("{api}/orgs"),
+        "repos_url": format!("{api}/repos"), "events_url": format!("{api}/events{{/privacy}}"),
+        "received_events_url": format!("{api}/received_events"), "type": "User", "site_admin": false
     })
 }
 
-pub fn repository(full: &str) -> Value {
+/// A `minimal-repository` (what a workflow run carries): the repository and its API links.
+pub fn minimal_repository(full: &str) -> Value {
     let (owner, name) = full.split_once('/').unwrap();
-    json!({
+    let api = format!("https://api.github.com/repos/{full}");
+    let mut repo = json!({
         "id": repo_id(full), "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5", "name": name, "full_name": full,
         "owner": user(owner, 583231), "private": false, "html_url": format!("https://github.com/{full}"),
-        "url": format!("https://api.github.com/repos/{full}"), "default_branch": "main"
-    })
+        "description": null, "fork": false, "url": api
+    });
+    for (field, tail) in [
+        ("archive_url", "/{archive_format}{/ref}"),
+        ("assignees_url", "/assignees{/user}"),
+        ("blobs_url", "/git/blobs{/sha}"),
+        ("branches_url", "/branches{/branch}"),
+        ("collaborators_url", "/collaborators{/collaborator}"),
+        ("comments_url", "/comments{/number}"),
+        ("commits_url", "/commits{/sha}"),
+        ("compare_url", "/compare/{base}...{head}"),
+        ("contents_url", "/contents/{+path}"),
+        ("contributors_url", "/contributors"),
+        ("deployments_url", "/deployments"),
+        ("downloads_url", "/downloads"),
+        ("events_url", "/events"),
+        ("forks_url", "/forks"),
+        ("git_commits_url", "/git/commits{/sha}"),
+        ("git_refs_url", "/git/refs{/sha}"),
+        ("git_tags_url", "/git/tags{/sha}"),
+        ("hooks_url", "/hooks"),
+        ("issue_comment_url", "/issues/comments{/number}"),
+        ("issue_events_url", "/issues/events{/number}"),
+        ("issues_url", "/issues{/number}"),
+        ("keys_url", "/keys{/key_id}"),
+        ("labels_url", "/labels{/name}"),
+        ("languages_url", "/languages"),
+        ("merges_url", "/merges"),
+        ("milestones_url", "/milestones{/number}"),
+        (
+            "notifications_url",
+            "/notifications{?since,all,participating}",
+        ),
+        ("pulls_url", "/pulls{/number}"),
+        ("releases_url", "/releases{/id}"),
+        ("stargazers_url", "/stargazers"),
+        ("statuses_url", "/statuses/{sha}"),
+        ("subscribers_url", "/subscribers"),
+        ("subscription_url", "/subscription"),
+        ("tags_url", "/tags"),
+        ("teams_url", "/teams"),
+        ("trees_url", "/git/trees{/sha}"),
+    ] {
+        repo[field] = json!(format!("{api}{tail}"));
+    }
+    repo
+}
+
+/// A `full-repository` (`GET /repos/{owner}/{repo}`).
+pub fn repository(full: &str) -> Value {
+    let mut repo = minimal_repository(full);
+    let extra = json!({
+        "clone_url": format!("https://github.com/{full}.git"), "git_url": format!("git://github.com/{full}.git"),
+        "ssh_url": format!("git@github.com:{full}.git"), "svn_url": format!("https://github.com/{full}"),
+        "default_branch": "main", "homepage": null, "language": null, "mirror_url": null, "license": null,
+        "forks": 0, "forks_count": 0, "open_issues": 0, "open_issues_count": 0, "stargazers_count": 0,
+        "watchers": 0, "watchers_count": 0, "network_count": 0, "subscribers_count": 1, "size": 108,
+        "has_issues": true, "has_projects": true, "has_wiki": true, "has_pages": false, "has_downloads": true,
+        "has_discussions": false, "archived": false, "disabled": false, "visibility": "public",
+        "pushed_at": "2026-01-05T10:00:00Z", "created_at": "2025-06-01T09:00:00Z", "updated_at": "2026-01-05T10:00:00Z"
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        repo[k] = v.clone();
+    }
+    repo
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -793,7 +882,12 @@ impl RunSpec {
             "logs_url": format!("https://api.github.com/repos/{full}/actions/runs/{}/logs", self.id),
             "head_commit": {"id": self.head_sha, "tree_id": sha_of(&self.head_sha), "message": "Build", "timestamp": ts(self.created),
                 "author": {"name": "Mona Lisa", "email": "mona@example.com"}, "committer": {"name": "GitHub", "email": "noreply@github.com"}},
-            "repository": repository(full), "head_repository": repository(full)
+            "check_suite_url": format!("https://api.github.com/repos/{full}/check-suites/{}", self.id * 3),
+            "cancel_url": format!("https://api.github.com/repos/{full}/actions/runs/{}/cancel", self.id),
+            "rerun_url": format!("https://api.github.com/repos/{full}/actions/runs/{}/rerun", self.id),
+            "artifacts_url": format!("https://api.github.com/repos/{full}/actions/runs/{}/artifacts", self.id),
+            "workflow_url": format!("https://api.github.com/repos/{full}/actions/workflows/161335"),
+            "repository": minimal_repository(full), "head_repository": minimal_repository(full)
         })
     }
 }
@@ -837,8 +931,10 @@ pub fn commit(
     json!({
         "sha": sha, "node_id": format!("C_kwDO{}", &sha[..8]),
         "commit": {"author": {"name": name, "email": email, "date": ts(at)}, "committer": {"name": name, "email": email, "date": ts(at)},
-            "message": "Change the greeting", "tree": {"sha": sha_of(sha), "url": ""}, "comment_count": 0,
-            "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null}},
+            "message": "Change the greeting", "url": format!("https://api.github.com/repos/{repo}/git/commits/{sha}"),
+            "tree": {"sha": sha_of(sha), "url": format!("https://api.github.com/repos/{repo}/git/trees/{}", sha_of(sha))}, "comment_count": 0,
+            "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null}},
+        "comments_url": format!("https://api.github.com/repos/{repo}/commits/{sha}/comments"),
         "url": format!("https://api.github.com/repos/{repo}/commits/{sha}"),
         "html_url": format!("https://github.com/{repo}/commit/{sha}"),
         "author": login.map_or(Value::Null, |(l, id)| user(l, id)),
@@ -857,7 +953,28 @@ pub fn pull(
     updated: DateTime<Utc>,
 ) -> Value {
     let merged = merged_by.is_some();
-    json!({
+    let api = format!("https://api.github.com/repos/{repo}");
+    let link = |href: String| json!({ "href": href });
+    let links = json!({
+        "self": link(format!("{api}/pulls/{number}")), "html": link(format!("https://github.com/{repo}/pull/{number}")),
+        "issue": link(format!("{api}/issues/{number}")), "comments": link(format!("{api}/issues/{number}/comments")),
+        "review_comments": link(format!("{api}/pulls/{number}/comments")),
+        "review_comment": link(format!("{api}/pulls/comments{{/number}}")),
+        "commits": link(format!("{api}/pulls/{number}/commits")), "statuses": link(format!("{api}/statuses/{}", sha_of(head)))
+    });
+    let mut pull = json!({
+        "_links": links, "assignee": null, "assignees": [], "labels": [], "milestone": null,
+        "requested_reviewers": [], "requested_teams": [], "author_association": "MEMBER", "auto_merge": null,
+        "diff_url": format!("https://github.com/{repo}/pull/{number}.diff"),
+        "patch_url": format!("https://github.com/{repo}/pull/{number}.patch"),
+        "issue_url": format!("{api}/issues/{number}"), "commits_url": format!("{api}/pulls/{number}/commits"),
+        "review_comments_url": format!("{api}/pulls/{number}/comments"),
+        "review_comment_url": format!("{api}/pulls/comments{{/number}}"),
+        "comments_url": format!("{api}/issues/{number}/comments"),
+        "statuses_url": format!("{api}/statuses/{}", sha_of(head)),
+        "mergeable_state": if merged { "unknown" } else { "clean" }, "maintainer_can_modify": false, "review_comments": 0
+    });
+    let fields = json!({
         "url": format!("https://api.github.com/repos/{repo}/pulls/{number}"), "id": 1000 + number,
         "node_id": format!("PR_kwDO{number}"), "html_url": format!("https://github.com/{repo}/pull/{number}"),
         "number": number, "state": if merged { "closed" } else { "open" }, "locked": false, "title": title,
@@ -866,11 +983,15 @@ pub fn pull(
         "closed_at": if merged { Value::String(ts(updated)) } else { Value::Null },
         "merged_at": if merged { Value::String(ts(updated)) } else { Value::Null },
         "merge_commit_sha": sha_of(&format!("{repo}#{number}")),
-        "head": {"label": format!("fabrikam:{head}"), "ref": head, "sha": sha_of(head), "user": user("fabrikam", 9)},
-        "base": {"label": "fabrikam:main", "ref": "main", "sha": sha_of("main"), "user": user("fabrikam", 9)},
+        "head": {"label": format!("fabrikam:{head}"), "ref": head, "sha": sha_of(head), "user": user("fabrikam", 9), "repo": repository(repo)},
+        "base": {"label": "fabrikam:main", "ref": "main", "sha": sha_of("main"), "user": user("fabrikam", 9), "repo": repository(repo)},
         "draft": false, "merged": merged, "mergeable": null, "merged_by": merged_by.map_or(Value::Null, |l| user(l, 42)),
         "comments": 0, "commits": 1, "additions": 1, "deletions": 1, "changed_files": 1
-    })
+    });
+    for (k, v) in fields.as_object().unwrap() {
+        pull[k] = v.clone();
+    }
+    pull
 }
 
 /// A ref of `git/matching-refs` pointing at a tag object (`"tag"`) or a commit (`"commit"`).
@@ -891,7 +1012,7 @@ pub fn tag_object(repo: &str, sha: &str, tag: &str, commit: &str, at: DateTime<U
         "tagger": {"name": "Weave Flux", "email": "support@weave.works", "date": ts(at)},
         "object": {"sha": commit, "type": "commit", "url": format!("https://api.github.com/repos/{repo}/git/commits/{commit}")},
         "tag": tag, "message": "Sync pointer\n",
-        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null}
+        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null}
     })
 }
 

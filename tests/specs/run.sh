@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The providers' requests and their test fakes checked against the services' published API
+# descriptions (see the *.test.mjs files for what each checks against what).
+#
+#   bash tests/specs/run.sh
+#
+# Installs the pinned descriptions and checkers with `npm ci` when missing or when
+# package-lock.json changed, runs the spektate-github tests that write what the provider
+# sends and what its fake answers (SPEKTATE_SPECS_OUT, under target/specs), then `node --test`.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+say() { printf '==> %s\n' "$*" >&2; }
+
+# --- The descriptions (npm, pinned in package-lock.json) -----------------------------------
+stamp="$here/node_modules/.spektate-package-lock.json"
+if ! cmp -s "$here/package-lock.json" "$stamp" 2>/dev/null; then
+  say "npm ci (tests/specs)"
+  npm ci --prefix "$here" --no-audit --no-fund --loglevel=error
+  cp "$here/package-lock.json" "$stamp"
+fi
+
+# --- What the providers send and their fakes answer ----------------------------------------
+out="$root/target/specs"
+rm -rf "$out"
+mkdir -p "$out"
+export SPEKTATE_SPECS_OUT="$out"
+say "spektate-github: GraphQL documents and what its fake served"
+# Every test binary of the crate whose tests talk to the fake, but the one test that builds and
+# runs the whole `spektate` binary (the same requests, and a minute of build).
+(cd "$root" && cargo test --quiet -p spektate-github --all-features \
+  --test graphql_documents --test actions --test app --test job_ids --test provider_conformance \
+  --test rate_limits --test repos --test request_budget \
+  -- --skip spektate_validate_and_get_read_github_as_the_app)
+
+say "checks against the published descriptions"
+cd "$here"
+node --test ./*.test.mjs
