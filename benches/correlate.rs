@@ -170,6 +170,7 @@ fn world(n: usize) -> (Vec<Arc<Record>>, Knowledge) {
             email: None,
             login: None,
             avatar_url: None,
+            committed_at: None,
             url: None,
         };
         k.authors

@@ -368,6 +368,7 @@ fn person(login: &str) -> Author {
         login: Some(login.to_string()),
         avatar_url: None,
         url: Some(format!("https://github.com/{login}")),
+        committed_at: None,
     }
 }
 

@@ -452,6 +452,7 @@ fn identity(v: Option<&Value>) -> Option<Author> {
                 .and_then(|h| non_empty_text(Some(h)))
         }),
         url: None,
+        committed_at: None,
     })
 }
 
@@ -467,6 +468,8 @@ pub fn commit_author(repo: &RepoRef, commit: &Value) -> Option<Author> {
         login: None,
         avatar_url: non_empty_text(person.get("imageUrl")),
         url: non_empty_text(commit.get("remoteUrl")).or_else(|| sha.map(|s| repo.commit_url(&s))),
+        committed_at: parse_time(commit.pointer("/committer/date"))
+            .or_else(|| parse_time(person.get("date"))),
     })
 }
 

@@ -431,6 +431,9 @@ async fn commit_authors_with_avatars_come_from_one_commits_batch_asking_for_ids_
     second["commitId"] = json!("dafdbd15067ac341dcf3f787797c7d761c28c7c4");
     second["author"]["name"] = json!("Andre Briggs");
     second["author"]["email"] = json!("anbriggs@microsoft.com");
+    // Rebased: authored earlier than committed; the commit's time is the committer's.
+    second["author"]["date"] = json!("2019-10-15T09:00:00Z");
+    second["committer"]["date"] = json!("2019-10-16T10:30:00Z");
     // `ids` may not be combined with other criteria: the body is exactly this.
     Mock::given(method("POST"))
         .and(path(
@@ -473,6 +476,15 @@ async fn commit_authors_with_avatars_come_from_one_commits_batch_asking_for_ids_
     assert_eq!(
         authors["dafdbd1"].name, "Andre Briggs",
         "a short SHA finds its commit"
+    );
+    let committed = |sha: &str| authors[sha].committed_at.map(|t| t.to_rfc3339());
+    assert_eq!(
+        committed("1bbcd91c3e6e08d0a61eb3bd70a1a2fe1c9987f4").as_deref(),
+        Some("2019-10-17T05:35:38+00:00")
+    );
+    assert_eq!(
+        committed("dafdbd1").as_deref(),
+        Some("2019-10-16T10:30:00+00:00")
     );
 }
 

@@ -7,6 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use common::fake_org::{Caps, FakeOrg, ORG, PROJECT, Repo};
 use common::fixtures::{identity, load, release, tfs_build};
 use serde_json::{Value, json};
@@ -208,11 +209,12 @@ impl RepositoriesFake for Repos {
         FakeOrg::repo("secret")
     }
 
-    fn add_commit(&self, author: &str) -> String {
+    fn add_commit(&self, author: &str, at: DateTime<Utc>) -> String {
         let sha = self.sha();
         let mut c = load("author-response.json");
         c["commitId"] = json!(sha);
         c["author"]["name"] = json!(author);
+        c["committer"]["date"] = json!(at.to_rfc3339_opts(SecondsFormat::Secs, true));
         c["remoteUrl"] = json!(format!(
             "https://dev.azure.com/{ORG}/{PROJECT}/_git/{REPO}/commit/{sha}"
         ));

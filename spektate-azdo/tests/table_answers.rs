@@ -44,6 +44,7 @@ fn author(commit: &str, name: &str) -> Answer {
             login: Some("asouza".into()),
             avatar_url: None,
             url: Some("https://github.com/asouza".into()),
+            committed_at: None,
         }),
     }
 }

@@ -10,6 +10,7 @@
 //! assert_eq!(non_empty_text(Some(&json!(true))), None);
 //! ```
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// `s` trimmed; `None` when absent or blank.
@@ -29,10 +30,32 @@ pub fn non_empty_text(value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// A JSON string holding an RFC 3339 time (GitHub's and GitLab's `DateTime`, their REST
+/// times), in UTC; `None` when absent or not such a time.
+pub fn rfc3339_time(value: Option<&Value>) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value?.as_str()?.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn times_are_rfc3339_in_utc() {
+        let t = rfc3339_time(Some(&json!("2020-10-28T20:52:59.000+01:00"))).unwrap();
+        assert_eq!(t.to_rfc3339(), "2020-10-28T19:52:59+00:00");
+        for bad in [
+            json!("yesterday"),
+            json!(1603918379),
+            json!(null),
+            json!(""),
+        ] {
+            assert_eq!(rfc3339_time(Some(&bad)), None, "{bad}");
+        }
+    }
 
     #[test]
     fn blank_is_absent_and_text_is_trimmed() {

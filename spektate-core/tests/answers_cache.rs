@@ -33,6 +33,7 @@ fn author(commit: &str) -> Answer {
             login: None,
             avatar_url: None,
             url: None,
+            committed_at: None,
         }),
     }
 }

@@ -286,11 +286,76 @@ fn dora_figures_of_a_recorded_fortnight_match_the_hand_computed_ones() {
     assert_eq!(f.time_to_restore.unrestored, 0);
     assert_eq!(f.time_to_restore.median_secs, Some(230 * 60));
     assert_eq!(f.time_to_restore.band, Some(Band::High));
+    // No repository gave a commit's time: every lead time starts at the queue time.
+    assert_eq!(f.lead_time.from_commit, 0);
+    assert!(close(s.commit, 0.0), "{s:?}");
     assert!(
         m.lead_time_from.contains("queue time"),
         "{}",
         m.lead_time_from
     );
+}
+
+/// The fortnight, with the source commit's time as the repository provider gave it for
+/// some journeys: the lead time of those starts at the commit.
+#[test]
+fn lead_time_starts_at_the_commit_when_its_repository_gave_its_time() {
+    use spektate_core::Author;
+    use spektate_core::insights::trace::export_request;
+    let mut ds = join(&week(), at(8, 1115));
+    let author = |committed_at| {
+        Some(Arc::new(Author {
+            name: "Mona".into(),
+            email: None,
+            login: None,
+            avatar_url: None,
+            url: None,
+            committed_at,
+        }))
+    };
+    for d in &mut ds {
+        d.author = match d.id().trim_start_matches('0') {
+            // #1 committed 20 min before its image pipeline was queued, #3 4 min before.
+            "1" => author(Some(at(0, 900) - min(20))),
+            "3" => author(Some(at(1, 900) - min(4))),
+            // #4's commit is stamped after its queue time (another clock): not a start.
+            "4" => author(Some(at(1, 1100) + min(10))),
+            // #6's author is known, its commit's time is not.
+            "6" => author(None),
+            _ => None,
+        };
+    }
+    let m = dora(
+        &ds,
+        &MetricsOptions {
+            since: Some(at(0, 0)),
+            until: at(14, 0),
+            by: None,
+        },
+    );
+    let lt = &m.overall.lead_time;
+    // Leads 21, 25, 26, 36, 56 + 20 = 76, 86 + 4 = 90: median (26 + 36) / 2, p90 the 6th.
+    assert_eq!((lt.count, lt.from_commit), (6, 2));
+    assert_eq!(lt.median_secs, Some(31 * 60));
+    assert_eq!(lt.p90_secs, Some(90 * 60));
+    // Of 250 + 24 min: the commit's wait 24, image 60, approval 100.
+    let s = lt.shares.as_ref().unwrap();
+    assert!(close(s.commit, 24.0 / 274.0), "{s:?}");
+    assert!(close(s.image, 60.0 / 274.0), "{s:?}");
+    assert!(close(s.approval, 100.0 / 274.0), "{s:?}");
+    let sum = s.commit + s.image + s.metadata + s.approval + s.manifests + s.sync;
+    assert!(close(sum, 1.0), "{s:?}");
+    assert!(m.lead_time_from.starts_with("the source commit's time"));
+
+    // The trace of #1 begins at the commit; #4's begins at its queue time.
+    let root_start = |n: u32| {
+        let d = ds.iter().find(|d| d.id() == format!("{n:012x}")).unwrap();
+        let body = export_request([d], "spektate");
+        body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["startTimeUnixNano"].clone()
+    };
+    let nanos = |t: DateTime<Utc>| t.timestamp_nanos_opt().unwrap().to_string();
+    assert_eq!(root_start(1), nanos(at(0, 840)));
+    assert_eq!(root_start(4), nanos(at(1, 1100)));
 }
 
 #[test]

@@ -13,6 +13,7 @@
   const VALUE_W = 90; // the figure, right of the bar
   const ROW_H = 22;
   const STEPS = [
+    ['commit', 'Commit to image pipeline'],
     ['image', 'Image'],
     ['metadata', 'Metadata'],
     ['approval', 'Waiting for PR approval'],

@@ -36,6 +36,7 @@ fn person(name: &str) -> Author {
         login: None,
         avatar_url: None,
         url: Some(BAD_URL.into()),
+        committed_at: None,
     }
 }
 

@@ -276,10 +276,12 @@ pub(crate) fn operations(security: &Value) -> Vec<(&'static str, Value)> {
         "deploymentFrequency": {"type": "object", "description": "Deployments that completed (their last recorded step succeeded), per day and per week of the window.", "properties": {
             "completed": {"type": "integer"}, "days": {"type": "number"},
             "perDay": {"type": "number", "nullable": true}, "perWeek": {"type": "number", "nullable": true}, "band": band}},
-        "leadTime": {"type": "object", "description": "From the image pipeline's queue time to the first cluster running the deployment, or its last step's finish when no cluster reports; median, p90 and the share of each segment.", "properties": {
+        "leadTime": {"type": "object", "description": "From the source commit's time (as its repository provider gives it; else the image pipeline's queue time) to the first cluster running the deployment, or its last step's finish when no cluster reports; median, p90 and the share of each segment.", "properties": {
             "count": {"type": "integer"}, "live": {"type": "integer"},
+            "fromCommit": {"type": "integer", "description": "Lead times that start at the source commit's time."},
             "medianSecs": {"type": "integer", "nullable": true}, "p90Secs": {"type": "integer", "nullable": true},
             "shares": {"type": "object", "nullable": true, "properties": {
+                "commit": {"type": "number", "description": "From the source commit to the image pipeline's queue time."},
                 "image": {"type": "number"}, "metadata": {"type": "number"}, "approval": {"type": "number"}, "manifests": {"type": "number"}, "sync": {"type": "number"}}},
             "band": band}},
         "changeFailureRate": {"type": "object", "description": "Deployments with a failed step over those that completed or failed.", "properties": {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use spektate_core::fields::non_empty;
+use spektate_core::fields::{non_empty, rfc3339_time};
 use spektate_core::url_encode;
 use spektate_core::{Author, Error, RepoRef, Result};
 
@@ -80,6 +80,7 @@ pub(crate) fn from_rest(c: &Commit) -> Author {
         url: account
             .and_then(|u| u.html_url.clone())
             .or_else(|| c.html_url.clone()),
+        committed_at: c.commit.committer.as_ref().and_then(|a| a.date),
     }
 }
 
@@ -97,6 +98,7 @@ pub(crate) fn from_graphql(obj: &Value) -> Option<Author> {
         login,
         avatar_url: s(user.and_then(|u| u.get("avatarUrl"))).or_else(|| s(author.get("avatarUrl"))),
         url: s(user.and_then(|u| u.get("url"))).or_else(|| s(obj.get("url"))),
+        committed_at: rfc3339_time(obj.get("committedDate")),
     })
 }
 
@@ -122,6 +124,11 @@ mod tests {
             Some("https://avatars0.githubusercontent.com/u/1280985?v=4")
         );
         assert_eq!(a.url.as_deref(), Some("https://github.com/edaena"));
+        assert_eq!(
+            a.committed_at.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2019-10-28T21:54:37+00:00"),
+            "the committer's date"
+        );
     }
 
     #[test]
@@ -142,11 +149,16 @@ mod tests {
         );
 
         let g = json!({"oid": "f19c", "url": "https://github.com/o/r/commit/f19c",
+            "committedDate": "2026-11-02T08:40:00Z",
             "author": {"name": "Build Bot", "email": "bot@example.com", "avatarUrl": "https://avatars.githubusercontent.com/u/e?email=bot", "user": null}});
         let a = from_graphql(&g).unwrap();
         assert_eq!((a.name.as_str(), a.login.as_deref()), ("Build Bot", None));
         assert_eq!(a.url.as_deref(), Some("https://github.com/o/r/commit/f19c"));
         assert!(a.avatar_url.is_some());
+        assert_eq!(
+            a.committed_at.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-02T08:40:00+00:00")
+        );
     }
 
     #[test]

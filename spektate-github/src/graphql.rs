@@ -63,7 +63,7 @@ impl Lookup {
     fn fragment(self) -> &'static str {
         match self {
             Lookup::Commits => {
-                "fragment commit on GitObject { ... on Commit { oid url author { name email avatarUrl user { login url avatarUrl } } } }"
+                "fragment commit on GitObject { ... on Commit { oid url committedDate author { name email avatarUrl user { login url avatarUrl } } } }"
             }
             Lookup::Pulls => {
                 "fragment pull on PullRequest { number title body url state merged mergedAt closedAt headRefName baseRefName \

@@ -108,6 +108,8 @@ pub(crate) struct GitActor {
 pub(crate) struct GitCommit {
     #[serde(default)]
     pub author: Option<GitActor>,
+    #[serde(default)]
+    pub committer: Option<GitActor>,
 }
 
 /// `GET /repos/{owner}/{repo}/commits/{ref}`.

@@ -183,6 +183,7 @@ pub(crate) fn from_rest(p: &Pull) -> PullRequest {
             login: Some(u.login.clone()),
             avatar_url: u.avatar_url.clone(),
             url: u.html_url.clone(),
+            committed_at: None,
         }),
         merged_at: p.merged_at.or(p.closed_at),
         closed: p.state.eq_ignore_ascii_case("closed") && !merged,
@@ -209,6 +210,7 @@ pub(crate) fn from_graphql(obj: &Value) -> Option<PullRequest> {
             login,
             avatar_url: ms("avatarUrl"),
             url: ms("url"),
+            committed_at: None,
         }
     });
     Some(PullRequest {

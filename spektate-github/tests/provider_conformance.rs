@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use spektate_core::testkit::{
     Listed, PipelinesFake, PullState, RepositoriesFake, RunSpec, Served, pipelines_conformance,
@@ -180,9 +180,9 @@ impl RepositoriesFake for Repos {
         repo_ref("fabrikam/secret")
     }
 
-    fn add_commit(&self, author: &str) -> String {
+    fn add_commit(&self, author: &str, at: DateTime<Utc>) -> String {
         let sha = sha_of(&format!("commit-{}", self.count()));
-        let c = commit(HLD, &sha, author, "dev@fabrikam.example", None, Utc::now());
+        let c = commit(HLD, &sha, author, "dev@fabrikam.example", None, at);
         self.fake
             .world()
             .commits

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use spektate_core::fields::non_empty;
+use spektate_core::fields::{non_empty, rfc3339_time};
 use spektate_core::warnings::Subject;
 use spektate_core::{Author, Error, RepoRef, Result, url_encode};
 
@@ -113,6 +113,7 @@ pub(crate) fn from_rest(c: &Commit) -> Author {
         login: None,
         avatar_url: None,
         url: None,
+        committed_at: rfc3339_time(c.committed_date.as_ref()),
     }
 }
 
@@ -132,6 +133,7 @@ pub(crate) fn from_graphql(obj: &Value) -> Option<Author> {
         login,
         avatar_url: s(user, "avatarUrl"),
         url: s(user, "webUrl"),
+        committed_at: rfc3339_time(obj.get("committedDate")),
     })
 }
 
@@ -151,11 +153,16 @@ mod tests {
         let a = from_rest(&c);
         assert_eq!(a.name, "samiya akhtar");
         assert_eq!(a.email.as_deref(), Some("samiyaakhtar7@gmail.com"));
+        assert_eq!(
+            a.committed_at.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2020-10-28T20:52:59+00:00")
+        );
     }
 
     #[test]
     fn a_graphql_commit_with_and_without_an_account() {
         let with = json!({"sha": "ad3aa569", "authorName": "samiya akhtar", "authorEmail": "s@example.com",
+            "committedDate": "2020-10-28T21:52:59+01:00",
             "webUrl": "https://gitlab.com/s/h/-/commit/ad3aa569",
             "author": {"username": "samiyaakhtar", "name": "samiya akhtar",
                        "avatarUrl": "https://secure.gravatar.com/avatar/8905", "webUrl": "https://gitlab.com/samiyaakhtar"}});
@@ -168,11 +175,17 @@ mod tests {
                 Some("https://gitlab.com/samiyaakhtar")
             )
         );
-        let without = json!({"sha": "ad3aa569", "authorName": "Build Agent", "authorEmail": "", "author": null});
+        assert_eq!(
+            a.committed_at.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2020-10-28T20:52:59+00:00"),
+            "in UTC"
+        );
+        let without = json!({"sha": "ad3aa569", "authorName": "Build Agent", "authorEmail": "", "author": null,
+            "committedDate": "last Tuesday"});
         let a = from_graphql(&without).unwrap();
         assert_eq!(
-            (a.name.as_str(), a.login, a.email),
-            ("Build Agent", None, None)
+            (a.name.as_str(), a.login, a.email, a.committed_at),
+            ("Build Agent", None, None, None)
         );
         assert!(from_graphql(&json!(null)).is_none());
     }

@@ -17,7 +17,7 @@ pub(crate) const MERGE_REQUEST_FIELDS: &str = "iid title description state sourc
 
 /// The commit fields read (`Commit` of GitLab's GraphQL reference).
 pub(crate) const COMMIT_FIELDS: &str =
-    "sha authorName authorEmail webUrl author { username name avatarUrl webUrl }";
+    "sha authorName authorEmail committedDate webUrl author { username name avatarUrl webUrl }";
 
 /// The query for merge requests `iids` of the project at `path`.
 pub(crate) fn merge_requests_query(path: &str, iids: &[u64]) -> (String, Value) {

@@ -211,6 +211,7 @@ fn person(u: &User) -> Author {
         login: u.username.clone(),
         avatar_url: u.avatar_url.clone(),
         url: u.web_url.clone(),
+        committed_at: None,
     }
 }
 

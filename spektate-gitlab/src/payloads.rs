@@ -69,6 +69,9 @@ pub(crate) struct Commit {
     pub author_name: Option<String>,
     #[serde(default)]
     pub author_email: Option<String>,
+    /// RFC 3339; read leniently, a bad time is no time.
+    #[serde(default)]
+    pub committed_date: Option<serde_json::Value>,
 }
 
 /// A merge request: `GET /projects/:id/merge_requests/:iid`, or an item of

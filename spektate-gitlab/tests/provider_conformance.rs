@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use spektate_core::testkit::{
     Listed, PipelinesFake, PullState, RepositoriesFake, RunSpec, Served as KitServed,
     pipelines_conformance, repositories_conformance,
@@ -234,7 +234,7 @@ impl RepositoriesFake for Repos {
         self.fake.repo(SECRET)
     }
 
-    fn add_commit(&self, author: &str) -> String {
+    fn add_commit(&self, author: &str, at: DateTime<Utc>) -> String {
         let sha = sha_of(&format!("commit-{}", self.next()));
         let c = commit(
             &self.fake.url(),
@@ -243,7 +243,7 @@ impl RepositoriesFake for Repos {
             author,
             "dev@fabrikam.example",
             None,
-            Utc::now(),
+            at,
         );
         self.fake
             .world()

@@ -201,6 +201,7 @@ mod tests {
                 login: None,
                 avatar_url: None,
                 url: None,
+                committed_at: None,
             }),
         }
     }

@@ -45,6 +45,7 @@ fn author(commit: &str, name: &str) -> Answer {
             login: Some(name.to_lowercase()),
             avatar_url: None,
             url: Some(format!("https://github.com/{}", name.to_lowercase())),
+            committed_at: None,
         }),
     }
 }

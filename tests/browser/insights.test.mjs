@@ -248,7 +248,7 @@ test('the insights page draws the DORA figures per week and lead time per step, 
     close(row.segments.manifests, 0.6 * total(row), `${g.key} manifests`);
   });
   const legend = await page.locator('.legend li').allTextContents();
-  assert.deepEqual(legend, ['Image', 'Metadata', 'Waiting for PR approval', 'Manifests', 'Sync to a cluster']);
+  assert.deepEqual(legend, ['Commit to image pipeline', 'Image', 'Metadata', 'Waiting for PR approval', 'Manifests', 'Sync to a cluster']);
   const overall = await page.getByTestId('overall').textContent();
   assert.match(overall, /Deployments completed\s*5/);
   assert.match(overall, /Change failure rate\s*17% \(1 of 6\)/);

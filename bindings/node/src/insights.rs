@@ -80,6 +80,8 @@ pub struct DeploymentFrequency {
 /// The share of lead time each step took, from 0 to 1.
 #[napi(object)]
 pub struct LeadTimeShares {
+    /// From the source commit to the image pipeline's queue time.
+    pub commit: f64,
     /// The image pipeline (queue and run).
     pub image: f64,
     /// The metadata pipeline.
@@ -92,14 +94,17 @@ pub struct LeadTimeShares {
     pub sync: f64,
 }
 
-/// Lead time for changes: from the image pipeline's queue time to the first cluster (or the
-/// last step).
+/// Lead time for changes: from the source commit's time (else the image pipeline's queue
+/// time) to the first cluster (or the last step).
 #[napi(object, use_nullable = true)]
 pub struct LeadTime {
     /// Completed deployments with a start time.
     pub count: u32,
     /// Of those, how many reached a cluster.
     pub live: u32,
+    /// Of those, how many start at the source commit's time (the others at the image
+    /// pipeline's queue time).
+    pub from_commit: u32,
     /// Median, in seconds.
     pub median_secs: Option<i64>,
     /// 90th percentile (nearest rank), in seconds.
@@ -172,9 +177,11 @@ impl From<&dora::Figures> for Figures {
             lead_time: LeadTime {
                 count: n(lt.count),
                 live: n(lt.live),
+                from_commit: n(lt.from_commit),
                 median_secs: lt.median_secs,
                 p90_secs: lt.p90_secs,
                 shares: lt.shares.as_ref().map(|s| LeadTimeShares {
+                    commit: s.commit,
                     image: s.image,
                     metadata: s.metadata,
                     approval: s.approval,

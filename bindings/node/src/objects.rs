@@ -55,6 +55,8 @@ pub struct Author {
     pub avatar_url: Option<String>,
     /// Profile or commit page.
     pub url: Option<String>,
+    /// When the commit was committed, as its repository says.
+    pub committed_at: Option<DateTime<Utc>>,
 }
 
 impl From<&spektate::Author> for Author {
@@ -65,6 +67,7 @@ impl From<&spektate::Author> for Author {
             login: a.login.clone(),
             avatar_url: a.avatar_url.clone(),
             url: a.url.clone(),
+            committed_at: a.committed_at,
         }
     }
 }

@@ -65,8 +65,10 @@ test('the four figures are the ones worked out by hand', async (t) => {
   // Lead times 20, 30, 30, 40, 40, 60 min: median (30 + 40) / 2, p90 the sixth by nearest rank.
   const lt = m.overall.leadTime
   assert.deepEqual([lt.count, lt.live, lt.medianSecs, lt.p90Secs, lt.band], [6, 0, 35 * 60, HOUR, 'elite'])
+  // No repository provider here: every lead time starts at the queue time.
+  assert.equal(lt.fromCommit, 0)
   // Image 90 min, metadata 55, manifests 75 of 220; no approval, no cluster.
-  const want = { image: 90 / 220, metadata: 55 / 220, approval: 0, manifests: 75 / 220, sync: 0 }
+  const want = { commit: 0, image: 90 / 220, metadata: 55 / 220, approval: 0, manifests: 75 / 220, sync: 0 }
   for (const [k, v] of Object.entries(want)) assert.ok(Math.abs(lt.shares[k] - v) < 1e-9, k)
   assert.deepEqual(m.overall.changeFailureRate, { failed: 2, finished: 8, rate: 0.25, band: 'low' })
   assert.deepEqual(m.overall.timeToRestore, { restorations: 1, unrestored: 1, medianSecs: 3 * HOUR + 25 * 60, band: 'high' })

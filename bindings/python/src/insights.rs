@@ -238,6 +238,12 @@ impl PyLeadTime {
     fn live(&self) -> usize {
         self.0.live
     }
+    /// Of those, how many start at the source commit's time (the others at the image
+    /// pipeline's queue time, the commit's time being unknown).
+    #[getter(from_commit)]
+    fn starting_at_the_commit(&self) -> usize {
+        self.0.from_commit
+    }
     /// Median, in seconds.
     #[getter]
     fn median_secs(&self) -> Option<i64> {
@@ -289,6 +295,11 @@ pub struct PyLeadTimeShares(pub Shares);
 
 #[pymethods]
 impl PyLeadTimeShares {
+    /// From the source commit to the image pipeline's queue time.
+    #[getter]
+    fn commit(&self) -> f64 {
+        self.0.commit
+    }
     /// The image pipeline (queue and run).
     #[getter]
     fn image(&self) -> f64 {
@@ -320,8 +331,8 @@ impl PyLeadTimeShares {
     fn __repr__(&self) -> String {
         let s = &self.0;
         format!(
-            "LeadTimeShares(image={}, metadata={}, approval={}, manifests={}, sync={})",
-            s.image, s.metadata, s.approval, s.manifests, s.sync
+            "LeadTimeShares(commit={}, image={}, metadata={}, approval={}, manifests={}, sync={})",
+            s.commit, s.image, s.metadata, s.approval, s.manifests, s.sync
         )
     }
 }

@@ -118,6 +118,11 @@ impl PyAuthor {
     fn url(&self) -> Option<&str> {
         self.0.url.as_deref()
     }
+    /// When the commit was committed, as its repository says; `None` when unknown.
+    #[getter]
+    fn committed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.committed_at
+    }
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         json(py, &*self.0)
     }

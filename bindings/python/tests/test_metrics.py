@@ -89,11 +89,13 @@ def test_the_four_figures_are_the_ones_worked_out_by_hand(history: Path) -> None
     lt = m.overall.lead_time
     # Lead times 20, 30, 30, 40, 40, 60 min: median (30 + 40) / 2, p90 the sixth by nearest rank.
     assert (lt.count, lt.live, lt.median_secs, lt.p90_secs) == (6, 0, 35 * 60, 60 * 60)
+    # No repository provider here: every lead time starts at the queue time.
+    assert lt.from_commit == 0
     assert (lt.median, lt.p90, lt.band) == (timedelta(minutes=35), timedelta(hours=1), Band.ELITE)
     assert lt.shares is not None
     # Image 90 min, metadata 55, manifests 75 of 220; no approval, no cluster.
-    got = (lt.shares.image, lt.shares.metadata, lt.shares.approval, lt.shares.manifests, lt.shares.sync)
-    assert got == pytest.approx((90 / 220, 55 / 220, 0.0, 75 / 220, 0.0))
+    got = (lt.shares.commit, lt.shares.image, lt.shares.metadata, lt.shares.approval, lt.shares.manifests, lt.shares.sync)
+    assert got == pytest.approx((0.0, 90 / 220, 55 / 220, 0.0, 75 / 220, 0.0))
     cfr = m.overall.change_failure_rate
     assert (cfr.failed, cfr.finished, cfr.rate, cfr.band) == (2, 8, 0.25, Band.LOW)
     r = m.overall.time_to_restore

@@ -436,6 +436,7 @@ mod tests {
                 login: Some("asouza".into()),
                 avatar_url: None,
                 url: None,
+                committed_at: None,
             }),
         }
     }

@@ -4,8 +4,9 @@
 //!   succeeded) per day and per week of the window;
 //! - **lead time for changes**: from the start of the journey to the moment the deployment
 //!   was first live in a cluster, or its last step finished when no cluster reports; median,
-//!   p90 and the share of each [`Segment`]. Repository providers report no commit time, so
-//!   the start is the image pipeline's queue time ([`LEAD_TIME_FROM`]);
+//!   p90 and the share of each [`Segment`] (and of the wait from the commit to the image
+//!   pipeline). The start is the source commit's time as its repository provider gives it,
+//!   else the image pipeline's queue time ([`LEAD_TIME_FROM`]);
 //! - **change failure rate**: deployments with a failed step over deployments that finished
 //!   (completed or failed);
 //! - **time to restore**: for each service and ring, from the finish of a failed deployment
@@ -26,9 +27,10 @@ use super::{median, nearest_rank};
 use crate::error::{Error, Result};
 use crate::model::deployment::{Deployment, Step, StepState};
 
-/// Where lead time starts, as `spektate metrics` says it.
-pub const LEAD_TIME_FROM: &str =
-    "the image pipeline's queue time (repository providers report no commit time)";
+/// Where lead time starts, as `spektate metrics` says it; [`LeadTime::from_commit`] counts
+/// the lead times that start at the commit.
+pub const LEAD_TIME_FROM: &str = "the source commit's time, as its repository provider gives it; \
+     the image pipeline's queue time where the commit's time is unknown";
 
 /// How figures are broken down besides the whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,6 +90,9 @@ pub struct Frequency {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Shares {
+    /// From the source commit to the image pipeline's queue time, where the commit's time
+    /// is known.
+    pub commit: f64,
     /// Image pipeline (queue and run).
     pub image: f64,
     /// Metadata pipeline.
@@ -108,6 +113,9 @@ pub struct LeadTime {
     pub count: usize,
     /// Of those, how many reached a cluster (the rest end at their last step).
     pub live: usize,
+    /// Of those, how many start at the source commit's time (the rest at the image
+    /// pipeline's queue time, the commit's time being unknown).
+    pub from_commit: usize,
     /// Median, in seconds.
     pub median_secs: Option<i64>,
     /// 90th percentile (nearest rank), in seconds.
@@ -285,22 +293,30 @@ fn figures<'a>(
 
     let mut leads = Vec::new();
     let mut live = 0;
+    let mut from_commit = 0;
+    let mut commit_sum = 0i64;
     let mut seg_sums = [0i64; 5];
     for o in outcomes.filter(|o| o.completed) {
         let j = Journey::of(o.d);
-        let (Some(start), Some(end), Some(segs)) = (j.start, j.end(), j.segments()) else {
+        let (Some(start), Some(lead_start), Some(end), Some(segs)) =
+            (j.start, j.lead_start(), j.end(), j.segments())
+        else {
             continue;
         };
-        leads.push((end - start).num_seconds().max(0));
+        leads.push((end - lead_start).num_seconds().max(0));
         if j.ends[Segment::Sync.index()].is_some() {
             live += 1;
+        }
+        if j.committed.is_some() {
+            from_commit += 1;
+            commit_sum += (start - lead_start).num_seconds();
         }
         for (sum, seg) in seg_sums.iter_mut().zip(segs) {
             *sum += seg.unwrap_or(0);
         }
     }
     leads.sort_unstable();
-    let total: i64 = seg_sums.iter().sum();
+    let total: i64 = commit_sum + seg_sums.iter().sum::<i64>();
     let share = |s: Segment| seg_sums[s.index()] as f64 / total as f64;
     let lead_median = median(&leads);
 
@@ -319,9 +335,11 @@ fn figures<'a>(
         lead_time: LeadTime {
             count: leads.len(),
             live,
+            from_commit,
             median_secs: lead_median,
             p90_secs: nearest_rank(&leads, 0.9),
             shares: (total > 0).then(|| Shares {
+                commit: commit_sum as f64 / total as f64,
                 image: share(Segment::Image),
                 metadata: share(Segment::Metadata),
                 approval: share(Segment::Approval),

@@ -58,6 +58,9 @@ impl Segment {
 pub struct Journey {
     /// The start: the image pipeline's queue time (else its start).
     pub start: Option<DateTime<Utc>>,
+    /// When the source commit was committed, as its repository provider said; only when
+    /// there is a start and the commit is not after it (clocks of different systems).
+    pub committed: Option<DateTime<Utc>>,
     /// When each segment ended, by [`Segment::index`]; `None` while not reached or unknown.
     pub ends: [Option<DateTime<Utc>>; 5],
     /// Whether the deployment has an approval pull request.
@@ -105,8 +108,14 @@ impl Journey {
             .and_then(|p| p.merged_at);
         let synced = d.clusters.iter().filter_map(|c| c.synced_at);
         let live = d.live_in.iter().filter_map(|l| l.applied_at);
+        let committed = d
+            .author
+            .as_deref()
+            .and_then(|a| a.committed_at)
+            .filter(|c| start.is_some_and(|s| *c <= s));
         Journey {
             start,
+            committed,
             ends: [
                 finish(d.image.as_ref(), o1),
                 finish(d.metadata.as_ref(), o2),
@@ -143,6 +152,12 @@ impl Journey {
             }
         }
         Some(out)
+    }
+
+    /// Where lead time for changes starts: the source commit's time when known, else the
+    /// start.
+    pub fn lead_start(&self) -> Option<DateTime<Utc>> {
+        self.committed.or(self.start)
     }
 
     /// The moment the journey ended: the first cluster, else the last step's finish.

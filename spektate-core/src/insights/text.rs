@@ -78,7 +78,12 @@ pub fn table(dora: &Dora) -> String {
         "DORA metrics from {since} to {} ({days:.1} days)",
         day(dora.until)
     );
-    let _ = writeln!(out, "Lead time starts at {}.\n", dora.lead_time_from);
+    let lt = &dora.overall.lead_time;
+    let _ = writeln!(
+        out,
+        "Lead time starts at {} ({} of {} from the commit).\n",
+        dora.lead_time_from, lt.from_commit, lt.count
+    );
     let c = cells(&dora.overall);
     let rows: Vec<Vec<String>> = (0..4)
         .map(|i| vec![FIGURES[i].into(), c[2 * i].clone(), c[2 * i + 1].clone()])
@@ -87,7 +92,9 @@ pub fn table(dora: &Dora) -> String {
     if let Some(s) = &dora.overall.lead_time.shares {
         let _ = writeln!(
             out,
-            "\nLead time by segment: image {}, metadata {}, approval {}, manifests {}, sync {}",
+            "\nLead time by segment: commit to image pipeline {}, image {}, metadata {}, \
+             approval {}, manifests {}, sync {}",
+            percent(s.commit),
             percent(s.image),
             percent(s.metadata),
             percent(s.approval),

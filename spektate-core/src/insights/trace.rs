@@ -1,8 +1,9 @@
 //! A finished deployment as an OpenTelemetry trace: [`OtlpSpan`]s, which
 //! [`otlp`](super::otlp) encodes as JSON and [`otlp_proto`](super::otlp_proto) as protobuf.
 //!
-//! A root span covers the journey from the image pipeline's queue time to the first cluster
-//! (else the last step's finish), with a child span per pipeline run, one for the approval
+//! A root span covers the journey from the source commit (when its repository gave its time;
+//! else the image pipeline's queue time) to the first cluster (else the last step's finish),
+//! with a child span per pipeline run, one for the approval
 //! pull request's wait and one for the sync. Ids derive from the partition and deployment id,
 //! so exporting the same deployment again (after a restart) sends the same trace.
 
@@ -167,7 +168,9 @@ fn spans(d: &Deployment) -> Option<Vec<Span>> {
             error: false,
         });
     }
-    let start = children.iter().map(|s| s.start).min()?;
+    // The journey starts at the source commit when its repository gave its time.
+    let committed = j.committed;
+    let start = children.iter().map(|s| s.start).chain(committed).min()?;
     let end = children.iter().map(|s| s.end).max()?;
     let service = d.service().unwrap_or("manual HLD edit");
     let mut attributes = vec![

@@ -26,6 +26,10 @@ pub struct Author {
     pub avatar_url: Option<String>,
     /// Profile or commit page.
     pub url: Option<String>,
+    /// When the commit was committed, as its repository says: where lead time for changes
+    /// starts. `None` when unknown, and for who merged a pull request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<DateTime<Utc>>,
 }
 
 /// An approval pull (merge) request in the HLD repo.

@@ -90,6 +90,7 @@ fn author() -> Author {
         login: Some("asouza".into()),
         avatar_url: Some("https://avatars.githubusercontent.com/u/583231?v=4".into()),
         url: Some("https://github.com/asouza".into()),
+        committed_at: Some(Utc.with_ymd_and_hms(2026, 11, 2, 8, 40, 0).unwrap()),
     }
 }
 

@@ -130,6 +130,7 @@ impl FakeRepos {
             login: None,
             avatar_url: None,
             url: None,
+            committed_at: None,
         };
         self.authors.lock().unwrap().insert(commit.to_string(), a);
     }

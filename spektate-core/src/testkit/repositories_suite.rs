@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::report::Report;
 use super::served::{Served, describe};
 use crate::model::repo::RepoRef;
@@ -45,8 +47,8 @@ pub trait RepositoriesFake: Send + Sync {
     /// A repository the provider serves that the token cannot read (or that does not exist).
     fn unreadable_repo(&self) -> RepoRef;
 
-    /// Adds a commit whose author is named `author`; its id.
-    fn add_commit(&self, author: &str) -> String;
+    /// Adds a commit whose author is named `author`, committed at `at`; its id.
+    fn add_commit(&self, author: &str, at: DateTime<Utc>) -> String;
 
     /// Adds a pull request; its id (number) as a record names it.
     fn add_pull(&self, title: &str, state: &PullState) -> String;
@@ -116,10 +118,13 @@ fn paged(fake: &dyn RepositoriesFake, what: Listed, extra: usize) -> (usize, usi
 async fn authors_come_in_batches(fake: &dyn RepositoriesFake) {
     let case = "authors come in batches";
     let (n, budget) = paged(fake, Listed::Commits, 1);
+    // Whole seconds: every service writes commit times to the second.
+    let first = DateTime::from_timestamp(Utc::now().timestamp() - 86_400, 0).unwrap();
+    let at = |i: usize| first + chrono::Duration::minutes(i as i64);
     let commits: Vec<(String, String)> = (0..n)
         .map(|i| {
             let name = format!("Author {i}");
-            (fake.add_commit(&name), name)
+            (fake.add_commit(&name, at(i)), name)
         })
         .collect();
     let ids: Vec<String> = commits.iter().map(|(c, _)| c.clone()).collect();
@@ -130,11 +135,16 @@ async fn authors_come_in_batches(fake: &dyn RepositoriesFake) {
         .await
         .unwrap_or_else(|e| panic!("{case}: {e}"));
     let served = fake.served();
-    for (commit, name) in &commits {
+    for (i, (commit, name)) in commits.iter().enumerate() {
         let author = found
             .get(commit)
             .unwrap_or_else(|| panic!("{case}: no author for {commit}"));
         assert_eq!(&author.name, name, "{case}: the author of {commit}");
+        assert_eq!(
+            author.committed_at,
+            Some(at(i)),
+            "{case}: the time {commit} was committed"
+        );
     }
     assert_eq!(found.len(), n, "{case}: only the commits asked for");
     assert!(
@@ -149,7 +159,7 @@ async fn a_missing_commit_is_left_out(fake: &dyn RepositoriesFake) {
     let case = "a missing commit is left out";
     let mut ids: Vec<String> = ["Ana", "Bo", "Cy"]
         .iter()
-        .map(|name| fake.add_commit(name))
+        .map(|name| fake.add_commit(name, Utc::now()))
         .collect();
     let missing = "0123456789abcdef0123456789abcdef01234567".to_string();
     ids.push(missing.clone());
@@ -246,8 +256,8 @@ async fn many_pull_requests_come_in_batches(fake: &dyn RepositoriesFake) {
 async fn sync_tags_name_each_cluster(fake: &dyn RepositoriesFake) {
     let case = "sync tags name each cluster";
     let repo = fake.repo();
-    let east = fake.add_commit("Flux");
-    let edge = fake.add_commit("Flux");
+    let east = fake.add_commit("Flux", Utc::now());
+    let edge = fake.add_commit("Flux", Utc::now());
     fake.add_tag("flux-east", &east, Some("Weave Flux"));
     fake.add_tag("flux-edge", &edge, None);
     fake.add_tag("v1.0.0", &east, None);

@@ -33,6 +33,7 @@ pub fn person(name: &str, login: &str) -> Author {
         login: Some(login.to_string()),
         avatar_url: None,
         url: Some(format!("https://github.com/{login}")),
+        committed_at: None,
     }
 }
 

@@ -679,7 +679,7 @@ fn graphql_commit(c: &Value) -> Value {
         json!({"login": c["author"]["login"], "url": c["author"]["html_url"], "avatarUrl": c["author"]["avatar_url"]})
     };
     json!({
-        "oid": c["sha"], "url": c["html_url"],
+        "oid": c["sha"], "url": c["html_url"], "committedDate": c["commit"]["committer"]["date"],
         "author": {"name": c["commit"]["author"]["name"], "email": c["commit"]["author"]["email"],
             "avatarUrl": "https://avatars.githubusercontent.com/u/e?email=x&s=460", "user": user}
     })

@@ -684,7 +684,7 @@ fn commit_graphql(c: &Value, base: &str) -> Value {
         None => Value::Null,
     };
     json!({"sha": c["id"], "authorName": c["author_name"], "authorEmail": c["author_email"],
-           "webUrl": c["web_url"], "author": author})
+           "committedDate": c["committed_date"], "webUrl": c["web_url"], "author": author})
 }
 
 /// A 40-hex sha derived from `seed`.

@@ -517,6 +517,9 @@ class Author:
     def avatar_url(self) -> Optional[str]: ...
     @property
     def url(self) -> Optional[str]: ...
+    @property
+    def committed_at(self) -> Optional[datetime]:
+        """When the commit was committed, as its repository says."""
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
@@ -892,6 +895,9 @@ class LeadTimeShares:
     """The share of lead time each step took, from 0 to 1."""
 
     @property
+    def commit(self) -> float:
+        """From the source commit to the image pipeline's queue time."""
+    @property
     def image(self) -> float: ...
     @property
     def metadata(self) -> float: ...
@@ -905,13 +911,16 @@ class LeadTimeShares:
 
 @final
 class LeadTime:
-    """Lead time for changes: from the image pipeline's queue time to the first cluster (or the last step)."""
+    """Lead time for changes: from the source commit's time (else the image pipeline's queue time) to the first cluster (or the last step)."""
 
     @property
     def count(self) -> int: ...
     @property
     def live(self) -> int:
         """Of ``count``, how many reached a cluster."""
+    @property
+    def from_commit(self) -> int:
+        """Of ``count``, how many start at the source commit's time (the others at the image pipeline's queue time)."""
     @property
     def median_secs(self) -> Optional[int]: ...
     @property
