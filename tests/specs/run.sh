@@ -5,8 +5,9 @@
 #   bash tests/specs/run.sh
 #
 # Installs the pinned descriptions and checkers with `npm ci` when missing or when
-# package-lock.json changed, runs the spektate-github tests that write what the provider
-# sends and what its fake answers (SPEKTATE_SPECS_OUT, under target/specs), then `node --test`.
+# package-lock.json changed, runs the provider tests that write what the providers send and
+# what their fakes answer (SPEKTATE_SPECS_OUT, under target/specs), then `node --test`. The
+# Azure DevOps descriptions are vendored, trimmed, in azure-devops/.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,6 +34,10 @@ say "spektate-github: GraphQL documents and what its fake served"
   --test graphql_documents --test actions --test app --test job_ids --test provider_conformance \
   --test rate_limits --test repos --test request_budget \
   -- --skip spektate_validate_and_get_read_github_as_the_app)
+
+say "spektate-azdo: what its fake organisation served"
+(cd "$root" && cargo test --quiet -p spektate-azdo --all-features \
+  --test provider_conformance --test request_budget)
 
 say "checks against the published descriptions"
 cd "$here"

@@ -183,6 +183,14 @@ impl Respond for Responder {
             Some(q) => format!("{}?{q}", req.url.path()),
             None => req.url.path().to_string(),
         };
+        let request: Option<Value> = serde_json::from_slice(&req.body).ok();
+        super::specs_log::served(
+            req.method.as_str(),
+            &target,
+            status,
+            request.as_ref(),
+            &body,
+        );
         self.log.lock().unwrap().push(Served {
             method: req.method.to_string(),
             target,
@@ -265,6 +273,15 @@ fn page(items: Vec<Value>, start: usize, size: usize) -> (Vec<Value>, Option<Str
 }
 
 type Answer = (u16, Value, Option<String>);
+
+/// A commit (`GitCommit`) as the lists answer it: a `GitCommitRef`, without `treeId`.
+fn commit_ref(commit: &Value) -> Value {
+    let mut c = commit.clone();
+    if let Some(o) = c.as_object_mut() {
+        o.remove("treeId");
+    }
+    c
+}
 
 fn answer(org: &mut Org, req: &Request) -> Answer {
     let url_len = req.url.as_str().len();
@@ -438,7 +455,7 @@ fn git(org: &mut Org, req: &Request, name: &str, rest: &[&str]) -> Answer {
             let mut commits = Vec::new();
             for id in wanted.iter().filter_map(Value::as_str) {
                 match repo.commits.get(id) {
-                    Some(c) => commits.push(c.clone()),
+                    Some(c) => commits.push(commit_ref(c)),
                     None => return not_found(id),
                 }
             }
@@ -463,7 +480,7 @@ fn git(org: &mut Org, req: &Request, name: &str, rest: &[&str]) -> Answer {
                 .iter()
                 .take(top)
                 .map(|id| {
-                    repo.commits.get(id).cloned().unwrap_or_else(|| {
+                    repo.commits.get(id).map(commit_ref).unwrap_or_else(|| {
                         json!({"commitId": id, "comment": "Update manifests",
                                "author": {"name": "Build Agent", "email": "agent@fabrikam.example", "date": "2026-11-26T12:00:00Z"},
                                "url": format!("https://dev.azure.com/{ORG}/{PROJECT}/_apis/git/repositories/{name}-id/commits/{id}")})
