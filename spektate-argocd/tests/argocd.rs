@@ -3,6 +3,8 @@
 //! what each application applied, the request budget, where the token goes, and answers that
 //! are malformed, too large or served with a self-signed certificate.
 
+mod common;
+
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -98,10 +100,27 @@ fn git(repo: &str, path: &str) -> Value {
 }
 
 async fn serve(server: &MockServer, body: &Value) {
+    serve_logged(server, body, false).await;
+}
+
+/// Serves a list that is off Argo CD's description on purpose (noted as such in the log).
+async fn serve_malformed(server: &MockServer, body: &Value) {
+    serve_logged(server, body, true).await;
+}
+
+async fn serve_logged(server: &MockServer, body: &Value, malformed: bool) {
     server.reset().await;
+    let body = body.clone();
     Mock::given(method("GET"))
         .and(path("/api/v1/applications"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .respond_with(move |req: &wiremock::Request| {
+            let target = match req.url.query() {
+                Some(q) => format!("{}?{q}", req.url.path()),
+                None => req.url.path().to_string(),
+            };
+            common::served(req.method.as_str(), &target, 200, &body, malformed);
+            ResponseTemplate::new(200).set_body_json(&body)
+        })
         .mount(server)
         .await;
 }
@@ -281,7 +300,7 @@ async fn an_application_that_cannot_be_read_is_left_out_and_the_rest_kept() {
         git(MANIFESTS, "y"),
         status("Synced", &sha(2), "Succeeded", &[]),
     );
-    serve(&server, &list("1", vec![broken, fine])).await;
+    serve_malformed(&server, &list("1", vec![broken, fine])).await;
     let (applied, notices) = collect_notices(argo(&server).applied()).await;
     let applied = applied.unwrap();
     assert_eq!(applied.len(), 1);

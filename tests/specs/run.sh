@@ -7,7 +7,7 @@
 # Installs the pinned descriptions and checkers with `npm ci` when missing or when
 # package-lock.json changed, runs the provider tests that write what the providers send and
 # what their fakes answer (SPEKTATE_SPECS_OUT, under target/specs), then `node --test`. The
-# Azure DevOps descriptions are vendored, trimmed, in azure-devops/.
+# Azure DevOps and Argo CD descriptions are vendored, trimmed, in azure-devops/ and argocd/.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,6 +38,9 @@ say "spektate-github: GraphQL documents and what its fake served"
 say "spektate-azdo: what its fake organisation served"
 (cd "$root" && cargo test --quiet -p spektate-azdo --all-features \
   --test provider_conformance --test request_budget)
+
+say "spektate-argocd: what its fake Argo CD served"
+(cd "$root" && cargo test --quiet -p spektate-argocd --all-features --test argocd)
 
 say "checks against the published descriptions"
 cd "$here"

@@ -1,4 +1,4 @@
-// A Swagger 2.0 description of Microsoft's REST specs (MicrosoftDocs/vsts-rest-api-specs)
+// A Swagger 2.0 description (Azure DevOps' from MicrosoftDocs/vsts-rest-api-specs, Argo CD's)
 // read as a router and a checker: which documented operation a request is (`paths` and
 // `x-ms-paths`, a trailing path parameter with `x-ms-required: false` may be left out), the
 // api-version it documents, its query parameters, and whether a JSON body is what it documents.

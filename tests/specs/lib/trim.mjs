@@ -1,7 +1,7 @@
-// Trims Azure DevOps REST descriptions (MicrosoftDocs/vsts-rest-api-specs) to the operations
-// spektate-azdo calls and the parameters and definitions they reference.
+// Trims a Swagger 2.0 description (Azure DevOps', Argo CD's) to the operations a provider
+// calls and the parameters and definitions they reference.
 //
-//   node trim.mjs AREA SOURCE.json OUT.json 'METHOD PATH' ...
+//   node lib/trim.mjs AREA SOURCE.json OUT.json 'METHOD PATH' ...
 //
 // PATH is a key of `paths` or `x-ms-paths`.
 import { readFileSync, writeFileSync } from 'node:fs';
