@@ -574,12 +574,17 @@ pub fn correlate(
     // The records in chunks: first each record's run lookups (a short loop whose cache misses
     // overlap), then each deployment built from them; then a sort of small keys, and the
     // deployments put in that order in place.
-    let mut built: Vec<Deployment> = Vec::with_capacity(records.len());
+    // Context records only place commits for `live`: with no cluster's commit known, they
+    // are not joined at all.
+    let placing = super::live::has_sources(k);
+    let wanted = |r: &&Arc<Record>| placing || !r.context;
+    let shown = records.iter().filter(wanted).count();
+    let mut built: Vec<Deployment> = Vec::with_capacity(shown);
     let mut lookups: Vec<Resolved> = Vec::with_capacity(CHUNK);
     for chunk in records.chunks(CHUNK) {
         lookups.clear();
-        lookups.extend(chunk.iter().map(|record| resolve(record, k)));
-        for (record, resolved) in chunk.iter().zip(&lookups) {
+        lookups.extend(chunk.iter().filter(wanted).map(|record| resolve(record, k)));
+        for (record, resolved) in chunk.iter().filter(wanted).zip(&lookups) {
             let repos = cache.repos(record);
             built.push(join(record, resolved, k, &mut tables, &repos, now));
         }

@@ -200,6 +200,16 @@ struct Place<'k> {
     rank: Order,
 }
 
+/// Whether `k` knows any cluster's commit (a sync tag, an agent's applied commit, a cluster
+/// report): without one, [`mark`] places nothing.
+pub(crate) fn has_sources(k: &Knowledge) -> bool {
+    k.sync_tags
+        .values()
+        .any(|t| matches!(t, Lookup::Found(tags) if !tags.is_empty()))
+        || k.applied.iter().any(|a| !a.applied.is_empty())
+        || !k.cluster_reports.is_empty()
+}
+
 /// Fills each deployment's `live_in`, and completes a deployment with no manifest step that
 /// is live through an agent rendering from its HLD repository.
 pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
