@@ -33,10 +33,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 
 step "Rust tests"
-cargo test --workspace --all-features --exclude spektate-node --no-fail-fast
+# The provider tests also write what their fakes served, for tests/specs (the next step).
+rm -rf target/specs
+SPEKTATE_SPECS_OUT="$PWD/target/specs" \
+  cargo test --workspace --all-features --exclude spektate-node --no-fail-fast
 
 step "requests and fakes against the services' published API descriptions (npm, pinned in tests/specs)"
-bash tests/specs/run.sh
+SPEKTATE_SPECS_OUT="$PWD/target/specs" bash tests/specs/run.sh
 
 step "Python and Node bindings"
 bash bindings/test.sh
