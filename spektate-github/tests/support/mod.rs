@@ -652,6 +652,16 @@ fn job_of_page<'w>(world: &'w World, url: &str) -> Option<&'w Value> {
     (*repo == format!("{owner}/{name}").to_ascii_lowercase()).then_some(job)
 }
 
+/// `{"name": name}`, or null without a name (GraphQL's `Ref.name` and `Workflow.name` are
+/// non-null: an object without one is not answered at all).
+fn named(name: &Value) -> Value {
+    if name.is_null() {
+        Value::Null
+    } else {
+        json!({ "name": name })
+    }
+}
+
 /// A job as GraphQL's `CheckRun` (the fields the provider's `job` fragment asks for).
 fn graphql_check_run(j: &Value) -> Value {
     let upper = |v: &Value| {
@@ -667,8 +677,8 @@ fn graphql_check_run(j: &Value) -> Value {
         "databaseId": j["id"], "name": j["name"], "status": upper(&j["status"]),
         "conclusion": upper(&j["conclusion"]), "startedAt": j["started_at"], "completedAt": j["completed_at"],
         "url": format!("https://github.com/{repo}/runs/{}", j["id"]),
-        "checkSuite": {"branch": {"name": j["head_branch"]}, "commit": {"oid": j["head_sha"]},
-            "workflowRun": {"workflow": {"name": j["workflow_name"]}}}
+        "checkSuite": {"branch": named(&j["head_branch"]), "commit": {"oid": j["head_sha"]},
+            "workflowRun": if j["workflow_name"].is_null() { Value::Null } else { json!({"workflow": named(&j["workflow_name"])}) }}
     })
 }
 
