@@ -42,7 +42,7 @@ else
     -- --skip spektate_validate_and_get_read_github_as_the_app)
   say "spektate-azdo: what its fake organisation served"
   (cd "$root" && cargo test --quiet -p spektate-azdo --all-features \
-    --test provider_conformance --test request_budget)
+    --test fake_org_requests --test provider_conformance --test request_budget)
   say "spektate-argocd: what its fake Argo CD served"
   (cd "$root" && cargo test --quiet -p spektate-argocd --all-features --test argocd)
 fi

@@ -274,6 +274,22 @@ fn page(items: Vec<Value>, start: usize, size: usize) -> (Vec<Value>, Option<Str
 
 type Answer = (u16, Value, Option<String>);
 
+/// The id (a GUID) the service gave repository `name`.
+fn repo_id(name: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    let n = h.finish();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        n >> 32,
+        (n >> 16) & 0xffff,
+        n & 0xfff,
+        (n >> 4) & 0xfff,
+        n & 0xffff_ffff_ffff
+    )
+}
+
 /// A commit (`GitCommit`) as the lists answer it: a `GitCommitRef`, without `treeId`.
 fn commit_ref(commit: &Value) -> Value {
     let mut c = commit.clone();
@@ -430,7 +446,7 @@ fn git(org: &mut Org, req: &Request, name: &str, rest: &[&str]) -> Answer {
     match rest {
         [] => (
             200,
-            json!({"id": format!("{name}-id"), "name": name,
+            json!({"id": repo_id(name), "name": name,
                    "webUrl": format!("https://dev.azure.com/{ORG}/{PROJECT}/_git/{name}")}),
             None,
         ),
@@ -483,7 +499,7 @@ fn git(org: &mut Org, req: &Request, name: &str, rest: &[&str]) -> Answer {
                     repo.commits.get(id).map(commit_ref).unwrap_or_else(|| {
                         json!({"commitId": id, "comment": "Update manifests",
                                "author": {"name": "Build Agent", "email": "agent@fabrikam.example", "date": "2026-11-26T12:00:00Z"},
-                               "url": format!("https://dev.azure.com/{ORG}/{PROJECT}/_apis/git/repositories/{name}-id/commits/{id}")})
+                               "url": format!("https://dev.azure.com/{ORG}/{PROJECT}/_apis/git/repositories/{}/commits/{id}", repo_id(name))})
                     })
                 })
                 .collect();
