@@ -25,7 +25,9 @@ use store_args::StoreArgs;
 
 /// mimalloc: `get` and the servers allocate and free a record's many small strings by the
 /// hundred thousand, which it does faster than the system allocator (a quarter off a large
-/// `get`, `scripts/bench-cli.sh`).
+/// `get`, `scripts/bench-cli.sh`). Without transparent huge pages (`no_thp`): each one
+/// touched is a 2 MiB page the kernel clears, a third of a `record` process's time, and
+/// resident memory a process may never use (README, Performance).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -87,10 +89,24 @@ async fn adopt_dashboard_env(matches: &clap::ArgMatches, cli: &mut Cli) -> spekt
     bedrock::gitlab_projects::resolve(&env, &mut board.providers).await
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let matches = store_args::command::<Cli>().get_matches();
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // A record is one write and out: no worker threads to start for it.
+    let mut runtime = match cli.command {
+        Command::Record(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(matches, cli)),
+        Err(e) => {
+            eprintln!("spektate: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(matches: clap::ArgMatches, mut cli: Cli) -> ExitCode {
     if let (Command::Deployment(_), Some(flag)) =
         (&cli.command, store_args::given_before_deployment(&matches))
     {
