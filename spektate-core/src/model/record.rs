@@ -166,6 +166,10 @@ pub fn normalize(value: &str) -> Option<String> {
     let v = value.trim();
     if v.is_empty() {
         None
+    } else if v.is_ascii() {
+        let mut s = v.to_string();
+        s.make_ascii_lowercase();
+        Some(s)
     } else {
         Some(v.to_lowercase())
     }

@@ -66,8 +66,9 @@ impl FilteredStore {
         if let Some(n) = self.top()
             && admitted > n
         {
+            // The newest `n` first, in no order among themselves.
             let mut order: Vec<usize> = (0..records.len()).filter(|&i| full[i]).collect();
-            order.sort_unstable_by(|&a, &b| {
+            order.select_nth_unstable_by(n, |&a, &b| {
                 let (a, b) = (records[a].borrow(), records[b].borrow());
                 let newest = |t: Option<chrono::DateTime<chrono::Utc>>| {
                     std::cmp::Reverse(t.map_or(i64::MAX, |t| t.timestamp_micros()))

@@ -267,13 +267,13 @@ struct Inner {
 struct State {
     loaded: bool,
     records: Vec<Arc<Record>>,
-    index: HashMap<Key, usize>,
+    index: crate::correlate::join::Map<Key, usize>,
     watermark: Option<DateTime<Utc>>,
     /// The highest change sequence read, for stores that keep one.
     sequence: Option<i64>,
     knowledge: Knowledge,
     served_by: HashMap<String, usize>,
-    status: HashMap<Key, Status>,
+    status: crate::correlate::join::Map<Key, Status>,
     /// Records whose deployment may still change without its record changing (not complete,
     /// author or pull request not settled); `None` before the first join.
     candidates: Option<Vec<usize>>,
