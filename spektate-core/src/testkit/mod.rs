@@ -2,7 +2,8 @@
 //! [`answers_conformance`] when it keeps providers' answers),
 //! [`crate::Pipelines`] ([`pipelines_conformance`]) and [`crate::Repositories`]
 //! ([`repositories_conformance`]) implementation runs (one is done when it passes),
-//! call-counting fake providers, and a store wrapper that injects faults.
+//! call-counting fake providers, a store wrapper that injects faults, and the log of what
+//! fakes answered ([`specs_log`]).
 //!
 //! Each store case works in a fresh partition of its own, so one store instance (an Azure
 //! table, a SQLite file) serves the whole suite. A provider runs its suites against a fake of
@@ -16,6 +17,7 @@ mod pipelines_suite;
 mod report;
 mod repositories_suite;
 mod served;
+pub mod specs_log;
 mod store_suite;
 
 pub use answers_suite::answers_conformance;
