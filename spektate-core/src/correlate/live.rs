@@ -17,6 +17,7 @@
 //! applied) is on a branch agents do not read: it is not placed, so it is neither live nor
 //! replaces anything.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -200,37 +201,50 @@ struct Place<'k> {
     rank: Order,
 }
 
-/// Whether `k` knows any cluster's commit (a sync tag, an agent's applied commit, a cluster
-/// report): without one, [`mark`] places nothing.
+/// Every cluster commit `k` knows, with the repository key it was read from and the history
+/// of commits before it: sync tags (per manifest repository), agents' applied commits, and
+/// cluster reports (no repository).
+fn known_syncs<'k>(
+    k: &'k Knowledge,
+) -> impl Iterator<Item = (&'k ClusterSync, Option<Cow<'k, str>>, &'k [String])> {
+    let tags = k.sync_tags.iter().flat_map(|(key, tags)| {
+        let tags: &[ClusterSync] = match tags {
+            Lookup::Found(tags) => tags,
+            _ => &[],
+        };
+        tags.iter()
+            .map(move |sync| (sync, Some(Cow::Borrowed(key.as_str())), &[][..]))
+    });
+    let applied = k
+        .applied
+        .iter()
+        .flat_map(|answer| answer.applied.iter())
+        .map(|a| {
+            (
+                &a.sync,
+                Some(Cow::Owned(a.repo.key())),
+                a.history.as_slice(),
+            )
+        });
+    let reports = k.cluster_reports.iter().map(|sync| (sync, None, &[][..]));
+    tags.chain(applied).chain(reports)
+}
+
+/// Whether `k` knows any cluster's commit: without one, [`mark`] places nothing.
 pub(crate) fn has_sources(k: &Knowledge) -> bool {
-    k.sync_tags
-        .values()
-        .any(|t| matches!(t, Lookup::Found(tags) if !tags.is_empty()))
-        || k.applied.iter().any(|a| !a.applied.is_empty())
-        || !k.cluster_reports.is_empty()
+    known_syncs(k).next().is_some()
 }
 
 /// Fills each deployment's `live_in`, and completes a deployment with no manifest step that
 /// is live through an agent rendering from its HLD repository.
 pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
     let mut repos = Repos::new(&k.commit_orders);
-    let mut agents: Vec<Agent> = Vec::new();
-    for (key, tags) in &k.sync_tags {
-        if let Lookup::Found(tags) = tags {
-            let repo = repos.of_key(key.as_str().to_string());
-            for sync in tags {
-                agents.push(Agent::new(sync, Some(repo), &[]));
-            }
-        }
-    }
-    for a in k.applied.iter().flat_map(|answer| answer.applied.iter()) {
-        let repo = repos.of_key(a.repo.key());
-        agents.push(Agent::new(&a.sync, Some(repo), &a.history));
-    }
+    let mut agents: Vec<Agent> = known_syncs(k)
+        .map(|(sync, repo, history)| {
+            Agent::new(sync, repo.map(|r| repos.of_key(r.into_owned())), history)
+        })
+        .collect();
     let reports = !k.cluster_reports.is_empty();
-    for sync in &k.cluster_reports {
-        agents.push(Agent::new(sync, None, &[]));
-    }
     if agents.is_empty() {
         return;
     }

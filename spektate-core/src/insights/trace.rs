@@ -169,8 +169,7 @@ fn spans(d: &Deployment) -> Option<Vec<Span>> {
         });
     }
     // The journey starts at the source commit when its repository gave its time.
-    let committed = j.committed;
-    let start = children.iter().map(|s| s.start).chain(committed).min()?;
+    let start = children.iter().map(|s| s.start).chain(j.committed).min()?;
     let end = children.iter().map(|s| s.end).max()?;
     let service = d.service().unwrap_or("manual HLD edit");
     let mut attributes = vec![
