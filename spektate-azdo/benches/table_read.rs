@@ -267,7 +267,11 @@ impl Pages {
             .map_or("", |(_, q)| q)
             .split('&')
             .find_map(|pair| pair.strip_prefix("NextRowKey="))
-            .map(|v| v.replace("%3D", "=").replace("%2B", "+").replace("%2F", "/"))
+            .map(|v| {
+                v.replace("%3D", "=")
+                    .replace("%2B", "+")
+                    .replace("%2F", "/")
+            })
             .and_then(|v| b64.decode(v).ok())
             .and_then(|key| usize::from_str_radix(&String::from_utf8_lossy(&key), 16).ok())
             .unwrap_or(0)
@@ -304,7 +308,10 @@ async fn generated(n: usize) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free port");
-    let base = format!("http://{}/{DEV_ACCOUNT}", listener.local_addr().expect("its address"));
+    let base = format!(
+        "http://{}/{DEV_ACCOUNT}",
+        listener.local_addr().expect("its address")
+    );
     let pages = Arc::new(Pages { n });
     let endpoint = base.clone();
     tokio::spawn(async move {

@@ -28,6 +28,22 @@ pub(crate) enum Lookup {
 }
 
 impl Lookup {
+    /// Every kind, in declaration order: [`Self::next`] walked from the first.
+    pub(crate) fn all() -> impl Iterator<Item = Lookup> {
+        std::iter::successors(Some(Lookup::Commits), |kind| kind.next())
+    }
+
+    /// The kind declared after this one. The match is exhaustive, so a new kind cannot be
+    /// added without taking its place in [`Self::all`].
+    fn next(self) -> Option<Lookup> {
+        match self {
+            Lookup::Commits => Some(Lookup::Pulls),
+            Lookup::Pulls => Some(Lookup::Tags),
+            Lookup::Tags => Some(Lookup::Jobs),
+            Lookup::Jobs => None,
+        }
+    }
+
     fn alias(self) -> char {
         match self {
             Lookup::Commits => 'c',
@@ -336,6 +352,17 @@ mod tests {
     use spektate_core::http::{Policy, Secret};
     use wiremock::matchers::{method, path, path_regex};
     use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[test]
+    fn every_kind_is_walked_once_in_order_with_an_alias_of_its_own() {
+        let all: Vec<Lookup> = Lookup::all().collect();
+        assert_eq!(
+            all,
+            [Lookup::Commits, Lookup::Pulls, Lookup::Tags, Lookup::Jobs]
+        );
+        let aliases: std::collections::HashSet<char> = all.iter().map(|k| k.alias()).collect();
+        assert_eq!(aliases.len(), all.len());
+    }
 
     #[tokio::test]
     async fn a_fallback_to_rest_is_one_notice_with_the_number_of_objects() {

@@ -18,9 +18,6 @@ pub struct Document {
     pub variables: Value,
 }
 
-/// Every batched lookup ([`Lookup`]), each of two objects so aliases are exercised.
-const LOOKUPS: [Lookup; 4] = [Lookup::Commits, Lookup::Pulls, Lookup::Tags, Lookup::Jobs];
-
 /// The name and two values of the kind the provider passes for `kind`; the match is
 /// exhaustive, so a new kind cannot be added without saying what it sends.
 fn sample(kind: Lookup) -> (&'static str, [Value; 2]) {
@@ -56,9 +53,9 @@ fn sample(kind: Lookup) -> (&'static str, [Value; 2]) {
 pub fn graphql_documents() -> Vec<Document> {
     let hld = RepoRef::parse("https://github.com/fabrikam/hld").expect("a GitHub URL");
     let manifests = RepoRef::parse("https://github.com/fabrikam/manifests").expect("a GitHub URL");
-    let mut out: Vec<Document> = LOOKUPS
-        .iter()
-        .map(|&kind| {
+    // Every batched lookup, each of two objects so aliases are exercised.
+    let mut out: Vec<Document> = Lookup::all()
+        .map(|kind| {
             let (name, values) = sample(kind);
             let (query, variables) = graphql::query(kind, Some(&hld), &values);
             Document {
