@@ -230,7 +230,8 @@ impl Respond for AppEndpoints {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let (status, body) = self.answer(req);
         let path = req.url.path();
-        support::specs_log::served(
+        spektate_core::testkit::specs_log::served(
+            support::SPECS_LOG,
             req.method.as_str(),
             path.strip_prefix("/api/v3").unwrap_or(path),
             status,

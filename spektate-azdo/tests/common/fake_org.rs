@@ -15,6 +15,11 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::fixtures::{fast, list};
 
+/// With `SPEKTATE_SPECS_OUT=DIR`, every request the organisation answered goes into this file
+/// of `DIR` (path and query, the JSON request body, the JSON answered), which
+/// `tests/specs/run.sh` checks against the descriptions in `tests/specs/azure-devops`.
+const SPECS_LOG: &str = "azure-devops-served.jsonl";
+
 /// The organisation.
 pub const ORG: &str = "fabrikam";
 /// The only project the token reads.
@@ -184,7 +189,8 @@ impl Respond for Responder {
             None => req.url.path().to_string(),
         };
         let request: Option<Value> = serde_json::from_slice(&req.body).ok();
-        super::specs_log::served(
+        spektate_core::testkit::specs_log::served(
+            SPECS_LOG,
             req.method.as_str(),
             &target,
             status,

@@ -7,4 +7,3 @@ pub mod fake_org;
 pub mod fixtures;
 pub mod raw_table;
 pub mod sas;
-pub mod specs_log;

@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::sync::Mutex;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The files opened so far, by name.
 static FILES: Mutex<Vec<(String, File)>> = Mutex::new(Vec::new());
@@ -35,4 +35,20 @@ pub fn note(file: &str, line: &Value) {
         }
     };
     writeln!(files[at].1, "{line}").unwrap_or_else(|e| panic!("{file} is written: {e}"));
+}
+
+/// Notes one request a fake answered in `DIR/file`: its method, path with query, status, JSON
+/// request body (if any) and the JSON answered.
+pub fn served(
+    file: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+    request: Option<&Value>,
+    body: &Value,
+) {
+    note(
+        file,
+        &json!({"method": method, "path": path, "status": status, "request": request, "body": body}),
+    );
 }

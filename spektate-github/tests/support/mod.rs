@@ -15,7 +15,10 @@ use spektate_core::http::{Policy, Secret};
 use spektate_github::GitHub;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-pub mod specs_log;
+/// With `SPEKTATE_SPECS_OUT=DIR`, every request a fake answered goes into this file of `DIR`
+/// (its path without `/api/v3`, the GraphQL request body, the JSON answered, 304s with none),
+/// which `tests/specs/run.sh` checks against GitHub's published descriptions.
+pub const SPECS_LOG: &str = "github-served.jsonl";
 
 /// The token the tests use; it must never show up in output.
 pub const TOKEN: &str = "ghp_testtoken0123456789abcdefghijklmnopqr";
@@ -237,7 +240,8 @@ impl Respond for Responder {
         let request: Option<Value> =
             graphql_request.then(|| serde_json::from_slice(&req.body).unwrap_or(Value::Null));
         let answered = if status == 304 { Value::Null } else { body };
-        specs_log::served(
+        spektate_core::testkit::specs_log::served(
+            SPECS_LOG,
             req.method.as_str(),
             &full,
             status,
