@@ -254,9 +254,7 @@ impl Pages {
         out.push_str("]}");
         out
     }
-}
 
-impl Pages {
     /// The answer to the request for `target` (path and query): the page the query's
     /// `NextRowKey` asks for, with the continuation headers of the next one, if any.
     fn answer(&self, target: &str, base: &str) -> Vec<u8> {
@@ -267,12 +265,8 @@ impl Pages {
             .map_or("", |(_, q)| q)
             .split('&')
             .find_map(|pair| pair.strip_prefix("NextRowKey="))
-            .map(|v| {
-                v.replace("%3D", "=")
-                    .replace("%2B", "+")
-                    .replace("%2F", "/")
-            })
-            .and_then(|v| b64.decode(v).ok())
+            .and_then(|v| percent_encoding::percent_decode_str(v).decode_utf8().ok())
+            .and_then(|v| b64.decode(v.as_bytes()).ok())
             .and_then(|key| usize::from_str_radix(&String::from_utf8_lossy(&key), 16).ok())
             .unwrap_or(0)
             .min(self.n);
