@@ -5,5 +5,6 @@
 pub mod azurite;
 pub mod fake_org;
 pub mod fixtures;
+pub mod history_table;
 pub mod raw_table;
 pub mod sas;
