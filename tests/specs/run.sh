@@ -7,8 +7,8 @@
 # Installs the pinned descriptions and checkers with `npm ci` when missing or when
 # package-lock.json changed, runs the provider tests that write what the providers send and
 # what their fakes answer into target/specs (unless SPEKTATE_SPECS_OUT names a folder where the
-# caller's test run already wrote them all), then `node --test`. The Azure DevOps and Argo CD
-# descriptions are vendored, trimmed, in azure-devops/ and argocd/.
+# caller's test run already wrote them all), then `node --test`. The Azure DevOps, Argo CD and
+# GitLab descriptions are vendored, trimmed, in azure-devops/, argocd/ and gitlab/.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,7 +24,8 @@ if ! cmp -s "$here/package-lock.json" "$stamp" 2>/dev/null; then
 fi
 
 # --- What the providers send and their fakes answer ----------------------------------------
-logs=(github-graphql-documents.json github-served.jsonl azure-devops-served.jsonl argocd-served.jsonl)
+logs=(github-graphql-documents.json github-served.jsonl azure-devops-served.jsonl argocd-served.jsonl
+  gitlab-served.jsonl)
 written() { for f in "${logs[@]}"; do [ -s "$SPEKTATE_SPECS_OUT/$f" ] || return 1; done; }
 if [ -n "${SPEKTATE_SPECS_OUT:-}" ] && written; then
   # scripts/test.sh ran the whole workspace's tests with SPEKTATE_SPECS_OUT set just before.
@@ -45,6 +46,11 @@ else
     --test fake_org_requests --test provider_conformance --test request_budget)
   say "spektate-argocd: what its fake Argo CD served"
   (cd "$root" && cargo test --quiet -p spektate-argocd --all-features --test argocd)
+  say "spektate-gitlab: what its fake GitLab served"
+  # Every test binary of the crate whose tests talk to the fake, but the one that builds and
+  # runs the whole `spektate` binary.
+  (cd "$root" && cargo test --quiet -p spektate-gitlab --all-features \
+    --test hosts_and_limits --test project_ids --test provider_conformance --test request_budget)
 fi
 
 say "checks against the published descriptions"

@@ -18,6 +18,9 @@ use spektate_core::RepoRef;
 use spektate_gitlab::{GitLab, GitLabBuilder, Policy, Secret, TokenKind};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// Where `tests/specs/run.sh` finds what the fake answered (`spektate_core::testkit::specs_log`).
+pub const SPECS_LOG: &str = "gitlab-served.jsonl";
+
 /// The token the fake accepts.
 pub const TOKEN: &str = "glpat-fake-test-token-0123456789";
 
@@ -371,6 +374,7 @@ impl Respond for Responder {
         };
         drop(world);
         let text = body.to_string();
+        let answered = body;
         let mut status = status;
         let mut template = ResponseTemplate::new(status)
             .insert_header("content-type", "application/json")
@@ -396,6 +400,25 @@ impl Respond for Responder {
         } else {
             template = template.set_body_string(text);
         }
+        let logged = raw.strip_prefix(self.prefix.as_str()).unwrap_or(&raw);
+        let logged = match req.url.query() {
+            Some(q) => format!("{logged}?{q}"),
+            None => logged.to_string(),
+        };
+        let request: Option<Value> = (under == "/api/graphql")
+            .then(|| serde_json::from_slice(&req.body).unwrap_or(Value::Null));
+        spektate_core::testkit::specs_log::served(
+            SPECS_LOG,
+            req.method.as_str(),
+            &logged,
+            status,
+            request.as_ref(),
+            if status == 304 {
+                &Value::Null
+            } else {
+                &answered
+            },
+        );
         self.log.lock().unwrap().push(Served {
             method: req.method.to_string(),
             path: shown,
@@ -509,7 +532,7 @@ fn rest_api(
                             world
                                 .commits
                                 .get(&(project.clone(), sha.clone()))
-                                .cloned()
+                                .map(rest_commit)
                                 .unwrap_or_else(|| {
                                     json!({"id": sha, "short_id": &sha[..sha.len().min(11)],
                                            "title": "Update manifests", "message": "Update manifests\n",
@@ -526,7 +549,7 @@ fn rest_api(
                 }
                 ["repository", "commits", sha] => {
                     match world.commits.get(&(project.clone(), sha.to_string())) {
-                        Some(c) => plain((200, c.clone())),
+                        Some(c) => plain((200, rest_commit(c))),
                         None => plain(message(404, "404 Commit Not Found")),
                     }
                 }
@@ -574,6 +597,15 @@ fn rest_api(
         }
         _ => plain(message(404, "404 Not Found")),
     }
+}
+
+/// A commit as REST answers it: without the GraphQL-only account hint the fake keeps in it.
+fn rest_commit(c: &Value) -> Value {
+    let mut c = c.clone();
+    if let Some(o) = c.as_object_mut() {
+        o.remove("x_username");
+    }
+    c
 }
 
 fn is_broken(world: &World, p: &Value) -> bool {

@@ -1,4 +1,4 @@
-// A Swagger 2.0 description (Azure DevOps' from MicrosoftDocs/vsts-rest-api-specs, Argo CD's)
+// A Swagger 2.0 description (Azure DevOps' from MicrosoftDocs/vsts-rest-api-specs, Argo CD's, GitLab's)
 // read as a router and a checker: which documented operation a request is (`paths` and
 // `x-ms-paths`, a trailing path parameter with `x-ms-required: false` may be left out), the
 // api-version it documents, its query parameters, and whether a JSON body is what it documents.
@@ -47,10 +47,12 @@ export class Swagger {
   /**
    * `name` says which description it is in messages; `file` is its JSON. `properties` adds
    * properties to definitions (`{Definition: {field: schema}}`) that the description lacks;
-   * `formats` overrides ajv formats by name.
+   * `formats` overrides ajv formats by name; `plainArrays` says a documented array comes as a
+   * JSON array (GitLab), not in Azure DevOps' `{count, value}` wrapper.
    */
-  constructor(name, file, { properties = {}, formats = {} } = {}) {
+  constructor(name, file, { properties = {}, formats = {}, plainArrays = false } = {}) {
     this.name = name;
+    this.plainArrays = plainArrays;
     this.doc = JSON.parse(readFileSync(file, 'utf8'));
     for (const [def, extra] of Object.entries(properties)) {
       if (this.doc.definitions[def]) Object.assign((this.doc.definitions[def].properties ??= {}), extra);
@@ -63,7 +65,7 @@ export class Swagger {
         for (const method of METHODS) {
           if (!item[method]) continue;
           const op = item[method];
-          const params = op.parameters.map((p) => this.deref(p));
+          const params = (op.parameters ?? []).map((p) => this.deref(p));
           const segments = template.split('/');
           const variants = [segments];
           const last = params.find((p) => p.in === 'path' && `{${p.name}}` === segments.at(-1));
@@ -174,7 +176,7 @@ export class Swagger {
 
   /**
    * What is wrong with `body` as `r`'s answer with `status`. A documented array comes as
-   * `{count, value}`, the collection wrapper of the service.
+   * `{count, value}`, the collection wrapper of the service, unless `plainArrays`.
    */
   checkResponse(r, status, body) {
     const schema = r.op.responses?.[String(status)]?.schema;
@@ -182,7 +184,7 @@ export class Swagger {
     const validate = this.validator(`${r.method} ${r.template} ${status}`, schema);
     let value = body;
     const problems = [];
-    if (schema.type === 'array') {
+    if (schema.type === 'array' && !this.plainArrays) {
       if (body === null || typeof body !== 'object' || !Array.isArray(body.value)) {
         return ['/ is not a {count, value} collection'];
       }

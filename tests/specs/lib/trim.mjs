@@ -1,4 +1,4 @@
-// Trims a Swagger 2.0 description (Azure DevOps', Argo CD's) to the operations a provider
+// Trims a Swagger 2.0 description (Azure DevOps', Argo CD's, GitLab's) to the operations a provider
 // calls and the parameters and definitions they reference.
 //
 //   node lib/trim.mjs AREA SOURCE.json OUT.json 'METHOD PATH' ...

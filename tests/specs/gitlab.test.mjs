@@ -1,0 +1,186 @@
+// Every REST request the fake GitLab of spektate-gitlab/tests answered (logged by
+// tests/support/mod.rs while run.sh runs those tests) is a documented operation of GitLab's
+// REST description (gitlab-org/gitlab doc/api/openapi/openapi_v2.yaml, trimmed in gitlab/):
+// path template, documented query parameters (an array parameter sent the Rails way, `iids[]`)
+// and documented values. Every 200 body it answered validates against the documented response
+// schema made closed (lib/swagger.mjs: no field the description lacks, every type as
+// documented; lists as plain JSON arrays), and so does every response captured from gitlab.com
+// in spektate-gitlab/tests/fixtures that is an answer of an operation the provider calls.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { queryNames } from './lib/github-rest.mjs';
+import { here, readJsonLines, root } from './lib/out.mjs';
+import { Swagger } from './lib/swagger.mjs';
+
+/**
+ * Where GitLab sends what its generated description lacks or types otherwise: a pipeline of a
+ * list has its `name` (doc/api/pipelines.md, "List project pipelines", since GitLab 16.3), and a
+ * merge request's `assignees` and `labels` are lists and `draft` a boolean (doc/api/merge_requests.md;
+ * the captured spektate-gitlab/tests/fixtures/pr-response.json has `"assignees": []`,
+ * `"labels": []` and the boolean `work_in_progress` that `draft` replaced), which the description
+ * renders as one user and as strings, as for every exposure its entity leaves undocumented.
+ */
+const properties = {
+  API_Entities_Ci_PipelineBasic: { name: { type: 'string' } },
+  API_Entities_MergeRequestBasic: {
+    assignees: { type: 'array', items: { $ref: '#/definitions/API_Entities_UserBasic' } },
+    labels: { type: 'array', items: { type: 'string' } },
+    draft: { type: 'boolean' },
+  },
+};
+
+const gitlab = new Swagger('gitlab/openapi_v2.json', join(here, 'gitlab', 'openapi_v2.json'), {
+  properties,
+  plainArrays: true,
+});
+const served = readJsonLines('gitlab-served.jsonl');
+const rest = served.filter((s) => s.path.startsWith('/api/v4/'));
+
+/**
+ * `GET /user` (the token's user, which `spektate validate` asks) is documented in GitLab's
+ * REST reference (doc/api/users.md) but not in openapi_v2.yaml, which describes only the
+ * endpoints already moved to its generator.
+ */
+const UNDESCRIBED = ['GET /api/v4/user'];
+
+/** A served path with its ids, paths and SHAs as placeholders, to list what was served. */
+function shape(s) {
+  return `${s.method} ${s.path.split('?')[0]}`
+    .replace(/\/projects\/[^/]+/, '/projects/P')
+    .replace(/\/commits\/[^/]+$/, '/commits/SHA')
+    .replace(/\/\d+(?=\/|$)/g, '/N');
+}
+
+/** The query of `path` as (name, value) pairs, an array parameter's `name[]` read as `name`. */
+function query(path) {
+  return [...new URLSearchParams(path.split('?')[1] ?? '').entries()].map(([k, v]) => [
+    k.replace(/\[\]$/, ''),
+    v,
+    k,
+  ]);
+}
+
+function find(s) {
+  return gitlab.find(s.method, s.path.split('?')[0], query(s.path).map(([k]) => k));
+}
+
+/** What is wrong with the query of `s` for operation `r`: names, array form, types, values. */
+function queryProblems(s, r) {
+  const problems = [];
+  const documented = new Map(r.params.filter((p) => p.in === 'query').map((p) => [p.name, p]));
+  for (const [name, value, sent] of query(s.path)) {
+    const p = documented.get(name);
+    if (!p) {
+      problems.push(`${r.op.operationId} documents no ${sent}`);
+      continue;
+    }
+    if ((sent !== name) !== (p.type === 'array')) problems.push(`${sent}: ${name} is documented as ${p.type}`);
+    const type = p.type === 'array' ? p.items?.type : p.type;
+    const allowed = p.type === 'array' ? p.items?.enum : p.enum;
+    if (type === 'integer' && !/^-?\d+$/.test(value)) problems.push(`${sent}=${value} is not an integer`);
+    if (allowed && !allowed.includes(value)) problems.push(`${sent}=${value} is not one of ${allowed.join(', ')}`);
+  }
+  for (const p of documented.values()) {
+    if (p.required && !query(s.path).some(([k]) => k === p.name)) problems.push(`${p.name} is required`);
+  }
+  return problems;
+}
+
+test('the fake answered the requests of every part of the provider with a body', () => {
+  const shapes = new Set(rest.filter((s) => s.status === 200).map(shape));
+  for (const expected of [
+    'GET /api/v4/projects/P',
+    'GET /api/v4/projects/P/pipelines',
+    'GET /api/v4/projects/P/pipelines/N',
+    'GET /api/v4/projects/P/pipelines/N/jobs',
+    'GET /api/v4/projects/P/repository/commits',
+    'GET /api/v4/projects/P/repository/commits/SHA',
+    'GET /api/v4/projects/P/repository/tags',
+    'GET /api/v4/projects/P/merge_requests',
+    'GET /api/v4/job',
+    'GET /api/v4/user',
+  ]) {
+    assert.ok(shapes.has(expected), `no ${expected} among ${[...shapes].sort().join(', ')}`);
+  }
+});
+
+test('every REST request the fake answered is a documented operation with documented query parameters and values', () => {
+  const problems = [];
+  const seen = new Set();
+  for (const s of rest) {
+    if (UNDESCRIBED.includes(shape(s))) continue;
+    const key = `${shape(s)} ${s.path.split('?')[1] ?? ''}`.replace(/=\d+/g, '=N');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const r = find(s);
+    if (!r) {
+      problems.push(`${s.method} ${s.path}: no such operation`);
+      continue;
+    }
+    for (const p of queryProblems(s, r)) problems.push(`${s.method} ${s.path}: ${p}`);
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('the requests the description leaves out are still left out of it', () => {
+  for (const u of UNDESCRIBED) {
+    const [method, path] = u.split(' ');
+    assert.equal(gitlab.find(method, path, []), undefined, `${u} is described now: check it`);
+    assert.ok(rest.some((s) => shape(s) === u), `the fake answered ${u}`);
+  }
+});
+
+test('every 200 body the fake answered has the documented fields and types', () => {
+  const problems = new Set();
+  const answered = rest.filter((s) => s.status === 200 && !UNDESCRIBED.includes(shape(s)));
+  assert.ok(answered.length > 0, 'the log has answers');
+  for (const s of answered) {
+    const r = find(s);
+    if (!r) continue; // said by the test above
+    for (const p of gitlab.checkResponse(r, 200, s.body)) {
+      problems.add(`${shape(s)} (${r.op.operationId}): ${p.replace(/^\/\d+(?=\/| )/, '/N')}`);
+    }
+  }
+  assert.deepEqual([...problems], []);
+});
+
+test('every captured gitlab.com answer of an operation the provider calls has the documented fields and types', () => {
+  const fixture = (name) =>
+    JSON.parse(readFileSync(join(root, 'spektate-gitlab', 'tests', 'fixtures', name), 'utf8'));
+  const cases = [
+    ['gitlab-pipeline-1.json', '/api/v4/projects/21761957/pipelines/208859532'],
+    ['author-response.json', '/api/v4/projects/21761957/repository/commits/de399bc427cec3e0ddf67c8f59f4f0a7fc36893b'],
+    ['tags-response.json', '/api/v4/projects/21761957/repository/tags'],
+  ];
+  const problems = [];
+  for (const [file, path] of cases) {
+    const r = gitlab.find('GET', path, []);
+    assert.ok(r, path);
+    for (const p of gitlab.checkResponse(r, 200, fixture(file))) problems.push(`${file} (${r.op.operationId}): ${p}`);
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('the check catches an undocumented field, a wrong type, an unknown parameter and a wrong value', () => {
+  const list = rest.find((s) => s.status === 200 && shape(s) === 'GET /api/v4/projects/P/pipelines' && s.body.length > 0);
+  const r = find(list);
+  assert.deepEqual(gitlab.checkResponse(r, 200, list.body), []);
+  const [first] = list.body;
+  assert.match(gitlab.checkResponse(r, 200, [{ ...first, statuss: 'success' }]).join('\n'), /must NOT have additional properties 'statuss'/);
+  assert.match(gitlab.checkResponse(r, 200, [{ ...first, id: 'seven' }]).join('\n'), /\/0\/id must be integer/);
+  assert.match(gitlab.checkResponse(r, 200, first).join('\n'), /must be array/);
+  const bad = { method: 'GET', path: '/api/v4/projects/8/pipelines?per_page=many&sort=up&page_size=5' };
+  assert.deepEqual(queryProblems(bad, find(bad)), [
+    'per_page=many is not an integer',
+    'sort=up is not one of asc, desc',
+    'getApiV4ProjectsIdPipelines documents no page_size',
+  ]);
+  const mr = { method: 'GET', path: '/api/v4/projects/8/merge_requests?iids[]=1&iids[]=2&state=all' };
+  assert.deepEqual(queryProblems(mr, find(mr)), []);
+  const scalar = { method: 'GET', path: '/api/v4/projects/8/merge_requests?state[]=all' };
+  assert.deepEqual(queryProblems(scalar, find(scalar)), ['state[]: state is documented as string']);
+  assert.equal(gitlab.find('GET', '/api/v4/projects/8/pipeline', []), undefined);
+});
