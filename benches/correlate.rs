@@ -19,8 +19,9 @@ use spektate::{
     Author, ClusterSync, PullRequest, Record, Run, RunKind, RunResult, RunStatus, Stage,
 };
 
-/// The allocator of the `spektate` binary, so the figures are the ones its users get, counting
-/// allocations while [`COUNTING`] is set.
+/// mimalloc, the allocator of the `spektate` binary, with mimalloc's default options (the binary
+/// also turns transparent huge pages off; README, Performance, gives the join's figure that way
+/// too), counting allocations while [`COUNTING`] is set.
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
