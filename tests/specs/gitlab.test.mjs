@@ -1,8 +1,9 @@
 // Every REST request the fake GitLab of spektate-gitlab/tests answered (logged by
 // tests/support/mod.rs while run.sh runs those tests) is a documented operation of GitLab's
 // REST description (gitlab-org/gitlab doc/api/openapi/openapi_v2.yaml, trimmed in gitlab/):
-// path template, documented query parameters (an array parameter sent the Rails way, `iids[]`)
-// and documented values. Every 200 body it answered validates against the documented response
+// path template, documented query parameters each sent once (an array parameter the Rails way,
+// as repeated `iids[]`), integers and booleans where the description says so, and values of
+// its enums. Every 200 body it answered validates against the documented response
 // schema made closed (lib/swagger.mjs: no field the description lacks, every type as
 // documented; lists as plain JSON arrays), and so does every response captured from gitlab.com
 // in spektate-gitlab/tests/fixtures that is an answer of an operation the provider calls.
@@ -16,19 +17,36 @@ import { here, readJsonLines, root } from './lib/out.mjs';
 import { Swagger } from './lib/swagger.mjs';
 
 /**
- * Where GitLab sends what its generated description lacks or types otherwise: a pipeline of a
- * list has its `name` (doc/api/pipelines.md, "List project pipelines", since GitLab 16.3), and a
- * merge request's `assignees` and `labels` are lists and `draft` a boolean (doc/api/merge_requests.md;
- * the captured spektate-gitlab/tests/fixtures/pr-response.json has `"assignees": []`,
- * `"labels": []` and the boolean `work_in_progress` that `draft` replaced), which the description
- * renders as one user and as strings, as for every exposure its entity leaves undocumented.
+ * Where GitLab sends what its generated description lacks or types otherwise. A pipeline of a
+ * list has its `name` (doc/api/pipelines.md, "List project pipelines", since GitLab 16.3). The
+ * description types every exposure of a merge request that its entity leaves undocumented as a
+ * string, and a list of users as one user; the merge request captured from gitlab.com
+ * (spektate-gitlab/tests/fixtures/pr-response.json, checked against these below) has numbers,
+ * booleans, lists and an object there, and `draft`, which replaced `work_in_progress`, is a
+ * boolean as well (doc/api/merge_requests.md).
  */
+const integer = { type: 'integer' };
+const boolean = { type: 'boolean' };
 const properties = {
   API_Entities_Ci_PipelineBasic: { name: { type: 'string' } },
   API_Entities_MergeRequestBasic: {
     assignees: { type: 'array', items: { $ref: '#/definitions/API_Entities_UserBasic' } },
     labels: { type: 'array', items: { type: 'string' } },
-    draft: { type: 'boolean' },
+    user_notes_count: integer,
+    upvotes: integer,
+    downvotes: integer,
+    source_project_id: integer,
+    target_project_id: integer,
+    task_completion_status: {
+      type: 'object',
+      properties: { count: integer, completed_count: integer },
+    },
+    draft: boolean,
+    work_in_progress: boolean,
+    merge_when_pipeline_succeeds: boolean,
+    squash: boolean,
+    has_conflicts: boolean,
+    blocking_discussions_resolved: boolean,
   },
 };
 
@@ -38,6 +56,7 @@ const gitlab = new Swagger('gitlab/openapi_v2.json', join(here, 'gitlab', 'opena
 });
 const served = readJsonLines('gitlab-served.jsonl');
 const rest = served.filter((s) => s.path.startsWith('/api/v4/'));
+const graphql = served.filter((s) => s.method === 'POST' && s.path === '/api/graphql');
 
 /**
  * `GET /user` (the token's user, which `spektate validate` asks) is documented in GitLab's
@@ -71,6 +90,7 @@ function find(s) {
 function queryProblems(s, r) {
   const problems = [];
   const documented = new Map(r.params.filter((p) => p.in === 'query').map((p) => [p.name, p]));
+  const sentOnce = new Set();
   for (const [name, value, sent] of query(s.path)) {
     const p = documented.get(name);
     if (!p) {
@@ -78,9 +98,12 @@ function queryProblems(s, r) {
       continue;
     }
     if ((sent !== name) !== (p.type === 'array')) problems.push(`${sent}: ${name} is documented as ${p.type}`);
+    if (p.type !== 'array' && sentOnce.has(name)) problems.push(`${sent} is sent twice`);
+    sentOnce.add(name);
     const type = p.type === 'array' ? p.items?.type : p.type;
     const allowed = p.type === 'array' ? p.items?.enum : p.enum;
     if (type === 'integer' && !/^-?\d+$/.test(value)) problems.push(`${sent}=${value} is not an integer`);
+    if (type === 'boolean' && !['true', 'false'].includes(value)) problems.push(`${sent}=${value} is not a boolean`);
     if (allowed && !allowed.includes(value)) problems.push(`${sent}=${value} is not one of ${allowed.join(', ')}`);
   }
   for (const p of documented.values()) {
@@ -105,6 +128,15 @@ test('the fake answered the requests of every part of the provider with a body',
   ]) {
     assert.ok(shapes.has(expected), `no ${expected} among ${[...shapes].sort().join(', ')}`);
   }
+  for (const list of ['pipelines', 'pipelines/N/jobs', 'repository/commits', 'repository/tags', 'merge_requests']) {
+    const items = rest.filter((s) => s.status === 200 && shape(s) === `GET /api/v4/projects/P/${list}`);
+    assert.ok(items.some((s) => s.body.length > 0), `a ${list} answer lists something`);
+  }
+});
+
+test('the fake answered REST under /api/v4 and GraphQL at /api/graphql, nothing else', () => {
+  assert.ok(graphql.length > 0, 'GraphQL was asked');
+  assert.deepEqual(served.filter((s) => !rest.includes(s) && !graphql.includes(s)).map((s) => `${s.method} ${s.path}`), []);
 });
 
 test('every REST request the fake answered is a documented operation with documented query parameters and values', () => {
@@ -129,7 +161,9 @@ test('the requests the description leaves out are still left out of it', () => {
   for (const u of UNDESCRIBED) {
     const [method, path] = u.split(' ');
     assert.equal(gitlab.find(method, path, []), undefined, `${u} is described now: check it`);
-    assert.ok(rest.some((s) => shape(s) === u), `the fake answered ${u}`);
+    const asked = rest.filter((s) => shape(s) === u);
+    assert.ok(asked.length > 0, `the fake answered ${u}`);
+    assert.deepEqual(asked.filter((s) => s.path.includes('?')).map((s) => s.path), [], 'asked with no query');
   }
 });
 
@@ -152,7 +186,7 @@ test('every captured gitlab.com answer of an operation the provider calls has th
     JSON.parse(readFileSync(join(root, 'spektate-gitlab', 'tests', 'fixtures', name), 'utf8'));
   const cases = [
     ['gitlab-pipeline-1.json', '/api/v4/projects/21761957/pipelines/208859532'],
-    ['author-response.json', '/api/v4/projects/21761957/repository/commits/de399bc427cec3e0ddf67c8f59f4f0a7fc36893b'],
+    ['author-response.json', '/api/v4/projects/21761957/repository/commits/ad3aa569d1293a1aaafcd8fc4e2607f5d76de81e'],
     ['tags-response.json', '/api/v4/projects/21761957/repository/tags'],
   ];
   const problems = [];
@@ -162,6 +196,19 @@ test('every captured gitlab.com answer of an operation the provider calls has th
     for (const p of gitlab.checkResponse(r, 200, fixture(file))) problems.push(`${file} (${r.op.operationId}): ${p}`);
   }
   assert.deepEqual(problems, []);
+});
+
+test('the merge request captured from gitlab.com has, in every field a listed one describes, the type the corrected description says', () => {
+  const captured = JSON.parse(readFileSync(join(root, 'spektate-gitlab', 'tests', 'fixtures', 'pr-response.json'), 'utf8'));
+  const basic = gitlab.doc.definitions.API_Entities_MergeRequestBasic.properties;
+  // The capture answers `GET .../merge_requests/:iid`, whose entity adds fields to a listed one.
+  const listed = Object.fromEntries(Object.entries(captured).filter(([k]) => k in basic));
+  assert.ok(Object.keys(listed).length > 30, 'most of its fields are described');
+  const validate = gitlab.validator('captured merge request', { $ref: '#/definitions/API_Entities_MergeRequestBasic' });
+  assert.deepEqual(validate(listed) ? [] : Swagger.complaints(validate), []);
+  for (const field of Object.keys(properties.API_Entities_MergeRequestBasic).filter((f) => f !== 'draft')) {
+    assert.ok(field in captured, `the capture shows ${field}`);
+  }
 });
 
 test('the check catches an undocumented field, a wrong type, an unknown parameter and a wrong value', () => {
@@ -182,5 +229,9 @@ test('the check catches an undocumented field, a wrong type, an unknown paramete
   assert.deepEqual(queryProblems(mr, find(mr)), []);
   const scalar = { method: 'GET', path: '/api/v4/projects/8/merge_requests?state[]=all' };
   assert.deepEqual(queryProblems(scalar, find(scalar)), ['state[]: state is documented as string']);
+  const twice = { method: 'GET', path: '/api/v4/projects/8/merge_requests?state=all&state=merged&wip=maybe' };
+  assert.deepEqual(queryProblems(twice, find(twice)), ['state is sent twice', 'wip=maybe is not one of yes, no']);
+  const flag = { method: 'GET', path: '/api/v4/projects/8?statistics=maybe' };
+  assert.deepEqual(queryProblems(flag, find(flag)), ['statistics=maybe is not a boolean']);
   assert.equal(gitlab.find('GET', '/api/v4/projects/8/pipeline', []), undefined);
 });

@@ -532,7 +532,7 @@ fn rest_api(
                             world
                                 .commits
                                 .get(&(project.clone(), sha.clone()))
-                                .map(rest_commit)
+                                .map(listed_commit)
                                 .unwrap_or_else(|| {
                                     json!({"id": sha, "short_id": &sha[..sha.len().min(11)],
                                            "title": "Update manifests", "message": "Update manifests\n",
@@ -604,6 +604,17 @@ fn rest_commit(c: &Value) -> Value {
     let mut c = c.clone();
     if let Some(o) = c.as_object_mut() {
         o.remove("x_username");
+    }
+    c
+}
+
+/// A commit as the commit list shows it: without what only `GET .../commits/:sha` answers.
+fn listed_commit(c: &Value) -> Value {
+    let mut c = rest_commit(c);
+    if let Some(o) = c.as_object_mut() {
+        for detail in ["stats", "status", "last_pipeline", "project_id"] {
+            o.remove(detail);
+        }
     }
     c
 }
