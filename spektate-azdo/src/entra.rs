@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use spektate_core::http::{Auth, HttpClient, Method, Policy, Request, Response, Secret};
+use spektate_core::http::{
+    Auth, Connection, HttpClient, Method, Policy, Request, Response, Secret,
+};
 use spektate_core::url_encode::query_value;
 use spektate_core::{Error, Result};
 use tokio::sync::Mutex;
@@ -197,9 +199,15 @@ impl EntraCredential {
             Source::AppService { .. } => "entra-id managed identity (App Service)",
             Source::Workload { .. } => "entra-id workload identity",
         };
+        // No redirect is followed: one would carry the identity header, or the federated
+        // token in a re-sent body, to whatever host it names.
+        let connection = Connection {
+            follow_redirects: false,
+            ..Connection::default()
+        };
         Ok(EntraCredential {
             inner: Arc::new(Inner {
-                http: HttpClient::with_policy(label, Auth::None, policy)?,
+                http: HttpClient::with_connection(label, Auth::None, policy, connection)?,
                 source,
                 resource: STORAGE_RESOURCE.to_string(),
                 cached: Mutex::new(None),
@@ -515,6 +523,18 @@ fn seconds(v: Option<&Value>) -> Option<i64> {
     }
 }
 
+/// An answer's value as shown in an error: its JSON, cut to 40 characters.
+fn shown(v: Option<&Value>) -> String {
+    let Some(v) = v else {
+        return "(none)".to_string();
+    };
+    let text = v.to_string();
+    match text.char_indices().nth(40) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
 /// The token and its expiry from a token answer: `expires_on` (epoch seconds, IMDS and App
 /// Service) or `expires_in` (seconds from now, Entra's token endpoint).
 fn parse_token(body: &[u8], now: DateTime<Utc>) -> std::result::Result<Token, String> {
@@ -530,9 +550,17 @@ fn parse_token(body: &[u8], now: DateTime<Utc>) -> std::result::Result<Token, St
         .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
         .or_else(|| {
             seconds(v.get("expires_in"))
-                .and_then(|s| now.checked_add_signed(chrono::TimeDelta::seconds(s)))
+                .and_then(chrono::TimeDelta::try_seconds)
+                .and_then(|d| now.checked_add_signed(d))
         })
-        .ok_or("the answer says neither expires_on nor expires_in")?;
+        .ok_or_else(|| match (v.get("expires_on"), v.get("expires_in")) {
+            (None, None) => "the answer says neither expires_on nor expires_in".to_string(),
+            (on, within) => format!(
+                "the answer's expires_on {} and expires_in {} name no time a date can hold",
+                shown(on),
+                shown(within)
+            ),
+        })?;
     Ok(Token {
         value: Secret::new(value),
         expires_at,
@@ -646,6 +674,19 @@ mod tests {
         assert_eq!(t.expires_at, now + chrono::TimeDelta::seconds(3599));
         assert_eq!(t.value.expose(), "eyJ1");
         assert!(parse_token(br#"{"expires_in":3599}"#, now).is_err());
+        // A lifetime no date can hold is no expiry, not a crash.
+        for huge in [
+            r#""expires_in":10000000000000000"#,
+            r#""expires_in":"-9223372036854775807""#,
+            r#""expires_on":"9223372036854775807""#,
+        ] {
+            let body = format!(r#"{{"access_token":"x",{huge}}}"#);
+            let Err(err) = parse_token(body.as_bytes(), now) else {
+                panic!("{body} is refused");
+            };
+            assert!(err.contains("name no time a date can hold"), "{err}");
+            assert!(err.contains(&huge[huge.find(':').unwrap() + 1..]), "{err}");
+        }
         assert!(parse_token(br#"{"access_token":"x"}"#, now).is_err());
         assert!(parse_token(b"<html>", now).is_err());
     }

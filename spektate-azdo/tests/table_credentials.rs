@@ -351,6 +351,77 @@ async fn app_service_hands_out_tokens_for_its_identity_header() {
 }
 
 #[tokio::test]
+async fn a_token_endpoint_that_redirects_elsewhere_gets_no_identity_header_or_federated_token() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "eyJ.stolen", "expires_in": 3600
+        })))
+        .mount(&elsewhere)
+        .await;
+    let redirect = |to: String| ResponseTemplate::new(307).insert_header("location", to.as_str());
+    // App Service: the identity header would follow a redirect to another host.
+    let endpoint = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(redirect(format!("{}/msi/token", elsewhere.uri())))
+        .mount(&endpoint)
+        .await;
+    let vars = [
+        ("IDENTITY_ENDPOINT", format!("{}/msi/token", endpoint.uri())),
+        ("IDENTITY_HEADER", "a1b2c3-identity-header".to_string()),
+    ];
+    let app_service = EntraCredential::from_vars(EntraKind::Auto, |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    // Workload identity: a 307 would re-send the body holding the federated token.
+    let entra = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(redirect(format!("{}/token", elsewhere.uri())))
+        .mount(&entra)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("azure-identity-token");
+    std::fs::write(&file, "eyJ.sa-token-first\n").unwrap();
+    let vars = [
+        (
+            "AZURE_CLIENT_ID",
+            "0f6b6a2e-0000-4000-8000-00000000beef".to_string(),
+        ),
+        (
+            "AZURE_TENANT_ID",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47".to_string(),
+        ),
+        ("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string()),
+        ("AZURE_AUTHORITY_HOST", format!("{}/", entra.uri())),
+    ];
+    let workload = EntraCredential::from_vars(EntraKind::Auto, |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    for credential in [app_service, workload] {
+        let table = fake_table().await;
+        let store = entra_store(&table, credential);
+        let err = store
+            .query("fabrikam", &RecordQuery::all())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("307"), "the redirect is the answer: {err}");
+        assert!(
+            bearer_tokens(&table).await.is_empty(),
+            "no token reached the table"
+        );
+    }
+    let asked = elsewhere.received_requests().await.unwrap();
+    assert!(asked.is_empty(), "the other host was asked: {asked:?}");
+}
+
+#[tokio::test]
 async fn workload_identity_exchanges_the_current_federated_token() {
     let entra = MockServer::start().await;
     let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
