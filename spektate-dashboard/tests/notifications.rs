@@ -498,9 +498,10 @@ async fn a_failed_step_an_approval_waiting_too_long_and_a_failed_cluster_are_tol
         .policy(quick());
     let (_url, _stop) = serve(&t, notify).await;
 
+    // A service named to ping the channel: the push text shows the name, and pings no one.
     t.image(
         "103",
-        "fabrikam/api",
+        "fabrikam/<!channel>",
         "api-103",
         "3333333333333333333333333333333333333333",
         FRONTEND,
@@ -509,7 +510,10 @@ async fn a_failed_step_an_approval_waiting_too_long_and_a_failed_cluster_are_tol
     t.run("103", RunStatus::Completed, Some(RunResult::Failed))
         .await;
     let got = received(&slack, 1).await;
-    assert_eq!(got[0]["text"], "api-103: the image step failed");
+    assert_eq!(
+        got[0]["text"],
+        "&lt;!channel&gt; api-103: the image step failed"
+    );
     let fields = got[0]["blocks"][1]["fields"].to_string();
     assert!(
         fields.contains("*Run*\\n103") && fields.contains("https://ci.fabrikam.com/runs/103"),

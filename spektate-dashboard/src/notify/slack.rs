@@ -34,5 +34,5 @@ pub(crate) fn body(m: &Message, link: Option<&str>) -> Value {
             "elements": [{"type": "mrkdwn", "text": format!("<{}|Open in Spektate>", escape(link))}]
         }));
     }
-    json!({"text": m.title, "blocks": blocks})
+    json!({"text": escape(&m.title), "blocks": blocks})
 }
