@@ -113,8 +113,10 @@ impl Default for Connection {
     }
 }
 
-/// One request: method, URL, headers, body, and what it is for (used in errors).
-#[derive(Debug, Clone)]
+/// One request: method, URL, headers, body, and what it is for (used in errors). Its `Debug`
+/// shows no header value, body or query: they may hold a token, a federated assertion or a
+/// SAS signature.
+#[derive(Clone)]
 pub struct Request {
     method: Method,
     url: String,
@@ -123,6 +125,25 @@ pub struct Request {
     operation: String,
     object: String,
     pass: Vec<u16>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = match self.url.split_once('?') {
+            Some((path, _)) => format!("{path}?…"),
+            None => self.url.clone(),
+        };
+        let headers: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &url)
+            .field("headers", &headers)
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .field("operation", &self.operation)
+            .field("object", &self.object)
+            .field("pass", &self.pass)
+            .finish()
+    }
 }
 
 impl Request {
@@ -650,6 +671,38 @@ mod tests {
             base_delay: Duration::from_millis(5),
             timeout: Duration::from_secs(5),
             ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn a_request_prints_no_header_value_body_or_query() {
+        let r = Request::new(
+            Method::POST,
+            "https://fabrikam.table.core.windows.net/runs()?sv=2024&sig=c2lnbmF0dXJl",
+            "exchange token",
+            "workload identity",
+        )
+        .header("authorization", "Bearer eyJ.app-token")
+        .header("x-identity-header", "a1b2c3-identity-header")
+        .body(b"client_assertion=eyJ.sa-token".to_vec());
+        let shown = format!("{r:?}");
+        for secret in [
+            "eyJ.app-token",
+            "a1b2c3",
+            "eyJ.sa-token",
+            "c2lnbmF0dXJl",
+            "sv=2024",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        for said in [
+            "POST",
+            "runs()?…",
+            "authorization",
+            "x-identity-header",
+            "exchange token",
+        ] {
+            assert!(shown.contains(said), "{said} not in {shown}");
         }
     }
 
