@@ -348,13 +348,17 @@ pub(crate) fn pipeline_run(
 /// Jobs grouped into the pipeline's stages, in the order their first job was created.
 pub(crate) fn stages_of(jobs: &[Job]) -> std::result::Result<Vec<Stage>, String> {
     let mut by_stage: Vec<(String, Vec<&Job>)> = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::new();
     let mut sorted: Vec<&Job> = jobs.iter().collect();
     sorted.sort_by_key(|j| j.id);
     for job in sorted {
-        let name = job.stage.clone().unwrap_or_else(|| "test".to_string());
-        match by_stage.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, js)) => js.push(job),
-            None => by_stage.push((name, vec![job])),
+        let name = job.stage.as_deref().unwrap_or("test");
+        match at.get(name) {
+            Some(&i) => by_stage[i].1.push(job),
+            None => {
+                at.insert(name, by_stage.len());
+                by_stage.push((name.to_string(), vec![job]));
+            }
         }
     }
     by_stage
@@ -515,7 +519,8 @@ impl Pipelines for GitLabPipelines {
                 ));
             };
             let listed: Vec<Job> = self.gl.parse(&body, "list jobs", &object)?;
-            jobs.extend(listed);
+            // A page holds at most what was asked for, whatever the server sends.
+            jobs.extend(listed.into_iter().take(PER_PAGE));
             url = next;
         }
         stages_of(&jobs).map_err(|why| Error::provider(self.name(), "list jobs", object, why))
@@ -595,6 +600,25 @@ mod tests {
         }
         let e = state("exploded").unwrap_err();
         assert!(e.contains("'exploded'"), "{e}");
+    }
+
+    #[test]
+    fn a_page_of_jobs_each_in_a_stage_of_its_own_is_grouped_in_one_pass() {
+        let jobs: Vec<Job> = (0..20_000u64)
+            .rev()
+            .map(|id| Job {
+                id,
+                stage: Some(format!("stage-{id}")),
+                status: Some("success".into()),
+                started_at: None,
+                finished_at: None,
+                web_url: None,
+            })
+            .collect();
+        let stages = stages_of(&jobs).unwrap();
+        assert_eq!(stages.len(), 20_000);
+        assert_eq!((stages[0].name.as_str(), stages[0].order), ("stage-0", 1));
+        assert_eq!(stages[19_999].name, "stage-19999");
     }
 
     #[test]
