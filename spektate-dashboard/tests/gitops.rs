@@ -362,6 +362,69 @@ async fn a_bad_signature_or_an_unsigned_event_is_refused_and_nothing_is_written(
 }
 
 #[tokio::test]
+async fn a_partition_the_server_does_not_serve_is_named_only_to_a_sender_with_credentials() {
+    let server = Server::start(flux_hooks(false)).await;
+    let flux = kustomization_event(
+        "info",
+        "ReconciliationSucceeded",
+        "Reconciliation finished",
+        &format!("main@sha1:{NEW}"),
+        "2026-03-02T10:00:00Z",
+        None,
+    );
+    let argo = argo_body(NEW, "Succeeded", "Healthy", "2026-03-02T10:00:00Z", "");
+    let cdevent = pipeline_run("queued", "1044", "2026-03-02T10:00:00Z", None).to_string();
+    // Without credentials: refused as unauthenticated, no partition named.
+    for (path, body) in [
+        ("/api/flux/east-us?partition=zz", &flux),
+        ("/api/argocd?partition=zz", &argo),
+        ("/api/cdevents?partition=zz", &cdevent.as_bytes().to_vec()),
+    ] {
+        let (status, answer) = server.post(path, &[], body).await;
+        assert_eq!(status, 401, "{path}: {answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(
+            !error.contains(PARTITION) && !error.contains("partition"),
+            "{path}: {error}"
+        );
+    }
+    // With the hook's credentials: a 404 naming the partition asked for.
+    let signed = signature(&flux, FLUX_SECRET);
+    let bearer = format!("Bearer {ARGO_TOKEN}");
+    for (path, header, body) in [
+        (
+            "/api/flux/east-us?partition=zz",
+            ("X-Signature", signed.as_str()),
+            &flux,
+        ),
+        (
+            "/api/argocd?partition=zz",
+            ("Authorization", bearer.as_str()),
+            &argo,
+        ),
+    ] {
+        let (status, answer) = server.post(path, &[header], body).await;
+        assert_eq!(status, 404, "{path}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("'zz'"),
+            "{answer}"
+        );
+    }
+    // A pipeline's token for fabrikam may not write zz.
+    let writer = format!("Bearer {}", server.writer);
+    let (status, answer) = server
+        .post(
+            "/api/cdevents?partition=zz",
+            &[("Authorization", &writer)],
+            cdevent.as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(server.store.writes(), 0, "nothing written");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn unsigned_events_are_taken_only_when_allowed() {
     let server = Server::start(Hooks {
         flux: Some(FluxHook {

@@ -1,8 +1,8 @@
 //! `POST /api/argocd`: Argo CD Notifications' webhook, with the template of
 //! `docs/gitops/argocd.md`.
 //!
-//! Checked in order, nothing written unless all pass: the partition; the bearer token
-//! (compared in constant time with the configured one); the body (size, arrival); the
+//! Checked in order, nothing written unless all pass: the bearer token (compared in
+//! constant time with the configured one); the partition; the body (size, arrival); the
 //! notification ([`ArgoCdNotification::report`]). A sync that failed is the cluster's failure
 //! on that revision; otherwise the revision is applied, with the application's health.
 
@@ -27,8 +27,9 @@ pub(crate) async fn notification(
     body: Body,
 ) -> Response {
     let result = async {
-        let shared = super::partition(&state.partitions, raw.as_deref())?;
+        let named = super::named_partition(raw.as_deref())?;
         authenticate(&state, &headers)?;
+        let shared = super::served(&state.partitions, named.as_deref())?;
         let bytes = super::read_body(&headers, body).await?;
         let report = ArgoCdNotification::parse(&bytes)?.report(chrono::Utc::now())?;
         super::write_report(shared, "argocd", report).await

@@ -1,10 +1,10 @@
 //! `POST /api/cdevents`: CDEvents `pipelinerun` events as run reports, with a pipeline's
 //! credentials (a write token, or an OIDC ID token), as `POST /api/runs` takes them.
 //!
-//! Checked in order, nothing written unless all pass: the partition; the credentials; the
-//! body (size, arrival); the event ([`spektate_core::ingest::cdevents::pipeline_run`]). The
-//! report goes through [`Recorder::run_reported`], so a late `queued` never moves a finished
-//! run back.
+//! Checked in order, nothing written unless all pass: the credentials; the partition (after
+//! the credentials, so only a pipeline learns which are served); the body (size, arrival);
+//! the event ([`spektate_core::ingest::cdevents::pipeline_run`]). The report goes through
+//! [`Recorder::run_reported`], so a late `queued` never moves a finished run back.
 
 use std::sync::Arc;
 
@@ -30,12 +30,21 @@ pub(crate) async fn event(
 ) -> Response {
     let mut who = None;
     let result = async {
-        let shared = super::partition(&writes.partitions, raw.as_deref())?;
-        let partition = shared.tracker.partition().to_string();
+        let named = super::named_partition(raw.as_deref())?;
+        let partition = match named.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            Some(name) => name.to_string(),
+            None => writes
+                .partitions
+                .default_one()
+                .tracker
+                .partition()
+                .to_string(),
+        };
         let writer = auth::writer(&writes.tokens, writes.oidc.as_deref(), &headers, &partition)
             .await
             .map_err(|r| Refused::new(r.status, r.message))?;
         who = Some(writer.who);
+        let shared = super::served(&writes.partitions, Some(&partition))?;
         let bytes = super::read_body(&headers, body).await?;
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             Refused::from(spektate_core::Error::invalid(

@@ -1,9 +1,9 @@
 //! `POST /api/flux` and `/api/flux/{cluster}`: events of Flux v2's notification-controller.
 //!
-//! Checked in order, nothing written unless all pass: the partition; the body (size,
-//! arrival); the signature (`X-Signature` of a `generic-hmac` Provider, checked against the
-//! configured secret; none only when unsigned events are allowed, a wrong one never); the
-//! event ([`FluxEvent::report`]). A Kustomization's or HelmRelease's successful
+//! Checked in order, nothing written unless all pass: the body (size, arrival); the
+//! signature (`X-Signature` of a `generic-hmac` Provider, checked against the configured
+//! secret; none only when unsigned events are allowed, a wrong one never); the partition;
+//! the event ([`FluxEvent::report`]). A Kustomization's or HelmRelease's successful
 //! reconciliation is the commit applied in the cluster, an event of severity `error` the
 //! cluster's failure on that commit; other events are answered 202 and ignored, so Flux
 //! does not send them again.
@@ -50,9 +50,10 @@ async fn answer(
     body: Body,
 ) -> Response {
     let result = async {
-        let shared = super::partition(&state.partitions, raw)?;
+        let named = super::named_partition(raw)?;
         let bytes = super::read_body(headers, body).await?;
         authenticate(state, headers, &bytes)?;
+        let shared = super::served(&state.partitions, named.as_deref())?;
         let event = FluxEvent::parse(&bytes)?;
         match event.report(cluster.as_deref())? {
             Reading::Ignored(why) => Ok((StatusCode::ACCEPTED, json!({"ignored": why}))),

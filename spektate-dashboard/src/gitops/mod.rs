@@ -2,12 +2,13 @@
 //! (`/api/flux/{cluster}`), Argo CD Notifications (`/api/argocd`), each with a secret of its
 //! own, and CDEvents `pipelinerun` events (`/api/cdevents`) with a pipeline's credentials.
 //!
-//! Each checks, in order, and writes nothing unless every check passes: the partition
-//! (`?partition=`, one the server serves), the hook's credentials, the body's size and
-//! arrival, the event. Reading the event into a report is the core's
-//! ([`spektate_core::ingest::flux`], [`spektate_core::ingest::argocd`],
-//! [`spektate_core::ingest::cdevents`]); the report is written in a task of its own, so a
-//! sender that hangs up never cuts it short.
+//! Each checks, in order, and writes nothing unless every check passes: the hook's
+//! credentials (for Flux, whose signature covers the body, after the body's size and
+//! arrival); the partition (`?partition=`, one the server serves, so only a sender with
+//! credentials learns which are); the body's size and arrival; the event. Reading the event
+//! into a report is the core's ([`spektate_core::ingest::flux`],
+//! [`spektate_core::ingest::argocd`], [`spektate_core::ingest::cdevents`]); the report is
+//! written in a task of its own, so a sender that hangs up never cuts it short.
 
 mod argocd;
 pub(crate) mod cdevents;
@@ -147,12 +148,10 @@ impl From<CoreError> for Refused {
     }
 }
 
-/// The partition a hook's URL names (`?partition=`), else the server's default; only
-/// partitions the server serves.
-pub(crate) fn partition(
-    partitions: &Partitions,
-    raw: Option<&str>,
-) -> Result<Arc<Shared>, Refused> {
+/// The partition a hook's URL names (`?partition=`), none when it names none. Only read
+/// here: [`served`] resolves it once the sender is authenticated, so no one learns which
+/// partitions are served without a credential.
+pub(crate) fn named_partition(raw: Option<&str>) -> Result<Option<String>, Refused> {
     let mut named = None;
     for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         if name != "partition" {
@@ -172,8 +171,13 @@ pub(crate) fn partition(
             ));
         }
     }
+    Ok(named)
+}
+
+/// The served partition `named`, else the server's default; a 404 for another.
+pub(crate) fn served(partitions: &Partitions, named: Option<&str>) -> Result<Arc<Shared>, Refused> {
     partitions
-        .find(named.as_deref())
+        .find(named)
         .cloned()
         .map_err(|unknown| Refused::new(StatusCode::NOT_FOUND, unknown.message()))
 }
