@@ -25,6 +25,7 @@ use spektate_core::http::{
     Auth, Connection, HttpClient, Method, Policy, Request, Response, Secret,
 };
 use spektate_core::url_encode::query_value;
+use spektate_core::warnings::clip;
 use spektate_core::{Error, Result};
 use tokio::sync::Mutex;
 
@@ -525,14 +526,7 @@ fn seconds(v: Option<&Value>) -> Option<i64> {
 
 /// An answer's value as shown in an error: its JSON, cut to 40 characters.
 fn shown(v: Option<&Value>) -> String {
-    let Some(v) = v else {
-        return "(none)".to_string();
-    };
-    let text = v.to_string();
-    match text.char_indices().nth(40) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text,
-    }
+    v.map_or("(none)".to_string(), |v| clip(&v.to_string(), 40))
 }
 
 /// The token and its expiry from a token answer: `expires_on` (epoch seconds, IMDS and App

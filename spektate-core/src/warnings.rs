@@ -13,6 +13,15 @@ use crate::model::deployment::{Deployment, StepName};
 /// The longest cause kept, in characters; the rest is cut.
 pub const MAX_CAUSE_CHARS: usize = 200;
 
+/// `text` cut to at most `max` characters, an ellipsis marking a cut: how a provider's own
+/// words (an error message, an answer's value) are shown, whatever their length.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 /// The most distinct notices one [`collect_notices`] keeps; later new ones are only logged.
 pub const MAX_NOTICES: usize = 64;
 
@@ -92,13 +101,9 @@ pub struct Reason {
 impl Reason {
     /// `cause` (cut to [`MAX_CAUSE_CHARS`]) from `provider`.
     pub fn new(provider: &str, cause: &str) -> Self {
-        let cause = match cause.char_indices().nth(MAX_CAUSE_CHARS) {
-            Some((at, _)) => format!("{}…", &cause[..at]).into(),
-            None => cause.into(),
-        };
         Reason {
             provider: provider.into(),
-            cause,
+            cause: clip(cause, MAX_CAUSE_CHARS).into(),
         }
     }
 

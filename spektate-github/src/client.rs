@@ -306,15 +306,25 @@ pub(crate) enum Fetched {
     NotFound(u16),
 }
 
-/// One GraphQL error as GitHub reports it.
+/// One GraphQL error as GitHub reports it; its message is cut to
+/// [`MAX_CAUSE_CHARS`](spektate_core::warnings::MAX_CAUSE_CHARS) characters, as it goes into
+/// errors and logs.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct GraphQlError {
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
     #[serde(default)]
     pub path: Vec<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "clipped")]
     pub message: String,
+}
+
+fn clipped<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    let m = String::deserialize(d)?;
+    Ok(spektate_core::warnings::clip(
+        &m,
+        spektate_core::warnings::MAX_CAUSE_CHARS,
+    ))
 }
 
 /// A GraphQL answer: `data` and `errors`, both possibly present.
@@ -721,6 +731,21 @@ impl GitHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_graphql_error_message_is_cut_to_a_cause() {
+        let long = "x".repeat(1_000_000);
+        let answer: GraphQlResponse = serde_json::from_str(&format!(
+            r#"{{"errors":[{{"type":"SOMETHING","message":"{long}"}}]}}"#
+        ))
+        .unwrap();
+        let m = &answer.errors[0].message;
+        assert_eq!(
+            m.chars().count(),
+            spektate_core::warnings::MAX_CAUSE_CHARS + 1
+        );
+        assert!(m.ends_with('…'));
+    }
 
     #[test]
     fn api_urls_of_github_com_and_enterprise_servers() {
