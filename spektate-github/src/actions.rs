@@ -445,7 +445,8 @@ impl GitHubActions {
 /// Adds a page of a run list to what was read of it.
 fn read_page(list: &mut RunList, page: WorkflowRuns, next: Option<String>) {
     list.pages += 1;
-    for run in page.workflow_runs {
+    // A page holds at most what was asked for, whatever the server sends.
+    for run in page.workflow_runs.into_iter().take(PAGE) {
         list.oldest = Some(list.oldest.map_or(run.id, |o| o.min(run.id)));
         list.runs.insert(run.id, run);
     }
@@ -722,6 +723,20 @@ mod tests {
     fn fixture(name: &str) -> String {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn a_page_of_runs_holds_at_most_the_hundred_asked_for() {
+        let runs: Vec<String> = (1..=250).map(|id| format!(r#"{{"id":{id}}}"#)).collect();
+        let page: WorkflowRuns =
+            serde_json::from_str(&format!(r#"{{"workflow_runs":[{}]}}"#, runs.join(","))).unwrap();
+        let mut list = RunList::default();
+        read_page(&mut list, page, None);
+        assert_eq!(list.runs.len(), PAGE);
+        assert_eq!(
+            (list.oldest, list.runs.contains_key(&101)),
+            (Some(1), false)
+        );
     }
 
     #[test]
