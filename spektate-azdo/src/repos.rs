@@ -374,6 +374,20 @@ impl AzureRepos {
         }
     }
 
+    /// Forgets the tag objects of `repo` that its listing no longer names: the memo holds
+    /// what its sync tags point at now, not every object they ever pointed at.
+    fn forget_tags_but(&self, repo: &RepoRef, listed: &[(String, String, Option<String>)]) {
+        let prefix = format!("{}/", repo.key());
+        let named: std::collections::HashSet<String> = listed
+            .iter()
+            .map(|(_, object_id, _)| format!("{prefix}{object_id}"))
+            .collect();
+        self.tags
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|key, _| !key.starts_with(&prefix) || named.contains(key));
+    }
+
     async fn tag_target(
         &self,
         repo: &RepoRef,
@@ -650,6 +664,7 @@ impl Repositories for AzureRepos {
             })
             .collect();
         self.kept_tag_objects(repo, &flux).await;
+        self.forget_tags_but(repo, &flux);
         let targets = futures::future::try_join_all(flux.iter().map(|(_, object_id, creator)| {
             self.tag_target(repo, &base, object_id, creator.clone())
         }))

@@ -683,6 +683,55 @@ async fn flux_tags_become_cluster_syncs_other_tags_are_ignored_and_tag_objects_a
 }
 
 #[tokio::test]
+async fn a_tag_object_no_listing_names_any_more_is_forgotten() {
+    let server = MockServer::start().await;
+    let listing = |object: &str| {
+        let mut refs = load("sync-response.json");
+        refs["value"][0]["name"] = json!("refs/tags/flux-west-eu");
+        refs["value"][0]["objectId"] = json!(object);
+        refs["value"] = json!([refs["value"][0].clone()]);
+        ResponseTemplate::new(200).set_body_json(refs)
+    };
+    let (a, b) = ("a".repeat(40), "b".repeat(40));
+    // Flux moves the tag to b, then back to a.
+    for object in [&a, &b, &a] {
+        Mock::given(path(
+            "/fabrikam/hello/_apis/git/repositories/manifests/refs",
+        ))
+        .respond_with(listing(object))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    }
+    Mock::given(path_regex("/annotatedtags/"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let manifests = RepoRef::parse("https://dev.azure.com/fabrikam/hello/_git/manifests").unwrap();
+    let provider = repos(&server);
+    for object in [&a, &b, &a] {
+        let syncs = provider.sync_tags(&manifests).await.unwrap();
+        assert_eq!(syncs[0].commit, *object);
+    }
+    let objects: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            r.url
+                .path()
+                .split("/annotatedtags/")
+                .nth(1)
+                .map(str::to_string)
+        })
+        .collect();
+    // a was forgotten once the tag moved, so it is read again: the memo does not keep every
+    // object a tag ever pointed at.
+    assert_eq!(objects, [a.clone(), b, a]);
+}
+
+#[tokio::test]
 async fn a_429_with_retry_after_is_waited_out() {
     let server = MockServer::start().await;
     Mock::given(path(BUILDS))
