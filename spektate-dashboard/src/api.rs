@@ -667,7 +667,7 @@ async fn deployments(
     };
     let shared = match partitions.find(query.partition.as_deref()) {
         Ok(s) => s.clone(),
-        Err(unknown) => return unknown.response(),
+        Err(unknown) => return unknown.response(&grant),
     };
     let partition = shared.tracker.partition().to_string();
     if !grant.allows(&partition) {

@@ -57,9 +57,9 @@ pub struct Health {
     pub restarts: u32,
     /// Why the status is not `ok`, one sentence each; empty when it is.
     pub reasons: Vec<String>,
-    /// A server of several partitions: each one's health, the default first (the fields
-    /// above are then the default partition's, with the worst status and every partition's
-    /// reasons). Empty for one partition.
+    /// A server of several partitions: the health of each one the viewer may read, the
+    /// default first (the fields above are then the first one's, with the worst status and
+    /// every reason of these). Empty for one partition.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<Health>,
 }

@@ -99,7 +99,7 @@ async fn journey(
     }
     let shared = match partitions.find(partition.as_deref()) {
         Ok(s) => s.clone(),
-        Err(unknown) => return unknown.response(),
+        Err(unknown) => return unknown.response(&grant),
     };
     let name = shared.tracker.partition().to_string();
     if !grant.allows(&name) {

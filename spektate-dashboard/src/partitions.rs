@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::Shared;
 use crate::api::json;
+use crate::auth::Grant;
 
 /// The partitions served, the default first; never empty.
 pub(crate) struct Partitions {
@@ -62,20 +63,33 @@ pub(crate) struct Unknown {
 }
 
 impl Unknown {
-    /// What the answer says.
+    /// What the answer says, naming every served partition (for a writer, once known).
     pub(crate) fn message(&self) -> String {
+        self.naming(&self.served)
+    }
+
+    fn naming(&self, served: &[String]) -> String {
+        if served.is_empty() {
+            return format!("this server does not serve partition '{}'", self.name);
+        }
         format!(
             "this server does not serve partition '{}'; it serves {}",
             self.name,
-            self.served.join(", ")
+            served.join(", ")
         )
     }
 
-    /// A JSON 404 naming the partition.
-    pub(crate) fn response(&self) -> Response {
+    /// A JSON 404 naming the partition, and of those served only the ones `grant` may read.
+    pub(crate) fn response(&self, grant: &Grant) -> Response {
+        let readable: Vec<String> = self
+            .served
+            .iter()
+            .filter(|p| grant.allows(p))
+            .cloned()
+            .collect();
         json(
             StatusCode::NOT_FOUND,
-            &json!({"error": self.message(), "field": "partition", "value": self.name}),
+            &json!({"error": self.naming(&readable), "field": "partition", "value": self.name}),
         )
     }
 }

@@ -15,7 +15,7 @@ use spektate_core::ingest::Kind;
 use spektate_core::{RecordQuery, Tracker};
 
 use crate::api::{self, json};
-use crate::auth::{Principal, ViewerAuth, ViewerRule, Viewers};
+use crate::auth::{Grant, Principal, ViewerAuth, ViewerRule, Viewers};
 use crate::idempotency::Cache;
 use crate::oidc::Oidc;
 use crate::partitions::Partitions;
@@ -264,21 +264,38 @@ struct Public {
     document: Arc<serde_json::Value>,
 }
 
-/// `/api/health`: the whole health for viewers; for others, when viewers must sign in, only
-/// the status and version (the reasons name repositories and providers). With several
-/// partitions it is the default partition's, with the worst status of all, every
-/// partition's reasons (each named) and each partition's health under `partitions`.
+/// `/api/health`: for a viewer, the health of the partitions it may read; for others, when
+/// viewers must sign in, only the status of all and the version (the reasons name
+/// repositories and providers). With several partitions it is the first readable one's, with
+/// the worst status and every reason (each named by its partition) of the readable ones,
+/// and each one's health under `partitions`.
 async fn health(State(public): State<Public>, headers: HeaderMap) -> Response {
     for shared in public.partitions.all() {
         crate::refresh::before_health(shared).await;
     }
-    let h = combined_health(&public.partitions);
+    let grant = if public.viewers.auth.is_on() {
+        public
+            .viewers
+            .identify(&headers)
+            .ok()
+            .map(|(_, grant)| grant)
+    } else {
+        Some(Grant::default())
+    };
+    let (h, whole) = match grant.and_then(|g| combined_health(&public.partitions, &g)) {
+        Some(h) => (h, true),
+        None => (
+            combined_health(&public.partitions, &Grant::default())
+                .expect("a server serves a partition"),
+            false,
+        ),
+    };
     let status = if h.status.is_serving() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    if !public.viewers.auth.is_on() || public.viewers.identify(&headers).is_ok() {
+    if whole {
         return json(status, &h);
     }
     json(status, &json!({"status": h.status, "version": h.version}))
@@ -294,15 +311,17 @@ fn severity(s: HealthStatus) -> u8 {
     }
 }
 
-fn combined_health(partitions: &Partitions) -> Health {
+/// The health of the partitions `grant` may read, none when it may read none.
+fn combined_health(partitions: &Partitions, grant: &Grant) -> Option<Health> {
     let all: Vec<Health> = partitions
         .all()
         .iter()
+        .filter(|s| grant.allows(s.tracker.partition()))
         .map(|s| crate::health::health(s))
         .collect();
-    let mut h = all[0].clone();
-    if all.len() == 1 {
-        return h;
+    let mut h = all.first()?.clone();
+    if partitions.all().len() == 1 {
+        return Some(h);
     }
     h.status = all
         .iter()
@@ -318,7 +337,7 @@ fn combined_health(partitions: &Partitions) -> Health {
         })
         .collect();
     h.partitions = all;
-    h
+    Some(h)
 }
 
 /// `/api/ready`: whether the store answers a read, for every partition.

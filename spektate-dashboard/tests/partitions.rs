@@ -3,12 +3,15 @@
 
 mod support;
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use spektate_core::SqliteStore;
 use spektate_core::ingest::Kind;
+use spektate_core::testkit::{Fault, FaultyStore};
+use spektate_core::{MemoryStore, RecordStore, SqliteStore, Tracker};
+use spektate_dashboard::tokens::{Scope, TokenFile, Tokens};
 use spektate_dashboard::{Dashboard, Service, ViewerAuth, ViewerRule};
 use support::{Counting, PARTITION, Running, start_partitions};
 
@@ -285,12 +288,98 @@ async fn a_read_token_reads_only_its_partitions() {
     .await;
     assert_eq!(theirs["partition"], "contoso");
     assert_eq!(theirs["partitions"], json!(["contoso"]));
-    let r = get(&server, "/api/deployments?partition=acme", &server.reader).await;
-    assert_eq!(r.status(), 404);
+    // A partition the server does not serve: the 404 names only those the reader may read.
+    for path in [
+        "/api/deployments?partition=acme",
+        "/api/status?partition=acme",
+        "/api/metrics/dora?partition=acme",
+        "/api/deployments/x/journey?partition=acme",
+    ] {
+        let r = get(&server, path, &server.contoso_reader).await;
+        assert_eq!(r.status(), 404, "{path}");
+        let e: Value = r.json().await.unwrap();
+        let message = e["error"].as_str().unwrap();
+        assert!(
+            message.ends_with("partition 'acme'; it serves contoso"),
+            "{path}: {message}"
+        );
+    }
     // Without a token nothing is said about partitions.
     let r = get(&server, "/api/deployments?partition=acme", "").await;
     assert_eq!(r.status(), 401);
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_sees_the_health_of_its_partitions_only() {
+    // fabrikam's store fails every read; contoso's answers.
+    let failing = FaultyStore::new(Arc::new(MemoryStore::new()));
+    failing.set_fault(Fault::Fail);
+    let mut file = TokenFile::default();
+    let fabrikam_reader = file
+        .create("viewer", &[Scope::Read], &[PARTITION.into()])
+        .unwrap();
+    let contoso_reader = file
+        .create("contoso-viewer", &[Scope::Read], &["contoso".into()])
+        .unwrap();
+    let tracker =
+        |store: Arc<dyn RecordStore>, p: &str| Tracker::builder(store).partition(p).build();
+    let service = Service::new(Dashboard::new(tracker(failing, PARTITION)))
+        .partition(tracker(Arc::new(MemoryStore::new()), "contoso"))
+        .unwrap()
+        .accept_writes(Tokens::fixed(file))
+        .viewers(ViewerAuth::Token);
+    let server = service
+        .bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}/api/health", server.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let health = |token: &str| reqwest::Client::new().get(&url).bearer_auth(token).send();
+
+    let started = Instant::now();
+    let (code, mine) = loop {
+        let r = health(fabrikam_reader.expose()).await.unwrap();
+        let code = r.status().as_u16();
+        let h: Value = r.json().await.unwrap();
+        if h["status"] != "starting" || started.elapsed() > Duration::from_secs(10) {
+            break (code, h);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (code, &mine["status"]),
+        (503, &json!("unavailable")),
+        "{mine:#}"
+    );
+    let reasons = mine["reasons"].to_string();
+    assert!(
+        reasons.contains("fabrikam: the last refresh failed"),
+        "{mine:#}"
+    );
+
+    // The contoso reader: contoso's health alone, fabrikam neither listed nor counted.
+    let r = health(contoso_reader.expose()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let theirs: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&theirs["status"], &theirs["partition"], &theirs["reasons"]),
+        (&json!("ok"), &json!("contoso"), &json!([])),
+        "{theirs:#}"
+    );
+    let names: Vec<&Value> = theirs["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["partition"])
+        .collect();
+    assert_eq!(names, [&json!("contoso")], "{theirs:#}");
+    assert!(!theirs.to_string().contains(PARTITION), "{theirs:#}");
+    let _ = stop.send(());
+    served.await.unwrap().unwrap();
 }
 
 #[test]
