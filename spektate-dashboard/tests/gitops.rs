@@ -252,6 +252,22 @@ async fn signed_flux_events_record_the_cluster_history_and_failures() {
         .await;
     assert_eq!(status, 200);
 
+    // The same signed event posted again for another cluster: its metadata binds it to
+    // east-us, so no west-eu history is made.
+    let (status, body) = server
+        .post(
+            "/api/flux/west-eu",
+            &[("X-Signature", &sign(&failed))],
+            &failed,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("'west-eu'") && error.contains("'east-us'"),
+        "{error}"
+    );
+
     let histories = server.histories().await;
     assert_eq!(histories.len(), 1);
     assert_eq!(
