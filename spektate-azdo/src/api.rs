@@ -101,14 +101,18 @@ pub(crate) async fn get_json<T: DeserializeOwned>(
 }
 
 /// GETs a list and follows `x-ms-continuationtoken` (sent back as `continuationToken`
-/// after `first`) until there is none; more than `max_pages` pages is an error.
-pub(crate) async fn pages(
+/// after `first`) until there is none or `enough` items are kept; more than `max_pages` pages
+/// is an error. Only what `keep` makes of each value is kept, page by page, so what a server
+/// sends beyond it is dropped as it comes.
+pub(crate) async fn pages<T>(
     http: &HttpClient,
     first: &str,
     max_pages: usize,
     operation: &str,
     object: &str,
-) -> Result<Vec<Value>> {
+    enough: usize,
+    mut keep: impl FnMut(Value) -> Option<T>,
+) -> Result<Vec<T>> {
     let mut out = Vec::new();
     let mut next = first.to_string();
     for _ in 0..max_pages {
@@ -119,10 +123,17 @@ pub(crate) async fn pages(
             object,
         )
         .await?;
-        out.extend(list_values(resp.json()?, http, operation, object)?);
+        for value in list_values(resp.json()?, http, operation, object)? {
+            if out.len() >= enough {
+                return Ok(out);
+            }
+            out.extend(keep(value));
+        }
         match continuation_token(&resp) {
-            Some(token) => next = format!("{first}&continuationToken={}", query_value(token)),
-            None => return Ok(out),
+            Some(token) if out.len() < enough => {
+                next = format!("{first}&continuationToken={}", query_value(token));
+            }
+            _ => return Ok(out),
         }
     }
     Err(Error::provider(

@@ -243,17 +243,30 @@ impl AzureDevOps {
         let jobs = chunks.into_iter().map(|chunk| async move {
             let url = format!("{base}&$top={}&{param}={}", chunk.len(), chunk.join(","));
             let object = format!("ids {}", chunk.join(","));
-            let got = api::pages(&self.http, &url, MAX_PAGES, operation, &object).await;
+            // Each run of the chunk once; nothing else a page holds is kept.
+            let mut seen = BTreeSet::new();
+            let keep = |v: Value| {
+                let run = map(&v)?;
+                (chunk.contains(&run.id) && seen.insert(run.id.clone())).then_some(run)
+            };
+            let got = api::pages(
+                &self.http,
+                &url,
+                MAX_PAGES,
+                operation,
+                &object,
+                chunk.len(),
+                keep,
+            )
+            .await;
             (chunk, got)
         });
         let mut batch = RunBatch::default();
         for (chunk, got) in futures::future::join_all(jobs).await {
             match got {
-                Ok(values) => {
-                    for run in values.iter().filter_map(map) {
-                        if chunk.contains(&run.id) {
-                            batch.found.insert(run.id.clone(), run);
-                        }
+                Ok(runs) => {
+                    for run in runs {
+                        batch.found.insert(run.id.clone(), run);
                     }
                     for id in chunk {
                         if !batch.found.contains_key(&id) {

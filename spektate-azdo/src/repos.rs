@@ -26,6 +26,8 @@ const PR_SINGLE_MAX: usize = 3;
 const PR_PAGE: usize = 1000;
 /// Pages of pull requests (or refs) read at most per call.
 const MAX_PAGES: usize = 20;
+/// The most sync tags (clusters) one repository's listing may hold: each may cost a request.
+const MAX_SYNC_TAGS: usize = 10_000;
 
 /// Azure Repos of an organisation (or several): commit authors through the commits batch
 /// API, pull requests one by one or through the list API when many are wanted, and the
@@ -646,23 +648,41 @@ impl Repositories for AzureRepos {
             versions::GIT
         );
         let object = format!("{} tags", repo.key());
-        let refs = api::pages(&self.http, &first, MAX_PAGES, "list refs", &object).await?;
-        let flux: Vec<(String, String, Option<String>)> = refs
-            .iter()
-            .filter_map(|r| {
-                let name = non_empty_text(r.get("name"))?;
-                let cluster = name
-                    .strip_prefix("refs/tags/")?
-                    .strip_prefix(self.tag_prefix.as_str())
-                    .filter(|c| !c.is_empty())?
-                    .to_string();
-                let object_id = non_empty_text(r.get("objectId"))?.to_lowercase();
-                let creator = r
-                    .get("creator")
-                    .and_then(|c| non_empty_text(c.get("displayName")));
-                Some((cluster, object_id, creator))
-            })
-            .collect();
+        // Each cluster's tag once, and at most MAX_SYNC_TAGS of them: each may cost a request.
+        let mut clusters = std::collections::HashSet::new();
+        let keep = |r: Value| {
+            let name = non_empty_text(r.get("name"))?;
+            let cluster = name
+                .strip_prefix("refs/tags/")?
+                .strip_prefix(self.tag_prefix.as_str())
+                .filter(|c| !c.is_empty())?
+                .to_string();
+            let object_id = non_empty_text(r.get("objectId"))?.to_lowercase();
+            let creator = r
+                .get("creator")
+                .and_then(|c| non_empty_text(c.get("displayName")));
+            clusters
+                .insert(cluster.clone())
+                .then_some((cluster, object_id, creator))
+        };
+        let flux: Vec<(String, String, Option<String>)> = api::pages(
+            &self.http,
+            &first,
+            MAX_PAGES,
+            "list refs",
+            &object,
+            MAX_SYNC_TAGS + 1,
+            keep,
+        )
+        .await?;
+        if flux.len() > MAX_SYNC_TAGS {
+            return Err(Error::provider(
+                self.http.provider(),
+                "list refs",
+                &object,
+                format!("more than {MAX_SYNC_TAGS} sync tags"),
+            ));
+        }
         self.kept_tag_objects(repo, &flux).await;
         self.forget_tags_but(repo, &flux);
         let targets = futures::future::try_join_all(flux.iter().map(|(_, object_id, creator)| {

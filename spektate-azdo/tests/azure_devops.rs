@@ -947,6 +947,65 @@ async fn an_endless_continuation_chain_is_an_error() {
 }
 
 #[tokio::test]
+async fn a_run_list_keeps_only_the_runs_asked_for_and_stops_once_it_has_them() {
+    let server = MockServer::start().await;
+    let commit = "c3e9904bde5aba657866beeb76b10ef09fdec707";
+    let build = |id| {
+        tfs_build(
+            &server.uri(),
+            id,
+            "completed",
+            Some("succeeded"),
+            "frontend",
+            commit,
+        )
+    };
+    // A server that answers far more than asked, and always says there is more.
+    let mut page: Vec<Value> = (1..=500).map(build).collect();
+    page.push(build(7));
+    Mock::given(path(BUILDS))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-ms-continuationtoken", "again")
+                .set_body_json(list(page)),
+        )
+        .mount(&server)
+        .await;
+    let batch = pipelines(&server).builds(&["7".into(), "9".into()]).await;
+    let mut found: Vec<&String> = batch.found.keys().collect();
+    found.sort();
+    assert_eq!(found, ["7", "9"]);
+    assert!(batch.failed.is_empty(), "{:?}", batch.failed);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn more_sync_tags_than_a_repository_may_hold_is_an_error_naming_the_limit() {
+    let server = MockServer::start().await;
+    let tags: Vec<Value> = (0..10_001)
+        .map(|n| tag_ref(&format!("flux-cluster-{n}"), &format!("{n:040x}")))
+        .collect();
+    Mock::given(path(
+        "/fabrikam/hello/_apis/git/repositories/manifests/refs",
+    ))
+    .respond_with(ResponseTemplate::new(200).set_body_json(list(tags)))
+    .mount(&server)
+    .await;
+    let manifests = RepoRef::parse("https://dev.azure.com/fabrikam/hello/_git/manifests").unwrap();
+    let e = repos(&server)
+        .sync_tags(&manifests)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("more than 10000 sync tags"), "{e}");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "no tag object was read"
+    );
+}
+
+#[tokio::test]
 async fn the_sync_tag_prefix_is_a_builder_option() {
     let server = MockServer::start().await;
     let east = "3333333333333333333333333333333333333333";
