@@ -461,6 +461,15 @@ async fn unsigned_events_are_taken_only_when_allowed() {
     let (status, body) = server.post("/api/flux/edge-1", &[], &event).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(server.histories().await[0].cluster, "edge-1");
+    // No secret to check a signature with: a signed event is taken as an unsigned one.
+    let (status, body) = server
+        .post(
+            "/api/flux/edge-1",
+            &[("X-Signature", "sha256=00ff")],
+            &event,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     // No Argo CD token: no Argo CD route.
     let (status, _) = server.post("/api/argocd", &[], b"{}").await;
     assert_eq!(status, 404);

@@ -2,11 +2,12 @@
 //!
 //! Checked in order, nothing written unless all pass: the body (size, arrival); the
 //! signature (`X-Signature` of a `generic-hmac` Provider, checked against the configured
-//! secret; none only when unsigned events are allowed, a wrong one never); the partition;
-//! the event ([`FluxEvent::report`]). A Kustomization's or HelmRelease's successful
-//! reconciliation is the commit applied in the cluster, an event of severity `error` the
-//! cluster's failure on that commit; other events are answered 202 and ignored, so Flux
-//! does not send them again.
+//! secret, a wrong one never taken; none only when unsigned events are allowed, and then,
+//! without a secret, any is taken unchecked); the partition; the event
+//! ([`FluxEvent::report`]). A Kustomization's or HelmRelease's successful reconciliation is
+//! the commit applied in the cluster, an event of severity `error` the cluster's failure on
+//! that commit; other events are answered 202 and ignored, so Flux does not send them
+//! again.
 
 use std::sync::Arc;
 

@@ -37,8 +37,9 @@ pub struct FluxHook {
     /// The `token` of the `generic-hmac` Provider's Secret: events must carry
     /// `X-Signature: sha256=<hex HMAC of the body>` made with it.
     pub secret: Option<Secret>,
-    /// Whether events without a signature (a `generic` Provider) are taken too. A signature
-    /// that is present and wrong is refused regardless.
+    /// Whether events without a signature (a `generic` Provider) are taken too. With a
+    /// secret, a signature that is present and wrong is refused regardless; without one,
+    /// signatures are not checked.
     pub allow_unsigned: bool,
 }
 
