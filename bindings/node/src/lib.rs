@@ -5,6 +5,7 @@
 //! naming their kind.
 
 mod errors;
+mod input;
 mod insights;
 mod objects;
 mod providers;

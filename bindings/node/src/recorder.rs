@@ -1,7 +1,6 @@
 //! `Recorder`: what each pipeline did, recorded by the linking rules, and the objects its
 //! methods take.
 
-use chrono::{DateTime, Utc};
 use napi::Either;
 use napi::bindgen_prelude::ClassInstance;
 use napi_derive::napi;
@@ -13,6 +12,7 @@ use spektate::{
 };
 
 use crate::errors::{Code, Result, Settled, failed, invalid, settle, sync, to_js};
+use crate::input::{JsTime, time};
 use crate::objects::{ClusterSync, Record, RunReport};
 use crate::store::{Store, store_arg};
 
@@ -77,7 +77,7 @@ pub struct ManifestCommitted {
 }
 
 /// What a pipeline says about its own run; what is not given keeps an earlier report's value.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct RunReportInput {
     /// Run id, as recorded in p1, p2 or p3.
     pub id: String,
@@ -98,11 +98,14 @@ pub struct RunReportInput {
     /// Repository URL.
     pub repository: Option<String>,
     /// Queue time.
-    pub queued_at: Option<DateTime<Utc>>,
+    #[napi(ts_type = "Date")]
+    pub queued_at: Option<JsTime>,
     /// Start time.
-    pub started_at: Option<DateTime<Utc>>,
+    #[napi(ts_type = "Date")]
+    pub started_at: Option<JsTime>,
     /// Finish time.
-    pub finished_at: Option<DateTime<Utc>>,
+    #[napi(ts_type = "Date")]
+    pub finished_at: Option<JsTime>,
     /// Which attempt of the run this is (GitHub's `run_attempt`, Azure Pipelines'
     /// `System.JobAttempt`): a later attempt replaces the report, an earlier one is ignored.
     pub attempt: Option<f64>,
@@ -130,15 +133,18 @@ impl RunReportInput {
                 ));
             }
         };
+        let queued_at = time("queuedAt", self.queued_at)?;
+        let started_at = time("startedAt", self.started_at)?;
+        let finished_at = time("finishedAt", self.finished_at)?;
         let mut e = RunReported::new(self.id, status);
         e.result = result;
         e.url = self.url;
         e.commit = self.commit;
         e.branch = self.branch;
         e.repository = self.repository;
-        e.queued_at = self.queued_at;
-        e.started_at = self.started_at;
-        e.finished_at = self.finished_at;
+        e.queued_at = queued_at;
+        e.started_at = started_at;
+        e.finished_at = finished_at;
         e.attempt = attempt;
         Ok(e)
     }

@@ -13,6 +13,7 @@ use spektate_bindings_common::metrics::{MetricsArgs, metrics};
 
 use crate::NAMES;
 use crate::errors::{Result, Settled, failed, settle, sync, to_js};
+use crate::input::{JsTime, time};
 use crate::insights::Metrics;
 use crate::objects::{Deployment, Placement, RefreshStats};
 use crate::providers::{
@@ -100,12 +101,14 @@ impl Filter {
 
 /// The window and breakdown of `Tracker.metrics`, with the criteria of a `Filter` but
 /// `includeExpired`: the metrics count the deployments whose runs the CI no longer has.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct MetricsOptions {
     /// The window's start; by default the first deployment that finished.
-    pub since: Option<DateTime<Utc>>,
+    #[napi(ts_type = "Date")]
+    pub since: Option<JsTime>,
     /// The window's end; by default now.
-    pub until: Option<DateTime<Utc>>,
+    #[napi(ts_type = "Date")]
+    pub until: Option<JsTime>,
     /// Break the figures down by service, ring or ISO week.
     #[napi(ts_type = "'service' | 'ring' | 'week'")]
     pub by: Option<String>,
@@ -160,8 +163,8 @@ impl MetricsOptions {
         .into_filter()
         .map_err(to_js)?;
         let options = MetricsArgs {
-            since: self.since,
-            until: self.until,
+            since: time("since", self.since)?,
+            until: time("until", self.until)?,
             by: self.by,
         }
         .into_options(now)

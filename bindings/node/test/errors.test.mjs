@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 
 import { Recorder, Store, Tracker } from '@spektate/node'
-import { tempStore, thrown } from './support.mjs'
+import { at, T0, tempStore, thrown } from './support.mjs'
 
 const coded = (code, pattern) => (e) => {
   assert.ok(e instanceof Error, `not an Error: ${e}`)
@@ -51,6 +51,26 @@ test('bad arguments name the argument and the value', async (t) => {
   // Wrong JavaScript types are the TypeErrors of any Node API, before anything runs.
   e = await thrown(() => recorder.imageBuilt({ p1: 1 }))
   assert.ok(e instanceof Error)
+})
+
+test('an invalid Date is a ConfigError naming the field, not a time in 1970', async (t) => {
+  const recorder = new Recorder(tempStore(t), 'fabrikam')
+  for (const field of ['queuedAt', 'startedAt', 'finishedAt']) {
+    for (const date of [new Date('garbage'), new Date(NaN)]) {
+      const e = await thrown(() => recorder.runReported({ id: '1', status: 'completed', [field]: date }))
+      coded('ConfigError')(e)
+      assert.equal(e.message, `invalid ${field}: Invalid Date (its time is NaN); give a valid Date`)
+    }
+  }
+  // A valid Date in the year +275760, past the years the library holds, is refused too.
+  const e = await thrown(() => recorder.runReported({ id: '1', status: 'completed', finishedAt: new Date(8.64e15) }))
+  coded('ConfigError')(e)
+  assert.equal(e.message, 'invalid finishedAt: 8640000000000000 ms since 1970 is out of range')
+  // Not a Date at all is still refused by the conversion, as before.
+  assert.ok((await thrown(() => recorder.runReported({ id: '1', status: 'completed', finishedAt: '2026-11-26' }))) instanceof Error)
+  const [queuedAt, startedAt, finishedAt] = [T0, at(1), at(4)]
+  const report = await recorder.runReported({ id: '1', status: 'completed', queuedAt, startedAt, finishedAt })
+  assert.deepEqual([report.queuedAt, report.startedAt, report.finishedAt], [queuedAt, startedAt, finishedAt])
 })
 
 test('a manifest commit without its record is NotFoundError', async (t) => {

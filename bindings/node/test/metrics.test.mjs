@@ -139,5 +139,9 @@ test('a bad breakdown or window is a ConfigError naming it', async (t) => {
   }
   await assert.rejects(tracker.metrics({ since: UNTIL, until: MONDAY }), (e) => e.code === 'ConfigError' &&
     e.message.startsWith('invalid until: 2026-11-02 00:00:00 UTC is not after'))
+  for (const field of ['since', 'until']) {
+    await assert.rejects(tracker.metrics({ [field]: new Date('garbage') }), (e) => e.code === 'ConfigError' &&
+      e.message === `invalid ${field}: Invalid Date (its time is NaN); give a valid Date`)
+  }
   await assert.rejects(tracker.metrics({ status: 'done' }), (e) => e.code === 'ConfigError' && /status/.test(e.message))
 })

@@ -60,6 +60,7 @@ test('refusals reject with the code of their kind, without the token', async (t)
   // Checked with the server's rules before sending, named as a local Recorder names them.
   coded(await thrown(() => recorder.imageBuilt({ p1: '1', imageTag: ' ', commitId: 'c', service: 's' })), 'ConfigError', /imageTag: is empty/)
   coded(await thrown(() => recorder.runReported({ id: '1', status: 'completed', attempt: 1.5 })), 'ConfigError', /attempt/)
+  coded(await thrown(() => recorder.runReported({ id: '1', status: 'completed', finishedAt: new Date('garbage') })), 'ConfigError', /^invalid finishedAt: Invalid Date/)
   // Refused by the server's linking rules.
   let e = await thrown(() => recorder.imageBuilt({ p1: '1', imageTag: 't-1', commitId: 'c', service: 's', repository: 'not a url' }))
   coded(e, 'ConfigError', /repository/)

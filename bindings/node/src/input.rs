@@ -1,0 +1,87 @@
+//! Values JavaScript passes in that napi's own conversions would take silently wrong: a `Date`
+//! whose time is `NaN` (`new Date('garbage')`), which napi's `DateTime` conversion reads as
+//! the epoch. They are taken as they are and checked here, with a `ConfigError` naming the
+//! field and the value.
+
+use chrono::{DateTime, Utc};
+use napi::bindgen_prelude::{FromNapiValue, TypeName, ValidateNapiValue};
+use napi::{JsDate, ValueType, sys};
+
+use crate::errors::invalid;
+
+/// A JavaScript `Date` as given: its time value, milliseconds since the epoch (`NaN` for an
+/// invalid date). Fields of this type need `#[napi(ts_type = "Date")]`.
+#[derive(Debug, Clone, Copy)]
+pub struct JsTime(f64);
+
+impl TypeName for JsTime {
+    fn type_name() -> &'static str {
+        "Date"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ValidateNapiValue for JsTime {
+    unsafe fn validate(
+        env: sys::napi_env,
+        value: sys::napi_value,
+    ) -> napi::Result<sys::napi_value> {
+        // SAFETY: called by napi on the JavaScript thread with its env.
+        unsafe { JsDate::validate(env, value) }
+    }
+}
+
+impl FromNapiValue for JsTime {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: called by napi on the JavaScript thread with its env; the `JsDate` does not
+        // outlive this call.
+        let date = unsafe { JsDate::from_napi_value(env, value) }?;
+        // Anything but a `Date` fails here, as napi's `DateTime` conversion does.
+        date.value_of()
+            .map(JsTime)
+            .map_err(|e| napi::Error::new(e.status, "Expected a Date".to_string()))
+    }
+}
+
+/// The time `field` gives, or a `ConfigError` naming it when the `Date` is invalid (its time
+/// is `NaN`) or outside the times the library can hold.
+pub fn time(
+    field: &str,
+    given: Option<JsTime>,
+) -> Result<Option<DateTime<Utc>>, napi::Error<crate::errors::Code>> {
+    let Some(JsTime(millis)) = given else {
+        return Ok(None);
+    };
+    if !millis.is_finite() {
+        return Err(invalid(
+            field,
+            format!(
+                "Invalid Date (its time is {}); give a valid Date",
+                number(millis)
+            ),
+        ));
+    }
+    // A `Date`'s time is a whole number of milliseconds within ±8.64e15.
+    DateTime::from_timestamp_millis(millis as i64)
+        .map(Some)
+        .ok_or_else(|| {
+            invalid(
+                field,
+                format!("{} ms since 1970 is out of range", number(millis)),
+            )
+        })
+}
+
+/// `n` as JavaScript writes it: `NaN`, `Infinity`, `-Infinity`, `2.5`.
+pub fn number(n: f64) -> String {
+    if n.is_nan() {
+        "NaN".to_string()
+    } else if n.is_infinite() {
+        if n > 0.0 { "Infinity" } else { "-Infinity" }.to_string()
+    } else {
+        n.to_string()
+    }
+}
