@@ -127,11 +127,11 @@ impl fmt::Debug for StoreSettings {
         let cleaned;
         let store = match self.store.split_once(':') {
             Some((kind, _)) if kind.eq_ignore_ascii_case("azure-table") => "azure-table:***",
-            _ if looks_like_connection_string(&self.store) => "***",
             _ if is_postgres_url(&self.store) => {
                 cleaned = postgres_shown(&self.store);
                 cleaned.as_str()
             }
+            _ if looks_like_connection_string(&self.store) => "***",
             _ => {
                 cleaned = spektate_core::model::url::without_credentials(&self.store);
                 cleaned.as_str()
@@ -184,6 +184,9 @@ fn looks_like_connection_string(spec: &str) -> bool {
         "tableendpoint=",
         // A SAS (`?sv=...&sig=...`) pasted without its kind.
         "sig=",
+        // A PostgreSQL keyword/value connection string (`host=db user=ci password=...`).
+        "password=",
+        "dbname=",
     ]
     .iter()
     .any(|k| lower.contains(k))
@@ -228,12 +231,13 @@ impl StoreSettings {
         let azure_table = spec
             .split_once(':')
             .is_some_and(|(kind, _)| kind.eq_ignore_ascii_case("azure-table"));
-        if !azure_table && looks_like_connection_string(spec) {
+        if !azure_table && !is_postgres_url(spec) && looks_like_connection_string(spec) {
             return Err(Error::invalid(
                 names.store,
-                "looks like an Azure Storage connection string or SAS (it has AccountKey=, \
-                 SharedAccessSignature=, AccountName= or a signature) and is not a store: \
-                 write it as azure-table:<connection string> or azure-table:ACCOUNT/TABLE?<SAS>",
+                "looks like a connection string (it has AccountKey=, SharedAccessSignature=, \
+                 AccountName=, a signature, password= or dbname=) and is not a store: write an \
+                 Azure table as azure-table:<connection string> or azure-table:ACCOUNT/TABLE?<SAS>, \
+                 a PostgreSQL database as postgres://USER@HOST/DATABASE",
             ));
         }
         if is_postgres_url(spec) {
@@ -585,7 +589,10 @@ pub fn repo_setting(field: &str, url: Option<&str>) -> Result<Option<RepoRef>> {
             RepoRef::parse(u).map_err(|_| {
                 Error::invalid(
                     field,
-                    format!("'{u}' is not an Azure DevOps, GitHub or GitLab repository URL"),
+                    format!(
+                        "'{}' is not an Azure DevOps, GitHub or GitLab repository URL",
+                        spektate_core::model::url::without_credentials(u)
+                    ),
                 )
             })
         })
@@ -1174,6 +1181,21 @@ mod tests {
     }
 
     #[test]
+    fn a_repository_url_that_does_not_parse_is_named_without_its_credentials() {
+        for url in [
+            "https://ci:ghp_0123@git.example.com",
+            "ci:ghp_0123@git.example.com",
+        ] {
+            let e = err(repo_setting("--manifest-repo", Some(url)));
+            assert!(
+                e.contains("--manifest-repo") && e.contains("git.example.com"),
+                "{e}"
+            );
+            assert!(!e.contains("ghp_0123"), "the token is echoed: {e}");
+        }
+    }
+
+    #[test]
     fn a_connection_string_without_its_kind_is_refused_unechoed_and_creates_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let key = "c2VjcmV0LWtleS1kby1ub3Qtc2hvdw==";
@@ -1186,6 +1208,8 @@ mod tests {
             ),
             format!("sqlite:AccountName=fabrikam;AccountKey={key}"),
             format!("fabrikam/deployments?{sas}"),
+            // libpq's keyword/value form, which no store URL takes.
+            format!("host=db user=ci password={key} dbname=spektate"),
         ] {
             let in_dir = dir.path().join(&spec).display().to_string();
             for given in [spec.clone(), in_dir] {

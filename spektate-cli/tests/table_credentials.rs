@@ -229,7 +229,7 @@ fn credentials_are_one_at_a_time_and_a_missing_one_is_named() {
         ),
         (
             vec!["--store", &bare],
-            "looks like an Azure Storage connection string or SAS",
+            "looks like a connection string (it has AccountKey=",
         ),
         (
             vec!["--store", &in_spec, "--table-name", "other"],

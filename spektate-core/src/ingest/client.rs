@@ -60,19 +60,21 @@ impl IngestClient {
     /// A client with an explicit policy.
     pub fn with_policy(server: &str, token: Option<Secret>, policy: Policy) -> Result<Self> {
         let base = server.trim().trim_end_matches('/');
-        let lower = base.to_ascii_lowercase();
-        if !(lower.starts_with("https://") || lower.starts_with("http://"))
-            || base.contains(['?', '#'])
-        {
-            return Err(Error::invalid(
-                "--server",
-                format!("'{base}' is not a server URL such as https://spektate.example.com"),
-            ));
-        }
         if has_credentials(base) {
             return Err(Error::invalid(
                 "--server",
                 "holds user info; give the token in SPEKTATE_TOKEN, never in the URL",
+            ));
+        }
+        let lower = base.to_ascii_lowercase();
+        if !(lower.starts_with("https://") || lower.starts_with("http://"))
+            || base.contains(['?', '#'])
+        {
+            // Without its query or fragment, which may hold a key.
+            let shown = &base[..base.find(['?', '#']).unwrap_or(base.len())];
+            return Err(Error::invalid(
+                "--server",
+                format!("'{shown}' is not a server URL such as https://spektate.example.com"),
             ));
         }
         let has_token = token.is_some();
@@ -279,6 +281,17 @@ mod tests {
             "https://x/?a=1",
         ] {
             assert!(IngestClient::new(bad, None).is_err(), "{bad}");
+        }
+        // No form of the URL shows what it carries.
+        for (bad, secret) in [
+            ("ci:spk_0123@spektate.example.com", "spk_0123"),
+            ("https://u:spk_0123@x?y", "spk_0123"),
+            ("https://x.example.com/?code=spk_0123", "spk_0123"),
+        ] {
+            let Err(e) = IngestClient::new(bad, None) else {
+                panic!("{bad} is refused");
+            };
+            assert!(!e.to_string().contains(secret), "{e}");
         }
         let c = IngestClient::new(" https://x.example.com/spektate/ ", None).unwrap();
         assert_eq!(c.server(), "https://x.example.com/spektate");

@@ -4,16 +4,22 @@
 /// `url` without user info: `https://user:secret@host/p` becomes `https://host/p`.
 ///
 /// Only the part between `://` and the host is dropped, so an scp-like clone URL
-/// (`git@github.com:o/r`) keeps its SSH user, which carries no secret.
+/// (`git@github.com:o/r`) keeps its SSH user, which carries no secret; written without a
+/// scheme, `user:secret@host/p` loses its `user:secret@`.
 ///
 /// ```
 /// use spektate_core::model::url::without_credentials;
 /// assert_eq!(without_credentials("https://me:pat@dev.azure.com/o/p/_git/r"), "https://dev.azure.com/o/p/_git/r");
 /// assert_eq!(without_credentials("git@github.com:o/r.git"), "git@github.com:o/r.git");
+/// assert_eq!(without_credentials("ci:pat@git.example.com/o/r"), "git.example.com/o/r");
 /// ```
 pub fn without_credentials(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+        let end = url.find(['/', '?', '#']).unwrap_or(url.len());
+        return match url[..end].rfind('@') {
+            Some(at) if url[..at].contains(':') => url[at + 1..].to_string(),
+            _ => url.to_string(),
+        };
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
@@ -60,6 +66,8 @@ mod tests {
             ("https://host/o/r#me@x", "https://host/o/r#me@x"),
             ("https://host/o/r?mail=a@b", "https://host/o/r?mail=a@b"),
             ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+            ("ci:pat@git.example.com/o/r", "git.example.com/o/r"),
+            ("ci:pat@git.example.com", "git.example.com"),
             ("", ""),
         ];
         for (given, want) in cases {
@@ -67,5 +75,6 @@ mod tests {
         }
         assert!(has_credentials("https://x:y@h/o/r"));
         assert!(!has_credentials("https://h/o/r?u=a@b"));
+        assert!(has_credentials("ci:pat@spektate.example.com"));
     }
 }
