@@ -143,8 +143,17 @@ pub fn provider_budget(seconds: u64) -> Result<Duration> {
             "0 leaves no time to ask providers; give 1 or more seconds",
         ));
     }
+    if seconds > MAX_TIMEOUT_SECS {
+        return Err(Error::invalid(
+            "--timeout",
+            format!("{seconds} seconds is more than a day; give 1 to {MAX_TIMEOUT_SECS}"),
+        ));
+    }
     Ok(Duration::from_secs(seconds))
 }
+
+/// The longest `--timeout`: a day.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 /// Parses `--since`.
 pub fn parse_window(v: &str) -> std::result::Result<Window, String> {

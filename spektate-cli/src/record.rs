@@ -182,6 +182,15 @@ pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
             "sends an ID token to a Spektate server: give --server (or SPEKTATE_SERVER)",
         ));
     }
+    // A write token is for a server: without one, the record would go to a local file
+    // nobody reads while the pipeline looks green.
+    if std::env::var("SPEKTATE_TOKEN").is_ok_and(|t| !t.trim().is_empty()) {
+        return Err(spektate::Error::invalid(
+            "--server",
+            "is not given, and SPEKTATE_TOKEN is set for one: give --server (or \
+             SPEKTATE_SERVER), or unset SPEKTATE_TOKEN to write to the store",
+        ));
+    }
     let kind = ingest.kind();
     let recorder = Recorder::new(store.open(Access::Write)?, store.partition_key.clone())
         .map_err(|e| kind.rename(e, Naming::Flags))?;

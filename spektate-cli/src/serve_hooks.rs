@@ -23,7 +23,8 @@ pub struct HookArgs {
     pub flux_secret_file: Option<PathBuf>,
 
     /// Take Flux events without a signature too (a `generic` Provider). Anyone who reaches
-    /// the server can then report what a cluster runs; a wrong signature is still refused.
+    /// the server can then report what a cluster runs. With a secret, a signature that is
+    /// present and wrong is still refused; without one, signatures are not checked.
     #[arg(long = "flux-allow-unsigned")]
     pub flux_allow_unsigned: bool,
 

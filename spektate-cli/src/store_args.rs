@@ -112,6 +112,12 @@ impl StoreArgs {
         } else {
             self.partition_keys.clone()
         };
+        if let Some(blank) = partitions.iter().find(|p| p.trim().is_empty()) {
+            return Err(spektate::Error::invalid(
+                "--partition-key",
+                format!("{blank:?} is empty; give a partition"),
+            ));
+        }
         match partitions.as_slice() {
             [one] => self.partition_key = one.clone(),
             [first, ..] if several => self.partition_key = first.clone(),

@@ -283,6 +283,54 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
         e.contains("--manifest-repo") && e.contains("'not-a-repo'"),
         "{e}"
     );
+    // A write token with no server to send it to: nothing is written anywhere.
+    let recorded = [
+        "record",
+        "--p1",
+        "2",
+        "--image-tag",
+        "t",
+        "--commit-id",
+        "c",
+        "--service",
+        "s",
+    ];
+    let elsewhere = dir.path().join("elsewhere.db");
+    for server in [None, Some("")] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spektate"));
+        cmd.args(recorded)
+            .env("SPEKTATE_STORE", format!("sqlite:{}", elsewhere.display()))
+            .env("SPEKTATE_PARTITION_KEY", "fabrikam")
+            .env("SPEKTATE_TOKEN", "spk_write_0123");
+        match server {
+            Some(s) => cmd.env("SPEKTATE_SERVER", s),
+            None => cmd.env_remove("SPEKTATE_SERVER"),
+        };
+        let e = err(&cmd.output().unwrap());
+        assert!(
+            e.contains("--server") && e.contains("SPEKTATE_TOKEN"),
+            "{e}"
+        );
+        assert!(!e.contains("spk_write_0123"), "{e}");
+        assert!(!elsewhere.exists(), "a record was written locally");
+    }
+    for blank in ["", "  "] {
+        let e = err(&spektate(&db, &["get", "-p", blank]));
+        assert!(
+            e.contains("--partition-key") && e.contains("is empty"),
+            "{e}"
+        );
+    }
+    // A deadline no clock holds is refused, not a crash.
+    let huge = u64::MAX.to_string();
+    for cmd in [&["get"][..], &["metrics"], &["deployment", "get"]] {
+        let args: Vec<&str> = cmd.iter().copied().chain(["--timeout", &huge]).collect();
+        let e = err(&spektate(&db, &args));
+        assert!(
+            e.contains("--timeout") && e.contains("more than a day"),
+            "{cmd:?}: {e}"
+        );
+    }
 }
 
 #[test]

@@ -189,27 +189,34 @@ fn repository(field: &str, value: Option<&str>) -> Result<Option<String>> {
     Ok(v)
 }
 
+/// Refuses a partition key no store can hold or that names nothing: empty, or with `/ \ # ?`
+/// or a control character; the error names it.
+pub fn check_partition(partition: &str) -> Result<()> {
+    if partition.trim().is_empty() {
+        return Err(Error::invalid(
+            "partition key",
+            "is empty; a value is required",
+        ));
+    }
+    if partition
+        .chars()
+        .any(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control())
+    {
+        return Err(Error::invalid(
+            "partition key",
+            format!(
+                "{partition:?} contains a character a table key cannot hold (/ \\ # ? or a control character)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Recorder {
     /// A recorder writing to `partition` of `store`.
     pub fn new(store: Arc<dyn RecordStore>, partition: impl Into<String>) -> Result<Self> {
         let partition = partition.into();
-        if partition.trim().is_empty() {
-            return Err(Error::invalid(
-                "partition key",
-                "is empty; a value is required",
-            ));
-        }
-        if partition
-            .chars()
-            .any(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control())
-        {
-            return Err(Error::invalid(
-                "partition key",
-                format!(
-                    "{partition:?} contains a character a table key cannot hold (/ \\ # ? or a control character)"
-                ),
-            ));
-        }
+        check_partition(&partition)?;
         Ok(Recorder { store, partition })
     }
 

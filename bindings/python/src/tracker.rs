@@ -53,6 +53,7 @@ pymethods_with_twins! {
                 hld_repo,
                 manifest_repo,
             };
+            spektate::recorder::check_partition(&partition).map_err(to_py)?;
             let providers = settings.build(&NAMES).map_err(to_py)?;
             Ok(PyTracker(providers.tracker(store, partition).build()))
         }

@@ -210,13 +210,7 @@ pub fn render_output(
 /// Runs `deployment get`.
 pub async fn run(cmd: GetCmd) -> Result<()> {
     let top = top(&cmd.top)?;
-    if cmd.timeout == 0 {
-        return Err(Error::invalid(
-            "--timeout",
-            "0 leaves no time to ask providers; give 1 or more seconds",
-        ));
-    }
-    let budget = Duration::from_secs(cmd.timeout);
+    let budget = crate::get::provider_budget(cmd.timeout)?;
     let config = config_for(&cmd.store)?;
     let place = cmd.store.choice().resolve(config.as_ref())?;
     let mut providers = providers_with_config(&cmd.providers, config.as_ref());

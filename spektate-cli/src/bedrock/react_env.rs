@@ -189,11 +189,22 @@ impl DashboardEnv {
                 *mine = theirs.clone();
             }
         };
-        fill(unset("account"), &mut store.account, &self.account);
-        if unset("access_key") && self.access_key.is_some() {
+        // The dashboard's storage account only when no store was named: an account wins over
+        // `--store`, so it would replace the store the user named.
+        let no_store = unset("store");
+        fill(
+            no_store && unset("account"),
+            &mut store.account,
+            &self.account,
+        );
+        if no_store && unset("access_key") && self.access_key.is_some() {
             store.access_key = self.access_key.as_deref().map(spektate::http::Secret::new);
         }
-        fill(unset("table_name"), &mut store.table_name, &self.table);
+        fill(
+            no_store && unset("table_name"),
+            &mut store.table_name,
+            &self.table,
+        );
         if let Some(p) = &self.partition
             && unset("partition_keys")
         {
@@ -316,6 +327,44 @@ mod tests {
             Some("https://github.com/samiyaakhtar/hello-world-manifests")
         );
         assert_eq!(p.roles.pipelines.as_deref(), Some("ghp_pipelines"));
+    }
+
+    #[test]
+    fn a_store_named_by_flag_is_not_replaced_by_the_dashboards_storage_account() {
+        let env = DashboardEnv {
+            account: Some("fabrikamintro".into()),
+            access_key: Some("a2V5".into()),
+            table: Some("deployments".into()),
+            ..DashboardEnv::default()
+        };
+        let (m, mut cli) = dashboard(&["--store", "postgres://spektate@db.example.com/spektate"]);
+        let crate::Command::Dashboard(board) = &mut cli.command else {
+            panic!("not dashboard");
+        };
+        let sub = m.subcommand_matches("dashboard").unwrap();
+        env.apply(
+            sub,
+            &mut cli.store,
+            &mut board.providers,
+            &mut board.port,
+            &mut board.refresh,
+        );
+        assert_eq!(cli.store.account, None, "the named store is read");
+        assert!(cli.store.access_key.is_none() && cli.store.table_name.is_none());
+        // With no store named, the original's variables name the Azure table.
+        let (m, mut cli) = dashboard(&[]);
+        let crate::Command::Dashboard(board) = &mut cli.command else {
+            panic!("not dashboard");
+        };
+        let sub = m.subcommand_matches("dashboard").unwrap();
+        env.apply(
+            sub,
+            &mut cli.store,
+            &mut board.providers,
+            &mut board.port,
+            &mut board.refresh,
+        );
+        assert_eq!(cli.store.account.as_deref(), Some("fabrikamintro"));
     }
 
     #[tokio::test]

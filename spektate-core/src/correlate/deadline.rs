@@ -26,10 +26,12 @@ tokio::task_local! {
 /// call still running then is dropped, and what it was asked for fails with "no answer
 /// within the deadline". Calls in tasks that `work` spawns are not bounded.
 pub async fn within<F: Future>(budget: Duration, work: F) -> F::Output {
-    let deadline = Deadline {
-        at: Instant::now() + budget,
-        budget,
-    };
+    let now = Instant::now();
+    // A budget no clock can reach is a year: the same as none.
+    let at = now
+        .checked_add(budget)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
+    let deadline = Deadline { at, budget };
     DEADLINE.scope(deadline, work).await
 }
 
