@@ -836,7 +836,15 @@ impl RecordStore for AzureTableStore {
             .filter_map(entity_report)
             .filter(|r| wanted.contains(r.id.as_str()))
             .collect();
-        out.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+        // In the order asked, through an index of the ids: a scan per report would make
+        // thousands of reports a quadratic sort.
+        let order: std::collections::HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .rev()
+            .collect();
+        out.sort_by_key(|r| order.get(r.id.as_str()).copied());
         Ok(out)
     }
 

@@ -495,9 +495,10 @@ fn join<'k>(
     // An agent that renders straight from the HLD repository syncs the HLD commit.
     let mut from_hld = false;
     if let (Some(commit), Some(hld)) = (&record.hld_commit_id, repos.hld) {
+        let mut seen = super::tables::Seen::default();
         for sync in tables.applied(hld).running(commit) {
             from_hld = true;
-            if !clusters.iter().any(|c| c.cluster == sync.cluster) {
+            if seen.first(&sync.cluster, &clusters) {
                 clusters.push(sync);
             }
         }

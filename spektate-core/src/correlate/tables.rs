@@ -59,16 +59,39 @@ impl<'k> Syncs<'k> {
     pub fn running(&self, commit: &str) -> Vec<ClusterSync> {
         let wanted = prefix(commit);
         let mut clusters: Vec<ClusterSync> = Vec::new();
+        let mut seen = Seen::default();
         for (p, sync) in &self.candidates {
             let maybe = wanted.is_none() || p.is_none() || *p == wanted;
-            if maybe
-                && commits_match(&sync.commit, commit)
-                && !clusters.iter().any(|c| c.cluster == sync.cluster)
+            if maybe && commits_match(&sync.commit, commit) && seen.first(&sync.cluster, &clusters)
             {
                 clusters.push((*sync).clone());
             }
         }
         clusters
+    }
+}
+
+/// The clusters already taken: a scan of the few taken, an index once they are many, so
+/// thousands of clusters on one commit cost no quadratic work.
+#[derive(Default)]
+pub(crate) struct Seen(Option<std::collections::HashSet<String>>);
+
+impl Seen {
+    /// Whether `cluster` is not among `taken` (all the clusters this was asked about and
+    /// found new), noting it.
+    pub fn first(&mut self, cluster: &str, taken: &[ClusterSync]) -> bool {
+        const SCAN: usize = 16;
+        match &mut self.0 {
+            Some(index) => index.insert(cluster.to_string()),
+            None if taken.len() < SCAN => !taken.iter().any(|c| c.cluster == cluster),
+            None => {
+                let mut index: std::collections::HashSet<String> =
+                    taken.iter().map(|c| c.cluster.clone()).collect();
+                let new = index.insert(cluster.to_string());
+                self.0 = Some(index);
+                new
+            }
+        }
     }
 }
 
@@ -177,6 +200,24 @@ mod tests {
             synced_at: None,
             tagger: None,
         }
+    }
+
+    #[test]
+    fn thousands_of_clusters_on_one_commit_are_each_taken_once_in_order() {
+        let full = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
+        let tags = Lookup::Found((0..5_000).map(|n| sync(&format!("c{n}"), full)).collect());
+        let reports: Vec<ClusterSync> = (0..5_000)
+            .rev()
+            .map(|n| sync(&format!("c{}", n * 2), full))
+            .collect();
+        let running = Syncs::new(Some(&tags), &[], &reports).running(full);
+        let names: Vec<&str> = running.iter().map(|c| c.cluster.as_str()).collect();
+        assert_eq!(names.len(), 7_500, "each cluster once");
+        assert_eq!(&names[..3], ["c0", "c1", "c2"], "tags first, in order");
+        assert_eq!(
+            names[5_000], "c9998",
+            "then the reports of clusters no tag names"
+        );
     }
 
     #[test]

@@ -202,8 +202,10 @@ impl Detector {
                 .and_then(|s| s.run.as_ref())
                 .and_then(|r| r.finished_at)
                 .unwrap_or(d.last_updated);
-            let passed = since + wait;
-            if now >= passed {
+            // A finish no clock reaches (a stored year 262143) never passes.
+            if let Some(passed) = since.checked_add_signed(wait)
+                && now >= passed
+            {
                 out.push(Candidate {
                     key: format!("approval:{pr}"),
                     kind: EventKind::ApprovalWaiting {
@@ -266,8 +268,9 @@ pub(crate) fn running_in(d: &Deployment) -> Vec<(&str, &str, bool, Option<DateTi
         .iter()
         .map(|l| (l.cluster.as_str(), l.commit.as_str(), l.exact, l.applied_at))
         .collect();
+    let mut seen: std::collections::HashSet<&str> = out.iter().map(|(name, ..)| *name).collect();
     for c in &d.clusters {
-        if !out.iter().any(|(name, ..)| *name == c.cluster) {
+        if seen.insert(c.cluster.as_str()) {
             out.push((c.cluster.as_str(), c.commit.as_str(), true, c.synced_at));
         }
     }

@@ -248,6 +248,22 @@ fn an_approval_waiting_longer_than_the_limit_is_told_once() {
 }
 
 #[test]
+fn a_metadata_finish_no_clock_reaches_never_tells_an_approval_waiting_nor_crashes() {
+    let mut det = Detector::new(t(-60)).pr_wait(Some(StdDuration::from_secs(4 * 3600)));
+    det.observe(&[], t(0));
+    let mut waiting = dep("a1", "frontend-1001", "prod", &[]);
+    waiting.manifest = None;
+    waiting.status = Status::Incomplete;
+    // A stored run may say anything: here the largest time chrono holds.
+    waiting.metadata = Some(step(
+        "2a1",
+        StepState::Succeeded,
+        Some(DateTime::<Utc>::MAX_UTC),
+    ));
+    assert!(det.observe(&[waiting], t(9 * 60)).is_empty());
+}
+
+#[test]
 fn a_deployment_that_leaves_the_snapshot_is_forgotten() {
     let mut det = primed(&[
         dep("a1", "frontend-1001", "prod", &["east-us"]),
