@@ -60,6 +60,9 @@ def test_bad_arguments_name_the_argument_and_the_value(db: Path) -> None:
         spektate.Recorder(db, partition="a/b")
     with pytest.raises(spektate.ConfigError, match="'x' is not"):
         spektate.Tracker(db, manifest_repo="x")
+    for blank in ("", "  "):
+        with pytest.raises(spektate.ConfigError, match="partition key: is empty"):
+            spektate.Tracker(db, partition=blank)
     tracker = spektate.Tracker(db, partition="fabrikam")
     with pytest.raises(spektate.ConfigError, match="status") as e:
         tracker.deployments_blocking(status="bogus")
