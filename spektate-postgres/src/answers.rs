@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use spektate_core::cache::{Answer, AnswerKey};
 
+use crate::read::truncated;
+
 /// The longest value kept, in bytes of JSON; a longer answer is left out with a warning (the
 /// provider is asked again, as with the answers cache file).
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
@@ -127,15 +129,6 @@ fn warn_left_out(partition: &str, key: &AnswerKey, problem: &str) {
         key.kind,
         truncated(&key.id)
     );
-}
-
-/// At most 80 characters of `text`, escaped, for a message.
-fn truncated(text: &str) -> String {
-    text.chars()
-        .take(80)
-        .collect::<String>()
-        .escape_debug()
-        .to_string()
 }
 
 /// `rows` cut into statements: at most [`ROWS_PER_STATEMENT`] rows and about

@@ -33,6 +33,7 @@
 
 mod answers;
 mod errors;
+mod read;
 mod records;
 pub mod schema;
 mod store;

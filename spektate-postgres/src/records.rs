@@ -7,6 +7,8 @@ use spektate_core::store::RecordQuery;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use crate::read::{Time, column, truncated};
+
 /// The table's column for each of [`COLUMNS`], in the same order.
 pub const SQL_COLUMNS: [&str; 13] = [
     "service",
@@ -43,20 +45,35 @@ fn select_list() -> String {
     )
 }
 
-/// A record from a row selected with [`select_list`] (or returned by a write).
-pub fn from_row(row: &Row) -> Record {
-    let mut r = Record {
-        partition_key: row.get(0),
-        row_key: row.get(1),
-        ..Record::default()
+/// A record from a row selected with [`select_list`] (or returned by a write), or why it
+/// cannot be read, naming the record, its partition and the column.
+pub fn from_row(row: &Row) -> Result<Record, String> {
+    let partition_key: String =
+        column(row, 0).map_err(|problem| format!("a record cannot be read: {problem}"))?;
+    let row_key: String = column(row, 1).map_err(|problem| {
+        format!(
+            "a record in partition {} cannot be read: {problem}",
+            truncated(&partition_key)
+        )
+    })?;
+    let unreadable = |problem: String| {
+        format!(
+            "record {} in partition {} cannot be read: {problem}",
+            truncated(&row_key),
+            truncated(&partition_key)
+        )
     };
+    let mut r = Record::default();
     for (i, col) in COLUMNS.iter().enumerate() {
-        r.set_column(col, row.get::<_, Option<String>>(2 + i));
+        let value: Option<&str> = column(row, 2 + i).map_err(unreadable)?;
+        r.set_column_text(col, value);
     }
-    r.timestamp = Some(row.get(15));
-    r.etag = Some(row.get::<_, i64>(16).to_string());
-    r.sequence = Some(row.get(17));
-    r
+    r.timestamp = Some(column::<Time>(row, 15).map_err(unreadable)?.0);
+    r.etag = Some(column::<i64>(row, 16).map_err(unreadable)?.to_string());
+    r.sequence = Some(column(row, 17).map_err(unreadable)?);
+    r.partition_key = partition_key;
+    r.row_key = row_key;
+    Ok(r)
 }
 
 /// A record's version tag as the number stored; a tag that is no number matches no row.

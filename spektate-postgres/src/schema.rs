@@ -90,13 +90,13 @@ pub(crate) async fn version(client: &Client) -> Result<i32, tokio_postgres::Erro
     let row = client
         .query_one("SELECT to_regclass('spektate_schema') IS NOT NULL", &[])
         .await?;
-    if !row.get::<_, bool>(0) {
+    if !row.try_get::<_, bool>(0)? {
         return Ok(0);
     }
     let row = client
         .query_one("SELECT COALESCE(max(version), 0) FROM spektate_schema", &[])
         .await?;
-    Ok(row.get(0))
+    row.try_get(0)
 }
 
 /// The message for a database written by a newer spektate.
@@ -141,7 +141,7 @@ pub(crate) async fn migrate(
     let current: i32 = tx
         .query_one("SELECT COALESCE(max(version), 0) FROM spektate_schema", &[])
         .await?
-        .get(0);
+        .try_get(0)?;
     if current > SCHEMA_VERSION {
         return Ok(Err(newer(current)));
     }

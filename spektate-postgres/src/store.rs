@@ -18,6 +18,7 @@ use tokio_postgres::types::{Json, ToSql};
 /// Statement parameters as the driver takes them.
 type Args<'a> = Vec<&'a (dyn ToSql + Sync)>;
 
+use crate::read::{self, Time, column, truncated};
 use crate::{answers, errors, records, schema, tls, url};
 
 /// How long an operation waits for a free pooled connection.
@@ -150,8 +151,8 @@ impl PostgresStore {
                 &[&partition, &row_key],
             )
             .await
-            .map(|row| row.get(0))
             .map_err(|e| self.error("read", errors::pg(&e)))
+            .and_then(|row| column(&row, 0).map_err(|problem| self.error("read", problem)))
     }
 }
 
@@ -168,7 +169,9 @@ impl RecordStore for PostgresStore {
             .query(select.sql.as_str(), &select.args())
             .await
             .map_err(|e| self.error("query", errors::pg(&e)))?;
-        Ok(rows.iter().map(records::from_row).collect())
+        rows.iter()
+            .map(|row| records::from_row(row).map_err(|problem| self.error("query", problem)))
+            .collect()
     }
 
     async fn insert(&self, record: &Record) -> Result<Record> {
@@ -181,7 +184,7 @@ impl RecordStore for PostgresStore {
             .await
             .map_err(|e| self.error("insert", errors::pg(&e)))?;
         match client.query_one(&statement, &args).await {
-            Ok(row) => Ok(records::from_row(&row)),
+            Ok(row) => records::from_row(&row).map_err(|problem| self.error("insert", problem)),
             Err(e) if errors::is_unique_violation(&e) => {
                 Err(Self::conflict(&record.partition_key, &record.row_key))
             }
@@ -208,7 +211,7 @@ impl RecordStore for PostgresStore {
             .await
             .map_err(|e| self.error("replace", errors::pg(&e)))?;
         match row {
-            Some(row) => Ok(records::from_row(&row)),
+            Some(row) => records::from_row(&row).map_err(|problem| self.error("replace", problem)),
             None if self
                 .exists(&client, &record.partition_key, &record.row_key)
                 .await? =>
@@ -278,8 +281,14 @@ impl RecordStore for PostgresStore {
         .map_err(|e| self.error("put run report", errors::pg(&e)))?;
         let row =
             row.ok_or_else(|| Self::conflict(partition, format!("run report {}", report.id)))?;
-        stored.etag = Some(row.get::<_, i64>(0).to_string());
-        stored.reported_at = Some(row.get(1));
+        let written = |problem: String| {
+            self.error(
+                "put run report",
+                format!("run report {} as written: {problem}", report.id),
+            )
+        };
+        stored.etag = Some(column::<i64>(&row, 0).map_err(written)?.to_string());
+        stored.reported_at = Some(column::<Time>(&row, 1).map_err(written)?.0);
         Ok(stored)
     }
 
@@ -287,7 +296,7 @@ impl RecordStore for PostgresStore {
         let client = self.client("read run reports").await?;
         let rows = client
             .query(
-                "SELECT report, version, reported_at FROM spektate_run_reports \
+                "SELECT report, version, reported_at, run_id FROM spektate_run_reports \
                  WHERE partition_key = $1 AND run_id = ANY($2)",
                 &[&partition, &ids],
             )
@@ -295,13 +304,20 @@ impl RecordStore for PostgresStore {
             .map_err(|e| self.error("read run reports", errors::pg(&e)))?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            match serde_json::from_value::<RunReport>(row.get(0)) {
-                Ok(mut report) => {
-                    report.etag = Some(row.get::<_, i64>(1).to_string());
-                    report.reported_at = Some(row.get(2));
-                    out.push(report);
-                }
-                Err(e) => tracing::warn!("skipping unreadable run report: {e}"),
+            let read = || -> std::result::Result<RunReport, String> {
+                let mut report = serde_json::from_value::<RunReport>(row.get(0))
+                    .map_err(|e| format!("column report: {e}"))?;
+                report.etag = Some(column::<i64>(&row, 1)?.to_string());
+                report.reported_at = Some(column::<Time>(&row, 2)?.0);
+                Ok(report)
+            };
+            match read() {
+                Ok(report) => out.push(report),
+                Err(problem) => tracing::warn!(
+                    "skipping the run report {} of partition {}: {problem}",
+                    truncated(&column::<String>(&row, 3).unwrap_or_default()),
+                    truncated(partition)
+                ),
             }
         }
         Ok(out)
@@ -439,20 +455,24 @@ impl RecordStore for PostgresStore {
                 .map_err(pg)?;
             for row in rows {
                 let key = AnswerKey {
-                    namespace: row.get(0),
-                    kind: row.get(1),
-                    id: row.get(2),
+                    namespace: read::column(&row, 0).map_err(|e| self.error(OPERATION, e))?,
+                    kind: read::column(&row, 1).map_err(|e| self.error(OPERATION, e))?,
+                    id: read::column(&row, 2).map_err(|e| self.error(OPERATION, e))?,
                 };
-                let value: Option<String> = row.get(3);
-                let answer = match value {
-                    Some(value) => {
-                        Answer::from_stored(key.clone(), &value).map_err(|e| e.to_string())
+                let answer = match read::column::<Option<&str>>(&row, 3) {
+                    Ok(Some(value)) => {
+                        Answer::from_stored(key.clone(), value).map_err(|e| e.to_string())
                     }
-                    None => Err(format!(
-                        "its value is {} bytes, more than {}",
-                        row.get::<_, i32>(4),
-                        answers::MAX_VALUE_BYTES
+                    Ok(None) => Err(read::column::<i32>(&row, 4).map_or_else(
+                        |problem| problem,
+                        |n| {
+                            format!(
+                                "its value is {n} bytes, more than {}",
+                                answers::MAX_VALUE_BYTES
+                            )
+                        },
                     )),
+                    Err(problem) => Err(problem),
                 }
                 .map_err(|problem| {
                     self.error(OPERATION, answers::unreadable(partition, &key, &problem))
