@@ -1,7 +1,8 @@
 //! Values JavaScript passes in that napi's own conversions would take silently wrong: a `Date`
 //! whose time is `NaN` (`new Date('garbage')`), which napi's `DateTime` conversion reads as
-//! the epoch. They are taken as they are and checked here, with a `ConfigError` naming the
-//! field and the value.
+//! the epoch, and a number that is not whole (`2.5`, `NaN`), which its `i64` conversion
+//! truncates (`NaN` to 0). They are taken as they are and checked here, with a `ConfigError`
+//! naming the field and the value.
 
 use chrono::{DateTime, Utc};
 use napi::bindgen_prelude::{FromNapiValue, TypeName, ValidateNapiValue};
@@ -73,6 +74,23 @@ pub fn time(
                 format!("{} ms since 1970 is out of range", number(millis)),
             )
         })
+}
+
+/// The whole number `field` gives, for the library's own range checks, or a `ConfigError`
+/// naming it and the value when it is not one (`2.5`, `NaN`, `Infinity`). Beyond the range of
+/// `i64` it saturates, as the library would take any count that large.
+pub fn whole(
+    field: &str,
+    given: Option<f64>,
+) -> Result<Option<i64>, napi::Error<crate::errors::Code>> {
+    match given {
+        None => Ok(None),
+        Some(n) if n.is_finite() && n.fract() == 0.0 => Ok(Some(n as i64)),
+        Some(n) => Err(invalid(
+            field,
+            format!("{} is not a whole number such as 10", number(n)),
+        )),
+    }
 }
 
 /// `n` as JavaScript writes it: `NaN`, `Infinity`, `-Infinity`, `2.5`.

@@ -13,7 +13,7 @@ use spektate_bindings_common::metrics::{MetricsArgs, metrics};
 
 use crate::NAMES;
 use crate::errors::{Result, Settled, failed, settle, sync, to_js};
-use crate::input::{JsTime, time};
+use crate::input::{JsTime, time, whole};
 use crate::insights::Metrics;
 use crate::objects::{Deployment, Placement, RefreshStats};
 use crate::providers::{
@@ -72,7 +72,7 @@ pub struct Filter {
     /// A word found in any shown field.
     pub keyword: Option<String>,
     /// At most this many, newest first.
-    pub top: Option<i64>,
+    pub top: Option<f64>,
     /// Also the deployments whose runs the CI no longer has (`Deployment.expired`).
     pub include_expired: Option<bool>,
 }
@@ -91,7 +91,7 @@ impl Filter {
             kind: self.kind,
             status: self.status,
             keyword: self.keyword,
-            top: self.top,
+            top: whole("top", self.top)?,
             include_expired: self.include_expired.unwrap_or(false),
         }
         .into_filter()
@@ -137,7 +137,7 @@ pub struct MetricsOptions {
     /// A word found in any shown field.
     pub keyword: Option<String>,
     /// Only the newest this many.
-    pub top: Option<i64>,
+    pub top: Option<f64>,
 }
 
 impl MetricsOptions {
@@ -157,7 +157,7 @@ impl MetricsOptions {
             kind: self.kind,
             status: self.status,
             keyword: self.keyword,
-            top: self.top,
+            top: whole("top", self.top)?,
             include_expired: true,
         }
         .into_filter()

@@ -48,3 +48,20 @@ test('a wrong word is a ConfigError listing the JSON words', async (t) => {
   await assert.rejects(tracker.table({ kind: 'image' }), (e) => e.code === 'ConfigError' &&
     e.message === "invalid kind: 'image' is not one of deployment, manualHldEdit")
 })
+
+test('top is a whole number of 1 or more; anything else is a ConfigError naming it and the value', async (t) => {
+  const tracker = await trackerOfThree(t)
+  assert.equal((await tracker.deployments({ top: 2 })).length, 2)
+  assert.equal((await tracker.deployments({ top: 1e20 })).length, 3, 'a count past any store is all of them')
+  const calls = [(top) => tracker.deployments({ top }), (top) => tracker.table({ top }), (top) => tracker.metrics({ top })]
+  for (const call of calls) {
+    for (const [top, shown] of [[2.5, '2.5'], [NaN, 'NaN'], [Infinity, 'Infinity'], [-Infinity, '-Infinity']]) {
+      await assert.rejects(call(top), (e) => e.code === 'ConfigError' &&
+        e.message === `invalid top: ${shown} is not a whole number such as 10`, String(top))
+    }
+    for (const top of [0, -1]) {
+      await assert.rejects(call(top), (e) => e.code === 'ConfigError' &&
+        e.message === `invalid top: ${top} shows nothing; give 1 or more`, String(top))
+    }
+  }
+})
