@@ -296,7 +296,8 @@ impl RecordStore for PostgresStore {
         let client = self.client("read run reports").await?;
         let rows = client
             .query(
-                "SELECT report, version, reported_at, run_id FROM spektate_run_reports \
+                // As text: jsonb holds numbers and nesting serde_json refuses.
+                "SELECT report::text, version, reported_at, run_id FROM spektate_run_reports \
                  WHERE partition_key = $1 AND run_id = ANY($2)",
                 &[&partition, &ids],
             )
@@ -305,7 +306,7 @@ impl RecordStore for PostgresStore {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let read = || -> std::result::Result<RunReport, String> {
-                let mut report = serde_json::from_value::<RunReport>(row.get(0))
+                let mut report = serde_json::from_str::<RunReport>(column(&row, 0)?)
                     .map_err(|e| format!("column report: {e}"))?;
                 report.etag = Some(column::<i64>(&row, 1)?.to_string());
                 report.reported_at = Some(column::<Time>(&row, 2)?.0);
@@ -332,17 +333,29 @@ impl RecordStore for PostgresStore {
         for _ in 0..16 {
             let row = client
                 .query_opt(
-                    "SELECT sync FROM spektate_cluster_syncs WHERE partition_key = $1 AND cluster = $2",
+                    "SELECT sync::text FROM spektate_cluster_syncs WHERE partition_key = $1 AND cluster = $2",
                     &[&partition, cluster],
                 )
                 .await
                 .map_err(|e| self.error("put cluster report", errors::pg(&e)))?;
-            let stored: Option<serde_json::Value> = row.map(|r| r.get(0));
-            let mut history = stored
-                .as_ref()
-                .and_then(|v| ClusterHistory::from_stored(&v.to_string()))
-                .filter(|h| &h.cluster == cluster)
-                .unwrap_or_else(|| ClusterHistory::new(cluster));
+            let stored: Option<String> =
+                row.map(|r| column(&r, 0)).transpose().map_err(|problem| {
+                    self.error(
+                        "put cluster report",
+                        history_problem(partition, cluster, &problem),
+                    )
+                })?;
+            let read = stored
+                .as_deref()
+                .and_then(ClusterHistory::from_stored)
+                .filter(|h| &h.cluster == cluster);
+            if let (Some(json), None) = (&stored, &read) {
+                tracing::warn!(
+                    "replacing {}",
+                    history_problem(partition, cluster, &not_a_history(json))
+                );
+            }
+            let mut history = read.unwrap_or_else(|| ClusterHistory::new(cluster));
             if !history.add(report.clone()) {
                 return Ok(());
             }
@@ -360,8 +373,8 @@ impl RecordStore for PostgresStore {
                 Some(old) => client
                     .execute(
                         "UPDATE spektate_cluster_syncs SET sync = $3, synced_at = $4 \
-                         WHERE partition_key = $1 AND cluster = $2 AND sync = $5",
-                        &[&partition, cluster, &Json(&json), &at, &Json(old)],
+                         WHERE partition_key = $1 AND cluster = $2 AND sync::text = $5",
+                        &[&partition, cluster, &Json(&json), &at, old],
                     )
                     .await,
             }
@@ -487,17 +500,50 @@ impl RecordStore for PostgresStore {
         let client = self.client("read cluster histories").await?;
         let rows = client
             .query(
-                "SELECT sync FROM spektate_cluster_syncs WHERE partition_key = $1 ORDER BY cluster",
+                // As text: jsonb holds numbers and nesting serde_json refuses.
+                "SELECT cluster, sync::text FROM spektate_cluster_syncs WHERE partition_key = $1 \
+                 ORDER BY cluster",
                 &[&partition],
             )
             .await
             .map_err(|e| self.error("read cluster histories", errors::pg(&e)))?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                let value: serde_json::Value = row.get(0);
-                ClusterHistory::from_stored(&value.to_string())
-            })
-            .collect())
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let cluster: String = column(row, 0).unwrap_or_default();
+            let read = column::<&str>(row, 1).and_then(|json| {
+                ClusterHistory::from_stored(json).ok_or_else(|| not_a_history(json))
+            });
+            match read {
+                Ok(history) => out.push(history),
+                Err(problem) => tracing::warn!(
+                    "skipping {}",
+                    history_problem(partition, &cluster, &problem)
+                ),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Names a cluster's stored history and what is wrong with it.
+fn history_problem(partition: &str, cluster: &str, problem: &str) -> String {
+    format!(
+        "the history of cluster {} in partition {}: {problem}",
+        truncated(cluster),
+        truncated(partition)
+    )
+}
+
+/// Why `json`, stored for a cluster, is no history of it: another cluster's, or not one.
+fn not_a_history(json: &str) -> String {
+    match ClusterHistory::from_stored(json) {
+        Some(h) => format!(
+            "column sync: it is the history of cluster {}",
+            truncated(&h.cluster)
+        ),
+        None => match serde_json::from_str::<ClusterHistory>(json) {
+            Err(e) => format!("column sync: {e}"),
+            Ok(_) => "column sync: it is no cluster history".to_string(),
+        },
     }
 }

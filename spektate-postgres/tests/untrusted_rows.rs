@@ -1,9 +1,13 @@
 //! Rows anyone sharing the database may have written: a time PostgreSQL holds and chrono
-//! cannot ('infinity', a year past 262142). None of them panics: a record is an error naming
-//! it and the value; a run report is skipped and the rest are read.
+//! cannot ('infinity', a year past 262142), jsonb serde_json refuses (a number past f64,
+//! nesting past its limit). None of them panics: a record is an error naming it and the
+//! value; a run report or a cluster history is skipped and the rest are read.
 
-use chrono::Utc;
-use spektate_core::{Record, RecordQuery, RecordStore, RunReport, RunStatus};
+use chrono::{Duration, Utc};
+use spektate_core::model::deployment::ClusterSync;
+use spektate_core::{
+    ClusterHistory, ClusterReport, Record, RecordQuery, RecordStore, RunReport, RunStatus,
+};
 use spektate_postgres::PostgresStore;
 use spektate_postgres::testkit::TestServer;
 
@@ -33,6 +37,27 @@ fn run_report(id: &str) -> RunReport {
         attempt: None,
         etag: None,
     }
+}
+
+fn cluster_report(cluster: &str, commit: &str, minutes_ago: i64) -> ClusterReport {
+    ClusterReport::applied(ClusterSync {
+        cluster: cluster.into(),
+        commit: commit.into(),
+        synced_at: Some(Utc::now() - Duration::minutes(minutes_ago)),
+        tagger: Some("flux kustomization flux-system/apps".into()),
+    })
+}
+
+/// Each cluster read and how many reports its history holds.
+fn clusters(histories: Vec<ClusterHistory>) -> Vec<(String, usize)> {
+    histories
+        .into_iter()
+        .map(|h| (h.cluster, h.reports.len()))
+        .collect()
+}
+
+fn counts(expected: &[(&str, usize)]) -> Vec<(String, usize)> {
+    expected.iter().map(|(c, n)| (c.to_string(), *n)).collect()
 }
 
 /// The error of reading the partition's records; a read that succeeds is named by its size
@@ -107,5 +132,66 @@ async fn a_run_report_at_a_time_chrono_cannot_hold_is_skipped_and_the_rest_read(
     assert_eq!(
         run_report_ids(&store, &["101", "102", "103"]).await,
         ["103"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_report_of_jsonb_serde_json_refuses_is_skipped_and_the_rest_read() {
+    let server = TestServer::start();
+    let store = PostgresStore::open(&server.url()).unwrap();
+    for id in ["101", "102", "103", "104"] {
+        store
+            .put_run_report(PARTITION, &run_report(id))
+            .await
+            .unwrap();
+    }
+    // A number past f64 where a report has a field, and nesting past serde_json's limit,
+    // are unreadable; a number past f64 in a field a report does not have is ignored.
+    server.psql(
+        "postgres",
+        "UPDATE spektate_run_reports SET report = report || '{\"attempt\": 1e400}' WHERE run_id = '101'; \
+         UPDATE spektate_run_reports SET report = jsonb_set(report, '{status}', \
+             (repeat('[', 1000) || repeat(']', 1000))::jsonb) WHERE run_id = '102'; \
+         UPDATE spektate_run_reports SET report = report || '{\"extra\": 1e400}' WHERE run_id = '103'",
+    );
+    assert_eq!(
+        run_report_ids(&store, &["101", "102", "103", "104"]).await,
+        ["103", "104"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_history_of_jsonb_serde_json_refuses_is_skipped_and_replaced_by_a_report() {
+    let server = TestServer::start();
+    let store = PostgresStore::open(&server.url()).unwrap();
+    for cluster in ["east-us", "north-eu", "west-eu"] {
+        store
+            .put_cluster_report(PARTITION, &cluster_report(cluster, "aaaaaaa1", 30))
+            .await
+            .unwrap();
+    }
+    // A number past f64 in a field a history does not have is ignored; nesting past
+    // serde_json's limit, or a number past f64 in place of the history, is unreadable.
+    server.psql(
+        "postgres",
+        "UPDATE spektate_cluster_syncs SET sync = sync || '{\"extra\": 1e400}' WHERE cluster = 'east-us'; \
+         UPDATE spektate_cluster_syncs SET sync = (repeat('[', 1000) || repeat(']', 1000))::jsonb \
+             WHERE cluster = 'north-eu'; \
+         UPDATE spektate_cluster_syncs SET sync = '{\"a\": 1e400}' WHERE cluster = 'west-eu'",
+    );
+    let read = store.cluster_histories(PARTITION).await.unwrap();
+    assert_eq!(clusters(read), counts(&[("east-us", 1)]));
+
+    // A report over an unreadable history starts a new one; over a readable one it adds.
+    for cluster in ["east-us", "north-eu", "west-eu"] {
+        store
+            .put_cluster_report(PARTITION, &cluster_report(cluster, "bbbbbbb2", 10))
+            .await
+            .unwrap();
+    }
+    let read = store.cluster_histories(PARTITION).await.unwrap();
+    assert_eq!(
+        clusters(read),
+        counts(&[("east-us", 2), ("north-eu", 1), ("west-eu", 1)])
     );
 }
