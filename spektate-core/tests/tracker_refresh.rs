@@ -563,6 +563,15 @@ async fn a_window_reads_recent_records_and_forgets_those_that_leave_it_with_thei
     for n in 1..=3 {
         journey(&w, n, Some(RunResult::Succeeded)).await;
     }
+    // A cluster runs a commit no record names, so the manifest history is read to place it.
+    let m = |n: u32| format!("{n:07}mmmmmmmm");
+    w.repos.set_tags(vec![ClusterSync {
+        cluster: "east-us".into(),
+        commit: m(9),
+        synced_at: None,
+        tagger: Some("flux".into()),
+    }]);
+    w.repos.set_history(vec![m(9), m(3), m(2), m(1)]);
     // Image 1 was last written long ago.
     let db = rusqlite::Connection::open(w._dir.path().join("s.db")).unwrap();
     db.execute(
@@ -575,6 +584,7 @@ async fn a_window_reads_recent_records_and_forgets_those_that_leave_it_with_thei
             .partition("fabrikam")
             .pipelines(w.ci.clone())
             .repositories(w.repos.clone())
+            .manifest_repo(RepoRef::parse(MANIFESTS).unwrap())
             .stored_runs(false)
             .window(window)
             .build()
@@ -606,12 +616,17 @@ async fn a_window_reads_recent_records_and_forgets_those_that_leave_it_with_thei
     // What providers answered about forgotten records went with them: image 2 written again
     // is looked up afresh, not served from an answer kept forever.
     let asked = w.ci.calls();
+    let histories = w.repos.history_calls.load(Ordering::SeqCst);
     journey(&w, 2, Some(RunResult::Succeeded)).await;
     short.refresh().await.unwrap();
     assert_eq!(tags(short.snapshot().deployments.to_vec()), ["frontend-2"]);
     assert!(
         w.ci.calls() > asked,
         "runs of a forgotten record are asked again"
+    );
+    assert!(
+        w.repos.history_calls.load(Ordering::SeqCst) > histories,
+        "the manifest history went with the records that named its repository"
     );
     assert_eq!(short.snapshot().deployments[0].status, Status::Complete);
 }

@@ -22,6 +22,16 @@ pub(super) struct Kept {
     warned: bool,
 }
 
+impl Kept {
+    /// Forgets which keys the cache holds once they number more than `most`: they are
+    /// written again rather than remembered for records long gone.
+    pub(super) fn bound(&mut self, most: usize) {
+        if self.keys.len() > most {
+            self.keys = HashSet::new();
+        }
+    }
+}
+
 /// A hash of an answer's key (kind, namespace, id), to remember which answers are kept.
 pub(super) fn key(kind: &str, namespace: &str, id: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
@@ -252,4 +262,20 @@ pub(super) fn final_answers(
         }
     }
     new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_keys_known_in_the_cache_are_forgotten_past_their_bound() {
+        let mut kept = Kept::default();
+        kept.keys
+            .extend([key("build", "ci", "1"), key("build", "ci", "2")]);
+        kept.bound(2);
+        assert_eq!(kept.keys.len(), 2);
+        kept.bound(1);
+        assert!(kept.keys.is_empty());
+    }
 }

@@ -54,6 +54,11 @@ pub(super) fn forget_before(
     gone
 }
 
+/// Keys of kept answers remembered per record kept (a record refers to about six: three
+/// runs, stages, an author and a pull request), beyond [`REMEMBERED_AT_LEAST`].
+const REMEMBERED_PER_RECORD: usize = 8;
+const REMEMBERED_AT_LEAST: usize = 10_000;
+
 /// What the remaining records refer to.
 #[derive(Default)]
 struct Referenced {
@@ -109,6 +114,20 @@ fn prune_knowledge(state: &mut State, defaults: &RepoDefaults) {
         !ids.is_empty()
     });
     k.sync_tags.retain(|repo, _| keep.manifests.contains(repo));
+    // Histories of the repositories records name or agents apply, no others.
+    let applied: HashSet<String> = k
+        .applied
+        .iter()
+        .flat_map(|s| s.applied.iter())
+        .map(|a| a.repo.key())
+        .collect();
+    k.commit_orders
+        .retain(|repo, _| keep.manifests.contains(repo) || applied.contains(repo.as_str()));
+    // What was asked of and written to the store and the cache, by hash: bounded by what
+    // the records kept can refer to.
+    let most = state.records.len() * REMEMBERED_PER_RECORD + REMEMBERED_AT_LEAST;
+    state.kept.bound(most);
+    state.answers.bound(most);
     state
         .served_by
         .retain(|id, _| keep.builds.contains(id.as_str()) || keep.releases.contains(id.as_str()));

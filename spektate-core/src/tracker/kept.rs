@@ -31,6 +31,17 @@ pub(super) struct StoreKept {
     pending: bool,
 }
 
+impl StoreKept {
+    /// Forgets which keys were written and asked once they number more than `most`: they
+    /// are asked (and written) again rather than remembered for records long gone.
+    pub(super) fn bound(&mut self, most: usize) {
+        if self.written.len() + self.asked.len() > most {
+            self.written = HashSet::new();
+            self.asked = HashSet::new();
+        }
+    }
+}
+
 fn warn_once(
     kept: &mut StoreKept,
     store: &dyn RecordStore,
@@ -238,5 +249,21 @@ pub(super) async fn save(inner: &Inner, state: &mut State) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_asked_and_written_is_forgotten_past_its_bound() {
+        let mut kept = StoreKept::default();
+        kept.asked.extend(0..10);
+        kept.written.extend(0..5);
+        kept.bound(15);
+        assert_eq!((kept.asked.len(), kept.written.len()), (10, 5));
+        kept.bound(14);
+        assert!(kept.asked.is_empty() && kept.written.is_empty());
     }
 }
