@@ -11,11 +11,12 @@ use napi::{JsDate, ValueType, sys};
 use crate::errors::invalid;
 
 /// A JavaScript `Date` as given: its time value, milliseconds since the epoch (`NaN` for an
-/// invalid date). Fields of this type need `#[napi(ts_type = "Date")]`.
+/// invalid date). Named `Date` so that napi declares fields of this type as `Date` in
+/// `index.d.ts` by itself.
 #[derive(Debug, Clone, Copy)]
-pub struct JsTime(f64);
+pub struct Date(f64);
 
-impl TypeName for JsTime {
+impl TypeName for Date {
     fn type_name() -> &'static str {
         "Date"
     }
@@ -25,7 +26,7 @@ impl TypeName for JsTime {
     }
 }
 
-impl ValidateNapiValue for JsTime {
+impl ValidateNapiValue for Date {
     unsafe fn validate(
         env: sys::napi_env,
         value: sys::napi_value,
@@ -35,14 +36,14 @@ impl ValidateNapiValue for JsTime {
     }
 }
 
-impl FromNapiValue for JsTime {
+impl FromNapiValue for Date {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
         // SAFETY: called by napi on the JavaScript thread with its env; the `JsDate` does not
         // outlive this call.
         let date = unsafe { JsDate::from_napi_value(env, value) }?;
         // Anything but a `Date` fails here, as napi's `DateTime` conversion does.
         date.value_of()
-            .map(JsTime)
+            .map(Date)
             .map_err(|e| napi::Error::new(e.status, "Expected a Date".to_string()))
     }
 }
@@ -51,9 +52,9 @@ impl FromNapiValue for JsTime {
 /// is `NaN`) or outside the times the library can hold.
 pub fn time(
     field: &str,
-    given: Option<JsTime>,
+    given: Option<Date>,
 ) -> Result<Option<DateTime<Utc>>, napi::Error<crate::errors::Code>> {
-    let Some(JsTime(millis)) = given else {
+    let Some(Date(millis)) = given else {
         return Ok(None);
     };
     if !millis.is_finite() {

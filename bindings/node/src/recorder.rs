@@ -12,7 +12,7 @@ use spektate::{
 };
 
 use crate::errors::{Code, Result, Settled, failed, invalid, settle, sync, to_js};
-use crate::input::{JsTime, time};
+use crate::input::{Date, time};
 use crate::objects::{ClusterSync, Record, RunReport};
 use crate::store::{Store, store_arg};
 
@@ -98,14 +98,11 @@ pub struct RunReportInput {
     /// Repository URL.
     pub repository: Option<String>,
     /// Queue time.
-    #[napi(ts_type = "Date")]
-    pub queued_at: Option<JsTime>,
+    pub queued_at: Option<Date>,
     /// Start time.
-    #[napi(ts_type = "Date")]
-    pub started_at: Option<JsTime>,
+    pub started_at: Option<Date>,
     /// Finish time.
-    #[napi(ts_type = "Date")]
-    pub finished_at: Option<JsTime>,
+    pub finished_at: Option<Date>,
     /// Which attempt of the run this is (GitHub's `run_attempt`, Azure Pipelines'
     /// `System.JobAttempt`): a later attempt replaces the report, an earlier one is ignored.
     pub attempt: Option<f64>,

@@ -13,7 +13,7 @@ use spektate_bindings_common::metrics::{MetricsArgs, metrics};
 
 use crate::NAMES;
 use crate::errors::{Result, Settled, failed, settle, sync, to_js};
-use crate::input::{JsTime, time, whole};
+use crate::input::{Date, time, whole};
 use crate::insights::Metrics;
 use crate::objects::{Deployment, Placement, RefreshStats};
 use crate::providers::{
@@ -104,11 +104,9 @@ impl Filter {
 #[napi(object, object_to_js = false)]
 pub struct MetricsOptions {
     /// The window's start; by default the first deployment that finished.
-    #[napi(ts_type = "Date")]
-    pub since: Option<JsTime>,
+    pub since: Option<Date>,
     /// The window's end; by default now.
-    #[napi(ts_type = "Date")]
-    pub until: Option<JsTime>,
+    pub until: Option<Date>,
     /// Break the figures down by service, ring or ISO week.
     #[napi(ts_type = "'service' | 'ring' | 'week'")]
     pub by: Option<String>,
