@@ -231,6 +231,7 @@ impl Tracker {
         };
         let providers = sync(|| settings.build(&NAMES))?;
         let partition = o.partition.unwrap_or_else(|| "default".to_string());
+        sync(|| spektate::recorder::check_partition(&partition))?;
         Ok(Tracker {
             inner: providers.tracker(store, partition).build(),
         })

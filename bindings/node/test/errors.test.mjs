@@ -42,6 +42,9 @@ test('bad arguments name the argument and the value', async (t) => {
   e = await thrown(() => recorder.imageBuilt({ p1: '1', imageTag: 't', commitId: 'c', service: 's', repository: 'not a url' }))
   coded('ConfigError', /'not a url'/)(e)
   assert.throws(() => new Recorder(db, 'a/b'), coded('ConfigError', /partition/))
+  for (const blank of ['', '  ']) {
+    assert.throws(() => new Tracker(db, { partition: blank }), coded('ConfigError', /partition key: is empty/))
+  }
   assert.throws(() => new Tracker(db, { manifestRepo: 'x' }), coded('ConfigError', /'x' is not/))
   const tracker = new Tracker(db, { partition: 'fabrikam' })
   e = await thrown(() => tracker.deployments({ status: 'bogus' }))
