@@ -2,7 +2,8 @@
 //! [`Record`]s. A record's etag is its `version`; its sequence is `change_seq`, taken by
 //! `spektate_next_change` under the partition's lock (see [`crate::schema`]).
 
-use spektate_core::model::record::{COLUMNS, Record};
+use spektate_core::Error;
+use spektate_core::model::record::{COLUMNS, MAX_VALUE_LEN, Record};
 use spektate_core::store::RecordQuery;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -37,12 +38,58 @@ fn sql_column(name: &str) -> Option<&'static str> {
         .map(|i| SQL_COLUMNS[i])
 }
 
-/// What every read of records selects, in the order [`from_row`] reads.
+/// The most bytes of a row key or data column read: [`MAX_VALUE_LEN`] characters of up to
+/// four bytes, the most a store writes ([`check_values`]; the Azure table store and the
+/// recorder refuse longer values too). A longer value is not read: the server sends null and
+/// its length instead, and the record is an error naming the column.
+pub const MAX_COLUMN_BYTES: usize = 4 * MAX_VALUE_LEN;
+
+/// The characters of an oversized row key sent to name the record.
+const ROW_KEY_SHOWN: usize = 80;
+
+/// What every read of records selects, in the order [`from_row`] reads: the row key and the
+/// data columns only when within [`MAX_COLUMN_BYTES`] (else the start of the row key, and a
+/// null), then `oversized`, which says which were not and how long they are (null when none).
 fn select_list() -> String {
+    let limit = MAX_COLUMN_BYTES;
+    let guarded: Vec<String> = SQL_COLUMNS
+        .iter()
+        .map(|c| format!("CASE WHEN octet_length({c}) <= {limit} THEN {c} END AS {c}"))
+        .collect();
+    let oversized: Vec<String> = std::iter::once("row_key")
+        .chain(SQL_COLUMNS)
+        .map(|c| {
+            format!(
+                "CASE WHEN octet_length({c}) > {limit} \
+                 THEN '{c} is ' || octet_length({c}) || ' bytes' END"
+            )
+        })
+        .collect();
     format!(
-        "partition_key, row_key, {}, written_at, version, change_seq",
-        SQL_COLUMNS.join(", ")
+        "partition_key, \
+         CASE WHEN octet_length(row_key) <= {limit} THEN row_key \
+         ELSE left(row_key, {ROW_KEY_SHOWN}) END AS row_key, \
+         {}, written_at, version, change_seq, \
+         NULLIF(concat_ws(', ', {}), '') AS oversized",
+        guarded.join(", "),
+        oversized.join(", ")
     )
+}
+
+/// Refuses a record with a row key or data column longer than [`MAX_VALUE_LEN`] characters,
+/// naming it: a longer value would not be read back ([`MAX_COLUMN_BYTES`]).
+pub fn check_values(record: &Record) -> spektate_core::Result<()> {
+    let row_key = ("RowKey", Some(record.row_key.as_str()));
+    for (column, value) in std::iter::once(row_key).chain(record.columns()) {
+        let chars = value.map_or(0, |v| v.chars().count());
+        if chars > MAX_VALUE_LEN {
+            return Err(Error::invalid(
+                column,
+                format!("is {chars} characters long; the limit is {MAX_VALUE_LEN}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A record from a row selected with [`select_list`] (or returned by a write), or why it
@@ -63,6 +110,11 @@ pub fn from_row(row: &Row) -> Result<Record, String> {
             truncated(&partition_key)
         )
     };
+    if let Some(oversized) = column::<Option<&str>>(row, 18).map_err(unreadable)? {
+        return Err(unreadable(format!(
+            "{oversized}; a column is read up to {MAX_COLUMN_BYTES} bytes"
+        )));
+    }
     let mut r = Record::default();
     for (i, col) in COLUMNS.iter().enumerate() {
         let value: Option<&str> = column(row, 2 + i).map_err(unreadable)?;

@@ -27,6 +27,18 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 /// How long making a new connection (TCP, TLS, authentication) may take in all.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The most bytes of a cluster history or run report read, as jsonb text: what an Azure table
+/// entity holds (1 MiB), far over what this store writes (a history keeps at most
+/// [`MAX_CLUSTER_HISTORY`](spektate_core::model::cluster::MAX_CLUSTER_HISTORY) bounded reports,
+/// some 600 kB at worst; a run report is refused over [`MAX_REPORT_WRITTEN`]). A longer value is
+/// not read: the server sends null and its length, and it is skipped with a warning naming it,
+/// as an unreadable one is.
+const MAX_JSON_BYTES: i32 = 1 << 20;
+
+/// The most bytes of JSON of a run report written: half of [`MAX_JSON_BYTES`], as jsonb's text
+/// (a space after each `:` and `,`) is at most twice as long.
+const MAX_REPORT_WRITTEN: usize = MAX_JSON_BYTES as usize / 2;
+
 /// A [`RecordStore`] in a PostgreSQL database.
 ///
 /// Opening connects nothing: the first operation connects and, for a writer
@@ -175,6 +187,7 @@ impl RecordStore for PostgresStore {
     }
 
     async fn insert(&self, record: &Record) -> Result<Record> {
+        records::check_values(record)?;
         let client = self.client("insert").await?;
         let values = records::column_values(record);
         let mut args: Args<'_> = vec![&record.partition_key, &record.row_key];
@@ -193,6 +206,7 @@ impl RecordStore for PostgresStore {
     }
 
     async fn replace(&self, record: &Record) -> Result<Record> {
+        records::check_values(record)?;
         let client = self.client("replace").await?;
         let values = records::column_values(record);
         let version = record.etag.as_deref().map(records::version_of);
@@ -251,10 +265,17 @@ impl RecordStore for PostgresStore {
     }
 
     async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {
-        let client = self.client("put run report").await?;
         let mut stored = report.clone();
         stored.etag = None;
         stored.reported_at = None;
+        let length = serde_json::to_string(&stored).map_or(0, |s| s.len());
+        if length > MAX_REPORT_WRITTEN {
+            return Err(Error::invalid(
+                format!("run report {}", truncated(&report.id)),
+                format!("is {length} bytes of JSON; the limit is {MAX_REPORT_WRITTEN}"),
+            ));
+        }
+        let client = self.client("put run report").await?;
         let json = Json(&stored);
         let row = match report.etag.as_deref() {
             None => {
@@ -296,17 +317,21 @@ impl RecordStore for PostgresStore {
         let client = self.client("read run reports").await?;
         let rows = client
             .query(
-                // As text: jsonb holds numbers and nesting serde_json refuses.
-                "SELECT report::text, version, reported_at, run_id FROM spektate_run_reports \
-                 WHERE partition_key = $1 AND run_id = ANY($2)",
-                &[&partition, &ids],
+                // As text: jsonb holds numbers and nesting serde_json refuses. Only within the
+                // bound: a longer report never crosses the wire.
+                "SELECT CASE WHEN octet_length(report::text) <= $3 THEN report::text END, \
+                 version, reported_at, run_id, octet_length(report::text) \
+                 FROM spektate_run_reports WHERE partition_key = $1 AND run_id = ANY($2)",
+                &[&partition, &ids, &MAX_JSON_BYTES],
             )
             .await
             .map_err(|e| self.error("read run reports", errors::pg(&e)))?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let read = || -> std::result::Result<RunReport, String> {
-                let mut report = serde_json::from_str::<RunReport>(column(&row, 0)?)
+                let json =
+                    column::<Option<&str>>(&row, 0)?.ok_or_else(|| too_long(&row, "report", 4))?;
+                let mut report = serde_json::from_str::<RunReport>(json)
                     .map_err(|e| format!("column report: {e}"))?;
                 report.etag = Some(column::<i64>(&row, 1)?.to_string());
                 report.reported_at = Some(column::<Time>(&row, 2)?.0);
@@ -333,26 +358,37 @@ impl RecordStore for PostgresStore {
         for _ in 0..16 {
             let row = client
                 .query_opt(
-                    "SELECT sync::text FROM spektate_cluster_syncs WHERE partition_key = $1 AND cluster = $2",
-                    &[&partition, cluster],
+                    "SELECT CASE WHEN octet_length(sync::text) <= $3 THEN sync::text END, \
+                     octet_length(sync::text) \
+                     FROM spektate_cluster_syncs WHERE partition_key = $1 AND cluster = $2",
+                    &[&partition, cluster, &MAX_JSON_BYTES],
                 )
                 .await
                 .map_err(|e| self.error("put cluster report", errors::pg(&e)))?;
-            let stored: Option<String> =
-                row.map(|r| column(&r, 0)).transpose().map_err(|problem| {
+            // None: no history; Some(None): one too long to read.
+            let stored: Option<Option<String>> = row
+                .as_ref()
+                .map(|r| column(r, 0))
+                .transpose()
+                .map_err(|problem| {
                     self.error(
                         "put cluster report",
                         history_problem(partition, cluster, &problem),
                     )
                 })?;
             let read = stored
-                .as_deref()
+                .as_ref()
+                .and_then(|json| json.as_deref())
                 .and_then(ClusterHistory::from_stored)
                 .filter(|h| &h.cluster == cluster);
-            if let (Some(json), None) = (&stored, &read) {
+            if let (Some(row), Some(json), None) = (&row, &stored, &read) {
+                let problem = match json {
+                    Some(json) => not_a_history(json),
+                    None => too_long(row, "sync", 1),
+                };
                 tracing::warn!(
                     "replacing {}",
-                    history_problem(partition, cluster, &not_a_history(json))
+                    history_problem(partition, cluster, &problem)
                 );
             }
             let mut history = read.unwrap_or_else(|| ClusterHistory::new(cluster));
@@ -370,11 +406,19 @@ impl RecordStore for PostgresStore {
                         &[&partition, cluster, &Json(&json), &at],
                     )
                     .await,
-                Some(old) => client
+                Some(Some(old)) => client
                     .execute(
                         "UPDATE spektate_cluster_syncs SET sync = $3, synced_at = $4 \
                          WHERE partition_key = $1 AND cluster = $2 AND sync::text = $5",
                         &[&partition, cluster, &Json(&json), &at, old],
+                    )
+                    .await,
+                // Replaces it only while it is still too long to read.
+                Some(None) => client
+                    .execute(
+                        "UPDATE spektate_cluster_syncs SET sync = $3, synced_at = $4 \
+                         WHERE partition_key = $1 AND cluster = $2 AND octet_length(sync::text) > $5",
+                        &[&partition, cluster, &Json(&json), &at, &MAX_JSON_BYTES],
                     )
                     .await,
             }
@@ -500,18 +544,23 @@ impl RecordStore for PostgresStore {
         let client = self.client("read cluster histories").await?;
         let rows = client
             .query(
-                // As text: jsonb holds numbers and nesting serde_json refuses.
-                "SELECT cluster, sync::text FROM spektate_cluster_syncs WHERE partition_key = $1 \
-                 ORDER BY cluster",
-                &[&partition],
+                // As text: jsonb holds numbers and nesting serde_json refuses. Only within the
+                // bound: a longer history never crosses the wire. The cluster names it in a
+                // warning.
+                "SELECT left(cluster, 80), \
+                 CASE WHEN octet_length(sync::text) <= $2 THEN sync::text END, \
+                 octet_length(sync::text) \
+                 FROM spektate_cluster_syncs WHERE partition_key = $1 ORDER BY cluster",
+                &[&partition, &MAX_JSON_BYTES],
             )
             .await
             .map_err(|e| self.error("read cluster histories", errors::pg(&e)))?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let cluster: String = column(row, 0).unwrap_or_default();
-            let read = column::<&str>(row, 1).and_then(|json| {
-                ClusterHistory::from_stored(json).ok_or_else(|| not_a_history(json))
+            let read = column::<Option<&str>>(row, 1).and_then(|json| match json {
+                Some(json) => ClusterHistory::from_stored(json).ok_or_else(|| not_a_history(json)),
+                None => Err(too_long(row, "sync", 2)),
             });
             match read {
                 Ok(history) => out.push(history),
@@ -532,6 +581,15 @@ fn history_problem(partition: &str, cluster: &str, problem: &str) -> String {
         truncated(cluster),
         truncated(partition)
     )
+}
+
+/// Why a value of `name` was not read: its length, in column `length` of `row`, is over
+/// [`MAX_JSON_BYTES`].
+fn too_long(row: &tokio_postgres::Row, name: &str, length: usize) -> String {
+    match column::<i32>(row, length) {
+        Ok(n) => format!("column {name} is {n} bytes, more than the {MAX_JSON_BYTES} read"),
+        Err(problem) => problem,
+    }
 }
 
 /// Why `json`, stored for a cluster, is no history of it: another cluster's, or not one.

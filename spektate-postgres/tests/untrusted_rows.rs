@@ -1,7 +1,8 @@
 //! Rows anyone sharing the database may have written: a time PostgreSQL holds and chrono
 //! cannot ('infinity', a year past 262142), jsonb serde_json refuses (a number past f64,
-//! nesting past its limit). None of them panics: a record is an error naming it and the
-//! value; a run report or a cluster history is skipped and the rest are read.
+//! nesting past its limit), values far larger than spektate writes. None of them panics or is
+//! read whole: a record is an error naming it, the value and the limit; a run report or a
+//! cluster history is skipped and the rest are read.
 
 use chrono::{Duration, Utc};
 use spektate_core::model::deployment::ClusterSync;
@@ -194,4 +195,107 @@ async fn a_cluster_history_of_jsonb_serde_json_refuses_is_skipped_and_replaced_b
         clusters(read),
         counts(&[("east-us", 2), ("north-eu", 1), ("west-eu", 1)])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_column_far_over_what_spektate_writes_is_an_error_naming_it() {
+    let server = TestServer::start();
+    let store = PostgresStore::open(&server.url()).unwrap();
+    store.insert(&record("a1b2c3", "frontend")).await.unwrap();
+    server.psql(
+        "postgres",
+        "UPDATE spektate_records SET service = repeat('x', 50000000) WHERE row_key = 'a1b2c3'",
+    );
+    let e = query_error(&store).await;
+    assert!(
+        e.contains("record a1b2c3 in partition fabrikam")
+            && e.contains("service is 50000000 bytes")
+            && e.contains("4096 bytes"),
+        "{e}"
+    );
+    assert!(e.len() < 1000, "{e}");
+
+    // A row key far over the bound is named by its start.
+    server.psql(
+        "postgres",
+        "UPDATE spektate_records SET service = 'frontend', row_key = 'a1b2c3' || repeat('9', 100000)",
+    );
+    let e = query_error(&store).await;
+    assert!(
+        e.contains("record a1b2c3999") && e.contains("row_key is 100006 bytes"),
+        "{e}"
+    );
+    assert!(e.len() < 1000, "{e}");
+
+    // The store refuses to write what it would not read back, naming the column.
+    let e = store
+        .insert(&record("d4e5f6", &"y".repeat(1025)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("service") && e.contains("1025 characters"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_report_far_over_what_spektate_writes_is_skipped_and_the_rest_read() {
+    let server = TestServer::start();
+    let store = PostgresStore::open(&server.url()).unwrap();
+    for id in ["101", "102"] {
+        store
+            .put_run_report(PARTITION, &run_report(id))
+            .await
+            .unwrap();
+    }
+    server.psql(
+        "postgres",
+        "UPDATE spektate_run_reports SET report = report || jsonb_build_object('url', repeat('x', 2000000)) \
+         WHERE run_id = '101'",
+    );
+    assert_eq!(run_report_ids(&store, &["101", "102"]).await, ["102"]);
+
+    // The store refuses to write a report it would not read back.
+    let mut long = run_report("103");
+    long.url = Some(format!("https://ci.example.com/{}", "x".repeat(600_000)));
+    let e = store
+        .put_run_report(PARTITION, &long)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("run report 103") && e.contains("bytes of JSON"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_history_far_over_what_spektate_writes_is_skipped_and_replaced_by_a_report() {
+    let server = TestServer::start();
+    let store = PostgresStore::open(&server.url()).unwrap();
+    for cluster in ["east-us", "west-eu"] {
+        store
+            .put_cluster_report(PARTITION, &cluster_report(cluster, "aaaaaaa1", 30))
+            .await
+            .unwrap();
+    }
+    // A hundred thousand reports, megabytes of JSON: skipped unread.
+    server.psql(
+        "postgres",
+        "UPDATE spektate_cluster_syncs SET sync = jsonb_build_object('cluster', 'west-eu', 'reports', \
+             (SELECT jsonb_agg(jsonb_build_object('cluster', 'west-eu', 'commit', 'ccccccc' || n)) \
+              FROM generate_series(1, 100000) n)) \
+         WHERE cluster = 'west-eu'",
+    );
+    let read = store.cluster_histories(PARTITION).await.unwrap();
+    assert_eq!(clusters(read), counts(&[("east-us", 1)]));
+
+    // The next report replaces it.
+    store
+        .put_cluster_report(PARTITION, &cluster_report("west-eu", "bbbbbbb2", 1))
+        .await
+        .unwrap();
+    let read = store.cluster_histories(PARTITION).await.unwrap();
+    assert_eq!(clusters(read), counts(&[("east-us", 1), ("west-eu", 1)]));
 }
