@@ -107,12 +107,20 @@ impl StoreArgs {
     /// works on one partition takes one `-p`; with `several` (`serve`) each `-p` may also be a
     /// comma list, and the first is the default.
     pub fn settle(&mut self, several: bool) -> Result<()> {
+        let given: Vec<&str> = if several {
+            self.partition_keys
+                .iter()
+                .flat_map(|p| p.split(','))
+                .collect()
+        } else {
+            self.partition_keys.iter().map(String::as_str).collect()
+        };
         let partitions = if several {
             self.partitions()
         } else {
             self.partition_keys.clone()
         };
-        if let Some(blank) = partitions.iter().find(|p| p.trim().is_empty()) {
+        if let Some(blank) = given.iter().find(|p| p.trim().is_empty()) {
             return Err(spektate::Error::invalid(
                 "--partition-key",
                 format!("{blank:?} is empty; give a partition"),
@@ -248,4 +256,36 @@ pub fn given_before_deployment(matches: &ArgMatches) -> Option<&'static str> {
     .into_iter()
     .find(|(id, _)| matches.value_source(id) == Some(ValueSource::CommandLine))
     .map(|(_, flag)| flag)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::FromArgMatches;
+
+    /// The store flags of `spektate ARGS`, parsed as `main` parses them.
+    fn store(args: &[&str]) -> super::StoreArgs {
+        let argv = ["spektate"].iter().chain(args);
+        let m = super::command::<crate::Cli>()
+            .try_get_matches_from(argv)
+            .unwrap();
+        crate::Cli::from_arg_matches(&m).unwrap().store
+    }
+
+    #[test]
+    fn a_blank_partition_is_refused_alone_or_among_others() {
+        for (args, several) in [
+            (&["get", "-p", ""][..], false),
+            (&["serve", "-p", "fabrikam", "-p", " "], true),
+            (&["serve", "-p", "fabrikam,,contoso"], true),
+        ] {
+            let e = store(args).settle(several).unwrap_err().to_string();
+            assert!(
+                e.contains("--partition-key") && e.contains("empty"),
+                "{args:?}: {e}"
+            );
+        }
+        let mut fine = store(&["serve", "-p", "fabrikam,contoso"]);
+        fine.settle(true).unwrap();
+        assert_eq!(fine.partition_key, "fabrikam");
+    }
 }

@@ -194,6 +194,7 @@ impl StoreChoice {
                 .clone()
                 .or_else(|| from_file(|c| &c.partition_key))
                 .unwrap_or_else(|| "default".to_string());
+            let partition = checked(partition)?;
             return Ok(Resolved {
                 settings: StoreSettings {
                     table_name: self.table_name.clone(),
@@ -234,6 +235,7 @@ impl StoreChoice {
             .clone()
             .or_else(|| from_file(|c| &c.partition_key))
             .ok_or_else(|| missing("--partition-key", "partition_key"))?;
+        let partition = checked(partition)?;
         Ok(Resolved {
             settings,
             partition,
@@ -300,4 +302,14 @@ pub fn providers_with_config(flags: &ProviderArgs, config: Option<&BedrockConfig
     });
     p.roles = roles;
     p
+}
+
+/// `partition` if a store can hold it (not blank, no `/ \\ # ?`), else an error naming
+/// `--partition-key`.
+fn checked(partition: String) -> Result<String> {
+    match spektate::recorder::check_partition(&partition) {
+        Ok(()) => Ok(partition),
+        Err(Error::Invalid { reason, .. }) => Err(Error::invalid("--partition-key", reason)),
+        Err(other) => Err(other),
+    }
 }
