@@ -295,6 +295,17 @@ async fn signed_flux_events_record_the_cluster_history_and_failures() {
         current[0].commit, NEW,
         "the cluster runs NEW, not the failed NEWER"
     );
+    // An event that names no cluster is bound to none: posted again for another cluster, it
+    // is taken for that one (docs/gitops/flux.md says to set eventMetadata.cluster).
+    let (status, body) = server
+        .post("/api/flux/west-eu", &[("X-Signature", &sign(&late))], &late)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        server.histories().await.len(),
+        2,
+        "a west-eu history is made"
+    );
     server.stop().await;
 }
 
@@ -375,6 +386,14 @@ async fn a_bad_signature_or_an_unsigned_event_is_refused_and_nothing_is_written(
     assert_eq!(server.store.writes(), 0, "nothing written");
     assert!(server.histories().await.is_empty());
     server.stop().await;
+    // Taking unsigned events too does not take a wrong signature while there is a secret.
+    let lenient = Server::start(flux_hooks(true)).await;
+    let (status, body) = lenient
+        .post("/api/flux/east-us", &[("X-Signature", &wrong_key)], &event)
+        .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(lenient.store.writes(), 0, "nothing written");
+    lenient.stop().await;
 }
 
 #[tokio::test]
