@@ -317,6 +317,16 @@ async fn a_token_is_fetched_again_before_it_expires() {
     );
 }
 
+/// The credential the environment `vars` picks.
+fn credential_of(vars: &[(&str, String)]) -> EntraCredential {
+    EntraCredential::from_vars(EntraKind::Auto, |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap()
+}
+
 #[tokio::test]
 async fn app_service_hands_out_tokens_for_its_identity_header() {
     let endpoint = MockServer::start().await;
@@ -338,12 +348,7 @@ async fn app_service_hands_out_tokens_for_its_identity_header() {
         ("IDENTITY_ENDPOINT", format!("{}/msi/token", endpoint.uri())),
         ("IDENTITY_HEADER", "a1b2c3-identity-header".to_string()),
     ];
-    let credential = EntraCredential::from_vars(EntraKind::Auto, |name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    let credential = credential_of(&vars);
     let table = fake_table().await;
     let store = entra_store(&table, credential);
     store.query("fabrikam", &RecordQuery::all()).await.unwrap();
@@ -370,12 +375,7 @@ async fn a_token_endpoint_that_redirects_elsewhere_gets_no_identity_header_or_fe
         ("IDENTITY_ENDPOINT", format!("{}/msi/token", endpoint.uri())),
         ("IDENTITY_HEADER", "a1b2c3-identity-header".to_string()),
     ];
-    let app_service = EntraCredential::from_vars(EntraKind::Auto, |name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    let app_service = credential_of(&vars);
     // Workload identity: a 307 would re-send the body holding the federated token.
     let entra = MockServer::start().await;
     Mock::given(method("POST"))
@@ -397,12 +397,7 @@ async fn a_token_endpoint_that_redirects_elsewhere_gets_no_identity_header_or_fe
         ("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string()),
         ("AZURE_AUTHORITY_HOST", format!("{}/", entra.uri())),
     ];
-    let workload = EntraCredential::from_vars(EntraKind::Auto, |name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    let workload = credential_of(&vars);
     for credential in [app_service, workload] {
         let table = fake_table().await;
         let store = entra_store(&table, credential);
@@ -460,12 +455,7 @@ async fn workload_identity_exchanges_the_current_federated_token() {
         ("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string()),
         ("AZURE_AUTHORITY_HOST", format!("{}/", entra.uri())),
     ];
-    let credential = EntraCredential::from_vars(EntraKind::Auto, |name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    let credential = credential_of(&vars);
     let table = fake_table().await;
     let store = entra_store(&table, credential);
     store.query("fabrikam", &RecordQuery::all()).await.unwrap();

@@ -273,15 +273,32 @@ mod tests {
         );
     }
 
-    /// `dashboard ARGS` parsed as `main` parses it.
-    fn dashboard(args: &[&str]) -> (clap::ArgMatches, crate::Cli) {
+    /// `dashboard ARGS` parsed as `main` parses it, with `env` applied as `main` applies it.
+    fn dashboard(env: &DashboardEnv, args: &[&str]) -> crate::Cli {
         use clap::FromArgMatches;
         let argv = ["spektate", "dashboard"].iter().chain(args);
         let m = crate::store_args::command::<crate::Cli>()
             .try_get_matches_from(argv)
             .unwrap();
-        let cli = crate::Cli::from_arg_matches(&m).unwrap();
-        (m, cli)
+        let mut cli = crate::Cli::from_arg_matches(&m).unwrap();
+        let crate::Command::Dashboard(board) = &mut cli.command else {
+            panic!("not dashboard");
+        };
+        env.apply(
+            m.subcommand_matches("dashboard").unwrap(),
+            &mut cli.store,
+            &mut board.providers,
+            &mut board.port,
+            &mut board.refresh,
+        );
+        cli
+    }
+
+    fn board(cli: &crate::Cli) -> &crate::dashboard::DashboardCmd {
+        match &cli.command {
+            crate::Command::Dashboard(board) => board,
+            _ => panic!("not dashboard"),
+        }
     }
 
     #[test]
@@ -301,18 +318,8 @@ mod tests {
             port: Some(5000),
             ..DashboardEnv::default()
         };
-        let (m, mut cli) = dashboard(&["--name", "other", "--port", "4041"]);
-        let crate::Command::Dashboard(board) = &mut cli.command else {
-            panic!("not dashboard");
-        };
-        let sub = m.subcommand_matches("dashboard").unwrap();
-        env.apply(
-            sub,
-            &mut cli.store,
-            &mut board.providers,
-            &mut board.port,
-            &mut board.refresh,
-        );
+        let cli = dashboard(&env, &["--name", "other", "--port", "4041"]);
+        let board = board(&cli);
         assert_eq!(cli.store.account.as_deref(), Some("other"), "the flag wins");
         assert_eq!(board.port, 4041, "the flag wins");
         assert_eq!(cli.store.partition_keys, ["hello-world"]);
@@ -337,33 +344,14 @@ mod tests {
             table: Some("deployments".into()),
             ..DashboardEnv::default()
         };
-        let (m, mut cli) = dashboard(&["--store", "postgres://spektate@db.example.com/spektate"]);
-        let crate::Command::Dashboard(board) = &mut cli.command else {
-            panic!("not dashboard");
-        };
-        let sub = m.subcommand_matches("dashboard").unwrap();
-        env.apply(
-            sub,
-            &mut cli.store,
-            &mut board.providers,
-            &mut board.port,
-            &mut board.refresh,
+        let cli = dashboard(
+            &env,
+            &["--store", "postgres://spektate@db.example.com/spektate"],
         );
         assert_eq!(cli.store.account, None, "the named store is read");
         assert!(cli.store.access_key.is_none() && cli.store.table_name.is_none());
         // With no store named, the original's variables name the Azure table.
-        let (m, mut cli) = dashboard(&[]);
-        let crate::Command::Dashboard(board) = &mut cli.command else {
-            panic!("not dashboard");
-        };
-        let sub = m.subcommand_matches("dashboard").unwrap();
-        env.apply(
-            sub,
-            &mut cli.store,
-            &mut board.providers,
-            &mut board.port,
-            &mut board.refresh,
-        );
+        let cli = dashboard(&env, &[]);
         assert_eq!(cli.store.account.as_deref(), Some("fabrikamintro"));
     }
 
@@ -395,18 +383,10 @@ mod tests {
         };
         assert!(!azdo.gitlab() && !github.gitlab() && !half.gitlab());
 
-        let (m, mut cli) = dashboard(&[]);
+        let mut cli = dashboard(&gitlab, &[]);
         let crate::Command::Dashboard(board) = &mut cli.command else {
             panic!("not dashboard");
         };
-        let sub = m.subcommand_matches("dashboard").unwrap();
-        gitlab.apply(
-            sub,
-            &mut cli.store,
-            &mut board.providers,
-            &mut board.port,
-            &mut board.refresh,
-        );
         assert!(board.providers.gitlab);
         // A bad id is refused by name before anything is sent.
         let e = super::super::gitlab_projects::resolve(&gitlab, &mut board.providers)
