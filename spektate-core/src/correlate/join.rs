@@ -504,16 +504,10 @@ fn join<'k>(
         }
     }
     // What agents said went wrong with this deployment's commits, per cluster.
-    let mut cluster_troubles: Vec<crate::model::cluster::ClusterReport> = Vec::new();
-    for t in k.cluster_troubles.iter().chain(&k.source_troubles) {
-        let ours = [&record.manifest_commit_id, &record.hld_commit_id]
-            .into_iter()
-            .flatten()
-            .any(|c| crate::model::deployment::commits_match(c, t.commit()));
-        if ours && !cluster_troubles.iter().any(|o| o.cluster() == t.cluster()) {
-            cluster_troubles.push(t.clone());
-        }
-    }
+    let cluster_troubles = tables.troubles.of([
+        record.manifest_commit_id.as_deref(),
+        record.hld_commit_id.as_deref(),
+    ]);
     if record.manifest_commit_id.is_some() || record.hld_commit_id.is_some() {
         for answer in &k.applied {
             if let Some(why) = &answer.failed {

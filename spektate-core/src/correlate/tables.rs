@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::join::{Knowledge, Lookup, Map, RepoEntry};
 use super::key::Key;
+use crate::model::cluster::ClusterReport;
 use crate::model::deployment::{Author, ClusterSync, PullRequest, commits_match};
 use crate::warnings::Reason;
 
@@ -95,6 +96,68 @@ impl Seen {
     }
 }
 
+/// What agents said went wrong ([`Knowledge::cluster_troubles`], then its
+/// `source_troubles`), by the prefix of each report's commit: a deployment compares its
+/// commits only with reports sharing their prefix, whatever the number of clusters.
+pub(crate) struct Troubles<'k> {
+    all: Vec<&'k ClusterReport>,
+    by_prefix: Map<Prefix, Vec<usize>>,
+    /// Reports whose commit is too short to have a prefix: compared with every deployment.
+    unprefixed: Vec<usize>,
+}
+
+impl<'k> Troubles<'k> {
+    fn new(k: &'k Knowledge) -> Self {
+        let all: Vec<&'k ClusterReport> = k
+            .cluster_troubles
+            .iter()
+            .chain(&k.source_troubles)
+            .collect();
+        let mut by_prefix: Map<Prefix, Vec<usize>> = Map::default();
+        let mut unprefixed = Vec::new();
+        for (i, t) in all.iter().enumerate() {
+            match prefix(t.commit()) {
+                Some(p) => by_prefix.entry(p).or_default().push(i),
+                None => unprefixed.push(i),
+            }
+        }
+        Troubles {
+            all,
+            by_prefix,
+            unprefixed,
+        }
+    }
+
+    /// The reports about `commits`, each cluster once (the first in order).
+    pub fn of(&self, commits: [Option<&str>; 2]) -> Vec<ClusterReport> {
+        if self.all.is_empty() {
+            return Vec::new();
+        }
+        let mut at = self.unprefixed.clone();
+        for commit in commits.into_iter().flatten() {
+            match prefix(commit) {
+                Some(p) => at.extend(self.by_prefix.get(&p).into_iter().flatten()),
+                // A commit too short for a prefix: every report may be of it.
+                None => at = (0..self.all.len()).collect(),
+            }
+        }
+        at.sort_unstable();
+        at.dedup();
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for t in at.into_iter().map(|i| self.all[i]) {
+            let ours = commits
+                .into_iter()
+                .flatten()
+                .any(|c| commits_match(c, t.commit()));
+            if ours && seen.insert(t.cluster()) {
+                out.push(t.clone());
+            }
+        }
+        out
+    }
+}
+
 /// The tables of one repository.
 struct RepoTables<'k> {
     authors: Option<&'k Map<Key, Lookup<Arc<Author>>>>,
@@ -112,6 +175,8 @@ pub(crate) struct Tables<'k> {
     /// What sync sources' applications applied, by repository key.
     applied: Map<String, Vec<&'k ClusterSync>>,
     none: Syncs<'k>,
+    /// What agents said went wrong, by commit prefix.
+    pub troubles: Troubles<'k>,
 }
 
 impl<'k> Tables<'k> {
@@ -126,6 +191,7 @@ impl<'k> Tables<'k> {
             unnamed: Syncs::new(None, &[], &k.cluster_reports),
             applied,
             none: Syncs::default(),
+            troubles: Troubles::new(k),
         }
     }
 
@@ -200,6 +266,37 @@ mod tests {
             synced_at: None,
             tagger: None,
         }
+    }
+
+    #[test]
+    fn a_deployment_gets_the_troubles_of_its_commits_each_cluster_once_in_order() {
+        let (ours, hld, other) = (
+            "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
+            "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f",
+            "ffffffffffffffffffffffffffffffffffffffff",
+        );
+        let report = |cluster: &str, commit: &str| ClusterReport::applied(sync(cluster, commit));
+        let k = Knowledge {
+            // Thousands of clusters on another commit, then two on ours.
+            cluster_troubles: (0..20_000)
+                .map(|n| report(&format!("c{n}"), other))
+                .chain([report("east", ours), report("west", "A1B2C3D")])
+                .collect(),
+            source_troubles: vec![report("east", hld), report("argo", hld)],
+            ..Knowledge::default()
+        };
+        let troubles = Troubles::new(&k);
+        let names = |commits| -> Vec<String> {
+            troubles
+                .of(commits)
+                .iter()
+                .map(|t| t.cluster().to_string())
+                .collect()
+        };
+        assert_eq!(names([Some(ours), Some(hld)]), ["east", "west", "argo"]);
+        assert_eq!(names([None, Some(hld)]), ["east", "argo"]);
+        assert_eq!(names([Some(other), None]).len(), 20_000);
+        assert!(names([None, None]).is_empty());
     }
 
     #[test]
