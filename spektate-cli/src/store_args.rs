@@ -99,6 +99,17 @@ fn secret(value: &str) -> std::result::Result<Secret, String> {
     Ok(Secret::new(value.trim()))
 }
 
+/// Checks that a store can hold `partition` (not blank, no `/ \\ # ?`), naming
+/// `--partition-key` when it cannot.
+pub fn partition_arg(partition: &str) -> Result<()> {
+    match spektate::recorder::check_partition(partition) {
+        Err(spektate::Error::Invalid { reason, .. }) => {
+            Err(spektate::Error::invalid("--partition-key", reason))
+        }
+        other => other,
+    }
+}
+
 /// Whether the command writes (and may create the store) or only reads.
 pub use spektate::config::Access;
 
@@ -120,11 +131,8 @@ impl StoreArgs {
         } else {
             self.partition_keys.clone()
         };
-        if let Some(blank) = given.iter().find(|p| p.trim().is_empty()) {
-            return Err(spektate::Error::invalid(
-                "--partition-key",
-                format!("{blank:?} is empty; give a partition"),
-            ));
+        for partition in given {
+            partition_arg(partition)?;
         }
         match partitions.as_slice() {
             [one] => self.partition_key = one.clone(),
@@ -272,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn a_blank_partition_is_refused_alone_or_among_others() {
+    fn a_partition_no_store_holds_is_refused_alone_or_among_others() {
         for (args, several) in [
             (&["get", "-p", ""][..], false),
             (&["serve", "-p", "fabrikam", "-p", " "], true),
@@ -281,6 +289,22 @@ mod tests {
             let e = store(args).settle(several).unwrap_err().to_string();
             assert!(
                 e.contains("--partition-key") && e.contains("empty"),
+                "{args:?}: {e}"
+            );
+        }
+        // A partition no store can hold, alone or in a list, is named with its flag.
+        for (args, several, named) in [
+            (&["get", "-p", "a/b"][..], false, "\"a/b\""),
+            (&["serve", "-p", "fabrikam,b?c"], true, "\"b?c\""),
+            (
+                &["serve", "-p", "fabrikam", "-p", "a\\b"],
+                true,
+                "\"a\\\\b\"",
+            ),
+        ] {
+            let e = store(args).settle(several).unwrap_err().to_string();
+            assert!(
+                e.contains("--partition-key") && e.contains(named),
                 "{args:?}: {e}"
             );
         }

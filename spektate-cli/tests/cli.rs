@@ -318,6 +318,14 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
         let e = err(&spektate(&db, &["get", "-p", blank]));
         assert!(e.contains("--partition-key") && e.contains("empty"), "{e}");
     }
+    // A partition no store holds is refused by the flag's name, before any store opens.
+    for (args, named) in [
+        (&["get", "-p", "a/b"][..], "\"a/b\""),
+        (&["record", "--p1", "1", "-p", "a#b"], "\"a#b\""),
+    ] {
+        let e = err(&spektate(&db, args));
+        assert!(e.contains("--partition-key") && e.contains(named), "{e}");
+    }
     // bedrock's own flags: a partition no store holds is named by its flag.
     let e = err(&spektate(
         &db,

@@ -304,12 +304,8 @@ pub fn providers_with_config(flags: &ProviderArgs, config: Option<&BedrockConfig
     p
 }
 
-/// `partition` if a store can hold it (not blank, no `/ \\ # ?`), else an error naming
-/// `--partition-key`.
+/// `partition` if a store can hold it, else an error naming `--partition-key`.
 fn checked(partition: String) -> Result<String> {
-    match spektate::recorder::check_partition(&partition) {
-        Ok(()) => Ok(partition),
-        Err(Error::Invalid { reason, .. }) => Err(Error::invalid("--partition-key", reason)),
-        Err(other) => Err(other),
-    }
+    crate::store_args::partition_arg(&partition)?;
+    Ok(partition)
 }
