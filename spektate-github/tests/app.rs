@@ -21,7 +21,7 @@ use spektate_core::http::Secret;
 use spektate_core::{Pipelines, RepoRef, Repositories};
 use spektate_github::GitHubApp;
 use support::{FakeGitHub, commit, pull, sha_of};
-use wiremock::matchers::{method, path_regex};
+use wiremock::matchers::{header, method, path_regex};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const APP_ID: u64 = 12345;
@@ -462,6 +462,71 @@ async fn an_installation_token_is_minted_again_five_minutes_before_it_expires() 
         .filter(|r| r.url.path().ends_with("/installation"))
         .count();
     assert_eq!(lookups, 0, "a fixed installation is not looked up");
+}
+
+#[tokio::test]
+async fn a_token_github_refuses_is_dropped_and_the_next_request_mints_another() {
+    let key = test_key();
+    let fake = fake(&key, vec![("fabrikam", 42)], vec![60]).await;
+    let (c1, _) = world(&fake.gh);
+    // GitHub revokes the first installation token before it expires.
+    Mock::given(header(
+        "authorization",
+        "Bearer ghs_42x0TokenForInstallation",
+    ))
+    .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+        "message": "Bad credentials",
+        "documentation_url": "https://docs.github.com/rest",
+        "status": "401"
+    })))
+    .with_priority(1)
+    .mount(&fake.gh.server)
+    .await;
+    let app = GitHubApp::new(&APP_ID.to_string(), &Secret::new(key.pkcs8_pem.clone()))
+        .unwrap()
+        .installation(42);
+    let repos = fake.gh.builder().app(app).build().unwrap().repos();
+    let frontend = repo("fabrikam/frontend");
+    let ask = || repos.authors(&frontend, std::slice::from_ref(&c1));
+    let first = format!("{:?}", ask().await);
+    assert!(
+        first.contains("401") || first.contains("Bad credentials"),
+        "{first}"
+    );
+    assert!(!first.contains("ghs_42x0"), "the token shows: {first}");
+    let second = ask().await.unwrap();
+    assert_eq!(
+        second.get(&c1).map(|a| a.name.as_str()),
+        Some("Mona Lisa"),
+        "{second:?}"
+    );
+    let minted: Vec<String> = fake
+        .minted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect();
+    assert_eq!(
+        minted.len(),
+        2,
+        "a token minted again after the refusal: {minted:?}"
+    );
+    let used: Vec<String> = data_requests(&fake.gh)
+        .await
+        .into_iter()
+        .map(|(_, auth)| auth)
+        .collect();
+    assert_eq!(
+        used.last(),
+        Some(&format!("Bearer {}", minted[1])),
+        "the refused token is not sent again: {used:?}"
+    );
+    assert_eq!(
+        used.iter().filter(|a| a.contains(&minted[0])).count(),
+        1,
+        "{used:?}"
+    );
 }
 
 #[tokio::test]
