@@ -230,6 +230,73 @@ mod tests {
         assert_eq!(body, image().to_json());
     }
 
+    /// A server on 127.0.0.1 that answers its connections in turn: `None` reads the request
+    /// and closes the connection unanswered (a transport error), `Some` sends that response.
+    /// It hands back the `Idempotency-Key` of each request it read.
+    fn flaky_server(
+        answers: Vec<Option<String>>,
+    ) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = std::thread::spawn(move || {
+            let mut keys = Vec::new();
+            for answer in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    let line = line.trim_end().to_ascii_lowercase();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if let Some(v) = line.strip_prefix("idempotency-key:") {
+                        keys.push(v.trim().to_string());
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                if let Some(response) = answer {
+                    reader.get_mut().write_all(response.as_bytes()).unwrap();
+                }
+            }
+            keys
+        });
+        (url, served)
+    }
+
+    fn response(status: &str, headers: &str, body: &str) -> Option<String> {
+        Some(format!(
+            "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_dropped_connection_and_a_429_are_retried_with_one_idempotency_key() {
+        let written = r#"{"id":"0123456789ab","partition":"fabrikam","kind":"image"}"#;
+        let (url, served) = flaky_server(vec![
+            None,
+            response("429 Too Many Requests", "retry-after: 0\r\n", ""),
+            response("502 Bad Gateway", "", ""),
+            response("200 OK", "content-type: application/json\r\n", written),
+        ]);
+        let client = IngestClient::with_policy(&url, Some(Secret::new("spk_x")), fast()).unwrap();
+        let out = client.send("fabrikam", &image()).await.unwrap();
+        assert_eq!(out.id, "0123456789ab");
+        let keys = served.join().unwrap();
+        assert_eq!(keys.len(), 4, "one request per answer: {keys:?}");
+        assert!(
+            keys.iter().all(|k| *k == keys[0] && k.len() >= 16),
+            "{keys:?}"
+        );
+    }
+
     #[tokio::test]
     async fn a_refused_field_is_named_by_its_flag() {
         let server = MockServer::start().await;
