@@ -281,19 +281,46 @@ async fn rows_the_original_pipelines_wrote_read_back_as_deployments() {
         )
         .await
         .unwrap();
-    let filter = spektate_core::url_encode::query_value("PartitionKey eq 'hello-bedrock'");
-    let (_, listed) = raw(
-        &az,
-        Method::GET,
-        "/deployments()",
-        &format!("$filter={filter}"),
-        None,
-    )
-    .await;
+    store
+        .put_cluster_sync(
+            "hello-bedrock",
+            &spektate_core::ClusterSync {
+                cluster: "west-eu".into(),
+                commit: "ab4c9f1ccb67a82256763e32fba1e70c897bd82a".into(),
+                synced_at: None,
+                tagger: Some("flux".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let partition = |key: &'static str| {
+        let az = &az;
+        async move {
+            let filter =
+                spektate_core::url_encode::query_value(&format!("PartitionKey eq '{key}'"));
+            let (_, listed) = raw(
+                az,
+                Method::GET,
+                "/deployments()",
+                &format!("$filter={filter}"),
+                None,
+            )
+            .await;
+            listed["value"].as_array().cloned().unwrap_or_default()
+        }
+    };
     assert_eq!(
-        listed["value"].as_array().map(Vec::len),
-        Some(3),
+        partition("hello-bedrock").await.len(),
+        3,
         "the original partition holds only the three rows"
+    );
+    let runs = partition("hello-bedrock~runs").await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["RowKey"], "6046", "{runs:?}");
+    let clusters = partition("hello-bedrock~clusters").await;
+    assert!(
+        !clusters.is_empty() && clusters.iter().all(|c| c.to_string().contains("west-eu")),
+        "{clusters:?}"
     );
     recorder
         .manifest_committed(&ManifestCommitted {
