@@ -689,3 +689,148 @@ async fn the_manifest_history_is_read_when_a_commit_it_lacks_appears_and_places_
     assert_eq!(now[1], ("frontend-2".to_string(), east()));
     assert_eq!(now[3], ("frontend-4".to_string(), vec![]), "4 came after 9");
 }
+
+/// A store that keeps no change sequence, as the Azure table: its service stamps each
+/// record's `Timestamp` when the write commits, and a write may commit long after it began.
+/// Here the stamps are set by the test; queries by `changed_since` compare with them.
+struct StampedStore {
+    inner: Arc<dyn RecordStore>,
+    stamps: std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<Utc>>>,
+    asked_since: std::sync::Mutex<Vec<Option<chrono::DateTime<Utc>>>>,
+}
+
+#[async_trait::async_trait]
+impl RecordStore for StampedStore {
+    fn describe(&self) -> String {
+        "stamped".into()
+    }
+    fn change_overlap(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(600)
+    }
+    async fn query(
+        &self,
+        partition: &str,
+        query: &spektate_core::RecordQuery,
+    ) -> spektate_core::Result<Vec<spektate_core::Record>> {
+        self.asked_since.lock().unwrap().push(query.changed_since);
+        let mut all = query.clone();
+        all.changed_since = None;
+        all.after_sequence = None;
+        let stamps = self.stamps.lock().unwrap().clone();
+        let mut out = Vec::new();
+        for mut r in self.inner.query(partition, &all).await? {
+            r.sequence = None;
+            r.timestamp = stamps.get(&r.row_key).copied().or(r.timestamp);
+            if query
+                .changed_since
+                .is_none_or(|since| r.timestamp >= Some(since))
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+    async fn insert(
+        &self,
+        r: &spektate_core::Record,
+    ) -> spektate_core::Result<spektate_core::Record> {
+        self.inner.insert(r).await
+    }
+    async fn replace(
+        &self,
+        r: &spektate_core::Record,
+    ) -> spektate_core::Result<spektate_core::Record> {
+        self.inner.replace(r).await
+    }
+    async fn delete(
+        &self,
+        p: &str,
+        row_key: &str,
+        etag: Option<&str>,
+    ) -> spektate_core::Result<()> {
+        self.inner.delete(p, row_key, etag).await
+    }
+    async fn put_run_report(
+        &self,
+        p: &str,
+        report: &spektate_core::RunReport,
+    ) -> spektate_core::Result<spektate_core::RunReport> {
+        self.inner.put_run_report(p, report).await
+    }
+    async fn run_reports(
+        &self,
+        p: &str,
+        ids: &[String],
+    ) -> spektate_core::Result<Vec<spektate_core::RunReport>> {
+        self.inner.run_reports(p, ids).await
+    }
+    async fn put_cluster_report(
+        &self,
+        p: &str,
+        report: &spektate_core::ClusterReport,
+    ) -> spektate_core::Result<()> {
+        self.inner.put_cluster_report(p, report).await
+    }
+    async fn cluster_histories(
+        &self,
+        p: &str,
+    ) -> spektate_core::Result<Vec<spektate_core::ClusterHistory>> {
+        self.inner.cluster_histories(p).await
+    }
+}
+
+#[tokio::test]
+async fn without_a_change_sequence_a_refresh_reaches_back_the_store_s_longest_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn RecordStore> =
+        Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
+    let stamped = Arc::new(StampedStore {
+        inner: sqlite,
+        stamps: Default::default(),
+        asked_since: Default::default(),
+    });
+    let store: Arc<dyn RecordStore> = stamped.clone();
+    let rec = Recorder::new(store.clone(), "fabrikam").unwrap();
+    let tracker = Tracker::builder(store)
+        .partition("fabrikam")
+        .stored_runs(false)
+        .build();
+    let image = |n: u32| ImageBuilt {
+        p1: n.to_string(),
+        image_tag: format!("frontend-{n}"),
+        commit_id: format!("{n:07}"),
+        service: "frontend".into(),
+        repository: None,
+    };
+    let seen = rec.image_built(&image(1)).await.unwrap();
+    let newest = Utc::now() - Duration::minutes(1);
+    stamped
+        .stamps
+        .lock()
+        .unwrap()
+        .insert(seen.row_key.clone(), newest);
+    tracker.refresh().await.unwrap();
+    // A write that began before the one seen commits after the refresh, stamped 5 minutes
+    // before the newest timestamp read.
+    let late = rec.image_built(&image(2)).await.unwrap();
+    stamped
+        .stamps
+        .lock()
+        .unwrap()
+        .insert(late.row_key.clone(), newest - Duration::minutes(5));
+    tracker.refresh().await.unwrap();
+    let ds = tracker.deployments(&Filter::default()).await.unwrap();
+    let mut tags: Vec<&str> = ds.iter().filter_map(|d| d.image_tag()).collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        ["frontend-1", "frontend-2"],
+        "the late commit is read"
+    );
+    let asked = stamped.asked_since.lock().unwrap().clone();
+    assert_eq!(
+        asked.last().copied().flatten(),
+        Some(newest - Duration::minutes(10)),
+        "the second read reaches back the store's longest write: {asked:?}"
+    );
+}

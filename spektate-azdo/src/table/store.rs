@@ -918,6 +918,19 @@ mod tests {
     use spektate_core::http::Secret;
 
     #[test]
+    fn a_changed_since_read_reaches_back_the_longest_write_the_policy_allows() {
+        let account = TableAccount::development(None).unwrap();
+        let default = AzureTableStore::new(account.clone(), "deployments").unwrap();
+        assert_eq!(default.change_overlap(), std::time::Duration::from_secs(30));
+        let policy = Policy {
+            timeout: std::time::Duration::from_secs(90),
+            ..Policy::default()
+        };
+        let slow = AzureTableStore::with_policy(account, "deployments", policy).unwrap();
+        assert_eq!(slow.change_overlap(), std::time::Duration::from_secs(90));
+    }
+
+    #[test]
     fn table_names_and_report_partitions_are_checked() {
         let account = TableAccount::development(None).unwrap();
         let e = AzureTableStore::new(account.clone(), "my-table")
