@@ -2,9 +2,10 @@
 //! clusters) makes 24 requests to Azure DevOps cold (one of them the manifest repository's
 //! history), and 2 on a second refresh in which nothing changed (the figures of the
 //! README), against a fake organisation that pages its lists as the service does; a server
-//! that pages sooner costs only the pages it adds. The reference made 969, and re-fetched
-//! every build on every refresh. A commits batch the service refuses (a commit pushed away)
-//! costs one request per commit of that batch, and says so once.
+//! that pages sooner costs only the pages it adds. The reference makes 1,254 (counted from
+//! what it asks per deployment), and re-fetches every build on every refresh. A commits
+//! batch the service refuses (a commit pushed away) costs one request per commit of that
+//! batch, and says so once.
 //!
 //! Print the figures with
 //! `cargo test -p spektate-azdo --test request_budget -- --nocapture`.
@@ -266,6 +267,18 @@ async fn assert_traced(tracker: &Tracker) {
             .find(|d| !d.warnings.is_empty())
             .map(|d| &d.warnings)
     );
+    // What the reference asks for: a list of the image builds the records name, one of the
+    // manifest builds and one of the releases, the timeline of each multi-stage build, then one request per deployment for
+    // its author and one for its pull request, and the sync tags (the refs, then each
+    // annotated tag).
+    let multi_stage = ds.iter().filter(|d| d.multi_stage).count();
+    let authors = ds.iter().filter(|d| d.record.commit_id.is_some()).count();
+    let pulls = ds.iter().filter(|d| d.record.pr.is_some()).count();
+    let reference = 3 + multi_stage + authors + pulls + 1 + 2;
+    println!(
+        "the reference: {reference} requests (3 lists, {multi_stage} timelines, {authors} authors, {pulls} pull requests, 3 for tags)"
+    );
+    assert_eq!(reference, 1_254, "the README's figure for the reference");
 }
 
 /// Traces the 500 deployments cold, then refreshes with nothing changed: the requests of each.
