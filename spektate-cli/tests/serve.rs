@@ -973,3 +973,130 @@ fn one_server_serves_every_partition_it_is_given() {
         text(&out.stderr)
     );
 }
+
+/// Sends `method path` with `headers` and `body` (Connection: close) and returns the status.
+fn http_status(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+/// README: "`--log-format json` writes one JSON object a line on stderr, an access line per
+/// request (method, path, status, milliseconds, who)"; tokens never appear in logs, which
+/// name a token by its id and name.
+#[test]
+fn log_format_json_writes_one_object_a_line_with_an_access_line_per_request_and_no_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.json");
+    let secret = token(&tokens, &["create", "ci", "--partition", "fabrikam"]);
+    let id = secret.split('_').nth(1).unwrap().to_string();
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    let server = Server::start(
+        dir.path(),
+        &store,
+        &["--tokens", tokens.to_str().unwrap(), "--log-format", "json"],
+    );
+    let guess = "spk_12345678_aguessedsecretthatmustnotbelogged";
+    let body = r#"{"p1":"7","imageTag":"t-7","commitId":"c","service":"s"}"#;
+    let json = ("Content-Type", "application/json");
+    let requests = [
+        // 200 once the first refresh is done, 503 before: the log says which.
+        ("GET", "/api/health", None, None),
+        ("GET", "/no/such/page", None, Some(404)),
+        (
+            "POST",
+            "/api/records/image?partition=fabrikam",
+            None,
+            Some(401),
+        ),
+        (
+            "POST",
+            "/api/records/image",
+            Some(guess.to_string()),
+            Some(401),
+        ),
+        (
+            "POST",
+            "/api/records/image",
+            Some(secret.clone()),
+            Some(200),
+        ),
+    ];
+    let mut answered = Vec::new();
+    for (method, path, bearer, want) in &requests {
+        let auth = bearer.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = vec![json];
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth.as_str()));
+        }
+        let got = http_status(&server.url, method, path, &headers, body);
+        if let Some(want) = want {
+            assert_eq!(got, *want, "{method} {path}");
+        }
+        answered.push(got);
+    }
+    let (status, log) = server.stop();
+    assert!(status.success(), "serve exited {status:?}: {log}");
+
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            assert!(v.is_object(), "not an object: {l}");
+            v
+        })
+        .collect();
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "spektate::access")
+        .collect();
+    assert_eq!(
+        access.len(),
+        requests.len(),
+        "one access line per request:\n{log}"
+    );
+    for ((line, (method, path, bearer, _)), got) in access.iter().zip(&requests).zip(&answered) {
+        assert_eq!(line["method"], *method, "{line}");
+        // The path, never the query.
+        assert_eq!(line["path"], path.split('?').next().unwrap(), "{line}");
+        assert_eq!(line["status"], *got, "{line}");
+        let ms = line["ms"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no ms in {line}"));
+        assert!((0.0..10_000.0).contains(&ms), "{line}");
+        let who = line["who"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no who in {line}"));
+        if bearer.as_deref() == Some(secret.as_str()) {
+            assert_eq!(who, format!("token {id} (ci)"), "{line}");
+        } else {
+            assert_eq!(who, "", "{line}");
+        }
+    }
+    let hidden = secret.rsplit('_').next().unwrap();
+    assert!(
+        !log.contains(hidden),
+        "the token's secret is in the log:\n{log}"
+    );
+    assert!(
+        !log.contains("aguessedsecret"),
+        "a presented token is in the log:\n{log}"
+    );
+}

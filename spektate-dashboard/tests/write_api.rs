@@ -188,6 +188,136 @@ async fn a_2_mb_body_is_refused_with_413_whether_its_length_is_declared_or_not()
     server.stop().await;
 }
 
+/// README: "A body over 64 KiB gets 413".
+const README_LIMIT: usize = 64 * 1024;
+
+/// An image record of `len` bytes exactly: JSON whitespace between its first field and the
+/// rest, so the closing brace is the last byte and the body parses only when read whole.
+fn image_body(p1: &str, len: usize) -> Vec<u8> {
+    let head = format!("{{\"p1\":\"{p1}\",");
+    let tail = format!(
+        "\"imageTag\":\"frontend-{p1}\",\"commitId\":\"a1b2c3d4e5f6\",\"service\":\"fabrikam/frontend\"}}"
+    );
+    let pad = len - head.len() - tail.len();
+    let body = format!("{head}{}{tail}", " ".repeat(pad)).into_bytes();
+    assert_eq!(body.len(), len);
+    serde_json::from_slice::<Value>(&body).expect("the padded body is JSON");
+    body
+}
+
+/// POSTs `body` with `Transfer-Encoding: chunked` (no Content-Length) in 4 KiB chunks and
+/// returns the status of the answer and its body.
+async fn post_chunked(addr: &str, path: &str, token: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let sent = async {
+        for chunk in body.chunks(4096) {
+            stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            stream.write_all(chunk).await?;
+            stream.write_all(b"\r\n").await?;
+        }
+        stream.write_all(b"0\r\n\r\n").await
+    };
+    let _ = sent.await; // a refusal may close the connection before the body is all sent
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answered within 10 s");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(read.is_ok() || !answer.is_empty(), "{read:?}");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_of_exactly_64_kib_is_written_and_one_byte_more_is_a_413_declared_or_chunked() {
+    let server = start(ViewerAuth::None).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let path = Kind::Image.path();
+
+    // Content-Length declared: 65,536 bytes are read and written, 65,537 refused.
+    let at_limit = server
+        .client
+        .post(server.url(path))
+        .bearer_auth(&server.writer)
+        .header("content-type", "application/json")
+        .body(image_body("2001", README_LIMIT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(at_limit.status(), 200, "{}", at_limit.text().await.unwrap());
+    assert_eq!(server.store.writes(), 1);
+
+    let over = server
+        .client
+        .post(server.url(path))
+        .bearer_auth(&server.writer)
+        .header("content-type", "application/json")
+        .body(image_body("2002", README_LIMIT + 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), 413);
+    let error: Value = over.json().await.unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("larger than {README_LIMIT} bytes")),
+        "{error}"
+    );
+    assert_eq!(server.store.writes(), 1, "a refused body wrote something");
+
+    // Chunked, no Content-Length: the same boundary, found by counting what arrives.
+    let (status, body) = post_chunked(
+        &addr,
+        path,
+        &server.writer,
+        &image_body("2003", README_LIMIT),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.store.writes(), 2);
+    let (status, body) = post_chunked(
+        &addr,
+        path,
+        &server.writer,
+        &image_body("2004", README_LIMIT + 1),
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(server.store.writes(), 2, "a refused body wrote something");
+
+    // What was written is the whole record, read to its last byte.
+    let (records, _) = server.store.contents(PARTITION).await;
+    let mut p1s: Vec<_> = records.iter().filter_map(|r| r.p1.clone()).collect();
+    p1s.sort();
+    assert_eq!(p1s, ["2001", "2003"]);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.service.as_deref() == Some("fabrikam/frontend")),
+        "{records:?}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_a_400_naming_the_field_and_value_and_writes_nothing() {
     let server = start(ViewerAuth::None).await;
