@@ -929,6 +929,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_wal_store_is_read_when_no_shared_memory_file_can_be_made_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.insert(&record("p", "a")).await.unwrap();
+        }
+        // As on a read-only mount: the file is in WAL mode and no `-shm` can be created
+        // beside it (here a directory holds its name).
+        let shm = dir.path().join("s.db-shm");
+        let _ = std::fs::remove_file(&shm);
+        let _ = std::fs::remove_file(dir.path().join("s.db-wal"));
+        std::fs::create_dir(&shm).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        assert_eq!(before[18..20], [2, 2], "the header says WAL");
+        let reader = SqliteStore::open_existing(&path).unwrap();
+        let got = reader.query("p", &RecordQuery::all()).await.unwrap();
+        assert_eq!(got.len(), 1);
+        drop(reader);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the reader changed the file"
+        );
+    }
+
+    #[tokio::test]
     async fn a_version_1_store_is_read_without_upgrading_and_upgraded_by_a_writer() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");
