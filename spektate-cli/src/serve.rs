@@ -194,9 +194,8 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
         Some(path) => Tokens::from_file(path).map_err(|e| Error::invalid("--tokens", e))?,
         None if oidc.is_some() => Tokens::none(),
         None => {
-            eprintln!(
-                "spektate: warning: no --tokens and no --oidc-rule: the write API refuses every write"
-            );
+            // Through the log, so a JSON log stays one object a line.
+            tracing::warn!("no --tokens and no --oidc-rule: the write API refuses every write");
             Tokens::none()
         }
     };

@@ -1100,3 +1100,24 @@ fn log_format_json_writes_one_object_a_line_with_an_access_line_per_request_and_
         "a presented token is in the log:\n{log}"
     );
 }
+
+#[test]
+fn a_json_log_stays_one_object_a_line_when_serve_warns_that_nothing_may_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    let server = Server::start(dir.path(), &store, &["--log-format", "json"]);
+    let (status, log) = server.stop();
+    assert!(status.success(), "serve exited {status:?}: {log}");
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "WARN"
+                && l.to_string().contains("no --tokens and no --oidc-rule")),
+        "the warning is a log line:\n{log}"
+    );
+}
