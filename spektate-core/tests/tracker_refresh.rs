@@ -834,3 +834,68 @@ async fn without_a_change_sequence_a_refresh_reaches_back_the_store_s_longest_wr
         "the second read reaches back the store's longest write: {asked:?}"
     );
 }
+
+#[tokio::test]
+async fn watch_refreshes_in_the_background_rides_out_a_failing_store_and_stops_when_dropped() {
+    use spektate_core::testkit::Fault;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn RecordStore> =
+        Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
+    let faulty = FaultyStore::new(sqlite.clone());
+    let rec = Recorder::new(sqlite, "fabrikam").unwrap();
+    let tracker = Tracker::builder(faulty.clone())
+        .partition("fabrikam")
+        .stored_runs(false)
+        .build();
+    let image = |n: u32| ImageBuilt {
+        p1: n.to_string(),
+        image_tag: format!("frontend-{n}"),
+        commit_id: format!("{n:07}"),
+        service: "frontend".into(),
+        repository: None,
+    };
+    // Waits (at most 10 s) for a snapshot holding `n` deployments.
+    async fn holding(
+        rx: &mut tokio::sync::watch::Receiver<Arc<spektate_core::Snapshot>>,
+        n: usize,
+    ) {
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while rx.borrow_and_update().deployments.len() != n {
+                rx.changed().await.expect("the watch ended");
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no snapshot with {n} deployments"));
+    }
+    rec.image_built(&image(1)).await.unwrap();
+    let mut rx = tracker.watch(std::time::Duration::from_millis(20));
+    holding(&mut rx, 1).await;
+    // A store that fails for a while: the watch keeps the last snapshot and goes on.
+    faulty.set_fault(Fault::Fail);
+    let failed_from = faulty.queries();
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while faulty.queries() < failed_from + 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("refreshes retried while the store fails");
+    assert_eq!(
+        rx.borrow().deployments.len(),
+        1,
+        "the last snapshot is kept"
+    );
+    rec.image_built(&image(2)).await.unwrap();
+    faulty.set_fault(Fault::None);
+    holding(&mut rx, 2).await;
+    // Once every receiver is gone, the background refresh ends.
+    drop(rx);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let after = faulty.queries();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        faulty.queries(),
+        after,
+        "no refresh after the receivers are dropped"
+    );
+}
