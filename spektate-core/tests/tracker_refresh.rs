@@ -518,8 +518,20 @@ async fn filters_select_by_service_ring_author_kind_and_keyword() {
     );
 }
 
-#[tokio::test]
-async fn a_failed_refresh_does_not_skip_the_records_it_read() {
+/// The image of `frontend-{n}`, built by run `n`.
+fn image(n: u32) -> ImageBuilt {
+    ImageBuilt {
+        p1: n.to_string(),
+        image_tag: format!("frontend-{n}"),
+        commit_id: format!("{n:07}aaaaaaaa"),
+        service: "frontend".into(),
+        repository: None,
+    }
+}
+
+/// A tracker of partition `fabrikam` and a recorder, both over a SQLite store wrapped so
+/// that its reads can be made to fail.
+fn over_a_faulty_store() -> (tempfile::TempDir, Arc<FaultyStore>, Recorder, Tracker) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite: Arc<dyn RecordStore> =
         Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
@@ -529,13 +541,12 @@ async fn a_failed_refresh_does_not_skip_the_records_it_read() {
         .partition("fabrikam")
         .stored_runs(false)
         .build();
-    let image = |n: u32| ImageBuilt {
-        p1: n.to_string(),
-        image_tag: format!("frontend-{n}"),
-        commit_id: format!("{n:07}aaaaaaaa"),
-        service: "frontend".into(),
-        repository: None,
-    };
+    (dir, store, rec, tracker)
+}
+
+#[tokio::test]
+async fn a_failed_refresh_does_not_skip_the_records_it_read() {
+    let (_dir, store, rec, tracker) = over_a_faulty_store();
     rec.image_built(&image(1)).await.unwrap();
     tracker.refresh().await.unwrap();
     assert_eq!(tracker.snapshot().deployments.len(), 1);
@@ -795,13 +806,6 @@ async fn without_a_change_sequence_a_refresh_reaches_back_the_store_s_longest_wr
         .partition("fabrikam")
         .stored_runs(false)
         .build();
-    let image = |n: u32| ImageBuilt {
-        p1: n.to_string(),
-        image_tag: format!("frontend-{n}"),
-        commit_id: format!("{n:07}"),
-        service: "frontend".into(),
-        repository: None,
-    };
     let seen = rec.image_built(&image(1)).await.unwrap();
     let newest = Utc::now() - Duration::minutes(1);
     stamped
@@ -838,22 +842,7 @@ async fn without_a_change_sequence_a_refresh_reaches_back_the_store_s_longest_wr
 #[tokio::test]
 async fn watch_refreshes_in_the_background_rides_out_a_failing_store_and_stops_when_dropped() {
     use spektate_core::testkit::Fault;
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite: Arc<dyn RecordStore> =
-        Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
-    let faulty = FaultyStore::new(sqlite.clone());
-    let rec = Recorder::new(sqlite, "fabrikam").unwrap();
-    let tracker = Tracker::builder(faulty.clone())
-        .partition("fabrikam")
-        .stored_runs(false)
-        .build();
-    let image = |n: u32| ImageBuilt {
-        p1: n.to_string(),
-        image_tag: format!("frontend-{n}"),
-        commit_id: format!("{n:07}"),
-        service: "frontend".into(),
-        repository: None,
-    };
+    let (_dir, faulty, rec, tracker) = over_a_faulty_store();
     // Waits (at most 10 s) for a snapshot holding `n` deployments.
     async fn holding(
         rx: &mut tokio::sync::watch::Receiver<Arc<spektate_core::Snapshot>>,
@@ -885,8 +874,8 @@ async fn watch_refreshes_in_the_background_rides_out_a_failing_store_and_stops_w
         1,
         "the last snapshot is kept"
     );
-    rec.image_built(&image(2)).await.unwrap();
     faulty.set_fault(Fault::None);
+    rec.image_built(&image(2)).await.unwrap();
     holding(&mut rx, 2).await;
     // Once every receiver is gone, the background refresh ends.
     drop(rx);
