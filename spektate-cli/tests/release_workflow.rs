@@ -7,22 +7,17 @@
 //! `cargo binstall` download, holding `spektate` where they look for it, and its sha256 file
 //! checks.
 
-use std::path::{Path, PathBuf};
+#[path = "common/release.rs"]
+mod release;
+
 use std::process::Command;
 
 use serde_norway::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use release::{archive_name, assert_prints_version, host_target, repo, strip_build, version, yaml};
 
 fn workflow() -> Value {
-    let path = repo().join(".github/workflows/release.yml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    yaml(".github/workflows/release.yml")
 }
 
 fn job<'a>(w: &'a Value, name: &str) -> &'a Value {
@@ -56,28 +51,6 @@ fn needs(job: &Value) -> Vec<&str> {
 
 fn id_token(job: &Value) -> bool {
     job["permissions"]["id-token"].as_str() == Some("write")
-}
-
-fn host_target() -> String {
-    let out = Command::new("rustc").arg("-vV").output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .expect("rustc -vV names the host")
-        .to_string()
-}
-
-fn version() -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_spektate"))
-        .arg("--version")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.trim()
-        .strip_prefix("spektate ")
-        .expect("spektate X.Y.Z")
-        .to_string()
 }
 
 #[test]
@@ -182,14 +155,7 @@ fn the_archive_step_makes_the_archive_install_sh_and_binstall_fetch() {
     }
     let built = dir.path().join(format!("target/{target}/release"));
     std::fs::create_dir_all(&built).unwrap();
-    // The test build without its debug info, so the archive is made in a moment.
-    let stripped = Command::new("strip")
-        .arg("-o")
-        .arg(built.join("spektate"))
-        .arg(env!("CARGO_BIN_EXE_spektate"))
-        .status()
-        .unwrap();
-    assert!(stripped.success());
+    strip_build(&built.join("spektate"));
     let ran = Command::new("bash")
         .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
         .current_dir(dir.path())
@@ -204,7 +170,7 @@ fn the_archive_step_makes_the_archive_install_sh_and_binstall_fetch() {
     );
 
     // install.sh's name for this machine's archive, and binstall's bin-dir inside it.
-    let name = format!("spektate-{version}-{target}");
+    let name = archive_name(&version);
     let dist = dir.path().join("dist");
     let checked = Command::new("sha256sum")
         .args(["-c", &format!("{name}.tar.gz.sha256")])
@@ -226,12 +192,7 @@ fn the_archive_step_makes_the_archive_install_sh_and_binstall_fetch() {
         .status()
         .unwrap();
     assert!(tar.success());
-    let binary = unpacked.join(&name).join("spektate");
-    let out = Command::new(&binary).arg("--version").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("spektate {version}")
-    );
+    assert_prints_version(&unpacked.join(&name).join("spektate"), &version);
     for doc in ["README.md", "CHANGELOG.md", "LICENSE"] {
         assert!(
             unpacked.join(&name).join(doc).is_file(),
