@@ -48,10 +48,19 @@ pub(crate) struct Kept {
 /// One key's place: empty while its first request runs (or after it failed).
 pub(crate) type Slot = Arc<AsyncMutex<Option<Kept>>>;
 
+/// Where a cache reads the time: [`Instant::now`], or a test's clock.
+pub(crate) type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
 /// The keys seen lately.
-#[derive(Default)]
 pub(crate) struct Cache {
     inner: Mutex<Inner>,
+    clock: Clock,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache::with_clock(Arc::new(Instant::now))
+    }
 }
 
 #[derive(Default)]
@@ -71,10 +80,18 @@ pub(crate) fn fingerprint(body: &[u8]) -> [u8; 32] {
 }
 
 impl Cache {
+    /// An empty cache that ages its keys by `clock`.
+    pub(crate) fn with_clock(clock: Clock) -> Self {
+        Cache {
+            inner: Mutex::default(),
+            clock,
+        }
+    }
+
     /// The slot of `scope`, made when new. Lock it: the first holder finds it empty and
     /// fills it with its answer; later holders find that answer.
     pub(crate) fn slot(&self, scope: Scope) -> Slot {
-        let now = Instant::now();
+        let now = (self.clock)();
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.expire(now);
         if let Some((_, slot)) = inner.slots.get(&scope) {

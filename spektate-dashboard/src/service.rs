@@ -137,6 +137,18 @@ impl Service {
         self
     }
 
+    /// Ages idempotency keys by `clock` instead of [`Instant::now`], so a test can see a key
+    /// expire without waiting a day.
+    #[cfg(feature = "testkit")]
+    #[doc(hidden)]
+    pub fn idempotency_clock(
+        mut self,
+        clock: impl Fn() -> Instant + Send + Sync + 'static,
+    ) -> Self {
+        self.cache = Arc::new(Cache::with_clock(Arc::new(clock)));
+        self
+    }
+
     /// Viewers' tokens, for a server with [`ViewerAuth::Token`] and no write API.
     pub fn tokens(mut self, tokens: Tokens) -> Self {
         self.tokens = Arc::new(tokens);
