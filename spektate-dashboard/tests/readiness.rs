@@ -55,20 +55,21 @@ impl RecordStore for Leaky {
     }
 }
 
-/// The limit README gives readiness: "the store answers a read of every partition within
-/// N s".
+/// The limit README gives readiness: "the store answers a read of every partition, one
+/// after another, within N s in all".
 fn readme_limit() -> Duration {
     let readme = include_str!("../../README.md");
-    let claim = "readiness (the store answers a read of every partition within ";
+    let claim =
+        "readiness (the store answers a read of every partition, one after another, within ";
     let at = readme
         .find(claim)
         .expect("README states the readiness limit")
         + claim.len();
     let rest = &readme[at..];
     let figure = rest
-        .split_once(" s)")
+        .split_once(" s in all")
         .map(|(n, _)| n)
-        .unwrap_or_else(|| panic!("no 'N s)' after {claim:?}"));
+        .unwrap_or_else(|| panic!("no 'N s in all' after {claim:?}"));
     Duration::from_secs(figure.parse().expect("a whole number of seconds"))
 }
 
