@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use hmac::digest::KeyInit;
@@ -15,7 +14,7 @@ use spektate_core::http::Secret;
 use spektate_core::{ClusterHistory, Outcome, RecordStore, RunResult, RunStatus, Tracker};
 use spektate_dashboard::tokens::{Scope, TokenFile, Tokens};
 use spektate_dashboard::{Dashboard, FluxHook, Hooks, Service};
-use support::{Counting, PARTITION};
+use support::{Counting, PARTITION, Serving, serve};
 
 const FLUX_SECRET: &str = "flux-hmac-0c6f1e";
 const ARGO_TOKEN: &str = "argo-hook-5d2a77";
@@ -51,20 +50,7 @@ impl Server {
             .map(|r| (r.method.to_string(), r.path.to_string()))
             .collect();
         let document = service.openapi();
-        let server = service
-            .bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))
-            .await
-            .unwrap();
-        let base = format!("http://{}", server.local_addr());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(async move {
-            server
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let Serving { base, stop, served } = serve(service).await;
         Server {
             base,
             store,

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use spektate_core::Tracker;
 use spektate_core::ingest::Kind;
 use spektate_dashboard::tokens::{Scope, TokenFile, Tokens};
 use spektate_dashboard::{Dashboard, IDEMPOTENCY_KEEP_FOR, IDEMPOTENCY_KEYS, Service, example};
-use support::{Counting, PARTITION};
+use support::{Counting, PARTITION, Serving, serve};
 
 /// README: "Keys are kept in the server's memory (10,000 keys, 24 hours each)".
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -94,22 +93,10 @@ async fn start(clock: &Clock) -> Server {
     let store = Arc::new(Counting::default());
     let tracker = Tracker::builder(store.clone()).partition(PARTITION).build();
     let ticking = clock.clone();
-    let server = Service::new(Dashboard::new(tracker))
+    let service = Service::new(Dashboard::new(tracker))
         .accept_writes(Tokens::fixed(file))
-        .idempotency_clock(move || ticking.now())
-        .bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))
-        .await
-        .unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(async move {
-        server
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
+        .idempotency_clock(move || ticking.now());
+    let Serving { base, stop, served } = serve(service).await;
     Server {
         base,
         writer: writer.expose().to_string(),

@@ -2,7 +2,8 @@
 //! what is wrong and no more, within README's limit rather than a hang, and 200 again once
 //! the store answers.
 
-use std::net::{Ipv4Addr, SocketAddr};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use spektate_core::{
     RunReport, Tracker, async_trait,
 };
 use spektate_dashboard::{Dashboard, Service};
+use support::Serving;
 
 /// What a store's error may carry and a public probe must not: a SAS signature.
 const SECRET: &str = "sig=c2VjcmV0LXNhcy1zaWduYXR1cmU";
@@ -90,21 +92,8 @@ async fn serve(
     )))
     .partition(tracker(contoso, "contoso"))
     .unwrap();
-    let server = service
-        .bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))
-        .await
-        .unwrap();
-    let url = format!("http://{}/api/ready", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(async move {
-        server
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
-    (url, stop, served)
+    let Serving { base, stop, served } = support::serve(service).await;
+    (format!("{base}/api/ready"), stop, served)
 }
 
 /// `/api/ready`'s status, body, and how long it took; the client gives up after `patience`,

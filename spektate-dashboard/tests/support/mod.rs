@@ -223,18 +223,7 @@ async fn launch(
         service = service.accept_oidc(oidc);
     }
     let routes = service.routes();
-    let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0);
-    let server = service.bind(addr).await.unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(async move {
-        server
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
+    let Serving { base, stop, served } = serve(service).await;
     Running {
         base,
         store,
@@ -248,4 +237,33 @@ async fn launch(
         stop: Some(stop),
         served: Some(served),
     }
+}
+
+/// A service answering on a free loopback port until `stop` is sent (or dropped).
+pub struct Serving {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Stops the server.
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    /// Ends once the server has stopped (a failed run fails it).
+    pub served: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `service` to 127.0.0.1 on a free port and runs it in the background.
+pub async fn serve(service: Service) -> Serving {
+    let server = service
+        .bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        server
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    Serving { base, stop, served }
 }
