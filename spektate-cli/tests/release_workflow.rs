@@ -204,6 +204,19 @@ fn the_archive_step_makes_the_archive_install_sh_and_binstall_fetch() {
         install.contains(r#"url="$releases/download/v$version/$name.tar.gz""#),
         "install.sh downloads another name"
     );
+    // install.sh's releases are those of the repository binstall's `{ repo }` stands for.
+    let workspace = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let repository = workspace
+        .lines()
+        .find_map(|l| l.strip_prefix("repository = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("the workspace names its repository");
+    assert!(
+        install.contains(&format!(
+            "releases=${{SPEKTATE_RELEASES_URL:-{repository}/releases}}"
+        )),
+        "install.sh downloads from another repository than {repository}"
+    );
     let cargo = std::fs::read_to_string(repo().join("spektate-cli/Cargo.toml")).unwrap();
     assert!(cargo.contains(
         r#"pkg-url = "{ repo }/releases/download/v{ version }/spektate-{ version }-{ target }.tar.gz""#
