@@ -1106,6 +1106,8 @@ fn a_json_log_stays_one_object_a_line_when_serve_warns_that_nothing_may_write() 
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", dir.path().join("s.db").display());
     let server = Server::start(dir.path(), &store, &["--log-format", "json"]);
+    // Answered once, so it is serving (and stops on SIGTERM) before it is stopped.
+    http_status(&server.url, "GET", "/api/health", &[], "");
     let (status, log) = server.stop();
     assert!(status.success(), "serve exited {status:?}: {log}");
     let lines: Vec<Value> = log
