@@ -79,6 +79,8 @@ pub async fn run(cmd: DashboardCmd, store: &StoreArgs) -> Result<()> {
         Error::invalid(flag, format!("{e}; choose another {flag}"))
     })?;
     let server = server.limits(limits);
+    // Caught from here on: whoever reads the address below may stop the server at once.
+    let stop = dashboard::shutdown_signal();
     println!(
         "Spektate dashboard on {} (partition {}, refreshing every {} s). Ctrl-C stops it.",
         server.url(),
@@ -86,7 +88,7 @@ pub async fn run(cmd: DashboardCmd, store: &StoreArgs) -> Result<()> {
         cmd.refresh
     );
     let reporter = tokio::spawn(report_refresh_errors(board));
-    let served = server.run(dashboard::shutdown_signal()).await;
+    let served = server.run(stop).await;
     reporter.abort();
     served.map_err(|e| Error::invalid("dashboard", e))
 }

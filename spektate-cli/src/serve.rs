@@ -264,6 +264,8 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
             Error::invalid(flag, format!("{e}; choose another {flag}"))
         })?
         .limits(limits);
+    // Caught from here on: whoever reads the address below may stop the server at once.
+    let stop = dashboard::shutdown_signal();
     println!(
         "Spektate server on {} ({} {}, viewers: {}, writes: {}{}). Ctrl-C stops it.",
         server.url(),
@@ -299,6 +301,6 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
         }
         None => None,
     };
-    let served = server.run(dashboard::shutdown_signal()).await;
+    let served = server.run(stop).await;
     served.map_err(|e| Error::invalid("serve", e))
 }
