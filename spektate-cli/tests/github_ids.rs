@@ -277,14 +277,29 @@ async fn a_bare_recorded_id_is_a_workflow_run_unless_github_ids_says_job() {
 }
 
 /// `get`'s default is `run`, not the `auto` of bedrock's `deployment get`: an id the
-/// repository has no run of is not asked for as a job, where `--github-ids auto` asks,
-/// after the run, with one more request.
+/// repository has no run of is not asked for as a job, but a warning names the flag that
+/// reads job ids, where `--github-ids auto` asks, after the run, with one more request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bare_id_with_no_run_is_asked_as_a_job_only_under_github_ids_auto() {
     let run = get(false, &[], &[]).await;
     assert_eq!(run.actions(), [RUN], "{:?}", run.requests);
     assert_eq!(run.cell("Status"), "Incomplete", "{}", run.table);
     assert_eq!(run.cell("Src to ACR"), "? 4242", "{}", run.table);
+    // Whoever recorded job ids learns which flag reads them, in the one warning of the run.
+    let warnings: Vec<&str> = (run.stderr.lines())
+        .filter_map(|l| l.strip_prefix("warning: github-actions 127.0.0.1:"))
+        .map(|l| l.split_once(": ").map_or(l, |(_port, rest)| rest))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "1 run: not found, nor any other run asked for: if the pipelines recorded job ids, \
+             pass --github-ids job (auto tries both); else check the project and the token"
+        ],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.matches("warning:").count(), 1, "{}", run.stderr);
 
     let auto = get(false, &["--github-ids", "auto"], &[]).await;
     assert_eq!(auto.actions(), [RUN, JOB], "{:?}", auto.requests);

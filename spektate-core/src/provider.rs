@@ -82,6 +82,12 @@ pub trait Pipelines: Send + Sync {
     /// The stages of a multi-stage run, by order.
     async fn stages(&self, run: &Run) -> Result<Vec<Stage>>;
 
+    /// What else than a wrong project or token may explain a batch of which no run was found
+    /// (ids of another kind of object, say), for the warning about it. Defaults to nothing.
+    fn none_found_hint(&self) -> Option<String> {
+        None
+    }
+
     /// Checks the credentials and settings against the service with one cheap request
     /// (`spektate validate`): what was found, or `None` when there is nothing to check.
     async fn check(&self) -> Result<Option<String>> {

@@ -651,6 +651,13 @@ impl Pipelines for GitHubActions {
         Ok(batch)
     }
 
+    /// Bare ids read as workflow runs may be the job ids the reference tool recorded.
+    fn none_found_hint(&self) -> Option<String> {
+        (self.bare_ids == IdKind::Run).then(|| {
+            "if the pipelines recorded job ids, pass --github-ids job (auto tries both)".into()
+        })
+    }
+
     /// The jobs of a workflow run, in the order GitHub created them (stage 1 the first job,
     /// stage 2 the second). A job has no stages: its own state stands for both steps.
     async fn stages(&self, run: &Run) -> Result<Vec<Stage>> {

@@ -52,7 +52,16 @@ pub async fn runs(
                 let proven = !batch.found.is_empty();
                 let unproven = Reason::new(
                     &name,
-                    "not found, nor any other run asked for: check the project and the token",
+                    &match provider.none_found_hint() {
+                        Some(hint) => format!(
+                            "not found, nor any other run asked for: {hint}; \
+                             else check the project and the token"
+                        ),
+                        None => {
+                            "not found, nor any other run asked for: check the project and the token"
+                                .to_string()
+                        }
+                    },
                 );
                 for req in mine {
                     if let Some(run) = batch.found.get(&req.id) {
