@@ -53,6 +53,7 @@ pub mod store;
 pub mod stored_runs;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod text;
 pub mod tracker;
 pub mod url_encode;
 pub mod warnings;

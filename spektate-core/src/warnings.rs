@@ -13,14 +13,9 @@ use crate::model::deployment::{Deployment, StepName};
 /// The longest cause kept, in characters; the rest is cut.
 pub const MAX_CAUSE_CHARS: usize = 200;
 
-/// `text` cut to at most `max` characters, an ellipsis marking a cut: how a provider's own
-/// words (an error message, an answer's value) are shown, whatever their length.
-pub fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
-}
+/// How a provider's own words (an error message, an answer's value) are cut, whatever their
+/// length.
+pub use crate::text::clip;
 
 /// The most distinct notices one [`collect_notices`] keeps; later new ones are only logged.
 pub const MAX_NOTICES: usize = 64;

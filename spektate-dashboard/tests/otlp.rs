@@ -479,7 +479,8 @@ async fn a_partial_success_is_logged_in_either_encoding_and_not_sent_again() {
     );
     let said = logs.text();
     assert!(
-        said.contains("the collector rejected 2 of 9 spans") && said.contains("2 spansare too old"),
+        said.contains("the collector rejected 2 of 9 spans")
+            && said.contains("): 2 spans are too old\n"),
         "{said}"
     );
 

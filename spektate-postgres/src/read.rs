@@ -50,13 +50,9 @@ impl<'a> FromSql<'a> for Time {
     }
 }
 
-/// At most 80 characters of `text`, escaped, for a message.
+/// `text` on one line, cut to 80 characters, for a message.
 pub fn truncated(text: &str) -> String {
-    text.chars()
-        .take(80)
-        .collect::<String>()
-        .escape_debug()
-        .to_string()
+    spektate_core::text::shown(text, 80)
 }
 
 #[cfg(test)]

@@ -102,15 +102,7 @@ fn web(url: Option<&str>) -> Option<String> {
 }
 
 fn cut(text: String) -> String {
-    match text.char_indices().nth(MAX_DESCRIPTION_CHARS) {
-        Some((at, _)) => {
-            let mut s = text[..at].to_string();
-            s.pop();
-            s.push('…');
-            s
-        }
-        None => text,
-    }
+    crate::text::clip_within(&text, MAX_DESCRIPTION_CHARS)
 }
 
 fn run_url(d: &Deployment, step: StepName) -> Option<String> {

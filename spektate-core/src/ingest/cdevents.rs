@@ -143,7 +143,7 @@ fn not_a_run(event_type: &str) -> Error {
 }
 
 fn cut(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(100).collect()
+    crate::text::shown(s, 100)
 }
 
 #[cfg(test)]

@@ -250,7 +250,7 @@ pub fn commit_of_revision(revision: &str) -> Option<String> {
 
 /// A value of the event as an answer shows it: at most 100 characters, no control characters.
 fn shown(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(100).collect()
+    crate::text::shown(s, 100)
 }
 
 #[cfg(test)]

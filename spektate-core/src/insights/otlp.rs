@@ -151,10 +151,7 @@ pub const MAX_MESSAGE_CHARS: usize = 300;
 /// `text` cut to [`MAX_MESSAGE_CHARS`] characters without control characters, so a
 /// collector's message cannot forge log lines.
 pub fn clean_message(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_MESSAGE_CHARS)
-        .collect()
+    crate::text::shown(text, MAX_MESSAGE_CHARS)
 }
 
 impl PartialSuccess {
@@ -237,7 +234,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.rejected_spans, 3);
-        assert_eq!(p.error_message, "too oldFAKE LINE");
+        assert_eq!(
+            p.error_message, "too old FAKE LINE",
+            "one line, words kept apart"
+        );
         let p = PartialSuccess::from_json(br#"{"partialSuccess":{"rejectedSpans":2}}"#).unwrap();
         assert_eq!(p.rejected_spans, 2);
         let e =

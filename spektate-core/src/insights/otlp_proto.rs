@@ -406,7 +406,7 @@ mod tests {
         let mut body = Vec::new();
         put_uint(&mut body, 1, 3);
         put_bytes(&mut body, 2, b"bad span\r\nid");
-        assert_eq!(status_message(&body).as_deref(), Some("bad spanid"));
+        assert_eq!(status_message(&body).as_deref(), Some("bad span  id"));
         assert_eq!(status_message(b"\x0b"), None);
     }
 

@@ -228,15 +228,9 @@ impl ClusterReport {
     }
 }
 
-/// `s` without control characters, trimmed, at most `max` characters.
+/// `s` on one line, trimmed, in at most `max` characters.
 fn cut(s: &str, max: usize) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .chars()
-        .take(max)
-        .collect()
+    crate::text::clip_within(crate::text::one_line(s).trim(), max)
 }
 
 /// What one cluster's agents reported, newest first, at most [`MAX_CLUSTER_HISTORY`]

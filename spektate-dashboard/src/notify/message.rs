@@ -19,11 +19,7 @@ pub(crate) struct Message {
 
 /// `text` cut to [`MAX_VALUE_CHARS`] characters, control characters as spaces.
 pub(crate) fn cut(text: &str) -> String {
-    let clean = text.replace(|c: char| c.is_control(), " ");
-    match clean.char_indices().nth(MAX_VALUE_CHARS) {
-        Some((at, _)) => format!("{}…", &clean[..at]),
-        None => clean,
-    }
+    spektate_core::text::shown(text, MAX_VALUE_CHARS)
 }
 
 /// What the deployment is called in a title: `frontend frontend-1001`.

@@ -71,10 +71,13 @@ fn untrusted_text_cannot_make_links_or_mentions() {
         "\\[click\\](https://evil.example) \\*x\\* frontend-1001"
     );
     assert_eq!(message::cut("a\nb\u{7}c"), "a b c");
+    let long = message::cut(&"x".repeat(500));
     assert_eq!(
-        message::cut(&"x".repeat(500)).chars().count(),
-        message::MAX_VALUE_CHARS + 1
+        long.chars().count(),
+        message::MAX_VALUE_CHARS,
+        "the ellipsis among them"
     );
+    assert!(long.ends_with("x…"), "{long}");
 }
 
 #[test]

@@ -80,11 +80,7 @@ fn unauthorized(message: impl Into<String>) -> OidcRefusal {
 
 /// Text from a token, cut short for a message.
 fn shown(text: &str) -> String {
-    let mut s: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-    if text.chars().count() > 200 {
-        s.push_str("...");
-    }
-    s
+    spektate_core::text::shown(text, 200)
 }
 
 /// Whether a bearer token has the shape of a JWT (three base64url parts).
