@@ -109,13 +109,12 @@ impl Cache {
         slot
     }
 
-    /// How many keys are kept.
+    /// How many keys are kept, those past [`KEEP_FOR`] dropped first.
     pub(crate) fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .slots
-            .len()
+        let now = (self.clock)();
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.expire(now);
+        inner.slots.len()
     }
 }
 
@@ -164,6 +163,22 @@ mod tests {
             cache.slot(scope("a")).lock().await.is_none(),
             "a was evicted"
         );
+    }
+
+    #[test]
+    fn expired_keys_are_not_counted_without_another_write() {
+        let start = Instant::now();
+        let now = Arc::new(Mutex::new(start));
+        let clock = now.clone();
+        let cache = Cache::with_clock(Arc::new(move || *clock.lock().unwrap()));
+        cache.slot(scope("a"));
+        *now.lock().unwrap() = start + Duration::from_secs(3600);
+        cache.slot(scope("b"));
+        assert_eq!(cache.len(), 2);
+        *now.lock().unwrap() = start + KEEP_FOR;
+        assert_eq!(cache.len(), 1, "a is 24 hours old");
+        *now.lock().unwrap() = start + KEEP_FOR + Duration::from_secs(3600);
+        assert_eq!(cache.len(), 0, "b too");
     }
 
     #[test]
