@@ -342,9 +342,9 @@ pub async fn serve(tracker: Tracker, addr: SocketAddr, every: Duration) -> Resul
 }
 
 /// Completes on Ctrl-C, or on SIGTERM where there are signals (what a container runtime sends).
-/// Both are caught from the moment this is called, not from the first poll: a server that
-/// says where it listens after calling it stops cleanly on a signal sent at once. Call it
-/// inside a Tokio runtime.
+/// On Unix both are caught from the moment this is called, not from the first poll: a server
+/// that says where it listens after calling it stops cleanly on a signal sent at once.
+/// Elsewhere Ctrl-C is caught from the first poll. Call it inside a Tokio runtime.
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {

@@ -50,18 +50,14 @@ pub async fn runs(
                 // project by finding a run of the same batch: a wrong project, or a token
                 // that sees nothing, must not make every run look expired.
                 let proven = !batch.found.is_empty();
+                let check = "check the project and the token";
+                let advice = match provider.none_found_hint() {
+                    Some(hint) => format!("{hint}; else {check}"),
+                    None => check.to_string(),
+                };
                 let unproven = Reason::new(
                     &name,
-                    &match provider.none_found_hint() {
-                        Some(hint) => format!(
-                            "not found, nor any other run asked for: {hint}; \
-                             else check the project and the token"
-                        ),
-                        None => {
-                            "not found, nor any other run asked for: check the project and the token"
-                                .to_string()
-                        }
-                    },
+                    &format!("not found, nor any other run asked for: {advice}"),
                 );
                 for req in mine {
                     if let Some(run) = batch.found.get(&req.id) {
@@ -283,4 +279,48 @@ pub async fn commit_orders(
         .into_iter()
         .flatten()
         .collect()
+}
+
+#[cfg(all(test, feature = "testkit"))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::runs;
+    use crate::correlate::join::Lookup;
+    use crate::model::run::{Run, RunKind, RunStatus};
+    use crate::provider::{Pipelines, RunRequest};
+    use crate::testkit::FakeCi;
+
+    fn asked(ids: &[&str]) -> Vec<RunRequest> {
+        ids.iter()
+            .map(|id| RunRequest {
+                id: id.to_string(),
+                repo: None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn not_found_is_believed_only_from_a_batch_that_found_a_run() {
+        let ci = Arc::new(FakeCi::new());
+        let chain: Vec<Arc<dyn Pipelines>> = vec![ci.clone()];
+        let (_, out, _) = runs(&chain, RunKind::Build, asked(&["7", "8"])).await;
+        for id in ["7", "8"] {
+            match &out[id] {
+                Lookup::Failed(why) => assert_eq!(
+                    why.to_string(),
+                    "fake ci: not found, nor any other run asked for: check the project and \
+                     the token",
+                    "run {id}"
+                ),
+                other => panic!("run {id}: {other:?}"),
+            }
+        }
+
+        ci.set(Run::new("7", RunKind::Build, RunStatus::Completed));
+        let (_, out, served_by) = runs(&chain, RunKind::Build, asked(&["7", "8"])).await;
+        assert!(matches!(&out["7"], Lookup::Found(r) if r.id == "7"));
+        assert_eq!(out["8"], Lookup::Missing, "the batch saw the project");
+        assert_eq!(served_by.get("7"), Some(&0));
+    }
 }
