@@ -567,8 +567,8 @@ pub fn correlate(
     let mut cache = RepoCache::new(defaults);
     let mut tables = Tables::new(k);
     // The records in chunks: first each record's run lookups (a short loop whose cache misses
-    // overlap), then each deployment built from them; then a sort of small keys, and the
-    // deployments put in that order in place.
+    // overlap) and a prefetch of what they found, then each deployment built from them; then
+    // a sort of small keys, and the deployments put in that order in place.
     // Context records only place commits for `live`: with no cluster's commit known, they
     // are not joined at all.
     let placing = super::live::has_sources(k);
@@ -578,7 +578,11 @@ pub fn correlate(
     let mut lookups: Vec<Resolved> = Vec::with_capacity(CHUNK);
     for chunk in records.chunks(CHUNK) {
         lookups.clear();
-        lookups.extend(chunk.iter().filter(wanted).map(|record| resolve(record, k)));
+        lookups.extend(chunk.iter().filter(wanted).map(|record| {
+            let resolved = resolve(record, k);
+            ahead(record, &resolved);
+            resolved
+        }));
         for (record, resolved) in chunk.iter().filter(wanted).zip(&lookups) {
             let repos = cache.repos(record);
             built.push(join(record, resolved, k, &mut tables, &repos, now));
@@ -594,6 +598,37 @@ pub fn correlate(
     // Newest first, so the ETA learns from the newest history.
     crate::insights::eta::mark(&mut built, now);
     built
+}
+
+/// Asks the CPU for what building `record`'s deployment reads first, its runs (their start
+/// and times) and its repository URLs, so those cache misses overlap across a chunk (about
+/// 9% of the 100,000-record correlation; README, Performance).
+#[inline(always)]
+fn ahead(record: &Record, resolved: &Resolved<'_>) {
+    for (_, lookup) in resolved.iter().flatten() {
+        if let Some(Lookup::Found(run)) = lookup {
+            prefetch(Arc::as_ptr(run));
+            prefetch(&run.finished_at);
+            prefetch(&run.queued_at);
+        }
+    }
+    let urls = [&record.source_repo, &record.hld_repo, &record.manifest_repo];
+    for url in urls.into_iter().flatten() {
+        prefetch(url.as_ptr());
+    }
+}
+
+/// A hint to fetch the cache line holding `p`; no load, no fault, nothing off x86-64.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: SSE is part of x86-64; a prefetch reads nothing and faults on no address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// How many records' run lookups are made before their deployments are built.
