@@ -600,9 +600,9 @@ pub fn correlate(
     built
 }
 
-/// Asks the CPU for what building `record`'s deployment reads first, its runs (their start
-/// and times) and its repository URLs, so those cache misses overlap across a chunk (about
-/// 9% of the 100,000-record correlation; README, Performance).
+/// Asks the CPU for what building `record`'s deployment reads first: the first line of each
+/// of its runs, their times, and its repository URLs, so those cache misses overlap across a
+/// chunk (about 9% of the 100,000-record correlation; README, Performance).
 #[inline(always)]
 fn ahead(record: &Record, resolved: &Resolved<'_>) {
     for (_, lookup) in resolved.iter().flatten() {
