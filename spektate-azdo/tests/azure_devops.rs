@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use spektate_azdo::releases::artifact_image;
 use spektate_azdo::{AzureDevOps, AzureRepos};
 use spektate_core::http::Secret;
+use spektate_core::testkit::requests;
 use spektate_core::warnings::{Subject, collect_notices};
 use spektate_core::{
     Error, Filter, MemoryStore, Pipelines, Record, RecordStore, RepoHost, RepoRef, Repositories,
-    RunKind, RunRequest, RunResult, RunStatus, StepState, Tracker,
+    RunKind, RunResult, RunStatus, StepState, Tracker,
 };
 use wiremock::matchers::{body_json, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -36,15 +37,6 @@ fn repos(server: &MockServer) -> AzureRepos {
         .policy(fast())
         .build()
         .unwrap()
-}
-
-fn requests(ids: &[&str]) -> Vec<RunRequest> {
-    ids.iter()
-        .map(|id| RunRequest {
-            id: id.to_string(),
-            repo: None,
-        })
-        .collect()
 }
 
 fn hld() -> RepoRef {

@@ -288,23 +288,14 @@ mod tests {
     use super::runs;
     use crate::correlate::join::Lookup;
     use crate::model::run::{Run, RunKind, RunStatus};
-    use crate::provider::{Pipelines, RunRequest};
-    use crate::testkit::FakeCi;
-
-    fn asked(ids: &[&str]) -> Vec<RunRequest> {
-        ids.iter()
-            .map(|id| RunRequest {
-                id: id.to_string(),
-                repo: None,
-            })
-            .collect()
-    }
+    use crate::provider::Pipelines;
+    use crate::testkit::{FakeCi, requests};
 
     #[tokio::test]
     async fn not_found_is_believed_only_from_a_batch_that_found_a_run() {
         let ci = Arc::new(FakeCi::new());
         let chain: Vec<Arc<dyn Pipelines>> = vec![ci.clone()];
-        let (_, out, _) = runs(&chain, RunKind::Build, asked(&["7", "8"])).await;
+        let (_, out, _) = runs(&chain, RunKind::Build, requests(&["7", "8"])).await;
         for id in ["7", "8"] {
             match &out[id] {
                 Lookup::Failed(why) => assert_eq!(
@@ -318,7 +309,7 @@ mod tests {
         }
 
         ci.set(Run::new("7", RunKind::Build, RunStatus::Completed));
-        let (_, out, served_by) = runs(&chain, RunKind::Build, asked(&["7", "8"])).await;
+        let (_, out, served_by) = runs(&chain, RunKind::Build, requests(&["7", "8"])).await;
         assert!(matches!(&out["7"], Lookup::Found(r) if r.id == "7"));
         assert_eq!(out["8"], Lookup::Missing, "the batch saw the project");
         assert_eq!(served_by.get("7"), Some(&0));

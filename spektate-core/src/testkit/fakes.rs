@@ -12,6 +12,16 @@ use crate::model::repo::RepoRef;
 use crate::model::run::{Run, RunKind, Stage};
 use crate::provider::{Pipelines, Repositories, RunBatch, RunRequest};
 
+/// Requests for the runs `ids`, naming no repository, as a record that names none asks.
+pub fn requests(ids: &[&str]) -> Vec<RunRequest> {
+    ids.iter()
+        .map(|id| RunRequest {
+            id: id.to_string(),
+            repo: None,
+        })
+        .collect()
+}
+
 /// A CI whose runs are set by the test; authoritative (unknown ids are `not_found`) unless
 /// built with [`FakeCi::lenient`].
 #[derive(Default)]

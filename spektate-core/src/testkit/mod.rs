@@ -21,7 +21,7 @@ pub mod specs_log;
 mod store_suite;
 
 pub use answers_suite::answers_conformance;
-pub use fakes::{FakeCi, FakeRepos};
+pub use fakes::{FakeCi, FakeRepos, requests};
 pub use faulty_store::{Fault, FaultyStore};
 pub use pipelines_suite::{PipelinesFake, RunSpec, pipelines_conformance};
 pub use report::Report;
