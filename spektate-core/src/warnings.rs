@@ -87,8 +87,13 @@ impl Subject {
 
 /// Why a lookup failed (or took a slower path): the provider and its message, without the
 /// list of objects asked for. Cheap to clone: every object of one failed call shares it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Reason {
+/// One pointer wide, so a looked-up value and its key fill one cache line of a lookup table.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Reason(Arc<Parts>);
+
+/// What a [`Reason`] says.
+#[derive(PartialEq, Eq, Hash)]
+struct Parts {
     provider: Arc<str>,
     cause: Arc<str>,
 }
@@ -96,10 +101,11 @@ pub struct Reason {
 impl Reason {
     /// `cause` (cut to [`MAX_CAUSE_CHARS`]) from `provider`.
     pub fn new(provider: &str, cause: &str) -> Self {
-        Reason {
-            provider: provider.into(),
-            cause: clip(cause, MAX_CAUSE_CHARS).into(),
-        }
+        Reason::of_parts(provider.into(), clip(cause, MAX_CAUSE_CHARS).into())
+    }
+
+    fn of_parts(provider: Arc<str>, cause: Arc<str>) -> Self {
+        Reason(Arc::new(Parts { provider, cause }))
     }
 
     /// The reason of an error of `provider`: a provider error keeps its own provider and
@@ -130,21 +136,31 @@ impl Reason {
 
     /// The provider (`github api.github.com`); empty when not known.
     pub fn provider(&self) -> &str {
-        &self.provider
+        &self.0.provider
     }
 
     /// What went wrong (`could not connect`).
     pub fn cause(&self) -> &str {
-        &self.cause
+        &self.0.cause
+    }
+}
+
+impl fmt::Debug for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reason")
+            .field("provider", &self.0.provider)
+            .field("cause", &self.0.cause)
+            .finish()
     }
 }
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.provider.is_empty() {
-            f.write_str(&self.cause)
+        let Parts { provider, cause } = &*self.0;
+        if provider.is_empty() {
+            f.write_str(cause)
         } else {
-            write!(f, "{}: {}", self.provider, self.cause)
+            write!(f, "{provider}: {cause}")
         }
     }
 }
@@ -252,9 +268,9 @@ pub struct Tally {
 impl Tally {
     fn group(&mut self, subject: Subject, reason: &Reason) -> &mut Group {
         let key = (
-            reason.provider.clone(),
+            reason.0.provider.clone(),
             subject.group(),
-            reason.cause.clone(),
+            reason.0.cause.clone(),
         );
         self.groups.entry(key).or_insert_with(|| Group {
             subject,
@@ -289,7 +305,7 @@ impl Tally {
             .map(|((provider, _, cause), g)| Summary {
                 subject: g.subject,
                 count: g.objects.len() + g.noticed,
-                reason: Reason { provider, cause },
+                reason: Reason::of_parts(provider, cause),
             })
             .collect();
         out.sort_by_key(|s| std::cmp::Reverse(s.count));
@@ -342,6 +358,21 @@ pub fn notice(n: Notice) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_lookup_and_its_key_fill_one_cache_line() {
+        use crate::correlate::{Key, Lookup};
+        use crate::model::run::Run;
+        assert_eq!(std::mem::size_of::<Reason>(), std::mem::size_of::<usize>());
+        // A slot of the join's run, author and pull-request tables.
+        assert!(std::mem::size_of::<(Key, Lookup<Arc<Run>>)>() <= 64);
+        let r = Reason::new("github api.github.com", "could not connect");
+        assert_eq!(
+            format!("{r:?}"),
+            r#"Reason { provider: "github api.github.com", cause: "could not connect" }"#
+        );
+        assert_eq!(r.to_string(), "github api.github.com: could not connect");
+    }
 
     #[test]
     fn a_provider_error_keeps_its_message_not_its_objects() {
