@@ -568,6 +568,50 @@ fn eta_at_each_step_of_a_journey() {
     assert_eq!(eta_of(new((2, Stop::Failed)), start + min(70)), None);
 }
 
+/// A deployment whose manifests are done keeps its ETA when records outside the window came
+/// with the query to place commits: the correlation drops their deployments before the ETA,
+/// and how long each one shown has waited for a cluster stays its own.
+#[test]
+fn a_waiting_deployment_keeps_its_eta_among_records_that_only_place_commits() {
+    let start = at(10, 900);
+    let done = Spec {
+        approval: Some(45),
+        manifests: 7,
+        stop: Some((2, Stop::Waiting)),
+        ..spec(200, "frontend", "prod", start)
+    };
+    let now = start + min(69);
+    let (mut records, mut k) = (Vec::new(), Knowledge::default());
+    // Older journeys, ahead of the others in the query's answer, that only place commits.
+    for n in 0..7 {
+        add(
+            &spec(50 + n, "frontend", "prod", at(0, 900)),
+            &mut records,
+            &mut k,
+        );
+    }
+    for r in &mut records {
+        Arc::make_mut(r).context = true;
+    }
+    for s in history().iter().chain([&done]) {
+        add(s, &mut records, &mut k);
+    }
+    let ds = correlate(&records, &k, &RepoDefaults::default(), now);
+    assert_eq!(
+        ds.len(),
+        MIN_SAMPLES + 1,
+        "no deployment of a context record"
+    );
+    let d = ds
+        .iter()
+        .find(|d| d.image_tag() == Some("frontend-200"))
+        .unwrap();
+    let eta = d.eta.as_deref().expect("manifests done 2 min ago: an ETA");
+    // As without the context records: every past sync took 3 or more (median 4, p90 6).
+    assert_eq!(eta.live_at, start + min(71));
+    assert_eq!(eta.live_p90_at, start + min(73));
+}
+
 #[test]
 fn eta_falls_back_to_the_service_then_to_all() {
     let start = at(10, 900);

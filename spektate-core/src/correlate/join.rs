@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::key::Key;
 use super::status;
 use super::tables::Tables;
+use crate::insights::eta;
 use crate::model::cluster::Applied;
 use crate::model::deployment::{
     Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Status, Step, StepName, StepState,
@@ -575,6 +576,8 @@ pub fn correlate(
     let wanted = |r: &&Arc<Record>| placing || !r.context;
     let shown = records.iter().filter(wanted).count();
     let mut built: Vec<Deployment> = Vec::with_capacity(shown);
+    // When each deployment's sync began, for the ETA, worked out while its runs are at hand.
+    let mut sync_begins: Vec<DateTime<Utc>> = Vec::with_capacity(shown);
     let mut lookups: Vec<Resolved> = Vec::with_capacity(CHUNK);
     for chunk in records.chunks(CHUNK) {
         lookups.clear();
@@ -585,18 +588,22 @@ pub fn correlate(
         }));
         for (record, resolved) in chunk.iter().filter(wanted).zip(&lookups) {
             let repos = cache.repos(record);
-            built.push(join(record, resolved, k, &mut tables, &repos, now));
+            let d = join(record, resolved, k, &mut tables, &repos, now);
+            sync_begins.push(eta::sync_begin(&d, now));
+            built.push(d);
         }
     }
     super::live::mark(&mut built, k);
     // Context records only place commits for `live`: no deployment is shown for them.
     if built.iter().any(|d| d.record.context) {
+        let mut shown = built.iter().map(|d| !d.record.context);
+        sync_begins.retain(|_| shown.next() == Some(true));
         built.retain(|d| !d.record.context);
         built.shrink_to_fit();
     }
-    newest_first(&mut built);
+    newest_first(&mut built, &mut sync_begins);
     // Newest first, so the ETA learns from the newest history.
-    crate::insights::eta::mark(&mut built, now);
+    eta::mark_with(&mut built, now, |i, _| sync_begins[i]);
     built
 }
 
@@ -635,8 +642,9 @@ fn prefetch<T>(p: *const T) {
 const CHUNK: usize = 32;
 
 /// Sorts deployments newest first (by last update, then by row key), comparing keys kept
-/// side by side rather than reaching into each deployment.
-fn newest_first(built: &mut [Deployment]) {
+/// side by side rather than reaching into each deployment; `along[i]`, what was worked out
+/// for `built[i]`, moves with it.
+fn newest_first<T>(built: &mut [Deployment], along: &mut [T]) {
     let mut keys: Vec<(Reverse<DateTime<Utc>>, usize)> = built
         .iter()
         .enumerate()
@@ -646,7 +654,9 @@ fn newest_first(built: &mut [Deployment]) {
         a.0.cmp(&b.0)
             .then_with(|| built[a.1].record.row_key.cmp(&built[b.1].record.row_key))
     });
-    permute(built, keys.into_iter().map(|(_, i)| i).collect());
+    let order: Vec<usize> = keys.into_iter().map(|(_, i)| i).collect();
+    permute(along, order.clone());
+    permute(built, order);
 }
 
 /// Reorders `items` so that position `k` holds what was at `order[k]`, moving each item once.

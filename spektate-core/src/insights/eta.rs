@@ -291,6 +291,16 @@ pub const HISTORY: usize = 1_000;
 /// whose manifests are done has none once it has waited for a cluster longer than any past
 /// sync took.
 pub fn mark(deployments: &mut [Deployment], now: DateTime<Utc>) {
+    mark_with(deployments, now, |_, d| sync_begin(d, now));
+}
+
+/// [`mark`], where `sync_begin(i, d)` is [`sync_begin`] of `d`, the `i`th deployment: the
+/// correlation works it out while it builds `d` and still has its runs at hand.
+pub(crate) fn mark_with(
+    deployments: &mut [Deployment],
+    now: DateTime<Utc>,
+    sync_begin: impl Fn(usize, &Deployment) -> DateTime<Utc>,
+) {
     for d in deployments.iter_mut() {
         d.eta = None;
     }
@@ -298,7 +308,8 @@ pub fn mark(deployments: &mut [Deployment], now: DateTime<Utc>) {
     let waiting: Vec<usize> = (0..deployments.len())
         .filter(|&i| {
             let d = &deployments[i];
-            on_the_way(d) && (d.status != Status::Complete || !outwaited(d, longest_sync, now))
+            on_the_way(d)
+                && (d.status != Status::Complete || !outwaited(sync_begin(i, d), longest_sync, now))
         })
         .collect();
     if waiting.is_empty() {
@@ -327,13 +338,19 @@ fn longest_sync(deployments: &[Deployment]) -> Option<i64> {
         .max()
 }
 
-/// Whether `d`, its manifests done, has waited for a cluster longer than `longest` (the
-/// longest past sync), so [`EtaModel::eta`] gives it none whatever the model.
-fn outwaited(d: &Deployment, longest: Option<i64>, now: DateTime<Utc>) -> bool {
+/// When `d`'s sync began, were it waiting for one: when the last step before it ended. It
+/// does not depend on the clusters that run `d`.
+pub(crate) fn sync_begin(d: &Deployment, now: DateTime<Utc>) -> DateTime<Utc> {
+    begin_of(&Journey::of(d), d, Segment::Sync, now)
+}
+
+/// Whether a deployment, its manifests done, that began waiting for a cluster at `begin`
+/// ([`sync_begin`]) has waited longer than `longest` (the longest past sync), so
+/// [`EtaModel::eta`] gives it none whatever the model.
+fn outwaited(begin: DateTime<Utc>, longest: Option<i64>, now: DateTime<Utc>) -> bool {
     let Some(longest) = longest else {
         return true;
     };
-    let begin = begin_of(&Journey::of(d), d, Segment::Sync, now);
     (now - begin).num_seconds() > longest
 }
 
