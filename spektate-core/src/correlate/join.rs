@@ -603,7 +603,7 @@ pub fn correlate(
     }
     newest_first(&mut built, &mut sync_begins);
     // Newest first, so the ETA learns from the newest history.
-    eta::mark_with(&mut built, now, |i, _| sync_begins[i]);
+    eta::mark_with(&mut built, &sync_begins, now);
     built
 }
 

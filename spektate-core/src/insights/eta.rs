@@ -291,15 +291,16 @@ pub const HISTORY: usize = 1_000;
 /// whose manifests are done has none once it has waited for a cluster longer than any past
 /// sync took.
 pub fn mark(deployments: &mut [Deployment], now: DateTime<Utc>) {
-    mark_with(deployments, now, |_, d| sync_begin(d, now));
+    let sync_begins: Vec<DateTime<Utc>> = deployments.iter().map(|d| sync_begin(d, now)).collect();
+    mark_with(deployments, &sync_begins, now);
 }
 
-/// [`mark`], where `sync_begin(i, d)` is [`sync_begin`] of `d`, the `i`th deployment: the
-/// correlation works it out while it builds `d` and still has its runs at hand.
+/// [`mark`], where `sync_begins[i]` is [`sync_begin`] of `deployments[i]`: the correlation
+/// works it out while it builds the deployment and still has its runs at hand.
 pub(crate) fn mark_with(
     deployments: &mut [Deployment],
+    sync_begins: &[DateTime<Utc>],
     now: DateTime<Utc>,
-    sync_begin: impl Fn(usize, &Deployment) -> DateTime<Utc>,
 ) {
     for d in deployments.iter_mut() {
         d.eta = None;
@@ -309,7 +310,7 @@ pub(crate) fn mark_with(
         .filter(|&i| {
             let d = &deployments[i];
             on_the_way(d)
-                && (d.status != Status::Complete || !outwaited(sync_begin(i, d), longest_sync, now))
+                && (d.status != Status::Complete || !outwaited(sync_begins[i], longest_sync, now))
         })
         .collect();
     if waiting.is_empty() {
