@@ -612,6 +612,39 @@ fn a_waiting_deployment_keeps_its_eta_among_records_that_only_place_commits() {
     assert_eq!(eta.live_p90_at, start + min(73));
 }
 
+/// `eta::mark` on deployments a caller already has (newest first) gives the ETAs the
+/// correlation gave, and none to a deployment that has waited longer than any past sync.
+#[test]
+fn marking_deployments_again_gives_the_etas_of_the_correlation() {
+    let start = at(10, 900);
+    let done = |n| Spec {
+        approval: Some(45),
+        manifests: 7,
+        stop: Some((2, Stop::Waiting)),
+        ..spec(n, "frontend", "prod", start)
+    };
+    let mut specs = history();
+    specs.push(done(200));
+    specs.push(Spec {
+        stop: Some((0, Stop::Running)),
+        ..spec(201, "frontend", "prod", start + min(60))
+    });
+    let now = start + min(69);
+    let mut ds = join(&specs, now);
+    let etas: Vec<_> = ds.iter().map(|d| d.eta.clone()).collect();
+    assert_eq!(etas.iter().flatten().count(), 2, "both on their way");
+    for d in &mut ds {
+        d.eta = None;
+    }
+    spektate_core::insights::eta::mark(&mut ds, now);
+    assert_eq!(ds.iter().map(|d| d.eta.clone()).collect::<Vec<_>>(), etas);
+    // Three hours later the one whose manifests are done has outwaited every past sync.
+    spektate_core::insights::eta::mark(&mut ds, start + min(67 + 180));
+    let tag = |d: &Deployment| d.image_tag().map(str::to_string);
+    let with_eta: Vec<_> = ds.iter().filter(|d| d.eta.is_some()).map(tag).collect();
+    assert_eq!(with_eta, [Some("frontend-201".to_string())]);
+}
+
 #[test]
 fn eta_falls_back_to_the_service_then_to_all() {
     let start = at(10, 900);
