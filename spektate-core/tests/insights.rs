@@ -568,18 +568,24 @@ fn eta_at_each_step_of_a_journey() {
     assert_eq!(eta_of(new((2, Stop::Failed)), start + min(70)), None);
 }
 
+/// Journey `n` of frontend/prod from `start`, its manifests done (image 10, metadata 5,
+/// approval 45, manifests 7: at +67 min) and no cluster running it yet.
+fn manifests_done(n: u32, start: DateTime<Utc>) -> Spec {
+    Spec {
+        approval: Some(45),
+        manifests: 7,
+        stop: Some((2, Stop::Waiting)),
+        ..spec(n, "frontend", "prod", start)
+    }
+}
+
 /// A deployment whose manifests are done keeps its ETA when records outside the window came
 /// with the query to place commits: the correlation drops their deployments before the ETA,
 /// and how long each one shown has waited for a cluster stays its own.
 #[test]
 fn a_waiting_deployment_keeps_its_eta_among_records_that_only_place_commits() {
     let start = at(10, 900);
-    let done = Spec {
-        approval: Some(45),
-        manifests: 7,
-        stop: Some((2, Stop::Waiting)),
-        ..spec(200, "frontend", "prod", start)
-    };
+    let done = manifests_done(200, start);
     let now = start + min(69);
     let (mut records, mut k) = (Vec::new(), Knowledge::default());
     // Older journeys, ahead of the others in the query's answer, that only place commits.
@@ -617,14 +623,8 @@ fn a_waiting_deployment_keeps_its_eta_among_records_that_only_place_commits() {
 #[test]
 fn marking_deployments_again_gives_the_etas_of_the_correlation() {
     let start = at(10, 900);
-    let done = |n| Spec {
-        approval: Some(45),
-        manifests: 7,
-        stop: Some((2, Stop::Waiting)),
-        ..spec(n, "frontend", "prod", start)
-    };
     let mut specs = history();
-    specs.push(done(200));
+    specs.push(manifests_done(200, start));
     specs.push(Spec {
         stop: Some((0, Stop::Running)),
         ..spec(201, "frontend", "prod", start + min(60))
