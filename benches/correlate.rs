@@ -4,6 +4,9 @@
 //! stages, six clusters sync through `flux-*` tags and three report to the store, one author
 //! lookup in a hundred failed, and the newest 1% are still running, so the ETA model learns.
 //!
+//! `clone/N` clones the `N` deployments the correlation made: what making and dropping them
+//! costs without a lookup, the part of `correlate/N` its output's shape alone sets.
+//!
 //! `cargo bench --bench correlate`; `FASTEST_OF=30 cargo bench --bench correlate` prints the
 //! fastest of 30 calls of each size instead.
 
@@ -242,11 +245,20 @@ fn bench(c: &mut Criterion) {
                     black_box(correlate(black_box(&records), &k, &defaults, now))
                 })
             );
+            println!(
+                "clone/{n}: fastest of {calls} calls: {:.1} ms",
+                fastest(calls, || black_box(black_box(&deployments).clone()))
+            );
             continue;
         }
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| black_box(correlate(black_box(&records), &k, &defaults, now)))
+        });
+        // What making and dropping the deployments alone costs: a clone of the result, each
+        // deployment's reference counts raised and lowered, no lookup made.
+        group.bench_with_input(BenchmarkId::new("clone", n), &n, |b, _| {
+            b.iter(|| black_box(black_box(&deployments).clone()))
         });
     }
     group.finish();
