@@ -641,9 +641,9 @@ fn prefetch<T>(p: *const T) {
 /// How many records' run lookups are made before their deployments are built.
 const CHUNK: usize = 32;
 
-/// Sorts deployments newest first (by last update, then by row key), comparing keys kept
-/// side by side rather than reaching into each deployment; `along[i]`, what was worked out
-/// for `built[i]`, moves with it.
+/// Sorts deployments newest first (by last update, then by row key), comparing last updates
+/// copied side by side (a deployment's row key is read only on a tie); `along[i]`, what was
+/// worked out for `built[i]`, moves with it.
 fn newest_first<T>(built: &mut [Deployment], along: &mut [T]) {
     let mut keys: Vec<(Reverse<DateTime<Utc>>, usize)> = built
         .iter()
