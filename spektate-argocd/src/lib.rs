@@ -66,7 +66,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use spektate_core::http::{Auth, Connection, HttpClient, Request};
-use spektate_core::model::url::without_credentials;
+use spektate_core::model::url::api_base;
 use spektate_core::warnings::{Notice, Reason, Subject, notice};
 use spektate_core::{Applied, Error, Result, SyncSource};
 
@@ -261,26 +261,7 @@ impl ArgoCdBuilder {
 /// The API server's URL, checked: `http` or `https`, a host, no credentials, query or
 /// fragment; without a trailing `/`.
 fn check_url(url: &str) -> Result<String> {
-    let shown = without_credentials(url.trim());
-    let bad = |why: &str| Error::invalid("Argo CD URL", format!("'{shown}' {why}"));
-    let u = url.trim().trim_end_matches('/');
-    let Some((scheme, rest)) = u.split_once("://") else {
-        return Err(bad("is not an http(s):// URL"));
-    };
-    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
-        return Err(bad("is not an http(s):// URL"));
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(Error::invalid(
-            "Argo CD URL",
-            format!("'{shown}' holds credentials; give the token in SPEKTATE_ARGOCD_TOKEN"),
-        ));
-    }
-    if authority.is_empty() || rest.contains(['?', '#']) || rest.chars().any(char::is_whitespace) {
-        return Err(bad("needs a host, and no query, fragment or blank"));
-    }
-    Ok(format!("{}://{rest}", scheme.to_ascii_lowercase()))
+    api_base("Argo CD URL", url, "SPEKTATE_ARGOCD_TOKEN")
 }
 
 impl ArgoCd {

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use spektate_core::http::{Auth, HttpClient, Policy, Request, Response, Secret};
+use spektate_core::model::url::api_base;
 use spektate_core::url_encode::query_value;
 use spektate_core::{Error, Result};
 
@@ -26,21 +27,11 @@ pub(crate) mod versions {
     pub const PROJECTS: &str = "6.0";
 }
 
-/// An organisation or collection URL without a trailing slash, checked to be http(s).
+/// An organisation or collection URL without a trailing slash, checked to be http(s) with
+/// no user info ([`api_base`]): the PAT goes in `SPEKTATE_AZDO_TOKEN`, never in a URL that
+/// names the provider in errors and metrics.
 pub(crate) fn org_url(field: &str, url: &str) -> Result<String> {
-    let u = url.trim().trim_end_matches('/');
-    let rest = u
-        .strip_prefix("https://")
-        .or_else(|| u.strip_prefix("http://"));
-    match rest {
-        Some(r) if !r.is_empty() && !r.starts_with('/') && !u.chars().any(char::is_whitespace) => {
-            Ok(u.to_string())
-        }
-        _ => Err(Error::invalid(
-            field,
-            format!("'{}' is not an http(s) URL", url.trim()),
-        )),
-    }
+    api_base(field, url, "SPEKTATE_AZDO_TOKEN")
 }
 
 /// The HTTP client of one Azure DevOps organisation: PAT as basic auth with an empty user.
@@ -220,6 +211,17 @@ mod tests {
             .to_string();
         assert!(
             e.contains("--azdo-url") && e.contains("'dev.azure.com/fabrikam'"),
+            "{e}"
+        );
+        // A PAT in the URL would name the provider in every error and metric: refused,
+        // and not echoed.
+        let e = org_url("--azdo-url", "https://me:pat123@tfs.fabrikam.com/tfs")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'https://tfs.fabrikam.com/tfs'")
+                && e.contains("SPEKTATE_AZDO_TOKEN")
+                && !e.contains("pat123"),
             "{e}"
         );
     }

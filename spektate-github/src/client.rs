@@ -272,23 +272,10 @@ fn api_base(url: &str) -> Result<(String, String, bool)> {
     Ok((base, host, enterprise))
 }
 
-/// A trimmed http(s) URL without a trailing slash, or an error naming `field` and the value.
+/// A checked http(s) URL without a trailing slash or user info, or an error naming `field`
+/// and the value ([`spektate_core::model::url::api_base`]).
 fn http_url(field: &str, url: &str) -> Result<String> {
-    let u = url.trim().trim_end_matches('/');
-    let ok = ["https://", "http://"].iter().any(|s| {
-        u.len() > s.len()
-            && u[..s.len()].eq_ignore_ascii_case(s)
-            && !u[s.len()..].starts_with('/')
-            && !u.contains(char::is_whitespace)
-    });
-    if ok {
-        Ok(u.to_string())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("'{}' is not an http(s) URL", url.trim()),
-        ))
-    }
+    spektate_core::model::url::api_base(field, url, "SPEKTATE_GITHUB_TOKEN")
 }
 
 /// What a conditional GET brought back.
@@ -817,6 +804,7 @@ mod tests {
             "https://",
             "https:///x",
             "https://a b",
+            "https:/\u{e9}x",
         ] {
             let e = GitHub::builder()
                 .api_url(bad)

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use spektate_core::http::{
     Auth, Connection, HttpClient, Method, Policy, Request, Response, Secret,
 };
+use spektate_core::model::url::api_base;
 use spektate_core::{Error, RepoHost, RepoRef, Result, url_encode};
 
 use crate::project::Project;
@@ -248,28 +249,14 @@ fn slash(prefix: &str) -> String {
 /// A trimmed http(s) instance URL without a trailing slash or `/api/v4`, or an error naming
 /// the value.
 fn instance_url(url: &str) -> Result<String> {
-    let u = url.trim().trim_end_matches('/');
-    let u = u
+    let check = |u: &str| api_base("GitLab URL", u, "SPEKTATE_GITLAB_TOKEN");
+    let u = check(url)?;
+    match u
         .strip_suffix("/api/v4")
         .or_else(|| u.strip_suffix("/api/graphql"))
-        .unwrap_or(u);
-    let ok = ["https://", "http://"].iter().any(|s| {
-        u.len() > s.len()
-            && u[..s.len()].eq_ignore_ascii_case(s)
-            && !u[s.len()..].starts_with('/')
-            && !u.contains(char::is_whitespace)
-            && !u.contains(['?', '#', '@'])
-    });
-    if ok {
-        Ok(u.to_string())
-    } else {
-        Err(Error::invalid(
-            "GitLab URL",
-            format!(
-                "'{}' is not an http(s) URL of a GitLab instance",
-                url.trim()
-            ),
-        ))
+    {
+        Some(instance) => check(instance),
+        None => Ok(u),
     }
 }
 

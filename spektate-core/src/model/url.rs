@@ -45,6 +45,44 @@ pub fn serialize_without_credentials<S: serde::Serializer>(
     }
 }
 
+/// The base URL of an API as an operator gives it, checked: `http` or `https` (the scheme in
+/// lower case), a host, no user info, query, fragment or blank; without a trailing `/`.
+///
+/// The error names `field` and the value, any credentials removed; a URL with user info is
+/// told to give the token in `token_in` instead, so a token never rides in a URL that is
+/// shown in names, errors or metrics.
+///
+/// ```
+/// use spektate_core::model::url::api_base;
+/// assert_eq!(api_base("GitHub API URL", "HTTPS://ghe.example.com/api/v3/", "GITHUB_TOKEN").unwrap(), "https://ghe.example.com/api/v3");
+/// let e = api_base("GitHub API URL", "https://me:ghp_x@ghe.example.com", "GITHUB_TOKEN").unwrap_err();
+/// assert!(e.to_string().contains("GITHUB_TOKEN") && !e.to_string().contains("ghp_x"));
+/// ```
+pub fn api_base(field: &str, url: &str, token_in: &str) -> Result<String, crate::Error> {
+    let given = url.trim();
+    let shown = without_credentials(given);
+    let bad = |why: &str| crate::Error::invalid(field, format!("'{shown}' {why}"));
+    let u = given.trim_end_matches('/');
+    let Some((scheme, rest)) = u.split_once("://") else {
+        return Err(bad("is not an http(s) URL"));
+    };
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return Err(bad("is not an http(s) URL"));
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(bad(&format!(
+            "holds user info; give the token in {token_in}, not in the URL"
+        )));
+    }
+    if authority.is_empty() || rest.contains(['?', '#']) || rest.contains(char::is_whitespace) {
+        return Err(bad(
+            "is not an http(s) URL with a host and no query, fragment or blank",
+        ));
+    }
+    Ok(format!("{}://{rest}", scheme.to_ascii_lowercase()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +114,52 @@ mod tests {
         assert!(has_credentials("https://x:y@h/o/r"));
         assert!(!has_credentials("https://h/o/r?u=a@b"));
         assert!(has_credentials("ci:pat@spektate.example.com"));
+    }
+
+    #[test]
+    fn api_bases_are_checked_without_panic_or_echoed_credentials() {
+        for (given, want) in [
+            (
+                "https://dev.azure.com/fabrikam/",
+                "https://dev.azure.com/fabrikam",
+            ),
+            (
+                " HTTP://tfs.corp:8080/tfs/Default ",
+                "http://tfs.corp:8080/tfs/Default",
+            ),
+            ("https://host/a@b", "https://host/a@b"),
+        ] {
+            assert_eq!(api_base("f", given, "T").unwrap(), want, "{given}");
+        }
+        // Multi-byte characters where a scheme is looked for, and no host.
+        for bad in [
+            "",
+            "host.example",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "https://a b",
+            "https:/\u{e9}x",
+            "\u{e9}\u{e9}\u{e9}\u{e9}://x",
+            "https://h?x=1",
+            "https://h/#top",
+        ] {
+            let e = api_base("Some URL", bad, "T").unwrap_err().to_string();
+            assert!(
+                e.contains("Some URL") && e.contains(&format!("'{}'", bad.trim())),
+                "{bad}: {e}"
+            );
+        }
+        let e = api_base("Some URL", "https://me:s3cret@host.example/x", "SOME_TOKEN")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            crate::Error::invalid(
+                "Some URL",
+                "'https://host.example/x' holds user info; give the token in SOME_TOKEN, not in the URL"
+            )
+            .to_string()
+        );
     }
 }
