@@ -326,7 +326,9 @@ impl HttpClient {
         })
     }
 
-    /// Adds a header sent with every request.
+    /// Adds a header sent with every request. A redirect to another host carries it along
+    /// (only `Authorization` is dropped): a header holding a secret needs a client that does
+    /// not follow redirects ([`Connection::follow_redirects`]).
     pub fn default_header(mut self, name: &str, value: &str) -> Self {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),

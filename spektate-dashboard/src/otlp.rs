@@ -19,7 +19,9 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use spektate_core::http::{Auth, HttpClient, Method, Policy, Request, Response, Secret};
+use spektate_core::http::{
+    Auth, Connection, HttpClient, Method, Policy, Request, Response, Secret,
+};
 use spektate_core::insights::otlp::{OtlpSpan, PartialSuccess, clean_message, json_request};
 use spektate_core::insights::otlp_proto::{decode_partial_success, encode_request, status_message};
 use spektate_core::insights::trace::{SYNC_WAIT, deployment_spans, is_finished};
@@ -275,12 +277,18 @@ fn key(d: &Deployment) -> String {
 /// [`SYNC_WAIT`] before it started are taken as exported by an earlier run; should one be
 /// sent again, its ids are the same, so it is the same trace.
 pub fn start(settings: OtlpSettings, trackers: Vec<Tracker>) -> Result<JoinHandle<()>, Error> {
-    let mut client = HttpClient::with_policy(
+    // The headers may hold the collector's key, and a redirect would carry them to any host
+    // the answer names: a 3xx comes back as an error, and the spans are sent again later.
+    let mut client = HttpClient::with_connection(
         format!("otlp {}", host(&settings.url)),
         Auth::None,
         Policy {
             max_body_bytes: 1 << 20,
             ..Policy::default()
+        },
+        Connection {
+            follow_redirects: false,
+            ..Connection::default()
         },
     )
     .map_err(|e| Error::invalid("--otlp-endpoint", e))?;

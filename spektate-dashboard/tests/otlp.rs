@@ -2,7 +2,8 @@
 //! arrives (JSON with serde, protobuf with prost messages of its own): each finished
 //! deployment once, as one trace, the same in both encodings, with the headers of
 //! `OTEL_EXPORTER_OTLP_HEADERS`; the same trace ids after a restart; the OTLP/HTTP answers
-//! (a partial success logged and not sent again, 429 with `Retry-After` retried, 400 not).
+//! (a partial success logged and not sent again, 429 with `Retry-After` retried, 400 not, a
+//! redirect not followed).
 
 mod otlp_proto;
 
@@ -541,4 +542,45 @@ async fn a_429_waits_for_retry_after_and_an_unauthorized_export_is_not_asked_aga
         1,
         "a 401 is never retried (OTLP/HTTP: only 429, 502, 503, 504 are)"
     );
+}
+
+/// The collector's key rides in a header that a redirect would carry to any host: a
+/// collector answering 307 to another server is not followed there, and the spans stay
+/// unsent, so they go to the collector again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_never_carries_the_collectors_key_elsewhere() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    let collector = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("api-key", "s3cr=t"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/v1/traces", elsewhere.uri())),
+        )
+        .mount(&collector)
+        .await;
+    let tracker = two_journeys().await;
+    let vars = |k: &str| match k {
+        "OTEL_EXPORTER_OTLP_HEADERS" => Some("api-key=s3cr%3Dt".to_string()),
+        _ => None,
+    };
+    let settings = OtlpSettings::new(Some(&collector.uri()), vars)
+        .unwrap()
+        .unwrap()
+        .every(Duration::from_millis(50));
+    let exporter = start(settings, vec![tracker]).unwrap();
+    let asked = received(&collector, 2).await;
+    exporter.abort();
+    assert!(
+        asked.len() >= 2,
+        "sent again after the 3xx: {}",
+        asked.len()
+    );
+    assert_eq!(spans(&asked[0]), spans(&asked[1]), "the same spans");
+    let leaked = elsewhere.received_requests().await.unwrap_or_default();
+    assert!(leaked.is_empty(), "followed to {}", elsewhere.uri());
 }
