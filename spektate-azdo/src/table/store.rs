@@ -41,6 +41,11 @@ const KEYS_PER_FILTER: usize = 14;
 /// Up to this many run reports are read by key; more read the whole runs partition.
 const KEYED_READ_MAX: usize = KEYS_PER_FILTER * 3;
 
+/// The most pages one query follows: 100 million rows at the service's 1,000 a page. A
+/// service that keeps sending continuations past it (or the same one twice) gets an error,
+/// not a refresh that never ends.
+const MAX_QUERY_PAGES: usize = 100_000;
+
 /// Deployment records in an Azure Storage table (or Azurite), read and written with the
 /// columns the original Spektate pipelines use, so existing tables work as they are.
 ///
@@ -427,8 +432,8 @@ impl AzureTableStore {
     }
 
     /// Reads every entity that passes `filter`, following continuation tokens until none is
-    /// left, and hands each page's body to `on_page` as it arrives: only one page is held at
-    /// a time. A missing table reads nothing.
+    /// left (at most [`MAX_QUERY_PAGES`], each a new one), and hands each page's body to
+    /// `on_page` as it arrives: only one page is held at a time. A missing table reads nothing.
     async fn query_pages(
         &self,
         operation: &str,
@@ -437,7 +442,9 @@ impl AzureTableStore {
     ) -> Result<()> {
         let mut token: Option<(String, String)> = None;
         let path = format!("/{}()", self.table);
+        let mut page = 0usize;
         loop {
+            page += 1;
             let mut query = format!("$filter={}", query_value(filter));
             if let Some((pk, rk)) = &token {
                 query.push_str(&format!("&NextPartitionKey={}", query_value(pk)));
@@ -470,10 +477,21 @@ impl AzureTableStore {
                 .header("x-ms-continuation-nextrowkey")
                 .unwrap_or_default()
                 .to_string();
-            match next_pk {
-                Some(pk) => token = Some((pk, next_rk)),
-                None => return Ok(()),
+            let Some(pk) = next_pk else { return Ok(()) };
+            let next = Some((pk, next_rk));
+            if next == token {
+                return Err(self.err(
+                    operation,
+                    format!("page {page} sent the continuation of the page before it again"),
+                ));
             }
+            if page >= MAX_QUERY_PAGES {
+                return Err(self.err(
+                    operation,
+                    format!("more than {MAX_QUERY_PAGES} pages; refine the query"),
+                ));
+            }
+            token = next;
         }
     }
 

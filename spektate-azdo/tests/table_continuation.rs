@@ -1,0 +1,89 @@
+//! The table's continuation headers are the service's answer, and a query follows them only
+//! while they move on: a service that sends the continuation it was just given is an error
+//! after two requests, not a refresh that never ends.
+
+use serde_json::json;
+use spektate_azdo::{AzureTableStore, TableAccount};
+use spektate_core::{RecordQuery, RecordStore};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A page of `rows` of `fabrikam` records, continued at `next` (partition and row key
+/// tokens as the service encodes them).
+fn page(rows: std::ops::Range<u32>, next: (&str, &str)) -> ResponseTemplate {
+    let value: Vec<_> = rows
+        .map(|i| {
+            json!({
+                "PartitionKey": "fabrikam",
+                "RowKey": format!("{i:04}"),
+                "Timestamp": "2026-11-30T12:00:00.0000000Z",
+                "odata.etag": "W/\"datetime'2026-11-30T12%3A00%3A00.0000000Z'\"",
+                "p1": format!("{}", 4000 + i),
+                "service": "fabrikam/frontend",
+            })
+        })
+        .collect();
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "application/json;odata=minimalmetadata")
+        .insert_header("x-ms-continuation-nextpartitionkey", next.0)
+        .insert_header("x-ms-continuation-nextrowkey", next.1)
+        .set_body_json(json!({ "value": value }))
+}
+
+#[tokio::test]
+async fn a_continuation_sent_again_ends_the_query_with_an_error() {
+    let table = MockServer::start().await;
+    // The first page, then the same continuation over and over.
+    Mock::given(method("GET"))
+        .respond_with(page(0..2, ("1!12!ZmFicmlrYW0-", "1!8!MDAwMg--")))
+        .up_to_n_times(1)
+        .mount(&table)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(page(2..3, ("1!12!ZmFicmlrYW0-", "1!8!MDAwMg--")))
+        .mount(&table)
+        .await;
+    let account = TableAccount::development(Some(&table.uri())).unwrap();
+    let store = AzureTableStore::new(account, "deployments").unwrap();
+
+    let e = store
+        .query("fabrikam", &RecordQuery::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("page 2 sent the continuation of the page before it again"),
+        "{e}"
+    );
+    let asked = table.received_requests().await.unwrap();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    let second = asked[1].url.query().unwrap_or_default();
+    assert!(
+        second.contains("NextPartitionKey=1%2112%21ZmFicmlrYW0-")
+            && second.contains("NextRowKey=1%218%21MDAwMg--"),
+        "the continuation is sent back as given: {second}"
+    );
+}
+
+#[tokio::test]
+async fn continuations_that_move_on_are_followed_to_the_last_page() {
+    let table = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(page(0..2, ("1!12!ZmFicmlrYW0-", "1!8!MDAwMg--")))
+        .up_to_n_times(1)
+        .mount(&table)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(page(2..4, ("", "")))
+        .mount(&table)
+        .await;
+    let account = TableAccount::development(Some(&table.uri())).unwrap();
+    let store = AzureTableStore::new(account, "deployments").unwrap();
+    let got = store
+        .query("fabrikam", &RecordQuery::default())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = got.iter().map(|r| r.row_key.as_str()).collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert_eq!(table.received_requests().await.unwrap().len(), 2);
+}
