@@ -26,8 +26,7 @@ const PR_SINGLE_MAX: usize = 3;
 const PR_PAGE: usize = 1000;
 /// Pages of pull requests (or refs) read at most per call.
 const MAX_PAGES: usize = 20;
-/// The most sync tags (clusters) one repository's listing may hold: each may cost a request.
-const MAX_SYNC_TAGS: usize = 10_000;
+use spektate_core::MAX_SYNC_TAGS;
 
 /// Azure Repos of an organisation (or several): commit authors through the commits batch
 /// API, pull requests one by one or through the list API when many are wanted, and the

@@ -71,8 +71,8 @@ pub use model::record::{Record, display_service, new_row_key, normalize};
 pub use model::repo::{RepoHost, RepoRef};
 pub use model::run::{Run, RunKind, RunReport, RunResult, RunStatus, Stage};
 pub use provider::{
-    DEFAULT_SYNC_TAG_PREFIX, MAX_COMMIT_ORDER, Pipelines, Repositories, RunBatch, RunRequest,
-    SyncSource, check_sync_tag_prefix,
+    DEFAULT_SYNC_TAG_PREFIX, MAX_COMMIT_ORDER, MAX_SYNC_TAGS, Pipelines, Repositories, RunBatch,
+    RunRequest, SyncSource, check_sync_tag_prefix,
 };
 pub use recorder::{
     ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, Recorder, RunReported,

@@ -39,6 +39,10 @@ pub fn check_sync_tag_prefix(prefix: &str) -> Result<()> {
 /// The most commits of a repository's history [`Repositories::commit_orders`] gives.
 pub const MAX_COMMIT_ORDER: usize = 100;
 
+/// The most sync tags (clusters) one repository's listing may hold: each may cost a request,
+/// so a provider refuses a listing with more ([`Repositories::sync_tags`]).
+pub const MAX_SYNC_TAGS: usize = 10_000;
+
 /// A run to look up, with the repository it was recorded against, if any
 /// (providers that address runs per repository, such as GitHub Actions, need it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

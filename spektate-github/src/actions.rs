@@ -16,11 +16,9 @@ use spektate_core::{
 };
 
 use crate::client::{Fetched, GitHub};
-use crate::payloads::{Job, Jobs, WorkflowRun, WorkflowRuns};
+use crate::payloads::{Job, Jobs, PAGE, WorkflowRun, WorkflowRuns};
 use crate::run_id::{IdKind, RunId};
 use crate::run_lists::{Next, RunList, RunLists};
-
-const PAGE: usize = 100;
 
 /// GitHub Actions as a [`Pipelines`] provider.
 ///
@@ -445,8 +443,8 @@ impl GitHubActions {
 /// Adds a page of a run list to what was read of it.
 fn read_page(list: &mut RunList, page: WorkflowRuns, next: Option<String>) {
     list.pages += 1;
-    // A page holds at most what was asked for, whatever the server sends.
-    for run in page.workflow_runs.into_iter().take(PAGE) {
+    // A page holds at most what was asked for (PAGE), whatever the server sends.
+    for run in page.workflow_runs {
         list.oldest = Some(list.oldest.map_or(run.id, |o| o.min(run.id)));
         list.runs.insert(run.id, run);
     }
@@ -730,6 +728,15 @@ mod tests {
     fn fixture(name: &str) -> String {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn a_page_of_jobs_holds_at_most_the_hundred_asked_for() {
+        let jobs: Vec<String> = (1..=250).map(|id| format!(r#"{{"id":{id}}}"#)).collect();
+        let page: Jobs =
+            serde_json::from_str(&format!(r#"{{"jobs":[{}]}}"#, jobs.join(","))).unwrap();
+        let ids: Vec<u64> = page.jobs.iter().map(|j| j.id).collect();
+        assert_eq!(ids, (1..=100).collect::<Vec<u64>>());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use spektate_core::MAX_SYNC_TAGS;
 
 /// A user (`simple-user`).
 #[derive(Debug, Clone, Deserialize)]
@@ -52,10 +53,16 @@ pub(crate) struct WorkflowRun {
     pub repository: Option<RepoLite>,
 }
 
+/// Items of a page of a list: what `per_page` asks for, whatever the server sends.
+pub(crate) const PAGE: usize = 100;
+
 /// `GET /repos/{owner}/{repo}/actions/runs`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct WorkflowRuns {
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "spektate_core::fields::first::<PAGE, _, _>"
+    )]
     pub workflow_runs: Vec<WorkflowRun>,
 }
 
@@ -88,7 +95,10 @@ pub(crate) struct Job {
 /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Jobs {
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "spektate_core::fields::first::<PAGE, _, _>"
+    )]
     pub jobs: Vec<Job>,
 }
 
@@ -162,7 +172,16 @@ pub(crate) struct GitObject {
     pub kind: String,
 }
 
-/// `GET /repos/{owner}/{repo}/git/matching-refs/{ref}` → an array of these.
+/// `GET /repos/{owner}/{repo}/git/matching-refs/{ref}`, not paged: one more than
+/// [`spektate_core::MAX_SYNC_TAGS`] refs at most, so a listing with too many is told apart.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct GitRefs(
+    #[serde(deserialize_with = "spektate_core::fields::first::<{ MAX_SYNC_TAGS + 1 }, _, _>")]
+    pub  Vec<GitRef>,
+);
+
+/// One ref of [`GitRefs`].
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct GitRef {
     #[serde(rename = "ref")]

@@ -7,11 +7,11 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 use spektate_core::url_encode;
-use spektate_core::{ClusterSync, Error, RepoRef, Result};
+use spektate_core::{ClusterSync, Error, MAX_SYNC_TAGS, RepoRef, Result};
 
 use crate::client::{Fetched, GitHub};
 use crate::graphql::{self, Lookup};
-use crate::payloads::{GitRef, GitTag};
+use crate::payloads::{GitRef, GitRefs, GitTag};
 
 /// What an annotated tag object says. Tag objects never change, so they are read once, and
 /// kept across processes when a tracker hands over its answers cache.
@@ -138,7 +138,18 @@ async fn matching_refs(gh: &GitHub, repo: &RepoRef, prefix: &str) -> Result<Vec<
             object,
             "the repository was not found, or the token cannot read it",
         )),
-        Fetched::Body { body, .. } => gh.parse(&body, "list sync tags", &object),
+        Fetched::Body { body, .. } => {
+            let GitRefs(refs) = gh.parse(&body, "list sync tags", &object)?;
+            if refs.len() > MAX_SYNC_TAGS {
+                return Err(Error::provider(
+                    gh.label(),
+                    "list sync tags",
+                    object,
+                    format!("more than {MAX_SYNC_TAGS} sync tags"),
+                ));
+            }
+            Ok(refs)
+        }
     }
 }
 

@@ -513,6 +513,41 @@ async fn a_sync_tag_prefix_is_percent_encoded_segment_by_segment() {
     );
 }
 
+/// Each annotated tag may cost a request: a listing of more tags than any fleet has clusters
+/// is refused after the one listing, as Azure DevOps and GitLab refuse theirs.
+#[tokio::test]
+async fn a_listing_of_more_than_ten_thousand_sync_tags_is_refused() {
+    let gh = FakeGitHub::start().await;
+    let full = "fabrikam/manifests";
+    let refs: Vec<_> = (0..=spektate_core::MAX_SYNC_TAGS)
+        .map(|i| {
+            git_ref(
+                full,
+                &format!("flux-c{i}"),
+                &sha_of(&format!("t{i}")),
+                "tag",
+            )
+        })
+        .collect();
+    {
+        let mut w = gh.world();
+        w.repos.insert(full.into());
+        w.refs.insert(full.into(), refs);
+    }
+    let e = gh
+        .client()
+        .repos()
+        .sync_tags(&repo(full))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("fabrikam/manifests") && e.contains("more than 10000 sync tags"),
+        "{e}"
+    );
+    assert_eq!(gh.served().len(), 1, "the listing only: {:?}", gh.served());
+}
+
 #[tokio::test]
 async fn a_sync_tag_prefix_no_tag_can_start_is_refused_before_any_request() {
     let gh = FakeGitHub::start().await;
