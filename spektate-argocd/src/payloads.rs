@@ -5,6 +5,15 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use spektate_core::fields::{first_of_optional, last_of_optional};
+
+/// The most sources of one application read (Argo CD sets no limit; a multi-source
+/// application has a handful), and of revisions per sync, operation or history entry.
+pub const MAX_SOURCES: usize = 64;
+
+/// The most history entries of one application read, the newest (Argo CD keeps 10 by
+/// default, `revisionHistoryLimit`).
+pub const MAX_HISTORY_ENTRIES: usize = 100;
 
 /// The list: its metadata (compared before anything else is read), then each application,
 /// left unparsed so one malformed application costs only itself.
@@ -55,7 +64,7 @@ pub struct Spec {
     pub source: Option<Source>,
     /// A multi-source application's sources; `status.sync.revisions` and each history
     /// entry's `revisions` follow their order.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "first_of_optional::<MAX_SOURCES, _, _>")]
     pub sources: Option<Vec<Source>>,
 }
 
@@ -90,7 +99,10 @@ pub struct Status {
     #[serde(default)]
     pub operation_state: Option<OperationState>,
     /// Successful syncs, oldest first, each with an increasing `id`.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "last_of_optional::<MAX_HISTORY_ENTRIES, _, _>"
+    )]
     pub history: Option<Vec<History>>,
 }
 
@@ -101,7 +113,7 @@ pub struct SyncStatus {
     pub status: Option<String>,
     #[serde(default)]
     pub revision: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "first_of_optional::<MAX_SOURCES, _, _>")]
     pub revisions: Option<Vec<String>>,
 }
 
@@ -129,7 +141,7 @@ pub struct OperationState {
 pub struct SyncResult {
     #[serde(default)]
     pub revision: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "first_of_optional::<MAX_SOURCES, _, _>")]
     pub revisions: Option<Vec<String>>,
 }
 
@@ -141,7 +153,7 @@ pub struct History {
     pub id: Option<i64>,
     #[serde(default)]
     pub revision: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "first_of_optional::<MAX_SOURCES, _, _>")]
     pub revisions: Option<Vec<String>>,
     #[serde(default)]
     pub deployed_at: Option<DateTime<Utc>>,

@@ -314,6 +314,42 @@ async fn an_application_that_cannot_be_read_is_left_out_and_the_rest_kept() {
     );
 }
 
+/// Argo CD sets no limit on an application's sources or history. One with 100 git sources
+/// and a history of 1,000 syncs is read as its first 64 sources, each at its newest sync
+/// with the 20 before it, from the newest 100 entries alone.
+#[tokio::test]
+async fn a_huge_application_is_read_as_its_first_sources_and_newest_history() {
+    let server = MockServer::start().await;
+    let repo = |i: u32| format!("https://github.com/fabrikam/manifests-{i}");
+    let sources: Vec<Value> = (0..100).map(|i| git(&repo(i), "dev")).collect();
+    let mut st = status("OutOfSync", "", "Failed", &[]);
+    st["history"] = (0..1000u32)
+        .map(|h| {
+            json!({
+                "id": h,
+                "revisions": (0..100).map(|i| sha(h * 1000 + i)).collect::<Vec<_>>(),
+                "deployedAt": "2026-11-26T11:00:00Z",
+            })
+        })
+        .collect();
+    serve(
+        &server,
+        &list(
+            "1",
+            vec![app("huge", json!({"name": "east-us"}), json!(sources), st)],
+        ),
+    )
+    .await;
+    let applied = argo(&server).applied().await.unwrap();
+    assert_eq!(applied.len(), 64, "the first 64 sources");
+    for i in [0, 63] {
+        let a = find(&applied, "huge", &repo(i));
+        assert_eq!(a.sync.commit, sha(999 * 1000 + i), "source {i}");
+        let earlier: Vec<String> = (979..999).rev().map(|h| sha(h * 1000 + i)).collect();
+        assert_eq!(a.history, earlier, "source {i}");
+    }
+}
+
 #[tokio::test]
 async fn a_tracker_shows_where_each_deployment_runs_from_one_request_per_refresh() {
     use spektate_core::{
