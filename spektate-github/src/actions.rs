@@ -328,6 +328,7 @@ impl GitHubActions {
                     .collect();
             }
         };
+        let rest: HashSet<u64> = rest.into_iter().collect();
         let mut out = Vec::new();
         let mut by_repo: BTreeMap<String, (RepoRef, Vec<(String, u64)>)> = BTreeMap::new();
         for (req, repo, id) in items {

@@ -2,7 +2,7 @@
 //! query, across repositories. A job is a check run, and `resource(url:)` answers its page,
 //! `https://HOST/{owner}/{repo}/runs/{id}`, with it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 use spektate_core::{RepoRef, Result};
@@ -24,8 +24,9 @@ pub(crate) async fn batch(
     jobs: &[(RepoRef, u64)],
 ) -> Result<(HashMap<u64, Job>, Vec<u64>)> {
     let mut items: Vec<(u64, Value)> = Vec::with_capacity(jobs.len());
+    let mut seen = HashSet::new();
     for (repo, id) in jobs {
-        if !items.iter().any(|(seen, _)| seen == id) {
+        if seen.insert(*id) {
             items.push((*id, json!(page(repo, *id))));
         }
     }

@@ -6,7 +6,7 @@
 //! first and changes that answer; a 304 therefore means none of them changed, and the pull
 //! requests read since the previous probe are still right.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
@@ -52,9 +52,10 @@ pub(crate) async fn pull_requests(
     ids: &[String],
 ) -> Result<HashMap<String, PullRequest>> {
     let mut wanted: Vec<(String, u64)> = Vec::new();
+    let mut seen = HashSet::new();
     for id in ids {
         match number(id) {
-            Some(n) if !wanted.iter().any(|(_, m)| *m == n) => wanted.push((id.clone(), n)),
+            Some(n) if seen.insert(n) => wanted.push((id.clone(), n)),
             Some(_) => {}
             None => tracing::warn!(
                 "{}: skipping pull request '{id}' of {}: not a pull request number",

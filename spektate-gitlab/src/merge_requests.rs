@@ -8,7 +8,7 @@
 //! hundred a GraphQL query (`mergeRequests(iids:)`), or a hundred a REST page
 //! (`GET .../merge_requests?iids[]=...`) when GraphQL cannot answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use serde_json::Value;
@@ -57,9 +57,10 @@ pub(crate) async fn merge_requests(
 ) -> Result<HashMap<String, PullRequest>> {
     let project = gl.project_of(repo)?;
     let mut wanted: Vec<(String, u64)> = Vec::new();
+    let mut seen = HashSet::new();
     for id in ids {
         match iid(id) {
-            Some(n) if !wanted.iter().any(|(_, m)| *m == n) => wanted.push((id.clone(), n)),
+            Some(n) if seen.insert(n) => wanted.push((id.clone(), n)),
             Some(_) => {}
             None => tracing::warn!(
                 "{}: skipping merge request '{id}' of {project}: not a merge request iid",
