@@ -84,11 +84,11 @@ pub struct Knowledge {
     pub sync_tags: Map<Key, Lookup<Vec<ClusterSync>>>,
     /// Clusters that reported their manifest commit to the store: the newest each applied.
     pub cluster_reports: Vec<ClusterSync>,
-    /// Reports of clusters that failed to apply a commit or saw it unhealthy, the newest of
-    /// each cluster and commit ([`crate::model::cluster::ClusterHistory::troubles`]), then
-    /// those of the sync sources' applications ([`Applied::trouble`]).
+    /// Reports of clusters to the store that failed to apply a commit or saw it unhealthy, the
+    /// newest of each cluster and commit ([`crate::model::cluster::ClusterHistory::troubles`]).
     pub cluster_troubles: Vec<crate::model::cluster::ClusterReport>,
-    /// The sync sources' part of `cluster_troubles`, as last answered.
+    /// The same, of the sync sources' applications ([`Applied::trouble`]), as last answered;
+    /// the join reads both lists.
     pub source_troubles: Vec<crate::model::cluster::ClusterReport>,
     /// What each sync source (Argo CD) last said its applications applied, in the order the
     /// sources were added to the tracker.
@@ -314,8 +314,9 @@ fn resolve<'k>(record: &'k Record, k: &'k Knowledge) -> Resolved<'k> {
     ]
 }
 
-/// Whether the record has a run id and the CI said every one is gone: its run is unknown
-/// ([`Lookup::Missing`]) or what the store kept ([`Knowledge::kept_runs`]).
+/// Whether the record has a run id and the CI said every one is gone: the CI said it does
+/// not exist ([`Lookup::Missing`]) or it is what the store kept ([`Knowledge::kept_runs`]).
+/// A run not looked up yet is not gone.
 fn all_gone(record: &Record, resolved: &Resolved<'_>, k: &Knowledge) -> bool {
     let kinds = [RunKind::Build, p2_kind(record), RunKind::Build];
     let mut any = false;

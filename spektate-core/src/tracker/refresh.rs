@@ -341,8 +341,8 @@ async fn fetch_people<'w>(
 }
 
 /// Phase 5, sync tags. Reads the sync tags of manifest repositories: all of them when a
-/// record or run changed, else those never read, failed, or whose newest complete
-/// deployment of a service and ring is not synced yet. Changes the known manifest
+/// record or run changed, else those never read, failed, or where the newest deployment of a
+/// service and ring that has a manifest commit is not synced yet. Changes the known manifest
 /// repositories and the sync-tag lookups.
 async fn fetch_sync_tags<'w>(
     inner: &Inner,
@@ -397,8 +397,9 @@ async fn fetch_sync_tags<'w>(
 /// Phase 6b, histories. Asks for the history of the default branch of each manifest or HLD
 /// repository an agent applies (a sync tag's, a sync source's application's; every manifest
 /// repository when clusters report to the store), one call per provider, only when a record
-/// or what agents said changed and the history last read does not hold a commit that
-/// changed (an agent's, or a changed record's): nothing is asked when nothing changed.
+/// or run changed or something was learned (what agents said, an author, a pull request),
+/// and the history last read does not hold a commit that changed (an agent's, or a changed
+/// record's): nothing is asked when nothing changed.
 /// Changes the histories live orders commits by.
 async fn fetch_commit_orders<'w>(
     inner: &Inner,
