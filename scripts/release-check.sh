@@ -120,6 +120,12 @@ SPEKTATE_RELEASES_URL="http://127.0.0.1:$port/releases" SPEKTATE_VERSION="$versi
   sh scripts/install.sh --to "$scratch/bin"
 installed=$("$scratch/bin/spektate" --version)
 [ "$installed" = "spektate $version" ] || { echo "installed binary says '$installed', not 'spektate $version'" >&2; exit 1; }
+# Without --to: ~/.local/bin of the user (here a scratch home).
+mkdir -p "$scratch/home"
+HOME="$scratch/home" SPEKTATE_RELEASES_URL="http://127.0.0.1:$port/releases" SPEKTATE_VERSION="$version" \
+  sh scripts/install.sh
+installed=$("$scratch/home/.local/bin/spektate" --version)
+[ "$installed" = "spektate $version" ] || { echo "~/.local/bin/spektate says '$installed'" >&2; exit 1; }
 # A tampered archive: the checksum no longer matches, and nothing is installed.
 echo "tampered" >>"$release/$archive.tar.gz"
 if SPEKTATE_RELEASES_URL="http://127.0.0.1:$port/releases" SPEKTATE_VERSION="$version" \

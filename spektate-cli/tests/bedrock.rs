@@ -518,6 +518,23 @@ fn assert_journeys(json: &str) {
             .unwrap_or_else(|| panic!("no deployment of p1 {id}: {json}"))
     };
     let j1 = by_p1(6046);
+    // A build and a release as the spektate package's IBuild and IRelease hold them.
+    let build = &j1["srcToDockerBuild"];
+    assert_eq!(
+        (&build["status"], &build["result"]),
+        (&json!("completed"), &json!("succeeded"))
+    );
+    assert_eq!(build["queueTime"], "2019-10-31T18:00:00.000Z");
+    assert_eq!(build["startTime"], "2019-10-31T18:00:10.000Z");
+    assert_eq!(build["finishTime"], "2019-10-31T18:03:25.000Z");
+    assert_eq!(
+        build["URL"],
+        "https://dev.azure.com/fabrikam/hello/_build/results?buildId=6046"
+    );
+    let release = &j1["dockerToHldRelease"];
+    assert_eq!(release["status"], "succeeded");
+    assert_eq!(release["queueTime"], "2019-10-31T18:11:30.410Z");
+    assert_eq!(release["finishTime"], "2019-10-31T18:13:07.600Z");
     assert_eq!(j1["dockerToHldRelease"]["id"], json!(264));
     assert_eq!(j1["dockerToHldRelease"]["releaseName"], "Release-211");
     assert_eq!(j1["hldToManifestBuild"]["id"], json!(6051));
@@ -1229,6 +1246,14 @@ fn a_link_named_bedrock_runs_bedrock_deployment() {
     };
     let help = ok(&run(&["deployment", "get", "--help"]));
     assert!(help.contains("Usage: bedrock deployment get"), "{help}");
+    // bedrock's one-letter aliases of the two subcommands not run below.
+    for (alias, name) in [("d", "dashboard"), ("o", "onboard")] {
+        let help = ok(&run(&["deployment", alias, "--help"]));
+        assert!(
+            help.contains(&format!("Usage: bedrock deployment {name}")),
+            "{alias}: {help}"
+        );
+    }
     assert!(
         help.contains("-h, --hide-separators") && help.contains("[default: 50]"),
         "{help}"

@@ -54,9 +54,10 @@ impl Drop for Server {
     }
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+/// Sends `signal` (`TERM`, or `INT` as Ctrl-C does) and waits for the exit.
+fn stop(child: &mut Child, signal: &str) -> std::process::ExitStatus {
     let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
@@ -67,7 +68,7 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
         }
         assert!(
             Instant::now() < deadline,
-            "the dashboard did not stop on SIGTERM"
+            "the dashboard did not stop on SIG{signal}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -174,7 +175,7 @@ fn the_dashboard_serves_what_pipelines_recorded_and_stops_on_sigterm() {
         "{body}"
     );
 
-    let status = terminate(&mut server.0);
+    let status = stop(&mut server.0, "TERM");
     assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
 }
 
@@ -354,6 +355,9 @@ fn slow_clients_are_held_to_the_header_timeout_and_the_connection_cap() {
         "the others are closed by the 5 s header timeout"
     );
 
-    let status = terminate(&mut server.0);
-    assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
+    let status = stop(&mut server.0, "INT");
+    assert!(
+        status.success(),
+        "SIGINT (Ctrl-C) is a clean stop: {status:?}"
+    );
 }

@@ -1371,7 +1371,16 @@ fn the_dockerfile_builds_the_binary_and_runs_it_as_a_user_with_a_health_check() 
         .expect("the binary is copied from the build stage");
     assert!(copy.ends_with("/usr/local/bin/spektate"), "COPY {copy}");
     assert_eq!(d.exec_form("ENTRYPOINT"), ["spektate"]);
-    d.uid();
+    // The user README names is the one the image runs as.
+    let readme = read("README.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        readme.contains(&format!("--auth token` as user {}, ", d.uid())),
+        "README names another user than USER {}",
+        d.uid()
+    );
 
     // The health check: a program the image has, asking the server's own port and path.
     let check = d.only("HEALTHCHECK");

@@ -265,7 +265,13 @@ fn a_record_through_the_server_prints_what_a_local_record_prints_and_shows_in_ge
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.json");
     let secret = token(&tokens, &["create", "ci", "-p", "fabrikam"]);
-    assert!(secret.starts_with("spk_"), "{secret}");
+    // spk_<id>_<256 random bits>: an 8-digit hex id, then 64 hex digits.
+    let parts: Vec<&str> = secret.split('_').collect();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    assert!(
+        parts.len() == 3 && parts[0] == "spk" && hex(parts[1], 8) && hex(parts[2], 64),
+        "{secret}"
+    );
     let served = format!("sqlite:{}", dir.path().join("served.db").display());
     let local = format!("sqlite:{}", dir.path().join("local.db").display());
     let server = Server::start(dir.path(), &served, &["--tokens", tokens.to_str().unwrap()]);

@@ -176,3 +176,16 @@ async fn a_version_1_file_gains_pages_and_keeps_its_answers_and_tag_objects_are_
         }]
     );
 }
+
+/// README states the page cache's default bound; it is the one a cache file gets.
+#[test]
+fn readme_states_the_default_bound_of_the_page_cache() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mib = spektate_core::cache::sqlite::DEFAULT_PAGE_BYTES >> 20;
+    let said = format!("ETags (at most {mib} MiB, oldest first;");
+    assert!(readme.contains(&said), "README does not say {said}");
+}

@@ -245,4 +245,25 @@ async fn top_pushed_down_shows_an_older_deployment_updated_late_as_the_table_doe
         2 + spektate_core::store::filtered::TOP_MARGIN,
         "the newest two by write time and the margin"
     );
+
+    // Past the margin, as many again: the newest eight by write time and eight more.
+    let eight = Filter {
+        top: Some(8),
+        ..Filter::default()
+    };
+    let expected = tags(unfiltered.deployments(&eight).await.unwrap());
+    assert_eq!(expected.len(), 8);
+    ci.ids_asked.store(0, Ordering::SeqCst);
+    let wider = Tracker::builder(store.clone())
+        .partition("fabrikam")
+        .pipelines(ci.clone())
+        .stored_runs(false)
+        .filter(&eight)
+        .build();
+    assert_eq!(tags(wider.deployments(&eight).await.unwrap()), expected);
+    assert_eq!(
+        ci.ids_asked.load(Ordering::SeqCst),
+        16,
+        "8 and as many again"
+    );
 }

@@ -110,6 +110,7 @@ fn add(s: &Spec, records: &mut Vec<Arc<Record>>, k: &mut Knowledge) {
         };
         let mut run = Run::new(id, kind, status);
         run.result = result;
+        run.pipeline = Some(format!("frontend-{kind:?}").to_lowercase());
         run.queued_at = Some(queued);
         run.started_at = Some(queued + min(1));
         run.finished_at = (status == RunStatus::Completed).then_some(finished);
@@ -814,6 +815,7 @@ fn a_finished_deployment_is_one_trace_with_a_span_per_segment() {
     assert_eq!(spans[1]["endTimeUnixNano"], nanos(at(0, 910)));
     assert!(attrs(&spans[1]).contains(&("cicd.pipeline.run.id".into(), "10001".into())));
     assert!(attrs(&spans[1]).contains(&("cicd.pipeline.result".into(), "success".into())));
+    assert!(attrs(&spans[1]).contains(&("cicd.pipeline.name".into(), "frontend-build".into())));
     assert_eq!(spans[3]["startTimeUnixNano"], nanos(at(0, 915)));
     assert_eq!(spans[3]["endTimeUnixNano"], nanos(at(0, 945)));
     assert!(attrs(&spans[3]).contains(&("vcs.change.id".into(), "1".into())));

@@ -378,6 +378,36 @@ mod tests {
         assert!(text.contains("# TYPE spektate_provider_requests_total counter"));
     }
 
+    /// A lookup a provider failed to answer is counted for its partition and provider.
+    #[test]
+    fn failed_lookups_are_counted_by_partition_and_provider() {
+        use spektate_core::correlate::{Knowledge, Lookup, RepoDefaults, deployment};
+        use spektate_core::warnings::Reason;
+        let mut record = spektate_core::Record::new("fabrikam");
+        record.p1 = Some("4711".into());
+        record.p3 = Some("4712".into());
+        let mut k = Knowledge::default();
+        for id in ["4711", "4712"] {
+            let why = Reason::new("azure-devops fabrikam", "HTTP 503");
+            k.builds.insert(id.into(), Lookup::Failed(why));
+        }
+        let now = chrono::Utc::now();
+        let d = deployment(
+            &std::sync::Arc::new(record),
+            &k,
+            &RepoDefaults::default(),
+            now,
+        );
+        let text = Metrics::default().render(&[("fabrikam", &[d]), ("contoso", &[])], 0);
+        let line =
+            "spektate_failed_lookups{partition=\"fabrikam\",provider=\"azure-devops fabrikam\"} 2";
+        assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
+        assert!(
+            !text.contains("spektate_failed_lookups{partition=\"contoso\""),
+            "{text}"
+        );
+    }
+
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");

@@ -398,3 +398,16 @@ async fn the_api_document_names_id_tokens_when_the_server_takes_them() {
     );
     server.stop().await;
 }
+
+/// README states how often an unknown key id may fetch the keys again; it is the server's.
+#[test]
+fn readme_states_how_often_keys_are_fetched_again() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let secs = spektate_dashboard::oidc::REFETCH_AFTER.as_secs();
+    let said = format!("refetched at most every {secs} s for an unknown key id");
+    assert!(readme.contains(&said), "README does not say {said}");
+}

@@ -2,8 +2,8 @@
 //! arrives (JSON with serde, protobuf with prost messages of its own): each finished
 //! deployment once, as one trace, the same in both encodings, with the headers of
 //! `OTEL_EXPORTER_OTLP_HEADERS`; the same trace ids after a restart; the OTLP/HTTP answers
-//! (a partial success logged and not sent again, 429 with `Retry-After` retried, 400 not, a
-//! redirect not followed).
+//! (a partial success logged and not sent again, 429 with `Retry-After` retried, 502, 503 and
+//! 504 sent again, 500 only through the helper's retries, 400 not, a redirect not followed).
 
 mod otlp_proto;
 
@@ -583,4 +583,48 @@ async fn a_redirect_never_carries_the_collectors_key_elsewhere() {
     assert_eq!(spans(&asked[0]), spans(&asked[1]), "the same spans");
     let leaked = elsewhere.received_requests().await.unwrap_or_default();
     assert!(leaked.is_empty(), "followed to {}", elsewhere.uri());
+}
+
+/// 502 and 504 are OTLP's "try again" answers, as 503 is: the spans are sent until taken.
+/// A 500 (or 408) is retried by the shared helper, as for every provider, then taken as a
+/// refusal: logged, and not sent again.
+#[tokio::test]
+async fn gateway_errors_are_asked_again_a_server_error_only_through_the_helpers_retries() {
+    let collector = MockServer::start().await;
+    for status in [502, 504] {
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).insert_header("retry-after", "0"))
+            .up_to_n_times(5)
+            .mount(&collector)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&collector)
+        .await;
+    let tracker = two_journeys().await;
+    let exporter = start(settings(&collector, None), vec![tracker.clone()]).unwrap();
+    let bodies = received(&collector, 11).await;
+    assert_eq!(bodies.len(), 11, "five 502s, five 504s, then taken");
+    assert_eq!(spans(&bodies[0]), spans(&bodies[10]));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(received(&collector, 11).await.len(), 11, "and not again");
+    exporter.abort();
+
+    let collector = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).insert_header("retry-after", "0"))
+        .mount(&collector)
+        .await;
+    let retries = spektate_core::http::Policy::default().max_retries as usize;
+    let exporter = start(settings(&collector, None), vec![tracker]).unwrap();
+    let first = received(&collector, retries + 1).await.len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = received(&collector, retries + 1).await.len();
+    exporter.abort();
+    assert_eq!(
+        (first, after),
+        (retries + 1, retries + 1),
+        "the first try and the helper's retries, then given up"
+    );
 }
