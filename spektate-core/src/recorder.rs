@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
+use crate::model::cluster::MAX_CLUSTER_CHARS;
 use crate::model::deployment::ClusterSync;
 use crate::model::record::{
     MAX_VALUE_LEN, Record, derived_row_key, display_service, empty_or_equal, normalize,
@@ -151,6 +152,29 @@ fn required(field: &str, value: &str) -> Result<String> {
         Some(v) => Ok(v),
         None => Err(Error::invalid(field, "is empty; a value is required")),
     }
+}
+
+/// An optional text kept as written (a URL, a branch): trimmed, `None` when empty, at most
+/// `max` characters and no control character, which some stores cannot hold.
+fn text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let chars = v.chars().count();
+    if chars > max {
+        let head: String = v.chars().take(24).collect();
+        return Err(Error::invalid(
+            field,
+            format!("'{head}...' is {chars} characters long; the limit is {max}"),
+        ));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            format!("{v:?} contains a control character"),
+        ));
+    }
+    Ok(Some(v.to_string()))
 }
 
 /// An optional value: trimmed, lower-cased, `None` when empty, not too long.
@@ -530,12 +554,8 @@ impl Recorder {
                 "is only valid with status completed",
             ));
         }
-        let url = e
-            .url
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(without_credentials);
+        let url = text("url", e.url.as_deref(), MAX_VALUE_LEN)?.map(|u| without_credentials(&u));
+        let branch = text("branch", e.branch.as_deref(), MAX_VALUE_LEN)?;
         let repo = repository("repository", e.repository.as_deref())?;
         let commit = optional("commit", e.commit.as_deref())?;
         let mut last_conflict = None;
@@ -583,11 +603,7 @@ impl Recorder {
                 finished_at,
                 url: url.clone().or_else(|| prev(|r| r.url.clone())),
                 commit: commit.clone().or_else(|| prev(|r| r.commit.clone())),
-                branch: e
-                    .branch
-                    .clone()
-                    .filter(|b| !b.trim().is_empty())
-                    .or_else(|| prev(|r| r.branch.clone())),
+                branch: branch.clone().or_else(|| prev(|r| r.branch.clone())),
                 repository: repo.clone().or_else(|| prev(|r| r.repository.clone())),
                 number: stored.as_ref().and_then(|r| r.number.clone()),
                 reported_at: None,
@@ -614,10 +630,10 @@ impl Recorder {
         commit: &str,
         reporter: Option<&str>,
     ) -> Result<ClusterSync> {
-        let cluster = cluster.trim();
-        if cluster.is_empty() {
+        let Some(cluster) = text("cluster", Some(cluster), MAX_CLUSTER_CHARS)? else {
             return Err(Error::invalid("cluster", "is empty; a value is required"));
-        }
+        };
+        let cluster = cluster.as_str();
         let commit = required("commit", commit)?;
         let sync = ClusterSync {
             cluster: cluster.to_string(),

@@ -420,6 +420,76 @@ async fn empty_and_oversized_values_are_clear_errors_and_write_nothing() {
     assert!(f.all().await.is_empty(), "no partial write");
 }
 
+/// A NUL or another control character in a cluster, a run's URL or branch is refused by
+/// name: PostgreSQL cannot hold a NUL, and a store error would tell the sender to try again.
+#[tokio::test]
+async fn control_characters_in_a_cluster_url_or_branch_are_clear_errors_and_write_nothing() {
+    use spektate_core::{RunReported, RunStatus};
+    let f = fixture();
+    for cluster in ["east\u{0}us", "east\nus"] {
+        let e = f
+            .rec
+            .cluster_synced(cluster, "abc1234", None)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("cluster") && e.to_string().contains("control character"),
+            "{e}"
+        );
+    }
+    let long = "c".repeat(254);
+    let e = f
+        .rec
+        .cluster_synced(&long, "abc1234", None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cluster") && e.contains("the limit is 253"),
+        "{e}"
+    );
+    for (field, run) in [
+        (
+            "url",
+            RunReported {
+                url: Some("https://ci/x\u{0}".into()),
+                ..RunReported::new("7", RunStatus::Queued)
+            },
+        ),
+        (
+            "branch",
+            RunReported {
+                branch: Some("main\u{1b}[31m".into()),
+                ..RunReported::new("7", RunStatus::Queued)
+            },
+        ),
+    ] {
+        let e = f.rec.run_reported(&run).await.unwrap_err();
+        assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with(&format!("invalid {field}")),
+            "{e}"
+        );
+    }
+    // Trimmed, case kept.
+    let sync = f
+        .rec
+        .cluster_synced("  East-US ", "abc1234", None)
+        .await
+        .unwrap();
+    assert_eq!(sync.cluster, "East-US");
+    assert!(
+        f.store
+            .run_reports("fabrikam", &["7".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let histories = f.store.cluster_histories("fabrikam").await.unwrap();
+    assert_eq!(histories.len(), 1, "only East-US: {histories:?}");
+}
+
 #[tokio::test]
 async fn quotes_and_newlines_round_trip_faithfully() {
     let f = fixture();

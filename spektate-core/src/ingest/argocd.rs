@@ -25,14 +25,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::model::cluster::{ClusterReport, Outcome};
+use crate::model::cluster::{ClusterReport, MAX_CLUSTER_CHARS, Outcome};
 use crate::model::deployment::ClusterSync;
 
 /// The in-cluster destination's server, which Argo CD names `in-cluster`.
 const IN_CLUSTER: &str = "https://kubernetes.default.svc";
-
-/// The longest cluster name taken (a DNS name's limit).
-const MAX_CLUSTER_CHARS: usize = 253;
 
 /// A string field that `toJson` of a missing value renders as `null`: empty.
 fn text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {

@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::model::cluster::{ClusterReport, Outcome};
+use crate::model::cluster::{ClusterReport, MAX_CLUSTER_CHARS, Outcome};
 use crate::model::deployment::ClusterSync;
 
 /// The reasons of a successful reconciliation that applied the revision: Kustomization's
@@ -40,9 +40,6 @@ pub const APPLIED_REASONS: [&str; 3] = [
     "InstallSucceeded",
     "UpgradeSucceeded",
 ];
-
-/// The longest cluster name taken (a DNS name's limit).
-const MAX_CLUSTER_CHARS: usize = 253;
 
 /// The object an event is about (`corev1.ObjectReference`, the fields used).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

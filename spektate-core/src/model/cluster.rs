@@ -87,6 +87,9 @@ pub struct Live {
     pub applied_at: Option<DateTime<Utc>>,
 }
 
+/// The longest cluster name taken (a DNS name's limit); no control character either.
+pub const MAX_CLUSTER_CHARS: usize = 253;
+
 /// The most reports kept per cluster ([`ClusterHistory::reports`]): the oldest are dropped.
 pub const MAX_CLUSTER_HISTORY: usize = 40;
 /// The most characters of an agent's message kept in a report.
