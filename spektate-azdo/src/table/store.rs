@@ -833,9 +833,18 @@ impl RecordStore for AzureTableStore {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = if wanted.len() > KEYED_READ_MAX {
-            self.query_entities("read run reports", &eq("PartitionKey", &runs))
-                .await?
+        let keep = |row: &Value| entity_report(row).filter(|r| wanted.contains(r.id.as_str()));
+        let mut out: Vec<RunReport> = Vec::new();
+        if wanted.len() > KEYED_READ_MAX {
+            // The whole runs partition, a page at a time: only the reports asked for are kept.
+            self.query_rows(
+                "read run reports",
+                &eq("PartitionKey", &runs),
+                |row: Value| {
+                    out.extend(keep(&row));
+                },
+            )
+            .await?;
         } else {
             let keys: Vec<String> = wanted.iter().map(|id| safe_key(id)).collect();
             let jobs = keys.chunks(KEYS_PER_FILTER).map(|chunk| {
@@ -843,17 +852,9 @@ impl RecordStore for AzureTableStore {
                 let filter = format!("{} and ({})", eq("PartitionKey", &runs), any.join(" or "));
                 async move { self.query_entities("read run reports", &filter).await }
             });
-            futures::future::try_join_all(jobs)
-                .await?
-                .into_iter()
-                .flatten()
-                .collect()
-        };
-        let mut out: Vec<RunReport> = rows
-            .iter()
-            .filter_map(entity_report)
-            .filter(|r| wanted.contains(r.id.as_str()))
-            .collect();
+            let rows = futures::future::try_join_all(jobs).await?;
+            out.extend(rows.iter().flatten().filter_map(keep));
+        }
         // In the order asked, through an index of the ids: a scan per report would make
         // thousands of reports a quadratic sort.
         let order: std::collections::HashMap<&str, usize> = ids

@@ -378,10 +378,16 @@ async fn run_reports_upsert_and_read_by_id(store: &Arc<dyn RecordStore>) {
             .is_empty(),
         "reports: not deployment records"
     );
-    let many: Vec<String> = (0..1200).map(|i| format!("id{i}")).collect();
-    assert!(
-        store.run_reports(&p, &many).await.unwrap().is_empty(),
-        "reports: a long id list works"
+    let mut many: Vec<String> = (0..1200).map(|i| format!("id{i}")).collect();
+    many.insert(600, "101".into());
+    let found: Vec<String> = (store.run_reports(&p, &many).await.unwrap())
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        found,
+        ["101"],
+        "reports: a long id list finds what it names"
     );
 }
 
