@@ -18,7 +18,12 @@ pub struct CacheArgs {
     /// (default: $XDG_CACHE_HOME/spektate/answers.sqlite, else ~/.cache/spektate/answers.sqlite;
     /// no default when a provider URL is on this machine, as a local server's answers may not
     /// outlive it).
-    #[arg(long = "cache", env = "SPEKTATE_CACHE", value_name = "FILE")]
+    #[arg(
+        long = "cache",
+        env = "SPEKTATE_CACHE",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub cache: Option<PathBuf>,
     /// Ask providers about everything; read and write no cache file (wins over --cache and
     /// SPEKTATE_CACHE).

@@ -13,6 +13,7 @@ mod serve;
 mod serve_hooks;
 mod serve_notify;
 mod status;
+mod stdout;
 mod store_args;
 mod token;
 mod validate;
@@ -126,14 +127,14 @@ async fn run(matches: clap::ArgMatches, mut cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Record(cmd) => record::run(cmd, &cli.store)
             .await
-            .map(|key| println!("{key}")),
+            .and_then(|key| stdout::line(&key)),
         Command::Get(cmd) => get::run(cmd, &cli.store).await,
         Command::Status(cmd) => status::run(cmd, &cli.store).await,
         Command::Dashboard(cmd) => dashboard::run(cmd, &cli.store).await,
         Command::Validate(cmd) => validate::run(cmd, &cli.store).await,
         Command::Prune(cmd) => prune::run(cmd, &cli.store).await,
         Command::Serve(cmd) => serve::run(cmd, &cli.store).await,
-        Command::Token(cmd) => token::run(cmd, &cli.store).map(|out| println!("{out}")),
+        Command::Token(cmd) => token::run(cmd, &cli.store),
         Command::Metrics(cmd) => metrics::run(cmd, &cli.store).await,
         Command::Deployment(args) => bedrock::run(args).await,
     };

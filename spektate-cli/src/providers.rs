@@ -12,15 +12,15 @@ use spektate::github::IdKind;
 #[derive(Debug, Clone, Args)]
 pub struct ProviderArgs {
     /// The manifest repository whose `flux-<cluster>` tags tell which cluster runs what.
-    #[arg(long, env = "SPEKTATE_MANIFEST_REPO")]
+    #[arg(long, env = "SPEKTATE_MANIFEST_REPO", hide_env_values = true)]
     pub manifest_repo: Option<String>,
 
     /// The HLD repository, for records that name none (pull requests, manual HLD edits).
-    #[arg(long, env = "SPEKTATE_HLD_REPO")]
+    #[arg(long, env = "SPEKTATE_HLD_REPO", hide_env_values = true)]
     pub hld_repo: Option<String>,
 
     /// The source repository, for records that name none (commit authors).
-    #[arg(long, env = "SPEKTATE_SOURCE_REPO")]
+    #[arg(long, env = "SPEKTATE_SOURCE_REPO", hide_env_values = true)]
     pub source_repo: Option<String>,
 
     /// Read GitHub Actions runs and GitHub repositories. On by itself when SPEKTATE_GITHUB_TOKEN
@@ -33,27 +33,47 @@ pub struct ProviderArgs {
     /// private key is SPEKTATE_GITHUB_APP_KEY (read from the environment only) or
     /// --github-app-key-file; each repository owner's installation is looked up, unless
     /// --github-app-installation names one.
-    #[arg(long, env = "SPEKTATE_GITHUB_APP_ID", value_name = "APP_ID")]
+    #[arg(
+        long,
+        env = "SPEKTATE_GITHUB_APP_ID",
+        value_name = "APP_ID",
+        hide_env_values = true
+    )]
     pub github_app_id: Option<String>,
 
     /// The GitHub App's private key, a PEM file as GitHub gives it.
-    #[arg(long, env = "SPEKTATE_GITHUB_APP_KEY_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SPEKTATE_GITHUB_APP_KEY_FILE",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub github_app_key_file: Option<String>,
 
     /// The installation of the GitHub App to use for every repository (default: the
     /// installation on each repository's owner).
-    #[arg(long, env = "SPEKTATE_GITHUB_APP_INSTALLATION_ID", value_name = "ID")]
+    #[arg(
+        long,
+        env = "SPEKTATE_GITHUB_APP_INSTALLATION_ID",
+        value_name = "ID",
+        hide_env_values = true
+    )]
     pub github_app_installation: Option<String>,
 
     /// GitHub Enterprise Server: `https://HOST` or its API URL `https://HOST/api/v3`.
-    #[arg(long, env = "SPEKTATE_GITHUB_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "SPEKTATE_GITHUB_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub github_url: Option<String>,
 
     /// What a bare recorded run id names on GitHub: a workflow run, a job (as the reference
     /// tool recorded), or `auto`: a job when the repository has no run of that id, one more
     /// request per such id (the default of `deployment get`; else `run`). `run:ID` and
     /// `job:ID` say it themselves.
-    #[arg(long, env = "SPEKTATE_GITHUB_IDS", value_parser = ["run", "job", "auto"], value_name = "run|job|auto")]
+    #[arg(long, env = "SPEKTATE_GITHUB_IDS", value_parser = ["run", "job", "auto"], value_name = "run|job|auto", hide_env_values = true)]
     pub github_ids: Option<String>,
 
     /// Read GitLab CI pipelines and GitLab projects. On by itself when SPEKTATE_GITLAB_TOKEN
@@ -65,38 +85,68 @@ pub struct ProviderArgs {
     /// A self-managed GitLab: its URL, with the path it is served under if any
     /// (`https://gitlab.example.com`, `https://example.com/gitlab`); default
     /// `https://gitlab.com`.
-    #[arg(long, env = "SPEKTATE_GITLAB_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "SPEKTATE_GITLAB_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub gitlab_url: Option<String>,
 
     /// How SPEKTATE_GITLAB_TOKEN is sent: `private` (a personal, project or group access
     /// token, in PRIVATE-TOKEN; the default), `oauth` or `job` (a CI job token), both as
     /// `Authorization: Bearer`.
-    #[arg(long, env = "SPEKTATE_GITLAB_TOKEN_KIND", value_parser = ["private", "oauth", "job"], value_name = "private|oauth|job")]
+    #[arg(long, env = "SPEKTATE_GITLAB_TOKEN_KIND", value_parser = ["private", "oauth", "job"], value_name = "private|oauth|job", hide_env_values = true)]
     pub gitlab_token_kind: Option<String>,
 
     /// The GitLab project of pipelines whose record names no project of the instance: its id
     /// (`$CI_PROJECT_ID`) or `group/sub/name` path.
-    #[arg(long, env = "SPEKTATE_GITLAB_PROJECT", value_name = "PROJECT")]
+    #[arg(
+        long,
+        env = "SPEKTATE_GITLAB_PROJECT",
+        value_name = "PROJECT",
+        hide_env_values = true
+    )]
     pub gitlab_project: Option<String>,
 
     /// Azure DevOps organisation (or Server collection) whose builds and releases are read,
     /// with --project. The token is SPEKTATE_AZDO_TOKEN, read from the environment only.
-    #[arg(long, env = "SPEKTATE_AZDO_ORG", value_name = "ORG")]
+    #[arg(
+        long,
+        env = "SPEKTATE_AZDO_ORG",
+        value_name = "ORG",
+        hide_env_values = true
+    )]
     pub org: Option<String>,
 
     /// Azure DevOps project, with --org.
-    #[arg(long, env = "SPEKTATE_AZDO_PROJECT", value_name = "PROJECT")]
+    #[arg(
+        long,
+        env = "SPEKTATE_AZDO_PROJECT",
+        value_name = "PROJECT",
+        hide_env_values = true
+    )]
     pub project: Option<String>,
 
     /// Azure DevOps Server: the URL above its collections, as in `https://tfs.example.com/tfs`
     /// (default `https://dev.azure.com`).
-    #[arg(long = "azdo-url", env = "SPEKTATE_AZDO_URL", value_name = "URL")]
+    #[arg(
+        long = "azdo-url",
+        env = "SPEKTATE_AZDO_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub azdo_url: Option<String>,
 
     /// Argo CD's API server (`https://argocd.example.com`): which commit each application
     /// applied in each cluster, one request per refresh. The token is SPEKTATE_ARGOCD_TOKEN,
     /// read from the environment only, and goes to this URL only.
-    #[arg(long = "argocd-url", env = "SPEKTATE_ARGOCD_URL", value_name = "URL")]
+    #[arg(
+        long = "argocd-url",
+        env = "SPEKTATE_ARGOCD_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub argocd_url: Option<String>,
 
     /// Accept Argo CD's certificate even when no trusted root signed it (a self-signed
@@ -109,7 +159,8 @@ pub struct ProviderArgs {
         long = "argocd-project",
         env = "SPEKTATE_ARGOCD_PROJECT",
         value_name = "PROJECT",
-        value_delimiter = ','
+        value_delimiter = ',',
+        hide_env_values = true
     )]
     pub argocd_projects: Vec<String>,
 

@@ -22,13 +22,19 @@ pub struct RecordCmd {
     /// Record through the Spektate server at this URL (`spektate serve`) instead of into the
     /// store: the same flags and output, with the token in SPEKTATE_TOKEN; retried, and
     /// written once.
-    #[arg(long, env = "SPEKTATE_SERVER", value_name = "URL", global = true)]
+    #[arg(
+        long,
+        env = "SPEKTATE_SERVER",
+        value_name = "URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub server: Option<String>,
 
     /// With --server: send the CI's OIDC ID token instead of SPEKTATE_TOKEN, so the pipeline
     /// stores no secret (GitHub Actions with `permissions: id-token: write`; Azure Pipelines
     /// with SYSTEM_ACCESSTOKEN mapped into the step). The server's --oidc-rule decides.
-    #[arg(long, env = "SPEKTATE_OIDC", global = true)]
+    #[arg(long, env = "SPEKTATE_OIDC", global = true, hide_env_values = true)]
     pub oidc: bool,
 
     /// The audience of the GitHub Actions ID token (default: the --server URL); the
@@ -38,7 +44,8 @@ pub struct RecordCmd {
         long = "oidc-audience",
         env = "SPEKTATE_OIDC_AUDIENCE",
         value_name = "AUDIENCE",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub oidc_audience: Option<String>,
 
@@ -48,7 +55,8 @@ pub struct RecordCmd {
         long = "oidc-service-connection",
         env = "SPEKTATE_OIDC_SERVICE_CONNECTION",
         value_name = "ID",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub oidc_service_connection: Option<String>,
 }

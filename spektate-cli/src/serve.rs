@@ -26,7 +26,12 @@ pub struct ServeCmd {
 
     /// The token list pipelines and viewers present (`spektate token create`); re-read within
     /// a second when it changes. Without it every write is refused.
-    #[arg(long, env = "SPEKTATE_TOKENS", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SPEKTATE_TOKENS",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub tokens: Option<PathBuf>,
 
     /// Let pipelines write with an OIDC ID token of their CI (GitHub Actions, Azure
@@ -39,12 +44,17 @@ pub struct ServeCmd {
 
     /// OIDC rules from a JSON file, `{"rules": [{"issuer": ..., "audience": ...,
     /// "repository": ..., "partitions": [...]}]}`, the keys of --oidc-rule; read at start.
-    #[arg(long = "oidc-rules", env = "SPEKTATE_OIDC_RULES", value_name = "FILE")]
+    #[arg(
+        long = "oidc-rules",
+        env = "SPEKTATE_OIDC_RULES",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub oidc_rules: Option<PathBuf>,
 
     /// How viewers sign in: `none`; `token` (Authorization: Bearer, a token with scope
     /// read); `header` (a header set by an authenticating proxy in front, see --auth-header).
-    #[arg(long, env = "SPEKTATE_AUTH", value_parser = ["none", "token", "header"], default_value = "none")]
+    #[arg(long, env = "SPEKTATE_AUTH", value_parser = ["none", "token", "header"], default_value = "none", hide_env_values = true)]
     pub auth: String,
 
     /// The headers that name the viewer with --auth header; the first one present wins.
@@ -68,7 +78,7 @@ pub struct ServeCmd {
     pub insecure_no_auth: bool,
 
     /// Log lines on stderr as `text` or `json` (one object a line).
-    #[arg(long, env = "SPEKTATE_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
+    #[arg(long, env = "SPEKTATE_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text", hide_env_values = true)]
     pub log_format: String,
 
     #[command(flatten)]
@@ -93,8 +103,7 @@ pub struct ServeCmd {
     #[arg(
         long = "otlp-self-traces",
         env = "SPEKTATE_OTLP_SELF_TRACES",
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
+        value_parser = clap::builder::BoolishValueParser::new(), hide_env_values = true)]
     pub otlp_self_traces: bool,
 }
 

@@ -18,7 +18,8 @@ pub struct HookArgs {
     #[arg(
         long = "flux-secret-file",
         env = "SPEKTATE_FLUX_SECRET_FILE",
-        value_name = "FILE"
+        value_name = "FILE",
+        hide_env_values = true
     )]
     pub flux_secret_file: Option<PathBuf>,
 
@@ -33,7 +34,8 @@ pub struct HookArgs {
     #[arg(
         long = "argocd-hook-token-file",
         env = "SPEKTATE_ARGOCD_HOOK_TOKEN_FILE",
-        value_name = "FILE"
+        value_name = "FILE",
+        hide_env_values = true
     )]
     pub argocd_hook_token_file: Option<PathBuf>,
 }

@@ -52,7 +52,12 @@ pub struct NotifyArgs {
     pub github_deployments: bool,
 
     /// The dashboard's public URL, linked from messages and GitHub environments.
-    #[arg(long = "notify-link", env = "SPEKTATE_PUBLIC_URL", value_name = "URL")]
+    #[arg(
+        long = "notify-link",
+        env = "SPEKTATE_PUBLIC_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub link: Option<String>,
 }
 

@@ -34,8 +34,7 @@ pub struct StoreArgs {
         default_value = "default",
         global = true,
         action = clap::ArgAction::Append,
-        value_name = "PARTITION"
-    )]
+        value_name = "PARTITION", hide_env_values = true)]
     pub partition_keys: Vec<String>,
 
     /// The partition of a command that works on one, the first of `serve`'s ([`StoreArgs::settle`]).
@@ -48,7 +47,8 @@ pub struct StoreArgs {
         long = "name",
         env = "SPEKTATE_STORAGE_ACCOUNT",
         value_name = "ACCOUNT",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub account: Option<String>,
 
@@ -62,7 +62,8 @@ pub struct StoreArgs {
         long = "table-name",
         env = "SPEKTATE_TABLE_NAME",
         value_name = "TABLE",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub table_name: Option<String>,
 
@@ -81,8 +82,7 @@ pub struct StoreArgs {
         env = "SPEKTATE_TABLE_AUTH",
         value_name = "KIND",
         global = true,
-        value_parser = ["key", "sas", "entra", "managed-identity", "workload-identity"]
-    )]
+        value_parser = ["key", "sas", "entra", "managed-identity", "workload-identity"], hide_env_values = true)]
     pub table_auth: Option<String>,
 
     /// Table endpoint, for Azurite or another cloud (default `https://ACCOUNT.table.core.windows.net`).
@@ -90,7 +90,8 @@ pub struct StoreArgs {
         long = "table-endpoint",
         env = "SPEKTATE_TABLE_ENDPOINT",
         value_name = "URL",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub table_endpoint: Option<String>,
 }
@@ -233,6 +234,7 @@ fn table_name_long_only() -> Arg {
     Arg::new("table_name")
         .long("table-name")
         .env("SPEKTATE_TABLE_NAME")
+        .hide_env_values(true)
         .value_name("TABLE")
         .help("Table of an Azure table store")
 }
@@ -242,6 +244,7 @@ fn partition_long_only() -> Arg {
     Arg::new("partition_keys")
         .long("partition-key")
         .env("SPEKTATE_PARTITION_KEY")
+        .hide_env_values(true)
         .default_value("default")
         .action(ArgAction::Append)
         .value_name("PARTITION")

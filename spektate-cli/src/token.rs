@@ -16,7 +16,13 @@ pub struct TokenCmd {
     pub what: TokenWhat,
 
     /// The token file (created when missing; kept readable by its owner only).
-    #[arg(long, env = "SPEKTATE_TOKENS", value_name = "FILE", global = true)]
+    #[arg(
+        long,
+        env = "SPEKTATE_TOKENS",
+        value_name = "FILE",
+        global = true,
+        hide_env_values = true
+    )]
     pub tokens: Option<PathBuf>,
 }
 
@@ -48,8 +54,9 @@ pub enum TokenWhat {
     },
 }
 
-/// Runs `token`; returns what to print on stdout.
-pub fn run(cmd: TokenCmd, store: &StoreArgs) -> Result<String> {
+/// Runs `token`, printing on stdout. A new token is printed before the file keeps its hash:
+/// if it cannot be shown, no token exists.
+pub fn run(cmd: TokenCmd, store: &StoreArgs) -> Result<()> {
     let path = cmd.tokens.ok_or_else(|| {
         Error::invalid("--tokens", "name the token file (or set SPEKTATE_TOKENS)")
     })?;
@@ -82,16 +89,26 @@ pub fn run(cmd: TokenCmd, store: &StoreArgs) -> Result<String> {
                 partitions
             };
             let token = file.create(&name, &scopes, &partitions).map_err(flag)?;
-            file.save(&path).map_err(flag)?;
             let entry = file.tokens.last().expect("the token just created");
-            eprintln!(
+            let told = format!(
                 "spektate: token {} ({}) may {} partition(s) {}; it is shown only now",
                 entry.id,
                 entry.name,
                 scope_words(&entry.scopes),
                 entry.partitions.join(", ")
             );
-            Ok(token.expose().to_string())
+            crate::stdout::line(token.expose())?;
+            file.save(&path).map_err(|e| {
+                Error::invalid(
+                    "--tokens",
+                    format!(
+                        "the token printed above is not kept, so it does not work: {}",
+                        flag(e)
+                    ),
+                )
+            })?;
+            eprintln!("{told}");
+            Ok(())
         }
         TokenWhat::List => {
             let mut rows =
@@ -105,7 +122,7 @@ pub fn run(cmd: TokenCmd, store: &StoreArgs) -> Result<String> {
                     t.created.format("%Y-%m-%d %H:%M UTC").to_string(),
                 ]);
             }
-            Ok(aligned(&rows))
+            crate::stdout::line(&aligned(&rows))
         }
         TokenWhat::Revoke { id_or_name } => {
             let gone = file.revoke(&id_or_name).ok_or_else(|| {
@@ -115,7 +132,7 @@ pub fn run(cmd: TokenCmd, store: &StoreArgs) -> Result<String> {
                 )
             })?;
             file.save(&path).map_err(flag)?;
-            Ok(format!("revoked token {} ({})", gone.id, gone.name))
+            crate::stdout::line(&format!("revoked token {} ({})", gone.id, gone.name))
         }
     }
 }

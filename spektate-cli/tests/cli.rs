@@ -667,3 +667,74 @@ fn get_shows_the_last_90_days_unless_told_a_wider_window() {
         "{e}"
     );
 }
+
+/// Every variable the command reads may hold a credential (a URL with user info, a key):
+/// `--help` of every command names the variables and never shows their values.
+#[test]
+fn help_never_shows_the_value_of_a_variable() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut names = std::collections::BTreeSet::new();
+    let mut dirs = vec![src];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for part in text.split("env = \"").skip(1) {
+                names.insert(part.split('"').next().unwrap().to_string());
+            }
+        }
+    }
+    assert!(names.len() > 30, "{names:?}");
+    let secret = "https://ci:s3cretPAT@example.com/o/p/_git/manifests";
+    let commands: [&[&str]; 14] = [
+        &["--help"],
+        &["record", "--help"],
+        &["record", "run", "--help"],
+        &["get", "--help"],
+        &["status", "--help"],
+        &["dashboard", "--help"],
+        &["validate", "--help"],
+        &["prune", "--help"],
+        &["serve", "--help"],
+        &["token", "--help"],
+        &["metrics", "--help"],
+        &["deployment", "get", "--help"],
+        &["deployment", "create", "--help"],
+        &["deployment", "onboard", "--help"],
+    ];
+    for args in commands {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spektate"));
+        cmd.args(args);
+        for name in &names {
+            // Words and switches take a valid value; every other variable the secret.
+            let value = match name.as_str() {
+                "SPEKTATE_PARTITION_KEY" => "fabrikam",
+                "SPEKTATE_TABLE_AUTH" => "key",
+                "SPEKTATE_AUTH" => "none",
+                "SPEKTATE_LOG_FORMAT" => "text",
+                "SPEKTATE_GITHUB_IDS" => "run",
+                "SPEKTATE_GITLAB_TOKEN_KIND" => "private",
+                "SPEKTATE_OIDC" | "SPEKTATE_OTLP_SELF_TRACES" => "false",
+                _ => secret,
+            };
+            cmd.env(name, value);
+        }
+        let out = cmd.output().unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(shown.contains("[env: SPEKTATE_"), "{args:?}: {shown}");
+        assert!(
+            !shown.contains("s3cretPAT"),
+            "{args:?} shows a value: {shown}"
+        );
+        for name in &names {
+            assert!(
+                !shown.contains(&format!("{name}=")),
+                "{args:?} shows {name}: {shown}"
+            );
+        }
+    }
+}

@@ -260,6 +260,62 @@ const JOURNEY: &[&[&str]] = &[
     &["sync", "--cluster", "east-us", "--commit", "d3adbeef0001"],
 ];
 
+/// A token is shown once: when it cannot be (a full disk behind stdout), none is kept, and
+/// the command fails saying so, instead of a panic after the file kept its hash.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_token_that_cannot_be_shown_is_not_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.json");
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let out = bin()
+        .args(["token", "create", "ci", "--tokens"])
+        .arg(&tokens)
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("stdout") && e.contains("could not be written"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked"), "{e}");
+    let listed = token(&tokens, &["list"]);
+    assert!(
+        !listed.contains("ci"),
+        "a token nobody saw was kept: {listed}"
+    );
+    // A record's key goes the same way: the write is done, and the command says the key
+    // was not shown.
+    let db = format!("sqlite:{}", dir.path().join("s.db").display());
+    let out = bin()
+        .args([
+            "record",
+            "--store",
+            &db,
+            "-p",
+            "fabrikam",
+            "--p1",
+            "1",
+            "--image-tag",
+            "t",
+            "--commit-id",
+            "c1",
+            "--service",
+            "s",
+        ])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("stdout"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn a_record_through_the_server_prints_what_a_local_record_prints_and_shows_in_get() {
     let dir = tempfile::tempdir().unwrap();

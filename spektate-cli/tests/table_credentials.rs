@@ -450,9 +450,9 @@ fn every_reading_command_takes_the_new_credentials() {
             "--table-sas <SAS>",
             "[env: SPEKTATE_TABLE_SAS]",
             "--table-auth <KIND>",
-            "[env: SPEKTATE_TABLE_AUTH=]",
+            "[env: SPEKTATE_TABLE_AUTH]",
             "--github-app-id <APP_ID>",
-            "[env: SPEKTATE_GITHUB_APP_ID=]",
+            "[env: SPEKTATE_GITHUB_APP_ID]",
             "--github-app-key-file <FILE>",
             "--github-app-installation <ID>",
         ] {

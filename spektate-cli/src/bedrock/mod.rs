@@ -80,7 +80,9 @@ pub async fn run(args: DeploymentArgs) -> Result<()> {
     let argv = std::iter::once(OsString::from(&name)).chain(args.args);
     let parsed = Deployment::try_parse_from(argv).unwrap_or_else(|e| e.exit());
     match parsed.command {
-        DeploymentCommand::Create(cmd) => create::run(cmd).await.map(|key| println!("{key}")),
+        DeploymentCommand::Create(cmd) => create::run(cmd)
+            .await
+            .and_then(|key| crate::stdout::line(&key)),
         DeploymentCommand::Get(cmd) => get::run(cmd).await,
         DeploymentCommand::Dashboard(cmd) => dashboard::run(cmd).await,
         DeploymentCommand::Validate(cmd) => validate::run(cmd).await,

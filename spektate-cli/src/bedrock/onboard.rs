@@ -61,7 +61,8 @@ pub struct OnboardCmd {
     #[arg(
         long = "table-endpoint",
         env = "SPEKTATE_TABLE_ENDPOINT",
-        value_name = "URL"
+        value_name = "URL",
+        hide_env_values = true
     )]
     pub table_endpoint: Option<String>,
 }

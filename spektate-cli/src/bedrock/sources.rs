@@ -22,7 +22,8 @@ pub struct CreateStoreFlags {
         short = 'n',
         long = "name",
         value_name = "account-name",
-        env = "SPEKTATE_STORAGE_ACCOUNT"
+        env = "SPEKTATE_STORAGE_ACCOUNT",
+        hide_env_values = true
     )]
     pub name: Option<String>,
     /// Partition key for the storage account
@@ -30,7 +31,8 @@ pub struct CreateStoreFlags {
         short = 'p',
         long = "partition-key",
         value_name = "partition-key",
-        env = "SPEKTATE_PARTITION_KEY"
+        env = "SPEKTATE_PARTITION_KEY",
+        hide_env_values = true
     )]
     pub partition_key: Option<String>,
     /// Name of table in storage account
@@ -38,7 +40,8 @@ pub struct CreateStoreFlags {
         short = 't',
         long = "table-name",
         value_name = "table-name",
-        env = "SPEKTATE_TABLE_NAME"
+        env = "SPEKTATE_TABLE_NAME",
+        hide_env_values = true
     )]
     pub table_name: Option<String>,
     #[command(flatten)]
@@ -55,7 +58,8 @@ pub struct ReadStoreFlags {
         short = 'n',
         long = "name",
         value_name = "account-name",
-        env = "SPEKTATE_STORAGE_ACCOUNT"
+        env = "SPEKTATE_STORAGE_ACCOUNT",
+        hide_env_values = true
     )]
     pub name: Option<String>,
     /// Key of the storage account (default: introspection.azure.key)
@@ -65,14 +69,16 @@ pub struct ReadStoreFlags {
     #[arg(
         long = "table-name",
         value_name = "table-name",
-        env = "SPEKTATE_TABLE_NAME"
+        env = "SPEKTATE_TABLE_NAME",
+        hide_env_values = true
     )]
     pub table_name: Option<String>,
     /// Partition (default: introspection.azure.partition_key)
     #[arg(
         long = "partition-key",
         value_name = "partition-key",
-        env = "SPEKTATE_PARTITION_KEY"
+        env = "SPEKTATE_PARTITION_KEY",
+        hide_env_values = true
     )]
     pub partition_key: Option<String>,
     #[command(flatten)]
@@ -95,7 +101,8 @@ pub struct MoreStoreFlags {
     #[arg(
         long = "table-endpoint",
         env = "SPEKTATE_TABLE_ENDPOINT",
-        value_name = "URL"
+        value_name = "URL",
+        hide_env_values = true
     )]
     pub table_endpoint: Option<String>,
 }
