@@ -416,7 +416,7 @@ impl StoreSettings {
             Some(word) => {
                 let kind = EntraKind::parse(word).ok_or_else(|| {
                     Error::invalid(
-                        "table auth",
+                        TABLE_AUTH,
                         format!(
                             "'{word}' is not one of key, sas, entra, managed-identity, \
                              workload-identity"
@@ -425,7 +425,7 @@ impl StoreSettings {
                 })?;
                 if key.is_some() || sas.is_some() {
                     return Err(Error::invalid(
-                        "table auth",
+                        TABLE_AUTH,
                         format!(
                             "is {word} (Microsoft Entra ID), and {} is given; give one credential",
                             if key.is_some() {
@@ -444,7 +444,7 @@ impl StoreSettings {
             (Some(k), None, None | Some("key")) => Ok(TableCredentialSetting::Key(Secret::new(k))),
             (None, Some(s), None | Some("sas")) => Ok(TableCredentialSetting::Sas(Secret::new(s))),
             (_, _, Some(want)) => Err(Error::invalid(
-                "table auth",
+                TABLE_AUTH,
                 format!(
                     "is {want}, and no {} is given",
                     if want == "key" {
@@ -680,7 +680,7 @@ impl GitHubAppSettings {
         ) {
             (Some(_), Some(_)) => {
                 return Err(Error::invalid(
-                    "GitHub App private key",
+                    GITHUB_APP_KEY,
                     "is given both itself and as a file; give one",
                 ));
             }
@@ -690,7 +690,7 @@ impl GitHubAppSettings {
             (None, Some(file)) => GitHubApp::from_key_file(&self.app_id, file)?,
             (None, None) => {
                 return Err(Error::invalid(
-                    "GitHub App private key",
+                    GITHUB_APP_KEY,
                     format!(
                         "is missing; the app {} needs its private key",
                         self.app_id.trim()
@@ -702,7 +702,7 @@ impl GitHubAppSettings {
             None => Ok(app),
             Some(id) => id.parse::<u64>().map(|n| app.installation(n)).map_err(|_| {
                 Error::invalid(
-                    "GitHub App installation",
+                    GITHUB_APP_INSTALLATION,
                     format!("'{id}' is not an installation id (a number)"),
                 )
             }),
@@ -808,7 +808,11 @@ impl GitLabSettings {
     ) -> Result<crate::gitlab::GitLabPipelines> {
         let mut pipelines = client.pipelines();
         if let Some(project) = given(self.default_project.as_deref()) {
-            pipelines = pipelines.default_project(crate::gitlab::Project::parse(project)?);
+            let project = crate::gitlab::Project::parse(project).map_err(|e| match e {
+                Error::Invalid { reason, .. } => Error::invalid(GITLAB_PROJECT, reason),
+                other => other,
+            })?;
+            pipelines = pipelines.default_project(project);
         }
         Ok(pipelines)
     }
@@ -953,6 +957,20 @@ impl ArgoCdSettings {
         })
     }
 }
+
+/// How the Azure table's kind of credential is named in messages (a setting of the command).
+const TABLE_AUTH: &str = "--table-auth (SPEKTATE_TABLE_AUTH)";
+
+/// How a GitHub App's private key is named in messages.
+const GITHUB_APP_KEY: &str =
+    "GitHub App private key (--github-app-key-file, or SPEKTATE_GITHUB_APP_KEY)";
+
+/// How a GitHub App's installation is named in messages.
+const GITHUB_APP_INSTALLATION: &str =
+    "--github-app-installation (SPEKTATE_GITHUB_APP_INSTALLATION_ID)";
+
+/// How the default GitLab project is named in messages.
+const GITLAB_PROJECT: &str = "--gitlab-project (SPEKTATE_GITLAB_PROJECT)";
 
 /// How a bad GitLab URL is named in messages.
 #[cfg(feature = "gitlab")]
@@ -1116,7 +1134,7 @@ mod tests {
         };
         let e = err(bad.source("--argocd-url", "T"));
         assert!(
-            e.contains("--argocd-url") && e.contains("http(s)://"),
+            e.contains("--argocd-url") && e.contains("is not an http(s) URL"),
             "{e}"
         );
         let good = ArgoCdSettings {

@@ -37,7 +37,7 @@ pub struct StatusCmd {
     #[arg(short = 'o', long, default_value = "normal")]
     pub output: String,
     /// Refresh every SECONDS (default 30) until interrupted.
-    #[arg(short = 'w', long, num_args = 0..=1, default_missing_value = "30", value_name = "SECONDS")]
+    #[arg(short = 'w', long, num_args = 0..=1, default_missing_value = "30", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub watch: Option<u64>,
     /// Give providers at most SECONDS; then show what is known, with warnings for the rest.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
@@ -120,7 +120,7 @@ pub async fn run(cmd: StatusCmd, store: &StoreArgs) -> Result<()> {
             return Ok(());
         };
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(every.max(1))) => {}
+            _ = tokio::time::sleep(Duration::from_secs(every)) => {}
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }

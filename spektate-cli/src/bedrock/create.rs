@@ -5,7 +5,6 @@ use clap::Args;
 use spektate::ingest::{Ingest, Kind, Naming};
 use spektate::{Recorder, Result};
 
-use super::config::BedrockConfig;
 use super::sources::CreateStoreFlags;
 use crate::store_args::Access;
 
@@ -90,12 +89,8 @@ pub async fn run(cmd: CreateCmd) -> Result<String> {
             ("--repository", given(cmd.repository)),
         ],
     )?;
-    let config = if cmd.store.name.is_some() || cmd.store.more.store.is_some() {
-        None
-    } else {
-        BedrockConfig::load()?
-    };
-    let place = cmd.store.choice().resolve(config.as_ref())?;
+    let choice = cmd.store.choice();
+    let place = choice.resolve(choice.config()?.as_ref())?;
     let recorder = Recorder::new(place.open(Access::Write)?, place.partition.clone())
         .map_err(|e| kind.rename(e, Naming::Flags))?;
     ingest

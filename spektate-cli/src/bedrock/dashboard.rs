@@ -4,7 +4,6 @@
 use clap::{Args, CommandFactory, FromArgMatches};
 use spektate::{Error, Result};
 
-use super::get::config_for;
 use super::sources::{ReadStoreFlags, providers_with_config};
 use crate::providers::ProviderArgs;
 use crate::store_args::StoreArgs;
@@ -59,8 +58,9 @@ pub async fn run(cmd: DashboardCmd) -> Result<()> {
              so no earlier instance is left to remove; an earlier one stops with Ctrl-C"
         );
     }
-    let config = config_for(&cmd.store)?;
-    let place = cmd.store.choice().resolve(config.as_ref())?;
+    let choice = cmd.store.choice();
+    let config = choice.config()?;
+    let place = choice.resolve(config.as_ref())?;
     let mut board: crate::dashboard::DashboardCmd = parsed(&["--port", &port.to_string()])?;
     board.providers = providers_with_config(&cmd.providers, config.as_ref());
     board

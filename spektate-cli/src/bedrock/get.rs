@@ -11,7 +11,6 @@ use spektate::correlate::within;
 use spektate::warnings::{Tally, collect_notices};
 use spektate::{Deployment, Error, Filter, Result, Tracker, Window, render};
 
-use super::config::BedrockConfig;
 use super::output::{self, Layout};
 use super::sources::{ReadStoreFlags, providers_with_config};
 use crate::providers::ProviderArgs;
@@ -95,17 +94,10 @@ fn top(value: &str) -> Result<Option<usize>> {
     match v.parse::<usize>() {
         Ok(0) => Ok(None),
         Ok(n) => Ok(Some(n)),
-        Err(_) => Ok(None),
-    }
-}
-
-/// Loads `~/.bedrock/config.yaml`: its errors count only when the flags do not name a store.
-pub fn config_for(store: &ReadStoreFlags) -> Result<Option<BedrockConfig>> {
-    let named = store.name.is_some() || store.more.store.is_some();
-    match BedrockConfig::load() {
-        Ok(c) => Ok(c),
-        Err(_) if named => Ok(None),
-        Err(e) => Err(e),
+        Err(_) => Err(Error::invalid(
+            "--top",
+            format!("'{value}' is too large; 0 shows every deployment"),
+        )),
     }
 }
 
@@ -211,8 +203,9 @@ pub fn render_output(
 pub async fn run(cmd: GetCmd) -> Result<()> {
     let top = top(&cmd.top)?;
     let budget = crate::get::provider_budget(cmd.timeout)?;
-    let config = config_for(&cmd.store)?;
-    let place = cmd.store.choice().resolve(config.as_ref())?;
+    let choice = cmd.store.choice();
+    let config = choice.config()?;
+    let place = choice.resolve(config.as_ref())?;
     let mut providers = providers_with_config(&cmd.providers, config.as_ref());
     providers.github_ids.get_or_insert_with(|| "auto".into());
     let filter = filter(&cmd);
@@ -256,6 +249,8 @@ mod tests {
     fn top_is_a_whole_number_and_zero_is_all() {
         assert_eq!(top("50").unwrap(), Some(50));
         assert_eq!(top("0").unwrap(), None);
+        let e = top("99999999999999999999").unwrap_err().to_string();
+        assert!(e.contains("--top") && e.contains("too large"), "{e}");
         let e = top("ten").unwrap_err().to_string();
         assert!(e.contains("--top") && e.contains("'ten'"), "{e}");
     }

@@ -178,6 +178,20 @@ pub struct Resolved {
 }
 
 impl StoreChoice {
+    /// `~/.bedrock/config.yaml`, for the values the flags leave unset, as bedrock read it.
+    /// When the flags name the store (`-n` or `--store`), a file that cannot be read is set
+    /// aside with a warning that says why.
+    pub fn config(&self) -> Result<Option<BedrockConfig>> {
+        match BedrockConfig::load() {
+            Ok(c) => Ok(c),
+            Err(e) if self.name.is_some() || self.store.is_some() => {
+                eprintln!("spektate: warning: ~/.bedrock/config.yaml is not read: {e}");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The store: an Azure table when an account is named (`-n`), else `--store`, else the
     /// settings file's `introspection.azure`; each unset value from the settings file.
     pub fn resolve(&self, config: Option<&BedrockConfig>) -> Result<Resolved> {

@@ -8,7 +8,6 @@ use spektate::{
     new_row_key,
 };
 
-use super::get::config_for;
 use super::sources::ReadStoreFlags;
 use crate::store_args::Access;
 
@@ -33,8 +32,9 @@ fn probe_partition(partition: &str) -> String {
 
 /// Runs `deployment validate`.
 pub async fn run(cmd: ValidateCmd) -> Result<()> {
-    let config = config_for(&cmd.store)?;
-    let place = cmd.store.choice().resolve(config.as_ref())?;
+    let choice = cmd.store.choice();
+    let config = choice.config()?;
+    let place = choice.resolve(config.as_ref())?;
     let store = place.open(Access::Write)?;
     println!("Configuration validation: SUCCEEDED");
     if !cmd.self_test {
