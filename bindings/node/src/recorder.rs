@@ -12,7 +12,7 @@ use spektate::{
 };
 
 use crate::errors::{Code, Result, Settled, failed, invalid, settle, sync, to_js};
-use crate::input::{Date, time};
+use crate::input::{Date, number, time};
 use crate::objects::{ClusterSync, Record, RunReport};
 use crate::store::{Store, store_arg};
 
@@ -126,7 +126,7 @@ impl RunReportInput {
             Some(n) => {
                 return Err(invalid(
                     "attempt",
-                    format!("{n} is not a whole number such as 2"),
+                    format!("{} is not a whole number such as 2", number(n)),
                 ));
             }
         };

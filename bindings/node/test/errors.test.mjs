@@ -39,6 +39,10 @@ test('bad arguments name the argument and the value', async (t) => {
   coded('ConfigError', /'done-ish'/)(e)
   e = await thrown(() => recorder.runReported({ id: '1', status: 'inProgress', result: 'failed' }))
   coded('ConfigError', /result/)(e)
+  for (const [attempt, shown] of [[Infinity, 'Infinity'], [NaN, 'NaN'], [-1, '-1'], [2.5, '2.5']]) {
+    e = await thrown(() => recorder.runReported({ id: '1', status: 'completed', attempt }))
+    coded('ConfigError', new RegExp(`^invalid attempt: ${shown} is not a whole number`))(e)
+  }
   e = await thrown(() => recorder.imageBuilt({ p1: '1', imageTag: 't', commitId: 'c', service: 's', repository: 'not a url' }))
   coded('ConfigError', /'not a url'/)(e)
   assert.throws(() => new Recorder(db, 'a/b'), coded('ConfigError', /partition/))

@@ -9,7 +9,7 @@ use spektate_bindings_common::store;
 
 use crate::errors::{detached, invalid};
 use crate::names::{NAMES, quoted};
-use crate::values::{path_or_str, repr};
+use crate::values::{path_or_str, type_name};
 
 /// A record store: where pipelines record and trackers read.
 #[pyclass(frozen, module = "spektate", name = "Store")]
@@ -62,10 +62,11 @@ pub fn store_arg(
     if let Ok(store) = value.cast::<PyStore>() {
         return Ok(store.get().0.clone());
     }
+    // Not echoed: bytes or an object may hold a connection string with its password.
     let spec = path_or_str("store", value).map_err(|_| {
         invalid(
             "store",
-            format!("{} is not a Store, a store spec or a path", repr(value)),
+            format!("a {} is not a Store, a store spec or a path", type_name(value)),
         )
     })?;
     detached(py, || store::from_spec(spec, access, &NAMES))

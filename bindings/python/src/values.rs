@@ -63,12 +63,27 @@ pub fn repr(value: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "the value".to_string())
 }
 
-/// An optional timezone-aware datetime argument, in UTC.
+/// An optional timezone-aware datetime argument, in UTC. Any time zone counts (`timezone`,
+/// `zoneinfo.ZoneInfo`, pytz): an aware datetime is first turned to UTC by Python itself.
 pub fn datetime(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DateTime<Utc>>> {
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
-    let at: DateTime<FixedOffset> = value.extract().map_err(|_| {
+    let aware = value.hasattr("astimezone").unwrap_or(false)
+        && value
+            .call_method0("utcoffset")
+            .is_ok_and(|offset| !offset.is_none());
+    let in_utc = if aware {
+        let utc = value
+            .py()
+            .import("datetime")?
+            .getattr("timezone")?
+            .getattr("utc")?;
+        value.call_method1("astimezone", (utc,))?
+    } else {
+        value.clone()
+    };
+    let at: DateTime<FixedOffset> = in_utc.extract().map_err(|_| {
         invalid(
             field,
             format!("{} is not a timezone-aware datetime", repr(value)),
@@ -95,16 +110,26 @@ pub fn count(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u
     }
 }
 
-/// A `str` or `os.PathLike` argument as text.
+/// The name of `value`'s type (`bytes`), for messages that must not echo the value.
+pub fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "value".into())
+}
+
+/// A `str` or `os.PathLike` argument as text. The error names the type, not the value: a
+/// store spec may hold a password.
 pub fn path_or_str(field: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    let not = || invalid(field, format!("a {} is not a str or a path", type_name(value)));
     if let Ok(s) = value.cast::<PyString>() {
         return Ok(s.to_string());
     }
-    let fspath = py_fspath(value)
-        .map_err(|_| invalid(field, format!("{} is not a str or a path", repr(value))))?;
-    fspath
+    py_fspath(value)
+        .map_err(|_| not())?
         .extract::<String>()
-        .map_err(|_| invalid(field, format!("{} is not a str or a path", repr(value))))
+        .map_err(|_| not())
 }
 
 fn py_fspath<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {

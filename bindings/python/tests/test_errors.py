@@ -40,8 +40,14 @@ def test_bad_store_specs_are_config_errors_naming_the_value(tmp_path: Path) -> N
         spektate.Recorder("sqlite:")
     with pytest.raises(spektate.ConfigError, match="table name"):
         spektate.Store.open("azure-table:UseDevelopmentStorage=true")
-    with pytest.raises(spektate.ConfigError, match="store"):
+    with pytest.raises(spektate.ConfigError, match="store: a int is not"):
         spektate.Tracker(42)  # type: ignore[arg-type]
+    # A spec given as bytes is refused without being echoed: it may hold a password.
+    secret = b"postgres://ci:s3cret-pw@db.fabrikam.com/spektate"
+    for make in (spektate.Store.open, spektate.Recorder, spektate.Tracker):
+        with pytest.raises(spektate.ConfigError, match="a bytes is not") as e:
+            make(secret)  # type: ignore[arg-type]
+        assert "s3cret-pw" not in str(e.value)
 
 
 def test_bad_arguments_name_the_argument_and_the_value(db: Path) -> None:

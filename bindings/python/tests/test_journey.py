@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import subprocess
+import zoneinfo
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -152,6 +153,10 @@ def test_datetimes_in_and_out_are_timezone_aware(db: Path) -> None:
     report = recorder.run_reported_blocking("7", RunStatus.COMPLETED, queued_at=datetime(2026, 11, 26, 11, 0, tzinfo=cet), finished_at=T0 + timedelta(minutes=3))
     assert report.queued_at == T0 and report.queued_at is not None and report.queued_at.utcoffset() == timedelta(0)
     assert report.result is RunResult.SUCCEEDED, "a completed run with no result succeeded"
+    # A zone of the time-zone database counts as well as a fixed offset.
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    report = recorder.run_reported_blocking("9", RunStatus.QUEUED, queued_at=datetime(2026, 11, 26, 11, 0, tzinfo=berlin))
+    assert report.queued_at == T0, "11:00 in Berlin in November is 10:00 UTC"
     try:
         recorder.run_reported_blocking("8", "queued", queued_at=datetime(2026, 11, 26, 10, 0))
     except spektate.ConfigError as e:
