@@ -51,8 +51,17 @@ create_exception!(
     "A provider rejected the credentials (HTTP 401 or 403)."
 );
 
-/// The exception for a library error, chosen by [`spektate::Error::kind`].
+/// The exception for a library error, chosen by [`spektate::Error::kind`]. A field the
+/// library names in camelCase (`imageTag`, as JSON spells it) is named as the Python
+/// keyword is (`image_tag`).
 pub fn to_py(e: spektate::Error) -> PyErr {
+    let e = match e {
+        spektate::Error::Invalid { field, reason } => spektate::Error::Invalid {
+            field: snake_case(&field),
+            reason,
+        },
+        other => other,
+    };
     let message = e.to_string();
     match e.kind() {
         "ConfigError" => ConfigError::new_err(message),
@@ -63,6 +72,27 @@ pub fn to_py(e: spektate::Error) -> PyErr {
         "ProviderError" => ProviderError::new_err(message),
         _ => SpektateError::new_err(message),
     }
+}
+
+/// `imageTag` as `image_tag`; anything but one camelCase word (`p1`, `partition key`,
+/// `GitHub API URL`) as it is.
+fn snake_case(field: &str) -> String {
+    let word = field.starts_with(|c: char| c.is_ascii_lowercase())
+        && field.chars().all(|c| c.is_ascii_alphanumeric())
+        && field.chars().any(|c| c.is_ascii_uppercase());
+    if !word {
+        return field.to_string();
+    }
+    let mut out = String::with_capacity(field.len() + 4);
+    for c in field.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A [`ConfigError`] naming `field` and what is wrong with its value.
@@ -119,4 +149,24 @@ where
     T: Send,
 {
     py.detach(|| settle(guard::call(f)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn camel_case_fields_are_named_as_python_keywords() {
+        for (given, want) in [
+            ("imageTag", "image_tag"),
+            ("hldCommitId", "hld_commit_id"),
+            ("queuedAt", "queued_at"),
+            ("p1", "p1"),
+            ("partition key", "partition key"),
+            ("GitHub API URL", "GitHub API URL"),
+            ("--table-auth", "--table-auth"),
+        ] {
+            assert_eq!(snake_case(given), want, "{given}");
+        }
+    }
 }

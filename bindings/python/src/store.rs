@@ -66,7 +66,10 @@ pub fn store_arg(
     let spec = path_or_str("store", value).map_err(|_| {
         invalid(
             "store",
-            format!("a {} is not a Store, a store spec or a path", type_name(value)),
+            format!(
+                "a {} is not a Store, a store spec or a path",
+                type_name(value)
+            ),
         )
     })?;
     detached(py, || store::from_spec(spec, access, &NAMES))

@@ -122,7 +122,12 @@ pub fn type_name(value: &Bound<'_, PyAny>) -> String {
 /// A `str` or `os.PathLike` argument as text. The error names the type, not the value: a
 /// store spec may hold a password.
 pub fn path_or_str(field: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
-    let not = || invalid(field, format!("a {} is not a str or a path", type_name(value)));
+    let not = || {
+        invalid(
+            field,
+            format!("a {} is not a str or a path", type_name(value)),
+        )
+    };
     if let Ok(s) = value.cast::<PyString>() {
         return Ok(s.to_string());
     }

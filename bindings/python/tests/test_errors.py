@@ -55,6 +55,9 @@ def test_bad_arguments_name_the_argument_and_the_value(db: Path) -> None:
     with pytest.raises(spektate.ConfigError, match="p1") as e:
         recorder.image_built_blocking(p1="  ", image_tag="t", commit_id="c", service="s")
     assert "empty" in str(e.value)
+    # Named as the keyword is, not as the JSON field.
+    with pytest.raises(spektate.ConfigError, match="^invalid image_tag: is empty"):
+        recorder.image_built_blocking(p1="1", image_tag=" ", commit_id="c", service="s")
     with pytest.raises(spektate.ConfigError, match="'done-ish'"):
         recorder.run_reported_blocking("1", "done-ish")
     with pytest.raises(spektate.ConfigError, match="result"):

@@ -66,7 +66,7 @@ def test_a_journey_recorded_through_a_server_reads_back_as_recorded_locally(serv
 def test_refusals_arrive_as_the_exception_of_their_kind(server: Server) -> None:
     recorder = spektate.ServerRecorder(server.url, "fabrikam", token=server.token)
     # Checked with the server's rules before sending, named as a local Recorder names them.
-    with pytest.raises(spektate.ConfigError, match="imageTag: is empty"):
+    with pytest.raises(spektate.ConfigError, match="image_tag: is empty"):
         recorder.image_built_blocking(p1="1", image_tag=" ", commit_id="c", service="s")
     with pytest.raises(spektate.ConfigError, match="attempt"):
         recorder.run_reported_blocking("1", "completed", attempt=-1)
