@@ -1,5 +1,5 @@
-//! Text fields of provider answers, read the same way by every provider: trimmed, and absent
-//! when blank.
+//! Fields of provider answers, read the same way by every provider: text trimmed, and absent
+//! when blank; lists kept to what was asked for ([`first`], [`last_of_optional`]).
 //!
 //! ```
 //! use serde_json::json;

@@ -554,7 +554,9 @@ impl Recorder {
                 "is only valid with status completed",
             ));
         }
-        let url = text("url", e.url.as_deref(), MAX_VALUE_LEN)?.map(|u| without_credentials(&u));
+        // Credentials dropped first: an error names the value.
+        let url = e.url.as_deref().map(without_credentials);
+        let url = text("url", url.as_deref(), MAX_VALUE_LEN)?;
         let branch = text("branch", e.branch.as_deref(), MAX_VALUE_LEN)?;
         let repo = repository("repository", e.repository.as_deref())?;
         let commit = optional("commit", e.commit.as_deref())?;

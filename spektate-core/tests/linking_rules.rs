@@ -453,7 +453,7 @@ async fn control_characters_in_a_cluster_url_or_branch_are_clear_errors_and_writ
         (
             "url",
             RunReported {
-                url: Some("https://ci/x\u{0}".into()),
+                url: Some("https://ci:pat123@ci/x\u{0}".into()),
                 ..RunReported::new("7", RunStatus::Queued)
             },
         ),
@@ -471,6 +471,7 @@ async fn control_characters_in_a_cluster_url_or_branch_are_clear_errors_and_writ
             e.to_string().starts_with(&format!("invalid {field}")),
             "{e}"
         );
+        assert!(!e.to_string().contains("pat123"), "{e}");
     }
     // Trimmed, case kept.
     let sync = f
