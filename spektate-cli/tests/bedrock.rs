@@ -871,6 +871,38 @@ async fn bedrocks_settings_file_drives_create_get_and_validate_self_test() {
         "{err}"
     );
     assert!(!err.contains(DEV_KEY) && !err.contains(PIPELINE_PAT));
+
+    // -n names the account; the key, table and partition it leaves unset come from the
+    // file, as bedrock took them.
+    let named = [
+        "deployment",
+        "create",
+        "-n",
+        "devstoreaccount1",
+        "--p1",
+        "7001",
+        "--image-tag",
+        "hello-bedrock-7001",
+        "--commit-id",
+        "a1b2c3d",
+        "--service",
+        "hello-bedrock",
+    ];
+    let key = ok(&run(&named, &env));
+    let got = ok(&run(
+        &["deployment", "get", "--build-id", "7001", "-o", "json"],
+        &env,
+    ));
+    assert!(got.contains(key.trim()), "{got}");
+    // With the account named, a file that cannot be read is set aside, and the warning says
+    // why when a value is then missing.
+    let out = run(&named, &without);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config.yaml is not read") && err.contains("sa_access_key"),
+        "{err}"
+    );
 }
 
 /// A GET over plain HTTP/1.1: status line and body.
