@@ -9,7 +9,7 @@ use spektate_bindings_common::words::word;
 
 use crate::errors::{invalid, to_py};
 use crate::names::quoted;
-use crate::values::{member_opt, word_arg};
+use crate::values::{member_opt, whole, word_arg};
 
 /// Which deployments to show; every given criterion must hold.
 #[pyclass(frozen, eq, module = "spektate", name = "Filter")]
@@ -37,7 +37,7 @@ impl PyFilter {
         kind: Option<&Bound<'_, PyAny>>,
         status: Option<&Bound<'_, PyAny>>,
         keyword: Option<String>,
-        top: Option<i64>,
+        top: Option<&Bound<'_, PyAny>>,
         include_expired: bool,
     ) -> PyResult<Self> {
         FilterArgs {
@@ -51,7 +51,7 @@ impl PyFilter {
             kind: word_arg("kind", kind)?,
             status: word_arg("status", status)?,
             keyword,
-            top,
+            top: whole("top", top)?,
             include_expired,
         }
         .into_filter()

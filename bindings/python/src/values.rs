@@ -92,6 +92,21 @@ pub fn datetime(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Optio
     Ok(Some(at.with_timezone(&Utc)))
 }
 
+/// An optional whole-number argument (`top`): an `int`, not a `bool` (checked further by
+/// the library).
+pub fn whole(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    match value.extract::<i64>() {
+        Ok(n) if !value.is_instance_of::<PyBool>() => Ok(Some(n)),
+        _ => Err(invalid(
+            field,
+            format!("{} is not a whole number such as 10", repr(value)),
+        )),
+    }
+}
+
 /// An optional count argument (`attempt`): an `int` from 0 to 4294967295.
 pub fn count(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
     let Some(value) = value.filter(|v| !v.is_none()) else {

@@ -72,6 +72,10 @@ def test_a_bad_criterion_is_a_config_error_naming_it() -> None:
         Filter(kind="image")
     with pytest.raises(spektate.ConfigError, match="top"):
         Filter(top=0)
+    # Only a whole number: not a bool (an int to Python), a float or one past 64 bits.
+    for wrong, shown in ((True, "True"), (2.5, "2.5"), (10**20, str(10**20)), ("3", "'3'")):
+        with pytest.raises(spektate.ConfigError, match=f"^invalid top: {shown} is not a whole number"):
+            Filter(top=wrong)  # type: ignore[arg-type]
     with pytest.raises(spektate.ConfigError, match="kind: 3 is not a string"):
         Filter(kind=3)  # type: ignore[arg-type]
 
