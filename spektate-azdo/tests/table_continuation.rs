@@ -30,22 +30,28 @@ fn page(rows: std::ops::Range<u32>, next: (&str, &str)) -> ResponseTemplate {
         .set_body_json(json!({ "value": value }))
 }
 
-#[tokio::test]
-async fn a_continuation_sent_again_ends_the_query_with_an_error() {
+/// A table whose first query answers two rows continued at the same place, and every
+/// later one `rows` continued at `next`; and a store over it.
+async fn table(rows: std::ops::Range<u32>, next: (&str, &str)) -> (MockServer, AzureTableStore) {
     let table = MockServer::start().await;
-    // The first page, then the same continuation over and over.
     Mock::given(method("GET"))
         .respond_with(page(0..2, ("1!12!ZmFicmlrYW0-", "1!8!MDAwMg--")))
         .up_to_n_times(1)
         .mount(&table)
         .await;
     Mock::given(method("GET"))
-        .respond_with(page(2..3, ("1!12!ZmFicmlrYW0-", "1!8!MDAwMg--")))
+        .respond_with(page(rows, next))
         .mount(&table)
         .await;
     let account = TableAccount::development(Some(&table.uri())).unwrap();
     let store = AzureTableStore::new(account, "deployments").unwrap();
+    (table, store)
+}
 
+#[tokio::test]
+async fn a_continuation_sent_again_ends_the_query_with_an_error() {
+    // The first page, then the same continuation over and over.
+    let (table, store) = table(2..3, ("1!12!ZmFicmlrYW0-", "1!8!MDAwMg--")).await;
     let e = store
         .query("fabrikam", &RecordQuery::default())
         .await
@@ -67,18 +73,7 @@ async fn a_continuation_sent_again_ends_the_query_with_an_error() {
 
 #[tokio::test]
 async fn continuations_that_move_on_are_followed_to_the_last_page() {
-    let table = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(page(0..2, ("1!12!ZmFicmlrYW0-", "1!8!MDAwMg--")))
-        .up_to_n_times(1)
-        .mount(&table)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(page(2..4, ("", "")))
-        .mount(&table)
-        .await;
-    let account = TableAccount::development(Some(&table.uri())).unwrap();
-    let store = AzureTableStore::new(account, "deployments").unwrap();
+    let (table, store) = table(2..4, ("", "")).await;
     let got = store
         .query("fabrikam", &RecordQuery::default())
         .await

@@ -154,20 +154,26 @@ fn required(field: &str, value: &str) -> Result<String> {
     }
 }
 
+/// An error naming `field` when `v` is longer than `max` characters; it shows the start only.
+fn at_most(field: &str, v: &str, max: usize) -> Result<()> {
+    let chars = v.chars().count();
+    if chars <= max {
+        return Ok(());
+    }
+    let head: String = v.chars().take(24).collect();
+    Err(Error::invalid(
+        field,
+        format!("'{head}...' is {chars} characters long; the limit is {max}"),
+    ))
+}
+
 /// An optional text kept as written (a URL, a branch): trimmed, `None` when empty, at most
 /// `max` characters and no control character, which some stores cannot hold.
 fn text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    let chars = v.chars().count();
-    if chars > max {
-        let head: String = v.chars().take(24).collect();
-        return Err(Error::invalid(
-            field,
-            format!("'{head}...' is {chars} characters long; the limit is {max}"),
-        ));
-    }
+    at_most(field, v, max)?;
     if v.chars().any(char::is_control) {
         return Err(Error::invalid(
             field,
@@ -182,14 +188,7 @@ fn optional(field: &str, value: Option<&str>) -> Result<Option<String>> {
     let Some(v) = value.and_then(normalize) else {
         return Ok(None);
     };
-    let chars = v.chars().count();
-    if chars > MAX_VALUE_LEN {
-        let head: String = v.chars().take(24).collect();
-        return Err(Error::invalid(
-            field,
-            format!("'{head}...' is {chars} characters long; the limit is {MAX_VALUE_LEN}"),
-        ));
-    }
+    at_most(field, &v, MAX_VALUE_LEN)?;
     if v.chars().any(|c| c == '\0') {
         return Err(Error::invalid(
             field,

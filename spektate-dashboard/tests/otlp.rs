@@ -162,15 +162,7 @@ async fn each_finished_deployment_is_exported_once_as_a_trace() {
         .build();
     tracker.refresh().await.unwrap();
 
-    let vars = |k: &str| match k {
-        "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/json".to_string()),
-        "OTEL_EXPORTER_OTLP_HEADERS" => Some("api-key=s3cr%3Dt".to_string()),
-        _ => None,
-    };
-    let settings = OtlpSettings::new(Some(&collector.uri()), vars)
-        .unwrap()
-        .unwrap()
-        .every(Duration::from_millis(50));
+    let settings = keyed(&collector, Some("http/json"));
     let exporter = start(settings.clone(), vec![tracker.clone()]).unwrap();
     let bodies = received(&collector, 1).await;
     assert_eq!(bodies.len(), 1);
@@ -247,55 +239,62 @@ async fn each_finished_deployment_is_exported_once_as_a_trace() {
     again.abort();
 }
 
+/// A collector that answers each of `refusals` (a status, so many times, with
+/// `Retry-After: 0`), then `then` for good.
+async fn collector_answering(refusals: &[(u16, u64)], then: u16) -> MockServer {
+    let collector = MockServer::start().await;
+    for &(status, times) in refusals {
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).insert_header("retry-after", "0"))
+            .up_to_n_times(times)
+            .mount(&collector)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(then).insert_header("retry-after", "0"))
+        .mount(&collector)
+        .await;
+    collector
+}
+
+/// What `collector` received of `tracker`'s deployments once it has `n` requests and 300 ms
+/// more have passed, so requests past `n` show.
+async fn exported(collector: &MockServer, tracker: &Tracker, n: usize) -> Vec<Value> {
+    let exporter = start(settings(collector, None), vec![tracker.clone()]).unwrap();
+    received(collector, n).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bodies = received(collector, n).await;
+    exporter.abort();
+    bodies
+}
+
+/// 502, 503 and 504 are OTLP's "try again": the spans are sent until taken. A 500 (or 408)
+/// is retried by the shared helper, as for every provider, then taken as a refusal, as a
+/// 400 is at once: logged, and not sent again.
 #[tokio::test]
 async fn an_unavailable_collector_is_asked_again_a_bad_request_is_not() {
-    let collector = MockServer::start().await;
-    // Unavailable through every retry of the first look, then up.
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
-        .up_to_n_times(5)
-        .mount(&collector)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&collector)
-        .await;
     let store = Arc::new(MemoryStore::new());
     journey(&store, 1, 30, RunResult::Succeeded, true).await;
     let tracker = Tracker::builder(store.clone())
         .partition("fabrikam")
         .build();
     tracker.refresh().await.unwrap();
-    let settings = OtlpSettings::new(Some(&collector.uri()), |_| None)
-        .unwrap()
-        .unwrap()
-        .every(Duration::from_millis(50));
-    let exporter = start(settings.clone(), vec![tracker.clone()]).unwrap();
-    let bodies = received(&collector, 6).await;
-    assert_eq!(bodies.len(), 6, "five refusals, then sent");
-    assert_eq!(spans(&bodies[0]), spans(&bodies[5]));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(received(&collector, 6).await.len(), 6, "and not again");
-    exporter.abort();
-
-    let collector = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400))
-        .mount(&collector)
-        .await;
-    let settings = OtlpSettings::new(Some(&collector.uri()), |_| None)
-        .unwrap()
-        .unwrap()
-        .every(Duration::from_millis(50));
-    let exporter = start(settings, vec![tracker]).unwrap();
-    received(&collector, 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each refused through every try of one look (the first and the helper's four retries).
+    let collector = collector_answering(&[(502, 5), (503, 5), (504, 5)], 200).await;
+    let bodies = exported(&collector, &tracker, 16).await;
     assert_eq!(
-        received(&collector, 1).await.len(),
-        1,
-        "400 is not asked again"
+        bodies.len(),
+        16,
+        "five 502s, 503s and 504s, then taken, and not again"
     );
-    exporter.abort();
+    assert_eq!(spans(&bodies[0]), spans(&bodies[15]));
+
+    let retries = spektate_core::http::Policy::default().max_retries as usize;
+    for (status, asked) in [(400, 1), (500, retries + 1)] {
+        let collector = collector_answering(&[], status).await;
+        let bodies = exported(&collector, &tracker, asked).await;
+        assert_eq!(bodies.len(), asked, "{status} is not asked again");
+    }
 }
 
 /// A tracker over journeys #1 (live) and #2 (failed at its manifests), refreshed.
@@ -313,6 +312,18 @@ async fn two_journeys() -> Tracker {
 fn settings(collector: &MockServer, protocol: Option<&'static str>) -> OtlpSettings {
     OtlpSettings::new(Some(&collector.uri()), move |k| match k {
         "OTEL_EXPORTER_OTLP_PROTOCOL" => protocol.map(str::to_string),
+        _ => None,
+    })
+    .unwrap()
+    .unwrap()
+    .every(Duration::from_millis(50))
+}
+
+/// [`settings`] with the collector's key, `api-key: s3cr=t`, in `OTEL_EXPORTER_OTLP_HEADERS`.
+fn keyed(collector: &MockServer, protocol: Option<&'static str>) -> OtlpSettings {
+    OtlpSettings::new(Some(&collector.uri()), move |k| match k {
+        "OTEL_EXPORTER_OTLP_PROTOCOL" => protocol.map(str::to_string),
+        "OTEL_EXPORTER_OTLP_HEADERS" => Some("api-key=s3cr%3Dt".to_string()),
         _ => None,
     })
     .unwrap()
@@ -564,15 +575,7 @@ async fn a_redirect_never_carries_the_collectors_key_elsewhere() {
         .mount(&collector)
         .await;
     let tracker = two_journeys().await;
-    let vars = |k: &str| match k {
-        "OTEL_EXPORTER_OTLP_HEADERS" => Some("api-key=s3cr%3Dt".to_string()),
-        _ => None,
-    };
-    let settings = OtlpSettings::new(Some(&collector.uri()), vars)
-        .unwrap()
-        .unwrap()
-        .every(Duration::from_millis(50));
-    let exporter = start(settings, vec![tracker]).unwrap();
+    let exporter = start(keyed(&collector, None), vec![tracker]).unwrap();
     let asked = received(&collector, 2).await;
     exporter.abort();
     assert!(
@@ -583,48 +586,4 @@ async fn a_redirect_never_carries_the_collectors_key_elsewhere() {
     assert_eq!(spans(&asked[0]), spans(&asked[1]), "the same spans");
     let leaked = elsewhere.received_requests().await.unwrap_or_default();
     assert!(leaked.is_empty(), "followed to {}", elsewhere.uri());
-}
-
-/// 502 and 504 are OTLP's "try again" answers, as 503 is: the spans are sent until taken.
-/// A 500 (or 408) is retried by the shared helper, as for every provider, then taken as a
-/// refusal: logged, and not sent again.
-#[tokio::test]
-async fn gateway_errors_are_asked_again_a_server_error_only_through_the_helpers_retries() {
-    let collector = MockServer::start().await;
-    for status in [502, 504] {
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(status).insert_header("retry-after", "0"))
-            .up_to_n_times(5)
-            .mount(&collector)
-            .await;
-    }
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&collector)
-        .await;
-    let tracker = two_journeys().await;
-    let exporter = start(settings(&collector, None), vec![tracker.clone()]).unwrap();
-    let bodies = received(&collector, 11).await;
-    assert_eq!(bodies.len(), 11, "five 502s, five 504s, then taken");
-    assert_eq!(spans(&bodies[0]), spans(&bodies[10]));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(received(&collector, 11).await.len(), 11, "and not again");
-    exporter.abort();
-
-    let collector = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500).insert_header("retry-after", "0"))
-        .mount(&collector)
-        .await;
-    let retries = spektate_core::http::Policy::default().max_retries as usize;
-    let exporter = start(settings(&collector, None), vec![tracker]).unwrap();
-    let first = received(&collector, retries + 1).await.len();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let after = received(&collector, retries + 1).await.len();
-    exporter.abort();
-    assert_eq!(
-        (first, after),
-        (retries + 1, retries + 1),
-        "the first try and the helper's retries, then given up"
-    );
 }
