@@ -568,6 +568,71 @@ async fn a_failed_refresh_does_not_skip_the_records_it_read() {
     );
 }
 
+/// An early manifest record is merged into its deployment's when p2 arrives, and deleted: a
+/// refresh that reads only what changed never sees a delete, so the tracker checks the row
+/// keys the store holds every `reconcile_every` and forgets the record then.
+#[tokio::test]
+async fn a_record_deleted_by_another_writer_leaves_at_the_next_reconciliation() {
+    let (_dir, store, rec, _) = over_a_faulty_store();
+    let tracker = |every: std::time::Duration| {
+        Tracker::builder(store.clone())
+            .partition("fabrikam")
+            .stored_runs(false)
+            .reconcile_every(every)
+            .build()
+    };
+    let (every_time, hourly) = (
+        tracker(std::time::Duration::ZERO),
+        tracker(std::time::Duration::from_secs(3600)),
+    );
+    rec.image_built(&image(1)).await.unwrap();
+    // The HLD push started p3 before p2 recorded its HLD commit: a manual HLD edit for now.
+    rec.manifest_generated(&ManifestGenerated {
+        p3: "301".into(),
+        hld_commit_id: "hld1aaaa".into(),
+        manifest_commit_id: Some("man1aaaa".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let kinds = |t: &Tracker| {
+        let mut k: Vec<(DeploymentKind, Option<String>)> = (t.snapshot().deployments.iter())
+            .map(|d| (d.kind, d.record.p3.clone()))
+            .collect();
+        k.sort_by_key(|(_, p3)| p3.clone());
+        k
+    };
+    for t in [&every_time, &hourly] {
+        t.refresh().await.unwrap();
+        assert_eq!(t.snapshot().deployments.len(), 2, "{:?}", kinds(t));
+    }
+    rec.metadata_updated(&MetadataUpdated {
+        p2: "201".into(),
+        image_tag: "frontend-1".into(),
+        hld_commit_id: "hld1aaaa".into(),
+        env: "dev".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let queries = store.queries();
+    every_time.refresh().await.unwrap();
+    assert_eq!(
+        kinds(&every_time),
+        [(DeploymentKind::Deployment, Some("301".into()))],
+        "the merged record alone"
+    );
+    assert_eq!(store.queries() - queries, 2, "the keys, then what changed");
+    // Until its hour is up, the other still shows the merged-away record.
+    hourly.refresh().await.unwrap();
+    assert_eq!(
+        hourly.snapshot().deployments.len(),
+        2,
+        "{:?}",
+        kinds(&hourly)
+    );
+}
+
 #[tokio::test]
 async fn a_window_reads_recent_records_and_forgets_those_that_leave_it_with_their_answers() {
     let w = world();

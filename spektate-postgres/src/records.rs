@@ -144,10 +144,17 @@ pub struct Select {
 impl Select {
     /// The records of `partition` passing `query`, in insertion order.
     pub fn new(partition: &str, query: &RecordQuery) -> Select {
-        let mut sql = format!(
-            "SELECT {} FROM spektate_records WHERE partition_key = $1",
-            select_list()
-        );
+        Select::of(&select_list(), partition, query)
+    }
+
+    /// Their row keys alone.
+    pub fn row_keys(partition: &str, query: &RecordQuery) -> Select {
+        Select::of("row_key", partition, query)
+    }
+
+    /// [`Select::new`] selecting `columns`.
+    fn of(columns: &str, partition: &str, query: &RecordQuery) -> Select {
+        let mut sql = format!("SELECT {columns} FROM spektate_records WHERE partition_key = $1");
         let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(partition.to_string())];
         for (name, value) in query.equalities() {
             if let Some(col) = sql_column(name) {

@@ -186,6 +186,21 @@ impl RecordStore for PostgresStore {
             .collect()
     }
 
+    async fn row_keys(&self, partition: &str, query: &RecordQuery) -> Result<Vec<String>> {
+        let client = self.client("query").await?;
+        let select = records::Select::row_keys(partition, query);
+        let rows = client
+            .query(select.sql.as_str(), &select.args())
+            .await
+            .map_err(|e| self.error("query", errors::pg(&e)))?;
+        rows.iter()
+            .map(|row| {
+                row.try_get::<_, String>(0)
+                    .map_err(|e| self.error("query", errors::pg(&e)))
+            })
+            .collect()
+    }
+
     async fn insert(&self, record: &Record) -> Result<Record> {
         records::check_values(record)?;
         let client = self.client("insert").await?;

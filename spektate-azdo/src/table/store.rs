@@ -677,6 +677,23 @@ impl RecordStore for AzureTableStore {
             .await
     }
 
+    /// Each row's `RowKey` alone is kept as the pages stream by.
+    async fn row_keys(&self, partition: &str, query: &RecordQuery) -> Result<Vec<String>> {
+        /// A row as far as its key.
+        #[derive(serde::Deserialize)]
+        struct KeyRow {
+            #[serde(rename = "RowKey", default)]
+            row_key: Option<String>,
+        }
+        check_partition(partition)?;
+        let mut keys = Vec::new();
+        self.query_rows("query", &record_filter(partition, query), |row: KeyRow| {
+            keys.extend(row.row_key);
+        })
+        .await?;
+        Ok(keys)
+    }
+
     async fn insert(&self, record: &Record) -> Result<Record> {
         check_partition(&record.partition_key)?;
         check_key("row key", "RowKey", &record.row_key)?;

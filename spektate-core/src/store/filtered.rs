@@ -146,6 +146,11 @@ impl RecordStore for FilteredStore {
             .collect())
     }
 
+    /// Every record is kept, as context when not admitted: the keys are the inner store's.
+    async fn row_keys(&self, partition: &str, query: &RecordQuery) -> Result<Vec<String>> {
+        self.inner.row_keys(partition, query).await
+    }
+
     async fn query_shared(&self, partition: &str, query: &RecordQuery) -> Result<Vec<Arc<Record>>> {
         let records = self.inner.query_shared(partition, query).await?;
         let full = self.full(&records);

@@ -184,6 +184,14 @@ pub trait RecordStore: Send + Sync {
         Ok(records.into_iter().map(std::sync::Arc::new).collect())
     }
 
+    /// The row keys of the records of `partition` that pass `query`: what a long-running
+    /// reader compares with what it holds, to forget records deleted since
+    /// ([`crate::TrackerBuilder::reconcile_every`]). Stores read the keys alone where they can.
+    async fn row_keys(&self, partition: &str, query: &RecordQuery) -> Result<Vec<String>> {
+        let records = self.query(partition, query).await?;
+        Ok(records.into_iter().map(|r| r.row_key).collect())
+    }
+
     /// Inserts a new record; [`crate::Error::Conflict`] when its row key exists.
     /// Returns the record as stored, with its timestamp and etag.
     async fn insert(&self, record: &Record) -> Result<Record>;

@@ -96,7 +96,17 @@ const NEXT_SEQ: &str = "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM records)";
 
 /// The statement and arguments reading `query`'s records of `partition`, in write order.
 fn query_sql(has_seq: bool, partition: &str, query: &RecordQuery) -> (String, Vec<String>) {
-    let mut sql = format!("{} WHERE partition_key = ?", select(has_seq));
+    query_sql_of(&select(has_seq), has_seq, partition, query)
+}
+
+/// [`query_sql`] selecting `columns` (`SELECT ... FROM records`).
+fn query_sql_of(
+    columns: &str,
+    has_seq: bool,
+    partition: &str,
+    query: &RecordQuery,
+) -> (String, Vec<String>) {
+    let mut sql = format!("{columns} WHERE partition_key = ?");
     let mut args: Vec<String> = vec![partition.to_string()];
     for (col, v) in query.equalities() {
         let col = if col == "RowKey" { "row_key" } else { col };
@@ -396,6 +406,21 @@ impl RecordStore for SqliteStore {
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args.iter()), row_to_record)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn row_keys(&self, partition: &str, query: &RecordQuery) -> Result<Vec<String>> {
+        let (sql, args) = query_sql_of(
+            "SELECT row_key FROM records",
+            self.has_seq,
+            partition,
+            query,
+        );
+        self.with("query", move |conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
         })
         .await
     }

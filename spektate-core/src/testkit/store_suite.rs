@@ -35,6 +35,7 @@ pub async fn store_conformance(store: Arc<dyn RecordStore>) {
     partitions_are_isolated(&store).await;
     awkward_values_round_trip(&store).await;
     delete_is_conditional_and_idempotent(&store).await;
+    row_keys_are_those_a_query_reads(&store).await;
     run_reports_upsert_and_read_by_id(&store).await;
     cluster_syncs_keep_the_latest_per_cluster(&store).await;
     cluster_histories_keep_each_commit_in_its_place(&store).await;
@@ -302,6 +303,46 @@ async fn delete_is_conditional_and_idempotent(store: &Arc<dyn RecordStore>) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+async fn row_keys_are_those_a_query_reads(store: &Arc<dyn RecordStore>) {
+    let p = partition("keys");
+    let mut keys = Vec::new();
+    for i in 0..4 {
+        let r = record(&p, if i % 2 == 0 { "even" } else { "odd" }, &format!("{i}"));
+        keys.push(store.insert(&r).await.unwrap().row_key);
+    }
+    store
+        .insert(&record(&partition("keys-other"), "even", "9"))
+        .await
+        .unwrap();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let queries = [
+        RecordQuery::all(),
+        RecordQuery::all().image_tag("even"),
+        RecordQuery::all().run_id("3"),
+    ];
+    for q in &queries {
+        let read: Vec<String> = (store.query(&p, q).await.unwrap())
+            .into_iter()
+            .map(|r| r.row_key)
+            .collect();
+        assert_eq!(
+            sorted(store.row_keys(&p, q).await.unwrap()),
+            sorted(read),
+            "keys: the same records as query {q:?}"
+        );
+    }
+    store.delete(&p, &keys[1], None).await.unwrap();
+    let left = sorted(store.row_keys(&p, &RecordQuery::all()).await.unwrap());
+    assert_eq!(
+        left,
+        sorted(vec![keys[0].clone(), keys[2].clone(), keys[3].clone()]),
+        "keys: a deleted record is gone"
     );
 }
 

@@ -9,26 +9,40 @@ use chrono::{DateTime, Utc};
 use super::State;
 use crate::correlate::join::{self, RepoCache, RepoDefaults};
 use crate::correlate::key::Key;
+use crate::model::record::Record;
 use crate::model::run::RunKind;
 
-/// Drops the records written before `start`; returns how many. Candidates keep pointing at
-/// the same records; provider answers are pruned once the records dropped since the last
-/// pruning reach one in a hundred of those kept.
+/// Drops the records written before `start`; returns how many.
 pub(super) fn forget_before(
     state: &mut State,
     start: DateTime<Utc>,
     defaults: &RepoDefaults,
 ) -> usize {
-    let old = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t < start);
-    if !state.records.iter().any(|r| old(r.timestamp)) {
+    forget(state, |r| r.timestamp.is_some_and(|t| t < start), defaults)
+}
+
+/// Drops the records the store no longer holds: those not in `held`; returns how many.
+pub(super) fn forget_gone(
+    state: &mut State,
+    held: &HashSet<&str>,
+    defaults: &RepoDefaults,
+) -> usize {
+    forget(state, |r| !held.contains(r.row_key.as_str()), defaults)
+}
+
+/// Drops the records `gone` says; returns how many. Candidates keep pointing at the same
+/// records; provider answers are pruned once the records dropped since the last pruning
+/// reach one in a hundred of those kept.
+fn forget(state: &mut State, old: impl Fn(&Record) -> bool, defaults: &RepoDefaults) -> usize {
+    if !state.records.iter().any(|r| old(r)) {
         return 0;
     }
     let before = state.records.len();
-    let kept_before: Vec<bool> = state.records.iter().map(|r| !old(r.timestamp)).collect();
-    for r in state.records.iter().filter(|r| old(r.timestamp)) {
+    let kept_before: Vec<bool> = state.records.iter().map(|r| !old(r)).collect();
+    for r in state.records.iter().filter(|r| old(r)) {
         state.status.remove(r.row_key.as_str());
     }
-    state.records.retain(|r| !old(r.timestamp));
+    state.records.retain(|r| !old(r));
     // New positions of the kept records, to carry the candidates over.
     let mut moved = Vec::with_capacity(before);
     let mut next = 0;

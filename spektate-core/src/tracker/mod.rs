@@ -71,7 +71,11 @@ pub struct TrackerBuilder {
     stored_runs: bool,
     window: Window,
     answers: Option<Arc<dyn AnswersCache>>,
+    reconcile_every: Duration,
 }
+
+/// How often a refresh checks which records the store still holds, by default.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(600);
 
 impl TrackerBuilder {
     /// The partition (project) to track; `default` unless set.
@@ -148,6 +152,16 @@ impl TrackerBuilder {
         self
     }
 
+    /// How often a refresh reads the row keys of the tracked records and forgets those the
+    /// store no longer holds: deleted by another process (an early manifest record merged
+    /// into its deployment's, a `prune`), which a refresh that reads only what changed never
+    /// sees (default [`RECONCILE_EVERY`], ten minutes; zero: every refresh). Keys only, so a
+    /// large store is not read twice over ([`RecordStore::row_keys`]).
+    pub fn reconcile_every(mut self, every: Duration) -> Self {
+        self.reconcile_every = every;
+        self
+    }
+
     /// Whether the store's run reports serve runs no other provider found (default on).
     pub fn stored_runs(mut self, on: bool) -> Self {
         self.stored_runs = on;
@@ -193,6 +207,7 @@ impl TrackerBuilder {
                 window: self.window,
                 concurrency: self.concurrency,
                 overlap: chrono::Duration::from_std(self.overlap).unwrap_or_default(),
+                reconcile_every: self.reconcile_every,
                 state: Mutex::new(State::default()),
                 snapshot: RwLock::new(Arc::new(Snapshot::default())),
             }),
@@ -259,6 +274,7 @@ struct Inner {
     window: Window,
     concurrency: usize,
     overlap: chrono::Duration,
+    reconcile_every: Duration,
     state: Mutex<State>,
     snapshot: RwLock<Arc<Snapshot>>,
 }
@@ -281,6 +297,8 @@ struct State {
     manifest_repos: BTreeMap<String, RepoRef>,
     /// Records forgotten (left the window) since provider answers were last pruned.
     forgotten: usize,
+    /// When the store last said which records it holds (a full read, or their row keys).
+    reconciled_at: Option<std::time::Instant>,
     /// What the answers cache holds.
     answers: answers::Kept,
     /// What the store keeps of providers' answers.
@@ -303,6 +321,7 @@ impl Tracker {
             stored_runs: true,
             window: Window::All,
             answers: None,
+            reconcile_every: RECONCILE_EVERY,
         }
     }
 

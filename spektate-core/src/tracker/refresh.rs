@@ -103,6 +103,21 @@ async fn read_records(
             query.changed_since = Some(w - overlap);
         }
     }
+    // Which records the store holds, read before what changed: a record written in between
+    // is in what changed, so it is never taken for deleted.
+    let due = state.loaded
+        && state
+            .reconciled_at
+            .is_none_or(|t| t.elapsed() >= inner.reconcile_every);
+    let held = if due {
+        let mut scope = inner.scope.clone();
+        if let Some(start) = start {
+            scope.changed_since = Some(scope.changed_since.map_or(start, |c| c.max(start)));
+        }
+        Some(inner.store.row_keys(&inner.partition, &scope).await?)
+    } else {
+        None
+    };
     let fresh = inner.store.query_shared(&inner.partition, &query).await?;
     let histories = inner.store.cluster_histories(&inner.partition).await?;
     stats.records_read = fresh.len();
@@ -127,6 +142,18 @@ async fn read_records(
                 state.index.insert(key, at);
                 state.records.push(record);
             }
+        }
+    }
+    if !state.loaded || held.is_some() {
+        state.reconciled_at = Some(std::time::Instant::now());
+    }
+    if let Some(held) = &held {
+        let mut held: HashSet<&str> = held.iter().map(String::as_str).collect();
+        held.extend(changes.records.iter().map(|k| k.as_str()));
+        let gone = forget::forget_gone(state, &held, &inner.defaults);
+        if gone > 0 {
+            tracing::debug!(partition = %inner.partition, gone, "forgot records the store no longer holds");
+            changes.learned = true;
         }
     }
     state.loaded = true;
