@@ -295,7 +295,8 @@ struct State {
     candidates: Option<Vec<usize>>,
     /// Manifest repositories named by the records (or the defaults), by key.
     manifest_repos: BTreeMap<String, RepoRef>,
-    /// Records forgotten (left the window) since provider answers were last pruned.
+    /// Records forgotten (left the window, or deleted) since provider answers were last
+    /// pruned.
     forgotten: usize,
     /// When the store last said which records it holds (a full read, or their row keys).
     reconciled_at: Option<std::time::Instant>,
