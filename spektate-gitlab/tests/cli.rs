@@ -343,7 +343,7 @@ async fn every_reading_command_takes_the_gitlab_flags() {
         for flag in [
             "--gitlab\n",
             "--gitlab-url <URL>",
-            "[env: SPEKTATE_GITLAB_URL=]",
+            "[env: SPEKTATE_GITLAB_URL]",
             "--gitlab-token-kind <private|oauth|job>",
             "--gitlab-project <PROJECT>",
             "SPEKTATE_GITLAB_TOKEN",
