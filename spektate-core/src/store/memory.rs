@@ -69,6 +69,20 @@ impl RecordStore for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn row_keys(&self, partition: &str, query: &RecordQuery) -> Result<Vec<String>> {
+        let state = self.lock();
+        Ok(state
+            .records
+            .get(partition)
+            .map(|rows| {
+                rows.iter()
+                    .filter(|r| query.matches(r))
+                    .map(|r| r.row_key.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     async fn insert(&self, record: &Record) -> Result<Record> {
         let mut state = self.lock();
         let exists = state
