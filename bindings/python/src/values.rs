@@ -95,30 +95,31 @@ pub fn datetime(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Optio
 /// An optional whole-number argument (`top`): an `int`, not a `bool` (checked further by
 /// the library).
 pub fn whole(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
-    let Some(value) = value.filter(|v| !v.is_none()) else {
-        return Ok(None);
-    };
-    match value.extract::<i64>() {
-        Ok(n) if !value.is_instance_of::<PyBool>() => Ok(Some(n)),
-        _ => Err(invalid(
-            field,
-            format!("{} is not a whole number such as 10", repr(value)),
-        )),
-    }
+    whole_in(field, value, Some)
 }
 
 /// An optional count argument (`attempt`): an `int` from 0 to 4294967295.
 pub fn count(field: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
+    whole_in(field, value, |n| u32::try_from(n).ok())
+}
+
+/// An `int` (not a `bool`) that `fit` takes, or an error naming `field` and the value.
+fn whole_in<T>(
+    field: &str,
+    value: Option<&Bound<'_, PyAny>>,
+    fit: impl Fn(i64) -> Option<T>,
+) -> PyResult<Option<T>> {
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
-    let n = value
+    match value
         .extract::<i64>()
         .ok()
-        .filter(|_| !value.is_instance_of::<PyBool>());
-    match n.map(u32::try_from) {
-        Some(Ok(n)) => Ok(Some(n)),
-        _ => Err(invalid(
+        .filter(|_| !value.is_instance_of::<PyBool>())
+        .and_then(fit)
+    {
+        Some(n) => Ok(Some(n)),
+        None => Err(invalid(
             field,
             format!("{} is not a whole number such as 2", repr(value)),
         )),
