@@ -959,17 +959,21 @@ impl ArgoCdSettings {
 }
 
 /// How the Azure table's kind of credential is named in messages (a setting of the command).
+#[cfg(feature = "azdo")]
 const TABLE_AUTH: &str = "--table-auth (SPEKTATE_TABLE_AUTH)";
 
 /// How a GitHub App's private key is named in messages.
+#[cfg(feature = "github")]
 const GITHUB_APP_KEY: &str =
     "GitHub App private key (--github-app-key-file, or SPEKTATE_GITHUB_APP_KEY)";
 
 /// How a GitHub App's installation is named in messages.
+#[cfg(feature = "github")]
 const GITHUB_APP_INSTALLATION: &str =
     "--github-app-installation (SPEKTATE_GITHUB_APP_INSTALLATION_ID)";
 
 /// How the default GitLab project is named in messages.
+#[cfg(feature = "gitlab")]
 const GITLAB_PROJECT: &str = "--gitlab-project (SPEKTATE_GITLAB_PROJECT)";
 
 /// How a bad GitLab URL is named in messages.
@@ -1153,6 +1157,7 @@ mod tests {
         assert!(format!("{providers:?}").contains("argocd argocd.fabrikam.com"));
     }
 
+    #[cfg(feature = "azdo")]
     impl StoreSettings {
         fn with_table(self, table: &str) -> Self {
             StoreSettings {
