@@ -355,7 +355,8 @@ impl Recorder {
     /// Merges into `record` what a manifest pipeline recorded for its HLD commit before the
     /// metadata pipeline did (the HLD push can start p3 first): such a record has the HLD
     /// commit and no image. Its p3, manifest commit, repository and PR move over, and it is
-    /// deleted, so no "manual HLD edit" is left beside the deployment.
+    /// deleted in the same write ([`RecordStore::replace_and_delete`]), so no "manual HLD
+    /// edit" is left beside the deployment.
     async fn absorb_early_manifests(&self, mut record: Record) -> Result<Record> {
         let Some(hld) = record.hld_commit_id.clone() else {
             return Ok(record);
@@ -385,23 +386,19 @@ impl Recorder {
                 .or_else(|| first.manifest_commit_id.clone());
             merged.manifest_repo = merged.manifest_repo.or_else(|| first.manifest_repo.clone());
             merged.pr = merged.pr.or_else(|| first.pr.clone());
-            match self.store.replace(&merged).await {
+            // One write: no reader sees the merged record beside the early one, or neither.
+            match self
+                .store
+                .replace_and_delete(&merged, &first.row_key, first.etag.as_deref())
+                .await
+            {
                 Ok(stored) => record = stored,
+                // Either changed meanwhile (the early record's manifest commit arrived, say):
+                // read again and merge again.
                 Err(e) if e.is_conflict() => {
                     back_off(attempt).await;
                     record = self.reread(&record).await?;
-                    continue;
                 }
-                Err(e) => return Err(e),
-            }
-            match self
-                .store
-                .delete(&self.partition, &first.row_key, first.etag.as_deref())
-                .await
-            {
-                Ok(()) => {}
-                // The early record changed meanwhile (its manifest commit arrived): merge again.
-                Err(e) if e.is_conflict() => {}
                 Err(e) => return Err(e),
             }
         }

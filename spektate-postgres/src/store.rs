@@ -279,6 +279,80 @@ impl RecordStore for PostgresStore {
         Ok(())
     }
 
+    async fn replace_and_delete(
+        &self,
+        record: &Record,
+        gone: &str,
+        gone_etag: Option<&str>,
+    ) -> Result<Record> {
+        const OPERATION: &str = "replace and delete";
+        spektate_core::store::check_merge(record, gone)?;
+        records::check_values(record)?;
+        let mut client = self.client(OPERATION).await?;
+        let pg = |e: tokio_postgres::Error| self.error(OPERATION, errors::pg(&e));
+        let values = records::column_values(record);
+        let version = record.etag.as_deref().map(records::version_of);
+        let mut args: Args<'_> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        args.push(&record.partition_key);
+        args.push(&record.row_key);
+        if let Some(v) = &version {
+            args.push(v);
+        }
+        let partition = &record.partition_key;
+        // One transaction: dropped without a commit on an error, it rolls both writes back.
+        let tx = client.transaction().await.map_err(pg)?;
+        let exists = |row_key: &str| {
+            let tx = &tx;
+            let row_key = row_key.to_string();
+            async move {
+                tx.query_one(
+                    "SELECT EXISTS(SELECT 1 FROM spektate_records WHERE partition_key = $1 AND row_key = $2)",
+                    &[partition, &row_key],
+                )
+                .await
+                .map_err(pg)
+                .and_then(|row| column(&row, 0).map_err(|problem| self.error(OPERATION, problem)))
+            }
+        };
+        let statement = tx
+            .prepare_cached(&records::replace_sql(version.is_some()))
+            .await
+            .map_err(pg)?;
+        let stored = match tx.query_opt(&statement, &args).await.map_err(pg)? {
+            Some(row) => {
+                records::from_row(&row).map_err(|problem| self.error(OPERATION, problem))?
+            }
+            None if exists(&record.row_key).await? => {
+                return Err(Self::conflict(partition, &record.row_key));
+            }
+            None => {
+                return Err(Error::NotFound {
+                    what: format!("record {} in partition {partition}", record.row_key),
+                });
+            }
+        };
+        let deleted = match gone_etag.map(records::version_of) {
+            None => tx
+                .execute(
+                    "DELETE FROM spektate_records WHERE partition_key = $1 AND row_key = $2",
+                    &[partition, &gone],
+                )
+                .await,
+            Some(v) => tx
+                .execute(
+                    "DELETE FROM spektate_records WHERE partition_key = $1 AND row_key = $2 AND version = $3",
+                    &[partition, &gone, &v],
+                )
+                .await,
+        }
+        .map_err(pg)?;
+        if deleted == 0 && gone_etag.is_some() && exists(gone).await? {
+            return Err(Self::conflict(partition, gone));
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(stored)
+    }
+
     async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {
         let mut stored = report.clone();
         stored.etag = None;

@@ -59,17 +59,43 @@ impl Batch {
     /// Adds an Insert Or Replace of `entity` (already serialized) at `url`, the entity's full
     /// address (`{endpoint}/{table}(PartitionKey='..',RowKey='..')`).
     pub fn upsert(&mut self, url: &str, entity: &[u8]) {
+        self.part("PUT", url, None, Some(entity));
+    }
+
+    /// Adds an Update Entity of `entity` at `url`, applied only while its ETag is `if_match`
+    /// (`*`: any).
+    pub fn replace(&mut self, url: &str, entity: &[u8], if_match: &str) {
+        self.part("PUT", url, Some(if_match), Some(entity));
+    }
+
+    /// Adds a Delete Entity at `url`, applied only while its ETag is `if_match` (`*`: any).
+    pub fn delete(&mut self, url: &str, if_match: &str) {
+        self.part("DELETE", url, Some(if_match), None);
+    }
+
+    /// One write of the change set: its request line, headers and body.
+    fn part(&mut self, method: &str, url: &str, if_match: Option<&str>, entity: Option<&[u8]>) {
         self.count += 1;
+        let if_match = if_match
+            .map(|e| format!("If-Match: {e}\r\n"))
+            .unwrap_or_default();
+        let content_type = if entity.is_some() {
+            "Content-Type: application/json\r\n"
+        } else {
+            ""
+        };
         let head = format!(
             "--{cs}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n\
-             PUT {url} HTTP/1.1\r\nContent-Type: application/json\r\n\
+             {method} {url} HTTP/1.1\r\n{content_type}{if_match}\
              Accept: application/json;odata=minimalmetadata\r\nPrefer: return-no-content\r\n\
              DataServiceVersion: 3.0;\r\nContent-ID: {n}\r\n\r\n",
             cs = self.changeset,
             n = self.count
         );
         self.body.extend_from_slice(head.as_bytes());
-        self.body.extend_from_slice(entity);
+        if let Some(entity) = entity {
+            self.body.extend_from_slice(entity);
+        }
         self.body.extend_from_slice(b"\r\n");
     }
 
@@ -174,6 +200,30 @@ pub fn outcome(body: &[u8], expected: usize) -> Result<(), Refusal> {
     }
 }
 
+/// The `ETag` header of each response in a transaction's `202` body, in order (`None` for a
+/// response without one, such as a delete's).
+pub fn etags(body: &[u8]) -> Vec<Option<String>> {
+    let text = String::from_utf8_lossy(body);
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if !line.starts_with("HTTP/1.1 ") {
+            continue;
+        }
+        let etag = lines
+            .by_ref()
+            .take_while(|l| !l.trim().is_empty())
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.trim()
+                    .eq_ignore_ascii_case("etag")
+                    .then(|| value.trim().to_string())
+            });
+        out.push(etag);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +259,35 @@ mod tests {
     }
 
     #[test]
+    fn a_conditional_replace_and_delete_carry_their_etags() {
+        let mut b = Batch::new();
+        let url = "http://127.0.0.1:10002/devstoreaccount1/t(PartitionKey='p',RowKey='ab')";
+        let gone = url.replace("ab", "cd");
+        b.replace(
+            url,
+            br#"{"PartitionKey":"p","RowKey":"ab"}"#,
+            "W/\"datetime'1'\"",
+        );
+        b.delete(&gone, "W/\"datetime'2'\"");
+        let body = String::from_utf8(b.finish()).unwrap();
+        let put = body.find(&format!("PUT {url} HTTP/1.1\r\n")).unwrap();
+        let delete = body.find(&format!("DELETE {gone} HTTP/1.1\r\n")).unwrap();
+        assert!(put < delete, "{body}");
+        assert!(body[put..delete].contains("If-Match: W/\"datetime'1'\"\r\n"));
+        assert!(body[put..delete].contains("Content-Type: application/json\r\n"));
+        let tail = &body[delete..];
+        assert!(tail.contains("If-Match: W/\"datetime'2'\"\r\n"), "{tail}");
+        assert!(
+            !tail.contains("application/json\r\n"),
+            "a delete has no body: {tail}"
+        );
+        assert!(
+            tail.contains("Content-ID: 2\r\n\r\n\r\n--changeset_"),
+            "{tail}"
+        );
+    }
+
+    #[test]
     fn line_separators_are_escaped() {
         let e = json!({"fact": "a\u{2028}b\u{2029}c\nd"});
         let text = String::from_utf8(entity_json(&e)).unwrap();
@@ -227,6 +306,13 @@ mod tests {
                   HTTP/1.1 204 No Content\r\nContent-ID: 2\r\n\r\n\r\n\
                   --changesetresponse_f2a9--\r\n--batchresponse_7ab1c2d3--\r\n";
         assert_eq!(outcome(ok.as_bytes(), 2), Ok(()));
+        assert_eq!(
+            etags(ok.as_bytes()),
+            vec![
+                Some("W/\"datetime'2026-11-30T04%3A05%3A06.1Z'\"".to_string()),
+                None
+            ]
+        );
         let short = outcome(ok.as_bytes(), 3).unwrap_err();
         assert!(
             short.message.contains("2 successful responses of 3"),

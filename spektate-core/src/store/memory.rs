@@ -46,6 +46,59 @@ impl MemoryStore {
 }
 
 impl State {
+    /// Replaces `record` if its etag is current.
+    fn replace(&mut self, record: &Record) -> Result<Record> {
+        let version = self.version + 1;
+        let rows = self
+            .records
+            .entry(record.partition_key.clone())
+            .or_default();
+        let Some(slot) = rows.iter_mut().find(|r| r.row_key == record.row_key) else {
+            return Err(Error::NotFound {
+                what: format!(
+                    "record {} in partition {}",
+                    record.row_key, record.partition_key
+                ),
+            });
+        };
+        if record.etag.is_some() && slot.etag != record.etag {
+            return Err(Error::Conflict {
+                partition: record.partition_key.clone(),
+                row_key: record.row_key.clone(),
+            });
+        }
+        let mut stored = record.clone();
+        stored.etag = Some(format!("W/\"{version}\""));
+        stored.timestamp = Some(Utc::now());
+        stored.sequence = Some(version as i64);
+        *slot = stored.clone();
+        self.version = version;
+        Ok(stored)
+    }
+
+    /// Where the record to delete is, if it exists; a conflict when `etag` is not current.
+    fn deletable(
+        &self,
+        partition: &str,
+        row_key: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<usize>> {
+        let Some(i) = self
+            .records
+            .get(partition)
+            .and_then(|rows| rows.iter().position(|r| r.row_key == row_key))
+        else {
+            return Ok(None);
+        };
+        if etag.is_some() && self.records[partition][i].etag.as_deref() != etag {
+            return Err(Error::Conflict {
+                partition: partition.into(),
+                row_key: row_key.into(),
+            });
+        }
+        Ok(Some(i))
+    }
+
     fn stamp(&mut self, record: &mut Record) {
         self.version += 1;
         record.etag = Some(format!("W/\"{}\"", self.version));
@@ -106,49 +159,33 @@ impl RecordStore for MemoryStore {
     }
 
     async fn replace(&self, record: &Record) -> Result<Record> {
-        let mut state = self.lock();
-        let version = state.version + 1;
-        let rows = state
-            .records
-            .entry(record.partition_key.clone())
-            .or_default();
-        let Some(slot) = rows.iter_mut().find(|r| r.row_key == record.row_key) else {
-            return Err(Error::NotFound {
-                what: format!(
-                    "record {} in partition {}",
-                    record.row_key, record.partition_key
-                ),
-            });
-        };
-        if record.etag.is_some() && slot.etag != record.etag {
-            return Err(Error::Conflict {
-                partition: record.partition_key.clone(),
-                row_key: record.row_key.clone(),
-            });
-        }
-        let mut stored = record.clone();
-        stored.etag = Some(format!("W/\"{version}\""));
-        stored.timestamp = Some(Utc::now());
-        stored.sequence = Some(version as i64);
-        *slot = stored.clone();
-        state.version = version;
-        Ok(stored)
+        self.lock().replace(record)
     }
 
     async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()> {
         let mut state = self.lock();
-        if let Some(rows) = state.records.get_mut(partition)
-            && let Some(i) = rows.iter().position(|r| r.row_key == row_key)
-        {
-            if etag.is_some() && rows[i].etag.as_deref() != etag {
-                return Err(Error::Conflict {
-                    partition: partition.into(),
-                    row_key: row_key.into(),
-                });
-            }
-            rows.remove(i);
+        if let Some(i) = state.deletable(partition, row_key, etag)? {
+            state.records.get_mut(partition).map(|rows| rows.remove(i));
         }
         Ok(())
+    }
+
+    async fn replace_and_delete(
+        &self,
+        record: &Record,
+        gone: &str,
+        gone_etag: Option<&str>,
+    ) -> Result<Record> {
+        super::check_merge(record, gone)?;
+        let mut state = self.lock();
+        let partition = &record.partition_key;
+        // Both checked before either is written.
+        state.deletable(partition, gone, gone_etag)?;
+        let stored = state.replace(record)?;
+        if let Some(i) = state.deletable(partition, gone, gone_etag)? {
+            state.records.get_mut(partition).map(|rows| rows.remove(i));
+        }
+        Ok(stored)
     }
 
     async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {

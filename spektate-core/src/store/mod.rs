@@ -152,6 +152,18 @@ impl RecordQuery {
     }
 }
 
+/// That a record can absorb the record `gone` ([`RecordStore::replace_and_delete`]): not
+/// itself.
+pub fn check_merge(record: &Record, gone: &str) -> Result<()> {
+    if record.row_key == gone {
+        return Err(crate::Error::invalid(
+            "record to delete",
+            format!("'{gone}' is the record being replaced; a record cannot absorb itself"),
+        ));
+    }
+    Ok(())
+}
+
 /// A store of deployment records, run reports and cluster reports.
 ///
 /// Records come back in a stable order (the order the linking rules mean by "first" and
@@ -202,6 +214,25 @@ pub trait RecordStore: Send + Sync {
 
     /// Deletes a record, if `etag` is current when given. Deleting a missing record is not an error.
     async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()>;
+
+    /// Replaces `record` as [`RecordStore::replace`] does and deletes the record `gone` of the
+    /// same partition as [`RecordStore::delete`] does (if `gone_etag` is current when given),
+    /// both or neither: a [`crate::Error::Conflict`] on either writes nothing. The recorder
+    /// merges a record into another this way, so no reader ever sees both or neither.
+    ///
+    /// The default makes the two writes one after the other, which a failure between them
+    /// leaves half done; the stores of this crate and the Azure table make one transaction.
+    async fn replace_and_delete(
+        &self,
+        record: &Record,
+        gone: &str,
+        gone_etag: Option<&str>,
+    ) -> Result<Record> {
+        check_merge(record, gone)?;
+        let stored = self.replace(record).await?;
+        self.delete(&record.partition_key, gone, gone_etag).await?;
+        Ok(stored)
+    }
 
     /// Stores a run report, conditionally: with no `etag` only when the run has no report
     /// yet, with an `etag` only over that version; otherwise [`crate::Error::Conflict`].

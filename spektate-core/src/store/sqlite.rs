@@ -293,6 +293,90 @@ impl From<rusqlite::Error> for DbError {
     }
 }
 
+/// Replaces the row of `stored` (if its etag, the row's version, is current) and gives it
+/// its new timestamp, etag and change sequence.
+fn replace_row(conn: &Connection, stored: &mut Record) -> std::result::Result<(), DbError> {
+    let (now, now_s) = now_text();
+    let sets: Vec<String> = COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
+    let mut args = column_values(stored);
+    args.push(Some(now_s));
+    args.push(Some(stored.partition_key.clone()));
+    args.push(Some(stored.row_key.clone()));
+    let mut sql = format!(
+        "UPDATE records SET {}, timestamp = ?, version = version + 1, change_seq = {NEXT_SEQ} \
+         WHERE partition_key = ? AND row_key = ?",
+        sets.join(", ")
+    );
+    if let Some(etag) = &stored.etag {
+        sql.push_str(" AND version = ?");
+        args.push(Some(etag.clone()));
+    }
+    sql.push_str(" RETURNING version, change_seq");
+    let version: Option<(i64, i64)> = conn
+        .query_row(&sql, params_from_iter(args.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    match version {
+        Some((v, seq)) => {
+            stored.timestamp = Some(now);
+            stored.etag = Some(v.to_string());
+            stored.sequence = Some(seq);
+            Ok(())
+        }
+        None => {
+            let exists: bool = conn.query_row(
+                "SELECT EXISTS(SELECT 1 FROM records WHERE partition_key = ? AND row_key = ?)",
+                params![stored.partition_key, stored.row_key],
+                |r| r.get(0),
+            )?;
+            Err(DbError::Core(if exists {
+                Error::Conflict {
+                    partition: stored.partition_key.clone(),
+                    row_key: stored.row_key.clone(),
+                }
+            } else {
+                Error::NotFound {
+                    what: format!(
+                        "record {} in partition {}",
+                        stored.row_key, stored.partition_key
+                    ),
+                }
+            }))
+        }
+    }
+}
+
+/// Deletes a row, if `etag` (its version) is current when given; a missing row is no error.
+fn delete_row(
+    conn: &Connection,
+    partition: String,
+    row_key: String,
+    etag: Option<String>,
+) -> std::result::Result<(), DbError> {
+    let n = match &etag {
+        None => conn.execute(
+            "DELETE FROM records WHERE partition_key = ? AND row_key = ?",
+            params![partition, row_key],
+        )?,
+        Some(v) => conn.execute(
+            "DELETE FROM records WHERE partition_key = ? AND row_key = ? AND version = ?",
+            params![partition, row_key, v],
+        )?,
+    };
+    if n == 0 && etag.is_some() {
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM records WHERE partition_key = ? AND row_key = ?)",
+            params![partition, row_key],
+            |r| r.get(0),
+        )?;
+        if exists {
+            return Err(DbError::Core(Error::Conflict { partition, row_key }));
+        }
+    }
+    Ok(())
+}
+
 fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
@@ -475,47 +559,8 @@ impl RecordStore for SqliteStore {
     async fn replace(&self, record: &Record) -> Result<Record> {
         let mut stored = record.clone();
         self.with("replace", move |conn| {
-            let (now, now_s) = now_text();
-            let sets: Vec<String> = COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
-            let mut args = column_values(&stored);
-            args.push(Some(now_s));
-            args.push(Some(stored.partition_key.clone()));
-            args.push(Some(stored.row_key.clone()));
-            let mut sql = format!(
-                "UPDATE records SET {}, timestamp = ?, version = version + 1, change_seq = {NEXT_SEQ} \
-                 WHERE partition_key = ? AND row_key = ?",
-                sets.join(", ")
-            );
-            if let Some(etag) = &stored.etag {
-                sql.push_str(" AND version = ?");
-                args.push(Some(etag.clone()));
-            }
-            sql.push_str(" RETURNING version, change_seq");
-            let version: Option<(i64, i64)> = conn
-                .query_row(&sql, params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            match version {
-                Some((v, seq)) => {
-                    stored.timestamp = Some(now);
-                    stored.etag = Some(v.to_string());
-                    stored.sequence = Some(seq);
-                    Ok(stored)
-                }
-                None => {
-                    let exists: bool = conn.query_row(
-                        "SELECT EXISTS(SELECT 1 FROM records WHERE partition_key = ? AND row_key = ?)",
-                        params![stored.partition_key, stored.row_key],
-                        |r| r.get(0),
-                    )?;
-                    Err(DbError::Core(if exists {
-                        Error::Conflict { partition: stored.partition_key.clone(), row_key: stored.row_key.clone() }
-                    } else {
-                        Error::NotFound {
-                            what: format!("record {} in partition {}", stored.row_key, stored.partition_key),
-                        }
-                    }))
-                }
-            }
+            replace_row(conn, &mut stored)?;
+            Ok(stored)
         })
         .await
     }
@@ -527,27 +572,27 @@ impl RecordStore for SqliteStore {
             etag.map(str::to_string),
         );
         self.with("delete", move |conn| {
-            let n = match &etag {
-                None => conn.execute(
-                    "DELETE FROM records WHERE partition_key = ? AND row_key = ?",
-                    params![partition, row_key],
-                )?,
-                Some(v) => conn.execute(
-                    "DELETE FROM records WHERE partition_key = ? AND row_key = ? AND version = ?",
-                    params![partition, row_key, v],
-                )?,
-            };
-            if n == 0 && etag.is_some() {
-                let exists: bool = conn.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM records WHERE partition_key = ? AND row_key = ?)",
-                    params![partition, row_key],
-                    |r| r.get(0),
-                )?;
-                if exists {
-                    return Err(DbError::Core(Error::Conflict { partition, row_key }));
-                }
-            }
-            Ok(())
+            delete_row(conn, partition, row_key, etag)
+        })
+        .await
+    }
+
+    async fn replace_and_delete(
+        &self,
+        record: &Record,
+        gone: &str,
+        gone_etag: Option<&str>,
+    ) -> Result<Record> {
+        super::check_merge(record, gone)?;
+        let mut stored = record.clone();
+        let (gone, gone_etag) = (gone.to_string(), gone_etag.map(str::to_string));
+        self.with("replace and delete", move |conn| {
+            // Dropped without a commit on an error, the transaction rolls both writes back.
+            let tx = conn.unchecked_transaction()?;
+            replace_row(&tx, &mut stored)?;
+            delete_row(&tx, stored.partition_key.clone(), gone, gone_etag)?;
+            tx.commit()?;
+            Ok(stored)
         })
         .await
     }

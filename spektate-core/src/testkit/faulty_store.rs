@@ -122,6 +122,15 @@ impl RecordStore for FaultyStore {
         self.inner.delete(partition, row_key, etag).await
     }
 
+    async fn replace_and_delete(
+        &self,
+        record: &Record,
+        gone: &str,
+        gone_etag: Option<&str>,
+    ) -> Result<Record> {
+        self.inner.replace_and_delete(record, gone, gone_etag).await
+    }
+
     async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {
         self.inner.put_run_report(partition, report).await
     }

@@ -35,6 +35,7 @@ pub async fn store_conformance(store: Arc<dyn RecordStore>) {
     partitions_are_isolated(&store).await;
     awkward_values_round_trip(&store).await;
     delete_is_conditional_and_idempotent(&store).await;
+    replace_and_delete_write_both_or_neither(&store).await;
     row_keys_are_those_a_query_reads(&store).await;
     run_reports_upsert_and_read_by_id(&store).await;
     cluster_syncs_keep_the_latest_per_cluster(&store).await;
@@ -304,6 +305,88 @@ async fn delete_is_conditional_and_idempotent(store: &Arc<dyn RecordStore>) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn replace_and_delete_write_both_or_neither(store: &Arc<dyn RecordStore>) {
+    let p = partition("merge");
+    let keep = store.insert(&record(&p, "t", "1")).await.unwrap();
+    let early = store.insert(&record(&p, "e", "2")).await.unwrap();
+    let envs = |got: &[Record]| -> Vec<(String, Option<String>)> {
+        got.iter()
+            .map(|r| (r.row_key.clone(), r.env.clone()))
+            .collect()
+    };
+    let read = || async { store.query(&p, &RecordQuery::all()).await.unwrap() };
+    let before = envs(&read().await);
+
+    // The record to delete changed since it was read: nothing is written.
+    let mut moved = early.clone();
+    moved.env = Some("qa".into());
+    let moved = store.replace(&moved).await.unwrap();
+    let mut merged = keep.clone();
+    merged.env = Some("dev".into());
+    let e = store
+        .replace_and_delete(&merged, &early.row_key, early.etag.as_deref())
+        .await
+        .expect_err("a stale etag of the record to delete");
+    assert!(e.is_conflict(), "merge: {e}");
+    let mut now = before.clone();
+    now[1].1 = Some("qa".into());
+    assert_eq!(envs(&read().await), now, "merge: neither write was made");
+
+    // The record to replace changed since it was read: nothing is written either.
+    let mut stale = keep.clone();
+    stale.env = Some("prod".into());
+    let mut fresh = keep.clone();
+    fresh.env = Some("staging".into());
+    let fresh = store.replace(&fresh).await.unwrap();
+    let e = store
+        .replace_and_delete(&stale, &moved.row_key, moved.etag.as_deref())
+        .await
+        .expect_err("a stale etag of the record to replace");
+    assert!(e.is_conflict(), "merge: {e}");
+    now[0].1 = Some("staging".into());
+    assert_eq!(envs(&read().await), now, "merge: neither write was made");
+
+    // A record cannot absorb itself.
+    let e = store
+        .replace_and_delete(&fresh, &fresh.row_key, None)
+        .await
+        .expect_err("absorbing itself");
+    assert!(e.to_string().contains(&fresh.row_key), "merge: {e}");
+    assert_eq!(envs(&read().await), now, "merge: nothing was written");
+
+    // Both current: the record is replaced and the other is gone, in one write.
+    let mut merged = fresh.clone();
+    merged.env = Some("dev".into());
+    let stored = store
+        .replace_and_delete(&merged, &moved.row_key, moved.etag.as_deref())
+        .await
+        .expect("both current");
+    assert_ne!(
+        stored.etag, fresh.etag,
+        "merge: the replace gives a new etag"
+    );
+    let got = read().await;
+    assert_eq!(envs(&got), vec![(keep.row_key.clone(), Some("dev".into()))]);
+    assert_eq!(
+        got[0].etag, stored.etag,
+        "merge: the etag returned is current"
+    );
+
+    // The record to delete is already gone: the replace alone is made.
+    let mut again = stored.clone();
+    again.env = Some("prod".into());
+    let again = store
+        .replace_and_delete(&again, &moved.row_key, None)
+        .await
+        .expect("the other record already gone");
+    let got = read().await;
+    assert_eq!(
+        envs(&got),
+        vec![(keep.row_key.clone(), Some("prod".into()))]
+    );
+    assert_eq!(got[0].etag, again.etag);
 }
 
 async fn row_keys_are_those_a_query_reads(store: &Arc<dyn RecordStore>) {
