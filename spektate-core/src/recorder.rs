@@ -332,11 +332,14 @@ impl Recorder {
                     return Write::Replace(r);
                 }
                 let mut r = new;
+                // The HLD commit too: a run of the same p2 that makes another HLD commit is
+                // another record (rule 2), not a retry of this one.
                 r.row_key = derived_row_key(&[
                     "p2",
                     p2.as_deref().unwrap_or_default(),
                     &image_tag,
                     env.as_deref().unwrap_or_default(),
+                    hld.as_deref().unwrap_or_default(),
                 ]);
                 if let Some(last) = found.last() {
                     // The same image going to another ring.

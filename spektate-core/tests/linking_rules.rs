@@ -190,6 +190,53 @@ async fn rule2_the_same_update_twice_is_idempotent() {
 }
 
 #[tokio::test]
+async fn rule2_a_rerun_of_one_p2_with_a_new_hld_commit_is_a_new_record() {
+    // A release redeployed (or a workflow re-run) keeps its id and makes another HLD commit.
+    let f = fixture();
+    f.rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    f.rec
+        .metadata_updated(&meta("201", "frontend-101", "hld1", "dev", None))
+        .await
+        .unwrap();
+    let first = f
+        .rec
+        .metadata_updated(&meta("202", "frontend-101", "hld2", "prod", None))
+        .await
+        .unwrap();
+    let again = f
+        .rec
+        .metadata_updated(&meta("202", "frontend-101", "hld3", "prod", None))
+        .await
+        .expect("the re-run is recorded");
+    assert_ne!(again.row_key, first.row_key);
+    let mut hld: Vec<_> = f
+        .all()
+        .await
+        .into_iter()
+        .map(|r| (r.p2, r.hld_commit_id, r.p1))
+        .collect();
+    hld.sort();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        hld,
+        vec![
+            (some("201"), some("hld1"), some("101")),
+            (some("202"), some("hld2"), some("101")),
+            (some("202"), some("hld3"), some("101")),
+        ]
+    );
+    // And recording the re-run again changes nothing.
+    f.rec
+        .metadata_updated(&meta("202", "frontend-101", "hld3", "prod", None))
+        .await
+        .unwrap();
+    assert_eq!(f.all().await.len(), 3);
+}
+
+#[tokio::test]
 async fn rule2_without_an_image_record_inserts_just_the_p2_fields() {
     let f = fixture();
     f.rec
