@@ -11,12 +11,15 @@ fn t(min: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap() + Duration::minutes(min)
 }
 
-/// A run queued at `q`, finished at `f` (minutes), with a state word: ok, fail, cancel, run, queue.
+/// A run queued at `q`, finished at `f` (minutes), with a state word: ok, fail, cancel, skip,
+/// done (completed without a result), run, queue.
 fn run(id: &str, kind: RunKind, state: &str, q: i64, f: Option<i64>) -> Run {
     let (status, result) = match state {
         "ok" => (RunStatus::Completed, Some(RunResult::Succeeded)),
         "fail" => (RunStatus::Completed, Some(RunResult::Failed)),
         "cancel" => (RunStatus::Completed, Some(RunResult::Canceled)),
+        "skip" => (RunStatus::Completed, Some(RunResult::Skipped)),
+        "done" => (RunStatus::Completed, None),
         "run" => (RunStatus::InProgress, None),
         "queue" => (RunStatus::Queued, None),
         other => panic!("bad state {other}"),
@@ -120,6 +123,20 @@ fn status_from_step_states() {
             None,
             None,
             Status::Incomplete,
+        ),
+        (
+            "p3 finished skipped: no manifests were made",
+            Some("ok"),
+            Some("ok"),
+            Some("skip"),
+            Status::Incomplete,
+        ),
+        (
+            "p3 completed without a result counts as succeeded",
+            Some("ok"),
+            Some("ok"),
+            Some("done"),
+            Status::Complete,
         ),
         (
             "metadata done, awaiting approval",

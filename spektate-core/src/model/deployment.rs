@@ -154,7 +154,7 @@ pub enum StepState {
     Failed,
     /// Canceled.
     Canceled,
-    /// A stage that never ran (an earlier stage failed).
+    /// A stage that never ran (an earlier stage failed), or a run that finished skipped.
     Skipped,
     /// Nothing knows about the run yet (no provider serves it, no report yet).
     Unknown,
@@ -171,7 +171,12 @@ impl StepState {
             RunStatus::Completed => match result {
                 Some(RunResult::Failed) => StepState::Failed,
                 Some(RunResult::Canceled) => StepState::Canceled,
-                _ => StepState::Succeeded,
+                // Finished without doing its work (a condition was false): nothing was made.
+                Some(RunResult::Skipped) => StepState::Skipped,
+                // Without a result, finished means succeeded (as a run report says).
+                Some(RunResult::Succeeded | RunResult::PartiallySucceeded) | None => {
+                    StepState::Succeeded
+                }
             },
         }
     }
