@@ -254,6 +254,39 @@ async fn only_what_can_still_change_is_fetched_again() {
         .find(|d| d.record.p1.as_deref() == Some("5"))
         .unwrap();
     assert_eq!(five.status, Status::Failed);
+
+    // Its failed jobs are re-run (the run keeps its id) and succeed. A finished run is not
+    // asked again until its pipeline records again, as the re-run's record step does.
+    w.ci.set(done("5", RunKind::Build, RunResult::Succeeded));
+    let asked = w.ci.ids_asked.load(Ordering::SeqCst);
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(
+        w.ci.ids_asked.load(Ordering::SeqCst),
+        asked,
+        "a failed run is not asked again while nothing records"
+    );
+    w.rec
+        .image_built(&ImageBuilt {
+            p1: "5".into(),
+            image_tag: "frontend-5".into(),
+            commit_id: "5555555aaaa".into(),
+            service: "frontend".into(),
+            repository: Some(SRC.into()),
+        })
+        .await
+        .unwrap();
+    w.tracker.refresh().await.unwrap();
+    let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
+    let five = ds
+        .iter()
+        .find(|d| d.record.p1.as_deref() == Some("5"))
+        .unwrap();
+    assert_eq!(
+        five.image.as_ref().map(|s| s.state),
+        Some(StepState::Succeeded),
+        "the re-run's result is shown"
+    );
+    assert_eq!(five.status, Status::Incomplete);
 }
 
 #[tokio::test]

@@ -218,6 +218,12 @@ impl Run {
         self.status == RunStatus::Completed
     }
 
+    /// Finished without succeeding (failed, canceled, skipped): a re-run of its failed jobs or
+    /// stages keeps its id, so it may still change when its pipeline records again.
+    pub fn may_run_again(&self) -> bool {
+        self.is_final() && self.result.is_some_and(|r| !r.is_success())
+    }
+
     /// The last time anything happened to it: last changed, else finished, started, queued.
     pub fn last_activity(&self) -> Option<DateTime<Utc>> {
         self.last_changed_at

@@ -203,7 +203,7 @@ fn settled(state: &State, changes: &Changes, record: &Record) -> bool {
 }
 
 /// Phase 2, runs. Asks the pipelines about the runs not yet final of the deployments not
-/// settled, in one batch per kind. Changes the run lookups and which provider serves each.
+/// settled, and the failed ones of records written again, in one batch per kind. Changes the run lookups and which provider serves each.
 async fn fetch_runs<'w>(
     inner: &Inner,
     state: &mut State,
@@ -217,6 +217,9 @@ async fn fetch_runs<'w>(
         if settled(state, changes, record) {
             continue;
         }
+        // A pipeline that records again was run again: its runs that finished without
+        // succeeding are asked again, as a re-run keeps their ids.
+        let rewritten = changes.records.contains(record.row_key.as_str());
         let repos = cache.repos(record);
         let steps = [
             (&record.p1, RunKind::Build, &repos.source),
@@ -227,7 +230,9 @@ async fn fetch_runs<'w>(
             let Some(id) = id else { continue };
             let stale = match state.knowledge.runs(kind).get(id.as_str()) {
                 None | Some(Lookup::Failed(_)) => true,
-                Some(Lookup::Found(run)) => !run.is_final(),
+                Some(Lookup::Found(run)) => {
+                    !run.is_final() || (rewritten && run.may_run_again())
+                }
                 Some(Lookup::Missing) => false,
             };
             if stale {
