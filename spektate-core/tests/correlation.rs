@@ -574,3 +574,63 @@ mod unreachable_host {
         assert!(json < 3_000_000, "{json} bytes of JSON");
     }
 }
+
+#[test]
+fn the_author_is_looked_up_in_the_repository_of_the_run_before_the_default() {
+    use spektate_core::{Author, RepoRef};
+    let frontend = RepoRef::parse("https://github.com/fabrikam/frontend").unwrap();
+    let backend = RepoRef::parse("https://github.com/fabrikam/backend").unwrap();
+    let defaults = RepoDefaults {
+        source_repo: Some(frontend.clone()),
+        ..RepoDefaults::default()
+    };
+    let author = |name: &str| {
+        Lookup::Found(Arc::new(Author {
+            name: name.into(),
+            email: None,
+            login: None,
+            avatar_url: None,
+            url: None,
+            committed_at: None,
+        }))
+    };
+    // A backend record names no source repository; its build ran on the backend repository.
+    let mut built = run("1", RunKind::Build, "ok", 0, Some(5));
+    built.repository = Some(backend.clone());
+    let mut k = know(&[built.clone()]);
+    for (repo, name) in [(&backend, "Backend Author"), (&frontend, "Wrong Author")] {
+        k.authors
+            .entry(repo.key().as_str().into())
+            .or_default()
+            .insert("c0ffee1".into(), author(name));
+    }
+    let mut r = (*record(Some("1"), None, None)).clone();
+    r.commit_id = Some("c0ffee1".into());
+    let d = deployment(&Arc::new(r.clone()), &k, &defaults, t(60));
+    assert_eq!(
+        d.author.as_ref().map(|a| a.name.as_str()),
+        Some("Backend Author")
+    );
+
+    // A record that names its repository is looked up there.
+    r.source_repo = Some("https://github.com/fabrikam/frontend".into());
+    let d = deployment(&Arc::new(r.clone()), &k, &defaults, t(60));
+    assert_eq!(
+        d.author.as_ref().map(|a| a.name.as_str()),
+        Some("Wrong Author")
+    );
+
+    // A run that names no repository leaves the default.
+    r.source_repo = None;
+    let k = {
+        let mut k = k;
+        built.repository = None;
+        k.builds.insert("1".into(), Lookup::Found(Arc::new(built)));
+        k
+    };
+    let d = deployment(&Arc::new(r), &k, &defaults, t(60));
+    assert_eq!(
+        d.author.as_ref().map(|a| a.name.as_str()),
+        Some("Wrong Author")
+    );
+}

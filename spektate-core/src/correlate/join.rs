@@ -244,6 +244,11 @@ impl<'a> RepoCache<'a> {
 }
 
 impl RepoEntry {
+    /// Whether it is one of the [`RepoDefaults`], taken for a record that names none.
+    pub fn is_default(&self) -> bool {
+        matches!(self.slot, Some(0..=2))
+    }
+
     fn new(repo: RepoRef, slot: Option<usize>) -> Self {
         RepoEntry {
             key: repo.key().into(),
@@ -269,7 +274,8 @@ pub fn is_manual_edit(record: &Record) -> bool {
     record.p1.is_none() && record.p2.is_none() && record.image_tag.is_none() && record.p3.is_some()
 }
 
-/// Where a record's author comes from: (repository, commit).
+/// Where a record's author comes from: (repository, commit). The repository is the record's,
+/// else that of the run that built the commit, else the default.
 pub fn author_source<'r, 'c>(
     record: &'r Record,
     repos: &RecordRepos<'c>,
@@ -285,7 +291,7 @@ pub fn author_source<'r, 'c>(
             .as_ref()
             .and_then(|id| k.builds.get(id.as_str()))
             .and_then(Lookup::found);
-        let repo = repos.hld.map(Cow::Borrowed).or_else(|| from_run(p3))?;
+        let repo = pick(repos.hld, || from_run(p3))?;
         return Some((repo, record.hld_commit_id.as_deref()?));
     }
     let p1 = record
@@ -293,12 +299,23 @@ pub fn author_source<'r, 'c>(
         .as_ref()
         .and_then(|id| k.builds.get(id.as_str()))
         .and_then(Lookup::found);
-    let repo = repos.source.map(Cow::Borrowed).or_else(|| from_run(p1))?;
+    let repo = pick(repos.source, || from_run(p1))?;
     let commit = record
         .commit_id
         .as_deref()
         .or_else(|| p1.and_then(|r| r.source_commit.as_deref()))?;
     Some((repo, commit))
+}
+
+/// The record's own repository `entry`, else the run's, else the default `entry`.
+fn pick<'c>(
+    entry: Option<&'c RepoEntry>,
+    run: impl FnOnce() -> Option<Cow<'c, RepoEntry>>,
+) -> Option<Cow<'c, RepoEntry>> {
+    match entry {
+        Some(e) if !e.is_default() => Some(Cow::Borrowed(e)),
+        _ => run().or(entry.map(Cow::Borrowed)),
+    }
 }
 
 /// The lookups of a record's p1, p2 and p3, resolved once.
