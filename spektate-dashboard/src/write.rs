@@ -194,7 +194,8 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Failure> 
     }
 }
 
-/// The value a request gave for `field` (by its JSON or flag name), cut short when long.
+/// The value a request gave for `field` (by its JSON or flag name), without the credentials a
+/// URL may carry (the core's message leaves them out too), cut short when long.
 fn given_value(body: &Value, kind: Kind, field: &str) -> Option<Value> {
     let map = body.as_object()?;
     let value = match kind.field(field) {
@@ -210,8 +211,17 @@ fn given_value(body: &Value, kind: Kind, field: &str) -> Option<Value> {
         }
     };
     Some(match value {
-        Value::String(s) if s.chars().count() > 200 => {
-            Value::String(format!("{}...", s.chars().take(200).collect::<String>()))
+        Value::String(s) => {
+            let s = if s.contains('@') {
+                spektate_core::model::url::without_credentials(s)
+            } else {
+                s.clone()
+            };
+            if s.chars().count() > 200 {
+                Value::String(format!("{}...", s.chars().take(200).collect::<String>()))
+            } else {
+                Value::String(s)
+            }
         }
         v => v.clone(),
     })

@@ -353,6 +353,13 @@ async fn bad_input_is_a_400_naming_the_field_and_value_and_writes_nothing() {
             "status",
             json!("done"),
         ),
+        // A URL's credentials are never echoed: the value is given without them.
+        (
+            Kind::Run,
+            json!({"id": "1", "status": "completed", "url": "https://ci:ghp_s3cret@github.com/x\u{7}"}),
+            "url",
+            json!("https://github.com/x\u{7}"),
+        ),
         (
             Kind::Run,
             json!({"id": "1", "status": "completed", "attempt": "two"}),
@@ -390,6 +397,7 @@ async fn bad_input_is_a_400_naming_the_field_and_value_and_writes_nothing() {
         if !value.is_null() {
             assert_eq!(error["value"], value, "{error}");
         }
+        assert!(!error.to_string().contains("s3cret"), "{error}");
     }
     let not_json = server
         .client
