@@ -33,9 +33,15 @@ done
 [ -n "$dir" ] || fail "no directory to install into: set --to DIR"
 
 command -v curl >/dev/null 2>&1 || fail "curl is needed to download the release"
+# HTTPS only, redirects included: the .sha256 comes over the same channel as the archive.
+# Plain HTTP only for a mirror given as http://... (a local one).
+case $releases in
+  http://*) proto='=https,http' ;;
+  *) proto='=https' ;;
+esac
 download() { # url, file
-  curl --proto '=https,http' --fail --silent --show-error --location --retry 3 --output "$2" "$1" ||
-    fail "could not download $1"
+  curl --proto "$proto" --proto-redir "$proto" --fail --silent --show-error --location --retry 3 \
+    --output "$2" "$1" || fail "could not download $1"
 }
 
 if [ -z "$target" ]; then
@@ -61,8 +67,9 @@ fi
 
 if [ -z "$version" ]; then
   # The latest release's page redirects to .../tag/vX.Y.Z.
-  latest=$(curl --proto '=https,http' --fail --silent --show-error --location --output /dev/null \
-    --write-out '%{url_effective}' "$releases/latest") || fail "could not find the latest release at $releases/latest"
+  latest=$(curl --proto "$proto" --proto-redir "$proto" --fail --silent --show-error --location \
+    --output /dev/null --write-out '%{url_effective}' "$releases/latest") ||
+    fail "could not find the latest release at $releases/latest"
   version=${latest##*/v}
   case $version in
     [0-9]*.[0-9]*.[0-9]*) ;;

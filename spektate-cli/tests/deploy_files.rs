@@ -230,6 +230,8 @@ struct Launch {
     secret_env: Vec<String>,
     /// Paths the deployment mounts (volumes), writable or filled by the test.
     mounts: Vec<String>,
+    /// Those of `mounts` the server may write to (the others are Secrets).
+    writable: Vec<String>,
     /// Files the deployment provides at a mounted path: the token file.
     token_file: Option<String>,
     /// Paths the platform GETs on the server and expects 200 from.
@@ -243,15 +245,23 @@ struct Launch {
 struct Proxy {
     /// Paths matched without sign-in, by method.
     skip: Vec<(Option<String>, Regex)>,
+    /// Whether the rules see the `?query` too: they do before oauth2-proxy v7.11.0, which
+    /// matches them against the path alone.
+    matches_query: bool,
     /// The headers it sets on requests it passes, naming the viewer.
     headers: Vec<String>,
 }
 
 impl Proxy {
-    fn skips(&self, method: &str, path: &str) -> bool {
+    /// Whether a request for `uri` (a path, maybe with a `?query`) passes without sign-in.
+    fn skips(&self, method: &str, uri: &str) -> bool {
+        let matched = match self.matches_query {
+            true => uri,
+            false => uri.split('?').next().unwrap(),
+        };
         self.skip
             .iter()
-            .any(|(m, re)| m.as_deref().is_none_or(|m| m == method) && re.is_match(path))
+            .any(|(m, re)| m.as_deref().is_none_or(|m| m == method) && re.is_match(matched))
     }
 }
 
@@ -284,6 +294,31 @@ impl Launch {
     /// The token file the server reads: `--tokens`, else SPEKTATE_TOKENS.
     fn tokens_path(&self) -> Option<String> {
         arg_value(&self.args, "--tokens").or_else(|| self.env_value("SPEKTATE_TOKENS"))
+    }
+
+    /// HOME: the variable when set, else the image's user's home directory.
+    fn home(&self) -> String {
+        self.env_value("HOME")
+            .unwrap_or_else(|| dockerfile().home())
+    }
+
+    /// The answers cache file the server opens once it asks a provider: `--cache`, else
+    /// SPEKTATE_CACHE, else under XDG_CACHE_HOME or HOME; none with `--no-cache`.
+    fn cache_path(&self) -> Option<String> {
+        if self.args.iter().any(|a| a == "--no-cache") {
+            return None;
+        }
+        let default = || {
+            let dir = self
+                .env_value("XDG_CACHE_HOME")
+                .unwrap_or_else(|| format!("{}/.cache", self.home()));
+            format!("{dir}/spektate/answers.sqlite")
+        };
+        Some(
+            arg_value(&self.args, "--cache")
+                .or_else(|| self.env_value("SPEKTATE_CACHE"))
+                .unwrap_or_else(default),
+        )
     }
 
     /// Checks what can be checked without running it.
@@ -346,6 +381,15 @@ impl Launch {
             assert_eq!(
                 &tokens, file,
                 "{what}: the server reads another token file than the one mounted"
+            );
+        }
+        // Every path the server writes is on a writable volume: the root file system is
+        // read-only.
+        if let Some(cache) = self.cache_path() {
+            assert!(
+                self.writable.iter().any(|m| under(&cache, m)),
+                "{what}: the answers cache {cache} is on no writable volume ({:?}), so it is never kept",
+                self.writable
             );
         }
     }
@@ -442,18 +486,22 @@ impl Mounts {
         Mounts { map }
     }
 
-    /// `path` in the test's folder; a path on no mount is the deployment's root file
-    /// system, which is read-only.
-    fn local(&self, path: &str, what: &str) -> PathBuf {
+    /// `path` in the test's folder when it is on a mount.
+    fn on_volume(&self, path: &str) -> Option<PathBuf> {
         let (mount, local) = self
             .map
             .iter()
             .filter(|(m, _)| under(path, m))
-            .max_by_key(|(m, _)| m.len())
-            .unwrap_or_else(|| {
-                panic!("{what}: {path} is on no volume, and the root file system is read-only")
-            });
-        local.join(path[mount.len()..].trim_start_matches('/'))
+            .max_by_key(|(m, _)| m.len())?;
+        Some(local.join(path[mount.len()..].trim_start_matches('/')))
+    }
+
+    /// `path` in the test's folder; a path on no mount is the deployment's root file
+    /// system, which is read-only.
+    fn local(&self, path: &str, what: &str) -> PathBuf {
+        self.on_volume(path).unwrap_or_else(|| {
+            panic!("{what}: {path} is on no volume, and the root file system is read-only")
+        })
     }
 
     /// An argument or variable's value with its mounted paths rewritten.
@@ -469,8 +517,8 @@ impl Mounts {
 }
 
 /// The command line and environment a deployment file gives, rewritten for this machine:
-/// mounted paths into `mounts`, a SQLite store for the store Secret, `--bind` and `--port`
-/// replaced when given.
+/// mounted paths into `mounts` (HOME too, else a folder on no mount), a SQLite store for the
+/// store Secret, `--bind` and `--port` replaced when given.
 fn command(
     launch: &Launch,
     mounts: &Mounts,
@@ -503,11 +551,14 @@ fn command(
     if let Some(p) = port.filter(|_| arg_value(&launch.args, "--port").is_none()) {
         args.extend(["--port".to_string(), p.to_string()]);
     }
+    let home = mounts
+        .on_volume(&launch.home())
+        .unwrap_or_else(|| dir.join("root-file-system-home"));
     let mut c = Command::new(env!("CARGO_BIN_EXE_spektate"));
     c.args(&args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir);
+        .env("HOME", home);
     for (k, v) in &launch.env {
         c.env(k, mounts.rewrite(v, what));
     }
@@ -609,7 +660,9 @@ fn eventually_ok(server: &Running, path: &str, headers: &[(&str, &str)], what: &
 
 /// Starts the server exactly as `launch` does, but on a port already taken on loopback: it
 /// must get as far as listening (so it accepts every flag and the address with its `--auth`)
-/// and then refuse the port, without ever listening on a wider address here.
+/// and then refuse the port, without ever listening on a wider address here. Given a GitHub
+/// token, as when the providers' Secret exists, it has opened its answers cache by then: at
+/// the path the deployment gives, on its volume.
 fn check_accepted_up_to_listening(launch: &Launch) {
     let dir = tempfile::tempdir().unwrap();
     let mounts = Mounts::new(launch, dir.path());
@@ -620,6 +673,7 @@ fn check_accepted_up_to_listening(launch: &Launch) {
     let port = taken.local_addr().unwrap().port();
     let log = dir.path().join("server.log");
     let child = command(launch, &mounts, dir.path(), None, Some(port))
+        .env("SPEKTATE_GITHUB_TOKEN", "a-github-token")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -649,6 +703,13 @@ fn check_accepted_up_to_listening(launch: &Launch) {
         launch.what,
         launch.args
     );
+    if let Some(cache) = launch.cache_path() {
+        assert!(
+            mounts.local(&cache, &launch.what).is_file(),
+            "{}: no answers cache at {cache}; the server said:\n{stderr}",
+            launch.what
+        );
+    }
     drop(taken);
 }
 
@@ -729,6 +790,12 @@ fn exercise(launch: &Launch) {
                     assert!(
                         skipped,
                         "{what}: the proxy asks pipelines to sign in for POST {path}"
+                    );
+                    // As `spektate record --server` and the GitOps agents' hooks send it.
+                    let sent = format!("{path}?partition={partition}");
+                    assert!(
+                        proxy.skips(&method, &sent),
+                        "{what}: the proxy asks pipelines to sign in for POST {sent}"
                     );
                 } else if !public {
                     assert!(
@@ -1017,6 +1084,7 @@ fn check_objects(objs: &Objects, uid: u64, replicas: u64) -> Launch {
 
     let volumes = pod["volumes"].as_array().cloned().unwrap_or_default();
     let mut mounts = Vec::new();
+    let mut writable = Vec::new();
     let mut token_file = None;
     let tokens_arg = arg_value(&args, "--tokens");
     for m in c["volumeMounts"].as_array().into_iter().flatten() {
@@ -1043,6 +1111,7 @@ fn check_objects(objs: &Objects, uid: u64, replicas: u64) -> Launch {
             token_file = Some(file.to_string());
         } else {
             assert!(!v["emptyDir"].is_null(), "{what}: volume {name}: {v}");
+            writable.push(path.clone());
         }
         mounts.push(path);
     }
@@ -1137,6 +1206,7 @@ fn check_objects(objs: &Objects, uid: u64, replicas: u64) -> Launch {
         env,
         secret_env,
         mounts,
+        writable,
         token_file,
         probes,
         proxy,
@@ -1184,6 +1254,14 @@ fn proxy_settings(pod: &Value, name: &str, probe_port: u16, what: &str) -> Proxy
         image.contains("oauth2-proxy"),
         "{what}: the proxy is {image}"
     );
+    let version = Regex::new(r":v(\d+)\.(\d+)\.(\d+)$")
+        .unwrap()
+        .captures(image)
+        .map(|v| {
+            let n = |i: usize| v[i].parse::<u32>().unwrap();
+            (n(1), n(2), n(3))
+        })
+        .unwrap_or_else(|| panic!("{what}: the proxy image {image} is not tagged vX.Y.Z"));
     assert_eq!(
         proxy_listen(pod, name, what),
         probe_port,
@@ -1223,6 +1301,8 @@ fn proxy_settings(pod: &Value, name: &str, probe_port: u16, what: &str) -> Proxy
     }
     Proxy {
         skip,
+        // v7.11.0 and later match --skip-auth-route against the path without the ?query.
+        matches_query: version < (7, 11, 0),
         headers: vec!["X-Forwarded-User".into(), "X-Forwarded-Email".into()],
     }
 }
@@ -1301,6 +1381,22 @@ impl Dockerfile {
         });
         assert_ne!(uid, 0, "USER {user} is root");
         uid
+    }
+
+    /// The home directory of the user the final stage makes (`useradd --home-dir`).
+    fn home(&self) -> String {
+        let homes: Vec<String> = self
+            .get("RUN")
+            .iter()
+            .flat_map(|r| {
+                Regex::new(r"useradd .*--home-dir (\S+)")
+                    .unwrap()
+                    .captures(r)
+            })
+            .map(|c| c[1].to_string())
+            .collect();
+        assert_eq!(homes.len(), 1, "the final stage makes one user: {homes:?}");
+        homes[0].clone()
     }
 
     fn exec_form(&self, word: &str) -> Vec<String> {
@@ -1467,6 +1563,7 @@ fn docker_launch(d: &Dockerfile, probes: Vec<String>) -> Launch {
         args,
         env: d.env(),
         secret_env: vec![],
+        writable: mounts.clone(),
         mounts,
         token_file: None,
         probes,
@@ -2136,6 +2233,10 @@ mod tpl {
                     Value::String(s(1).strip_suffix(&s(0)).map_or(s(1), str::to_string))
                 }
                 ("contains", 2) => Value::Bool(s(1).contains(&s(0))),
+                ("sha256sum", 1) => {
+                    use sha2::Digest;
+                    Value::String(format!("{:x}", sha2::Sha256::digest(s(0))))
+                }
                 ("eq", 2) => Value::Bool(args[0] == args[1]),
                 ("ne", 2) => Value::Bool(args[0] != args[1]),
                 ("not", 1) => Value::Bool(!truthy(&args[0])),
@@ -2415,6 +2516,10 @@ fn the_chart_with_its_default_values_starts_the_server_as_the_binary_expects() {
         outside: &outside,
     };
     assert!(objs.of_kind("Secret").is_empty());
+    assert!(
+        objs.one("Deployment")["spec"]["template"]["metadata"]["annotations"].is_null(),
+        "annotations without a store Secret of the chart or podAnnotations"
+    );
     let c = &objs.one("Deployment")["spec"]["template"]["spec"]["containers"];
     assert_eq!(c.as_array().unwrap().len(), 1, "no proxy unless asked for");
     assert_eq!(
@@ -2535,11 +2640,34 @@ fn the_chart_with_every_option_set_refers_only_to_what_it_makes() {
         launch.env_value("SPEKTATE_PARTITION_KEY").as_deref(),
         Some("fabrikam")
     );
-    assert_eq!(launch.env.len(), 8, "{:?}", launch.env);
+    assert_eq!(launch.env.len(), 9, "{:?}", launch.env);
     let pod = &objs.one("Deployment")["spec"]["template"];
     assert_eq!(
         pod["metadata"]["annotations"]["example.com/team"],
         "platform"
+    );
+    // The server reads the store URL at start only: a new one changes the pods, which rolls
+    // them.
+    let url_sha256 = "b511732967447cb82315fc6e36d482fce569be758b1dbde94eeb3707f143dce1";
+    assert_eq!(
+        pod["metadata"]["annotations"]["checksum/store"], url_sha256,
+        "the pods' annotations: {}",
+        pod["metadata"]["annotations"]
+    );
+    // Not for a Secret the chart does not make.
+    let elsewhere = render_chart(
+        "team",
+        &json!({"store": {"url": "postgres://db/spektate", "existingSecret": "db"}}),
+    );
+    let deployment = elsewhere
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .unwrap();
+    assert!(
+        deployment["spec"]["template"]["metadata"]["annotations"].is_null(),
+        "{}",
+        deployment["spec"]["template"]["metadata"]
     );
     assert_eq!(pod["spec"]["nodeSelector"]["kubernetes.io/os"], "linux");
     let proxy_args = strings(
@@ -2574,5 +2702,12 @@ fn the_renderer_fails_on_what_helm_would_print_wrong() {
     assert_eq!(
         out[0].1,
         "\nitems:\n  - p\n  - q\nm:\n  k: 1\nn: \"a\"\nyes"
+    );
+    let mut t = tpl::Templates::new();
+    t.add("c", "{{ .Values.s | sha256sum }}");
+    let out = t.render_all(&json!({"Values": {"s": "abc"}}));
+    assert_eq!(
+        out[0].1,
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
 }

@@ -12,7 +12,10 @@
 //! binary, puts it on PATH and records a step whose arguments are split as a shell quotes them
 //! and never expanded: the record is read back from the store with its image tag intact. A
 //! second run restores the cache, skips the install and downloads nothing; a version that is
-//! not X.Y.Z stops at the version step with the template's error line.
+//! not X.Y.Z stops at the version step with the template's error line. The templates' xargs
+//! options are read as BSD xargs (macOS) reads them, and their usage examples and the docs'
+//! give `args` no shell variable, which nothing would expand. `install.sh` is run with a
+//! `curl` that records its arguments: downloads are HTTPS only unless the mirror is http://.
 
 #[path = "../common/release.rs"]
 mod release;
@@ -20,6 +23,7 @@ mod release;
 mod azure_agent;
 mod azure_expressions;
 mod github_runner;
+mod install_script;
 mod job;
 mod pipeline_cache;
 mod release_server;
@@ -27,12 +31,13 @@ mod template_values;
 
 use std::path::{Path, PathBuf};
 
+use regex::Regex;
 use serde_norway::Value;
 
 use azure_agent::{azure_job, env_parameter};
 use github_runner::github_job;
 use job::{Run, deployments};
-use release::assert_prints_version;
+use release::{assert_prints_version, repo};
 use release_server::{ServedRelease, Server};
 
 /// The `args` both templates are given: a quoted space, and `$HOME`, which must reach the
@@ -42,6 +47,11 @@ const ARGS: &str = r#"record --p1 4242 --image-tag "frontend 4242 $HOME" --commi
 const STORED_TAG: &str = "frontend 4242 $home";
 /// Where nothing listens: nothing may be downloaded.
 const NOWHERE: &str = "http://127.0.0.1:9";
+/// The GitHub Action and the Azure Pipelines template.
+const TEMPLATES: [&str; 2] = ["action.yml", "ci/azure-pipelines/spektate-record.yml"];
+/// ARG_MAX on macOS: the most bytes, so the most arguments, one command line holds there
+/// (GNU xargs uses 128 KiB at most).
+const ARG_MAX: u64 = 1 << 20;
 
 /// What both templates' runs are checked against: their five steps, named alike but for the
 /// cache step, which install `version` into `bin_dir`.
@@ -236,4 +246,74 @@ fn the_azure_pipelines_template_stops_at_a_version_that_is_not_x_y_z() {
     ]);
     assert_stopped_at_version(&run, "##vso[task.logissue type=error]");
     assert!(!job.workspace().join(".spektate").exists());
+}
+
+/// The options of each `xargs` command in a template's scripts (comments left out), with
+/// their values.
+fn xargs_options(text: &str) -> Vec<Vec<(String, Option<String>)>> {
+    let with_value = ["-n", "-s", "-L", "-I", "-E", "-P", "-d", "-a"];
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once("xargs ").map(|(_, rest)| rest))
+        .map(|rest| {
+            let mut options = Vec::new();
+            let mut words = rest.split_whitespace();
+            while let Some(w) = words.next().filter(|w| w.starts_with('-')) {
+                let value = with_value
+                    .contains(&w)
+                    .then(|| words.next().unwrap().to_string());
+                options.push((w.to_string(), value));
+            }
+            options
+        })
+        .collect()
+}
+
+#[test]
+fn both_templates_give_xargs_options_bsd_xargs_takes_too() {
+    for file in TEMPLATES {
+        let text = std::fs::read_to_string(repo().join(file)).unwrap();
+        let calls = xargs_options(&text);
+        assert!(!calls.is_empty(), "{file} runs no xargs");
+        for options in calls {
+            if !options.iter().any(|(o, _)| o == "-x") {
+                continue;
+            }
+            // BSD xargs refuses -x without -n (usage, exit 1).
+            let n = options
+                .iter()
+                .find(|(o, _)| o == "-n")
+                .and_then(|(_, v)| v.as_deref())
+                .unwrap_or_else(|| panic!("{file}: xargs -x without -n: {options:?}"));
+            let n: u64 = n.parse().unwrap();
+            assert!(
+                n >= ARG_MAX,
+                "{file}: xargs -n {n} would split more arguments over two runs before -x stops it"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_usage_examples_give_args_no_shell_variable() {
+    // `args` reach the command as written: only the runner's own expressions (`${{ }}`,
+    // Azure's `$(macro)`) are filled in, before the step runs.
+    let shell_variable = Regex::new(r"\$(\{[A-Za-z_]|[A-Za-z_])").unwrap();
+    let example = Regex::new(r"(?m)^[#\s]*args: (record .*)$").unwrap();
+    let mut found = 0;
+    for file in TEMPLATES.into_iter().chain([
+        "docs/pipelines/github-actions.md",
+        "docs/pipelines/azure-pipelines.md",
+    ]) {
+        let text = std::fs::read_to_string(repo().join(file)).unwrap();
+        for args in example.captures_iter(&text) {
+            found += 1;
+            assert!(
+                !shell_variable.is_match(&args[1]),
+                "{file}: the example's args name a shell variable, passed on as written: {}",
+                &args[1]
+            );
+        }
+    }
+    assert!(found >= TEMPLATES.len(), "{found} examples");
 }

@@ -230,9 +230,7 @@ async fn fetch_runs<'w>(
             let Some(id) = id else { continue };
             let stale = match state.knowledge.runs(kind).get(id.as_str()) {
                 None | Some(Lookup::Failed(_)) => true,
-                Some(Lookup::Found(run)) => {
-                    !run.is_final() || (rewritten && run.may_run_again())
-                }
+                Some(Lookup::Found(run)) => !run.is_final() || (rewritten && run.may_run_again()),
                 Some(Lookup::Missing) => false,
             };
             if stale {
