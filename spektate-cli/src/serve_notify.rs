@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use spektate::config::Names;
 use spektate::dashboard::{Format, Notifications, Webhook};
+use spektate::events::RepoScope;
 use spektate::{Error, Result};
 
 use crate::providers::ProviderArgs;
@@ -47,9 +48,22 @@ pub struct NotifyArgs {
     pub pr_wait: Option<String>,
 
     /// Write GitHub Deployments statuses (environment: the ring) to each deployment's source
-    /// repository, with the GitHub token (SPEKTATE_GITHUB_TOKEN) or GitHub App configured.
+    /// repository, with the GitHub token (SPEKTATE_GITHUB_TOKEN) or GitHub App configured, for
+    /// the repositories --github-deployments-repo allows.
     #[arg(long = "github-deployments")]
     pub github_deployments: bool,
+
+    /// A repository --github-deployments may write to: `owner/name` or `owner/*`, of every
+    /// partition, or `PARTITION:owner/name` of one. Repeatable (the variable: separated by
+    /// spaces). A record names its repository; no other is written to.
+    #[arg(
+        long = "github-deployments-repo",
+        env = "SPEKTATE_GITHUB_DEPLOYMENTS_REPOS",
+        value_delimiter = ' ',
+        hide_env_values = true,
+        value_name = "[PARTITION:]OWNER/NAME"
+    )]
+    pub github_deployments_repos: Vec<String>,
 
     /// The dashboard's public URL, linked from messages and GitHub environments.
     #[arg(
@@ -135,8 +149,26 @@ impl NotifyArgs {
                          that may write deployments) or a GitHub App (--github-app-id)",
                     )
                 })?;
+            let repos = self
+                .github_deployments_repos
+                .iter()
+                .map(|r| r.trim())
+                .filter(|r| !r.is_empty());
+            let scope = RepoScope::parse(repos).map_err(|e| match e {
+                Error::Invalid { reason, .. } => {
+                    Error::invalid("--github-deployments-repo", reason)
+                }
+                other => other,
+            })?;
+            if scope.is_empty() {
+                return Err(Error::invalid(
+                    "--github-deployments",
+                    "writes only to the repositories --github-deployments-repo names \
+                     (owner/name, owner/* or PARTITION:owner/name); give at least one",
+                ));
+            }
             let client = github.client(&Names::FLAGS)?;
-            n = n.github_deployments(Arc::new(client.deployments()));
+            n = n.github_deployments(Arc::new(client.deployments()), scope);
         }
         Ok(n)
     }

@@ -90,6 +90,31 @@ fn bad_notification_flags_are_refused_naming_the_flag_not_the_secret() {
         e.contains("--github-deployments") && e.contains("SPEKTATE_GITHUB_TOKEN"),
         "{e}"
     );
+    // With a token, the repositories it may write to must be named, and named well.
+    let with_token = |args: &[&str]| {
+        let out = bin()
+            .args(["serve", "--port", "0", "-p", "fabrikam", "--store"])
+            .arg(format!("sqlite:{}", d.join("s.db").display()))
+            .arg("--github-deployments")
+            .args(args)
+            .env("SPEKTATE_GITHUB_TOKEN", "ghp_notshown")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let e = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!e.contains("ghp_notshown"), "{e}");
+        e
+    };
+    let e = with_token(&[]);
+    assert!(
+        e.contains("--github-deployments-repo") && e.contains("give at least one"),
+        "{e}"
+    );
+    let e = with_token(&["--github-deployments-repo", "frontend"]);
+    assert!(
+        e.contains("invalid --github-deployments-repo") && e.contains("'frontend'"),
+        "{e}"
+    );
     let help = bin()
         .args(["serve", "--help"])
         .env(
@@ -207,6 +232,7 @@ async fn a_journey_reaches_slack_cdevents_and_github_deployments() {
             &db,
         ])
         .args(["--github-url", &host, "--github-deployments"])
+        .env("SPEKTATE_GITHUB_DEPLOYMENTS_REPOS", "fabrikam/frontend other:fabrikam/*")
         .args([
             "--notify-webhook",
             &format!("slack:{}/services/{SECRET}", hooks.uri()),

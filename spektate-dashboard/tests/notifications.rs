@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use spektate_core::events::{DeploymentStatus, DeploymentStatuses, NewDeployment};
+use spektate_core::events::{DeploymentStatus, DeploymentStatuses, NewDeployment, RepoScope};
 use spektate_core::http::Policy;
 use spektate_core::{
     ClusterReport, ClusterSync, Outcome, RecordStore, RepoRef, RunResult, RunStatus, async_trait,
@@ -271,7 +271,7 @@ async fn a_deployment_live_in_two_clusters_is_told_once_per_cluster_in_each_form
         .webhook(hook("json", &json))
         .cdevents_sink(&format!("{}/hook", cdevents.uri()))
         .unwrap()
-        .github_deployments(statuses.clone())
+        .github_deployments(statuses.clone(), RepoScope::parse(["fabrikam/*"]).unwrap())
         .link("https://spektate.fabrikam.com/")
         .unwrap()
         .policy(quick());

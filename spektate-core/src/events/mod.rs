@@ -5,12 +5,14 @@
 //! sinks turn them into messages, and [`StatusWriter`] into GitHub Deployments statuses.
 
 mod detect;
+mod repo_scope;
 mod statuses;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use detect::{Detector, MAX_DEPLOYMENTS, MAX_KEYS_PER_DEPLOYMENT};
+pub use repo_scope::RepoScope;
 pub use statuses::{
     DeploymentState, DeploymentStatus, DeploymentStatuses, MAX_DESCRIPTION_CHARS, NewDeployment,
     StatusWriter, status_for,

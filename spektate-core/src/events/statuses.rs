@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::{Event, EventKind, step_word};
+use super::{Event, EventKind, RepoScope, step_word};
 use crate::error::Result;
 use crate::model::deployment::{Deployment, StepName};
 use crate::model::repo::RepoRef;
@@ -224,15 +224,18 @@ impl Ids {
 /// forgotten one gets a new deployment).
 pub struct StatusWriter {
     api: Arc<dyn DeploymentStatuses>,
+    scope: RepoScope,
     environment_url: Option<String>,
     ids: Mutex<Ids>,
 }
 
 impl StatusWriter {
-    /// A writer to `api`.
-    pub fn new(api: Arc<dyn DeploymentStatuses>) -> Self {
+    /// A writer to `api`, for the repositories `scope` allows: a record names its source
+    /// repository, and only the scope decides where the host's token writes.
+    pub fn new(api: Arc<dyn DeploymentStatuses>, scope: RepoScope) -> Self {
         StatusWriter {
             api,
+            scope,
             environment_url: None,
             ids: Mutex::default(),
         }
@@ -249,12 +252,24 @@ impl StatusWriter {
         self.api.name()
     }
 
-    /// Writes the status of `event`; `Ok(false)` when it writes none (see [`status_for`])
-    /// or the host does not keep the repository.
+    /// Writes the status of `event`; `Ok(false)` when it writes none (see [`status_for`]),
+    /// the scope does not allow the repository for the deployment's partition or the host
+    /// does not keep it.
     pub async fn write(&self, event: &Event) -> Result<bool> {
         let Some((repo, new, mut status)) = status_for(event) else {
             return Ok(false);
         };
+        if !self.scope.allows(event.deployment.partition(), &repo) {
+            tracing::debug!(
+                "deployment status of {} not written: {}/{} is not a repository partition {} \
+                 may write to",
+                event.deployment.id(),
+                repo.owner,
+                repo.name,
+                event.deployment.partition()
+            );
+            return Ok(false);
+        }
         if !self.api.serves_repo(&repo) {
             tracing::debug!(
                 "deployment status of {} not written: {} does not serve {}/{}/{}",

@@ -293,7 +293,7 @@ impl DeploymentStatuses for FakeHost {
     }
 
     fn serves_repo(&self, repo: &RepoRef) -> bool {
-        repo.host == "github.com" && repo.owner == "fabrikam"
+        repo.host == "github.com"
     }
 
     async fn create_deployment(&self, repo: &RepoRef, d: &NewDeployment) -> crate::Result<u64> {
@@ -325,7 +325,8 @@ impl DeploymentStatuses for FakeHost {
 #[tokio::test]
 async fn statuses_create_one_deployment_per_ring_and_add_each_state_to_it() {
     let host = Arc::new(FakeHost::default());
-    let writer = StatusWriter::new(host.clone());
+    let scope = RepoScope::parse(["fabrikam/*"]).unwrap();
+    let writer = StatusWriter::new(host.clone(), scope);
     let ev = |kind, d: Deployment| Event {
         kind,
         deployment: d,
@@ -361,7 +362,23 @@ async fn statuses_create_one_deployment_per_ring_and_add_each_state_to_it() {
     elsewhere.source_repo = Some(Arc::new(
         RepoRef::parse("https://github.com/contoso/payments").unwrap(),
     ));
+    // A repository of the host that the scope does not allow: its token writes nothing.
     assert!(!writer.write(&ev(live("east-us"), elsewhere)).await.unwrap());
+    // One the scope allows on a host the writer does not serve: nothing either.
+    let mut outside = dep("d4", "frontend-9", "prod", &["east-us"]);
+    outside.source_repo = Some(Arc::new(
+        RepoRef::parse("https://gitlab.com/fabrikam/frontend").unwrap(),
+    ));
+    assert!(!writer.write(&ev(live("east-us"), outside)).await.unwrap());
+    let scoped = StatusWriter::new(
+        host.clone(),
+        RepoScope::parse(["other:fabrikam/*"]).unwrap(),
+    );
+    let theirs = dep("e5", "frontend-10", "prod", &["east-us"]);
+    assert!(
+        !scoped.write(&ev(live("east-us"), theirs)).await.unwrap(),
+        "fabrikam's repositories are another partition's"
+    );
     let runs = "https://github.com/fabrikam/hld/actions/runs";
     assert_eq!(
         *host.calls.lock().unwrap(),

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use spektate_core::events::{DeploymentStatuses, Detector, Event, EventKind, StatusWriter};
+use spektate_core::events::{
+    DeploymentStatuses, Detector, Event, EventKind, RepoScope, StatusWriter,
+};
 use spektate_core::http::{Auth, HttpClient, Method, Policy, Request};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -167,7 +169,7 @@ impl Webhook {
 pub struct Notifications {
     webhooks: Vec<Webhook>,
     cdevents: Option<Destination>,
-    github: Option<Arc<dyn DeploymentStatuses>>,
+    github: Option<(Arc<dyn DeploymentStatuses>, RepoScope)>,
     pr_wait: Option<Duration>,
     link: Option<String>,
     queue: usize,
@@ -200,7 +202,7 @@ impl std::fmt::Debug for Notifications {
         f.debug_struct("Notifications")
             .field("webhooks", &self.webhooks)
             .field("cdevents", &self.cdevents)
-            .field("github", &self.github.as_ref().map(|g| g.name()))
+            .field("github", &self.github.as_ref().map(|(g, _)| g.name()))
             .field("pr_wait", &self.pr_wait)
             .finish()
     }
@@ -224,9 +226,14 @@ impl Notifications {
         Ok(self)
     }
 
-    /// Writes deployment statuses to `host` (GitHub) for the repositories it serves.
-    pub fn github_deployments(mut self, host: Arc<dyn DeploymentStatuses>) -> Self {
-        self.github = Some(host);
+    /// Writes deployment statuses to `host` (GitHub) for the repositories it serves that
+    /// `scope` allows for each deployment's partition.
+    pub fn github_deployments(
+        mut self,
+        host: Arc<dyn DeploymentStatuses>,
+        scope: RepoScope,
+    ) -> Self {
+        self.github = Some((host, scope));
         self
     }
 
@@ -325,8 +332,9 @@ impl Notifications {
                 matches!(k, EventKind::Live { .. })
             });
         }
-        if let Some(g) = &self.github {
-            let writer = StatusWriter::new(g.clone()).environment_url(self.link.as_deref());
+        if let Some((g, scope)) = &self.github {
+            let writer =
+                StatusWriter::new(g.clone(), scope.clone()).environment_url(self.link.as_deref());
             add(
                 format!("deployment statuses on {}", g.name()),
                 Kind::Statuses(Box::new(writer)),
