@@ -13,6 +13,9 @@ use crate::api::json;
 use crate::oidc::{self, Oidc};
 use crate::tokens::{Scope, TokenEntry, Tokens};
 
+/// The longest viewer name a proxy header may give.
+const MAX_VIEWER_CHARS: usize = 200;
+
 /// How viewers (the page and the read API) are let in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ViewerAuth {
@@ -273,7 +276,15 @@ impl Viewers {
                 .filter_map(|v| v.to_str().ok())
                 .map(str::trim)
                 .find(|v| !v.is_empty())
-                .map(|v| Principal(v.chars().take(200).collect()))
+                .map(|v| {
+                    // Rules match the whole name: one cut short could end like another's.
+                    if v.chars().count() > MAX_VIEWER_CHARS {
+                        return Err(Refusal::forbidden(format!(
+                            "the proxy named a viewer of more than {MAX_VIEWER_CHARS} characters"
+                        )));
+                    }
+                    Ok(Principal(v.to_string()))
+                })
                 .ok_or_else(|| {
                     let names: Vec<&str> = names.iter().map(HeaderName::as_str).collect();
                     Refusal::unauthorized(
@@ -285,6 +296,7 @@ impl Viewers {
                     )
                 })
                 .and_then(|who| {
+                    let who = who?;
                     let grant = self.header_grant(&who)?;
                     Ok((who, grant))
                 }),

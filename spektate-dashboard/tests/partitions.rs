@@ -442,4 +442,15 @@ async fn viewer_rules_hold_proxy_named_viewers_to_their_partitions() {
         .await
         .unwrap();
     assert_eq!(stranger.status(), 403);
+    // A name whose first 200 characters end like a contoso address is not a contoso viewer.
+    let long = format!(
+        "{}@contoso.com.example.org",
+        "e".repeat(200 - "@contoso.com".len())
+    );
+    let forged = as_viewer("/api/deployments?partition=contoso", &long)
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let why: Value = forged.json().await.unwrap();
+    assert!(why.to_string().contains("200 characters"), "{why}");
 }
