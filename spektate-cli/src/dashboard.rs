@@ -30,6 +30,10 @@ pub struct DashboardCmd {
     /// Seconds a connection may move no bytes, outside a request being handled, before it is closed.
     #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idle_timeout: u64,
+    /// Seconds a request may take (waiting on a slow store, say) before it is answered 503
+    /// with Retry-After.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub request_timeout: u64,
     /// Connections open at once; over it, a new client takes the place of the oldest idle one.
     #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
@@ -66,6 +70,7 @@ pub async fn run(cmd: DashboardCmd, store: &StoreArgs) -> Result<()> {
     let mut limits = dashboard::Limits::default();
     limits.header_read_timeout = Duration::from_secs(cmd.header_timeout);
     limits.idle_timeout = Duration::from_secs(cmd.idle_timeout);
+    limits.request_timeout = Duration::from_secs(cmd.request_timeout);
     limits.max_connections = usize::try_from(cmd.max_connections).unwrap_or(usize::MAX);
     let server = board.clone().bind(addr).await.map_err(|e| {
         let flag = match &e {

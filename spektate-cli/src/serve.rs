@@ -240,6 +240,7 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     let mut limits = dashboard::Limits::default();
     limits.header_read_timeout = Duration::from_secs(d.header_timeout);
     limits.idle_timeout = Duration::from_secs(d.idle_timeout);
+    limits.request_timeout = Duration::from_secs(d.request_timeout);
     limits.max_connections = usize::try_from(d.max_connections).unwrap_or(usize::MAX);
     let addr = SocketAddr::new(d.bind, d.port);
     let mut service = Service::new(board);

@@ -194,6 +194,27 @@ impl AsyncWrite for Watched {
     }
 }
 
+/// The answer to a request not answered within `deadline`: 503, send again later.
+fn too_slow(deadline: Duration) -> axum::response::Response {
+    tracing::warn!("a request was not answered within {deadline:?}");
+    let mut r = crate::api::json(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({
+            "error": format!(
+                "the server could not answer within {} s (the store is slow or down); send the \
+                 request again",
+                deadline.as_secs_f64()
+            ),
+            "kind": "StoreError",
+        }),
+    );
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    r
+}
+
 /// Serves `stream` until the client leaves, a limit closes it, it is evicted to make room,
 /// or (after `stop` turns true) its requests in flight are answered. Holds `slot` till then.
 pub(crate) async fn serve(
@@ -215,8 +236,12 @@ pub(crate) async fn serve(
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let handling = Handling::enter(&handler);
         let call = router.clone().oneshot(request);
+        let deadline = limits.request_timeout;
         async move {
-            let response = call.await;
+            let response = match tokio::time::timeout(deadline, call).await {
+                Ok(response) => response,
+                Err(_) => Ok(too_slow(deadline)),
+            };
             drop(handling);
             response
         }

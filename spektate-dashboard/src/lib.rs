@@ -100,7 +100,8 @@ pub use openapi::example;
 pub use refresh::Refresher;
 pub use routes::{Access, Route};
 pub use serve::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Limits,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REQUEST_TIMEOUT, Limits,
 };
 pub use service::Service;
 pub use write::{BODY_TIMEOUT, MAX_BODY_BYTES};

@@ -16,6 +16,8 @@ use crate::connection::{self, Open};
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may move no bytes unless set: 60 seconds.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default [`Limits::request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many connections are open at once unless set: 1024.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
@@ -49,6 +51,9 @@ pub struct Limits {
     /// A connection that moves no bytes for this long while no request of it is being
     /// handled (a client that stopped reading, or stalled mid-request) is closed.
     pub idle_timeout: Duration,
+    /// A request not answered within this long (a store that stalls, say) is answered 503
+    /// with `Retry-After`, so no request holds its connection and the server forever.
+    pub request_timeout: Duration,
     /// At most this many connections are open at once. A new client over the limit takes
     /// the place of the oldest connection that is not handling a request; if every one is,
     /// it waits until one ends.
@@ -60,6 +65,7 @@ impl Default for Limits {
         Limits {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
@@ -72,6 +78,7 @@ impl Limits {
         Limits {
             header_read_timeout: self.header_read_timeout.clamp(MIN_TIMEOUT, MAX_TIMEOUT),
             idle_timeout: self.idle_timeout.clamp(MIN_TIMEOUT, MAX_TIMEOUT),
+            request_timeout: self.request_timeout.clamp(MIN_TIMEOUT, MAX_TIMEOUT),
             max_connections: self.max_connections.clamp(1, MAX_CONNECTIONS),
         }
     }

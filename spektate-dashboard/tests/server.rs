@@ -305,3 +305,64 @@ async fn a_connection_that_goes_quiet_is_closed_after_the_idle_timeout() {
     stop.send(()).unwrap();
     serving.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_store_stalls_is_answered_503_after_the_request_timeout() {
+    use spektate_core::testkit::FaultyStore;
+    use spektate_core::{MemoryStore, Tracker};
+    use std::sync::Arc;
+
+    let store = FaultyStore::new(Arc::new(MemoryStore::new()));
+    store.hold();
+    let mut limits = Limits::default();
+    limits.request_timeout = Duration::from_millis(500);
+    let server = Dashboard::new(
+        Tracker::builder(store.clone())
+            .partition("fabrikam")
+            .build(),
+    )
+    .bind(LOCALHOST)
+    .await
+    .unwrap()
+    .limits(limits);
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    // The list waits for the first load, which waits on the store.
+    let started = std::time::Instant::now();
+    let r = reqwest::get(format!("http://{addr}/api/deployments"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.headers()["retry-after"], "5");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["kind"], "StoreError");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("send the request again"),
+        "{v}"
+    );
+
+    // Once the store answers, so does the server; and it stops when told.
+    store.release();
+    let r = reqwest::get(format!("http://{addr}/api/deployments"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), serving)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+}
