@@ -232,7 +232,10 @@ async fn a_journey_reaches_slack_cdevents_and_github_deployments() {
             &db,
         ])
         .args(["--github-url", &host, "--github-deployments"])
-        .env("SPEKTATE_GITHUB_DEPLOYMENTS_REPOS", "fabrikam/frontend other:fabrikam/*")
+        .env(
+            "SPEKTATE_GITHUB_DEPLOYMENTS_REPOS",
+            "fabrikam/frontend other:fabrikam/*",
+        )
         .args([
             "--notify-webhook",
             &format!("slack:{}/services/{SECRET}", hooks.uri()),

@@ -180,6 +180,30 @@
     return String(value); // the server says what is wrong with it
   }
 
+  // The page's column (a th[data-sort]) for a word the server sorts by, folded as the server
+  // folds it (ASCII letters and digits, lower-cased: `merged-by`, `Service`); null for others.
+  function sortColumn(word) {
+    const columns = {
+      service: 'service',
+      ring: 'ring',
+      env: 'ring',
+      author: 'author',
+      mergedby: 'mergedBy',
+      lastupdated: 'lastUpdated',
+      updated: 'lastUpdated',
+    };
+    const folded = String(word).replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+    return Object.hasOwn(columns, folded) ? columns[folded] : null;
+  }
+
+  // 'asc' or 'desc' for an `order` word the server takes (any case; none is asc); null for others.
+  function sortOrder(word) {
+    const w = String(word).trim().toLowerCase();
+    if (w === 'desc' || w === 'descending') return 'desc';
+    if (w === '' || w === 'asc' || w === 'ascending') return 'asc';
+    return null;
+  }
+
   function distinct(values) {
     return [...new Set(values.map((v) => v.trim()).filter(Boolean))];
   }
@@ -195,7 +219,13 @@
     v.type = types.length ? types : [...DEFAULT_TYPES];
     v.keyword = (p.get('keyword') || '').trim();
     const sort = (p.get('sort') || '').trim();
-    if (sort) v.sort = { column: sort, order: (p.get('order') || '').trim() === 'desc' ? 'desc' : 'asc' };
+    if (sort) {
+      const column = sortColumn(sort);
+      const order = sortOrder(p.get('order') || '');
+      if (!column) v.problems.push(`sort=${sort} is not one of service, ring, author, mergedBy, lastUpdated; showing the newest first`);
+      else if (!order) v.problems.push(`order=${p.get('order')} is not asc or desc; sorting ascending`);
+      if (column) v.sort = { column, order: order || 'asc' };
+    }
     const refresh = p.get('refresh');
     if (refresh !== null && refresh.trim() !== '') {
       const n = Number(refresh);
@@ -362,9 +392,10 @@
 
   function sortWords() {
     if (!view.sort) return null;
-    const th = document.querySelector(`th[data-sort="${view.sort.column}"] button`);
-    if (!th) return null;
-    const name = th.dataset.label.toLowerCase();
+    const head = [...document.querySelectorAll('th[data-sort]')].find((th) => th.dataset.sort === view.sort.column);
+    const button = head && head.querySelector('button');
+    if (!button) return null;
+    const name = button.dataset.label.toLowerCase();
     if (view.sort.column === 'lastUpdated') return view.sort.order === 'asc' ? 'oldest first' : 'newest first';
     return `by ${name}, ${view.sort.order === 'asc' ? 'A to Z' : 'Z to A'}`;
   }
@@ -411,18 +442,24 @@
     }
     if (inflight !== ctl) return;
     inflight = null;
-    if (res.ok && body && Array.isArray(body.deployments)) {
-      reachable();
-      render(body);
-    } else if (body && typeof body.error === 'string') {
-      // The server answered, with a reason: a bad filter in the URL, or no data yet.
-      reachable();
-      notice(body.error);
-      if (!rendered) $('last-updated').textContent = 'No data yet';
-    } else {
-      unreachable(`it answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+    // Whatever showing the answer throws, the next refresh stays scheduled.
+    try {
+      if (res.ok && body && Array.isArray(body.deployments)) {
+        reachable();
+        render(body);
+      } else if (body && typeof body.error === 'string') {
+        // The server answered, with a reason: a bad filter in the URL, or no data yet.
+        reachable();
+        notice(body.error);
+        if (!rendered) $('last-updated').textContent = 'No data yet';
+      } else {
+        unreachable(`it answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+      }
+    } catch (e) {
+      notice(`The page could not show the server's answer: ${e && e.message ? e.message : e}`);
+    } finally {
+      schedule();
     }
-    schedule();
   }
 
   function unreachable(why) {
@@ -460,7 +497,9 @@
     if (!Number.isNaN(serverNow)) clockSkew = serverNow - Date.now();
 
     renderPartitions(body);
-    $('status-link').search = body.partition ? `?partition=${encodeURIComponent(body.partition)}` : '';
+    const partitionSearch = body.partition ? `?partition=${encodeURIComponent(body.partition)}` : '';
+    $('status-link').search = partitionSearch;
+    $('insights-link').search = partitionSearch;
     $('viewer').textContent = body.viewer ? `Signed in as ${body.viewer}` : '';
     $('version').textContent = body.version ? `Spektate ${body.version}` : '';
     if (body.partition) document.title = `Spektate · ${body.partition}`;

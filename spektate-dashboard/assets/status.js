@@ -7,7 +7,9 @@
 'use strict';
 
 (() => {
-  const FILTERS = ['service', 'ring', 'cluster'];
+  const FILTERS = ['service', 'ring', 'imageTag', 'cluster'];
+  // The other names /api/status takes for a filter.
+  const ALIASES = { ring: ['env'], imageTag: ['image-tag'] };
   const OFFLINE_RETRY_SECONDS = 5;
   const REQUEST_TIMEOUT_MS = 20000;
 
@@ -65,7 +67,10 @@
   function readUrl() {
     const p = new URLSearchParams(location.search);
     const v = {};
-    for (const f of FILTERS) v[f] = (p.get(f) || '').trim();
+    for (const f of FILTERS) {
+      const given = [f, ...(ALIASES[f] || [])].map((name) => (p.get(name) || '').trim()).find(Boolean);
+      v[f] = given || '';
+    }
     const partition = (p.get('partition') || '').trim();
     if (partition) v.partition = partition;
     return v;

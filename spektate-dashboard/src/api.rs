@@ -630,11 +630,21 @@ impl<'a> Options<'a> {
     }
 }
 
+/// The read API's error answer: `field` and `value` name the input refused, left out when none.
 #[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
+pub(crate) struct ErrorBody<'a> {
+    pub(crate) error: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub(crate) field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value: Option<&'a str>,
+}
+
+impl ErrorBody<'_> {
+    /// The body as a JSON response with `status`.
+    pub(crate) fn respond(&self, status: StatusCode) -> Response {
+        json(status, self)
+    }
 }
 
 /// Adds the read API's routes.
@@ -691,6 +701,7 @@ async fn deployments(
             &ErrorBody {
                 error: &message,
                 field: None,
+                value: None,
             },
         );
     }
@@ -792,6 +803,7 @@ async fn api_not_found(OriginalUri(uri): OriginalUri) -> Response {
         &ErrorBody {
             error: &message,
             field: None,
+            value: None,
         },
     )
 }
@@ -806,6 +818,7 @@ fn error(status: StatusCode, e: &Error) -> Response {
         &ErrorBody {
             error: &e.to_string(),
             field,
+            value: None,
         },
     )
 }
@@ -830,6 +843,7 @@ fn internal_error(message: &str) -> Response {
         &ErrorBody {
             error: message,
             field: None,
+            value: None,
         },
     )
 }

@@ -16,7 +16,7 @@ use spektate_core::insights::{Dora, GroupBy, MetricsOptions, dora};
 use spektate_core::{DeploymentKind, Filter, Window};
 
 use crate::Error;
-use crate::api::{json, json_bytes, to_json};
+use crate::api::{ErrorBody, json_bytes, to_json};
 use crate::auth::{Grant, Principal};
 use crate::partitions::Partitions;
 use crate::refresh;
@@ -157,7 +157,12 @@ pub(crate) fn routes(routes: Routes, partitions: &Arc<Partitions>) -> Routes {
 }
 
 fn refused(status: StatusCode, message: &str, field: Option<&str>) -> Response {
-    json(status, &json!({"error": message, "field": field}))
+    ErrorBody {
+        error: message,
+        field,
+        value: None,
+    }
+    .respond(status)
 }
 
 async fn metrics(

@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use spektate_core::insights::timeline;
 
-use crate::api::json;
+use crate::api::{ErrorBody, json};
 use crate::assets::Asset;
 use crate::auth::Grant;
 use crate::partitions::Partitions;
@@ -64,10 +64,12 @@ fn refused(
     field: Option<&str>,
     value: Option<&str>,
 ) -> Response {
-    json(
-        status,
-        &json!({"error": message, "field": field, "value": value}),
-    )
+    ErrorBody {
+        error: message,
+        field,
+        value,
+    }
+    .respond(status)
 }
 
 async fn journey(
@@ -77,14 +79,26 @@ async fn journey(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let grant = grant.map(|Extension(g)| g).unwrap_or_default();
-    let mut partition = None;
+    let mut partition: Option<String> = None;
     for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        if name != "partition" || partition.is_some() {
+        if name != "partition" {
             return refused(
                 StatusCode::BAD_REQUEST,
-                &format!("invalid query parameter: '{name}' is not partition, or is given twice"),
+                &format!(
+                    "invalid query parameter: '{name}' (in '{name}={value}') is not one of partition"
+                ),
                 Some("query parameter"),
-                None,
+                Some(&name),
+            );
+        }
+        if let Some(first) = &partition {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "invalid partition: is given twice ('partition={first}' and 'partition={value}'); give it once"
+                ),
+                Some("partition"),
+                Some(&value),
             );
         }
         partition = Some(value.into_owned());

@@ -141,6 +141,23 @@ fn asset(id: &str, summary: &str, media: &str, security: &Value) -> Value {
     get_operation("page", id, summary, security, json!({media: {}}))
 }
 
+/// Adds the JSON 405 to every operation of `doc`: each route answers a method it does not
+/// take with one.
+pub(crate) fn method_not_allowed(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for op in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|methods| methods.values_mut())
+    {
+        op["responses"]["405"] = error_response(
+            "The path does not take this method; the Allow header lists the methods it takes.",
+        );
+    }
+}
+
 /// The document, for a server whose viewers sign in as `viewers` says, with the write API
 /// when `writes`, which takes OIDC ID tokens too when `oidc`.
 pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::Method;
+use axum::extract::OriginalUri;
+use axum::http::{Method, StatusCode};
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::MethodRouter;
 
+use crate::api::ErrorBody;
 use crate::auth::{self, Viewers};
 
 /// Who may use a route.
@@ -92,8 +94,26 @@ impl Routes {
         self
     }
 
-    /// The router and its routes.
+    /// The router and its routes; a method a route does not take is answered by
+    /// [`method_not_allowed`].
     pub(crate) fn finish(self) -> (Router, Vec<Route>) {
-        (self.router, self.list)
+        (
+            self.router.method_not_allowed_fallback(method_not_allowed),
+            self.list,
+        )
     }
+}
+
+/// A JSON 405 naming the method and path; axum adds the `Allow` header.
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    let message = format!(
+        "method {method} is not allowed on {}; /api/openapi.json lists the API",
+        uri.path()
+    );
+    ErrorBody {
+        error: &message,
+        field: None,
+        value: None,
+    }
+    .respond(StatusCode::METHOD_NOT_ALLOWED)
 }

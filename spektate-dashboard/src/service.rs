@@ -177,6 +177,7 @@ impl Service {
     pub fn openapi(&self) -> serde_json::Value {
         let mut doc = openapi::document(&self.viewers, self.writes, self.oidc.is_some());
         crate::gitops::document(&mut doc, &self.hooks, self.writes, self.oidc.is_some());
+        openapi::method_not_allowed(&mut doc);
         doc
     }
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use spektate_core::correlate::placement::{Placement, PlacementFilter, placements};
 
 use crate::Error;
-use crate::api::{json, json_bytes, to_json};
+use crate::api::{ErrorBody, json_bytes, to_json};
 use crate::assets::Asset;
 use crate::auth::{Grant, Principal};
 use crate::partitions::Partitions;
@@ -143,7 +143,12 @@ static STYLE: LazyLock<Asset> = LazyLock::new(|| {
 });
 
 fn refused(status: StatusCode, message: &str, field: Option<&str>) -> Response {
-    json(status, &json!({"error": message, "field": field}))
+    ErrorBody {
+        error: message,
+        field,
+        value: None,
+    }
+    .respond(status)
 }
 
 async fn status(

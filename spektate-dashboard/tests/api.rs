@@ -857,14 +857,142 @@ async fn unknown_paths_are_404_and_api_ones_say_what_exists() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.starts_with("Not found: /nothing/here"));
     assert_eq!(r.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
-    let r = get_with(
-        &app,
-        Request::post("/api/deployments")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    // A method a route does not take: a JSON 405 naming it, with the methods it takes.
+    for (method, uri) in [
+        ("POST", "/api/deployments"),
+        ("POST", "/api/status"),
+        ("DELETE", "/api/metrics/dora"),
+        ("PUT", "/api/deployments/abc/journey"),
+    ] {
+        let r = get_with(
+            &app,
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert_eq!(
+            r.header(header::CONTENT_TYPE),
+            "application/json; charset=utf-8",
+            "{method} {uri}"
+        );
+        assert_eq!(r.header(header::ALLOW), "GET,HEAD", "{method} {uri}");
+        assert_eq!(
+            r.json(),
+            serde_json::json!({
+                "error": format!("method {method} is not allowed on {uri}; /api/openapi.json lists the API")
+            })
+        );
+    }
+}
+
+/// Asserts an error answer is JSON whose `error` is a sentence and whose other keys hold
+/// values: a key without one is left out, never null.
+fn assert_error_body(r: &Reply, what: &str) -> Value {
+    assert_eq!(
+        r.header(header::CONTENT_TYPE),
+        "application/json; charset=utf-8",
+        "{what}"
+    );
+    let v = r.json();
+    let body = v.as_object().unwrap_or_else(|| panic!("{what}: {v}"));
+    assert!(body["error"].is_string(), "{what}: {v}");
+    for (key, value) in body {
+        assert!(!value.is_null(), "{what}: '{key}' is null in {v}");
+    }
+    if let Some(field) = body.get("field") {
+        assert!(field.is_string(), "{what}: {v}");
+    }
+    v
+}
+
+#[tokio::test]
+async fn error_bodies_leave_out_the_keys_they_have_no_value_for() {
+    let (_team, app) = played().await;
+    // (uri, status, field, value, error)
+    let cases = [
+        (
+            "/api/status?colour=red",
+            StatusCode::BAD_REQUEST,
+            Some("query parameter"),
+            None,
+            "invalid query parameter: 'colour' is not one of service",
+        ),
+        (
+            "/api/status?env=dev&ring=prod",
+            StatusCode::BAD_REQUEST,
+            Some("ring"),
+            None,
+            "invalid ring: is given twice ('env=dev' and 'ring=prod')",
+        ),
+        (
+            "/api/metrics/dora?colour=red",
+            StatusCode::BAD_REQUEST,
+            Some("query parameter"),
+            None,
+            "invalid query parameter: 'colour'",
+        ),
+        (
+            "/api/deployments/abc/journey?colour=red",
+            StatusCode::BAD_REQUEST,
+            Some("query parameter"),
+            Some("colour"),
+            "invalid query parameter: 'colour' (in 'colour=red') is not one of partition",
+        ),
+        (
+            "/api/deployments/abc/journey?partition=a&partition=b",
+            StatusCode::BAD_REQUEST,
+            Some("partition"),
+            Some("b"),
+            "invalid partition: is given twice ('partition=a' and 'partition=b'); give it once",
+        ),
+        (
+            "/api/deployments/abc/journey",
+            StatusCode::NOT_FOUND,
+            Some("id"),
+            Some("abc"),
+            "no deployment 'abc' in partition 'fabrikam'",
+        ),
+        (
+            "/api/deploymnets",
+            StatusCode::NOT_FOUND,
+            None,
+            None,
+            "no such API endpoint",
+        ),
+    ];
+    for (uri, status, field, value, error) in cases {
+        let r = get(&app, uri).await;
+        assert_eq!(r.status, status, "{uri}: {}", r.body);
+        let v = assert_error_body(&r, uri);
+        assert!(
+            v["error"].as_str().unwrap().starts_with(error),
+            "{uri}: {v}"
+        );
+        assert_eq!(v.get("field").and_then(Value::as_str), field, "{uri}: {v}");
+        assert_eq!(v.get("value").and_then(Value::as_str), value, "{uri}: {v}");
+    }
+
+    // Not read yet: no field to name.
+    let app = Dashboard::new(Tracker::builder(flaky(true)).partition("fabrikam").build()).router();
+    for uri in [
+        "/api/deployments",
+        "/api/status",
+        "/api/deployments/abc/journey",
+    ] {
+        let r = get(&app, uri).await;
+        assert_eq!(
+            r.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{uri}: {}",
+            r.body
+        );
+        let v = assert_error_body(&r, uri);
+        assert!(v.get("field").is_none(), "{uri}: {v}");
+    }
 }
 
 #[tokio::test]

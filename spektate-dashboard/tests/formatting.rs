@@ -4,12 +4,13 @@
 //! `duration` and `ago` (assets/app.js) next to `spektate_core::render::{duration, ago}`.
 //! Both are held to one table of cases: the Rust functions directly, the page's functions,
 //! cut out of app.js, under `node` (skipped with a note when node is missing, unless `CI` is
-//! set).
+//! set). The page also reads the `sort` and `order` words of its URL as the server does.
 
 use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
 use spektate_core::render::{ago, duration};
+use spektate_dashboard::{DeploymentQuery, SortColumn};
 
 /// Seconds of a run, and what both say.
 const DURATIONS: &[(i64, &str)] = &[
@@ -85,6 +86,127 @@ fn js_function(script: &str, name: &str) -> String {
     script[start..end].to_string()
 }
 
+/// Runs `program` under node and parses what it writes as JSON; `None` when node is missing
+/// and `CI` is not set.
+fn node_json(program: &str) -> Option<serde_json::Value> {
+    let out = match Command::new("node").arg("-e").arg(program).output() {
+        Ok(out) => out,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: node is not available ({e}); the page's functions were not run");
+            return None;
+        }
+        Err(e) => panic!("node is needed to run the page's functions: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "node failed: {}\n{program}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// The page's name of a column the server sorts by: its header's `data-sort`.
+fn page_column(column: SortColumn) -> &'static str {
+    match column {
+        SortColumn::Service => "service",
+        SortColumn::Ring => "ring",
+        SortColumn::Author => "author",
+        SortColumn::MergedBy => "mergedBy",
+        SortColumn::LastUpdated => "lastUpdated",
+    }
+}
+
+/// A query string of one `name=value`, the value percent-encoded as a URL carries it.
+fn pair(name: &str, value: &str) -> String {
+    let value: String = value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("{name}={value}")
+}
+
+#[test]
+fn the_page_reads_sort_and_order_words_as_the_server_does() {
+    let script = include_str!("../assets/app.js");
+    let page = include_str!("../assets/index.html");
+    for column in ["service", "ring", "author", "mergedBy", "lastUpdated"] {
+        assert!(
+            page.contains(&format!(r#"<th scope="col" data-sort="{column}">"#)),
+            "the page has no column {column}"
+        );
+    }
+    let sorts = [
+        "service",
+        "Service",
+        "SERVICE",
+        r#"service"]"#,
+        r#"service"] button, x[y=""#,
+        "ring",
+        "env",
+        "author",
+        "mergedBy",
+        "merged-by",
+        "merged_by",
+        "MERGEDBY",
+        "lastUpdated",
+        "last-updated",
+        "updated",
+        "Updated",
+        "colour",
+        "serv\u{130}ce",
+        "\u{17f}ervice",
+        "\u{212a}",
+        "",
+    ];
+    let orders = [
+        "asc",
+        "ASC",
+        "desc",
+        "DESC",
+        "Desc",
+        "descending",
+        "Ascending",
+        "up",
+        "",
+    ];
+    let program = format!(
+        "'use strict';\n{column}\n{order}\n\
+         process.stdout.write(JSON.stringify({{ sort: {sorts}.map(sortColumn), order: {orders}.map(sortOrder) }}));\n",
+        column = js_function(script, "sortColumn"),
+        order = js_function(script, "sortOrder"),
+        sorts = serde_json::to_string(&sorts).unwrap(),
+        orders = serde_json::to_string(&orders).unwrap(),
+    );
+    let Some(got) = node_json(&program) else {
+        return;
+    };
+    for (i, word) in sorts.iter().enumerate() {
+        // The server's column, or none: no sort (an empty word) or a refused one.
+        let server = DeploymentQuery::parse(Some(&pair("sort", word)))
+            .ok()
+            .and_then(|q| q.sort)
+            .map(|s| page_column(s.column));
+        assert_eq!(got["sort"][i].as_str(), server, "sort={word:?}");
+    }
+    for (i, word) in orders.iter().enumerate() {
+        let raw = format!("sort=service&{}", pair("order", word));
+        let server = DeploymentQuery::parse(Some(&raw)).ok().map(|q| {
+            if q.sort.unwrap().descending {
+                "desc"
+            } else {
+                "asc"
+            }
+        });
+        assert_eq!(got["order"][i].as_str(), server, "order={word:?}");
+    }
+}
+
 #[test]
 fn the_page_formats_the_same_cases_the_same_way() {
     let script = include_str!("../assets/app.js");
@@ -106,20 +228,9 @@ fn the_page_formats_the_same_cases_the_same_way() {
         ages = serde_json::to_string(&ages).unwrap(),
         durations = serde_json::to_string(&durations).unwrap(),
     );
-    let out = match Command::new("node").arg("-e").arg(&program).output() {
-        Ok(out) => out,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: node is not available ({e}); the page's formatters were not run");
-            return;
-        }
-        Err(e) => panic!("node is needed to run the page's formatters: {e}"),
+    let Some(got) = node_json(&program) else {
+        return;
     };
-    assert!(
-        out.status.success(),
-        "node failed: {}\n{program}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for (i, (secs, want)) in DURATIONS.iter().enumerate() {
         assert_eq!(got["duration"][i], *want, "page duration({secs})");
     }

@@ -109,7 +109,7 @@ async fn the_insights_page_is_served_under_the_strict_policy_to_viewers_only() {
         ),
         (
             "/api/deployments/abc/journey?partition=a&partition=b",
-            "query parameter",
+            "partition",
             "given twice",
         ),
         (

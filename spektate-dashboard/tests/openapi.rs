@@ -54,6 +54,35 @@ async fn every_route_is_documented_and_every_documented_operation_is_a_route() {
             "{op}"
         );
         assert!(op["responses"]["200"].is_object(), "{op}");
+        assert_eq!(
+            op["responses"]["405"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error",
+            "{op}"
+        );
+        // A method the route does not take: the documented JSON 405, with `Allow`.
+        let r = server
+            .client
+            .delete(server.url(route.path))
+            .bearer_auth(&server.reader)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "DELETE {}", route.path);
+        let allow = r.headers()["allow"].to_str().unwrap().to_string();
+        assert!(
+            allow.split(',').any(|m| m == route.method.as_str()),
+            "DELETE {}: Allow: {allow}",
+            route.path
+        );
+        let e: Value = r.json().await.unwrap();
+        assert!(
+            e["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("method DELETE is not allowed on "),
+            "DELETE {}: {e}",
+            route.path
+        );
         let security = match route.access {
             Access::Public => serde_json::json!([]),
             Access::Viewer => serde_json::json!([{"viewerToken": []}]),

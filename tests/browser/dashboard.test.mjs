@@ -295,6 +295,53 @@ test('filters narrow the rows and are kept in the URL', async () => {
   await page.close();
 });
 
+test('sort words of the URL become the page\'s columns, and a page that fails to draw keeps refreshing', async () => {
+  const base = env('SPEKTATE_URL');
+  const api = (url) => url.pathname.endsWith('/api/deployments');
+  const sorted = (page) => page.evaluate(() => Object.fromEntries(
+    [...document.querySelectorAll('th[data-sort]')].map((th) => [th.dataset.sort, th.getAttribute('aria-sort')])));
+  const rowsShown = (page) => page.waitForFunction(() => document.querySelectorAll('#rows tr').length > 0, null, { timeout: 20000 });
+
+  // A word the server folds to `service`, with characters that would break a CSS selector.
+  const { page, problems } = await open(`${base}?sort=service%22%5D&refresh=1`);
+  await rowsShown(page);
+  await page.waitForFunction(() => location.search === '?sort=service&refresh=1');
+  assert.equal((await sorted(page)).service, 'ascending');
+  assert.match(await page.textContent('#shown'), /by service, A to Z$/);
+  for (let i = 0; i < 2; i += 1) await page.waitForResponse((r) => api(new URL(r.url())), { timeout: 5000 });
+
+  await page.goto(`${base}?sort=merged-by&order=DESC`);
+  await rowsShown(page);
+  await page.waitForFunction(() => location.search === '?sort=mergedBy&order=desc');
+  assert.deepEqual(await sorted(page), { service: 'none', ring: 'none', author: 'none', mergedBy: 'descending', lastUpdated: 'none' });
+
+  await page.goto(`${base}?sort=Updated`);
+  await rowsShown(page);
+  await page.waitForFunction(() => location.search === '?sort=lastUpdated');
+  assert.equal((await sorted(page)).lastUpdated, 'ascending');
+  assert.match(await page.textContent('#shown'), /oldest first$/);
+
+  // A word the server refuses is left out, and said.
+  await page.goto(`${base}?sort=colour`);
+  await rowsShown(page);
+  await page.waitForFunction(() => location.search === '');
+  assert.equal((await sorted(page)).lastUpdated, 'descending');
+  assert.match(await page.textContent('#notice-text'), /^sort=colour is not one of service, ring, author, mergedBy, lastUpdated/);
+  assert.deepEqual(problems, []);
+
+  // An answer the page cannot draw: the error is shown and the next refresh still comes.
+  const broken = (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ partition: 'fabrikam', refreshedAt: new Date().toISOString(), total: 1, deployments: [null] }) });
+  await page.route(api, broken);
+  await page.goto(`${base}?refresh=1`);
+  await page.locator('#notice').waitFor({ state: 'visible' });
+  assert.match(await page.textContent('#notice-text'), /^The page could not show the server's answer: /);
+  await page.unroute(api, broken);
+  await rowsShown(page);
+  await page.locator('#notice').waitFor({ state: 'hidden' });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('text from providers renders as text, never as markup', async () => {
   // Mounted at /spektate in a service of its own, which redirects to /spektate/index.html.
   const mounted = env('HOSTILE_URL').replace(/\/$/, '');

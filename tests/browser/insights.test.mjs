@@ -262,9 +262,11 @@ test('the insights page draws the DORA figures per week and lead time per step, 
 
 test('the deployments page links to the insights page', async () => {
   const { page, problems } = await open(`${base}/index.html`);
+  // The link keeps the partition the page shows.
+  await page.waitForFunction((p) => document.getElementById('insights-link').search === `?partition=${p}`, PARTITION);
   await page.getByTestId('insights-link').click();
   await page.waitForSelector('figure.chart');
-  assert.ok(page.url().endsWith('/insights.html'));
+  assert.ok(page.url().endsWith(`/insights.html?partition=${PARTITION}`), page.url());
   assert.deepEqual(problems, []);
   await page.close();
 });

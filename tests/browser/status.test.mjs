@@ -89,6 +89,7 @@ test('the main page links to the status page, whose grid says where each service
   const link = page.getByTestId('status-link');
   assert.equal((await link.textContent()).trim(), 'Where each service runs');
   await page.waitForFunction(() => document.getElementById('status-link').search === '?partition=fabrikam');
+  assert.equal(await page.evaluate(() => document.getElementById('insights-link').search), '?partition=fabrikam', 'the insights link keeps the partition too');
   await link.click();
   await page.waitForURL(/\/status\.html\?partition=fabrikam$/);
   await waitForGridRows(page, 3);
@@ -152,4 +153,29 @@ test('filters narrow the grid, stay in the URL and carry over to the deployments
   assert.equal(new URL(page.url()).search, '');
   assert.deepEqual(problems, []);
   await page.close();
+});
+
+test('an image tag in the URL narrows the grid and stays in the URL; env and image-tag are read as ring and imageTag', async () => {
+  const { page, problems } = await open(`${env('STATUS_URL')}status.html?imageTag=evil-667`);
+  await waitForGridRows(page, 1);
+  assert.deepEqual((await gridOf(page)).rows.map((r) => r.service), [EVIL_SERVICE]);
+  assert.equal(await page.inputValue('input[name=imageTag]'), 'evil-667');
+  assert.equal(new URL(page.url()).search, '?imageTag=evil-667', 'kept in the URL');
+
+  await page.fill('input[name=imageTag]', 'backend-2001');
+  await page.waitForURL(/\?imageTag=backend-2001$/);
+  await page.waitForFunction(() => [...document.querySelectorAll('#grid-rows th')].map((th) => th.textContent).join() === 'backend');
+  await page.click('#clear');
+  await waitForGridRows(page, 3);
+  assert.equal(new URL(page.url()).search, '');
+  await page.close();
+
+  const other = await open(`${env('STATUS_URL')}status.html?image-tag=frontend-1001&env=dev`);
+  await other.page.waitForURL(/\?ring=dev&imageTag=frontend-1001$/);
+  await waitForGridRows(other.page, 1);
+  assert.deepEqual((await gridOf(other.page)).rows.map((r) => [r.service, r.ring]), [['frontend', 'dev']]);
+  assert.equal(await other.page.inputValue('input[name=ring]'), 'dev');
+  assert.equal(await other.page.inputValue('input[name=imageTag]'), 'frontend-1001');
+  assert.deepEqual([...problems, ...other.problems], []);
+  await other.page.close();
 });
