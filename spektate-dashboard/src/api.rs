@@ -675,14 +675,11 @@ async fn deployments(
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
-    let shared = match partitions.find(query.partition.as_deref()) {
-        Ok(s) => s.clone(),
-        Err(unknown) => return unknown.response(&grant),
+    let shared = match partitions.readable(query.partition.as_deref(), &grant) {
+        Ok(s) => s,
+        Err(answer) => return answer,
     };
     let partition = shared.tracker.partition().to_string();
-    if !grant.allows(&partition) {
-        return grant.refusal(&partition).into_response();
-    }
     let readable: Vec<String> = partitions
         .names()
         .into_iter()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::{Extension, RawQuery, State as AxumState};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -182,14 +182,11 @@ async fn metrics(
             return refused(StatusCode::BAD_REQUEST, &e.to_string(), field);
         }
     };
-    let shared = match partitions.find(query.partition.as_deref()) {
-        Ok(s) => s.clone(),
-        Err(unknown) => return unknown.response(&grant),
+    let shared = match partitions.readable(query.partition.as_deref(), &grant) {
+        Ok(s) => s,
+        Err(answer) => return answer,
     };
     let partition = shared.tracker.partition().to_string();
-    if !grant.allows(&partition) {
-        return grant.refusal(&partition).into_response();
-    }
     let now = Utc::now();
     let until = query.until.unwrap_or(now);
     // The tracker holds only its own window: an earlier start is moved up to it.

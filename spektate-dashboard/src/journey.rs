@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 
 use axum::extract::{Extension, Path, RawQuery, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -111,14 +111,11 @@ async fn journey(
             None,
         );
     }
-    let shared = match partitions.find(partition.as_deref()) {
-        Ok(s) => s.clone(),
-        Err(unknown) => return unknown.response(&grant),
+    let shared = match partitions.readable(partition.as_deref(), &grant) {
+        Ok(s) => s,
+        Err(answer) => return answer,
     };
     let name = shared.tracker.partition().to_string();
-    if !grant.allows(&name) {
-        return grant.refusal(&name).into_response();
-    }
     refresh::before_read(&shared).await;
     let snapshot = shared.tracker.snapshot();
     if snapshot.refreshed_at.is_none() {

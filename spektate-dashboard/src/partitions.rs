@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::Shared;
@@ -37,6 +37,28 @@ impl Partitions {
             .iter()
             .map(|s| s.tracker.partition().to_string())
             .collect()
+    }
+
+    /// The partition named `name` (the default when none) if `grant` may read it; else the
+    /// answer: a refusal for any name it may not read, served or not, so a viewer learns
+    /// nothing of the partitions of others, and a 404 naming those it may read.
+    pub(crate) fn readable(
+        &self,
+        name: Option<&str>,
+        grant: &Grant,
+    ) -> Result<Arc<Shared>, Response> {
+        if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty())
+            && !grant.allows(name)
+        {
+            let shown: String = name.chars().take(200).collect();
+            return Err(grant.refusal(&shown).into_response());
+        }
+        let shared = self.find(name).map_err(|unknown| unknown.response(grant))?;
+        let partition = shared.tracker.partition();
+        if !grant.allows(partition) {
+            return Err(grant.refusal(partition).into_response());
+        }
+        Ok(shared.clone())
     }
 
     /// The partition named `name`, or the default when `name` is none or empty.

@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock};
 
 use axum::extract::{Extension, RawQuery, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -169,14 +169,11 @@ async fn status(
             return refused(StatusCode::BAD_REQUEST, &e.to_string(), field);
         }
     };
-    let shared = match partitions.find(query.partition.as_deref()) {
-        Ok(s) => s.clone(),
-        Err(unknown) => return unknown.response(&grant),
+    let shared = match partitions.readable(query.partition.as_deref(), &grant) {
+        Ok(s) => s,
+        Err(answer) => return answer,
     };
     let partition = shared.tracker.partition().to_string();
-    if !grant.allows(&partition) {
-        return grant.refusal(&partition).into_response();
-    }
     let readable: Vec<String> = partitions
         .names()
         .into_iter()

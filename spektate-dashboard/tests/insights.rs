@@ -195,8 +195,9 @@ async fn dora_metrics_and_the_eta_over_the_api() {
         assert_eq!(e["field"], field, "{e}");
         assert!(e["error"].as_str().unwrap().contains(word), "{e}");
     }
+    // A partition the reader's token does not name: refused, served or not.
     let r = get(&server, "/api/metrics/dora?partition=acme").await;
-    assert_eq!(r.status(), 404);
+    assert_eq!(r.status(), 403);
     let r = server
         .client
         .get(server.url("/api/metrics/dora"))

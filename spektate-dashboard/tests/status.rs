@@ -217,10 +217,17 @@ async fn status_shows_each_service_per_cluster_to_the_viewers_of_its_partition()
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["field"], "query parameter");
     assert!(e["error"].as_str().unwrap().contains("'colour'"), "{e}");
+    // A partition the reader's token does not name is refused, served or not.
     let r = get(&server, "/api/status?partition=acme", &server.reader).await;
-    assert_eq!(r.status(), 404);
+    assert_eq!(r.status(), 403);
     let e: Value = r.json().await.unwrap();
-    assert_eq!(e["value"], "acme");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .ends_with("may not read partition acme"),
+        "{e}"
+    );
 
     // The page and its assets are served under the same strict policy as the main page.
     for (path, kind) in [

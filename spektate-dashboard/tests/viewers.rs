@@ -135,5 +135,25 @@ async fn without_auth_every_viewer_is_let_in_and_named_nowhere() {
         .unwrap();
     assert!(list.get("viewer").is_none(), "{list}");
     assert!(list.get("partition").is_some());
+    // Every viewer may read every partition: one the server does not serve is a 404 naming
+    // those it serves.
+    for path in ["/api/deployments", "/api/status", "/api/metrics/dora"] {
+        let r = server
+            .client
+            .get(server.url(&format!("{path}?partition=acme")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["value"], "acme", "{e}");
+        assert!(
+            e["error"]
+                .as_str()
+                .unwrap()
+                .contains("does not serve partition 'acme'; it serves"),
+            "{e}"
+        );
+    }
     server.stop().await;
 }
