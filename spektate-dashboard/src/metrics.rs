@@ -131,11 +131,11 @@ impl Metrics {
         partitions: &[(&str, &[Deployment])],
         idempotency_keys: usize,
     ) -> String {
+        // The gauges walk every deployment: worked out before the counters are locked, so
+        // no request's count waits on them.
+        let gauges = partition_gauges(partitions);
         let c = self.lock();
-        let mut out = String::with_capacity(4096);
-        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
+        let mut out = String::with_capacity(4096 + gauges.len());
         head(
             &mut out,
             "spektate_refresh_duration_seconds",
@@ -212,57 +212,7 @@ impl Metrics {
         );
         let _ = writeln!(out, "spektate_idempotency_keys {idempotency_keys}");
 
-        head(
-            &mut out,
-            "spektate_deployments",
-            "gauge",
-            "Deployments of the last refresh, by partition and state.",
-        );
-        for (partition, deployments) in partitions {
-            let mut by_state: BTreeMap<&str, usize> = [
-                "inProgress",
-                "succeeded",
-                "failed",
-                "canceled",
-                "waitingForApproval",
-                "incomplete",
-            ]
-            .into_iter()
-            .map(|s| (s, 0))
-            .collect();
-            for d in *deployments {
-                *by_state.entry(state_name(state(d))).or_default() += 1;
-            }
-            for (s, n) in by_state {
-                let _ = writeln!(
-                    out,
-                    "spektate_deployments{{partition=\"{}\",state=\"{s}\"}} {n}",
-                    label(partition)
-                );
-            }
-        }
-        head(
-            &mut out,
-            "spektate_failed_lookups",
-            "gauge",
-            "Objects a provider failed to answer for in the last refresh, by partition and provider.",
-        );
-        for (partition, deployments) in partitions {
-            let mut by_provider: BTreeMap<String, usize> = BTreeMap::new();
-            for s in spektate_core::warnings::summarize(deployments) {
-                *by_provider
-                    .entry(s.reason.provider().to_string())
-                    .or_default() += s.count;
-            }
-            for (p, n) in by_provider {
-                let _ = writeln!(
-                    out,
-                    "spektate_failed_lookups{{partition=\"{}\",provider=\"{}\"}} {n}",
-                    label(partition),
-                    label(&p)
-                );
-            }
-        }
+        out.push_str(&gauges);
 
         head(
             &mut out,
@@ -310,6 +260,70 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The `# HELP` and `# TYPE` lines of a metric.
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// The deployments of each partition's last refresh by state, and the lookups that failed
+/// by provider.
+fn partition_gauges(partitions: &[(&str, &[Deployment])]) -> String {
+    let mut out = String::new();
+    head(
+        &mut out,
+        "spektate_deployments",
+        "gauge",
+        "Deployments of the last refresh, by partition and state.",
+    );
+    for (partition, deployments) in partitions {
+        let mut by_state: BTreeMap<&str, usize> = [
+            "inProgress",
+            "succeeded",
+            "failed",
+            "canceled",
+            "waitingForApproval",
+            "incomplete",
+        ]
+        .into_iter()
+        .map(|s| (s, 0))
+        .collect();
+        for d in *deployments {
+            *by_state.entry(state_name(state(d))).or_default() += 1;
+        }
+        for (s, n) in by_state {
+            let _ = writeln!(
+                out,
+                "spektate_deployments{{partition=\"{}\",state=\"{s}\"}} {n}",
+                label(partition)
+            );
+        }
+    }
+    head(
+        &mut out,
+        "spektate_failed_lookups",
+        "gauge",
+        "Objects a provider failed to answer for in the last refresh, by partition and provider.",
+    );
+    for (partition, deployments) in partitions {
+        let mut by_provider: BTreeMap<String, usize> = BTreeMap::new();
+        for s in spektate_core::warnings::summarize(deployments) {
+            *by_provider
+                .entry(s.reason.provider().to_string())
+                .or_default() += s.count;
+        }
+        for (p, n) in by_provider {
+            let _ = writeln!(
+                out,
+                "spektate_failed_lookups{{partition=\"{}\",provider=\"{}\"}} {n}",
+                label(partition),
+                label(&p)
+            );
+        }
+    }
+
+    out
 }
 
 fn state_name(s: State) -> &'static str {

@@ -390,15 +390,25 @@ async fn metrics(State(public): State<Public>) -> Response {
         .iter()
         .map(|s| (s.tracker.partition().to_string(), s.tracker.snapshot()))
         .collect();
-    let by_partition: Vec<(&str, &[spektate_core::Deployment])> = snapshots
-        .iter()
-        .map(|(p, s)| (p.as_str(), s.deployments.as_slice()))
-        .collect();
-    let text = public
-        .partitions
-        .default_one()
-        .metrics
-        .render(&by_partition, public.cache.len());
+    let shared = public.partitions.default_one().clone();
+    let keys = public.cache.len();
+    // Walking every deployment is work for the blocking pool, one turn of the listings'.
+    let _turn = shared.listing.clone().acquire_owned().await;
+    let rendered = tokio::task::spawn_blocking(move || {
+        let by_partition: Vec<(&str, &[spektate_core::Deployment])> = snapshots
+            .iter()
+            .map(|(p, s)| (p.as_str(), s.deployments.as_slice()))
+            .collect();
+        shared.metrics.render(&by_partition, keys)
+    })
+    .await;
+    let text = match rendered {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::error!("rendering /metrics failed: {e}");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
