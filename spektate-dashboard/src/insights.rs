@@ -184,7 +184,7 @@ async fn metrics(
     };
     let shared = match partitions.readable(query.partition.as_deref(), &grant) {
         Ok(s) => s,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let partition = shared.tracker.partition().to_string();
     let now = Utc::now();

@@ -113,7 +113,7 @@ async fn journey(
     }
     let shared = match partitions.readable(partition.as_deref(), &grant) {
         Ok(s) => s,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let name = shared.tracker.partition().to_string();
     refresh::before_read(&shared).await;

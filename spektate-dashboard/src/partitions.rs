@@ -46,17 +46,19 @@ impl Partitions {
         &self,
         name: Option<&str>,
         grant: &Grant,
-    ) -> Result<Arc<Shared>, Response> {
+    ) -> Result<Arc<Shared>, Box<Response>> {
         if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty())
             && !grant.allows(name)
         {
             let shown: String = name.chars().take(200).collect();
-            return Err(grant.refusal(&shown).into_response());
+            return Err(Box::new(grant.refusal(&shown).into_response()));
         }
-        let shared = self.find(name).map_err(|unknown| unknown.response(grant))?;
+        let shared = self
+            .find(name)
+            .map_err(|unknown| Box::new(unknown.response(grant)))?;
         let partition = shared.tracker.partition();
         if !grant.allows(partition) {
-            return Err(grant.refusal(partition).into_response());
+            return Err(Box::new(grant.refusal(partition).into_response()));
         }
         Ok(shared.clone())
     }

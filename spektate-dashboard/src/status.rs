@@ -171,7 +171,7 @@ async fn status(
     };
     let shared = match partitions.readable(query.partition.as_deref(), &grant) {
         Ok(s) => s,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let partition = shared.tracker.partition().to_string();
     let readable: Vec<String> = partitions
