@@ -296,6 +296,46 @@ async fn signed_flux_events_record_the_cluster_history_and_failures() {
 }
 
 #[tokio::test]
+async fn the_partition_the_signed_metadata_names_binds_the_event_to_it() {
+    let server = Server::start(flux_hooks(false)).await;
+    let mut event: Value = serde_json::from_slice(&kustomization_event(
+        "info",
+        "ReconciliationSucceeded",
+        "Reconciliation finished",
+        &format!("main@sha1:{NEW}"),
+        "2026-03-02T10:00:00Z",
+        Some("east-us"),
+    ))
+    .unwrap();
+    event["metadata"]["partition"] = json!(PARTITION);
+    let event = serde_json::to_vec(&event).unwrap();
+    let signed = signature(&event, FLUX_SECRET);
+    // Replayed into another partition by its URL: refused, nothing written.
+    let (status, body) = server
+        .post(
+            "/api/flux?partition=contoso",
+            &[("X-Signature", &signed)],
+            &event,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "partition");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("'contoso'") && error.contains(&format!("'{PARTITION}'")),
+        "{error}"
+    );
+    assert!(server.histories().await.is_empty());
+    // Its URL naming none, or the same: taken for the partition the metadata names.
+    for path in ["/api/flux", &format!("/api/flux?partition={PARTITION}")] {
+        let (status, body) = server.post(path, &[("X-Signature", &signed)], &event).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    assert_eq!(server.histories().await.len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_helmrelease_upgrade_is_read_from_its_origin_revision() {
     let server = Server::start(flux_hooks(false)).await;
     let body = format!(

@@ -188,6 +188,30 @@ impl FluxEvent {
         ))
     }
 
+    /// The partition the event is for: the URL's (`?partition=`) or the Alert's
+    /// `eventMetadata.partition`, which the signature covers; both must agree when both are
+    /// given. `None` when neither names one (the server's default).
+    pub fn partition(&self, from_url: Option<&str>) -> Result<Option<String>> {
+        let from_url = from_url.map(str::trim).filter(|p| !p.is_empty());
+        let from_meta = self
+            .metadata
+            .get("partition")
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty());
+        match (from_url, from_meta) {
+            (Some(u), Some(m)) if u != m => Err(Error::invalid(
+                "partition",
+                format!(
+                    "the URL names '{}' and the event's metadata '{}'; name one, or the same",
+                    shown(u),
+                    shown(m)
+                ),
+            )),
+            (Some(p), _) | (None, Some(p)) => Ok(Some(p.to_string())),
+            (None, None) => Ok(None),
+        }
+    }
+
     fn cluster(&self, from_url: Option<&str>) -> Result<String> {
         let from_url = from_url.map(str::trim).filter(|c| !c.is_empty());
         let from_meta = self

@@ -3,8 +3,9 @@
 //! Checked in order, nothing written unless all pass: the body (size, arrival); the
 //! signature (`X-Signature` of a `generic-hmac` Provider, checked against the configured
 //! secret, a wrong one never taken; none only when unsigned events are allowed, and then,
-//! without a secret, any is taken unchecked); the partition; the event
-//! ([`FluxEvent::report`]). A Kustomization's or HelmRelease's successful reconciliation is
+//! without a secret, any is taken unchecked); the event; the partition (the URL's, or the
+//! Alert's `eventMetadata.partition`, which the signature covers; both must agree); the
+//! report ([`FluxEvent::report`]). A Kustomization's or HelmRelease's successful reconciliation is
 //! the commit applied in the cluster, an event of severity `error` the cluster's failure on
 //! that commit; other events are answered 202 and ignored, so Flux does not send them
 //! again.
@@ -54,8 +55,10 @@ async fn answer(
         let named = super::named_partition(raw)?;
         let bytes = super::read_body(headers, body).await?;
         authenticate(state, headers, &bytes)?;
-        let shared = super::served(&state.partitions, named.as_deref())?;
         let event = FluxEvent::parse(&bytes)?;
+        // The metadata's partition is signed, the URL's is not: they must agree.
+        let named = event.partition(named.as_deref())?;
+        let shared = super::served(&state.partitions, named.as_deref())?;
         match event.report(cluster.as_deref())? {
             Reading::Ignored(why) => Ok((StatusCode::ACCEPTED, json!({"ignored": why}))),
             Reading::Report(report) => {
