@@ -355,9 +355,9 @@ impl Recorder {
         self.absorb_early_manifests(record).await
     }
 
-    /// Merges into `record` what a manifest pipeline recorded for its HLD commit before the
-    /// metadata pipeline did (the HLD push can start p3 first): such a record has the HLD
-    /// commit and no image. Its p3, manifest commit, repository and PR move over, and it is
+    /// Merges into `record` what a manifest pipeline recorded for its HLD commit (else for its
+    /// PR, whose merge commit p3 rendered) before the metadata pipeline did (the HLD push can
+    /// start p3 first): such a record has an HLD commit and no image. Its p3, manifest commit, repository and PR move over, and it is
     /// deleted in the same write ([`RecordStore::replace_and_delete`]), so no "manual HLD
     /// edit" is left beside the deployment.
     async fn absorb_early_manifests(&self, mut record: Record) -> Result<Record> {
@@ -365,24 +365,45 @@ impl Recorder {
             return Ok(record);
         };
         for attempt in 0..MAX_ATTEMPTS {
-            let early: Vec<Record> = self
+            let early = |found: Vec<Record>, record: &Record| -> Vec<Record> {
+                found
+                    .into_iter()
+                    .filter(|r| {
+                        r.row_key != record.row_key
+                            && r.image_tag.is_none()
+                            && r.p1.is_none()
+                            && r.p2.is_none()
+                            && r.p3.is_some()
+                            && empty_or_equal(&r.p3, &record.p3)
+                    })
+                    .collect()
+            };
+            let by_hld = self
                 .store
                 .query(&self.partition, &RecordQuery::all().hld_commit_id(&hld))
-                .await?
-                .into_iter()
-                .filter(|r| {
-                    r.row_key != record.row_key
-                        && r.image_tag.is_none()
-                        && r.p1.is_none()
-                        && r.p2.is_none()
-                        && r.p3.is_some()
-                        && empty_or_equal(&r.p3, &record.p3)
-                })
-                .collect();
-            let Some(first) = early.first() else {
+                .await?;
+            let mut found = early(by_hld, &record);
+            // Else, as rule 3 falls back to the PR: p3 rendered the PR's merge commit, p2
+            // recorded the PR branch's.
+            let mut via_pr = false;
+            if found.is_empty()
+                && let Some(pr) = &record.pr
+            {
+                let by_pr = self
+                    .store
+                    .query(&self.partition, &RecordQuery::all().pr(pr))
+                    .await?;
+                found = early(by_pr, &record);
+                via_pr = true;
+            }
+            let Some(first) = found.first() else {
                 return Ok(record);
             };
             let mut merged = record.clone();
+            if via_pr {
+                // What rule 3 writes when p3 comes last through the PR: the commit it rendered.
+                merged.hld_commit_id = first.hld_commit_id.clone();
+            }
             merged.p3 = merged.p3.or_else(|| first.p3.clone());
             merged.manifest_commit_id = merged
                 .manifest_commit_id

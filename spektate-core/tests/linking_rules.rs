@@ -670,6 +670,57 @@ async fn rule2_an_early_p3_is_merged_into_the_p2_record_when_p2_arrives() {
 }
 
 #[tokio::test]
+async fn rule2_an_early_p3_of_the_pull_requests_merge_commit_is_merged_through_the_pr() {
+    let f = fixture();
+    f.rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    // The PR was merged and its merge commit started p3 before p2 recorded the PR branch's
+    // commit.
+    f.rec
+        .manifest_generated(&manifest("301", "merge1", Some("man1"), Some("41")))
+        .await
+        .unwrap();
+    assert_eq!(f.all().await.len(), 2, "a manual HLD edit for now");
+    f.rec
+        .metadata_updated(&meta("201", "frontend-101", "branch1", "dev", Some("41")))
+        .await
+        .unwrap();
+    let all = f.all().await;
+    assert_eq!(all.len(), 1, "no manual HLD edit left beside it: {all:?}");
+    let r = &all[0];
+    assert_eq!(
+        (r.p1.as_deref(), r.p2.as_deref(), r.p3.as_deref()),
+        (Some("101"), Some("201"), Some("301"))
+    );
+    assert_eq!(r.manifest_commit_id.as_deref(), Some("man1"));
+    assert_eq!(
+        r.hld_commit_id.as_deref(),
+        Some("merge1"),
+        "the commit p3 rendered, as rule 3 writes when p3 comes last"
+    );
+
+    // The same steps in the usual order give the same record.
+    let g = fixture();
+    g.rec
+        .image_built(&image("101", "frontend-101"))
+        .await
+        .unwrap();
+    g.rec
+        .metadata_updated(&meta("201", "frontend-101", "branch1", "dev", Some("41")))
+        .await
+        .unwrap();
+    g.rec
+        .manifest_generated(&manifest("301", "merge1", Some("man1"), Some("41")))
+        .await
+        .unwrap();
+    let usual = g.all().await;
+    assert_eq!(usual.len(), 1);
+    assert_eq!(usual[0].columns(), r.columns());
+}
+
+#[tokio::test]
 async fn rule2_with_a_service_never_links_another_services_image_of_the_same_tag() {
     let f = fixture();
     let build = |p1: &str, service: &str| ImageBuilt {
