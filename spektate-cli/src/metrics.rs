@@ -24,7 +24,8 @@ pub struct MetricsCmd {
     /// Only this ring.
     #[arg(short = 'e', long = "env", visible_alias = "ring")]
     pub env: Option<String>,
-    /// Only changes by this author (name, e-mail or login; a part matches).
+    /// Only changes by this author (name, e-mail or login; a part matches, or in double
+    /// quotes, "Al", only the whole).
     #[arg(short = 'a', long)]
     pub author: Option<String>,
     /// Only this image tag.

@@ -15,7 +15,8 @@ pub struct Filter {
     pub service: Option<String>,
     /// Ring (environment).
     pub ring: Option<String>,
-    /// Author name, e-mail or login; a part of one matches.
+    /// Author name, e-mail or login; a part of one matches, or, in double quotes
+    /// (`"Al"`), the whole of one (ignoring case), as a picker of names means it.
     pub author: Option<String>,
     /// Image tag.
     pub image_tag: Option<String>,
@@ -72,10 +73,14 @@ impl Filter {
         let author_ok = match norm(&self.author) {
             None => true,
             Some(a) => d.author.as_ref().is_some_and(|au| {
-                [Some(&au.name), au.email.as_ref(), au.login.as_ref()]
+                let mut fields = [Some(&au.name), au.email.as_ref(), au.login.as_ref()]
                     .into_iter()
                     .flatten()
-                    .any(|v| v.to_lowercase().contains(&a))
+                    .map(|v| v.to_lowercase());
+                match a.strip_prefix('"').and_then(|q| q.strip_suffix('"')) {
+                    Some(whole) if !whole.is_empty() => fields.any(|v| v == whole),
+                    _ => fields.any(|v| v.contains(&a)),
+                }
             }),
         };
         let keyword_ok = match norm(&self.keyword) {

@@ -503,6 +503,14 @@ async fn filters_select_by_service_ring_author_kind_and_keyword() {
         .len(),
         1
     );
+    // A part matches; in double quotes, only the whole name (as the page's picker asks).
+    let by_author = |a: &str| Filter {
+        author: Some(a.into()),
+        ..Default::default()
+    };
+    assert_eq!(get(by_author("author")).await.len(), 3);
+    assert_eq!(get(by_author("\"author\"")).await.len(), 0);
+    assert_eq!(get(by_author("\"Author 2\"")).await.len(), 1);
     assert_eq!(
         get(Filter {
             kind: Some(DeploymentKind::ManualHldEdit),

@@ -256,9 +256,10 @@
 
   // The filters as query parameters, in the order of the form; the type only when it is not
   // the default, so a plain link stays plain.
-  function filterParams(p, ringName) {
+  function filterParams(p, ringName, api) {
     for (const v of view.service) p.append('service', v);
-    for (const v of view.author) p.append('author', v);
+    // The picker's names are whole names: in double quotes, the API matches only the whole.
+    for (const v of view.author) p.append('author', api ? `"${v}"` : v);
     for (const v of view.ring) p.append(ringName, v);
     if (!typeIsDefault()) for (const v of view.type) p.append('type', v);
     if (view.includeExpired) p.set('includeExpired', 'true');
@@ -281,7 +282,7 @@
 
   function apiUrl() {
     const p = new URLSearchParams();
-    filterParams(p, 'ring');
+    filterParams(p, 'ring', true);
     if (typeIsDefault()) p.set('type', DEFAULT_TYPES[0]);
     p.set('limit', view.limit !== undefined ? view.limit : String(DEFAULT_ROWS));
     if (view.partition !== undefined) p.set('partition', view.partition);

@@ -29,7 +29,7 @@ pub const MAX_LIMIT: usize = 10_000;
 /// |---|---|---|
 /// | `service` | | service, shown (`frontend`) or stored (`fabrikam/frontend`) name |
 /// | `ring` | `env` | ring (environment) |
-/// | `author` | | author name, e-mail or login; a part matches |
+/// | `author` | | author name, e-mail or login; a part matches, or in double quotes (`"Al"`) only the whole |
 /// | `imageTag` | `image-tag` | image tag |
 /// | `runId` | `build-id`, `buildId` | a p1, p2 or p3 run id |
 /// | `commit` | `commit-id`, `commitId` | a source, HLD or manifest commit (7+ character prefix) |

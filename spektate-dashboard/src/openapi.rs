@@ -230,7 +230,7 @@ pub fn document(viewers: &ViewerAuth, writes: bool, oidc: bool) -> Value {
     let params: Vec<Value> = [
         ("service", "Service, shown or stored name; repeat for any of several."),
         ("ring", "Ring (also `env`); repeat for any of several."),
-        ("author", "A part of the author's name, e-mail or login; repeat for any of several."),
+        ("author", "A part of the author's name, e-mail or login, or in double quotes (\"Al\") the whole of one; repeat for any of several."),
         ("imageTag", "Image tag (also `image-tag`)."),
         ("runId", "A p1, p2 or p3 run id (also `build-id`)."),
         ("commit", "A source, HLD or manifest commit, 7+ character prefix."),
