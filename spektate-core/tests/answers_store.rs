@@ -120,7 +120,11 @@ async fn a_version_2_file_gains_the_answers_table_when_a_writer_opens_it() {
         .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3, "the writer upgraded the file");
+    assert_eq!(
+        version,
+        spektate_core::store::sqlite::SCHEMA_VERSION,
+        "the writer upgraded the file"
+    );
     assert!(writer.writes_answers());
     let reopened = SqliteStore::open_existing(&path).unwrap();
     assert!(

@@ -21,8 +21,8 @@ use crate::model::record::{COLUMNS, Record};
 use crate::model::run::RunReport;
 
 /// The schema version this build writes (kept in SQLite's `user_version`); readers also
-/// read versions 1 and 2.
-pub const SCHEMA_VERSION: i64 = 3;
+/// read versions 1 to 3.
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: records, run reports and cluster syncs.
 const SCHEMA_V1: &str = r#"
@@ -88,11 +88,28 @@ CREATE TABLE IF NOT EXISTS answers (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 4: the highest change sequence of a deleted record, so a write after the newest
+/// record was deleted never takes its sequence again (a reader already past it would never
+/// read that write).
+const SCHEMA_V4: &str = r#"
+CREATE TABLE IF NOT EXISTS change_floor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n INTEGER NOT NULL
+);
+"#;
+
 /// Keys read by one statement: three parameters each, under SQLite's parameter limit.
 const ANSWER_KEYS_PER_READ: usize = 300;
 
-/// The next change sequence; evaluated inside a write, under SQLite's write lock.
-const NEXT_SEQ: &str = "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM records)";
+/// The next change sequence: past every record's and every deleted one's; evaluated inside a
+/// write, under SQLite's write lock.
+const NEXT_SEQ: &str = "(SELECT MAX(COALESCE((SELECT MAX(change_seq) FROM records), 0), \
+     COALESCE((SELECT n FROM change_floor WHERE id = 1), 0)) + 1)";
+
+/// Raises the floor of change sequences to the sequence of the record about to be deleted.
+const RAISE_FLOOR: &str = "INSERT INTO change_floor (id, n) \
+     SELECT 1, change_seq FROM records WHERE partition_key = ? AND row_key = ? \
+     ON CONFLICT (id) DO UPDATE SET n = MAX(n, excluded.n)";
 
 /// The statement and arguments reading `query`'s records of `partition`, in write order.
 fn query_sql(has_seq: bool, partition: &str, query: &RecordQuery) -> (String, Vec<String>) {
@@ -244,7 +261,12 @@ impl SqliteStore {
             .map_err(|e| e.to_string())?;
         // Another writer may have upgraded the file while this one waited for the lock.
         let version = schema_version(&tx).map_err(|e| e.to_string())?;
-        for (v, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)] {
+        for (v, sql) in [
+            (1, SCHEMA_V1),
+            (2, SCHEMA_V2),
+            (3, SCHEMA_V3),
+            (4, SCHEMA_V4),
+        ] {
             if version < v {
                 tx.execute_batch(sql).map_err(|e| e.to_string())?;
             }
@@ -354,6 +376,8 @@ fn delete_row(
     row_key: String,
     etag: Option<String>,
 ) -> std::result::Result<(), DbError> {
+    // Before the delete: a floor raised for a delete that then fails only leaves a gap.
+    conn.execute(RAISE_FLOOR, params![partition, row_key])?;
     let n = match &etag {
         None => conn.execute(
             "DELETE FROM records WHERE partition_key = ? AND row_key = ?",

@@ -36,6 +36,7 @@ pub async fn store_conformance(store: Arc<dyn RecordStore>) {
     awkward_values_round_trip(&store).await;
     delete_is_conditional_and_idempotent(&store).await;
     replace_and_delete_write_both_or_neither(&store).await;
+    a_write_after_the_newest_record_is_deleted_is_read_after_it(&store).await;
     row_keys_are_those_a_query_reads(&store).await;
     run_reports_upsert_and_read_by_id(&store).await;
     cluster_syncs_keep_the_latest_per_cluster(&store).await;
@@ -387,6 +388,32 @@ async fn replace_and_delete_write_both_or_neither(store: &Arc<dyn RecordStore>) 
         vec![(keep.row_key.clone(), Some("prod".into()))]
     );
     assert_eq!(got[0].etag, again.etag);
+}
+
+async fn a_write_after_the_newest_record_is_deleted_is_read_after_it(store: &Arc<dyn RecordStore>) {
+    let p = partition("sequence");
+    store.insert(&record(&p, "a", "1")).await.unwrap();
+    let newest = store.insert(&record(&p, "b", "2")).await.unwrap();
+    let Some(read_up_to) = newest.sequence else {
+        return; // The store keeps no change sequence: readers go by time.
+    };
+    store.delete(&p, &newest.row_key, None).await.unwrap();
+    let next = store.insert(&record(&p, "c", "3")).await.unwrap();
+    assert!(
+        next.sequence > Some(read_up_to),
+        "sequence: {:?} after a deleted {read_up_to}",
+        next.sequence
+    );
+    let got = store
+        .query(&p, &RecordQuery::all().after_sequence(read_up_to))
+        .await
+        .unwrap();
+    let tags: Vec<_> = got.iter().map(|r| r.image_tag.as_deref()).collect();
+    assert_eq!(
+        tags,
+        [Some("c")],
+        "sequence: a reader past the deleted one reads the write"
+    );
 }
 
 async fn row_keys_are_those_a_query_reads(store: &Arc<dyn RecordStore>) {
