@@ -2,7 +2,7 @@
 //! destination cluster, its repository and the newest commit of it the application applied.
 
 use chrono::{DateTime, Utc};
-use spektate_core::model::cluster::MAX_HISTORY;
+use spektate_core::model::cluster::{Attempt, MAX_HISTORY};
 use spektate_core::{Applied, ClusterSync, RepoRef};
 
 use crate::payloads::{Application, History, OperationState, Source, SyncStatus};
@@ -110,6 +110,12 @@ pub fn applied(app: &Application) -> Vec<Applied> {
     history.reverse();
     history.sort_by_key(|h| std::cmp::Reverse(h.id));
     let name_shown = name.rsplit('/').next().unwrap_or(&name).to_string();
+    let running: Vec<Option<String>> = (0..sources.len())
+        .map(|i| current(multi, i, sync, op, &history))
+        .collect();
+    let tried: Vec<Option<String>> = (0..sources.len()).map(|i| operated(multi, i, op)).collect();
+    // The last operation synced what runs: every source at its running commit.
+    let on_running = tried.iter().any(Option::is_some) && tried == running;
 
     let mut out = Vec::new();
     for (i, source) in sources.iter().enumerate() {
@@ -123,9 +129,10 @@ pub fn applied(app: &Application) -> Vec<Applied> {
         else {
             continue;
         };
-        let Some(commit) = current(multi, i, sync, op, &history) else {
+        let Some(commit) = running[i].clone() else {
             continue;
         };
+        let (phase, attempted) = last_operation(op, &commit, tried[i].as_deref(), on_running);
         let applied_at = applied_at(multi, i, &commit, op, &history);
         let mut earlier: Vec<String> = Vec::new();
         for h in &history {
@@ -152,8 +159,9 @@ pub fn applied(app: &Application) -> Vec<Applied> {
             health: status
                 .and_then(|s| s.health.as_ref())
                 .and_then(|h| word(&h.status)),
-            phase: op.and_then(|o| word(&o.phase)),
+            phase,
             history: earlier,
+            attempted,
         });
     }
     out
@@ -177,9 +185,46 @@ fn current(
     if let Some(h) = history.first() {
         return nth(multi, i, &h.revision, &h.revisions);
     }
-    let op = op.filter(|o| o.phase.as_deref() == Some("Succeeded"))?;
-    let r = op.sync_result.as_ref()?;
-    nth(multi, i, &r.revision, &r.revisions)
+    operated(
+        multi,
+        i,
+        op.filter(|o| o.phase.as_deref() == Some("Succeeded")),
+    )
+}
+
+/// The commit of source `i` the last operation synced, or tried to: its result's revision,
+/// else the one it was asked to sync.
+fn operated(multi: bool, i: usize, op: Option<&OperationState>) -> Option<String> {
+    let op = op?;
+    let result = op.sync_result.as_ref();
+    let asked = op.operation.as_ref().and_then(|o| o.sync.as_ref());
+    result
+        .and_then(|r| nth(multi, i, &r.revision, &r.revisions))
+        .or_else(|| asked.and_then(|s| nth(multi, i, &s.revision, &s.revisions)))
+}
+
+/// The last operation as a source running `commit` shows it: its phase when it synced what
+/// runs (`on_running`), else an attempt of the commit it `tried` when that is another one;
+/// nothing when it is not known which commit it was on, or it changed only other sources.
+fn last_operation(
+    op: Option<&OperationState>,
+    commit: &str,
+    tried: Option<&str>,
+    on_running: bool,
+) -> (Option<String>, Option<Attempt>) {
+    let (Some(op), Some(tried)) = (op, tried) else {
+        return (None, None);
+    };
+    let phase = word(&op.phase);
+    if on_running {
+        return (phase, None);
+    }
+    let attempt = (tried != commit).then(|| Attempt {
+        commit: tried.to_string(),
+        phase,
+        finished_at: op.finished_at,
+    });
+    (None, attempt)
 }
 
 /// When `commit` was applied: the last operation's finish when it succeeded on that commit,
@@ -193,12 +238,7 @@ fn applied_at(
 ) -> Option<DateTime<Utc>> {
     let by_op = op
         .filter(|o| o.phase.as_deref() == Some("Succeeded"))
-        .filter(|o| {
-            o.sync_result
-                .as_ref()
-                .and_then(|r| nth(multi, i, &r.revision, &r.revisions))
-                .is_some_and(|c| c == commit)
-        })
+        .filter(|o| operated(multi, i, Some(o)).is_some_and(|c| c == commit))
         .and_then(|o| o.finished_at);
     by_op.or_else(|| {
         history

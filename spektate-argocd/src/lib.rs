@@ -11,9 +11,12 @@
 //!
 //! The newest commit an application applied is its `status.sync.revision` while it is
 //! `Synced`; otherwise the revision of its newest history entry (the last successful sync),
-//! else that of its last operation when it succeeded. An application whose source is the HLD
-//! repository (Argo CD renders Helm or Kustomize straight from it) applies HLD commits: the
-//! tracker then shows a deployment synced and complete there without a manifest pipeline.
+//! else that of its last operation when it succeeded. The last operation's phase goes with the
+//! revision it synced or tried (`syncResult`, else `operation.sync`): a failed sync of another
+//! revision is that revision's failure ([`Applied::attempted`]), not the running one's. An
+//! application whose source is the HLD repository (Argo CD renders Helm or Kustomize straight
+//! from it) applies HLD commits: the tracker then shows a deployment synced and complete there
+//! without a manifest pipeline.
 //!
 //! # Request budget
 //!

@@ -134,9 +134,28 @@ pub struct OperationState {
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub sync_result: Option<SyncResult>,
+    #[serde(default)]
+    pub operation: Option<Operation>,
 }
 
-/// `v1alpha1SyncOperationResult`.
+/// `v1alpha1Operation`: what the operation was asked to do.
+#[derive(Debug, Default, Deserialize)]
+pub struct Operation {
+    #[serde(default)]
+    pub sync: Option<SyncOperation>,
+}
+
+/// `v1alpha1SyncOperation`: the revision(s) the operation was asked to sync (a commit, or a
+/// branch or tag not yet resolved).
+#[derive(Debug, Default, Deserialize)]
+pub struct SyncOperation {
+    #[serde(default)]
+    pub revision: Option<String>,
+    #[serde(default, deserialize_with = "first_of_optional::<MAX_SOURCES, _, _>")]
+    pub revisions: Option<Vec<String>>,
+}
+
+/// `v1alpha1SyncOperationResult`: the revision(s) the operation synced, once resolved.
 #[derive(Debug, Default, Deserialize)]
 pub struct SyncResult {
     #[serde(default)]

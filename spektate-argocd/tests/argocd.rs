@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use spektate_argocd::{ArgoCd, Policy, Secret};
+use spektate_core::model::cluster::Attempt;
 use spektate_core::warnings::collect_notices;
-use spektate_core::{Applied, ClusterSync, RepoRef, SyncSource};
+use spektate_core::{Applied, ClusterSync, Outcome, RepoRef, SyncSource};
 use wiremock::matchers::{header, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -249,7 +250,35 @@ async fn each_application_says_which_commit_it_applied_in_which_cluster() {
         Some("2026-11-26T11:07:00Z".parse().unwrap())
     );
     assert_eq!(prod.history, [sha(2)]);
-    assert_eq!(prod.phase.as_deref(), Some("Failed"));
+    assert_eq!(
+        prod.phase, None,
+        "the failed sync was not of the running commit"
+    );
+    assert_eq!(
+        prod.attempted,
+        Some(Attempt {
+            commit: sha(9),
+            phase: Some("Failed".into()),
+            finished_at: Some("2026-11-26T12:00:42Z".parse().unwrap()),
+        })
+    );
+    let failed = prod.trouble().unwrap();
+    assert_eq!(
+        (failed.commit(), failed.outcome, failed.trouble_text()),
+        (
+            sha(9).as_str(),
+            Outcome::Failed,
+            "in-cluster failed (SyncFailed)".into()
+        ),
+        "reported against the commit it tried"
+    );
+    assert!(
+        applied
+            .iter()
+            .filter_map(Applied::trouble)
+            .all(|t| t.commit() != sha(1)),
+        "the running commit shows no trouble"
+    );
 
     let hld = find(&applied, "backend", HLD);
     assert_eq!(hld.cluster(), "aks-west.hcp.westeurope.azmk8s.io:443");
@@ -282,6 +311,105 @@ async fn each_application_says_which_commit_it_applied_in_which_cluster() {
         got[0].headers.get("authorization").unwrap(),
         "Bearer argo-api-token"
     );
+}
+
+/// A failed or errored sync shows against the commit it tried, per source: its result's
+/// revision(s), else the one(s) it was asked to sync. A source it left as it was, and the
+/// commits that run, show no trouble.
+#[tokio::test]
+async fn a_failed_sync_is_reported_against_the_commit_it_tried() {
+    let server = MockServer::start().await;
+    // Multi-source: the HLD source moved to sha(21) and failed; the values source stayed.
+    let mut multi = status("OutOfSync", "", "Failed", &[]);
+    multi["sync"]["revisions"] = json!([sha(21), "1.4.2", sha(8)]);
+    multi["history"] = json!([
+        {"id": 4, "revisions": [sha(7), "1.4.2", sha(8)], "deployedAt": "2026-11-26T10:30:00Z"},
+    ]);
+    multi["operationState"]["operation"]["sync"] = json!({"revisions": [sha(21), "1.4.2", sha(8)]});
+    multi["operationState"]["syncResult"] = json!({"revisions": [sha(21), "1.4.2", sha(8)]});
+    // An error before the sync resolved anything: only the operation names the revision.
+    let mut errored = status("OutOfSync", &sha(31), "Error", &[(1, &sha(30))]);
+    errored["operationState"]
+        .as_object_mut()
+        .unwrap()
+        .remove("syncResult");
+    // A multi-source sync of what runs that failed (a hook): its failure is of what runs.
+    let mut resynced = status("Synced", "", "Failed", &[]);
+    resynced["sync"]["revisions"] = json!([sha(41), sha(42)]);
+    resynced["operationState"]["syncResult"] = json!({"revisions": [sha(41), sha(42)]});
+    serve(
+        &server,
+        &list(
+            "1",
+            vec![
+                app(
+                    "backend",
+                    json!({"name": "west-eu"}),
+                    json!([
+                        git(HLD, "backend"),
+                        {"repoURL": "https://charts.bitnami.com/bitnami", "chart": "redis", "targetRevision": "1.4.2"},
+                        {"repoURL": "https://github.com/fabrikam/values", "ref": "values"},
+                    ]),
+                    multi,
+                ),
+                app("qa", json!({"name": "east-us"}), git(MANIFESTS, "qa"), errored),
+                app(
+                    "stage",
+                    json!({"name": "east-us"}),
+                    json!([git(MANIFESTS, "stage"), git(HLD, "stage")]),
+                    resynced,
+                ),
+            ],
+        ),
+    )
+    .await;
+    let applied = argo(&server).applied().await.unwrap();
+    let trouble = |a: &Applied| {
+        a.trouble()
+            .map(|t| (t.commit().to_string(), t.trouble_text()))
+    };
+
+    let hld = find(&applied, "backend", HLD);
+    assert_eq!(
+        (hld.commit(), hld.phase.as_deref()),
+        (sha(7).as_str(), None)
+    );
+    assert_eq!(
+        hld.attempted
+            .as_ref()
+            .map(|a| (a.commit.as_str(), a.phase.as_deref())),
+        Some((sha(21).as_str(), Some("Failed")))
+    );
+    assert_eq!(
+        trouble(hld),
+        Some((sha(21), "west-eu failed (SyncFailed)".into()))
+    );
+    let values = find(&applied, "backend", "https://github.com/fabrikam/values");
+    assert_eq!(values.commit(), sha(8));
+    assert_eq!(
+        (values.phase.as_deref(), &values.attempted, trouble(values)),
+        (None, &None, None),
+        "the sync left this source as it was"
+    );
+
+    let qa = find(&applied, "qa", MANIFESTS);
+    assert_eq!((qa.commit(), qa.phase.as_deref()), (sha(30).as_str(), None));
+    assert_eq!(
+        trouble(qa),
+        Some((sha(31), "east-us failed (SyncError)".into()))
+    );
+
+    for (repo, commit) in [(MANIFESTS, sha(41)), (HLD, sha(42))] {
+        let stage = find(&applied, "stage", repo);
+        assert_eq!(
+            (stage.commit(), stage.phase.as_deref(), &stage.attempted),
+            (commit.as_str(), Some("Failed"), &None)
+        );
+        assert_eq!(
+            trouble(stage),
+            Some((commit, "east-us failed (SyncFailed)".into()))
+        );
+    }
 }
 
 #[tokio::test]

@@ -62,7 +62,7 @@ pub mod window;
 pub use correlate::{Knowledge, Lookup, RepoDefaults, correlate};
 pub use error::{Error, Result};
 pub use filter::Filter;
-pub use model::cluster::{Applied, ClusterHistory, ClusterReport, Live, Outcome};
+pub use model::cluster::{Applied, Attempt, ClusterHistory, ClusterReport, Live, Outcome};
 pub use model::deployment::{
     Author, ClusterSync, Deployment, DeploymentKind, PullRequest, Status, Step, StepName,
     StepState, commits_match,

@@ -188,6 +188,7 @@ async fn a_degraded_or_failed_argo_cd_application_shows_on_the_cluster_step() {
         health: Some(health.into()),
         phase: Some(phase.into()),
         history: Vec::new(),
+        attempted: None,
     };
     let source = Arc::new(Applications(Arc::new(vec![
         app("east-us", 2, "Healthy", "Succeeded"),

@@ -71,6 +71,7 @@ fn applied(cluster: &str, app: &str, repo: &str, commit: u32, history: &[u32]) -
         health: Some("Healthy".into()),
         phase: Some("Succeeded".into()),
         history: history.iter().map(|&c| sha(c)).collect(),
+        attempted: None,
     }
 }
 

@@ -85,6 +85,7 @@ fn app(name: &str, cluster: &str, repo: &str, commit: &str) -> Applied {
         health: Some("Healthy".into()),
         phase: Some("Succeeded".into()),
         history: Vec::new(),
+        attempted: None,
     }
 }
 

@@ -28,11 +28,28 @@ pub struct Applied {
     pub sync_status: Option<String>,
     /// The application's health (`Healthy`, `Progressing`, `Degraded`, ...).
     pub health: Option<String>,
-    /// The phase of the agent's last operation (`Succeeded`, `Failed`, `Error`, `Running`).
+    /// The phase of the agent's last operation when it was on `commit` (`Succeeded`,
+    /// `Failed`, `Error`, `Running`).
     pub phase: Option<String>,
     /// Commits of `repo` the application applied before, newest first, at most
     /// [`MAX_HISTORY`].
     pub history: Vec<String>,
+    /// The agent's last operation when it was on another commit of `repo`: a sync that
+    /// failed (the cluster still runs `commit`) or is running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempted: Option<Attempt>,
+}
+
+/// An agent's operation on a commit it has not applied (yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// The commit the operation synced.
+    pub commit: String,
+    /// Its phase (`Failed`, `Error`, `Running`).
+    pub phase: Option<String>,
+    /// When it finished, unless it is running.
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 impl Applied {
@@ -48,13 +65,30 @@ impl Applied {
 }
 
 impl Applied {
-    /// What the application says went wrong with its commit, as a cluster report: a last
-    /// operation that `Failed` or hit an `Error` (the cluster's failure on the commit), or a
-    /// health such as `Degraded` or `Missing`; `None` when nothing did.
+    /// What the application says went wrong, as a cluster report: a last operation that
+    /// `Failed` or hit an `Error`, against the commit it tried ([`Self::attempted`], else
+    /// `commit`); else a health of `commit` such as `Degraded` or `Missing`; `None` when
+    /// nothing did.
     pub fn trouble(&self) -> Option<ClusterReport> {
-        let failed = matches!(self.phase.as_deref(), Some("Failed" | "Error"));
-        let report = ClusterReport {
-            sync: self.sync.clone(),
+        let report = match &self.attempted {
+            Some(a) if failed(&a.phase) => self.report(
+                ClusterSync {
+                    commit: a.commit.clone(),
+                    synced_at: a.finished_at,
+                    ..self.sync.clone()
+                },
+                &a.phase,
+            ),
+            _ => self.report(self.sync.clone(), &self.phase),
+        };
+        report.is_trouble().then(|| report.bounded())
+    }
+
+    /// A report of `sync` with the application's health and an operation's `phase`.
+    fn report(&self, sync: ClusterSync, phase: &Option<String>) -> ClusterReport {
+        let failed = failed(phase);
+        ClusterReport {
+            sync,
             outcome: if failed {
                 Outcome::Failed
             } else {
@@ -62,12 +96,16 @@ impl Applied {
             },
             health: self.health.clone(),
             reason: failed
-                .then(|| self.phase.as_ref().map(|p| format!("Sync{p}")))
+                .then(|| phase.as_ref().map(|p| format!("Sync{p}")))
                 .flatten(),
             message: None,
-        };
-        report.is_trouble().then(|| report.bounded())
+        }
     }
+}
+
+/// Whether an operation's phase says it failed (`Failed`, `Error`).
+fn failed(phase: &Option<String>) -> bool {
+    matches!(phase.as_deref(), Some("Failed" | "Error"))
 }
 
 /// A cluster where a deployment is live: the newest commit the cluster applied is the
@@ -450,6 +488,7 @@ mod history_tests {
             health: Some("Healthy".into()),
             phase: Some("Succeeded".into()),
             history: Vec::new(),
+            attempted: None,
         };
         assert_eq!(app.trouble(), None);
         app.health = Some("Degraded".into());
@@ -459,6 +498,42 @@ mod history_tests {
             app.trouble().unwrap().trouble_text(),
             "east-us failed (SyncFailed)"
         );
+    }
+
+    #[test]
+    fn a_failed_attempt_of_another_commit_is_its_trouble_not_the_running_ones() {
+        let mut app = Applied {
+            sync: report("aaaaaaa1", 1, Outcome::Applied).sync,
+            application: "argocd/frontend".into(),
+            repo: crate::model::repo::RepoRef::parse("https://github.com/fabrikam/manifests")
+                .unwrap(),
+            sync_status: Some("OutOfSync".into()),
+            health: Some("Healthy".into()),
+            phase: None,
+            history: Vec::new(),
+            attempted: Some(Attempt {
+                commit: "bbbbbbb2".into(),
+                phase: Some("Running".into()),
+                finished_at: None,
+            }),
+        };
+        assert_eq!(app.trouble(), None, "a sync under way is no trouble");
+        app.attempted = Some(Attempt {
+            commit: "bbbbbbb2".into(),
+            phase: Some("Error".into()),
+            finished_at: at(9),
+        });
+        let t = app.trouble().unwrap();
+        assert_eq!(
+            (t.commit(), t.outcome, t.sync.synced_at, t.trouble_text()),
+            (
+                "bbbbbbb2",
+                Outcome::Failed,
+                at(9),
+                "east-us failed (SyncError)".into()
+            )
+        );
+        assert_eq!(t.sync.tagger, app.sync.tagger);
     }
 
     #[test]
