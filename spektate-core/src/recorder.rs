@@ -451,60 +451,96 @@ impl Recorder {
         let pr = optional("pr", e.pr.as_deref())?;
         let repo = repository("repository", e.repository.as_deref())?;
         let by_pr = pr.clone();
-        self.apply_with_fallback(
-            RecordQuery::all().hld_commit_id(&hld),
-            by_pr.map(|pr| RecordQuery::all().pr(&pr)),
-            |found, new| {
-                let fill = |r: &mut Record| {
-                    r.p3 = p3.clone();
-                    r.hld_commit_id = Some(hld.clone());
-                    if manifest.is_some() {
-                        r.manifest_commit_id = manifest.clone();
+        let written = self
+            .apply_with_fallback(
+                RecordQuery::all().hld_commit_id(&hld),
+                by_pr.map(|pr| RecordQuery::all().pr(&pr)),
+                |found, new| {
+                    let fill = |r: &mut Record| {
+                        r.p3 = p3.clone();
+                        r.hld_commit_id = Some(hld.clone());
+                        if manifest.is_some() {
+                            r.manifest_commit_id = manifest.clone();
+                        }
+                        if pr.is_some() {
+                            r.pr = pr.clone();
+                        }
+                        if repo.is_some() {
+                            r.manifest_repo = repo.clone();
+                        }
+                    };
+                    let matching = found.iter().find(|r| {
+                        empty_or_equal(&r.p3, &p3)
+                            && empty_or_equal(&r.manifest_commit_id, &manifest)
+                    });
+                    if let Some(r) = matching {
+                        let mut r = r.clone();
+                        fill(&mut r);
+                        return Write::Replace(r);
                     }
-                    if pr.is_some() {
-                        r.pr = pr.clone();
-                    }
-                    if repo.is_some() {
-                        r.manifest_repo = repo.clone();
-                    }
-                };
-                let matching = found.iter().find(|r| {
-                    empty_or_equal(&r.p3, &p3) && empty_or_equal(&r.manifest_commit_id, &manifest)
-                });
-                if let Some(r) = matching {
-                    let mut r = r.clone();
+                    let key = derived_row_key(&[
+                        "p3",
+                        p3.as_deref().unwrap_or_default(),
+                        &hld,
+                        manifest.as_deref().unwrap_or_default(),
+                    ]);
+                    let mut r = match found.last() {
+                        // A re-run, or a second manifest commit of the same HLD change: a copy.
+                        Some(last) => Record {
+                            partition_key: new.partition_key,
+                            row_key: key,
+                            sequence: None,
+                            context: false,
+                            manifest_commit_id: None,
+                            timestamp: None,
+                            etag: None,
+                            ..last.clone()
+                        },
+                        // A manual HLD edit: no image behind it.
+                        None => Record {
+                            row_key: key,
+                            ..new
+                        },
+                    };
                     fill(&mut r);
-                    return Write::Replace(r);
-                }
-                let key = derived_row_key(&[
-                    "p3",
-                    p3.as_deref().unwrap_or_default(),
-                    &hld,
-                    manifest.as_deref().unwrap_or_default(),
-                ]);
-                let mut r = match found.last() {
-                    // A re-run, or a second manifest commit of the same HLD change: a copy.
-                    Some(last) => Record {
-                        partition_key: new.partition_key,
-                        row_key: key,
-                        sequence: None,
-                        context: false,
-                        manifest_commit_id: None,
-                        timestamp: None,
-                        etag: None,
-                        ..last.clone()
-                    },
-                    // A manual HLD edit: no image behind it.
-                    None => Record {
-                        row_key: key,
-                        ..new
-                    },
-                };
-                fill(&mut r);
-                Write::Insert(r)
-            },
-        )
-        .await
+                    Write::Insert(r)
+                },
+            )
+            .await?;
+        self.merge_into_deployment(written).await
+    }
+
+    /// After rule 3 wrote a record with no image (p3 came first): a p2 record of its HLD
+    /// commit (else of its PR) written meanwhile absorbs it, as that p2 would have had it
+    /// been written after. Each side looks after its own write, so one sees the other.
+    async fn merge_into_deployment(&self, written: Record) -> Result<Record> {
+        let early = written.image_tag.is_none() && written.p1.is_none() && written.p2.is_none();
+        let Some(hld) = written.hld_commit_id.clone().filter(|_| early) else {
+            return Ok(written);
+        };
+        let with_p2 = |found: Vec<Record>| {
+            found
+                .into_iter()
+                .find(|r| r.row_key != written.row_key && r.p2.is_some())
+        };
+        let mut target = with_p2(
+            self.store
+                .query(&self.partition, &RecordQuery::all().hld_commit_id(&hld))
+                .await?,
+        );
+        if target.is_none()
+            && let Some(pr) = &written.pr
+        {
+            target = with_p2(
+                self.store
+                    .query(&self.partition, &RecordQuery::all().pr(pr))
+                    .await?,
+            );
+        }
+        match target {
+            Some(target) => self.absorb_early_manifests(target).await,
+            None => Ok(written),
+        }
     }
 
     /// Rule 4: p3 pushed its manifest commit. The record with that p3 is updated in place
@@ -515,42 +551,67 @@ impl Recorder {
         let p3 = required("p3", &e.p3)?;
         let manifest = Some(required("manifestCommitId", &e.manifest_commit_id)?);
         let repo = repository("repository", e.repository.as_deref())?;
-        let found = self
-            .store
-            .query(&self.partition, &RecordQuery::all().p3(&p3))
-            .await?;
-        if found.is_empty() {
-            return Err(Error::NotFound {
-                what: format!(
-                    "record with p3 '{p3}' in partition '{}' (record the manifest generation with --p3 and --hld-commit-id first)",
-                    self.partition
-                ),
-            });
-        }
-        let mut updated: Option<Record> = None;
-        for record in found {
-            let mut current = record;
-            let mut attempt = 0;
-            let stored = loop {
-                let mut r = current.clone();
-                r.manifest_commit_id = manifest.clone();
-                if repo.is_some() {
-                    r.manifest_repo = repo.clone();
-                }
-                match self.store.replace(&r).await {
-                    Err(e) if e.is_conflict() && attempt < MAX_ATTEMPTS => {
-                        back_off(attempt).await;
-                        attempt += 1;
-                        current = self.reread(&current).await?;
+        for round in 0..MAX_ATTEMPTS {
+            let found = self
+                .store
+                .query(&self.partition, &RecordQuery::all().p3(&p3))
+                .await?;
+            if found.is_empty() {
+                return Err(Error::NotFound {
+                    what: format!(
+                        "record with p3 '{p3}' in partition '{}' (record the manifest generation with --p3 and --hld-commit-id first)",
+                        self.partition
+                    ),
+                });
+            }
+            let mut updated: Option<Record> = None;
+            let mut merged_away = false;
+            for record in found {
+                match self.set_manifest(record, &manifest, &repo).await {
+                    Ok(stored) => {
+                        updated.get_or_insert(stored);
                     }
-                    other => break other?,
+                    // Merged into its deployment's record meanwhile (an early p3 absorbed by
+                    // p2): read the records of p3 again.
+                    Err(Error::NotFound { .. }) => merged_away = true,
+                    Err(e) => return Err(e),
                 }
-            };
-            updated.get_or_insert(stored);
+            }
+            if !merged_away && let Some(stored) = updated {
+                return Ok(stored);
+            }
+            back_off(round).await;
         }
-        updated.ok_or_else(|| Error::NotFound {
-            what: format!("record with p3 '{p3}' in partition '{}'", self.partition),
-        })
+        Err(Error::store(
+            self.store.describe(),
+            "record",
+            "too many conflicts",
+        ))
+    }
+
+    /// Sets the manifest commit (and repository) of `record`, re-reading it after a lost race.
+    async fn set_manifest(
+        &self,
+        mut current: Record,
+        manifest: &Option<String>,
+        repo: &Option<String>,
+    ) -> Result<Record> {
+        let mut attempt = 0;
+        loop {
+            let mut r = current.clone();
+            r.manifest_commit_id = manifest.clone();
+            if repo.is_some() {
+                r.manifest_repo = repo.clone();
+            }
+            match self.store.replace(&r).await {
+                Err(e) if e.is_conflict() && attempt < MAX_ATTEMPTS => {
+                    back_off(attempt).await;
+                    attempt += 1;
+                    current = self.reread(&current).await?;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// A pipeline reports its own run; fields not given keep an earlier report's values.
@@ -693,12 +754,14 @@ impl Recorder {
             {
                 found = self.store.query(&self.partition, fb).await?;
             }
-            let outcome = match decide(&found, Record::new(&self.partition)) {
-                Write::Insert(r) => self.store.insert(&r).await,
-                Write::Replace(r) => self.store.replace(&r).await,
+            let (outcome, replacing) = match decide(&found, Record::new(&self.partition)) {
+                Write::Insert(r) => (self.store.insert(&r).await, false),
+                Write::Replace(r) => (self.store.replace(&r).await, true),
             };
             match outcome {
-                Err(e) if e.is_conflict() => {
+                // A record read and gone before the replace was merged into another (an early
+                // p3 absorbed by p2): a lost race too.
+                Err(e) if e.is_conflict() || (replacing && matches!(e, Error::NotFound { .. })) => {
                     last_conflict = Some(e);
                     back_off(attempt).await;
                 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use spektate_core::{
-    ImageBuilt, ManifestCommitted, ManifestGenerated, MetadataUpdated, RecordQuery, RecordStore,
-    Recorder, SqliteStore,
+    ClusterHistory, ClusterReport, ImageBuilt, ManifestCommitted, ManifestGenerated,
+    MetadataUpdated, Record, RecordQuery, RecordStore, Recorder, RunReport, SqliteStore,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
@@ -102,4 +102,180 @@ async fn thirty_two_tasks_on_one_sqlite_file_lose_nothing() {
             );
         }
     }
+}
+
+/// A store that, just before the first insert or replace it is asked for, lets another
+/// writer's step run to the end: the interleaving of two pipelines' writes, made certain.
+struct Interleaved {
+    inner: Arc<dyn RecordStore>,
+    before_first_insert: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    before_first_replace: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+#[spektate_core::async_trait]
+impl RecordStore for Interleaved {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn query(&self, p: &str, q: &RecordQuery) -> spektate_core::Result<Vec<Record>> {
+        self.inner.query(p, q).await
+    }
+    async fn insert(&self, r: &Record) -> spektate_core::Result<Record> {
+        let other = self.before_first_insert.lock().unwrap().take();
+        if let Some(other) = other {
+            other.await.unwrap();
+        }
+        self.inner.insert(r).await
+    }
+    async fn replace(&self, r: &Record) -> spektate_core::Result<Record> {
+        let other = self.before_first_replace.lock().unwrap().take();
+        if let Some(other) = other {
+            other.await.unwrap();
+        }
+        self.inner.replace(r).await
+    }
+    async fn delete(&self, p: &str, k: &str, e: Option<&str>) -> spektate_core::Result<()> {
+        self.inner.delete(p, k, e).await
+    }
+    async fn put_run_report(&self, p: &str, r: &RunReport) -> spektate_core::Result<RunReport> {
+        self.inner.put_run_report(p, r).await
+    }
+    async fn run_reports(&self, p: &str, ids: &[String]) -> spektate_core::Result<Vec<RunReport>> {
+        self.inner.run_reports(p, ids).await
+    }
+    async fn put_cluster_report(&self, p: &str, r: &ClusterReport) -> spektate_core::Result<()> {
+        self.inner.put_cluster_report(p, r).await
+    }
+    async fn cluster_histories(&self, p: &str) -> spektate_core::Result<Vec<ClusterHistory>> {
+        self.inner.cluster_histories(p).await
+    }
+}
+
+#[tokio::test]
+async fn a_manifest_commit_racing_the_merge_of_its_early_record_lands_on_the_merged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn RecordStore> =
+        Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
+    let p2 = Recorder::new(sqlite.clone(), "race").unwrap();
+    p2.image_built(&ImageBuilt {
+        p1: "101".into(),
+        image_tag: "frontend-101".into(),
+        commit_id: "a1b2c3d".into(),
+        service: "frontend".into(),
+        repository: None,
+    })
+    .await
+    .unwrap();
+    // p3 started before p2 recorded: an early record of the HLD commit.
+    p2.manifest_generated(&ManifestGenerated {
+        p3: "301".into(),
+        hld_commit_id: "hld1".into(),
+        manifest_commit_id: None,
+        pr: None,
+        repository: None,
+    })
+    .await
+    .unwrap();
+    // p3 pushes its manifest commit; between its read of the early record and its write,
+    // p2 records and merges the early record into the image's.
+    let merge = tokio::spawn(async move {
+        p2.metadata_updated(&MetadataUpdated {
+            p2: "201".into(),
+            image_tag: "frontend-101".into(),
+            hld_commit_id: "hld1".into(),
+            env: "dev".into(),
+            pr: None,
+            repository: None,
+            service: None,
+        })
+        .await
+        .unwrap();
+    });
+    let store = Arc::new(Interleaved {
+        inner: sqlite.clone(),
+        before_first_insert: std::sync::Mutex::new(None),
+        before_first_replace: std::sync::Mutex::new(Some(merge)),
+    });
+    let p3 = Recorder::new(store, "race").unwrap();
+    let written = p3
+        .manifest_committed(&ManifestCommitted {
+            p3: "301".into(),
+            manifest_commit_id: "man1".into(),
+            repository: None,
+        })
+        .await
+        .expect("the manifest commit is recorded on the merged record");
+    let all = sqlite.query("race", &RecordQuery::all()).await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    let r = &all[0];
+    assert_eq!(
+        (r.p1.as_deref(), r.p2.as_deref(), r.p3.as_deref()),
+        (Some("101"), Some("201"), Some("301"))
+    );
+    assert_eq!(r.manifest_commit_id.as_deref(), Some("man1"));
+    assert_eq!(written.row_key, r.row_key);
+}
+
+#[tokio::test]
+async fn an_early_manifest_record_written_while_p2_records_is_merged_all_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn RecordStore> =
+        Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
+    let p2 = Recorder::new(sqlite.clone(), "race").unwrap();
+    p2.image_built(&ImageBuilt {
+        p1: "101".into(),
+        image_tag: "frontend-101".into(),
+        commit_id: "a1b2c3d".into(),
+        service: "frontend".into(),
+        repository: None,
+    })
+    .await
+    .unwrap();
+    // p3 reads no record of the HLD commit; before it inserts its early record, p2 records
+    // that HLD commit to the end (its merge finds no early record yet).
+    let metadata = tokio::spawn(async move {
+        p2.metadata_updated(&MetadataUpdated {
+            p2: "201".into(),
+            image_tag: "frontend-101".into(),
+            hld_commit_id: "hld1".into(),
+            env: "dev".into(),
+            pr: None,
+            repository: None,
+            service: None,
+        })
+        .await
+        .unwrap();
+    });
+    let store = Arc::new(Interleaved {
+        inner: sqlite.clone(),
+        before_first_insert: std::sync::Mutex::new(Some(metadata)),
+        before_first_replace: std::sync::Mutex::new(None),
+    });
+    let p3 = Recorder::new(store, "race").unwrap();
+    let written = p3
+        .manifest_generated(&ManifestGenerated {
+            p3: "301".into(),
+            hld_commit_id: "hld1".into(),
+            manifest_commit_id: Some("man1".into()),
+            pr: None,
+            repository: None,
+        })
+        .await
+        .unwrap();
+    let all = sqlite.query("race", &RecordQuery::all()).await.unwrap();
+    assert_eq!(
+        all.len(),
+        1,
+        "one deployment, no manual HLD edit beside it: {all:?}"
+    );
+    let r = &all[0];
+    assert_eq!(
+        (r.p1.as_deref(), r.p2.as_deref(), r.p3.as_deref()),
+        (Some("101"), Some("201"), Some("301"))
+    );
+    assert_eq!(r.manifest_commit_id.as_deref(), Some("man1"));
+    assert_eq!(
+        written.row_key, r.row_key,
+        "the answer is the merged record"
+    );
 }
