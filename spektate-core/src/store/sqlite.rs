@@ -207,16 +207,29 @@ impl SqliteStore {
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags)
-            .and_then(|c| schema_version(&c).map(|v| (c, v)))
-            .or_else(|_| {
-                // A WAL file on a read-only mount, with no -shm beside it: read it as immutable.
+            .and_then(|c| {
+                // Before the first read: a writer closing or a recovery answers busy a moment.
+                c.busy_timeout(Duration::from_secs(30))?;
+                schema_version(&c).map(|v| (c, v))
+            })
+            .or_else(|e| {
+                // A WAL file on a read-only mount, with no -shm beside it (SQLite cannot open
+                // or create it): read it as immutable. Any other error is the answer; an
+                // immutable reader would see no later write.
+                let cannot_open_shm = matches!(
+                    &e,
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if matches!(f.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+                );
+                if !cannot_open_shm {
+                    return Err(e);
+                }
                 let uri = format!("file:{}?immutable=1", path.display());
                 let c = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?;
+                c.busy_timeout(Duration::from_secs(30))?;
                 schema_version(&c).map(|v| (c, v))
             });
         let (conn, version) = conn.map_err(|e| err("open", &e))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(|e| err("open", &e))?;
         if version > SCHEMA_VERSION {
             return Err(err("open", &newer(version)));
         }
