@@ -24,6 +24,28 @@ use crate::{answers, errors, records, schema, tls, url};
 /// How long an operation waits for a free pooled connection.
 const POOL_WAIT: Duration = Duration::from_secs(30);
 
+/// TCP keepalive probes after this long without traffic, unless the URL sets
+/// `keepalives_idle` (the driver's default is two hours).
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+
+/// Probes a connection whose server vanished (a failover, a dropped route) so it fails
+/// within about a minute instead of hanging a refresh for hours; what the URL sets
+/// (`keepalives`, `keepalives_idle`, `keepalives_interval`, `keepalives_retries`) is kept.
+fn dead_peer_detection(config: &mut tokio_postgres::Config) {
+    if !config.get_keepalives() {
+        return;
+    }
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 3600) {
+        config.keepalives_idle(KEEPALIVE_IDLE);
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(Duration::from_secs(10));
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(3);
+    }
+}
+
 /// How long making a new connection (TCP, TLS, authentication) may take in all.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -83,6 +105,7 @@ impl PostgresStore {
         let tls =
             tls::client_config(parsed.ssl_mode, parsed.root_cert.as_ref()).map_err(open_error)?;
         let mut config = parsed.config;
+        dead_peer_detection(&mut config);
         if !writer {
             // A reader's sessions refuse every write, whatever the role may do.
             let options = format!(
@@ -692,5 +715,33 @@ fn not_a_history(json: &str) -> String {
             Err(e) => format!("column sync: {e}"),
             Ok(_) => "column sync: it is no cluster history".to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod keepalive_tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_server_is_noticed_within_a_minute_unless_the_url_says_otherwise() {
+        let mut default: tokio_postgres::Config = "host=db user=spektate".parse().unwrap();
+        dead_peer_detection(&mut default);
+        assert_eq!(default.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(
+            default.get_keepalives_interval(),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(default.get_keepalives_retries(), Some(3));
+        let mut set: tokio_postgres::Config =
+            "host=db keepalives_idle=600 keepalives_interval=5 keepalives_retries=9"
+                .parse()
+                .unwrap();
+        dead_peer_detection(&mut set);
+        assert_eq!(set.get_keepalives_idle(), Duration::from_secs(600));
+        assert_eq!(set.get_keepalives_interval(), Some(Duration::from_secs(5)));
+        assert_eq!(set.get_keepalives_retries(), Some(9));
+        let mut off: tokio_postgres::Config = "host=db keepalives=0".parse().unwrap();
+        dead_peer_detection(&mut off);
+        assert_eq!(off.get_keepalives_interval(), None);
     }
 }
