@@ -1,6 +1,6 @@
-//! Commit authors: a hundred commits a GraphQL query, which links each author's GitLab
-//! account; REST (`GET .../repository/commits/:sha`, one each, the git identity alone)
-//! without a token or when GraphQL cannot answer.
+//! Commit authors: sixteen commits a GraphQL query (within GitLab's query complexity limit),
+//! which links each author's GitLab account; REST (`GET .../repository/commits/:sha`, one
+//! each, the git identity alone) without a token or when GraphQL cannot answer.
 
 use std::collections::HashMap;
 
@@ -10,7 +10,7 @@ use spektate_core::warnings::Subject;
 use spektate_core::{Author, Error, RepoRef, Result, url_encode};
 
 use crate::client::{Fetched, GitLab};
-use crate::graphql::{self, BATCH};
+use crate::graphql::{self, COMMIT_BATCH};
 use crate::payloads::Commit;
 use crate::project::Project;
 
@@ -41,7 +41,7 @@ pub(crate) async fn authors(
     let mut rest = wanted.clone();
     if let (true, true, Project::Path(path)) = (gl.has_graphql(), !wanted.is_empty(), &project) {
         rest.clear();
-        let batches = wanted.chunks(BATCH).map(|chunk| async move {
+        let batches = wanted.chunks(COMMIT_BATCH).map(|chunk| async move {
             let (text, vars) = graphql::commits_query(path, chunk);
             let got = graphql::project_query(gl, &text, vars, "get commit authors", path).await;
             (chunk, got)

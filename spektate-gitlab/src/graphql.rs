@@ -1,19 +1,27 @@
 //! Batched GraphQL lookups of one project: up to a hundred merge requests by iid in one
-//! `mergeRequests(iids:)` connection, or up to a hundred commits under aliases (`c0`, `c1`,
-//! ...) of `repository.commit(ref:)` (GitLab 17.10 and later). Values travel as variables,
-//! so nothing is spliced into the query text.
+//! `mergeRequests(iids:)` connection, or up to [`COMMIT_BATCH`] commits under aliases (`c0`,
+//! `c1`, ...) of `repository.commit(ref:)` (GitLab 17.10 and later). Values travel as
+//! variables, so nothing is spliced into the query text.
 
 use serde_json::{Map, Value, json};
 use spektate_core::{Error, Result};
 
 use crate::client::GitLab;
 
-/// Objects per query.
+/// Merge requests per query. A lookup by iids is not scored per item: the query costs about
+/// 26 of GitLab's complexity limit of 250 (a field 1, `mergedAt` and `closedAt` 5 each).
 pub(crate) const BATCH: usize = 100;
 
+/// Commits per query. GitLab refuses an authenticated query scoring over 250
+/// (`GitlabSchema::AUTHENTICATED_MAX_COMPLEXITY`; 200 without a token) with a 200 whose
+/// `errors` say "Query has complexity of ...". Each alias scores 12: `commit` 1, 1 more for
+/// its Gitaly call, and the 10 fields of [`COMMIT_FIELDS`]; with `project` and `repository`
+/// a batch of 16 scores 194.
+pub(crate) const COMMIT_BATCH: usize = 16;
+
 /// The merge request fields read (`MergeRequest` of GitLab's GraphQL reference).
-pub(crate) const MERGE_REQUEST_FIELDS: &str = "iid title description state sourceBranch targetBranch mergedAt webUrl \
-     mergeUser { username name avatarUrl webUrl }";
+pub(crate) const MERGE_REQUEST_FIELDS: &str = "iid title description state sourceBranch targetBranch mergedAt closedAt \
+     webUrl mergeUser { username name avatarUrl webUrl }";
 
 /// The commit fields read (`Commit` of GitLab's GraphQL reference).
 pub(crate) const COMMIT_FIELDS: &str =
@@ -219,6 +227,18 @@ mod tests {
         }
         let (text, _) = merge_requests_query("a/b", &[1]);
         assert!(text.contains("project(fullPath: $path)") && text.contains("$path: ID!"));
+    }
+
+    #[test]
+    fn a_batch_of_commits_stays_within_gitlabs_query_complexity() {
+        let fields = COMMIT_FIELDS
+            .split_whitespace()
+            .filter(|t| !matches!(*t, "{" | "}"))
+            .count();
+        assert_eq!(fields, 10);
+        // `project` and `repository` once; per alias `commit`, its Gitaly call, its fields.
+        let cost = 2 + COMMIT_BATCH * (2 + fields);
+        assert!(cost <= 250, "a batch of commits scores {cost}");
     }
 
     #[test]

@@ -29,10 +29,10 @@
 //! # Request budget
 //!
 //! Many pipelines of one project are found in its pipeline list, a hundred a page, newest
-//! first; merge requests and commits come a hundred a GraphQL query (REST pages of a hundred
-//! merge requests, or one request a commit, when GraphQL cannot answer); what was read before
-//! is revalidated with `If-None-Match` where GitLab sent an ETag. A history of 500
-//! deployments of 10 services costs at most 60 requests cold and 5 per unchanged refresh
+//! first; merge requests come a hundred a GraphQL query and commits sixteen (REST pages of a
+//! hundred merge requests, or one request a commit, when GraphQL cannot answer); what was read
+//! before is revalidated with `If-None-Match` where GitLab sent an ETag. A history of 500
+//! deployments of 10 services costs at most 80 requests cold and 5 per unchanged refresh
 //! (`tests/request_budget.rs`).
 //!
 //! ```no_run

@@ -242,7 +242,13 @@ pub(crate) fn from_rest(m: &MergeRequest) -> PullRequest {
     }
 }
 
-/// A GraphQL `MergeRequest`; `None` when the object is not one.
+/// The time field `key` of a GraphQL object; a bad time is no time.
+fn graphql_time(obj: &Value, key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    obj.get(key)?.as_str()?.parse().ok()
+}
+
+/// A GraphQL `MergeRequest`: when it was merged, else, closed unmerged, when it was closed, as
+/// [`from_rest`] reads it. `None` when the object is not one.
 pub(crate) fn from_graphql(obj: &Value) -> Option<PullRequest> {
     let s = |k: &str| non_empty(obj.get(k).and_then(Value::as_str));
     let iid: u64 = s("iid")?.parse().ok()?;
@@ -268,7 +274,9 @@ pub(crate) fn from_graphql(obj: &Value) -> Option<PullRequest> {
         target_branch: s("targetBranch"),
         merged,
         merged_by,
-        merged_at: s("mergedAt").and_then(|t| t.parse().ok()),
+        merged_at: graphql_time(obj, "mergedAt").or_else(|| {
+            graphql_time(obj, "closedAt").filter(|_| state.eq_ignore_ascii_case("closed"))
+        }),
         closed: state.eq_ignore_ascii_case("closed"),
         url: s("webUrl"),
     })
@@ -349,6 +357,27 @@ mod tests {
         assert!(pr.merged && !pr.closed && pr.description.is_none());
         assert_eq!(pr.merged_by.unwrap().name, "mona");
         assert!(from_graphql(&json!({"title": "no iid"})).is_none());
+    }
+
+    #[test]
+    fn a_graphql_merge_request_closed_unmerged_has_its_closing_time_as_over_rest() {
+        let obj = json!({"iid": "13", "title": "Update frontend", "state": "closed",
+            "mergedAt": null, "closedAt": "2024-05-03T09:00:00Z", "mergeUser": null});
+        let pr = from_graphql(&obj).unwrap();
+        assert!(pr.closed && !pr.merged && pr.merged_by.is_none());
+        assert_eq!(
+            pr.merged_at.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2024-05-03T09:00:00+00:00")
+        );
+        let mut open = obj.clone();
+        open["state"] = json!("opened");
+        assert!(from_graphql(&open).unwrap().merged_at.is_none());
+        let mut v = captured();
+        v["state"] = json!("closed");
+        v["merged_at"] = Value::Null;
+        v["closed_at"] = json!("2024-05-03T09:00:00Z");
+        let rest = from_rest(&serde_json::from_value(v).unwrap());
+        assert_eq!(rest.merged_at, pr.merged_at, "the same as REST");
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub(crate) struct Pipeline {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Job {
     pub id: u64,
+    /// Unique in a pipeline: a retry is a new job of the same name.
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub stage: Option<String>,
     #[serde(default)]
@@ -60,6 +63,10 @@ pub(crate) struct Job {
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub web_url: Option<String>,
+    /// Whether the job may fail without failing its stage (GitLab's default for `when: manual`);
+    /// absent reads as false.
+    #[serde(default)]
+    pub allow_failure: Option<bool>,
 }
 
 /// A commit: `GET /projects/:id/repository/commits/:sha`.

@@ -345,53 +345,101 @@ pub(crate) fn pipeline_run(
     Ok(run)
 }
 
-/// Jobs grouped into the pipeline's stages, in the order their first job was created.
+/// Jobs grouped into the pipeline's stages, in the order their first job was created: by the
+/// lowest job id of each, retried attempts included, as a retry is a new job with a higher id.
+/// A stage's state comes from the latest attempt of each of its jobs.
 pub(crate) fn stages_of(jobs: &[Job]) -> std::result::Result<Vec<Stage>, String> {
-    let mut by_stage: Vec<(String, Vec<&Job>)> = Vec::new();
-    let mut at: HashMap<&str, usize> = HashMap::new();
-    let mut sorted: Vec<&Job> = jobs.iter().collect();
-    sorted.sort_by_key(|j| j.id);
-    for job in sorted {
-        let name = job.stage.as_deref().unwrap_or("test");
-        match at.get(name) {
-            Some(&i) => by_stage[i].1.push(job),
-            None => {
-                at.insert(name, by_stage.len());
-                by_stage.push((name.to_string(), vec![job]));
-            }
-        }
+    let mut first: HashMap<&str, u64> = HashMap::new();
+    for j in jobs {
+        let id = first.entry(stage_name(j)).or_insert(j.id);
+        *id = (*id).min(j.id);
     }
-    by_stage
+    let mut by_stage: HashMap<&str, Vec<&Job>> = HashMap::new();
+    for j in latest_attempts(jobs) {
+        by_stage.entry(stage_name(j)).or_default().push(j);
+    }
+    let mut ordered: Vec<(u64, &str, Vec<&Job>)> = by_stage
+        .into_iter()
+        .map(|(name, mut jobs)| {
+            jobs.sort_by_key(|j| j.id);
+            (first[name], name, jobs)
+        })
+        .collect();
+    ordered.sort_by_key(|(first, _, _)| *first);
+    ordered
         .into_iter()
         .enumerate()
-        .map(|(i, (name, jobs))| {
-            let mut states = Vec::new();
-            for j in &jobs {
-                let word = j.status.as_deref().unwrap_or_default();
-                states.push(state(word).map_err(|e| format!("job {}: {e}", j.id))?);
-            }
-            let (status, result) = aggregate(&states);
-            Ok(Stage {
-                name,
-                order: i as u32 + 1,
-                status,
-                result,
-                started_at: jobs.iter().filter_map(|j| j.started_at).min(),
-                finished_at: jobs
-                    .iter()
-                    .filter_map(|j| j.finished_at)
-                    .max()
-                    .filter(|_| status == RunStatus::Completed),
-                // The page of the stage's first job (a stage has none of its own).
-                url: jobs.iter().find_map(|j| j.web_url.clone()),
-            })
-        })
+        .map(|(i, (_, name, jobs))| stage(i as u32 + 1, name, &jobs))
         .collect()
+}
+
+/// The stage a job belongs to (GitLab's default stage is `test`).
+fn stage_name(job: &Job) -> &str {
+    job.stage.as_deref().unwrap_or("test")
+}
+
+/// The latest attempt of each job: of the jobs of one name in a stage, the newest. GitLab's
+/// REST jobs carry no `retried` flag; retrying a job adds a job of the same name and marks the
+/// older ones retried. A job without a name stands alone.
+fn latest_attempts(jobs: &[Job]) -> Vec<&Job> {
+    let mut latest: HashMap<(&str, std::result::Result<&str, u64>), &Job> = HashMap::new();
+    for j in jobs {
+        let key = (stage_name(j), j.name.as_deref().ok_or(j.id));
+        let kept = latest.entry(key).or_insert(j);
+        if j.id > kept.id {
+            *kept = j;
+        }
+    }
+    latest.into_values().collect()
+}
+
+/// Stage number `order` named `name`, of the latest attempts of its jobs.
+fn stage(order: u32, name: &str, jobs: &[&Job]) -> std::result::Result<Stage, String> {
+    let mut states = Vec::new();
+    for j in jobs {
+        states.extend(counted_state(j)?);
+    }
+    let (status, result) = aggregate(&states);
+    Ok(Stage {
+        name: name.to_string(),
+        order,
+        status,
+        result,
+        started_at: jobs.iter().filter_map(|j| j.started_at).min(),
+        finished_at: jobs
+            .iter()
+            .filter_map(|j| j.finished_at)
+            .max()
+            .filter(|_| status == RunStatus::Completed),
+        // The page of the stage's first job (a stage has none of its own).
+        url: jobs.iter().find_map(|j| j.web_url.clone()),
+    })
+}
+
+/// What a job counts for in its stage's state, as GitLab's composite status counts it
+/// (`Ci::HasStatus`): a failed or canceled job allowed to fail as succeeded ("passed with
+/// warnings"), and a manual job allowed to fail (an optional manual job, the default of
+/// `when: manual`) as nothing: `None`. A stage of such manual jobs alone is therefore skipped,
+/// as GitLab shows it. A scheduled (`when: delayed`) job starts by itself and GitLab waits for
+/// it whether or not it may fail, so it counts as queued.
+fn counted_state(job: &Job) -> std::result::Result<Option<(RunStatus, Option<RunResult>)>, String> {
+    let word = job.status.as_deref().unwrap_or_default();
+    let got = state(word).map_err(|e| format!("job {}: {e}", job.id))?;
+    if job.allow_failure != Some(true) {
+        return Ok(Some(got));
+    }
+    Ok(match got {
+        (_, Some(RunResult::Failed | RunResult::Canceled)) => {
+            Some((RunStatus::Completed, Some(RunResult::Succeeded)))
+        }
+        _ if word.trim().eq_ignore_ascii_case("manual") => None,
+        _ => Some(got),
+    })
 }
 
 /// A stage's state from its jobs': running while any runs, queued while any waits and none
 /// runs, else completed: failed if any failed, canceled if any was, succeeded if any
-/// succeeded, else skipped.
+/// succeeded, else (no job, or only skipped ones) skipped.
 fn aggregate(states: &[(RunStatus, Option<RunResult>)]) -> (RunStatus, Option<RunResult>) {
     let any = |s: RunStatus| states.iter().any(|(st, _)| *st == s);
     let any_result = |r: RunResult| states.iter().any(|(_, res)| *res == Some(r));
@@ -478,8 +526,9 @@ impl Pipelines for GitLabPipelines {
         Ok(batch)
     }
 
-    /// The pipeline's stages, from its jobs (`GET .../pipelines/:id/jobs`, every page): the
-    /// first stage is the image stage, the second the metadata stage.
+    /// The pipeline's stages, from its jobs (`GET .../pipelines/:id/jobs`, retried attempts
+    /// included, every page up to `max_list_pages`): the first stage is the image stage, the
+    /// second the metadata stage.
     async fn stages(&self, run: &Run) -> Result<Vec<Stage>> {
         let id = pipeline_id(&run.id).ok_or_else(|| {
             Error::invalid(
@@ -503,7 +552,7 @@ impl Pipelines for GitLabPipelines {
         let mut jobs: Vec<Job> = Vec::new();
         let mut url = Some(self.gl.project_url(
             &project,
-            &format!("/pipelines/{id}/jobs?per_page={PER_PAGE}"),
+            &format!("/pipelines/{id}/jobs?include_retried=true&per_page={PER_PAGE}"),
         ));
         let object = format!("{project} pipeline {id}");
         for _ in 0..self.max_list_pages {
@@ -608,11 +657,13 @@ mod tests {
             .rev()
             .map(|id| Job {
                 id,
+                name: None,
                 stage: Some(format!("stage-{id}")),
                 status: Some("success".into()),
                 started_at: None,
                 finished_at: None,
                 web_url: None,
+                allow_failure: None,
             })
             .collect();
         let stages = stages_of(&jobs).unwrap();
@@ -621,16 +672,46 @@ mod tests {
         assert_eq!(stages[19_999].name, "stage-19999");
     }
 
-    #[test]
-    fn jobs_make_stages_in_order() {
-        let job = |id: u64, stage: &str, status: &str| Job {
+    fn job(id: u64, stage: &str, status: &str) -> Job {
+        Job {
             id,
+            name: Some(format!("{stage}-{id}")),
             stage: Some(stage.into()),
             status: Some(status.into()),
             started_at: None,
             finished_at: None,
             web_url: Some(format!("https://gitlab.com/fabrikam/svc/-/jobs/{id}")),
-        };
+            allow_failure: None,
+        }
+    }
+
+    /// A job allowed to fail.
+    fn optional(id: u64, stage: &str, status: &str) -> Job {
+        Job {
+            allow_failure: Some(true),
+            ..job(id, stage, status)
+        }
+    }
+
+    /// A later attempt of `retried`.
+    fn retry(id: u64, retried: &Job, status: &str) -> Job {
+        Job {
+            id,
+            status: Some(status.into()),
+            web_url: Some(format!("https://gitlab.com/fabrikam/svc/-/jobs/{id}")),
+            ..retried.clone()
+        }
+    }
+
+    fn states(stages: &[Stage]) -> Vec<(&str, u32, RunStatus, Option<RunResult>)> {
+        stages
+            .iter()
+            .map(|s| (s.name.as_str(), s.order, s.status, s.result))
+            .collect()
+    }
+
+    #[test]
+    fn jobs_make_stages_in_order() {
         // GitLab lists jobs newest first.
         let jobs = [
             job(14, "deploy", "manual"),
@@ -639,12 +720,8 @@ mod tests {
             job(11, "build", "success"),
         ];
         let stages = stages_of(&jobs).unwrap();
-        let seen: Vec<(&str, u32, RunStatus, Option<RunResult>)> = stages
-            .iter()
-            .map(|s| (s.name.as_str(), s.order, s.status, s.result))
-            .collect();
         assert_eq!(
-            seen,
+            states(&stages),
             [
                 ("build", 1, RunStatus::Completed, Some(RunResult::Succeeded)),
                 (
@@ -660,6 +737,84 @@ mod tests {
             stages[0].url.as_deref(),
             Some("https://gitlab.com/fabrikam/svc/-/jobs/11"),
             "a stage links its first job"
+        );
+    }
+
+    #[test]
+    fn a_retried_job_keeps_its_stage_first_and_its_latest_attempt_decides() {
+        let build = job(11, "build", "failed");
+        // Newest first, retried attempts included: the build job was retried after
+        // update-hld ran, twice.
+        let jobs = [
+            retry(14, &build, "success"),
+            retry(13, &build, "failed"),
+            job(12, "update-hld", "success"),
+            build.clone(),
+        ];
+        assert_eq!(
+            states(&stages_of(&jobs).unwrap()),
+            [
+                ("build", 1, RunStatus::Completed, Some(RunResult::Succeeded)),
+                (
+                    "update-hld",
+                    2,
+                    RunStatus::Completed,
+                    Some(RunResult::Succeeded)
+                ),
+            ]
+        );
+        let running = [retry(15, &build, "running"), jobs[0].clone(), build];
+        let stages = stages_of(&running).unwrap();
+        assert_eq!(stages[0].status, RunStatus::InProgress, "the retry runs");
+        assert_eq!(
+            stages[0].url.as_deref(),
+            Some("https://gitlab.com/fabrikam/svc/-/jobs/15"),
+            "a stage links its latest attempt"
+        );
+    }
+
+    #[test]
+    fn jobs_allowed_to_fail_count_as_gitlab_counts_them() {
+        let stage = |jobs: &[Job]| {
+            let s = &stages_of(jobs).unwrap()[0];
+            (s.status, s.result)
+        };
+        let passed = (RunStatus::Completed, Some(RunResult::Succeeded));
+        assert_eq!(
+            stage(&[job(1, "build", "success"), optional(2, "build", "manual")]),
+            passed,
+            "an optional manual job holds no stage"
+        );
+        assert_eq!(
+            stage(&[job(1, "build", "success"), optional(2, "build", "failed")]),
+            passed,
+            "passed with warnings"
+        );
+        assert_eq!(
+            stage(&[job(1, "build", "success"), optional(2, "build", "canceled")]),
+            passed
+        );
+        assert_eq!(
+            stage(&[optional(1, "deploy", "manual")]),
+            (RunStatus::Completed, Some(RunResult::Skipped)),
+            "a stage of optional manual jobs alone is skipped"
+        );
+        assert_eq!(
+            stage(&[job(1, "build", "success"), job(2, "build", "manual")]),
+            (RunStatus::InProgress, None),
+            "a manual job not allowed to fail blocks its stage"
+        );
+        assert_eq!(
+            stage(&[
+                job(1, "build", "success"),
+                optional(2, "build", "scheduled")
+            ]),
+            (RunStatus::InProgress, None),
+            "a delayed job runs by itself"
+        );
+        assert_eq!(
+            stage(&[job(1, "build", "failed"), optional(2, "build", "success")]),
+            (RunStatus::Completed, Some(RunResult::Failed))
         );
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, Utc};
-use spektate_core::{Pipelines, Repositories, RunKind, RunRequest, RunStatus};
+use spektate_core::{Pipelines, Repositories, RunKind, RunRequest, RunResult, RunStatus, Stage};
 use spektate_gitlab::{GitLab, Project, Secret, TokenKind};
 use support::{FakeGitLab, TOKEN, commit, job, merge_request, pipeline, sha_of};
 use wiremock::matchers::{header, method, path};
@@ -219,6 +219,198 @@ async fn stages_come_from_the_jobs_of_a_pipeline() {
             ("update-hld", Some(spektate_core::RunResult::Failed))
         ]
     );
+}
+
+/// The stages of pipeline `id` of [`SVC`].
+async fn stages(gl: &FakeGitLab, id: u64) -> Vec<Stage> {
+    let pipelines = gl.client().pipelines();
+    let batch = pipelines
+        .runs(
+            RunKind::Build,
+            &[RunRequest {
+                id: id.to_string(),
+                repo: Some(Arc::new(gl.repo(SVC))),
+            }],
+        )
+        .await
+        .unwrap();
+    pipelines
+        .stages(&batch.found[&id.to_string()])
+        .await
+        .unwrap()
+}
+
+fn states(stages: &[Stage]) -> Vec<(&str, RunStatus, Option<RunResult>)> {
+    stages
+        .iter()
+        .map(|s| (s.name.as_str(), s.status, s.result))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_retried_job_of_the_first_stage_leaves_the_image_stage_first() {
+    let gl = FakeGitLab::start().await;
+    let id = 208_859_600;
+    add_pipeline(&gl, SVC, id, "success");
+    let base = gl.url();
+    let at = Utc::now();
+    // The build job failed, the metadata stage's 120 jobs ran, then the build job was
+    // retried: GitLab lists only the retry unless asked for retried jobs, and the first
+    // attempt is on the second page.
+    let mut jobs = vec![job(&base, SVC, 1, id, "build", "failed", at)];
+    for n in 1..=120u64 {
+        let mut j = job(&base, SVC, 1 + n, id, "update-hld", "success", at);
+        j["name"] = format!("update-hld {n}/120").into();
+        jobs.push(j);
+    }
+    jobs.push(job(&base, SVC, 122, id, "build", "success", at));
+    gl.world().jobs.insert(id, jobs);
+    let got = stages(&gl, id).await;
+    assert_eq!(
+        states(&got),
+        [
+            ("build", RunStatus::Completed, Some(RunResult::Succeeded)),
+            (
+                "update-hld",
+                RunStatus::Completed,
+                Some(RunResult::Succeeded)
+            ),
+        ],
+        "{:?}",
+        gl.served()
+    );
+    assert!(
+        got[0]
+            .url
+            .as_deref()
+            .is_some_and(|u| u.ends_with("/jobs/122")),
+        "the build stage links the retry"
+    );
+}
+
+#[tokio::test]
+async fn jobs_allowed_to_fail_leave_their_stage_passed() {
+    let gl = FakeGitLab::start().await;
+    let id = 208_859_601;
+    add_pipeline(&gl, SVC, id, "success");
+    let base = gl.url();
+    let at = Utc::now();
+    let optional = |n: u64, stage: &str, name: &str, status: &str| {
+        let mut j = job(&base, SVC, n, id, stage, status, at);
+        j["name"] = name.into();
+        j["allow_failure"] = true.into();
+        j
+    };
+    gl.world().jobs.insert(
+        id,
+        vec![
+            job(&base, SVC, 1, id, "build", "success", at),
+            // `when: manual`, allowed to fail by default: never played.
+            optional(2, "build", "deploy-review", "manual"),
+            job(&base, SVC, 3, id, "update-hld", "success", at),
+            optional(4, "update-hld", "lint-hld", "failed"),
+        ],
+    );
+    let passed = (RunStatus::Completed, Some(RunResult::Succeeded));
+    assert_eq!(
+        states(&stages(&gl, id).await),
+        [
+            ("build", passed.0, passed.1),
+            ("update-hld", passed.0, passed.1)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn commit_authors_come_in_batches_gitlab_accepts() {
+    let gl = FakeGitLab::start().await;
+    let base = gl.url();
+    let shas: Vec<String> = (0..40).map(|i| sha_of(&format!("batch-{i}"))).collect();
+    {
+        let mut w = gl.world();
+        w.add_project(SVC);
+        for sha in &shas {
+            let c = commit(
+                &base,
+                SVC,
+                sha,
+                "Mona Lisa",
+                "mona@fabrikam.example",
+                Some("mona"),
+                Utc::now(),
+            );
+            w.commits.insert((SVC.into(), sha.clone()), c);
+        }
+    }
+    let repos = gl.client().repos();
+    let (found, notices) =
+        spektate_core::warnings::collect_notices(repos.authors(&gl.repo(SVC), &shas)).await;
+    let found = found.unwrap();
+    assert!(
+        notices.is_empty(),
+        "no batch fell back to REST: {notices:?}"
+    );
+    assert_eq!(found.len(), 40);
+    assert!(
+        found.values().all(|a| a.login.as_deref() == Some("mona")),
+        "GraphQL links every author's account"
+    );
+    let served = gl.served();
+    let queries: Vec<usize> = served
+        .iter()
+        .filter(|s| s.is_graphql())
+        .map(|s| s.graphql_objects)
+        .collect();
+    assert_eq!(queries.iter().sum::<usize>(), 40);
+    assert!(queries.len() <= 3, "{queries:?}");
+    assert!(
+        !served
+            .iter()
+            .any(|s| s.path.contains("/repository/commits/"))
+    );
+}
+
+#[test]
+fn the_fake_refuses_what_gitlab_refuses() {
+    let alias = "commit(ref: $c0) { sha authorName authorEmail committedDate webUrl \
+                 author { username name avatarUrl webUrl } }";
+    let query = |n: usize| {
+        let aliases: Vec<String> = (0..n).map(|i| format!("c{i}: {alias}")).collect();
+        format!(
+            "query($path: ID!) {{ project(fullPath: $path) {{ repository {{ {} }} }} }}",
+            aliases.join(" ")
+        )
+    };
+    assert_eq!(support::complexity(&query(1)), 2 + 12);
+    assert!(support::complexity(&query(20)) <= support::MAX_COMPLEXITY);
+    assert!(support::complexity(&query(21)) > support::MAX_COMPLEXITY);
+    assert_eq!(support::complexity(&query(100)), 1202);
+}
+
+#[tokio::test]
+async fn a_merge_request_closed_unmerged_has_its_closing_time_over_graphql() {
+    let gl = FakeGitLab::start().await;
+    let base = gl.url();
+    {
+        let mut w = gl.world();
+        w.add_project(SVC);
+        let closed = merge_request(&base, SVC, 7, "Deploy", "b", "closed", None, Utc::now());
+        let open = merge_request(&base, SVC, 8, "Deploy", "c", "opened", None, Utc::now());
+        let mrs = w.merge_requests.entry(SVC.into()).or_default();
+        mrs.insert(7, closed);
+        mrs.insert(8, open);
+    }
+    let repos = gl.client().repos();
+    let ids: Vec<String> = vec!["7".into(), "8".into()];
+    let found = repos.pull_requests(&gl.repo(SVC), &ids).await.unwrap();
+    assert!(
+        !gl.served().iter().any(|s| s.path.contains("iids")),
+        "answered over GraphQL"
+    );
+    let closed = &found["7"];
+    assert!(closed.closed && !closed.merged);
+    assert!(closed.merged_at.is_some(), "{closed:?}");
+    assert!(found["8"].merged_at.is_none());
 }
 
 #[tokio::test]

@@ -305,8 +305,9 @@ impl RepositoriesFake for Repos {
             .push(t);
     }
 
-    fn page_size(&self, _what: Listed) -> Option<usize> {
-        Some(100)
+    fn page_size(&self, what: Listed) -> Option<usize> {
+        // Commits come sixteen a GraphQL query, within GitLab's query complexity limit.
+        Some(if what == Listed::Commits { 16 } else { 100 })
     }
 
     fn revalidates(&self) -> bool {

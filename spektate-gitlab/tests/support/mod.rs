@@ -4,7 +4,8 @@
 //! GitLab's offset pagination does (`per_page` at most 100, `x-page`, `x-next-page`,
 //! `x-total`, a `Link` header); every GET answer carries a weak ETag and a matching
 //! `If-None-Match` gets a bodyless 304. Requests are logged and counted; the token is checked
-//! in the header its kind uses.
+//! in the header its kind uses. A pipeline's jobs leave retried attempts out unless asked
+//! with `include_retried=true`, and GraphQL refuses a query over GitLab's complexity limit.
 
 #![allow(dead_code)]
 
@@ -516,6 +517,9 @@ fn rest_api(
                         .map(|_| world.jobs.get(&n).cloned().unwrap_or_default())
                 }) {
                     Some(mut jobs) => {
+                        if query.get("include_retried").map(String::as_str) != Some("true") {
+                            jobs = latest_attempts(jobs);
+                        }
                         jobs.sort_by_key(|j| std::cmp::Reverse(j["id"].as_u64()));
                         paged(jobs)
                     }
@@ -619,6 +623,22 @@ fn listed_commit(c: &Value) -> Value {
     c
 }
 
+/// The jobs GitLab lists without `include_retried`: of the jobs of one name (a retry is a new
+/// job of the same name), the newest.
+fn latest_attempts(jobs: Vec<Value>) -> Vec<Value> {
+    let mut latest: HashMap<String, Value> = HashMap::new();
+    for j in jobs {
+        let key = format!("{}\n{}", j["stage"], j["name"]);
+        if latest
+            .get(&key)
+            .is_none_or(|kept| kept["id"].as_u64() < j["id"].as_u64())
+        {
+            latest.insert(key, j);
+        }
+    }
+    latest.into_values().collect()
+}
+
 fn is_broken(world: &World, p: &Value) -> bool {
     p["id"]
         .as_u64()
@@ -647,10 +667,48 @@ fn list_item(p: &Value) -> Value {
     )
 }
 
-/// Answers the two queries the provider sends, as GitLab's GraphQL does: a project the token
-/// cannot see is `project: null`; an unknown commit or iid is `null` or left out.
+/// GitLab's limit on an authenticated query's complexity
+/// (`GitlabSchema::AUTHENTICATED_MAX_COMPLEXITY`).
+pub const MAX_COMPLEXITY: usize = 250;
+
+/// The complexity GitLab scores a query of the provider's: 1 a field, `commit` 1 more for its
+/// Gitaly call, `mergedAt` and `closedAt` 5 (their declared complexity). A lookup by iids is
+/// not scored per item, so `mergeRequests(iids:)` is not multiplied by its page size.
+pub fn complexity(query: &str) -> usize {
+    let body = query.split_once('{').map_or("", |(_, b)| b);
+    let mut in_args = 0usize;
+    let mut fields = String::new();
+    for c in body.chars() {
+        match c {
+            '(' => in_args += 1,
+            ')' => in_args = in_args.saturating_sub(1),
+            _ if in_args > 0 => {}
+            '{' | '}' => fields.push(' '),
+            _ => fields.push(c),
+        }
+    }
+    fields
+        .split_whitespace()
+        .filter(|t| !t.ends_with(':'))
+        .map(|field| match field {
+            "commit" => 2,
+            "mergedAt" | "closedAt" => 5,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Answers the two queries the provider sends, as GitLab's GraphQL does: a query over
+/// [`MAX_COMPLEXITY`] is refused with GitLab's error; a project the token cannot see is
+/// `project: null`; an unknown commit or iid is `null` or left out.
 fn graphql(world: &World, body: &Value, base: &str) -> Value {
     let query = body["query"].as_str().unwrap_or_default();
+    let score = complexity(query);
+    if score > MAX_COMPLEXITY {
+        return json!({"errors": [{"message": format!(
+            "Query has complexity of {score}, which exceeds max complexity of {MAX_COMPLEXITY}"
+        )}]});
+    }
     let vars = &body["variables"];
     let path = vars["path"]
         .as_str()
@@ -715,7 +773,7 @@ fn mr_graphql(m: &Value) -> Value {
         "iid": m["iid"].as_u64().unwrap_or_default().to_string(),
         "title": m["title"], "description": m["description"], "state": m["state"],
         "sourceBranch": m["source_branch"], "targetBranch": m["target_branch"],
-        "mergedAt": m["merged_at"], "webUrl": m["web_url"],
+        "mergedAt": m["merged_at"], "closedAt": m["closed_at"], "webUrl": m["web_url"],
         "mergeUser": user(&m["merge_user"]),
     })
 }
