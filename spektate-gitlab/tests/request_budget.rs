@@ -354,7 +354,7 @@ async fn history(gl: &FakeGitLab) -> (Arc<MemoryStore>, String, String, u64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchanged_refresh() {
+async fn five_hundred_deployments_cost_at_most_80_requests_cold_and_5_per_unchanged_refresh() {
     let gl = FakeGitLab::start().await;
     let (store, newest, older, image_running) = history(&gl).await;
     let client = gl.client();
@@ -463,13 +463,15 @@ async fn five_hundred_deployments_cost_at_most_60_requests_cold_and_5_per_unchan
         "commits come in GraphQL batches, not one by one:\n{}",
         describe(&cold)
     );
+    // Commits come sixteen a GraphQL query (GitLab's query complexity limit): four queries
+    // for each service's 50 commits.
     assert!(
-        cold.len() <= 60,
+        cold.len() <= 80,
         "cold trace made {} requests:\n{}",
         cold.len(),
         describe(&cold)
     );
-    assert_eq!(cold.len(), 49, "the README's figure: {}", breakdown(&cold));
+    assert_eq!(cold.len(), 79, "the README's figure: {}", breakdown(&cold));
 
     // Refreshes with nothing changed: only revalidations.
     for round in 1..=2 {
@@ -663,7 +665,7 @@ async fn a_second_process_with_the_cache_file_revalidates_the_pages_the_first_fe
             after.len(),
             not_modified(&after)
         ),
-        (6, 0, 6, 5),
+        (10, 0, 11, 8),
         "the README's figures:\n{}\n--\n{}",
         describe(&before),
         describe(&after)

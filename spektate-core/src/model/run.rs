@@ -7,6 +7,11 @@ use super::repo::RepoRef;
 use super::url::without_credentials;
 use crate::error::{Error, Result};
 
+/// How long after a run finished without succeeding a new process (a CLI call, a restarted
+/// server) still asks about it again, whatever answer was kept: re-runs of failed jobs come
+/// within days, and keep the run's id.
+pub const RERUN_WINDOW: chrono::Duration = chrono::Duration::days(7);
+
 /// Where a run is in its life; ordered as a run lives (queued < in progress < completed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -219,7 +224,8 @@ impl Run {
     }
 
     /// Finished without succeeding (failed, canceled, skipped): a re-run of its failed jobs or
-    /// stages keeps its id, so it may still change when its pipeline records again.
+    /// stages keeps its id, so it may still change when its pipeline records again (a new
+    /// process asks again only within [`RERUN_WINDOW`] of its finish).
     pub fn may_run_again(&self) -> bool {
         self.is_final() && self.result.is_some_and(|r| !r.is_success())
     }

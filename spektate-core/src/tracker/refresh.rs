@@ -30,6 +30,8 @@ use crate::warnings::Subject;
 struct Changes {
     /// Row keys of the records that are new or were rewritten.
     records: HashSet<Key>,
+    /// Whether this is the tracker's first read of the store: every record is new to it.
+    first: bool,
     /// Whether any run's lookup came back different.
     runs: bool,
     /// Build runs fetched again in this refresh (their stages may be due).
@@ -156,6 +158,7 @@ async fn read_records(
             changes.learned = true;
         }
     }
+    changes.first = !state.loaded;
     state.loaded = true;
     if let Some(start) = start
         && forget::forget_before(state, start, &inner.defaults) > 0
@@ -218,8 +221,16 @@ async fn fetch_runs<'w>(
             continue;
         }
         // A pipeline that records again was run again: its runs that finished without
-        // succeeding are asked again, as a re-run keeps their ids.
+        // succeeding are asked again, as a re-run keeps their ids. On a first read every
+        // record is new: then only those that finished lately (answers kept from before).
         let rewritten = changes.records.contains(record.row_key.as_str());
+        let may_rerun = |run: &crate::model::run::Run| {
+            run.may_run_again()
+                && (!changes.first
+                    || run
+                        .finished_at
+                        .is_some_and(|t| Utc::now() - t < crate::model::run::RERUN_WINDOW))
+        };
         let repos = cache.repos(record);
         let steps = [
             (&record.p1, RunKind::Build, &repos.source),
@@ -230,7 +241,7 @@ async fn fetch_runs<'w>(
             let Some(id) = id else { continue };
             let stale = match state.knowledge.runs(kind).get(id.as_str()) {
                 None | Some(Lookup::Failed(_)) => true,
-                Some(Lookup::Found(run)) => !run.is_final() || (rewritten && run.may_run_again()),
+                Some(Lookup::Found(run)) => !run.is_final() || (rewritten && may_rerun(run)),
                 Some(Lookup::Missing) => false,
             };
             if stale {
