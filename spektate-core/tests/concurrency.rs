@@ -151,21 +151,37 @@ impl RecordStore for Interleaved {
     }
 }
 
+/// The image of the races below.
+fn image_101() -> ImageBuilt {
+    ImageBuilt {
+        p1: "101".into(),
+        image_tag: "frontend-101".into(),
+        commit_id: "a1b2c3d".into(),
+        service: "frontend".into(),
+        repository: None,
+    }
+}
+
+/// Its metadata update, HLD commit `hld1` in dev.
+fn metadata_201() -> MetadataUpdated {
+    MetadataUpdated {
+        p2: "201".into(),
+        image_tag: "frontend-101".into(),
+        hld_commit_id: "hld1".into(),
+        env: "dev".into(),
+        pr: None,
+        repository: None,
+        service: None,
+    }
+}
+
 #[tokio::test]
 async fn a_manifest_commit_racing_the_merge_of_its_early_record_lands_on_the_merged_one() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite: Arc<dyn RecordStore> =
         Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
     let p2 = Recorder::new(sqlite.clone(), "race").unwrap();
-    p2.image_built(&ImageBuilt {
-        p1: "101".into(),
-        image_tag: "frontend-101".into(),
-        commit_id: "a1b2c3d".into(),
-        service: "frontend".into(),
-        repository: None,
-    })
-    .await
-    .unwrap();
+    p2.image_built(&image_101()).await.unwrap();
     // p3 started before p2 recorded: an early record of the HLD commit.
     p2.manifest_generated(&ManifestGenerated {
         p3: "301".into(),
@@ -179,17 +195,7 @@ async fn a_manifest_commit_racing_the_merge_of_its_early_record_lands_on_the_mer
     // p3 pushes its manifest commit; between its read of the early record and its write,
     // p2 records and merges the early record into the image's.
     let merge = tokio::spawn(async move {
-        p2.metadata_updated(&MetadataUpdated {
-            p2: "201".into(),
-            image_tag: "frontend-101".into(),
-            hld_commit_id: "hld1".into(),
-            env: "dev".into(),
-            pr: None,
-            repository: None,
-            service: None,
-        })
-        .await
-        .unwrap();
+        p2.metadata_updated(&metadata_201()).await.unwrap();
     });
     let store = Arc::new(Interleaved {
         inner: sqlite.clone(),
@@ -222,29 +228,11 @@ async fn an_early_manifest_record_written_while_p2_records_is_merged_all_the_sam
     let sqlite: Arc<dyn RecordStore> =
         Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
     let p2 = Recorder::new(sqlite.clone(), "race").unwrap();
-    p2.image_built(&ImageBuilt {
-        p1: "101".into(),
-        image_tag: "frontend-101".into(),
-        commit_id: "a1b2c3d".into(),
-        service: "frontend".into(),
-        repository: None,
-    })
-    .await
-    .unwrap();
+    p2.image_built(&image_101()).await.unwrap();
     // p3 reads no record of the HLD commit; before it inserts its early record, p2 records
     // that HLD commit to the end (its merge finds no early record yet).
     let metadata = tokio::spawn(async move {
-        p2.metadata_updated(&MetadataUpdated {
-            p2: "201".into(),
-            image_tag: "frontend-101".into(),
-            hld_commit_id: "hld1".into(),
-            env: "dev".into(),
-            pr: None,
-            repository: None,
-            service: None,
-        })
-        .await
-        .unwrap();
+        p2.metadata_updated(&metadata_201()).await.unwrap();
     });
     let store = Arc::new(Interleaved {
         inner: sqlite.clone(),

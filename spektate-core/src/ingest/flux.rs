@@ -192,51 +192,38 @@ impl FluxEvent {
     /// `eventMetadata.partition`, which the signature covers; both must agree when both are
     /// given. `None` when neither names one (the server's default).
     pub fn partition(&self, from_url: Option<&str>) -> Result<Option<String>> {
-        let from_url = from_url.map(str::trim).filter(|p| !p.is_empty());
+        Ok(self.named("partition", from_url)?.map(str::to_string))
+    }
+
+    /// What the URL and the Alert's `eventMetadata` say of `key`: either, or both when
+    /// they agree; an error naming both when they do not.
+    fn named<'a>(&'a self, key: &str, from_url: Option<&'a str>) -> Result<Option<&'a str>> {
+        let from_url = from_url.map(str::trim).filter(|v| !v.is_empty());
         let from_meta = self
             .metadata
-            .get("partition")
-            .map(|p| p.trim())
-            .filter(|p| !p.is_empty());
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty());
         match (from_url, from_meta) {
             (Some(u), Some(m)) if u != m => Err(Error::invalid(
-                "partition",
+                key,
                 format!(
                     "the URL names '{}' and the event's metadata '{}'; name one, or the same",
                     shown(u),
                     shown(m)
                 ),
             )),
-            (Some(p), _) | (None, Some(p)) => Ok(Some(p.to_string())),
+            (Some(v), _) | (None, Some(v)) => Ok(Some(v)),
             (None, None) => Ok(None),
         }
     }
 
     fn cluster(&self, from_url: Option<&str>) -> Result<String> {
-        let from_url = from_url.map(str::trim).filter(|c| !c.is_empty());
-        let from_meta = self
-            .metadata
-            .get("cluster")
-            .map(|c| c.trim())
-            .filter(|c| !c.is_empty());
-        let cluster = match (from_url, from_meta) {
-            (Some(u), Some(m)) if u != m => {
-                return Err(Error::invalid(
-                    "cluster",
-                    format!(
-                        "the URL names '{}' and the event's metadata '{}'; name one, or the same",
-                        shown(u),
-                        shown(m)
-                    ),
-                ));
-            }
-            (Some(c), _) | (None, Some(c)) => c,
-            (None, None) => {
-                return Err(Error::invalid(
-                    "cluster",
-                    "is named neither by the URL (/api/flux/<cluster>) nor by the Alert's eventMetadata (cluster: <name>)",
-                ));
-            }
+        let Some(cluster) = self.named("cluster", from_url)? else {
+            return Err(Error::invalid(
+                "cluster",
+                "is named neither by the URL (/api/flux/<cluster>) nor by the Alert's eventMetadata (cluster: <name>)",
+            ));
         };
         if cluster.chars().count() > MAX_CLUSTER_CHARS || cluster.chars().any(char::is_control) {
             return Err(Error::invalid(
