@@ -357,9 +357,10 @@ impl Recorder {
 
     /// Merges into `record` what a manifest pipeline recorded for its HLD commit (else for its
     /// PR, whose merge commit p3 rendered) before the metadata pipeline did (the HLD push can
-    /// start p3 first): such a record has an HLD commit and no image. Its p3, manifest commit, repository and PR move over, and it is
-    /// deleted in the same write ([`RecordStore::replace_and_delete`]), so no "manual HLD
-    /// edit" is left beside the deployment.
+    /// start p3 first): such a record has an HLD commit and no image. Its p3, manifest
+    /// commit, repository and PR move over, and it is deleted in the same write
+    /// ([`RecordStore::replace_and_delete`]), so no "manual HLD edit" is left beside the
+    /// deployment.
     async fn absorb_early_manifests(&self, mut record: Record) -> Result<Record> {
         let Some(hld) = record.hld_commit_id.clone() else {
             return Ok(record);
@@ -519,9 +520,9 @@ impl Recorder {
             return Ok(written);
         };
         let with_p2 = |found: Vec<Record>| {
-            found
-                .into_iter()
-                .find(|r| r.row_key != written.row_key && r.p2.is_some())
+            found.into_iter().find(|r| {
+                r.row_key != written.row_key && r.p2.is_some() && empty_or_equal(&r.p3, &written.p3)
+            })
         };
         let mut target = with_p2(
             self.store
@@ -537,10 +538,16 @@ impl Recorder {
                     .await?,
             );
         }
-        match target {
-            Some(target) => self.absorb_early_manifests(target).await,
-            None => Ok(written),
-        }
+        let Some(target) = target else {
+            return Ok(written);
+        };
+        let merged = self.absorb_early_manifests(target).await?;
+        // Merged when the p2 record now has this p3; else another writer changed it first.
+        Ok(if merged.p3 == written.p3 {
+            merged
+        } else {
+            written
+        })
     }
 
     /// Rule 4: p3 pushed its manifest commit. The record with that p3 is updated in place

@@ -201,8 +201,8 @@ fn too_slow(deadline: Duration) -> axum::response::Response {
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
         &serde_json::json!({
             "error": format!(
-                "the server could not answer within {} s (the store is slow or down); send the \
-                 request again",
+                "the server could not answer within {} s (the store or a provider is slow or \
+                 down); send the request again",
                 deadline.as_secs_f64()
             ),
             "kind": "StoreError",

@@ -80,8 +80,11 @@ async fn journey(
 ) -> Response {
     let grant = grant.map(|Extension(g)| g).unwrap_or_default();
     let mut partition: Option<String> = None;
+    // What the query said, as an answer shows it: at most 200 characters.
+    let cut = |v: &str| v.chars().take(200).collect::<String>();
     for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         if name != "partition" {
+            let (name, value) = (cut(&name), cut(&value));
             return refused(
                 StatusCode::BAD_REQUEST,
                 &format!(
@@ -92,6 +95,7 @@ async fn journey(
             );
         }
         if let Some(first) = &partition {
+            let (first, value) = (cut(first), cut(&value));
             return refused(
                 StatusCode::BAD_REQUEST,
                 &format!(

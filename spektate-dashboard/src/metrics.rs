@@ -322,7 +322,6 @@ fn partition_gauges(partitions: &[(&str, &[Deployment])]) -> String {
             );
         }
     }
-
     out
 }
 

@@ -28,9 +28,10 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 /// `keepalives_idle` (the driver's default is two hours).
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 
-/// Probes a connection whose server vanished (a failover, a dropped route) so it fails
-/// within about a minute instead of hanging a refresh for hours; what the URL sets
-/// (`keepalives`, `keepalives_idle`, `keepalives_interval`, `keepalives_retries`) is kept.
+/// Probes an idle connection whose server vanished (a failover, a dropped route) so it
+/// fails after about a minute of unanswered probes instead of hanging a refresh for hours.
+/// What the URL sets is kept: `keepalives=0`, `keepalives_interval`, `keepalives_retries`,
+/// and a `keepalives_idle` other than the driver's two-hour default.
 fn dead_peer_detection(config: &mut tokio_postgres::Config) {
     if !config.get_keepalives() {
         return;

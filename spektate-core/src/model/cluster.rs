@@ -71,6 +71,7 @@ impl Applied {
     /// nothing did.
     pub fn trouble(&self) -> Option<ClusterReport> {
         let report = match &self.attempted {
+            // The application's health is that of the commit it runs, not of this one.
             Some(a) if failed(&a.phase) => self.report(
                 ClusterSync {
                     commit: a.commit.clone(),
@@ -78,14 +79,20 @@ impl Applied {
                     ..self.sync.clone()
                 },
                 &a.phase,
+                None,
             ),
-            _ => self.report(self.sync.clone(), &self.phase),
+            _ => self.report(self.sync.clone(), &self.phase, self.health.clone()),
         };
         report.is_trouble().then(|| report.bounded())
     }
 
-    /// A report of `sync` with the application's health and an operation's `phase`.
-    fn report(&self, sync: ClusterSync, phase: &Option<String>) -> ClusterReport {
+    /// A report of `sync` with `health` and an operation's `phase`.
+    fn report(
+        &self,
+        sync: ClusterSync,
+        phase: &Option<String>,
+        health: Option<String>,
+    ) -> ClusterReport {
         let failed = failed(phase);
         ClusterReport {
             sync,
@@ -94,7 +101,7 @@ impl Applied {
             } else {
                 Outcome::Applied
             },
-            health: self.health.clone(),
+            health,
             reason: failed
                 .then(|| phase.as_ref().map(|p| format!("Sync{p}")))
                 .flatten(),

@@ -216,12 +216,13 @@ pub trait RecordStore: Send + Sync {
     async fn delete(&self, partition: &str, row_key: &str, etag: Option<&str>) -> Result<()>;
 
     /// Replaces `record` as [`RecordStore::replace`] does and deletes the record `gone` of the
-    /// same partition as [`RecordStore::delete`] does (if `gone_etag` is current when given),
-    /// both or neither: a [`crate::Error::Conflict`] on either writes nothing. The recorder
-    /// merges a record into another this way, so no reader ever sees both or neither.
+    /// same partition as [`RecordStore::delete`] does (if `gone_etag` is current when given).
+    /// The stores of this crate, PostgreSQL and the Azure table write both or neither (one
+    /// transaction): a [`crate::Error::Conflict`] on either writes nothing. The recorder
+    /// merges a record into another this way, so no reader sees both or neither.
     ///
-    /// The default makes the two writes one after the other, which a failure between them
-    /// leaves half done; the stores of this crate and the Azure table make one transaction.
+    /// The default makes the two writes one after the other: a conflict or failure of the
+    /// delete leaves the replace written.
     async fn replace_and_delete(
         &self,
         record: &Record,

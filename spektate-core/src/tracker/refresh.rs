@@ -206,7 +206,8 @@ fn settled(state: &State, changes: &Changes, record: &Record) -> bool {
 }
 
 /// Phase 2, runs. Asks the pipelines about the runs not yet final of the deployments not
-/// settled, and the failed ones of records written again, in one batch per kind. Changes the run lookups and which provider serves each.
+/// settled, and the failed ones of records written again, in one batch per kind. Changes
+/// the run lookups and which provider serves each.
 async fn fetch_runs<'w>(
     inner: &Inner,
     state: &mut State,
