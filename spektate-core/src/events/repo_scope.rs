@@ -38,7 +38,8 @@ impl RepoScope {
     fn entry(text: &str) -> Result<Allowed> {
         let bad = |why: &str| Error::invalid(NAME, format!("'{}' {why}", shown(text)));
         let t = text.trim();
-        let (partition, repo) = match t.split_once(':') {
+        // A partition may hold ':'; an owner/name may not.
+        let (partition, repo) = match t.rsplit_once(':') {
             Some((p, r)) if !p.is_empty() => (Some(p.to_string()), r),
             Some(_) => return Err(bad("has an empty partition before ':'")),
             None => (None, t),
@@ -118,6 +119,9 @@ mod tests {
             "contoso's only in its partition"
         );
         assert!(!scope.allows("fabrikam", &repo("https://github.com/fabrikam/other")));
+        let ops = repo("https://github.com/fabrikam/ops");
+        let partitioned = RepoScope::parse(["team:a:fabrikam/ops"]).unwrap();
+        assert!(partitioned.allows("team:a", &ops) && !partitioned.allows("fabrikam", &ops));
         assert!(!RepoScope::default().allows("fabrikam", &frontend));
     }
 
