@@ -148,7 +148,20 @@ async fn serve_within(
         common::FRONTEND,
     )
     .await;
-    let server = Dashboard::new(team.tracker.clone())
+    let (addr, stop, serving) = serve(team.tracker.clone(), limits).await;
+    (team, addr, stop, serving)
+}
+
+/// A dashboard over `tracker`, served within `limits` until the returned sender fires.
+async fn serve(
+    tracker: spektate_core::Tracker,
+    limits: Limits,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), Error>>,
+) {
+    let server = Dashboard::new(tracker)
         .bind(LOCALHOST)
         .await
         .unwrap()
@@ -158,7 +171,7 @@ async fn serve_within(
     let serving = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
-    (team, addr, stop, serving)
+    (addr, stop, serving)
 }
 
 /// A connection that sent the first line of a request and one header, not the blank line
@@ -316,20 +329,10 @@ async fn a_request_the_store_stalls_is_answered_503_after_the_request_timeout() 
     store.hold();
     let mut limits = Limits::default();
     limits.request_timeout = Duration::from_millis(500);
-    let server = Dashboard::new(
-        Tracker::builder(store.clone())
-            .partition("fabrikam")
-            .build(),
-    )
-    .bind(LOCALHOST)
-    .await
-    .unwrap()
-    .limits(limits);
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let tracker = Tracker::builder(store.clone())
+        .partition("fabrikam")
+        .build();
+    let (addr, stop, serving) = serve(tracker, limits).await;
 
     // The list waits for the first load, which waits on the store.
     let started = std::time::Instant::now();
