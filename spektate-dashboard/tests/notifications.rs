@@ -623,6 +623,54 @@ async fn a_restarted_server_sends_nothing_it_sent_before() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_sharing_a_store_tell_each_event_once() {
+    let t = team();
+    let replica = t.replica();
+    let (one, two) = (sink(200, "").await, sink(200, "").await);
+    let notify = |server: &MockServer| {
+        Notifications::new()
+            .webhook(hook("json", server))
+            .policy(quick())
+    };
+    let (_url, _stop) = serve(&t, notify(&one)).await;
+    let (_url2, _stop2) = serve(&replica, notify(&two)).await;
+    // Both servers refresh every second: each step waits until its events are told, then
+    // two refreshes more, so a second telling would have come.
+    let told = |n: usize| {
+        let (one, two) = (&one, &two);
+        async move {
+            let until = tokio::time::Instant::now() + Duration::from_secs(20);
+            while bodies(one).await.len() + bodies(two).await.len() < n {
+                assert!(tokio::time::Instant::now() < until, "{n} events never told");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+        }
+    };
+    frontend(&t).await;
+    for (n, cluster) in ["east-us", "west-eu"].into_iter().enumerate() {
+        t.recorder
+            .cluster_synced(cluster, M1, Some("flux"))
+            .await
+            .unwrap();
+        told(n + 1).await;
+    }
+    let mut told: Vec<String> = [bodies(&one).await, bodies(&two).await]
+        .concat()
+        .iter()
+        .map(|b| {
+            format!(
+                "{} {}",
+                b["event"].as_str().unwrap_or_default(),
+                b["cluster"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    told.sort();
+    assert_eq!(told, ["live east-us", "live west-eu"], "each event once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_or_failing_destination_stalls_neither_refreshes_nor_the_others() {
     let t = team();
     let slow = MockServer::start().await;

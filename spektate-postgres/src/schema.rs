@@ -9,7 +9,7 @@
 use tokio_postgres::Client;
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The advisory lock (single-key space) writers hold while migrating.
 const MIGRATION_LOCK: i64 = 0x5350_4b54_5343_4845; // "SPKTSCHE"
@@ -82,8 +82,21 @@ CREATE TABLE spektate_answers (
 );
 "#;
 
+/// Version 3: claims of servers sharing the store (`RecordStore::claim`), by partition and
+/// key, with the holder and when it claimed, for forgetting old ones.
+const V3: &str = r#"
+CREATE TABLE spektate_claims (
+    partition_key text NOT NULL,
+    key text NOT NULL,
+    holder text NOT NULL,
+    claimed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (partition_key, key)
+);
+CREATE INDEX spektate_claims_time ON spektate_claims (claimed_at);
+"#;
+
 /// Every version, in order.
-const MIGRATIONS: [(i32, &str); 2] = [(1, V1), (2, V2)];
+const MIGRATIONS: [(i32, &str); 3] = [(1, V1), (2, V2), (3, V3)];
 
 /// The version recorded in the database; 0 when it has no spektate schema.
 pub(crate) async fn version(client: &Client) -> Result<i32, tokio_postgres::Error> {

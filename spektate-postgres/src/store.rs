@@ -10,7 +10,7 @@ use spektate_core::cache::{Answer, AnswerKey};
 use spektate_core::model::cluster::{ClusterHistory, ClusterReport};
 use spektate_core::model::record::Record;
 use spektate_core::model::run::RunReport;
-use spektate_core::store::{RecordQuery, RecordStore};
+use spektate_core::store::{CLAIM_RETENTION, RecordQuery, RecordStore, check_claim};
 use spektate_core::{Error, Result};
 use tokio::sync::OnceCell;
 use tokio_postgres::types::{Json, ToSql};
@@ -552,6 +552,50 @@ impl RecordStore for PostgresStore {
 
     fn writes_answers(&self) -> bool {
         self.writer
+    }
+
+    async fn claim(&self, partition: &str, key: &str, holder: &str) -> Result<bool> {
+        const OPERATION: &str = "claim";
+        check_claim(key, holder)?;
+        if !self.writer {
+            return Err(self.error(
+                OPERATION,
+                "the store was opened for reading; a claim needs a store opened for writing",
+            ));
+        }
+        let client = self.client(OPERATION).await?;
+        let pg = |e: tokio_postgres::Error| self.error(OPERATION, errors::pg(&e));
+        let keep = CLAIM_RETENTION.as_secs_f64();
+        client
+            .execute(
+                "DELETE FROM spektate_claims WHERE claimed_at < now() - make_interval(secs => $1)",
+                &[&keep],
+            )
+            .await
+            .map_err(pg)?;
+        let made = client
+            .query_opt(
+                "INSERT INTO spektate_claims (partition_key, key, holder) VALUES ($1, $2, $3) \
+                 ON CONFLICT (partition_key, key) DO NOTHING RETURNING holder",
+                &[&partition, &key, &holder],
+            )
+            .await
+            .map_err(pg)?;
+        if made.is_some() {
+            return Ok(true);
+        }
+        // Another claim was there (committed, as the insert waited for it): whose is it?
+        let owner: Option<String> = client
+            .query_opt(
+                "SELECT holder FROM spektate_claims WHERE partition_key = $1 AND key = $2",
+                &[&partition, &key],
+            )
+            .await
+            .map_err(pg)?
+            .map(|row| row.try_get(0))
+            .transpose()
+            .map_err(pg)?;
+        Ok(owner.as_deref() == Some(holder))
     }
 
     async fn put_answers(&self, partition: &str, kept: &[Answer]) -> Result<()> {

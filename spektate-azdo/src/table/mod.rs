@@ -5,6 +5,7 @@
 
 pub(crate) mod answers;
 pub mod batch;
+mod claims;
 mod connection;
 pub(crate) mod entity;
 pub mod limits;
@@ -17,4 +18,4 @@ pub use connection::{
     DEV_ACCOUNT, DEV_KEY, DEV_TABLE_ENDPOINT, Sas, TableAccount, TableCredential,
     account_of_endpoint,
 };
-pub use store::{ANSWERS_SUFFIX, AzureTableStore, CLUSTERS_SUFFIX, RUNS_SUFFIX};
+pub use store::{ANSWERS_SUFFIX, AzureTableStore, CLAIMS_SUFFIX, CLUSTERS_SUFFIX, RUNS_SUFFIX};

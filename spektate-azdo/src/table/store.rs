@@ -37,6 +37,8 @@ const MAX_HISTORY_UNITS: usize = 30_000;
 pub const CLUSTERS_SUFFIX: &str = "~clusters";
 /// Suffix of the partition that holds the providers' answers kept for a partition.
 pub const ANSWERS_SUFFIX: &str = "~answers";
+/// Suffix of the partition that holds the claims of servers sharing a partition.
+pub const CLAIMS_SUFFIX: &str = "~claims";
 /// A `$filter` may hold at most 15 comparisons: the partition and 14 row keys.
 const KEYS_PER_FILTER: usize = 14;
 /// Up to this many run reports are read by key; more read the whole runs partition.
@@ -173,14 +175,14 @@ fn check_table_name(table: &str) -> Result<()> {
 
 pub(super) fn check_partition(partition: &str) -> Result<()> {
     check_key("partition key", "PartitionKey", partition)?;
-    if let Some(suffix) = [RUNS_SUFFIX, CLUSTERS_SUFFIX, ANSWERS_SUFFIX]
+    if let Some(suffix) = [RUNS_SUFFIX, CLUSTERS_SUFFIX, ANSWERS_SUFFIX, CLAIMS_SUFFIX]
         .into_iter()
         .find(|s| partition.ends_with(s))
     {
         return Err(Error::invalid(
             "partition key",
             format!(
-                "'{partition}' ends with '{suffix}'; '{RUNS_SUFFIX}', '{CLUSTERS_SUFFIX}' and '{ANSWERS_SUFFIX}' name the partitions kept beside the records"
+                "'{partition}' ends with '{suffix}'; '{RUNS_SUFFIX}', '{CLUSTERS_SUFFIX}', '{ANSWERS_SUFFIX}' and '{CLAIMS_SUFFIX}' name the partitions kept beside the records"
             ),
         ));
     }
@@ -568,7 +570,7 @@ impl AzureTableStore {
 
     /// Writes an entity only if it is absent (`etag` `None`) or still at `etag`; returns its
     /// new ETag, or `None` when another write came first.
-    async fn write_conditionally(
+    pub(super) async fn write_conditionally(
         &self,
         operation: &str,
         partition: &str,
@@ -1044,6 +1046,11 @@ impl RecordStore for AzureTableStore {
             partition: partition.to_string(),
             row_key: format!("cluster {cluster}"),
         })
+    }
+
+    /// Kept under `<partition>~claims` ([`CLAIMS_SUFFIX`]; see `table/claims.rs`).
+    async fn claim(&self, partition: &str, key: &str, holder: &str) -> Result<bool> {
+        super::claims::claim(self, partition, key, holder).await
     }
 
     /// Kept under `<partition>~answers` ([`ANSWERS_SUFFIX`]), written in entity group

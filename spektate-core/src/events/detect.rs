@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{Event, EventKind, Replaced, step_word};
+use super::{Event, EventKind, Replaced};
 use crate::model::deployment::{Deployment, StepState};
 
 /// The most deployments remembered; those beyond (a snapshot larger than any window allows)
@@ -44,9 +44,8 @@ pub struct Detector {
     live_before: HashMap<Place, Replaced>,
 }
 
-/// An event a deployment shows now: its memory key, what, and when it happened if known.
+/// An event a deployment shows now: what, and when it happened if known.
 struct Candidate {
-    key: String,
     kind: EventKind,
     known_at: Option<DateTime<Utc>>,
 }
@@ -97,7 +96,8 @@ impl Detector {
             let was_live = seen.live;
             let mut first_live = !was_live;
             for c in self.candidates(d, &seen, now) {
-                if seen.keys.contains(&c.key) {
+                let key = c.kind.key();
+                if seen.keys.contains(&key) {
                     continue;
                 }
                 if seen.keys.len() >= MAX_KEYS_PER_DEPLOYMENT {
@@ -127,7 +127,7 @@ impl Detector {
                         .filter(|r| r.id != d.id())
                         .cloned();
                 }
-                seen.keys.insert(c.key);
+                seen.keys.insert(key);
                 let before_start = c.known_at.is_some_and(|t| t < self.started);
                 if !priming && !before_start {
                     events.push(Event {
@@ -183,7 +183,6 @@ impl Detector {
             };
             if step.state == StepState::Failed {
                 out.push(Candidate {
-                    key: format!("failed:{}:{run_id}", step_word(name)),
                     kind: EventKind::StepFailed {
                         step: name,
                         run_id: run_id.to_string(),
@@ -207,7 +206,6 @@ impl Detector {
                 && now >= passed
             {
                 out.push(Candidate {
-                    key: format!("approval:{pr}"),
                     kind: EventKind::ApprovalWaiting {
                         pr: pr.to_string(),
                         since,
@@ -218,9 +216,9 @@ impl Detector {
         }
         for t in &d.cluster_troubles {
             out.push(Candidate {
-                key: format!("trouble:{}:{}", t.cluster(), t.commit()),
                 kind: EventKind::ClusterFailed {
                     cluster: t.cluster().to_string(),
+                    commit: t.commit().to_string(),
                     reason: t.reason.clone(),
                     health: t.health.clone(),
                     message: t.message.clone(),
@@ -235,7 +233,6 @@ impl Detector {
             && !d.is_synced()
         {
             out.push(Candidate {
-                key: "ready".to_string(),
                 kind: EventKind::Ready,
                 known_at: manifest
                     .and_then(|s| s.run.as_ref())
@@ -244,7 +241,6 @@ impl Detector {
         }
         for (cluster, commit, exact, at) in running_in(d) {
             out.push(Candidate {
-                key: format!("live:{cluster}"),
                 kind: EventKind::Live {
                     cluster: cluster.to_string(),
                     commit: commit.to_string(),

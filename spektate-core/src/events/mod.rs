@@ -82,6 +82,8 @@ pub enum EventKind {
     ClusterFailed {
         /// The cluster.
         cluster: String,
+        /// The commit the agent failed to apply or saw unhealthy.
+        commit: String,
         /// The agent's reason word, when it gave one.
         reason: Option<String>,
         /// The health the agent saw, when it said.
@@ -92,6 +94,24 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// What the event is within its deployment, the same however often it is seen:
+    /// `live:<cluster>`, `failed:<step>:<run>`, `approval:<pr>`, `ready`,
+    /// `trouble:<cluster>:<commit>`. A deployment tells each key once; servers sharing a
+    /// store claim it ([`crate::RecordStore::claim`]).
+    pub fn key(&self) -> String {
+        match self {
+            EventKind::Live { cluster, .. } => format!("live:{cluster}"),
+            EventKind::StepFailed { step, run_id } => {
+                format!("failed:{}:{run_id}", step_word(*step))
+            }
+            EventKind::ApprovalWaiting { pr, .. } => format!("approval:{pr}"),
+            EventKind::Ready => "ready".to_string(),
+            EventKind::ClusterFailed {
+                cluster, commit, ..
+            } => format!("trouble:{cluster}:{commit}"),
+        }
+    }
+
     /// A short word for logs and JSON: `live`, `stepFailed`, `approvalWaiting`, `ready`,
     /// `clusterFailed`.
     pub fn word(&self) -> &'static str {

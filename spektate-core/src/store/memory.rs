@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
-use super::{RecordQuery, RecordStore};
+use super::{CLAIM_RETENTION, RecordQuery, RecordStore, check_claim};
 use crate::cache::{Answer, AnswerKey, Fact};
 use crate::error::{Error, Result};
 use crate::model::cluster::{ClusterHistory, ClusterReport};
@@ -28,6 +28,8 @@ struct State {
     clusters: BTreeMap<(String, String), ClusterHistory>,
     /// Providers' final answers, per partition and key.
     answers: BTreeMap<String, BTreeMap<AnswerKey, Fact>>,
+    /// Claims by partition and key: the holder and when it claimed.
+    claims: BTreeMap<(String, String), (String, DateTime<Utc>)>,
 }
 
 impl MemoryStore {
@@ -239,6 +241,20 @@ impl RecordStore for MemoryStore {
             .filter(|((p, _), _)| p == partition)
             .map(|(_, h)| h.clone())
             .collect())
+    }
+
+    async fn claim(&self, partition: &str, key: &str, holder: &str) -> Result<bool> {
+        check_claim(key, holder)?;
+        let now = Utc::now();
+        let mut state = self.lock();
+        if let Ok(keep) = chrono::Duration::from_std(CLAIM_RETENTION) {
+            state.claims.retain(|_, (_, at)| *at >= now - keep);
+        }
+        let (owner, _) = state
+            .claims
+            .entry((partition.to_string(), key.to_string()))
+            .or_insert_with(|| (holder.to_string(), now));
+        Ok(owner == holder)
     }
 
     fn keeps_answers(&self) -> bool {

@@ -152,6 +152,31 @@ impl RecordQuery {
     }
 }
 
+/// How long a store keeps a [`RecordStore::claim`]: longer than any two servers take to see
+/// the same change.
+pub const CLAIM_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// The longest claim key a store takes: a deployment id and an event's own key (a cluster,
+/// a step and run, a pull request) fit many times over.
+pub const MAX_CLAIM_KEY_CHARS: usize = 4096;
+
+/// That `key` and `holder` can be claimed: not empty, and at most [`MAX_CLAIM_KEY_CHARS`].
+pub fn check_claim(key: &str, holder: &str) -> Result<()> {
+    for (what, value) in [("claim key", key), ("claim holder", holder)] {
+        let chars = value.chars().count();
+        if chars == 0 || chars > MAX_CLAIM_KEY_CHARS {
+            return Err(crate::Error::invalid(
+                what,
+                format!(
+                    "is {chars} characters long; it must be 1 to {MAX_CLAIM_KEY_CHARS}: {}",
+                    crate::text::clip_within(value, 80)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// That a record can absorb the record `gone` ([`RecordStore::replace_and_delete`]): not
 /// itself.
 pub fn check_merge(record: &Record, gone: &str) -> Result<()> {
@@ -288,6 +313,18 @@ pub trait RecordStore: Send + Sync {
     async fn answers(&self, partition: &str, keys: &[AnswerKey]) -> Result<Vec<Answer>> {
         let _ = (partition, keys);
         Ok(Vec::new())
+    }
+
+    /// Claims `key` of `partition` for `holder` (a name unique to one process): `true` when
+    /// the claim is `holder`'s, made now or by it before, `false` when another holder made it.
+    /// Servers sharing a store claim each notification this way, so one of them sends it
+    /// (docs/notifications.md). A claim is kept [`CLAIM_RETENTION`].
+    ///
+    /// The default keeps no claim, for a store no other process shares: every claim is the
+    /// caller's.
+    async fn claim(&self, partition: &str, key: &str, holder: &str) -> Result<bool> {
+        let _ = (partition, key, holder);
+        Ok(true)
     }
 
     /// The newest commit each cluster of `partition` applied ([`ClusterHistory::current`]).

@@ -13,7 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
-use super::{RecordQuery, RecordStore};
+use super::{CLAIM_RETENTION, RecordQuery, RecordStore, check_claim};
 use crate::cache::{Answer, AnswerKey};
 use crate::error::{Error, Result};
 use crate::model::cluster::{ClusterHistory, ClusterReport};
@@ -22,7 +22,7 @@ use crate::model::run::RunReport;
 
 /// The schema version this build writes (kept in SQLite's `user_version`); readers also
 /// read versions 1 to 3.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Version 1: records, run reports and cluster syncs.
 const SCHEMA_V1: &str = r#"
@@ -96,6 +96,19 @@ CREATE TABLE IF NOT EXISTS change_floor (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     n INTEGER NOT NULL
 );
+"#;
+
+/// Version 5: claims of servers sharing the store ([`RecordStore::claim`]), by partition and
+/// key, with the holder and when it claimed (Unix seconds), for forgetting old ones.
+const SCHEMA_V5: &str = r#"
+CREATE TABLE IF NOT EXISTS claims (
+    partition_key TEXT NOT NULL,
+    key TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    PRIMARY KEY (partition_key, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS claims_time ON claims (claimed_at);
 "#;
 
 /// Keys read by one statement: three parameters each, under SQLite's parameter limit.
@@ -279,6 +292,7 @@ impl SqliteStore {
             (2, SCHEMA_V2),
             (3, SCHEMA_V3),
             (4, SCHEMA_V4),
+            (5, SCHEMA_V5),
         ] {
             if version < v {
                 tx.execute_batch(sql).map_err(|e| e.to_string())?;
@@ -669,6 +683,37 @@ impl RecordStore for SqliteStore {
                     row_key: format!("run report {}", stored.id),
                 })),
             }
+        })
+        .await
+    }
+
+    async fn claim(&self, partition: &str, key: &str, holder: &str) -> Result<bool> {
+        check_claim(key, holder)?;
+        if !self.writable {
+            return Err(Error::store(
+                self.describe(),
+                "claim",
+                "the store is open for reading; a claim needs a writer",
+            ));
+        }
+        let (partition, key, holder) = (partition.to_string(), key.to_string(), holder.to_string());
+        self.with("claim", move |conn| {
+            let now = Utc::now().timestamp();
+            let forget_before = now - CLAIM_RETENTION.as_secs() as i64;
+            let tx = conn.unchecked_transaction()?;
+            tx.execute("DELETE FROM claims WHERE claimed_at < ?", [forget_before])?;
+            tx.execute(
+                "INSERT INTO claims (partition_key, key, holder, claimed_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (partition_key, key) DO NOTHING",
+                params![partition, key, holder, now],
+            )?;
+            let owner: String = tx.query_row(
+                "SELECT holder FROM claims WHERE partition_key = ? AND key = ?",
+                params![partition, key],
+                |r| r.get(0),
+            )?;
+            tx.commit()?;
+            Ok(owner == holder)
         })
         .await
     }

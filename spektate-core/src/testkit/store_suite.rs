@@ -45,6 +45,71 @@ pub async fn store_conformance(store: Arc<dyn RecordStore>) {
     long_cluster_histories_are_written(&store).await;
     concurrent_cluster_reports_lose_nothing(&store).await;
     concurrent_recorders_lose_nothing(&store).await;
+    claims_go_to_the_first_holder_of_each_key(&store).await;
+    concurrent_claims_have_one_winner(&store).await;
+}
+
+/// Each key of each partition is its first holder's: it gets `true` again (a retry), any other
+/// holder `false`; a bad key is refused by name.
+async fn claims_go_to_the_first_holder_of_each_key(store: &Arc<dyn RecordStore>) {
+    let (p, q) = (partition("claims"), partition("claims-other"));
+    let key = "2026-01-01T00-00-00-0001\nlive:east-us";
+    let claim = |part: &str, key: &str, holder: &str| {
+        let (store, part, key, holder) = (
+            store.clone(),
+            part.to_string(),
+            key.to_string(),
+            holder.to_string(),
+        );
+        async move { store.claim(&part, &key, &holder).await }
+    };
+    assert!(
+        claim(&p, key, "server-a").await.unwrap(),
+        "claims: the first claim is made"
+    );
+    assert!(
+        !claim(&p, key, "server-b").await.unwrap(),
+        "claims: another holder's claim is refused"
+    );
+    assert!(
+        claim(&p, key, "server-a").await.unwrap(),
+        "claims: the holder's own claim again is its"
+    );
+    assert!(
+        claim(&p, "other", "server-b").await.unwrap(),
+        "claims: another key is free"
+    );
+    assert!(
+        claim(&q, key, "server-b").await.unwrap(),
+        "claims: another partition's key is free"
+    );
+    let e = claim(&p, "", "server-a").await.unwrap_err().to_string();
+    assert!(
+        e.contains("claim key"),
+        "claims: an empty key is refused by name: {e}"
+    );
+    let long = "k".repeat(crate::store::MAX_CLAIM_KEY_CHARS + 1);
+    let e = claim(&p, &long, "server-a").await.unwrap_err().to_string();
+    assert!(
+        e.contains("claim key") && e.contains("4097"),
+        "claims: a long key is refused: {e}"
+    );
+}
+
+/// Sixteen holders claiming one key at once: exactly one gets it.
+async fn concurrent_claims_have_one_winner(store: &Arc<dyn RecordStore>) {
+    let p = partition("claims-race");
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (store, p) = (store.clone(), p.clone());
+            tokio::spawn(async move { store.claim(&p, "ready", &format!("server-{i}")).await })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.expect("claim task").expect("claim"));
+    }
+    assert_eq!(won, 1, "claims: one of sixteen racing holders wins");
 }
 
 async fn insert_then_query_round_trips(store: &Arc<dyn RecordStore>) {

@@ -137,6 +137,7 @@ pub(crate) fn message(e: &Event) -> Message {
             reason,
             health,
             message,
+            ..
         } => {
             facts.push(("Cluster", cut(cluster)));
             if let Some(r) = reason {

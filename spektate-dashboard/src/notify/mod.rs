@@ -343,9 +343,15 @@ impl Notifications {
         }
         let sinks = Arc::new(sinks);
         let started = Utc::now();
+        let holder: Arc<str> = holder_name().into();
         for shared in partitions {
             let detector = Detector::new(started).pr_wait(self.pr_wait);
-            tasks.push(Abort(tokio::spawn(watch(shared, detector, sinks.clone()))));
+            tasks.push(Abort(tokio::spawn(watch(
+                shared,
+                detector,
+                sinks.clone(),
+                holder.clone(),
+            ))));
         }
         Ok(Running { _tasks: tasks })
     }
@@ -460,16 +466,77 @@ async fn work(name: String, kind: Kind, mut rx: mpsc::Receiver<Arc<Event>>) {
     }
 }
 
-/// After each refresh of a partition, hands the events of its new snapshot to the sinks.
-async fn watch(shared: Arc<Shared>, mut detector: Detector, sinks: Arc<Vec<Sink>>) {
+/// This server's name among the servers sharing its store: the process id and 64 random
+/// bits, so two servers on one host differ too.
+fn holder_name() -> String {
+    let mut bits = [0u8; 8];
+    if getrandom::fill(&mut bits).is_err() {
+        bits = Utc::now()
+            .timestamp_nanos_opt()
+            .unwrap_or_default()
+            .to_le_bytes();
+    }
+    format!(
+        "spektate-{}-{:016x}",
+        std::process::id(),
+        u64::from_le_bytes(bits)
+    )
+}
+
+/// Whether this server tells `e`: servers sharing the store claim each event in it, and the
+/// first to claim it tells it. When the store cannot be asked (a store opened for reading,
+/// or down), the event is told all the same: twice rather than never.
+async fn claimed(shared: &Shared, holder: &str, e: &Event, warned: &mut bool) -> bool {
+    let d = &e.deployment;
+    let key = format!("{}\n{}", d.id(), e.kind.key());
+    match shared
+        .tracker
+        .store()
+        .claim(d.partition(), &key, holder)
+        .await
+    {
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::debug!(
+                "{} of deployment {} is told by another server sharing the store",
+                e.kind.word(),
+                d.id()
+            );
+            false
+        }
+        Err(err) => {
+            if !std::mem::replace(warned, true) {
+                tracing::warn!(
+                    "notifications of partition {} are not claimed in the store ({err}); \
+                     every server sharing it tells them",
+                    d.partition()
+                );
+            }
+            true
+        }
+    }
+}
+
+/// After each refresh of a partition, hands the events of its new snapshot that this server
+/// claimed to the sinks.
+async fn watch(
+    shared: Arc<Shared>,
+    mut detector: Detector,
+    sinks: Arc<Vec<Sink>>,
+    holder: Arc<str>,
+) {
     let mut ended = shared.refresh.ended();
     let mut last = None;
+    let mut warned = false;
     loop {
         let snapshot = shared.tracker.snapshot();
         if snapshot.refreshed_at.is_some() && snapshot.refreshed_at != last {
             last = snapshot.refreshed_at;
             let events = detector.observe(&snapshot.deployments, Utc::now());
             for e in events {
+                if !claimed(&shared, &holder, &e, &mut warned).await {
+                    continue;
+                }
                 let e = Arc::new(e);
                 for sink in sinks.iter() {
                     sink.offer(&e);

@@ -55,6 +55,7 @@ pub(crate) fn body(e: &Event, m: &Message, link: Option<&str>) -> Value {
             reason,
             health,
             message,
+            ..
         } => {
             out["cluster"] = json!(cut(cluster));
             out["reason"] = json!(reason.as_deref().map(cut));

@@ -113,15 +113,7 @@ pub fn team() -> Team {
         .lock()
         .unwrap()
         .insert("hld".into(), person("Dave Dunn", "dave"));
-    let defaults = RepoDefaults {
-        hld_repo: RepoRef::parse(HLD).ok(),
-        ..Default::default()
-    };
-    let tracker = Tracker::builder(store.clone())
-        .partition("fabrikam")
-        .repositories(repos.clone())
-        .defaults(defaults)
-        .build();
+    let tracker = tracker(&store, &repos);
     Team {
         store,
         recorder,
@@ -130,7 +122,30 @@ pub fn team() -> Team {
     }
 }
 
+/// A tracker of partition `fabrikam` over `store`, asking `repos`.
+fn tracker(store: &Arc<MemoryStore>, repos: &Arc<Repos>) -> Tracker {
+    let defaults = RepoDefaults {
+        hld_repo: RepoRef::parse(HLD).ok(),
+        ..Default::default()
+    };
+    Tracker::builder(store.clone())
+        .partition("fabrikam")
+        .repositories(repos.clone())
+        .defaults(defaults)
+        .build()
+}
+
 impl Team {
+    /// The same team seen by a tracker of its own over the same store: another server's.
+    pub fn replica(&self) -> Team {
+        Team {
+            store: self.store.clone(),
+            recorder: Recorder::new(self.store.clone(), "fabrikam").unwrap(),
+            repos: self.repos.clone(),
+            tracker: tracker(&self.store, &self.repos),
+        }
+    }
+
     pub async fn run(&self, id: &str, status: RunStatus, result: Option<RunResult>) {
         let mut r = RunReported::new(id, status);
         r.result = result;
