@@ -958,6 +958,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_claim_older_than_the_retention_is_forgotten_and_a_reader_claims_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.claim("p", "d1\nready", "server-a").await.unwrap());
+        assert!(!store.claim("p", "d1\nready", "server-b").await.unwrap());
+        let aged = CLAIM_RETENTION.as_secs() as i64 + 60;
+        Connection::open(&path)
+            .unwrap()
+            .execute("UPDATE claims SET claimed_at = claimed_at - ?", [aged])
+            .unwrap();
+        assert!(
+            store.claim("p", "d1\nready", "server-b").await.unwrap(),
+            "an expired claim is forgotten: the next holder's"
+        );
+        assert!(!store.claim("p", "d1\nready", "server-a").await.unwrap());
+
+        let reader = SqliteStore::open_existing(&path).unwrap();
+        let e = reader
+            .claim("p", "d1\nlive:east", "server-c")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("claim") && e.contains("reading"), "{e}");
+    }
+
+    #[tokio::test]
     async fn rows_another_tool_wrote_are_read_normalized_and_a_value_that_is_not_text_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
