@@ -369,3 +369,197 @@ async fn a_wrong_key_is_a_clear_error_without_the_key() {
     );
     assert!(!e.contains(wrong), "{e}");
 }
+
+/// A row as other writers leave it: the image tag and commit as the pipeline spelled them,
+/// a blank-padded ring, run ids stored as numbers. (Azurite keeps an Int64 as text and
+/// matches it with a string literal; the Table service does not.)
+fn raw_bedrock_row(row_key: &str) -> serde_json::Value {
+    json!({"PartitionKey": "hello-bedrock", "RowKey": row_key,
+        "imageTag": "Hello-Bedrock-Master-7254", "env": "DEV ",
+        "commitId": "F19CB81F889D8D29DD21D860DF04967FDF5AF567", "service": "hello-bedrock",
+        "p1": 7176, "p1@odata.type": "Edm.Int32", "p3": "7180", "p3@odata.type": "Edm.Int64"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rows_written_raw_by_other_tools_are_found_by_normalized_queries() {
+    let az = Azurite::start();
+    let store = store(&az, "legacy");
+    store.ensure_table().await.unwrap();
+    let (status, body) = raw(
+        &az,
+        Method::POST,
+        "/legacy",
+        "",
+        Some(&raw_bedrock_row("3f9a0b1c2d4e")),
+    )
+    .await;
+    assert_eq!(status, 201, "raw insert: {body}");
+    let mut ours = Record::new("hello-bedrock");
+    ours.set_column("imageTag", Some("hello-bedrock-master-7300".into()));
+    ours.set_column("p1", Some("7300".into()));
+    ours.set_column("env", Some("dev".into()));
+    let ours = store.insert(&ours).await.unwrap();
+
+    let keys = |q: RecordQuery| {
+        let store = store.clone();
+        async move {
+            let mut keys: Vec<String> = store
+                .query("hello-bedrock", &q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.row_key)
+                .collect();
+            keys.sort_unstable();
+            keys
+        }
+    };
+    let legacy = vec!["3f9a0b1c2d4e".to_string()];
+    for (what, q) in [
+        (
+            "image tag",
+            RecordQuery::all().image_tag("hello-bedrock-master-7254"),
+        ),
+        (
+            "commit",
+            RecordQuery::all().commit_id("f19cb81f889d8d29dd21d860df04967fdf5af567"),
+        ),
+        ("Int32 p1", RecordQuery::all().p1("7176")),
+        ("Int32 run id", RecordQuery::all().run_id("7176")),
+        ("Int64 run id", RecordQuery::all().run_id("7180")),
+        (
+            "tag and ring",
+            RecordQuery::all()
+                .image_tag("HELLO-bedrock-master-7254")
+                .env("dev"),
+        ),
+    ] {
+        assert_eq!(keys(q).await, legacy, "by {what}");
+    }
+    let mut both = vec![legacy[0].clone(), ours.row_key.clone()];
+    both.sort_unstable();
+    assert_eq!(keys(RecordQuery::all().env("dev")).await, both, "by ring");
+    assert_eq!(
+        keys(RecordQuery::all().image_tag("hello-bedrock-master-7300")).await,
+        vec![ours.row_key.clone()],
+        "a row without the value is not returned, whoever wrote it"
+    );
+    assert!(
+        keys(
+            RecordQuery::all()
+                .image_tag("hello-bedrock-master-7254")
+                .env("prod")
+        )
+        .await
+        .is_empty()
+    );
+    let by_run = store
+        .row_keys("hello-bedrock", &RecordQuery::all().run_id("7176"))
+        .await
+        .unwrap();
+    assert_eq!(
+        by_run, legacy,
+        "row keys of a query are those of its records"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_metadata_update_links_to_the_image_row_the_original_tool_wrote() {
+    let az = Azurite::start();
+    let store = store(&az, "legacylink");
+    store.ensure_table().await.unwrap();
+    let (status, body) = raw(
+        &az,
+        Method::POST,
+        "/legacylink",
+        "",
+        Some(&json!({"PartitionKey": "hello-bedrock", "RowKey": "5e6f7a8b9c0d",
+            "imageTag": "Hello-Bedrock-Master-7254", "commitId": "F19CB81F", "service": "hello-bedrock",
+            "p1": 7176, "p1@odata.type": "Edm.Int32"})),
+    )
+    .await;
+    assert_eq!(status, 201, "raw insert: {body}");
+    let recorder = Recorder::new(store.clone(), "hello-bedrock").unwrap();
+    recorder
+        .metadata_updated(&MetadataUpdated {
+            p2: "264".into(),
+            image_tag: "hello-bedrock-master-7254".into(),
+            hld_commit_id: "9d2ec1f".into(),
+            env: "dev".into(),
+            pr: Some("1354".into()),
+            repository: None,
+            service: None,
+        })
+        .await
+        .unwrap();
+    let rows = store
+        .query("hello-bedrock", &RecordQuery::all())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the update joined the image row: {rows:#?}");
+    let r = &rows[0];
+    assert_eq!(
+        (r.row_key.as_str(), r.p1.as_deref(), r.p2.as_deref()),
+        ("5e6f7a8b9c0d", Some("7176"), Some("264"))
+    );
+    // Written back by this store, the row now vouches for its values.
+    let (_, row) = raw(
+        &az,
+        Method::GET,
+        "/legacylink(PartitionKey='hello-bedrock',RowKey='5e6f7a8b9c0d')",
+        "",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (&row["imageTag"], &row["p1"], &row["spektateForm"]),
+        (
+            &json!("hello-bedrock-master-7254"),
+            &json!("7176"),
+            &json!(1)
+        ),
+        "{row}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_query_of_rows_spektate_wrote_reads_only_the_matching_rows() {
+    let az = Azurite::start();
+    let store = store(&az, "selective");
+    for i in 0..12 {
+        let mut r = Record::new("demo");
+        r.set_column("imageTag", Some(format!("Web-{}", i % 4)));
+        r.set_column("p1", Some(format!("{}", 100 + i)));
+        store.insert(&r).await.unwrap();
+    }
+    // What the service sends for the store's own filter, before any row is re-checked here.
+    let sent = |q: RecordQuery| {
+        let az = &az;
+        async move {
+            let filter = spektate_azdo::table::odata::record_filter("demo", &q);
+            let query = format!(
+                "$filter={}",
+                spektate_core::url_encode::query_value(&filter)
+            );
+            let (status, body) = raw(az, Method::GET, "/selective()", &query, None).await;
+            assert_eq!(status, 200, "{filter}: {body}");
+            body["value"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    assert_eq!(sent(RecordQuery::all().image_tag("web-1")).await.len(), 3);
+    assert_eq!(sent(RecordQuery::all().run_id("105")).await.len(), 1);
+    assert_eq!(sent(RecordQuery::all()).await.len(), 12);
+
+    // A row another tool wrote is sent for any query on values, and kept only if it matches.
+    let legacy = json!({"PartitionKey": "demo", "RowKey": "0a1b2c3d4e5f", "imageTag": "WEB-1"});
+    let (status, body) = raw(&az, Method::POST, "/selective", "", Some(&legacy)).await;
+    assert_eq!(status, 201, "raw insert: {body}");
+    assert_eq!(sent(RecordQuery::all().image_tag("web-1")).await.len(), 4);
+    assert_eq!(sent(RecordQuery::all().run_id("105")).await.len(), 2);
+    let count = |q: RecordQuery| {
+        let store = store.clone();
+        async move { store.query("demo", &q).await.unwrap().len() }
+    };
+    assert_eq!(count(RecordQuery::all().image_tag("web-1")).await, 4);
+    assert_eq!(count(RecordQuery::all().run_id("105")).await, 1);
+}

@@ -9,6 +9,8 @@ use spektate_core::{
     ClusterHistory, ClusterReport, ClusterSync, Record, RunReport, RunResult, RunStatus,
 };
 
+use super::odata::{NORMAL_FORM, NORMAL_FORM_VERSION};
+
 /// A text value of a property as written by any client: strings as they are, numbers and
 /// booleans as text (some older writers stored run ids as numbers); `null` is absent.
 fn property_text(v: Option<&Value>) -> Option<String> {
@@ -36,8 +38,18 @@ pub fn etag_time(etag: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Whether every data column of `record` is stored as a reader reads it back.
+fn reads_back_unchanged(record: &Record) -> bool {
+    let mut read = Record::default();
+    for (column, value) in record.columns() {
+        read.set_column_text(column, value);
+    }
+    read.columns() == record.columns()
+}
+
 /// A deployment record as an entity: keys and the non-empty data columns, by their
-/// original names (`commitId`, `imageTag`, `p1`, ...), all strings.
+/// original names (`commitId`, `imageTag`, `p1`, ...), all strings; and [`NORMAL_FORM`]
+/// when every value reads back unchanged.
 pub fn record_entity(record: &Record) -> Value {
     let mut m = Map::new();
     m.insert("PartitionKey".into(), json!(record.partition_key));
@@ -46,6 +58,9 @@ pub fn record_entity(record: &Record) -> Value {
         if let Some(v) = value {
             m.insert(column.into(), json!(v));
         }
+    }
+    if reads_back_unchanged(record) {
+        m.insert(NORMAL_FORM.into(), json!(NORMAL_FORM_VERSION));
     }
     Value::Object(m)
 }
@@ -75,13 +90,14 @@ pub fn insertion_time(e: &Value) -> Option<DateTime<Utc>> {
 }
 
 /// The entity that replaces `current` with `record`'s columns: properties other tools
-/// wrote are kept (with their type annotations), the record's columns are set or dropped,
-/// and `insertedAt` is pinned to the row's insertion time.
+/// wrote are kept (with their type annotations), the record's columns (and
+/// [`NORMAL_FORM`]) are set or dropped, and `insertedAt` is pinned to the row's insertion
+/// time.
 pub fn replacement_entity(current: &Value, record: &Record) -> Value {
     let ours = |name: &str| {
         let base = name.split('@').next().unwrap_or(name);
         COLUMNS.contains(&base)
-            || matches!(base, "PartitionKey" | "RowKey" | "Timestamp")
+            || matches!(base, "PartitionKey" | "RowKey" | "Timestamp" | NORMAL_FORM)
             || base.starts_with("odata.")
     };
     let mut m = Map::new();
@@ -285,6 +301,46 @@ mod tests {
             insertion_time(&e),
             entity_record(&current).unwrap().timestamp
         );
+    }
+
+    #[test]
+    fn a_record_stored_as_it_reads_back_vouches_for_its_values() {
+        let mut r = Record::new("p");
+        r.set_column("imageTag", Some("Hello-Bedrock-Master-7254 ".into()));
+        r.set_column(
+            "sourceRepo",
+            Some("https://me:secret@dev.azure.com/o/p/_git/web".into()),
+        );
+        assert_eq!(record_entity(&r)[NORMAL_FORM], json!(NORMAL_FORM_VERSION));
+        // Set past the normalizing setter: stored as given, so it vouches for nothing.
+        r.env = Some("DEV".into());
+        assert!(record_entity(&r).get(NORMAL_FORM).is_none());
+    }
+
+    #[test]
+    fn a_replacement_vouches_only_for_the_values_it_writes() {
+        let current = json!({"PartitionKey": "p", "RowKey": "r", "imageTag": "web-1",
+            NORMAL_FORM: NORMAL_FORM_VERSION, "spektateForm@odata.type": "Edm.Int32"});
+        let mut r = entity_record(&current).unwrap();
+        assert_eq!(
+            replacement_entity(&current, &r)[NORMAL_FORM],
+            json!(NORMAL_FORM_VERSION)
+        );
+        r.image_tag = Some("Web-1".into());
+        let e = replacement_entity(&current, &r);
+        assert!(
+            e.get(NORMAL_FORM).is_none() && e.get("spektateForm@odata.type").is_none(),
+            "{e}"
+        );
+        let legacy = json!({"PartitionKey": "p", "RowKey": "r", "imageTag": "Web-1",
+            "p1": 7176, "p1@odata.type": "Edm.Int32"});
+        let read = entity_record(&legacy).unwrap();
+        let e = replacement_entity(&legacy, &read);
+        assert_eq!(
+            (&e["imageTag"], &e["p1"], &e[NORMAL_FORM]),
+            (&json!("web-1"), &json!("7176"), &json!(NORMAL_FORM_VERSION))
+        );
+        assert!(e.get("p1@odata.type").is_none(), "{e}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::entity::{
     replacement_entity, report_entity,
 };
 use super::limits::{check_entity, check_key};
-use super::odata::{entity_path, eq, record_filter, safe_key};
+use super::odata::{entity_path, eq, filters_keys_and_times_only, record_filter, safe_key};
 use super::page::{RecordRow, parse_page};
 use super::signing::{authorization, canonical_resource, http_date};
 
@@ -61,6 +61,10 @@ const MAX_QUERY_PAGES: usize = 100_000;
 ///   [`Error::Conflict`].
 /// - "Changed since" is a filter on the service's `Timestamp`, so a refresh reads only what
 ///   changed.
+/// - A query finds rows other tools wrote as they spelled them (`Hello-Bedrock-Master-7254`,
+///   `DEV `, run ids as numbers), as it finds its own: the service compares values only in
+///   rows this store wrote (they carry [`super::odata::NORMAL_FORM`]), sends the others
+///   whatever their values, and every row read is checked again as normalized.
 /// - Records come back in insertion order, as the linking rules' "first" and "last" need:
 ///   the service's `Timestamp` of a row not yet replaced is its insertion time, and the
 ///   first replace pins it in an `insertedAt` column. Rows other tools replaced before this
@@ -521,7 +525,9 @@ impl AzureTableStore {
     }
 
     /// The records of `partition` that pass `query`, each made by `make` as its row is read,
-    /// in insertion order (the service returns rows by RowKey, which is random).
+    /// in insertion order (the service returns rows by RowKey, which is random). Each row the
+    /// service sends is checked again as read (normalized): rows other tools wrote are sent
+    /// whatever their values ([`record_filter`]).
     async fn read_records<T: std::borrow::Borrow<Record>>(
         &self,
         partition: &str,
@@ -536,8 +542,10 @@ impl AzureTableStore {
             &record_filter(partition, query),
             |row: RecordRow| match row.0 {
                 Some((order, record)) => {
-                    let micros = order.map_or(i64::MIN, |t| t.timestamp_micros());
-                    rows.push((micros, make(record)));
+                    if query.matches(&record) {
+                        let micros = order.map_or(i64::MIN, |t| t.timestamp_micros());
+                        rows.push((micros, make(record)));
+                    }
                 }
                 None => keyless += 1,
             },
@@ -680,13 +688,18 @@ impl RecordStore for AzureTableStore {
             .await
     }
 
-    /// Each row's `RowKey` alone is kept as the pages stream by.
+    /// Each row's `RowKey` alone is kept as the pages stream by, when the service alone
+    /// decides which rows pass; a query on values reads its records.
     async fn row_keys(&self, partition: &str, query: &RecordQuery) -> Result<Vec<String>> {
         /// A row as far as its key.
         #[derive(serde::Deserialize)]
         struct KeyRow {
             #[serde(rename = "RowKey", default)]
             row_key: Option<String>,
+        }
+        if !filters_keys_and_times_only(query) {
+            let records = self.query(partition, query).await?;
+            return Ok(records.into_iter().map(|r| r.row_key).collect());
         }
         check_partition(partition)?;
         let mut keys = Vec::new();
