@@ -65,9 +65,14 @@ pub struct Cached {
     pub next: Option<String>,
 }
 
-/// ETags and bodies by URL, least recently used evicted past `capacity`.
+/// Bytes of responses an [`EtagCache::new`] keeps in memory at most.
+pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
+
+/// ETags and bodies by URL, least recently used evicted past `capacity` responses or
+/// `max_bytes` of them.
 pub struct EtagCache {
     capacity: usize,
+    max_bytes: usize,
     state: Mutex<State>,
     persisted: OnceLock<Persisted>,
 }
@@ -76,6 +81,7 @@ impl std::fmt::Debug for EtagCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EtagCache")
             .field("capacity", &self.capacity)
+            .field("max_bytes", &self.max_bytes)
             .field(
                 "persisted",
                 &self.persisted.get().map(|p| p.cache.describe()),
@@ -88,13 +94,27 @@ impl std::fmt::Debug for EtagCache {
 struct State {
     entries: HashMap<String, (Cached, u64)>,
     tick: u64,
+    /// The [`size`] of the entries, summed.
+    bytes: usize,
+}
+
+/// What an entry counts against the byte budget: its URL, validator, next page and body.
+fn size(url: &str, c: &Cached) -> usize {
+    url.len() + c.etag.len() + c.next.as_ref().map_or(0, String::len) + c.body.len()
 }
 
 impl EtagCache {
-    /// A cache of at most `capacity` responses; 0 keeps none.
+    /// A cache of at most `capacity` responses and [`DEFAULT_MAX_BYTES`]; 0 keeps none.
     pub fn new(capacity: usize) -> Self {
+        Self::with_max_bytes(capacity, DEFAULT_MAX_BYTES)
+    }
+
+    /// A cache of at most `capacity` responses holding at most `max_bytes` (URLs, ETags and
+    /// bodies); a response larger than `max_bytes` alone is not kept. 0 for either keeps none.
+    pub fn with_max_bytes(capacity: usize, max_bytes: usize) -> Self {
         EtagCache {
-            capacity,
+            capacity: if max_bytes == 0 { 0 } else { capacity },
+            max_bytes,
             state: Mutex::new(State::default()),
             persisted: OnceLock::new(),
         }
@@ -134,9 +154,15 @@ impl EtagCache {
         Some(cached)
     }
 
-    /// Stores the response of `url` in memory and in the persisting cache.
+    /// Stores the response of `url` in memory and in the persisting cache. One too large to
+    /// keep is kept in neither, and an older answer of `url` is forgotten.
     pub async fn keep(&self, url: &str, cached: Cached) {
-        self.put(url, cached.clone());
+        if !self.put(url, cached.clone()) {
+            if self.capacity > 0 {
+                self.forget(url).await;
+            }
+            return;
+        }
         let Some(p) = self.persisted.get() else {
             return;
         };
@@ -200,28 +226,54 @@ impl EtagCache {
         Some(cached.clone())
     }
 
-    /// Stores the response of `url`, evicting the least recently used past capacity.
-    pub fn put(&self, url: &str, cached: Cached) {
+    /// Stores the response of `url`, evicting the least recently used past capacity or the
+    /// byte budget; whether it was stored (not when larger than the budget alone, which
+    /// forgets an older answer of `url`).
+    pub fn put(&self, url: &str, cached: Cached) -> bool {
         if self.capacity == 0 {
-            return;
+            return false;
         }
+        let added = size(url, &cached);
         let mut state = self.lock();
+        if let Some((old, _)) = state.entries.remove(url) {
+            state.bytes -= size(url, &old);
+        }
+        if added > self.max_bytes {
+            return false;
+        }
         state.tick += 1;
         let tick = state.tick;
         state.entries.insert(url.to_string(), (cached, tick));
-        if state.entries.len() > self.capacity {
-            // Evict the oldest tenth at once, so eviction stays rare as the cache churns.
-            let excess = state.entries.len() - self.capacity + self.capacity / 10;
+        state.bytes += added;
+        if state.entries.len() > self.capacity || state.bytes > self.max_bytes {
+            // Evict down to nine tenths at once, so eviction stays rare as the cache churns.
+            let keep_entries = if state.entries.len() > self.capacity {
+                self.capacity - self.capacity / 10
+            } else {
+                self.capacity
+            };
+            let keep_bytes = if state.bytes > self.max_bytes {
+                self.max_bytes - self.max_bytes / 10
+            } else {
+                self.max_bytes
+            };
             let mut ages: Vec<(u64, String)> = state
                 .entries
                 .iter()
                 .map(|(k, (_, used))| (*used, k.clone()))
                 .collect();
             ages.sort_unstable();
-            for (_, key) in ages.into_iter().take(excess) {
-                state.entries.remove(&key);
+            for (_, key) in ages {
+                if key == url || (state.entries.len() <= keep_entries && state.bytes <= keep_bytes)
+                {
+                    break;
+                }
+                if let Some((old, _)) = state.entries.remove(&key) {
+                    state.bytes -= size(&key, &old);
+                }
             }
         }
+        true
     }
 
     /// Whether a response of `url` is stored, without marking it used.
@@ -231,7 +283,15 @@ impl EtagCache {
 
     /// Forgets `url` (it is gone).
     pub fn remove(&self, url: &str) {
-        self.lock().entries.remove(url);
+        let mut state = self.lock();
+        if let Some((old, _)) = state.entries.remove(url) {
+            state.bytes -= size(url, &old);
+        }
+    }
+
+    /// How many bytes the cached responses hold (URLs, ETags and bodies).
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// How many responses are cached.
@@ -291,6 +351,52 @@ mod tests {
             Identity::of(&["a", "bc"]),
             "parts are length-prefixed"
         );
+    }
+
+    #[test]
+    fn the_byte_budget_holds_and_evicts_the_least_recently_used() {
+        let body = "x".repeat(1000);
+        let cache = EtagCache::with_max_bytes(100, 10_000);
+        for i in 0..30 {
+            assert!(cache.put(&format!("/commits/{i}"), cached("\"e\"", &body)));
+            assert!(cache.bytes() <= 10_000, "{} bytes", cache.bytes());
+        }
+        assert!(cache.len() < 10, "{} entries", cache.len());
+        assert!(cache.contains("/commits/29"), "the newest stays");
+        assert!(!cache.contains("/commits/0"), "the oldest goes first");
+        let kept: usize = (0..30)
+            .filter_map(|i| cache.get(&format!("/commits/{i}")))
+            .map(|c| c.body.len())
+            .sum();
+        assert!(kept <= cache.bytes());
+
+        // Replacing an entry counts its new size only.
+        let before = cache.bytes();
+        assert!(cache.put("/commits/29", cached("\"e\"", &body)));
+        assert_eq!(cache.bytes(), before);
+
+        // A body larger than the whole budget is not kept, and replaces nothing.
+        assert!(!cache.put("/commits/29", cached("\"f\"", &"y".repeat(20_000))));
+        assert!(
+            !cache.contains("/commits/29"),
+            "the older answer is forgotten"
+        );
+        assert!(cache.bytes() <= before);
+        cache.remove("/commits/28");
+        assert!(cache.bytes() < before);
+        for i in 0..30 {
+            cache.remove(&format!("/commits/{i}"));
+        }
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_budget_is_not_persisted() {
+        let cache = EtagCache::with_max_bytes(10, 100);
+        cache.keep("/big", cached("\"a\"", &"z".repeat(200))).await;
+        assert!(cache.is_empty());
+        cache.keep("/small", cached("\"a\"", "{}")).await;
+        assert!(cache.contains("/small"));
     }
 
     #[test]

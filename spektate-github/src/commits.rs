@@ -45,10 +45,13 @@ pub(crate) async fn authors(
     .await
 }
 
+/// `GET /repos/{owner}/{repo}/commits/{ref}` with one file of the diff: the commit's
+/// fields come whole on every page, and the files (up to 300 with their patches) would only
+/// swell the body kept in the ETag cache.
 async fn rest_author(gh: &GitHub, repo: &RepoRef, sha: &str) -> Result<Option<Author>> {
     let url = gh.repo_url(
         repo,
-        &format!("/commits/{}", url_encode::segment(sha.trim())),
+        &format!("/commits/{}?per_page=1", url_encode::segment(sha.trim())),
     )?;
     let object = format!("{} commit {sha}", repo.key());
     match gh.get_cached(&url, "get commit", &object).await? {

@@ -157,13 +157,26 @@ pub(crate) enum Failure {
     Fallback(String),
 }
 
-/// Runs one batch: the object under each index, `Value::Null` for those that do not exist.
+/// What one batch answered.
+#[derive(Debug, Default)]
+pub(crate) struct Answered {
+    /// The object under each index, `Value::Null` for those that do not exist or failed.
+    pub objects: Vec<Value>,
+    /// Indices GraphQL refused (`FORBIDDEN`, as for an organization enforcing SAML), with
+    /// the error: REST would be refused the same, so they are reported, not asked again.
+    pub refused: Vec<(usize, String)>,
+    /// Indices whose field failed otherwise, with the error: REST may answer them.
+    pub failed: Vec<(usize, String)>,
+}
+
+/// Runs one batch. An error on one alias's path fails that object only (the GraphQL spec
+/// nulls just the field); the others keep their answers.
 pub(crate) async fn batch(
     gh: &GitHub,
     kind: Lookup,
     repo: Option<&RepoRef>,
     values: &[Value],
-) -> std::result::Result<Vec<Value>, Failure> {
+) -> std::result::Result<Answered, Failure> {
     let (text, vars) = query(kind, repo, values);
     let object = match repo {
         Some(repo) => format!("{} ({} objects)", repo.key(), values.len()),
@@ -205,6 +218,18 @@ fn classify_http(e: Error) -> Failure {
     }
 }
 
+/// The index of the alias an error's `path` runs through (`["repository", "p7", ...]`, or
+/// `["j3", ...]` on the query root), if it is one of the `n` asked.
+fn alias_index(kind: Lookup, n: usize, path: &[Value]) -> Option<usize> {
+    let mut path = path.iter().map(Value::as_str);
+    if kind.in_repository() && path.next()?? != "repository" {
+        return None;
+    }
+    let alias = path.next()??;
+    let i: usize = alias.strip_prefix(kind.alias())?.parse().ok()?;
+    (i < n && alias == format!("{}{i}", kind.alias())).then_some(i)
+}
+
 pub(crate) fn read(
     gh: &GitHub,
     kind: Lookup,
@@ -212,27 +237,33 @@ pub(crate) fn read(
     n: usize,
     answer: GraphQlResponse,
     object: &str,
-) -> std::result::Result<Vec<Value>, Failure> {
+) -> std::result::Result<Answered, Failure> {
     let final_err =
         |m: String| Failure::Final(Error::provider(gh.label(), kind.operation(), object, m));
+    let mut out = Answered::default();
+    // An error on no alias of a batch that still has data: the aliases left null may be its.
+    let mut unplaced = None;
     for e in &answer.errors {
         let kind_word = e.kind.as_deref().unwrap_or_default();
         let on_repo = e.path.len() == 1 && e.path[0] == "repository";
-        match kind_word {
-            // An alias that names nothing (an unknown pull request number) is just missing.
-            "NOT_FOUND" if !on_repo => {}
-            "NOT_FOUND" => {
+        let alias = alias_index(kind, n, &e.path);
+        let why = || format!("GraphQL error {kind_word}: {}", e.message);
+        match (kind_word, alias) {
+            ("RATE_LIMITED", _) => {
+                return Err(final_err(format!("GraphQL rate limit: {}", e.message)));
+            }
+            ("NOT_FOUND", _) if on_repo => {
                 return Err(final_err(format!(
                     "repository {} was not found, or the token cannot read it",
                     repo.map(RepoRef::key).unwrap_or_default()
                 )));
             }
-            "RATE_LIMITED" => return Err(final_err(format!("GraphQL rate limit: {}", e.message))),
-            _ => {
-                return Err(Failure::Fallback(format!(
-                    "GraphQL error {kind_word}: {}",
-                    e.message
-                )));
+            // An alias that names nothing (an unknown pull request number) is just missing.
+            ("NOT_FOUND", _) => {}
+            ("FORBIDDEN", Some(i)) => out.refused.push((i, e.message.clone())),
+            (_, Some(i)) => out.failed.push((i, why())),
+            (_, None) => {
+                unplaced.get_or_insert_with(why);
             }
         }
     }
@@ -242,24 +273,80 @@ pub(crate) fn read(
         answer.data.as_ref()
     };
     let Some(Value::Object(found)) = scope else {
-        return Err(Failure::Fallback(
-            "GraphQL answered without data".to_string(),
-        ));
+        let why = unplaced
+            .or_else(|| out.failed.first().map(|(_, why)| why.clone()))
+            .unwrap_or_else(|| "GraphQL answered without data".to_string());
+        return Err(Failure::Fallback(why));
     };
     let a = kind.alias();
-    Ok((0..n)
+    out.objects = (0..n)
         .map(|i| {
             found
                 .get(&format!("{a}{i}"))
                 .cloned()
                 .unwrap_or(Value::Null)
         })
-        .collect())
+        .collect();
+    for (i, _) in out.refused.iter().chain(&out.failed) {
+        out.objects[*i] = Value::Null;
+    }
+    if let Some(why) = unplaced {
+        let placed: std::collections::HashSet<usize> = out
+            .refused
+            .iter()
+            .chain(&out.failed)
+            .map(|(i, _)| *i)
+            .collect();
+        for (i, obj) in out.objects.iter().enumerate() {
+            if obj.is_null() && !placed.contains(&i) {
+                out.failed.push((i, why.clone()));
+            }
+        }
+    }
+    out.refused.sort_unstable();
+    out.refused.dedup_by_key(|(i, _)| *i);
+    out.failed.sort_unstable();
+    out.failed.dedup_by_key(|(i, _)| *i);
+    out.failed
+        .retain(|(i, _)| out.refused.binary_search_by_key(i, |(r, _)| *r).is_err());
+    Ok(out)
+}
+
+/// Reports `count` objects of `kind` as `why`: one [`Notice`] where the kind has a subject.
+fn report(gh: &GitHub, kind: Lookup, count: usize, why: &str) {
+    match kind.subject() {
+        Some(subject) => warnings::notice(Notice {
+            subject,
+            count,
+            reason: Reason::new(&gh.label(), why),
+        }),
+        None => tracing::warn!("{}: {count} {}: {why}", gh.label(), kind.operation()),
+    }
+}
+
+/// Reports `errors` (index and error) grouped by error, each group as `say(error)`.
+fn report_each(
+    gh: &GitHub,
+    kind: Lookup,
+    errors: &[(usize, String)],
+    say: impl Fn(&str) -> String,
+) {
+    let mut groups: Vec<(&str, usize)> = Vec::new();
+    for (_, e) in errors {
+        match groups.iter_mut().find(|(g, _)| g == e) {
+            Some((_, count)) => *count += 1,
+            None => groups.push((e, 1)),
+        }
+    }
+    for (e, count) in groups {
+        report(gh, kind, count, &say(e));
+    }
 }
 
 /// Splits `items` into batches of [`BATCH`] and runs each; the objects found, by item.
-/// A batch that GraphQL could not answer comes back in `fallback` for REST, and is
-/// reported as a [`Notice`] (one request per object follows).
+/// The items of a batch that GraphQL could not answer, and those whose field alone failed,
+/// come back in `fallback` for REST, reported as a [`Notice`] (one request per object
+/// follows); items GraphQL refused are reported and left out.
 pub(crate) async fn lookup_all<K: Clone + Eq + std::hash::Hash>(
     gh: &GitHub,
     kind: Lookup,
@@ -273,31 +360,24 @@ pub(crate) async fn lookup_all<K: Clone + Eq + std::hash::Hash>(
         let values: Vec<Value> = chunk.iter().map(|(_, v)| v.clone()).collect();
         async move { batch(gh, kind, repo, &values).await }
     });
+    let rest_why = |why: &str| format!("GraphQL failed ({why}); asked one at a time over REST");
     for (chunk, got) in chunks.iter().zip(futures::future::join_all(runs).await) {
         match got {
-            Ok(objects) => {
-                for ((key, _), obj) in chunk.iter().zip(objects) {
+            Ok(answered) => {
+                for ((key, _), obj) in chunk.iter().zip(answered.objects) {
                     if !obj.is_null() {
                         found.insert(key.clone(), obj);
                     }
                 }
+                report_each(gh, kind, &answered.refused, |e| {
+                    format!("GraphQL refused access ({e})")
+                });
+                report_each(gh, kind, &answered.failed, rest_why);
+                fallback.extend(answered.failed.iter().map(|(i, _)| chunk[*i].0.clone()));
             }
             Err(Failure::Final(e)) => return Err(e),
             Err(Failure::Fallback(why)) => {
-                let why = format!("GraphQL failed ({why}); asked one at a time over REST");
-                match kind.subject() {
-                    Some(subject) => warnings::notice(Notice {
-                        subject,
-                        count: chunk.len(),
-                        reason: Reason::new(&gh.label(), &why),
-                    }),
-                    None => tracing::warn!(
-                        "{}: {} {}: {why}",
-                        gh.label(),
-                        chunk.len(),
-                        kind.operation()
-                    ),
-                }
+                report(gh, kind, chunk.len(), &rest_why(&why));
                 fallback.extend(chunk.iter().map(|(k, _)| k.clone()));
             }
         }

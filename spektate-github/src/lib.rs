@@ -184,8 +184,9 @@ pub mod fuzzing {
         };
         let repo = RepoRef::parse("https://github.com/fabrikam/manifests").ok()?;
         let answer = parse(body)?;
-        let objects: Vec<Value> =
-            crate::graphql::read(gh(), kind, Some(&repo), n, answer, "fuzz").ok()?;
+        let objects: Vec<Value> = crate::graphql::read(gh(), kind, Some(&repo), n, answer, "fuzz")
+            .ok()?
+            .objects;
         Some(
             objects
                 .iter()

@@ -454,3 +454,56 @@ async fn the_jobs_of_a_multi_stage_run_tell_which_stage_failed() {
         [(1, "build-image"), (2, "update-hld")]
     );
 }
+
+#[tokio::test]
+async fn the_jobs_of_a_run_are_read_page_by_page() {
+    let gh = FakeGitHub::start().await;
+    let t = Utc::now() - Duration::minutes(20);
+    let id = 9_500_000_002u64;
+    {
+        let mut w = gh.world();
+        w.repos.insert("fabrikam/frontend".into());
+        w.runs.insert(
+            ("fabrikam/frontend".into(), id),
+            RunSpec::new("fabrikam/frontend", id, 32, t).json(),
+        );
+        for j in 0..150u64 {
+            let name = format!("shard-{j}");
+            w.jobs.insert(
+                800 + j,
+                (
+                    "fabrikam/frontend".into(),
+                    job(
+                        "fabrikam/frontend",
+                        800 + j,
+                        id,
+                        &name,
+                        "completed",
+                        Some("success"),
+                        t,
+                    ),
+                ),
+            );
+        }
+    }
+    let actions = gh.client().actions();
+    let mut batch = actions
+        .runs(
+            RunKind::Build,
+            &[req(&id.to_string(), Some("fabrikam/frontend"))],
+        )
+        .await
+        .unwrap();
+    let run = batch.found.remove(&id.to_string()).unwrap();
+    let stages = actions.stages(&run).await.unwrap();
+    let names: std::collections::HashSet<&str> = stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!((stages.len(), names.len()), (150, 150));
+    assert_eq!(stages[149].name, "shard-149");
+    let pages: Vec<String> = gh
+        .served()
+        .into_iter()
+        .filter(|s| s.path.contains("/jobs"))
+        .map(|s| s.path)
+        .collect();
+    assert_eq!(pages.len(), 2, "{pages:?}");
+}

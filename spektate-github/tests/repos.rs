@@ -124,7 +124,8 @@ async fn one_author_is_read_through_rest() {
     assert!(served.iter().all(|s| !s.is_graphql()));
     assert_eq!(
         served[0].path,
-        format!("/repos/edaena/spartan-app/commits/{sha}")
+        format!("/repos/edaena/spartan-app/commits/{sha}?per_page=1"),
+        "one file of the diff, not up to 300 with their patches"
     );
     // An unknown commit: GitHub answers 422, which means "left out".
     let none = repos
@@ -604,4 +605,86 @@ async fn histories_of_several_repositories_come_in_one_graphql_query() {
     let anonymous = gh.builder().build().unwrap().repos();
     assert_eq!(anonymous.commit_orders(&asked).await.unwrap(), None);
     assert!(gh.served().is_empty());
+}
+
+/// A hundred pull requests of `fabrikam/hld`, numbered 1 to 100 (asked in that order, so
+/// number 8 is alias `p7`), the 8th failing in GraphQL with an error of `kind`.
+async fn hundred_pulls_one_failing(kind: Option<&str>, message: &str) -> FakeGitHub {
+    let gh = FakeGitHub::start().await;
+    let t = Utc::now() - Duration::hours(1);
+    let mut w = gh.world();
+    w.repos.insert("fabrikam/hld".into());
+    for n in 1..=100u64 {
+        w.pulls.insert(
+            ("fabrikam/hld".into(), n),
+            pull(
+                "fabrikam/hld",
+                n,
+                &format!("Deploy {n}"),
+                &format!("b{n}"),
+                None,
+                t,
+            ),
+        );
+    }
+    w.pull_field_errors.insert(
+        ("fabrikam/hld".into(), 8),
+        (kind.map(String::from), message.to_string()),
+    );
+    drop(w);
+    gh
+}
+
+fn pull_fetches(gh: &FakeGitHub) -> Vec<String> {
+    gh.served()
+        .into_iter()
+        .filter(|s| s.path.contains("/pulls/"))
+        .map(|s| s.path)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pull_request_graphql_refuses_fails_alone() {
+    let saml = "Resource protected by organization SAML enforcement. You must grant your \
+                Personal Access token access to this organization.";
+    let gh = hundred_pulls_one_failing(Some("FORBIDDEN"), saml).await;
+    let ids: Vec<String> = (1..=100).map(|n: u64| n.to_string()).collect();
+    let (prs, notices) = spektate_core::warnings::collect_notices(
+        gh.client()
+            .repos()
+            .pull_requests(&repo("fabrikam/hld"), &ids),
+    )
+    .await;
+    let prs = prs.unwrap();
+    assert_eq!(prs.len(), 99, "the other aliases keep their answers");
+    assert!(!prs.contains_key("8"));
+    let fetches = pull_fetches(&gh);
+    assert!(fetches.len() <= 1, "{fetches:?}");
+    assert_eq!(
+        gh.served().iter().filter(|s| s.is_graphql()).count(),
+        1,
+        "one query"
+    );
+    let lines: Vec<String> = notices.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("1 pull request") && lines[0].contains("SAML enforcement"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_pull_request_whose_graphql_field_failed_alone_is_asked_over_rest() {
+    let gh =
+        hundred_pulls_one_failing(None, "Something went wrong while executing your query.").await;
+    let ids: Vec<String> = (1..=100).map(|n: u64| n.to_string()).collect();
+    let prs = gh
+        .client()
+        .repos()
+        .pull_requests(&repo("fabrikam/hld"), &ids)
+        .await
+        .unwrap();
+    assert_eq!(prs.len(), 100);
+    assert_eq!(prs["8"].title, "Deploy 8");
+    assert_eq!(pull_fetches(&gh), ["/repos/fabrikam/hld/pulls/8"]);
 }

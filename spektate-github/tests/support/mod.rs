@@ -62,6 +62,10 @@ pub struct World {
     pub history: HashMap<String, Vec<String>>,
     /// When set, GraphQL answers every query with an internal error.
     pub graphql_broken: bool,
+    /// Pull requests (repository, number) whose GraphQL field fails with an error of the
+    /// `type` given (`None`: untyped) and message, their alias null, as GitHub reports a
+    /// resource of an organization enforcing SAML (`FORBIDDEN`); REST still answers them.
+    pub pull_field_errors: HashMap<(String, u64), (Option<String>, String)>,
     /// Runs whose requests (their own, or a page of a list holding them) fail with HTTP 500.
     pub broken_runs: HashSet<u64>,
 }
@@ -425,13 +429,16 @@ fn rest_answer(world: &World, path: &str, query: &HashMap<String, String>) -> (u
             if !world.runs.contains_key(&(repo.clone(), id)) {
                 return not_found();
             }
+            let (per, page) = page(30);
             let jobs: Vec<Value> = world
                 .jobs
                 .values()
                 .filter(|(r, j)| *r == repo && j["run_id"].as_u64() == Some(id))
                 .map(|(_, j)| j.clone())
                 .collect();
-            (200, json!({"total_count": jobs.len(), "jobs": jobs}))
+            let total = jobs.len();
+            let slice: Vec<Value> = jobs.into_iter().skip((page - 1) * per).take(per).collect();
+            (200, json!({"total_count": total, "jobs": slice}))
         }
         ["actions", "jobs", id] => {
             match id.parse::<u64>().ok().and_then(|id| world.jobs.get(&id)) {
@@ -445,7 +452,20 @@ fn rest_answer(world: &World, path: &str, query: &HashMap<String, String>) -> (u
                 .iter()
                 .find(|((r, full), _)| *r == repo && full.starts_with(&sha.to_ascii_lowercase()));
             match found {
-                Some((_, c)) => (200, c.clone()),
+                // The diff's files are paged (`per_page`, 300 by default); the rest is whole.
+                Some((_, c)) => {
+                    let (per, page) = match query.get("per_page") {
+                        Some(_) => page(30),
+                        None => (300, page(30).1),
+                    };
+                    let mut c = c.clone();
+                    if let Some(files) = c["files"].as_array_mut() {
+                        let slice: Vec<Value> =
+                            files.drain(..).skip((page - 1) * per).take(per).collect();
+                        *files = slice;
+                    }
+                    (200, c)
+                }
                 None => (
                     422,
                     json!({"message": format!("No commit found for SHA: {sha}"), "documentation_url": "https://docs.github.com/rest/commits/commits#get-a-commit", "status": "422"}),
@@ -564,9 +584,18 @@ fn graphql(world: &World, body: &Value) -> Value {
         }
         let answer = if query.contains("pullRequest(") {
             let n = value.as_u64().unwrap_or_default();
-            match world.pulls.get(&(repo.clone(), n)) {
-                Some(p) => graphql_pull(p),
-                None => {
+            let field_error = world.pull_field_errors.get(&(repo.clone(), n));
+            match (world.pulls.get(&(repo.clone(), n)), field_error) {
+                (Some(_), Some((kind, message))) => {
+                    let mut e = json!({"path": ["repository", var], "locations": [{"line": 1, "column": 90}], "message": message});
+                    if let Some(kind) = kind {
+                        e["type"] = json!(kind);
+                    }
+                    errors.push(e);
+                    Value::Null
+                }
+                (Some(p), None) => graphql_pull(p),
+                (None, _) => {
                     errors.push(json!({"type": "NOT_FOUND", "path": ["repository", var], "locations": [{"line": 1, "column": 90}],
                         "message": format!("Could not resolve to a PullRequest with the number of {n}.")}));
                     Value::Null
