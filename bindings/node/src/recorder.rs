@@ -1,8 +1,6 @@
 //! `Recorder`: what each pipeline did, recorded by the linking rules, and the objects its
 //! methods take.
 
-use napi::Either;
-use napi::bindgen_prelude::ClassInstance;
 use napi_derive::napi;
 use spektate::config::Access;
 use spektate::{
@@ -14,7 +12,7 @@ use spektate::{
 use crate::errors::{Code, Result, Settled, failed, invalid, settle, sync, to_js};
 use crate::input::{Date, number, time};
 use crate::objects::{ClusterSync, Record, RunReport};
-use crate::store::{Store, store_arg};
+use crate::store::{StoreArg, store_arg};
 
 /// p1 built and pushed an image.
 #[napi(object)]
@@ -159,7 +157,7 @@ impl Recorder {
     /// spec or path (created when missing).
     #[napi(constructor)]
     pub fn new(
-        store: Either<ClassInstance<'_, Store>, String>,
+        #[napi(ts_arg_type = "Store | string")] store: StoreArg<'_>,
         partition: Option<String>,
     ) -> Result<Self> {
         let store = store_arg(store, Access::Write)?;

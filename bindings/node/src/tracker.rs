@@ -2,8 +2,6 @@
 //! filter its methods take.
 
 use chrono::{DateTime, Utc};
-use napi::Either;
-use napi::bindgen_prelude::ClassInstance;
 use napi_derive::napi;
 use spektate::config::{Access, ProviderSettings};
 use spektate::correlate::placement::{PlacementFilter, placements};
@@ -20,7 +18,7 @@ use crate::providers::{
     AzureDevOpsOptions, GitHubOptions, GitLabOptions, azdo_settings, github_settings,
     gitlab_settings,
 };
-use crate::store::{Store, store_arg};
+use crate::store::{StoreArg, store_arg};
 
 /// Options of a `Tracker`.
 #[napi(object)]
@@ -208,7 +206,7 @@ impl Tracker {
     /// in the store.
     #[napi(constructor)]
     pub fn new(
-        store: Either<ClassInstance<'_, Store>, String>,
+        #[napi(ts_arg_type = "Store | string")] store: StoreArg<'_>,
         options: Option<TrackerOptions>,
     ) -> Result<Self> {
         let store = store_arg(store, Access::Read)?;

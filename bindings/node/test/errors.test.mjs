@@ -30,6 +30,36 @@ test('bad store specs are ConfigErrors naming the value', () => {
   assert.throws(() => Store.open('azure-table:UseDevelopmentStorage=true'), coded('ConfigError', /table name/))
 })
 
+test('a store argument of the wrong type is a ConfigError naming store and the value', () => {
+  const secret = 'postgres://ci:s3cret-pw@db.fabrikam.com/spektate'
+  const cases = [
+    [42, 'the number 42'],
+    [true, 'the boolean true'],
+    [null, 'null'],
+    [undefined, 'undefined'],
+    [{ url: secret }, 'an object'],
+    [new URL(secret), 'an object'],
+    [Buffer.from(secret), 'an object'],
+    [Symbol('store'), 'a symbol'],
+    [() => secret, 'a function'],
+  ]
+  const makers = [
+    [(s) => new Recorder(s), 'a Store, a store spec or a path'],
+    [(s) => new Tracker(s), 'a Store, a store spec or a path'],
+    [(s) => Store.open(s), 'a store spec or a path'],
+  ]
+  for (const [make, wanted] of makers) {
+    for (const [value, shown] of cases) {
+      assert.throws(() => make(value), (e) => {
+        coded('ConfigError')(e)
+        assert.equal(e.message, `invalid store: ${shown} is not ${wanted}`)
+        assert.ok(!e.message.includes('s3cret-pw'), e.message)
+        return true
+      })
+    }
+  }
+})
+
 test('bad arguments name the argument and the value', async (t) => {
   const db = tempStore(t)
   const recorder = new Recorder(db, 'fabrikam')
