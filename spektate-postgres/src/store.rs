@@ -31,12 +31,13 @@ const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 /// Probes an idle connection whose server vanished (a failover, a dropped route) so it
 /// fails after about a minute of unanswered probes instead of hanging a refresh for hours.
 /// What the URL sets is kept: `keepalives=0`, `keepalives_interval`, `keepalives_retries`,
-/// and a `keepalives_idle` other than the driver's two-hour default.
-fn dead_peer_detection(config: &mut tokio_postgres::Config) {
+/// and `keepalives_idle`, even at the driver's two-hour default.
+fn dead_peer_detection(url: &mut url::ConnectionUrl) {
+    let config = &mut url.config;
     if !config.get_keepalives() {
         return;
     }
-    if config.get_keepalives_idle() == Duration::from_secs(2 * 3600) {
+    if !url.sets_keepalives_idle {
         config.keepalives_idle(KEEPALIVE_IDLE);
     }
     if config.get_keepalives_interval().is_none() {
@@ -102,11 +103,11 @@ impl PostgresStore {
     fn new(url: &str, writer: bool) -> Result<Self> {
         let shown: Arc<str> = url::redact(url).into();
         let open_error = |message: String| Error::store(shown.to_string(), "open", message);
-        let parsed = url::parse(url).map_err(open_error)?;
+        let mut parsed = url::parse(url).map_err(open_error)?;
         let tls =
             tls::client_config(parsed.ssl_mode, parsed.root_cert.as_ref()).map_err(open_error)?;
+        dead_peer_detection(&mut parsed);
         let mut config = parsed.config;
-        dead_peer_detection(&mut config);
         if !writer {
             // A reader's sessions refuse every write, whatever the role may do.
             let options = format!(
@@ -767,26 +768,42 @@ fn not_a_history(json: &str) -> String {
 mod keepalive_tests {
     use super::*;
 
+    fn detected(url: &str) -> tokio_postgres::Config {
+        let mut c = url::parse(url).unwrap();
+        dead_peer_detection(&mut c);
+        c.config
+    }
+
     #[test]
     fn a_dead_server_is_noticed_within_a_minute_unless_the_url_says_otherwise() {
-        let mut default: tokio_postgres::Config = "host=db user=spektate".parse().unwrap();
-        dead_peer_detection(&mut default);
+        let default = detected("postgres://spektate@db/s");
         assert_eq!(default.get_keepalives_idle(), KEEPALIVE_IDLE);
         assert_eq!(
             default.get_keepalives_interval(),
             Some(Duration::from_secs(10))
         );
         assert_eq!(default.get_keepalives_retries(), Some(3));
-        let mut set: tokio_postgres::Config =
-            "host=db keepalives_idle=600 keepalives_interval=5 keepalives_retries=9"
-                .parse()
-                .unwrap();
-        dead_peer_detection(&mut set);
+        let set = detected(
+            "postgres://db/s?keepalives_idle=600&keepalives_interval=5&keepalives_retries=9",
+        );
         assert_eq!(set.get_keepalives_idle(), Duration::from_secs(600));
         assert_eq!(set.get_keepalives_interval(), Some(Duration::from_secs(5)));
         assert_eq!(set.get_keepalives_retries(), Some(9));
-        let mut off: tokio_postgres::Config = "host=db keepalives=0".parse().unwrap();
-        dead_peer_detection(&mut off);
+        let off = detected("postgres://db/s?keepalives=0");
         assert_eq!(off.get_keepalives_interval(), None);
+    }
+
+    #[test]
+    fn a_url_that_sets_the_drivers_default_idle_keeps_it() {
+        for url in [
+            "postgres://db/s?keepalives_idle=7200",
+            "postgres://db/s?sslmode=disable&keepalives%5Fidle=7200",
+        ] {
+            assert_eq!(
+                detected(url).get_keepalives_idle(),
+                Duration::from_secs(7200),
+                "{url}"
+            );
+        }
     }
 }

@@ -15,6 +15,9 @@ pub(crate) struct ConnectionUrl {
     pub ssl_mode: SslMode,
     /// The URL's `sslrootcert`.
     pub root_cert: Option<Roots>,
+    /// Whether the URL sets `keepalives_idle`: `config` cannot tell a value the URL gives
+    /// from the driver's default.
+    pub sets_keepalives_idle: bool,
 }
 
 /// The wait for a connection to the server when the URL sets no `connect_timeout`.
@@ -83,6 +86,7 @@ pub(crate) fn parse(url: &str) -> Result<ConnectionUrl, String> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut ssl_mode = SslMode::Prefer;
     let mut root_cert = None;
+    let mut sets_keepalives_idle = false;
     let mut kept = Vec::new();
     for param in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = param.split_once('=').unwrap_or((param, ""));
@@ -104,7 +108,11 @@ pub(crate) fn parse(url: &str) -> Result<ConnectionUrl, String> {
                     path => Roots::File(path.into()),
                 });
             }
-            _ => kept.push(param),
+            _ => {
+                // The driver decodes keys too (`keepalives%5Fidle`).
+                sets_keepalives_idle |= percent_decode(key) == "keepalives_idle";
+                kept.push(param);
+            }
         }
     }
     let rebuilt = if kept.is_empty() {
@@ -125,6 +133,7 @@ pub(crate) fn parse(url: &str) -> Result<ConnectionUrl, String> {
         config,
         ssl_mode,
         root_cert,
+        sets_keepalives_idle,
     })
 }
 
