@@ -262,7 +262,9 @@ async fn each_application_says_which_commit_it_applied_in_which_cluster() {
             finished_at: Some("2026-11-26T12:00:42Z".parse().unwrap()),
         })
     );
-    let failed = prod.trouble().unwrap();
+    let troubles = prod.troubles();
+    assert_eq!(troubles.len(), 1, "the running commit is healthy");
+    let failed = &troubles[0];
     assert_eq!(
         (failed.commit(), failed.outcome, failed.trouble_text()),
         (
@@ -275,7 +277,7 @@ async fn each_application_says_which_commit_it_applied_in_which_cluster() {
     assert!(
         applied
             .iter()
-            .filter_map(Applied::trouble)
+            .flat_map(Applied::troubles)
             .all(|t| t.commit() != sha(1)),
         "the running commit shows no trouble"
     );
@@ -364,9 +366,11 @@ async fn a_failed_sync_is_reported_against_the_commit_it_tried() {
     )
     .await;
     let applied = argo(&server).applied().await.unwrap();
-    let trouble = |a: &Applied| {
-        a.trouble()
+    let troubles = |a: &Applied| -> Vec<(String, String)> {
+        a.troubles()
+            .iter()
             .map(|t| (t.commit().to_string(), t.trouble_text()))
+            .collect()
     };
 
     let hld = find(&applied, "backend", HLD);
@@ -381,22 +385,22 @@ async fn a_failed_sync_is_reported_against_the_commit_it_tried() {
         Some((sha(21).as_str(), Some("Failed")))
     );
     assert_eq!(
-        trouble(hld),
-        Some((sha(21), "west-eu failed (SyncFailed)".into()))
+        troubles(hld),
+        [(sha(21), "west-eu failed (SyncFailed)".into())]
     );
     let values = find(&applied, "backend", "https://github.com/fabrikam/values");
     assert_eq!(values.commit(), sha(8));
     assert_eq!(
-        (values.phase.as_deref(), &values.attempted, trouble(values)),
-        (None, &None, None),
+        (values.phase.as_deref(), &values.attempted, troubles(values)),
+        (None, &None, Vec::new()),
         "the sync left this source as it was"
     );
 
     let qa = find(&applied, "qa", MANIFESTS);
     assert_eq!((qa.commit(), qa.phase.as_deref()), (sha(30).as_str(), None));
     assert_eq!(
-        trouble(qa),
-        Some((sha(31), "east-us failed (SyncError)".into()))
+        troubles(qa),
+        [(sha(31), "east-us failed (SyncError)".into())]
     );
 
     for (repo, commit) in [(MANIFESTS, sha(41)), (HLD, sha(42))] {
@@ -406,10 +410,112 @@ async fn a_failed_sync_is_reported_against_the_commit_it_tried() {
             (commit.as_str(), Some("Failed"), &None)
         );
         assert_eq!(
-            trouble(stage),
-            Some((commit, "east-us failed (SyncFailed)".into()))
+            troubles(stage),
+            [(commit, "east-us failed (SyncFailed)".into())]
         );
     }
+}
+
+/// A failed sync of commit B does not hide the health of commit A the cluster still runs:
+/// each is reported against its commit, and each deployment shows its own.
+#[tokio::test]
+async fn a_failed_sync_and_a_degraded_running_commit_are_both_reported() {
+    use spektate_core::{
+        Filter, ManifestCommitted, ManifestGenerated, MemoryStore, MetadataUpdated, Recorder,
+        RunReported, RunResult, RunStatus, Tracker,
+    };
+    let (a, b) = (sha(201), sha(202));
+    let store = Arc::new(MemoryStore::new());
+    let rec = Recorder::new(store.clone(), "fabrikam").unwrap();
+    for (n, manifest) in [(1, &a), (2, &b)] {
+        rec.metadata_updated(&MetadataUpdated {
+            p2: format!("2{n}"),
+            image_tag: format!("frontend-{n}"),
+            hld_commit_id: sha(100 + n),
+            env: "prod".into(),
+            pr: None,
+            repository: Some(HLD.into()),
+            service: Some("fabrikam/frontend".into()),
+        })
+        .await
+        .unwrap();
+        rec.manifest_generated(&ManifestGenerated {
+            p3: format!("3{n}"),
+            hld_commit_id: sha(100 + n),
+            manifest_commit_id: None,
+            pr: None,
+            repository: Some(MANIFESTS.into()),
+        })
+        .await
+        .unwrap();
+        rec.manifest_committed(&ManifestCommitted {
+            p3: format!("3{n}"),
+            manifest_commit_id: manifest.clone(),
+            repository: Some(MANIFESTS.into()),
+        })
+        .await
+        .unwrap();
+        for id in [format!("2{n}"), format!("3{n}")] {
+            let mut done = RunReported::new(&id, RunStatus::Completed);
+            done.result = Some(RunResult::Succeeded);
+            rec.run_reported(&done).await.unwrap();
+        }
+    }
+    let server = MockServer::start().await;
+    let mut degraded = status("OutOfSync", &b, "Failed", &[(1, &a)]);
+    degraded["health"]["status"] = json!("Degraded");
+    serve(
+        &server,
+        &list(
+            "1",
+            vec![app(
+                "prod",
+                json!({"name": "east-us"}),
+                git(MANIFESTS, "prod"),
+                degraded,
+            )],
+        ),
+    )
+    .await;
+    let argo = argo(&server);
+    let applied = argo.applied().await.unwrap();
+    let prod = find(&applied, "prod", MANIFESTS);
+    assert_eq!(prod.commit(), a);
+    let troubles: Vec<(String, String)> = prod
+        .troubles()
+        .iter()
+        .map(|t| (t.commit().to_string(), t.trouble_text()))
+        .collect();
+    assert_eq!(
+        troubles,
+        [
+            (b.clone(), "east-us failed (SyncFailed)".into()),
+            (a.clone(), "east-us Degraded".into()),
+        ]
+    );
+
+    let tracker = Tracker::builder(store)
+        .partition("fabrikam")
+        .sync_source(Arc::new(argo))
+        .build();
+    let ds = tracker.deployments(&Filter::default()).await.unwrap();
+    let shown = |tag: &str| {
+        let d = ds.iter().find(|d| d.image_tag() == Some(tag)).unwrap();
+        d.cluster_troubles
+            .iter()
+            .map(|t| (t.commit().to_string(), t.trouble_text()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        shown("frontend-1"),
+        [(a.clone(), "east-us Degraded".into())],
+        "the running commit's deployment shows its health"
+    );
+    assert_eq!(
+        shown("frontend-2"),
+        [(b.clone(), "east-us failed (SyncFailed)".into())],
+        "the tried commit's deployment shows the failed sync"
+    );
 }
 
 #[tokio::test]

@@ -87,7 +87,7 @@ pub struct Knowledge {
     /// Reports of clusters to the store that failed to apply a commit or saw it unhealthy, the
     /// newest of each cluster and commit ([`crate::model::cluster::ClusterHistory::troubles`]).
     pub cluster_troubles: Vec<crate::model::cluster::ClusterReport>,
-    /// The same, of the sync sources' applications ([`Applied::trouble`]), as last answered;
+    /// The same, of the sync sources' applications ([`Applied::troubles`]), as last answered;
     /// the join reads both lists.
     pub source_troubles: Vec<crate::model::cluster::ClusterReport>,
     /// What each sync source (Argo CD) last said its applications applied, in the order the

@@ -65,25 +65,38 @@ impl Applied {
 }
 
 impl Applied {
-    /// What the application says went wrong, as a cluster report: a last operation that
-    /// `Failed` or hit an `Error`, against the commit it tried ([`Self::attempted`], else
-    /// `commit`); else a health of `commit` such as `Degraded` or `Missing`; `None` when
-    /// nothing did.
-    pub fn trouble(&self) -> Option<ClusterReport> {
-        let report = match &self.attempted {
-            // The application's health is that of the commit it runs, not of this one.
-            Some(a) if failed(&a.phase) => self.report(
-                ClusterSync {
-                    commit: a.commit.clone(),
-                    synced_at: a.finished_at,
-                    ..self.sync.clone()
-                },
-                &a.phase,
-                None,
-            ),
-            _ => self.report(self.sync.clone(), &self.phase, self.health.clone()),
-        };
-        report.is_trouble().then(|| report.bounded())
+    /// What the application says went wrong, as cluster reports, at most two: a last
+    /// operation on another commit ([`Self::attempted`]) that `Failed` or hit an `Error`,
+    /// against the commit it tried; and a failed operation on `commit` or a health of it
+    /// such as `Degraded` or `Missing`, against `commit`. Empty when nothing did.
+    pub fn troubles(&self) -> Vec<ClusterReport> {
+        let attempt = self
+            .attempted
+            .as_ref()
+            .filter(|a| failed(&a.phase))
+            .map(|a| {
+                self.report(
+                    ClusterSync {
+                        commit: a.commit.clone(),
+                        synced_at: a.finished_at,
+                        ..self.sync.clone()
+                    },
+                    &a.phase,
+                    None,
+                )
+            });
+        // The application's health is that of the commit it runs, not of the one it tried.
+        let running = self.report(self.sync.clone(), &self.phase, self.health.clone());
+        let running = attempt
+            .as_ref()
+            .is_none_or(|a| !super::deployment::commits_match(a.commit(), self.commit()))
+            .then_some(running);
+        attempt
+            .into_iter()
+            .chain(running)
+            .filter(ClusterReport::is_trouble)
+            .map(ClusterReport::bounded)
+            .collect()
     }
 
     /// A report of `sync` with `health` and an operation's `phase`.
@@ -497,18 +510,21 @@ mod history_tests {
             history: Vec::new(),
             attempted: None,
         };
-        assert_eq!(app.trouble(), None);
+        let texts = |app: &Applied| -> Vec<String> {
+            app.troubles()
+                .iter()
+                .map(ClusterReport::trouble_text)
+                .collect()
+        };
+        assert!(app.troubles().is_empty());
         app.health = Some("Degraded".into());
-        assert_eq!(app.trouble().unwrap().trouble_text(), "east-us Degraded");
+        assert_eq!(texts(&app), ["east-us Degraded"]);
         app.phase = Some("Failed".into());
-        assert_eq!(
-            app.trouble().unwrap().trouble_text(),
-            "east-us failed (SyncFailed)"
-        );
+        assert_eq!(texts(&app), ["east-us failed (SyncFailed)"]);
     }
 
     #[test]
-    fn a_failed_attempt_of_another_commit_is_its_trouble_not_the_running_ones() {
+    fn a_failed_attempt_of_another_commit_is_its_trouble_beside_the_running_ones() {
         let mut app = Applied {
             sync: report("aaaaaaa1", 1, Outcome::Applied).sync,
             application: "argocd/frontend".into(),
@@ -524,13 +540,15 @@ mod history_tests {
                 finished_at: None,
             }),
         };
-        assert_eq!(app.trouble(), None, "a sync under way is no trouble");
+        assert!(app.troubles().is_empty(), "a sync under way is no trouble");
         app.attempted = Some(Attempt {
             commit: "bbbbbbb2".into(),
             phase: Some("Error".into()),
             finished_at: at(9),
         });
-        let t = app.trouble().unwrap();
+        let troubles = app.troubles();
+        assert_eq!(troubles.len(), 1, "the running commit is healthy");
+        let t = &troubles[0];
         assert_eq!(
             (t.commit(), t.outcome, t.sync.synced_at, t.trouble_text()),
             (
@@ -541,6 +559,19 @@ mod history_tests {
             )
         );
         assert_eq!(t.sync.tagger, app.sync.tagger);
+        app.health = Some("Degraded".into());
+        let shown: Vec<(String, String)> = app
+            .troubles()
+            .iter()
+            .map(|t| (t.commit().to_string(), t.trouble_text()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("bbbbbbb2".into(), "east-us failed (SyncError)".into()),
+                ("aaaaaaa1".into(), "east-us Degraded".into()),
+            ]
+        );
     }
 
     #[test]

@@ -575,7 +575,7 @@ async fn ask_sync_sources(
         .applied
         .iter()
         .flat_map(|a| a.applied.iter())
-        .filter_map(crate::model::cluster::Applied::trouble)
+        .flat_map(crate::model::cluster::Applied::troubles)
         .collect();
 }
 
