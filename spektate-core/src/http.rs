@@ -125,6 +125,7 @@ pub struct Request {
     operation: String,
     object: String,
     pass: Vec<u16>,
+    resend: bool,
 }
 
 impl std::fmt::Debug for Request {
@@ -142,6 +143,7 @@ impl std::fmt::Debug for Request {
             .field("operation", &self.operation)
             .field("object", &self.object)
             .field("pass", &self.pass)
+            .field("resend", &self.resend)
             .finish()
     }
 }
@@ -162,6 +164,7 @@ impl Request {
             operation: operation.into(),
             object: object.into(),
             pass: Vec::new(),
+            resend: true,
         }
     }
 
@@ -201,6 +204,15 @@ impl Request {
     /// Statuses handed back to the caller instead of becoming errors (404, 304, 412, ...).
     pub fn pass(mut self, statuses: &[u16]) -> Self {
         self.pass.extend_from_slice(statuses);
+        self
+    }
+
+    /// Not resent once it may have taken effect (a 5xx or 408 answer, a timeout, a
+    /// connection lost after sending): for a write that is not idempotent, such as one
+    /// creating an object. Refusals that did nothing (429, a rate-limited 403, a failed
+    /// connect) are still retried.
+    pub fn no_retry(mut self) -> Self {
+        self.resend = false;
         self
     }
 
@@ -270,7 +282,8 @@ pub struct HttpClient {
     default_headers: Vec<(HeaderName, HeaderValue)>,
     permits: Arc<Semaphore>,
     /// Until when every request of this client (and its clones) holds back, after a
-    /// response said the rate limit is spent; shared so one 403 or 429 stops them all.
+    /// response said the rate limit is spent; shared so one 403 or 429 stops them all. A
+    /// pause longer than the policy's `max_delay` fails requests without sending them.
     paused_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
 }
 
@@ -371,7 +384,7 @@ impl HttpClient {
             .map_err(|e| self.err(&req, e))?;
         let mut attempt = 0u32;
         loop {
-            self.hold_back().await;
+            self.hold_back(&req).await?;
             let outcome = match self.attempt(&req, attempt).await {
                 Ok(resp) => Ok(resp),
                 Err(Failure::Transport(e)) => Err(e),
@@ -388,11 +401,17 @@ impl HttpClient {
             let wait = match &outcome {
                 Ok(resp) => match retry_wait(resp, attempt, &self.policy) {
                     None => return self.finish(&req, outcome.expect("matched Ok").tried(attempt)),
+                    Some(_) if !req.resend && !refused_undone(resp) => {
+                        let resp = outcome.expect("matched Ok").tried(attempt);
+                        return self.finish(&req, resp).map_err(not_resent);
+                    }
                     Some(w) => w,
                 },
-                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
-                    backoff(attempt, &self.policy)
+                Err(e) if e.is_connect() => backoff(attempt, &self.policy),
+                Err(e) if !req.resend && (e.is_timeout() || e.is_request()) => {
+                    return Err(not_resent(self.err(&req, describe_transport(e))));
                 }
+                Err(e) if e.is_timeout() || e.is_request() => backoff(attempt, &self.policy),
                 Err(_) => {
                     return Err(self.err(
                         &req,
@@ -412,36 +431,77 @@ impl HttpClient {
         }
     }
 
-    /// Waits while an earlier response said the rate limit is spent.
-    async fn hold_back(&self) {
-        let until = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(until) = until
-            && until > tokio::time::Instant::now()
-        {
-            tracing::debug!(provider = %self.provider, "holding back until the rate limit resets");
-            tokio::time::sleep_until(until).await;
+    /// Until when a rate limit holds this client's requests back, if it does now.
+    pub fn rate_limited_until(&self) -> Option<DateTime<Utc>> {
+        let left = self.pause_left()?;
+        Some(Utc::now() + chrono::Duration::from_std(left).ok()?)
+    }
+
+    /// What is left of the rate-limit pause, if any.
+    fn pause_left(&self) -> Option<Duration> {
+        let until = (*self.paused_until.lock().unwrap_or_else(|p| p.into_inner()))?;
+        Some(until.saturating_duration_since(tokio::time::Instant::now())).filter(|d| !d.is_zero())
+    }
+
+    /// Waits while an earlier response said the rate limit is spent; when the wait is
+    /// longer than the policy's `max_delay`, fails without sending.
+    async fn hold_back(&self, req: &Request) -> Result<()> {
+        let Some(left) = self.pause_left() else {
+            return Ok(());
+        };
+        if left > self.policy.max_delay {
+            let host = reqwest::Url::parse(&req.url)
+                .ok()
+                .and_then(|u| {
+                    let host = u.host_str()?.to_string();
+                    Some(match u.port() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host,
+                    })
+                })
+                .unwrap_or_else(|| self.provider.clone());
+            let at = self
+                .rate_limited_until()
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_else(|| format!("{}s from now", left.as_secs()));
+            return Err(self.err(
+                req,
+                format!("not sent: the rate limit of {host} is spent until {at}"),
+            ));
         }
+        tracing::debug!(provider = %self.provider, "holding back until the rate limit resets");
+        tokio::time::sleep(left).await;
+        Ok(())
     }
 
     /// Pauses every request of this client when a response says the limit is spent: a
-    /// `Retry-After` on a refused request, or no requests left (`x-ratelimit-remaining: 0`,
-    /// GitLab's `RateLimit-Remaining: 0`) with a reset near
-    /// enough to wait for (even on a success: the next request would be refused).
+    /// `Retry-After` on a refused request, no requests left (`x-ratelimit-remaining: 0`,
+    /// GitLab's `RateLimit-Remaining: 0`) until the reset (even on a success: the next
+    /// request would be refused), or a secondary limit named only in the message for
+    /// [`SECONDARY_LIMIT_WAIT`] (the policy's `max_delay` if shorter). A pause beyond
+    /// `max_delay` fails the requests until it ends; one beyond [`LONGEST_PAUSE`] is taken
+    /// for nonsense and ignored.
     fn note_limits(&self, resp: &Response) {
         let refused = matches!(resp.status, 403 | 429) && is_rate_limited(resp);
         let retry_after = resp
             .header("retry-after")
             .and_then(parse_retry_after)
             .filter(|_| refused);
-        let wait = retry_after.or_else(|| {
-            (remaining(resp) == Some("0"))
-                .then(|| reset_wait(resp))
-                .flatten()
-        });
-        let Some(wait) = wait.filter(|w| !w.is_zero() && *w <= self.policy.max_delay) else {
+        let wait = retry_after
+            .or_else(|| {
+                (remaining(resp) == Some("0"))
+                    .then(|| reset_wait(resp))
+                    .flatten()
+            })
+            .or_else(|| {
+                names_secondary_limit(resp).then(|| SECONDARY_LIMIT_WAIT.min(self.policy.max_delay))
+            });
+        let Some(wait) = wait.filter(|w| !w.is_zero() && *w <= LONGEST_PAUSE) else {
             return;
         };
-        let until = tokio::time::Instant::now() + wait;
+        let Some(until) = tokio::time::Instant::now().checked_add(wait) else {
+            return;
+        };
         let mut slot = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none_or(|t| t < until) {
             *slot = Some(until);
@@ -530,6 +590,38 @@ impl HttpClient {
 
     fn err(&self, req: &Request, message: impl fmt::Display) -> Error {
         Error::provider(&self.provider, &req.operation, &req.object, message)
+    }
+}
+
+/// How long a client pauses after a secondary rate limit that names no time: GitHub asks
+/// for at least a minute.
+pub const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// The longest rate-limit pause taken from a response; a longer demanded one is ignored.
+pub const LONGEST_PAUSE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A refusal that certainly did nothing: a rate limit (429, or a 403 that says so).
+fn refused_undone(resp: &Response) -> bool {
+    resp.status == 429 || (resp.status == 403 && is_rate_limited(resp))
+}
+
+/// Says in a request's error that it was not resent because it may have taken effect.
+fn not_resent(e: Error) -> Error {
+    match e {
+        Error::Provider {
+            provider,
+            operation,
+            object,
+            message,
+            auth,
+        } => Error::Provider {
+            provider,
+            operation,
+            object,
+            message: format!("{message}; not resent, as it may have taken effect"),
+            auth,
+        },
+        other => other,
     }
 }
 
@@ -631,7 +723,7 @@ fn retry_wait(resp: &Response, attempt: u32, policy: &Policy) -> Option<Duration
     }
     if names_secondary_limit(resp) {
         // GitHub asks for at least a minute when it names no time.
-        return Some(backoff(attempt, policy).max(Duration::from_secs(60).min(policy.max_delay)));
+        return Some(backoff(attempt, policy).max(SECONDARY_LIMIT_WAIT.min(policy.max_delay)));
     }
     Some(backoff(attempt, policy))
 }
@@ -1152,6 +1244,165 @@ mod tests {
             1,
             "a reset an hour away is not waited for"
         );
+    }
+
+    #[tokio::test]
+    async fn a_limit_resetting_beyond_max_delay_fails_later_requests_unsent() {
+        let server = MockServer::start().await;
+        let reset = Utc::now().timestamp() + 3600;
+        Mock::given(path("/a"))
+            .respond_with(
+                ResponseTemplate::new(403)
+                    .insert_header("x-ratelimit-remaining", "0")
+                    .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+                    .set_body_string(r#"{"message":"API rate limit exceeded"}"#),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/b"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+            .mount(&server)
+            .await;
+        let client = HttpClient::with_policy("github", Auth::None, fast()).unwrap();
+        let other = client.clone();
+        assert!(
+            client
+                .send(Request::get(format!("{}/a", server.uri()), "get", "a"))
+                .await
+                .is_err()
+        );
+        let started = std::time::Instant::now();
+        let e = other
+            .send(Request::get(format!("{}/b", server.uri()), "get", "b"))
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        let host = server.address().to_string();
+        let at = DateTime::<Utc>::from_timestamp(reset, 0).unwrap();
+        assert!(matches!(e, Error::Provider { auth: false, .. }), "{msg}");
+        assert!(
+            msg.contains("not sent")
+                && msg.contains(&host)
+                && [at, at + chrono::Duration::seconds(1)]
+                    .iter()
+                    .any(|t| msg.contains(&t.format("%H:%M").to_string())),
+            "{msg}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(
+            client
+                .rate_limited_until()
+                .is_some_and(|t| t > Utc::now() + chrono::Duration::minutes(59))
+        );
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_secondary_limit_named_only_in_the_message_pauses_the_whole_client() {
+        let server = MockServer::start().await;
+        let body = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
+        Mock::given(path("/s"))
+            .respond_with(ResponseTemplate::new(403).set_body_string(body))
+            .mount(&server)
+            .await;
+        Mock::given(path("/b"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+            .mount(&server)
+            .await;
+        let policy = Policy {
+            max_retries: 0,
+            max_delay: Duration::from_secs(1),
+            ..fast()
+        };
+        let client = HttpClient::with_policy("github", Auth::None, policy).unwrap();
+        let e = client
+            .send(Request::get(format!("{}/s", server.uri()), "get", "s"))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("secondary rate limit"), "{e}");
+        let started = std::time::Instant::now();
+        client
+            .send(Request::get(format!("{}/b", server.uri()), "get", "b"))
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "the next request did not wait for the secondary limit"
+        );
+    }
+
+    #[test]
+    fn the_secondary_limit_pause_is_a_minute_under_the_default_policy() {
+        assert_eq!(
+            SECONDARY_LIMIT_WAIT.min(Policy::default().max_delay),
+            Duration::from_secs(60)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_marked_no_retry_is_sent_once_after_a_5xx() {
+        let server = MockServer::start().await;
+        Mock::given(path("/w"))
+            .respond_with(ResponseTemplate::new(502))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/w"))
+            .respond_with(ResponseTemplate::new(201))
+            .mount(&server)
+            .await;
+        let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
+        let url = format!("{}/w", server.uri());
+        let e = client
+            .send(Request::new(Method::POST, &url, "create", "w").no_retry())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("HTTP 502") && e.contains("not resent"), "{e}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_marked_no_retry_is_still_retried_after_a_429() {
+        let server = MockServer::start().await;
+        Mock::given(path("/w"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/w"))
+            .respond_with(ResponseTemplate::new(201))
+            .mount(&server)
+            .await;
+        let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
+        let url = format!("{}/w", server.uri());
+        let r = client
+            .send(Request::new(Method::POST, &url, "create", "w").no_retry())
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.attempts()), (201, 2));
+    }
+
+    #[tokio::test]
+    async fn a_request_marked_no_retry_is_not_resent_after_a_timeout() {
+        let server = MockServer::start().await;
+        Mock::given(path("/slow"))
+            .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_millis(500)))
+            .mount(&server)
+            .await;
+        let policy = Policy {
+            timeout: Duration::from_millis(100),
+            ..fast()
+        };
+        let client = HttpClient::with_policy("test", Auth::None, policy).unwrap();
+        let url = format!("{}/slow", server.uri());
+        let e = client
+            .send(Request::new(Method::POST, &url, "create", "w").no_retry())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("timed out") && e.contains("not resent"), "{e}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -87,11 +87,13 @@ type Single = Result<Option<std::result::Result<Run, String>>>;
 enum Listed {
     /// The repository cannot be read.
     Unreadable,
-    /// The wanted runs the list holds, and whether any page was read (proof the repository
-    /// can be read, so a wanted run it lacks is gone).
+    /// The wanted runs the list holds, whether any page was read (proof the repository
+    /// can be read, so a wanted run it lacks is gone), and the rate limit that stopped the
+    /// reading, if one did.
     Runs {
         runs: HashMap<u64, WorkflowRun>,
         read: bool,
+        refused: Option<String>,
     },
 }
 
@@ -160,7 +162,8 @@ impl GitHubActions {
         }
     }
 
-    /// The runs `items` (request, run id) of `repo`: from its run list, then one by one.
+    /// The runs `items` (request, run id) of `repo`: from its run list, then one by one,
+    /// unless a rate limit refused the list (each single fetch would be refused too).
     async fn repo_runs(
         &self,
         kind: RunKind,
@@ -171,6 +174,7 @@ impl GitHubActions {
         let wanted: HashSet<u64> = items.iter().map(|(_, id)| *id).collect();
         let mut rest = items;
         let mut access_proven = false;
+        let mut refused = None;
         match self.listed(&repo, &wanted).await {
             Ok(Listed::Unreadable) => {
                 let why = repo_unreadable(&repo);
@@ -179,8 +183,13 @@ impl GitHubActions {
                     .map(|(req, _)| (req, Outcome::Failed(why.clone())))
                     .collect();
             }
-            Ok(Listed::Runs { mut runs, read }) => {
+            Ok(Listed::Runs {
+                mut runs,
+                read,
+                refused: why,
+            }) => {
                 access_proven = read;
+                refused = why;
                 rest.retain(|(req, id)| match runs.remove(id) {
                     Some(w) => {
                         out.push((req.clone(), convert(workflow_run(req, kind, &w))));
@@ -189,7 +198,15 @@ impl GitHubActions {
                     None => true,
                 });
             }
+            Err(e) if self.rate_limited() => refused = Some(e.to_string()),
             Err(e) => tracing::warn!("{e}; fetching the runs of {} one by one", repo.key()),
+        }
+        if let Some(why) = refused {
+            out.extend(
+                rest.into_iter()
+                    .map(|(req, _)| (req, Outcome::Failed(why.clone()))),
+            );
+            return out;
         }
         let fetches = rest.into_iter().map(|(req, id)| {
             let repo = &repo;
@@ -251,6 +268,7 @@ impl GitHubActions {
         )?;
         let shared = self.lists.of(&repo.key());
         let mut list = shared.lock().await;
+        let mut refused = None;
         loop {
             let missing: Vec<u64> = wanted
                 .iter()
@@ -281,9 +299,14 @@ impl GitHubActions {
                 .await
             {
                 Ok(f) => f,
-                // What was read stands; the runs still missing are fetched one by one.
+                // What was read stands; the runs still missing are fetched one by one,
+                // unless a rate limit refused the page.
                 Err(e) if list.pages > 0 => {
-                    tracing::warn!("{e}; fetching the runs it holds one by one");
+                    if self.rate_limited() {
+                        refused = Some(e.to_string());
+                    } else {
+                        tracing::warn!("{e}; fetching the runs it holds one by one");
+                    }
                     break;
                 }
                 Err(e) => return Err(e),
@@ -304,6 +327,7 @@ impl GitHubActions {
         Ok(Listed::Runs {
             runs,
             read: list.pages > 0,
+            refused,
         })
     }
 
@@ -395,6 +419,11 @@ impl GitHubActions {
         .await;
         out.extend(asked);
         out
+    }
+
+    /// Whether a rate limit holds this client's requests back now.
+    fn rate_limited(&self) -> bool {
+        self.gh.inner.http.rate_limited_until().is_some()
     }
 
     async fn fetch_run(&self, repo: &RepoRef, id: u64) -> Result<Option<WorkflowRun>> {
