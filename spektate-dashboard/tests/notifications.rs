@@ -59,10 +59,11 @@ async fn received(server: &MockServer, n: usize) -> Vec<Value> {
     panic!("{} received {:?}", server.uri(), bodies(server).await);
 }
 
-/// GitHub Deployments, faked: what was written, in order.
+/// GitHub Deployments, faked: what was written, in order, and the deployments created.
 #[derive(Default)]
 struct Statuses {
     log: Mutex<Vec<String>>,
+    created: Mutex<Vec<(u64, NewDeployment)>>,
 }
 
 #[async_trait]
@@ -85,7 +86,23 @@ impl DeploymentStatuses for Statuses {
             "deployment {}/{}@{} {}",
             repo.owner, repo.name, d.git_ref, d.environment
         ));
-        Ok(log.len() as u64)
+        let id = log.len() as u64;
+        self.created.lock().unwrap().push((id, d.clone()));
+        Ok(id)
+    }
+
+    async fn find_deployment(
+        &self,
+        _repo: &RepoRef,
+        d: &NewDeployment,
+    ) -> spektate_core::Result<Option<u64>> {
+        let created = self.created.lock().unwrap();
+        Ok(created
+            .iter()
+            .find(|(_, c)| {
+                (&c.git_ref, &c.environment, &c.payload) == (&d.git_ref, &d.environment, &d.payload)
+            })
+            .map(|(id, _)| *id))
     }
 
     async fn create_status(
@@ -627,9 +644,11 @@ async fn two_servers_sharing_a_store_tell_each_event_once() {
     let t = team();
     let replica = t.replica();
     let (one, two) = (sink(200, "").await, sink(200, "").await);
+    let statuses = Arc::new(Statuses::default());
     let notify = |server: &MockServer| {
         Notifications::new()
             .webhook(hook("json", server))
+            .github_deployments(statuses.clone(), RepoScope::parse(["fabrikam/*"]).unwrap())
             .policy(quick())
     };
     let (_url, _stop) = serve(&t, notify(&one)).await;
@@ -648,6 +667,7 @@ async fn two_servers_sharing_a_store_tell_each_event_once() {
         }
     };
     frontend(&t).await;
+    statuses.until(2).await;
     for (n, cluster) in ["east-us", "west-eu"].into_iter().enumerate() {
         t.recorder
             .cluster_synced(cluster, M1, Some("flux"))
@@ -668,6 +688,17 @@ async fn two_servers_sharing_a_store_tell_each_event_once() {
         .collect();
     told.sort();
     assert_eq!(told, ["live east-us", "live west-eu"], "each event once");
+    // One GitHub deployment, whichever server told each event: the second finds the first's.
+    let log = statuses.log.lock().unwrap().clone();
+    assert_eq!(
+        log,
+        [
+            "deployment fabrikam/frontend@a1b2c3d4e5f60718293a4b5c6d7e8f9012345678 prod",
+            "status 1 in_progress frontend-1001: manifests ready, waiting for a cluster",
+            "status 1 success frontend-1001: live in east-us",
+            "status 1 success frontend-1001: live in east-us, west-eu",
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

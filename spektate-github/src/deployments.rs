@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use spektate_core::events::{DeploymentStatus, DeploymentStatuses, NewDeployment};
 use spektate_core::http::{Method, Request};
+use spektate_core::url_encode;
 use spektate_core::{Error, RepoRef, Result};
 
 use crate::client::GitHub;
@@ -31,6 +32,35 @@ struct Created {
     id: u64,
 }
 
+/// A deployment as a list of them shows it: its id and payload (an object, or the text of
+/// one as older deployments kept it).
+#[derive(Deserialize)]
+struct Listed {
+    id: u64,
+    #[serde(default)]
+    payload: serde_json::Value,
+}
+
+/// The most deployments of one commit and environment read when looking one up.
+const LOOKUP_PAGE: usize = 100;
+
+/// Spektate's id and partition in a deployment's payload.
+fn spektate_of(payload: &serde_json::Value) -> Option<(String, String)> {
+    let parsed;
+    let payload = match payload {
+        serde_json::Value::String(text) => {
+            parsed = serde_json::from_str::<serde_json::Value>(text).ok()?;
+            &parsed
+        }
+        other => other,
+    };
+    let s = payload.get("spektate")?;
+    Some((
+        s.get("id")?.as_str()?.to_string(),
+        s.get("partition")?.as_str()?.to_string(),
+    ))
+}
+
 #[async_trait]
 impl DeploymentStatuses for GitHubDeployments {
     fn name(&self) -> String {
@@ -41,11 +71,40 @@ impl DeploymentStatuses for GitHubDeployments {
         self.gh.serves_repo(repo)
     }
 
+    /// `GET /repos/{owner}/{repo}/deployments?sha=&environment=`, newest first: the first
+    /// whose payload names the same Spektate deployment and partition.
+    async fn find_deployment(&self, repo: &RepoRef, d: &NewDeployment) -> Result<Option<u64>> {
+        let Some(wanted) = spektate_of(&d.payload) else {
+            return Ok(None);
+        };
+        let url = format!(
+            "{}?sha={}&environment={}&per_page={LOOKUP_PAGE}",
+            self.gh.repo_url(repo, "/deployments")?,
+            url_encode::query_value(&d.git_ref),
+            url_encode::query_value(&d.environment)
+        );
+        let object = format!("{}/{} {}", repo.owner, repo.name, d.environment);
+        let Some(resp) = self
+            .gh
+            .get_uncached(&url, "list deployments", &object)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let listed: Vec<Listed> = resp.json()?;
+        Ok(listed
+            .iter()
+            .take(LOOKUP_PAGE)
+            .find(|l| spektate_of(&l.payload).as_ref() == Some(&wanted))
+            .map(|l| l.id))
+    }
+
     async fn create_deployment(&self, repo: &RepoRef, d: &NewDeployment) -> Result<u64> {
         let url = self.gh.repo_url(repo, "/deployments")?;
         let object = format!("{}/{} {}", repo.owner, repo.name, d.environment);
         // No merge of the default branch into the commit, and no commit status checks: the
-        // commit is already deployed, this only records it.
+        // commit is already deployed, this only records it. Each POST creates a deployment, so
+        // one that may have landed is not resent.
         let body = json!({
             "ref": d.git_ref,
             "environment": d.environment,
@@ -56,7 +115,11 @@ impl DeploymentStatuses for GitHubDeployments {
         });
         let resp = self
             .gh
-            .send(Request::new(Method::POST, url, "create deployment", &object).json(&body))
+            .send(
+                Request::new(Method::POST, url, "create deployment", &object)
+                    .json(&body)
+                    .no_retry(),
+            )
             .await?;
         if resp.status != 201 {
             // 202 is GitHub's answer when it merged the default branch instead.
@@ -87,6 +150,8 @@ impl DeploymentStatuses for GitHubDeployments {
         if let Some(u) = &s.environment_url {
             body["environment_url"] = json!(u);
         }
+        // Retried like a read: a repeat adds the same state again, the deployment's latest
+        // status stays right, while a status lost to a 5xx would leave it stale.
         self.gh
             .send(Request::new(Method::POST, url, "create deployment status", object).json(&body))
             .await?;
@@ -99,7 +164,7 @@ mod tests {
     use serde_json::Value;
     use spektate_core::events::DeploymentState;
     use spektate_core::http::{Policy, Secret};
-    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::matchers::{body_partial_json, header, method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
@@ -144,6 +209,60 @@ mod tests {
 
     fn repo() -> RepoRef {
         RepoRef::parse("https://github.com/fabrikam/frontend").unwrap()
+    }
+
+    fn new_deployment(id: &str) -> NewDeployment {
+        NewDeployment {
+            git_ref: "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d".into(),
+            environment: "prod".into(),
+            description: "frontend frontend-1001".into(),
+            payload: json!({"spektate": {"id": id, "partition": "fabrikam"}}),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deployment_another_server_created_is_found_by_its_spektate_id() {
+        let server = MockServer::start().await;
+        let with = |id: u64, payload: Value| {
+            let mut d = deployment(id);
+            d["payload"] = payload;
+            d
+        };
+        Mock::given(method("GET"))
+            .and(path("/api/v3/repos/fabrikam/frontend/deployments"))
+            .and(query_param(
+                "sha",
+                "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d",
+            ))
+            .and(query_param("environment", "prod"))
+            .and(query_param("per_page", "100"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+                with(
+                    45,
+                    json!({"spektate": {"id": "b2", "partition": "fabrikam"}})
+                ),
+                with(
+                    44,
+                    json!({"spektate": {"id": "a1", "partition": "contoso"}})
+                ),
+                with(
+                    43,
+                    json!("{\"spektate\":{\"id\":\"a1\",\"partition\":\"fabrikam\"}}")
+                ),
+                with(42, json!({})),
+            ])))
+            .expect(2)
+            .mount(&server)
+            .await;
+        let gh = client(&server);
+        let found = gh.find_deployment(&repo(), &new_deployment("a1")).await;
+        assert_eq!(
+            found.unwrap(),
+            Some(43),
+            "same id and partition, payload kept as text"
+        );
+        let none = gh.find_deployment(&repo(), &new_deployment("c3")).await;
+        assert_eq!(none.unwrap(), None);
     }
 
     #[tokio::test]

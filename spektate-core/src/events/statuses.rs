@@ -82,6 +82,18 @@ pub trait DeploymentStatuses: Send + Sync {
     /// Creates a deployment; returns its id.
     async fn create_deployment(&self, repo: &RepoRef, deployment: &NewDeployment) -> Result<u64>;
 
+    /// The id of the deployment the host already keeps for `deployment` (its ref and
+    /// environment, and Spektate's id and partition in its payload), if any: another server
+    /// sharing the store may have created it. The default finds none.
+    async fn find_deployment(
+        &self,
+        repo: &RepoRef,
+        deployment: &NewDeployment,
+    ) -> Result<Option<u64>> {
+        let _ = (repo, deployment);
+        Ok(None)
+    }
+
     /// Adds a status to deployment `id`.
     async fn create_status(&self, repo: &RepoRef, id: u64, status: &DeploymentStatus)
     -> Result<()>;
@@ -219,9 +231,10 @@ impl Ids {
     }
 }
 
-/// Writes events as deployment statuses: creates the host's deployment for a deployment and
-/// ring the first time, then adds statuses to it (remembering at most 10,000 ids; a
-/// forgotten one gets a new deployment).
+/// Writes events as deployment statuses: the first time for a deployment and ring, finds the
+/// host's deployment for it (another server sharing the store may have made it) or creates
+/// one, then adds statuses to it (remembering at most 10,000 ids; a forgotten one is looked
+/// up again).
 pub struct StatusWriter {
     api: Arc<dyn DeploymentStatuses>,
     scope: RepoScope,
@@ -298,7 +311,21 @@ impl StatusWriter {
         let id = match known {
             Some(id) => id,
             None => {
-                let id = self.api.create_deployment(&repo, &new).await?;
+                let found = match self.api.find_deployment(&repo, &new).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::warn!(
+                            "deployment of {} not looked up on {} ({e}); creating one",
+                            d.id(),
+                            self.api.name()
+                        );
+                        None
+                    }
+                };
+                let id = match found {
+                    Some(id) => id,
+                    None => self.api.create_deployment(&repo, &new).await?,
+                };
                 self.ids
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
