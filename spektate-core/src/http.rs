@@ -281,10 +281,34 @@ pub struct HttpClient {
     policy: Policy,
     default_headers: Vec<(HeaderName, HeaderValue)>,
     permits: Arc<Semaphore>,
-    /// Until when every request of this client (and its clones) holds back, after a
-    /// response said the rate limit is spent; shared so one 403 or 429 stops them all. A
-    /// pause longer than the policy's `max_delay` fails requests without sending them.
-    paused_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
+    /// Until when the requests of each rate-limit budget ([`budget`]) of this client (and
+    /// its clones) hold back, after a response said that budget is spent; shared so one 403
+    /// or 429 stops them all. A pause longer than the policy's `max_delay` fails requests
+    /// without sending them.
+    paused_until: Arc<std::sync::Mutex<std::collections::HashMap<u64, tokio::time::Instant>>>,
+}
+
+/// The rate-limit budget a request draws on: its credential (a request's own
+/// `Authorization`, as a GitHub App installation's token; else the client's) and the kind of
+/// API (GraphQL, search, the rest), which hosts count apart. Hashed, so no token is kept.
+fn budget(req: &Request) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    req.headers
+        .iter()
+        .find(|(name, _)| name == reqwest::header::AUTHORIZATION)
+        .map(|(_, value)| value.as_bytes())
+        .hash(&mut h);
+    let path = req.url.split('?').next().unwrap_or_default();
+    let kind = if path.ends_with("/graphql") {
+        1u8
+    } else if path.contains("/search/") {
+        2
+    } else {
+        0
+    };
+    kind.hash(&mut h);
+    h.finish()
 }
 
 impl fmt::Debug for HttpClient {
@@ -335,7 +359,7 @@ impl HttpClient {
             auth,
             policy,
             default_headers: Vec::new(),
-            paused_until: Arc::new(std::sync::Mutex::new(None)),
+            paused_until: Arc::default(),
         })
     }
 
@@ -396,7 +420,7 @@ impl HttpClient {
                 }
             };
             if let Ok(resp) = &outcome {
-                self.note_limits(resp);
+                self.note_limits(&req, resp);
             }
             let wait = match &outcome {
                 Ok(resp) => match retry_wait(resp, attempt, &self.policy) {
@@ -431,22 +455,35 @@ impl HttpClient {
         }
     }
 
-    /// Until when a rate limit holds this client's requests back, if it does now.
+    /// Until when a spent rate limit fails some of this client's requests unsent (a pause
+    /// longer than the policy's `max_delay`), if one does now: the latest such pause.
     pub fn rate_limited_until(&self) -> Option<DateTime<Utc>> {
-        let left = self.pause_left()?;
+        let now = tokio::time::Instant::now();
+        let left = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|until| until.saturating_duration_since(now))
+            .filter(|left| *left > self.policy.max_delay)
+            .max()?;
         Some(Utc::now() + chrono::Duration::from_std(left).ok()?)
     }
 
-    /// What is left of the rate-limit pause, if any.
-    fn pause_left(&self) -> Option<Duration> {
-        let until = (*self.paused_until.lock().unwrap_or_else(|p| p.into_inner()))?;
+    /// What is left of the pause of `req`'s budget, if any.
+    fn pause_left(&self, req: &Request) -> Option<Duration> {
+        let until = *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&budget(req))?;
         Some(until.saturating_duration_since(tokio::time::Instant::now())).filter(|d| !d.is_zero())
     }
 
-    /// Waits while an earlier response said the rate limit is spent; when the wait is
-    /// longer than the policy's `max_delay`, fails without sending.
+    /// Waits while an earlier response said the rate limit of `req`'s budget is spent; when
+    /// the wait is longer than the policy's `max_delay`, fails without sending.
     async fn hold_back(&self, req: &Request) -> Result<()> {
-        let Some(left) = self.pause_left() else {
+        let Some(left) = self.pause_left(req) else {
             return Ok(());
         };
         if left > self.policy.max_delay {
@@ -460,9 +497,13 @@ impl HttpClient {
                     })
                 })
                 .unwrap_or_else(|| self.provider.clone());
-            let at = self
-                .rate_limited_until()
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            let at = chrono::Duration::from_std(left)
+                .ok()
+                .map(|left| {
+                    (Utc::now() + left)
+                        .format("%Y-%m-%d %H:%M:%S UTC")
+                        .to_string()
+                })
                 .unwrap_or_else(|| format!("{}s from now", left.as_secs()));
             return Err(self.err(
                 req,
@@ -474,14 +515,15 @@ impl HttpClient {
         Ok(())
     }
 
-    /// Pauses every request of this client when a response says the limit is spent: a
+    /// Pauses the requests of `req`'s budget ([`budget`]) when a response says the limit is
+    /// spent: a
     /// `Retry-After` on a refused request, no requests left (`x-ratelimit-remaining: 0`,
     /// GitLab's `RateLimit-Remaining: 0`) until the reset (even on a success: the next
     /// request would be refused), or a secondary limit named only in the message for
     /// [`SECONDARY_LIMIT_WAIT`] (the policy's `max_delay` if shorter). A pause beyond
     /// `max_delay` fails the requests until it ends; one beyond [`LONGEST_PAUSE`] is taken
     /// for nonsense and ignored.
-    fn note_limits(&self, resp: &Response) {
+    fn note_limits(&self, req: &Request, resp: &Response) {
         let refused = matches!(resp.status, 403 | 429) && is_rate_limited(resp);
         let retry_after = resp
             .header("retry-after")
@@ -502,9 +544,12 @@ impl HttpClient {
         let Some(until) = tokio::time::Instant::now().checked_add(wait) else {
             return;
         };
-        let mut slot = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none_or(|t| t < until) {
-            *slot = Some(until);
+        let now = tokio::time::Instant::now();
+        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        paused.retain(|_, t| *t > now);
+        let slot = paused.entry(budget(req)).or_insert(until);
+        if *slot < until {
+            *slot = until;
         }
     }
 
@@ -1295,6 +1340,50 @@ mod tests {
                 .is_some_and(|t| t > Utc::now() + chrono::Duration::minutes(59))
         );
         assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_holds_back_only_its_own_requests() {
+        let server = MockServer::start().await;
+        let reset = Utc::now().timestamp() + 3600;
+        Mock::given(path("/api/graphql"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("x-ratelimit-resource", "graphql")
+                    .insert_header("x-ratelimit-remaining", "0")
+                    .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+                    .set_body_string("{}"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/repos/o/r"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+            .mount(&server)
+            .await;
+        let client = HttpClient::with_policy("github", Auth::None, fast()).unwrap();
+        let graphql = |token: &str| {
+            Request::new(
+                Method::POST,
+                format!("{}/api/graphql", server.uri()),
+                "q",
+                "o",
+            )
+            .header("authorization", &format!("Bearer {token}"))
+        };
+        client.send(graphql("installation-1")).await.unwrap();
+        let e = client.send(graphql("installation-1")).await.unwrap_err();
+        assert!(e.to_string().contains("not sent"), "the spent budget: {e}");
+        // The REST budget of that token and the GraphQL budget of another installation are
+        // counted apart.
+        let rest = Request::get(format!("{}/api/repos/o/r", server.uri()), "get", "o/r")
+            .header("authorization", "Bearer installation-1");
+        client.send(rest).await.expect("another kind of API");
+        client
+            .send(graphql("installation-2"))
+            .await
+            .expect("another installation");
+        assert_eq!(server.received_requests().await.unwrap().len(), 3);
+        assert!(client.rate_limited_until().is_some());
     }
 
     #[tokio::test]
