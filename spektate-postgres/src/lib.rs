@@ -28,7 +28,8 @@
 //!   requests are kept per partition (`spektate_answers`, schema version 2), so a deployment's
 //!   history outlives the CI's retention of its runs.
 //! - **Claims**: servers sharing the database claim each notification (`spektate_claims`,
-//!   schema version 3), so one of them sends it.
+//!   which writers add without a schema version, as no reader reads it), so one of them
+//!   sends it.
 //! - **No secrets shown**: [`PostgresStore`]'s description, `Debug` and errors show the URL
 //!   without its password ([`url::redact`]).
 #![warn(missing_docs)]

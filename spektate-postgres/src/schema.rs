@@ -9,7 +9,7 @@
 use tokio_postgres::Client;
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock (single-key space) writers hold while migrating.
 const MIGRATION_LOCK: i64 = 0x5350_4b54_5343_4845; // "SPKTSCHE"
@@ -82,21 +82,23 @@ CREATE TABLE spektate_answers (
 );
 "#;
 
-/// Version 3: claims of servers sharing the store (`RecordStore::claim`), by partition and
-/// key, with the holder and when it claimed, for forgetting old ones.
-const V3: &str = r#"
-CREATE TABLE spektate_claims (
+/// Added without a version, as no reader reads them (so readers of earlier builds still read
+/// the database): claims of servers sharing the store (`RecordStore::claim`), by partition
+/// and key, with the holder and when it claimed, for forgetting old ones. Writers add them
+/// when missing.
+const ADDED: &str = r#"
+CREATE TABLE IF NOT EXISTS spektate_claims (
     partition_key text NOT NULL,
     key text NOT NULL,
     holder text NOT NULL,
     claimed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (partition_key, key)
 );
-CREATE INDEX spektate_claims_time ON spektate_claims (claimed_at);
+CREATE INDEX IF NOT EXISTS spektate_claims_time ON spektate_claims (claimed_at);
 "#;
 
 /// Every version, in order.
-const MIGRATIONS: [(i32, &str); 3] = [(1, V1), (2, V2), (3, V3)];
+const MIGRATIONS: [(i32, &str); 2] = [(1, V1), (2, V2)];
 
 /// The version recorded in the database; 0 when it has no spektate schema.
 pub(crate) async fn version(client: &Client) -> Result<i32, tokio_postgres::Error> {
@@ -110,6 +112,14 @@ pub(crate) async fn version(client: &Client) -> Result<i32, tokio_postgres::Erro
         .query_one("SELECT COALESCE(max(version), 0) FROM spektate_schema", &[])
         .await?;
     row.try_get(0)
+}
+
+/// Whether the [`ADDED`] objects are there.
+async fn has_added(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    client
+        .query_one("SELECT to_regclass('spektate_claims') IS NOT NULL", &[])
+        .await?
+        .try_get(0)
 }
 
 /// The message for a database written by a newer spektate.
@@ -136,7 +146,7 @@ pub(crate) async fn migrate(
     client: &mut Client,
 ) -> Result<Result<(), String>, tokio_postgres::Error> {
     match version(client).await? {
-        v if v == SCHEMA_VERSION => return Ok(Ok(())),
+        v if v == SCHEMA_VERSION && has_added(client).await? => return Ok(Ok(())),
         v if v > SCHEMA_VERSION => return Ok(Err(newer(v))),
         _ => {}
     }
@@ -168,6 +178,7 @@ pub(crate) async fn migrate(
             .await?;
         }
     }
+    tx.batch_execute(ADDED).await?;
     tx.commit().await?;
     Ok(Ok(()))
 }

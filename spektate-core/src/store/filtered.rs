@@ -216,4 +216,8 @@ impl RecordStore for FilteredStore {
     async fn answers(&self, partition: &str, keys: &[AnswerKey]) -> Result<Vec<Answer>> {
         self.inner.answers(partition, keys).await
     }
+
+    async fn claim(&self, partition: &str, key: &str, holder: &str) -> Result<bool> {
+        self.inner.claim(partition, key, holder).await
+    }
 }

@@ -21,8 +21,10 @@ use crate::model::record::{COLUMNS, Record};
 use crate::model::run::RunReport;
 
 /// The schema version this build writes (kept in SQLite's `user_version`); readers also
-/// read versions 1 to 3.
-pub const SCHEMA_VERSION: i64 = 5;
+/// read versions 1 to 3. Tables added since without a new version, because readers need
+/// none of them ([`ADDED`]), are made by every writer when missing, so older readers still
+/// read the file.
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: records, run reports and cluster syncs.
 const SCHEMA_V1: &str = r#"
@@ -98,9 +100,10 @@ CREATE TABLE IF NOT EXISTS change_floor (
 );
 "#;
 
-/// Version 5: claims of servers sharing the store ([`RecordStore::claim`]), by partition and
-/// key, with the holder and when it claimed (Unix seconds), for forgetting old ones.
-const SCHEMA_V5: &str = r#"
+/// Added without a version (no reader reads them): claims of servers sharing the store
+/// ([`RecordStore::claim`]), by partition and key, with the holder and when it claimed (Unix
+/// seconds), for forgetting old ones.
+const ADDED: &str = r#"
 CREATE TABLE IF NOT EXISTS claims (
     partition_key TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -280,7 +283,7 @@ impl SqliteStore {
             return Err(newer(version));
         }
         if version == SCHEMA_VERSION {
-            return ensure_partition_index(&conn).map_err(|e| e.to_string());
+            return ensure_added(&conn).map_err(|e| e.to_string());
         }
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -292,7 +295,6 @@ impl SqliteStore {
             (2, SCHEMA_V2),
             (3, SCHEMA_V3),
             (4, SCHEMA_V4),
-            (5, SCHEMA_V5),
         ] {
             if version < v {
                 tx.execute_batch(sql).map_err(|e| e.to_string())?;
@@ -300,6 +302,7 @@ impl SqliteStore {
         }
         tx.execute_batch(PARTITION_INDEX)
             .map_err(|e| e.to_string())?;
+        tx.execute_batch(ADDED).map_err(|e| e.to_string())?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())
@@ -461,9 +464,9 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// The columns a record is read from; `sequence` is `change_seq`, or NULL in a version 1 file.
-/// Creates [`PARTITION_INDEX`] in a file of this version that lacks it (written by an
-/// earlier build), asking only the schema when it is there.
-fn ensure_partition_index(conn: &Connection) -> rusqlite::Result<()> {
+/// Creates [`PARTITION_INDEX`] and the [`ADDED`] tables in a file of this version that lacks
+/// them (written by an earlier build), asking only the schema when they are there.
+fn ensure_added(conn: &Connection) -> rusqlite::Result<()> {
     let present: bool = conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'records_partition')",
         [],
@@ -471,6 +474,14 @@ fn ensure_partition_index(conn: &Connection) -> rusqlite::Result<()> {
     )?;
     if !present {
         conn.execute_batch(PARTITION_INDEX)?;
+    }
+    let claims: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !claims {
+        conn.execute_batch(ADDED)?;
     }
     Ok(())
 }
