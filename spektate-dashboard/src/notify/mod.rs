@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use spektate_core::RecordStore;
 use spektate_core::events::{
     DeploymentStatuses, Detector, Event, EventKind, RepoScope, StatusWriter,
 };
@@ -370,19 +371,28 @@ impl Drop for Abort {
     }
 }
 
+/// An event waiting to be told, with the store its server shares with others and the
+/// server's name among them (the event is claimed there before it is sent).
+struct Queued {
+    event: Event,
+    store: Arc<dyn RecordStore>,
+    holder: Arc<str>,
+}
+
 /// A destination's queue.
 struct Sink {
     name: String,
-    tx: mpsc::Sender<Arc<Event>>,
+    tx: mpsc::Sender<Arc<Queued>>,
     wants: fn(&EventKind) -> bool,
 }
 
 impl Sink {
-    fn offer(&self, e: &Arc<Event>) {
+    fn offer(&self, q: &Arc<Queued>) {
+        let e = &q.event;
         if !(self.wants)(&e.kind) {
             return;
         }
-        match self.tx.try_send(e.clone()) {
+        match self.tx.try_send(q.clone()) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => tracing::warn!(
                 "notification to {} not sent: its queue is full; {} of deployment {} dropped",
@@ -457,10 +467,15 @@ impl Kind {
     }
 }
 
-/// Sends each queued event in turn; a failure (after the helper's retries) is logged.
-async fn work(name: String, kind: Kind, mut rx: mpsc::Receiver<Arc<Event>>) {
-    while let Some(e) = rx.recv().await {
-        if let Err(err) = kind.send(&e).await {
+/// Sends each queued event in turn, if this server claims it for this destination; a failure
+/// (after the helper's retries) is logged.
+async fn work(name: String, kind: Kind, mut rx: mpsc::Receiver<Arc<Queued>>) {
+    let mut warned = false;
+    while let Some(q) = rx.recv().await {
+        if !claimed(&q, &name, &mut warned).await {
+            continue;
+        }
+        if let Err(err) = kind.send(&q.event).await {
             tracing::warn!("notification to {name} failed: {err}");
         }
     }
@@ -483,22 +498,19 @@ fn holder_name() -> String {
     )
 }
 
-/// Whether this server tells `e`: servers sharing the store claim each event in it, and the
-/// first to claim it tells it. When the store cannot be asked (a store opened for reading,
-/// or down), the event is told all the same: twice rather than never.
-async fn claimed(shared: &Shared, holder: &str, e: &Event, warned: &mut bool) -> bool {
-    let d = &e.deployment;
-    let key = format!("{}\n{}", d.id(), e.kind.key());
-    match shared
-        .tracker
-        .store()
-        .claim(d.partition(), &key, holder)
-        .await
-    {
+/// Whether this server tells `q` to destination `sink`: servers sharing the store claim each
+/// event and destination in it just before sending, and the first to claim it sends it. An
+/// event a server could not queue (its queue was full) or that it stopped before sending is
+/// claimed by none, so another server sends it. When the store cannot be asked (a store
+/// opened for reading, or down), the event is sent all the same: twice rather than never.
+async fn claimed(q: &Queued, sink: &str, warned: &mut bool) -> bool {
+    let (e, d) = (&q.event, &q.event.deployment);
+    let key = format!("{}\n{}\n{sink}", d.id(), e.kind.key());
+    match q.store.claim(d.partition(), &key, &q.holder).await {
         Ok(true) => true,
         Ok(false) => {
             tracing::debug!(
-                "{} of deployment {} is told by another server sharing the store",
+                "{} of deployment {} is sent to {sink} by another server sharing the store",
                 e.kind.word(),
                 d.id()
             );
@@ -507,9 +519,8 @@ async fn claimed(shared: &Shared, holder: &str, e: &Event, warned: &mut bool) ->
         Err(err) => {
             if !std::mem::replace(warned, true) {
                 tracing::warn!(
-                    "notifications of partition {} are not claimed in the store ({err}); \
-                     every server sharing it tells them",
-                    d.partition()
+                    "notifications to {sink} are not claimed in the store ({err}); every \
+                     server sharing it sends them"
                 );
             }
             true
@@ -517,8 +528,7 @@ async fn claimed(shared: &Shared, holder: &str, e: &Event, warned: &mut bool) ->
     }
 }
 
-/// After each refresh of a partition, hands the events of its new snapshot that this server
-/// claimed to the sinks.
+/// After each refresh of a partition, hands the events of its new snapshot to the sinks.
 async fn watch(
     shared: Arc<Shared>,
     mut detector: Detector,
@@ -527,19 +537,19 @@ async fn watch(
 ) {
     let mut ended = shared.refresh.ended();
     let mut last = None;
-    let mut warned = false;
     loop {
         let snapshot = shared.tracker.snapshot();
         if snapshot.refreshed_at.is_some() && snapshot.refreshed_at != last {
             last = snapshot.refreshed_at;
             let events = detector.observe(&snapshot.deployments, Utc::now());
-            for e in events {
-                if !claimed(&shared, &holder, &e, &mut warned).await {
-                    continue;
-                }
-                let e = Arc::new(e);
+            for event in events {
+                let q = Arc::new(Queued {
+                    event,
+                    store: shared.tracker.store().clone(),
+                    holder: holder.clone(),
+                });
                 for sink in sinks.iter() {
-                    sink.offer(&e);
+                    sink.offer(&q);
                 }
             }
         }

@@ -129,13 +129,17 @@ async fn a_full_queue_drops_further_events_instead_of_growing() {
         &spektate_core::RepoDefaults::default(),
         Utc::now(),
     );
-    let event = Arc::new(Event {
-        kind: EventKind::StepFailed {
-            step: spektate_core::StepName::Image,
-            run_id: "101".into(),
+    let event = Arc::new(Queued {
+        event: Event {
+            kind: EventKind::StepFailed {
+                step: spektate_core::StepName::Image,
+                run_id: "101".into(),
+            },
+            deployment: deployments[0].clone(),
+            at: Utc::now(),
         },
-        deployment: deployments[0].clone(),
-        at: Utc::now(),
+        store: Arc::new(spektate_core::MemoryStore::new()),
+        holder: "server-a".into(),
     });
     let (tx, mut rx) = mpsc::channel(2);
     let sink = Sink {
