@@ -141,6 +141,8 @@ fn a_journey_recorded_step_by_step_reads_back_linked() {
         keys.push(ok(&spektate(&db, s)).trim().to_string());
     }
     assert_eq!(keys[0].len(), 12, "record prints the row key");
+    assert_eq!(keys[1], "101", "record run prints the run id");
+    assert_eq!(keys[8], "east-us", "record sync prints the cluster");
     assert_eq!(keys[2], keys[0], "p2 dev updated the p1 record");
     assert_ne!(keys[3], keys[0], "p2 prod is a second record");
 
@@ -153,6 +155,19 @@ fn a_journey_recorded_step_by_step_reads_back_linked() {
     assert_eq!(dev["service"], "frontend");
     assert_eq!(dev["image"]["id"], "101");
     assert_eq!(dev["image"]["state"], "succeeded");
+    assert_eq!(
+        (
+            &dev["image"]["run"]["queuedAt"],
+            &dev["image"]["run"]["startedAt"],
+            &dev["image"]["run"]["finishedAt"],
+        ),
+        (
+            &serde_json::json!("2026-11-26T10:00:00Z"),
+            &serde_json::json!("2026-11-26T10:00:00Z"),
+            &serde_json::json!("2026-11-26T10:04:00Z"),
+        ),
+        "a backdated run without a start started when queued, not now after its finish"
+    );
     assert_eq!(dev["metadata"]["id"], "201");
     assert_eq!(dev["manifest"]["id"], "301");
     assert_eq!(dev["manifest"]["state"], "inProgress");
@@ -244,6 +259,26 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
     ));
     assert!(
         e.contains("--finished-at") && e.contains("'yesterday'"),
+        "{e}"
+    );
+    let e = err(&spektate(
+        &db,
+        &[
+            "record",
+            "run",
+            "--id",
+            "1",
+            "--status",
+            "completed",
+            "--started-at",
+            "2026-11-26T10:05:00Z",
+            "--finished-at",
+            "2026-11-26T10:04:00Z",
+        ],
+    ));
+    assert!(
+        e.contains("--started-at")
+            && e.contains("'2026-11-26T10:05:00Z' is after finished-at '2026-11-26T10:04:00Z'"),
         "{e}"
     );
     let e = err(&spektate(

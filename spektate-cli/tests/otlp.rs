@@ -229,16 +229,22 @@ async fn serve_exports_a_recorded_journey_to_the_collector() {
         "{said}"
     );
     let started = Instant::now();
-    let got = loop {
-        let got = collector.received_requests().await.unwrap_or_default();
-        if !got.is_empty() || started.elapsed() > Duration::from_secs(20) {
-            break got;
-        }
+    while collector
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+        && started.elapsed() < Duration::from_secs(20)
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
+    // The exporter looks again every 5 s, each time after a new refresh (every second here):
+    // past its next look, a journey exported again would have arrived.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let got = collector.received_requests().await.unwrap_or_default();
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(got.len(), 1, "one export");
+    assert_eq!(got.len(), 1, "one export, none again at the next look");
     assert_eq!(
         got[0].headers.get("content-type").unwrap(),
         "application/x-protobuf",

@@ -100,11 +100,13 @@ pub struct RunReported {
     pub branch: Option<String>,
     /// Repository URL.
     pub repository: Option<String>,
-    /// Queue time; defaults to an earlier report's, else now.
+    /// Queue time; defaults to an earlier report's, else now, never after the start or finish.
     pub queued_at: Option<DateTime<Utc>>,
-    /// Start time; defaults to an earlier report's, else now once running.
+    /// Start time; defaults to an earlier report's, else now once running, never before the
+    /// queue time nor after the finish (it is then the queue time).
     pub started_at: Option<DateTime<Utc>>,
-    /// Finish time; defaults to now once completed.
+    /// Finish time; defaults to an earlier report's, else now once completed, never before
+    /// the queue or start time. Times given that contradict each other are refused.
     pub finished_at: Option<DateTime<Utc>>,
     /// Which attempt of the run this is (GitHub's `run_attempt`, Azure Pipelines'
     /// `System.JobAttempt`). A later attempt replaces the report; an earlier one is ignored.
@@ -622,6 +624,8 @@ impl Recorder {
     }
 
     /// A pipeline reports its own run; fields not given keep an earlier report's values.
+    /// Times not given default as [`RunReported`] says, so queued <= started <= finished;
+    /// times given that contradict each other are refused.
     ///
     /// The write is conditional on the report it read, so two reports at once both count.
     /// A run's state never goes backwards: a late `queued` or `inProgress` after
@@ -648,6 +652,7 @@ impl Recorder {
         let branch = text("branch", e.branch.as_deref(), MAX_VALUE_LEN)?;
         let repo = repository("repository", e.repository.as_deref())?;
         let commit = optional("commit", e.commit.as_deref())?;
+        times_in_order(e)?;
         let mut last_conflict = None;
         for round in 0..MAX_ATTEMPTS {
             let stored = self
@@ -664,21 +669,7 @@ impl Recorder {
                     Attempt::Later(n) => (None, Some(n)),
                 },
             };
-            let now = Utc::now();
-            let keep = |new: Option<DateTime<Utc>>, old: Option<DateTime<Utc>>| new.or(old);
-            let queued_at = keep(e.queued_at, earlier.and_then(|r| r.queued_at)).or(Some(now));
-            let started_at = keep(e.started_at, earlier.and_then(|r| r.started_at))
-                .or((e.status != RunStatus::Queued).then_some(now));
-            let finished_at = keep(e.finished_at, earlier.and_then(|r| r.finished_at))
-                .or((e.status == RunStatus::Completed).then_some(now));
-            if let (Some(q), Some(f)) = (queued_at, finished_at)
-                && f < q
-            {
-                return Err(Error::invalid(
-                    "finished-at",
-                    format!("{f} is before queued-at {q}"),
-                ));
-            }
+            let [queued_at, started_at, finished_at] = run_times(e, earlier, Utc::now());
             let result = match (e.status, e.result) {
                 (RunStatus::Completed, None) => Some(RunResult::Succeeded),
                 (_, r) => r,
@@ -801,6 +792,90 @@ fn same_service(stored: Option<&str>, given: Option<&str>) -> bool {
         }
         _ => true,
     }
+}
+
+/// The time flags of a run report, in the order a run passes them.
+const TIME_FLAGS: [&str; 3] = ["queued-at", "started-at", "finished-at"];
+
+/// Refuses times given in one report that contradict each other (a start after the finish,
+/// say); the error names the flag and both values.
+fn times_in_order(e: &RunReported) -> Result<()> {
+    let given = [e.queued_at, e.started_at, e.finished_at];
+    let shown = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    // (earlier, later, the one named): the start when it is one of the two.
+    for (a, b, named) in [(1, 2, 1), (0, 1, 1), (0, 2, 2)] {
+        let (Some(ta), Some(tb)) = (given[a], given[b]) else {
+            continue;
+        };
+        if ta <= tb {
+            continue;
+        }
+        let ((this, t), (other, o), word) = if named == a {
+            ((a, ta), (b, tb), "after")
+        } else {
+            ((b, tb), (a, ta), "before")
+        };
+        return Err(Error::invalid(
+            TIME_FLAGS[this],
+            format!(
+                "'{}' is {word} {} '{}'",
+                shown(t),
+                TIME_FLAGS[other],
+                shown(o)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Where a time of a run report comes from; a time yields to those from above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Given,
+    Earlier,
+    Now,
+}
+
+/// The queue, start and finish times of a report whose given times are in order: each
+/// given, else the earlier report's, else `now` as the status implies (no start while
+/// queued, a finish once completed). A time not given is moved so that queued <= started
+/// <= finished: a start that would come after the finish is the queue time (the run is
+/// drawn running from its queue time to its finish), else the finish.
+fn run_times(
+    e: &RunReported,
+    earlier: Option<&RunReport>,
+    now: DateTime<Utc>,
+) -> [Option<DateTime<Utc>>; 3] {
+    let given = [e.queued_at, e.started_at, e.finished_at];
+    let stored = earlier.map_or([None; 3], |r| [r.queued_at, r.started_at, r.finished_at]);
+    let by_default = [
+        Some(now),
+        (e.status != RunStatus::Queued).then_some(now),
+        (e.status == RunStatus::Completed).then_some(now),
+    ];
+    let source = |i: usize| -> Option<(DateTime<Utc>, Source)> {
+        given[i]
+            .map(|t| (t, Source::Given))
+            .or(stored[i].map(|t| (t, Source::Earlier)))
+            .or(by_default[i].map(|t| (t, Source::Now)))
+    };
+    let mut out = [None; 3];
+    for from in [Source::Given, Source::Earlier, Source::Now] {
+        // The finish first, then the queue time: the start goes between them.
+        for i in [2, 0, 1] {
+            let Some((t, _)) = source(i).filter(|(_, s)| *s == from) else {
+                continue;
+            };
+            let low = out[..i].iter().flatten().max().copied();
+            let high = out[i + 1..].iter().flatten().min().copied();
+            out[i] = Some(match (low, high) {
+                (Some(low), _) if t < low => low,
+                (low, Some(high)) if t > high => low.unwrap_or(high),
+                _ => t,
+            });
+        }
+    }
+    out
 }
 
 /// How a new report's attempt relates to the stored report's.

@@ -83,8 +83,9 @@ fn the_oldest_answers_are_evicted_beyond_the_bound() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("answers.sqlite");
     let cache = SqliteAnswers::open(&path).unwrap().capacity(5);
-    cache.save(&(1..=4).map(build).collect::<Vec<_>>()).unwrap();
+    // Written out of id order: the oldest written go, not the smallest ids.
     cache.save(&(5..=7).map(build).collect::<Vec<_>>()).unwrap();
+    cache.save(&(1..=4).map(build).collect::<Vec<_>>()).unwrap();
     assert_eq!(cache.len().unwrap(), 5);
     let mut ids: Vec<String> = cache
         .load(&wanted(&[AZDO], &[]))
@@ -93,7 +94,7 @@ fn the_oldest_answers_are_evicted_beyond_the_bound() {
         .map(|a| a.id)
         .collect();
     ids.sort();
-    assert_eq!(ids, ["3", "4", "5", "6", "7"]);
+    assert_eq!(ids, ["1", "2", "3", "4", "7"]);
 }
 
 #[test]
@@ -132,28 +133,83 @@ fn a_file_that_is_not_a_cache_or_of_another_version_is_refused_and_left_as_it_is
     assert!(err.contains("version 3"), "{err}");
 }
 
+/// Set in the writers [`two_processes_writing_at_once_lose_nothing`] starts: `<cache file>
+/// <writer number>`.
+const WRITER: &str = "SPEKTATE_TEST_ANSWERS_WRITER";
+
+/// Batches each writer process saves, of ten answers each.
+const BATCHES: u64 = 100;
+
+/// One writer process: waits until its peer is ready too, then saves its batches.
+fn write_as_a_child(spec: &str) {
+    let (path, w) = spec.rsplit_once(' ').expect("<file> <writer>");
+    let path = std::path::Path::new(path);
+    let w: u64 = w.parse().unwrap();
+    let cache = SqliteAnswers::open(path).unwrap();
+    let dir = path.parent().unwrap();
+    std::fs::write(dir.join(format!("ready-{w}")), "").unwrap();
+    let go = dir.join("go");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !go.exists() {
+        assert!(std::time::Instant::now() < deadline, "never told to go");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    for batch in 0..BATCHES {
+        let base = w * 1_000 + batch * 10;
+        cache
+            .save(&(base..base + 10).map(build).collect::<Vec<_>>())
+            .unwrap();
+    }
+}
+
+/// Two processes (this test binary again, as writers) save to one file at once.
 #[test]
 fn two_processes_writing_at_once_lose_nothing() {
+    if let Ok(spec) = std::env::var(WRITER) {
+        write_as_a_child(&spec);
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("answers.sqlite");
     SqliteAnswers::open(&path).unwrap();
+    let exe = std::env::current_exe().unwrap();
     let writers: Vec<_> = (0..2u64)
         .map(|w| {
-            let path = path.clone();
-            std::thread::spawn(move || {
-                let cache = SqliteAnswers::open(&path).unwrap();
-                for batch in 0..20u64 {
-                    let base = w * 1_000 + batch * 10;
-                    cache
-                        .save(&(base..base + 10).map(build).collect::<Vec<_>>())
-                        .unwrap();
-                }
-            })
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "two_processes_writing_at_once_lose_nothing",
+                    "--nocapture",
+                ])
+                .env(WRITER, format!("{} {w}", path.display()))
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
         })
         .collect();
-    for w in writers {
-        w.join().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !(0..2).all(|w| dir.path().join(format!("ready-{w}")).exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writers never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    for mut w in writers {
+        assert!(w.wait().unwrap().success(), "a writer failed");
     }
     let cache = SqliteAnswers::open(&path).unwrap();
-    assert_eq!(cache.len().unwrap(), 400);
+    assert_eq!(cache.len().unwrap(), 2 * BATCHES as usize * 10);
+    let mut ids: Vec<u64> = cache
+        .load(&wanted(&[AZDO], &[]))
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id.parse().unwrap())
+        .collect();
+    ids.sort();
+    let all: Vec<u64> = (0..2u64)
+        .flat_map(|w| w * 1_000..w * 1_000 + BATCHES * 10)
+        .collect();
+    assert_eq!(ids, all, "every row of both writers");
 }

@@ -90,18 +90,35 @@ async fn rule1_inserts_a_lower_cased_record() {
 #[tokio::test]
 async fn rule1_reported_twice_for_one_run_keeps_one_record() {
     let f = fixture();
-    let a = f
-        .rec
-        .image_built(&image("101", "frontend-101"))
+    f.rec
+        .image_built(&ImageBuilt {
+            repository: None,
+            ..image("101", "frontend-101")
+        })
         .await
         .unwrap();
+    // The retry knows the repository the first report left out: it completes the record.
     let b = f
         .rec
         .image_built(&image("101", "frontend-101"))
         .await
         .unwrap();
-    assert_eq!(a.row_key, b.row_key);
-    assert_eq!(f.all().await.len(), 1);
+    let all = f.all().await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        all[0].source_repo.as_deref(),
+        Some("https://github.com/fabrikam/frontend"),
+        "the retry's repository is merged in"
+    );
+    assert_eq!(
+        (all[0].p1.as_deref(), all[0].commit_id.as_deref()),
+        (Some("101"), Some("a1b2c3d4"))
+    );
+    assert_eq!(
+        b.columns(),
+        all[0].columns(),
+        "the answer is the stored record"
+    );
 }
 
 #[tokio::test]
@@ -624,15 +641,36 @@ async fn rule1_a_retried_p1_racing_itself_gives_one_record() {
                 .unwrap()
         }));
     }
-    let mut keys = Vec::new();
+    let mut answers = Vec::new();
     for t in tasks {
-        keys.push(t.await.unwrap().row_key);
+        answers.push(t.await.unwrap());
     }
-    keys.dedup();
-    assert_eq!(keys.len(), 1, "every retry answered with the one record");
     let store = SqliteStore::open(&path).unwrap();
     let all = store.query("fabrikam", &RecordQuery::all()).await.unwrap();
     assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        (
+            all[0].p1.as_deref(),
+            all[0].image_tag.as_deref(),
+            all[0].commit_id.as_deref(),
+            all[0].service.as_deref(),
+            all[0].source_repo.as_deref(),
+        ),
+        (
+            Some("101"),
+            Some("frontend-101"),
+            Some("a1b2c3d4"),
+            Some("fabrikam/frontend"),
+            Some("https://github.com/fabrikam/frontend"),
+        )
+    );
+    for a in &answers {
+        assert_eq!(
+            a.columns(),
+            all[0].columns(),
+            "every retry answered with the one record"
+        );
+    }
 }
 
 #[tokio::test]
@@ -769,7 +807,7 @@ async fn rule2_with_a_service_never_links_another_services_image_of_the_same_tag
 
 mod run_reports {
     use super::*;
-    use chrono::{Duration, Utc};
+    use chrono::{DateTime, Duration, SubsecRound, Utc};
     use spektate_core::{RunReported, RunResult, RunStatus};
 
     fn report(status: RunStatus, attempt: Option<u32>) -> RunReported {
@@ -902,6 +940,219 @@ mod run_reports {
             s.commit.as_deref(),
             Some("abc1234"),
             "no report lost another's field"
+        );
+    }
+
+    async fn stored_as(f: &Fixture, id: &str) -> spektate_core::RunReport {
+        f.store
+            .run_reports("fabrikam", &[id.into()])
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+    }
+
+    /// Queued, started and finished.
+    type Times = (
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    );
+
+    /// The times of a stored report.
+    fn times(r: &spektate_core::RunReport) -> Times {
+        (r.queued_at, r.started_at, r.finished_at)
+    }
+
+    #[tokio::test]
+    async fn a_report_without_times_is_timed_now_as_its_status_implies() {
+        let f = fixture();
+        for (id, status) in [
+            ("1", RunStatus::Queued),
+            ("2", RunStatus::InProgress),
+            ("3", RunStatus::Completed),
+        ] {
+            let before = Utc::now() - Duration::seconds(1);
+            f.rec
+                .run_reported(&RunReported::new(id, status))
+                .await
+                .unwrap();
+            let after = Utc::now() + Duration::seconds(1);
+            let s = stored_as(&f, id).await;
+            let now = |t: Option<DateTime<Utc>>| t.is_some_and(|t| before <= t && t <= after);
+            let (q, st, fin) = times(&s);
+            assert!(now(q), "{status:?} is queued now: {s:?}");
+            assert_eq!(
+                (st.is_some(), fin.is_some()),
+                (status != RunStatus::Queued, status == RunStatus::Completed),
+                "{status:?}: {s:?}"
+            );
+            assert!(st.is_none() || now(st), "{status:?} started now: {s:?}");
+            assert!(fin.is_none() || now(fin), "{status:?} finished now: {s:?}");
+            assert!(
+                [q, st, fin].into_iter().flatten().is_sorted(),
+                "in order: {s:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_backdated_completed_report_keeps_queued_started_finished_in_order() {
+        let f = fixture();
+        let now = Utc::now().trunc_subsecs(0);
+        let ago = |m: i64| Some(now - Duration::minutes(m));
+        let completed = |id: &str| RunReported::new(id, RunStatus::Completed);
+
+        // `record run --status completed --queued-at T-20m --finished-at T-12m`: the start
+        // is not now, after the finish, but the queue time.
+        f.rec
+            .run_reported(&RunReported {
+                queued_at: ago(20),
+                finished_at: ago(12),
+                ..completed("1")
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            times(&stored_as(&f, "1").await),
+            (ago(20), ago(20), ago(12))
+        );
+
+        // A finish alone: queued and started then too, not refused as before a queue time
+        // of now.
+        f.rec
+            .run_reported(&RunReported {
+                finished_at: ago(5),
+                ..completed("2")
+            })
+            .await
+            .unwrap();
+        assert_eq!(times(&stored_as(&f, "2").await), (ago(5), ago(5), ago(5)));
+
+        // A start alone: queued then, finished now.
+        f.rec
+            .run_reported(&RunReported {
+                started_at: ago(7),
+                ..completed("3")
+            })
+            .await
+            .unwrap();
+        let (q, st, fin) = times(&stored_as(&f, "3").await);
+        assert_eq!((q, st), (ago(7), ago(7)));
+        assert!(fin.unwrap() >= now, "{fin:?}");
+
+        // An earlier report's times yield to those given: reported running (at now), then
+        // completed with a finish a minute ago (the reporter's clock behind).
+        f.rec
+            .run_reported(&RunReported::new("4", RunStatus::InProgress))
+            .await
+            .unwrap();
+        f.rec
+            .run_reported(&RunReported {
+                finished_at: ago(1),
+                ..completed("4")
+            })
+            .await
+            .unwrap();
+        assert_eq!(times(&stored_as(&f, "4").await), (ago(1), ago(1), ago(1)));
+
+        // An earlier report's start before the finish is kept.
+        f.rec
+            .run_reported(&RunReported {
+                queued_at: ago(30),
+                started_at: ago(25),
+                ..RunReported::new("5", RunStatus::InProgress)
+            })
+            .await
+            .unwrap();
+        f.rec
+            .run_reported(&RunReported {
+                finished_at: ago(10),
+                ..completed("5")
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            times(&stored_as(&f, "5").await),
+            (ago(30), ago(25), ago(10))
+        );
+    }
+
+    /// A CDEvents `finished` event with no `queued` or `started` before it: all three times
+    /// are the event's.
+    #[tokio::test]
+    async fn a_finished_cdevent_alone_is_queued_started_and_finished_at_its_time() {
+        let f = fixture();
+        let event = serde_json::json!({
+            "context": {"version": "0.4.1", "id": "271069a8-fc18-44f1-b38f-9d70a1695819",
+                "source": "/ci", "type": "dev.cdevents.pipelinerun.finished.0.2.0",
+                "timestamp": "2026-03-02T10:04:05Z"},
+            "subject": {"id": "1044", "source": "/ci", "type": "pipelineRun",
+                "content": {"pipelineName": "p3", "outcome": "success"}}
+        });
+        let report = spektate_core::ingest::cdevents::pipeline_run(&event)
+            .unwrap()
+            .report;
+        f.rec.run_reported(&report).await.unwrap();
+        let at = Some("2026-03-02T10:04:05Z".parse::<DateTime<Utc>>().unwrap());
+        let s = stored_as(&f, "1044").await;
+        assert_eq!(times(&s), (at, at, at));
+        assert_eq!(
+            (s.status, s.result),
+            (RunStatus::Completed, Some(RunResult::Succeeded))
+        );
+    }
+
+    #[tokio::test]
+    async fn times_given_out_of_order_are_refused_by_name_and_write_nothing() {
+        let f = fixture();
+        let at = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
+        for (report, field, says) in [
+            (
+                RunReported {
+                    started_at: at("2026-11-26T10:05:00Z"),
+                    finished_at: at("2026-11-26T10:04:00Z"),
+                    ..RunReported::new("101", RunStatus::Completed)
+                },
+                "started-at",
+                "'2026-11-26T10:05:00Z' is after finished-at '2026-11-26T10:04:00Z'",
+            ),
+            (
+                RunReported {
+                    queued_at: at("2026-11-26T10:06:00Z"),
+                    started_at: at("2026-11-26T10:05:00Z"),
+                    ..RunReported::new("101", RunStatus::InProgress)
+                },
+                "started-at",
+                "'2026-11-26T10:05:00Z' is before queued-at '2026-11-26T10:06:00Z'",
+            ),
+            (
+                RunReported {
+                    queued_at: at("2026-11-26T10:06:00Z"),
+                    finished_at: at("2026-11-26T10:04:00Z"),
+                    ..RunReported::new("101", RunStatus::Completed)
+                },
+                "finished-at",
+                "'2026-11-26T10:04:00Z' is before queued-at '2026-11-26T10:06:00Z'",
+            ),
+        ] {
+            let e = f.rec.run_reported(&report).await.unwrap_err();
+            let Error::Invalid {
+                field: named,
+                reason,
+            } = &e
+            else {
+                panic!("{e:?}");
+            };
+            assert_eq!((named.as_str(), reason.as_str()), (field, says));
+        }
+        assert!(
+            f.store
+                .run_reports("fabrikam", &["101".into()])
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing written"
         );
     }
 }

@@ -162,24 +162,69 @@ mod tests {
 
     #[test]
     fn each_event_is_its_status_and_a_finished_one_its_result() {
+        let at: DateTime<Utc> = "2026-03-02T10:04:05Z".parse().unwrap();
         let q = pipeline_run(&event(
             "queued",
             json!({"pipelineName": "p3", "url": "https://ci/1044"}),
         ))
         .unwrap();
+        assert_eq!(q.report.id, "1044", "the run id is subject.id");
+        assert_eq!(q.event_id, "271069a8-fc18-44f1-b38f-9d70a1695819");
+        assert_eq!(q.event_type, "dev.cdevents.pipelinerun.queued.0.2.0");
         assert_eq!(q.report.status, RunStatus::Queued);
-        assert!(q.report.queued_at.is_some());
+        assert_eq!(
+            (
+                q.report.queued_at,
+                q.report.started_at,
+                q.report.finished_at
+            ),
+            (Some(at), None, None)
+        );
+        assert_eq!(q.report.result, None);
         assert_eq!(q.report.url.as_deref(), Some("https://ci/1044"));
         let f = pipeline_run(&event("finished", json!({"pipelineName": "p3", "url": "https://ci/1044", "outcome": "failure", "errors": "exit 1"}))).unwrap();
+        assert_eq!(f.report.id, "1044");
         assert_eq!(
             (f.report.status, f.report.result),
             (RunStatus::Completed, Some(RunResult::Failed))
         );
+        // Only the event's own time: the recorder fills the queue and start times in order.
+        assert_eq!(
+            (
+                f.report.queued_at,
+                f.report.started_at,
+                f.report.finished_at
+            ),
+            (None, None, Some(at))
+        );
+        for (outcome, result) in [
+            (Some("success"), RunResult::Succeeded),
+            (None, RunResult::Succeeded),
+            (Some("failure"), RunResult::Failed),
+            (Some("error"), RunResult::Failed),
+            (Some("cancel"), RunResult::Canceled),
+        ] {
+            let content = match outcome {
+                Some(o) => json!({"pipelineName": "p3", "outcome": o}),
+                None => json!({"pipelineName": "p3"}),
+            };
+            let f = pipeline_run(&event("finished", content)).unwrap();
+            assert_eq!(f.report.result, Some(result), "{outcome:?}");
+        }
         let structured = json!({"specversion": "1.0", "id": "x", "source": "/ci", "type": "dev.cdevents.pipelinerun.started.0.2.0",
             "data": event("started", json!({"pipelineName": "p3", "url": "https://ci/1044"}))});
+        let s = pipeline_run(&structured).unwrap();
         assert_eq!(
-            pipeline_run(&structured).unwrap().report.status,
-            RunStatus::InProgress
+            (s.report.id.as_str(), s.report.status),
+            ("1044", RunStatus::InProgress)
+        );
+        assert_eq!(
+            (
+                s.report.queued_at,
+                s.report.started_at,
+                s.report.finished_at
+            ),
+            (None, Some(at), None)
         );
         let other = pipeline_run(&event("deployed", json!({}))).unwrap_err();
         assert!(other.to_string().contains("context.type"), "{other}");
