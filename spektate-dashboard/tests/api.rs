@@ -995,6 +995,47 @@ async fn error_bodies_leave_out_the_keys_they_have_no_value_for() {
     }
 }
 
+/// The journey API echoes at most 200 characters of a query value, in `value` and in
+/// `error`, however long the value sent.
+#[tokio::test]
+async fn long_query_values_are_echoed_cut_to_200_characters() {
+    let (_team, app) = played().await;
+    let long = |c: char| c.to_string().repeat(1000);
+    // (query, what `value` names in full)
+    let cases = [
+        (format!("x={}", long('a')), "x".to_string()),
+        (format!("{}={}", long('y'), long('a')), long('y')),
+        (format!("partition=a&partition={}", long('b')), long('b')),
+        (
+            format!("partition={}&partition={}", long('a'), long('b')),
+            long('b'),
+        ),
+    ];
+    for (query, named) in cases {
+        let uri = format!("/api/deployments/abc/journey?{query}");
+        let r = get(&app, &uri).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        let v = assert_error_body(&r, &query[..20]);
+        let value = v["value"].as_str().unwrap();
+        assert!(
+            value.chars().count() <= 200,
+            "{} characters",
+            value.chars().count()
+        );
+        assert!(
+            !value.is_empty() && named.starts_with(value),
+            "the start of what was sent: {value}"
+        );
+        let error = v["error"].as_str().unwrap();
+        for c in ['a', 'b', 'y'] {
+            assert!(
+                !error.contains(&c.to_string().repeat(201)),
+                "more than 200 characters of a value in {error}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_big_list_is_built_off_the_async_worker_so_other_requests_go_first() {
     let team = team();
