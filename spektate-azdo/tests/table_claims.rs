@@ -20,7 +20,10 @@ async fn an_expired_claim_goes_to_the_next_holder_and_its_row_names_no_key() {
     assert!(!store.claim("fabrikam", key, "server-b").await.unwrap());
 
     let filter = "PartitionKey eq 'fabrikam~claims'";
-    let query = format!("$filter={}", filter.replace(' ', "%20").replace('\'', "%27"));
+    let query = format!(
+        "$filter={}",
+        filter.replace(' ', "%20").replace('\'', "%27")
+    );
     let (status, listed) = raw(&az, Method::GET, "/claims()", &query, None).await;
     assert_eq!(status, 200, "{listed}");
     let rows = listed["value"].as_array().expect("rows").clone();

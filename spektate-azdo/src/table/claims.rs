@@ -14,9 +14,9 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use spektate_core::Result;
 use spektate_core::http::Method;
 use spektate_core::store::{CLAIM_RETENTION, check_claim};
-use spektate_core::Result;
 
 use super::limits::check_key;
 use super::odata::{datetime, entity_path, eq};
