@@ -805,6 +805,25 @@ mod tests {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
+    /// Mounts on `server` an answer `first` to the first request to `route`, then `then` to
+    /// every later one.
+    async fn once_then(
+        server: &MockServer,
+        route: &str,
+        first: ResponseTemplate,
+        then: ResponseTemplate,
+    ) {
+        Mock::given(path(route))
+            .respond_with(first)
+            .up_to_n_times(1)
+            .mount(server)
+            .await;
+        Mock::given(path(route))
+            .respond_with(then)
+            .mount(server)
+            .await;
+    }
+
     fn fast() -> Policy {
         Policy {
             base_delay: Duration::from_millis(5),
@@ -934,15 +953,13 @@ mod tests {
     #[tokio::test]
     async fn every_request_is_counted_by_provider_and_status_retries_included() {
         let server = MockServer::start().await;
-        Mock::given(path("/flaky"))
-            .respond_with(ResponseTemplate::new(503))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(path("/flaky"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("[2]"))
-            .mount(&server)
-            .await;
+        once_then(
+            &server,
+            "/flaky",
+            ResponseTemplate::new(503),
+            ResponseTemplate::new(200).set_body_string("[2]"),
+        )
+        .await;
         // A provider name of this test alone: the counts are the whole process's.
         let name = "counting-provider 127.0.0.1";
         let client = HttpClient::with_policy(name, Auth::None, fast()).unwrap();
@@ -1032,15 +1049,13 @@ mod tests {
     #[tokio::test]
     async fn retries_a_429_after_retry_after_then_succeeds() {
         let server = MockServer::start().await;
-        Mock::given(path("/x"))
-            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(path("/x"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("{\"ok\":1}"))
-            .mount(&server)
-            .await;
+        once_then(
+            &server,
+            "/x",
+            ResponseTemplate::new(429).insert_header("retry-after", "1"),
+            ResponseTemplate::new(200).set_body_string("{\"ok\":1}"),
+        )
+        .await;
         let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
         let started = std::time::Instant::now();
         let v: serde_json::Value = client
@@ -1058,15 +1073,13 @@ mod tests {
     #[tokio::test]
     async fn a_response_says_how_many_attempts_it_took() {
         let server = MockServer::start().await;
-        Mock::given(path("/w"))
-            .respond_with(ResponseTemplate::new(503))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(path("/w"))
-            .respond_with(ResponseTemplate::new(201))
-            .mount(&server)
-            .await;
+        once_then(
+            &server,
+            "/w",
+            ResponseTemplate::new(503),
+            ResponseTemplate::new(201),
+        )
+        .await;
         let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
         let url = format!("{}/w", server.uri());
         assert_eq!(
@@ -1237,15 +1250,13 @@ mod tests {
     async fn a_secondary_limit_named_only_in_the_message_is_retried_not_an_auth_error() {
         let server = MockServer::start().await;
         let body = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}"#;
-        Mock::given(path("/s"))
-            .respond_with(ResponseTemplate::new(403).set_body_string(body))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(path("/s"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("[1]"))
-            .mount(&server)
-            .await;
+        once_then(
+            &server,
+            "/s",
+            ResponseTemplate::new(403).set_body_string(body),
+            ResponseTemplate::new(200).set_body_string("[1]"),
+        )
+        .await;
         let policy = Policy {
             max_delay: Duration::from_millis(50),
             ..fast()
@@ -1431,15 +1442,13 @@ mod tests {
     #[tokio::test]
     async fn a_request_marked_no_retry_is_sent_once_after_a_5xx() {
         let server = MockServer::start().await;
-        Mock::given(path("/w"))
-            .respond_with(ResponseTemplate::new(502))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(path("/w"))
-            .respond_with(ResponseTemplate::new(201))
-            .mount(&server)
-            .await;
+        once_then(
+            &server,
+            "/w",
+            ResponseTemplate::new(502),
+            ResponseTemplate::new(201),
+        )
+        .await;
         let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
         let url = format!("{}/w", server.uri());
         let e = client
@@ -1454,15 +1463,13 @@ mod tests {
     #[tokio::test]
     async fn a_request_marked_no_retry_is_still_retried_after_a_429() {
         let server = MockServer::start().await;
-        Mock::given(path("/w"))
-            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(path("/w"))
-            .respond_with(ResponseTemplate::new(201))
-            .mount(&server)
-            .await;
+        once_then(
+            &server,
+            "/w",
+            ResponseTemplate::new(429).insert_header("retry-after", "0"),
+            ResponseTemplate::new(201),
+        )
+        .await;
         let client = HttpClient::with_policy("test", Auth::None, fast()).unwrap();
         let url = format!("{}/w", server.uri());
         let r = client

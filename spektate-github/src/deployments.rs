@@ -170,18 +170,59 @@ mod tests {
     use super::*;
 
     fn client(server: &MockServer) -> GitHubDeployments {
+        client_with(
+            server,
+            Policy {
+                max_retries: 0,
+                ..Policy::default()
+            },
+        )
+    }
+
+    fn client_with(server: &MockServer, policy: Policy) -> GitHubDeployments {
         GitHub::builder()
             .api_url(format!("{}/api/v3", server.uri()))
             .repo_host("github.com")
             .without_graphql()
             .token(Secret::new("ghp_secret"))
-            .policy(Policy {
-                max_retries: 0,
-                ..Policy::default()
-            })
+            .policy(policy)
             .build()
             .unwrap()
             .deployments()
+    }
+
+    #[tokio::test]
+    async fn a_deployment_whose_creation_may_have_landed_is_not_posted_again() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v3/repos/fabrikam/frontend/deployments"))
+            .respond_with(ResponseTemplate::new(502))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/v3/repos/fabrikam/frontend/deployments"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 42})))
+            .mount(&server)
+            .await;
+        let quick = Policy {
+            base_delay: std::time::Duration::from_millis(5),
+            ..Policy::default()
+        };
+        let e = client_with(&server, quick)
+            .create_deployment(&repo(), &new_deployment("a1"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("create deployment") && e.contains("fabrikam/frontend") && e.contains("502"),
+            "{e}"
+        );
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "the deployment was posted twice"
+        );
     }
 
     /// A deployment object as GitHub documents it (abridged).

@@ -5,6 +5,7 @@ mod support;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Utc;
+use spektate_core::http::Secret;
 use spektate_core::{Error, Pipelines, RepoRef, Repositories, RunKind, RunRequest};
 use support::{FakeGitHub, RunSpec, TOKEN};
 use wiremock::matchers::{method, path};
@@ -215,4 +216,67 @@ async fn a_rejected_token_is_an_auth_error_that_never_shows_the_token() {
     for shown in [msg, why.clone(), format!("{client:?}")] {
         assert!(!shown.contains(TOKEN), "{shown}");
     }
+}
+
+/// A run list refused by a spent rate limit: no request per run follows, and the client
+/// sends nothing more until the reset.
+#[tokio::test]
+async fn a_refused_run_list_is_not_followed_by_one_request_per_run() {
+    let gh = FakeGitHub::start().await;
+    let server = &gh.server;
+    let reset = (Utc::now().timestamp() + 3600).to_string();
+    Mock::given(method("GET"))
+        .and(path("/api/v3/repos/fabrikam/frontend/actions/runs"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-ratelimit-limit", "5000")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.as_str())
+                .set_body_string(r#"{"message":"API rate limit exceeded for user ID 583231.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api","status":"403"}"#),
+        )
+        .with_priority(1)
+        .mount(server)
+        .await;
+    let client = gh
+        .builder()
+        .without_graphql()
+        .token(Secret::new(TOKEN))
+        .build()
+        .unwrap();
+    let repo = std::sync::Arc::new(RepoRef::parse("https://github.com/fabrikam/frontend").unwrap());
+    let wanted: Vec<RunRequest> = (1..=10)
+        .map(|i| RunRequest {
+            id: (9_600_000_000u64 + i).to_string(),
+            repo: Some(repo.clone()),
+        })
+        .collect();
+    let batch = client
+        .actions()
+        .runs(RunKind::Build, &wanted)
+        .await
+        .unwrap();
+    assert_eq!(batch.failed.len(), 10, "{:?}", batch.found.keys());
+    for why in batch.failed.values() {
+        assert!(
+            why.contains("API rate limit exceeded") && why.contains("resets at"),
+            "{why}"
+        );
+    }
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "requests went out while the rate limit was spent"
+    );
+
+    let e = client
+        .repos()
+        .pull_requests(&repo, &["3".to_string()])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not sent") && e.contains("rate limit") && e.contains("127.0.0.1"),
+        "{e}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
