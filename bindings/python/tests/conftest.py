@@ -64,24 +64,28 @@ def _build(build_id: str, number: str, status: str, result: str | None) -> dict[
     return b
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet request handler of a fake API that answers JSON."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
+        pass
+
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json; charset=utf-8")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 @pytest.fixture
 def azure_devops() -> Iterator[FakeAzureDevOps]:
     """A threaded HTTP server answering the project and builds endpoints like Azure DevOps,
     accepting only GOOD_TOKEN (basic auth, empty user); stopped even when the test fails."""
     state: dict[str, FakeAzureDevOps] = {}
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
-            pass
-
-        def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json; charset=utf-8")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             fake = state["fake"]
             auth = self.headers.get("authorization")

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import BAD_TOKEN, GOOD_TOKEN, FakeAzureDevOps
+from conftest import BAD_TOKEN, GOOD_TOKEN, FakeAzureDevOps, JsonHandler
 
 import spektate
 from spektate import RunResult, RunStatus, Status, StepState
@@ -143,18 +142,7 @@ def github() -> Iterator[FakeGitHub]:
     state: dict[str, FakeGitHub] = {}
     not_found = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
-            pass
-
-        def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json; charset=utf-8")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _answer(self, method: str) -> None:
             fake = state["fake"]
             length = int(self.headers.get("content-length") or 0)
