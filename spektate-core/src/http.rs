@@ -302,7 +302,7 @@ fn budget(req: &Request) -> u64 {
     let path = req.url.split('?').next().unwrap_or_default();
     let kind = if path.ends_with("/graphql") {
         1u8
-    } else if path.contains("/search/") {
+    } else if path.contains("/search/") && !path.contains("/repos/") {
         2
     } else {
         0
@@ -505,10 +505,7 @@ impl HttpClient {
                         .to_string()
                 })
                 .unwrap_or_else(|| format!("{}s from now", left.as_secs()));
-            return Err(self.err(
-                req,
-                format!("not sent: the rate limit of {host} is spent until {at}"),
-            ));
+            return Err(self.err(req, format!("{NOT_SENT}{host} is spent until {at}")));
         }
         tracing::debug!(provider = %self.provider, "holding back until the rate limit resets");
         tokio::time::sleep(left).await;
@@ -630,11 +627,37 @@ impl HttpClient {
                 .unwrap_or_default(),
             _ => String::new(),
         };
-        Err(self.err(req, format!("HTTP {status}{detail}{reset}")))
+        let limited = if refused_undone(&resp) {
+            RATE_LIMITED
+        } else {
+            ""
+        };
+        Err(self.err(req, format!("HTTP {status}{limited}{detail}{reset}")))
     }
 
     fn err(&self, req: &Request, message: impl fmt::Display) -> Error {
         Error::provider(&self.provider, &req.operation, &req.object, message)
+    }
+}
+
+/// What follows the status in the error of a request a rate limit refused.
+const RATE_LIMITED: &str = " (rate limited)";
+
+/// The start of the error of a request not sent because its rate limit is spent.
+const NOT_SENT: &str = "not sent: the rate limit of ";
+
+/// Whether `e` is a request a rate limit refused, or one not sent because its limit is
+/// spent: asking again now would be refused too.
+pub fn is_rate_limit_refusal(e: &Error) -> bool {
+    match e {
+        Error::Provider { message, .. } => {
+            message.starts_with(NOT_SENT)
+                || (message.starts_with("HTTP ")
+                    && message
+                        .get(8..)
+                        .is_some_and(|m| m.starts_with(RATE_LIMITED)))
+        }
+        _ => false,
     }
 }
 
@@ -1351,6 +1374,59 @@ mod tests {
                 .is_some_and(|t| t > Utc::now() + chrono::Duration::minutes(59))
         );
         assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn refusals_by_a_rate_limit_are_told_from_other_failures() {
+        let server = MockServer::start().await;
+        let secondary = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
+        for (route, answer) in [
+            (
+                "/secondary",
+                ResponseTemplate::new(403).set_body_string(secondary),
+            ),
+            ("/too-many", ResponseTemplate::new(429)),
+            ("/bad-gateway", ResponseTemplate::new(502)),
+            (
+                "/forbidden",
+                ResponseTemplate::new(403)
+                    .set_body_string(r#"{"message":"Resource not accessible by integration"}"#),
+            ),
+        ] {
+            Mock::given(path(route))
+                .respond_with(answer)
+                .mount(&server)
+                .await;
+        }
+        let policy = Policy {
+            max_retries: 0,
+            ..fast()
+        };
+        let refused = |route: &str| {
+            let client = HttpClient::with_policy("github", Auth::None, policy.clone()).unwrap();
+            let url = format!("{}{route}", server.uri());
+            async move {
+                let e = client
+                    .send(Request::get(url, "get", "x"))
+                    .await
+                    .unwrap_err();
+                is_rate_limit_refusal(&e)
+            }
+        };
+        assert!(refused("/secondary").await, "a secondary limit");
+        assert!(refused("/too-many").await, "a 429");
+        assert!(!refused("/bad-gateway").await, "a 502 is no rate limit");
+        assert!(
+            !refused("/forbidden").await,
+            "a refused token is no rate limit"
+        );
+        let unsent = Error::provider(
+            "github",
+            "get",
+            "x",
+            format!("{NOT_SENT}h is spent until t"),
+        );
+        assert!(is_rate_limit_refusal(&unsent));
     }
 
     #[tokio::test]

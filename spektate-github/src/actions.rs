@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use spektate_core::http::is_rate_limit_refusal;
 use spektate_core::{
     Error, Pipelines, RepoHost, RepoRef, Result, Run, RunBatch, RunKind, RunRequest, RunResult,
     RunStatus, Stage,
@@ -198,7 +199,7 @@ impl GitHubActions {
                     None => true,
                 });
             }
-            Err(e) if self.rate_limited() => refused = Some(e.to_string()),
+            Err(e) if is_rate_limit_refusal(&e) => refused = Some(e.to_string()),
             Err(e) => tracing::warn!("{e}; fetching the runs of {} one by one", repo.key()),
         }
         if let Some(why) = refused {
@@ -302,7 +303,7 @@ impl GitHubActions {
                 // What was read stands; the runs still missing are fetched one by one,
                 // unless a rate limit refused the page.
                 Err(e) if list.pages > 0 => {
-                    if self.rate_limited() {
+                    if is_rate_limit_refusal(&e) {
                         refused = Some(e.to_string());
                     } else {
                         tracing::warn!("{e}; fetching the runs it holds one by one");
@@ -419,11 +420,6 @@ impl GitHubActions {
         .await;
         out.extend(asked);
         out
-    }
-
-    /// Whether a rate limit holds this client's requests back now.
-    fn rate_limited(&self) -> bool {
-        self.gh.inner.http.rate_limited_until().is_some()
     }
 
     async fn fetch_run(&self, repo: &RepoRef, id: u64) -> Result<Option<WorkflowRun>> {

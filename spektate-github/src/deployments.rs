@@ -71,14 +71,15 @@ impl DeploymentStatuses for GitHubDeployments {
         self.gh.serves_repo(repo)
     }
 
-    /// `GET /repos/{owner}/{repo}/deployments?sha=&environment=`, newest first: the first
-    /// whose payload names the same Spektate deployment and partition.
+    /// `GET /repos/{owner}/{repo}/deployments?ref=&environment=`, newest first: the first
+    /// whose payload names the same Spektate deployment and partition. `ref` is compared as
+    /// it was sent, so a short commit id finds its deployment too (`sha` wants the full one).
     async fn find_deployment(&self, repo: &RepoRef, d: &NewDeployment) -> Result<Option<u64>> {
         let Some(wanted) = spektate_of(&d.payload) else {
             return Ok(None);
         };
         let url = format!(
-            "{}?sha={}&environment={}&per_page={LOOKUP_PAGE}",
+            "{}?ref={}&environment={}&per_page={LOOKUP_PAGE}",
             self.gh.repo_url(repo, "/deployments")?,
             url_encode::query_value(&d.git_ref),
             url_encode::query_value(&d.environment)
@@ -272,7 +273,7 @@ mod tests {
         Mock::given(method("GET"))
             .and(path("/api/v3/repos/fabrikam/frontend/deployments"))
             .and(query_param(
-                "sha",
+                "ref",
                 "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d",
             ))
             .and(query_param("environment", "prod"))

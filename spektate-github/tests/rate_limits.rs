@@ -280,3 +280,46 @@ async fn a_refused_run_list_is_not_followed_by_one_request_per_run() {
     );
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
+
+/// A run list refused by a secondary limit named only in its message: no request per run
+/// follows either, though the pause is short enough to wait out.
+#[tokio::test]
+async fn a_run_list_refused_by_a_secondary_limit_is_not_followed_by_one_request_per_run() {
+    let gh = FakeGitHub::start().await;
+    let body = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits","status":"403"}"#;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/repos/fabrikam/frontend/actions/runs"))
+        .respond_with(ResponseTemplate::new(403).set_body_string(body))
+        .with_priority(1)
+        .mount(&gh.server)
+        .await;
+    let client = gh
+        .builder()
+        .without_graphql()
+        .token(Secret::new(TOKEN))
+        .policy(spektate_core::http::Policy {
+            max_retries: 0,
+            max_delay: StdDuration::from_millis(50),
+            ..spektate_core::http::Policy::default()
+        })
+        .build()
+        .unwrap();
+    let wanted: Vec<RunRequest> = (1..=10).map(|i| req(9_600_000_000 + i)).collect();
+    let batch = client
+        .actions()
+        .runs(RunKind::Build, &wanted)
+        .await
+        .unwrap();
+    assert_eq!(batch.failed.len(), 10, "{:?}", batch.found.keys());
+    assert!(
+        batch
+            .failed
+            .values()
+            .all(|why| why.contains("secondary rate limit"))
+    );
+    assert_eq!(
+        gh.server.received_requests().await.unwrap().len(),
+        1,
+        "requests went out after the secondary limit"
+    );
+}
