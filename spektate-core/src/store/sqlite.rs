@@ -22,7 +22,7 @@ use crate::model::run::RunReport;
 
 /// The schema version this build writes (kept in SQLite's `user_version`); readers also
 /// read versions 1 to 3. Tables added since without a new version, because readers need
-/// none of them ([`ADDED`]), are made by every writer when missing, so older readers still
+/// none of them (`ADDED`), are made by every writer when missing, so older readers still
 /// read the file.
 pub const SCHEMA_VERSION: i64 = 4;
 
