@@ -6,6 +6,8 @@
 //!
 //! `clone/N` clones the `N` deployments the correlation made: what making and dropping them
 //! costs without a lookup, the part of `correlate/N` its output's shape alone sets.
+//! `lookups/N` makes only the five table lookups the join makes per record (p1, p2 and p3
+//! runs, author, pull request) and reads the runs' times: the part no output shape changes.
 //!
 //! `cargo bench --bench correlate`; `FASTEST_OF=30 cargo bench --bench correlate` prints the
 //! fastest of 30 calls of each size instead.
@@ -17,10 +19,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use spektate::correlate::join::p2_kind;
 use spektate::correlate::{Knowledge, Lookup, RepoDefaults, correlate};
 use spektate::warnings::Reason;
 use spektate::{
-    Author, ClusterSync, PullRequest, Record, Run, RunKind, RunResult, RunStatus, Stage,
+    Author, ClusterSync, PullRequest, Record, RepoRef, Run, RunKind, RunResult, RunStatus, Stage,
 };
 
 /// mimalloc, the allocator of the `spektate` binary, with mimalloc's default options (the binary
@@ -234,6 +237,12 @@ fn bench(c: &mut Criterion) {
         assert_eq!(deployments.len(), n);
         let with_eta = deployments.iter().filter(|d| d.eta.is_some()).count();
         assert_eq!(with_eta, n / 100, "the running deployments' ETAs");
+        // Every run and pull request is found, and every author but the failed one in 100.
+        assert_eq!(
+            lookups(&records, &k).0,
+            5 * n - n / 100,
+            "the lookups that found"
+        );
         println!(
             "correlate/{n}: {count} allocations, {:.2} per record",
             count as f64 / n as f64
@@ -249,6 +258,10 @@ fn bench(c: &mut Criterion) {
                 "clone/{n}: fastest of {calls} calls: {:.1} ms",
                 fastest(calls, || black_box(black_box(&deployments).clone()))
             );
+            println!(
+                "lookups/{n}: fastest of {calls} calls: {:.1} ms",
+                fastest(calls, || black_box(lookups(black_box(&records), &k)))
+            );
             continue;
         }
         group.throughput(Throughput::Elements(n as u64));
@@ -260,8 +273,58 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("clone", n), &n, |b, _| {
             b.iter(|| black_box(black_box(&deployments).clone()))
         });
+        // The lookups alone: what any join of these records against these tables pays.
+        group.bench_with_input(BenchmarkId::new("lookups", n), &n, |b, _| {
+            b.iter(|| black_box(lookups(black_box(&records), &k)))
+        });
     }
     group.finish();
+}
+
+/// The five lookups the join makes for each record, in the tables it makes them in, and the
+/// found runs' times read: how many of them found something, and the newest time seen.
+fn lookups<'a>(
+    records: &'a [Arc<Record>],
+    k: &Knowledge,
+) -> (usize, Option<chrono::DateTime<Utc>>) {
+    // Repository keys from each distinct URL, parsed once, and a URL compared with the
+    // record before's in the same place before it is hashed, as the join's cache does.
+    let mut keys: std::collections::HashMap<&str, std::rc::Rc<str>> = Default::default();
+    let mut last: [Option<(&str, std::rc::Rc<str>)>; 2] = [None, None];
+    let mut key = |place: usize, url: &'a Option<String>| -> Option<std::rc::Rc<str>> {
+        let url = url.as_deref()?;
+        match &last[place] {
+            Some((seen, key)) if *seen == url => Some(key.clone()),
+            _ => {
+                let entry = keys.entry(url);
+                let key = entry.or_insert_with(|| RepoRef::parse(url).unwrap().key().into());
+                last[place] = Some((url, key.clone()));
+                Some(key.clone())
+            }
+        }
+    };
+    let (mut found, mut newest) = (0, None);
+    for r in records {
+        let runs = [
+            (&r.p1, RunKind::Build),
+            (&r.p2, p2_kind(r)),
+            (&r.p3, RunKind::Build),
+        ];
+        for (id, kind) in runs {
+            if let Some(Lookup::Found(run)) = id.as_deref().and_then(|id| k.runs(kind).get(id)) {
+                found += 1;
+                newest = newest.max(run.finished_at.or(run.started_at));
+            }
+        }
+        let (source, hld) = (key(0, &r.source_repo), key(1, &r.hld_repo));
+        let author = source.zip(r.commit_id.as_deref());
+        let author = author.and_then(|(repo, c)| k.authors.get(&*repo)?.get(c));
+        let pr = hld.zip(r.pr.as_deref());
+        let pr = pr.and_then(|(repo, pr)| k.pull_requests.get(&*repo)?.get(pr));
+        found += usize::from(matches!(author, Some(Lookup::Found(_))));
+        found += usize::from(matches!(pr, Some(Lookup::Found(_))));
+    }
+    (found, newest)
 }
 
 /// `FASTEST_OF=N`: instead of criterion's statistics, the fastest of `N` calls of each size,
