@@ -457,7 +457,8 @@ impl HttpClient {
 
     /// Until when a spent rate limit fails some of this client's requests unsent (a pause
     /// longer than the policy's `max_delay`), if one does now: the latest such pause.
-    pub fn rate_limited_until(&self) -> Option<DateTime<Utc>> {
+    #[cfg(test)]
+    fn rate_limited_until(&self) -> Option<DateTime<Utc>> {
         let now = tokio::time::Instant::now();
         let left = self
             .paused_until
