@@ -515,7 +515,9 @@ impl HttpClient {
 
     /// Pauses the requests of `req`'s budget ([`budget`]) when a response says the limit is
     /// spent: a
-    /// `Retry-After` on a refused request, no requests left (`x-ratelimit-remaining: 0`,
+    /// `Retry-After` on a refused request or on a success Azure DevOps delayed (it marks a
+    /// delayed request with `X-RateLimit-Resource` and asks to wait before the next one), no
+    /// requests left (`x-ratelimit-remaining: 0`,
     /// GitLab's `RateLimit-Remaining: 0`) until the reset (even on a success: the next
     /// request would be refused), or a secondary limit named only in the message for
     /// [`SECONDARY_LIMIT_WAIT`] (the policy's `max_delay` if shorter). A pause beyond
@@ -523,10 +525,11 @@ impl HttpClient {
     /// for nonsense and ignored.
     fn note_limits(&self, req: &Request, resp: &Response) {
         let refused = matches!(resp.status, 403 | 429) && is_rate_limited(resp);
+        let delayed = resp.status < 400 && resp.header("x-ratelimit-resource").is_some();
         let retry_after = resp
             .header("retry-after")
             .and_then(parse_retry_after)
-            .filter(|_| refused);
+            .filter(|_| refused || delayed);
         let wait = retry_after
             .or_else(|| {
                 (remaining(resp) == Some("0"))
@@ -1267,6 +1270,62 @@ mod tests {
         assert!(
             started.elapsed() >= Duration::from_millis(900),
             "the next request did not wait for RateLimit-Reset"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_success_azure_devops_delayed_holds_back_the_next_request_for_retry_after() {
+        let server = MockServer::start().await;
+        // A delayed request as Azure DevOps answers it (docs: Rate limits, HTTP headers).
+        Mock::given(path("/delayed"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("Retry-After", "1")
+                    .insert_header("X-RateLimit-Resource", "ATCPU")
+                    .insert_header("X-RateLimit-Delay", "0.500")
+                    .insert_header("X-RateLimit-Limit", "200")
+                    .insert_header("X-RateLimit-Remaining", "12")
+                    .set_body_string("{}"),
+            )
+            .mount(&server)
+            .await;
+        // Another server's Retry-After on a success means nothing.
+        Mock::given(path("/plain"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("Retry-After", "1")
+                    .set_body_string("{}"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/next"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+            .mount(&server)
+            .await;
+        let client = HttpClient::with_policy("azure-devops", Auth::None, fast()).unwrap();
+        let get = |p: &str| {
+            let url = format!("{}/{p}", server.uri());
+            let client = client.clone();
+            async move {
+                client
+                    .get_json::<serde_json::Value>(&url, "get", "next")
+                    .await
+                    .unwrap();
+            }
+        };
+        get("plain").await;
+        let started = std::time::Instant::now();
+        get("next").await;
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "waited for nothing"
+        );
+        get("delayed").await;
+        let started = std::time::Instant::now();
+        get("next").await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "the next request did not wait for the delayed request's Retry-After"
         );
     }
 
