@@ -65,10 +65,16 @@ pub fn pipeline_run(body: &Value) -> Result<PipelineRunEvent> {
                 "is missing or empty; a CDEvent of a pipeline run has it",
             )
         })?;
-        if v.chars().count() > MAX_TEXT || v.chars().any(char::is_control) {
+        if v.chars().count() > MAX_TEXT {
             return Err(Error::invalid(
                 path,
-                format!("is longer than {MAX_TEXT} characters or holds control characters"),
+                format!("'{}' is longer than {MAX_TEXT} characters", cut(&v)),
+            ));
+        }
+        if v.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                path,
+                format!("'{}' holds control characters", cut(&v)),
             ));
         }
         Ok(v)
@@ -241,6 +247,27 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("subject.id")
+        );
+    }
+
+    #[test]
+    fn a_refused_text_says_which_problem_and_shows_the_value_cut() {
+        let mut long = event("queued", json!({}));
+        long["subject"]["id"] = json!(format!("run-{}", "9".repeat(60_000)));
+        let e = pipeline_run(&long).unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid subject.id: 'run-999")
+                && e.contains("…' is longer than 1024 characters"),
+            "{e}"
+        );
+        assert!(!e.contains("control"), "{e}");
+        assert!(e.len() < 300, "{} bytes", e.len());
+        let mut control = event("queued", json!({}));
+        control["subject"]["id"] = json!("1044\n\u{1b}[31m");
+        let e = pipeline_run(&control).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid subject.id: '1044  [31m' holds control characters"
         );
     }
 }

@@ -78,6 +78,32 @@ fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     out
 }
 
+/// A URL as an error may show it: its scheme and host, without user info, path or query (a
+/// token request URL's query may hold a token), cut.
+fn scheme_and_host(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // No authority: at most a scheme such as `file:` or `mailto:`, else nothing.
+        return match url.split_once(':') {
+            Some((scheme, _))
+                if !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+            {
+                format!("scheme '{}', no host", crate::text::shown(scheme, 20))
+            }
+            _ => "no scheme".to_string(),
+        };
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!(
+        "{}://{}",
+        crate::text::shown(scheme, 20),
+        crate::text::shown(host, 100)
+    )
+}
+
 /// Which CI the environment `env` is, by the variables it sets; an error that says what to
 /// set when it is a CI that holds back the token.
 pub fn detect(env: &dyn Fn(&str) -> Option<String>) -> Result<Ci> {
@@ -137,22 +163,24 @@ pub async fn request_id_token_with(
     policy: Policy,
 ) -> Result<Secret> {
     let ci = detect(env)?;
-    let (url, bearer) = match ci {
+    let (url_var, bearer_var) = match ci {
         Ci::GitHubActions => (
-            var(env, "ACTIONS_ID_TOKEN_REQUEST_URL"),
-            var(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
         ),
-        Ci::AzurePipelines => (
-            var(env, "SYSTEM_OIDCREQUESTURI"),
-            var(env, "SYSTEM_ACCESSTOKEN"),
-        ),
+        Ci::AzurePipelines => ("SYSTEM_OIDCREQUESTURI", "SYSTEM_ACCESSTOKEN"),
     };
-    let (Some(url), Some(bearer)) = (url, bearer) else {
-        return Err(missing("the CI's token request variables are not set"));
+    let (Some(url), Some(bearer)) = (var(env, url_var), var(env, bearer_var)) else {
+        return Err(missing(format!(
+            "the CI's token request variables {url_var} and {bearer_var} are not both set"
+        )));
     };
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
-        return Err(missing("the CI's token request URL is not an http(s) URL"));
+        return Err(missing(format!(
+            "{url_var} ({}) is not an http(s) URL",
+            scheme_and_host(&url)
+        )));
     }
     let (provider, request) = match ci {
         Ci::GitHubActions => {
@@ -355,6 +383,43 @@ mod tests {
         assert!(shown.contains("GitHub Actions ID token"), "{shown}");
         assert!(shown.contains("HTTP 403"), "{shown}");
         assert!(!shown.contains("request-token"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_request_url_that_is_not_http_names_its_variable_scheme_and_host_only() {
+        let asked = IdTokenRequest {
+            audience: "spektate".into(),
+            service_connection: None,
+        };
+        let cases = [
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                "ftp://user:pw@ci.example.com:8021/_apis/token?api-version=2.0&sig=secret-sig",
+                "invalid --oidc: ACTIONS_ID_TOKEN_REQUEST_URL (ftp://ci.example.com:8021) is not an http(s) URL",
+            ),
+            (
+                "SYSTEM_OIDCREQUESTURI",
+                "SYSTEM_ACCESSTOKEN",
+                "file:/etc/token?sig=secret-sig",
+                "invalid --oidc: SYSTEM_OIDCREQUESTURI (scheme 'file', no host) is not an http(s) URL",
+            ),
+            (
+                "SYSTEM_OIDCREQUESTURI",
+                "SYSTEM_ACCESSTOKEN",
+                "dev.azure.com/x?sig=secret-sig",
+                "invalid --oidc: SYSTEM_OIDCREQUESTURI (no scheme) is not an http(s) URL",
+            ),
+        ];
+        for (url_var, token_var, url, want) in cases {
+            let env = env_of(&[(url_var, url.into()), (token_var, "request-token".into())]);
+            let e = request_id_token_with(&env, &asked, fast())
+                .await
+                .unwrap_err()
+                .to_string();
+            assert_eq!(e, want);
+            assert!(!e.contains("secret-sig") && !e.contains("pw"), "{e}");
+        }
     }
 
     #[test]

@@ -63,7 +63,10 @@ impl RunStatus {
         Self::from_word(word).ok_or_else(|| {
             Error::invalid(
                 "status",
-                format!("'{word}' is not one of queued, inProgress, completed"),
+                format!(
+                    "'{}' is not one of queued, inProgress, completed",
+                    crate::text::shown(word, 100)
+                ),
             )
         })
     }
@@ -91,7 +94,10 @@ impl RunResult {
         Self::from_word(word).ok_or_else(|| {
             Error::invalid(
                 "result",
-                format!("'{word}' is not one of succeeded, failed, canceled"),
+                format!(
+                    "'{}' is not one of succeeded, failed, canceled",
+                    crate::text::shown(word, 100)
+                ),
             )
         })
     }
@@ -349,5 +355,18 @@ mod tests {
         assert!(e.contains("'great'") && e.contains("succeeded"), "{e}");
         let e = RunStatus::parse("done-ish").unwrap_err().to_string();
         assert!(e.contains("'done-ish'"), "{e}");
+    }
+
+    #[test]
+    fn a_long_or_multiline_word_is_cut_in_the_error() {
+        let long = format!("x\n{}", "y".repeat(60_000));
+        for e in [
+            RunStatus::parse(&long).unwrap_err().to_string(),
+            RunResult::parse(&long).unwrap_err().to_string(),
+        ] {
+            assert!(e.len() < 300, "{} bytes", e.len());
+            assert!(e.contains("'x yyy") && e.contains("…'"), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 }

@@ -207,14 +207,17 @@ impl Keys {
         if discovery.issuer != issuer {
             return Err(format!(
                 "its discovery document names another issuer ({})",
-                discovery.issuer.chars().take(200).collect::<String>()
+                shown(&discovery.issuer)
             ));
         }
         let jwks_uri = discovery.jwks_uri.trim();
         let plain_ok = issuer.to_ascii_lowercase().starts_with("http://");
         let lower = jwks_uri.to_ascii_lowercase();
         if !(lower.starts_with("https://") || plain_ok && lower.starts_with("http://")) {
-            return Err("its jwks_uri is not an https:// URL".to_string());
+            return Err(format!(
+                "its jwks_uri '{}' is not an https:// URL",
+                shown(jwks_uri)
+            ));
         }
         let response = self
             .http
@@ -240,6 +243,11 @@ impl Keys {
         }
         Ok((keys, ttl))
     }
+}
+
+/// A value of an issuer's answer as an error shows it: one line, at most 200 characters.
+fn shown(value: &str) -> String {
+    spektate_core::text::shown(value, 200)
 }
 
 /// The `max-age` of a `Cache-Control` value (`no-cache` and `no-store` keep nothing, so
@@ -325,5 +333,38 @@ mod tests {
         assert_eq!(max_age("no-store"), Duration::ZERO);
         assert_eq!(max_age("public"), DEFAULT_TTL);
         assert_eq!(max_age("max-age=x"), DEFAULT_TTL);
+    }
+
+    #[tokio::test]
+    async fn a_jwks_uri_that_is_not_https_is_named_cut() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let long = format!("ftp://keys.example/{}", "k".repeat(60_000));
+        for (jwks_uri, shown) in [
+            ("ftp://keys.example/jwks", "'ftp://keys.example/jwks'"),
+            (long.as_str(), "'ftp://keys.example/kkk"),
+        ] {
+            let issuer = MockServer::start().await;
+            // An issuer whose discovery document puts its keys at an ftp:// address.
+            Mock::given(method("GET"))
+                .and(path("/.well-known/openid-configuration"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                    "issuer": issuer.uri(), "jwks_uri": jwks_uri
+                })))
+                .mount(&issuer)
+                .await;
+            let keys = Keys::new(&[issuer.uri()]).unwrap();
+            let Err(KeyError::Unavailable(why)) =
+                keys.key(&issuer.uri(), None, Algorithm::RS256).await
+            else {
+                panic!("keys from {jwks_uri:.40}");
+            };
+            assert!(
+                why.contains(&format!("its jwks_uri {shown}")) && why.contains("https://"),
+                "{why:.300}"
+            );
+            assert!(why.len() < 400, "{} bytes", why.len());
+        }
     }
 }
