@@ -554,7 +554,25 @@ async fn events_that_name_no_cluster_or_no_commit_are_refused_and_others_ignored
         "2026-03-02T10:00:00Z",
         None,
     );
+    // A Kustomization of an OCIRepository (or a Bucket) applies an artifact, no commit.
     let (status, body) = server.post("/api/flux/east-us", &[], &oci).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        body["ignored"]
+            .as_str()
+            .unwrap()
+            .contains("artifact digest"),
+        "{body}"
+    );
+    let unknown = kustomization_event(
+        "info",
+        "ReconciliationSucceeded",
+        "ok",
+        "latest@md5:9f86d081884c7d659a2feaa0c55ad015",
+        "2026-03-02T10:00:00Z",
+        None,
+    );
+    let (status, body) = server.post("/api/flux/east-us", &[], &unknown).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["field"], "metadata.revision");
     let progressing = kustomization_event(
@@ -583,8 +601,9 @@ async fn events_that_name_no_cluster_or_no_commit_are_refused_and_others_ignored
     server.stop().await;
 }
 
-/// What the template of docs/gitops/argocd.md renders for an application: each field
-/// `toJson` of the application's value, `null` where it has none (given here as "").
+/// What the template of docs/gitops/argocd.md rendered for an application before it sent
+/// `operationRevision`: each field `toJson` of the application's value, `null` where it has
+/// none (given here as "").
 fn argo_body(revision: &str, phase: &str, health: &str, finished: &str, message: &str) -> Vec<u8> {
     let j = |s: &str| if s.is_empty() { Value::Null } else { json!(s) };
     format!(
@@ -678,6 +697,113 @@ async fn argo_cd_notifications_with_the_token_record_syncs_failures_and_health()
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["field"], "revision");
     assert_eq!(server.store.writes(), writes, "nothing written");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn argo_cd_records_the_commit_its_last_sync_applied_and_ignores_one_still_syncing() {
+    let server = Server::start(flux_hooks(false)).await;
+    let bearer = format!("Bearer {ARGO_TOKEN}");
+    let post = |fields: Value| {
+        let (server, bearer) = (&server, bearer.clone());
+        async move {
+            let mut body: Value = serde_json::from_slice(&argo_body(
+                OLD,
+                "Succeeded",
+                "Healthy",
+                "2026-03-02T10:00:00Z",
+                "successfully synced (all tasks run)",
+            ))
+            .unwrap();
+            for (k, v) in fields.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let body = serde_json::to_vec(&body).unwrap();
+            server
+                .post("/api/argocd", &[("Authorization", &bearer)], &body)
+                .await
+        }
+    };
+    // OLD synced; NEW pushed: Argo CD compares with NEW, its last sync applied OLD.
+    let (status, body) = post(json!({"operationRevision": OLD})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(json!({
+        "revision": NEW, "operationRevision": OLD, "syncStatus": "OutOfSync"
+    }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["commit"], OLD);
+    // NEW syncing: nothing to write yet.
+    let (status, body) = post(json!({
+        "revision": NEW, "operationRevision": NEW, "syncStatus": "OutOfSync",
+        "phase": "Running", "finishedAt": null
+    }))
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        body["ignored"].as_str().unwrap().contains("running"),
+        "{body}"
+    );
+    // A body of the earlier template, out of sync: its revision was never applied.
+    let (status, body) = post(json!({"revision": NEW, "syncStatus": "OutOfSync"})).await;
+    assert_eq!(status, 202, "{body}");
+    let current = server.store.cluster_syncs(PARTITION).await.unwrap();
+    assert_eq!(current[0].commit, OLD, "NEW is not applied");
+    let h = &server.histories().await[0];
+    assert_eq!(applied(h), vec![(OLD, Outcome::Applied)]);
+    // NEW's sync finished.
+    let (status, body) = post(json!({
+        "revision": NEW, "operationRevision": NEW, "finishedAt": "2026-03-02T10:10:00Z"
+    }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let current = server.store.cluster_syncs(PARTITION).await.unwrap();
+    assert_eq!(current[0].commit, NEW);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn reports_dated_ahead_of_the_servers_clock_are_refused() {
+    let server = Server::start(flux_hooks(false)).await;
+    let event = kustomization_event(
+        "info",
+        "ReconciliationSucceeded",
+        "Reconciliation finished",
+        &format!("main@sha1:{NEW}"),
+        "2999-01-01T00:00:00Z",
+        Some("east-us"),
+    );
+    let (status, body) = server
+        .post(
+            "/api/flux",
+            &[("X-Signature", &signature(&event, FLUX_SECRET))],
+            &event,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "timestamp");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("'2999-01-01T00:00:00Z' is more than 5 minutes after"),
+        "{body}"
+    );
+    let bearer = format!("Bearer {ARGO_TOKEN}");
+    let argo = argo_body(NEW, "Succeeded", "Healthy", "2999-01-01T00:00:00Z", "");
+    let (status, body) = server
+        .post("/api/argocd", &[("Authorization", &bearer)], &argo)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "finishedAt");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("'2999-01-01T00:00:00Z'"),
+        "{body}"
+    );
+    assert_eq!(server.store.writes(), 0, "nothing written");
     server.stop().await;
 }
 

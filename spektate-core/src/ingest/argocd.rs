@@ -9,6 +9,7 @@
 //!   "destinationName": "east-us",
 //!   "destinationServer": "https://east-us.example.com:6443",
 //!   "revision": "3f1c2a7e9b...",
+//!   "operationRevision": "3f1c2a7e9b...",
 //!   "syncStatus": "Synced",
 //!   "health": "Healthy",
 //!   "phase": "Succeeded",
@@ -17,13 +18,20 @@
 //! }
 //! ```
 //!
-//! [`ArgoCdNotification::report`] turns it into a [`ClusterReport`]: a sync that failed
-//! (`phase` `Failed` or `Error`) is the cluster's failure on that revision; otherwise the
-//! revision is applied, with the application's health (`Degraded` shows as trouble).
+//! [`ArgoCdNotification::read`] turns it into a [`ClusterReport`] of the commit the last sync
+//! operation synced (`operationRevision`): a sync that failed (`phase` `Failed` or `Error`) is
+//! the cluster's failure on that commit; otherwise the commit is applied, with the
+//! application's health (`Degraded` shows as trouble). `revision` is the commit Argo CD
+//! compares the cluster with (the branch's newest), which the cluster runs only while the
+//! application is `Synced`: a body of the earlier template, without `operationRevision`, is
+//! read through it only then (or for a failed sync), and is [`Reading::Ignored`] otherwise.
+//! A sync still running says nothing yet and is ignored too.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+pub use super::Reading;
+use super::{json_error, not_ahead};
 use crate::error::{Error, Result};
 use crate::model::cluster::{ClusterReport, MAX_CLUSTER_CHARS, Outcome};
 use crate::model::deployment::ClusterSync;
@@ -51,9 +59,15 @@ pub struct ArgoCdNotification {
     /// `spec.destination.server`.
     #[serde(default, deserialize_with = "text")]
     pub destination_server: String,
-    /// `status.sync.revision`: the commit the application was synced (or compared) to.
+    /// `status.sync.revision`: the commit the application is compared with (the branch's
+    /// newest), which the cluster runs only while `Synced`.
     #[serde(default, deserialize_with = "text")]
     pub revision: String,
+    /// `status.operationState.syncResult.revision`, else
+    /// `status.operationState.operation.sync.revision`: the commit the last sync operation
+    /// synced (or tried to). Empty in a body of the template before it sent this field.
+    #[serde(default, deserialize_with = "text")]
+    pub operation_revision: String,
     /// `status.sync.status` (`Synced`, `OutOfSync`).
     #[serde(default, deserialize_with = "text")]
     pub sync_status: String,
@@ -77,7 +91,10 @@ impl ArgoCdNotification {
         serde_json::from_slice(body).map_err(|e| {
             Error::invalid(
                 "body",
-                format!("is not the Argo CD Notifications template's JSON: {e}"),
+                format!(
+                    "is not the Argo CD Notifications template's JSON: {}",
+                    json_error(&e)
+                ),
             )
         })
     }
@@ -105,65 +122,122 @@ impl ArgoCdNotification {
         .then_some(cluster)
     }
 
-    /// The report: errors name the field (no cluster, a revision that is not a commit, a
-    /// time that does not parse). `now` is the time of a report whose sync has not finished.
-    pub fn report(&self, now: DateTime<Utc>) -> Result<ClusterReport> {
+    /// What the notification says of its cluster: the report of the commit the last sync
+    /// operation synced (see the module), or why it says nothing ([`Reading::Ignored`]: a sync
+    /// still running, a body without `operationRevision` of an application not `Synced`).
+    /// Errors name the field: no cluster, a revision that is not a commit, a time that does
+    /// not parse or lies more than [`MAX_CLOCK_AHEAD`](super::MAX_CLOCK_AHEAD) after `now`.
+    /// `now` is the server's time, and the time of a report whose sync has no `finishedAt`.
+    pub fn read(&self, now: DateTime<Utc>) -> Result<Reading> {
         let cluster = self.cluster().ok_or_else(|| {
             Error::invalid(
                 "destinationName",
-                "and destinationServer are empty or not a cluster name; the template sends {{.app.spec.destination.name}} and {{.app.spec.destination.server}}",
+                format!(
+                    "'{}' and destinationServer '{}' are empty or not a cluster name (at most {MAX_CLUSTER_CHARS} characters, no control characters); the template sends {{{{.app.spec.destination.name}}}} and {{{{.app.spec.destination.server}}}}",
+                    shown(&self.destination_name),
+                    shown(&self.destination_server)
+                ),
             )
         })?;
-        let revision = self.revision.trim();
+        let application = self.application.trim();
+        let phase = self.phase.trim();
+        if matches!(phase, "Running" | "Terminating") {
+            return Ok(Reading::Ignored(format!(
+                "the sync of {} is {}: what it applies is reported when it has finished",
+                shown(application),
+                phase.to_ascii_lowercase()
+            )));
+        }
+        let failed = matches!(phase, "Failed" | "Error");
+        let operation = self.operation_revision.trim();
+        let (field, revision) = if !operation.is_empty() {
+            ("operationRevision", operation)
+        } else if failed || self.sync_status.trim() == "Synced" {
+            ("revision", self.revision.trim())
+        } else {
+            return Ok(Reading::Ignored(format!(
+                "{} is '{}' and the body has no operationRevision: revision '{}' is the commit Argo CD compares with, not one it applied; the template of docs/gitops/argocd.md sends operationRevision",
+                shown(application),
+                shown(self.sync_status.trim()),
+                shown(self.revision.trim())
+            )));
+        };
         if !((7..=64).contains(&revision.len()) && revision.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             return Err(Error::invalid(
-                "revision",
+                field,
                 format!(
-                    "'{}' is not a git commit; the template sends {{{{.app.status.sync.revision}}}} of an application with one git source",
-                    revision.chars().take(100).collect::<String>()
+                    "'{}' is not a git commit; the template sends {} of an application with one git source",
+                    shown(revision),
+                    if field == "revision" {
+                        "{{.app.status.sync.revision}}"
+                    } else {
+                        "{{.app.status.operationState.syncResult.revision}}"
+                    }
                 ),
             ));
         }
         let at = match self.finished_at.trim() {
             "" => now,
-            t => DateTime::parse_from_rfc3339(t)
-                .map_err(|e| {
-                    Error::invalid(
-                        "finishedAt",
-                        format!(
-                            "'{}' is not an RFC 3339 time: {e}",
-                            t.chars().take(100).collect::<String>()
-                        ),
-                    )
-                })?
-                .with_timezone(&Utc),
+            t => {
+                let at = DateTime::parse_from_rfc3339(t)
+                    .map_err(|e| {
+                        Error::invalid(
+                            "finishedAt",
+                            format!("'{}' is not an RFC 3339 time: {e}", shown(t)),
+                        )
+                    })?
+                    .with_timezone(&Utc);
+                not_ahead("finishedAt", t, at, now)?;
+                at
+            }
         };
-        let failed = matches!(self.phase.trim(), "Failed" | "Error");
         let word = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-        let application = self.application.trim();
-        Ok(ClusterReport {
-            sync: ClusterSync {
-                cluster,
-                commit: revision.to_ascii_lowercase(),
-                synced_at: Some(at),
-                tagger: Some(format!("argocd {application}")),
-            },
-            outcome: if failed {
-                Outcome::Failed
-            } else {
-                Outcome::Applied
-            },
-            health: word(&self.health),
-            reason: if failed {
-                word(&format!("Sync{}", self.phase.trim()))
-            } else {
-                word(&self.sync_status)
-            },
-            message: word(&self.message),
-        }
-        .bounded())
+        Ok(Reading::Report(
+            ClusterReport {
+                sync: ClusterSync {
+                    cluster,
+                    commit: revision.to_ascii_lowercase(),
+                    synced_at: Some(at),
+                    tagger: Some(format!("argocd {application}")),
+                },
+                outcome: if failed {
+                    Outcome::Failed
+                } else {
+                    Outcome::Applied
+                },
+                health: word(&self.health),
+                reason: if failed {
+                    word(&format!("Sync{phase}"))
+                } else {
+                    word(&self.sync_status)
+                },
+                message: word(&self.message),
+            }
+            .bounded(),
+        ))
     }
+
+    /// [`ArgoCdNotification::read`] for a caller that only writes reports: a notification
+    /// that says nothing to write is an error naming `phase` or `syncStatus`, with the reason.
+    pub fn report(&self, now: DateTime<Utc>) -> Result<ClusterReport> {
+        match self.read(now)? {
+            Reading::Report(report) => Ok(report),
+            Reading::Ignored(why) => Err(Error::invalid(
+                if matches!(self.phase.trim(), "Running" | "Terminating") {
+                    "phase"
+                } else {
+                    "syncStatus"
+                },
+                why,
+            )),
+        }
+    }
+}
+
+/// A value of the notification as an answer shows it: at most 100 characters, one line.
+fn shown(s: &str) -> String {
+    crate::text::shown(s, 100)
 }
 
 #[cfg(test)]
@@ -222,5 +296,152 @@ mod tests {
         };
         let e = bad.report(Utc::now()).unwrap_err();
         assert!(e.to_string().contains("'HEAD'"), "{e}");
+    }
+
+    const A: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
+    const B: &str = "731f7eaddfb6af01cb2173e18f0f75b0ba780ef1";
+
+    fn now() -> DateTime<Utc> {
+        "2026-03-02T12:00:00Z".parse().unwrap()
+    }
+
+    /// What the template renders for an application on cluster east-us.
+    fn body(fields: serde_json::Value) -> ArgoCdNotification {
+        let mut body = serde_json::json!({
+            "application": "argocd/frontend-east", "destinationName": "east-us",
+            "destinationServer": "https://east-us.example.com:6443", "health": "Healthy",
+            "message": "successfully synced (all tasks run)"
+        });
+        for (k, v) in fields.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        ArgoCdNotification::parse(body.to_string().as_bytes()).unwrap()
+    }
+
+    fn reported(n: &ArgoCdNotification) -> ClusterReport {
+        match n.read(now()).unwrap() {
+            Reading::Report(r) => r,
+            Reading::Ignored(why) => panic!("ignored: {why}"),
+        }
+    }
+
+    fn ignored(n: &ArgoCdNotification) -> String {
+        match n.read(now()).unwrap() {
+            Reading::Ignored(why) => why,
+            Reading::Report(r) => panic!("a report of {}", r.commit()),
+        }
+    }
+
+    #[test]
+    fn the_commit_applied_is_the_operations_not_the_one_compared_with() {
+        // A synced, then B pushed: Argo CD compares with B, the last operation synced A.
+        let out_of_sync = body(serde_json::json!({
+            "revision": B, "operationRevision": A, "syncStatus": "OutOfSync",
+            "phase": "Succeeded", "finishedAt": "2026-03-02T10:00:00Z"
+        }));
+        let r = reported(&out_of_sync);
+        assert_eq!((r.commit(), r.outcome), (A, Outcome::Applied));
+        assert_eq!(
+            r.sync.synced_at,
+            Some("2026-03-02T10:00:00Z".parse().unwrap())
+        );
+        // A sync of B that failed is B's failure, whatever is compared with.
+        let failed = body(serde_json::json!({
+            "revision": B, "operationRevision": B, "syncStatus": "OutOfSync",
+            "phase": "Failed", "finishedAt": "2026-03-02T10:05:00Z"
+        }));
+        let r = reported(&failed);
+        assert_eq!((r.commit(), r.outcome), (B, Outcome::Failed));
+        // B still syncing: nothing applied yet.
+        let running = body(serde_json::json!({
+            "revision": B, "operationRevision": B, "syncStatus": "OutOfSync",
+            "phase": "Running", "finishedAt": null
+        }));
+        let why = ignored(&running);
+        assert!(
+            why.contains("argocd/frontend-east") && why.contains("running"),
+            "{why}"
+        );
+        let e = running.report(now()).unwrap_err();
+        assert!(e.to_string().starts_with("invalid phase: "), "{e}");
+        // A bad operation revision is named as such.
+        let bad = body(serde_json::json!({
+            "revision": B, "operationRevision": "HEAD", "syncStatus": "Synced",
+            "phase": "Succeeded"
+        }));
+        let e = bad.read(now()).unwrap_err().to_string();
+        assert!(e.starts_with("invalid operationRevision: 'HEAD'"), "{e}");
+    }
+
+    #[test]
+    fn a_body_of_the_earlier_template_counts_only_while_synced() {
+        let synced = body(serde_json::json!({
+            "revision": A, "syncStatus": "Synced", "phase": "Succeeded",
+            "finishedAt": "2026-03-02T10:00:00Z"
+        }));
+        let r = reported(&synced);
+        assert_eq!((r.commit(), r.outcome), (A, Outcome::Applied));
+        let out_of_sync = body(serde_json::json!({
+            "revision": B, "syncStatus": "OutOfSync", "phase": "Succeeded",
+            "finishedAt": "2026-03-02T10:00:00Z"
+        }));
+        let why = ignored(&out_of_sync);
+        assert!(
+            why.contains("'OutOfSync'") && why.contains(B) && why.contains("operationRevision"),
+            "{why}"
+        );
+        let running = body(serde_json::json!({
+            "revision": A, "syncStatus": "Synced", "phase": "Running", "finishedAt": null
+        }));
+        ignored(&running);
+    }
+
+    #[test]
+    fn a_finish_time_ahead_of_the_clock_is_refused() {
+        let at = |t: &str| {
+            body(serde_json::json!({
+                "revision": A, "operationRevision": A, "syncStatus": "Synced",
+                "phase": "Succeeded", "finishedAt": t
+            }))
+        };
+        let e = at("2999-01-01T00:00:00Z")
+            .read(now())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid finishedAt: '2999-01-01T00:00:00Z' is more than 5 minutes after the server's time (2026-03-02T12:00:00Z); check the sender's clock"
+        );
+        assert!(at("2026-03-02T12:05:01Z").read(now()).is_err());
+        let r = reported(&at("2026-03-02T12:04:59Z"));
+        assert_eq!(r.commit(), A, "a clock a little ahead is taken");
+    }
+
+    #[test]
+    fn refused_values_are_shown_cut() {
+        let long = "x".repeat(60_000);
+        let n = body(serde_json::json!({
+            "destinationName": format!("east\n{long}"), "destinationServer": long,
+            "revision": A, "syncStatus": "Synced"
+        }));
+        let e = n.read(now()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid destinationName: 'east xxx")
+                && e.contains("…' and destinationServer 'xxx"),
+            "{e}"
+        );
+        assert!(e.len() < 500, "{} bytes", e.len());
+        let finished = body(serde_json::json!({
+            "revision": A, "syncStatus": "Synced", "finishedAt": long
+        }));
+        let e = finished.read(now()).unwrap_err().to_string();
+        assert!(e.starts_with("invalid finishedAt: 'xxx"), "{e}");
+        assert!(e.len() < 300, "{} bytes", e.len());
+        // serde's words repeat the value: cut, with where it is.
+        let e = ArgoCdNotification::parse(format!("\"{long}\"").as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at line 1 column 60002"), "{e}");
+        assert!(e.len() < 400, "{} bytes", e.len());
     }
 }

@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::{json_error, not_ahead};
 use crate::error::{Error, Result};
 use crate::model::cluster::{ClusterReport, MAX_CLUSTER_CHARS, Outcome};
 use crate::model::deployment::ClusterSync;
@@ -82,14 +83,8 @@ pub struct FluxEvent {
     pub reporting_controller: String,
 }
 
-/// What an event says of a cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reading {
-    /// A commit applied, or failed, in a cluster.
-    Report(ClusterReport),
-    /// Nothing about what a cluster runs; the reason, for the answer.
-    Ignored(String),
-}
+/// What an event says of a cluster (also what an Argo CD notification says).
+pub use super::Reading;
 
 impl FluxEvent {
     /// Parses a request body; the error names the field that is missing or malformed.
@@ -97,7 +92,10 @@ impl FluxEvent {
         serde_json::from_slice(body).map_err(|e| {
             Error::invalid(
                 "body",
-                format!("is not a Flux event (involvedObject, severity, timestamp, reason): {e}"),
+                format!(
+                    "is not a Flux event (involvedObject, severity, timestamp, reason): {}",
+                    json_error(&e)
+                ),
             )
         })
     }
@@ -118,8 +116,14 @@ impl FluxEvent {
     /// What the event says of a cluster: `cluster` is the one the hook's URL names, else the
     /// Alert's `eventMetadata.cluster` is. Errors name the field: no cluster, a URL and
     /// metadata that name different clusters, an event of a Kustomization or HelmRelease
-    /// whose revision is not a git commit.
+    /// whose revision is not a git commit (nor an artifact digest, which is ignored), a
+    /// `timestamp` more than [`MAX_CLOCK_AHEAD`](super::MAX_CLOCK_AHEAD) after now.
     pub fn report(&self, cluster: Option<&str>) -> Result<Reading> {
+        self.report_at(cluster, Utc::now())
+    }
+
+    /// [`FluxEvent::report`] with `now` as the server's time.
+    pub fn report_at(&self, cluster: Option<&str>, now: DateTime<Utc>) -> Result<Reading> {
         let kind = self.involved_object.kind.as_str();
         if !matches!(kind, "Kustomization" | "HelmRelease") {
             return Ok(Reading::Ignored(format!(
@@ -148,10 +152,17 @@ impl FluxEvent {
                     shown(&self.involved_object.namespace),
                     shown(&self.involved_object.name)
                 ))),
+                // A Kustomization of an OCIRepository or a Bucket applies an artifact, no commit.
+                Some(r) if is_artifact_digest(r) => Ok(Reading::Ignored(format!(
+                    "revision '{}' of {kind} {}/{} is an artifact digest (an OCIRepository or Bucket source), not a git commit",
+                    shown(r),
+                    shown(&self.involved_object.namespace),
+                    shown(&self.involved_object.name)
+                ))),
                 Some(r) => Err(Error::invalid(
                     "metadata.revision",
                     format!(
-                        "'{}' is not a git revision (main@sha1:<sha>, sha1:<sha> or main/<sha>)",
+                        "'{}' is not a git revision (main@sha1:<sha>, sha1:<sha> or main/<sha>) nor an artifact digest (latest@sha256:<digest>, sha256:<digest>)",
                         shown(r)
                     ),
                 )),
@@ -161,6 +172,14 @@ impl FluxEvent {
                 )),
             };
         };
+        not_ahead(
+            "timestamp",
+            &self
+                .timestamp
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            self.timestamp,
+            now,
+        )?;
         let tagger = format!(
             "flux {} {}/{}",
             kind.to_ascii_lowercase(),
@@ -256,6 +275,24 @@ pub fn commit_of_revision(revision: &str) -> Option<String> {
     is_commit.then(|| sha.to_ascii_lowercase())
 }
 
+/// Whether a Flux revision is the digest of an artifact that is no git commit: an
+/// OCIRepository's `latest@sha256:<hex>` or `sha256:<hex>`, a Bucket's `sha256:<hex>`
+/// (source-controller's digest algorithms: SHA-256, SHA-384, SHA-512, BLAKE3).
+pub fn is_artifact_digest(revision: &str) -> bool {
+    let r = revision.trim();
+    let digest = r.rsplit_once('@').map_or(r, |(_, d)| d);
+    let Some((algorithm, hex)) = digest.split_once(':') else {
+        return false;
+    };
+    let len = match algorithm {
+        "sha256" | "blake3" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return false,
+    };
+    hex.len() == len && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A value of the event as an answer shows it: at most 100 characters, no control characters.
 fn shown(s: &str) -> String {
     crate::text::shown(s, 100)
@@ -334,5 +371,88 @@ mod tests {
             .report(Some("west-eu"))
             .unwrap_err();
         assert!(e.to_string().contains("'west-eu'"), "{e}");
+    }
+
+    #[test]
+    fn a_timestamp_ahead_of_the_clock_is_refused() {
+        let now: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+        let mut e = event("ReconciliationSucceeded", "info");
+        e.timestamp = "2999-01-01T00:00:00Z".parse().unwrap();
+        let refused = e.report_at(None, now).unwrap_err().to_string();
+        assert_eq!(
+            refused,
+            "invalid timestamp: '2999-01-01T00:00:00Z' is more than 5 minutes after the server's time (2026-03-02T10:00:00Z); check the sender's clock"
+        );
+        e.timestamp = now + chrono::Duration::seconds(301);
+        assert!(e.report_at(None, now).is_err());
+        e.timestamp = now + chrono::Duration::seconds(299);
+        assert!(
+            matches!(e.report_at(None, now), Ok(Reading::Report(_))),
+            "a clock a little ahead is taken"
+        );
+        // An event that is ignored anyway is not refused for its time.
+        let mut progressing = event("Progressing", "info");
+        progressing.timestamp = "2999-01-01T00:00:00Z".parse().unwrap();
+        assert!(matches!(
+            progressing.report_at(None, now),
+            Ok(Reading::Ignored(_))
+        ));
+    }
+
+    #[test]
+    fn an_artifact_digest_is_ignored_and_an_unknown_revision_refused() {
+        let digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        for revision in [
+            format!("latest@sha256:{digest}"),
+            format!("v1.2.0@sha256:{digest}"),
+            format!("sha256:{digest}"),
+            format!("sha512:{digest}{digest}"),
+            format!("blake3:{digest}"),
+        ] {
+            let mut e = event("ReconciliationSucceeded", "info");
+            e.metadata.insert("revision".into(), revision.clone());
+            let Ok(Reading::Ignored(why)) = e.report(None) else {
+                panic!("{revision}: not ignored");
+            };
+            assert!(
+                why.contains(&shown(&revision)) && why.contains("Kustomization flux-system/apps"),
+                "{why}"
+            );
+        }
+        for revision in [
+            "6.0.1",
+            "main@sha1:xyz",
+            "sha256:9f86",
+            "latest@md5:9f86d081884c7d659a2feaa0c55ad015",
+        ] {
+            let mut e = event("ReconciliationSucceeded", "info");
+            e.metadata.insert("revision".into(), revision.into());
+            let refused = e.report(None).unwrap_err().to_string();
+            assert!(
+                refused.starts_with(&format!("invalid metadata.revision: '{revision}'")),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_event_is_refused_with_serdes_words_cut() {
+        let long = "x".repeat(60_000);
+        let e = FluxEvent::parse(
+            serde_json::json!({"involvedObject": long, "severity": "info"})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("invalid body: is not a Flux event (involvedObject, severity, timestamp, reason): a value of the wrong type or a missing field at line 1 column 60020: invalid type: string \"xxx"),
+            "{e}"
+        );
+        assert!(e.len() < 400, "{} bytes", e.len());
+        let e = FluxEvent::parse(b"{\"severity\": ")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cut short at line 1 column 13"), "{e}");
     }
 }

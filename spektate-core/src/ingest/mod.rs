@@ -44,6 +44,69 @@ use crate::recorder::{
 use fields::Values;
 pub use fields::{Field, FieldType, Naming};
 
+use crate::model::cluster::ClusterReport;
+
+/// How far past the server's clock a GitOps agent's report may be dated (a Flux event's
+/// `timestamp`, an Argo CD sync's `finishedAt`): a sender's clock a little ahead is taken, a
+/// later time is refused, since a report dated years ahead would stay its cluster's newest for
+/// good and no report of the present could follow it.
+pub const MAX_CLOCK_AHEAD: chrono::Duration = chrono::Duration::minutes(5);
+
+/// What a GitOps agent's notification says of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// A commit applied, or failed, in a cluster.
+    Report(ClusterReport),
+    /// Nothing about what a cluster runs; the reason, for the answer.
+    Ignored(String),
+}
+
+/// Refuses `at`, the time `field` gave as `given`, when it lies more than [`MAX_CLOCK_AHEAD`]
+/// after `now`.
+pub(crate) fn not_ahead(
+    field: &str,
+    given: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let latest = now
+        .checked_add_signed(MAX_CLOCK_AHEAD)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if at <= latest {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!(
+            "'{}' is more than {} minutes after the server's time ({}); check the sender's clock",
+            shown(given),
+            MAX_CLOCK_AHEAD.num_minutes(),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    ))
+}
+
+/// A JSON body's parse error as an answer shows it: its kind, where, and serde's words cut,
+/// since they repeat the offending value (a string of any length).
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let kind = match e.classify() {
+        Category::Io => "unreadable",
+        Category::Syntax => "not JSON",
+        Category::Data => "a value of the wrong type or a missing field",
+        Category::Eof => "cut short",
+    };
+    let text = e.to_string();
+    let place = format!(" at line {} column {}", e.line(), e.column());
+    let words = text.strip_suffix(&place).unwrap_or(&text);
+    format!("{kind}{place}: {}", shown(words))
+}
+
+/// An untrusted value as an error shows it: one line, at most 100 characters.
+fn shown(value: &str) -> String {
+    crate::text::shown(value, 100)
+}
+
 /// Which of the six records a request writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -342,15 +405,18 @@ impl Reader<'_> {
     }
 
     fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
-        let shown = self.naming.of(self.field(name));
+        let field = self.naming.of(self.field(name));
         self.given(name)
             .map(|v| {
                 DateTime::parse_from_rfc3339(v.trim())
                     .map(|t| t.with_timezone(&Utc))
                     .map_err(|_| {
                         Error::invalid(
-                            shown,
-                            format!("'{v}' is not an RFC 3339 time such as 2026-11-26T13:45:00Z"),
+                            field,
+                            format!(
+                                "'{}' is not an RFC 3339 time such as 2026-11-26T13:45:00Z",
+                                shown(v)
+                            ),
                         )
                     })
             })
@@ -358,11 +424,14 @@ impl Reader<'_> {
     }
 
     fn count(&self, name: &str) -> Result<Option<u32>> {
-        let shown = self.naming.of(self.field(name));
+        let field = self.naming.of(self.field(name));
         self.given(name)
             .map(|v| {
                 v.trim().parse::<u32>().map_err(|_| {
-                    Error::invalid(shown, format!("'{v}' is not a whole number such as 2"))
+                    Error::invalid(
+                        field,
+                        format!("'{}' is not a whole number such as 2", shown(v)),
+                    )
                 })
             })
             .transpose()
@@ -504,6 +573,33 @@ mod tests {
         for (kind, body, want) in cases {
             let got = Ingest::from_json(kind, &body).unwrap_err().to_string();
             assert_eq!(got, want, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_long_value_is_shown_cut_on_one_line() {
+        let long = format!("x\n{}", "y".repeat(60_000));
+        for (field, body) in [
+            (
+                "finishedAt",
+                json!({"id": "1", "status": "completed", "finishedAt": long}),
+            ),
+            (
+                "attempt",
+                json!({"id": "1", "status": "completed", "attempt": long}),
+            ),
+            ("status", json!({"id": "1", "status": long})),
+            (
+                "result",
+                json!({"id": "1", "status": "completed", "result": long}),
+            ),
+        ] {
+            let e = Ingest::from_json(Kind::Run, &body).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("invalid {field}: 'x yyy")) && e.contains("…' is not"),
+                "{e}"
+            );
+            assert!(e.len() < 300, "{field}: {} bytes", e.len());
         }
     }
 

@@ -3,8 +3,10 @@
 //!
 //! Checked in order, nothing written unless all pass: the bearer token (compared in
 //! constant time with the configured one); the partition; the body (size, arrival); the
-//! notification ([`ArgoCdNotification::report`]). A sync that failed is the cluster's failure
-//! on that revision; otherwise the revision is applied, with the application's health.
+//! notification ([`ArgoCdNotification::read`]). A sync that failed is the cluster's failure
+//! on the operation's revision; otherwise that revision is applied, with the application's
+//! health. A notification that says nothing of what the cluster runs (a sync still running)
+//! is answered `202` with the reason, and nothing is written.
 
 use std::sync::Arc;
 
@@ -12,7 +14,9 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use serde_json::json;
 use sha2::{Digest, Sha256};
+use spektate_core::ingest::Reading;
 use spektate_core::ingest::argocd::ArgoCdNotification;
 use subtle::ConstantTimeEq;
 
@@ -31,12 +35,18 @@ pub(crate) async fn notification(
         authenticate(&state, &headers)?;
         let shared = super::served(&state.partitions, named.as_deref())?;
         let bytes = super::read_body(&headers, body).await?;
-        let report = ArgoCdNotification::parse(&bytes)?.report(chrono::Utc::now())?;
-        super::write_report(shared, "argocd", report).await
+        match ArgoCdNotification::parse(&bytes)?.read(chrono::Utc::now())? {
+            Reading::Ignored(why) => Ok((StatusCode::ACCEPTED, json!({"ignored": why}))),
+            Reading::Report(report) => {
+                let written = super::write_report(shared, "argocd", report).await?;
+                Ok((StatusCode::OK, written))
+            }
+        }
     }
     .await;
+    let result: Result<_, Refused> = result;
     match result {
-        Ok(written) => json(StatusCode::OK, &written),
+        Ok((status, body)) => json(status, &body),
         Err(refused) => {
             state
                 .partitions

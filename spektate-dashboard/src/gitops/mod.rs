@@ -286,11 +286,11 @@ pub(crate) fn document(doc: &mut Value, hooks: &Hooks, writes: bool, oidc: bool)
         paths["/api/argocd"] = json!({"post": {
             "tags": ["hooks"], "operationId": "argocd-notification",
             "summary": "An Argo CD Notifications webhook: an application synced, failed to sync, or is degraded",
-            "description": "The body the template of docs/gitops/argocd.md renders (application, destinationName, destinationServer, revision, syncStatus, health, phase, finishedAt, message), with `Authorization: Bearer <the server's Argo CD hook token>`.",
+            "description": "The body the template of docs/gitops/argocd.md renders (application, destinationName, destinationServer, revision, operationRevision, syncStatus, health, phase, finishedAt, message), with `Authorization: Bearer <the server's Argo CD hook token>`. A sync still running, or a body without operationRevision of an application not Synced, is ignored (202).",
             "security": [],
             "parameters": [partition],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["revision"]}}}},
-            "responses": {"200": written, "400": error, "401": error, "404": error, "413": error, "503": error}
+            "responses": {"200": written, "202": ignored, "400": error, "401": error, "404": error, "413": error, "503": error}
         }});
     }
     if writes {
