@@ -3,7 +3,8 @@
 //!
 //! Writers migrate: under a transaction-level advisory lock, so writers starting together
 //! apply each version once, every missing version in one transaction, each recorded in
-//! `spektate_schema`. Readers only check: no table, function or row is ever created by them,
+//! `spektate_schema`. What no reader needs ([`ADDED_INDEXES`], the claims table) writers add
+//! without a version. Readers only check: no table, function or row is ever created by them,
 //! and a database with no spektate schema, or one from a newer spektate, is refused.
 
 use tokio_postgres::Client;
@@ -97,6 +98,26 @@ CREATE TABLE IF NOT EXISTS spektate_claims (
 CREATE INDEX IF NOT EXISTS spektate_claims_time ON spektate_claims (claimed_at);
 "#;
 
+/// Indexes added without a version, as no reader needs one to read (they only make reads
+/// faster), by name: `spektate_records_pr`, records by approval pull request, which the
+/// recorder looks up on most metadata writes.
+///
+/// Writers add a missing one after the migration, outside any transaction and
+/// `CONCURRENTLY`, so a large table's writes go on while it is built; one writer at a time
+/// ([`INDEX_LOCK`]; the others go on without it meanwhile). A build that failed (cancelled,
+/// its connection lost) leaves an INVALID index, which `IF NOT EXISTS` would keep for good:
+/// the next writer drops it and builds it again. A writer that cannot build one (a role that
+/// does not own the table) logs why and works without it.
+pub const ADDED_INDEXES: [(&str, &str); 1] = [(
+    "spektate_records_pr",
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS spektate_records_pr \
+     ON spektate_records (partition_key, pr)",
+)];
+
+/// The advisory lock (single-key space, session level) a writer holds while it builds the
+/// [`ADDED_INDEXES`].
+const INDEX_LOCK: i64 = 0x5350_4b54_4944_5831; // "SPKTIDX1"
+
 /// Every version, in order.
 const MIGRATIONS: [(i32, &str); 2] = [(1, V1), (2, V2)];
 
@@ -120,6 +141,86 @@ async fn has_added(client: &Client) -> Result<bool, tokio_postgres::Error> {
         .query_one("SELECT to_regclass('spektate_claims') IS NOT NULL", &[])
         .await?
         .try_get(0)
+}
+
+/// What there is of the index `name`: nothing, an INVALID one (a failed or running
+/// `CONCURRENTLY` build), or a valid one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IndexState {
+    Missing,
+    Invalid,
+    Valid,
+}
+
+async fn index_state(client: &Client, name: &str) -> Result<IndexState, tokio_postgres::Error> {
+    let valid: Option<bool> = client
+        .query_one(
+            "SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1))",
+            &[&name],
+        )
+        .await?
+        .try_get(0)?;
+    Ok(match valid {
+        None => IndexState::Missing,
+        Some(false) => IndexState::Invalid,
+        Some(true) => IndexState::Valid,
+    })
+}
+
+/// Builds the [`ADDED_INDEXES`] that are missing or INVALID, unless another writer is
+/// building them. A writer works without them, so a failure is logged, not returned.
+async fn add_indexes(client: &Client) {
+    if let Err(e) = try_add_indexes(client).await {
+        tracing::warn!(
+            "could not add the indexes {} to the spektate tables (records are read without \
+             them, more slowly): {}",
+            ADDED_INDEXES.map(|(name, _)| name).join(", "),
+            crate::errors::pg(&e)
+        );
+    }
+}
+
+async fn try_add_indexes(client: &Client) -> Result<(), tokio_postgres::Error> {
+    let mut wanted = Vec::new();
+    for (name, sql) in ADDED_INDEXES {
+        if index_state(client, name).await? != IndexState::Valid {
+            wanted.push((name, sql));
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let locked: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&INDEX_LOCK])
+        .await?
+        .try_get(0)?;
+    if !locked {
+        // Another writer is building them.
+        return Ok(());
+    }
+    let built = async {
+        for (name, sql) in wanted {
+            // Under the lock, an INVALID index is no build in progress: one that failed.
+            match index_state(client, name).await? {
+                IndexState::Valid => continue,
+                IndexState::Invalid => {
+                    client
+                        .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+                        .await?
+                }
+                IndexState::Missing => {}
+            }
+            // One statement, outside any transaction, as CONCURRENTLY needs.
+            client.batch_execute(sql).await?;
+        }
+        Ok(())
+    }
+    .await;
+    // On a connection that broke, the session and its lock are gone anyway.
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&INDEX_LOCK])
+        .await;
+    built.and(unlocked.map(|_| ()))
 }
 
 /// The message for a database written by a newer spektate.
@@ -146,7 +247,10 @@ pub(crate) async fn migrate(
     client: &mut Client,
 ) -> Result<Result<(), String>, tokio_postgres::Error> {
     match version(client).await? {
-        v if v == SCHEMA_VERSION && has_added(client).await? => return Ok(Ok(())),
+        v if v == SCHEMA_VERSION && has_added(client).await? => {
+            add_indexes(client).await;
+            return Ok(Ok(()));
+        }
         v if v > SCHEMA_VERSION => return Ok(Err(newer(v))),
         _ => {}
     }
@@ -180,5 +284,6 @@ pub(crate) async fn migrate(
     }
     tx.batch_execute(ADDED).await?;
     tx.commit().await?;
+    add_indexes(client).await;
     Ok(Ok(()))
 }

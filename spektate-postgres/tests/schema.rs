@@ -161,3 +161,107 @@ async fn a_reader_needs_only_select_rights() {
     );
     assert!(reader.cluster_syncs("p").await.unwrap().is_empty());
 }
+
+/// `indisvalid|indisunique` of the index `spektate_records_pr`, empty when there is none.
+fn pr_index(server: &TestServer) -> String {
+    server.psql(
+        "postgres",
+        "SELECT indisvalid || '|' || indisunique FROM pg_index \
+         WHERE indexrelid = to_regclass('spektate_records_pr')",
+    )
+}
+
+/// The plan of the recorder's look-up of a partition's records by pull request.
+fn pr_plan(server: &TestServer) -> String {
+    server.psql(
+        "postgres",
+        "PREPARE by_pr(text, text) AS SELECT row_key FROM spektate_records \
+             WHERE partition_key = $1 AND pr = $2 ORDER BY seq; \
+         EXPLAIN EXECUTE by_pr('fabrikam', '42')",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_by_pull_request_are_read_through_an_index_writers_add_without_a_version() {
+    let server = TestServer::start();
+    PostgresStore::open(&server.url())
+        .unwrap()
+        .ready()
+        .await
+        .unwrap();
+    assert_eq!(pr_index(&server), "true|false");
+    server.psql(
+        "postgres",
+        "INSERT INTO spektate_records (partition_key, row_key, pr, change_seq) \
+             SELECT 'fabrikam', lpad(i::text, 12, '0'), (i % 5000)::text, \
+                 nextval('spektate_change_seq') FROM generate_series(1, 20000) i; \
+         ANALYZE spektate_records",
+    );
+    let plan = pr_plan(&server);
+    assert!(plan.contains("spektate_records_pr"), "{plan}");
+    let versions = || server.psql("postgres", "SELECT count(*) FROM spektate_schema");
+    let before = versions();
+
+    // A database an earlier build wrote, without it: the next writer adds it, at the same
+    // version, and readers read on.
+    server.psql("postgres", "DROP INDEX spektate_records_pr");
+    assert!(!pr_plan(&server).contains("spektate_records_pr"));
+    let writer = PostgresStore::open(&server.url()).unwrap();
+    writer.ready().await.unwrap();
+    assert_eq!(pr_index(&server), "true|false");
+    assert!(pr_plan(&server).contains("spektate_records_pr"));
+    assert_eq!(versions(), before, "no new schema version");
+    let reader = PostgresStore::open_existing(&server.url()).unwrap();
+    let got = reader
+        .query("fabrikam", &RecordQuery::all().pr("42"))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 4);
+
+    // A CONCURRENTLY build that failed leaves an INVALID index of the name, which
+    // `IF NOT EXISTS` would keep: the next writer builds it again.
+    server.psql("postgres", "DROP INDEX spektate_records_pr");
+    let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let failed = client
+        .batch_execute(
+            "CREATE UNIQUE INDEX CONCURRENTLY spektate_records_pr ON spektate_records (partition_key)",
+        )
+        .await;
+    assert!(failed.is_err(), "the partition has many records");
+    assert_eq!(pr_index(&server), "false|true");
+    PostgresStore::open(&server.url())
+        .unwrap()
+        .ready()
+        .await
+        .unwrap();
+    assert_eq!(pr_index(&server), "true|false");
+    assert!(pr_plan(&server).contains("spektate_records_pr"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_may_not_add_the_index_works_without_it() {
+    let server = TestServer::start();
+    let owner = PostgresStore::open(&server.url()).unwrap();
+    owner.insert(&record("a")).await.unwrap();
+    server.psql(
+        "postgres",
+        "DROP INDEX spektate_records_pr; \
+         CREATE ROLE recorder LOGIN PASSWORD 'recorder-pw'; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO recorder; \
+         GRANT USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA public TO recorder",
+    );
+    let url = format!(
+        "postgres://recorder:recorder-pw@127.0.0.1:{}/postgres",
+        server.port()
+    );
+    let writer = PostgresStore::open(&url).unwrap();
+    writer.insert(&record("b")).await.unwrap();
+    assert_eq!(pr_index(&server), "", "not the table's owner");
+    assert_eq!(
+        writer.query("p", &RecordQuery::all()).await.unwrap().len(),
+        2
+    );
+}

@@ -21,9 +21,9 @@ use crate::model::record::{COLUMNS, Record};
 use crate::model::run::RunReport;
 
 /// The schema version this build writes (kept in SQLite's `user_version`); readers also
-/// read versions 1 to 3. Tables added since without a new version, because readers need
-/// none of them (`ADDED`), are made by every writer when missing, so older readers still
-/// read the file.
+/// read versions 1 to 3. Tables and indexes added since without a new version, because
+/// readers need none of them (`ADDED`, `ADDED_INDEXES`), are made by every writer when
+/// missing, so older readers still read the file.
 pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: records, run reports and cluster syncs.
@@ -71,11 +71,31 @@ ALTER TABLE run_reports ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE cluster_syncs ADD COLUMN synced_at TEXT NOT NULL DEFAULT '';
 "#;
 
-/// An index of every version a writer adds when missing: a partition's records in write
-/// order, so reading them scans the table in order rather than seeking each row through
-/// another index and sorting them all (at 100,000 records, half of `get --since all`).
-const PARTITION_INDEX: &str =
-    "CREATE INDEX IF NOT EXISTS records_partition ON records (partition_key)";
+/// Indexes of every version a writer adds when missing, by name: no reader needs one to read
+/// the file, so they come without a new version and readers of earlier builds still read it.
+///
+/// - `records_partition`: a partition's records in write order, so reading them scans the
+///   table in order rather than seeking each row through another index and sorting them all
+///   (at 100,000 records, half of `get --since all`);
+/// - `records_partition_change`: a partition's records by change sequence, so a tracker's
+///   refresh (`RecordQuery::after_sequence`) reads what changed, not the whole partition
+///   (`records_change`, on the sequence alone, only finds the next sequence);
+/// - `records_pr`: a partition's records by approval pull request, which the recorder looks
+///   up on most metadata writes.
+const ADDED_INDEXES: [(&str, &str); 3] = [
+    (
+        "records_partition",
+        "CREATE INDEX IF NOT EXISTS records_partition ON records (partition_key)",
+    ),
+    (
+        "records_partition_change",
+        "CREATE INDEX IF NOT EXISTS records_partition_change ON records (partition_key, change_seq)",
+    ),
+    (
+        "records_pr",
+        "CREATE INDEX IF NOT EXISTS records_pr ON records (partition_key, pr)",
+    ),
+];
 
 /// Version 3: providers' final answers, one row per partition and key, the key being the
 /// primary index.
@@ -300,8 +320,9 @@ impl SqliteStore {
                 tx.execute_batch(sql).map_err(|e| e.to_string())?;
             }
         }
-        tx.execute_batch(PARTITION_INDEX)
-            .map_err(|e| e.to_string())?;
+        for (_, sql) in ADDED_INDEXES {
+            tx.execute_batch(sql).map_err(|e| e.to_string())?;
+        }
         tx.execute_batch(ADDED).map_err(|e| e.to_string())?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| e.to_string())?;
@@ -321,9 +342,13 @@ impl SqliteStore {
     {
         let this = self.clone();
         let described = self.describe();
+        // The caller's subscriber, so what the work logs goes where the caller's logs go.
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
         tokio::task::spawn_blocking(move || {
-            let conn = this.lock();
-            f(&conn)
+            tracing::dispatcher::with_default(&dispatch, || {
+                let conn = this.lock();
+                f(&conn)
+            })
         })
         .await
         .map_err(|e| Error::store(&described, operation, e))?
@@ -463,17 +488,17 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// The columns a record is read from; `sequence` is `change_seq`, or NULL in a version 1 file.
-/// Creates [`PARTITION_INDEX`] and the [`ADDED`] tables in a file of this version that lacks
-/// them (written by an earlier build), asking only the schema when they are there.
+/// Creates the [`ADDED_INDEXES`] and the [`ADDED`] tables in a file of this version that
+/// lacks them (written by an earlier build), asking only the schema when they are there.
 fn ensure_added(conn: &Connection) -> rusqlite::Result<()> {
-    let present: bool = conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'records_partition')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !present {
-        conn.execute_batch(PARTITION_INDEX)?;
+    let present: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'records_%'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, sql) in ADDED_INDEXES {
+        if !present.iter().any(|p| p == name) {
+            conn.execute_batch(sql)?;
+        }
     }
     let claims: bool = conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims')",
@@ -486,6 +511,7 @@ fn ensure_added(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The columns a record is read from; `sequence` is `change_seq`, or NULL in a version 1 file.
 fn select(has_seq: bool) -> String {
     format!(
         "SELECT partition_key, row_key, service, commitId, imageTag, p1, p2, p3, env, \
@@ -529,6 +555,19 @@ fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r
             row.as_ref().column_name(i)?.to_string(),
             other.data_type(),
         )),
+    }
+}
+
+/// An untrusted value (a run id, a cluster, a partition) as a message shows it.
+fn shown(text: &str) -> String {
+    crate::text::shown(text, 80)
+}
+
+/// Why `json`, stored as a cluster's history, was not read.
+fn not_a_history(json: &str) -> String {
+    match serde_json::from_str::<ClusterHistory>(json) {
+        Err(e) => format!("column sync: {e}"),
+        Ok(_) => "column sync: it is no cluster history".to_string(),
     }
 }
 
@@ -662,10 +701,21 @@ impl RecordStore for SqliteStore {
     async fn put_run_report(&self, partition: &str, report: &RunReport) -> Result<RunReport> {
         let partition = partition.to_string();
         let mut stored = report.clone();
+        let described = self.describe();
         self.with("put run report", move |conn| {
             let (now, now_s) = now_text();
             stored.reported_at = Some(now);
-            let json = serde_json::to_string(&stored).map_err(|e| DbError::Core(Error::store("sqlite", "encode", e)))?;
+            let json = serde_json::to_string(&stored).map_err(|e| {
+                DbError::Core(Error::store(
+                    described,
+                    format!(
+                        "encode the run report {} of partition {}",
+                        shown(&stored.id),
+                        shown(&partition)
+                    ),
+                    e,
+                ))
+            })?;
             let version: Option<i64> = match &stored.etag {
                 None => conn
                     .query_row(
@@ -733,28 +783,37 @@ impl RecordStore for SqliteStore {
         let partition = partition.to_string();
         let ids = ids.to_vec();
         let has_seq = self.has_seq;
+        let described = self.describe();
         self.with("read run reports", move |conn| {
             let mut out = Vec::new();
             // Chunks keep the statement under SQLite's bound-parameter limit.
             for chunk in ids.chunks(500) {
                 let sql = format!(
-                    "SELECT report, {} FROM run_reports WHERE partition_key = ? AND run_id IN ({})",
+                    "SELECT report, {}, run_id FROM run_reports WHERE partition_key = ? AND run_id IN ({})",
                     if has_seq { "version" } else { "1" },
                     vec!["?"; chunk.len()].join(", ")
                 );
                 let mut stmt = conn.prepare(&sql)?;
                 let args = std::iter::once(&partition).chain(chunk.iter());
                 let rows = stmt.query_map(params_from_iter(args), |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
                 })?;
                 for row in rows {
-                    let (json, version) = row?;
+                    let (json, version, id) = row?;
                     match serde_json::from_str::<RunReport>(&json) {
                         Ok(mut r) => {
                             r.etag = Some(version.to_string());
                             out.push(r);
                         }
-                        Err(e) => tracing::warn!("skipping unreadable run report: {e}"),
+                        Err(e) => tracing::warn!(
+                            "skipping the run report {} of partition {} in {described}: column report: {e}",
+                            shown(&id),
+                            shown(&partition)
+                        ),
                     }
                 }
             }
@@ -895,16 +954,25 @@ impl RecordStore for SqliteStore {
 
     async fn cluster_histories(&self, partition: &str) -> Result<Vec<ClusterHistory>> {
         let partition = partition.to_string();
+        let described = self.describe();
         self.with("read cluster histories", move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT sync FROM cluster_syncs WHERE partition_key = ? ORDER BY cluster",
+                "SELECT sync, cluster FROM cluster_syncs WHERE partition_key = ? ORDER BY cluster",
             )?;
-            let rows = stmt.query_map(params![partition], |r| r.get::<_, String>(0))?;
+            let rows = stmt.query_map(params![partition], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
             let mut out = Vec::new();
-            for json in rows {
-                match ClusterHistory::from_stored(&json?) {
+            for row in rows {
+                let (json, cluster) = row?;
+                match ClusterHistory::from_stored(&json) {
                     Some(h) => out.push(h),
-                    None => tracing::warn!("skipping an unreadable cluster history"),
+                    None => tracing::warn!(
+                        "skipping the history of cluster {} in partition {} in {described}: {}",
+                        shown(&cluster),
+                        shown(&partition),
+                        not_a_history(&json)
+                    ),
                 }
             }
             Ok(out)
@@ -1188,16 +1256,11 @@ mod tests {
             store.insert(&record("p", key)).await.unwrap();
         }
         store.insert(&record("q", "d")).await.unwrap();
-        let plan = |conn: &Connection, query: &RecordQuery| {
-            let (sql, args) = query_sql(true, "p", query);
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let rows = stmt
-                .query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(3))
-                .unwrap();
-            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
-        };
+        let plan = plan_of;
+        // Not `records_partition_change`, which needs a sort.
+        let index = "INDEX records_partition (";
         let all = plan(&store.lock(), &RecordQuery::all());
-        assert!(all.contains("records_partition"), "{all}");
+        assert!(all.contains(index), "{all}");
         assert!(!all.contains("TEMP B-TREE"), "{all}");
         let got = store.query("p", &RecordQuery::all()).await.unwrap();
         let tags: Vec<&str> = got.iter().filter_map(|r| r.image_tag.as_deref()).collect();
@@ -1210,10 +1273,140 @@ mod tests {
             .execute_batch("DROP INDEX records_partition")
             .unwrap();
         let reader = SqliteStore::open_existing(&path).unwrap();
-        assert!(!plan(&reader.lock(), &RecordQuery::all()).contains("records_partition"));
+        assert!(!plan(&reader.lock(), &RecordQuery::all()).contains(index));
         drop(reader);
         let writer = SqliteStore::open(&path).unwrap();
-        assert!(plan(&writer.lock(), &RecordQuery::all()).contains("records_partition"));
+        assert!(plan(&writer.lock(), &RecordQuery::all()).contains(index));
+    }
+
+    /// The plan of `query` over partition `p`, one line per step.
+    fn plan_of(conn: &Connection, query: &RecordQuery) -> String {
+        let (sql, args) = query_sql(true, "p", query);
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[tokio::test]
+    async fn what_changed_and_records_by_pull_request_are_read_through_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let mut seen = 0;
+        for (i, key) in ["c", "a", "b"].into_iter().enumerate() {
+            let mut r = record("p", key);
+            r.pr = Some(format!("{}", 40 + i));
+            seen = store.insert(&r).await.unwrap().sequence.unwrap();
+        }
+        store.insert(&record("q", "d")).await.unwrap();
+        let changed = RecordQuery::all().after_sequence(seen - 2);
+        let by_pr = RecordQuery::all().pr("41");
+        let plan = plan_of(&store.lock(), &changed);
+        assert!(
+            plan.contains("records_partition_change (partition_key=? AND change_seq>?)"),
+            "{plan}"
+        );
+        let plan = plan_of(&store.lock(), &by_pr);
+        assert!(
+            plan.contains("records_pr (partition_key=? AND pr=?)"),
+            "{plan}"
+        );
+        let got = store.query("p", &changed).await.unwrap();
+        let tags: Vec<&str> = got.iter().filter_map(|r| r.image_tag.as_deref()).collect();
+        assert_eq!(tags, ["a", "b"], "still in write order");
+        let got = store.query("p", &by_pr).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].image_tag.as_deref(), Some("a"));
+
+        // A file of this version written by an earlier build, without them, gets them from
+        // its next writer, at the same version, and a reader still reads it.
+        drop(store);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP INDEX records_partition_change; DROP INDEX records_pr")
+            .unwrap();
+        let reader = SqliteStore::open_existing(&path).unwrap();
+        assert!(!plan_of(&reader.lock(), &changed).contains("records_partition_change"));
+        assert!(!plan_of(&reader.lock(), &by_pr).contains("records_pr"));
+        drop(reader);
+        let writer = SqliteStore::open(&path).unwrap();
+        assert!(plan_of(&writer.lock(), &changed).contains("records_partition_change"));
+        assert!(plan_of(&writer.lock(), &by_pr).contains("records_pr"));
+        drop(writer);
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 4, "no new schema version");
+        let reader = SqliteStore::open_existing(&path).unwrap();
+        assert_eq!(reader.query("p", &changed).await.unwrap().len(), 2);
+    }
+
+    /// A subscriber keeping the message of every event.
+    struct Capture(Arc<Mutex<Vec<String>>>);
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            struct Message<'a>(&'a mut String);
+            impl tracing::field::Visit for Message<'_> {
+                fn record_debug(
+                    &mut self,
+                    field: &tracing::field::Field,
+                    value: &dyn std::fmt::Debug,
+                ) {
+                    if field.name() == "message" {
+                        self.0.push_str(&format!("{value:?}"));
+                    }
+                }
+            }
+            let mut text = format!("{} ", event.metadata().level());
+            event.record(&mut Message(&mut text));
+            self.0.lock().unwrap().push(text);
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_run_report_or_cluster_history_is_skipped_with_a_warning_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let raw = Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "INSERT INTO run_reports (partition_key, run_id, report, reported_at) \
+                 VALUES ('fabrikam', '4711', '{\"id\": 1', ''); \
+             INSERT INTO cluster_syncs (partition_key, cluster, sync) \
+                 VALUES ('fabrikam', 'east-us', '[[]]')",
+        )
+        .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let _logged = tracing::subscriber::set_default(Capture(seen.clone()));
+        let reports = store.run_reports("fabrikam", &["4711".into()]).await;
+        let histories = store.cluster_histories("fabrikam").await;
+        assert!(reports.unwrap().is_empty() && histories.unwrap().is_empty());
+        let seen = seen.lock().unwrap().join("\n");
+        assert!(
+            seen.contains("WARN skipping the run report 4711 of partition fabrikam in sqlite:")
+                && seen.contains("column report: "),
+            "{seen}"
+        );
+        assert!(
+            seen.contains(
+                "WARN skipping the history of cluster east-us in partition fabrikam in sqlite:"
+            ) && seen.contains("column sync: "),
+            "{seen}"
+        );
     }
 
     #[test]
