@@ -70,6 +70,10 @@ pub struct MetricsOptions {
     pub by: Option<GroupBy>,
 }
 
+/// The shortest window deployment frequency counts in, in days: a shorter one (`--since all`
+/// with the only deployment finished minutes ago, a week just begun) counts as a day.
+pub const MIN_WINDOW_DAYS: f64 = 1.0;
+
 /// Deployments that completed, per day and per week.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,9 +82,11 @@ pub struct Frequency {
     pub completed: usize,
     /// The window's length in days.
     pub days: f64,
-    /// Completed per day; `None` for an empty window.
+    /// Completed per day, over a window of at least one day ([`MIN_WINDOW_DAYS`]: one
+    /// deployment in a window of ten minutes is one a day, not 144); `None` for an empty
+    /// window without deployments.
     pub per_day: Option<f64>,
-    /// Completed per week.
+    /// Completed per week (seven times `per_day`).
     pub per_week: Option<f64>,
     /// Its band.
     pub band: Option<Band>,
@@ -289,7 +295,8 @@ fn figures<'a>(
     let completed = outcomes.clone().filter(|o| o.completed).count();
     let failed = outcomes.clone().filter(|o| o.failed).count();
     let finished = outcomes.clone().filter(|o| o.completed || o.failed).count();
-    let per_day = (days > 0.0).then(|| completed as f64 / days);
+    let per_day =
+        (days > 0.0 || completed > 0).then(|| completed as f64 / days.max(MIN_WINDOW_DAYS));
 
     let mut leads = Vec::new();
     let mut live = 0;
@@ -363,15 +370,16 @@ fn figures<'a>(
     }
 }
 
-/// The Monday (00:00 UTC) of the ISO week of `t`, and the week's name (`2026-W05`).
+/// The Monday (00:00 UTC) of the ISO week of `t`, and the week's name (`2026-W05`); the
+/// Monday is the first time there is when it would come before it.
 fn week_of(t: DateTime<Utc>) -> (DateTime<Utc>, String) {
     let date = t.date_naive();
-    let monday = date - Duration::days(date.weekday().num_days_from_monday() as i64);
+    let monday = date
+        .checked_sub_signed(Duration::days(date.weekday().num_days_from_monday() as i64))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(DateTime::<Utc>::MIN_UTC, |d| d.and_utc());
     let w = date.iso_week();
-    (
-        monday.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
-        format!("{}-W{:02}", w.year(), w.week()),
-    )
+    (monday, format!("{}-W{:02}", w.year(), w.week()))
 }
 
 fn days_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
@@ -420,7 +428,11 @@ pub fn dora(deployments: &[Deployment], options: &MetricsOptions) -> Dora {
                 (GroupBy::Week, Some(o)) => {
                     let monday = o.finished_at.map(|t| week_of(t).0).unwrap_or(until);
                     let from = start.map_or(monday, |s| s.max(monday));
-                    days_between(from, until.min(monday + Duration::days(7)))
+                    // The week's end, or the last time there is.
+                    let end = monday
+                        .checked_add_signed(Duration::days(7))
+                        .map_or(until, |end| until.min(end));
+                    days_between(from, end)
                 }
                 _ => days,
             };
@@ -444,5 +456,61 @@ pub fn dora(deployments: &[Deployment], options: &MetricsOptions) -> Dora {
         overall,
         by: options.by,
         groups,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::insights::eta::tests::{Spec, deployments, time};
+
+    /// A journey that completed at `end`, its image pipeline queued 21 minutes before.
+    fn completed(n: u32, end: DateTime<Utc>) -> Spec {
+        let min = Duration::minutes;
+        Spec {
+            n,
+            queued: end - min(21),
+            ends: [Some(end - min(11)), Some(end - min(6)), Some(end)],
+        }
+    }
+
+    #[test]
+    fn one_deployment_minutes_ago_over_the_whole_history_is_one_a_day() {
+        let until = time("2026-11-02T12:00:00Z");
+        let ds = deployments(&[completed(1, until - Duration::minutes(10))], until);
+        let options = MetricsOptions {
+            since: None,
+            until,
+            by: Some(GroupBy::Week),
+        };
+        let m = dora(&ds, &options);
+        let f = &m.overall.deployment_frequency;
+        assert_eq!(f.completed, 1);
+        assert!((f.days - 10.0 / 1440.0).abs() < 1e-9, "{f:?}");
+        assert_eq!((f.per_day, f.per_week), (Some(1.0), Some(7.0)), "{f:?}");
+        let week = &m.groups[0].figures.deployment_frequency;
+        assert_eq!(week.per_day, Some(1.0), "{week:?}");
+    }
+
+    #[test]
+    fn weeks_at_the_ends_of_time_are_measured_without_panic() {
+        // The first day there is, a Thursday: its Monday comes before it. The last, a
+        // Monday: its week ends after it.
+        for end in ["-262143-01-01T00:30:00Z", "+262142-12-31T23:00:00Z"] {
+            let end = time(end);
+            let ds = deployments(&[completed(1, end)], end);
+            let m = dora(
+                &ds,
+                &MetricsOptions {
+                    since: None,
+                    until: end,
+                    by: Some(GroupBy::Week),
+                },
+            );
+            assert_eq!(m.groups.len(), 1, "{end}");
+            assert_eq!(m.groups[0].figures.deployment_frequency.completed, 1);
+        }
     }
 }

@@ -182,7 +182,8 @@ impl EtaModel {
 
     /// The ETA of `d` at `now`: `None` unless it is on its way (in progress, waiting for
     /// approval, or its manifests done; no step failed; no cluster runs it yet) and the
-    /// history knows every remaining segment.
+    /// history knows every remaining segment; `None` too when a finish would be past the
+    /// last time there is (a history of runs queued hundreds of millennia ago).
     pub fn eta(&self, d: &Deployment, now: DateTime<Utc>) -> Option<Eta> {
         if !on_the_way(d) {
             return None;
@@ -238,15 +239,15 @@ impl EtaModel {
                 let longer = &all[all.partition_point(|v| *v < elapsed)..];
                 match (median(longer), nearest_rank(longer, 0.9)) {
                     (Some(m), Some(p)) => {
-                        at = begin + Duration::seconds(m);
-                        at90 = begin + Duration::seconds(p);
+                        at = later(begin, m)?;
+                        at90 = later(begin, p)?;
                     }
                     // It has outlived every past one: due now.
                     _ => (at, at90) = (now, now),
                 }
             } else {
-                at += Duration::seconds(median(all)?);
-                at90 += Duration::seconds(nearest_rank(all, 0.9)?);
+                at = later(at, median(all)?)?;
+                at90 = later(at90, nearest_rank(all, 0.9)?)?;
             }
             out.push(EtaStep {
                 segment: s,
@@ -262,6 +263,11 @@ impl EtaModel {
             live_p90_at: at90,
         })
     }
+}
+
+/// `secs` seconds after `t`, when there is such a time.
+fn later(t: DateTime<Utc>, secs: i64) -> Option<DateTime<Utc>> {
+    t.checked_add_signed(Duration::try_seconds(secs)?)
 }
 
 /// The durations of a lookup, or none.
@@ -359,4 +365,140 @@ fn outwaited(begin: DateTime<Utc>, longest: Option<i64>, now: DateTime<Utc>) -> 
 /// before it, else the deployment's start, and never after `now`.
 fn begin_of(j: &Journey, d: &Deployment, current: Segment, now: DateTime<Utc>) -> DateTime<Utc> {
     j.begin_of(current).or(d.started_at).unwrap_or(now).min(now)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Duration, Utc};
+
+    use crate::correlate::{Knowledge, Lookup, RepoDefaults, correlate};
+    use crate::model::deployment::Deployment;
+    use crate::model::record::Record;
+    use crate::model::run::{Run, RunKind, RunResult, RunStatus};
+
+    /// A time as a provider's JSON gives it (chrono's serde reads extended years).
+    pub(crate) fn time(text: &str) -> DateTime<Utc> {
+        serde_json::from_str(&format!("\"{text}\"")).unwrap()
+    }
+
+    /// One journey of `fabrikam/web` to `prod`: its image pipeline queued at `queued`, then
+    /// the image, metadata and manifest pipelines finished at `ends` (succeeded); the first
+    /// `None` is a step still running, and no later one began.
+    pub(crate) struct Spec {
+        pub n: u32,
+        pub queued: DateTime<Utc>,
+        pub ends: [Option<DateTime<Utc>>; 3],
+    }
+
+    /// The deployments of `specs`, correlated at `now`.
+    pub(crate) fn deployments(specs: &[Spec], now: DateTime<Utc>) -> Vec<Deployment> {
+        let (mut records, mut k) = (Vec::new(), Knowledge::default());
+        for s in specs {
+            let mut r = Record::new("fabrikam");
+            r.row_key = format!("{:012x}", s.n);
+            r.service = Some("fabrikam/web".into());
+            r.env = Some("prod".into());
+            r.commit_id = Some(format!("1{:06x}{}", s.n, "c".repeat(33)));
+            r.image_tag = Some(format!("web-{}", s.n));
+            r.timestamp = Some(now);
+            r.sequence = Some(i64::from(s.n));
+            let mut begin = s.queued;
+            for (step, end) in s.ends.iter().enumerate() {
+                let id = format!("{}{:04}", step + 1, s.n);
+                let kind = if step == 1 {
+                    RunKind::Release
+                } else {
+                    RunKind::Build
+                };
+                let mut run = Run::new(
+                    id.clone(),
+                    kind,
+                    if end.is_some() {
+                        RunStatus::Completed
+                    } else {
+                        RunStatus::InProgress
+                    },
+                );
+                run.result = end.map(|_| RunResult::Succeeded);
+                run.queued_at = Some(begin);
+                run.started_at = Some(begin);
+                run.finished_at = *end;
+                run.last_changed_at = end.or(Some(begin));
+                k.runs_mut(kind)
+                    .insert(id.as_str().into(), Lookup::Found(Arc::new(run)));
+                match step {
+                    0 => r.p1 = Some(id),
+                    1 => {
+                        r.p2 = Some(id);
+                        r.hld_commit_id = Some(format!("2{:06x}{}", s.n, "c".repeat(33)));
+                        r.hld_repo = Some("https://github.com/fabrikam/hld".into());
+                    }
+                    _ => {
+                        r.p3 = Some(id);
+                        r.manifest_commit_id = Some(format!("3{:06x}{}", s.n, "c".repeat(33)));
+                        r.manifest_repo = Some("https://github.com/fabrikam/manifests".into());
+                    }
+                }
+                let Some(end) = end else { break };
+                begin = *end;
+            }
+            records.push(Arc::new(r));
+        }
+        correlate(&records, &k, &RepoDefaults::default(), now)
+    }
+
+    #[test]
+    fn a_history_of_runs_queued_in_the_year_minus_250000_gives_no_eta_and_no_panic() {
+        let now = time("2026-01-01T00:10:00Z");
+        let ancient = time("-250000-01-01T00:00:00Z");
+        let mins = Duration::minutes;
+        let history = |n, image: DateTime<Utc>, metadata: DateTime<Utc>| Spec {
+            n,
+            queued: ancient,
+            ends: [Some(image), Some(metadata), Some(metadata + mins(6))],
+        };
+        let specs = [
+            // Image pipelines of 252,026 years and of 10 minutes, metadata the other way
+            // round: each p90 is 252,026 years, and both together end past the year 262142.
+            history(
+                1,
+                time("2026-01-01T00:00:00Z"),
+                time("2026-01-01T00:05:00Z"),
+            ),
+            history(2, ancient + mins(10), time("2026-01-01T00:00:00Z")),
+            Spec {
+                n: 3,
+                queued: now - mins(1),
+                ends: [None, None, None],
+            },
+        ];
+        let ds = deployments(&specs, now);
+        let running = ds.iter().find(|d| d.id() == "000000000003").unwrap();
+        assert_eq!(running.status, crate::model::deployment::Status::InProgress);
+        assert_eq!(running.eta, None, "no time is that late");
+
+        // A history of ordinary durations still gives one.
+        let specs = [
+            Spec {
+                n: 1,
+                queued: now - mins(60),
+                ends: [
+                    Some(now - mins(50)),
+                    Some(now - mins(45)),
+                    Some(now - mins(39)),
+                ],
+            },
+            Spec {
+                n: 3,
+                queued: now - mins(1),
+                ends: [None, None, None],
+            },
+        ];
+        let ds = deployments(&specs, now);
+        let running = ds.iter().find(|d| d.id() == "000000000003").unwrap();
+        let eta = running.eta.as_ref().expect("an eta");
+        assert_eq!(eta.live_at, now - mins(1) + mins(21));
+    }
 }

@@ -74,9 +74,22 @@ impl OtlpSpan {
     }
 }
 
-/// Nanoseconds since the Unix epoch, 0 before it or beyond what 64 bits hold.
+/// Nanoseconds since the Unix epoch, saturating: 0 before it, `i64::MAX` (2262-04-11) after
+/// what a signed 64-bit count holds (collectors read these as signed), so a later time is
+/// never an earlier number.
 pub fn unix_nanos(t: DateTime<Utc>) -> u64 {
-    t.timestamp_nanos_opt().unwrap_or(0).max(0) as u64
+    let nanos = t
+        .timestamp_nanos_opt()
+        .unwrap_or(if t.timestamp() < 0 { 0 } else { i64::MAX });
+    nanos.max(0) as u64
+}
+
+impl OtlpSpan {
+    /// Its start and end as [`unix_nanos`], the end never before the start.
+    pub fn unix_nanos(&self) -> (u64, u64) {
+        let start = unix_nanos(self.start);
+        (start, unix_nanos(self.end).max(start))
+    }
 }
 
 /// Lower-case hex of `bytes`.
@@ -99,6 +112,7 @@ fn json_attributes(attributes: &[(String, AttrValue)]) -> Vec<Value> {
 }
 
 fn json_span(s: &OtlpSpan) -> Value {
+    let (start, end) = s.unix_nanos();
     let mut status = json!({"code": s.status as u8});
     if !s.status_message.is_empty() {
         status["message"] = json!(s.status_message);
@@ -108,8 +122,8 @@ fn json_span(s: &OtlpSpan) -> Value {
         "spanId": hex(&s.span_id),
         "name": s.name,
         "kind": s.kind as u8,
-        "startTimeUnixNano": unix_nanos(s.start).to_string(),
-        "endTimeUnixNano": unix_nanos(s.end).to_string(),
+        "startTimeUnixNano": start.to_string(),
+        "endTimeUnixNano": end.to_string(),
         "attributes": json_attributes(&s.attributes),
         "status": status,
     });
@@ -223,6 +237,49 @@ mod tests {
             body["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
             "spektate"
         );
+    }
+
+    #[test]
+    fn times_past_2262_saturate_and_a_span_never_ends_before_it_starts() {
+        let t = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        let span = |start: &str, end: &str| OtlpSpan {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent_span_id: None,
+            name: "deploy web to prod".into(),
+            kind: SpanKind::Internal,
+            start: t(start),
+            end: t(end),
+            attributes: Vec::new(),
+            status: StatusCode::Ok,
+            status_message: String::new(),
+        };
+        let times = |s: OtlpSpan| {
+            let body = json_request(&[s], "spektate");
+            let s = &body["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+            let n = |k: &str| s[k].as_str().unwrap().parse::<u64>().unwrap();
+            (n("startTimeUnixNano"), n("endTimeUnixNano"))
+        };
+        let max = i64::MAX as u64;
+        assert_eq!(
+            times(span("2026-01-01T00:00:00Z", "9999-12-31T00:00:00Z")),
+            (1_767_225_600_000_000_000, max)
+        );
+        assert_eq!(
+            times(span("2300-01-01T00:00:00Z", "2400-01-01T00:00:00Z")),
+            (max, max)
+        );
+        assert_eq!(
+            times(span("1960-01-01T00:00:00Z", "1965-01-01T00:00:00Z")),
+            (0, 0)
+        );
+        // An end a provider stamped before the start (another clock).
+        assert_eq!(
+            times(span("2026-01-01T00:00:10Z", "2026-01-01T00:00:00Z")),
+            (1_767_225_610_000_000_000, 1_767_225_610_000_000_000)
+        );
+        assert!(unix_nanos(t("2262-04-11T23:47:16.854775807Z")) == max);
+        assert!(unix_nanos(t("2262-04-11T23:47:16.854775806Z")) == max - 1);
     }
 
     #[test]
