@@ -59,7 +59,8 @@ pub fn redact(url: &str) -> String {
         .split('&')
         .filter(|p| !p.is_empty())
         .filter(|p| {
-            let key = p.split('=').next().unwrap_or_default();
+            // As the driver reads it: `p%61ssword` is `password`.
+            let key = percent_decode(p.split('=').next().unwrap_or_default());
             !key.to_ascii_lowercase().contains("pass")
         })
         .collect();
@@ -193,11 +194,26 @@ mod tests {
                 "postgres://h1:5432,h2:5433/s",
             ),
             ("nonsense hunter2", "postgres://***"),
+            // Keys the driver decodes.
+            (
+                "postgres://u@h/db?p%61ssword=hunter2&sslmode=require",
+                "postgres://u@h/db?sslmode=require",
+            ),
+            (
+                "postgres://u@h/db?%70%41%53%53word=hunter2&ssl%70assword=hunter2",
+                "postgres://u@h/db",
+            ),
         ];
         for (url, shown) in cases {
             assert_eq!(redact(url), shown, "{url}");
             assert!(!redact(url).contains("hunter2"));
         }
+        let c = parse("postgres://u@h/db?p%61ssword=hunter2").unwrap();
+        assert_eq!(
+            c.config.get_password(),
+            Some(&b"hunter2"[..]),
+            "the driver decodes keys"
+        );
     }
 
     #[test]
