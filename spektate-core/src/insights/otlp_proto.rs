@@ -6,7 +6,7 @@
 //! `common/v1/common.proto`, `resource/v1/resource.proto`. Fields at their default (empty,
 //! zero) are left out, as proto3 encoders do.
 
-use super::otlp::{AttrValue, OtlpSpan, PartialSuccess, SCOPE, clean_message, unix_nanos};
+use super::otlp::{AttrValue, OtlpSpan, PartialSuccess, SCOPE, clean_message};
 
 /// Protobuf wire types.
 const VARINT: u8 = 0;
@@ -91,8 +91,9 @@ fn put_span(buf: &mut Vec<u8>, s: &OtlpSpan) {
         }
         put_bytes(m, 5, s.name.as_bytes());
         put_uint(m, 6, s.kind as u64);
-        put_fixed64(m, 7, unix_nanos(s.start));
-        put_fixed64(m, 8, unix_nanos(s.end));
+        let (start, end) = s.unix_nanos();
+        put_fixed64(m, 7, start);
+        put_fixed64(m, 8, end);
         for (k, v) in &s.attributes {
             put_attribute(m, 9, k, v);
         }
@@ -363,6 +364,46 @@ mod tests {
         assert_eq!(fields[6], (8, Field::Fixed64(2_000_000_000)));
         assert_eq!(fields[7].0, 9);
         assert_eq!(fields[8], (15, Field::Bytes(&[0x18, 1])));
+    }
+
+    /// The first field numbered `n` of `message`, read as bytes.
+    fn nested<'a>(message: &'a [u8], n: u32) -> &'a [u8] {
+        let mut r = Reader::new(message);
+        while let Some(f) = r.next_field().unwrap() {
+            if let (m, Field::Bytes(b)) = f
+                && m == n
+            {
+                return b;
+            }
+        }
+        panic!("no field {n}")
+    }
+
+    #[test]
+    fn a_span_stamped_ending_before_it_starts_ends_when_it_starts() {
+        let t = DateTime::<Utc>::from_timestamp(10, 0).unwrap();
+        let span = OtlpSpan {
+            trace_id: [0x11; 16],
+            span_id: [0x22; 8],
+            parent_span_id: None,
+            name: "sync".into(),
+            kind: SpanKind::Internal,
+            start: t,
+            end: t - chrono::Duration::seconds(5),
+            attributes: Vec::new(),
+            status: StatusCode::Ok,
+            status_message: String::new(),
+        };
+        let body = encode_request(&[span], "spektate");
+        let span = nested(nested(nested(&body, 1), 2), 2);
+        let mut times = Vec::new();
+        let mut r = Reader::new(span);
+        while let Some(f) = r.next_field().unwrap() {
+            if let (7 | 8, Field::Fixed64(v)) = f {
+                times.push(v);
+            }
+        }
+        assert_eq!(times, [10_000_000_000, 10_000_000_000]);
     }
 
     #[test]
