@@ -515,8 +515,8 @@ impl HttpClient {
 
     /// Pauses the requests of `req`'s budget ([`budget`]) when a response says the limit is
     /// spent: a
-    /// `Retry-After` on a refused request or on a success Azure DevOps delayed (it marks a
-    /// delayed request with `X-RateLimit-Resource` and asks to wait before the next one), no
+    /// `Retry-After` on a refused request or on a success Azure DevOps delayed (it says how
+    /// long in `X-RateLimit-Delay` and asks to wait before the next one), no
     /// requests left (`x-ratelimit-remaining: 0`,
     /// GitLab's `RateLimit-Remaining: 0`) until the reset (even on a success: the next
     /// request would be refused), or a secondary limit named only in the message for
@@ -525,7 +525,7 @@ impl HttpClient {
     /// for nonsense and ignored.
     fn note_limits(&self, req: &Request, resp: &Response) {
         let refused = matches!(resp.status, 403 | 429) && is_rate_limited(resp);
-        let delayed = resp.status < 400 && resp.header("x-ratelimit-resource").is_some();
+        let delayed = resp.status < 400 && resp.header("x-ratelimit-delay").is_some();
         let retry_after = resp
             .header("retry-after")
             .and_then(parse_retry_after)
@@ -1289,11 +1289,14 @@ mod tests {
             )
             .mount(&server)
             .await;
-        // Another server's Retry-After on a success means nothing.
+        // Another server's Retry-After on a success means nothing, with GitHub's
+        // `x-ratelimit-resource`, sent on every answer, too.
         Mock::given(path("/plain"))
             .respond_with(
                 ResponseTemplate::new(200)
                     .insert_header("Retry-After", "1")
+                    .insert_header("x-ratelimit-resource", "core")
+                    .insert_header("x-ratelimit-remaining", "4999")
                     .set_body_string("{}"),
             )
             .mount(&server)
