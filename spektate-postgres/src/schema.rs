@@ -7,7 +7,7 @@
 //! without a version. Readers only check: no table, function or row is ever created by them,
 //! and a database with no spektate schema, or one from a newer spektate, is refused.
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i32 = 2;
@@ -102,19 +102,28 @@ CREATE INDEX IF NOT EXISTS spektate_claims_time ON spektate_claims (claimed_at);
 /// faster), by name: `spektate_records_pr`, records by approval pull request, which the
 /// recorder looks up on most metadata writes.
 ///
-/// Writers add a missing one after the migration, outside any transaction and
-/// `CONCURRENTLY`, so a large table's writes go on while it is built; one writer at a time
-/// ([`INDEX_LOCK`]; the others go on without it meanwhile). A build that failed (cancelled,
-/// its connection lost) leaves an INVALID index, which `IF NOT EXISTS` would keep for good:
-/// the next writer drops it and builds it again. A writer that cannot build one (a role that
-/// does not own the table) logs why and works without it.
+/// A writer adds a missing one after the migration, in a transaction of its own, one writer
+/// at a time ([`INDEX_LOCK`]; the others go on without it), when the table holds at most
+/// [`MAX_RECORDS_INDEXED_AT_OPEN`] records: the build holds the table's writes for well under
+/// a second then, and its waits are bounded ([`INDEX_TIMEOUTS`]). A larger table is left to
+/// the operator, whom each writer's log tells the `CREATE INDEX CONCURRENTLY` to run, as a
+/// concurrent build waits for every older transaction of the database and would hold the
+/// writer (a pipeline's `spektate record`, a server's readiness) for as long. An INVALID index
+/// of the name (a concurrent build that failed), which `IF NOT EXISTS` would keep, is
+/// dropped and built again. A writer that cannot build one (a role that does not own the
+/// table) logs why and works without it.
 pub const ADDED_INDEXES: [(&str, &str); 1] = [(
     "spektate_records_pr",
-    "CREATE INDEX CONCURRENTLY IF NOT EXISTS spektate_records_pr \
-     ON spektate_records (partition_key, pr)",
+    "spektate_records (partition_key, pr)",
 )];
 
-/// The advisory lock (single-key space, session level) a writer holds while it builds the
+/// The most records a writer indexes the table over at open ([`ADDED_INDEXES`]).
+pub const MAX_RECORDS_INDEXED_AT_OPEN: i64 = 200_000;
+
+/// How long a writer's index build may wait for the table's lock, and take in all.
+const INDEX_TIMEOUTS: &str = "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '60s'";
+
+/// The advisory lock (transaction level) a writer holds while it builds the
 /// [`ADDED_INDEXES`].
 const INDEX_LOCK: i64 = 0x5350_4b54_4944_5831; // "SPKTIDX1"
 
@@ -152,7 +161,10 @@ enum IndexState {
     Valid,
 }
 
-async fn index_state(client: &Client, name: &str) -> Result<IndexState, tokio_postgres::Error> {
+async fn index_state(
+    client: &impl GenericClient,
+    name: &str,
+) -> Result<IndexState, tokio_postgres::Error> {
     let valid: Option<bool> = client
         .query_one(
             "SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1))",
@@ -168,59 +180,82 @@ async fn index_state(client: &Client, name: &str) -> Result<IndexState, tokio_po
 }
 
 /// Builds the [`ADDED_INDEXES`] that are missing or INVALID, unless another writer is
-/// building them. A writer works without them, so a failure is logged, not returned.
-async fn add_indexes(client: &Client) {
-    if let Err(e) = try_add_indexes(client).await {
-        tracing::warn!(
+/// building them or the table is too large to at open. A writer works without them, so a
+/// failure is logged, not returned.
+async fn add_indexes(client: &mut Client) {
+    match try_add_indexes(client).await {
+        Ok(Left::None) => {}
+        Ok(Left::TooLarge(missing)) => {
+            for (name, on) in missing {
+                tracing::warn!(
+                    "the spektate records table holds more than {MAX_RECORDS_INDEXED_AT_OPEN} \
+                     records and has no index {name}, which metadata writes read through: \
+                     build it once with `CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {on}` \
+                     (after `DROP INDEX CONCURRENTLY IF EXISTS {name}` if it is INVALID)"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(
             "could not add the indexes {} to the spektate tables (records are read without \
              them, more slowly): {}",
             ADDED_INDEXES.map(|(name, _)| name).join(", "),
             crate::errors::pg(&e)
-        );
+        ),
     }
 }
 
-async fn try_add_indexes(client: &Client) -> Result<(), tokio_postgres::Error> {
+/// What [`try_add_indexes`] left to the operator.
+enum Left {
+    None,
+    TooLarge(Vec<(&'static str, &'static str)>),
+}
+
+async fn try_add_indexes(client: &mut Client) -> Result<Left, tokio_postgres::Error> {
     let mut wanted = Vec::new();
-    for (name, sql) in ADDED_INDEXES {
+    for (name, on) in ADDED_INDEXES {
         if index_state(client, name).await? != IndexState::Valid {
-            wanted.push((name, sql));
+            wanted.push((name, on));
         }
     }
     if wanted.is_empty() {
-        return Ok(());
+        return Ok(Left::None);
     }
-    let locked: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&INDEX_LOCK])
+    // Counted no further than the limit, so a large table costs a bounded scan.
+    let records: i64 = client
+        .query_one(
+            "SELECT count(*) FROM (SELECT 1 FROM spektate_records LIMIT $1) AS first",
+            &[&(MAX_RECORDS_INDEXED_AT_OPEN + 1)],
+        )
+        .await?
+        .try_get(0)?;
+    if records > MAX_RECORDS_INDEXED_AT_OPEN {
+        return Ok(Left::TooLarge(wanted));
+    }
+    let tx = client.transaction().await?;
+    tx.batch_execute(INDEX_TIMEOUTS).await?;
+    let locked: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&INDEX_LOCK])
         .await?
         .try_get(0)?;
     if !locked {
         // Another writer is building them.
-        return Ok(());
+        return Ok(Left::None);
     }
-    let built = async {
-        for (name, sql) in wanted {
-            // Under the lock, an INVALID index is no build in progress: one that failed.
-            match index_state(client, name).await? {
-                IndexState::Valid => continue,
-                IndexState::Invalid => {
-                    client
-                        .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
-                        .await?
-                }
-                IndexState::Missing => {}
+    for (name, on) in wanted {
+        // Under the lock, an INVALID index is no build in progress: one that failed.
+        match index_state(&tx, name).await? {
+            IndexState::Valid => continue,
+            IndexState::Invalid => {
+                tx.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))
+                    .await?
             }
-            // One statement, outside any transaction, as CONCURRENTLY needs.
-            client.batch_execute(sql).await?;
+            IndexState::Missing => {}
         }
-        Ok(())
+        tx.batch_execute(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))
+            .await?;
     }
-    .await;
-    // On a connection that broke, the session and its lock are gone anyway.
-    let unlocked = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&INDEX_LOCK])
-        .await;
-    built.and(unlocked.map(|_| ()))
+    tx.commit().await?;
+    Ok(Left::None)
 }
 
 /// The message for a database written by a newer spektate.

@@ -265,3 +265,29 @@ async fn a_writer_that_may_not_add_the_index_works_without_it() {
         2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_leaves_the_index_of_a_large_table_to_the_operator() {
+    let server = TestServer::start();
+    let writer = PostgresStore::open(&server.url()).unwrap();
+    writer.ready().await.unwrap();
+    server.psql(
+        "postgres",
+        &format!(
+            "DROP INDEX spektate_records_pr; \
+             INSERT INTO spektate_records (partition_key, row_key, pr, change_seq) \
+                 SELECT 'fabrikam', lpad(i::text, 12, '0'), (i % 5000)::text, \
+                     nextval('spektate_change_seq') FROM generate_series(1, {}) i",
+            spektate_postgres::schema::MAX_RECORDS_INDEXED_AT_OPEN + 1
+        ),
+    );
+    // The next writer neither builds it (holding the table) nor fails: it writes on.
+    let writer = PostgresStore::open(&server.url()).unwrap();
+    writer.insert(&record("b")).await.unwrap();
+    assert_eq!(pr_index(&server), "", "built over a large table at open");
+    let got = writer
+        .query("fabrikam", &RecordQuery::all().pr("42"))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 40);
+}
