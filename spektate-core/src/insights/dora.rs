@@ -70,8 +70,9 @@ pub struct MetricsOptions {
     pub by: Option<GroupBy>,
 }
 
-/// The shortest window deployment frequency counts in, in days: a shorter one (`--since all`
-/// with the only deployment finished minutes ago, a week just begun) counts as a day.
+/// The shortest window deployment frequency counts in, in days, when the window starts at
+/// the first deployment (no `since`): a shorter one (the only deployment finished minutes ago,
+/// a week just begun) counts as a day. A window the caller set counts as long as it is.
 pub const MIN_WINDOW_DAYS: f64 = 1.0;
 
 /// Deployments that completed, per day and per week.
@@ -82,9 +83,9 @@ pub struct Frequency {
     pub completed: usize,
     /// The window's length in days.
     pub days: f64,
-    /// Completed per day, over a window of at least one day ([`MIN_WINDOW_DAYS`]: one
-    /// deployment in a window of ten minutes is one a day, not 144); `None` for an empty
-    /// window without deployments.
+    /// Completed per day; over a window that starts at the first deployment, at least one day
+    /// long ([`MIN_WINDOW_DAYS`]: one deployment ten minutes ago is one a day, not 144);
+    /// `None` for an empty window without deployments.
     pub per_day: Option<f64>,
     /// Completed per week (seven times `per_day`).
     pub per_week: Option<f64>,
@@ -291,12 +292,14 @@ fn figures<'a>(
     restored: impl Iterator<Item = i64>,
     unrestored: usize,
     days: f64,
+    shortest: f64,
 ) -> Figures {
     let completed = outcomes.clone().filter(|o| o.completed).count();
     let failed = outcomes.clone().filter(|o| o.failed).count();
     let finished = outcomes.clone().filter(|o| o.completed || o.failed).count();
+    let counted = days.max(shortest);
     let per_day =
-        (days > 0.0 || completed > 0).then(|| completed as f64 / days.max(MIN_WINDOW_DAYS));
+        (counted > 0.0 && (days > 0.0 || completed > 0)).then(|| completed as f64 / counted);
 
     let mut leads = Vec::new();
     let mut live = 0;
@@ -403,6 +406,11 @@ pub fn dora(deployments: &[Deployment], options: &MetricsOptions) -> Dora {
     let inside: Vec<&Outcome> = all.iter().filter(|o| o.in_window(since, until)).collect();
     let start = since.or_else(|| inside.iter().filter_map(|o| o.finished_at).min());
     let days = start.map_or(0.0, |s| days_between(s, until));
+    let shortest = if since.is_none() {
+        MIN_WINDOW_DAYS
+    } else {
+        0.0
+    };
     let restored: Vec<&Restoration> = restored
         .iter()
         .filter(|r| r.by.in_window(since, until))
@@ -417,6 +425,7 @@ pub fn dora(deployments: &[Deployment], options: &MetricsOptions) -> Dora {
         restored.iter().map(|r| r.secs),
         open.len(),
         days,
+        shortest,
     );
     let mut groups = Vec::new();
     if let Some(by) = options.by {
@@ -445,6 +454,7 @@ pub fn dora(deployments: &[Deployment], options: &MetricsOptions) -> Dora {
                     .map(|r| r.secs),
                 open.iter().filter(|o| group_key(o, by) == key).count(),
                 days,
+                shortest,
             );
             groups.push(Group { key, figures });
         }
@@ -492,6 +502,23 @@ mod tests {
         assert_eq!((f.per_day, f.per_week), (Some(1.0), Some(7.0)), "{f:?}");
         let week = &m.groups[0].figures.deployment_frequency;
         assert_eq!(week.per_day, Some(1.0), "{week:?}");
+    }
+
+    #[test]
+    fn a_window_the_caller_set_counts_as_long_as_it_is() {
+        let until = time("2026-11-02T12:00:00Z");
+        let specs: Vec<Spec> = (1..=10)
+            .map(|n| completed(n, until - Duration::minutes(30 * i64::from(n))))
+            .collect();
+        let ds = deployments(&specs, until);
+        let options = MetricsOptions {
+            since: Some(until - Duration::hours(6)),
+            until,
+            by: None,
+        };
+        let f = dora(&ds, &options).overall.deployment_frequency;
+        assert_eq!((f.completed, f.days), (10, 0.25), "{f:?}");
+        assert_eq!(f.per_day, Some(40.0), "{f:?}");
     }
 
     #[test]
