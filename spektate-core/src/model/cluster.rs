@@ -282,6 +282,13 @@ impl ClusterReport {
     }
 
     /// The same state as `other`: the same commit, outcome and health.
+    /// `other` tells another health of the same outcome of the same commit.
+    fn health_changed(&self, other: &ClusterReport) -> bool {
+        self.outcome == other.outcome
+            && self.health != other.health
+            && super::deployment::commits_match(&self.sync.commit, &other.sync.commit)
+    }
+
     fn same_state(&self, other: &ClusterReport) -> bool {
         self.outcome == other.outcome
             && self.health == other.health
@@ -334,9 +341,11 @@ impl ClusterHistory {
     }
 
     /// Adds a report of this cluster in its place by time, so one that arrives late never
-    /// moves the cluster back. Returns whether the history changed: not when the report
-    /// repeats the state that was already current at its time, is older than every report
-    /// of a full history, or names another cluster.
+    /// moves the cluster back. A report of the same time, outcome and commit that tells
+    /// another health (Argo CD dates a health notification at its sync's finish) is the newer
+    /// one. Returns whether the history changed: not when the report repeats the state that
+    /// was already current at its time, is older than every report of a full history, or
+    /// names another cluster.
     pub fn add(&mut self, report: ClusterReport) -> bool {
         if report.sync.cluster != self.cluster {
             return false;
@@ -346,7 +355,10 @@ impl ClusterHistory {
         let at = self
             .reports
             .iter()
-            .position(|r| r.sync.synced_at < report.sync.synced_at)
+            .position(|r| {
+                r.sync.synced_at < report.sync.synced_at
+                    || (r.sync.synced_at == report.sync.synced_at && r.health_changed(&report))
+            })
             .unwrap_or(self.reports.len());
         if at >= MAX_CLUSTER_HISTORY {
             return false;
@@ -472,6 +484,28 @@ mod history_tests {
         );
         assert_eq!(h.reports.len(), 1);
         assert_eq!(h.current().unwrap().synced_at, at(2));
+    }
+
+    #[test]
+    fn a_health_told_at_the_same_time_as_the_sync_is_the_newer() {
+        // Argo CD: synced at minute 5 (Progressing), then degraded, dated at the same finish.
+        let mut h = ClusterHistory::new("east-us");
+        let health = |word: &str| ClusterReport {
+            health: Some(word.into()),
+            ..report("aaaaaaa1", 5, Outcome::Applied)
+        };
+        assert!(h.add(health("Progressing")));
+        assert!(h.add(health("Degraded")));
+        assert_eq!(h.reports[0].health.as_deref(), Some("Degraded"));
+        let troubles = h.troubles();
+        assert_eq!(troubles.len(), 1, "{troubles:?}");
+        assert_eq!(troubles[0].health.as_deref(), Some("Degraded"));
+        assert!(!h.add(health("Degraded")), "a retried report");
+        assert_eq!(h.current().unwrap().synced_at, at(5));
+        // Another commit at the same time is no newer: the order of arrival does not move
+        // the cluster back.
+        assert!(h.add(report("bbbbbbb2", 5, Outcome::Applied)));
+        assert_eq!(h.current().unwrap().commit, "aaaaaaa1");
     }
 
     #[test]
