@@ -142,10 +142,27 @@ impl fmt::Debug for StoreSettings {
             .field("account", &self.account)
             .field("access_key", &self.access_key.as_ref().map(|_| "***"))
             .field("table_name", &self.table_name)
-            .field("table_endpoint", &self.table_endpoint)
+            .field(
+                "table_endpoint",
+                &self.table_endpoint.as_deref().map(without_credentials),
+            )
             .field("table_sas", &self.table_sas.as_ref().map(|_| "***"))
             .field("table_auth", &self.table_auth)
             .finish()
+    }
+}
+
+/// A URL as settings print it: no user info, query or fragment, where a credential (a SAS's
+/// `sig`, a password) would be.
+fn without_credentials(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.rsplit_once('@').map_or(url, |(_, h)| h).to_string(),
     }
 }
 
@@ -358,7 +375,7 @@ impl StoreSettings {
             }
         };
         if let Some(endpoint) = given(self.table_endpoint.as_deref()) {
-            account = account.with_endpoint(endpoint)?;
+            account = account.with_named_endpoint(names.table_endpoint, endpoint)?;
         }
         let table = match (spec_table, given(self.table_name.as_deref())) {
             (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => {
@@ -1456,6 +1473,17 @@ mod tests {
                 spec(format!("azure-table:fabrikam/a/b?{sas}")),
                 "azure-table:fabrikam/a/b is not ACCOUNT/TABLE",
             ),
+            // The portal's "Table service SAS URL" given as the endpoint.
+            (
+                StoreSettings {
+                    access_key: Some(key.into()),
+                    table_endpoint: Some(format!(
+                        "https://u:{key}@fabrikam.table.core.windows.net/?{sas}"
+                    )),
+                    ..spec("azure-table:fabrikam/deployments".into())
+                },
+                "invalid --table-endpoint: ",
+            ),
             (
                 spec("azure-table:fabrikam/deployments".into()),
                 "without a credential: give --access-key",
@@ -1465,6 +1493,11 @@ mod tests {
             let e = err(open(&settings));
             assert!(e.contains(expected), "{settings:?}: {e}");
             assert!(!e.contains("c2lnLXNlY3JldA") && !e.contains(key), "{e}");
+            let shown = format!("{settings:?}");
+            assert!(
+                !shown.contains("c2lnLXNlY3JldA") && !shown.contains(key),
+                "{shown}"
+            );
         }
     }
 

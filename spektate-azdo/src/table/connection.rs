@@ -226,22 +226,27 @@ impl TableAccount {
 
     /// The same account at another table endpoint (Azurite, sovereign clouds, private links).
     /// A path-style endpoint (`http://127.0.0.1:10002/devstoreaccount1`) keeps its path.
-    pub fn with_endpoint(mut self, endpoint: &str) -> Result<Self> {
-        let e = endpoint.trim().trim_end_matches('/');
-        let ok = (e.starts_with("https://") || e.starts_with("http://"))
-            && e.split_once("://")
-                .is_some_and(|(_, r)| !r.is_empty() && !r.starts_with('/'))
-            && !e.contains(['?', '#', ' ']);
-        if !ok {
-            return Err(Error::invalid(
-                "table endpoint",
-                format!(
-                    "'{}' is not an http(s) URL without a query",
-                    endpoint.trim()
-                ),
-            ));
-        }
-        self.endpoint = e.to_string();
+    ///
+    /// An endpoint with a query (a SAS URL), a fragment or user info is refused; the error
+    /// shows its scheme, host and path only.
+    pub fn with_endpoint(self, endpoint: &str) -> Result<Self> {
+        self.with_named_endpoint("table endpoint", endpoint)
+    }
+
+    /// [`Self::with_endpoint`], its errors naming `field`, the setting as the user gave it
+    /// (`--table-endpoint`, `tableEndpoint`).
+    pub fn with_named_endpoint(mut self, field: &str, endpoint: &str) -> Result<Self> {
+        self.endpoint = checked_endpoint(endpoint, ENDPOINT_SAS_IN)
+            .map_err(|reason| Error::invalid(field, reason))?;
+        Ok(self)
+    }
+
+    /// The endpoint of a connection string's `TableEndpoint=`, errors naming it.
+    fn with_connection_string_endpoint(mut self, endpoint: &str) -> Result<Self> {
+        self.endpoint =
+            checked_endpoint(endpoint, "SharedAccessSignature= in the connection string").map_err(
+                |reason| Error::invalid("connection string", format!("TableEndpoint {reason}")),
+            )?;
         Ok(self)
     }
 
@@ -285,7 +290,10 @@ impl TableAccount {
                 (None, Some(e)) => account_of_endpoint(e).ok_or_else(|| {
                     Error::invalid(
                         "connection string",
-                        format!("AccountName is missing and TableEndpoint '{e}' does not name the account"),
+                        format!(
+                            "AccountName is missing and TableEndpoint {} does not name the account",
+                            shown_endpoint(e)
+                        ),
                     )
                 })?,
                 (None, None) => {
@@ -297,7 +305,7 @@ impl TableAccount {
             };
             let account = Self::with_sas(&name, &Secret::new(sas))?;
             return match endpoint {
-                Some(e) => account.with_endpoint(e),
+                Some(e) => account.with_connection_string_endpoint(e),
                 None => account.at_suffix(get("defaultendpointsprotocol"), get("endpointsuffix")),
             };
         }
@@ -307,7 +315,7 @@ impl TableAccount {
             .ok_or_else(|| Error::invalid("connection string", "AccountKey is missing"))?;
         let account = Self::new(name, Secret::new(key))?;
         if let Some(endpoint) = get("tableendpoint") {
-            return account.with_endpoint(endpoint);
+            return account.with_connection_string_endpoint(endpoint);
         }
         account.at_suffix(get("defaultendpointsprotocol"), get("endpointsuffix"))
     }
@@ -349,11 +357,93 @@ impl TableAccount {
     }
 }
 
+/// Where an endpoint's error tells to give a SAS found in its query.
+const ENDPOINT_SAS_IN: &str =
+    "the table SAS setting (--table-sas) or SharedAccessSignature= in a connection string";
+
+/// `endpoint` as a message may show it, quoted: its scheme, host (and port) and path, with
+/// what was left out said after it (`'https://a.table.core.windows.net/' (its query left
+/// out)`). User info, query and fragment never appear: a SAS or a password rides there.
+fn shown_endpoint(endpoint: &str) -> String {
+    let e = endpoint.trim();
+    let (scheme, rest) = match e.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, e),
+    };
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let (before, after) = rest.split_at(end);
+    let authority_end = before.find('/').unwrap_or(before.len());
+    let (authority, path) = before.split_at(authority_end);
+    let host = authority
+        .rfind('@')
+        .map_or(authority, |at| &authority[at + 1..]);
+    let mut left_out = Vec::new();
+    if host.len() != authority.len() {
+        left_out.push("user info");
+    }
+    if after.starts_with('?') {
+        left_out.push("query");
+    }
+    if after.contains('#') {
+        left_out.push("fragment");
+    }
+    let shown = match scheme {
+        Some(scheme) => format!("'{scheme}://{host}{path}'"),
+        None => format!("'{host}{path}'"),
+    };
+    if left_out.is_empty() {
+        shown
+    } else {
+        format!("{shown} (its {} left out)", left_out.join(" and "))
+    }
+}
+
+/// `endpoint` checked and without a trailing slash: an http(s) URL with a host, and no user
+/// info, query, fragment or blank. The error (the reason, after the field) shows it as
+/// [`shown_endpoint`] does; a SAS in its query is told to be given in `sas_in` instead.
+fn checked_endpoint(endpoint: &str, sas_in: &str) -> std::result::Result<String, String> {
+    let given = endpoint.trim();
+    let shown = shown_endpoint(given);
+    let e = given.trim_end_matches('/');
+    if let Some((_, query)) = e.split_once('?') {
+        let query = query.split('#').next().unwrap_or_default();
+        let is_sas = query
+            .split('&')
+            .any(|p| p.split_once('=').is_some_and(|(k, _)| k == "sig"));
+        return Err(if is_sas {
+            format!(
+                "{shown} holds a shared access signature in its query; give the endpoint \
+                 without it, and the SAS in {sas_in}"
+            )
+        } else {
+            format!("{shown} has a query; a table endpoint is an http(s) URL without one")
+        });
+    }
+    let rest = e
+        .strip_prefix("https://")
+        .or_else(|| e.strip_prefix("http://"));
+    let authority = rest.map(|r| r.split('/').next().unwrap_or_default());
+    if authority.is_some_and(|a| a.contains('@')) {
+        return Err(format!(
+            "{shown} holds user info; a table endpoint takes no credential: give the key or \
+             SAS on its own"
+        ));
+    }
+    if authority.is_none_or(str::is_empty) || e.contains('#') || e.contains(char::is_whitespace) {
+        return Err(format!(
+            "{shown} is not an http(s) URL with a host and no query, fragment or blank"
+        ));
+    }
+    Ok(e.to_string())
+}
+
 /// The account an endpoint names: the first label of `ACCOUNT.table.core.windows.net`, or
 /// the first path segment of a path-style endpoint (`http://127.0.0.1:10002/devstoreaccount1`).
 pub fn account_of_endpoint(endpoint: &str) -> Option<String> {
     let rest = endpoint.trim().split_once("://")?.1;
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = host.rsplit('@').next().unwrap_or_default();
     let host = host.split(':').next().unwrap_or_default();
     let first_path = path.split('/').find(|s| !s.is_empty());
     let candidate = match first_path {
@@ -484,5 +574,77 @@ mod tests {
             Sas::new(&Secret::new("?sv=2019-02-02&tn=Deployments&sp=raud&sig=x")).unwrap();
         assert_eq!(table_sas.table().as_deref(), Some("deployments"));
         assert_eq!(table_sas.param("sig"), None);
+    }
+
+    #[test]
+    fn endpoint_errors_never_show_a_query_or_user_info() {
+        let sas_url = "https://acct.table.core.windows.net/?sv=2022-11-02&ss=t&srt=sco&sp=rwdlacu&se=2031-01-01T00:00:00Z&sig=SIGSECRET";
+        let a = TableAccount::new("acct", Secret::new(KEY)).unwrap();
+        // --table-endpoint / SPEKTATE_TABLE_ENDPOINT: the portal's "Table service SAS URL".
+        let e = a.clone().with_endpoint(sas_url).unwrap_err().to_string();
+        assert!(
+            !e.contains("SIGSECRET") && !e.contains("sv=") && !e.contains("rwdlacu"),
+            "{e}"
+        );
+        assert!(
+            e.contains("'https://acct.table.core.windows.net/' (its query left out)")
+                && e.contains("shared access signature")
+                && e.contains("--table-sas"),
+            "{e}"
+        );
+        let e = a
+            .clone()
+            .with_named_endpoint("--table-endpoint", sas_url)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--table-endpoint") && !e.contains("SIGSECRET"),
+            "{e}"
+        );
+        // TableEndpoint= in a connection string, with a key, with a SAS, and alone.
+        for cs in [
+            format!("AccountName=acct;AccountKey={KEY};TableEndpoint={sas_url}"),
+            format!("TableEndpoint={sas_url};SharedAccessSignature=sv=2022-11-02&sig=OTHER"),
+            format!("AccountName=acct;TableEndpoint={sas_url};SharedAccessSignature=sv=1&sig=x"),
+        ] {
+            let e = TableAccount::from_connection_string(&cs)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("TableEndpoint 'https://acct.table.core.windows.net/'")
+                    && e.contains("SharedAccessSignature=")
+                    && !e.contains("SIGSECRET")
+                    && !e.contains("sv=2022"),
+                "{e}"
+            );
+        }
+        // A query that is no SAS, user info, a fragment: none of them shown either.
+        for (given, shown) in [
+            (
+                "https://acct.table.core.windows.net/?token=QSECRET",
+                "'https://acct.table.core.windows.net/' (its query left out)",
+            ),
+            (
+                "https://me:PWSECRET@acct.table.core.windows.net/t",
+                "'https://acct.table.core.windows.net/t' (its user info left out)",
+            ),
+            (
+                "acct.table.core.windows.net?sig=QSECRET",
+                "'acct.table.core.windows.net' (its query left out)",
+            ),
+            (
+                "ftp://u:PWSECRET@h/p#QSECRET",
+                "'ftp://h/p' (its user info and fragment left out)",
+            ),
+        ] {
+            let e = a.clone().with_endpoint(given).unwrap_err().to_string();
+            assert!(e.contains(shown) && !e.contains("SECRET"), "{given}: {e}");
+        }
+        let e = TableAccount::from_connection_string(
+            "TableEndpoint=https://u:PWSECRET@127.0.0.1:10002/?sig=QSECRET;SharedAccessSignature=sv=1&sig=x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains("SECRET"), "{e}");
     }
 }
