@@ -294,15 +294,15 @@ pub async fn run(cmd: ServeCmd, store: &StoreArgs) -> Result<()> {
     }
     let _traces = match otlp {
         Some(settings) => {
+            // Described without the URL's query: an API key may ride there.
             println!(
-                "Traces of finished deployments{} go to {} ({}).",
+                "Traces of finished deployments{} go to {}.",
                 if settings.self_traces {
                     " and of the server's refreshes"
                 } else {
                     ""
                 },
-                settings.url,
-                settings.protocol.name()
+                settings.describe()
             );
             Some(
                 dashboard::otlp::start(settings, trackers)

@@ -122,7 +122,7 @@ impl fmt::Debug for OtlpSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("OtlpSettings")
-            .field("url", &self.url)
+            .field("url", &shown_url(&self.url).0)
             .field("protocol", &self.protocol)
             .field("self_traces", &self.self_traces)
             .field("headers", &names)
@@ -140,25 +140,30 @@ impl OtlpSettings {
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, Error> {
         let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let under = |base: &str| format!("{}/v1/traces", base.trim().trim_end_matches('/'));
         let (source, given, url) = if let Some(e) = endpoint.filter(|e| !e.trim().is_empty()) {
-            ("--otlp-endpoint", e.to_string(), under(e))
+            ("--otlp-endpoint", e.to_string(), traces_url(e))
         } else if let Some(e) = set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
             let url = e.trim().to_string();
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", e, url)
         } else if let Some(e) = set("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            let url = under(&e);
+            let url = traces_url(&e);
             ("OTEL_EXPORTER_OTLP_ENDPOINT", e, url)
         } else {
             return Ok(None);
         };
         let given = given.trim();
+        // Errors show the value's scheme, host and path only, never its user info or query.
+        let (shown, left_out) = shown_url(given);
+        let notes: Vec<&str> = left_out.into_iter().filter(|p| *p != "user info").collect();
+        let shown = match notes.as_slice() {
+            [] => format!("'{shown}'"),
+            parts => format!("'{shown}' (its {} left out)", parts.join(" and ")),
+        };
         if spektate_core::model::url::has_credentials(given) {
             return Err(Error::invalid(
                 source,
                 format!(
-                    "'{}' has user info in it; give credentials in OTEL_EXPORTER_OTLP_HEADERS",
-                    spektate_core::model::url::without_credentials(given)
+                    "{shown} has user info in it; give credentials in OTEL_EXPORTER_OTLP_HEADERS"
                 ),
             ));
         }
@@ -172,7 +177,7 @@ impl OtlpSettings {
         if !is_http_url(given) {
             return Err(Error::invalid(
                 source,
-                format!("'{given}' is not an http(s) URL"),
+                format!("{shown} is not an http(s) URL"),
             ));
         }
         let protocol = Protocol::from_env(&var)?;
@@ -191,6 +196,22 @@ impl OtlpSettings {
             protocol,
             self_traces: false,
         }))
+    }
+
+    /// Where traces go and how, as the server's startup line shows it: the traces URL's
+    /// scheme, host and path, then the protocol (`https://collector.example/v1/traces
+    /// (http/protobuf)`). A query (an API key may ride there) or fragment is never shown, only
+    /// said to be left out.
+    pub fn describe(&self) -> String {
+        let (shown, left_out) = shown_url(&self.url);
+        match left_out.as_slice() {
+            [] => format!("{shown} ({})", self.protocol.name()),
+            parts => format!(
+                "{shown} ({}; its {} left out here)",
+                self.protocol.name(),
+                parts.join(" and ")
+            ),
+        }
     }
 
     /// Exports the server's own refreshes and their provider requests too (or not).
@@ -396,6 +417,57 @@ fn host(url: &str) -> String {
         .ok()
         .and_then(|u| u.host().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// The traces URL under a collector's base URL (`--otlp-endpoint`,
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`), as the OTLP exporter specification builds it: `v1/traces`
+/// appended to the base's path, after one `/`; a query stays after the path
+/// (`https://c.example/otlp?k=v` gives `https://c.example/otlp/v1/traces?k=v`); a fragment,
+/// never sent, is dropped.
+fn traces_url(base: &str) -> String {
+    let base = base.trim();
+    let base = base.split('#').next().unwrap_or_default();
+    let (path, query) = match base.split_once('?') {
+        Some((path, query)) => (path, query),
+        None => (base, ""),
+    };
+    let url = format!("{}/v1/traces", path.trim_end_matches('/'));
+    if query.is_empty() {
+        url
+    } else {
+        format!("{url}?{query}")
+    }
+}
+
+/// `url` as a message or log may show it: its scheme, host (and port) and path, and what was
+/// left out of it (`user info`, `query`, `fragment`): an API key or password may ride there.
+fn shown_url(url: &str) -> (String, Vec<&'static str>) {
+    let url = url.trim();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let (before, after) = rest.split_at(end);
+    let (authority, path) = before.split_at(before.find('/').unwrap_or(before.len()));
+    let host = authority
+        .rfind('@')
+        .map_or(authority, |at| &authority[at + 1..]);
+    let mut left_out = Vec::new();
+    if host.len() != authority.len() {
+        left_out.push("user info");
+    }
+    if after.starts_with('?') {
+        left_out.push("query");
+    }
+    if after.contains('#') {
+        left_out.push("fragment");
+    }
+    let shown = match scheme {
+        Some(scheme) => format!("{scheme}://{host}{path}"),
+        None => format!("{host}{path}"),
+    };
+    (shown, left_out)
 }
 
 /// An `http://` or `https://` URL with a host and no user info.
@@ -692,5 +764,77 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("'bad name'") && !e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn a_base_endpoint_with_a_query_gets_the_signal_path_before_it_and_is_never_shown() {
+        let s = OtlpSettings::new(
+            Some("https://collector.example/?api-key=OTLPSECRET"),
+            env(&[]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            s.url,
+            "https://collector.example/v1/traces?api-key=OTLPSECRET"
+        );
+        let s = OtlpSettings::new(
+            None,
+            env(&[(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                " https://c.example:4318/otlp/?api-key=OTLPSECRET&x=1#top ",
+            )]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            s.url,
+            "https://c.example:4318/otlp/v1/traces?api-key=OTLPSECRET&x=1"
+        );
+        // The startup line and the debug form: scheme, host and path, never the key.
+        let line = s.describe();
+        assert_eq!(
+            line,
+            "https://c.example:4318/otlp/v1/traces (http/protobuf; its query left out here)"
+        );
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("OTLPSECRET") && shown.contains("/otlp/v1/traces"),
+            "{shown}"
+        );
+        let plain = OtlpSettings::new(Some("http://collector:4318"), env(&[]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            plain.describe(),
+            "http://collector:4318/v1/traces (http/protobuf)"
+        );
+        // The traces URL as it is: its query is kept for the requests, left out of messages.
+        let s = OtlpSettings::new(
+            None,
+            env(&[(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "https://t.example/v1/traces?api-key=OTLPSECRET",
+            )]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.url, "https://t.example/v1/traces?api-key=OTLPSECRET");
+        assert!(!s.describe().contains("OTLPSECRET"), "{}", s.describe());
+        // Errors about an endpoint leave its query and user info out too.
+        for bad in [
+            "ftp://collector.example/?api-key=OTLPSECRET",
+            "https://u:OTLPSECRET@collector.example/?api-key=OTLPSECRET",
+        ] {
+            let e = OtlpSettings::new(Some(bad), env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("--otlp-endpoint")
+                    && e.contains("collector.example/' (its query left out)")
+                    && !e.contains("OTLPSECRET"),
+                "{e}"
+            );
+        }
     }
 }
