@@ -1,5 +1,5 @@
-//! Which store and providers a `deployment` command reads: its flags first, then
-//! `~/.bedrock/config.yaml` (as bedrock did), then Spektate's own store settings.
+//! Which store and providers a `deployment` command reads: its flags first (a `SPEKTATE_*`
+//! variable a flag names counts as that flag), then `~/.bedrock/config.yaml` (as bedrock did).
 
 use clap::Args;
 use spektate::config::{Names, StoreSettings};
