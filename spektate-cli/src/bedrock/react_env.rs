@@ -118,6 +118,7 @@ impl DashboardEnv {
                 pipelines: get("REACT_APP_PIPELINE_ACCESS_TOKEN"),
                 source_repos: get("REACT_APP_SOURCE_REPO_ACCESS_TOKEN"),
                 manifest_repo: get("REACT_APP_MANIFEST_ACCESS_TOKEN"),
+                azure_devops: None,
             },
             manifest: get("REACT_APP_MANIFEST"),
             github_manifest_owner: get("REACT_APP_GITHUB_MANIFEST_USERNAME"),

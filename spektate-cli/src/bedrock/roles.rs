@@ -4,7 +4,8 @@
 //! `introspection.azure.source_repo_access_token`) and one for the manifest repository
 //! (`REACT_APP_MANIFEST_ACCESS_TOKEN`). A token given to Spektate itself
 //! (`SPEKTATE_AZDO_TOKEN`, `SPEKTATE_GITHUB_TOKEN`, `SPEKTATE_GITLAB_TOKEN`) serves every
-//! role and wins.
+//! role and wins. Bedrock's `azure_devops.access_token` is an Azure DevOps token: it serves
+//! Azure DevOps only, never GitHub or GitLab.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -22,6 +23,9 @@ pub struct RoleTokens {
     pub source_repos: Option<String>,
     /// Reads the manifest repository (sync tags).
     pub manifest_repo: Option<String>,
+    /// Sent to Azure DevOps only (bedrock's `azure_devops.access_token`), for every role
+    /// without a token of its own; GitHub and GitLab never receive it.
+    pub azure_devops: Option<String>,
 }
 
 impl fmt::Debug for RoleTokens {
@@ -31,6 +35,7 @@ impl fmt::Debug for RoleTokens {
             .field("pipelines", &hidden(&self.pipelines))
             .field("source_repos", &hidden(&self.source_repos))
             .field("manifest_repo", &hidden(&self.manifest_repo))
+            .field("azure_devops", &hidden(&self.azure_devops))
             .finish()
     }
 }
@@ -42,7 +47,10 @@ fn blank_is_none(v: Option<String>) -> Option<String> {
 impl RoleTokens {
     /// Whether no role has a token of its own.
     pub fn is_empty(&self) -> bool {
-        self.pipelines.is_none() && self.source_repos.is_none() && self.manifest_repo.is_none()
+        self.pipelines.is_none()
+            && self.source_repos.is_none()
+            && self.manifest_repo.is_none()
+            && self.azure_devops.is_none()
     }
 
     /// Takes `other`'s token for each role that has none.
@@ -51,8 +59,14 @@ impl RoleTokens {
             &mut self.pipelines,
             &mut self.source_repos,
             &mut self.manifest_repo,
+            &mut self.azure_devops,
         ];
-        let theirs = [other.pipelines, other.source_repos, other.manifest_repo];
+        let theirs = [
+            other.pipelines,
+            other.source_repos,
+            other.manifest_repo,
+            other.azure_devops,
+        ];
         for (m, t) in mine.into_iter().zip(theirs) {
             if m.is_none() {
                 *m = blank_is_none(t);
@@ -60,13 +74,14 @@ impl RoleTokens {
         }
     }
 
-    /// `settings` with `token` for every provider that has no token of its own.
-    fn with(settings: &ProviderSettings, token: &Option<String>) -> ProviderSettings {
+    /// `settings` with a role's `token` for every provider that has no token of its own;
+    /// Azure DevOps without either takes the Azure-DevOps-only token.
+    fn with(&self, settings: &ProviderSettings, token: &Option<String>) -> ProviderSettings {
         let mut s = settings.clone();
+        if s.azure_devops.token.is_none() {
+            s.azure_devops.token = token.clone().or_else(|| self.azure_devops.clone());
+        }
         if let Some(t) = token {
-            if s.azure_devops.token.is_none() {
-                s.azure_devops.token = Some(t.clone());
-            }
             if let Some(g) = s.github.as_mut()
                 && g.token.is_none()
                 && g.app.is_none()
@@ -94,10 +109,9 @@ impl RoleTokens {
         if self.is_empty() {
             return Ok(());
         }
-        providers.pipelines = Self::with(settings, &self.pipelines)
-            .build(names)?
-            .pipelines;
-        let source = Self::with(settings, &self.source_repos)
+        providers.pipelines = self.with(settings, &self.pipelines).build(names)?.pipelines;
+        let source = self
+            .with(settings, &self.source_repos)
             .build(names)?
             .repositories;
         let manifest_repo = providers.defaults.manifest_repo.clone();
@@ -105,7 +119,8 @@ impl RoleTokens {
             Some(repo)
                 if self.manifest_repo.is_some() && self.manifest_repo != self.source_repos =>
             {
-                let manifest = Self::with(settings, &self.manifest_repo)
+                let manifest = self
+                    .with(settings, &self.manifest_repo)
                     .build(names)?
                     .repositories;
                 source

@@ -292,7 +292,7 @@ impl Resolved {
 
 /// The providers of a `deployment` command: its flags, then the settings file's
 /// `azure_devops` (organisation, project, HLD and manifest repositories) and tokens
-/// (`access_token` for the pipelines, `source_repo_access_token` for the repositories).
+/// (`access_token` for Azure DevOps only, `source_repo_access_token` for the repositories).
 pub fn providers_with_config(flags: &ProviderArgs, config: Option<&BedrockConfig>) -> ProviderArgs {
     let mut p = flags.clone();
     let Some(c) = config else {
@@ -310,16 +310,14 @@ pub fn providers_with_config(flags: &ProviderArgs, config: Option<&BedrockConfig
     fill(&mut p.manifest_repo, &c.manifest_repository);
     fill(&mut p.hld_repo, &c.hld_repository);
     let mut roles = p.roles.clone();
+    // `azure_devops.access_token` is an Azure DevOps token: it goes to Azure DevOps only
+    // (its pipelines, and its repositories without `source_repo_access_token`), never to
+    // GitHub or GitLab, which read with their own tokens (SPEKTATE_GITHUB_TOKEN, ...).
     roles.fill(RoleTokens {
-        pipelines: c.access_token.clone(),
-        source_repos: c
-            .source_repo_access_token
-            .clone()
-            .or_else(|| c.access_token.clone()),
-        manifest_repo: c
-            .source_repo_access_token
-            .clone()
-            .or_else(|| c.access_token.clone()),
+        pipelines: None,
+        source_repos: c.source_repo_access_token.clone(),
+        manifest_repo: c.source_repo_access_token.clone(),
+        azure_devops: c.access_token.clone(),
     });
     p.roles = roles;
     p
