@@ -1475,3 +1475,176 @@ async fn deployment_dashboard_serves_the_configured_table_in_this_process() {
     asked_with(&seen, "/_apis/build/builds", PIPELINE_PAT);
     asked_with(&seen, "/pullrequests/1355", SOURCE_PAT);
 }
+
+/// `azure_devops.access_token` of `~/.bedrock/config.yaml` is an Azure DevOps token:
+/// `deployment get` reading GitHub (`--github-url`, `--github`) or GitLab (`--gitlab-url`)
+/// never sends it there, in any header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_files_azure_devops_token_never_goes_to_github_or_gitlab() {
+    const AZDO_PAT: &str = "AZDOPATSECRET";
+    let server = MockServer::start().await;
+    let azdo = azure_devops().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .mount(&server)
+        .await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".bedrock")).unwrap();
+    std::fs::write(
+        home.path().join(".bedrock/config.yaml"),
+        format!("azure_devops:\n  org: fabrikam\n  project: hello\n  access_token: {AZDO_PAT}\n"),
+    )
+    .unwrap();
+    let store = format!("sqlite:{}", home.path().join("s.db").display());
+    let host = server.uri();
+    let run = |args: &[&str]| {
+        spektate()
+            .args(args)
+            .env("SPEKTATE_STORE", &store)
+            .env("HOME", home.path())
+            .env("SPEKTATE_AZDO_URL", azdo.uri())
+            .output()
+            .unwrap()
+    };
+    for (p1, repo) in [
+        ("4242", format!("{host}/andrebriggs/spartan-app")),
+        ("4343", format!("{host}/group/spartan-app")),
+    ] {
+        ok(&run(&[
+            "deployment",
+            "create",
+            "-p",
+            "demo",
+            "--p1",
+            p1,
+            "--image-tag",
+            &format!("spartan-app-{p1}"),
+            "--commit-id",
+            "32b0b95",
+            "--service",
+            "spartan-app",
+            "--repository",
+            &repo,
+        ]));
+    }
+    // A build of Azure DevOps, which the token is for.
+    ok(&run(&[
+        "deployment",
+        "create",
+        "-p",
+        "demo",
+        "--p1",
+        "6046",
+        "--image-tag",
+        "hello-6046",
+        "--commit-id",
+        "1bbcd91",
+        "--service",
+        "hello",
+    ]));
+    for flags in [
+        vec!["--github-url", host.as_str()],
+        vec!["--github", "--github-url", host.as_str()],
+        vec!["--gitlab-url", host.as_str()],
+        vec!["--gitlab", "--gitlab-url", host.as_str()],
+    ] {
+        server.reset().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+            .mount(&server)
+            .await;
+        let mut args = vec!["deployment", "get", "--partition-key", "demo", "-o", "json"];
+        args.extend(&flags);
+        let out = run(&args);
+        let asked = server.received_requests().await.unwrap();
+        assert!(
+            !asked.is_empty(),
+            "{flags:?}: the fake host was not asked: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for r in &asked {
+            for (name, value) in &r.headers {
+                let value = value.to_str().unwrap_or_default();
+                let decoded = value
+                    .strip_prefix("Basic ")
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                assert!(
+                    !value.contains(AZDO_PAT) && !decoded.contains(AZDO_PAT),
+                    "{flags:?}: {} was asked with the Azure DevOps token in {name}",
+                    r.url.path()
+                );
+            }
+        }
+    }
+    // Azure DevOps still reads with it.
+    asked_with(
+        &tokens_by_path(&azdo).await,
+        "/_apis/build/builds",
+        AZDO_PAT,
+    );
+}
+
+/// `deployment onboard` rewrites `~/.bedrock/config.yaml`, which holds the storage key and
+/// the Azure DevOps token: a file only its owner reads stays so, and a new one is made so.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboard_keeps_the_settings_file_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let table = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/devstoreaccount1/Tables"))
+        .respond_with(ResponseTemplate::new(409).set_body_json(
+            json!({"odata.error": {"code": "TableAlreadyExists", "message": {"value": "exists"}}}),
+        ))
+        .mount(&table)
+        .await;
+    let endpoint = format!("{}/devstoreaccount1", table.uri());
+    let onboard = |home: &Path| {
+        spektate()
+            .args([
+                "deployment",
+                "onboard",
+                "-s",
+                "devstoreaccount1",
+                "-t",
+                "onboarded",
+                "-k",
+                DEV_KEY,
+                "--table-endpoint",
+                &endpoint,
+            ])
+            .env("HOME", home)
+            .output()
+            .unwrap()
+    };
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join(".bedrock/config.yaml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        "azure_devops:\n  access_token: AZDOPATSECRET\nintrospection:\n  azure:\n    key: storage-key\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    ok(&onboard(home.path()));
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        saved.contains("table_name: onboarded") && saved.contains("AZDOPATSECRET"),
+        "{saved}"
+    );
+    assert_eq!(mode(&file), 0o600, "an owner-only file stays owner-only");
+
+    let fresh = tempfile::tempdir().unwrap();
+    ok(&onboard(fresh.path()));
+    let file = fresh.path().join(".bedrock/config.yaml");
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("account_name: devstoreaccount1")
+    );
+    assert_eq!(mode(&file), 0o600, "a new settings file is owner-only");
+}

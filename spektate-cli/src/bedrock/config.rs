@@ -27,8 +27,8 @@ pub struct BedrockConfig {
     pub org: Option<String>,
     /// `azure_devops.project`.
     pub project: Option<String>,
-    /// `azure_devops.access_token`: reads the pipelines (and the repositories, without a
-    /// source repository token).
+    /// `azure_devops.access_token`: reads Azure DevOps's pipelines (and its repositories,
+    /// without a source repository token); never sent to GitHub or GitLab.
     pub access_token: Option<String>,
     /// `azure_devops.hld_repository`.
     pub hld_repository: Option<String>,
@@ -203,13 +203,50 @@ impl BedrockConfig {
                 .map_err(|e| Error::invalid(&shown, format!("cannot be written: {e}")))?;
         }
         let tmp = path.with_extension("yaml.spektate-tmp");
-        std::fs::write(&tmp, text)
+        write_private(&tmp, path, text.as_bytes())
             .and_then(|()| std::fs::rename(&tmp, path))
             .map_err(|e| {
                 let _ = std::fs::remove_file(&tmp);
                 Error::invalid(&shown, format!("cannot be written: {e}"))
             })
     }
+}
+
+/// Writes `text` to a new file `tmp` that is to replace `original`, with `original`'s
+/// permissions, or owner-only (0600) when there is no original: the file holds secrets
+/// (`introspection.azure.key`, `azure_devops.access_token`), and no other user may read it
+/// at any moment, before the permissions are set nor after the rename.
+fn write_private(tmp: &Path, original: &Path, text: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    // A temporary file a crash left behind would keep its own permissions.
+    match std::fs::remove_file(tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mode = match std::fs::metadata(original) {
+            Ok(m) => m.permissions().mode() & 0o777,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0o600,
+            Err(e) => return Err(e),
+        };
+        // Owner-only until the original's permissions are set, whatever the umask.
+        options.mode(0o600);
+        mode
+    };
+    #[cfg(not(unix))]
+    let _ = original;
+    let mut file = options.open(tmp)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    file.write_all(text)?;
+    file.sync_all()
 }
 
 /// The process environment, as bedrock reads it.
