@@ -168,9 +168,9 @@ pub async fn run(cmd: MetricsCmd, store: &StoreArgs) -> Result<()> {
     );
     if json {
         let text = serde_json::to_string_pretty(&metrics).map_err(|e| Error::invalid("json", e))?;
-        println!("{text}");
+        crate::stdout::line(&text)
     } else {
-        print!("{}", text::table(&metrics));
+        let table = text::table(&metrics);
+        crate::stdout::line(table.strip_suffix('\n').unwrap_or(&table))
     }
-    Ok(())
 }

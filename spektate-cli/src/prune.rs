@@ -67,14 +67,13 @@ pub async fn run(cmd: PruneCmd, store: &StoreArgs) -> Result<()> {
     };
     if cmd.dry_run {
         for r in &expired {
-            println!("{}", line(r));
+            crate::stdout::line(&line(r))?;
         }
-        println!(
+        return crate::stdout::line(&format!(
             "would delete {} of {total} records of partition {partition} ({:.0}%)",
             expired.len(),
             share * 100.0
-        );
-        return Ok(());
+        ));
     }
     if share > FORCE_ABOVE && !cmd.force {
         return Err(Error::invalid(
@@ -88,6 +87,7 @@ pub async fn run(cmd: PruneCmd, store: &StoreArgs) -> Result<()> {
         ));
     }
     let n = tracker.prune_expired().await?;
-    println!("deleted {n} of {total} records of partition {partition}");
-    Ok(())
+    crate::stdout::line(&format!(
+        "deleted {n} of {total} records of partition {partition}"
+    ))
 }

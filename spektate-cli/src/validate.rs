@@ -112,17 +112,16 @@ pub async fn run(cmd: ValidateCmd, store: &StoreArgs) -> Result<()> {
     }
 
     let failed = lines.iter().filter(|(_, r)| r.is_err()).count();
-    for (name, outcome) in &lines {
-        match outcome {
-            Ok(detail) => println!("{name}: ok ({detail})"),
-            Err(e) => println!("{name}: failed: {e}"),
-        }
-    }
+    // A closed output stops the lines; a failed check is still the outcome that counts.
+    let shown = lines.iter().try_for_each(|(name, outcome)| match outcome {
+        Ok(detail) => crate::stdout::line(&format!("{name}: ok ({detail})")),
+        Err(e) => crate::stdout::line(&format!("{name}: failed: {e}")),
+    });
     if failed > 0 {
         return Err(Error::invalid(
             "validate",
             format!("{failed} of {} checks failed", lines.len()),
         ));
     }
-    Ok(())
+    shown
 }

@@ -165,11 +165,14 @@ pub async fn run(cmd: OnboardCmd) -> Result<()> {
             ),
         )
     })?;
-    println!("Table {table} is ready in the existing storage account {account}.");
+    // Saved even when the output is closed: the table is made, the file says so.
+    let said = crate::stdout::line(&format!(
+        "Table {table} is ready in the existing storage account {account}."
+    ));
     BedrockConfig::save_storage(&path, &account, &table)?;
-    println!(
+    said?;
+    crate::stdout::line(&format!(
         "Saved introspection.azure.account_name and table_name in {}.",
         path.display()
-    );
-    Ok(())
+    ))
 }

@@ -30,15 +30,43 @@ fn probe_partition(partition: &str) -> String {
     format!("{partition}~probe")
 }
 
+/// The lines of `validate`, as `crate::stdout::line` writes them: a closed standard output
+/// (`| head`, a reader that exits) is kept as the command's failure instead of a panic, and
+/// the lines after it are not tried, so the self-test still deletes what it wrote.
+#[derive(Default)]
+struct Said(Option<Error>);
+
+impl Said {
+    /// Writes `text` and a newline, unless an earlier line could not be written.
+    fn line(&mut self, text: &str) {
+        if self.0.is_none()
+            && let Err(e) = crate::stdout::line(text)
+        {
+            self.0 = Some(e);
+        }
+    }
+
+    /// Whether every line so far was written.
+    fn ok(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The failure to write, if any.
+    fn result(self) -> Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
 /// Runs `deployment validate`.
 pub async fn run(cmd: ValidateCmd) -> Result<()> {
     let choice = cmd.store.choice();
     let config = choice.config()?;
     let place = choice.resolve(config.as_ref())?;
     let store = place.open(Access::Write)?;
-    println!("Configuration validation: SUCCEEDED");
+    let mut said = Said::default();
+    said.line("Configuration validation: SUCCEEDED");
     if !cmd.self_test {
-        return Ok(());
+        return said.result();
     }
     let partition = probe_partition(&place.partition);
     let key = new_row_key();
@@ -46,8 +74,12 @@ pub async fn run(cmd: ValidateCmd) -> Result<()> {
     let build_id = build_id.to_string();
     let image_tag = format!("spektate-self-test-{key}");
     let recorder = Recorder::new(store.clone(), partition.clone())?;
-    println!("Writing self-test data for introspection...");
-    println!("Adding src to ACR data to service introspection...");
+    said.line("Writing self-test data for introspection...");
+    said.line("Adding src to ACR data to service introspection...");
+    if !said.ok() {
+        // Nothing is written yet: no one would see the test.
+        return said.result();
+    }
     let written = recorder
         .image_built(&ImageBuilt {
             p1: build_id.clone(),
@@ -59,33 +91,39 @@ pub async fn run(cmd: ValidateCmd) -> Result<()> {
         .await;
     let outcome = match written {
         Ok(_) => {
-            println!("Adding ACR to HLD data to service introspection...");
-            let linked = recorder
-                .metadata_updated(&MetadataUpdated {
-                    p2: build_id.clone(),
-                    image_tag: image_tag.clone(),
-                    hld_commit_id: format!("6nbe{build_id}"),
-                    env: "BEDROCK-TEST".into(),
-                    ..MetadataUpdated::default()
-                })
-                .await;
-            match linked {
-                Ok(_) => read_back(&store, &partition, &image_tag, &build_id).await,
-                Err(e) => Err(e),
+            said.line("Adding ACR to HLD data to service introspection...");
+            if said.ok() {
+                let linked = recorder
+                    .metadata_updated(&MetadataUpdated {
+                        p2: build_id.clone(),
+                        image_tag: image_tag.clone(),
+                        hld_commit_id: format!("6nbe{build_id}"),
+                        env: "BEDROCK-TEST".into(),
+                        ..MetadataUpdated::default()
+                    })
+                    .await;
+                match linked {
+                    Ok(_) => read_back(&store, &partition, &image_tag, &build_id, &mut said).await,
+                    Err(e) => Err(e),
+                }
+            } else {
+                // The output closed: no more rows; the one written is deleted below.
+                Ok(())
             }
         }
         Err(e) => Err(e),
     };
-    println!("Deleting self-test data...");
+    // Whatever was or could not be said: the rows written are deleted.
+    said.line("Deleting self-test data...");
     let deleted = delete(&store, &partition, &image_tag).await;
     let status = "Finished running self-test. Service introspection self-test status: ";
     match outcome.and(deleted) {
         Ok(()) => {
-            println!("{status}SUCCEEDED.");
-            Ok(())
+            said.line(&format!("{status}SUCCEEDED."));
+            said.result()
         }
         Err(e) => {
-            println!("{status}FAILED. Please try again.");
+            said.line(&format!("{status}FAILED. Please try again."));
             Err(e)
         }
     }
@@ -98,6 +136,7 @@ async fn read_back(
     partition: &str,
     image_tag: &str,
     build_id: &str,
+    said: &mut Said,
 ) -> Result<()> {
     let tracker = Tracker::builder(store.clone())
         .partition(partition)
@@ -112,10 +151,10 @@ async fn read_back(
         && found[0].record.p1.as_deref() == Some(build_id)
         && found[0].record.p2.as_deref() == Some(build_id);
     if linked {
-        println!(
+        said.line(&format!(
             "Read the self-test data back as one deployment ({}).",
             found[0].id()
-        );
+        ));
         Ok(())
     } else {
         Err(Error::store(
