@@ -367,7 +367,7 @@ mod tests {
     }
 
     /// The first field numbered `n` of `message`, read as bytes.
-    fn nested<'a>(message: &'a [u8], n: u32) -> &'a [u8] {
+    fn nested(message: &[u8], n: u32) -> &[u8] {
         let mut r = Reader::new(message);
         while let Some(f) = r.next_field().unwrap() {
             if let (m, Field::Bytes(b)) = f
