@@ -103,9 +103,9 @@ CREATE INDEX IF NOT EXISTS spektate_claims_time ON spektate_claims (claimed_at);
 /// recorder looks up on most metadata writes.
 ///
 /// A writer adds a missing one after the migration, in a transaction of its own, one writer
-/// at a time ([`INDEX_LOCK`]; the others go on without it), when the table holds at most
+/// at a time (an advisory lock; the others go on without it), when the table holds at most
 /// [`MAX_RECORDS_INDEXED_AT_OPEN`] records: the build holds the table's writes for well under
-/// a second then, and its waits are bounded ([`INDEX_TIMEOUTS`]). A larger table is left to
+/// a second then, and its waits are bounded (2 s for the lock, 60 s in all). A larger table is left to
 /// the operator, whom each writer's log tells the `CREATE INDEX CONCURRENTLY` to run, as a
 /// concurrent build waits for every older transaction of the database and would hold the
 /// writer (a pipeline's `spektate record`, a server's readiness) for as long. An INVALID index
