@@ -105,12 +105,12 @@ CREATE INDEX IF NOT EXISTS spektate_claims_time ON spektate_claims (claimed_at);
 /// A writer adds a missing one after the migration, in a transaction of its own, one writer
 /// at a time (an advisory lock; the others go on without it), when the table holds at most
 /// [`MAX_RECORDS_INDEXED_AT_OPEN`] records: the build holds the table's writes for well under
-/// a second then, and its waits are bounded (2 s for the lock, 60 s in all). A larger table is left to
-/// the operator, whom each writer's log tells the `CREATE INDEX CONCURRENTLY` to run, as a
-/// concurrent build waits for every older transaction of the database and would hold the
-/// writer (a pipeline's `spektate record`, a server's readiness) for as long. An INVALID index
-/// of the name (a concurrent build that failed), which `IF NOT EXISTS` would keep, is
-/// dropped and built again. A writer that cannot build one (a role that does not own the
+/// a second then, and its waits are bounded (2 s for the lock, 60 s in all). A larger table
+/// is left to the operator, whom each writer's log tells the `CREATE INDEX CONCURRENTLY` to
+/// run, as a concurrent build waits for every older transaction of the database and would
+/// hold the writer (a pipeline's `spektate record`, a server's readiness) for as long. An
+/// INVALID index of the name (a concurrent build that failed), which `IF NOT EXISTS` would
+/// keep, is dropped and built again. A writer that cannot build one (a role that does not own the
 /// table) logs why and works without it.
 pub const ADDED_INDEXES: [(&str, &str); 1] = [(
     "spektate_records_pr",
