@@ -144,25 +144,14 @@ impl fmt::Debug for StoreSettings {
             .field("table_name", &self.table_name)
             .field(
                 "table_endpoint",
-                &self.table_endpoint.as_deref().map(without_credentials),
+                &self
+                    .table_endpoint
+                    .as_deref()
+                    .map(|e| spektate_core::model::url::shown_parts(e).0),
             )
             .field("table_sas", &self.table_sas.as_ref().map(|_| "***"))
             .field("table_auth", &self.table_auth)
             .finish()
-    }
-}
-
-/// A URL as settings print it: no user info, query or fragment, where a credential (a SAS's
-/// `sig`, a password) would be.
-fn without_credentials(url: &str) -> String {
-    let url = url.split(['?', '#']).next().unwrap_or_default();
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.rsplit_once('@').map_or(url, |(_, h)| h).to_string(),
     }
 }
 

@@ -25,6 +25,7 @@ use spektate_core::http::{
 use spektate_core::insights::otlp::{OtlpSpan, PartialSuccess, clean_message, json_request};
 use spektate_core::insights::otlp_proto::{decode_partial_success, encode_request, status_message};
 use spektate_core::insights::trace::{SYNC_WAIT, deployment_spans, is_finished};
+use spektate_core::model::url::shown_parts;
 use spektate_core::{Deployment, Tracker, self_trace};
 use tokio::task::JoinHandle;
 
@@ -122,7 +123,7 @@ impl fmt::Debug for OtlpSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("OtlpSettings")
-            .field("url", &shown_url(&self.url).0)
+            .field("url", &shown_parts(&self.url).0)
             .field("protocol", &self.protocol)
             .field("self_traces", &self.self_traces)
             .field("headers", &names)
@@ -153,7 +154,7 @@ impl OtlpSettings {
         };
         let given = given.trim();
         // Errors show the value's scheme, host and path only, never its user info or query.
-        let (shown, left_out) = shown_url(given);
+        let (shown, left_out) = shown_parts(given);
         let notes: Vec<&str> = left_out.into_iter().filter(|p| *p != "user info").collect();
         let shown = match notes.as_slice() {
             [] => format!("'{shown}'"),
@@ -203,7 +204,7 @@ impl OtlpSettings {
     /// (http/protobuf)`). A query (an API key may ride there) or fragment is never shown, only
     /// said to be left out.
     pub fn describe(&self) -> String {
-        let (shown, left_out) = shown_url(&self.url);
+        let (shown, left_out) = shown_parts(&self.url);
         match left_out.as_slice() {
             [] => format!("{shown} ({})", self.protocol.name()),
             parts => format!(
@@ -437,37 +438,6 @@ fn traces_url(base: &str) -> String {
     } else {
         format!("{url}?{query}")
     }
-}
-
-/// `url` as a message or log may show it: its scheme, host (and port) and path, and what was
-/// left out of it (`user info`, `query`, `fragment`): an API key or password may ride there.
-fn shown_url(url: &str) -> (String, Vec<&'static str>) {
-    let url = url.trim();
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
-    };
-    let end = rest.find(['?', '#']).unwrap_or(rest.len());
-    let (before, after) = rest.split_at(end);
-    let (authority, path) = before.split_at(before.find('/').unwrap_or(before.len()));
-    let host = authority
-        .rfind('@')
-        .map_or(authority, |at| &authority[at + 1..]);
-    let mut left_out = Vec::new();
-    if host.len() != authority.len() {
-        left_out.push("user info");
-    }
-    if after.starts_with('?') {
-        left_out.push("query");
-    }
-    if after.contains('#') {
-        left_out.push("fragment");
-    }
-    let shown = match scheme {
-        Some(scheme) => format!("{scheme}://{host}{path}"),
-        None => format!("{host}{path}"),
-    };
-    (shown, left_out)
 }
 
 /// An `http://` or `https://` URL with a host and no user info.

@@ -365,36 +365,9 @@ const ENDPOINT_SAS_IN: &str =
 /// what was left out said after it (`'https://a.table.core.windows.net/' (its query left
 /// out)`). User info, query and fragment never appear: a SAS or a password rides there.
 fn shown_endpoint(endpoint: &str) -> String {
-    let e = endpoint.trim();
-    let (scheme, rest) = match e.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, e),
-    };
-    let end = rest.find(['?', '#']).unwrap_or(rest.len());
-    let (before, after) = rest.split_at(end);
-    let authority_end = before.find('/').unwrap_or(before.len());
-    let (authority, path) = before.split_at(authority_end);
-    let host = authority
-        .rfind('@')
-        .map_or(authority, |at| &authority[at + 1..]);
-    let mut left_out = Vec::new();
-    if host.len() != authority.len() {
-        left_out.push("user info");
-    }
-    if after.starts_with('?') {
-        left_out.push("query");
-    }
-    if after.contains('#') {
-        left_out.push("fragment");
-    }
-    let shown = match scheme {
-        Some(scheme) => format!("'{scheme}://{host}{path}'"),
-        None => format!("'{host}{path}'"),
-    };
-    if left_out.is_empty() {
-        shown
-    } else {
-        format!("{shown} (its {} left out)", left_out.join(" and "))
+    match spektate_core::model::url::shown_parts(endpoint) {
+        (shown, left_out) if left_out.is_empty() => format!("'{shown}'"),
+        (shown, left_out) => format!("'{shown}' (its {} left out)", left_out.join(" and ")),
     }
 }
 

@@ -29,6 +29,45 @@ pub fn without_credentials(url: &str) -> String {
     }
 }
 
+/// What of `url` a message or log may show: its scheme, host (and port) and path, and what
+/// was left out of it (`user info`, `query`, `fragment`), where a password, a SAS or an API
+/// key rides.
+///
+/// ```
+/// use spektate_core::model::url::shown_parts;
+/// let (shown, left_out) = shown_parts("https://u:pw@acct.table.core.windows.net/t?sv=1&sig=s#x");
+/// assert_eq!(shown, "https://acct.table.core.windows.net/t");
+/// assert_eq!(left_out, ["user info", "query", "fragment"]);
+/// ```
+pub fn shown_parts(url: &str) -> (String, Vec<&'static str>) {
+    let url = url.trim();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let (before, after) = rest.split_at(end);
+    let (authority, path) = before.split_at(before.find('/').unwrap_or(before.len()));
+    let host = authority
+        .rfind('@')
+        .map_or(authority, |at| &authority[at + 1..]);
+    let mut left_out = Vec::new();
+    if host.len() != authority.len() {
+        left_out.push("user info");
+    }
+    if after.starts_with('?') {
+        left_out.push("query");
+    }
+    if after.contains('#') {
+        left_out.push("fragment");
+    }
+    let shown = match scheme {
+        Some(scheme) => format!("{scheme}://{host}{path}"),
+        None => format!("{host}{path}"),
+    };
+    (shown, left_out)
+}
+
 /// Whether `url` carries user info (`user@` or `user:secret@`) before its host.
 pub fn has_credentials(url: &str) -> bool {
     without_credentials(url).len() != url.len()
