@@ -127,9 +127,11 @@ test('the Fabrikam scenario moves through the page in place, without a reload', 
   await page.screenshot({ path: path.join(shots, 'dashboard-live.png'), animations: 'disabled' });
 
   // The last step: Erin's backend change reaches east-us and central-us; west-eu fails on it.
+  // The step writes one report after another and the page may show any moment between them:
+  // wait for its last one, west-eu's failed health check.
   await page.waitForFunction(() => {
     const rows = [...document.querySelectorAll('#rows tr')];
-    return rows.length === 4 && rows.some((tr) => tr.querySelector('.c-service').textContent === 'backend' && tr.querySelector('.cluster'));
+    return rows.length === 4 && rows.some((tr) => tr.querySelector('.c-service').textContent === 'backend' && tr.querySelector('.cluster-trouble'));
   }, null, { timeout: 90000 });
   const seen = await page.evaluate(() => window.seenStates);
   assert.ok(seen, 'the page was reloaded: what it saw is gone');
