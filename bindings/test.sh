@@ -27,12 +27,9 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "Node: clippy on the addon"
 cargo clippy --quiet -p spektate-node --all-targets --no-deps -- -D warnings
 
-step "the spektate CLI (both suites compare their output with \`spektate get\` and record through \`spektate serve\`)"
-cargo build --quiet -p spektate-cli
+step "the spektate CLI (both suites compare their output with \`spektate get\` and record through \`spektate serve\`) and spektate-test-postgres (a private PostgreSQL server for the PostgreSQL tests)"
+bash scripts/build-bins.sh
 export SPEKTATE_CLI="$root/target/debug/spektate"
-
-step "spektate-test-postgres (a private PostgreSQL server for the PostgreSQL tests)"
-cargo build --quiet -p spektate-bindings-common --features testkit --bin spektate-test-postgres
 export SPEKTATE_TEST_POSTGRES="$root/target/debug/spektate-test-postgres"
 
 # A PATH with no Rust toolchain: what a user who installs a wheel or a tarball has.

@@ -100,7 +100,7 @@ for name in "${libraries[@]}"; do doc_args+=(-p "$name"); done
 RUSTDOCFLAGS="-D warnings -D missing_docs" cargo doc --quiet --no-deps --all-features "${doc_args[@]}"
 
 step "release: scripts/install.sh against a release served on 127.0.0.1"
-cargo build --quiet -p spektate-cli --bin spektate
+bash scripts/build-bins.sh
 target=$(rustc -vV | sed -n 's/^host: //p')
 release="$scratch/releases/download/v$version"
 archive="spektate-$version-$target"

@@ -62,9 +62,7 @@ fi
 say "building spektate and the examples"
 (
   cd "$root"
-  cargo build --quiet -p spektate-cli --bin spektate
-  cargo build --quiet -p spektate --example fabrikam
-  cargo build --quiet -p spektate-dashboard --example hostile
+  bash scripts/build-bins.sh
 )
 target="${CARGO_TARGET_DIR:-$root/target}"
 spektate="$target/debug/spektate"

@@ -956,12 +956,16 @@ pub fn spektate_bin() -> &'static std::path::Path {
     BIN.get_or_init(|| {
         let status = std::process::Command::new(env!("CARGO"))
             .args([
+                // What scripts/build-bins.sh builds: the features `cargo test --workspace
+                // --all-features` gives every crate, so inside that run nothing is compiled.
                 "build",
                 "--quiet",
-                "-p",
-                "spektate-cli",
-                "--bin",
-                "spektate",
+                "--workspace",
+                "--all-features",
+                "--exclude",
+                "spektate-node",
+                "--bins",
+                "--examples",
             ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
