@@ -6,8 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -1080,32 +1079,7 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The `spektate` binary of this workspace, built once per test binary.
-pub fn spektate_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                // What scripts/build-bins.sh builds: the features `cargo test --workspace
-                // --all-features` gives every crate, so inside that run nothing is compiled.
-                "build",
-                "--quiet",
-                "--workspace",
-                "--all-features",
-                "--exclude",
-                "spektate-node",
-                "--bins",
-                "--examples",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the spektate binary failed");
-        // Tests run from target/<profile>/deps/; the binary is in target/<profile>/.
-        let exe = std::env::current_exe().unwrap();
-        let dir = exe.parent().and_then(Path::parent).unwrap();
-        let bin = dir.join(format!("spektate{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.exists(), "{} was not built", bin.display());
-        bin
-    })
-}
+#[path = "../../../tests/support/spektate_bin.rs"]
+mod spektate_bin;
+#[allow(unused_imports)] // Not every test binary runs `spektate`.
+pub use spektate_bin::spektate_bin;

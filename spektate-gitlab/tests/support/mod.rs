@@ -950,32 +950,7 @@ pub fn tag(
     })
 }
 
-/// The `spektate` binary, built once per test process.
-pub fn spektate_bin() -> &'static std::path::Path {
-    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                // What scripts/build-bins.sh builds: the features `cargo test --workspace
-                // --all-features` gives every crate, so inside that run nothing is compiled.
-                "build",
-                "--quiet",
-                "--workspace",
-                "--all-features",
-                "--exclude",
-                "spektate-node",
-                "--bins",
-                "--examples",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the spektate binary failed");
-        // Tests run from target/<profile>/deps/; the binary is in target/<profile>/.
-        let exe = std::env::current_exe().unwrap();
-        let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
-        let bin = dir.join(format!("spektate{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.exists(), "{} was not built", bin.display());
-        bin
-    })
-}
+#[path = "../../../tests/support/spektate_bin.rs"]
+mod spektate_bin;
+#[allow(unused_imports)] // Not every test binary runs `spektate`.
+pub use spektate_bin::spektate_bin;
