@@ -761,3 +761,122 @@ async fn a_slow_or_failing_destination_stalls_neither_refreshes_nor_the_others()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A policy with no retry inside a send, so each attempt is one request.
+fn one_request_per_attempt() -> Policy {
+    Policy {
+        timeout: Duration::from_secs(2),
+        max_retries: 0,
+        ..Policy::default()
+    }
+}
+
+/// `(event, cluster)` of each JSON body `server` received.
+async fn told(server: &MockServer) -> Vec<(String, String)> {
+    bodies(server)
+        .await
+        .iter()
+        .map(|b| (b["event"].to_string(), b["cluster"].to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_a_destination_failed_is_sent_again_when_it_is_back() {
+    let t = team();
+    // Down for two requests, then back, as a webhook behind a restarting proxy is.
+    let hook_server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream restarting"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&hook_server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook_server)
+        .await;
+    let notify = Notifications::new()
+        .webhook(hook("json", &hook_server))
+        .resend_after(&[Duration::from_millis(300), Duration::from_millis(300)])
+        .policy(one_request_per_attempt());
+    let (_url, _stop) = serve(&t, notify).await;
+    frontend(&t).await;
+    t.recorder
+        .cluster_synced("east-us", M1, Some("flux"))
+        .await
+        .unwrap();
+
+    let got = received(&hook_server, 3).await;
+    assert_eq!(got[0], got[2], "the same event, sent again");
+    assert_eq!(
+        (got[2]["event"].as_str(), got[2]["cluster"].as_str()),
+        (Some("live"), Some("east-us"))
+    );
+    assert_eq!(got[2]["deployment"]["imageTag"], "frontend-1001");
+    // Delivered: not sent a fourth time.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(requests(&hook_server).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_a_destination_keeps_refusing_is_dropped_after_its_attempts() {
+    let t = team();
+    let down = sink(500, "{\"message\": \"down\"}").await;
+    let notify = Notifications::new()
+        .webhook(hook("json", &down))
+        .resend_after(&[Duration::from_millis(200), Duration::from_millis(200)])
+        .policy(one_request_per_attempt());
+    let (_url, _stop) = serve(&t, notify).await;
+    frontend(&t).await;
+    t.recorder
+        .cluster_synced("east-us", M1, Some("flux"))
+        .await
+        .unwrap();
+    received(&down, 3).await;
+    // Three attempts, then given up; the next event still gets its own three.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let live = |cluster: &str| ("\"live\"".to_string(), format!("\"{cluster}\""));
+    assert_eq!(told(&down).await, vec![live("east-us"); 3]);
+    t.recorder
+        .cluster_synced("west-eu", M1, Some("flux"))
+        .await
+        .unwrap();
+    received(&down, 6).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let mut want = vec![live("east-us"); 3];
+    want.extend(vec![live("west-eu"); 3]);
+    assert_eq!(told(&down).await, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_set_aside_are_bounded_by_the_queue() {
+    let t = team();
+    let down = sink(503, "down").await;
+    let notify = Notifications::new()
+        .webhook(hook("json", &down))
+        .queue(1)
+        .resend_after(&[Duration::from_secs(3)])
+        .policy(one_request_per_attempt());
+    let (_url, _stop) = serve(&t, notify).await;
+    frontend(&t).await;
+    t.recorder
+        .cluster_synced("east-us", M1, Some("flux"))
+        .await
+        .unwrap();
+    received(&down, 1).await;
+    // West-eu's event fails while east-us's waits to be sent again, and the one place is
+    // taken: it is dropped, not kept.
+    t.recorder
+        .cluster_synced("west-eu", M1, Some("flux"))
+        .await
+        .unwrap();
+    received(&down, 3).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let live = |cluster: &str| ("\"live\"".to_string(), format!("\"{cluster}\""));
+    assert_eq!(
+        told(&down).await,
+        [live("east-us"), live("west-eu"), live("east-us")]
+    );
+}

@@ -8,7 +8,7 @@
 //! a slow or failing destination delays only itself, never a refresh or another destination.
 //! Requests go through the shared HTTP helper (timeouts, retries with backoff,
 //! `Retry-After`); a failure is logged with the destination's host, never its URL, which
-//! often holds the webhook's secret. Destinations come from the server's configuration only;
+//! often holds the webhook's secret, and the event is sent again later ([`DEFAULT_RESEND_AFTER`]). Destinations come from the server's configuration only;
 //! nothing a record says chooses where a message goes.
 
 mod cdevents;
@@ -33,6 +33,15 @@ use crate::{Error, Shared};
 
 /// Events waiting per destination; more are dropped with a log line.
 pub const DEFAULT_QUEUE: usize = 1_000;
+
+/// How long after a failed send (the HTTP helper's retries spent) an event is sent again,
+/// attempt by attempt: a destination down for up to about 80 minutes misses nothing.
+pub const DEFAULT_RESEND_AFTER: [Duration; 4] = [
+    Duration::from_secs(60),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(15 * 60),
+    Duration::from_secs(60 * 60),
+];
 
 /// The largest answer read from a destination.
 const MAX_ANSWER_BYTES: usize = 64 << 10;
@@ -174,6 +183,7 @@ pub struct Notifications {
     pr_wait: Option<Duration>,
     link: Option<String>,
     queue: usize,
+    resend_after: Vec<Duration>,
     policy: Policy,
 }
 
@@ -186,6 +196,7 @@ impl Default for Notifications {
             pr_wait: None,
             link: None,
             queue: DEFAULT_QUEUE,
+            resend_after: DEFAULT_RESEND_AFTER.to_vec(),
             policy: Policy {
                 timeout: Duration::from_secs(10),
                 max_retries: 4,
@@ -263,6 +274,14 @@ impl Notifications {
         self
     }
 
+    /// How long after each failed send an event is sent again ([`DEFAULT_RESEND_AFTER`]);
+    /// empty: a failed event is only logged. Events waiting to be sent again count against
+    /// [`Self::queue`] too.
+    pub fn resend_after(mut self, delays: &[Duration]) -> Self {
+        self.resend_after = delays.to_vec();
+        self
+    }
+
     /// The timeouts and retries of every request (the default: 10 s, four retries).
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = Policy {
@@ -307,7 +326,8 @@ impl Notifications {
         let mut sinks = Vec::new();
         let mut add = |name: String, kind: Kind, wants: fn(&EventKind) -> bool| {
             let (tx, rx) = mpsc::channel(self.queue);
-            tasks.push(Abort(tokio::spawn(work(name.clone(), kind, rx))));
+            let resend = Resend::new(self.resend_after.clone(), self.queue);
+            tasks.push(Abort(tokio::spawn(work(name.clone(), kind, rx, resend))));
             sinks.push(Sink { name, tx, wants });
         };
         let client = |name: &str| {
@@ -468,16 +488,97 @@ impl Kind {
 }
 
 /// Sends each queued event in turn, if this server claims it for this destination; a failure
-/// (after the helper's retries) is logged.
-async fn work(name: String, kind: Kind, mut rx: mpsc::Receiver<Arc<Queued>>) {
+/// (after the helper's retries) is logged, and the event is set aside to be sent again later
+/// ([`Resend`]), while the events queued after it go on.
+async fn work(name: String, kind: Kind, mut rx: mpsc::Receiver<Arc<Queued>>, mut resend: Resend) {
     let mut warned = false;
-    while let Some(q) = rx.recv().await {
-        if !claimed(&q, &name, &mut warned).await {
-            continue;
-        }
+    loop {
+        let (q, attempt) = tokio::select! {
+            biased;
+            () = resend.due() => match resend.take() {
+                Some(next) => next,
+                None => continue,
+            },
+            q = rx.recv() => match q {
+                Some(q) if claimed(&q, &name, &mut warned).await => (q, 0),
+                Some(_) => continue,
+                None => return,
+            },
+        };
         if let Err(err) = kind.send(&q.event).await {
-            tracing::warn!("notification to {name} failed: {err}");
+            resend.failed(&name, q, attempt, &err);
         }
+    }
+}
+
+/// Events of one destination whose send failed, each with the time it is sent again:
+/// bounded, so a destination that stays down holds at most as many events as its queue.
+/// The claim made before the first attempt stays this server's, so no other server sends
+/// them; events still set aside when the server stops are not sent.
+struct Resend {
+    after: Vec<Duration>,
+    limit: usize,
+    waiting: Vec<(tokio::time::Instant, usize, Arc<Queued>)>,
+}
+
+impl Resend {
+    fn new(after: Vec<Duration>, limit: usize) -> Self {
+        Resend {
+            after,
+            limit,
+            waiting: Vec::new(),
+        }
+    }
+
+    /// Resolves when the first event set aside is due; never while none is.
+    async fn due(&self) {
+        match self.waiting.iter().map(|(at, ..)| *at).min() {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The first event due, with the number of its next attempt.
+    fn take(&mut self) -> Option<(Arc<Queued>, usize)> {
+        let now = tokio::time::Instant::now();
+        let first = (0..self.waiting.len())
+            .filter(|&i| self.waiting[i].0 <= now)
+            .min_by_key(|&i| self.waiting[i].0)?;
+        let (_, attempt, q) = self.waiting.swap_remove(first);
+        Some((q, attempt))
+    }
+
+    /// Logs attempt `attempt`'s failure of `q`, and sets it aside when attempts are left.
+    fn failed(&mut self, sink: &str, q: Arc<Queued>, attempt: usize, err: &spektate_core::Error) {
+        let (e, d) = (&q.event, &q.event.deployment);
+        let Some(delay) = self.after.get(attempt) else {
+            tracing::warn!(
+                "notification to {sink} failed: {err}; {} of deployment {} dropped after {} \
+                 attempts",
+                e.kind.word(),
+                d.id(),
+                attempt + 1
+            );
+            return;
+        };
+        if self.waiting.len() >= self.limit {
+            tracing::warn!(
+                "notification to {sink} failed: {err}; {} of deployment {} dropped: {} events \
+                 already wait to be sent again",
+                e.kind.word(),
+                d.id(),
+                self.waiting.len()
+            );
+            return;
+        }
+        tracing::warn!(
+            "notification to {sink} failed: {err}; {} of deployment {} is sent again in {}s",
+            e.kind.word(),
+            d.id(),
+            delay.as_secs_f64()
+        );
+        let at = tokio::time::Instant::now() + *delay;
+        self.waiting.push((at, attempt + 1, q));
     }
 }
 
