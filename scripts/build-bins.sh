@@ -7,7 +7,7 @@
 # It selects what `cargo test --workspace --all-features --exclude spektate-node` selects, so
 # the features of every crate are the same: after scripts/test.sh's Rust tests it compiles
 # nothing, and the Rust tests that run `spektate` (spektate-github's and spektate-gitlab's
-# `support::spektate_bin`) build it the same way.
+# `support::spektate_bin`) run this script to build it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-cargo build --quiet --workspace --all-features --exclude spektate-node --bins --examples
+"${CARGO:-cargo}" build --quiet --workspace --all-features --exclude spektate-node --bins --examples

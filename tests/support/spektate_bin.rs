@@ -8,22 +8,14 @@ use std::sync::OnceLock;
 pub fn spektate_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                // What scripts/build-bins.sh builds: the features `cargo test --workspace
-                // --all-features` gives every crate, so inside that run nothing is compiled.
-                "build",
-                "--quiet",
-                "--workspace",
-                "--all-features",
-                "--exclude",
-                "spektate-node",
-                "--bins",
-                "--examples",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+        // scripts/build-bins.sh selects what `cargo test --workspace --all-features` selects, so
+        // inside that run it compiles nothing.
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-bins.sh");
+        let status = std::process::Command::new("bash")
+            .arg(&script)
+            .env("CARGO", env!("CARGO"))
             .status()
-            .expect("cargo runs");
+            .expect("bash runs");
         assert!(status.success(), "building the spektate binary failed");
         // Tests run from target/<profile>/deps/; the binary is in target/<profile>/.
         let exe = std::env::current_exe().unwrap();
