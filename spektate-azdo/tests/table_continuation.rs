@@ -1,6 +1,6 @@
 //! The table's continuation headers are the service's answer, and a query follows them only
-//! while they move on: a service that sends the continuation it was just given is an error
-//! after two requests, not a refresh that never ends.
+//! while they move on: a service that sends a continuation it gave before, just now or pages
+//! ago, is an error, not a refresh that never ends.
 
 use serde_json::json;
 use spektate_azdo::{AzureTableStore, TableAccount};
@@ -81,4 +81,37 @@ async fn continuations_that_move_on_are_followed_to_the_last_page() {
     let ids: Vec<&str> = got.iter().map(|r| r.row_key.as_str()).collect();
     assert_eq!(ids.len(), 4, "{ids:?}");
     assert_eq!(table.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn continuations_that_cycle_end_the_query_with_an_error() {
+    // Page 1 continues at A, every later page alternately at B and A.
+    let a = ("1!12!ZmFicmlrYW0-", "1!8!MDAwMg--");
+    let b = ("1!12!ZmFicmlrYW0-", "1!8!MDAwMw--");
+    let table = MockServer::start().await;
+    for (n, next) in [(1, a), (1, b)] {
+        Mock::given(method("GET"))
+            .respond_with(page(0..2, next))
+            .up_to_n_times(n)
+            .with_priority(if next == a { 1 } else { 2 })
+            .mount(&table)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .respond_with(page(2..3, a))
+        .with_priority(3)
+        .mount(&table)
+        .await;
+    let account = TableAccount::development(Some(&table.uri())).unwrap();
+    let store = AzureTableStore::new(account, "deployments").unwrap();
+    let e = store
+        .query("fabrikam", &RecordQuery::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("page 3 sent the continuation of page 1 again"),
+        "{e}"
+    );
+    assert_eq!(table.received_requests().await.unwrap().len(), 3);
 }

@@ -439,7 +439,8 @@ impl AzureTableStore {
     }
 
     /// Reads every entity that passes `filter`, following continuation tokens until none is
-    /// left (at most [`MAX_QUERY_PAGES`], each a new one), and hands each page's body to
+    /// left (at most [`MAX_QUERY_PAGES`], each continuation one not sent before, so a service
+    /// that cycles through continuations ends the query), and hands each page's body to
     /// `on_page` as it arrives: only one page is held at a time. A missing table reads nothing.
     async fn query_pages(
         &self,
@@ -448,6 +449,7 @@ impl AzureTableStore {
         mut on_page: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let mut token: Option<(String, String)> = None;
+        let mut seen: std::collections::HashMap<(String, String), usize> = Default::default();
         let path = format!("/{}()", self.table);
         let mut page = 0usize;
         loop {
@@ -485,11 +487,16 @@ impl AzureTableStore {
                 .unwrap_or_default()
                 .to_string();
             let Some(pk) = next_pk else { return Ok(()) };
-            let next = Some((pk, next_rk));
-            if next == token {
+            let next = (pk, next_rk);
+            if let Some(before) = seen.insert(next.clone(), page) {
+                let which = if before + 1 == page {
+                    "the page before it".to_string()
+                } else {
+                    format!("page {before}")
+                };
                 return Err(self.err(
                     operation,
-                    format!("page {page} sent the continuation of the page before it again"),
+                    format!("page {page} sent the continuation of {which} again"),
                 ));
             }
             if page >= MAX_QUERY_PAGES {
@@ -498,7 +505,7 @@ impl AzureTableStore {
                     format!("more than {MAX_QUERY_PAGES} pages; refine the query"),
                 ));
             }
-            token = next;
+            token = Some(next);
         }
     }
 
