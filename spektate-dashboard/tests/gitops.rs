@@ -1065,3 +1065,83 @@ async fn the_api_document_lists_the_hooks_the_router_has() {
     }
     server.stop().await;
 }
+
+/// A connection that sent a Flux event's headers (`X-Signature` when given), announcing a
+/// body of 60,000 bytes, and its first byte only.
+async fn body_held_back(base: &str, signature: Option<&str>) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = base.trim_start_matches("http://");
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let signed = signature
+        .map(|s| format!("X-Signature: {s}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "POST /api/flux/east-us HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         {signed}Content-Length: 60000\r\n\r\n{{"
+    );
+    c.write_all(head.as_bytes()).await.unwrap();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_sent_slowly_before_their_signature_is_checked_hold_few_requests() {
+    use tokio::io::AsyncReadExt;
+    let server = Server::start(flux_hooks(false)).await;
+    // An event without the signature the server wants is refused at its headers, without
+    // waiting for a body.
+    let mut unsigned = body_held_back(&server.base, None).await;
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        unsigned.read(&mut answer),
+    )
+    .await
+    .expect("answered before the body arrived")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    // Bodies sent slowly under a made-up signature take every place to read one...
+    let mut slow = Vec::new();
+    for _ in 0..32 {
+        slow.push(body_held_back(&server.base, Some("sha256=00ff")).await);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let event = kustomization_event(
+        "info",
+        "ReconciliationSucceeded",
+        "Reconciliation finished",
+        &format!("main@sha1:{NEW}"),
+        "2026-03-02T10:00:00Z",
+        None,
+    );
+    let signed = signature(&event, FLUX_SECRET);
+    let headers = [("X-Signature", signed.as_str())];
+    let (status, body) = server.post("/api/flux/east-us", &headers, &event).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("send it again"),
+        "{body}"
+    );
+    // ...and nothing else: the server answers every other request.
+    let health = server
+        .client
+        .get(format!("{}/api/health", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(health.status().as_u16() < 500, "{}", health.status());
+    // Once they are gone, the event is taken.
+    drop(slow);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (status, body) = server.post("/api/flux/east-us", &headers, &event).await;
+        if status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "{status} {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.histories().await.len(), 1);
+    server.stop().await;
+}

@@ -1,7 +1,8 @@
 //! `POST /api/flux` and `/api/flux/{cluster}`: events of Flux v2's notification-controller.
 //!
-//! Checked in order, nothing written unless all pass: the body (size, arrival); the
-//! signature (`X-Signature` of a `generic-hmac` Provider, checked against the configured
+//! Checked in order, nothing written unless all pass: that a signature is there when one is
+//! needed; the body (size, arrival; at most [`BODIES_READ_AT_ONCE`] read at once, since a
+//! body is read before its signature can be checked); the signature (`X-Signature` of a `generic-hmac` Provider, checked against the configured
 //! secret, a wrong one never taken; none only when unsigned events are allowed, and then,
 //! without a secret, any is taken unchecked); the event; the partition (the URL's, or the
 //! Alert's `eventMetadata.partition`, which the signature covers; both must agree); the
@@ -44,6 +45,12 @@ pub(crate) async fn event(
     answer(&state, None, raw.as_deref(), &headers, body).await
 }
 
+/// Flux events whose bodies are read at once: a signature covers the body, so a body is read
+/// before anything says who sent it, and a client with no secret that sends bodies slowly
+/// holds at most these requests, not every connection of the server. More are answered 503,
+/// which notification-controller retries.
+pub(crate) const BODIES_READ_AT_ONCE: usize = 32;
+
 async fn answer(
     state: &HookState,
     cluster: Option<String>,
@@ -53,8 +60,18 @@ async fn answer(
 ) -> Response {
     let result = async {
         let named = super::named_partition(raw)?;
+        let signature = admit(state, headers)?;
+        let reading = state.flux_reads.try_acquire().map_err(|_| {
+            Refused::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "{BODIES_READ_AT_ONCE} Flux events are being received already; send it again"
+                ),
+            )
+        })?;
         let bytes = super::read_body(headers, body).await?;
-        authenticate(state, headers, &bytes)?;
+        drop(reading);
+        verify(signature, &bytes)?;
         let event = FluxEvent::parse(&bytes)?;
         // The metadata's partition is signed, the URL's is not: they must agree.
         let named = event.partition(named.as_deref())?;
@@ -82,8 +99,12 @@ async fn answer(
     }
 }
 
-/// The event's signature, as the configured Flux hook wants it.
-fn authenticate(state: &HookState, headers: &HeaderMap, body: &[u8]) -> Result<(), Refused> {
+/// A signature to check once the body is read, if one is to be checked.
+type Signature<'a> = Option<(&'a str, &'a spektate_core::http::Secret)>;
+
+/// Whether the configured Flux hook takes an event with these headers, before its body is
+/// read; the signature to check against the body, when there is one to check.
+fn admit<'a>(state: &'a HookState, headers: &'a HeaderMap) -> Result<Signature<'a>, Refused> {
     let Some(flux) = &state.hooks.flux else {
         return Err(Refused::new(
             StatusCode::NOT_FOUND,
@@ -96,15 +117,23 @@ fn authenticate(state: &HookState, headers: &HeaderMap, body: &[u8]) -> Result<(
         Some(Err(_)) => return Err(Refused::unauthorized("X-Signature is not visible ASCII")),
     };
     match (presented, &flux.secret) {
-        (Some(sig), Some(secret)) => signature::verify(sig, body, secret.expose().as_bytes())
-            .map_err(|bad| Refused::unauthorized(bad.to_string())),
-        (None, _) if flux.allow_unsigned => Ok(()),
-        (Some(_), None) if flux.allow_unsigned => Ok(()),
+        (Some(sig), Some(secret)) => Ok(Some((sig, secret))),
+        (None, _) if flux.allow_unsigned => Ok(None),
+        (Some(_), None) if flux.allow_unsigned => Ok(None),
         (None, _) => Err(Refused::unauthorized(
             "the event has no X-Signature; use a generic-hmac Provider with the server's secret (unsigned events are not allowed)",
         )),
         (Some(_), None) => Err(Refused::unauthorized(
             "the server has no Flux secret to check X-Signature with",
         )),
+    }
+}
+
+/// Checks `signature` against the body, when [`admit`] gave one.
+fn verify(signature: Signature<'_>, body: &[u8]) -> Result<(), Refused> {
+    match signature {
+        Some((sig, secret)) => signature::verify(sig, body, secret.expose().as_bytes())
+            .map_err(|bad| Refused::unauthorized(bad.to_string())),
+        None => Ok(()),
     }
 }

@@ -70,6 +70,7 @@ pub(crate) fn routes(
     let state = Arc::new(HookState {
         hooks: hooks.clone(),
         partitions: partitions.clone(),
+        flux_reads: tokio::sync::Semaphore::new(flux::BODIES_READ_AT_ONCE),
     });
     if hooks.flux.is_some() {
         routes = routes
@@ -98,6 +99,8 @@ pub(crate) fn routes(
 pub(crate) struct HookState {
     pub(crate) hooks: Hooks,
     pub(crate) partitions: Arc<Partitions>,
+    /// Flux events whose bodies are being read before their signature can be checked.
+    pub(crate) flux_reads: tokio::sync::Semaphore,
 }
 
 /// A refusal: status, and the JSON error naming the field when one is at fault.
