@@ -653,6 +653,7 @@ impl Recorder {
         let repo = repository("repository", e.repository.as_deref())?;
         let commit = optional("commit", e.commit.as_deref())?;
         times_in_order(e)?;
+        times_not_ahead(e, Utc::now())?;
         let mut last_conflict = None;
         for round in 0..MAX_ATTEMPTS {
             let stored = self
@@ -828,6 +829,19 @@ fn times_in_order(e: &RunReported) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a run report's time more than [`crate::ingest::MAX_CLOCK_AHEAD`] after `now`: a run
+/// dated years ahead would keep that time, and a rerun queued now would not count as one.
+fn times_not_ahead(e: &RunReported, now: DateTime<Utc>) -> Result<()> {
+    let given = [e.queued_at, e.started_at, e.finished_at];
+    for (t, field) in given.into_iter().zip(TIME_FLAGS) {
+        if let Some(t) = t {
+            let shown = t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+            crate::ingest::not_ahead(field, &shown, t, now)?;
+        }
+    }
+    Ok(())
+}
+
 /// Where a time of a run report comes from; a time yields to those from above it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -896,10 +910,9 @@ fn attempt_of(stored: &RunReport, new: &RunReported) -> Attempt {
             let rerun = stored.status == RunStatus::Completed
                 && new.status != RunStatus::Completed
                 && matches!((new.queued_at, stored.finished_at), (Some(q), Some(f)) if q > f);
-            if rerun {
-                Attempt::Later(had + 1)
-            } else {
-                Attempt::Same
+            match had.checked_add(1) {
+                Some(next) if rerun => Attempt::Later(next),
+                _ => Attempt::Same,
             }
         }
     }

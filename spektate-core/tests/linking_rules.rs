@@ -891,6 +891,70 @@ mod run_reports {
     }
 
     #[tokio::test]
+    async fn times_far_ahead_of_the_clock_are_refused_by_name_and_a_rerun_still_counts() {
+        let f = fixture();
+        let ahead = Utc::now() + Duration::hours(1);
+        for (field, mut r) in [
+            ("queued-at", report(RunStatus::Queued, None)),
+            ("started-at", report(RunStatus::InProgress, None)),
+            ("finished-at", report(RunStatus::Completed, None)),
+        ] {
+            match field {
+                "queued-at" => r.queued_at = Some(ahead),
+                "started-at" => r.started_at = Some(ahead),
+                _ => r.finished_at = Some(ahead),
+            }
+            let e = f.rec.run_reported(&r).await.unwrap_err();
+            let Error::Invalid {
+                field: named,
+                reason,
+            } = &e
+            else {
+                panic!("{e:?}");
+            };
+            assert_eq!(named, field);
+            let shown = ahead.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+            assert!(
+                reason.contains(&shown) && reason.contains("more than 5 minutes after"),
+                "{reason}"
+            );
+        }
+        assert!(
+            f.store
+                .run_reports("fabrikam", &["101".into()])
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing written"
+        );
+        // A sender's clock a minute ahead is taken, and a rerun queued after that finish
+        // is a new attempt.
+        let mut done = report(RunStatus::Completed, None);
+        done.finished_at = Some(Utc::now() + Duration::minutes(1));
+        f.rec.run_reported(&done).await.unwrap();
+        let mut again = report(RunStatus::Queued, None);
+        again.queued_at = Some(Utc::now() + Duration::minutes(2));
+        f.rec.run_reported(&again).await.unwrap();
+        assert_eq!(stored(&f).await.attempt, Some(2));
+    }
+
+    #[tokio::test]
+    async fn the_last_attempt_number_is_kept_by_a_rerun_that_gives_none() {
+        let f = fixture();
+        let mut last = report(RunStatus::Completed, Some(u32::MAX));
+        last.finished_at = Some(Utc::now() - Duration::minutes(10));
+        f.rec.run_reported(&last).await.unwrap();
+        let mut again = report(RunStatus::Queued, None);
+        again.queued_at = Some(Utc::now());
+        f.rec.run_reported(&again).await.unwrap();
+        let s = stored(&f).await;
+        assert_eq!(
+            (s.status, s.attempt),
+            (RunStatus::Completed, Some(u32::MAX))
+        );
+    }
+
+    #[tokio::test]
     async fn attempt_zero_is_refused_and_writes_nothing() {
         let f = fixture();
         let e = f

@@ -47,7 +47,8 @@ pub use fields::{Field, FieldType, Naming};
 use crate::model::cluster::ClusterReport;
 
 /// How far past the server's clock a GitOps agent's report may be dated (a Flux event's
-/// `timestamp`, an Argo CD sync's `finishedAt`): a sender's clock a little ahead is taken, a
+/// `timestamp`, an Argo CD sync's `finishedAt`), and a run report's times: a sender's clock a
+/// little ahead is taken, a
 /// later time is refused, since a report dated years ahead would stay its cluster's newest for
 /// good and no report of the present could follow it.
 pub const MAX_CLOCK_AHEAD: chrono::Duration = chrono::Duration::minutes(5);
