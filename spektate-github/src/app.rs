@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -205,9 +206,14 @@ struct State {
 }
 
 /// The tokens of one app against one API: installations found, tokens minted and cached.
+/// The state is locked only to read and write it, never across a request: a slow lookup or
+/// mint holds up only the requests of its own owner, which wait on that owner's flight.
 pub(crate) struct AppTokens {
     app: GitHubApp,
     state: Mutex<State>,
+    /// One lookup and mint at a time per owner (per installation when the app names one),
+    /// while some request needs it.
+    flights: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 #[derive(Deserialize)]
@@ -242,6 +248,7 @@ impl AppTokens {
         AppTokens {
             app,
             state: Mutex::new(State::default()),
+            flights: Default::default(),
         }
     }
 
@@ -349,16 +356,59 @@ impl AppTokens {
         repo: Option<&str>,
     ) -> Result<Secret> {
         let owner_key = owner.to_ascii_lowercase();
+        let flight_key = match self.app.installation {
+            Some(id) => format!("#{id}"),
+            None => owner_key.clone(),
+        };
+        let flight = self.flight(&flight_key);
+        let token = {
+            let _one = flight.lock().await;
+            self.token_of(http, api, owner, &owner_key, repo).await
+        };
+        drop(flight);
+        self.landed(&flight_key);
+        token
+    }
+
+    /// The flight of `key`, shared by the requests that need it at the same time.
+    fn flight(&self, key: &str) -> Arc<Mutex<()>> {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        flights.entry(key.to_string()).or_default().clone()
+    }
+
+    /// Forgets the flight of `key` when no request needs it any more, so owners named once
+    /// leave nothing behind.
+    fn landed(&self, key: &str) {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if flights.get(key).is_some_and(|f| Arc::strong_count(f) == 1) {
+            flights.remove(key);
+        }
+    }
+
+    /// [`Self::token`], inside the owner's flight.
+    async fn token_of(
+        &self,
+        http: &HttpClient,
+        api: &str,
+        owner: &str,
+        owner_key: &str,
+        repo: Option<&str>,
+    ) -> Result<Secret> {
         let object = match repo {
             Some(r) => format!("{owner}/{r}"),
             None => owner.to_string(),
         };
-        let mut state = self.state.lock().await;
-        let id = match self
-            .app
-            .installation
-            .or_else(|| state.installations.get(&owner_key).copied())
-        {
+        let known = match self.app.installation {
+            Some(id) => Some(id),
+            None => self
+                .state
+                .lock()
+                .await
+                .installations
+                .get(owner_key)
+                .copied(),
+        };
+        let id = match known {
             Some(id) => id,
             None => {
                 let url = match repo {
@@ -382,12 +432,13 @@ impl AppTokens {
                         other => other,
                     })?;
                 let found: Installation = resp.json()?;
-                state.installations.insert(owner_key, found.id);
+                let mut state = self.state.lock().await;
+                state.installations.insert(owner_key.to_string(), found.id);
                 found.id
             }
         };
         let now = Utc::now();
-        if let Some(t) = state.tokens.get(&id)
+        if let Some(t) = self.state.lock().await.tokens.get(&id)
             && t.expires_at - now > REFRESH_MARGIN
         {
             return Ok(t.token.clone());
@@ -403,7 +454,7 @@ impl AppTokens {
             .await?;
         let minted: AccessToken = resp.json()?;
         let token = Secret::new(minted.token);
-        state.tokens.insert(
+        self.state.lock().await.tokens.insert(
             id,
             InstallationToken {
                 token: token.clone(),

@@ -99,6 +99,8 @@ struct AppEndpoints {
     /// The claims of every JWT received.
     claims: Arc<Mutex<Vec<Value>>>,
     mints: AtomicUsize,
+    /// An owner whose installation lookup answers only after this long.
+    slow: Option<(&'static str, std::time::Duration)>,
 }
 
 fn github_error(status: u16, message: &str) -> (u16, Value) {
@@ -230,6 +232,13 @@ impl Respond for AppEndpoints {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let (status, body) = self.answer(req);
         let path = req.url.path();
+        let delay = self
+            .slow
+            .filter(|(owner, _)| {
+                path.ends_with("/installation") && path.contains(&format!("/{owner}/"))
+            })
+            .map(|(_, d)| d)
+            .unwrap_or_default();
         spektate_core::testkit::specs_log::served(
             support::SPECS_LOG,
             req.method.as_str(),
@@ -238,7 +247,9 @@ impl Respond for AppEndpoints {
             None,
             &body,
         );
-        ResponseTemplate::new(status).set_body_json(body)
+        ResponseTemplate::new(status)
+            .set_body_json(body)
+            .set_delay(delay)
     }
 }
 
@@ -249,6 +260,16 @@ struct Fake {
 }
 
 async fn fake(key: &TestKey, installations: Vec<(&'static str, u64)>, lifetimes: Vec<i64>) -> Fake {
+    fake_with(key, installations, lifetimes, None).await
+}
+
+/// [`fake`], with one owner's installation lookup answering late.
+async fn fake_with(
+    key: &TestKey,
+    installations: Vec<(&'static str, u64)>,
+    lifetimes: Vec<i64>,
+    slow: Option<(&'static str, std::time::Duration)>,
+) -> Fake {
     let gh = FakeGitHub::start().await;
     let minted = Arc::new(Mutex::new(Vec::new()));
     let claims = Arc::new(Mutex::new(Vec::new()));
@@ -259,6 +280,7 @@ async fn fake(key: &TestKey, installations: Vec<(&'static str, u64)>, lifetimes:
         lifetimes,
         claims: claims.clone(),
         mints: AtomicUsize::new(0),
+        slow,
     });
     for (verb, route) in [
         ("GET", r"^/api/v3/app$"),
@@ -423,6 +445,60 @@ async fn each_owner_is_read_with_its_own_installation_token() {
         !shown.contains("ghs_") && !shown.contains("PRIVATE KEY"),
         "{shown}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_installation_lookup_holds_up_only_its_own_owner() {
+    let key = test_key();
+    let slow = std::time::Duration::from_secs(3);
+    let fake = fake_with(
+        &key,
+        vec![("fabrikam", 42), ("contoso", 43)],
+        vec![60],
+        Some(("fabrikam", slow)),
+    )
+    .await;
+    let (c1, c0) = world(&fake.gh);
+    let app = GitHubApp::new(&APP_ID.to_string(), &Secret::new(key.pkcs1_pem.clone())).unwrap();
+    let gh = fake.gh.builder().app(app).build().unwrap();
+    let repos = gh.repos();
+    let (frontend, commits) = (repo("fabrikam/frontend"), [c0, c1]);
+    let fabrikam = || repos.authors(&frontend, &commits);
+    let contoso = async {
+        // Asked once fabrikam's lookup is under way.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let start = std::time::Instant::now();
+        let pulls = repos
+            .pull_requests(&repo("contoso/hld"), &["7".to_string()])
+            .await
+            .unwrap();
+        (pulls.len(), start.elapsed())
+    };
+    let (a, b, (pulls, took)) = tokio::join!(fabrikam(), fabrikam(), contoso);
+    assert_eq!((a.unwrap().len(), b.unwrap().len(), pulls), (2, 2, 1));
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "contoso waited {took:?} for fabrikam's installation"
+    );
+    // Fabrikam's two requests shared one lookup and one token.
+    let minted: Vec<u64> = fake
+        .minted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(minted, [43, 42]);
+    let lookups = fake
+        .gh
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/fabrikam/frontend/installation"))
+        .count();
+    assert_eq!(lookups, 1);
 }
 
 #[tokio::test]
