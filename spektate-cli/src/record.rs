@@ -164,12 +164,12 @@ pub struct SyncArgs {
 pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
     let ingest = request(cmd.what, cmd.step)?;
     if let Some(server) = cmd.server.as_deref().filter(|s| !s.trim().is_empty()) {
+        // The URL is checked before anything is sent: by default it is the ID token's
+        // audience, which goes to the CI, so it must hold no credential.
+        let server = IngestClient::new(server, None)?.server().to_string();
         let token = if cmd.oidc {
             let asked = IdTokenRequest {
-                audience: cmd
-                    .oidc_audience
-                    .clone()
-                    .unwrap_or_else(|| server.trim().trim_end_matches('/').to_string()),
+                audience: cmd.oidc_audience.clone().unwrap_or_else(|| server.clone()),
                 service_connection: cmd.oidc_service_connection.clone(),
             };
             let env = |name: &str| std::env::var(name).ok();
@@ -181,7 +181,7 @@ pub async fn run(cmd: RecordCmd, store: &StoreArgs) -> Result<String> {
                 .filter(|t| !t.is_empty())
                 .map(Secret::new)
         };
-        let client = IngestClient::new(server, token)?;
+        let client = IngestClient::new(&server, token)?;
         return Ok(client.send(&store.partition_key, &ingest).await?.id);
     }
     if cmd.oidc {

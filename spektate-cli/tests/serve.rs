@@ -1185,3 +1185,41 @@ fn a_json_log_stays_one_object_a_line_when_serve_warns_that_nothing_may_write() 
         "the warning is a log line:\n{log}"
     );
 }
+
+#[test]
+fn a_server_url_holding_a_credential_is_refused_before_an_id_token_is_asked_for_it() {
+    // The CI's token endpoint: it must get no request, since the default audience is the
+    // server's URL and this one holds a password.
+    let endpoint = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    endpoint.set_nonblocking(true).unwrap();
+    let request_url = format!(
+        "http://{}/token?api-version=2.0",
+        endpoint.local_addr().unwrap()
+    );
+    for server in [
+        "https://ci:hunter2-pw@spektate.example.com",
+        "https://spektate.example.com/?key=hunter2-pw",
+    ] {
+        let out = bin()
+            .args(["record", "--server", server, "--oidc"])
+            .args(["--p1", "1042", "--image-tag", "frontend-1042"])
+            .args(["--service", "fabrikam/frontend", "--commit-id", "a1b2c3d"])
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url)
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token")
+            .env("GITHUB_ACTIONS", "true")
+            .env("SPEKTATE_STORE", "sqlite:/nonexistent/never-opened.db")
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{server}: {stderr}");
+        assert!(stderr.contains("--server"), "{stderr}");
+        assert!(
+            !stderr.contains("hunter2") && !text(&out.stdout).contains("hunter2"),
+            "{stderr}"
+        );
+        assert!(
+            matches!(endpoint.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{server}: the token endpoint was asked"
+        );
+    }
+}
