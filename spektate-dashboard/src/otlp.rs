@@ -247,10 +247,16 @@ fn parse_headers(variable: &str, raw: &str) -> Result<Vec<(String, Secret)>, Err
                 format!("'{name}' is not a header name"),
             ));
         }
-        let value: String = form_urlencoded::parse(format!("v={}", value.trim()).as_bytes())
-            .map(|(_, v)| v.into_owned())
-            .next()
-            .unwrap_or_default();
+        // Percent-encoded as W3C Baggage values are: `+` and `&` are themselves.
+        let value = percent_encoding::percent_decode_str(value.trim())
+            .decode_utf8()
+            .map(|v| v.into_owned())
+            .map_err(|_| {
+                Error::invalid(
+                    variable,
+                    format!("the value of '{name}' is not UTF-8 once percent-decoded"),
+                )
+            })?;
         if axum::http::HeaderValue::from_str(&value).is_err() {
             return Err(Error::invalid(
                 variable,
@@ -565,6 +571,28 @@ mod tests {
             .map(|(n, v)| (n.as_str(), v.expose()))
             .collect();
         assert_eq!(h, [("api-key", "s3cr=t"), ("x-tenant", "fabrikam")]);
+        // A base64 credential keeps its `+` and `=`, a value its `&`.
+        let s = OtlpSettings::new(
+            Some("http://collector:4318/"),
+            env(&[(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "Authorization=Basic dXM+ZXI6cA==,x-scope=a&b%20c",
+            )]),
+        )
+        .unwrap()
+        .unwrap();
+        let h: Vec<(&str, &str)> = s
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.expose()))
+            .collect();
+        assert_eq!(
+            h,
+            [
+                ("Authorization", "Basic dXM+ZXI6cA=="),
+                ("x-scope", "a&b c")
+            ]
+        );
         assert!(!format!("{s:?}").contains("s3cr"), "{s:?}");
         assert!(OtlpSettings::new(None, env(&[])).unwrap().is_none());
     }
