@@ -165,7 +165,7 @@ pub fn parse_window(v: &str) -> std::result::Result<Window, String> {
 }
 
 /// A core input error named by the flag the user typed.
-fn as_flag(e: Error, flag: &str) -> Error {
+pub(crate) fn as_flag(e: Error, flag: &str) -> Error {
     match e {
         Error::Invalid { reason, .. } => Error::invalid(flag, reason),
         other => other,

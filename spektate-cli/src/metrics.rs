@@ -100,7 +100,7 @@ impl MetricsCmd {
                 .as_deref()
                 .map(DeploymentKind::parse)
                 .transpose()
-                .map_err(|e| Error::invalid("--kind", e))?,
+                .map_err(|e| crate::get::as_flag(e, "--kind"))?,
             keyword: self.keyword.clone(),
             ..Filter::default()
         })

@@ -258,4 +258,9 @@ fn bad_metrics_flags_are_refused_naming_the_value() {
     assert!(e.contains("--until") && e.contains("2026-11-02"), "{e}");
     let e = String::from_utf8(spektate(&db, &["metrics", "--until", "next week"]).stderr).unwrap();
     assert!(e.contains("'next week'"), "{e}");
+    let e = err(&spektate(&db, &["metrics", "--kind", "image"]));
+    assert_eq!(
+        e.trim(),
+        "spektate: invalid --kind: 'image' is not one of deployment, manual-hld-edit"
+    );
 }

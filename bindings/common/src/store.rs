@@ -19,6 +19,18 @@ pub fn open(
     names: &Names,
 ) -> Result<Arc<dyn RecordStore>> {
     let access = if create { Access::Write } else { Access::Read };
+    let azure_table = spec
+        .trim_start()
+        .get(..12)
+        .is_some_and(|kind| kind.eq_ignore_ascii_case("azure-table:"));
+    if table.as_deref().is_some_and(|t| !t.trim().is_empty()) && !azure_table {
+        // The spec itself is not shown: a PostgreSQL URL may hold a password.
+        return Err(spektate::Error::invalid(
+            names.table_name,
+            "names the table of an Azure table store; this store is not one (give the table \
+             only with azure-table:...)",
+        ));
+    }
     StoreSettings {
         table_name: table,
         ..StoreSettings::spec(spec)
@@ -56,6 +68,26 @@ mod tests {
             store.describe(),
             open(spec, None, false, &Names::FLAGS).unwrap().describe()
         );
+    }
+
+    #[test]
+    fn a_table_is_refused_by_name_for_a_store_that_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite:{}", dir.path().join("spektate.db").display());
+        let postgres = "postgres://ci:pw-7f3a@127.0.0.1:1/spektate?sslmode=disable";
+        for spec in [sqlite.as_str(), postgres] {
+            let e = open(spec.into(), Some("deployments".into()), true, &Names::FLAGS)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                e.contains("--table-name") && e.contains("azure-table:") && !e.contains("pw-7f3a"),
+                "{e}"
+            );
+        }
+        assert!(!dir.path().join("spektate.db").exists(), "nothing created");
+        // An empty table is no table.
+        open(sqlite, Some(String::new()), true, &Names::FLAGS).unwrap();
     }
 
     #[test]
