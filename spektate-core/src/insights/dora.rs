@@ -16,7 +16,7 @@
 //! recorded step's finish when completed, its last finish when failed. A restoration belongs
 //! where the completed deployment that ends it does.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Serialize;
@@ -397,6 +397,14 @@ fn group_key(o: &Outcome, by: GroupBy) -> String {
     }
 }
 
+/// The outcomes of one group, its restorations' durations and its failures still open.
+#[derive(Default)]
+struct Bucket<'a> {
+    members: Vec<&'a Outcome<'a>>,
+    restored: Vec<i64>,
+    open: usize,
+}
+
 /// The DORA metrics of `deployments` in the window of `options`. Give every deployment the
 /// window may need: a failure just before it still pairs with a completion inside it.
 pub fn dora(deployments: &[Deployment], options: &MetricsOptions) -> Dora {
@@ -429,11 +437,24 @@ pub fn dora(deployments: &[Deployment], options: &MetricsOptions) -> Dora {
     );
     let mut groups = Vec::new();
     if let Some(by) = options.by {
-        let mut keys: Vec<String> = inside.iter().map(|o| group_key(o, by)).collect();
-        keys.sort();
-        keys.dedup();
-        for key in keys {
-            let days = match (by, inside.iter().find(|o| group_key(o, by) == key)) {
+        // Each outcome's key made once, and each group's members gathered in one pass: as
+        // many groups as deployments cost no more than one.
+        let mut buckets: BTreeMap<String, Bucket> = BTreeMap::new();
+        for &o in &inside {
+            buckets.entry(group_key(o, by)).or_default().members.push(o);
+        }
+        for r in &restored {
+            if let Some(b) = buckets.get_mut(&group_key(r.by, by)) {
+                b.restored.push(r.secs);
+            }
+        }
+        for o in &open {
+            if let Some(b) = buckets.get_mut(&group_key(o, by)) {
+                b.open += 1;
+            }
+        }
+        for (key, b) in buckets {
+            let days = match (by, b.members.first()) {
                 (GroupBy::Week, Some(o)) => {
                     let monday = o.finished_at.map(|t| week_of(t).0).unwrap_or(until);
                     let from = start.map_or(monday, |s| s.max(monday));
@@ -445,14 +466,10 @@ pub fn dora(deployments: &[Deployment], options: &MetricsOptions) -> Dora {
                 }
                 _ => days,
             };
-            let members = inside.iter().copied().filter(|o| group_key(o, by) == key);
             let figures = figures(
-                members,
-                restored
-                    .iter()
-                    .filter(|r| group_key(r.by, by) == key)
-                    .map(|r| r.secs),
-                open.iter().filter(|o| group_key(o, by) == key).count(),
+                b.members.iter().copied(),
+                b.restored.iter().copied(),
+                b.open,
                 days,
                 shortest,
             );
