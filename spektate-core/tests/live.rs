@@ -603,3 +603,23 @@ fn an_hld_commit_the_default_branch_holds_is_on_it_whatever_its_pull_request_say
     assert_eq!(where_(&ds, "frontend-1").1, names(&["east-us"]));
     assert_eq!(find(&ds, "frontend-1").status, Status::Complete);
 }
+
+#[test]
+fn a_cluster_reached_through_both_repositories_is_listed_once_by_its_exact_commit() {
+    // frontend-1's HLD commit 1 is in what east-us's HLD application renders (commit 3, after
+    // it), and east-us's manifest tag is frontend-1's own manifest commit 2.
+    let records = vec![
+        rec("frontend", "dev", 1, Some(1), Some(2)),
+        rec("backend", "dev", 3, Some(3), None),
+    ];
+    let mut k = knowledge(&records);
+    source(&mut k, vec![applied("east-us", "dev", HLD, 3, &[1])]);
+    tags(&mut k, vec![sync("east-us", 2)]);
+    let ds = join(&records, &k);
+    let live: Vec<(&str, &str, bool)> = find(&ds, "frontend-1")
+        .live_in
+        .iter()
+        .map(|l| (l.cluster.as_str(), l.commit.as_str(), l.exact))
+        .collect();
+    assert_eq!(live, [("east-us", sha(2).as_str(), true)]);
+}

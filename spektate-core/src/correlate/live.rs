@@ -235,8 +235,8 @@ pub(crate) fn has_sources(k: &Knowledge) -> bool {
     known_syncs(k).next().is_some()
 }
 
-/// Fills each deployment's `live_in`, and completes a deployment with no manifest step that
-/// is live through an agent rendering from its HLD repository.
+/// Fills each deployment's `live_in` (empty until then), and completes a deployment with no
+/// manifest step that is live through an agent rendering from its HLD repository.
 pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
     let mut repos = Repos::new(&k.commit_orders);
     let mut agents: Vec<Agent> = known_syncs(k)
@@ -406,17 +406,23 @@ pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
             }
         }
     }
+    // One entry per deployment and cluster: sorted (stably, so the first found stays first
+    // among equals), not searched, as a deployment may be live in thousands of clusters.
+    // Live through both repositories, the exact one says more, so it comes first.
+    found.sort_by(|a, b| {
+        (a.0.cmp(&b.0))
+            .then_with(|| a.1.cluster.cmp(&b.1.cluster))
+            .then_with(|| b.1.exact.cmp(&a.1.exact))
+    });
     for (i, live, which) in found {
         let d = &mut deployments[i];
         if which == Which::Hld && d.manifest.is_none() && d.status == Status::Incomplete {
             d.status = Status::Complete;
         }
-        match d.live_in.iter_mut().find(|l| l.cluster == live.cluster) {
-            // Live through both repositories: the exact one says more.
-            Some(l) if live.exact && !l.exact => *l = live,
-            Some(_) => {}
-            None => d.live_in.push(live),
+        if d.live_in.last().is_some_and(|l| l.cluster == live.cluster) {
+            continue;
         }
+        d.live_in.push(live);
     }
     for d in deployments.iter_mut().filter(|d| d.live_in.len() > 1) {
         d.live_in.sort_by(|a, b| a.cluster.cmp(&b.cluster));
