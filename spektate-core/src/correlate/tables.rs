@@ -23,14 +23,45 @@ pub(crate) fn prefix(commit: &str) -> Option<Prefix> {
     Some(p)
 }
 
+/// Positions of commits by what may match them ([`commits_match`]): a commit of seven
+/// characters or more by its prefix, a shorter one by its whole lower-cased text, since it
+/// matches only itself. A lookup then reads only the candidates sharing a prefix, whatever
+/// the number of clusters.
+#[derive(Default)]
+struct ByCommit {
+    prefixed: Map<Prefix, Vec<usize>>,
+    short: Map<String, Vec<usize>>,
+}
+
+impl ByCommit {
+    fn push(&mut self, commit: &str, at: usize) {
+        match prefix(commit) {
+            Some(p) => self.prefixed.entry(p).or_default().push(at),
+            None => (self.short.entry(commit.trim().to_ascii_lowercase()))
+                .or_default()
+                .push(at),
+        }
+    }
+
+    /// The positions of the commits that may match `commit`, in the order pushed.
+    fn of(&self, commit: &str) -> &[usize] {
+        let found = match prefix(commit) {
+            Some(p) => self.prefixed.get(&p),
+            None => self.short.get(&commit.trim().to_ascii_lowercase()),
+        };
+        found.map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The clusters that may run a repository's commits: its sync tags, what sync sources'
-/// applications applied from it, then the clusters that reported to the store, each with its
-/// commit's prefix.
+/// applications applied from it, then the clusters that reported to the store, indexed by
+/// commit.
 #[derive(Default)]
 pub(crate) struct Syncs<'k> {
     /// Why the sync tags could not be read, when they could not.
     pub failed: Option<&'k Reason>,
-    candidates: Vec<(Option<Prefix>, &'k ClusterSync)>,
+    candidates: Vec<&'k ClusterSync>,
+    by_commit: ByCommit,
 }
 
 impl<'k> Syncs<'k> {
@@ -44,28 +75,31 @@ impl<'k> Syncs<'k> {
             Some(Lookup::Failed(why)) => (&[][..], Some(why)),
             _ => (&[][..], None),
         };
+        let candidates: Vec<&'k ClusterSync> = tags
+            .iter()
+            .chain(applied.iter().copied())
+            .chain(reports)
+            .collect();
+        let mut by_commit = ByCommit::default();
+        for (at, s) in candidates.iter().enumerate() {
+            by_commit.push(&s.commit, at);
+        }
         Syncs {
             failed,
-            candidates: tags
-                .iter()
-                .chain(applied.iter().copied())
-                .chain(reports)
-                .map(|s| (prefix(&s.commit), s))
-                .collect(),
+            candidates,
+            by_commit,
         }
     }
 
     /// The clusters running `commit`, each once (a sync tag before an application, an
     /// application before a report of the same cluster).
     pub fn running(&self, commit: &str) -> Vec<ClusterSync> {
-        let wanted = prefix(commit);
         let mut clusters: Vec<ClusterSync> = Vec::new();
         let mut seen = Seen::default();
-        for (p, sync) in &self.candidates {
-            let maybe = wanted.is_none() || p.is_none() || *p == wanted;
-            if maybe && commits_match(&sync.commit, commit) && seen.first(&sync.cluster, &clusters)
-            {
-                clusters.push((*sync).clone());
+        for &at in self.by_commit.of(commit) {
+            let sync = self.candidates[at];
+            if commits_match(&sync.commit, commit) && seen.first(&sync.cluster, &clusters) {
+                clusters.push(sync.clone());
             }
         }
         clusters
@@ -97,13 +131,11 @@ impl Seen {
 }
 
 /// What agents said went wrong ([`Knowledge::cluster_troubles`], then its
-/// `source_troubles`), by the prefix of each report's commit: a deployment compares its
-/// commits only with reports sharing their prefix, whatever the number of clusters.
+/// `source_troubles`), indexed by commit: a deployment compares its commits only with
+/// reports that may match them, whatever the number of clusters.
 pub(crate) struct Troubles<'k> {
     all: Vec<&'k ClusterReport>,
-    by_prefix: Map<Prefix, Vec<usize>>,
-    /// Reports whose commit is too short to have a prefix: compared with every deployment.
-    unprefixed: Vec<usize>,
+    by_commit: ByCommit,
 }
 
 impl<'k> Troubles<'k> {
@@ -113,19 +145,11 @@ impl<'k> Troubles<'k> {
             .iter()
             .chain(&k.source_troubles)
             .collect();
-        let mut by_prefix: Map<Prefix, Vec<usize>> = Map::default();
-        let mut unprefixed = Vec::new();
-        for (i, t) in all.iter().enumerate() {
-            match prefix(t.commit()) {
-                Some(p) => by_prefix.entry(p).or_default().push(i),
-                None => unprefixed.push(i),
-            }
+        let mut by_commit = ByCommit::default();
+        for (at, t) in all.iter().enumerate() {
+            by_commit.push(t.commit(), at);
         }
-        Troubles {
-            all,
-            by_prefix,
-            unprefixed,
-        }
+        Troubles { all, by_commit }
     }
 
     /// The reports about `commits`, each cluster once (the first in order).
@@ -133,13 +157,9 @@ impl<'k> Troubles<'k> {
         if self.all.is_empty() {
             return Vec::new();
         }
-        let mut at = self.unprefixed.clone();
+        let mut at: Vec<usize> = Vec::new();
         for commit in commits.into_iter().flatten() {
-            match prefix(commit) {
-                Some(p) => at.extend(self.by_prefix.get(&p).into_iter().flatten()),
-                // A commit too short for a prefix: every report may be of it.
-                None => at = (0..self.all.len()).collect(),
-            }
+            at.extend(self.by_commit.of(commit));
         }
         at.sort_unstable();
         at.dedup();
@@ -325,7 +345,11 @@ mod tests {
             sync("west", "a1b2c3d"),
             sync("north", "ffffffffffffffffffffffffffffffffffffffff"),
         ]);
-        let reports = [sync("east", full), sync("edge", "a1b2c3d4")];
+        let reports = [
+            sync("east", full),
+            sync("edge", "a1b2c3d4"),
+            sync("tiny", " Abc"),
+        ];
         let syncs = Syncs::new(Some(&tags), &[], &reports);
         let names = |c: Vec<ClusterSync>| c.into_iter().map(|c| c.cluster).collect::<Vec<_>>();
         assert_eq!(
@@ -334,5 +358,9 @@ mod tests {
         );
         assert_eq!(names(syncs.running("a1b2c3")), Vec::<String>::new());
         assert_eq!(names(syncs.running("  FFFFFFF ")), ["north"]);
+        // A commit shorter than a prefix matches only itself, in any case.
+        assert_eq!(names(syncs.running("aBC")), ["tiny"]);
+        assert_eq!(names(syncs.running("abc0000")), Vec::<String>::new());
+        assert_eq!(names(syncs.running("ab")), Vec::<String>::new());
     }
 }
