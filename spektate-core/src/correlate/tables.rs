@@ -54,14 +54,16 @@ impl ByCommit {
 }
 
 /// The clusters that may run a repository's commits: its sync tags, what sync sources'
-/// applications applied from it, then the clusters that reported to the store, indexed by
-/// commit.
+/// applications applied from it, then the clusters that reported to the store, each with its
+/// commit's prefix; indexed by commit when they are many.
 #[derive(Default)]
 pub(crate) struct Syncs<'k> {
     /// Why the sync tags could not be read, when they could not.
     pub failed: Option<&'k Reason>,
-    candidates: Vec<&'k ClusterSync>,
-    by_commit: ByCommit,
+    candidates: Vec<(Option<Prefix>, &'k ClusterSync)>,
+    /// Set past [`Syncs::SCAN`] candidates: below, comparing prefixes side by side is faster
+    /// than any lookup.
+    by_commit: Option<ByCommit>,
 }
 
 impl<'k> Syncs<'k> {
@@ -75,15 +77,19 @@ impl<'k> Syncs<'k> {
             Some(Lookup::Failed(why)) => (&[][..], Some(why)),
             _ => (&[][..], None),
         };
-        let candidates: Vec<&'k ClusterSync> = tags
+        let candidates: Vec<(Option<Prefix>, &'k ClusterSync)> = tags
             .iter()
             .chain(applied.iter().copied())
             .chain(reports)
+            .map(|s| (prefix(&s.commit), s))
             .collect();
-        let mut by_commit = ByCommit::default();
-        for (at, s) in candidates.iter().enumerate() {
-            by_commit.push(&s.commit, at);
-        }
+        let by_commit = (candidates.len() > Self::SCAN).then(|| {
+            let mut index = ByCommit::default();
+            for (at, (_, s)) in candidates.iter().enumerate() {
+                index.push(&s.commit, at);
+            }
+            index
+        });
         Syncs {
             failed,
             candidates,
@@ -96,14 +102,30 @@ impl<'k> Syncs<'k> {
     pub fn running(&self, commit: &str) -> Vec<ClusterSync> {
         let mut clusters: Vec<ClusterSync> = Vec::new();
         let mut seen = Seen::default();
-        for &at in self.by_commit.of(commit) {
-            let sync = self.candidates[at];
+        let mut take = |sync: &ClusterSync| {
             if commits_match(&sync.commit, commit) && seen.first(&sync.cluster, &clusters) {
                 clusters.push(sync.clone());
+            }
+        };
+        match &self.by_commit {
+            Some(index) => index
+                .of(commit)
+                .iter()
+                .for_each(|&at| take(self.candidates[at].1)),
+            None => {
+                let wanted = prefix(commit);
+                for (p, sync) in &self.candidates {
+                    if wanted.is_none() || p.is_none() || *p == wanted {
+                        take(sync);
+                    }
+                }
             }
         }
         clusters
     }
+
+    /// The most candidates compared one by one.
+    const SCAN: usize = 32;
 }
 
 /// The clusters already taken: a scan of the few taken, an index once they are many, so
@@ -350,17 +372,27 @@ mod tests {
             sync("edge", "a1b2c3d4"),
             sync("tiny", " Abc"),
         ];
-        let syncs = Syncs::new(Some(&tags), &[], &reports);
-        let names = |c: Vec<ClusterSync>| c.into_iter().map(|c| c.cluster).collect::<Vec<_>>();
-        assert_eq!(
-            names(syncs.running(&full.to_lowercase())),
-            ["east", "west", "edge"]
-        );
-        assert_eq!(names(syncs.running("a1b2c3")), Vec::<String>::new());
-        assert_eq!(names(syncs.running("  FFFFFFF ")), ["north"]);
-        // A commit shorter than a prefix matches only itself, in any case.
-        assert_eq!(names(syncs.running("aBC")), ["tiny"]);
-        assert_eq!(names(syncs.running("abc0000")), Vec::<String>::new());
-        assert_eq!(names(syncs.running("ab")), Vec::<String>::new());
+        // The same answers from candidates compared one by one and from the index, which
+        // 40 more clusters on other commits make.
+        let others: Vec<ClusterSync> = (0..40)
+            .map(|n| sync(&format!("o{n}"), &format!("{n:07x}")))
+            .collect();
+        let many: Vec<ClusterSync> = reports.iter().chain(&others).cloned().collect();
+        for syncs in [
+            Syncs::new(Some(&tags), &[], &reports),
+            Syncs::new(Some(&tags), &[], &many),
+        ] {
+            let names = |c: Vec<ClusterSync>| c.into_iter().map(|c| c.cluster).collect::<Vec<_>>();
+            assert_eq!(
+                names(syncs.running(&full.to_lowercase())),
+                ["east", "west", "edge"]
+            );
+            assert_eq!(names(syncs.running("a1b2c3")), Vec::<String>::new());
+            assert_eq!(names(syncs.running("  FFFFFFF ")), ["north"]);
+            // A commit shorter than a prefix matches only itself, in any case.
+            assert_eq!(names(syncs.running("aBC")), ["tiny"]);
+            assert_eq!(names(syncs.running("abc0000")), Vec::<String>::new());
+            assert_eq!(names(syncs.running("ab")), Vec::<String>::new());
+        }
     }
 }
