@@ -94,7 +94,10 @@ pub use health::{Health, HealthStatus};
 pub use idempotency::{CAPACITY as IDEMPOTENCY_KEYS, KEEP_FOR as IDEMPOTENCY_KEEP_FOR};
 pub use insights::MetricsQuery;
 pub use logging::{LogFormat, init_logging};
-pub use notify::{DEFAULT_QUEUE as NOTIFY_QUEUE, Format, MIN_PR_WAIT, Notifications, Webhook};
+pub use notify::{
+    DEFAULT_QUEUE as NOTIFY_QUEUE, DEFAULT_RESEND_AFTER as NOTIFY_RESEND_AFTER, Format,
+    MIN_PR_WAIT, Notifications, Webhook,
+};
 pub use oidc::{Oidc, OidcRule, OidcRules};
 pub use openapi::example;
 pub use refresh::Refresher;

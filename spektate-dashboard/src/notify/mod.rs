@@ -274,8 +274,9 @@ impl Notifications {
         self
     }
 
-    /// How long after each failed send an event is sent again ([`DEFAULT_RESEND_AFTER`]);
-    /// empty: a failed event is only logged. Events waiting to be sent again count against
+    /// How long after each failed send an event is sent again
+    /// ([`NOTIFY_RESEND_AFTER`](crate::NOTIFY_RESEND_AFTER)); empty: a failed event is only
+    /// logged. Events waiting to be sent again count against
     /// [`Self::queue`] too.
     pub fn resend_after(mut self, delays: &[Duration]) -> Self {
         self.resend_after = delays.to_vec();
