@@ -665,6 +665,23 @@ pub fn is_rate_limit_refusal(e: &Error) -> bool {
     }
 }
 
+/// Whether the request that failed with `e` may succeed if sent again later: a transport
+/// error, a timeout, 408, 429, a 5xx, or a request a rate limit held back; not a refused
+/// token or another 4xx, which say the request itself is wrong.
+pub fn may_succeed_later(e: &Error) -> bool {
+    match e {
+        Error::Provider { auth: true, .. } => false,
+        Error::Provider { message, .. } => match message.strip_prefix("HTTP ") {
+            Some(rest) => rest
+                .get(..3)
+                .and_then(|code| code.parse::<u16>().ok())
+                .is_none_or(|code| matches!(code, 408 | 429 | 500..=599)),
+            None => true,
+        },
+        _ => false,
+    }
+}
+
 /// How long a client pauses after a secondary rate limit that names no time: GitHub asks
 /// for at least a minute.
 pub const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
@@ -857,6 +874,53 @@ mod tests {
             timeout: Duration::from_secs(5),
             ..Policy::default()
         }
+    }
+
+    #[tokio::test]
+    async fn failures_that_may_pass_later_are_told_from_requests_that_are_wrong() {
+        let server = MockServer::start().await;
+        for code in [400, 401, 403, 404, 408, 409, 422, 429, 500, 503] {
+            Mock::given(path(format!("/{code}")))
+                .respond_with(ResponseTemplate::new(code).set_body_string("{\"message\": \"no\"}"))
+                .mount(&server)
+                .await;
+        }
+        let client = HttpClient::with_policy(
+            "webhook 127.0.0.1",
+            Auth::None,
+            Policy {
+                max_retries: 0,
+                ..fast()
+            },
+        )
+        .unwrap();
+        let mut later = Vec::new();
+        for code in [400, 401, 403, 404, 408, 409, 422, 429, 500, 503] {
+            let url = format!("{}/{code}", server.uri());
+            let e = client
+                .send(Request::get(url, "post", "x"))
+                .await
+                .unwrap_err();
+            if may_succeed_later(&e) {
+                later.push(code);
+            }
+        }
+        assert_eq!(later, [408, 429, 500, 503]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let refused = client
+            .send(Request::get(
+                format!("http://127.0.0.1:{port}/"),
+                "post",
+                "x",
+            ))
+            .await
+            .unwrap_err();
+        assert!(may_succeed_later(&refused), "{refused}");
+        assert!(!may_succeed_later(&Error::invalid("url", "bad")));
     }
 
     #[test]

@@ -857,7 +857,7 @@ async fn events_set_aside_are_bounded_by_the_queue() {
     let notify = Notifications::new()
         .webhook(hook("json", &down))
         .queue(1)
-        .resend_after(&[Duration::from_secs(3)])
+        .resend_after(&[Duration::from_secs(8)])
         .policy(one_request_per_attempt());
     let (_url, _stop) = serve(&t, notify).await;
     frontend(&t).await;
@@ -879,4 +879,24 @@ async fn events_set_aside_are_bounded_by_the_queue() {
         told(&down).await,
         [live("east-us"), live("west-eu"), live("east-us")]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_a_destination_refuses_as_wrong_is_not_sent_again() {
+    let t = team();
+    // A webhook that was deleted: 404 will not pass.
+    let gone = sink(404, "no_team").await;
+    let notify = Notifications::new()
+        .webhook(hook("slack", &gone))
+        .resend_after(&[Duration::from_millis(200), Duration::from_millis(200)])
+        .policy(one_request_per_attempt());
+    let (_url, _stop) = serve(&t, notify).await;
+    frontend(&t).await;
+    t.recorder
+        .cluster_synced("east-us", M1, Some("flux"))
+        .await
+        .unwrap();
+    received(&gone, 1).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(requests(&gone).await.len(), 1);
 }

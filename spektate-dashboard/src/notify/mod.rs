@@ -8,7 +8,8 @@
 //! a slow or failing destination delays only itself, never a refresh or another destination.
 //! Requests go through the shared HTTP helper (timeouts, retries with backoff,
 //! `Retry-After`); a failure is logged with the destination's host, never its URL, which
-//! often holds the webhook's secret, and the event is sent again later ([`DEFAULT_RESEND_AFTER`]). Destinations come from the server's configuration only;
+//! often holds the webhook's secret, and a webhook's or CDEvents sink's event is sent again
+//! later when the failure may pass ([`DEFAULT_RESEND_AFTER`]). Destinations come from the server's configuration only;
 //! nothing a record says chooses where a message goes.
 
 mod cdevents;
@@ -274,10 +275,9 @@ impl Notifications {
         self
     }
 
-    /// How long after each failed send an event is sent again
+    /// How long after each failed send a webhook's or CDEvents sink's event is sent again
     /// ([`NOTIFY_RESEND_AFTER`](crate::NOTIFY_RESEND_AFTER)); empty: a failed event is only
-    /// logged. Events waiting to be sent again count against
-    /// [`Self::queue`] too.
+    /// logged. At most [`Self::queue`] events of a destination wait to be sent again.
     pub fn resend_after(mut self, delays: &[Duration]) -> Self {
         self.resend_after = delays.to_vec();
         self
@@ -489,8 +489,9 @@ impl Kind {
 }
 
 /// Sends each queued event in turn, if this server claims it for this destination; a failure
-/// (after the helper's retries) is logged, and the event is set aside to be sent again later
-/// ([`Resend`]), while the events queued after it go on.
+/// (after the helper's retries) is logged, and a webhook's or CDEvents sink's event that may
+/// pass later is set aside to be sent again ([`Resend`]), while the events queued after it go
+/// on.
 async fn work(name: String, kind: Kind, mut rx: mpsc::Receiver<Arc<Queued>>, mut resend: Resend) {
     let mut warned = false;
     loop {
@@ -507,7 +508,12 @@ async fn work(name: String, kind: Kind, mut rx: mpsc::Receiver<Arc<Queued>>, mut
             },
         };
         if let Err(err) = kind.send(&q.event).await {
-            resend.failed(&name, q, attempt, &err);
+            // A deployment status is the deployment's state, not a message: one written late
+            // could undo a newer one, so it is not sent again; nor is a request the
+            // destination refused as wrong.
+            let again =
+                !matches!(kind, Kind::Statuses(_)) && spektate_core::http::may_succeed_later(&err);
+            resend.failed(&name, q, attempt, &err, again);
         }
     }
 }
@@ -549,10 +555,27 @@ impl Resend {
         Some((q, attempt))
     }
 
-    /// Logs attempt `attempt`'s failure of `q`, and sets it aside when attempts are left.
-    fn failed(&mut self, sink: &str, q: Arc<Queued>, attempt: usize, err: &spektate_core::Error) {
+    /// Logs attempt `attempt`'s failure of `q`, and sets it aside when it is to be sent
+    /// `again` and attempts are left.
+    fn failed(
+        &mut self,
+        sink: &str,
+        q: Arc<Queued>,
+        attempt: usize,
+        err: &spektate_core::Error,
+        again: bool,
+    ) {
         let (e, d) = (&q.event, &q.event.deployment);
-        let Some(delay) = self.after.get(attempt) else {
+        if !again {
+            tracing::warn!("notification to {sink} failed: {err}");
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        let due = self
+            .after
+            .get(attempt)
+            .and_then(|delay| Some((now.checked_add(*delay)?, delay)));
+        let Some((at, delay)) = due else {
             tracing::warn!(
                 "notification to {sink} failed: {err}; {} of deployment {} dropped after {} \
                  attempts",
@@ -578,7 +601,6 @@ impl Resend {
             d.id(),
             delay.as_secs_f64()
         );
-        let at = tokio::time::Instant::now() + *delay;
         self.waiting.push((at, attempt + 1, q));
     }
 }
