@@ -915,7 +915,8 @@ mod run_reports {
             assert_eq!(named, field);
             let shown = ahead.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
             assert!(
-                reason.contains(&shown) && reason.contains("more than 5 minutes after"),
+                reason.contains(&shown)
+                    && reason.contains("more than 5 minutes ahead of the clock here"),
                 "{reason}"
             );
         }

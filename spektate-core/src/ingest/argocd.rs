@@ -410,7 +410,7 @@ mod tests {
             .to_string();
         assert_eq!(
             e,
-            "invalid finishedAt: '2999-01-01T00:00:00Z' is more than 5 minutes after the server's time (2026-03-02T12:00:00Z); check the sender's clock"
+            "invalid finishedAt: '2999-01-01T00:00:00Z' is more than 5 minutes ahead of the clock here (2026-03-02T12:00:00Z); check the sender's clock"
         );
         assert!(at("2026-03-02T12:05:01Z").read(now()).is_err());
         let r = reported(&at("2026-03-02T12:04:59Z"));

@@ -381,7 +381,7 @@ mod tests {
         let refused = e.report_at(None, now).unwrap_err().to_string();
         assert_eq!(
             refused,
-            "invalid timestamp: '2999-01-01T00:00:00Z' is more than 5 minutes after the server's time (2026-03-02T10:00:00Z); check the sender's clock"
+            "invalid timestamp: '2999-01-01T00:00:00Z' is more than 5 minutes ahead of the clock here (2026-03-02T10:00:00Z); check the sender's clock"
         );
         e.timestamp = now + chrono::Duration::seconds(301);
         assert!(e.report_at(None, now).is_err());

@@ -79,7 +79,7 @@ pub(crate) fn not_ahead(
     Err(Error::invalid(
         field,
         format!(
-            "'{}' is more than {} minutes after the server's time ({}); check the sender's clock",
+            "'{}' is more than {} minutes ahead of the clock here ({}); check the sender's clock",
             shown(given),
             MAX_CLOCK_AHEAD.num_minutes(),
             now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
