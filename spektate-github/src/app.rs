@@ -360,31 +360,43 @@ impl AppTokens {
             Some(id) => format!("#{id}"),
             None => owner_key.clone(),
         };
-        let flight = self.flight(&flight_key);
-        let token = {
-            let _one = flight.lock().await;
-            self.token_of(http, api, owner, &owner_key, repo).await
-        };
-        drop(flight);
-        self.landed(&flight_key);
-        token
+        let flight = self.flight(flight_key);
+        let _one = flight.lock.lock().await;
+        self.token_of(http, api, owner, &owner_key, repo).await
     }
 
     /// The flight of `key`, shared by the requests that need it at the same time.
-    fn flight(&self, key: &str) -> Arc<Mutex<()>> {
+    fn flight(&self, key: String) -> Flight<'_> {
         let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-        flights.entry(key.to_string()).or_default().clone()
-    }
-
-    /// Forgets the flight of `key` when no request needs it any more, so owners named once
-    /// leave nothing behind.
-    fn landed(&self, key: &str) {
-        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-        if flights.get(key).is_some_and(|f| Arc::strong_count(f) == 1) {
-            flights.remove(key);
+        let lock = flights.entry(key.clone()).or_default().clone();
+        Flight {
+            tokens: self,
+            key,
+            lock,
         }
     }
+}
 
+/// A request's place in its owner's flight. When the last request of a flight ends (or is
+/// dropped unfinished), the flight is forgotten, so owners named once leave nothing behind.
+struct Flight<'a> {
+    tokens: &'a AppTokens,
+    key: String,
+    lock: Arc<Mutex<()>>,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut flights = (self.tokens.flights.lock()).unwrap_or_else(|e| e.into_inner());
+        // Held by the map and by this request alone: no other request is in the flight.
+        let last = |f: &Arc<Mutex<()>>| Arc::ptr_eq(f, &self.lock) && Arc::strong_count(f) == 2;
+        if flights.get(&self.key).is_some_and(last) {
+            flights.remove(&self.key);
+        }
+    }
+}
+
+impl AppTokens {
     /// [`Self::token`], inside the owner's flight.
     async fn token_of(
         &self,
