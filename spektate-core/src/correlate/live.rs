@@ -406,9 +406,8 @@ pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
             }
         }
     }
-    // One entry per deployment and cluster: sorted (stably, so the first found stays first
-    // among equals), not searched, as a deployment may be live in thousands of clusters.
-    // Live through both repositories, the exact one says more, so it comes first.
+    // One entry per deployment and cluster, in cluster order: the exact one when a deployment
+    // is live there through both repositories, else the first found (the sort is stable).
     found.sort_by(|a, b| {
         (a.0.cmp(&b.0))
             .then_with(|| a.1.cluster.cmp(&b.1.cluster))

@@ -437,8 +437,7 @@ pub fn dora(deployments: &[Deployment], options: &MetricsOptions) -> Dora {
     );
     let mut groups = Vec::new();
     if let Some(by) = options.by {
-        // Each outcome's key made once, and each group's members gathered in one pass: as
-        // many groups as deployments cost no more than one.
+        // Groups in key order; each outcome's key is made once.
         let mut buckets: BTreeMap<String, Bucket> = BTreeMap::new();
         for &o in &inside {
             buckets.entry(group_key(o, by)).or_default().members.push(o);
