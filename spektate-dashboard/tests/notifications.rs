@@ -780,9 +780,41 @@ async fn told(server: &MockServer) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `told`'s entry of a `live` event in `cluster`.
+fn live(cluster: &str) -> (String, String) {
+    ("\"live\"".to_string(), format!("\"{cluster}\""))
+}
+
+/// A server over a new team telling `webhook`, each failed event sent again `after` each
+/// failure, one request per attempt; frontend-1001 is then recorded and applied in
+/// east-us, its first `live` event. The team, to record more, and the server's stop.
+async fn live_in_east_us(
+    webhook: Webhook,
+    queue: usize,
+    after: &[Duration],
+) -> (Team, tokio::sync::oneshot::Sender<()>) {
+    let t = team();
+    let notify = Notifications::new()
+        .webhook(webhook)
+        .queue(queue)
+        .resend_after(after)
+        .policy(one_request_per_attempt());
+    let (_url, stop) = serve(&t, notify).await;
+    frontend(&t).await;
+    applied_in(&t, "east-us").await;
+    (t, stop)
+}
+
+/// M1 applied in `cluster`.
+async fn applied_in(t: &Team, cluster: &str) {
+    t.recorder
+        .cluster_synced(cluster, M1, Some("flux"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_a_destination_failed_is_sent_again_when_it_is_back() {
-    let t = team();
     // Down for two requests, then back, as a webhook behind a restarting proxy is.
     let hook_server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -797,16 +829,8 @@ async fn an_event_a_destination_failed_is_sent_again_when_it_is_back() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&hook_server)
         .await;
-    let notify = Notifications::new()
-        .webhook(hook("json", &hook_server))
-        .resend_after(&[Duration::from_millis(300), Duration::from_millis(300)])
-        .policy(one_request_per_attempt());
-    let (_url, _stop) = serve(&t, notify).await;
-    frontend(&t).await;
-    t.recorder
-        .cluster_synced("east-us", M1, Some("flux"))
-        .await
-        .unwrap();
+    let again = [Duration::from_millis(300), Duration::from_millis(300)];
+    let _running = live_in_east_us(hook("json", &hook_server), 100, &again).await;
 
     let got = received(&hook_server, 3).await;
     assert_eq!(got[0], got[2], "the same event, sent again");
@@ -822,27 +846,14 @@ async fn an_event_a_destination_failed_is_sent_again_when_it_is_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_a_destination_keeps_refusing_is_dropped_after_its_attempts() {
-    let t = team();
     let down = sink(500, "{\"message\": \"down\"}").await;
-    let notify = Notifications::new()
-        .webhook(hook("json", &down))
-        .resend_after(&[Duration::from_millis(200), Duration::from_millis(200)])
-        .policy(one_request_per_attempt());
-    let (_url, _stop) = serve(&t, notify).await;
-    frontend(&t).await;
-    t.recorder
-        .cluster_synced("east-us", M1, Some("flux"))
-        .await
-        .unwrap();
+    let again = [Duration::from_millis(200), Duration::from_millis(200)];
+    let (t, _stop) = live_in_east_us(hook("json", &down), 100, &again).await;
     received(&down, 3).await;
     // Three attempts, then given up; the next event still gets its own three.
     tokio::time::sleep(Duration::from_millis(1_000)).await;
-    let live = |cluster: &str| ("\"live\"".to_string(), format!("\"{cluster}\""));
     assert_eq!(told(&down).await, vec![live("east-us"); 3]);
-    t.recorder
-        .cluster_synced("west-eu", M1, Some("flux"))
-        .await
-        .unwrap();
+    applied_in(&t, "west-eu").await;
     received(&down, 6).await;
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     let mut want = vec![live("east-us"); 3];
@@ -852,29 +863,14 @@ async fn an_event_a_destination_keeps_refusing_is_dropped_after_its_attempts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_set_aside_are_bounded_by_the_queue() {
-    let t = team();
     let down = sink(503, "down").await;
-    let notify = Notifications::new()
-        .webhook(hook("json", &down))
-        .queue(1)
-        .resend_after(&[Duration::from_secs(8)])
-        .policy(one_request_per_attempt());
-    let (_url, _stop) = serve(&t, notify).await;
-    frontend(&t).await;
-    t.recorder
-        .cluster_synced("east-us", M1, Some("flux"))
-        .await
-        .unwrap();
+    let (t, _stop) = live_in_east_us(hook("json", &down), 1, &[Duration::from_secs(8)]).await;
     received(&down, 1).await;
     // West-eu's event fails while east-us's waits to be sent again, and the one place is
     // taken: it is dropped, not kept.
-    t.recorder
-        .cluster_synced("west-eu", M1, Some("flux"))
-        .await
-        .unwrap();
+    applied_in(&t, "west-eu").await;
     received(&down, 3).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let live = |cluster: &str| ("\"live\"".to_string(), format!("\"{cluster}\""));
     assert_eq!(
         told(&down).await,
         [live("east-us"), live("west-eu"), live("east-us")]
@@ -883,19 +879,10 @@ async fn events_set_aside_are_bounded_by_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_a_destination_refuses_as_wrong_is_not_sent_again() {
-    let t = team();
     // A webhook that was deleted: 404 will not pass.
     let gone = sink(404, "no_team").await;
-    let notify = Notifications::new()
-        .webhook(hook("slack", &gone))
-        .resend_after(&[Duration::from_millis(200), Duration::from_millis(200)])
-        .policy(one_request_per_attempt());
-    let (_url, _stop) = serve(&t, notify).await;
-    frontend(&t).await;
-    t.recorder
-        .cluster_synced("east-us", M1, Some("flux"))
-        .await
-        .unwrap();
+    let again = [Duration::from_millis(200), Duration::from_millis(200)];
+    let _running = live_in_east_us(hook("slack", &gone), 100, &again).await;
     received(&gone, 1).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(requests(&gone).await.len(), 1);
