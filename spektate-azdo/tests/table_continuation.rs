@@ -43,9 +43,14 @@ async fn table(rows: std::ops::Range<u32>, next: (&str, &str)) -> (MockServer, A
         .respond_with(page(rows, next))
         .mount(&table)
         .await;
-    let account = TableAccount::development(Some(&table.uri())).unwrap();
-    let store = AzureTableStore::new(account, "deployments").unwrap();
+    let store = store_over(&table);
     (table, store)
+}
+
+/// A store over the fake `table`.
+fn store_over(table: &MockServer) -> AzureTableStore {
+    let account = TableAccount::development(Some(&table.uri())).unwrap();
+    AzureTableStore::new(account, "deployments").unwrap()
 }
 
 #[tokio::test]
@@ -102,9 +107,7 @@ async fn continuations_that_cycle_end_the_query_with_an_error() {
         .with_priority(3)
         .mount(&table)
         .await;
-    let account = TableAccount::development(Some(&table.uri())).unwrap();
-    let store = AzureTableStore::new(account, "deployments").unwrap();
-    let e = store
+    let e = store_over(&table)
         .query("fabrikam", &RecordQuery::default())
         .await
         .unwrap_err()

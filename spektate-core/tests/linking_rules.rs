@@ -810,6 +810,14 @@ mod run_reports {
     use chrono::{DateTime, Duration, SubsecRound, Utc};
     use spektate_core::{RunReported, RunResult, RunStatus};
 
+    /// The field and reason of an invalid-input error.
+    fn invalid(e: &Error) -> (&str, &str) {
+        match e {
+            Error::Invalid { field, reason } => (field, reason),
+            other => panic!("{other:?}"),
+        }
+    }
+
     fn report(status: RunStatus, attempt: Option<u32>) -> RunReported {
         RunReported {
             attempt,
@@ -905,13 +913,7 @@ mod run_reports {
                 _ => r.finished_at = Some(ahead),
             }
             let e = f.rec.run_reported(&r).await.unwrap_err();
-            let Error::Invalid {
-                field: named,
-                reason,
-            } = &e
-            else {
-                panic!("{e:?}");
-            };
+            let (named, reason) = invalid(&e);
             assert_eq!(named, field);
             let shown = ahead.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
             assert!(
@@ -1202,14 +1204,7 @@ mod run_reports {
             ),
         ] {
             let e = f.rec.run_reported(&report).await.unwrap_err();
-            let Error::Invalid {
-                field: named,
-                reason,
-            } = &e
-            else {
-                panic!("{e:?}");
-            };
-            assert_eq!((named.as_str(), reason.as_str()), (field, says));
+            assert_eq!(invalid(&e), (field, says));
         }
         assert!(
             f.store

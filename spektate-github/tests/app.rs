@@ -447,6 +447,15 @@ async fn each_owner_is_read_with_its_own_installation_token() {
     );
 }
 
+/// The requests the fake received whose path ends with `ending`.
+async fn lookups(fake: &Fake, ending: &str) -> usize {
+    let received = fake.gh.server.received_requests().await.unwrap();
+    received
+        .iter()
+        .filter(|r| r.url.path().ends_with(ending))
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_installation_lookup_holds_up_only_its_own_owner() {
     let key = test_key();
@@ -489,16 +498,7 @@ async fn a_slow_installation_lookup_holds_up_only_its_own_owner() {
         .map(|(id, _)| *id)
         .collect();
     assert_eq!(minted, [43, 42]);
-    let lookups = fake
-        .gh
-        .server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path().ends_with("/fabrikam/frontend/installation"))
-        .count();
-    assert_eq!(lookups, 1);
+    assert_eq!(lookups(&fake, "/fabrikam/frontend/installation").await, 1);
 }
 
 #[tokio::test]
@@ -530,16 +530,11 @@ async fn an_installation_token_is_minted_again_five_minutes_before_it_expires() 
         [format!("Bearer {}", minted[0].1), second.clone(), second],
         "the short-lived token is used once, the next one kept"
     );
-    let lookups = fake
-        .gh
-        .server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path().ends_with("/installation"))
-        .count();
-    assert_eq!(lookups, 0, "a fixed installation is not looked up");
+    assert_eq!(
+        lookups(&fake, "/installation").await,
+        0,
+        "a fixed installation is not looked up"
+    );
 }
 
 #[tokio::test]

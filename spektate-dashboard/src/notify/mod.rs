@@ -9,8 +9,8 @@
 //! Requests go through the shared HTTP helper (timeouts, retries with backoff,
 //! `Retry-After`); a failure is logged with the destination's host, never its URL, which
 //! often holds the webhook's secret, and a webhook's or CDEvents sink's event is sent again
-//! later when the failure may pass ([`DEFAULT_RESEND_AFTER`]). Destinations come from the server's configuration only;
-//! nothing a record says chooses where a message goes.
+//! later when the failure may pass ([`DEFAULT_RESEND_AFTER`]). Destinations come from the
+//! server's configuration only; nothing a record says chooses where a message goes.
 
 mod cdevents;
 mod message;
