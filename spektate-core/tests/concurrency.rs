@@ -267,3 +267,29 @@ async fn an_early_manifest_record_written_while_p2_records_is_merged_all_the_sam
         "the answer is the merged record"
     );
 }
+
+/// 32 writers opening one new file at the same instant, as the first steps of parallel
+/// pipelines do: each of them opens it (the file is made a WAL store once), 10 times over.
+#[test]
+fn writers_opening_a_new_sqlite_file_at_once_all_open_it() {
+    let writers = 32;
+    for round in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let start = Arc::new(std::sync::Barrier::new(writers));
+        let threads: Vec<_> = (0..writers)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    SqliteStore::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for t in threads {
+            if let Err(e) = t.join().unwrap() {
+                panic!("round {round}: {e}");
+            }
+        }
+    }
+}

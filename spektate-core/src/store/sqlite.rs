@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -200,31 +200,34 @@ impl SqliteStore {
     /// A SQLite file of another application is refused, not turned into a store.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let err = |op: &str, e: &dyn std::fmt::Display| {
-            Error::store(format!("sqlite:{}", path.display()), op, e)
-        };
-        let conn = Connection::open(&path).map_err(|e| err("open", &e))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(|e| err("open", &e))?;
-        if is_foreign(&conn).map_err(|e| err("open", &e))? {
-            return Err(err(
-                "open",
-                &"is a SQLite database of another application (it has tables and no spektate schema); give a new file",
-            ));
+        let described = format!("sqlite:{}", path.display());
+        let mut conn = Connection::open(&path).map_err(|e| Error::store(&described, "open", e))?;
+        conn.busy_timeout(BUSY_WAIT)
+            .map_err(|e| Error::store(&described, "open", e))?;
+        // SQLite's busy handler does not wait where waiting could deadlock: a connection
+        // that already reads and then needs the write lock is answered busy at once. Making
+        // a new file a WAL store does that, so writers opening a new file together are
+        // answered busy; they try again, for as long as the busy handler would have waited.
+        let deadline = Instant::now() + BUSY_WAIT;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match prepare_for_writing(&mut conn, &described) {
+                Ok(()) => break,
+                Err(DbError::Sql(e)) if is_busy(&e) && Instant::now() + pause < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Err(DbError::Sql(e)) => return Err(Error::store(&described, "open", e)),
+                Err(DbError::Core(e)) => return Err(e),
+            }
         }
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| err("open", &e))?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| err("open", &e))?;
-        let store = SqliteStore {
-            path: path.clone(),
+        Ok(SqliteStore {
+            path,
             conn: Arc::new(Mutex::new(conn)),
             has_seq: true,
             has_answers: true,
             writable: true,
-        };
-        store.migrate().map_err(|e| err("open", &e))?;
-        Ok(store)
+        })
     }
 
     /// Opens an existing store read-only, for readers: nothing in the file changes (no
@@ -245,7 +248,7 @@ impl SqliteStore {
         let conn = Connection::open_with_flags(&path, flags)
             .and_then(|c| {
                 // Before the first read: a writer closing or a recovery answers busy a moment.
-                c.busy_timeout(Duration::from_secs(30))?;
+                c.busy_timeout(BUSY_WAIT)?;
                 schema_version(&c).map(|v| (c, v))
             })
             .or_else(|e| {
@@ -262,7 +265,7 @@ impl SqliteStore {
                 }
                 let uri = format!("file:{}?immutable=1", path.display());
                 let c = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?;
-                c.busy_timeout(Duration::from_secs(30))?;
+                c.busy_timeout(BUSY_WAIT)?;
                 schema_version(&c).map(|v| (c, v))
             });
         let (conn, version) = conn.map_err(|e| err("open", &e))?;
@@ -294,39 +297,6 @@ impl SqliteStore {
     /// The file behind the store.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    fn migrate(&self) -> std::result::Result<(), String> {
-        let mut conn = self.lock();
-        let version = schema_version(&conn).map_err(|e| e.to_string())?;
-        if version > SCHEMA_VERSION {
-            return Err(newer(version));
-        }
-        if version == SCHEMA_VERSION {
-            return ensure_added(&conn).map_err(|e| e.to_string());
-        }
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| e.to_string())?;
-        // Another writer may have upgraded the file while this one waited for the lock.
-        let version = schema_version(&tx).map_err(|e| e.to_string())?;
-        for (v, sql) in [
-            (1, SCHEMA_V1),
-            (2, SCHEMA_V2),
-            (3, SCHEMA_V3),
-            (4, SCHEMA_V4),
-        ] {
-            if version < v {
-                tx.execute_batch(sql).map_err(|e| e.to_string())?;
-            }
-        }
-        for (_, sql) in ADDED_INDEXES {
-            tx.execute_batch(sql).map_err(|e| e.to_string())?;
-        }
-        tx.execute_batch(ADDED).map_err(|e| e.to_string())?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(|e| e.to_string())?;
-        tx.commit().map_err(|e| e.to_string())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -475,6 +445,53 @@ fn is_foreign(conn: &Connection) -> rusqlite::Result<bool> {
         [],
         |r| r.get(0),
     )
+}
+
+/// How long a writer waits for a lock another connection holds.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether SQLite answered that another connection holds a lock this one needs.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy)
+}
+
+/// Makes the file behind `conn` a WAL store of this schema version: refuses another
+/// application's database and a newer schema, creates or upgrades the schema otherwise.
+fn prepare_for_writing(conn: &mut Connection, described: &str) -> std::result::Result<(), DbError> {
+    let refuse = |why: String| DbError::Core(Error::store(described, "open", why));
+    if is_foreign(conn)? {
+        return Err(refuse(
+            "is a SQLite database of another application (it has tables and no spektate schema); give a new file".into(),
+        ));
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let version = schema_version(conn)?;
+    if version > SCHEMA_VERSION {
+        return Err(refuse(newer(version)));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(ensure_added(conn)?);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Another writer may have upgraded the file while this one waited for the lock.
+    let version = schema_version(&tx)?;
+    for (v, sql) in [
+        (1, SCHEMA_V1),
+        (2, SCHEMA_V2),
+        (3, SCHEMA_V3),
+        (4, SCHEMA_V4),
+    ] {
+        if version < v {
+            tx.execute_batch(sql)?;
+        }
+    }
+    for (_, sql) in ADDED_INDEXES {
+        tx.execute_batch(sql)?;
+    }
+    tx.execute_batch(ADDED)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(tx.commit()?)
 }
 
 fn now_text() -> (DateTime<Utc>, String) {
