@@ -807,6 +807,82 @@ async fn the_manifest_history_is_read_when_a_commit_it_lacks_appears_and_places_
     assert_eq!(now[3], ("frontend-4".to_string(), vec![]), "4 came after 9");
 }
 
+#[tokio::test]
+async fn a_cluster_report_makes_only_the_histories_that_may_hold_it_read_again() {
+    const BACKEND: &str = "https://github.com/fabrikam/backend-manifests";
+    let w = world();
+    let m = |n: u32| format!("{n:07}mmmmmmmm");
+    journey(&w, 1, Some(RunResult::Succeeded)).await;
+    // A second manifest repository, named by a backend's p3.
+    w.rec
+        .manifest_generated(&ManifestGenerated {
+            p3: "3001".into(),
+            hld_commit_id: "hld-backend".into(),
+            manifest_commit_id: Some("b000001bbbbbbbb".into()),
+            pr: None,
+            repository: Some(BACKEND.into()),
+        })
+        .await
+        .unwrap();
+    w.ci.set(done("3001", RunKind::Build, RunResult::Succeeded));
+    let (front, back) = (
+        RepoRef::parse(MANIFESTS).unwrap(),
+        RepoRef::parse(BACKEND).unwrap(),
+    );
+    w.repos.set_repo_history(&front, vec![m(1)]);
+    w.repos
+        .set_repo_history(&back, vec!["b000001bbbbbbbb".into()]);
+    w.rec.cluster_synced("edge-1", &m(1), None).await.unwrap();
+    let asked = || w.repos.history_asked.lock().unwrap().clone();
+    let mut both = vec![back.key(), front.key()];
+    both.sort();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(asked().len(), 1);
+    assert_eq!(sorted(asked()[0].clone()), both, "first read: both");
+
+    // A new frontend commit: the frontend history is read again. The backend history holds
+    // neither it nor edge-1's commit, which the frontend history holds: it is not.
+    journey(&w, 2, Some(RunResult::Succeeded)).await;
+    w.repos.set_repo_history(&front, vec![m(2), m(1)]);
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(asked().len(), 2);
+    assert_eq!(
+        asked()[1],
+        vec![front.key()],
+        "edge-1 runs a frontend commit"
+    );
+
+    // A cluster reports a commit no history holds yet: it may be in either repository.
+    w.repos.set_repo_history(&front, vec![m(7), m(2), m(1)]);
+    w.rec.cluster_synced("edge-2", &m(7), None).await.unwrap();
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(asked().len(), 3);
+    assert_eq!(
+        sorted(asked()[2].clone()),
+        both,
+        "edge-2's commit was held by none"
+    );
+    // Now the frontend history holds it: nothing changed, nothing is read.
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(asked().len(), 3);
+    let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
+    let front_2 = ds
+        .iter()
+        .find(|d| d.image_tag() == Some("frontend-2"))
+        .unwrap();
+    let clusters: Vec<&str> = front_2.live_in.iter().map(|l| l.cluster.as_str()).collect();
+    assert_eq!(
+        clusters,
+        ["edge-2"],
+        "edge-2 runs a commit after frontend-2's"
+    );
+}
+
 /// A store that keeps no change sequence, as the Azure table: its service stamps each
 /// record's `Timestamp` when the write commits, and a write may commit long after it began.
 /// Here the stamps are set by the test; queries by `changed_since` compare with them.

@@ -270,6 +270,8 @@ pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
     let mut groups: Map<Group, Vec<Entry>> = Map::default();
     // (agent, as its current commit, repository, age in the history, the record's place).
     let mut matches: Vec<(usize, bool, usize, Option<usize>, Rank)> = Vec::new();
+    // The repositories a deployment's manifest commit is in, when clusters report.
+    let mut manifest_repos: Vec<bool> = Vec::new();
     for (i, d) in deployments.iter().enumerate() {
         let place = rank(&d.record);
         let service = d.record.service.as_deref();
@@ -283,6 +285,12 @@ pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
             };
             let r = repos.of(repo);
             let reported = reports && which == Which::Manifest;
+            if reported {
+                if manifest_repos.len() <= r {
+                    manifest_repos.resize(r + 1, false);
+                }
+                manifest_repos[r] = true;
+            }
             if !repos.watched[r] && !reported {
                 continue;
             }
@@ -344,6 +352,17 @@ pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
         let a = &mut agents[at];
         let slot = if current { &mut a.rank } else { &mut a.floor };
         *slot = (*slot).max(Some(order));
+    }
+
+    // A report names no repository, and one whose commit no deployment names belongs to the
+    // manifest repository whose history holds it (a commit made by hand, a revert).
+    for a in agents.iter_mut().filter(|a| a.repo.is_none()) {
+        a.repo = (0..manifest_repos.len()).find(|&r| {
+            manifest_repos[r]
+                && repos.histories[r]
+                    .as_ref()
+                    .is_some_and(|h| h.age(&a.sync.commit).is_some())
+        });
     }
 
     // Each cluster's place in each repository: the oldest of its agents'.

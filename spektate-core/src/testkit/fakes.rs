@@ -114,6 +114,9 @@ pub struct FakeRepos {
     pulls: Mutex<HashMap<String, PullRequest>>,
     tags: Mutex<Vec<ClusterSync>>,
     history: Mutex<Option<Vec<String>>>,
+    histories: Mutex<HashMap<String, Vec<String>>>,
+    /// The repositories (keys) each call of [`Repositories::commit_orders`] asked for.
+    pub history_asked: Mutex<Vec<Vec<String>>>,
     /// When set, author lookups fail with this message.
     pub fail_authors: Mutex<Option<String>>,
     /// Calls of [`Repositories::authors`].
@@ -159,6 +162,15 @@ impl FakeRepos {
     /// the fake offers no histories.
     pub fn set_history(&self, newest_first: Vec<String>) {
         *self.history.lock().unwrap() = Some(newest_first);
+    }
+
+    /// Sets the history of the default branch of one repository (by its key), newest first,
+    /// in place of the one [`FakeRepos::set_history`] gives every repository.
+    pub fn set_repo_history(&self, repo: &RepoRef, newest_first: Vec<String>) {
+        self.histories
+            .lock()
+            .unwrap()
+            .insert(repo.key(), newest_first);
     }
 
     /// All calls so far.
@@ -219,12 +231,21 @@ impl Repositories for FakeRepos {
         &self,
         repos: &[RepoRef],
     ) -> Result<Option<HashMap<String, Vec<String>>>> {
-        let Some(history) = self.history.lock().unwrap().clone() else {
+        let history = self.history.lock().unwrap().clone();
+        let histories = self.histories.lock().unwrap().clone();
+        if history.is_none() && histories.is_empty() {
             return Ok(None);
-        };
+        }
         self.history_calls.fetch_add(1, Ordering::SeqCst);
+        let keys: Vec<String> = repos.iter().map(RepoRef::key).collect();
+        self.history_asked.lock().unwrap().push(keys.clone());
         Ok(Some(
-            repos.iter().map(|r| (r.key(), history.clone())).collect(),
+            keys.into_iter()
+                .filter_map(|key| {
+                    let h = histories.get(&key).or(history.as_ref())?.clone();
+                    Some((key, h))
+                })
+                .collect(),
         ))
     }
 }

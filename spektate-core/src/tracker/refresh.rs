@@ -441,7 +441,8 @@ async fn fetch_sync_tags<'w>(
 /// repository when clusters report to the store), one call per provider, only when a record
 /// or run changed or something was learned (what agents said, an author, a pull request),
 /// and the history last read does not hold a commit that changed (an agent's, or a changed
-/// record's): nothing is asked when nothing changed.
+/// record's; a cluster report's while no manifest repository's history holds it): nothing
+/// is asked when nothing changed.
 /// Changes the histories live orders commits by.
 async fn fetch_commit_orders<'w>(
     inner: &Inner,
@@ -472,13 +473,22 @@ async fn fetch_commit_orders<'w>(
             .or_insert_with(|| (a.repo.clone(), Vec::new()));
         slot.1.push(a.sync.commit.as_str());
     }
+    // A cluster report names a commit, not its repository: it belongs to the manifest
+    // repository whose history holds it. Only a report no history holds makes every
+    // manifest repository due.
+    let held = |commit: &str| {
+        state.manifest_repos.keys().any(|key| {
+            k.commit_orders
+                .get(key.as_str())
+                .is_some_and(|h| h.iter().any(|c| commits_match(c, commit)))
+        })
+    };
+    let report_unheld = k.cluster_reports.iter().any(|s| !held(&s.commit));
     if !k.cluster_reports.is_empty() {
         for (key, repo) in &state.manifest_repos {
-            let slot = watched
+            watched
                 .entry(key.clone())
                 .or_insert_with(|| (repo.clone(), Vec::new()));
-            slot.1
-                .extend(k.cluster_reports.iter().map(|s| s.commit.as_str()));
         }
     }
     if watched.is_empty() {
@@ -505,9 +515,12 @@ async fn fetch_commit_orders<'w>(
         .filter(
             |(key, (_, commits))| match k.commit_orders.get(key.as_str()) {
                 None => true,
-                Some(history) => commits
-                    .iter()
-                    .any(|c| !history.iter().any(|h| commits_match(h, c))),
+                Some(history) => {
+                    (report_unheld && state.manifest_repos.contains_key(key))
+                        || commits
+                            .iter()
+                            .any(|c| !history.iter().any(|h| commits_match(h, c)))
+                }
             },
         )
         .map(|(key, (repo, _))| (key, repo))
