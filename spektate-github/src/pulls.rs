@@ -7,9 +7,9 @@
 //! requests read since the previous probe are still right.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 
 use serde_json::{Value, json};
+use spektate_core::cache::ProbedMemo;
 use spektate_core::fields::non_empty;
 use spektate_core::{Author, Error, PullRequest, RepoRef, Result};
 
@@ -17,26 +17,8 @@ use crate::client::{Fetched, GitHub};
 use crate::graphql::{self, Lookup};
 use crate::payloads::Pull;
 
-/// Pull requests known per repository, with the probe generation they were read in.
-#[derive(Debug, Default)]
-pub(crate) struct PullMemo {
-    repos: Mutex<HashMap<String, RepoPulls>>,
-}
-
-#[derive(Debug, Default)]
-struct RepoPulls {
-    generation: u64,
-    known: HashMap<u64, (u64, Option<PullRequest>)>,
-}
-
-/// Most pull requests remembered per repository.
-const MEMO_LIMIT: usize = 20_000;
-
-impl PullMemo {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RepoPulls>> {
-        self.repos.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
+/// Pull requests read, per repository, under the generation of its change probe.
+pub(crate) type PullMemo = ProbedMemo<PullRequest>;
 
 /// A pull request number: a positive integer GraphQL's `Int` can carry.
 pub(crate) fn number(id: &str) -> Option<u64> {
@@ -69,19 +51,15 @@ pub(crate) async fn pull_requests(
         return Ok(out);
     }
     let generation = probe(gh, memo, repo).await?;
+    let key = repo.key();
     let mut todo: Vec<(String, u64)> = Vec::new();
-    {
-        let repos = memo.lock();
-        let known = repos.get(&repo.key());
-        for (id, n) in wanted {
-            match (generation, known.and_then(|k| k.known.get(&n))) {
-                (Some(g), Some((seen, pr))) if *seen == g => {
-                    if let Some(pr) = pr {
-                        out.insert(id.clone(), PullRequest { id, ..pr.clone() });
-                    }
-                }
-                _ => todo.push((id, n)),
+    for (id, n) in wanted {
+        match generation.and_then(|g| memo.get(&key, g, n)) {
+            Some(Some(pr)) => {
+                out.insert(id.clone(), PullRequest { id, ..pr });
             }
+            Some(None) => {}
+            None => todo.push((id, n)),
         }
     }
     if todo.is_empty() {
@@ -108,14 +86,8 @@ pub(crate) async fn pull_requests(
         }
     }
     if let Some(g) = generation {
-        let mut repos = memo.lock();
-        let entry = repos.entry(repo.key()).or_default();
-        if entry.known.len() > MEMO_LIMIT {
-            entry.known.clear();
-        }
-        for (_, n) in &todo {
-            entry.known.insert(*n, (g, fetched.get(n).cloned()));
-        }
+        let read = todo.iter().map(|(_, n)| (*n, fetched.get(n).cloned()));
+        memo.keep(&key, g, read.collect());
     }
     for (id, n) in todo {
         if let Some(pr) = fetched.remove(&n) {
@@ -133,14 +105,7 @@ async fn probe(gh: &GitHub, memo: &PullMemo, repo: &RepoRef) -> Result<Option<u6
         "/pulls?state=all&sort=updated&direction=desc&per_page=1",
     )?;
     match gh.get_cached(&url, "list pull requests", &repo.key()).await {
-        Ok(Fetched::Body { revalidated, .. }) => {
-            let mut repos = memo.lock();
-            let entry = repos.entry(repo.key()).or_default();
-            if !revalidated {
-                entry.generation += 1;
-            }
-            Ok(Some(entry.generation))
-        }
+        Ok(Fetched::Body { revalidated, .. }) => Ok(Some(memo.probed(&repo.key(), !revalidated))),
         Ok(Fetched::NotFound(_)) => Err(Error::provider(
             gh.label(),
             "list pull requests",

@@ -9,9 +9,9 @@
 //! (`GET .../merge_requests?iids[]=...`) when GraphQL cannot answer.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 
 use serde_json::Value;
+use spektate_core::cache::ProbedMemo;
 use spektate_core::fields::non_empty;
 use spektate_core::warnings::Subject;
 use spektate_core::{Author, Error, PullRequest, RepoRef, Result};
@@ -21,26 +21,8 @@ use crate::graphql;
 use crate::payloads::{MergeRequest, User};
 use crate::project::Project;
 
-/// Merge requests known per project, with the probe generation they were read in.
-#[derive(Debug, Default)]
-pub(crate) struct MergeRequestMemo {
-    projects: Mutex<HashMap<String, Known>>,
-}
-
-#[derive(Debug, Default)]
-struct Known {
-    generation: u64,
-    read: HashMap<u64, (u64, Option<PullRequest>)>,
-}
-
-/// Most merge requests remembered per project.
-const MEMO_LIMIT: usize = 20_000;
-
-impl MergeRequestMemo {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Known>> {
-        self.projects.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
+/// Merge requests read, per project, under the generation of its change probe.
+pub(crate) type MergeRequestMemo = ProbedMemo<PullRequest>;
 
 /// A merge request iid as recorded (`5`, `!5`).
 pub(crate) fn iid(id: &str) -> Option<u64> {
@@ -75,18 +57,13 @@ pub(crate) async fn merge_requests(
     let key = project.to_string();
     let generation = probe(gl, memo, &project).await?;
     let mut todo: Vec<(String, u64)> = Vec::new();
-    {
-        let projects = memo.lock();
-        let known = projects.get(&key);
-        for (id, n) in wanted {
-            match (generation, known.and_then(|k| k.read.get(&n))) {
-                (Some(g), Some((seen, mr))) if *seen == g => {
-                    if let Some(mr) = mr {
-                        out.insert(id.clone(), PullRequest { id, ..mr.clone() });
-                    }
-                }
-                _ => todo.push((id, n)),
+    for (id, n) in wanted {
+        match generation.and_then(|g| memo.get(&key, g, n)) {
+            Some(Some(mr)) => {
+                out.insert(id.clone(), PullRequest { id, ..mr });
             }
+            Some(None) => {}
+            None => todo.push((id, n)),
         }
     }
     if todo.is_empty() {
@@ -95,14 +72,8 @@ pub(crate) async fn merge_requests(
     let iids: Vec<u64> = todo.iter().map(|(_, n)| *n).collect();
     let fetched = fetch(gl, &project, &iids).await?;
     if let Some(g) = generation {
-        let mut projects = memo.lock();
-        let entry = projects.entry(key).or_default();
-        if entry.read.len() > MEMO_LIMIT {
-            entry.read.clear();
-        }
-        for n in &iids {
-            entry.read.insert(*n, (g, fetched.get(n).cloned()));
-        }
+        let read = iids.iter().map(|n| (*n, fetched.get(n).cloned()));
+        memo.keep(&key, g, read.collect());
     }
     for (id, n) in todo {
         if let Some(mr) = fetched.get(&n) {
@@ -186,12 +157,7 @@ async fn probe(gl: &GitLab, memo: &MergeRequestMemo, project: &Project) -> Resul
         .await
     {
         Ok(Fetched::Body { revalidated, .. }) => {
-            let mut projects = memo.lock();
-            let entry = projects.entry(project.to_string()).or_default();
-            if !revalidated {
-                entry.generation += 1;
-            }
-            Ok(Some(entry.generation))
+            Ok(Some(memo.probed(&project.to_string(), !revalidated)))
         }
         Ok(Fetched::NotFound) => Err(unreadable(gl, project)),
         Err(e @ Error::Provider { auth: true, .. }) => Err(e),

@@ -15,6 +15,7 @@
 //! them instead of downloading them again.
 
 pub mod pages;
+pub mod probed;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tag_objects;
@@ -23,6 +24,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use pages::{PageCache, StoredPage};
+pub use probed::ProbedMemo;
 
 use crate::error::Result;
 use crate::model::deployment::{Author, PullRequest};
