@@ -1,6 +1,7 @@
 //! The answers cache file: what one process kept, another reads back, by namespace only;
 //! bounded (oldest evicted); a file that is not a cache, or of another version, is refused
-//! by name and left as it is; two processes writing at once lose nothing.
+//! by name and left as it is; two processes writing at once lose nothing; processes opening a
+//! new file at once all open it.
 
 #![cfg(feature = "sqlite")]
 
@@ -212,4 +213,30 @@ fn two_processes_writing_at_once_lose_nothing() {
         .flat_map(|w| w * 1_000..w * 1_000 + BATCHES * 10)
         .collect();
     assert_eq!(ids, all, "every row of both writers");
+}
+
+/// Parallel `spektate get` steps on a fresh agent open one new cache file at the same instant:
+/// each of them opens it, 10 times over.
+#[test]
+fn processes_opening_a_new_cache_at_once_all_open_it() {
+    let openers = 16;
+    for round in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.sqlite");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(openers));
+        let threads: Vec<_> = (0..openers)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    SqliteAnswers::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for t in threads {
+            if let Err(e) = t.join().unwrap() {
+                panic!("round {round}: {e}");
+            }
+        }
+    }
 }

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Answer, AnswerKey, AnswersCache, Fact, PageCache, StoredPage, Wanted};
 use crate::error::{Error, Result};
+use crate::store::sqlite::{is_busy, retry_busy};
 
 /// The file's `application_id`: "SPKA".
 const APPLICATION_ID: i64 = 0x5350_4B41;
@@ -50,6 +51,64 @@ impl std::fmt::Debug for SqliteAnswers {
     }
 }
 
+/// How long opening and writing wait for another process's lock.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+
+/// Why a file could not be made a cache.
+enum Prepare {
+    Sql(rusqlite::Error),
+    Refused(String),
+}
+
+impl From<rusqlite::Error> for Prepare {
+    fn from(e: rusqlite::Error) -> Self {
+        Prepare::Sql(e)
+    }
+}
+
+/// Makes the file behind `conn` a cache of this version: creates a new one, upgrades one of
+/// version 1, refuses another application's file and a newer version.
+fn prepare(conn: &mut Connection) -> std::result::Result<(), Prepare> {
+    // One statement, so a process creating the cache at that moment is seen before or
+    // after, never half.
+    let (app, version, tables): (i64, i64, i64) = conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id), \
+                (SELECT user_version FROM pragma_user_version), \
+                (SELECT count(*) FROM sqlite_master)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let new = app == 0 && version == 0 && tables == 0;
+    if !new && app != APPLICATION_ID {
+        return Err(Prepare::Refused(
+            "is not a spektate answers cache; give another file".into(),
+        ));
+    }
+    if !new && !(1..=VERSION).contains(&version) {
+        return Err(Prepare::Refused(format!(
+            "is of version {version}, this spektate reads version {VERSION}; delete it or give another file"
+        )));
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    if version < VERSION {
+        // Idempotent, so two processes creating or upgrading at once both succeed; dropped
+        // without a commit on an error, the transaction is rolled back.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS answers (
+                 kind TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL,
+                 value TEXT NOT NULL, written INTEGER NOT NULL,
+                 PRIMARY KEY (kind, ns, id)) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS answers_written ON answers (written);
+             {PAGES_TABLE}
+             PRAGMA application_id = {APPLICATION_ID};
+             PRAGMA user_version = {VERSION};"
+        ))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
 impl SqliteAnswers {
     /// Opens the cache at `path`, creating it (and its directory) when missing; a file of
     /// version 1 gains the pages table. A file that is not a SQLite database, is another
@@ -62,55 +121,17 @@ impl SqliteAnswers {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
         }
-        let conn = Connection::open(&path).map_err(|e| err(&e))?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(|e| err(&e))?;
-        let pragma = |name: &str| -> rusqlite::Result<i64> {
-            conn.pragma_query_value(None, name, |r| r.get(0))
-        };
-        let (app, version) = (
-            pragma("application_id").map_err(|e| err(&e))?,
-            pragma("user_version").map_err(|e| err(&e))?,
-        );
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| err(&e))?;
-        if app == 0 && version == 0 && tables == 0 {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| err(&e))?;
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE;
-                 CREATE TABLE IF NOT EXISTS answers (
-                     kind TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL,
-                     value TEXT NOT NULL, written INTEGER NOT NULL,
-                     PRIMARY KEY (kind, ns, id)) WITHOUT ROWID;
-                 CREATE INDEX IF NOT EXISTS answers_written ON answers (written);
-                 {PAGES_TABLE}
-                 PRAGMA application_id = {APPLICATION_ID};
-                 PRAGMA user_version = {VERSION};
-                 COMMIT;"
-            ))
-            .map_err(|e| err(&e))?;
-        } else if app != APPLICATION_ID {
-            return Err(err(&"is not a spektate answers cache; give another file"));
-        } else if !(1..=VERSION).contains(&version) {
-            return Err(err(&format!(
-                "is of version {version}, this spektate reads version {VERSION}; delete it or give another file"
-            )));
-        } else {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| err(&e))?;
-            if version < VERSION {
-                // Idempotent, so two processes migrating at once both succeed.
-                conn.execute_batch(&format!(
-                    "BEGIN IMMEDIATE;
-                     {PAGES_TABLE}
-                     PRAGMA user_version = {VERSION};
-                     COMMIT;"
-                ))
-                .map_err(|e| err(&e))?;
-            }
-        }
+        let mut conn = Connection::open(&path).map_err(|e| err(&e))?;
+        conn.busy_timeout(BUSY_WAIT).map_err(|e| err(&e))?;
+        retry_busy(
+            BUSY_WAIT,
+            || prepare(&mut conn),
+            |e| matches!(e, Prepare::Sql(e) if is_busy(e)),
+        )
+        .map_err(|e| match e {
+            Prepare::Sql(e) => err(&e),
+            Prepare::Refused(why) => err(&why),
+        })?;
         // A cache: a commit lost to a power cut is fetched again, so no sync per commit.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| err(&e))?;

@@ -204,23 +204,15 @@ impl SqliteStore {
         let mut conn = Connection::open(&path).map_err(|e| Error::store(&described, "open", e))?;
         conn.busy_timeout(BUSY_WAIT)
             .map_err(|e| Error::store(&described, "open", e))?;
-        // SQLite's busy handler does not wait where waiting could deadlock: a connection
-        // that already reads and then needs the write lock is answered busy at once. Making
-        // a new file a WAL store does that, so writers opening a new file together are
-        // answered busy; they try again, for as long as the busy handler would have waited.
-        let deadline = Instant::now() + BUSY_WAIT;
-        let mut pause = Duration::from_millis(2);
-        loop {
-            match prepare_for_writing(&mut conn, &described) {
-                Ok(()) => break,
-                Err(DbError::Sql(e)) if is_busy(&e) && Instant::now() + pause < deadline => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(100));
-                }
-                Err(DbError::Sql(e)) => return Err(Error::store(&described, "open", e)),
-                Err(DbError::Core(e)) => return Err(e),
-            }
-        }
+        retry_busy(
+            BUSY_WAIT,
+            || prepare_for_writing(&mut conn, &described),
+            |e| matches!(e, DbError::Sql(e) if is_busy(e)),
+        )
+        .map_err(|e| match e {
+            DbError::Sql(e) => Error::store(&described, "open", e),
+            DbError::Core(e) => e,
+        })?;
         Ok(SqliteStore {
             path,
             conn: Arc::new(Mutex::new(conn)),
@@ -451,8 +443,30 @@ fn is_foreign(conn: &Connection) -> rusqlite::Result<bool> {
 const BUSY_WAIT: Duration = Duration::from_secs(30);
 
 /// Whether SQLite answered that another connection holds a lock this one needs.
-fn is_busy(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy)
+}
+
+/// Runs `f` again while it is answered busy, for at most `wait`. SQLite's busy handler does
+/// not wait where waiting could deadlock: a connection that already reads and then needs
+/// the write lock is answered busy at once. Making a new file a WAL store does that, so
+/// processes opening a new file together are answered busy; they try again here.
+pub(crate) fn retry_busy<T, E>(
+    wait: Duration,
+    mut f: impl FnMut() -> std::result::Result<T, E>,
+    busy: impl Fn(&E) -> bool,
+) -> std::result::Result<T, E> {
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match f() {
+            Err(e) if busy(&e) && Instant::now() + pause < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Makes the file behind `conn` a WAL store of this schema version: refuses another
@@ -706,7 +720,12 @@ impl RecordStore for SqliteStore {
         let (gone, gone_etag) = (gone.to_string(), gone_etag.map(str::to_string));
         self.with("replace and delete", move |conn| {
             // Dropped without a commit on an error, the transaction rolls both writes back.
-            let tx = conn.unchecked_transaction()?;
+            // Immediate: it holds the write lock from its start, so the busy handler waits
+            // for it whatever the transaction reads first.
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )?;
             replace_row(&tx, &mut stored)?;
             delete_row(&tx, stored.partition_key.clone(), gone, gone_etag)?;
             tx.commit()?;
@@ -778,7 +797,10 @@ impl RecordStore for SqliteStore {
         self.with("claim", move |conn| {
             let now = Utc::now().timestamp();
             let forget_before = now - CLAIM_RETENTION.as_secs() as i64;
-            let tx = conn.unchecked_transaction()?;
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )?;
             tx.execute("DELETE FROM claims WHERE claimed_at < ?", [forget_before])?;
             tx.execute(
                 "INSERT INTO claims (partition_key, key, holder, claimed_at) VALUES (?, ?, ?, ?) \
