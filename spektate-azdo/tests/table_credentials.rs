@@ -283,7 +283,7 @@ async fn a_token_is_fetched_again_before_it_expires() {
     Mock::given(path("/metadata/identity/oauth2/token"))
         .respond_with(Tokens {
             next: 0.into(),
-            seconds: 2,
+            seconds: 6,
         })
         .mount(&imds)
         .await;
@@ -298,8 +298,9 @@ async fn a_token_is_fetched_again_before_it_expires() {
     );
     store.query("fabrikam", &RecordQuery::all()).await.unwrap();
     store.query("fabrikam", &RecordQuery::all()).await.unwrap();
-    // Half of a two-second life later, the token is replaced before it runs out.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Half of a six-second life later (its expiry is in whole seconds: 5 to 6 s), the token
+    // is replaced before it runs out.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     store.query("fabrikam", &RecordQuery::all()).await.unwrap();
     assert_eq!(
         bearer_tokens(&table).await,

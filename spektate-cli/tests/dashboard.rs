@@ -339,13 +339,14 @@ fn slow_clients_are_held_to_the_header_timeout_and_the_connection_cap() {
     let asked = Instant::now();
     let (status, body) = get(&addr, "/api/deployments");
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    // Sooner than the 5 s header timeout would close one: the cap made room.
     assert!(
-        asked.elapsed() < Duration::from_secs(1),
+        asked.elapsed() < Duration::from_secs(4),
         "with the 4 connections allowed all half-open, a request still got an answer in {:?}",
         asked.elapsed()
     );
     assert!(
-        closed_within(&mut slow[0], Duration::from_secs(1)),
+        closed_within(&mut slow[0], Duration::from_secs(2)),
         "the oldest half-open connection made room"
     );
     assert!(

@@ -721,13 +721,20 @@ async fn a_window_reads_recent_records_and_forgets_those_that_leave_it_with_thei
     let all = tracker(Window::All);
     assert_eq!(all.deployments(&Filter::default()).await.unwrap().len(), 3);
 
-    // A short moving window: once it has passed, nothing is tracked any more.
-    let short = tracker(Window::Last(Duration::seconds(2)));
+    // A short moving window: once it has passed, nothing is tracked any more. Images 2 and 3
+    // are stamped now, so the window counts from here, not from their journeys.
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    db.execute(
+        "UPDATE records SET timestamp = ? WHERE imageTag IN ('frontend-2', 'frontend-3')",
+        [&now],
+    )
+    .unwrap();
+    let short = tracker(Window::Last(Duration::seconds(5)));
     assert_eq!(
         short.deployments(&Filter::default()).await.unwrap().len(),
         2
     );
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
     short.refresh().await.unwrap();
     assert!(short.snapshot().deployments.is_empty());
     // What providers answered about forgotten records went with them: image 2 written again

@@ -459,6 +459,19 @@ impl Logs {
     }
 }
 
+/// Waits (at most 10 s) until the logs say `text`.
+async fn logged(logs: &Logs, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !logs.text().contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not logged within 10 s: {text}\n{}",
+            logs.text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_partial_success_is_logged_in_either_encoding_and_not_sent_again() {
     let logs = Logs::default();
@@ -482,6 +495,7 @@ async fn a_partial_success_is_logged_in_either_encoding_and_not_sent_again() {
         .await;
     let exporter = start(settings(&proto, None), vec![tracker.clone()]).unwrap();
     received(&proto, 1).await;
+    logged(&logs, "the collector rejected 2 of 9 spans").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     exporter.abort();
     assert_eq!(
@@ -505,6 +519,7 @@ async fn a_partial_success_is_logged_in_either_encoding_and_not_sent_again() {
         .await;
     let exporter = start(settings(&json, Some("http/json")), vec![tracker]).unwrap();
     received(&json, 1).await;
+    logged(&logs, "the collector rejected 1 of 9 spans").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     exporter.abort();
     assert_eq!(received(&json, 1).await.len(), 1);

@@ -233,8 +233,10 @@ async fn connections_that_send_half_a_header_are_closed_after_the_header_timeout
     for _ in 0..50 {
         slow.push(half_open(addr).await);
     }
+    // The newest connection: the 0.5 s count from the first may have run out while the
+    // other 49 connected.
     assert!(
-        !closed_within(&mut slow[0], Duration::from_millis(200)).await,
+        !closed_within(slow.last_mut().unwrap(), Duration::from_millis(200)).await,
         "a client gets the whole header read timeout, not less"
     );
     let closing = slow

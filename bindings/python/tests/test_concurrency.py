@@ -59,7 +59,7 @@ def test_threads_record_and_read_one_store_at_once(db: Path) -> None:
 
 T = TypeVar("T")
 
-HOLD = 1.0
+HOLD = 2.0
 """How long the slow server holds each request, in seconds."""
 
 SLOW_SERVER = r"""
@@ -189,7 +189,7 @@ def test_blocking_twins_release_the_gil_so_threads_record_and_read_at_once(
     assert d.image is not None and d.image.run is not None and d.image.run.number == "20261126.1", d.warnings
     assert took["write"] >= HOLD * 0.9 and took["read"] >= HOLD * 0.9, f"each call waited on the slow server: {took}"
     assert elapsed < HOLD * 1.8, f"the two blocking calls ran one after the other ({elapsed:.2f} s, each {took})"
-    # A tick each 10 ms: about 100 in HOLD seconds when the GIL is free, none while a call holds it.
+    # A tick each 10 ms: about 100 a second when the GIL is free, none while a call holds it.
     assert ticks >= 20, f"a Python thread ran {ticks} times in {elapsed:.2f} s of blocking calls"
     stop(proc)
     assert proc.stdout is not None

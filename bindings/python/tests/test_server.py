@@ -171,24 +171,43 @@ def test_a_retried_request_carries_one_idempotency_key(flaky: tuple[str, list[di
 
 
 def test_a_cancelled_await_drops_the_request() -> None:
-    """Cancelling the awaitable (here by a timeout) cancels the Rust task: its connection to a
-    server that never answers is closed."""
+    """Cancelling the awaitable, once a server that never answers holds the request, cancels
+    the Rust task: its connection is closed."""
     listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(10)
+    listener.settimeout(30)
     recorder = spektate.ServerRecorder(f"http://127.0.0.1:{listener.getsockname()[1]}", "fabrikam", token="spk_test")
+    received = bytearray()
+    arrived = threading.Event()
+    failed: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            conn, _ = listener.accept()
+            with conn:
+                # Never answers; reads until the client closes the connection.
+                conn.settimeout(30)
+                while chunk := conn.recv(65536):
+                    received.extend(chunk)
+                    arrived.set()
+        except BaseException as e:  # noqa: BLE001 - reported by the test below
+            failed.append(e)
+            arrived.set()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
 
     async def main() -> None:
-        with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(recorder.cluster_synced("east", "abc1234"), timeout=0.5)
+        call = asyncio.ensure_future(recorder.cluster_synced("east", "abc1234"))
+        assert await asyncio.to_thread(arrived.wait, 30), "the request never reached the server"
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
 
     try:
         asyncio.run(main())
-        conn, _ = listener.accept()
-        with conn:
-            conn.settimeout(10)
-            received = b""
-            while chunk := conn.recv(65536):
-                received += chunk
-        assert received.startswith(b"POST /api/syncs?partition=fabrikam "), received[:80]
+        holder.join(timeout=30)
+        assert not holder.is_alive(), "the connection stayed open after the cancel"
+        assert not failed, failed
+        assert bytes(received).startswith(b"POST /api/syncs?partition=fabrikam "), bytes(received[:80])
     finally:
         listener.close()
