@@ -134,9 +134,11 @@ export SPEKTATE_STORE="sqlite:$work/fabrikam.db" SPEKTATE_PARTITION_KEY=fabrikam
 say "starting the servers"
 SPEKTATE_URL="$(start dashboard "$spektate" dashboard --port 0 --bind 127.0.0.1 --refresh 2)"
 HOSTILE_URL="$(start hostile "$hostile" --port 0)"
-FABRIKAM_URL="$(start fabrikam bash -c "cd '$work' && exec '$fabrikam' --serve --port 0 --pace 3")"
 SERVE_URL="$(start serve "$spektate" serve --auth header --port 0 --bind 127.0.0.1 --refresh 2)"
 STATUS_URL="$(start status env SPEKTATE_STORE="sqlite:$work/status.db" "$spektate" dashboard --port 0 --bind 127.0.0.1 --refresh 2)"
+# Last, just before the page opens: its scenario plays from the start (both approval PRs are
+# open 12 to 15 s in, and the page must be watching by then).
+FABRIKAM_URL="$(start fabrikam bash -c "cd '$work' && exec '$fabrikam' --serve --port 0 --pace 3")"
 SPEKTATE_PID="$(cat "$work/dashboard.pid")"
 export SPEKTATE_URL SPEKTATE_PID HOSTILE_URL FABRIKAM_URL SERVE_URL CHROMIUM="$chromium" SPEKTATE_BIN="$spektate"
 export SCREENSHOT_DIR="$target" BROWSER_PROFILE="$work/profile" STATUS_URL
