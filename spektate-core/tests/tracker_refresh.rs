@@ -1029,6 +1029,40 @@ async fn without_a_change_sequence_a_refresh_reaches_back_the_store_s_longest_wr
 }
 
 #[tokio::test]
+async fn a_store_stamping_the_earliest_time_chrono_holds_is_read_again_from_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn RecordStore> =
+        Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
+    let stamped = Arc::new(StampedStore {
+        inner: sqlite,
+        stamps: Default::default(),
+        asked_since: Default::default(),
+    });
+    let store: Arc<dyn RecordStore> = stamped.clone();
+    let rec = Recorder::new(store.clone(), "fabrikam").unwrap();
+    let tracker = Tracker::builder(store)
+        .partition("fabrikam")
+        .stored_runs(false)
+        .build();
+    let seen = rec.image_built(&image(1)).await.unwrap();
+    let earliest = chrono::DateTime::<Utc>::MIN_UTC;
+    stamped
+        .stamps
+        .lock()
+        .unwrap()
+        .insert(seen.row_key.clone(), earliest);
+    tracker.refresh().await.unwrap();
+    // The newest timestamp read less the store's overlap is before what chrono holds.
+    tracker.refresh().await.unwrap();
+    let asked = stamped.asked_since.lock().unwrap().clone();
+    assert_eq!(asked.last().copied().flatten(), Some(earliest), "{asked:?}");
+    assert_eq!(
+        tracker.deployments(&Filter::default()).await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn watch_refreshes_in_the_background_rides_out_a_failing_store_and_stops_when_dropped() {
     use spektate_core::testkit::Fault;
     let (_dir, faulty, rec, tracker) = over_a_faulty_store();

@@ -102,7 +102,8 @@ async fn read_records(
             let overlap = inner
                 .overlap
                 .max(chrono::Duration::from_std(inner.store.change_overlap()).unwrap_or_default());
-            query.changed_since = Some(w - overlap);
+            // A watermark at chrono's earliest time reads from there.
+            query.changed_since = Some(w.checked_sub_signed(overlap).unwrap_or(w));
         }
     }
     // Which records the store holds, read before what changed: a record written in between
