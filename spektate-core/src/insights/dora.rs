@@ -304,8 +304,9 @@ fn figures<'a>(
     let mut leads = Vec::new();
     let mut live = 0;
     let mut from_commit = 0;
-    let mut commit_sum = 0i64;
-    let mut seg_sums = [0i64; 5];
+    // Sums in i128: seconds near chrono's limits, added over many deployments, overflow i64.
+    let mut commit_sum = 0i128;
+    let mut seg_sums = [0i128; 5];
     for o in outcomes.filter(|o| o.completed) {
         let j = Journey::of(o.d);
         let (Some(start), Some(lead_start), Some(end), Some(segs)) =
@@ -319,14 +320,14 @@ fn figures<'a>(
         }
         if j.committed.is_some() {
             from_commit += 1;
-            commit_sum += (start - lead_start).num_seconds();
+            commit_sum += i128::from((start - lead_start).num_seconds());
         }
         for (sum, seg) in seg_sums.iter_mut().zip(segs) {
-            *sum += seg.unwrap_or(0);
+            *sum += i128::from(seg.unwrap_or(0));
         }
     }
     leads.sort_unstable();
-    let total: i64 = commit_sum + seg_sums.iter().sum::<i64>();
+    let total: i128 = commit_sum + seg_sums.iter().sum::<i128>();
     let share = |s: Segment| seg_sums[s.index()] as f64 / total as f64;
     let lead_median = median(&leads);
 
