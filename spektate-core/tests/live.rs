@@ -434,6 +434,34 @@ fn a_cluster_report_is_placed_in_the_repository_whose_record_names_its_commit() 
 }
 
 #[test]
+fn a_cluster_report_no_record_names_is_placed_by_the_one_history_that_holds_it() {
+    let mut other = (*rec("backend", "dev", 2, Some(2), Some(20))).clone();
+    other.manifest_repo = Some(OTHER.into());
+    let records = vec![
+        rec("frontend", "dev", 1, Some(1), Some(10)),
+        Arc::new(other),
+    ];
+    let history = |k: &mut Knowledge, repo: &str, commits: &[u32]| {
+        let key = RepoRef::parse(repo).unwrap().key();
+        let commits = commits.iter().map(|&c| sha(c)).collect();
+        k.commit_orders.insert(key.into(), Arc::new(commits));
+    };
+    // east-us runs 15, made by hand after frontend's 10; only the manifests' history has it.
+    let mut k = knowledge(&records);
+    k.cluster_reports = vec![sync("east-us", 15)];
+    history(&mut k, MANIFESTS, &[15, 10]);
+    history(&mut k, OTHER, &[20]);
+    let ds = join(&records, &k);
+    assert_eq!(where_(&ds, "frontend-1").1, names(&["east-us"]));
+    assert_eq!(where_(&ds, "backend-2").1, Vec::<String>::new());
+    // A mirror's history holds it too: which repository east-us applies is not known.
+    history(&mut k, OTHER, &[15, 20]);
+    let ds = join(&records, &k);
+    assert_eq!(where_(&ds, "frontend-1").1, Vec::<String>::new());
+    assert_eq!(where_(&ds, "backend-2").1, Vec::<String>::new());
+}
+
+#[test]
 fn without_a_change_sequence_records_are_placed_by_time() {
     let strip = |r: Arc<Record>| {
         let mut r = (*r).clone();

@@ -874,9 +874,27 @@ async fn a_cluster_report_makes_only_the_histories_that_may_hold_it_read_again()
         both,
         "edge-2's commit was held by none"
     );
-    // Now the frontend history holds it: nothing changed, nothing is read.
+    // Nothing changed: nothing is read.
     w.tracker.refresh().await.unwrap();
     assert_eq!(asked().len(), 3);
+
+    // A cluster on a commit no history holds, now or later (a branch's): the histories are
+    // read for it once, and not again on every later change.
+    w.rec
+        .cluster_synced("edge-3", "0badc0ffee0000", None)
+        .await
+        .unwrap();
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(asked().len(), 4);
+    assert_eq!(sorted(asked()[3].clone()), both, "edge-3's commit is new");
+    journey(&w, 3, Some(RunResult::Succeeded)).await;
+    w.tracker.refresh().await.unwrap();
+    assert_eq!(asked().len(), 5);
+    assert_eq!(
+        asked()[4],
+        vec![front.key()],
+        "frontend-3's commit is new to the frontend history; edge-3's was looked for"
+    );
     let ds = w.tracker.deployments(&Filter::default()).await.unwrap();
     let front_2 = ds
         .iter()

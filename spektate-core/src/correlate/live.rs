@@ -355,14 +355,16 @@ pub(crate) fn mark(deployments: &mut [Deployment], k: &Knowledge) {
     }
 
     // A report names no repository, and one whose commit no deployment names belongs to the
-    // manifest repository whose history holds it (a commit made by hand, a revert).
+    // manifest repository whose history holds it (a commit made by hand, a revert); to none
+    // when several do (a mirror, a short commit), rather than to whichever came first.
     for a in agents.iter_mut().filter(|a| a.repo.is_none()) {
-        a.repo = (0..manifest_repos.len()).find(|&r| {
+        let mut holders = (0..manifest_repos.len()).filter(|&r| {
             manifest_repos[r]
                 && repos.histories[r]
                     .as_ref()
                     .is_some_and(|h| h.age(&a.sync.commit).is_some())
         });
+        a.repo = holders.next().filter(|_| holders.next().is_none());
     }
 
     // Each cluster's place in each repository: the oldest of its agents'.

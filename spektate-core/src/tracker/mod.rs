@@ -295,6 +295,8 @@ struct State {
     candidates: Option<Vec<usize>>,
     /// Manifest repositories named by the records (or the defaults), by key.
     manifest_repos: BTreeMap<String, RepoRef>,
+    /// The cluster reports' commits no manifest history held when they were last read.
+    unheld_reports: HashSet<String>,
     /// Records forgotten (left the window, or deleted) since provider answers were last
     /// pruned.
     forgotten: usize,

@@ -476,15 +476,11 @@ async fn fetch_commit_orders<'w>(
     }
     // A cluster report names a commit, not its repository: it belongs to the manifest
     // repository whose history holds it. Only a report no history holds makes every
-    // manifest repository due.
-    let held = |commit: &str| {
-        state.manifest_repos.keys().any(|key| {
-            k.commit_orders
-                .get(key.as_str())
-                .is_some_and(|h| h.iter().any(|c| commits_match(c, commit)))
-        })
-    };
-    let report_unheld = k.cluster_reports.iter().any(|s| !held(&s.commit));
+    // manifest repository due, once: one no history held when they were last read (a
+    // branch's commit, one older than the histories) does not make them due again.
+    let report_unheld = unheld_reports(state)
+        .iter()
+        .any(|c| !state.unheld_reports.contains(c));
     if !k.cluster_reports.is_empty() {
         for (key, repo) in &state.manifest_repos {
             watched
@@ -539,6 +535,24 @@ async fn fetch_commit_orders<'w>(
             changes.learned = true;
         }
     }
+    state.unheld_reports = unheld_reports(state);
+}
+
+/// The cluster reports' commits no manifest repository's history holds.
+fn unheld_reports(state: &State) -> HashSet<String> {
+    let k = &state.knowledge;
+    let held = |commit: &str| {
+        state.manifest_repos.keys().any(|key| {
+            k.commit_orders
+                .get(key.as_str())
+                .is_some_and(|h| h.iter().any(|c| commits_match(c, commit)))
+        })
+    };
+    k.cluster_reports
+        .iter()
+        .filter(|s| !held(&s.commit))
+        .map(|s| s.commit.clone())
+        .collect()
 }
 
 /// Phase 6, sync sources. Asks every sync source (Argo CD) what its applications applied,
