@@ -291,5 +291,10 @@ fn writers_opening_a_new_sqlite_file_at_once_all_open_it() {
                 panic!("round {round}: {e}");
             }
         }
+        let mode: String = rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal", "round {round}");
     }
 }

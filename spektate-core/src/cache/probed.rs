@@ -9,7 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 /// Most objects remembered, across repositories.
 pub const MAX_OBJECTS: usize = 50_000;
 
-/// Most repositories remembered.
+/// Most repositories remembered; a new one past it forgets every other, so more
+/// repositories than this in turn are read again each time.
 pub const MAX_REPOSITORIES: usize = 2_000;
 
 /// Objects by number per repository, each with the probe generation it was read under.
@@ -57,7 +58,8 @@ impl<V: Clone> ProbedMemo<V> {
     /// Notes a probe of `repo` that answered: the generation what is read now is kept under,
     /// a new one when the probe saw a change or the repository was not remembered.
     pub fn probed(&self, repo: &str, changed: bool) -> u64 {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         if !inner.repos.contains_key(repo) && inner.repos.len() >= MAX_REPOSITORIES {
             inner.repos.clear();
             inner.objects = 0;
@@ -69,7 +71,11 @@ impl<V: Clone> ProbedMemo<V> {
             known: HashMap::new(),
         });
         if changed {
+            // What was read under the old generation is never current again.
             entry.generation = fresh;
+            let stale = entry.known.len();
+            entry.known.clear();
+            inner.objects -= stale;
         }
         entry.generation
     }
@@ -84,10 +90,16 @@ impl<V: Clone> ProbedMemo<V> {
         }
     }
 
-    /// Keeps what was read of `repo` under `generation` (`None`: not found). Past
-    /// [`MAX_OBJECTS`], everything remembered is forgotten first.
+    /// Keeps what was read of `repo` under `generation` (`None`: not found), unless a probe
+    /// has seen a change since. Past [`MAX_OBJECTS`], everything remembered is forgotten
+    /// first.
     pub fn keep(&self, repo: &str, generation: u64, read: Vec<(u64, Option<V>)>) {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if inner.repos.get(repo).map(|r| r.generation) != Some(generation) {
+            // Forgotten, or changed, since the probe this was read under: it may be stale.
+            return;
+        }
         if inner.objects + read.len() > MAX_OBJECTS {
             for r in inner.repos.values_mut() {
                 r.known.clear();
@@ -151,6 +163,16 @@ mod tests {
             None,
             "changed: read again"
         );
+        assert_eq!(
+            memo.objects(),
+            0,
+            "what is never current again is forgotten"
+        );
+        // A read that began before the change is not kept: it may be stale.
+        memo.keep("github.com/a/b", g, vec![(1, Some("old".into()))]);
+        assert_eq!(memo.objects(), 0);
+        memo.keep("github.com/a/b", g3, vec![(1, Some("new".into()))]);
+        assert_eq!(memo.get("github.com/a/b", g3, 1), Some(Some("new".into())));
     }
 
     #[test]

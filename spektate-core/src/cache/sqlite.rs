@@ -94,6 +94,14 @@ fn prepare(conn: &mut Connection) -> std::result::Result<(), Prepare> {
         // Idempotent, so two processes creating or upgrading at once both succeed; dropped
         // without a commit on an error, the transaction is rolled back.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have made it while this one waited for the lock, perhaps a
+        // newer spektate.
+        let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if now > VERSION {
+            return Err(Prepare::Refused(format!(
+                "is of version {now}, this spektate reads version {VERSION}; delete it or give another file"
+            )));
+        }
         tx.execute_batch(&format!(
             "CREATE TABLE IF NOT EXISTS answers (
                  kind TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL,

@@ -447,7 +447,8 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy)
 }
 
-/// Runs `f` again while it is answered busy, for at most `wait`. SQLite's busy handler does
+/// Runs `f` again while it is answered busy, starting no attempt after `wait` (an attempt
+/// may itself wait up to the connection's busy timeout). SQLite's busy handler does
 /// not wait where waiting could deadlock: a connection that already reads and then needs
 /// the write lock is answered busy at once. Making a new file a WAL store does that, so
 /// processes opening a new file together are answered busy; they try again here.
@@ -488,8 +489,12 @@ fn prepare_for_writing(conn: &mut Connection, described: &str) -> std::result::R
         return Ok(ensure_added(conn)?);
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    // Another writer may have upgraded the file while this one waited for the lock.
+    // Another writer may have upgraded the file while this one waited for the lock, perhaps
+    // a newer spektate.
     let version = schema_version(&tx)?;
+    if version > SCHEMA_VERSION {
+        return Err(refuse(newer(version)));
+    }
     for (v, sql) in [
         (1, SCHEMA_V1),
         (2, SCHEMA_V2),
