@@ -44,11 +44,11 @@ pub fn redact(url: &str) -> String {
     let (user, after) = match rest.rfind('@') {
         Some(i) => {
             let user = rest[..i].split(':').next().unwrap_or_default();
-            let user = if user.contains(['/', '?', '&', '=', '#']) {
-                "***"
-            } else {
-                user
-            };
+            if user.contains(['/', '?', '&', '=', '#']) {
+                // The '@' may be inside a query parameter's value (`password=p@ss`): what
+                // follows it may be the rest of a password.
+                return format!("{scheme}://***");
+            }
             (Some(user), &rest[i + 1..])
         }
         None => (None, rest),
@@ -187,8 +187,10 @@ mod tests {
             ("postgres://app:h@nter2@db/s", "postgres://app@db/s"),
             (
                 "postgres://db/s?password=hunter2&application_name=a@b",
-                "postgres://***@b",
+                "postgres://***",
             ),
+            // An unencoded '@' in a password given as a parameter.
+            ("postgres://db/s?user=app&password=hun@ter2", "postgres://***"),
             (
                 "postgres://h1:5432,h2:5433/s",
                 "postgres://h1:5432,h2:5433/s",
@@ -206,7 +208,7 @@ mod tests {
         ];
         for (url, shown) in cases {
             assert_eq!(redact(url), shown, "{url}");
-            assert!(!redact(url).contains("hunter2"));
+            assert!(!redact(url).contains("hunter2") && !redact(url).contains("ter2"));
         }
         let c = parse("postgres://u@h/db?p%61ssword=hunter2").unwrap();
         assert_eq!(
