@@ -104,6 +104,49 @@ async fn a_quote_in_a_filter_value_cannot_change_the_query() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_etag_no_header_can_carry_is_refused_not_dropped() {
+    let az = Azurite::start();
+    let store = store(&az, "etags");
+    let mut r = Record::new("demo");
+    r.set_column("imageTag", Some("web-1".into()));
+    let stored = store.insert(&r).await.unwrap();
+    let mut other = Record::new("demo");
+    other.set_column("imageTag", Some("web-2".into()));
+    let other = store.insert(&other).await.unwrap();
+    // Sent without its If-Match, the write would replace whatever the row holds now.
+    let bad = "W/\"datetime'1'\"\r\nX-Injected: 1";
+    let mut changed = stored.clone();
+    changed.set_column("imageTag", Some("web-changed".into()));
+    changed.etag = Some(bad.into());
+    for err in [
+        store.replace(&changed).await.unwrap_err(),
+        store
+            .delete("demo", &stored.row_key, Some(bad))
+            .await
+            .unwrap_err(),
+        store
+            .replace_and_delete(&changed, &other.row_key, None)
+            .await
+            .unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert!(
+            matches!(err, spektate_core::Error::Invalid { .. }) && text.contains("etag"),
+            "{text}"
+        );
+    }
+    let mut tags: Vec<String> = store
+        .query("demo", &RecordQuery::all())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.image_tag)
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["web-1", "web-2"], "nothing was written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_concurrent_recorders_lose_no_update() {
     let az = Azurite::start();
     let store = store(&az, "contention");

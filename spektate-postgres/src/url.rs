@@ -190,7 +190,10 @@ mod tests {
                 "postgres://***",
             ),
             // An unencoded '@' in a password given as a parameter.
-            ("postgres://db/s?user=app&password=hun@ter2", "postgres://***"),
+            (
+                "postgres://db/s?user=app&password=hun@ter2",
+                "postgres://***",
+            ),
             (
                 "postgres://h1:5432,h2:5433/s",
                 "postgres://h1:5432,h2:5433/s",

@@ -316,6 +316,9 @@ impl AzureTableStore {
             }
         }
         for (name, value) in headers {
+            // A value no header can carry (an ETag with a line break) is refused: dropped,
+            // an If-Match would turn a conditional write into an unconditional one.
+            check_header(name, value)?;
             req = req.header(name, value);
         }
         match body {
@@ -897,6 +900,10 @@ impl RecordStore for AzureTableStore {
                 entity_path(&self.table, partition, row_key)
             )
         };
+        check_header("if-match", &if_match)?;
+        if let Some(etag) = gone_etag {
+            check_header("if-match", etag)?;
+        }
         let mut b = Batch::new();
         b.replace(
             &url(&record.row_key),
@@ -1097,6 +1104,29 @@ impl RecordStore for AzureTableStore {
         out.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(out)
     }
+}
+
+/// Refuses a header value HTTP cannot carry (outside visible ASCII, space and tab), naming
+/// the header: an ETag is what the caller or the service said.
+fn check_header(name: &str, value: &str) -> Result<()> {
+    if value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        return Ok(());
+    }
+    let what = if name.eq_ignore_ascii_case("if-match") {
+        "etag"
+    } else {
+        name
+    };
+    Err(Error::invalid(
+        what,
+        format!(
+            "'{}' cannot be sent in an HTTP header",
+            value.escape_default()
+        ),
+    ))
 }
 
 #[cfg(test)]
