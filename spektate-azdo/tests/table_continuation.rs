@@ -1,6 +1,7 @@
 //! The table's continuation headers are the service's answer, and a query follows them only
 //! while they move on: a service that sends a continuation it gave before, just now or pages
-//! ago, is an error, not a refresh that never ends.
+//! ago, is an error, not a refresh that never ends; a 404 other than the first page's
+//! `TableNotFound` is an error, not fewer rows.
 
 use serde_json::json;
 use spektate_azdo::{AzureTableStore, TableAccount};
@@ -117,4 +118,54 @@ async fn continuations_that_cycle_end_the_query_with_an_error() {
         "{e}"
     );
     assert_eq!(table.received_requests().await.unwrap().len(), 3);
+}
+
+/// A 404 means "no table yet, no rows" only on the first page and only when the service
+/// says `TableNotFound`: a proxy's 404, or one in the middle of a read, is an error, not a
+/// partition with fewer records (which a reconciling tracker would take for deletions).
+#[tokio::test]
+async fn only_the_service_s_table_not_found_on_the_first_page_reads_as_no_rows() {
+    let missing = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .insert_header("x-ms-error-code", "TableNotFound")
+                .set_body_json(json!({"odata.error": {"code": "TableNotFound"}})),
+        )
+        .mount(&missing)
+        .await;
+    let rows = store_over(&missing)
+        .query("fabrikam", &RecordQuery::default())
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+
+    let proxy = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("Not Found"))
+        .mount(&proxy)
+        .await;
+    let e = store_over(&proxy)
+        .query("fabrikam", &RecordQuery::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("HTTP 404"), "{e}");
+
+    let midway = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(page(0..2, ("1!12!ZmFicmlrYW0-", "1!8!MDAwMg--")))
+        .up_to_n_times(1)
+        .mount(&midway)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).insert_header("x-ms-error-code", "TableNotFound"))
+        .mount(&midway)
+        .await;
+    let e = store_over(&midway)
+        .query("fabrikam", &RecordQuery::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("HTTP 404 TableNotFound"), "{e}");
 }

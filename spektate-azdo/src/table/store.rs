@@ -473,7 +473,9 @@ impl AzureTableStore {
                 .await?
             {
                 Outcome::Ok(r) => r,
-                Outcome::Status(404, code, _) if code == "TableNotFound" || code.is_empty() => {
+                // No table yet: no rows. A 404 saying anything else (a proxy's, a wrong
+                // endpoint's), or after the first page, is not an empty table.
+                Outcome::Status(404, code, _) if code == "TableNotFound" && page == 1 => {
                     return Ok(());
                 }
                 Outcome::Status(s, code, _) => {
