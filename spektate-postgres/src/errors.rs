@@ -16,6 +16,12 @@ pub fn pg(e: &tokio_postgres::Error) -> String {
             text.push_str("; hint: ");
             text.push_str(hint);
         }
+        if db.code() == &SqlState::LOCK_NOT_AVAILABLE {
+            text.push_str(
+                "; another session held the lock longer than lock_timeout (the store's \
+                 default is 30 s; a URL's options=-c lock_timeout=... sets another)",
+            );
+        }
         return text;
     }
     let mut text = e.to_string();

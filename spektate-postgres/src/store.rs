@@ -108,14 +108,7 @@ impl PostgresStore {
             tls::client_config(parsed.ssl_mode, parsed.root_cert.as_ref()).map_err(open_error)?;
         dead_peer_detection(&mut parsed);
         let mut config = parsed.config;
-        if !writer {
-            // A reader's sessions refuse every write, whatever the role may do.
-            let options = format!(
-                "{} -c default_transaction_read_only=on",
-                config.get_options().unwrap_or_default()
-            );
-            config.options(options.trim());
-        }
+        session_options(&mut config, writer);
         let manager = Manager::from_config(
             config,
             tls::Rustls(tls),
@@ -764,6 +757,33 @@ fn not_a_history(json: &str) -> String {
     }
 }
 
+/// How long a statement waits for a lock (a partition's write lock, the migration lock)
+/// before it fails, unless the URL's `options` say otherwise.
+pub const LOCK_TIMEOUT: &str = "30s";
+
+/// How long a session may sit in an open transaction doing nothing before the server ends
+/// it, releasing its locks, unless the URL's `options` say otherwise.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
+
+/// The sessions' settings, before the URL's own `options` (which win): a writer that
+/// stalls inside a transaction (a paused VM, a lost network) releases the partition's
+/// lock within [`IDLE_IN_TRANSACTION_TIMEOUT`], and no writer waits for a lock longer than
+/// [`LOCK_TIMEOUT`], so one stalled session cannot hold every pooled connection. A reader's
+/// sessions refuse every write, whatever the role may do.
+fn session_options(config: &mut tokio_postgres::Config, writer: bool) {
+    let mut options = format!(
+        "-c lock_timeout={LOCK_TIMEOUT} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT}"
+    );
+    if let Some(own) = config.get_options().filter(|o| !o.trim().is_empty()) {
+        options.push(' ');
+        options.push_str(own);
+    }
+    if !writer {
+        options.push_str(" -c default_transaction_read_only=on");
+    }
+    config.options(&options);
+}
+
 #[cfg(test)]
 mod keepalive_tests {
     use super::*;
@@ -805,5 +825,30 @@ mod keepalive_tests {
                 "{url}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+
+    fn options(url: &str, writer: bool) -> String {
+        let mut c = url::parse(url).unwrap().config;
+        session_options(&mut c, writer);
+        c.get_options().unwrap().to_string()
+    }
+
+    #[test]
+    fn sessions_time_out_stalled_transactions_and_lock_waits_unless_the_url_says_otherwise() {
+        assert_eq!(
+            options("postgres://db/s", true),
+            "-c lock_timeout=30s -c idle_in_transaction_session_timeout=60s"
+        );
+        // The URL's options come after, so they win; a reader's read-only comes last.
+        assert_eq!(
+            options("postgres://db/s?options=-c%20lock_timeout%3D5s", false),
+            "-c lock_timeout=30s -c idle_in_transaction_session_timeout=60s -c lock_timeout=5s \
+             -c default_transaction_read_only=on"
+        );
     }
 }

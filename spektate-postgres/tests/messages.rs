@@ -66,3 +66,37 @@ async fn a_failed_statement_names_the_operation_and_the_servers_reason() {
     );
     assert!(!e.contains(server.password()), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_waiting_on_a_held_partition_lock_fails_after_the_lock_timeout() {
+    let server = TestServer::start();
+    // A lock timeout of one second, set in the URL's options, instead of the default 30 s.
+    let url = format!("{}?options=-c%20lock_timeout%3D1s", server.url());
+    let store = PostgresStore::open(&url).unwrap();
+    store.ready().await.unwrap();
+    // Another session holds partition p's write lock (a writer stalled in its transaction).
+    let (holder, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    holder
+        .execute("SELECT pg_advisory_lock(1397771092, hashtext('p'))", &[])
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let e = store
+        .insert(&spektate_core::Record::new("p"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("lock timeout (SQLSTATE 55P03)") && e.contains("longer than lock_timeout"),
+        "{e}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // Another partition is not held up.
+    store
+        .insert(&spektate_core::Record::new("q"))
+        .await
+        .unwrap();
+}
