@@ -17,7 +17,7 @@ use crate::model::record::{
 use crate::model::repo::RepoRef;
 use crate::model::run::{RunReport, RunResult, RunStatus};
 use crate::model::url::without_credentials;
-use crate::store::{RecordQuery, RecordStore};
+use crate::store::{RecordQuery, RecordStore, back_off};
 
 /// How many times a rule is re-applied after losing a race before giving up.
 const MAX_ATTEMPTS: u32 = 64;
@@ -770,15 +770,6 @@ impl Recorder {
         Err(last_conflict
             .unwrap_or_else(|| Error::store(self.store.describe(), "record", "too many conflicts")))
     }
-}
-
-/// After a lost race: waits a little, longer after each attempt and with jitter, so
-/// racing writers spread out instead of colliding again.
-async fn back_off(attempt: u32) {
-    let mut b = [0u8; 1];
-    let _ = getrandom::fill(&mut b);
-    let ms = (u64::from(attempt.min(6)) + 1) * (1 + u64::from(b[0] % 8));
-    tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
 /// Whether a record of service `stored` may take a step of service `given`: either is

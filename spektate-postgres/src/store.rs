@@ -461,8 +461,11 @@ impl RecordStore for PostgresStore {
         let client = self.client("put cluster report").await?;
         let cluster = &report.sync.cluster;
         // Read, add, and write only over the history read (or only where there was none):
-        // a writer that lost the race reads again.
-        for _ in 0..16 {
+        // a writer that lost the race waits a moment and reads again.
+        for attempt in 0..spektate_core::store::CONFLICT_ATTEMPTS {
+            if attempt > 0 {
+                spektate_core::store::back_off(attempt).await;
+            }
             let row = client
                 .query_opt(
                     "SELECT CASE WHEN octet_length(sync::text) <= $3 THEN sync::text END, \

@@ -1046,8 +1046,12 @@ impl RecordStore for AzureTableStore {
         let clusters = format!("{partition}{CLUSTERS_SUFFIX}");
         let key = safe_key(cluster);
         check_key("cluster", "RowKey", &key)?;
-        // Read, add, and write on the etag read: a writer that lost the race reads again.
-        for _ in 0..16 {
+        // Read, add, and write on the etag read: a writer that lost the race waits a moment
+        // and reads again.
+        for attempt in 0..spektate_core::store::CONFLICT_ATTEMPTS {
+            if attempt > 0 {
+                spektate_core::store::back_off(attempt).await;
+            }
             let current = self.get_entity(&clusters, &key).await?;
             let etag = current
                 .as_ref()

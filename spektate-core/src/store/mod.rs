@@ -337,3 +337,16 @@ pub trait RecordStore: Send + Sync {
             .collect())
     }
 }
+
+/// How many times a store reads, changes and writes again an object another writer changed
+/// meanwhile (a cluster's history) before it answers [`Error::Conflict`].
+pub const CONFLICT_ATTEMPTS: u32 = 32;
+
+/// After a lost race: waits a little, longer after each attempt (up to about 56 ms) and with
+/// jitter, so racing writers spread out instead of colliding again.
+pub async fn back_off(attempt: u32) {
+    let mut b = [0u8; 1];
+    let _ = getrandom::fill(&mut b);
+    let ms = (u64::from(attempt.min(6)) + 1) * (1 + u64::from(b[0] % 8));
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}

@@ -787,12 +787,13 @@ async fn long_cluster_histories_are_written(store: &Arc<dyn RecordStore>) {
 
 async fn concurrent_cluster_reports_lose_nothing(store: &Arc<dyn RecordStore>) {
     let p = partition("history-race");
-    let writers = 6;
+    // More than a store's first attempts could absorb without waiting between them.
+    let writers = 24;
     let tasks: Vec<_> = (0..writers)
         .map(|i| {
             let (store, p) = (store.clone(), p.clone());
             tokio::spawn(async move {
-                let r = cluster_report("east-us", &format!("{i:07x}e"), 60 - i, Outcome::Applied);
+                let r = cluster_report("east-us", &format!("{i:07x}e"), 90 - i, Outcome::Applied);
                 store.put_cluster_report(&p, &r).await
             })
         })
