@@ -4,7 +4,6 @@
 //! the rule, so pipelines finishing at the same moment never lose each other's writes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
