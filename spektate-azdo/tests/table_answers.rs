@@ -156,6 +156,15 @@ async fn answers_never_show_among_records_and_their_partition_is_not_a_record_pa
     let mut sneaky = Record::new("fabrikam~answers");
     sneaky.set_column("p1", Some("1".into()));
     assert!(store.insert(&sneaky).await.is_err());
+    // Nor is a row kept beside the records deleted as if it were one.
+    for partition in ["fabrikam~answers", "fabrikam~claims", "fabrikam~runs"] {
+        let e = store
+            .delete(partition, "4711", None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("'{partition}'")), "{e}");
+    }
     let e = store
         .put_answers("a~runs", &[build("1")])
         .await

@@ -243,7 +243,9 @@ pub trait RecordStore: Send + Sync {
     /// Replaces `record` as [`RecordStore::replace`] does and deletes the record `gone` of the
     /// same partition as [`RecordStore::delete`] does (if `gone_etag` is current when given).
     /// The stores of this crate, PostgreSQL and the Azure table write both or neither (one
-    /// transaction): a [`crate::Error::Conflict`] on either writes nothing. The recorder
+    /// transaction): a [`crate::Error::Conflict`] on either writes nothing. An Azure table
+    /// reached with a table SAS cannot batch: it checks the delete's ETag, then makes the
+    /// two writes one after the other. The recorder
     /// merges a record into another this way, so no reader sees both or neither.
     ///
     /// The default makes the two writes one after the other: a conflict or failure of the
