@@ -12,8 +12,10 @@
   const DEFAULT_ROWS = 50;
   const MORE_ROWS = 50;
   const MAX_ROWS = 10000;
-  const OFFLINE_RETRY_SECONDS = 5;
+  const OFFLINE_RETRY_SECONDS = 5; // the first retry after a failure, at most
+  const MAX_RETRY_SECONDS = 60; // retries double up to this while the server stays away
   const REQUEST_TIMEOUT_MS = 20000;
+  const MAX_PICKS = 50; // values of one filter the API takes (api.rs, MAX_VALUES)
 
   const STATES = {
     inProgress: { label: 'In progress', icon: 'in-progress', spin: true },
@@ -61,6 +63,8 @@
   let lastGood = null; // the last successful response
   let lastGoodAt = null; // when it arrived, by this clock
   let failing = false;
+  let failures = 0; // failed loads in a row
+  let retryAfter = 0; // seconds the server asked to wait (Retry-After), 0 if none
   let timer = null;
   let inflight = null;
   let rendered = false;
@@ -215,6 +219,12 @@
     v.author = distinct(p.getAll('author'));
     v.ring = distinct([...p.getAll('ring'), ...p.getAll('env')]);
     v.ringParam = p.has('env') && !p.has('ring') ? 'env' : 'ring';
+    for (const f of MULTI) {
+      if (v[f].length > MAX_PICKS) {
+        v.problems.push(`${v[f].length} ${f} values given; filtering by the first ${MAX_PICKS}`);
+        v[f] = v[f].slice(0, MAX_PICKS);
+      }
+    }
     const types = distinct(p.getAll('type').map(typeWord));
     v.type = types.length ? types : [...DEFAULT_TYPES];
     v.keyword = (p.get('keyword') || '').trim();
@@ -334,7 +344,13 @@
       if (values.length === 0) list.append(el('p', { class: 'none', text: 'Nothing to pick yet' }));
       filterChoices(box);
     }
-    for (const input of list.querySelectorAll('input')) input.checked = picked.includes(input.value);
+    // The API takes at most MAX_PICKS values a filter: the others wait until one is unpicked.
+    const full = picked.length >= MAX_PICKS;
+    for (const input of list.querySelectorAll('input')) {
+      input.checked = picked.includes(input.value);
+      input.disabled = full && !input.checked;
+      input.title = input.disabled ? `At most ${MAX_PICKS} ${box.dataset.plural} at once` : '';
+    }
     const label = picked.length === 0 ? 'All' : picked.length === 1 ? picked[0] : `${picked.length} selected`;
     box.querySelector('.picked').textContent = label;
     box.querySelector('summary').title = picked.length ? picked.join(', ') : `All ${box.dataset.plural}`;
@@ -403,6 +419,12 @@
 
   // ---- Loading -----------------------------------------------------------------------------
 
+  // The wait before the next try after `failures` failed loads in a row.
+  function retrySeconds() {
+    const first = Math.min(refreshSeconds(), OFFLINE_RETRY_SECONDS);
+    return Math.min(first * 2 ** Math.max(0, failures - 1), MAX_RETRY_SECONDS);
+  }
+
   function refreshSeconds() {
     return view.refresh !== undefined ? view.refresh : serverRefresh;
   }
@@ -412,7 +434,9 @@
     timer = null;
     const every = refreshSeconds();
     if (every === 0 || document.hidden) return;
-    const secs = failing ? Math.min(every, OFFLINE_RETRY_SECONDS) : every;
+    // A struggling server is asked less often: retries double, with jitter so that many
+    // pages do not come back at once, and never sooner than its Retry-After.
+    const secs = Math.max(failing ? retrySeconds() * (0.8 + Math.random() * 0.4) : every, retryAfter);
     timer = setTimeout(load, secs * 1000);
   }
 
@@ -430,6 +454,8 @@
     let body = null;
     try {
       res = await fetch(apiUrl(), { signal: ctl.signal, headers: { Accept: 'application/json' }, cache: 'no-store' });
+      const wait = Number.parseInt(res.headers.get('retry-after') || '', 10);
+      retryAfter = Number.isInteger(wait) && wait > 0 ? Math.min(wait, MAX_RETRY_SECONDS) : 0;
       const type = res.headers.get('content-type') || '';
       if (type.includes('application/json')) body = await res.json();
     } catch (e) {
@@ -449,8 +475,11 @@
         reachable();
         render(body);
       } else if (body && typeof body.error === 'string') {
-        // The server answered, with a reason: a bad filter in the URL, or no data yet.
+        // The server answered, with a reason: a bad filter in the URL, or no data yet. The
+        // rows on screen are an older view's: dimmed, so they are not read as this one's.
         reachable();
+        document.body.classList.add('stale');
+        live('stale', 'The server refused this view; the table shows an earlier answer');
         notice(body.error);
         if (!rendered) $('last-updated').textContent = 'No data yet';
       } else {
@@ -465,19 +494,30 @@
 
   function unreachable(why) {
     failing = true;
+    failures += 1;
     document.body.classList.add('offline');
-    $('live').className = 'live down';
+    live('down', 'Cannot reach the server');
     const since = lastGood ? ` The table shows the data of ${clock(lastGood.refreshedAt)}.` : '';
     const every = refreshSeconds();
-    const retry = every === 0 ? ' Automatic refresh is paused.' : ` Retrying every ${Math.min(every, OFFLINE_RETRY_SECONDS)} s.`;
-    $('banner-text').textContent = `Cannot reach the Spektate server: ${why}.${since}${retry}`;
+    const retry = every === 0 ? ' Automatic refresh is paused.' : ` Retrying in ${Math.round(Math.max(retrySeconds(), retryAfter))} s.`;
+    const text = `Cannot reach the Spektate server: ${why}.${since}${retry}`;
+    // Rewritten only when it changes: screen readers announce the alert again each time.
+    if ($('banner-text').textContent !== text) $('banner-text').textContent = text;
     $('banner').hidden = false;
   }
 
   function reachable() {
     failing = false;
+    failures = 0;
     document.body.classList.remove('offline');
     $('banner').hidden = true;
+  }
+
+  // The connection dot: its colour, and the same in words for those who cannot see it.
+  function live(state, words) {
+    $('live').className = `live ${state}`;
+    $('live').title = words;
+    $('live').setAttribute('aria-label', words);
   }
 
   function notice(text) {
@@ -504,7 +544,9 @@
     $('viewer').textContent = body.viewer ? `Signed in as ${body.viewer}` : '';
     $('version').textContent = body.version ? `Spektate ${body.version}` : '';
     if (body.partition) document.title = `Spektate · ${body.partition}`;
-    $('live').className = body.refreshError ? 'live stale' : 'live ok';
+    document.body.classList.remove('stale');
+    if (body.refreshError) live('stale', 'Connected; the server could not refresh the deployments');
+    else live('ok', 'Connected');
     notice(body.refreshError
       ? `The server could not refresh the deployments: ${body.refreshError}. Showing the data of ${clock(body.refreshedAt)}.`
       : '');

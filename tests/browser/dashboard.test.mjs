@@ -294,6 +294,24 @@ test('filters narrow the rows and are kept in the URL', async () => {
   await page.goto(`${base}?limit=lots`);
   await page.locator('#notice').waitFor({ state: 'visible' });
   assert.equal(await page.textContent('#notice-text'), "invalid limit: 'lots' is not a whole number from 1 to 10000");
+  assert.equal(await page.getAttribute('#live', 'class'), 'live stale', 'a refused view is not shown as current');
+
+  // The API takes at most 50 values a filter: a link with more filters by the first 50 and
+  // says so, and the other choices wait until one is unpicked.
+  const many = Array.from({ length: 51 }, (_, i) => `service=gone-${String(i).padStart(2, '0')}`).join('&');
+  await page.goto(`${base}?${many}`);
+  await page.locator('#notice').waitFor({ state: 'visible' });
+  assert.equal(await page.textContent('#notice-text'), '51 service values given; filtering by the first 50');
+  await waitForRows(page, 0);
+  await page.click('details[data-name=service] summary');
+  const frontend = page.getByRole('checkbox', { name: 'frontend', exact: true });
+  assert.ok(await frontend.isDisabled(), 'a 51st service cannot be picked');
+  assert.equal(await page.locator('details[data-name=service] input:checked').count(), 50);
+  // Unpicked, a value no deployment has leaves the list: a click, not uncheck().
+  await page.getByRole('checkbox', { name: 'gone-00', exact: true }).click();
+  await page.waitForFunction(() => !document.querySelector('details[data-name=service] input[value="frontend"]').disabled);
+  await frontend.check();
+  await waitForRows(page, 2);
   await page.close();
 });
 
@@ -377,10 +395,14 @@ test('the page says when the server cannot be reached, and when it is back', asy
 
   await page.route('**/api/**', (route) => route.abort('connectionrefused'));
   await page.locator('#banner').waitFor({ state: 'visible', timeout: 10000 });
-  assert.match(await page.textContent('#banner-text'), /^Cannot reach the Spektate server: the connection failed\. The table shows the data of .+ Retrying every 1 s\.$/);
+  assert.match(await page.textContent('#banner-text'), /^Cannot reach the Spektate server: the connection failed\. The table shows the data of .+ Retrying in [12] s\.$/);
   assert.equal((await rowsOf(page)).length, 4, 'the last data stays on screen');
+  // While the server stays away the page asks less often: 1 s, 2 s, then 4 s.
+  await page.waitForFunction(() => document.getElementById('banner-text').textContent.endsWith('Retrying in 4 s.'), null, { timeout: 15000 });
+  assert.equal(await page.getAttribute('#live', 'aria-label'), 'Cannot reach the server');
   await page.unroute('**/api/**');
-  await page.locator('#banner').waitFor({ state: 'hidden', timeout: 10000 });
+  await page.locator('#banner').waitFor({ state: 'hidden', timeout: 15000 });
+  assert.equal(await page.getAttribute('#live', 'aria-label'), 'Connected');
 
   // The server itself stops.
   process.kill(Number(env('SPEKTATE_PID')), 'SIGTERM');
