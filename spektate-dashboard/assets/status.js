@@ -131,17 +131,23 @@
     }
     if (inflight !== ctl) return;
     inflight = null;
-    if (res.ok && body && Array.isArray(body.placements)) {
-      reachable();
-      render(body);
-    } else if (body && typeof body.error === 'string') {
-      reachable();
-      notice(body.error);
-      if (!lastGood) $('last-updated').textContent = 'No data yet';
-    } else {
-      unreachable(`it answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+    // Whatever showing the answer throws, the next refresh stays scheduled.
+    try {
+      if (res.ok && body && Array.isArray(body.placements)) {
+        reachable();
+        render(body);
+      } else if (body && typeof body.error === 'string') {
+        reachable();
+        notice(body.error);
+        if (!lastGood) $('last-updated').textContent = 'No data yet';
+      } else {
+        unreachable(`it answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+      }
+    } catch (e) {
+      notice(`The page could not show the server's answer: ${e && e.message ? e.message : e}`);
+    } finally {
+      schedule();
     }
-    schedule();
   }
 
   function unreachable(why) {
@@ -280,7 +286,10 @@
   });
   $('refresh-now').addEventListener('click', load);
   $('retry').addEventListener('click', load);
-  document.addEventListener('visibilitychange', () => { if (!document.hidden) load(); });
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) clearTimeout(timer);
+    else load();
+  });
 
   syncForm();
   writeUrl();
