@@ -203,6 +203,9 @@
       : 'Not read yet';
   }
 
+  const REQUEST_TIMEOUT_MS = 60000;
+  let inflight = null;
+
   async function load() {
     const banner = $('banner');
     const params = new URLSearchParams(window.location.search);
@@ -214,16 +217,27 @@
     for (const a of [$('deployments-link'), $('status-link')]) {
       if (params.get('partition')) a.search = `?partition=${encodeURIComponent(params.get('partition'))}`;
     }
+    // One request at a time: a newer one (Refresh clicked again) replaces it, and one the
+    // server does not answer within REQUEST_TIMEOUT_MS is given up.
+    if (inflight) inflight.abort();
+    const ctl = new AbortController();
+    inflight = ctl;
+    const timeout = setTimeout(() => ctl.abort(new Error(`the server did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
     try {
-      const response = await fetch(`api/metrics/dora?${query}`, { headers: { Accept: 'application/json' } });
+      const response = await fetch(`api/metrics/dora?${query}`, { headers: { Accept: 'application/json' }, signal: ctl.signal });
       const body = await response.json().catch(() => ({}));
+      if (inflight !== ctl) return;
       if (!response.ok) throw new Error(body.error || `the server answered ${response.status}`);
       banner.hidden = true;
       draw(body);
     } catch (e) {
-      $('banner-text').textContent = `The metrics could not be read: ${e.message}`;
+      if (inflight !== ctl) return; // replaced by a newer request
+      $('banner-text').textContent = `The metrics could not be read: ${ctl.signal.aborted ? ctl.signal.reason.message : e.message}`;
       banner.hidden = false;
       $('last-updated').textContent = '';
+    } finally {
+      clearTimeout(timeout);
+      if (inflight === ctl) inflight = null;
     }
   }
 

@@ -204,11 +204,11 @@
 
   // The deployment as /api/deployments shows it (its ETA), or null when it cannot be read:
   // the timeline is drawn without it.
-  async function deploymentOf(id, partition) {
+  async function deploymentOf(id, partition, signal) {
     const q = new URLSearchParams({ deploymentId: id });
     if (partition) q.set('partition', partition);
     try {
-      const response = await fetch(`api/deployments?${q}`, { headers: { Accept: 'application/json' } });
+      const response = await fetch(`api/deployments?${q}`, { headers: { Accept: 'application/json' }, signal });
       if (!response.ok) return null;
       const body = await response.json();
       return Array.isArray(body.deployments) ? body.deployments.find((d) => d && d.id === id) || null : null;
@@ -217,9 +217,18 @@
     }
   }
 
+  const REQUEST_TIMEOUT_MS = 60000;
+  let inflight = null;
+
   async function load() {
     const params = new URLSearchParams(window.location.search);
     const id = params.get('id') || '';
+    // One load at a time: a newer one (Refresh clicked again) replaces it, and one the
+    // server does not answer within REQUEST_TIMEOUT_MS is given up.
+    if (inflight) inflight.abort();
+    const ctl = new AbortController();
+    inflight = ctl;
+    const timeout = setTimeout(() => ctl.abort(new Error(`the server did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
     const partition = params.get('partition');
     for (const a of [$('deployments-link'), $('insights-link')]) {
       if (partition) a.search = `?partition=${encodeURIComponent(partition)}`;
@@ -228,17 +237,23 @@
     try {
       if (!id) throw new Error('the address names no deployment (journey.html?id=...)');
       const query = partition ? `?partition=${encodeURIComponent(partition)}` : '';
-      const deployment = deploymentOf(id, partition);
-      const response = await fetch(`api/deployments/${encodeURIComponent(id)}/journey${query}`, { headers: { Accept: 'application/json' } });
+      const deployment = deploymentOf(id, partition, ctl.signal);
+      const response = await fetch(`api/deployments/${encodeURIComponent(id)}/journey${query}`, { headers: { Accept: 'application/json' }, signal: ctl.signal });
       const body = await response.json().catch(() => ({}));
+      const shown = await deployment;
+      if (inflight !== ctl) return;
       if (!response.ok) throw new Error(body.error || `the server answered ${response.status}`);
       banner.hidden = true;
-      draw(body, await deployment);
+      draw(body, shown);
       $('last-updated').textContent = `Updated ${new Date(body.now).toLocaleTimeString()}`;
     } catch (e) {
-      $('banner-text').textContent = `The journey could not be read: ${e.message}`;
+      if (inflight !== ctl) return; // replaced by a newer load
+      $('banner-text').textContent = `The journey could not be read: ${ctl.signal.aborted ? ctl.signal.reason.message : e.message}`;
       banner.hidden = false;
       $('last-updated').textContent = '';
+    } finally {
+      clearTimeout(timeout);
+      if (inflight === ctl) inflight = null;
     }
   }
 

@@ -345,3 +345,28 @@ test('the journey of an unknown deployment says so', async () => {
   assert.deepEqual(problems.filter((p) => !p.includes('404')), []);
   await page.close();
 });
+
+test('an older metrics request answered late does not replace a newer one', async () => {
+  const { page, problems } = await open(`${base}/insights.html`);
+  await page.waitForSelector('#weekly figure');
+  // The next request is held and then answered with an error; the one after goes through.
+  let held = 0;
+  await page.route('**/api/metrics/dora*', async (route) => {
+    held += 1;
+    if (held === 1) {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'an old answer' }) }).catch(() => {});
+    } else {
+      await route.continue();
+    }
+  });
+  await page.click('#refresh-now');
+  await page.click('#refresh-now');
+  await page.waitForFunction(() => document.getElementById('last-updated').textContent.startsWith('Updated'));
+  await page.waitForTimeout(2500); // past the held answer
+  assert.ok(await page.isHidden('#banner'), 'the held, older answer was dropped');
+  assert.ok(await page.locator('#weekly figure').count() > 0);
+  assert.equal(held, 2);
+  assert.deepEqual(problems.filter((p) => !p.includes('503')), []);
+  await page.close();
+});
