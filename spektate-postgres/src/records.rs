@@ -194,9 +194,13 @@ pub fn insert_sql() -> String {
     let params: Vec<String> = (3..3 + SQL_COLUMNS.len())
         .map(|n| format!("${n}"))
         .collect();
+    // A new row's version is its change sequence, larger than any version an earlier row of
+    // this key (merged away, then written again) had: an etag read from that one never
+    // matches this one.
     format!(
-        "INSERT INTO spektate_records (partition_key, row_key, {}, change_seq) \
-         VALUES ($1, $2, {}, spektate_next_change($1)) RETURNING {}",
+        "INSERT INTO spektate_records (partition_key, row_key, {}, version, change_seq) \
+         SELECT $1, $2, {}, seq, seq FROM (SELECT spektate_next_change($1) AS seq) AS next \
+         RETURNING {}",
         SQL_COLUMNS.join(", "),
         params.join(", "),
         select_list()

@@ -668,14 +668,20 @@ impl RecordStore for SqliteStore {
             ];
             args.extend(column_values(&stored));
             args.push(Some(now_s));
+            // A new row's version is its change sequence, larger than any version an earlier
+            // row of this key (merged away, then written again) had: an etag read from that
+            // one never matches this one.
             let sql = format!(
                 "INSERT INTO records (partition_key, row_key, {}, timestamp, version, change_seq) \
-                 VALUES ({}, 1, {NEXT_SEQ}) RETURNING change_seq",
+                 SELECT {}, seq, seq FROM (SELECT {NEXT_SEQ} AS seq) RETURNING change_seq",
                 COLUMNS.join(", "),
                 vec!["?"; COLUMNS.len() + 3].join(", ")
             );
             match conn.query_row(&sql, params_from_iter(args.iter()), |r| r.get::<_, i64>(0)) {
-                Ok(seq) => stored.sequence = Some(seq),
+                Ok(seq) => {
+                    stored.sequence = Some(seq);
+                    stored.etag = Some(seq.to_string());
+                }
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if e.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {
@@ -687,7 +693,6 @@ impl RecordStore for SqliteStore {
                 Err(e) => return Err(e.into()),
             }
             stored.timestamp = Some(now);
-            stored.etag = Some("1".to_string());
             Ok(stored)
         })
         .await
@@ -1078,6 +1083,28 @@ mod tests {
         r.image_tag = Some(tag.into());
         r.p1 = Some("1".into());
         r
+    }
+
+    #[tokio::test]
+    async fn an_etag_of_a_deleted_record_does_not_match_its_key_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        let first = store.insert(&record("p", "web-1")).await.unwrap();
+        store.delete("p", &first.row_key, None).await.unwrap();
+        let mut again = record("p", "web-1");
+        again.row_key = first.row_key.clone();
+        let again = store.insert(&again).await.unwrap();
+        assert_ne!(again.etag, first.etag);
+        let mut stale = again.clone();
+        stale.etag = first.etag.clone();
+        stale.env = Some("prod".into());
+        let e = store.replace(&stale).await.unwrap_err();
+        assert!(matches!(e, Error::Conflict { .. }), "{e}");
+        let e = store
+            .delete("p", &first.row_key, first.etag.as_deref())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Conflict { .. }), "{e}");
     }
 
     #[tokio::test]
