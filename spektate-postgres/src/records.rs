@@ -79,13 +79,24 @@ fn select_list() -> String {
 /// Refuses a record with a row key or data column longer than [`MAX_VALUE_LEN`] characters,
 /// naming it: a longer value would not be read back ([`MAX_COLUMN_BYTES`]).
 pub fn check_values(record: &Record) -> spektate_core::Result<()> {
+    let partition = ("PartitionKey", Some(record.partition_key.as_str()));
     let row_key = ("RowKey", Some(record.row_key.as_str()));
-    for (column, value) in std::iter::once(row_key).chain(record.columns()) {
+    for (column, value) in [partition, row_key].into_iter().chain(record.columns()) {
         let chars = value.map_or(0, |v| v.chars().count());
         if chars > MAX_VALUE_LEN {
             return Err(Error::invalid(
                 column,
                 format!("is {chars} characters long; the limit is {MAX_VALUE_LEN}"),
+            ));
+        }
+        // PostgreSQL text cannot hold NUL: said here, naming the column, not as SQLSTATE 22021.
+        if value.is_some_and(|v| v.contains('\0')) {
+            return Err(Error::invalid(
+                column,
+                format!(
+                    "'{}' holds a NUL character, which PostgreSQL text cannot hold",
+                    truncated(&value.unwrap_or_default().escape_default().to_string())
+                ),
             ));
         }
     }
@@ -244,6 +255,21 @@ pub fn column_values(record: &Record) -> Vec<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_character_is_refused_naming_the_column() {
+        let mut r = Record::new("fabrikam");
+        r.image_tag = Some("web\u{0}1".into());
+        let e = check_values(&r).unwrap_err().to_string();
+        assert!(
+            e.contains("imageTag") && e.contains("web\\u{0}1") && e.contains("NUL"),
+            "{e}"
+        );
+        let e = check_values(&Record::new("fab\u{0}rikam"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PartitionKey"), "{e}");
+    }
 
     #[test]
     fn every_stored_column_has_its_table_column() {
