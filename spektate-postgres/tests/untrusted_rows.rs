@@ -226,6 +226,13 @@ async fn a_record_column_far_over_what_spektate_writes_is_an_error_naming_it() {
         "{e}"
     );
     assert!(e.len() < 1000, "{e}");
+    // The row keys a tracker reconciles with are read the same way: bounded, and its start.
+    let keys = store
+        .row_keys(PARTITION, &RecordQuery::all())
+        .await
+        .unwrap();
+    let long = keys.iter().find(|k| k.starts_with("a1b2c3")).unwrap();
+    assert_eq!(long.len(), 80, "{}", long.len());
 
     // The store refuses to write what it would not read back, naming the column.
     let e = store
