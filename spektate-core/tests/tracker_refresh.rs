@@ -997,8 +997,8 @@ impl RecordStore for StampedStore {
     }
 }
 
-#[tokio::test]
-async fn without_a_change_sequence_a_refresh_reaches_back_the_store_s_longest_write() {
+/// A SQLite store behind a [`StampedStore`], a recorder and a tracker over it.
+fn stamped_world() -> (tempfile::TempDir, Arc<StampedStore>, Recorder, Tracker) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite: Arc<dyn RecordStore> =
         Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
@@ -1013,6 +1013,12 @@ async fn without_a_change_sequence_a_refresh_reaches_back_the_store_s_longest_wr
         .partition("fabrikam")
         .stored_runs(false)
         .build();
+    (dir, stamped, rec, tracker)
+}
+
+#[tokio::test]
+async fn without_a_change_sequence_a_refresh_reaches_back_the_store_s_longest_write() {
+    let (_dir, stamped, rec, tracker) = stamped_world();
     let seen = rec.image_built(&image(1)).await.unwrap();
     let newest = Utc::now() - Duration::minutes(1);
     stamped
@@ -1048,20 +1054,7 @@ async fn without_a_change_sequence_a_refresh_reaches_back_the_store_s_longest_wr
 
 #[tokio::test]
 async fn a_store_stamping_the_earliest_time_chrono_holds_is_read_again_from_there() {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite: Arc<dyn RecordStore> =
-        Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
-    let stamped = Arc::new(StampedStore {
-        inner: sqlite,
-        stamps: Default::default(),
-        asked_since: Default::default(),
-    });
-    let store: Arc<dyn RecordStore> = stamped.clone();
-    let rec = Recorder::new(store.clone(), "fabrikam").unwrap();
-    let tracker = Tracker::builder(store)
-        .partition("fabrikam")
-        .stored_runs(false)
-        .build();
+    let (_dir, stamped, rec, tracker) = stamped_world();
     let seen = rec.image_built(&image(1)).await.unwrap();
     let earliest = chrono::DateTime::<Utc>::MIN_UTC;
     stamped
