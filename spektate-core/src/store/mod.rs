@@ -341,7 +341,7 @@ pub trait RecordStore: Send + Sync {
 }
 
 /// How many times a store reads, changes and writes again an object another writer changed
-/// meanwhile (a cluster's history) before it answers [`Error::Conflict`].
+/// meanwhile (a cluster's history) before it answers [`crate::Error::Conflict`].
 pub const CONFLICT_ATTEMPTS: u32 = 32;
 
 /// After a lost race: waits a little, longer after each attempt (up to about 56 ms) and with
