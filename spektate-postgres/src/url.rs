@@ -44,7 +44,11 @@ pub fn redact(url: &str) -> String {
     let (user, after) = match rest.rfind('@') {
         Some(i) => {
             let user = rest[..i].split(':').next().unwrap_or_default();
-            if user.contains(['/', '?', '&', '=', '#']) {
+            // After a '?' with a parameter in it, the '@' is in the query.
+            let in_query = rest[..i]
+                .split_once('?')
+                .is_some_and(|(_, q)| q.contains(['=', '&']));
+            if in_query || user.contains(['/', '?', '&', '=', '#']) {
                 // The '@' may be inside a query parameter's value (`password=p@ss`): what
                 // follows it may be the rest of a password.
                 return format!("{scheme}://***");
@@ -189,11 +193,16 @@ mod tests {
                 "postgres://db/s?password=hunter2&application_name=a@b",
                 "postgres://***",
             ),
-            // An unencoded '@' in a password given as a parameter.
+            // An unencoded '@' in a password given as a parameter, after a port or user info.
             (
                 "postgres://db/s?user=app&password=hun@ter2",
                 "postgres://***",
             ),
+            (
+                "postgres://db.example.com:5432/s?password=hun@ter2",
+                "postgres://***",
+            ),
+            ("postgres://u:p@db/s?password=hun@ter2", "postgres://***"),
             (
                 "postgres://h1:5432,h2:5433/s",
                 "postgres://h1:5432,h2:5433/s",
