@@ -143,8 +143,10 @@ const NEXT_SEQ: &str = "(SELECT MAX(COALESCE((SELECT MAX(change_seq) FROM record
      COALESCE((SELECT n FROM change_floor WHERE id = 1), 0)) + 1)";
 
 /// Raises the floor of change sequences to the sequence of the record about to be deleted.
+/// The version counts too: in a file upgraded from version 1 a row's version may exceed its
+/// sequence, and a key written again must start past every version it had.
 const RAISE_FLOOR: &str = "INSERT INTO change_floor (id, n) \
-     SELECT 1, change_seq FROM records WHERE partition_key = ? AND row_key = ? \
+     SELECT 1, MAX(change_seq, version) FROM records WHERE partition_key = ? AND row_key = ? \
      ON CONFLICT (id) DO UPDATE SET n = MAX(n, excluded.n)";
 
 /// The statement and arguments reading `query`'s records of `partition`, in write order.
@@ -1282,6 +1284,33 @@ mod tests {
             before,
             "the reader changed the file"
         );
+    }
+
+    #[tokio::test]
+    async fn a_key_of_an_upgraded_file_written_again_starts_past_its_old_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            // Replaced 49 times under version 1: its sequence after the upgrade is 1.
+            conn.execute(
+                "INSERT INTO records (partition_key, row_key, imageTag, timestamp, version) \
+                 VALUES ('p', 'aaaaaaaaaaaa', 'a', '2026-01-01T00:00:00.000000Z', 50)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let old = store.query("p", &RecordQuery::all()).await.unwrap();
+        assert_eq!(old[0].etag.as_deref(), Some("50"));
+        store.delete("p", "aaaaaaaaaaaa", None).await.unwrap();
+        let mut again = record("p", "a");
+        again.row_key = "aaaaaaaaaaaa".into();
+        let again = store.insert(&again).await.unwrap();
+        let v: i64 = again.etag.as_deref().unwrap().parse().unwrap();
+        assert!(v > 50, "version {v} may meet an etag the old row had");
     }
 
     #[tokio::test]
