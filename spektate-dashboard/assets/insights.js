@@ -222,7 +222,8 @@
     if (inflight) inflight.abort();
     const ctl = new AbortController();
     inflight = ctl;
-    const timeout = setTimeout(() => ctl.abort(new Error(`the server did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
+    let timedOut = false;
+    const timeout = setTimeout(() => { timedOut = true; ctl.abort(); }, REQUEST_TIMEOUT_MS);
     try {
       const response = await fetch(`api/metrics/dora?${query}`, { headers: { Accept: 'application/json' }, signal: ctl.signal });
       const body = await response.json().catch(() => ({}));
@@ -232,7 +233,7 @@
       draw(body);
     } catch (e) {
       if (inflight !== ctl) return; // replaced by a newer request
-      $('banner-text').textContent = `The metrics could not be read: ${ctl.signal.aborted ? ctl.signal.reason.message : e.message}`;
+      $('banner-text').textContent = `The metrics could not be read: ${timedOut ? `the server did not answer within ${REQUEST_TIMEOUT_MS / 1000} s` : e.message}`;
       banner.hidden = false;
       $('last-updated').textContent = '';
     } finally {

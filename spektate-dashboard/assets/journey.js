@@ -228,7 +228,8 @@
     if (inflight) inflight.abort();
     const ctl = new AbortController();
     inflight = ctl;
-    const timeout = setTimeout(() => ctl.abort(new Error(`the server did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
+    let timedOut = false;
+    const timeout = setTimeout(() => { timedOut = true; ctl.abort(); }, REQUEST_TIMEOUT_MS);
     const partition = params.get('partition');
     for (const a of [$('deployments-link'), $('insights-link')]) {
       if (partition) a.search = `?partition=${encodeURIComponent(partition)}`;
@@ -248,7 +249,7 @@
       $('last-updated').textContent = `Updated ${new Date(body.now).toLocaleTimeString()}`;
     } catch (e) {
       if (inflight !== ctl) return; // replaced by a newer load
-      $('banner-text').textContent = `The journey could not be read: ${ctl.signal.aborted ? ctl.signal.reason.message : e.message}`;
+      $('banner-text').textContent = `The journey could not be read: ${timedOut ? `the server did not answer within ${REQUEST_TIMEOUT_MS / 1000} s` : e.message}`;
       banner.hidden = false;
       $('last-updated').textContent = '';
     } finally {
