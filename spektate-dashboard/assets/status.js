@@ -153,7 +153,7 @@
   function unreachable(why) {
     failing = true;
     document.body.classList.add('offline');
-    $('live').className = 'live down';
+    live('down', 'Cannot reach the server');
     const since = lastGood ? ` The grid shows the data of ${clock(lastGood.refreshedAt)}.` : '';
     $('banner-text').textContent = `Cannot reach the Spektate server: ${why}.${since} Retrying every ${Math.min(serverRefresh, OFFLINE_RETRY_SECONDS)} s.`;
     $('banner').hidden = false;
@@ -163,6 +163,13 @@
     failing = false;
     document.body.classList.remove('offline');
     $('banner').hidden = true;
+  }
+
+  // The connection dot: its colour, and the same in words for those who cannot see it.
+  function live(state, words) {
+    $('live').className = `live ${state}`;
+    $('live').title = words;
+    $('live').setAttribute('aria-label', words);
   }
 
   function notice(text) {
@@ -181,7 +188,8 @@
     $('viewer').textContent = body.viewer ? `Signed in as ${body.viewer}` : '';
     $('version').textContent = body.version ? `Spektate ${body.version}` : '';
     if (body.partition) document.title = `Spektate · ${body.partition} · where is each service running?`;
-    $('live').className = body.refreshError ? 'live stale' : 'live ok';
+    if (body.refreshError) live('stale', 'Connected; the server could not refresh the placements');
+    else live('ok', 'Connected');
     notice(body.refreshError ? `The server could not refresh the deployments: ${body.refreshError}. Showing the data of ${clock(body.refreshedAt)}.` : '');
     $('last-updated').textContent = `Last updated at ${clock(body.refreshedAt)} (${ago(body.refreshedAt)})`;
     renderGrid(Array.isArray(body.clusters) ? body.clusters : [], body.placements);
