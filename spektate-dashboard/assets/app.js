@@ -461,6 +461,7 @@
     } catch (e) {
       if (inflight !== ctl) return; // replaced by a newer request
       inflight = null;
+      retryAfter = 0;
       unreachable(timedOut ? 'the server did not answer within 20 s' : 'the connection failed');
       schedule();
       return;
@@ -475,11 +476,17 @@
         reachable();
         render(body);
       } else if (body && typeof body.error === 'string') {
-        // The server answered, with a reason: a bad filter in the URL, or no data yet. The
-        // rows on screen are an older view's: dimmed, so they are not read as this one's.
+        // The server answered, with a reason: a bad filter in the URL (4xx), or no data yet
+        // or too slow (5xx, asked again less and less often). The rows on screen are an
+        // earlier answer's: dimmed, so they are not read as this one's.
         reachable();
+        if (res.status >= 500) {
+          failing = true;
+          failures += 1;
+        }
         document.body.classList.add('stale');
-        live('stale', 'The server refused this view; the table shows an earlier answer');
+        const earlier = rendered ? '; the table shows an earlier answer' : '';
+        live('stale', `${res.status >= 500 ? 'The server could not answer yet' : 'The server refused this view'}${earlier}`);
         notice(body.error);
         if (!rendered) $('last-updated').textContent = 'No data yet';
       } else {
@@ -499,7 +506,7 @@
     live('down', 'Cannot reach the server');
     const since = lastGood ? ` The table shows the data of ${clock(lastGood.refreshedAt)}.` : '';
     const every = refreshSeconds();
-    const retry = every === 0 ? ' Automatic refresh is paused.' : ` Retrying in ${Math.round(Math.max(retrySeconds(), retryAfter))} s.`;
+    const retry = every === 0 ? ' Automatic refresh is paused.' : ` Retrying in about ${Math.round(Math.max(retrySeconds(), retryAfter))} s.`;
     const text = `Cannot reach the Spektate server: ${why}.${since}${retry}`;
     // Rewritten only when it changes: screen readers announce the alert again each time.
     if ($('banner-text').textContent !== text) $('banner-text').textContent = text;
