@@ -787,7 +787,8 @@ async fn long_cluster_histories_are_written(store: &Arc<dyn RecordStore>) {
 
 async fn concurrent_cluster_reports_lose_nothing(store: &Arc<dyn RecordStore>) {
     let p = partition("history-race");
-    // More than a store's first attempts could absorb without waiting between them.
+    // More writers than the 16 attempts stores once made: each lost attempt is another
+    // writer's success, so 24 writers may make one lose 23 times.
     let writers = 24;
     let tasks: Vec<_> = (0..writers)
         .map(|i| {
