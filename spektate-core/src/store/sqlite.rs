@@ -1286,22 +1286,27 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_key_of_an_upgraded_file_written_again_starts_past_its_old_versions() {
+    /// A store file of schema version 1 holding record `aaaaaaaaaaaa` of partition `p` at
+    /// `version`.
+    fn version_1_file(version: i64) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(SCHEMA_V1).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
-            // Replaced 49 times under version 1: its sequence after the upgrade is 1.
-            conn.execute(
-                "INSERT INTO records (partition_key, row_key, imageTag, timestamp, version) \
-                 VALUES ('p', 'aaaaaaaaaaaa', 'a', '2026-01-01T00:00:00.000000Z', 50)",
-                [],
-            )
-            .unwrap();
-        }
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO records (partition_key, row_key, imageTag, timestamp, version) \
+             VALUES ('p', 'aaaaaaaaaaaa', 'a', '2026-01-01T00:00:00.000000Z', ?)",
+            [version],
+        )
+        .unwrap();
+        (dir, path)
+    }
+
+    #[tokio::test]
+    async fn a_key_of_an_upgraded_file_written_again_starts_past_its_old_versions() {
+        // Replaced 49 times under version 1: its sequence after the upgrade is 1.
+        let (_dir, path) = version_1_file(50);
         let store = SqliteStore::open(&path).unwrap();
         let old = store.query("p", &RecordQuery::all()).await.unwrap();
         assert_eq!(old[0].etag.as_deref(), Some("50"));
@@ -1315,19 +1320,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_1_store_is_read_without_upgrading_and_upgraded_by_a_writer() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.db");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(SCHEMA_V1).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
-            conn.execute(
-                "INSERT INTO records (partition_key, row_key, imageTag, timestamp, version) \
-                 VALUES ('p', 'aaaaaaaaaaaa', 'a', '2026-01-01T00:00:00.000000Z', 1)",
-                [],
-            )
-            .unwrap();
-        }
+        let (_dir, path) = version_1_file(1);
         let reader = SqliteStore::open_existing(&path).unwrap();
         let got = reader.query("p", &RecordQuery::all()).await.unwrap();
         assert_eq!((got.len(), got[0].sequence), (1, None));
