@@ -119,9 +119,10 @@ pub(crate) fn cdevent(e: &Event) -> Option<Value> {
     }))
 }
 
-/// The CloudEvents headers of a CDEvent (binary mode), `(name, value)`.
+/// The CloudEvents headers of a CDEvent (binary mode), `(name, value)`, each value
+/// percent-encoded as the CloudEvents HTTP binding requires ([`header_value`]).
 pub(crate) fn headers(event: &Value) -> Vec<(&'static str, String)> {
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let s = |v: &Value| header_value(v.as_str().unwrap_or_default());
     let ctx = &event["context"];
     vec![
         ("ce-specversion", "1.0".to_string()),
@@ -131,4 +132,50 @@ pub(crate) fn headers(event: &Value) -> Vec<(&'static str, String)> {
         ("ce-subject", s(&event["subject"]["id"])),
         ("ce-time", s(&ctx["timestamp"])),
     ]
+}
+
+/// An attribute as a CloudEvents header value (HTTP protocol binding 1.0.2, section 3.1.3.2):
+/// space, double quote, percent and every byte outside printable ASCII as `%XY` of its
+/// UTF-8, so a service named `café api` is sent, not dropped as no header can carry it.
+fn header_value(attribute: &str) -> String {
+    let mut out = String::with_capacity(attribute.len());
+    for b in attribute.bytes() {
+        if (0x21..=0x7e).contains(&b) && b != b'"' && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_percent_encoded_as_the_cloudevents_binding_says() {
+        let event = json!({
+            "context": {"id": "4f1c-aa", "source": "/spektate/fabrikam", "type": DEPLOYED,
+                        "timestamp": "2026-12-02T10:00:00.000Z"},
+            "subject": {"id": "service/café \"api\" 100%\tnew\nline"},
+        });
+        let headers = headers(&event);
+        let h = |name: &str| headers.iter().find(|(n, _)| *n == name).unwrap().1.as_str();
+        assert_eq!(
+            h("ce-subject"),
+            "service/caf%C3%A9%20%22api%22%20100%25%09new%0Aline"
+        );
+        // What needs no encoding is sent as it is.
+        assert_eq!(h("ce-source"), "/spektate/fabrikam");
+        assert_eq!(h("ce-time"), "2026-12-02T10:00:00.000Z");
+        assert_eq!(h("ce-type"), DEPLOYED);
+        // Every value is one HTTP can carry.
+        for (name, value) in &headers {
+            assert!(
+                reqwest::header::HeaderValue::from_str(value).is_ok(),
+                "{name}: {value}"
+            );
+        }
+    }
 }
