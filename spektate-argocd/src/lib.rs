@@ -301,7 +301,7 @@ impl ArgoCd {
             .header("accept", "application/json")
             .pass(&REDIRECTS);
         if let (Some(etag), Some(_)) = (&etag, &cached) {
-            req = req.header("if-none-match", etag).pass(&[304]);
+            req = req.optional_header("if-none-match", etag).pass(&[304]);
         }
         inner.requests.fetch_add(1, Ordering::Relaxed);
         let resp = inner.http.send(req).await?;

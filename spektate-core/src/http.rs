@@ -126,6 +126,9 @@ pub struct Request {
     object: String,
     pass: Vec<u16>,
     resend: bool,
+    /// The name of the first header [`Request::header`] could not add: the request fails
+    /// naming it instead of being sent without it.
+    invalid: Option<String>,
 }
 
 impl std::fmt::Debug for Request {
@@ -165,6 +168,7 @@ impl Request {
             object: object.into(),
             pass: Vec::new(),
             resend: true,
+            invalid: None,
         }
     }
 
@@ -177,15 +181,35 @@ impl Request {
         Self::new(Method::GET, url, operation, object)
     }
 
-    /// Adds a header; an invalid name or value is dropped with a log line.
+    /// Adds a header. A name or value HTTP cannot carry (a line break, a byte outside
+    /// visible ASCII) makes [`HttpClient::send`] fail naming the header, without sending
+    /// anything: sent without it, a request would lose what the header said (a credential,
+    /// a condition) and do something else.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         match (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
         ) {
             (Ok(n), Ok(v)) => self.headers.push((n, v)),
-            _ => tracing::warn!("dropping invalid header {name}"),
+            _ => {
+                let shown = crate::text::shown(&name.escape_default().to_string(), 64);
+                self.invalid.get_or_insert(shown);
+            }
         }
+        self
+    }
+
+    /// Adds a header the request can do without, such as an `If-None-Match` of a cached
+    /// answer: a name or value HTTP cannot carry is dropped with a log line, and the request
+    /// is sent without it.
+    pub fn optional_header(self, name: &str, value: &str) -> Self {
+        if HeaderName::from_bytes(name.as_bytes()).is_ok() && HeaderValue::from_str(value).is_ok() {
+            return self.header(name, value);
+        }
+        tracing::warn!(
+            "sending without the {} header: its value cannot be sent",
+            crate::text::shown(&name.escape_default().to_string(), 64)
+        );
         self
     }
 
@@ -401,6 +425,21 @@ impl HttpClient {
     /// Sends a request, retrying what can be retried; a status outside 2xx and the
     /// request's pass list becomes an error.
     pub async fn send(&self, req: Request) -> Result<Response> {
+        if let Some(name) = &req.invalid {
+            return Err(self.err(
+                &req,
+                format!("not sent: the {name} header holds what no HTTP header can carry"),
+            ));
+        }
+        if let Auth::Bearer(secret) = &self.auth
+            && HeaderValue::from_str(secret.expose()).is_err()
+        {
+            return Err(self.err(
+                &req,
+                "not sent: the token holds what no HTTP header can carry (a line break, a \
+                 character outside visible ASCII)",
+            ));
+        }
         let _permit = self
             .permits
             .acquire()
@@ -1770,5 +1809,67 @@ mod tests {
             first.headers.get("authorization").unwrap(),
             "Bearer argo-secret-token"
         );
+    }
+
+    #[tokio::test]
+    async fn a_header_http_cannot_carry_fails_the_request_instead_of_being_dropped() {
+        let server = MockServer::start().await;
+        Mock::given(path("/x"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let url = format!("{}/x", server.uri());
+        let client = HttpClient::with_policy("github", Auth::None, fast()).unwrap();
+
+        // A required header with a line break: nothing is sent, the error names the header
+        // and not its value.
+        let req = Request::get(&url, "get repo", "fabrikam/api")
+            .header("x-api-key", "k3y-v4lue\r\nx-other: 1")
+            .header("accept", "application/json");
+        let e = client.send(req).await.unwrap_err().to_string();
+        assert!(e.contains("x-api-key") && e.contains("not sent"), "{e}");
+        assert!(!e.contains("k3y-v4lue"), "{e}");
+        let bad_name = Request::get(&url, "get repo", "fabrikam/api").header("x y\n", "1");
+        let e = client.send(bad_name).await.unwrap_err().to_string();
+        assert!(e.contains("x y\\n"), "{e}");
+        assert!(server.received_requests().await.unwrap().is_empty());
+
+        // A condition the request can do without is dropped, and the request is sent.
+        let req = Request::get(&url, "get repo", "fabrikam/api")
+            .optional_header("if-none-match", "\"W/1\ncached\"")
+            .header("accept", "application/json");
+        assert_eq!(client.send(req).await.unwrap().status, 200);
+        let got = server.received_requests().await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(!got[0].headers.contains_key("if-none-match"));
+        assert_eq!(got[0].headers["accept"], "application/json");
+        // A valid one is sent.
+        let req = Request::get(&url, "get repo", "").optional_header("if-none-match", "\"e1\"");
+        client.send(req).await.unwrap();
+        assert_eq!(
+            server.received_requests().await.unwrap()[1].headers["if-none-match"],
+            "\"e1\""
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_http_cannot_carry_is_refused_without_showing_it() {
+        let server = MockServer::start().await;
+        Mock::given(path("/x"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let url = format!("{}/x", server.uri());
+        // A token read with a Windows line ending.
+        let auth = Auth::Bearer(Secret::new("ghp_s3cr3t\r"));
+        let client = HttpClient::with_policy("github", auth, fast()).unwrap();
+        let e = client
+            .send(Request::get(&url, "get repo", "fabrikam/api"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the token") && e.contains("not sent"), "{e}");
+        assert!(!e.contains("s3cr3t"), "{e}");
+        assert!(server.received_requests().await.unwrap().is_empty());
     }
 }

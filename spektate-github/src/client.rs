@@ -500,7 +500,7 @@ impl GitHub {
         });
         let mut req = Request::get(url, operation, object).pass(&[304, 404, 422]);
         if let Some(c) = &cached {
-            req = req.header("if-none-match", &c.etag);
+            req = req.optional_header("if-none-match", &c.etag);
         }
         let resp = self.send(req).await?;
         if let Some(next) = resp

@@ -462,7 +462,7 @@ impl GitLab {
         let cached = self.inner.cache.lookup(url).await;
         let mut req = Request::get(url, operation, object).pass(&[304, 404]);
         if let Some(c) = &cached {
-            req = req.header("if-none-match", &c.etag);
+            req = req.optional_header("if-none-match", &c.etag);
         }
         let resp = self.send(req).await?;
         match (resp.status, cached) {
