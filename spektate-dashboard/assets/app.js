@@ -794,7 +794,9 @@
     const label = el('span', { class: 'state-label', text: meta.label });
     const cell = el('span', { class: `state s-${d.state}`, title: `Status: ${d.status}` }, icon(meta.icon, meta.spin ? 'spin' : ''), label);
     if (Array.isArray(d.warnings) && d.warnings.length) {
-      cell.append(el('span', { class: 'warn', text: '⚠', title: d.warnings.join('\n') }));
+      // Said in its label too, and focusable, so a screen reader or a keyboard reaches it.
+      const count = d.warnings.length === 1 ? 'Warning' : `${d.warnings.length} warnings`;
+      cell.append(el('span', { class: 'warn', text: '⚠', title: d.warnings.join('\n'), role: 'img', tabindex: 0, 'aria-label': `${count}: ${d.warnings.join('; ')}` }));
     }
     return cell;
   }

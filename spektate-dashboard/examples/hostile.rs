@@ -1,6 +1,7 @@
 //! The dashboard mounted at `/spektate` in a service of its own, over a repository host and
 //! a CI whose every text is markup or script, as a compromised or careless provider could
-//! return. The browser test opens it and checks that each renders as plain text and that no
+//! return, and whose sync tags fail with a reason in markup. The browser test opens it and
+//! checks that each renders as plain text, the failure as the row's warning, and that no
 //! `javascript:` URL becomes a link.
 //!
 //! ```text
@@ -25,6 +26,8 @@ const PR_TITLE: &str = "<img src=x onerror=alert(1)>";
 const AUTHOR: &str = "\"><svg onload=alert(2)>";
 const MERGED_BY: &str = "<script>alert(3)</script>";
 const BAD_URL: &str = "javascript:alert(4)";
+/// Why the host says its sync tags cannot be read: a warning the page shows.
+const TAGS_FAILED: &str = "<img src=y onerror=alert(6)> tags are gone";
 
 /// A host whose answers carry markup.
 struct HostileHost;
@@ -81,8 +84,13 @@ impl Repositories for HostileHost {
         Ok(ids.iter().map(|id| (id.clone(), pr(id))).collect())
     }
 
-    async fn sync_tags(&self, _repo: &RepoRef) -> Result<Vec<ClusterSync>> {
-        Ok(Vec::new())
+    async fn sync_tags(&self, repo: &RepoRef) -> Result<Vec<ClusterSync>> {
+        Err(spektate_core::Error::provider(
+            "hostile host",
+            "list tags",
+            repo.key(),
+            TAGS_FAILED,
+        ))
     }
 }
 

@@ -382,6 +382,16 @@ test('text from providers renders as text, never as markup', async () => {
   assert.deepEqual(injected.handlers, []);
   assert.deepEqual(injected.links.filter((h) => !h.startsWith('https://')), [], 'only web links');
   assert.equal(row.links['#7'], 'https://github.com/example/hld/pull/7', "the PR's page from its repository, not its javascript: URL");
+  // The host's failure is a warning: its markup is text, said in the label as in the tooltip.
+  const warn = await page.evaluate(() => {
+    const w = document.querySelector('#rows tr .warn');
+    return w && { role: w.getAttribute('role'), label: w.getAttribute('aria-label'), title: w.title, tab: w.tabIndex };
+  });
+  assert.ok(warn, 'the row shows its warning');
+  assert.equal(warn.role, 'img');
+  assert.equal(warn.tab, 0);
+  assert.match(warn.title, /<img src=y onerror=alert\(6\)> tags are gone/);
+  assert.match(warn.label, /^Warning: .*<img src=y onerror=alert\(6\)> tags are gone/);
   await page.waitForTimeout(500);
   assert.deepEqual(problems, [], 'no alert(), no script error, no CSP violation');
   await page.close();
