@@ -428,7 +428,7 @@ impl HttpClient {
         if let Some(name) = &req.invalid {
             return Err(self.err(
                 &req,
-                format!("not sent: the {name} header holds what no HTTP header can carry"),
+                format!("{UNSENDABLE}the {name} header holds what no HTTP header can carry"),
             ));
         }
         if let Auth::Bearer(secret) = &self.auth
@@ -436,8 +436,10 @@ impl HttpClient {
         {
             return Err(self.err(
                 &req,
-                "not sent: the token holds what no HTTP header can carry (a line break, a \
-                 character outside visible ASCII)",
+                format!(
+                    "{UNSENDABLE}the token holds what no HTTP header can carry (a line break, \
+                     a character outside visible ASCII)"
+                ),
             ));
         }
         let _permit = self
@@ -686,6 +688,10 @@ impl HttpClient {
 /// What follows the status in the error of a request a rate limit refused.
 const RATE_LIMITED: &str = " (rate limited)";
 
+/// The start of the error of a request that no attempt can send (a header HTTP cannot
+/// carry): sending it later fails the same way.
+const UNSENDABLE: &str = "cannot be sent: ";
+
 /// The start of the error of a request not sent because its rate limit is spent.
 const NOT_SENT: &str = "not sent: the rate limit of ";
 
@@ -710,6 +716,7 @@ pub fn is_rate_limit_refusal(e: &Error) -> bool {
 pub fn may_succeed_later(e: &Error) -> bool {
     match e {
         Error::Provider { auth: true, .. } => false,
+        Error::Provider { message, .. } if message.starts_with(UNSENDABLE) => false,
         Error::Provider { message, .. } => match message.strip_prefix("HTTP ") {
             Some(rest) => rest
                 .get(..3)
@@ -1827,10 +1834,15 @@ mod tests {
             .header("x-api-key", "k3y-v4lue\r\nx-other: 1")
             .header("accept", "application/json");
         let e = client.send(req).await.unwrap_err().to_string();
-        assert!(e.contains("x-api-key") && e.contains("not sent"), "{e}");
+        assert!(
+            e.contains("x-api-key") && e.contains("cannot be sent"),
+            "{e}"
+        );
         assert!(!e.contains("k3y-v4lue"), "{e}");
         let bad_name = Request::get(&url, "get repo", "fabrikam/api").header("x y\n", "1");
-        let e = client.send(bad_name).await.unwrap_err().to_string();
+        let e = client.send(bad_name).await.unwrap_err();
+        assert!(!may_succeed_later(&e), "{e}");
+        let e = e.to_string();
         assert!(e.contains("x y\\n"), "{e}");
         assert!(server.received_requests().await.unwrap().is_empty());
 
@@ -1866,9 +1878,13 @@ mod tests {
         let e = client
             .send(Request::get(&url, "get repo", "fabrikam/api"))
             .await
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("the token") && e.contains("not sent"), "{e}");
+            .unwrap_err();
+        assert!(!may_succeed_later(&e), "{e}");
+        let e = e.to_string();
+        assert!(
+            e.contains("the token") && e.contains("cannot be sent"),
+            "{e}"
+        );
         assert!(!e.contains("s3cr3t"), "{e}");
         assert!(server.received_requests().await.unwrap().is_empty());
     }
