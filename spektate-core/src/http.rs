@@ -1818,14 +1818,20 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_header_http_cannot_carry_fails_the_request_instead_of_being_dropped() {
+    /// A server answering 200 to `/x`, and that URL.
+    async fn answering_200() -> (MockServer, String) {
         let server = MockServer::start().await;
         Mock::given(path("/x"))
             .respond_with(ResponseTemplate::new(200))
             .mount(&server)
             .await;
         let url = format!("{}/x", server.uri());
+        (server, url)
+    }
+
+    #[tokio::test]
+    async fn a_header_http_cannot_carry_fails_the_request_instead_of_being_dropped() {
+        let (server, url) = answering_200().await;
         let client = HttpClient::with_policy("github", Auth::None, fast()).unwrap();
 
         // A required header with a line break: nothing is sent, the error names the header
@@ -1866,12 +1872,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_token_http_cannot_carry_is_refused_without_showing_it() {
-        let server = MockServer::start().await;
-        Mock::given(path("/x"))
-            .respond_with(ResponseTemplate::new(200))
-            .mount(&server)
-            .await;
-        let url = format!("{}/x", server.uri());
+        let (server, url) = answering_200().await;
         // A token read with a Windows line ending.
         let auth = Auth::Bearer(Secret::new("ghp_s3cr3t\r"));
         let client = HttpClient::with_policy("github", auth, fast()).unwrap();
