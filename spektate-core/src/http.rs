@@ -181,35 +181,31 @@ impl Request {
         Self::new(Method::GET, url, operation, object)
     }
 
-    /// Adds a header. A name or value HTTP cannot carry (a line break, a byte outside
-    /// visible ASCII) makes [`HttpClient::send`] fail naming the header, without sending
-    /// anything: sent without it, a request would lose what the header said (a credential,
-    /// a condition) and do something else.
+    /// Adds a header. A name that is not a header name, or a value holding a control
+    /// character (a line break, say), makes [`HttpClient::send`] fail naming the header,
+    /// without sending anything: sent without it, a request would lose what the header said
+    /// (a credential, a condition) and do something else.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            (Ok(n), Ok(v)) => self.headers.push((n, v)),
-            _ => {
-                let shown = crate::text::shown(&name.escape_default().to_string(), 64);
-                self.invalid.get_or_insert(shown);
+        match parse_header(name, value) {
+            Some(header) => self.headers.push(header),
+            None => {
+                self.invalid.get_or_insert_with(|| shown_name(name));
             }
         }
         self
     }
 
     /// Adds a header the request can do without, such as an `If-None-Match` of a cached
-    /// answer: a name or value HTTP cannot carry is dropped with a log line, and the request
-    /// is sent without it.
-    pub fn optional_header(self, name: &str, value: &str) -> Self {
-        if HeaderName::from_bytes(name.as_bytes()).is_ok() && HeaderValue::from_str(value).is_ok() {
-            return self.header(name, value);
+    /// answer: one [`Request::header`] would refuse is dropped with a log line, and the
+    /// request is sent without it.
+    pub fn optional_header(mut self, name: &str, value: &str) -> Self {
+        match parse_header(name, value) {
+            Some(header) => self.headers.push(header),
+            None => tracing::warn!(
+                "sending without the {} header: it cannot be sent",
+                shown_name(name)
+            ),
         }
-        tracing::warn!(
-            "sending without the {} header: its value cannot be sent",
-            crate::text::shown(&name.escape_default().to_string(), 64)
-        );
         self
     }
 
@@ -244,6 +240,18 @@ impl Request {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
+
+/// The header `name: value`, or `None` when HTTP cannot carry it: a name that is not a
+/// header name, a value with a control character other than tab.
+fn parse_header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
+    let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+    Some((name, HeaderValue::from_str(value).ok()?))
+}
+
+/// A header name as errors and logs show it: escaped, at most 64 characters.
+fn shown_name(name: &str) -> String {
+    crate::text::shown(&name.escape_default().to_string(), 64)
 }
 
 /// A response: status, headers, body.
@@ -304,6 +312,8 @@ pub struct HttpClient {
     auth: Auth,
     policy: Policy,
     default_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The name of the first header [`HttpClient::default_header`] could not add.
+    invalid_default: Option<String>,
     permits: Arc<Semaphore>,
     /// Until when the requests of each rate-limit budget ([`budget`]) of this client (and
     /// its clones) hold back, after a response said that budget is spent; shared so one 403
@@ -383,19 +393,21 @@ impl HttpClient {
             auth,
             policy,
             default_headers: Vec::new(),
+            invalid_default: None,
             paused_until: Arc::default(),
         })
     }
 
     /// Adds a header sent with every request. A redirect to another host carries it along
     /// (only `Authorization` is dropped): a header holding a secret needs a client that does
-    /// not follow redirects ([`Connection::follow_redirects`]).
+    /// not follow redirects ([`Connection::follow_redirects`]). One [`Request::header`] would
+    /// refuse makes every request fail the same way, naming it.
     pub fn default_header(mut self, name: &str, value: &str) -> Self {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            self.default_headers.push((n, v));
+        match parse_header(name, value) {
+            Some(header) => self.default_headers.push(header),
+            None => {
+                self.invalid_default.get_or_insert_with(|| shown_name(name));
+            }
         }
         self
     }
@@ -425,7 +437,7 @@ impl HttpClient {
     /// Sends a request, retrying what can be retried; a status outside 2xx and the
     /// request's pass list becomes an error.
     pub async fn send(&self, req: Request) -> Result<Response> {
-        if let Some(name) = &req.invalid {
+        if let Some(name) = req.invalid.as_ref().or(self.invalid_default.as_ref()) {
             return Err(self.err(
                 &req,
                 format!("{UNSENDABLE}the {name} header holds what no HTTP header can carry"),
@@ -437,8 +449,8 @@ impl HttpClient {
             return Err(self.err(
                 &req,
                 format!(
-                    "{UNSENDABLE}the token holds what no HTTP header can carry (a line break, \
-                     a character outside visible ASCII)"
+                    "{UNSENDABLE}the token holds what no HTTP header can carry (a control \
+                     character, such as a line break)"
                 ),
             ));
         }
@@ -1850,6 +1862,16 @@ mod tests {
         assert!(!may_succeed_later(&e), "{e}");
         let e = e.to_string();
         assert!(e.contains("x y\\n"), "{e}");
+        // A client's own header too, on every request.
+        let with_bad_default = HttpClient::with_policy("gitlab", Auth::None, fast())
+            .unwrap()
+            .default_header("private-token", "glpat-s3cr3t\n");
+        let e = with_bad_default
+            .send(Request::get(&url, "get project", "group/api"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("private-token") && !e.contains("s3cr3t"), "{e}");
         assert!(server.received_requests().await.unwrap().is_empty());
 
         // A condition the request can do without is dropped, and the request is sent.
