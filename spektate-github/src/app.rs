@@ -465,6 +465,15 @@ impl AppTokens {
             )
             .await?;
         let minted: AccessToken = resp.json()?;
+        // Not kept when no header can carry it: every request would fail until it expires.
+        if minted.token.is_empty() || minted.token.chars().any(char::is_control) {
+            return Err(Error::provider(
+                http.provider(),
+                "mint installation token",
+                format!("installation {id}"),
+                "the token answered is empty or holds a control character; it is not used",
+            ));
+        }
         let token = Secret::new(minted.token);
         self.state.lock().await.tokens.insert(
             id,

@@ -101,6 +101,9 @@ struct AppEndpoints {
     mints: AtomicUsize,
     /// An owner whose installation lookup answers only after this long.
     slow: Option<(&'static str, std::time::Duration)>,
+    /// Whether the first token minted ends with a line break, as a broken proxy could
+    /// answer.
+    broken_first: bool,
 }
 
 fn github_error(status: u16, message: &str) -> (u16, Value) {
@@ -211,7 +214,10 @@ impl AppEndpoints {
                 }
                 let n = self.mints.fetch_add(1, Ordering::SeqCst);
                 let minutes = self.lifetimes[n.min(self.lifetimes.len() - 1)];
-                let token = format!("ghs_{id}x{n}TokenForInstallation");
+                let mut token = format!("ghs_{id}x{n}TokenForInstallation");
+                if self.broken_first && n == 0 {
+                    token.push('\n');
+                }
                 self.minted.lock().unwrap().push((id, token.clone()));
                 (
                     201,
@@ -260,15 +266,17 @@ struct Fake {
 }
 
 async fn fake(key: &TestKey, installations: Vec<(&'static str, u64)>, lifetimes: Vec<i64>) -> Fake {
-    fake_with(key, installations, lifetimes, None).await
+    fake_with(key, installations, lifetimes, None, false).await
 }
 
-/// [`fake`], with one owner's installation lookup answering late.
+/// [`fake`], with one owner's installation lookup answering late, or the first token
+/// minted broken.
 async fn fake_with(
     key: &TestKey,
     installations: Vec<(&'static str, u64)>,
     lifetimes: Vec<i64>,
     slow: Option<(&'static str, std::time::Duration)>,
+    broken_first: bool,
 ) -> Fake {
     let gh = FakeGitHub::start().await;
     let minted = Arc::new(Mutex::new(Vec::new()));
@@ -281,6 +289,7 @@ async fn fake_with(
         claims: claims.clone(),
         mints: AtomicUsize::new(0),
         slow,
+        broken_first,
     });
     for (verb, route) in [
         ("GET", r"^/api/v3/app$"),
@@ -465,6 +474,7 @@ async fn a_slow_installation_lookup_holds_up_only_its_own_owner() {
         vec![("fabrikam", 42), ("contoso", 43)],
         vec![60],
         Some(("fabrikam", slow)),
+        false,
     )
     .await;
     let (c1, c0) = world(&fake.gh);
@@ -600,6 +610,26 @@ async fn a_token_github_refuses_is_dropped_and_the_next_request_mints_another() 
         1,
         "{used:?}"
     );
+}
+
+#[tokio::test]
+async fn a_minted_token_no_header_can_carry_is_not_kept() {
+    let key = test_key();
+    let fake = fake_with(&key, vec![("fabrikam", 42)], vec![60], None, true).await;
+    let (c1, _) = world(&fake.gh);
+    let app = GitHubApp::new(&APP_ID.to_string(), &Secret::new(key.pkcs8_pem.clone()))
+        .unwrap()
+        .installation(42);
+    let repos = fake.gh.builder().app(app).build().unwrap().repos();
+    let frontend = repo("fabrikam/frontend");
+    let ask = || repos.authors(&frontend, std::slice::from_ref(&c1));
+    let first = ask().await.unwrap_err().to_string();
+    assert!(first.contains("installation 42"), "{first}");
+    assert!(!first.contains("ghs_42x0"), "the token shows: {first}");
+    // The next request mints another instead of failing with the broken one until it expires.
+    let second = ask().await.unwrap();
+    assert_eq!(second.get(&c1).map(|a| a.name.as_str()), Some("Mona Lisa"));
+    assert_eq!(fake.minted.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]
