@@ -794,9 +794,11 @@
     const label = el('span', { class: 'state-label', text: meta.label });
     const cell = el('span', { class: `state s-${d.state}`, title: `Status: ${d.status}` }, icon(meta.icon, meta.spin ? 'spin' : ''), label);
     if (Array.isArray(d.warnings) && d.warnings.length) {
-      // Said in its label too, and focusable, so a screen reader or a keyboard reaches it.
+      // A tooltip for the mouse; the label for a screen reader; shown under the sign while it
+      // has the keyboard's focus (app.css, .warn:focus-visible).
       const count = d.warnings.length === 1 ? 'Warning' : `${d.warnings.length} warnings`;
-      cell.append(el('span', { class: 'warn', text: '⚠', title: d.warnings.join('\n'), role: 'img', tabindex: 0, 'aria-label': `${count}: ${d.warnings.join('; ')}` }));
+      const text = d.warnings.join('\n');
+      cell.append(el('span', { class: 'warn', text: '⚠', title: text, role: 'img', tabindex: 0, 'aria-label': `${count}: ${d.warnings.join('; ')}`, data: { warnings: text } }));
     }
     return cell;
   }

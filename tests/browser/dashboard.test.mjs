@@ -392,6 +392,15 @@ test('text from providers renders as text, never as markup', async () => {
   assert.equal(warn.tab, 0);
   assert.match(warn.title, /<img src=y onerror=alert\(6\)> tags are gone/);
   assert.match(warn.label, /^Warning: .*<img src=y onerror=alert\(6\)> tags are gone/);
+  // Reached with the Tab key, the sign shows its warnings under it.
+  let focused = false;
+  for (let i = 0; i < 60 && !focused; i++) {
+    await page.keyboard.press('Tab');
+    focused = await page.evaluate(() => document.activeElement?.classList.contains('warn'));
+  }
+  assert.ok(focused, 'the Tab key reaches the warning');
+  const shown = await page.evaluate(() => getComputedStyle(document.activeElement, '::after').content);
+  assert.match(shown, /<img src=y onerror=alert\(6\)> tags are gone/);
   await page.waitForTimeout(500);
   assert.deepEqual(problems, [], 'no alert(), no script error, no CSP violation');
   await page.close();
