@@ -540,6 +540,10 @@ fn parse_token(body: &[u8], now: DateTime<Utc>) -> std::result::Result<Token, St
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or("the answer has no access_token")?;
+    // Never kept: no header can carry it, so every request would fail until it expires.
+    if value.chars().any(char::is_control) {
+        return Err("the answer's access_token holds a control character".into());
+    }
     let expires_at = seconds(v.get("expires_on"))
         .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
         .or_else(|| {
@@ -683,6 +687,18 @@ mod tests {
         }
         assert!(parse_token(br#"{"access_token":"x"}"#, now).is_err());
         assert!(parse_token(b"<html>", now).is_err());
+        // A token no header can carry is refused, not kept until a far expiry; the error
+        // does not show it.
+        let Err(e) = parse_token(
+            br#"{"access_token":"eyJ2\nsecond-line","expires_on":"253402300799"}"#,
+            now,
+        ) else {
+            panic!("a token with a line break is kept");
+        };
+        assert!(
+            e.contains("control character") && !e.contains("eyJ2"),
+            "{e}"
+        );
     }
 
     #[test]
