@@ -551,6 +551,27 @@ impl GitLab {
     }
 
     /// Parses a JSON body; a malformed one is an error naming `operation` and `object`.
+    /// A page of a list: its first [`PER_PAGE`] items; the rest are checked for syntax and
+    /// dropped unread, so a server ignoring `per_page` cannot make a page hold more.
+    pub(crate) fn parse_page<T: DeserializeOwned>(
+        &self,
+        body: &[u8],
+        operation: &str,
+        object: &str,
+    ) -> Result<Vec<T>> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        spektate_core::fields::first::<PER_PAGE, _, _>(&mut de)
+            .and_then(|page| de.end().map(|()| page))
+            .map_err(|e| {
+                Error::provider(
+                    self.label(),
+                    operation,
+                    object,
+                    format!("malformed response body: {e}"),
+                )
+            })
+    }
+
     pub(crate) fn parse<T: DeserializeOwned>(
         &self,
         body: &[u8],
@@ -609,6 +630,31 @@ impl GitLab {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_keeps_at_most_what_was_asked_whatever_the_server_sends() {
+        let gl = GitLab::builder().build().unwrap();
+        let tags: Vec<String> = (0..250)
+            .map(|i| format!(r#"{{"name":"flux-c{i}","target":"{i:040x}"}}"#))
+            .collect();
+        let body = format!("[{}]", tags.join(","));
+        let page: Vec<crate::payloads::Tag> = gl
+            .parse_page(body.as_bytes(), "list sync tags", "ops/manifests")
+            .unwrap();
+        assert_eq!(page.len(), PER_PAGE);
+        assert_eq!(page[99].name, "flux-c99");
+        // What follows the kept items is still checked.
+        let e = gl
+            .parse_page::<crate::payloads::Tag>(b"[] trailing", "list sync tags", "ops/manifests")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("malformed response body"), "{e}");
+        let e = gl
+            .parse_page::<crate::payloads::Tag>(b"[1, {", "list sync tags", "ops/manifests")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("list sync tags ops/manifests"), "{e}");
+    }
 
     #[test]
     fn instance_urls_of_gitlab_com_and_self_managed_servers() {

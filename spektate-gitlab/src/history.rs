@@ -31,7 +31,7 @@ async fn history(gl: &GitLab, repo: &RepoRef) -> Result<Option<Vec<String>>> {
     match gl.get_cached(&url, OPERATION, &object).await? {
         Fetched::NotFound => Ok(None),
         Fetched::Body { body, .. } => {
-            let commits: Vec<CommitId> = gl.parse(&body, OPERATION, &object)?;
+            let commits: Vec<CommitId> = gl.parse_page(&body, OPERATION, &object)?;
             Ok(Some(read(&commits)))
         }
     }

@@ -132,7 +132,7 @@ async fn rest_page(gl: &GitLab, project: &Project, iids: &[u64]) -> Result<Vec<M
     let object = format!("{project} ({} merge requests)", iids.len());
     match gl.get_cached(&url, "list merge requests", &object).await? {
         Fetched::NotFound => Err(unreadable(gl, project)),
-        Fetched::Body { body, .. } => gl.parse(&body, "list merge requests", &object),
+        Fetched::Body { body, .. } => gl.parse_page(&body, "list merge requests", &object),
     }
 }
 

@@ -212,7 +212,8 @@ impl GitLabPipelines {
                 Fetched::NotFound if pages == 0 => return Ok(Listed::Unreadable),
                 Fetched::NotFound => break,
                 Fetched::Body { body, next: n, .. } => {
-                    let page: Vec<Pipeline> = self.gl.parse(&body, "list pipelines", &object)?;
+                    let page: Vec<Pipeline> =
+                        self.gl.parse_page(&body, "list pipelines", &object)?;
                     pages += 1;
                     for p in page {
                         oldest = Some(oldest.map_or(p.id, |o| o.min(p.id)));
@@ -567,9 +568,8 @@ impl Pipelines for GitLabPipelines {
                     "the pipeline was not found",
                 ));
             };
-            let listed: Vec<Job> = self.gl.parse(&body, "list jobs", &object)?;
-            // A page holds at most what was asked for, whatever the server sends.
-            jobs.extend(listed.into_iter().take(PER_PAGE));
+            let listed: Vec<Job> = self.gl.parse_page(&body, "list jobs", &object)?;
+            jobs.extend(listed);
             url = next;
         }
         stages_of(&jobs).map_err(|why| Error::provider(self.name(), "list jobs", object, why))

@@ -52,7 +52,7 @@ pub(crate) async fn sync_tags(
             }
             Fetched::Body { body, next, .. } => (body, next),
         };
-        let tags: Vec<Tag> = gl.parse(&body, "list sync tags", &object)?;
+        let tags: Vec<Tag> = gl.parse_page(&body, "list sync tags", &object)?;
         out.extend(tags.iter().filter_map(|t| sync_of(t, prefix)));
         url = next;
     }
