@@ -722,6 +722,28 @@ pub fn is_rate_limit_refusal(e: &Error) -> bool {
     }
 }
 
+/// `url` as a client sends it (`..` and `%2e%2e` segments resolved), when it is `base` or
+/// under it: the same scheme, host and port, no user info, and a path that begins with
+/// `base`'s path segment by segment. A URL a provider answered with (a `Link` header's next
+/// page) is followed with the credential only when it is, so it cannot take the token to
+/// another host or elsewhere on the API's host.
+pub fn url_under(url: &str, base: &str) -> Option<String> {
+    let (url, base) = (
+        reqwest::Url::parse(url).ok()?,
+        reqwest::Url::parse(base).ok()?,
+    );
+    let same_origin = url.scheme() == base.scheme()
+        && url.host_str() == base.host_str()
+        && url.port_or_known_default() == base.port_or_known_default();
+    if !same_origin || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let base_path = base.path().trim_end_matches('/');
+    let under = url.path() == base_path
+        || (url.path().strip_prefix(base_path)).is_some_and(|rest| rest.starts_with('/'));
+    under.then(|| url.to_string())
+}
+
 /// Whether the request that failed with `e` may succeed if sent again later: a transport
 /// error, a timeout, 408, 429, a 5xx, or a request a rate limit held back; not a refused
 /// token or another 4xx, which say the request itself is wrong.
@@ -1910,5 +1932,44 @@ mod tests {
         );
         assert!(!e.contains("s3cr3t"), "{e}");
         assert!(server.received_requests().await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_url_is_under_its_base_only_once_resolved_as_it_is_sent() {
+        let api = "https://ghe.example.com/api/v3";
+        let under = |url: &str| url_under(url, api);
+        assert_eq!(
+            under("https://ghe.example.com/api/v3/repos/o/r/actions/runs?page=2").as_deref(),
+            Some("https://ghe.example.com/api/v3/repos/o/r/actions/runs?page=2")
+        );
+        assert!(under("https://GHE.example.com:443/api/v3?page=2").is_some());
+        // Dot segments, plain or percent-encoded, resolve before the comparison.
+        assert_eq!(
+            under("https://ghe.example.com/api/v3/repos/a/b/../../c/d/pulls").as_deref(),
+            Some("https://ghe.example.com/api/v3/repos/c/d/pulls")
+        );
+        for elsewhere in [
+            "https://ghe.example.com/api/v3/../../login",
+            "https://ghe.example.com/api/v3/%2e%2e/%2E%2E/settings/tokens",
+            "https://ghe.example.com/api/v3x/repos",
+            "https://ghe.example.com/api",
+            "http://ghe.example.com/api/v3/repos",
+            "https://ghe.example.com:8443/api/v3/repos",
+            "https://ghe.example.com.evil.example/api/v3/repos",
+            "https://user:pw@ghe.example.com/api/v3/repos",
+            "https://ghe.example.com\\@evil.example/api/v3/repos",
+            "/api/v3/repos",
+        ] {
+            let resolved = under(elsewhere);
+            let stays = resolved.as_deref().is_some_and(|u| {
+                u.starts_with("https://ghe.example.com/api/v3/") && !u.contains("/../")
+            });
+            assert!(resolved.is_none() || stays, "{elsewhere} -> {resolved:?}");
+        }
+        assert!(under("https://ghe.example.com/api/v3/../../login").is_none());
+        assert!(under("https://ghe.example.com/api/v3/%2e%2e/x").is_none());
+        // A base at the root of its host.
+        assert!(url_under("https://api.github.com/repos/o/r", "https://api.github.com").is_some());
+        assert!(url_under("https://api.github.com.evil/x", "https://api.github.com").is_none());
     }
 }

@@ -246,10 +246,7 @@ pub(crate) fn next_page(link: &str, api: &str) -> Option<String> {
                 .strip_prefix("rel=")
                 .is_some_and(|r| r.trim_matches('"').split(' ').any(|r| r == "next"))
         });
-        let under_api = url
-            .strip_prefix(api)
-            .is_some_and(|rest| rest.starts_with('/'));
-        (next && under_api).then(|| url.to_string())
+        next.then(|| spektate_core::http::url_under(url, api))?
     })
 }
 
@@ -492,10 +489,9 @@ impl GitHub {
     ) -> Result<Fetched> {
         // A kept page's next URL is followed with the token: only one under the API is.
         let cached = self.inner.cache.lookup(url).await.map(|mut c| {
-            c.next = c.next.filter(|n| {
-                n.strip_prefix(self.inner.api.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
-            });
+            c.next = c
+                .next
+                .and_then(|n| spektate_core::http::url_under(&n, &self.inner.api));
             c
         });
         let mut req = Request::get(url, operation, object).pass(&[304, 404, 422]);
@@ -793,6 +789,23 @@ mod tests {
             assert_eq!(next_page(elsewhere, api), None, "{elsewhere}");
         }
         assert_eq!(next_page("garbage", api), None);
+        // On an Enterprise server, dot segments cannot take the token off the API's path.
+        let ghe = "https://ghe.example.com/api/v3";
+        for off_api in [
+            "<https://ghe.example.com/api/v3/../../login?page=2>; rel=\"next\"",
+            "<https://ghe.example.com/api/v3/%2e%2e/%2E%2E/settings?page=2>; rel=\"next\"",
+        ] {
+            assert_eq!(next_page(off_api, ghe), None, "{off_api}");
+        }
+        // One that stays on it is followed as it is sent.
+        assert_eq!(
+            next_page(
+                "<https://ghe.example.com/api/v3/repos/a/b/../../c/d/pulls?page=2>; rel=\"next\"",
+                ghe
+            )
+            .as_deref(),
+            Some("https://ghe.example.com/api/v3/repos/c/d/pulls?page=2")
+        );
     }
 
     #[test]

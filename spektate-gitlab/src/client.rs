@@ -292,7 +292,8 @@ fn with_page(url: &str, page: &str) -> String {
     format!("{path}?{}", params.join("&"))
 }
 
-/// The `rel="next"` target of a `Link` header when it is under `api`.
+/// The `rel="next"` target of a `Link` header when it is under `api`
+/// ([`spektate_core::http::url_under`]), as it is sent.
 pub(crate) fn link_next(link: &str, api: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (target, params) = part.trim().split_once(';')?;
@@ -302,10 +303,7 @@ pub(crate) fn link_next(link: &str, api: &str) -> Option<String> {
                 .strip_prefix("rel=")
                 .is_some_and(|r| r.trim_matches('"').split(' ').any(|r| r == "next"))
         });
-        let under_api = url
-            .strip_prefix(api)
-            .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?'));
-        (next && under_api).then(|| url.to_string())
+        next.then(|| spektate_core::http::url_under(url, api))?
     })
 }
 
@@ -434,11 +432,7 @@ impl GitLab {
 
     /// Sends a request to this instance and counts it. A URL elsewhere is refused.
     pub(crate) async fn send(&self, req: Request) -> Result<Response> {
-        let under = req
-            .url()
-            .strip_prefix(self.inner.base.as_str())
-            .is_some_and(|rest| rest.starts_with('/'));
-        if !under {
+        if spektate_core::http::url_under(req.url(), &self.inner.base).is_none() {
             return Err(Error::provider(
                 self.label(),
                 "send request",
@@ -736,6 +730,8 @@ mod tests {
         for elsewhere in [
             "<https://evil.example/api/v4/x?page=2>; rel=\"next\"",
             "<https://gitlab.com/api/v4.evil.example/x?page=2>; rel=\"next\"",
+            "<https://gitlab.com/api/v4/../../other/x?page=2>; rel=\"next\"",
+            "<https://gitlab.com/api/v4/%2e%2e/%2e%2e/other/x?page=2>; rel=\"next\"",
         ] {
             assert_eq!(link_next(elsewhere, api), None, "{elsewhere}");
         }
