@@ -111,20 +111,22 @@ impl IngestClient {
             ]);
         let response = self.http.send(request).await?;
         if (200..300).contains(&response.status) {
-            return response.json::<Written>();
+            return checked(response.json::<Written>()?, partition, self.http.provider());
         }
+        // What the server (or a proxy before it) says is printed in a pipeline's log: one line,
+        // cut, so it cannot write a runner's commands (`##vso[...]`, `::set-output`) or flood it.
         let body: ErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
         let message = if body.error.is_empty() {
             format!("HTTP {}", response.status)
         } else {
-            body.error.chars().take(400).collect()
+            shown(&body.error, 400)
         };
         Err(match (response.status, body.kind.as_deref()) {
             (400 | 422, _) if body.field.is_some() => {
-                let field = body.field.unwrap_or_default();
+                let field = shown(&body.field.unwrap_or_default(), 80);
                 let e = Error::Invalid {
                     field,
-                    reason: body.reason.unwrap_or(message),
+                    reason: body.reason.map_or(message, |r| shown(&r, 400)),
                 };
                 kind.rename(e, Naming::Flags)
             }
@@ -159,6 +161,34 @@ impl IngestClient {
             ),
         })
     }
+}
+
+/// `text` as one line of at most `max` characters.
+fn shown(text: &str, max: usize) -> String {
+    crate::text::shown(text, max)
+}
+
+/// What the server answered it wrote, when it is an id a pipeline can print: one line, not
+/// empty, at most a record value long, in the partition asked for.
+fn checked(written: Written, partition: &str, server: &str) -> Result<Written> {
+    let id_ok = !written.id.is_empty()
+        && written.id.len() <= crate::model::record::MAX_VALUE_LEN
+        && !written.id.chars().any(char::is_control);
+    // The server trims the partition, and writes an empty one to its default.
+    let asked = partition.trim();
+    if id_ok && (asked.is_empty() || written.partition == asked) {
+        return Ok(written);
+    }
+    Err(Error::provider(
+        server,
+        "read answer",
+        format!("partition {partition}"),
+        format!(
+            "the server answered id '{}' in partition '{}', which is not what was written",
+            shown(&written.id, 80),
+            shown(&written.partition, 80)
+        ),
+    ))
 }
 
 /// A new idempotency key: 128 random bits as hex.
@@ -310,6 +340,61 @@ mod tests {
         let client = IngestClient::with_policy(&server.uri(), None, fast()).unwrap();
         let e = client.send("p", &image()).await.unwrap_err().to_string();
         assert_eq!(e, "invalid --image-tag: 'x...' is 3000 characters long");
+    }
+
+    #[tokio::test]
+    async fn what_the_server_answers_is_printed_on_one_line_cut() {
+        let server = MockServer::start().await;
+        let command = "\n##vso[task.setvariable variable=DEPLOY_TARGET]prod\n";
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "error": format!("refused{command}{}", "y".repeat(5000)),
+                "kind": "ConfigError",
+                "field": format!("imageTag{command}"),
+                "reason": format!("bad{command}{}", "z".repeat(5000)),
+            })))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        let client = IngestClient::with_policy(&server.uri(), None, fast()).unwrap();
+        let e = client.send("p", &image()).await.unwrap_err().to_string();
+        assert!(!e.contains('\n') && e.len() < 600, "{e}");
+        assert!(e.contains("bad"), "{e}");
+
+        // A written id or partition that is not what was written is refused, not printed.
+        for (id, partition) in [
+            (format!("a{command}"), "p".to_string()),
+            (String::new(), "p".to_string()),
+            ("x".repeat(2000), "p".to_string()),
+            ("frontend-1001".to_string(), "other-team".to_string()),
+        ] {
+            server.reset().await;
+            Mock::given(method("POST"))
+                .respond_with(
+                    ResponseTemplate::new(201)
+                        .set_body_json(json!({"id": id, "partition": partition, "kind": "image"})),
+                )
+                .mount(&server)
+                .await;
+            let e = client.send("p", &image()).await.unwrap_err().to_string();
+            assert!(
+                e.contains("not what was written") && !e.contains('\n'),
+                "{e}"
+            );
+            assert!(e.len() < 400, "{e}");
+        }
+        // The server trims the partition it was asked for.
+        server.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(
+                    json!({"id": "frontend-1001", "partition": "p", "kind": "image"}),
+                ),
+            )
+            .mount(&server)
+            .await;
+        let written = client.send(" p ", &image()).await.unwrap();
+        assert_eq!(written.id, "frontend-1001");
     }
 
     #[tokio::test]
