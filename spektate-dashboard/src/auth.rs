@@ -169,10 +169,11 @@ pub(crate) fn token(
     }
     if !entry.partitions.iter().any(|p| p == partition) {
         return Err(Refusal::forbidden(format!(
-            "token {} ({}) may not {} partition {partition}",
+            "token {} ({}) may not {} partition {}",
             entry.id,
             entry.name,
-            scope.as_str()
+            scope.as_str(),
+            spektate_core::text::shown(partition, 100)
         )));
     }
     Ok(entry)

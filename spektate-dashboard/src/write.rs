@@ -141,7 +141,10 @@ fn partition(raw: Option<&str>, default: &str) -> Result<String, Failure> {
         if name != "partition" {
             return Err(Failure::invalid(
                 "query parameter",
-                &format!("'{name}' is not one of partition"),
+                &format!(
+                    "'{}' is not one of partition",
+                    spektate_core::text::shown(&name, 100)
+                ),
                 None,
             ));
         }
@@ -223,6 +226,9 @@ fn given_value(body: &Value, kind: Kind, field: &str) -> Option<Value> {
                 Value::String(s)
             }
         }
+        // A number or a boolean as given; an object or an array is not repeated, since what
+        // it holds (a URL with a token, say) is shown nowhere.
+        Value::Object(_) | Value::Array(_) => return None,
         v => v.clone(),
     })
 }

@@ -202,7 +202,12 @@ fn as_text(field: &Field, value: &Value) -> Result<Option<String>> {
         Value::String(s) => Ok(Some(s.clone())),
         Value::Number(n) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
         other => {
-            let shown: String = other.to_string().chars().take(40).collect();
+            // What an object or array holds (a URL with a token, say) is not repeated.
+            let shown: String = match other {
+                Value::Object(_) => "an object".into(),
+                Value::Array(_) => "an array".into(),
+                v => v.to_string().chars().take(40).collect(),
+            };
             let want = match field.ty {
                 FieldType::Count => "a whole number",
                 FieldType::Time => "an RFC 3339 time as a string",

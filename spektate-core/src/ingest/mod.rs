@@ -548,7 +548,7 @@ mod tests {
             (
                 Kind::Image,
                 json!({"p1": ["1"], "imageTag": "t", "commitId": "c", "service": "s"}),
-                "invalid p1: [\"1\"] is not a string",
+                "invalid p1: an array is not a string",
             ),
             (
                 Kind::Run,

@@ -232,8 +232,9 @@ impl Oidc {
             return Err(OidcRefusal {
                 status: StatusCode::FORBIDDEN,
                 message: format!(
-                    "the ID token of {} may not write partition {partition}",
-                    shown(subject)
+                    "the ID token of {} may not write partition {}",
+                    shown(subject),
+                    spektate_core::text::shown(partition, 100)
                 ),
             });
         }
