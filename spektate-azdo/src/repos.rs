@@ -656,7 +656,12 @@ impl Repositories for AzureRepos {
                 .strip_prefix(self.tag_prefix.as_str())
                 .filter(|c| !c.is_empty())?
                 .to_string();
+            // A git object id, or no tag: it goes into a URL path.
             let object_id = non_empty_text(r.get("objectId"))?.to_lowercase();
+            let hex = object_id.bytes().all(|b| b.is_ascii_hexdigit());
+            if !(hex && matches!(object_id.len(), 40 | 64)) {
+                return None;
+            }
             let creator = r
                 .get("creator")
                 .and_then(|c| non_empty_text(c.get("displayName")));

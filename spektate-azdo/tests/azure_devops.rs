@@ -632,7 +632,11 @@ async fn flux_tags_become_cluster_syncs_other_tags_are_ignored_and_tag_objects_a
     let mut lightweight = flux.clone();
     lightweight["name"] = json!("refs/tags/flux-west-eu");
     lightweight["objectId"] = json!("cd5b6aef67a8427e4a3860dae1d1f8a3ab8e2b21");
-    refs["value"] = json!([flux, release_tag, lightweight]);
+    // An object id that is not one would be a path segment: `..` went up to the repository.
+    let mut dots = flux.clone();
+    dots["name"] = json!("refs/tags/flux-dots");
+    dots["objectId"] = json!("..");
+    refs["value"] = json!([flux, release_tag, lightweight, dots]);
     Mock::given(path(
         "/fabrikam/hello/_apis/git/repositories/manifests/refs",
     ))
@@ -669,7 +673,22 @@ async fn flux_tags_become_cluster_syncs_other_tags_are_ignored_and_tag_objects_a
             Some("Samiya Akhtar")
         )
     );
-    assert!(syncs.iter().all(|s| s.cluster != "v1.0.0"));
+    assert!(
+        syncs
+            .iter()
+            .all(|s| s.cluster != "v1.0.0" && s.cluster != "dots")
+    );
+    let asked = server.received_requests().await.unwrap();
+    assert!(
+        asked
+            .iter()
+            .all(|r| r.url.path().contains("/refs") || r.url.path().contains("/annotatedtags/")),
+        "{:?}",
+        asked
+            .iter()
+            .map(|r| r.url.path().to_string())
+            .collect::<Vec<_>>()
+    );
     // A second read lists the refs again but never re-reads a tag object.
     assert_eq!(provider.sync_tags(&manifests).await.unwrap(), syncs);
 }
