@@ -93,8 +93,8 @@ pub(crate) async fn get_json<T: DeserializeOwned>(
 
 /// GETs a list and follows `x-ms-continuationtoken` (sent back as `continuationToken`
 /// after `first`) until there is none or `enough` items are kept; more than `max_pages` pages
-/// is an error. Only what `keep` makes of each value is kept, page by page, so what a server
-/// sends beyond it is dropped as it comes.
+/// is an error. Each value is handed to `keep` as it is parsed ([`each_value`]) and only what
+/// `keep` makes of it is kept, so a page is never held as a tree.
 pub(crate) async fn pages<T>(
     http: &HttpClient,
     first: &str,
@@ -114,11 +114,12 @@ pub(crate) async fn pages<T>(
             object,
         )
         .await?;
-        for value in list_values(resp.json()?, http, operation, object)? {
-            if out.len() >= enough {
-                return Ok(out);
-            }
+        each_value(&resp.body, http, operation, object, |value| {
             out.extend(keep(value));
+            out.len() < enough
+        })?;
+        if out.len() >= enough {
+            return Ok(out);
         }
         match continuation_token(&resp) {
             Some(token) if out.len() < enough => {
@@ -157,31 +158,123 @@ pub fn parse_time(value: Option<&Value>) -> Option<DateTime<Utc>> {
     (t.timestamp() > 0).then_some(t)
 }
 
-/// The `value` array of a list response (`{"count": n, "value": [...]}`).
+/// The items of a list answer (`{"value": [...]}`, or a bare array), at most `cap` of them;
+/// the rest are checked for syntax and dropped unread ([`each_value`]).
 pub(crate) fn list_values(
-    body: Value,
+    body: &[u8],
+    cap: usize,
     http: &HttpClient,
     operation: &str,
     object: &str,
 ) -> Result<Vec<Value>> {
-    match body {
-        Value::Object(mut o) => match o.remove("value") {
-            Some(Value::Array(v)) => Ok(v),
-            _ => Err(Error::provider(
+    let mut out = Vec::new();
+    if cap > 0 {
+        each_value(body, http, operation, object, |v| {
+            out.push(v);
+            out.len() < cap
+        })?;
+    }
+    Ok(out)
+}
+
+/// Hands each item of a list answer (`{"value": [...]}`, or a bare array) to `each` as it
+/// is parsed, one at a time, while `each` asks for more; the items after are checked for
+/// syntax and dropped unread.
+pub(crate) fn each_value(
+    body: &[u8],
+    http: &HttpClient,
+    operation: &str,
+    object: &str,
+    each: impl FnMut(Value) -> bool,
+) -> Result<()> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde::Deserializer::deserialize_any(&mut de, ListAnswer(each))
+        .and_then(|()| de.end())
+        .map_err(|e| {
+            Error::provider(
                 http.provider(),
                 operation,
                 object,
-                "malformed response body: no `value` list",
-            )),
-        },
-        Value::Array(v) => Ok(v),
-        _ => Err(Error::provider(
-            http.provider(),
-            operation,
-            object,
-            "malformed response body: not a JSON object",
-        )),
+                format!("malformed response body: {e}"),
+            )
+        })
+}
+
+/// A list answer: an object whose `value` is the list, or the list itself.
+struct ListAnswer<F>(F);
+
+impl<'de, F: FnMut(Value) -> bool> serde::de::Visitor<'de> for ListAnswer<F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object with a `value` list")
     }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        mut self,
+        seq: A,
+    ) -> std::result::Result<(), A::Error> {
+        items(seq, &mut self.0)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        mut self,
+        mut map: A,
+    ) -> std::result::Result<(), A::Error> {
+        let mut listed = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "value" && !listed {
+                map.next_value_seed(Items(&mut self.0))?;
+                listed = true;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        if listed {
+            Ok(())
+        } else {
+            Err(serde::de::Error::custom("no `value` list"))
+        }
+    }
+}
+
+/// The list of a [`ListAnswer`].
+struct Items<'f, F>(&'f mut F);
+
+impl<'de, F: FnMut(Value) -> bool> serde::de::DeserializeSeed<'de> for Items<'_, F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(Value) -> bool> serde::de::Visitor<'de> for Items<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a `value` list")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> std::result::Result<(), A::Error> {
+        items(seq, self.0)
+    }
+}
+
+/// Each item of `seq` to `each` while it asks for more, the rest skipped.
+fn items<'de, A: serde::de::SeqAccess<'de>>(
+    mut seq: A,
+    each: &mut impl FnMut(Value) -> bool,
+) -> std::result::Result<(), A::Error> {
+    let mut more = true;
+    while more {
+        match seq.next_element::<Value>()? {
+            Some(v) => more = each(v),
+            None => return Ok(()),
+        }
+    }
+    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+    Ok(())
 }
 
 #[cfg(test)]
@@ -198,6 +291,43 @@ mod tests {
         assert_eq!(parse_time(Some(&json!("0001-01-01T00:00:00"))), None);
         assert_eq!(parse_time(Some(&json!("yesterday"))), None);
         assert_eq!(parse_time(None), None);
+    }
+
+    #[test]
+    fn a_list_answer_is_read_an_item_at_a_time_and_only_as_far_as_wanted() {
+        let http = HttpClient::new("azure-devops dev.azure.com/fabrikam", Auth::None).unwrap();
+        let list = |body: &str, cap| list_values(body.as_bytes(), cap, &http, "list", "x");
+        let items: Vec<String> = (0..250).map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+        let page = format!(
+            r#"{{"count":250,"value":[{}],"more":{{"a":[1]}}}}"#,
+            items.join(",")
+        );
+        let kept = list(&page, 5).unwrap();
+        assert_eq!(kept, (0..5).map(|i| json!({"id": i})).collect::<Vec<_>>());
+        assert_eq!(
+            list("[1, 2, 3]", 10).unwrap(),
+            [json!(1), json!(2), json!(3)]
+        );
+        assert!(list(r#"{"value": []}"#, 10).unwrap().is_empty());
+        // `each` sees only what it asks for.
+        let mut seen = 0;
+        each_value(page.as_bytes(), &http, "list", "x", |_| {
+            seen += 1;
+            seen < 7
+        })
+        .unwrap();
+        assert_eq!(seen, 7);
+        // What is skipped is still checked, and a page that is no list says so.
+        for (bad, says) in [
+            (r#"{"value": [1, 2, {"#, "malformed response body"),
+            (r#"{"value": [1]} trailing"#, "malformed response body"),
+            (r#"{"count": 0}"#, "no `value` list"),
+            (r#"{"value": {"id": 1}}"#, "malformed response body"),
+            (r#""sign in""#, "a JSON object with a `value` list"),
+        ] {
+            let e = list(bad, 1).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains("list x"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub(crate) async fn history(
     if resp.status == 404 {
         return Ok(None);
     }
-    let values = api::list_values(resp.json()?, http, OPERATION, &object)?;
+    let values = api::list_values(&resp.body, MAX_COMMIT_ORDER, http, OPERATION, &object)?;
     Ok(Some(read(&values)))
 }
 

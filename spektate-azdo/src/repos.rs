@@ -274,7 +274,8 @@ impl AzureRepos {
             return Ok(None);
         }
         Ok(Some(api::list_values(
-            resp.json()?,
+            &resp.body,
+            ids.len(),
             &self.http,
             "get commits",
             &object,
@@ -326,9 +327,15 @@ impl AzureRepos {
                 versions::GIT
             );
             let object = format!("{} pull requests from {skip}", repo.key());
-            let body: Value =
-                api::get_json(&self.http, &url, "list pull requests", &object).await?;
-            let page = api::list_values(body, &self.http, "list pull requests", &object)?;
+            let req = Request::get(&url, "list pull requests", &object);
+            let resp = api::send(&self.http, req, "list pull requests", &object).await?;
+            let page = api::list_values(
+                &resp.body,
+                PR_PAGE,
+                &self.http,
+                "list pull requests",
+                &object,
+            )?;
             if page.is_empty() {
                 break;
             }
