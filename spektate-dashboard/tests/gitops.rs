@@ -1031,6 +1031,18 @@ async fn cdevents_pipeline_runs_become_run_reports() {
         conforms(&schema("pipelinerunfinished"), &other, "other").is_err(),
         "the schema check can fail"
     );
+    // A report the recorder refuses is named by the event's fields.
+    let ahead = pipeline_run("finished", "1045", "2999-01-01T00:00:00Z", Some("success"));
+    let (status, body) = server
+        .post(
+            "/api/cdevents",
+            &[("Authorization", &w)],
+            ahead.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "context.timestamp", "{body}");
+    assert!(!body.to_string().contains("finished-at"), "{body}");
     assert_eq!(server.store.writes(), writes, "nothing written");
     server.stop().await;
 }

@@ -43,6 +43,30 @@ pub struct PipelineRunEvent {
     pub report: RunReported,
 }
 
+/// An error of [`crate::Recorder::run_reported`] for a report [`pipeline_run`] made, naming
+/// the event's field instead of the report's (`finished-at` is `context.timestamp`).
+pub fn named_by_event(e: Error) -> Error {
+    let Error::Invalid { field, reason } = e else {
+        return e;
+    };
+    let field = match field.as_str() {
+        "run id" => "subject.id",
+        "queued-at" | "started-at" | "finished-at" => "context.timestamp",
+        "url" => "subject.content.url",
+        "result" => "subject.content.outcome",
+        "partition key" => "partition",
+        _ => return Error::Invalid { field, reason },
+    };
+    // The reason repeats the report's name where it quotes the value's place.
+    let reason = ["queued-at", "started-at", "finished-at"]
+        .iter()
+        .fold(reason, |r, flag| r.replace(flag, "context.timestamp"));
+    Error::Invalid {
+        field: field.to_string(),
+        reason,
+    }
+}
+
 /// Reads a CDEvent (or a structured CloudEvent carrying one) as a run report. Errors name
 /// the field, e.g. `context.type` of another event, a `subject.id` that is missing.
 pub fn pipeline_run(body: &Value) -> Result<PipelineRunEvent> {

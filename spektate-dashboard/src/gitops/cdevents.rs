@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 use spektate_core::Recorder;
-use spektate_core::ingest::cdevents::pipeline_run;
+use spektate_core::ingest::cdevents::{named_by_event, pipeline_run};
 
 use super::Refused;
 use crate::api::json;
@@ -70,7 +70,7 @@ pub(crate) async fn event(
         });
         match task.await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(Refused::from(e)),
+            Ok(Err(e)) => Err(Refused::from(named_by_event(e))),
             Err(e) => {
                 tracing::error!("a CDEvents write task ended early: {e}");
                 Err(Refused::new(
