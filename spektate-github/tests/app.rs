@@ -308,6 +308,14 @@ async fn fake_with(
     Fake { gh, minted, claims }
 }
 
+/// The fake's repositories, read as the app's installation 42.
+fn as_installation_42(fake: &Fake, key: &TestKey) -> spektate_github::GitHubRepos {
+    let app = GitHubApp::new(&APP_ID.to_string(), &Secret::new(key.pkcs8_pem.clone()))
+        .unwrap()
+        .installation(42);
+    fake.gh.builder().app(app).build().unwrap().repos()
+}
+
 /// Every request the fake received that is not one of the app's own: its path (or, for
 /// GraphQL, the owner it asked about) and the bearer token it carried.
 async fn data_requests(gh: &FakeGitHub) -> Vec<(String, String)> {
@@ -517,10 +525,7 @@ async fn an_installation_token_is_minted_again_five_minutes_before_it_expires() 
     // The first token has four minutes left when it arrives: too little to keep.
     let fake = fake(&key, vec![("fabrikam", 42)], vec![4, 60]).await;
     let (c1, _) = world(&fake.gh);
-    let app = GitHubApp::new(&APP_ID.to_string(), &Secret::new(key.pkcs8_pem.clone()))
-        .unwrap()
-        .installation(42);
-    let repos = fake.gh.builder().app(app).build().unwrap().repos();
+    let repos = as_installation_42(&fake, &key);
     for _ in 0..3 {
         repos
             .authors(&repo("fabrikam/frontend"), std::slice::from_ref(&c1))
@@ -565,10 +570,7 @@ async fn a_token_github_refuses_is_dropped_and_the_next_request_mints_another() 
     .with_priority(1)
     .mount(&fake.gh.server)
     .await;
-    let app = GitHubApp::new(&APP_ID.to_string(), &Secret::new(key.pkcs8_pem.clone()))
-        .unwrap()
-        .installation(42);
-    let repos = fake.gh.builder().app(app).build().unwrap().repos();
+    let repos = as_installation_42(&fake, &key);
     let frontend = repo("fabrikam/frontend");
     let ask = || repos.authors(&frontend, std::slice::from_ref(&c1));
     let first = format!("{:?}", ask().await);
@@ -617,10 +619,7 @@ async fn a_minted_token_no_header_can_carry_is_not_kept() {
     let key = test_key();
     let fake = fake_with(&key, vec![("fabrikam", 42)], vec![60], None, true).await;
     let (c1, _) = world(&fake.gh);
-    let app = GitHubApp::new(&APP_ID.to_string(), &Secret::new(key.pkcs8_pem.clone()))
-        .unwrap()
-        .installation(42);
-    let repos = fake.gh.builder().app(app).build().unwrap().repos();
+    let repos = as_installation_42(&fake, &key);
     let frontend = repo("fabrikam/frontend");
     let ask = || repos.authors(&frontend, std::slice::from_ref(&c1));
     let first = ask().await.unwrap_err().to_string();
